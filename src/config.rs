@@ -1,0 +1,579 @@
+//! Configuration: the TOML contract, read in two steps.
+//!
+//! First the file is deserialised as written ([`RawConfig`], every table `deny_unknown_fields`
+//! so a typo is an error, not a silently ignored key), then validated into [`Config`], which
+//! holds what the program needs: parsed URLs, cron rules, durations and byte sizes, and
+//! absolute paths. Every error names the file, the key and the problem.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+use url::Url;
+
+use crate::dedupe::Thresholds;
+use crate::model::Role;
+use crate::schedule::CronRule;
+
+/// The configuration used when none is given: Interconnects, its podcast, and friends.
+pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
+
+/// How the embedded default is named in messages.
+pub const DEFAULT_CONFIG_NAME: &str = "<built-in default config>";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("{path}: `{key}`: {problem}")]
+    Invalid {
+        path: String,
+        key: String,
+        problem: String,
+    },
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    output: RawOutput,
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    schedule: RawSchedule,
+    #[serde(default)]
+    fetch: RawFetch,
+    #[serde(default)]
+    dedupe: RawDedupe,
+    #[serde(default)]
+    feeds: Vec<RawFeed>,
+    #[serde(default)]
+    notify: Vec<RawNotify>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    database: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    atom_path: Option<String>,
+    title: Option<String>,
+    max_entries: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    base_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    default: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFetch {
+    timeout: Option<String>,
+    max_body: Option<String>,
+    allow_private_networks: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDedupe {
+    title_window: Option<String>,
+    content_window: Option<String>,
+    content_threshold: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    name: String,
+    url: String,
+    role: Option<String>,
+    schedule: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    name: String,
+    kind: String,
+    url: String,
+    secret: Option<String>,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the configuration came from, for messages.
+    pub origin: String,
+    pub database: PathBuf,
+    pub output: OutputConfig,
+    pub server: ServerConfig,
+    pub default_schedule: CronRule,
+    pub fetch: FetchConfig,
+    pub dedupe: Thresholds,
+    pub feeds: Vec<FeedConfig>,
+    pub notify: Vec<NotifyConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    pub atom_path: PathBuf,
+    pub title: String,
+    pub max_entries: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// The merged feed's self link is built from this, never from a request's Host header,
+    /// which a client controls.
+    pub base_url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    /// Total deadline per request, connect to last body byte.
+    pub timeout: Duration,
+    /// Cap on the decoded body.
+    pub max_body: u64,
+    pub allow_private_networks: bool,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            timeout: Duration::from_secs(30),
+            max_body: 16 * 1024 * 1024,
+            allow_private_networks: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    pub name: String,
+    pub url: Url,
+    pub role: Role,
+    pub schedule: CronRule,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkKind {
+    Webhook,
+    Slack,
+    Discord,
+    Matrix,
+    Ntfy,
+}
+
+impl SinkKind {
+    const ALL: [(&'static str, SinkKind); 5] = [
+        ("webhook", SinkKind::Webhook),
+        ("slack", SinkKind::Slack),
+        ("discord", SinkKind::Discord),
+        ("matrix", SinkKind::Matrix),
+        ("ntfy", SinkKind::Ntfy),
+    ];
+}
+
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    pub name: String,
+    pub kind: SinkKind,
+    pub url: Url,
+    pub secret: Option<String>,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// The embedded default configuration.
+    pub fn embedded_default() -> Result<Config, ConfigError> {
+        Config::parse(DEFAULT_CONFIG, DEFAULT_CONFIG_NAME)
+    }
+
+    /// Parses and validates config text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        Validator { origin }.validate(raw)
+    }
+
+}
+
+/// Relative paths live under `$STATE_DIRECTORY` when systemd provides one, so a unit with
+/// `StateDirectory=` needs no paths in its config; otherwise under the current directory.
+pub fn state_dir() -> PathBuf {
+    match std::env::var_os("STATE_DIRECTORY") {
+        // systemd may pass several colon-separated directories; the first is ours.
+        Some(dirs) if !dirs.is_empty() => {
+            let first = dirs
+                .to_string_lossy()
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            PathBuf::from(first)
+        }
+        _ => PathBuf::from("."),
+    }
+}
+
+struct Validator<'a> {
+    origin: &'a str,
+}
+
+impl Validator<'_> {
+    fn invalid(&self, key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.origin.to_owned(),
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+
+    fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let state = state_dir();
+        let path = |value: Option<String>, default: &str| -> PathBuf {
+            let p = PathBuf::from(value.unwrap_or_else(|| default.to_owned()));
+            if p.is_absolute() { p } else { state.join(p) }
+        };
+
+        let database = path(raw.storage.database, "tributary.db");
+        let max_entries = match raw.output.max_entries {
+            None => 200,
+            Some(n) if (1..=100_000).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(self.invalid(
+                    "output.max_entries",
+                    format!("must be between 1 and 100000, got {n}"),
+                ));
+            }
+        };
+        let output = OutputConfig {
+            atom_path: path(raw.output.atom_path, "merged.atom"),
+            title: raw
+                .output
+                .title
+                .unwrap_or_else(|| "Interconnects and friends".to_owned()),
+            max_entries,
+        };
+
+        let listen_text = raw
+            .server
+            .listen
+            .unwrap_or_else(|| "127.0.0.1:8088".to_owned());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            self.invalid(
+                "server.listen",
+                format!("`{listen_text}` is not an address:port such as 127.0.0.1:8088"),
+            )
+        })?;
+        let base_url = match raw.server.base_url {
+            Some(text) => self.http_url("server.base_url", &text)?,
+            None => self.http_url("server.base_url", &format!("http://{listen}/"))?,
+        };
+        let server = ServerConfig { listen, base_url };
+
+        let default_schedule = self.cron(
+            "schedule.default",
+            raw.schedule.default.as_deref().unwrap_or("*/30 * * * *"),
+        )?;
+
+        let defaults = FetchConfig::default();
+        let fetch = FetchConfig {
+            timeout: match raw.fetch.timeout {
+                Some(text) => self.duration("fetch.timeout", &text)?,
+                None => defaults.timeout,
+            },
+            max_body: match raw.fetch.max_body {
+                Some(text) => self.size("fetch.max_body", &text)?,
+                None => defaults.max_body,
+            },
+            allow_private_networks: raw
+                .fetch
+                .allow_private_networks
+                .unwrap_or(defaults.allow_private_networks),
+        };
+
+        let dedupe = self.dedupe(raw.dedupe)?;
+
+        let mut names = HashSet::new();
+        let mut feeds = Vec::with_capacity(raw.feeds.len());
+        for (i, feed) in raw.feeds.into_iter().enumerate() {
+            let key = |field: &str| format!("feeds[{i}].{field}");
+            let name = feed.name.trim().to_owned();
+            if name.is_empty() {
+                return Err(self.invalid(key("name"), "must not be empty"));
+            }
+            if !names.insert(name.clone()) {
+                return Err(self.invalid(
+                    key("name"),
+                    format!("`{name}` is used by another feed; names must be unique"),
+                ));
+            }
+            let role = match feed.role.as_deref() {
+                None => Role::Origin,
+                Some(text) => Role::parse(text).ok_or_else(|| {
+                    self.invalid(
+                        key("role"),
+                        format!("`{text}` is not a role; use \"origin\" or \"mirror\""),
+                    )
+                })?,
+            };
+            let schedule = match feed.schedule {
+                Some(text) => self.cron(&key("schedule"), &text)?,
+                None => default_schedule.clone(),
+            };
+            feeds.push(FeedConfig {
+                url: self.http_url(&key("url"), &feed.url)?,
+                name,
+                role,
+                schedule,
+            });
+        }
+
+        let mut sink_names = HashSet::new();
+        let mut notify = Vec::with_capacity(raw.notify.len());
+        for (i, sink) in raw.notify.into_iter().enumerate() {
+            let key = |field: &str| format!("notify[{i}].{field}");
+            if !sink_names.insert(sink.name.clone()) {
+                return Err(self.invalid(
+                    key("name"),
+                    format!("`{}` is used by another sink", sink.name),
+                ));
+            }
+            let kind = SinkKind::ALL
+                .iter()
+                .find(|(name, _)| *name == sink.kind)
+                .map(|(_, kind)| *kind)
+                .ok_or_else(|| {
+                    self.invalid(
+                        key("kind"),
+                        format!(
+                            "`{}` is not a sink kind; use one of webhook, slack, discord, matrix, ntfy",
+                            sink.kind
+                        ),
+                    )
+                })?;
+            notify.push(NotifyConfig {
+                url: self.http_url(&key("url"), &sink.url)?,
+                name: sink.name,
+                kind,
+                secret: sink.secret,
+            });
+        }
+
+        Ok(Config {
+            origin: self.origin.to_owned(),
+            database,
+            output,
+            server,
+            default_schedule,
+            fetch,
+            dedupe,
+            feeds,
+            notify,
+        })
+    }
+
+    fn dedupe(&self, raw: RawDedupe) -> Result<Thresholds, ConfigError> {
+        let defaults = Thresholds::default();
+        let window = |key: &str, text: Option<String>, default| -> Result<_, ConfigError> {
+            match text {
+                None => Ok(default),
+                Some(text) => chrono::Duration::from_std(self.duration(key, &text)?)
+                    .map_err(|_| self.invalid(key, format!("`{text}` is too long"))),
+            }
+        };
+        let content_threshold = match raw.content_threshold {
+            None => defaults.content_threshold,
+            Some(t) if t > 0.0 && t <= 1.0 => t,
+            Some(t) => {
+                return Err(self.invalid(
+                    "dedupe.content_threshold",
+                    format!("must be above 0 and at most 1, got {t}"),
+                ));
+            }
+        };
+        Ok(Thresholds {
+            title_window: window("dedupe.title_window", raw.title_window, defaults.title_window)?,
+            content_window: window(
+                "dedupe.content_window",
+                raw.content_window,
+                defaults.content_window,
+            )?,
+            content_threshold,
+            ..defaults
+        })
+    }
+
+    fn http_url(&self, key: &str, text: &str) -> Result<Url, ConfigError> {
+        let url = Url::parse(text.trim())
+            .map_err(|e| self.invalid(key, format!("`{text}` is not a URL: {e}")))?;
+        match url.scheme() {
+            "http" | "https" if url.host().is_some() => Ok(url),
+            "http" | "https" => Err(self.invalid(key, format!("`{text}` has no host"))),
+            other => Err(self.invalid(
+                key,
+                format!("`{text}`: scheme `{other}` is not supported; use http or https"),
+            )),
+        }
+    }
+
+    fn cron(&self, key: &str, text: &str) -> Result<CronRule, ConfigError> {
+        CronRule::parse(text).map_err(|e| self.invalid(key, e.to_string()))
+    }
+
+    fn duration(&self, key: &str, text: &str) -> Result<Duration, ConfigError> {
+        let value = humantime::parse_duration(text).map_err(|e| {
+            self.invalid(
+                key,
+                format!("`{text}` is not a duration such as \"30s\" or \"2m\": {e}"),
+            )
+        })?;
+        if value.is_zero() {
+            return Err(self.invalid(key, "must be longer than zero"));
+        }
+        Ok(value)
+    }
+
+    fn size(&self, key: &str, text: &str) -> Result<u64, ConfigError> {
+        let value: bytesize::ByteSize = text.parse().map_err(|e| {
+            self.invalid(
+                key,
+                format!("`{text}` is not a size such as \"16MiB\": {e}"),
+            )
+        })?;
+        if value.as_u64() == 0 {
+            return Err(self.invalid(key, "must be larger than zero"));
+        }
+        Ok(value.as_u64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Config::parse(text, "test.toml")
+            .expect_err("config should be refused")
+            .to_string()
+    }
+
+    #[test]
+    fn embedded_default_is_valid_and_has_interconnects() {
+        let config = Config::embedded_default().expect("default config");
+        let urls: Vec<_> = config.feeds.iter().map(|f| f.url.as_str()).collect();
+        assert!(urls.contains(&"https://www.interconnects.ai/feed"));
+        assert!(urls.contains(&"https://api.substack.com/feed/podcast/48206.rss"));
+        assert!(config.feeds.len() >= 5);
+        assert_eq!(config.output.max_entries, 200);
+        assert_eq!(config.fetch.max_body, 16 * 1024 * 1024);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let message = err("[output]\ntitel = \"x\"\n");
+        assert!(message.contains("test.toml"), "{message}");
+        assert!(message.contains("titel"), "{message}");
+        let message = err("[[feeds]]\nname = \"a\"\nurl = \"https://a.example/\"\nrole = \"origin\"\nshedule = \"* * * * *\"\n");
+        assert!(message.contains("shedule"), "{message}");
+    }
+
+    #[test]
+    fn bad_values_name_key_and_problem() {
+        let cases = [
+            (
+                "[[feeds]]\nname = \"a\"\nurl = \"not a url\"\n",
+                "feeds[0].url",
+            ),
+            (
+                "[[feeds]]\nname = \"a\"\nurl = \"ftp://a.example/feed\"\n",
+                "scheme `ftp`",
+            ),
+            (
+                "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/\"\nschedule = \"*/5 * *\"\n",
+                "feeds[0].schedule",
+            ),
+            ("[schedule]\ndefault = \"99 * * * *\"\n", "schedule.default"),
+            ("[fetch]\ntimeout = \"soon\"\n", "fetch.timeout"),
+            ("[fetch]\nmax_body = \"lots\"\n", "fetch.max_body"),
+            ("[server]\nlisten = \"localhost\"\n", "server.listen"),
+            ("[output]\nmax_entries = 0\n", "output.max_entries"),
+            ("[dedupe]\ncontent_threshold = 1.5\n", "dedupe.content_threshold"),
+            ("[dedupe]\ntitle_window = \"a while\"\n", "dedupe.title_window"),
+            (
+                "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/\"\nrole = \"copy\"\n",
+                "feeds[0].role",
+            ),
+            (
+                "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/\"\n[[feeds]]\nname = \"a\"\nurl = \"https://b.example/\"\n",
+                "feeds[1].name",
+            ),
+            (
+                "[[notify]]\nname = \"n\"\nkind = \"email\"\nurl = \"https://a.example/\"\n",
+                "notify[0].kind",
+            ),
+        ];
+        for (text, expected) in cases {
+            let message = err(text);
+            assert!(message.contains("test.toml"), "{message}");
+            assert!(message.contains(expected), "{expected} not in {message}");
+        }
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let message = Config::load(Path::new("/nonexistent/tributary.toml"))
+            .expect_err("missing file")
+            .to_string();
+        assert!(message.contains("/nonexistent/tributary.toml"), "{message}");
+    }
+
+    #[test]
+    fn feed_defaults() {
+        let config = Config::parse(
+            "[schedule]\ndefault = \"0 * * * *\"\n[[feeds]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/feed\"\n",
+            "t",
+        )
+        .expect("valid");
+        assert_eq!(config.feeds[0].role, Role::Origin);
+        assert_eq!(config.feeds[0].schedule.expression(), "0 * * * *");
+        assert_eq!(config.server.base_url.as_str(), "http://127.0.0.1:8088/");
+    }
+}

@@ -1,0 +1,223 @@
+use chrono::TimeZone;
+
+use super::*;
+use crate::model::ItemKind;
+
+fn day(d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 4, d, 12, 0, 0)
+        .single()
+        .expect("valid date")
+}
+
+const ESSAY: &str = "<p>Lighthouses were once kept by families who lived at the foot of the \
+    tower and climbed it every evening to trim the wick.</p><p>Automation arrived slowly: first \
+    clockwork that turned the lens, then electric lamps, then sensors that switched the light on \
+    at dusk without anyone present.</p><p>The last keepers left in the nineteen nineties, and \
+    many towers became museums where visitors climb the same stairs for the view.</p>";
+
+const OTHER_ESSAY: &str = "<p>Sourdough starts with a jar of flour and water left on the \
+    counter until wild yeast settles in and the mixture smells faintly of apples.</p><p>Bakers \
+    feed it daily, discard half, and learn its rhythm the way gardeners learn the weather in \
+    their own valley over many seasons.</p><p>A healthy starter doubles within hours and can \
+    outlive the baker who began it decades ago.</p>";
+
+fn item(title: &str, link: Option<&str>, body: Option<&str>) -> Item {
+    Item {
+        source: "test".into(),
+        guid: title.into(),
+        link: link.map(str::to_owned),
+        title: title.into(),
+        authors: vec![],
+        published: None,
+        updated: None,
+        summary: None,
+        content: body.map(str::to_owned),
+        categories: vec![],
+        kind: ItemKind::Post,
+        enclosure: None,
+        duration: None,
+        image: None,
+    }
+}
+
+fn candidate(story_id: i64, item: &Item, published: DateTime<Utc>) -> Candidate {
+    let probe = Probe::new(item, published);
+    Candidate {
+        item_id: story_id * 10,
+        story_id,
+        published,
+        canonical_url: probe.keys.canonical_url,
+        title_key: probe.keys.title_key,
+        body: item.body().map(str::to_owned),
+    }
+}
+
+fn verdict(new: &Item, at: DateTime<Utc>, stored: &[(i64, &Item, DateTime<Utc>)]) -> Decision {
+    let probe = Probe::new(new, at);
+    let candidates: Vec<_> = stored
+        .iter()
+        .map(|(story, item, when)| candidate(*story, item, *when))
+        .collect();
+    decide(&probe, &candidates, &Thresholds::default())
+}
+
+fn joined(decision: &Decision) -> Option<(i64, MatchReason)> {
+    match decision {
+        Decision::Join {
+            story_id, reason, ..
+        } => Some((*story_id, *reason)),
+        Decision::New => None,
+    }
+}
+
+#[test]
+fn same_canonical_url_joins() {
+    let post = item("Keepers", Some("https://lights.example/p/keepers"), None);
+    let mirror = item(
+        "Something else entirely",
+        Some("http://www.lights.example/p/keepers/?utm_source=rss"),
+        None,
+    );
+    let decision = verdict(&mirror, day(20), &[(1, &post, day(1))]);
+    assert_eq!(joined(&decision), Some((1, MatchReason::Url)));
+}
+
+#[test]
+fn same_title_within_window_joins_and_outside_does_not() {
+    let post = item(
+        "The last lighthouse keepers",
+        Some("https://a.example/1"),
+        Some(ESSAY),
+    );
+    let episode = item(
+        "The Last Lighthouse Keepers - Lights Podcast",
+        Some("https://b.example/ep/1"),
+        None,
+    );
+    assert_eq!(
+        joined(&verdict(&episode, day(2), &[(1, &post, day(1))])),
+        Some((1, MatchReason::Title))
+    );
+    assert_eq!(joined(&verdict(&episode, day(9), &[(1, &post, day(1))])), None);
+}
+
+#[test]
+fn same_title_with_clearly_different_texts_stays_apart() {
+    let a = item(
+        "The last lighthouse keepers",
+        Some("https://a.example/1"),
+        Some(ESSAY),
+    );
+    let b = item(
+        "The last lighthouse keepers",
+        Some("https://b.example/2"),
+        Some(&OTHER_ESSAY.repeat(3)),
+    );
+    let a = Item {
+        content: Some(ESSAY.repeat(3)),
+        ..a
+    };
+    assert_eq!(joined(&verdict(&b, day(1), &[(1, &a, day(1))])), None);
+}
+
+#[test]
+fn generic_titles_never_join_by_title() {
+    let a = item("Open thread", Some("https://a.example/1"), Some(ESSAY));
+    let b = item("Open Thread", Some("https://b.example/2"), Some(OTHER_ESSAY));
+    assert_eq!(joined(&verdict(&b, day(1), &[(1, &a, day(1))])), None);
+    let c = item("Open thread", Some("https://b.example/3"), None);
+    assert_eq!(joined(&verdict(&c, day(1), &[(1, &a, day(1))])), None);
+}
+
+#[test]
+fn retitled_truncated_mirror_joins_by_content() {
+    let post = item(
+        "The last lighthouse keepers",
+        Some("https://a.example/1"),
+        Some(ESSAY),
+    );
+    let truncated: String = ESSAY.chars().take(260).collect::<String>() + "...";
+    let mirror = item(
+        "Why nobody keeps lighthouses anymore",
+        Some("https://curation.example/x"),
+        Some(&truncated),
+    );
+    let decision = verdict(&mirror, day(3), &[(1, &post, day(1))]);
+    assert_eq!(joined(&decision), Some((1, MatchReason::Content)));
+}
+
+#[test]
+fn numbered_series_never_join() {
+    let intro = "<p>Every month this series rounds up the open models, datasets and papers \
+        worth a look, with short notes on each one and links to try them yourself.</p>";
+    let a = item(
+        "Latest open artifacts (#21): bonanza",
+        Some("https://a.example/21"),
+        Some(intro),
+    );
+    let b = item(
+        "Latest open artifacts (#22): more",
+        Some("https://a.example/22"),
+        Some(intro),
+    );
+    assert_eq!(joined(&verdict(&b, day(2), &[(1, &a, day(1))])), None);
+}
+
+#[test]
+fn a_rewrite_that_quotes_stays_apart() {
+    let post = item(
+        "The last lighthouse keepers",
+        Some("https://a.example/1"),
+        Some(ESSAY),
+    );
+    let rewrite = item(
+        "Writer reflects on automated lighthouses",
+        Some("https://news.example/story"),
+        Some(&format!(
+            "<p>In a new essay, the author recalls that \"the last keepers left in the \
+             nineteen nineties\". {OTHER_ESSAY} The piece argues museums kept the towers alive, \
+             and readers responded with stories of their own visits and memories.</p>"
+        )),
+    );
+    assert_eq!(joined(&verdict(&rewrite, day(2), &[(1, &post, day(1))])), None);
+}
+
+#[test]
+fn bridging_item_folds_stories_into_the_oldest() {
+    let post = item("Keepers", Some("https://a.example/p/keepers"), Some(ESSAY));
+    let mirror = item(
+        "Lighthouse keepers, a history",
+        Some("https://m.example/1"),
+        Some(ESSAY),
+    );
+    let decision = verdict(&post, day(1), &[(7, &mirror, day(1)), (3, &post, day(1))]);
+    match decision {
+        Decision::Join {
+            story_id,
+            reason,
+            also,
+            ..
+        } => {
+            assert_eq!(story_id, 3);
+            assert_eq!(reason, MatchReason::Url);
+            assert_eq!(also, vec![7]);
+        }
+        Decision::New => panic!("should join"),
+    }
+}
+
+#[test]
+fn verdict_does_not_depend_on_candidate_order() {
+    let post = item("Keepers", Some("https://a.example/p/keepers"), Some(ESSAY));
+    let mirror = item("Keepers again", Some("https://m.example/1"), Some(ESSAY));
+    let forward = verdict(&post, day(1), &[(2, &mirror, day(1)), (5, &post, day(1))]);
+    let backward = verdict(&post, day(1), &[(5, &post, day(1)), (2, &mirror, day(1))]);
+    assert_eq!(forward, backward);
+}
+
+#[test]
+fn numbers_conflict_only_when_disjoint() {
+    assert!(numbers_conflict(Some("issue 21"), Some("issue 22")));
+    assert!(!numbers_conflict(Some("ep 45 bets 2026"), Some("bets 2026")));
+    assert!(!numbers_conflict(Some("bets"), Some("bets 2026")));
+}

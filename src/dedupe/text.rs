@@ -1,0 +1,172 @@
+//! Text fingerprints: word shingles, and the anchors that index them.
+//!
+//! Design decision: mirrors truncate (a curation site keeps the first paragraphs) and splice
+//! (a podcast page adds a promo line and a footer), so similarity is measured as containment
+//! (shared shingles over the smaller text's shingles), not Jaccard, which a truncated copy
+//! fails. Candidates are found through content-defined anchors: the shingles whose hash falls
+//! in a fixed residue class, taken in document order, so a truncated copy's anchors are a
+//! prefix of the full text's anchors and the two meet in the index.
+
+use std::collections::HashSet;
+
+/// Words per shingle: long enough that common phrases do not match, short enough that a
+/// spliced sentence breaks only a few shingles.
+pub const SHINGLE_WORDS: usize = 5;
+
+/// One shingle in `ANCHOR_MODULUS` becomes an anchor.
+const ANCHOR_MODULUS: u64 = 4;
+
+/// Anchors kept per item, from the start of the text.
+pub const MAX_ANCHORS: usize = 48;
+
+/// FNV-1a: stable across runs and platforms (anchors are stored), and fast.
+fn fnv1a(bytes: &[u8], mut hash: u64) -> u64 {
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The words of an HTML fragment, lower-cased, tags and entities dropped.
+pub fn words(html: &str) -> Vec<String> {
+    let mut text = String::with_capacity(html.len());
+    let mut in_tag = false;
+    let mut chars = html.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '<' => {
+                in_tag = true;
+                text.push(' ');
+            }
+            '>' if in_tag => in_tag = false,
+            '&' if !in_tag => {
+                // Entities become a separator: "&rsquo;" and "'" then split the same way.
+                while let Some(&next) = chars.peek() {
+                    chars.next();
+                    if next == ';' || next.is_whitespace() {
+                        break;
+                    }
+                }
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Hashes of every run of [`SHINGLE_WORDS`] words, in document order.
+pub fn shingles(words: &[String]) -> Vec<u64> {
+    words
+        .windows(SHINGLE_WORDS)
+        .map(|window| {
+            window.iter().fold(FNV_OFFSET, |hash, word| {
+                fnv1a(b" ", fnv1a(word.as_bytes(), hash))
+            })
+        })
+        .collect()
+}
+
+/// The index keys of a text: the first [`MAX_ANCHORS`] shingles in the anchor residue class.
+pub fn anchors(shingles: &[u64]) -> Vec<i64> {
+    let mut seen = HashSet::new();
+    shingles
+        .iter()
+        .filter(|hash| *hash % ANCHOR_MODULUS == 0)
+        .filter(|hash| seen.insert(**hash))
+        .take(MAX_ANCHORS)
+        // SQLite integers are signed; the bit pattern is what matters.
+        .map(|hash| *hash as i64)
+        .collect()
+}
+
+/// Shared shingles over the smaller set's size, in [0, 1]. Sets smaller than `min_size` say
+/// nothing and score 0.
+pub fn containment(a: &HashSet<u64>, b: &HashSet<u64>, min_size: usize) -> f64 {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if small.len() < min_size {
+        return 0.0;
+    }
+    let shared = small.iter().filter(|hash| large.contains(hash)).count();
+    shared as f64 / small.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(text: &str) -> HashSet<u64> {
+        shingles(&words(text)).into_iter().collect()
+    }
+
+    const ESSAY: &str = "<p>River deltas build land where slow water drops the silt it carried \
+        down from the mountains.</p><p>Engineers who straighten channels send that silt out to \
+        sea instead, and the coast starts to shrink within a generation.</p><p>Restoring a delta \
+        means letting floods spread again, which farmers on the plain rarely welcome.</p>";
+
+    #[test]
+    fn markup_and_entities_do_not_change_words() {
+        assert_eq!(
+            words("<p>It&rsquo;s <b>open</b>&nbsp;models</p>"),
+            vec!["it", "s", "open", "models"]
+        );
+        assert_eq!(words("It's open models"), vec!["it", "s", "open", "models"]);
+    }
+
+    #[test]
+    fn truncated_copy_is_contained() {
+        let full = set(ESSAY);
+        let truncated = set("River deltas build land where slow water drops the silt it \
+            carried down from the mountains. Engineers who straighten channels send...");
+        let score = containment(&full, &truncated, 5);
+        assert!(score > 0.9, "{score}");
+    }
+
+    #[test]
+    fn spliced_promo_barely_matters() {
+        let spliced = ESSAY.replace(
+            "</p><p>Engineers",
+            " This newsletter is supported by readers; subscribe to get every post.</p><p>Engineers",
+        );
+        let score = containment(&set(ESSAY), &set(&spliced), 5);
+        assert!(score > 0.75, "{score}");
+    }
+
+    #[test]
+    fn unrelated_texts_do_not_match() {
+        let other = set("Sourdough needs a starter fed with flour and water for days before \
+            the first loaf rises properly in a warm kitchen overnight.");
+        assert!(containment(&set(ESSAY), &other, 5) < 0.05);
+    }
+
+    #[test]
+    fn small_sets_say_nothing() {
+        assert_eq!(containment(&set("a b c d e f"), &set("a b c d e f"), 5), 0.0);
+    }
+
+    #[test]
+    fn truncated_anchors_are_a_prefix_of_full_anchors() {
+        let full_words = words(&ESSAY.repeat(4));
+        let full = anchors(&shingles(&full_words));
+        let prefix = anchors(&shingles(&full_words[..40]));
+        assert!(!prefix.is_empty());
+        assert_eq!(&full[..prefix.len()], &prefix[..]);
+    }
+
+    #[test]
+    fn hashes_are_stable() {
+        // Anchors are stored: a change here silently breaks matching against old items.
+        assert_eq!(
+            shingles(&words("one two three four five")),
+            vec![shingles(&words("ONE two, three; four five!"))[0]]
+        );
+        assert_eq!(fnv1a(b"a", FNV_OFFSET), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -1,0 +1,164 @@
+//! Canonical URLs: the same page however a feed spelled its link.
+//!
+//! The rules are data ([`TRACKING_PARAMS`], [`HOST_PREFIXES`]) so adding a tracker is a one-line
+//! change, not another `if`.
+
+use url::Url;
+
+/// Query parameters that identify a campaign or a reader, never the page. A trailing `*`
+/// matches a prefix.
+pub const TRACKING_PARAMS: &[&str] = &[
+    "utm_*",
+    "ref",
+    "ref_src",
+    "ref_url",
+    "referrer",
+    "source",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "yclid",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "oly_anon_id",
+    "oly_enc_id",
+    "vero_id",
+    "wt_mc",
+    "at_medium",
+    "at_campaign",
+    "cmpid",
+    "ito",
+    "rss",
+    "feed",
+    // Substack's share and redirect decorations.
+    "r",
+    "s",
+    "publication_id",
+    "post_id",
+    "isfreemail",
+    "triedredirect",
+    "showwelcomeonshare",
+    "token",
+];
+
+/// Host prefixes that name the same site.
+pub const HOST_PREFIXES: &[&str] = &["www.", "m.", "amp."];
+
+fn is_tracking(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    TRACKING_PARAMS.iter().any(|rule| match rule.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == *rule,
+    })
+}
+
+/// The key two links share when they name the same page: no scheme, no `www.`, no fragment,
+/// no trailing slash, no tracking parameters, remaining parameters sorted. `None` for links that
+/// are not http(s) or have no host.
+pub fn canonical_url(link: &str) -> Option<String> {
+    let url = Url::parse(link.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let mut host = url.host_str()?.to_ascii_lowercase();
+    if let Some(stripped) = HOST_PREFIXES
+        .iter()
+        .find_map(|prefix| host.strip_prefix(prefix))
+    {
+        host = stripped.to_owned();
+    }
+    let mut key = host;
+    if let Some(port) = url.port() {
+        key.push(':');
+        key.push_str(&port.to_string());
+    }
+    let path = url.path().trim_end_matches('/');
+    key.push_str(path);
+    let mut params: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(name, _)| !is_tracking(name))
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    if !params.is_empty() {
+        params.sort();
+        let query = params
+            .iter()
+            .map(|(name, value)| {
+                if value.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{name}={value}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        key.push('?');
+        key.push_str(&query);
+    }
+    Some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_of_one_page_share_a_key() {
+        let same = [
+            "https://www.interconnects.ai/p/open-models",
+            "http://interconnects.ai/p/open-models/",
+            "https://interconnects.ai/p/open-models#footnote-1",
+            "https://interconnects.ai/p/open-models?utm_source=substack&utm_medium=email",
+            "https://WWW.Interconnects.AI/p/open-models?r=2xyz&triedRedirect=true",
+            "https://interconnects.ai/p/open-models?fbclid=abc&ref=feedly",
+            "https://m.interconnects.ai/p/open-models/?utm_campaign=post",
+        ];
+        for link in same {
+            assert_eq!(
+                canonical_url(link).as_deref(),
+                Some("interconnects.ai/p/open-models"),
+                "{link}"
+            );
+        }
+    }
+
+    #[test]
+    fn different_pages_keep_different_keys() {
+        let cases = [
+            (
+                "https://example.com/p/a",
+                "https://example.com/p/b",
+            ),
+            (
+                "https://example.com/item?id=1",
+                "https://example.com/item?id=2",
+            ),
+            ("https://example.com/p/a", "https://other.example/p/a"),
+            ("https://example.com:8443/p/a", "https://example.com/p/a"),
+            ("https://example.com/P/a", "https://example.com/p/a"),
+        ];
+        for (a, b) in cases {
+            assert_ne!(canonical_url(a), canonical_url(b), "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn meaningful_parameters_are_kept_and_sorted() {
+        assert_eq!(
+            canonical_url("https://example.com/watch?v=1&list=2&utm_source=x").as_deref(),
+            Some("example.com/watch?list=2&v=1")
+        );
+    }
+
+    #[test]
+    fn non_web_links_have_no_key() {
+        assert_eq!(canonical_url("mailto:someone@example.com"), None);
+        assert_eq!(canonical_url("not a url"), None);
+        assert_eq!(canonical_url("javascript:alert(1)"), None);
+    }
+}

@@ -1,0 +1,249 @@
+//! The JSON Feed 1.1 twin of the merged Atom feed, for readers that prefer JSON, plus a
+//! `_tributary` extension listing every member of a story and why it was merged.
+//!
+//! Design decision: the document is a tree of `Serialize` structs that mirror the spec, so
+//! field names, optional fields and key order are fixed by types rather than by hand-built
+//! maps, and the same stories always serialise to the same bytes.
+
+use serde::Serialize;
+
+use super::{
+    FeedMeta, alternate_link, authors, body, categories, clean, media_type, non_blank, rfc3339,
+    summary,
+};
+use crate::model::{Member, Story};
+
+const VERSION: &str = "https://jsonfeed.org/version/1.1";
+/// JSON Feed requires an attachment's type; this is what "unknown" is in MIME.
+const UNKNOWN_MIME: &str = "application/octet-stream";
+
+#[derive(Serialize)]
+struct Feed {
+    version: &'static str,
+    title: String,
+    home_page_url: String,
+    feed_url: String,
+    items: Vec<Item>,
+}
+
+#[derive(Serialize)]
+struct Item {
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    title: String,
+    /// Required: JSON Feed wants content_html or content_text in every item.
+    content_html: String,
+    /// Plain text, as the spec asks; the lead's summary is HTML, so its markup is stripped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<String>,
+    date_published: String,
+    date_modified: String,
+    authors: Vec<Author>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<Attachment>,
+    #[serde(rename = "_tributary")]
+    tributary: Extension,
+}
+
+#[derive(Serialize)]
+struct Author {
+    name: String,
+}
+
+#[derive(Serialize)]
+struct Attachment {
+    url: String,
+    mime_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_in_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_in_seconds: Option<u64>,
+}
+
+/// JSON Feed lets publishers add objects whose key starts with `_`; readers ignore them.
+#[derive(Serialize)]
+struct Extension {
+    members: Vec<ExtensionMember>,
+}
+
+#[derive(Serialize)]
+struct ExtensionMember {
+    source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link: Option<String>,
+    reason: &'static str,
+    score: f64,
+}
+
+/// Renders the JSON Feed. `stories` must already be newest first and limited to
+/// `max_entries`; they are written in the order given.
+pub fn json_feed(stories: &[Story], meta: &FeedMeta) -> Vec<u8> {
+    let feed = Feed {
+        version: VERSION,
+        title: owned(&meta.title),
+        home_page_url: meta.base_url.to_string(),
+        feed_url: meta.file_url("feed.json"),
+        items: stories.iter().map(item).collect(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&feed)
+        .expect("plain structs with string keys always serialise to JSON");
+    bytes.push(b'\n');
+    bytes
+}
+
+fn item(story: &Story) -> Item {
+    let lead = &story.lead().item;
+    let summary_html = summary(story);
+    Item {
+        id: owned(&story.atom_id),
+        url: alternate_link(story).map(owned),
+        title: owned(&lead.title),
+        content_html: owned(body(story).or(summary_html).unwrap_or_default()),
+        summary: summary_html
+            .map(|html| owned(&html_to_text(html)))
+            .filter(|s| !s.is_empty()),
+        date_published: rfc3339(story.published()),
+        date_modified: rfc3339(story.updated()),
+        authors: authors(story)
+            .into_iter()
+            .map(|name| Author { name: owned(name) })
+            .collect(),
+        tags: categories(story).into_iter().map(owned).collect(),
+        attachments: attachment(story).into_iter().collect(),
+        tributary: Extension {
+            members: story.members.iter().map(extension_member).collect(),
+        },
+    }
+}
+
+/// The story's enclosure, with the duration of the episode that carries it.
+fn attachment(story: &Story) -> Option<Attachment> {
+    let enclosure = story.enclosure()?;
+    // Story::enclosure decides which enclosure counts; find the member it came from.
+    let duration = story
+        .members
+        .iter()
+        .find(|m| {
+            m.stored
+                .item
+                .enclosure
+                .as_ref()
+                .is_some_and(|e| std::ptr::eq(e, enclosure))
+        })
+        .and_then(|m| m.stored.item.duration);
+    Some(Attachment {
+        url: owned(enclosure.url.trim()),
+        mime_type: owned(media_type(enclosure.mime_type.as_deref()).unwrap_or(UNKNOWN_MIME)),
+        size_in_bytes: enclosure.length,
+        duration_in_seconds: duration,
+    })
+}
+
+fn extension_member(member: &Member) -> ExtensionMember {
+    let item = &member.stored.item;
+    ExtensionMember {
+        source: owned(&item.source),
+        link: non_blank(item.link.as_deref()).map(owned),
+        reason: member.reason.as_str(),
+        score: member.score,
+    }
+}
+
+fn owned(text: &str) -> String {
+    clean(text).into_owned()
+}
+
+/// Plain text from sanitised HTML: tags dropped, common entities decoded, whitespace
+/// collapsed. A tag counts as a space, so words in adjacent paragraphs do not run together. The input is the sanitiser's output (well-formed tags, quoted attributes), so a
+/// scanner suffices; it is not a parser for arbitrary HTML.
+fn html_to_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '<' => {
+                text.push(' ');
+                rest = skip_tag(rest);
+            }
+            '&' => {
+                let (decoded, after) = entity(rest);
+                text.push_str(decoded.as_deref().unwrap_or("&"));
+                rest = after;
+            }
+            _ => {
+                text.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Skips a tag starting at `<`, honouring quoted attribute values (which may hold `>`).
+fn skip_tag(rest: &str) -> &str {
+    let mut quote = None;
+    for (i, c) in rest.char_indices().skip(1) {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), _) if c == q => quote = None,
+            (None, '>') => return &rest[i + 1..],
+            _ => {}
+        }
+    }
+    ""
+}
+
+/// Decodes the entity at `&`, returning it and the text after it; an unknown or malformed one
+/// decodes to `None` and only the `&` is consumed.
+fn entity(rest: &str) -> (Option<String>, &str) {
+    let Some(end) = rest.char_indices().take(12).find(|&(_, c)| c == ';') else {
+        return (None, &rest[1..]);
+    };
+    let name = &rest[1..end.0];
+    let decoded = match name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        "nbsp" => Some(' '),
+        _ => name
+            .strip_prefix("#x")
+            .or_else(|| name.strip_prefix("#X"))
+            .map(|hex| u32::from_str_radix(hex, 16))
+            .or_else(|| name.strip_prefix('#').map(str::parse))
+            .and_then(Result::ok)
+            .and_then(char::from_u32),
+    };
+    match decoded {
+        Some(c) => (Some(c.to_string()), &rest[end.0 + 1..]),
+        None => (None, &rest[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_to_text_strips_tags_and_decodes() {
+        assert_eq!(
+            html_to_text("<p>Fish &amp; chips</p><p>are&#32;&lt;great&gt;&#x21;</p>"),
+            "Fish & chips are <great>!"
+        );
+        assert_eq!(
+            html_to_text(r#"<a href="/x" title="a > b">link</a> text"#),
+            "link text"
+        );
+        assert_eq!(html_to_text("AT&T &bogus; &"), "AT&T &bogus; &");
+        assert_eq!(
+            html_to_text("  many \n\t spaces&nbsp;here "),
+            "many spaces here"
+        );
+        assert_eq!(html_to_text("<p>unterminated"), "unterminated");
+        assert_eq!(html_to_text("<br"), "");
+    }
+}

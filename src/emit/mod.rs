@@ -1,0 +1,274 @@
+//! Emit: renders stories into the documents tributary publishes (the merged Atom feed, a JSON
+//! Feed twin, an OPML list of the sources) and writes files so no reader sees half of one.
+//!
+//! Design decision: every renderer is a pure function from values to bytes, and the choices
+//! about what an entry says (its link, body, authors, tags, dates) are made once here, so the
+//! Atom and JSON feeds never disagree about a story. Renderers do not sort or truncate: the
+//! caller passes stories newest first, already limited to `max_entries`.
+
+mod atom;
+mod jsonfeed;
+mod opml;
+
+use std::borrow::Cow;
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use url::Url;
+
+pub use atom::atom;
+pub use jsonfeed::json_feed;
+pub use opml::opml;
+
+use crate::model::Story;
+
+/// What a feed says about itself, as opposed to its entries.
+#[derive(Debug, Clone)]
+pub struct FeedMeta {
+    pub title: String,
+    /// Where tributary is served, e.g. `http://127.0.0.1:8088/`; it should end in `/`, since the
+    /// feed files are resolved against it. It is also the Atom feed's id, so it must not change.
+    pub base_url: Url,
+    /// The feed's `updated` when there are no stories. With stories it is their latest change,
+    /// so the same stories always render to the same bytes whenever they are rendered.
+    pub generated_at: DateTime<Utc>,
+}
+
+impl FeedMeta {
+    /// The URL of a file published next to the base, e.g. `feed.atom`.
+    fn file_url(&self, name: &str) -> String {
+        // Only a cannot-be-a-base URL (such as `mailto:`) refuses a join; config admits
+        // http(s) URLs with a host only, so pointing at the base itself is a fallback for
+        // hand-built metadata, never the normal path.
+        self.base_url
+            .join(name)
+            .map_or_else(|_| self.base_url.to_string(), String::from)
+    }
+
+    /// The latest change among the stories, else `generated_at`.
+    fn updated(&self, stories: &[Story]) -> DateTime<Utc> {
+        stories
+            .iter()
+            .map(Story::updated)
+            .max()
+            .unwrap_or(self.generated_at)
+    }
+}
+
+/// RFC 3339 with a `Z`, to the second: what both Atom and JSON Feed expect.
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Whether XML 1.0 allows the character in a document at all (its `Char` production).
+///
+/// Rust strings hold no surrogates, so what remains to refuse is the C0 controls other than
+/// tab, newline and carriage return, and the non-characters U+FFFE and U+FFFF.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Drops characters XML 1.0 forbids. Items come from hostile feeds, and a single U+0001 in a
+/// title would make the whole merged feed unparseable for every reader; escaping cannot help,
+/// since not even `&#1;` is allowed. JSON could carry them, but is cleaned the same way so both
+/// feeds show the same text.
+fn clean(text: &str) -> Cow<'_, str> {
+    if text.chars().all(is_xml_char) {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(text.chars().filter(|&c| is_xml_char(c)).collect())
+    }
+}
+
+/// The entry's main link: the lead's, else the first member that has one (a lead without a
+/// link still deserves a clickable entry).
+fn alternate_link(story: &Story) -> Option<&str> {
+    story
+        .members
+        .iter()
+        .find_map(|m| non_blank(m.stored.item.link.as_deref()))
+}
+
+/// The entry's body: the lead's content, else the longest content among the members (an
+/// episode's show notes often carry more than a mirror's excerpt).
+fn body(story: &Story) -> Option<&str> {
+    if let Some(content) = non_blank(story.lead().item.content.as_deref()) {
+        return Some(content);
+    }
+    // Strictly longer wins, so on a tie the earlier (higher-ranked) member keeps it.
+    story
+        .members
+        .iter()
+        .filter_map(|m| non_blank(m.stored.item.content.as_deref()))
+        .fold(None, |best: Option<&str>, c| match best {
+            Some(b) if b.len() >= c.len() => Some(b),
+            _ => Some(c),
+        })
+}
+
+/// The lead's summary, if it has a non-blank one.
+fn summary(story: &Story) -> Option<&str> {
+    non_blank(story.lead().item.summary.as_deref())
+}
+
+/// The lead's authors, deduplicated; a feed that names none is credited to its source, since
+/// Atom requires an author for every entry.
+fn authors(story: &Story) -> Vec<&str> {
+    let lead = &story.lead().item;
+    let named = distinct(&lead.authors);
+    if named.is_empty() {
+        vec![lead.source.as_str()]
+    } else {
+        named
+    }
+}
+
+/// The lead's categories, trimmed and deduplicated (feeds repeat them).
+fn categories(story: &Story) -> Vec<&str> {
+    distinct(&story.lead().item.categories)
+}
+
+/// A media type worth declaring: `type/subtype`. Feeds write things like `audio` or `mp3`,
+/// which the Atom schema rejects as a link type.
+fn media_type(mime: Option<&str>) -> Option<&str> {
+    let mime = mime?.trim();
+    let (kind, subtype) = mime.split_once('/')?;
+    let token = |s: &str| !s.is_empty() && !s.contains(char::is_whitespace);
+    (token(kind) && token(subtype)).then_some(mime)
+}
+
+fn non_blank(text: Option<&str>) -> Option<&str> {
+    text.map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// Trimmed, non-blank, first occurrence kept, order preserved.
+fn distinct(values: &[String]) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::with_capacity(values.len());
+    for value in values {
+        let value = value.trim();
+        if !value.is_empty() && !out.contains(&value) {
+            out.push(value);
+        }
+    }
+    out
+}
+
+/// Replaces `path` with `bytes` so that a reader sees either the old file or the new one,
+/// never a mix: write a temporary file in the same directory (a rename is atomic only within
+/// a filesystem), fsync it, rename it over the target, then fsync the directory so the rename
+/// itself survives a crash. The temporary file is removed if anything fails before the rename.
+///
+/// The new file gets default permissions (umask), not those of the file it replaces.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes)
+        .map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", path.display())))
+}
+
+fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
+    })?;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let (temp_path, file) = create_temp(dir, name)?;
+    let result = fill_and_rename(file, bytes, &temp_path, path, dir);
+    if result.is_err() {
+        // Best effort: the error that matters is the one being returned. After a successful
+        // rename the temp path no longer exists and this is a no-op.
+        let _ = fs::remove_file(&temp_path);
+    }
+    result
+}
+
+/// Creates `.NAME.PID.N.tmp` next to the target: hidden, so a server listing or a glob such as
+/// `*.atom` never picks it up, and `create_new` so two writers never share one.
+fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> io::Result<(std::path::PathBuf, File)> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // A leftover from a crashed process with the same pid can hold a name; try a few more.
+    let mut attempts = 0;
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let mut temp_name = OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(".{}.{n}.tmp", std::process::id()));
+        let temp_path = dir.join(temp_name);
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp_path)
+        {
+            Ok(file) => return Ok((temp_path, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 16 => attempts += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn fill_and_rename(
+    mut file: File,
+    bytes: &[u8],
+    temp_path: &Path,
+    path: &Path,
+    dir: &Path,
+) -> io::Result<()> {
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(temp_path, path)?;
+    sync_dir(dir)
+}
+
+/// Makes a rename in `dir` durable.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Elsewhere a directory cannot be opened as a file; the rename is still atomic.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_char_filter_keeps_legal_text() {
+        let text =
+            "tab\there\nnew\r\u{20}caf\u{e9} \u{d7ff}\u{e000}\u{fffd}\u{10000}\u{10ffff} \u{1F600}";
+        assert!(matches!(clean(text), Cow::Borrowed(t) if t == text));
+    }
+
+    #[test]
+    fn xml_char_filter_drops_controls_and_nonchars() {
+        assert_eq!(clean("a\u{0}b\u{1}c\u{8}d\u{b}e\u{c}f\u{1f}g"), "abcdefg");
+        assert_eq!(clean("x\u{fffe}y\u{ffff}z"), "xyz");
+        // DEL and the C1 controls are legal XML 1.0 characters (merely discouraged).
+        assert_eq!(clean("\u{7f}\u{85}"), "\u{7f}\u{85}");
+        assert_eq!(clean("\u{1}\u{2}"), "");
+    }
+
+    #[test]
+    fn media_type_needs_type_and_subtype() {
+        assert_eq!(media_type(Some(" audio/mpeg ")), Some("audio/mpeg"));
+        assert_eq!(media_type(Some("audio")), None);
+        assert_eq!(media_type(Some("audio/")), None);
+        assert_eq!(media_type(Some("/mpeg")), None);
+        assert_eq!(media_type(Some("audio/mp eg")), None);
+        assert_eq!(media_type(None), None);
+    }
+
+    #[test]
+    fn distinct_trims_and_keeps_first() {
+        let values = ["AI", " ai", "AI ", "", "  ", "RL"].map(String::from);
+        assert_eq!(distinct(&values), ["AI", "ai", "RL"]);
+    }
+}

@@ -1,0 +1,661 @@
+//! Fetch: one HTTP GET of one feed URL, turned into a [`FetchOutcome`].
+//!
+//! This module owns everything between a URL and the bytes of a feed: the HTTP client and its
+//! settings (User-Agent, Accept, rustls, content decoding, redirect policy), conditional GET
+//! with stored validators, the total deadline, the cap on the decoded body, and the reading of
+//! the response headers the scheduler cares about (Retry-After, Cache-Control max-age).
+//!
+//! Design decision: [`Fetcher::fetch`] never fails as a Rust error. Every way a fetch can end,
+//! including every failure, is a [`FetchOutcome`] value, because for a poller "the server said
+//! 429" or "the body was too large" are ordinary results to record and schedule around, not
+//! exceptions to propagate; one `match` at the call site then handles them all.
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{StatusCode, redirect};
+use thiserror::Error;
+use url::Url;
+
+use crate::config::FetchConfig;
+
+/// Sent on every request so that feed owners can see who polls them and how to reach us.
+pub const USER_AGENT: &str = concat!(
+    "tributary/",
+    env!("CARGO_PKG_VERSION"),
+    " (+https://github.com/tributary-rss/tributary)"
+);
+
+/// Feed types first, generic XML next, anything last: some servers content-negotiate and
+/// would otherwise hand a poller the HTML page.
+pub const ACCEPT: &str = "application/atom+xml, application/rss+xml, application/feed+json;q=0.9, \
+                          application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1";
+
+/// How many redirects one fetch follows. Browsers allow about 20; a feed that needs more than
+/// 10 hops is misconfigured, and every hop costs a request against the deadline.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// The longest Retry-After honoured. A server that asks for a month of silence (or sends a
+/// typo) should not be able to stop a feed for that long; a week is plenty of back-off.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// RFC 9111 5.2: a delta-seconds value too large to represent is read as 2^31 seconds.
+const MAX_AGE_OVERFLOW: u64 = 1 << 31;
+
+/// The validators a server gave for the copy we hold, sent back on the next poll.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A complete 2xx response.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The decoded body (gzip, brotli and deflate already undone), at most `max_body` bytes.
+    pub body: Vec<u8>,
+    /// Where the body came from after redirects; relative links in the feed resolve against it.
+    pub final_url: Url,
+    pub content_type: Option<String>,
+    pub validators: Validators,
+    /// Cache-Control max-age: how long the server says this copy stays fresh.
+    pub max_age: Option<Duration>,
+}
+
+/// How one fetch ended.
+#[derive(Debug)]
+pub enum FetchOutcome {
+    Fetched(Fetched),
+    /// 304: the copy we hold is current. The validators are the server's new ones where the
+    /// 304 carried them, else the ones we sent, so they are always the ones to store.
+    NotModified {
+        validators: Validators,
+        max_age: Option<Duration>,
+    },
+    /// 429 or 503; `retry_after` is when the server asked us to come back, if it said so.
+    RateLimited {
+        status: u16,
+        retry_after: Option<DateTime<Utc>>,
+    },
+    /// 410: the feed is gone for good and should stop being polled.
+    Gone,
+    Failed(FetchError),
+}
+
+/// Why a fetch failed. Each message names the URL and the problem; the `detail` fields carry
+/// the whole source chain flattened into text (so an `{:#}` chain printer shows it once).
+#[derive(Debug, Error)]
+pub enum FetchError {
+    #[error("cannot set up the HTTP client: {detail}")]
+    Client { detail: String },
+    #[error("{url}: scheme `{}` is not supported; only http and https are fetched", .url.scheme())]
+    UnsupportedScheme { url: Url },
+    #[error("{url}: timed out after {}: no complete response within the deadline", humantime::format_duration(*.after))]
+    Timeout { url: Url, after: Duration },
+    #[error("{url}: body larger than {limit} bytes{}", declared_note(*.declared))]
+    TooLarge {
+        url: Url,
+        limit: u64,
+        /// The Content-Length, when that alone gave the body away.
+        declared: Option<u64>,
+    },
+    #[error("{url}: too many redirects (more than {limit})")]
+    TooManyRedirects { url: Url, limit: usize },
+    #[error("{url}: redirect loop: redirected back to {target}")]
+    RedirectLoop { url: Url, target: Url },
+    #[error("{url}: redirected to {target}, which is not http or https")]
+    RedirectScheme { url: Url, target: Url },
+    #[error("{url}: HTTP status {}", status_text(*.status))]
+    Status { url: Url, status: u16 },
+    #[error("{url}: connection refused: {detail}")]
+    ConnectionRefused { url: Url, detail: String },
+    #[error("{url}: cannot connect (DNS, TCP or TLS failure): {detail}")]
+    Connect { url: Url, detail: String },
+    #[error("{url}: reading the body failed (connection broken or content corrupt): {detail}")]
+    Body { url: Url, detail: String },
+    #[error("{url}: request failed: {detail}")]
+    Request { url: Url, detail: String },
+}
+
+fn declared_note(declared: Option<u64>) -> String {
+    match declared {
+        Some(length) => format!(" (Content-Length says {length})"),
+        None => String::new(),
+    }
+}
+
+fn status_text(status: u16) -> String {
+    match StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
+        Some(reason) => format!("{status} {reason}"),
+        None => status.to_string(),
+    }
+}
+
+/// Why the redirect policy refused to follow a hop. It travels inside the client's error and
+/// is found again by [`classify`], so the refusal keeps its type rather than becoming text.
+#[derive(Debug, Error)]
+enum RedirectRefusal {
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooMany,
+    #[error("redirect loop back to {0}")]
+    Loop(Url),
+    #[error("redirect to {0}, which is not http or https")]
+    Scheme(Url),
+}
+
+/// Fetches feeds. Cheap to clone: clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    timeout: Duration,
+    max_body: u64,
+}
+
+impl Fetcher {
+    pub fn new(config: &FetchConfig) -> Result<Self, FetchError> {
+        Ok(Fetcher {
+            client: build_client(config)?,
+            timeout: config.timeout,
+            max_body: config.max_body,
+        })
+    }
+
+    /// GETs `url`, conditionally on `validators`. `now` dates the Retry-After of a rate limit.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        now: DateTime<Utc>,
+    ) -> FetchOutcome {
+        if !matches!(url.scheme(), "http" | "https") {
+            return FetchOutcome::Failed(FetchError::UnsupportedScheme { url: url.clone() });
+        }
+        // The client's own timeout already covers connect to last body byte; this outer one
+        // bounds everything else we await (and any path where the client's might not apply).
+        let exchange = self.exchange(url, validators, now);
+        let outcome = match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(error)) => FetchOutcome::Failed(error),
+            Err(_elapsed) => FetchOutcome::Failed(FetchError::Timeout {
+                url: url.clone(),
+                after: self.timeout,
+            }),
+        };
+        match &outcome {
+            FetchOutcome::Failed(error) => tracing::debug!(%url, %error, "fetch failed"),
+            FetchOutcome::Fetched(fetched) => {
+                tracing::debug!(%url, bytes = fetched.body.len(), final_url = %fetched.final_url, "fetched")
+            }
+            other => tracing::debug!(%url, outcome = ?other, "fetch answered without a body"),
+        }
+        outcome
+    }
+
+    async fn exchange(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        now: DateTime<Utc>,
+    ) -> Result<FetchOutcome, FetchError> {
+        let mut request = self.client.get(url.clone());
+        if let Some(value) = validator_header(validators.etag.as_deref(), "ETag", url) {
+            request = request.header(header::IF_NONE_MATCH, value);
+        }
+        if let Some(value) =
+            validator_header(validators.last_modified.as_deref(), "Last-Modified", url)
+        {
+            request = request.header(header::IF_MODIFIED_SINCE, value);
+        }
+
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| classify(url, self.timeout, e))?;
+
+        let status = response.status();
+        let headers = response.headers();
+        let max_age = max_age_of(headers);
+        let received = validators_of(headers);
+
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(FetchOutcome::NotModified {
+                validators: Validators {
+                    etag: received.etag.or_else(|| validators.etag.clone()),
+                    last_modified: received
+                        .last_modified
+                        .or_else(|| validators.last_modified.clone()),
+                },
+                max_age,
+            });
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            let retry_after = headers
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, now));
+            return Ok(FetchOutcome::RateLimited {
+                status: status.as_u16(),
+                retry_after,
+            });
+        }
+        if status == StatusCode::GONE {
+            return Ok(FetchOutcome::Gone);
+        }
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                url: url.clone(),
+                status: status.as_u16(),
+            });
+        }
+
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let final_url = response.url().clone();
+
+        // Only an undecoded body has a known length here (decoding drops Content-Length), and
+        // then it is exactly the decoded length: refuse before reading a byte.
+        let declared = response.content_length();
+        if let Some(length) = declared.filter(|&length| length > u64::MAX) {
+            return Err(FetchError::TooLarge {
+                url: url.clone(),
+                limit: self.max_body,
+                declared: Some(length),
+            });
+        }
+
+        // Chunks arrive already decoded, so the cap counts what we would hold in memory and a
+        // gzip bomb stops at the cap instead of inflating first.
+        let capacity = declared.unwrap_or(0).min(self.max_body);
+        let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let total = (body.len() as u64).saturating_add(chunk.len() as u64);
+                    if total > u64::MAX {
+                        return Err(FetchError::TooLarge {
+                            url: url.clone(),
+                            limit: self.max_body,
+                            declared: None,
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => { if body.len() as u64 > self.max_body { return Err(FetchError::TooLarge { url: url.clone(), limit: self.max_body, declared: None }); } break }
+                Err(error) => return Err(classify(url, self.timeout, error)),
+            }
+        }
+
+        Ok(FetchOutcome::Fetched(Fetched {
+            body,
+            final_url,
+            content_type,
+            validators: received,
+            max_age,
+        }))
+    }
+}
+
+/// Every client setting lives here, so the client is configured in one place.
+fn build_client(config: &FetchConfig) -> Result<reqwest::Client, FetchError> {
+    let mut default_headers = HeaderMap::new();
+    default_headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .user_agent(USER_AGENT)
+        .default_headers(default_headers)
+        .timeout(config.timeout)
+        .redirect(redirect_policy())
+        // A feed's URL is nobody's business on the next host.
+        .referer(false)
+        .gzip(true)
+        .brotli(true)
+        .deflate(true)
+        .build()
+        .map_err(|e| FetchError::Client {
+            detail: error_chain(&e),
+        })
+}
+
+/// Follows at most [`MAX_REDIRECTS`] hops, only to http(s), and stops at the first revisit.
+fn redirect_policy() -> redirect::Policy {
+    redirect::Policy::custom(|attempt| {
+        let next = attempt.url().clone();
+        if !matches!(next.scheme(), "http" | "https") {
+            attempt.error(RedirectRefusal::Scheme(next))
+        } else if attempt.previous().contains(&next) {
+            attempt.error(RedirectRefusal::Loop(next))
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            // `previous` starts with the requested URL, so its length is the hops so far.
+            attempt.error(RedirectRefusal::TooMany)
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// A stored validator as a header value; one that cannot be sent (it came from an old or
+/// corrupt store) is dropped, which costs a full download, not the fetch.
+fn validator_header(value: Option<&str>, name: &str, url: &Url) -> Option<HeaderValue> {
+    let value = value?;
+    match HeaderValue::from_str(value) {
+        Ok(value) => Some(value),
+        Err(_) => {
+            tracing::warn!(%url, validator = name, value, "stored validator is not a valid header value; fetching unconditionally");
+            None
+        }
+    }
+}
+
+fn validators_of(headers: &HeaderMap) -> Validators {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    Validators {
+        etag: text(header::ETAG),
+        last_modified: text(header::LAST_MODIFIED),
+    }
+}
+
+fn max_age_of(headers: &HeaderMap) -> Option<Duration> {
+    // Several Cache-Control fields mean the same as one joined with commas (RFC 9110 5.3).
+    let joined = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    parse_max_age(&joined)
+}
+
+/// The `max-age` directive of a Cache-Control value. Other directives are ignored: the
+/// scheduler only wants "how long is this fresh", and `s-maxage` is for shared caches.
+pub fn parse_max_age(cache_control: &str) -> Option<Duration> {
+    cache_control.split(',').find_map(|directive| {
+        let (name, value) = directive.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("max-age") {
+            return None;
+        }
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let seconds = value.parse::<u64>().unwrap_or(MAX_AGE_OVERFLOW);
+        Some(Duration::from_secs(seconds.min(MAX_AGE_OVERFLOW)))
+    })
+}
+
+/// A Retry-After value as an instant: delta-seconds (`"120"`) counted from `now`, or an
+/// HTTP-date in any of the three forms RFC 9110 requires recipients to accept. The result lies
+/// in `now ..= now + MAX_RETRY_AFTER`: a negative delay or past date means "now", a huge one is
+/// cut to the cap. Anything else is `None`, as if the header were absent.
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let value = value.trim();
+    let cap = now.checked_add_signed(TimeDelta::from_std(MAX_RETRY_AFTER).ok()?)?;
+    let (negative, digits) = match value.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, value),
+    };
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if negative {
+            return Some(now);
+        }
+        let seconds = digits
+            .parse::<u64>()
+            .unwrap_or(u64::MAX)
+            .min(MAX_RETRY_AFTER.as_secs());
+        let delay = TimeDelta::try_seconds(i64::try_from(seconds).ok()?)?;
+        return now.checked_add_signed(delay);
+    }
+    let at = parse_http_date(value)?;
+    Some(at.clamp(now, cap))
+}
+
+fn parse_http_date(value: &str) -> Option<DateTime<Utc>> {
+    // IMF-fixdate ("Wed, 21 Oct 2026 07:28:00 GMT") is a subset of RFC 2822.
+    if let Ok(at) = DateTime::parse_from_rfc2822(value) {
+        return Some(at.with_timezone(&Utc));
+    }
+    // The obsolete forms: RFC 850 ("Wednesday, 21-Oct-26 07:28:00 GMT") and asctime.
+    ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(value, format).ok())
+        .map(|naive| naive.and_utc())
+}
+
+/// Maps a client error onto the failure kinds callers act on.
+fn classify(url: &Url, timeout: Duration, error: reqwest::Error) -> FetchError {
+    let url = url.clone();
+    if let Some(refusal) = find_source::<RedirectRefusal>(&error) {
+        return match refusal {
+            RedirectRefusal::TooMany => FetchError::TooManyRedirects {
+                url,
+                limit: MAX_REDIRECTS,
+            },
+            RedirectRefusal::Loop(target) => FetchError::RedirectLoop {
+                url,
+                target: target.clone(),
+            },
+            RedirectRefusal::Scheme(target) => FetchError::RedirectScheme {
+                url,
+                target: target.clone(),
+            },
+        };
+    }
+    if error.is_timeout() {
+        return FetchError::Timeout {
+            url,
+            after: timeout,
+        };
+    }
+    let detail = error_chain(&error);
+    if error.is_connect() {
+        let refused = find_source::<std::io::Error>(&error)
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+        return if refused {
+            FetchError::ConnectionRefused { url, detail }
+        } else {
+            FetchError::Connect { url, detail }
+        };
+    }
+    // The client reports any failure while reading a body chunk as a decode error, whether
+    // the connection broke or the compressed data was corrupt; the chain says which.
+    if error.is_body() || error.is_decode() {
+        return FetchError::Body { url, detail };
+    }
+    FetchError::Request { url, detail }
+}
+
+fn find_source<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// The messages of an error and its sources, joined with ": ". The client's own top message
+/// is generic ("error sending request for url (...)") and repeats the URL we already name, so
+/// the chain starts below it when there is something below.
+fn error_chain(error: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn StdError + 'static)> = match error.source() {
+        Some(source) => Some(source),
+        None => Some(error),
+    };
+    while let Some(e) = current {
+        let text = e.to_string();
+        // Layers often repeat their inner error's message; say it once.
+        if parts.last().is_none_or(|last| !last.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 10, 20, 12, 0, 0)
+            .single()
+            .expect("valid fixed time")
+    }
+
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
+            .single()
+            .expect("valid time")
+    }
+
+    #[test]
+    fn retry_after_seconds() {
+        assert_eq!(
+            parse_retry_after("120", now()),
+            Some(now() + TimeDelta::seconds(120))
+        );
+        assert_eq!(
+            parse_retry_after("  0 ", now()),
+            Some(now()),
+            "whitespace is trimmed"
+        );
+    }
+
+    #[test]
+    fn retry_after_http_dates() {
+        let expected = Some(at(2026, 10, 21, 7, 28, 0));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT", now()),
+            expected
+        );
+        assert_eq!(
+            parse_retry_after("Wednesday, 21-Oct-26 07:28:00 GMT", now()),
+            expected
+        );
+        assert_eq!(
+            parse_retry_after("Wed Oct 21 07:28:00 2026", now()),
+            expected
+        );
+        // RFC 9110's own examples, single-digit day and two-digit year included.
+        let example = Some(at(1994, 11, 6, 8, 49, 37));
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), example);
+        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), example);
+        assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994"), example);
+    }
+
+    #[test]
+    fn retry_after_is_clamped() {
+        let cap = now() + TimeDelta::days(7);
+        assert_eq!(parse_retry_after("-30", now()), Some(now()));
+        assert_eq!(parse_retry_after("99999999", now()), Some(cap));
+        assert_eq!(
+            parse_retry_after("999999999999999999999999999", now()),
+            Some(cap),
+            "overflowing seconds are capped, not refused"
+        );
+        assert_eq!(
+            parse_retry_after("Mon, 01 Jan 2001 00:00:00 GMT", now()),
+            Some(now()),
+            "a past date means now"
+        );
+        assert_eq!(
+            parse_retry_after("Fri, 01 Jan 2100 00:00:00 GMT", now()),
+            Some(cap)
+        );
+    }
+
+    #[test]
+    fn retry_after_garbage_is_none() {
+        for value in [
+            "",
+            "soon",
+            "1.5",
+            "12s",
+            "-",
+            "1e3",
+            "+5",
+            "Wed, 99 Oct 2026 07:28:00 GMT",
+        ] {
+            assert_eq!(parse_retry_after(value, now()), None, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn max_age_parsing() {
+        let secs = |s| Some(Duration::from_secs(s));
+        assert_eq!(parse_max_age("max-age=300"), secs(300));
+        assert_eq!(
+            parse_max_age("public, max-age=60, must-revalidate"),
+            secs(60)
+        );
+        assert_eq!(parse_max_age("Max-Age = 7"), secs(7));
+        assert_eq!(parse_max_age("max-age=\"90\""), secs(90));
+        assert_eq!(parse_max_age("max-age=0"), secs(0));
+        assert_eq!(
+            parse_max_age("max-age=99999999999999999999999"),
+            secs(1 << 31),
+            "overflow reads as 2^31"
+        );
+        assert_eq!(parse_max_age("max-age=5, max-age=9"), secs(5), "first wins");
+        assert_eq!(parse_max_age("s-maxage=60"), None);
+        assert_eq!(parse_max_age("no-cache"), None);
+        assert_eq!(parse_max_age("max-age=-1"), None);
+        assert_eq!(parse_max_age("max-age=soon"), None);
+        assert_eq!(parse_max_age("max-age="), None);
+        assert_eq!(parse_max_age(""), None);
+    }
+
+    #[test]
+    fn user_agent_is_honest() {
+        assert!(USER_AGENT.starts_with(&format!("tributary/{} ", env!("CARGO_PKG_VERSION"))));
+        assert!(USER_AGENT.contains("https://github.com/tributary-rss/tributary"));
+    }
+
+    #[test]
+    fn messages_name_url_and_problem() {
+        let url = Url::parse("https://feeds.example/rss").expect("url");
+        let message = FetchError::Status {
+            url: url.clone(),
+            status: 500,
+        }
+        .to_string();
+        assert_eq!(
+            message,
+            "https://feeds.example/rss: HTTP status 500 Internal Server Error"
+        );
+        let message = FetchError::Timeout {
+            url: url.clone(),
+            after: Duration::from_secs(2),
+        }
+        .to_string();
+        assert!(message.contains("timed out after 2s"), "{message}");
+        let message = FetchError::TooLarge {
+            url,
+            limit: 10,
+            declared: Some(20),
+        }
+        .to_string();
+        assert!(message.contains("larger than 10 bytes"), "{message}");
+        assert!(message.contains("Content-Length says 20"), "{message}");
+    }
+}

@@ -1,0 +1,172 @@
+//! One feed's items into the store: update, match, fold, queue notifications.
+//!
+//! Design decision: everything one poll of one feed changes is written in one transaction
+//! (items, stories, merges, the outbox rows and the feed's poll state), so a crash at any
+//! moment leaves the feed fully ingested or not at all, and a story never exists without the
+//! notifications it owes (nor a notification without its story).
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::dedupe::{self, Decision, Probe, Thresholds};
+use crate::model::{Item, MatchReason};
+use crate::store::{FeedTx, NewItem, PollState, SourceRecord, Store, StoreError};
+
+/// What ingesting one feed changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestSummary {
+    pub new_items: usize,
+    pub updated_items: usize,
+    pub unchanged_items: usize,
+    pub new_stories: usize,
+    /// New items that joined an existing story (mirrors, episodes of a post).
+    pub joined_stories: usize,
+    pub notifications_queued: usize,
+}
+
+/// What ingest needs beyond the items: matching thresholds and who to notify.
+#[derive(Debug, Clone, Default)]
+pub struct IngestContext {
+    pub thresholds: Thresholds,
+    /// Names of the configured notification sinks.
+    pub sinks: Vec<String>,
+    /// Notify about a feed's first poll too (normally that is backfill, and silent).
+    pub notify_backfill: bool,
+}
+
+/// The Atom id of a story, derived from the item that founded it, so it is fixed at creation.
+pub fn story_atom_id(source: &str, guid: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(source.as_bytes())
+        .chain_update([0])
+        .chain_update(guid.as_bytes())
+        .finalize();
+    format!("urn:tributary:story:{}", hex(&digest[..16]))
+}
+
+/// The key a sink receives with a story's notification, the same on every retry.
+pub fn idempotency_key(atom_id: &str, sink: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(atom_id.as_bytes())
+        .chain_update([0])
+        .chain_update(sink.as_bytes())
+        .finalize();
+    hex(&digest[..16])
+}
+
+fn content_hash(item: &Item) -> String {
+    // Serialising the normalised item covers every field a reader could see change.
+    let bytes = serde_json::to_vec(item).unwrap_or_default();
+    hex(&Sha256::digest(&bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Ingests one successful poll: every item and the new poll state, in one transaction.
+pub fn ingest(
+    store: &mut Store,
+    source: &SourceRecord,
+    items: &[Item],
+    state: &PollState,
+    context: &IngestContext,
+    now: DateTime<Utc>,
+) -> Result<IngestSummary, StoreError> {
+    // A fixed order (oldest first) makes the stories built from one feed independent of the
+    // order the feed listed its items in.
+    let mut ordered: Vec<&Item> = items.iter().collect();
+    ordered.sort_by(|a, b| (a.published, &a.guid).cmp(&(b.published, &b.guid)));
+    ordered.dedup_by(|a, b| a.guid == b.guid);
+
+    let notify = source.state.backfilled || context.notify_backfill;
+    let tx = store.begin_feed()?;
+    let mut summary = IngestSummary::default();
+    for item in ordered {
+        ingest_item(&tx, source, item, context, notify, now, &mut summary)?;
+    }
+    tx.save_poll_state(source.id, state)?;
+    tx.commit()?;
+    Ok(summary)
+}
+
+fn ingest_item(
+    tx: &FeedTx<'_>,
+    source: &SourceRecord,
+    item: &Item,
+    context: &IngestContext,
+    notify: bool,
+    now: DateTime<Utc>,
+    summary: &mut IngestSummary,
+) -> Result<(), StoreError> {
+    let hash = content_hash(item);
+    if let Some(existing) = tx.existing(source.id, &item.guid)? {
+        if existing.content_hash == hash {
+            summary.unchanged_items += 1;
+            return Ok(());
+        }
+        // An edit: same source and guid is always the same item, updated in place.
+        let published = item.published.unwrap_or(existing.published);
+        let probe = Probe::new(item, published);
+        tx.update_item(existing.id, item, &hash, &probe.keys, published, now)?;
+        tx.touch_story(existing.story_id, published, now)?;
+        summary.updated_items += 1;
+        return Ok(());
+    }
+
+    // A missing date becomes the time the item was first seen, and stays that.
+    let published = item.published.unwrap_or(now);
+    let probe = Probe::new(item, published);
+    let candidates = tx.candidates(&probe.keys)?;
+    let (story_id, reason, score) =
+        match dedupe::decide(&probe, &candidates, &context.thresholds) {
+            Decision::Join {
+                story_id,
+                reason,
+                score,
+                also,
+            } => {
+                for other in also {
+                    tracing::info!(
+                        source = %source.name,
+                        guid = %item.guid,
+                        from = other,
+                        into = story_id,
+                        "item bridges two stories; merging them"
+                    );
+                    tx.merge_story(other, story_id, now)?;
+                }
+                tx.touch_story(story_id, published, now)?;
+                summary.joined_stories += 1;
+                (story_id, reason, score)
+            }
+            Decision::New => {
+                let atom_id = story_atom_id(&source.name, &item.guid);
+                let story_id = tx.create_story(&atom_id, published, now)?;
+                summary.new_stories += 1;
+                if notify {
+                    for sink in &context.sinks {
+                        let key = idempotency_key(&atom_id, sink);
+                        tx.enqueue_notification(story_id, sink, &key, now, now)?;
+                        summary.notifications_queued += 1;
+                    }
+                }
+                (story_id, MatchReason::New, 1.0)
+            }
+        };
+    tx.insert_item(
+        &NewItem {
+            source_id: source.id,
+            item,
+            content_hash: &hash,
+            keys: &probe.keys,
+            published,
+            story_id,
+            reason,
+            score,
+        },
+        now,
+    )?;
+    summary.new_items += 1;
+    Ok(())
+}

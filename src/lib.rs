@@ -1,0 +1,20 @@
+//! tributary: polls a writer's feeds and their mirrors, folds every copy of one work (the post,
+//! its podcast voiceover, the aggregator reposts) into one story, and emits one merged Atom feed.
+//!
+//! The modules are the pipeline's stages, in order:
+//! [`schedule`] -> [`fetch`] -> [`normalize`] -> [`dedupe`] -> [`store`] -> [`emit`].
+//! [`ingest`] chains them for one feed; [`poll`] runs a cycle over every feed. The core of
+//! normalise and dedupe is pure functions over the plain values in [`model`]; I/O lives at the
+//! edges.
+
+pub mod clock;
+pub mod config;
+pub mod dedupe;
+pub mod emit;
+pub mod fetch;
+pub mod ingest;
+pub mod model;
+pub mod normalize;
+pub mod poll;
+pub mod schedule;
+pub mod store;

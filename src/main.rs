@@ -1,0 +1,372 @@
+//! The `tributary` command line: parses arguments, loads the config, runs one command.
+//! Errors become a message on stderr and an exit code here, and nowhere else.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use url::Url;
+
+use tributary::clock::{Clock, SystemClock};
+use tributary::config::{Config, FetchConfig};
+use tributary::emit::{self, FeedMeta};
+use tributary::fetch::{FetchOutcome, Fetcher, Validators};
+use tributary::ingest::IngestContext;
+use tributary::normalize;
+use tributary::poll;
+use tributary::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "tributary",
+    version,
+    about = "Polls a writer's feeds and their mirrors, folds every copy of one story into one \
+             entry, and writes one merged Atom feed.",
+    long_about = None
+)]
+struct Cli {
+    /// Configuration file (TOML). Without it, the built-in default is used: the Interconnects
+    /// newsletter and podcast and a few related feeds, stored under the current directory
+    /// (or $STATE_DIRECTORY under systemd).
+    #[arg(long, short, global = true, env = "TRIBUTARY_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Log format on stderr. The level is set with RUST_LOG (default: info).
+    #[arg(long, global = true, env = "TRIBUTARY_LOG_FORMAT", default_value = "human")]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Poll every feed once, store new and changed items, rewrite the merged feed, and exit.
+    /// Exits 0 even when some feeds fail; the summary names them.
+    Poll {
+        /// Also poll feeds that are backing off after errors or a Retry-After.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print (or write) the merged feed as Atom or JSON Feed, or the feed list as OPML.
+    Export {
+        #[arg(long, value_enum, default_value = "atom")]
+        format: ExportFormat,
+        /// Write here (atomically) instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// List the newest stories, or explain how one story was assembled.
+    Stories {
+        /// How many stories to list.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: usize,
+        /// A story's number or Atom id: print each member with its feed, title, the dedupe
+        /// tier that matched it and the score.
+        #[arg(long, value_name = "STORY")]
+        explain: Option<String>,
+    },
+    /// Validate the configuration and print what it resolves to.
+    CheckConfig,
+    /// Each feed's health: last status, last success, last error, next due time, items.
+    Status,
+    /// Parse one feed (a file or an http(s) URL) and print its normalised items as JSON
+    /// lines. Stores nothing: the tool for finding out why one feed looks wrong.
+    Inspect {
+        /// A file path or an http(s) URL.
+        target: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    Atom,
+    Json,
+    Opml,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<Config> {
+    Ok(match path {
+        Some(path) => Config::load(path)?,
+        None => Config::embedded_default()?,
+    })
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Inspect { target } => inspect(&target, cli.config.as_ref()),
+        command => {
+            let config = load_config(cli.config.as_ref())?;
+            match command {
+                Command::Poll { force } => poll_once(&config, force),
+                Command::Export { format, output } => export(&config, format, output),
+                Command::Stories { limit, explain } => stories(&config, limit, explain),
+                Command::CheckConfig => check_config(&config),
+                Command::Status => status(&config),
+                Command::Inspect { .. } => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn open_store(config: &Config) -> Result<Store> {
+    Ok(Store::open(&config.database)?)
+}
+
+fn ingest_context(config: &Config) -> IngestContext {
+    IngestContext {
+        thresholds: config.dedupe.clone(),
+        sinks: config.notify.iter().map(|sink| sink.name.clone()).collect(),
+        notify_backfill: false,
+    }
+}
+
+fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
+    let mut store = open_store(config)?;
+    let fetcher = Fetcher::new(&config.fetch)?;
+    let clock = SystemClock;
+    tracing::info!(
+        config = %config.origin,
+        feeds = config.feeds.len(),
+        database = %config.database.display(),
+        "polling"
+    );
+    let report = runtime()?.block_on(poll::run_cycle(
+        config,
+        &mut store,
+        &fetcher,
+        &clock,
+        &ingest_context(config),
+        force,
+    ))?;
+    for feed in report.feeds.iter().filter(|f| f.outcome.is_failure()) {
+        eprintln!("feed {} failed: {:?}", feed.name, feed.outcome);
+    }
+    println!("{}", report.summary());
+    println!("merged feed: {}", config.output.atom_path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(config: &Config, format: ExportFormat, output: Option<PathBuf>) -> Result<ExitCode> {
+    let bytes = match format {
+        ExportFormat::Opml => emit::opml(&config.feeds, &config.output.title),
+        ExportFormat::Atom | ExportFormat::Json => {
+            let store = open_store(config)?;
+            let stories = store.stories(config.output.max_entries)?;
+            let meta = FeedMeta {
+                title: config.output.title.clone(),
+                base_url: config.server.base_url.clone(),
+                generated_at: SystemClock.now(),
+            };
+            match format {
+                ExportFormat::Atom => emit::atom(&stories, &meta),
+                _ => emit::json_feed(&stories, &meta),
+            }
+        }
+    };
+    match output {
+        Some(path) => emit::write_atomic(&path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout().write_all(&bytes)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stories(config: &Config, limit: usize, explain: Option<String>) -> Result<ExitCode> {
+    let store = open_store(config)?;
+    let mut out = std::io::stdout().lock();
+    if let Some(key) = explain {
+        let Some(story) = store.story(&key)? else {
+            bail!("no story `{key}` (use a number from `tributary stories` or an Atom id)");
+        };
+        writeln!(out, "story {}  {}", story.id, story.atom_id)?;
+        writeln!(out, "title: {}", story.lead().item.title)?;
+        writeln!(out, "published: {}", story.published().format("%Y-%m-%d %H:%M UTC"))?;
+        writeln!(out, "members (lead first):")?;
+        for member in &story.members {
+            let item = &member.stored.item;
+            writeln!(
+                out,
+                "  - feed {} ({}, {}): {}\n    matched by {} (score {:.2}); {}",
+                item.source,
+                member.stored.role.as_str(),
+                item.kind.as_str(),
+                item.title,
+                member.reason.as_str(),
+                member.score,
+                item.link.as_deref().unwrap_or("(no link)"),
+            )?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let stories = store.stories(limit)?;
+    if stories.is_empty() {
+        writeln!(out, "no stories yet: run `tributary poll` first")?;
+    }
+    for story in stories {
+        let lead = &story.lead().item;
+        let audio = if story.enclosure().is_some() { " [audio]" } else { "" };
+        writeln!(
+            out,
+            "{:>6}  {}  {:>2} member{}  {}{}  ({})",
+            story.id,
+            story.published().format("%Y-%m-%d"),
+            story.members.len(),
+            if story.members.len() == 1 { " " } else { "s" },
+            lead.title,
+            audio,
+            lead.source,
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_config(config: &Config) -> Result<ExitCode> {
+    println!("{}: ok", config.origin);
+    println!("database: {}", config.database.display());
+    println!("merged feed: {}", config.output.atom_path.display());
+    println!("schedule: {}", config.default_schedule.expression());
+    for feed in &config.feeds {
+        println!(
+            "feed {} ({}, every `{}`): {}",
+            feed.name,
+            feed.role.as_str(),
+            feed.schedule.expression(),
+            feed.url
+        );
+    }
+    for sink in &config.notify {
+        println!("notify {} ({:?}): {}", sink.name, sink.kind, sink.url);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(config: &Config) -> Result<ExitCode> {
+    let store = open_store(config)?;
+    let sources = store.sources()?;
+    let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    println!(
+        "{:<24} {:<14} {:<17} {:<17} {:>6} {:>6}  LAST ERROR",
+        "FEED", "STATUS", "LAST SUCCESS", "NEXT DUE", "ERRORS", "ITEMS"
+    );
+    for feed in &config.feeds {
+        let Some(source) = sources.iter().find(|s| s.name == feed.name) else {
+            println!("{:<24} never polled", feed.name);
+            continue;
+        };
+        let state = &source.state;
+        let next = if state.gone {
+            "never (gone)".to_owned()
+        } else {
+            fmt(state.next_due_at)
+        };
+        println!(
+            "{:<24} {:<14} {:<17} {:<17} {:>6} {:>6}  {}",
+            feed.name,
+            state.last_status.as_deref().unwrap_or("never polled"),
+            fmt(state.last_success_at),
+            next,
+            state.consecutive_errors,
+            source.items_seen,
+            state.last_error.as_deref().unwrap_or(""),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(target: &str, config: Option<&PathBuf>) -> Result<ExitCode> {
+    let now = SystemClock.now();
+    let (bytes, base) = match Url::parse(target) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => {
+            let fetch_config = match config {
+                Some(path) => Config::load(path)?.fetch,
+                None => FetchConfig::default(),
+            };
+            let fetcher = Fetcher::new(&fetch_config)?;
+            let outcome =
+                runtime()?.block_on(fetcher.fetch(&url, &Validators::default(), now));
+            match outcome {
+                FetchOutcome::Fetched(fetched) => (fetched.body, fetched.final_url),
+                FetchOutcome::Failed(error) => bail!("{error}"),
+                FetchOutcome::Gone => bail!("{url}: 410 Gone"),
+                FetchOutcome::RateLimited { status, retry_after } => bail!(
+                    "{url}: HTTP {status} (rate limited{})",
+                    retry_after
+                        .map(|t| format!("; retry after {t}"))
+                        .unwrap_or_default()
+                ),
+                FetchOutcome::NotModified { .. } => {
+                    bail!("{url}: 304 Not Modified to an unconditional request")
+                }
+            }
+        }
+        _ => {
+            let path = PathBuf::from(target);
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let absolute = std::path::absolute(&path).unwrap_or(path);
+            let base = Url::from_file_path(&absolute)
+                .map_err(|()| anyhow::anyhow!("{} is not a usable path", absolute.display()))?;
+            (bytes, base)
+        }
+    };
+    let parsed = normalize::parse_feed(&bytes, &base, "inspect", now)
+        .with_context(|| format!("{target} is not a readable feed"))?;
+    let mut out = std::io::stdout().lock();
+    for item in &parsed.items {
+        serde_json::to_writer(&mut out, item)?;
+        out.write_all(b"\n")?;
+    }
+    eprintln!(
+        "{}: {} items{}",
+        target,
+        parsed.items.len(),
+        parsed
+            .title
+            .map(|t| format!(" from \"{t}\""))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,238 @@
+//! The one schema every stage speaks: a [`Source`] yields [`Item`]s, and items that are the same
+//! work are folded into a [`Story`], the unit a reader sees.
+//!
+//! These are plain values with no I/O attached, so the pure stages (normalise, dedupe, emit) can
+//! be tested on hand-built instances.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Whether a source's items may lead a merged story.
+///
+/// An origin is where the work is published first (the newsletter, its podcast); a mirror is
+/// an aggregator or curation site that republishes it and so should never be the entry's link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    Origin,
+    Mirror,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Origin => "origin",
+            Role::Mirror => "mirror",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "origin" => Some(Role::Origin),
+            "mirror" => Some(Role::Mirror),
+            _ => None,
+        }
+    }
+}
+
+/// A post is read; an episode is listened to or watched. Only an audio or video enclosure makes
+/// an episode: Substack attaches the cover image of every ordinary post as an enclosure too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    #[default]
+    Post,
+    Episode,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Post => "post",
+            ItemKind::Episode => "episode",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "post" => Some(ItemKind::Post),
+            "episode" => Some(ItemKind::Episode),
+            _ => None,
+        }
+    }
+}
+
+/// A media file attached to an item, as the feed declared it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enclosure {
+    pub url: String,
+    pub mime_type: Option<String>,
+    /// Bytes, when the feed gave a positive length (many write 0 for "unknown").
+    pub length: Option<u64>,
+}
+
+/// One entry of one source, normalised: plain-text title, sanitised HTML with absolute URLs,
+/// and an id that is the same on every poll.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    /// The source's configured name.
+    pub source: String,
+    /// The feed's guid/id, else its link, else a hash of title and content: never random, or
+    /// the item would look new on every poll.
+    pub guid: String,
+    /// The link as published (absolute).
+    pub link: Option<String>,
+    pub title: String,
+    pub authors: Vec<String>,
+    /// `None` when the feed gave no date; the store then uses the time the item was first seen.
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    /// Sanitised HTML.
+    pub summary: Option<String>,
+    /// Sanitised HTML.
+    pub content: Option<String>,
+    pub categories: Vec<String>,
+    pub kind: ItemKind,
+    pub enclosure: Option<Enclosure>,
+    /// Seconds, from `itunes:duration` or the media metadata.
+    pub duration: Option<u64>,
+    pub image: Option<String>,
+}
+
+impl Item {
+    /// The fullest text the item carries, for fingerprints and previews.
+    pub fn body(&self) -> Option<&str> {
+        self.content.as_deref().or(self.summary.as_deref())
+    }
+}
+
+/// Which dedupe tier put an item into its story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchReason {
+    /// The item started the story.
+    New,
+    /// The same source and guid: an update of an item already stored.
+    Guid,
+    /// The same canonical URL.
+    Url,
+    /// The same normalised title within the time window.
+    Title,
+    /// Near-identical text.
+    Content,
+}
+
+impl MatchReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchReason::New => "new",
+            MatchReason::Guid => "guid",
+            MatchReason::Url => "url",
+            MatchReason::Title => "title",
+            MatchReason::Content => "content",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "new" => Some(MatchReason::New),
+            "guid" => Some(MatchReason::Guid),
+            "url" => Some(MatchReason::Url),
+            "title" => Some(MatchReason::Title),
+            "content" => Some(MatchReason::Content),
+            _ => None,
+        }
+    }
+}
+
+/// An item as stored: the normalised item plus what the store knows about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredItem {
+    pub id: i64,
+    pub item: Item,
+    pub role: Role,
+    /// When tributary first saw the item; stands in for a missing published date.
+    pub first_seen: DateTime<Utc>,
+    /// When the stored copy last changed.
+    pub changed_at: DateTime<Utc>,
+}
+
+impl StoredItem {
+    pub fn published(&self) -> DateTime<Utc> {
+        self.item.published.unwrap_or(self.first_seen)
+    }
+}
+
+/// One member of a story and why it is there.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Member {
+    pub stored: StoredItem,
+    pub reason: MatchReason,
+    /// How strongly the tier matched, from 0 to 1 (1 for exact keys).
+    pub score: f64,
+}
+
+/// The unit a reader sees: one work, however many feeds carried it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Story {
+    pub id: i64,
+    /// The Atom entry id: fixed when the story is created and never changed.
+    pub atom_id: String,
+    /// Members, lead first (origin post, then origin episode, then mirrors).
+    pub members: Vec<Member>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Story {
+    pub fn lead(&self) -> &StoredItem {
+        &self.members[0].stored
+    }
+
+    /// The earliest member's date.
+    pub fn published(&self) -> DateTime<Utc> {
+        self.members
+            .iter()
+            .map(|m| m.stored.published())
+            .min()
+            .unwrap_or(self.created_at)
+    }
+
+    /// The latest change to any member.
+    pub fn updated(&self) -> DateTime<Utc> {
+        self.members
+            .iter()
+            .map(|m| {
+                let stored = &m.stored;
+                stored
+                    .item
+                    .updated
+                    .unwrap_or_else(|| stored.published())
+                    .max(stored.published())
+            })
+            .max()
+            .unwrap_or(self.created_at)
+    }
+
+    /// The first audio or video enclosure among the members, for the entry's rel=enclosure.
+    pub fn enclosure(&self) -> Option<&Enclosure> {
+        self.members
+            .iter()
+            .filter(|m| m.stored.item.kind == ItemKind::Episode)
+            .find_map(|m| m.stored.item.enclosure.as_ref())
+    }
+}
+
+/// Lead order: origin before mirror, post before episode, then earliest, then lowest id, so the
+/// choice never depends on the order items arrived in.
+pub fn lead_rank(stored: &StoredItem) -> (u8, u8, DateTime<Utc>, i64) {
+    let role = match stored.role {
+        Role::Origin => 0,
+        Role::Mirror => 1,
+    };
+    let kind = match stored.item.kind {
+        ItemKind::Post => 0,
+        ItemKind::Episode => 1,
+    };
+    (role, kind, stored.published(), stored.id)
+}

@@ -1,0 +1,395 @@
+//! One poll cycle over every feed: fetch and parse concurrently, ingest one feed at a time,
+//! then write the merged feed.
+//!
+//! Design decision: a feed's failure is a value ([`FeedOutcome`]), logged and summarised, never
+//! an error that stops the cycle; only the store failing stops it, since then nothing can be
+//! recorded at all.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use thiserror::Error;
+
+use crate::clock::Clock;
+use crate::config::{Config, FeedConfig};
+use crate::emit::{self, FeedMeta};
+use crate::fetch::{FetchOutcome, Fetcher, Validators};
+use crate::ingest::{self, IngestContext, IngestSummary};
+use crate::normalize::{self, ParsedFeed};
+use crate::schedule::{self, PollHints};
+use crate::store::{PollState, SourceRecord, Store, StoreError};
+
+/// Feeds fetched at once. Bounded so a long feed list does not open hundreds of sockets.
+const CONCURRENT_FETCHES: usize = 16;
+
+#[derive(Debug, Error)]
+pub enum PollError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write the merged feed to {path}: {source}")]
+    WriteOutput {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How one feed's poll ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedOutcome {
+    Ingested(IngestSummary),
+    NotModified,
+    /// Not asked this cycle: the server's Retry-After or our error backoff has not passed.
+    Skipped { until: DateTime<Utc> },
+    /// Not asked: the feed answered 410 Gone before.
+    SkippedGone,
+    RateLimited { until: Option<DateTime<Utc>> },
+    Gone,
+    Failed(String),
+}
+
+impl FeedOutcome {
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            FeedOutcome::Failed(_) | FeedOutcome::Gone | FeedOutcome::RateLimited { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FeedReport {
+    pub name: String,
+    pub outcome: FeedOutcome,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CycleReport {
+    pub feeds: Vec<FeedReport>,
+    pub stories_written: usize,
+}
+
+impl CycleReport {
+    /// One line for people: what happened across the cycle.
+    pub fn summary(&self) -> String {
+        let mut totals = IngestSummary::default();
+        let (mut ok, mut unchanged, mut skipped, mut failed) = (0, 0, 0, 0);
+        for feed in &self.feeds {
+            match &feed.outcome {
+                FeedOutcome::Ingested(s) => {
+                    ok += 1;
+                    totals.new_items += s.new_items;
+                    totals.updated_items += s.updated_items;
+                    totals.new_stories += s.new_stories;
+                    totals.joined_stories += s.joined_stories;
+                }
+                FeedOutcome::NotModified => unchanged += 1,
+                FeedOutcome::Skipped { .. } | FeedOutcome::SkippedGone => skipped += 1,
+                _ => failed += 1,
+            }
+        }
+        format!(
+            "{} feeds: {ok} fetched, {unchanged} unchanged, {skipped} skipped, {failed} failed; \
+             {} new items ({} joined existing stories), {} updated, {} new stories; \
+             {} stories in the merged feed",
+            self.feeds.len(),
+            totals.new_items,
+            totals.joined_stories,
+            totals.updated_items,
+            totals.new_stories,
+            self.stories_written,
+        )
+    }
+}
+
+/// What a fetch and parse produced, before anything is stored.
+enum Fetched {
+    Parsed {
+        parsed: ParsedFeed,
+        validators: Validators,
+        max_age: Option<Duration>,
+    },
+    NotModified {
+        validators: Validators,
+        max_age: Option<Duration>,
+    },
+    RateLimited(Option<DateTime<Utc>>),
+    Gone,
+    Failed(String),
+}
+
+/// Polls every configured feed once, ingests what changed and rewrites the merged feed.
+/// With `force`, feeds in backoff are asked anyway (410 Gone feeds still are not).
+pub async fn run_cycle(
+    config: &Config,
+    store: &mut Store,
+    fetcher: &Fetcher,
+    clock: &dyn Clock,
+    context: &IngestContext,
+    force: bool,
+) -> Result<CycleReport, PollError> {
+    store.sync_sources(&config.feeds)?;
+    let sources = store.sources()?;
+    let now = clock.now();
+
+    let mut report = CycleReport::default();
+    let mut due = Vec::new();
+    for feed in &config.feeds {
+        let Some(source) = sources.iter().find(|s| s.name == feed.name) else {
+            continue;
+        };
+        if source.state.gone {
+            report.feeds.push(skipped(feed, FeedOutcome::SkippedGone));
+            continue;
+        }
+        let not_before = source
+            .state
+            .retry_after
+            .into_iter()
+            .chain(
+                (source.state.consecutive_errors > 0)
+                    .then_some(source.state.next_due_at)
+                    .flatten(),
+            )
+            .max();
+        match not_before {
+            Some(until) if until > now && !force => {
+                tracing::info!(feed = %feed.name, %until, "skipped: backing off");
+                report.feeds.push(skipped(feed, FeedOutcome::Skipped { until }));
+            }
+            _ => due.push((feed, source.clone())),
+        }
+    }
+
+    let mut results = futures_util::stream::iter(due)
+        .map(|(feed, source)| async move {
+            let started = Instant::now();
+            let fetched = fetch_and_parse(fetcher, feed, &source, clock.now()).await;
+            (feed, source, fetched, started)
+        })
+        .buffer_unordered(CONCURRENT_FETCHES);
+
+    while let Some((feed, source, fetched, started)) = results.next().await {
+        let outcome = record(store, feed, &source, fetched, context, clock.now())?;
+        let elapsed = started.elapsed();
+        log_outcome(&feed.name, &outcome, elapsed);
+        report.feeds.push(FeedReport {
+            name: feed.name.clone(),
+            outcome,
+            elapsed,
+        });
+    }
+    drop(results);
+
+    report.stories_written = write_outputs(config, store, clock.now())?;
+    report
+        .feeds
+        .sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(report)
+}
+
+fn skipped(feed: &FeedConfig, outcome: FeedOutcome) -> FeedReport {
+    FeedReport {
+        name: feed.name.clone(),
+        outcome,
+        elapsed: Duration::ZERO,
+    }
+}
+
+async fn fetch_and_parse(
+    fetcher: &Fetcher,
+    feed: &FeedConfig,
+    source: &SourceRecord,
+    now: DateTime<Utc>,
+) -> Fetched {
+    let validators = Validators {
+        etag: source.state.etag.clone(),
+        last_modified: source.state.last_modified.clone(),
+    };
+    match fetcher.fetch(&feed.url, &validators, now).await {
+        FetchOutcome::Fetched(body) => {
+            let name = feed.name.clone();
+            let final_url = body.final_url.clone();
+            let bytes = body.body;
+            // Parsing is CPU work on untrusted bytes: off the async runtime, and a panic in the
+            // parser becomes this feed's error, not the daemon's.
+            let parsed = tokio::task::spawn_blocking(move || {
+                normalize::parse_feed(&bytes, &final_url, &name, now)
+            })
+            .await;
+            match parsed {
+                Ok(Ok(parsed)) => Fetched::Parsed {
+                    parsed,
+                    validators: body.validators,
+                    max_age: body.max_age,
+                },
+                Ok(Err(error)) => Fetched::Failed(format!("{}: {error}", feed.url)),
+                Err(join_error) => Fetched::Failed(format!(
+                    "{}: parser crashed: {join_error}",
+                    feed.url
+                )),
+            }
+        }
+        FetchOutcome::NotModified {
+            validators,
+            max_age,
+        } => Fetched::NotModified {
+            validators,
+            max_age,
+        },
+        FetchOutcome::RateLimited { retry_after, .. } => Fetched::RateLimited(retry_after),
+        FetchOutcome::Gone => Fetched::Gone,
+        FetchOutcome::Failed(error) => Fetched::Failed(error.to_string()),
+    }
+}
+
+/// Stores what one feed's poll produced and its new poll state.
+fn record(
+    store: &mut Store,
+    feed: &FeedConfig,
+    source: &SourceRecord,
+    fetched: Fetched,
+    context: &IngestContext,
+    now: DateTime<Utc>,
+) -> Result<FeedOutcome, StoreError> {
+    let previous = &source.state;
+    let mut state = PollState {
+        last_attempt_at: Some(now),
+        ..previous.clone()
+    };
+    // Only a stable per-feed value is used as jitter, so the schedule is reproducible.
+    let jitter = (source.id.unsigned_abs() % 97) as f64 / 97.0;
+    let finish = |state: &mut PollState| {
+        let hints = PollHints {
+            consecutive_errors: state.consecutive_errors,
+            retry_after: state.retry_after,
+            min_interval: state
+                .min_interval
+                .and_then(|d| chrono::Duration::from_std(d).ok()),
+            gone: state.gone,
+        };
+        state.next_due_at = schedule::next_due(&feed.schedule, now, hints, jitter);
+    };
+
+    match fetched {
+        Fetched::Parsed {
+            parsed,
+            validators,
+            max_age,
+        } => {
+            let min_interval = max_age.into_iter().chain(parsed.ttl).max();
+            state.etag = validators.etag;
+            state.last_modified = validators.last_modified;
+            state.last_status = Some("ok".into());
+            state.last_success_at = Some(now);
+            state.consecutive_errors = 0;
+            state.retry_after = None;
+            state.min_interval = min_interval;
+            state.gone = false;
+            state.backfilled = true;
+            finish(&mut state);
+            let summary = ingest::ingest(store, source, &parsed.items, &state, context, now)?;
+            Ok(FeedOutcome::Ingested(summary))
+        }
+        Fetched::NotModified {
+            validators,
+            max_age,
+        } => {
+            state.etag = validators.etag.or(state.etag);
+            state.last_modified = validators.last_modified.or(state.last_modified);
+            state.last_status = Some("not modified".into());
+            state.last_success_at = Some(now);
+            state.consecutive_errors = 0;
+            state.retry_after = None;
+            state.min_interval = max_age.or(state.min_interval);
+            finish(&mut state);
+            store.save_poll_state(source.id, &state)?;
+            Ok(FeedOutcome::NotModified)
+        }
+        Fetched::RateLimited(until) => {
+            state.last_status = Some("rate limited".into());
+            state.last_error = Some(match until {
+                Some(until) => format!("rate limited; server asked to wait until {until}"),
+                None => "rate limited, without a usable Retry-After".into(),
+            });
+            state.last_error_at = Some(now);
+            state.consecutive_errors = previous.consecutive_errors.saturating_add(1);
+            state.retry_after = until;
+            finish(&mut state);
+            store.save_poll_state(source.id, &state)?;
+            Ok(FeedOutcome::RateLimited { until })
+        }
+        Fetched::Gone => {
+            state.last_status = Some("gone".into());
+            state.last_error = Some(format!(
+                "{} answered 410 Gone; it will not be polled again until its URL changes",
+                feed.url
+            ));
+            state.last_error_at = Some(now);
+            state.gone = true;
+            finish(&mut state);
+            store.save_poll_state(source.id, &state)?;
+            Ok(FeedOutcome::Gone)
+        }
+        Fetched::Failed(message) => {
+            state.last_status = Some("error".into());
+            state.last_error = Some(message.clone());
+            state.last_error_at = Some(now);
+            state.consecutive_errors = previous.consecutive_errors.saturating_add(1);
+            finish(&mut state);
+            store.save_poll_state(source.id, &state)?;
+            Ok(FeedOutcome::Failed(message))
+        }
+    }
+}
+
+fn log_outcome(name: &str, outcome: &FeedOutcome, elapsed: Duration) {
+    let ms = elapsed.as_millis() as u64;
+    match outcome {
+        FeedOutcome::Ingested(s) => tracing::info!(
+            feed = name,
+            status = "ok",
+            new = s.new_items,
+            updated = s.updated_items,
+            new_stories = s.new_stories,
+            joined = s.joined_stories,
+            ms,
+            "polled"
+        ),
+        FeedOutcome::NotModified => {
+            tracing::info!(feed = name, status = "not modified", ms, "polled")
+        }
+        FeedOutcome::RateLimited { until } => {
+            tracing::warn!(feed = name, status = "rate limited", until = ?until, ms, "polled")
+        }
+        FeedOutcome::Gone => tracing::warn!(feed = name, status = "gone", ms, "polled"),
+        FeedOutcome::Failed(error) => {
+            tracing::warn!(feed = name, status = "error", %error, ms, "polled")
+        }
+        FeedOutcome::Skipped { .. } | FeedOutcome::SkippedGone => {}
+    }
+}
+
+/// Rewrites the merged Atom feed from the stored stories. Returns how many it holds.
+pub fn write_outputs(
+    config: &Config,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<usize, PollError> {
+    let stories = store.stories(config.output.max_entries)?;
+    let meta = FeedMeta {
+        title: config.output.title.clone(),
+        base_url: config.server.base_url.clone(),
+        generated_at: now,
+    };
+    let bytes = emit::atom(&stories, &meta);
+    emit::write_atomic(&config.output.atom_path, &bytes).map_err(|source| {
+        PollError::WriteOutput {
+            path: config.output.atom_path.clone(),
+            source,
+        }
+    })?;
+    Ok(stories.len())
+}

@@ -1,0 +1,80 @@
+//! The schema, as an append-only list. Order is the contract: a database at version N has run
+//! exactly the first N entries, so never edit or reorder one that has shipped; add a new one at
+//! the end. A test pins the shipped entries' hashes.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: sources, stories, items, dedupe indexes, outbox.
+    r#"
+    CREATE TABLE sources (
+        id                 INTEGER PRIMARY KEY,
+        name               TEXT NOT NULL UNIQUE,
+        url                TEXT NOT NULL,
+        role               TEXT NOT NULL,
+        etag               TEXT,
+        last_modified      TEXT,
+        last_status        TEXT,
+        last_attempt_at    TEXT,
+        last_success_at    TEXT,
+        last_error         TEXT,
+        last_error_at      TEXT,
+        consecutive_errors INTEGER NOT NULL DEFAULT 0,
+        retry_after        TEXT,
+        min_interval_secs  INTEGER,
+        next_due_at        TEXT,
+        gone               INTEGER NOT NULL DEFAULT 0,
+        backfilled         INTEGER NOT NULL DEFAULT 0,
+        items_seen         INTEGER NOT NULL DEFAULT 0
+    );
+
+    CREATE TABLE stories (
+        id         INTEGER PRIMARY KEY,
+        atom_id    TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        published  TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        merged_into INTEGER REFERENCES stories(id)
+    );
+    CREATE INDEX stories_published ON stories(published);
+
+    CREATE TABLE items (
+        id            INTEGER PRIMARY KEY,
+        source_id     INTEGER NOT NULL REFERENCES sources(id),
+        guid          TEXT NOT NULL,
+        data          TEXT NOT NULL,
+        content_hash  TEXT NOT NULL,
+        canonical_url TEXT,
+        title_key     TEXT,
+        published     TEXT NOT NULL,
+        first_seen    TEXT NOT NULL,
+        changed_at    TEXT NOT NULL,
+        story_id      INTEGER NOT NULL REFERENCES stories(id),
+        match_reason  TEXT NOT NULL,
+        match_score   REAL NOT NULL,
+        UNIQUE (source_id, guid)
+    );
+    CREATE INDEX items_story ON items(story_id);
+    CREATE INDEX items_canonical_url ON items(canonical_url) WHERE canonical_url IS NOT NULL;
+    CREATE INDEX items_title_key ON items(title_key) WHERE title_key IS NOT NULL;
+
+    CREATE TABLE text_anchors (
+        anchor  INTEGER NOT NULL,
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        PRIMARY KEY (anchor, item_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        story_id        INTEGER NOT NULL REFERENCES stories(id),
+        sink            TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        created_at      TEXT NOT NULL,
+        due_at          TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        state           TEXT NOT NULL DEFAULT 'pending',
+        last_error      TEXT,
+        delivered_at    TEXT,
+        UNIQUE (story_id, sink)
+    );
+    CREATE INDEX outbox_pending ON outbox(state, due_at);
+    "#,
+];

@@ -1,0 +1,654 @@
+//! SQLite storage: the only SQL in tributary, behind a narrow interface.
+//!
+//! Design decision: one transaction per feed ingest ([`FeedTx`]). Items, the stories they join,
+//! the feed's poll state and the notification outbox rows are committed together, so a crash
+//! (even `kill -9`) leaves a feed either fully ingested or untouched, and an outbox row exists
+//! if and only if its story does. The database runs in WAL mode so readers (the server, `stories`)
+//! never block the writer.
+
+mod migrations;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use thiserror::Error;
+
+use crate::config::FeedConfig;
+use crate::dedupe::{Candidate, ItemKeys};
+use crate::model::{Item, MatchReason, Member, Role, Story, StoredItem, lead_rank};
+
+pub use migrations::MIGRATIONS;
+
+/// How long a writer waits for another connection's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("database {path} is at schema version {found}, newer than this tributary knows ({known}); upgrade tributary")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("stored item {id} is corrupt: {source}")]
+    CorruptItem {
+        id: i64,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("unknown source `{0}`")]
+    UnknownSource(String),
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Timestamps are stored as fixed-width RFC 3339 text so that text order is time order.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn opt_timestamp(text: Option<String>) -> Option<DateTime<Utc>> {
+    text.as_deref().and_then(parse_timestamp)
+}
+
+/// What the store knows about one feed: its identity and its fetch/schedule state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRecord {
+    pub id: i64,
+    pub name: String,
+    pub url: String,
+    pub role: Role,
+    pub state: PollState,
+    pub items_seen: i64,
+}
+
+/// A feed's fetch and schedule state, rewritten after every poll.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PollState {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// "200", "304", "429", "error" ...: what the last poll ended with.
+    pub last_status: Option<String>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub consecutive_errors: u32,
+    /// The server asked not to be polled before this.
+    pub retry_after: Option<DateTime<Utc>>,
+    /// The feed's own refresh hint (ttl, max-age).
+    pub min_interval: Option<Duration>,
+    pub next_due_at: Option<DateTime<Utc>>,
+    /// 410 Gone: not polled again until its URL changes in the config.
+    pub gone: bool,
+    /// The first successful poll has happened; later new stories are news, not backfill.
+    pub backfilled: bool,
+}
+
+/// An item already stored under the same source and guid.
+#[derive(Debug, Clone)]
+pub struct ExistingItem {
+    pub id: i64,
+    pub content_hash: String,
+    pub story_id: i64,
+    pub published: DateTime<Utc>,
+}
+
+/// A row to insert for an item seen for the first time.
+pub struct NewItem<'a> {
+    pub source_id: i64,
+    pub item: &'a Item,
+    pub content_hash: &'a str,
+    pub keys: &'a ItemKeys,
+    pub published: DateTime<Utc>,
+    pub story_id: i64,
+    pub reason: MatchReason,
+    pub score: f64,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            // A missing state directory is created rather than reported: it is ours to own.
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // WAL: readers never block the writer. synchronous=NORMAL in WAL mode is durable against
+        // process crashes (kill -9); only an OS crash can lose the last commits.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let known = MIGRATIONS.len() as i64;
+        let tx = self.conn.transaction()?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known,
+            });
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+            tracing::info!(version = index + 1, "applied database migration");
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Makes the sources table match the configured feeds: new feeds are added, a changed URL
+    /// or role is updated (a new URL also forgets the old one's validators and Gone mark).
+    /// Feeds removed from the config keep their rows, so their items stay in the merged feed.
+    pub fn sync_sources(&mut self, feeds: &[FeedConfig]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for feed in feeds {
+            tx.execute(
+                "INSERT INTO sources (name, url, role) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET
+                    role = excluded.role,
+                    etag = CASE WHEN url = excluded.url THEN etag END,
+                    last_modified = CASE WHEN url = excluded.url THEN last_modified END,
+                    gone = CASE WHEN url = excluded.url THEN gone ELSE 0 END,
+                    url = excluded.url",
+                params![feed.name, feed.url.as_str(), feed.role.as_str()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn sources(&self) -> Result<Vec<SourceRecord>> {
+        let mut stmt = self.conn.prepare(SOURCE_SELECT)?;
+        let rows = stmt.query_map([], source_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn source(&self, name: &str) -> Result<SourceRecord> {
+        self.conn
+            .query_row(
+                &format!("{SOURCE_SELECT} WHERE name = ?1"),
+                [name],
+                source_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
+    }
+
+    /// Saves a poll that brought no items (304, an error, a rate limit), on its own.
+    pub fn save_poll_state(&mut self, source_id: i64, state: &PollState) -> Result<()> {
+        write_poll_state(&self.conn, source_id, state)
+    }
+
+    /// Starts the one transaction that ingests one feed.
+    pub fn begin_feed(&mut self) -> Result<FeedTx<'_>> {
+        Ok(FeedTx {
+            tx: self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
+        })
+    }
+
+    /// The newest stories, newest first, each with its members lead first.
+    pub fn stories(&self, limit: usize) -> Result<Vec<Story>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, atom_id, created_at FROM stories WHERE merged_into IS NULL
+             ORDER BY published DESC, id DESC LIMIT ?1",
+        )?;
+        let heads = stmt
+            .query_map([limit as i64], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<i64> = heads.iter().map(|(id, _, _)| *id).collect();
+        let mut members = self.members_of(&ids)?;
+        Ok(heads
+            .into_iter()
+            .filter_map(|(id, atom_id, created_at)| {
+                let mut members = members.remove(&id)?;
+                members.sort_by(|a, b| lead_rank(&a.stored).cmp(&lead_rank(&b.stored)));
+                Some(Story {
+                    id,
+                    atom_id,
+                    members,
+                    created_at: parse_timestamp(&created_at).unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
+    /// One story by its number or its Atom id.
+    pub fn story(&self, key: &str) -> Result<Option<Story>> {
+        let id: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM stories WHERE atom_id = ?1 OR CAST(id AS TEXT) = ?1",
+                [key],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let Some(id) = id else { return Ok(None) };
+        let (atom_id, created_at): (String, String) = self.conn.query_row(
+            "SELECT atom_id, created_at FROM stories WHERE id = ?1",
+            [id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        let mut members = self.members_of(&[id])?.remove(&id).unwrap_or_default();
+        members.sort_by(|a, b| lead_rank(&a.stored).cmp(&lead_rank(&b.stored)));
+        Ok(Some(Story {
+            id,
+            atom_id,
+            members,
+            created_at: parse_timestamp(&created_at).unwrap_or_default(),
+        }))
+    }
+
+    pub fn count(&self, table: CountedTable) -> Result<i64> {
+        let sql = match table {
+            CountedTable::Items => "SELECT count(*) FROM items",
+            CountedTable::Stories => "SELECT count(*) FROM stories WHERE merged_into IS NULL",
+            CountedTable::PendingOutbox => "SELECT count(*) FROM outbox WHERE state = 'pending'",
+        };
+        Ok(self.conn.query_row(sql, [], |row| row.get(0))?)
+    }
+
+    fn members_of(&self, story_ids: &[i64]) -> Result<HashMap<i64, Vec<Member>>> {
+        let mut out: HashMap<i64, Vec<Member>> = HashMap::new();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT items.id, items.story_id, items.data, items.published, items.first_seen,
+                    items.changed_at, items.match_reason, items.match_score, sources.role
+             FROM items JOIN sources ON sources.id = items.source_id
+             WHERE items.story_id = ?1",
+        )?;
+        for &story_id in story_ids {
+            let rows = stmt.query_map([story_id], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, String>(6)?,
+                    row.get::<_, f64>(7)?,
+                    row.get::<_, String>(8)?,
+                ))
+            })?;
+            for row in rows {
+                let (id, story, data, published, first_seen, changed_at, reason, score, role) =
+                    row?;
+                let mut item: Item = serde_json::from_str(&data)
+                    .map_err(|source| StoreError::CorruptItem { id, source })?;
+                // The stored date is the item's own, or the first-seen time standing in for it.
+                item.published = parse_timestamp(&published).or(item.published);
+                let first_seen = parse_timestamp(&first_seen).unwrap_or_default();
+                out.entry(story).or_default().push(Member {
+                    stored: StoredItem {
+                        id,
+                        item,
+                        role: Role::parse(&role).unwrap_or_default(),
+                        first_seen,
+                        changed_at: parse_timestamp(&changed_at).unwrap_or(first_seen),
+                    },
+                    reason: MatchReason::parse(&reason).unwrap_or(MatchReason::New),
+                    score,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum CountedTable {
+    Items,
+    Stories,
+    PendingOutbox,
+}
+
+const SOURCE_SELECT: &str = "SELECT id, name, url, role, etag, last_modified, last_status,
+    last_attempt_at, last_success_at, last_error, last_error_at, consecutive_errors, retry_after,
+    min_interval_secs, next_due_at, gone, backfilled, items_seen FROM sources";
+
+fn source_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
+    Ok(SourceRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        url: row.get(2)?,
+        role: Role::parse(&row.get::<_, String>(3)?).unwrap_or_default(),
+        state: PollState {
+            etag: row.get(4)?,
+            last_modified: row.get(5)?,
+            last_status: row.get(6)?,
+            last_attempt_at: opt_timestamp(row.get(7)?),
+            last_success_at: opt_timestamp(row.get(8)?),
+            last_error: row.get(9)?,
+            last_error_at: opt_timestamp(row.get(10)?),
+            consecutive_errors: row.get::<_, i64>(11)?.clamp(0, u32::MAX as i64) as u32,
+            retry_after: opt_timestamp(row.get(12)?),
+            min_interval: row
+                .get::<_, Option<i64>>(13)?
+                .map(|s| Duration::from_secs(s.max(0) as u64)),
+            next_due_at: opt_timestamp(row.get(14)?),
+            gone: row.get(15)?,
+            backfilled: row.get(16)?,
+        },
+        items_seen: row.get(17)?,
+    })
+}
+
+fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Result<()> {
+    conn.execute(
+        "UPDATE sources SET etag = ?2, last_modified = ?3, last_status = ?4,
+            last_attempt_at = ?5, last_success_at = ?6, last_error = ?7, last_error_at = ?8,
+            consecutive_errors = ?9, retry_after = ?10, min_interval_secs = ?11,
+            next_due_at = ?12, gone = ?13, backfilled = ?14
+         WHERE id = ?1",
+        params![
+            source_id,
+            state.etag,
+            state.last_modified,
+            state.last_status,
+            state.last_attempt_at.map(timestamp),
+            state.last_success_at.map(timestamp),
+            state.last_error,
+            state.last_error_at.map(timestamp),
+            state.consecutive_errors,
+            state.retry_after.map(timestamp),
+            state.min_interval.map(|d| d.as_secs() as i64),
+            state.next_due_at.map(timestamp),
+            state.gone,
+            state.backfilled,
+        ],
+    )?;
+    Ok(())
+}
+
+/// The transaction that ingests one feed. Dropping it without [`FeedTx::commit`] rolls back.
+pub struct FeedTx<'a> {
+    tx: rusqlite::Transaction<'a>,
+}
+
+impl FeedTx<'_> {
+    pub fn existing(&self, source_id: i64, guid: &str) -> Result<Option<ExistingItem>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id, content_hash, story_id, published FROM items
+             WHERE source_id = ?1 AND guid = ?2",
+        )?;
+        Ok(stmt
+            .query_row(params![source_id, guid], |row| {
+                Ok(ExistingItem {
+                    id: row.get(0)?,
+                    content_hash: row.get(1)?,
+                    story_id: row.get(2)?,
+                    published: parse_timestamp(&row.get::<_, String>(3)?).unwrap_or_default(),
+                })
+            })
+            .optional()?)
+    }
+
+    /// Stored items that share a dedupe key with `keys`: the same canonical URL, the same title
+    /// key, or a text anchor. Found through indexes, never by scanning every story, so matching
+    /// cost stays flat as history grows. Each lookup is capped: a key shared by hundreds of
+    /// items (boilerplate text, a generic title) is no evidence anyway.
+    pub fn candidates(&self, keys: &ItemKeys) -> Result<Vec<Candidate>> {
+        let mut ids: Vec<i64> = Vec::new();
+        let mut collect = |sql: &str, key: &dyn rusqlite::ToSql| -> Result<()> {
+            let mut stmt = self.tx.prepare_cached(sql)?;
+            for id in stmt.query_map([key], |row| row.get(0))? {
+                ids.push(id?);
+            }
+            Ok(())
+        };
+        if let Some(url) = &keys.canonical_url {
+            collect(
+                "SELECT id FROM items WHERE canonical_url = ?1 LIMIT 64",
+                url,
+            )?;
+        }
+        if let Some(title) = &keys.title_key {
+            collect("SELECT id FROM items WHERE title_key = ?1 LIMIT 64", title)?;
+        }
+        for anchor in &keys.anchors {
+            collect(
+                "SELECT item_id FROM text_anchors WHERE anchor = ?1 LIMIT 64",
+                anchor,
+            )?;
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT items.story_id, items.data, items.canonical_url, items.title_key,
+                    items.published
+             FROM items WHERE items.id = ?1",
+        )?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let (story_id, data, canonical_url, title_key, published) =
+                stmt.query_row([id], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Option<String>>(2)?,
+                        row.get::<_, Option<String>>(3)?,
+                        row.get::<_, String>(4)?,
+                    ))
+                })?;
+            let item: Item = serde_json::from_str(&data)
+                .map_err(|source| StoreError::CorruptItem { id, source })?;
+            out.push(Candidate {
+                item_id: id,
+                story_id,
+                published: parse_timestamp(&published).unwrap_or_default(),
+                canonical_url,
+                title_key,
+                body: item.content.or(item.summary),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Folds story `from` into story `into`: an item bridged two stories that are one work.
+    /// `from` keeps its row (and so its Atom id is never reissued) but is marked merged and
+    /// leaves the feed; its notifications not yet sent are cancelled, since `into` has its own.
+    pub fn merge_story(&self, from: i64, into: i64, now: DateTime<Utc>) -> Result<()> {
+        self.tx.execute(
+            "UPDATE items SET story_id = ?2 WHERE story_id = ?1",
+            params![from, into],
+        )?;
+        self.tx.execute(
+            "UPDATE stories SET
+                published = min(published, (SELECT published FROM stories WHERE id = ?1)),
+                updated_at = ?3
+             WHERE id = ?2",
+            params![from, into, timestamp(now)],
+        )?;
+        self.tx.execute(
+            "UPDATE stories SET merged_into = ?2, updated_at = ?3 WHERE id = ?1",
+            params![from, into, timestamp(now)],
+        )?;
+        self.tx.execute(
+            "UPDATE outbox SET state = 'merged' WHERE story_id = ?1 AND state = 'pending'",
+            [from],
+        )?;
+        Ok(())
+    }
+
+    /// Creates a story whose Atom id is fixed now and never changes.
+    pub fn create_story(
+        &self,
+        atom_id: &str,
+        published: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        self.tx.execute(
+            "INSERT INTO stories (atom_id, created_at, published, updated_at) VALUES (?1, ?2, ?3, ?2)",
+            params![atom_id, timestamp(now), timestamp(published)],
+        )?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Records that a story changed: a member joined or was edited. Its date is its earliest
+    /// member's.
+    pub fn touch_story(
+        &self,
+        story_id: i64,
+        published: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.tx.execute(
+            "UPDATE stories SET published = min(published, ?2), updated_at = ?3 WHERE id = ?1",
+            params![story_id, timestamp(published), timestamp(now)],
+        )?;
+        Ok(())
+    }
+
+    pub fn insert_item(&self, row: &NewItem<'_>, now: DateTime<Utc>) -> Result<i64> {
+        let data = serde_json::to_string(row.item).map_err(|source| StoreError::CorruptItem {
+            id: 0,
+            source,
+        })?;
+        self.tx.execute(
+            "INSERT INTO items (source_id, guid, data, content_hash, canonical_url, title_key,
+                published, first_seen, changed_at, story_id, match_reason, match_score)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11)",
+            params![
+                row.source_id,
+                row.item.guid,
+                data,
+                row.content_hash,
+                row.keys.canonical_url,
+                row.keys.title_key,
+                timestamp(row.published),
+                timestamp(now),
+                row.story_id,
+                row.reason.as_str(),
+                row.score,
+            ],
+        )?;
+        let id = self.tx.last_insert_rowid();
+        self.insert_anchors(id, &row.keys.anchors)?;
+        self.tx.execute(
+            "UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1",
+            [row.source_id],
+        )?;
+        Ok(id)
+    }
+
+    /// Rewrites an edited item in place; its story membership is kept.
+    pub fn update_item(
+        &self,
+        id: i64,
+        item: &Item,
+        content_hash: &str,
+        keys: &ItemKeys,
+        published: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let data =
+            serde_json::to_string(item).map_err(|source| StoreError::CorruptItem { id, source })?;
+        self.tx.execute(
+            "UPDATE items SET data = ?2, content_hash = ?3, canonical_url = ?4, title_key = ?5,
+                published = ?6, changed_at = ?7 WHERE id = ?1",
+            params![
+                id,
+                data,
+                content_hash,
+                keys.canonical_url,
+                keys.title_key,
+                timestamp(published),
+                timestamp(now),
+            ],
+        )?;
+        self.tx
+            .execute("DELETE FROM text_anchors WHERE item_id = ?1", [id])?;
+        self.insert_anchors(id, &keys.anchors)
+    }
+
+    fn insert_anchors(&self, item_id: i64, anchors: &[i64]) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO text_anchors (anchor, item_id) VALUES (?1, ?2)",
+        )?;
+        for anchor in anchors {
+            stmt.execute(params![anchor, item_id])?;
+        }
+        Ok(())
+    }
+
+    /// Queues a notification of a new story for one sink. The key is unique per (story, sink),
+    /// so re-running an ingest can never queue the same notification twice.
+    pub fn enqueue_notification(
+        &self,
+        story_id: i64,
+        sink: &str,
+        idempotency_key: &str,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.tx.execute(
+            "INSERT OR IGNORE INTO outbox (story_id, sink, idempotency_key, created_at, due_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![story_id, sink, idempotency_key, timestamp(now), timestamp(due)],
+        )?;
+        Ok(())
+    }
+
+    pub fn save_poll_state(&self, source_id: i64, state: &PollState) -> Result<()> {
+        write_poll_state(&self.tx, source_id, state)
+    }
+
+    pub fn commit(self) -> Result<()> {
+        Ok(self.tx.commit()?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,242 @@
+use chrono::TimeZone;
+use sha2::{Digest, Sha256};
+
+use super::*;
+use crate::config::Config;
+use crate::ingest::{self, IngestContext};
+use crate::model::ItemKind;
+
+fn at(day: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 4, day, 9, 0, 0)
+        .single()
+        .expect("valid date")
+}
+
+fn open(dir: &tempfile::TempDir) -> Store {
+    Store::open(&dir.path().join("t.db")).expect("open store")
+}
+
+fn with_feeds(store: &mut Store, names: &[(&str, Role)]) -> Vec<SourceRecord> {
+    let toml: String = names
+        .iter()
+        .map(|(name, role)| {
+            format!(
+                "[[feeds]]\nname = \"{name}\"\nurl = \"https://{name}.example/feed\"\nrole = \"{}\"\n",
+                role.as_str()
+            )
+        })
+        .collect();
+    let config = Config::parse(&toml, "test").expect("config");
+    store.sync_sources(&config.feeds).expect("sync");
+    store.sources().expect("sources")
+}
+
+fn post(source: &str, guid: &str, title: &str, body: &str, day: u32) -> Item {
+    Item {
+        source: source.into(),
+        guid: guid.into(),
+        link: Some(format!("https://{source}.example/p/{guid}")),
+        title: title.into(),
+        authors: vec![],
+        published: Some(at(day)),
+        updated: None,
+        summary: None,
+        content: Some(body.into()),
+        categories: vec![],
+        kind: ItemKind::Post,
+        enclosure: None,
+        duration: None,
+        image: None,
+    }
+}
+
+#[test]
+fn migrations_are_append_only() {
+    // The hash of every shipped migration. A mismatch means a shipped migration was edited:
+    // add a new one at the end instead. Append the new hash here when you add one.
+    const SHIPPED: &[&str] = &["82a455a588a67c5ff44ce598abf6d079687016d7d6c8a9b68e7b151c20f43176"];
+    assert_eq!(MIGRATIONS.len(), SHIPPED.len(), "record the new migration's hash");
+    for (index, (sql, expected)) in MIGRATIONS.iter().zip(SHIPPED).enumerate() {
+        let hash: String = Sha256::digest(sql.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(&hash, expected, "migration {} was edited", index + 1);
+    }
+}
+
+#[test]
+fn open_applies_schema_once_and_uses_wal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(open(&dir));
+    let store = open(&dir);
+    let version: i64 = store
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, MIGRATIONS.len() as i64);
+    let mode: String = store
+        .conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("mode");
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn a_newer_database_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    store
+        .conn
+        .pragma_update(None, "user_version", 999)
+        .expect("set version");
+    drop(store);
+    let error = Store::open(&dir.path().join("t.db")).err().expect("refused");
+    assert!(error.to_string().contains("999"), "{error}");
+}
+
+#[test]
+fn repolling_stores_nothing_new_and_edits_update_in_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin)]);
+    let context = IngestContext::default();
+    let items = vec![
+        post("a", "1", "First essay on rivers", "one two three", 1),
+        post("a", "2", "Second essay on tides", "four five six", 2),
+    ];
+    let state = PollState::default();
+    let first = ingest::ingest(&mut store, &sources[0], &items, &state, &context, at(3))
+        .expect("ingest");
+    assert_eq!((first.new_items, first.new_stories), (2, 2));
+
+    let again = ingest::ingest(&mut store, &sources[0], &items, &state, &context, at(4))
+        .expect("ingest");
+    assert_eq!((again.new_items, again.unchanged_items), (0, 2));
+
+    let mut edited = items.clone();
+    edited[0].title = "First essay on rivers (corrected)".into();
+    let third = ingest::ingest(&mut store, &sources[0], &edited, &state, &context, at(5))
+        .expect("ingest");
+    assert_eq!((third.new_items, third.updated_items), (0, 1));
+    assert_eq!(store.count(CountedTable::Items).expect("count"), 2);
+    let titles: Vec<_> = store
+        .stories(10)
+        .expect("stories")
+        .iter()
+        .map(|s| s.lead().item.title.clone())
+        .collect();
+    assert!(titles.contains(&"First essay on rivers (corrected)".to_owned()));
+
+    // An item that leaves the feed's rolling window is kept.
+    ingest::ingest(&mut store, &sources[0], &edited[1..], &state, &context, at(6))
+        .expect("ingest");
+    assert_eq!(store.stories(10).expect("stories").len(), 2);
+}
+
+#[test]
+fn missing_dates_become_first_seen_and_stay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin)]);
+    let mut undated = post("a", "1", "Undated note", "text", 1);
+    undated.published = None;
+    let context = IngestContext::default();
+    let state = PollState::default();
+    for day in [3, 4, 5] {
+        ingest::ingest(
+            &mut store,
+            &sources[0],
+            std::slice::from_ref(&undated),
+            &state,
+            &context,
+            at(day),
+        )
+        .expect("ingest");
+    }
+    let stories = store.stories(10).expect("stories");
+    assert_eq!(stories[0].published(), at(3));
+}
+
+#[test]
+fn an_uncommitted_feed_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin)]);
+    {
+        let tx = store.begin_feed().expect("tx");
+        let story = tx.create_story("urn:x", at(1), at(1)).expect("story");
+        let item = post("a", "1", "Half written", "text", 1);
+        tx.insert_item(
+            &NewItem {
+                source_id: sources[0].id,
+                item: &item,
+                content_hash: "h",
+                keys: &ItemKeys::default(),
+                published: at(1),
+                story_id: story,
+                reason: MatchReason::New,
+                score: 1.0,
+            },
+            at(1),
+        )
+        .expect("insert");
+        // dropped without commit: a crash mid-feed
+    }
+    assert_eq!(store.count(CountedTable::Items).expect("count"), 0);
+    assert_eq!(store.count(CountedTable::Stories).expect("count"), 0);
+}
+
+#[test]
+fn notifications_are_queued_only_after_backfill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin)]);
+    let context = IngestContext {
+        sinks: vec!["team".into()],
+        ..IngestContext::default()
+    };
+    let backfilled = PollState {
+        backfilled: true,
+        ..PollState::default()
+    };
+    let first = vec![post("a", "1", "Old essay about harbours", "x y z", 1)];
+    ingest::ingest(&mut store, &sources[0], &first, &backfilled, &context, at(2))
+        .expect("ingest");
+    assert_eq!(store.count(CountedTable::PendingOutbox).expect("count"), 0);
+
+    let source = store.source("a").expect("source");
+    assert!(source.state.backfilled);
+    let second = vec![post("a", "2", "New essay about canals", "p q r", 3)];
+    let summary = ingest::ingest(&mut store, &source, &second, &backfilled, &context, at(3))
+        .expect("ingest");
+    assert_eq!(summary.notifications_queued, 1);
+    assert_eq!(store.count(CountedTable::PendingOutbox).expect("count"), 1);
+    // Re-ingesting the same story can never queue it twice.
+    ingest::ingest(&mut store, &source, &second, &backfilled, &context, at(4)).expect("ingest");
+    assert_eq!(store.count(CountedTable::PendingOutbox).expect("count"), 1);
+}
+
+#[test]
+fn removed_feeds_keep_their_items_and_a_new_url_resets_validators() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin)]);
+    let state = PollState {
+        etag: Some("\"v1\"".into()),
+        gone: true,
+        ..PollState::default()
+    };
+    store.save_poll_state(sources[0].id, &state).expect("save");
+    let config = Config::parse(
+        "[[feeds]]\nname = \"a\"\nurl = \"https://moved.example/feed\"\n",
+        "test",
+    )
+    .expect("config");
+    store.sync_sources(&config.feeds).expect("sync");
+    let moved = store.source("a").expect("source");
+    assert_eq!(moved.state.etag, None);
+    assert!(!moved.state.gone);
+    store.sync_sources(&[]).expect("sync");
+    assert_eq!(store.sources().expect("sources").len(), 1);
+}

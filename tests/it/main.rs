@@ -1,0 +1,7 @@
+//! tributary's integration tests: real HTTP servers on 127.0.0.1, real SQLite files, and the
+//! real binary.
+
+mod common;
+mod emit;
+mod fetch;
+mod normalize;
