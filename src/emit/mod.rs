@@ -11,10 +11,10 @@ mod jsonfeed;
 mod opml;
 
 use std::borrow::Cow;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -188,7 +188,7 @@ fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Creates `.NAME.PID.N.tmp` next to the target: hidden, so a server listing or a glob such as
 /// `*.atom` never picks it up, and `create_new` so two writers never share one.
-fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> io::Result<(std::path::PathBuf, File)> {
+fn create_temp(dir: &Path, name: &OsStr) -> io::Result<(PathBuf, File)> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     // A leftover from a crashed process with the same pid can hold a name; try a few more.
     let mut attempts = 0;

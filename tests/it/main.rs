@@ -5,3 +5,4 @@ mod common;
 mod emit;
 mod fetch;
 mod normalize;
+mod pipeline;

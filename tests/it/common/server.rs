@@ -283,6 +283,8 @@ fn serve(
         let accept = async {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
+                    // Out of file descriptors, say: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
                 let handler = Arc::clone(&handler);

@@ -1,0 +1,83 @@
+//! Running the real `tributary` binary against a config in a temporary directory.
+#![allow(
+    dead_code,
+    reason = "shared by many test modules; each uses only some of the helpers"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary state directory with a config file, and the binary to run against it.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        Workspace {
+            dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a config whose database and merged feed live in this workspace. `feeds` is
+    /// `(name, url, role)`; `extra` is appended as is.
+    pub fn write_config(&self, file: &str, feeds: &[(&str, String, &str)], extra: &str) -> PathBuf {
+        let mut text = format!(
+            "[storage]\ndatabase = \"{}\"\n\n[output]\natom_path = \"{}\"\ntitle = \"Test merged feed\"\n\n[fetch]\ntimeout = \"3s\"\nmax_body = \"1MiB\"\n\n{extra}\n",
+            self.path("tributary.db").display(),
+            self.path("merged.atom").display(),
+        );
+        for (name, url, role) in feeds {
+            text.push_str(&format!(
+                "[[feeds]]\nname = \"{name}\"\nurl = \"{url}\"\nrole = \"{role}\"\n\n"
+            ));
+        }
+        let path = self.path(file);
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    /// Runs the binary with `args`, from inside the workspace, and returns its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        run_in(self.dir.path(), args)
+    }
+
+    pub fn merged_feed(&self) -> feed_rs::model::Feed {
+        let bytes = std::fs::read(self.path("merged.atom")).expect("merged feed written");
+        feed_rs::parser::parse(bytes.as_slice()).expect("merged feed parses")
+    }
+}
+
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TRIBUTARY_CONFIG")
+        .env_remove("STATE_DIRECTORY")
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("run tributary")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts the command succeeded, showing its output if not.
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        stdout(output),
+        stderr(output)
+    );
+}

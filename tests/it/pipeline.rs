@@ -1,0 +1,319 @@
+//! The whole pipeline through the real binary: local feeds in the shapes real publishers use
+//! -> `tributary poll` -> SQLite -> the merged Atom feed.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::common::binary::{Workspace, assert_success, stderr, stdout};
+use crate::common::server::{Reply, TestServer};
+
+const FIXTURES: &[(&str, &str, &str)] = &[
+    ("newsletter", "/newsletter.xml", "origin"),
+    ("podcast", "/podcast.xml", "origin"),
+    ("aggregator", "/aggregator.atom", "mirror"),
+    ("curation", "/curation.xml", "mirror"),
+    ("rewrite", "/rewrite.xml", "mirror"),
+];
+
+fn fixture(path: &str) -> Vec<u8> {
+    let file = format!(
+        "{}/tests/fixtures/mirrors{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&file).unwrap_or_else(|e| panic!("read {file}: {e}"))
+}
+
+/// Serves every fixture with an ETag, answering 304 to a matching If-None-Match.
+fn mirror_server() -> TestServer {
+    TestServer::start(|request| {
+        let Some((_, path, _)) = FIXTURES.iter().find(|(_, p, _)| *p == request.path()) else {
+            return Reply::not_found();
+        };
+        let etag = format!("\"{}\"", path.len());
+        if request.header("if-none-match") == Some(etag.as_str()) {
+            return Reply::status(304).header("ETag", &etag);
+        }
+        Reply::ok(fixture(path)).header("ETag", &etag)
+    })
+}
+
+fn feeds<'a>(server: &TestServer, names: &[&'a str]) -> Vec<(&'a str, String, &'static str)> {
+    names
+        .iter()
+        .map(|name| {
+            let (_, path, role) = FIXTURES
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .expect("known fixture");
+            (*name, server.url(path).to_string(), *role)
+        })
+        .collect()
+}
+
+/// Each story as the set of every link its entry carries, so groupings can be compared.
+fn groupings(feed: &feed_rs::model::Feed) -> BTreeSet<BTreeSet<String>> {
+    feed.entries
+        .iter()
+        .map(|entry| entry.links.iter().map(|l| l.href.clone()).collect())
+        .collect()
+}
+
+fn entry_titled<'a>(feed: &'a feed_rs::model::Feed, title: &str) -> Vec<&'a feed_rs::model::Entry> {
+    feed.entries
+        .iter()
+        .filter(|e| e.title.as_ref().map(|t| t.content.as_str()) == Some(title))
+        .collect()
+}
+
+const POST_LINK: &str = "https://www.longtail.example/p/small-models-long-tails";
+const AUDIO: &str = "https://audio.longtail.example/small-models-long-tails.mp3";
+
+#[test]
+fn mirrors_fold_into_one_story_and_the_rest_stay_apart() {
+    let server = mirror_server();
+    let ws = Workspace::new();
+    let all: Vec<&str> = FIXTURES.iter().map(|(n, _, _)| *n).collect();
+    let config = ws.write_config("t.toml", &feeds(&server, &all), "");
+    let config = config.to_str().expect("utf-8 path");
+    let output = ws.run(&["--config", config, "poll"]);
+    assert_success(&output);
+    assert!(stdout(&output).contains("5 feeds: 5 fetched"), "{}", stdout(&output));
+
+    let feed = ws.merged_feed();
+    // essay (post + episode + aggregator + curation), #21, #22, two open threads, rewrite
+    assert_eq!(feed.entries.len(), 6, "{:#?}", groupings(&feed));
+
+    let essay = entry_titled(&feed, "Small models, long tails");
+    assert_eq!(essay.len(), 1, "one story for the essay");
+    let essay = essay[0];
+    let by_rel = |rel: &str| -> Vec<&feed_rs::model::Link> {
+        essay
+            .links
+            .iter()
+            .filter(|l| l.rel.as_deref() == Some(rel))
+            .collect()
+    };
+    let alternate = by_rel("alternate");
+    assert_eq!(alternate.len(), 1);
+    assert_eq!(alternate[0].href, POST_LINK, "the origin post leads");
+    let enclosure = by_rel("enclosure");
+    assert_eq!(enclosure.len(), 1, "the episode's audio");
+    assert_eq!(enclosure[0].href, AUDIO);
+    assert_eq!(enclosure[0].media_type.as_deref(), Some("audio/mpeg"));
+    assert_eq!(enclosure[0].length, Some(11_223_344));
+    let related: BTreeSet<_> = by_rel("related").iter().map(|l| l.href.clone()).collect();
+    assert!(
+        related.contains("https://digest.example/articles/small-models-long-tails-4471"),
+        "{related:?}"
+    );
+    assert!(
+        related.iter().any(|l| l.contains("longtail.example/p/small-models-long-tails/?utm")),
+        "the aggregator's tracking link is a related member: {related:?}"
+    );
+    assert!(
+        essay.content.as_ref().and_then(|c| c.body.as_deref()).unwrap_or_default().contains("centre of gravity"),
+        "the post's full text is the entry's content"
+    );
+    // The story's date is its earliest member's: the episode, a day before the post.
+    assert_eq!(
+        essay.published.map(|d| d.to_rfc3339()),
+        Some("2026-04-14T12:00:00+00:00".to_owned())
+    );
+
+    assert_eq!(entry_titled(&feed, "Open thread").len(), 2, "generic titles stay apart");
+    assert_eq!(
+        entry_titled(&feed, "Latest artifacts (#21): a crowded spring").len(),
+        1
+    );
+    assert_eq!(
+        entry_titled(&feed, "Latest artifacts (#22): quieter month, sharper tools").len(),
+        1
+    );
+    assert_eq!(
+        entry_titled(&feed, "Writer argues small AI models will serve most users").len(),
+        1,
+        "a rewrite that quotes the essay is its own story"
+    );
+
+    // Every member's reason is explained.
+    let list = ws.run(&["--config", config, "stories"]);
+    assert_success(&list);
+    let line = stdout(&list)
+        .lines()
+        .find(|l| l.contains("Small models, long tails"))
+        .map(str::to_owned)
+        .expect("essay listed");
+    let number = line.split_whitespace().next().expect("story number").to_owned();
+    let explain = ws.run(&["--config", config, "stories", "--explain", &number]);
+    assert_success(&explain);
+    let text = stdout(&explain);
+    for expected in ["feed newsletter", "feed podcast", "feed aggregator", "feed curation"] {
+        assert!(text.contains(expected), "{expected} missing:\n{text}");
+    }
+    assert!(text.contains("matched by new"), "{text}");
+    assert!(text.contains("matched by url (score 1.00)"), "{text}");
+    assert!(text.contains("matched by title") || text.contains("matched by content"), "{text}");
+}
+
+#[test]
+fn stories_do_not_depend_on_arrival_order_and_ids_never_change() {
+    let server = mirror_server();
+    let all: Vec<&str> = FIXTURES.iter().map(|(n, _, _)| *n).collect();
+    let reference = {
+        let ws = Workspace::new();
+        let config = ws.write_config("t.toml", &feeds(&server, &all), "");
+        assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
+        groupings(&ws.merged_feed())
+    };
+    let orders: &[&[&[&str]]] = &[
+        &[&["podcast", "curation"], &["rewrite", "aggregator"], &["newsletter"]],
+        &[&["curation"], &["aggregator"], &["podcast"], &["newsletter", "rewrite"]],
+        &[&["rewrite"], &["newsletter"], &["aggregator", "curation", "podcast"]],
+    ];
+    for order in orders {
+        let ws = Workspace::new();
+        let mut polled: Vec<&str> = Vec::new();
+        let mut issued: Vec<(String, String)> = Vec::new();
+        for step in order.iter() {
+            polled.extend_from_slice(step);
+            let config = ws.write_config("t.toml", &feeds(&server, &polled), "");
+            assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
+            let feed = ws.merged_feed();
+            // Every id issued earlier still names an entry holding the same first link.
+            for (id, link) in &issued {
+                let entry = feed
+                    .entries
+                    .iter()
+                    .find(|e| e.links.iter().any(|l| &l.href == link))
+                    .expect("link still in the feed");
+                assert_eq!(&entry.id, id, "story id changed after {step:?} in {order:?}");
+            }
+            issued = feed
+                .entries
+                .iter()
+                .filter_map(|e| e.links.first().map(|l| (e.id.clone(), l.href.clone())))
+                .collect();
+        }
+        assert_eq!(groupings(&ws.merged_feed()), reference, "order {order:?}");
+    }
+}
+
+#[test]
+fn repolling_asks_conditionally_and_stores_nothing_new() {
+    let server = mirror_server();
+    let ws = Workspace::new();
+    let config = ws.write_config("t.toml", &feeds(&server, &["newsletter", "podcast"]), "");
+    let config = config.to_str().expect("path");
+    assert_success(&ws.run(&["--config", config, "poll"]));
+    let first = std::fs::read(ws.path("merged.atom")).expect("feed");
+    server.clear_requests();
+
+    let again = ws.run(&["--config", config, "poll"]);
+    assert_success(&again);
+    assert!(stdout(&again).contains("0 fetched, 2 unchanged"), "{}", stdout(&again));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    for request in &requests {
+        assert!(request.header("if-none-match").is_some(), "{request:?}");
+        assert!(
+            request
+                .header("user-agent")
+                .is_some_and(|ua| ua.starts_with("tributary/")),
+            "{request:?}"
+        );
+    }
+    assert_eq!(std::fs::read(ws.path("merged.atom")).expect("feed"), first);
+}
+
+#[test]
+fn broken_feeds_are_reported_and_never_stop_the_others() {
+    let good = fixture("/newsletter.xml");
+    let mut truncated = fixture("/podcast.xml");
+    truncated.truncate(truncated.len() / 2);
+    let server = TestServer::start(move |request| match request.path() {
+        "/good" => Reply::ok(good.clone()),
+        "/limited" => Reply::status(429).header("Retry-After", "3600"),
+        "/gone" => Reply::status(410),
+        "/html" => Reply::ok("<!doctype html><html><body><p>Welcome!</p></body></html>")
+            .header("Content-Type", "text/html"),
+        "/truncated" => Reply::ok(truncated.clone()),
+        "/loop" => Reply::redirect(302, "/loop"),
+        "/slow" => Reply::ok(good.clone()).trickle(Duration::from_millis(500)),
+        "/error" => Reply::status(500),
+        _ => Reply::not_found(),
+    });
+    // A port that refuses connections: bind, learn the port, close.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead_port = dead.local_addr().expect("addr").port();
+    drop(dead);
+
+    let ws = Workspace::new();
+    let mut list: Vec<(&str, String, &str)> = [
+        "good", "limited", "gone", "html", "truncated", "loop", "slow", "error",
+    ]
+    .iter()
+    .map(|name| (*name, server.url(&format!("/{name}")).to_string(), "origin"))
+    .collect();
+    list.push(("dead", format!("http://127.0.0.1:{dead_port}/feed"), "origin"));
+    let config = ws.write_config("t.toml", &list, "");
+    let config = config.to_str().expect("path");
+
+    let output = ws.run(&["--config", config, "poll"]);
+    assert_success(&output);
+    let out = stdout(&output);
+    assert!(out.contains("9 feeds: 1 fetched, 0 unchanged, 0 skipped, 8 failed"), "{out}");
+    let err = stderr(&output);
+    for name in ["limited", "gone", "html", "loop", "slow", "error", "dead"] {
+        assert!(err.contains(&format!("feed {name} failed")), "{name}: {err}");
+    }
+    assert_eq!(ws.merged_feed().entries.len(), 4, "the good feed's stories are out");
+
+    let status = ws.run(&["--config", config, "status"]);
+    assert_success(&status);
+    let table = stdout(&status);
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} row in\n{table}"))
+            .to_owned()
+    };
+    assert!(row("gone").contains("never (gone)"), "{table}");
+    assert!(row("limited").contains("rate limited"), "{table}");
+    assert!(row("html").contains("error"), "{table}");
+    assert!(row("good").contains("ok"), "{table}");
+
+    // The next poll does not ask the rate-limited or gone feeds again.
+    server.clear_requests();
+    assert_success(&ws.run(&["--config", config, "poll"]));
+    let asked: Vec<String> = server.requests().iter().map(|r| r.path().to_owned()).collect();
+    assert!(!asked.contains(&"/limited".to_owned()), "{asked:?}");
+    assert!(!asked.contains(&"/gone".to_owned()), "{asked:?}");
+    assert!(asked.contains(&"/good".to_owned()), "{asked:?}");
+}
+
+#[test]
+fn offline_default_config_still_exits_zero_with_a_summary() {
+    // The embedded default points at the real feeds; make every request fail fast through a
+    // proxy that refuses connections, so the test never leaves this machine.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let proxy = format!("http://{}", dead.local_addr().expect("addr"));
+    drop(dead);
+    let ws = Workspace::new();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("poll")
+        .current_dir(ws.dir.path())
+        .env_remove("TRIBUTARY_CONFIG")
+        .env("HTTPS_PROXY", &proxy)
+        .env("HTTP_PROXY", &proxy)
+        .env("ALL_PROXY", &proxy)
+        .env_remove("NO_PROXY")
+        .output()
+        .expect("run");
+    assert_success(&output);
+    let out = stdout(&output);
+    assert!(out.contains("6 feeds: 0 fetched"), "{out}");
+    assert!(stderr(&output).contains("feed interconnects failed"), "{}", stderr(&output));
+    assert!(ws.path("tributary.db").exists());
+    assert!(ws.path("merged.atom").exists(), "an empty merged feed is still written");
+}
