@@ -231,7 +231,6 @@ impl Config {
         })?;
         Validator { origin }.validate(raw)
     }
-
 }
 
 /// Relative paths live under `$STATE_DIRECTORY` when systemd provides one, so a unit with
@@ -302,10 +301,16 @@ impl Validator<'_> {
                 format!("`{listen_text}` is not an address:port such as 127.0.0.1:8088"),
             )
         })?;
-        let base_url = match raw.server.base_url {
+        let mut base_url = match raw.server.base_url {
             Some(text) => self.http_url("server.base_url", &text)?,
             None => self.http_url("server.base_url", &format!("http://{listen}/"))?,
         };
+        // The feed URLs are joined onto this; without a trailing slash `join` would replace
+        // the last path segment instead of appending to it.
+        if !base_url.path().ends_with('/') {
+            let path = format!("{}/", base_url.path());
+            base_url.set_path(&path);
+        }
         let server = ServerConfig { listen, base_url };
 
         let default_schedule = self.cron(
@@ -430,7 +435,11 @@ impl Validator<'_> {
             }
         };
         Ok(Thresholds {
-            title_window: window("dedupe.title_window", raw.title_window, defaults.title_window)?,
+            title_window: window(
+                "dedupe.title_window",
+                raw.title_window,
+                defaults.title_window,
+            )?,
             content_window: window(
                 "dedupe.content_window",
                 raw.content_window,
@@ -511,7 +520,9 @@ mod tests {
         let message = err("[output]\ntitel = \"x\"\n");
         assert!(message.contains("test.toml"), "{message}");
         assert!(message.contains("titel"), "{message}");
-        let message = err("[[feeds]]\nname = \"a\"\nurl = \"https://a.example/\"\nrole = \"origin\"\nshedule = \"* * * * *\"\n");
+        let message = err(
+            "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/\"\nrole = \"origin\"\nshedule = \"* * * * *\"\n",
+        );
         assert!(message.contains("shedule"), "{message}");
     }
 
@@ -535,8 +546,14 @@ mod tests {
             ("[fetch]\nmax_body = \"lots\"\n", "fetch.max_body"),
             ("[server]\nlisten = \"localhost\"\n", "server.listen"),
             ("[output]\nmax_entries = 0\n", "output.max_entries"),
-            ("[dedupe]\ncontent_threshold = 1.5\n", "dedupe.content_threshold"),
-            ("[dedupe]\ntitle_window = \"a while\"\n", "dedupe.title_window"),
+            (
+                "[dedupe]\ncontent_threshold = 1.5\n",
+                "dedupe.content_threshold",
+            ),
+            (
+                "[dedupe]\ntitle_window = \"a while\"\n",
+                "dedupe.title_window",
+            ),
             (
                 "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/\"\nrole = \"copy\"\n",
                 "feeds[0].role",
@@ -575,5 +592,14 @@ mod tests {
         assert_eq!(config.feeds[0].role, Role::Origin);
         assert_eq!(config.feeds[0].schedule.expression(), "0 * * * *");
         assert_eq!(config.server.base_url.as_str(), "http://127.0.0.1:8088/");
+        let config = Config::parse(
+            "[server]\nbase_url = \"https://feeds.example/tributary\"\n",
+            "t",
+        )
+        .expect("valid");
+        assert_eq!(
+            config.server.base_url.as_str(),
+            "https://feeds.example/tributary/"
+        );
     }
 }

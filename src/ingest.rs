@@ -118,42 +118,41 @@ fn ingest_item(
     let published = item.published.unwrap_or(now);
     let probe = Probe::new(item, published);
     let candidates = tx.candidates(&probe.keys)?;
-    let (story_id, reason, score) =
-        match dedupe::decide(&probe, &candidates, &context.thresholds) {
-            Decision::Join {
-                story_id,
-                reason,
-                score,
-                also,
-            } => {
-                for other in also {
-                    tracing::info!(
-                        source = %source.name,
-                        guid = %item.guid,
-                        from = other,
-                        into = story_id,
-                        "item bridges two stories; merging them"
-                    );
-                    tx.merge_story(other, story_id, now)?;
-                }
-                tx.touch_story(story_id, published, now)?;
-                summary.joined_stories += 1;
-                (story_id, reason, score)
+    let (story_id, reason, score) = match dedupe::decide(&probe, &candidates, &context.thresholds) {
+        Decision::Join {
+            story_id,
+            reason,
+            score,
+            also,
+        } => {
+            for other in also {
+                tracing::info!(
+                    source = %source.name,
+                    guid = %item.guid,
+                    from = other,
+                    into = story_id,
+                    "item bridges two stories; merging them"
+                );
+                tx.merge_story(other, story_id, now)?;
             }
-            Decision::New => {
-                let atom_id = story_atom_id(&source.name, &item.guid);
-                let story_id = tx.create_story(&atom_id, published, now)?;
-                summary.new_stories += 1;
-                if notify {
-                    for sink in &context.sinks {
-                        let key = idempotency_key(&atom_id, sink);
-                        tx.enqueue_notification(story_id, sink, &key, now, now)?;
-                        summary.notifications_queued += 1;
-                    }
+            tx.touch_story(story_id, published, now)?;
+            summary.joined_stories += 1;
+            (story_id, reason, score)
+        }
+        Decision::New => {
+            let atom_id = story_atom_id(&source.name, &item.guid);
+            let story_id = tx.create_story(&atom_id, published, now)?;
+            summary.new_stories += 1;
+            if notify {
+                for sink in &context.sinks {
+                    let key = idempotency_key(&atom_id, sink);
+                    tx.enqueue_notification(story_id, sink, &key, now, now)?;
+                    summary.notifications_queued += 1;
                 }
-                (story_id, MatchReason::New, 1.0)
             }
-        };
+            (story_id, MatchReason::New, 1.0)
+        }
+    };
     tx.insert_item(
         &NewItem {
             source_id: source.id,

@@ -30,11 +30,22 @@ struct Cli {
     /// Configuration file (TOML). Without it, the built-in default is used: the Interconnects
     /// newsletter and podcast and a few related feeds, stored under the current directory
     /// (or $STATE_DIRECTORY under systemd).
-    #[arg(long, short, global = true, env = "TRIBUTARY_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "TRIBUTARY_CONFIG",
+        value_name = "FILE"
+    )]
     config: Option<PathBuf>,
 
     /// Log format on stderr. The level is set with RUST_LOG (default: info).
-    #[arg(long, global = true, env = "TRIBUTARY_LOG_FORMAT", default_value = "human")]
+    #[arg(
+        long,
+        global = true,
+        env = "TRIBUTARY_LOG_FORMAT",
+        default_value = "human"
+    )]
     log_format: LogFormat,
 
     #[command(subcommand)]
@@ -179,7 +190,7 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
         force,
     ))?;
     for feed in report.feeds.iter().filter(|f| f.outcome.is_failure()) {
-        eprintln!("feed {} failed: {:?}", feed.name, feed.outcome);
+        eprintln!("feed {} failed: {}", feed.name, feed.outcome);
     }
     println!("{}", report.summary());
     println!("merged feed: {}", config.output.atom_path.display());
@@ -220,7 +231,11 @@ fn stories(config: &Config, limit: usize, explain: Option<String>) -> Result<Exi
         };
         writeln!(out, "story {}  {}", story.id, story.atom_id)?;
         writeln!(out, "title: {}", story.lead().item.title)?;
-        writeln!(out, "published: {}", story.published().format("%Y-%m-%d %H:%M UTC"))?;
+        writeln!(
+            out,
+            "published: {}",
+            story.published().format("%Y-%m-%d %H:%M UTC")
+        )?;
         writeln!(out, "members (lead first):")?;
         for member in &story.members {
             let item = &member.stored.item;
@@ -244,7 +259,11 @@ fn stories(config: &Config, limit: usize, explain: Option<String>) -> Result<Exi
     }
     for story in stories {
         let lead = &story.lead().item;
-        let audio = if story.enclosure().is_some() { " [audio]" } else { "" };
+        let audio = if story.enclosure().is_some() {
+            " [audio]"
+        } else {
+            ""
+        };
         writeln!(
             out,
             "{:>6}  {}  {:>2} member{}  {}{}  ({})",
@@ -325,13 +344,15 @@ fn inspect(target: &str, config: Option<&PathBuf>) -> Result<ExitCode> {
                 None => FetchConfig::default(),
             };
             let fetcher = Fetcher::new(&fetch_config)?;
-            let outcome =
-                runtime()?.block_on(fetcher.fetch(&url, &Validators::default(), now));
+            let outcome = runtime()?.block_on(fetcher.fetch(&url, &Validators::default(), now));
             match outcome {
                 FetchOutcome::Fetched(fetched) => (fetched.body, fetched.final_url),
                 FetchOutcome::Failed(error) => bail!("{error}"),
                 FetchOutcome::Gone => bail!("{url}: 410 Gone"),
-                FetchOutcome::RateLimited { status, retry_after } => bail!(
+                FetchOutcome::RateLimited {
+                    status,
+                    retry_after,
+                } => bail!(
                     "{url}: HTTP {status} (rate limited{})",
                     retry_after
                         .map(|t| format!("; retry after {t}"))
@@ -344,8 +365,8 @@ fn inspect(target: &str, config: Option<&PathBuf>) -> Result<ExitCode> {
         }
         _ => {
             let path = PathBuf::from(target);
-            let bytes = std::fs::read(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let absolute = std::path::absolute(&path).unwrap_or(path);
             let base = Url::from_file_path(&absolute)
                 .map_err(|()| anyhow::anyhow!("{} is not a usable path", absolute.display()))?;

@@ -41,10 +41,14 @@ pub enum FeedOutcome {
     Ingested(IngestSummary),
     NotModified,
     /// Not asked this cycle: the server's Retry-After or our error backoff has not passed.
-    Skipped { until: DateTime<Utc> },
+    Skipped {
+        until: DateTime<Utc>,
+    },
     /// Not asked: the feed answered 410 Gone before.
     SkippedGone,
-    RateLimited { until: Option<DateTime<Utc>> },
+    RateLimited {
+        until: Option<DateTime<Utc>>,
+    },
     Gone,
     Failed(String),
 }
@@ -55,6 +59,29 @@ impl FeedOutcome {
             self,
             FeedOutcome::Failed(_) | FeedOutcome::Gone | FeedOutcome::RateLimited { .. }
         )
+    }
+}
+
+impl std::fmt::Display for FeedOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FeedOutcome::Ingested(s) => write!(
+                f,
+                "{} new items, {} updated, {} new stories",
+                s.new_items, s.updated_items, s.new_stories
+            ),
+            FeedOutcome::NotModified => f.write_str("not modified"),
+            FeedOutcome::Skipped { until } => write!(f, "skipped: backing off until {until}"),
+            FeedOutcome::SkippedGone => f.write_str("skipped: the feed answered 410 Gone earlier"),
+            FeedOutcome::RateLimited { until: Some(until) } => {
+                write!(f, "rate limited; not asking again before {until}")
+            }
+            FeedOutcome::RateLimited { until: None } => {
+                f.write_str("rate limited, without a usable Retry-After; backing off")
+            }
+            FeedOutcome::Gone => f.write_str("410 Gone; it will not be polled again"),
+            FeedOutcome::Failed(error) => f.write_str(error),
+        }
     }
 }
 
@@ -157,7 +184,9 @@ pub async fn run_cycle(
         match not_before {
             Some(until) if until > now && !force => {
                 tracing::info!(feed = %feed.name, %until, "skipped: backing off");
-                report.feeds.push(skipped(feed, FeedOutcome::Skipped { until }));
+                report
+                    .feeds
+                    .push(skipped(feed, FeedOutcome::Skipped { until }));
             }
             _ => due.push((feed, source.clone())),
         }
@@ -184,9 +213,7 @@ pub async fn run_cycle(
     drop(results);
 
     report.stories_written = write_outputs(config, store, clock.now())?;
-    report
-        .feeds
-        .sort_by(|a, b| a.name.cmp(&b.name));
+    report.feeds.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(report)
 }
 
@@ -226,10 +253,9 @@ async fn fetch_and_parse(
                     max_age: body.max_age,
                 },
                 Ok(Err(error)) => Fetched::Failed(format!("{}: {error}", feed.url)),
-                Err(join_error) => Fetched::Failed(format!(
-                    "{}: parser crashed: {join_error}",
-                    feed.url
-                )),
+                Err(join_error) => {
+                    Fetched::Failed(format!("{}: parser crashed: {join_error}", feed.url))
+                }
             }
         }
         FetchOutcome::NotModified {

@@ -121,11 +121,7 @@ pub fn next_due(
         due = due.max(last_attempt + min.min(MAX_BACKOFF));
     }
     if hints.consecutive_errors > 0 {
-        let backoff = error_backoff(
-            rule.period(last_attempt),
-            hints.consecutive_errors,
-            jitter,
-        );
+        let backoff = error_backoff(rule.period(last_attempt), hints.consecutive_errors, jitter);
         due = due.max(last_attempt + backoff);
     }
     if let Some(retry_after) = hints.retry_after {
@@ -140,7 +136,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 4, 15, h, m, 0).single().expect("valid time")
+        Utc.with_ymd_and_hms(2026, 4, 15, h, m, 0)
+            .single()
+            .expect("valid time")
     }
 
     #[test]

@@ -70,7 +70,10 @@ pub struct Probe {
 
 impl Probe {
     pub fn new(item: &Item, published: DateTime<Utc>) -> Probe {
-        let shingle_list = item.body().map(|body| shingles(&words(body))).unwrap_or_default();
+        let shingle_list = item
+            .body()
+            .map(|body| shingles(&words(body)))
+            .unwrap_or_default();
         let keys = ItemKeys {
             canonical_url: item.link.as_deref().and_then(canonical_url),
             title_key: title_key(&item.title),

@@ -98,7 +98,10 @@ fn same_title_within_window_joins_and_outside_does_not() {
         joined(&verdict(&episode, day(2), &[(1, &post, day(1))])),
         Some((1, MatchReason::Title))
     );
-    assert_eq!(joined(&verdict(&episode, day(9), &[(1, &post, day(1))])), None);
+    assert_eq!(
+        joined(&verdict(&episode, day(9), &[(1, &post, day(1))])),
+        None
+    );
 }
 
 #[test]
@@ -123,7 +126,11 @@ fn same_title_with_clearly_different_texts_stays_apart() {
 #[test]
 fn generic_titles_never_join_by_title() {
     let a = item("Open thread", Some("https://a.example/1"), Some(ESSAY));
-    let b = item("Open Thread", Some("https://b.example/2"), Some(OTHER_ESSAY));
+    let b = item(
+        "Open Thread",
+        Some("https://b.example/2"),
+        Some(OTHER_ESSAY),
+    );
     assert_eq!(joined(&verdict(&b, day(1), &[(1, &a, day(1))])), None);
     let c = item("Open thread", Some("https://b.example/3"), None);
     assert_eq!(joined(&verdict(&c, day(1), &[(1, &a, day(1))])), None);
@@ -179,7 +186,10 @@ fn a_rewrite_that_quotes_stays_apart() {
              and readers responded with stories of their own visits and memories.</p>"
         )),
     );
-    assert_eq!(joined(&verdict(&rewrite, day(2), &[(1, &post, day(1))])), None);
+    assert_eq!(
+        joined(&verdict(&rewrite, day(2), &[(1, &post, day(1))])),
+        None
+    );
 }
 
 #[test]
@@ -218,6 +228,9 @@ fn verdict_does_not_depend_on_candidate_order() {
 #[test]
 fn numbers_conflict_only_when_disjoint() {
     assert!(numbers_conflict(Some("issue 21"), Some("issue 22")));
-    assert!(!numbers_conflict(Some("ep 45 bets 2026"), Some("bets 2026")));
+    assert!(!numbers_conflict(
+        Some("ep 45 bets 2026"),
+        Some("bets 2026")
+    ));
     assert!(!numbers_conflict(Some("bets"), Some("bets 2026")));
 }

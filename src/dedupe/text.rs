@@ -123,8 +123,10 @@ mod tests {
     #[test]
     fn truncated_copy_is_contained() {
         let full = set(ESSAY);
-        let truncated = set("River deltas build land where slow water drops the silt it \
-            carried down from the mountains. Engineers who straighten channels send...");
+        let truncated = set(
+            "River deltas build land where slow water drops the silt it \
+            carried down from the mountains. Engineers who straighten channels send...",
+        );
         let score = containment(&full, &truncated, 5);
         assert!(score > 0.9, "{score}");
     }
@@ -141,14 +143,19 @@ mod tests {
 
     #[test]
     fn unrelated_texts_do_not_match() {
-        let other = set("Sourdough needs a starter fed with flour and water for days before \
-            the first loaf rises properly in a warm kitchen overnight.");
+        let other = set(
+            "Sourdough needs a starter fed with flour and water for days before \
+            the first loaf rises properly in a warm kitchen overnight.",
+        );
         assert!(containment(&set(ESSAY), &other, 5) < 0.05);
     }
 
     #[test]
     fn small_sets_say_nothing() {
-        assert_eq!(containment(&set("a b c d e f"), &set("a b c d e f"), 5), 0.0);
+        assert_eq!(
+            containment(&set("a b c d e f"), &set("a b c d e f"), 5),
+            0.0
+        );
     }
 
     #[test]

@@ -121,7 +121,10 @@ mod tests {
     #[test]
     fn decorations_are_stripped() {
         let cases = [
-            ("My bets on open models, mid-2026", "my bets on open models mid 2026"),
+            (
+                "My bets on open models, mid-2026",
+                "my bets on open models mid 2026",
+            ),
             (
                 "My bets on open models, mid-2026 | AI News",
                 "my bets on open models mid 2026",

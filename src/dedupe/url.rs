@@ -51,10 +51,12 @@ pub const HOST_PREFIXES: &[&str] = &["www.", "m.", "amp."];
 
 fn is_tracking(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    TRACKING_PARAMS.iter().any(|rule| match rule.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
-        None => name == *rule,
-    })
+    TRACKING_PARAMS
+        .iter()
+        .any(|rule| match rule.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == *rule,
+        })
 }
 
 /// The key two links share when they name the same page: no scheme, no `www.`, no fragment,
@@ -130,10 +132,7 @@ mod tests {
     #[test]
     fn different_pages_keep_different_keys() {
         let cases = [
-            (
-                "https://example.com/p/a",
-                "https://example.com/p/b",
-            ),
+            ("https://example.com/p/a", "https://example.com/p/b"),
             (
                 "https://example.com/item?id=1",
                 "https://example.com/item?id=2",

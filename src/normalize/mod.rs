@@ -19,6 +19,11 @@ pub enum NormalizeError {
     Placeholder,
 }
 
-pub fn parse_feed(_bytes: &[u8], _feed_url: &Url, _source: &str, _now: DateTime<Utc>) -> Result<ParsedFeed, NormalizeError> {
+pub fn parse_feed(
+    _bytes: &[u8],
+    _feed_url: &Url,
+    _source: &str,
+    _now: DateTime<Utc>,
+) -> Result<ParsedFeed, NormalizeError> {
     todo!()
 }

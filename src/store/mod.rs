@@ -18,7 +18,7 @@ use thiserror::Error;
 
 use crate::config::FeedConfig;
 use crate::dedupe::{Candidate, ItemKeys};
-use crate::model::{Item, MatchReason, Member, Role, Story, StoredItem, lead_rank};
+use crate::model::{Item, MatchReason, Member, Role, StoredItem, Story, lead_rank};
 
 pub use migrations::MIGRATIONS;
 
@@ -33,7 +33,9 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
-    #[error("database {path} is at schema version {found}, newer than this tributary knows ({known}); upgrade tributary")]
+    #[error(
+        "database {path} is at schema version {found}, newer than this tributary knows ({known}); upgrade tributary"
+    )]
     TooNew {
         path: PathBuf,
         found: i64,
@@ -254,7 +256,7 @@ impl Store {
             .into_iter()
             .filter_map(|(id, atom_id, created_at)| {
                 let mut members = members.remove(&id)?;
-                members.sort_by(|a, b| lead_rank(&a.stored).cmp(&lead_rank(&b.stored)));
+                members.sort_by_key(|m| lead_rank(&m.stored));
                 Some(Story {
                     id,
                     atom_id,
@@ -282,7 +284,7 @@ impl Store {
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
         let mut members = self.members_of(&[id])?.remove(&id).unwrap_or_default();
-        members.sort_by(|a, b| lead_rank(&a.stored).cmp(&lead_rank(&b.stored)));
+        members.sort_by_key(|m| lead_rank(&m.stored));
         Ok(Some(Story {
             id,
             atom_id,
@@ -552,10 +554,8 @@ impl FeedTx<'_> {
     }
 
     pub fn insert_item(&self, row: &NewItem<'_>, now: DateTime<Utc>) -> Result<i64> {
-        let data = serde_json::to_string(row.item).map_err(|source| StoreError::CorruptItem {
-            id: 0,
-            source,
-        })?;
+        let data = serde_json::to_string(row.item)
+            .map_err(|source| StoreError::CorruptItem { id: 0, source })?;
         self.tx.execute(
             "INSERT INTO items (source_id, guid, data, content_hash, canonical_url, title_key,
                 published, first_seen, changed_at, story_id, match_reason, match_score)
@@ -636,7 +636,13 @@ impl FeedTx<'_> {
         self.tx.execute(
             "INSERT OR IGNORE INTO outbox (story_id, sink, idempotency_key, created_at, due_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![story_id, sink, idempotency_key, timestamp(now), timestamp(due)],
+            params![
+                story_id,
+                sink,
+                idempotency_key,
+                timestamp(now),
+                timestamp(due)
+            ],
         )?;
         Ok(())
     }

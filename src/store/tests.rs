@@ -55,7 +55,11 @@ fn migrations_are_append_only() {
     // The hash of every shipped migration. A mismatch means a shipped migration was edited:
     // add a new one at the end instead. Append the new hash here when you add one.
     const SHIPPED: &[&str] = &["82a455a588a67c5ff44ce598abf6d079687016d7d6c8a9b68e7b151c20f43176"];
-    assert_eq!(MIGRATIONS.len(), SHIPPED.len(), "record the new migration's hash");
+    assert_eq!(
+        MIGRATIONS.len(),
+        SHIPPED.len(),
+        "record the new migration's hash"
+    );
     for (index, (sql, expected)) in MIGRATIONS.iter().zip(SHIPPED).enumerate() {
         let hash: String = Sha256::digest(sql.as_bytes())
             .iter()
@@ -91,7 +95,9 @@ fn a_newer_database_is_refused() {
         .pragma_update(None, "user_version", 999)
         .expect("set version");
     drop(store);
-    let error = Store::open(&dir.path().join("t.db")).err().expect("refused");
+    let error = Store::open(&dir.path().join("t.db"))
+        .err()
+        .expect("refused");
     assert!(error.to_string().contains("999"), "{error}");
 }
 
@@ -106,18 +112,18 @@ fn repolling_stores_nothing_new_and_edits_update_in_place() {
         post("a", "2", "Second essay on tides", "four five six", 2),
     ];
     let state = PollState::default();
-    let first = ingest::ingest(&mut store, &sources[0], &items, &state, &context, at(3))
-        .expect("ingest");
+    let first =
+        ingest::ingest(&mut store, &sources[0], &items, &state, &context, at(3)).expect("ingest");
     assert_eq!((first.new_items, first.new_stories), (2, 2));
 
-    let again = ingest::ingest(&mut store, &sources[0], &items, &state, &context, at(4))
-        .expect("ingest");
+    let again =
+        ingest::ingest(&mut store, &sources[0], &items, &state, &context, at(4)).expect("ingest");
     assert_eq!((again.new_items, again.unchanged_items), (0, 2));
 
     let mut edited = items.clone();
     edited[0].title = "First essay on rivers (corrected)".into();
-    let third = ingest::ingest(&mut store, &sources[0], &edited, &state, &context, at(5))
-        .expect("ingest");
+    let third =
+        ingest::ingest(&mut store, &sources[0], &edited, &state, &context, at(5)).expect("ingest");
     assert_eq!((third.new_items, third.updated_items), (0, 1));
     assert_eq!(store.count(CountedTable::Items).expect("count"), 2);
     let titles: Vec<_> = store
@@ -129,8 +135,15 @@ fn repolling_stores_nothing_new_and_edits_update_in_place() {
     assert!(titles.contains(&"First essay on rivers (corrected)".to_owned()));
 
     // An item that leaves the feed's rolling window is kept.
-    ingest::ingest(&mut store, &sources[0], &edited[1..], &state, &context, at(6))
-        .expect("ingest");
+    ingest::ingest(
+        &mut store,
+        &sources[0],
+        &edited[1..],
+        &state,
+        &context,
+        at(6),
+    )
+    .expect("ingest");
     assert_eq!(store.stories(10).expect("stories").len(), 2);
 }
 
@@ -201,15 +214,22 @@ fn notifications_are_queued_only_after_backfill() {
         ..PollState::default()
     };
     let first = vec![post("a", "1", "Old essay about harbours", "x y z", 1)];
-    ingest::ingest(&mut store, &sources[0], &first, &backfilled, &context, at(2))
-        .expect("ingest");
+    ingest::ingest(
+        &mut store,
+        &sources[0],
+        &first,
+        &backfilled,
+        &context,
+        at(2),
+    )
+    .expect("ingest");
     assert_eq!(store.count(CountedTable::PendingOutbox).expect("count"), 0);
 
     let source = store.source("a").expect("source");
     assert!(source.state.backfilled);
     let second = vec![post("a", "2", "New essay about canals", "p q r", 3)];
-    let summary = ingest::ingest(&mut store, &source, &second, &backfilled, &context, at(3))
-        .expect("ingest");
+    let summary =
+        ingest::ingest(&mut store, &source, &second, &backfilled, &context, at(3)).expect("ingest");
     assert_eq!(summary.notifications_queued, 1);
     assert_eq!(store.count(CountedTable::PendingOutbox).expect("count"), 1);
     // Re-ingesting the same story can never queue it twice.

@@ -77,7 +77,11 @@ fn mirrors_fold_into_one_story_and_the_rest_stay_apart() {
     let config = config.to_str().expect("utf-8 path");
     let output = ws.run(&["--config", config, "poll"]);
     assert_success(&output);
-    assert!(stdout(&output).contains("5 feeds: 5 fetched"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("5 feeds: 5 fetched"),
+        "{}",
+        stdout(&output)
+    );
 
     let feed = ws.merged_feed();
     // essay (post + episode + aggregator + curation), #21, #22, two open threads, rewrite
@@ -107,11 +111,18 @@ fn mirrors_fold_into_one_story_and_the_rest_stay_apart() {
         "{related:?}"
     );
     assert!(
-        related.iter().any(|l| l.contains("longtail.example/p/small-models-long-tails/?utm")),
+        related
+            .iter()
+            .any(|l| l.contains("longtail.example/p/small-models-long-tails/?utm")),
         "the aggregator's tracking link is a related member: {related:?}"
     );
     assert!(
-        essay.content.as_ref().and_then(|c| c.body.as_deref()).unwrap_or_default().contains("centre of gravity"),
+        essay
+            .content
+            .as_ref()
+            .and_then(|c| c.body.as_deref())
+            .unwrap_or_default()
+            .contains("centre of gravity"),
         "the post's full text is the entry's content"
     );
     // The story's date is its earliest member's: the episode, a day before the post.
@@ -120,13 +131,21 @@ fn mirrors_fold_into_one_story_and_the_rest_stay_apart() {
         Some("2026-04-14T12:00:00+00:00".to_owned())
     );
 
-    assert_eq!(entry_titled(&feed, "Open thread").len(), 2, "generic titles stay apart");
+    assert_eq!(
+        entry_titled(&feed, "Open thread").len(),
+        2,
+        "generic titles stay apart"
+    );
     assert_eq!(
         entry_titled(&feed, "Latest artifacts (#21): a crowded spring").len(),
         1
     );
     assert_eq!(
-        entry_titled(&feed, "Latest artifacts (#22): quieter month, sharper tools").len(),
+        entry_titled(
+            &feed,
+            "Latest artifacts (#22): quieter month, sharper tools"
+        )
+        .len(),
         1
     );
     assert_eq!(
@@ -143,16 +162,28 @@ fn mirrors_fold_into_one_story_and_the_rest_stay_apart() {
         .find(|l| l.contains("Small models, long tails"))
         .map(str::to_owned)
         .expect("essay listed");
-    let number = line.split_whitespace().next().expect("story number").to_owned();
+    let number = line
+        .split_whitespace()
+        .next()
+        .expect("story number")
+        .to_owned();
     let explain = ws.run(&["--config", config, "stories", "--explain", &number]);
     assert_success(&explain);
     let text = stdout(&explain);
-    for expected in ["feed newsletter", "feed podcast", "feed aggregator", "feed curation"] {
+    for expected in [
+        "feed newsletter",
+        "feed podcast",
+        "feed aggregator",
+        "feed curation",
+    ] {
         assert!(text.contains(expected), "{expected} missing:\n{text}");
     }
     assert!(text.contains("matched by new"), "{text}");
     assert!(text.contains("matched by url (score 1.00)"), "{text}");
-    assert!(text.contains("matched by title") || text.contains("matched by content"), "{text}");
+    assert!(
+        text.contains("matched by title") || text.contains("matched by content"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -166,9 +197,22 @@ fn stories_do_not_depend_on_arrival_order_and_ids_never_change() {
         groupings(&ws.merged_feed())
     };
     let orders: &[&[&[&str]]] = &[
-        &[&["podcast", "curation"], &["rewrite", "aggregator"], &["newsletter"]],
-        &[&["curation"], &["aggregator"], &["podcast"], &["newsletter", "rewrite"]],
-        &[&["rewrite"], &["newsletter"], &["aggregator", "curation", "podcast"]],
+        &[
+            &["podcast", "curation"],
+            &["rewrite", "aggregator"],
+            &["newsletter"],
+        ],
+        &[
+            &["curation"],
+            &["aggregator"],
+            &["podcast"],
+            &["newsletter", "rewrite"],
+        ],
+        &[
+            &["rewrite"],
+            &["newsletter"],
+            &["aggregator", "curation", "podcast"],
+        ],
     ];
     for order in orders {
         let ws = Workspace::new();
@@ -186,7 +230,10 @@ fn stories_do_not_depend_on_arrival_order_and_ids_never_change() {
                     .iter()
                     .find(|e| e.links.iter().any(|l| &l.href == link))
                     .expect("link still in the feed");
-                assert_eq!(&entry.id, id, "story id changed after {step:?} in {order:?}");
+                assert_eq!(
+                    &entry.id, id,
+                    "story id changed after {step:?} in {order:?}"
+                );
             }
             issued = feed
                 .entries
@@ -210,7 +257,11 @@ fn repolling_asks_conditionally_and_stores_nothing_new() {
 
     let again = ws.run(&["--config", config, "poll"]);
     assert_success(&again);
-    assert!(stdout(&again).contains("0 fetched, 2 unchanged"), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains("0 fetched, 2 unchanged"),
+        "{}",
+        stdout(&again)
+    );
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     for request in &requests {
@@ -249,24 +300,45 @@ fn broken_feeds_are_reported_and_never_stop_the_others() {
 
     let ws = Workspace::new();
     let mut list: Vec<(&str, String, &str)> = [
-        "good", "limited", "gone", "html", "truncated", "loop", "slow", "error",
+        "good",
+        "limited",
+        "gone",
+        "html",
+        "truncated",
+        "loop",
+        "slow",
+        "error",
     ]
     .iter()
     .map(|name| (*name, server.url(&format!("/{name}")).to_string(), "origin"))
     .collect();
-    list.push(("dead", format!("http://127.0.0.1:{dead_port}/feed"), "origin"));
+    list.push((
+        "dead",
+        format!("http://127.0.0.1:{dead_port}/feed"),
+        "origin",
+    ));
     let config = ws.write_config("t.toml", &list, "");
     let config = config.to_str().expect("path");
 
     let output = ws.run(&["--config", config, "poll"]);
     assert_success(&output);
     let out = stdout(&output);
-    assert!(out.contains("9 feeds: 1 fetched, 0 unchanged, 0 skipped, 8 failed"), "{out}");
+    assert!(
+        out.contains("9 feeds: 1 fetched, 0 unchanged, 0 skipped, 8 failed"),
+        "{out}"
+    );
     let err = stderr(&output);
     for name in ["limited", "gone", "html", "loop", "slow", "error", "dead"] {
-        assert!(err.contains(&format!("feed {name} failed")), "{name}: {err}");
+        assert!(
+            err.contains(&format!("feed {name} failed")),
+            "{name}: {err}"
+        );
     }
-    assert_eq!(ws.merged_feed().entries.len(), 4, "the good feed's stories are out");
+    assert_eq!(
+        ws.merged_feed().entries.len(),
+        4,
+        "the good feed's stories are out"
+    );
 
     let status = ws.run(&["--config", config, "status"]);
     assert_success(&status);
@@ -286,7 +358,11 @@ fn broken_feeds_are_reported_and_never_stop_the_others() {
     // The next poll does not ask the rate-limited or gone feeds again.
     server.clear_requests();
     assert_success(&ws.run(&["--config", config, "poll"]));
-    let asked: Vec<String> = server.requests().iter().map(|r| r.path().to_owned()).collect();
+    let asked: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.path().to_owned())
+        .collect();
     assert!(!asked.contains(&"/limited".to_owned()), "{asked:?}");
     assert!(!asked.contains(&"/gone".to_owned()), "{asked:?}");
     assert!(asked.contains(&"/good".to_owned()), "{asked:?}");
@@ -313,7 +389,14 @@ fn offline_default_config_still_exits_zero_with_a_summary() {
     assert_success(&output);
     let out = stdout(&output);
     assert!(out.contains("6 feeds: 0 fetched"), "{out}");
-    assert!(stderr(&output).contains("feed interconnects failed"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("feed interconnects failed"),
+        "{}",
+        stderr(&output)
+    );
     assert!(ws.path("tributary.db").exists());
-    assert!(ws.path("merged.atom").exists(), "an empty merged feed is still written");
+    assert!(
+        ws.path("merged.atom").exists(),
+        "an empty merged feed is still written"
+    );
 }
