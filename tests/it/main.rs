@@ -6,3 +6,4 @@ mod emit;
 mod fetch;
 mod normalize;
 mod pipeline;
+mod cli;

@@ -1,0 +1,230 @@
+//! A second, shallow pass over an XML feed that feed-rs has already parsed, for the few facts
+//! feed-rs 3.0 drops or misreads:
+//!
+//! - `itunes:duration`: feed-rs parses it as "normal play time", so `62:03` becomes 62 seconds,
+//!   and it discards the whole iTunes media object of an item that has no iTunes title or
+//!   summary, so the duration and `itunes:image` vanish;
+//! - the `xml:base` in scope where an item's content sits: feed-rs resolves links against it
+//!   but exposes only a base written on the content element itself, and relative URLs inside
+//!   the HTML need the whole chain.
+//!
+//! Items are matched to feed-rs's entries by position; the caller uses the result only when
+//! both passes counted the same number of items.
+
+use quick_xml::NsReader;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use url::Url;
+
+const ITUNES_NS: &str = "http://www.itunes.com/dtds/podcast-1.0.dtd";
+
+/// Elements whose parent makes an `item`/`entry` child a feed item (local names).
+const ITEM_PARENTS: &[&str] = &["channel", "RDF", "feed"];
+
+/// Elements that hold an item's HTML.
+const CONTENT_ELEMENTS: &[&str] = &["content", "summary", "description", "encoded"];
+
+/// What the scan found for one item.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ItemFacts {
+    /// The raw text of `itunes:duration`.
+    pub itunes_duration: Option<String>,
+    /// The `href` of the item's `itunes:image`.
+    pub itunes_image: Option<String>,
+    /// The base URL in scope at the item's content, when an `xml:base` set it.
+    pub content_base: Option<Url>,
+}
+
+/// One entry per feed item, in document order. Stops quietly at the first XML error: the
+/// count check upstream then decides whether the partial result is usable.
+pub(crate) fn scan_items(text: &str, feed_url: &Url) -> Vec<ItemFacts> {
+    let mut reader = NsReader::from_str(text);
+    reader.config_mut().trim_text(false);
+
+    let mut items = Vec::new();
+    let mut path: Vec<String> = Vec::new();
+    // (depth at which it was set, resolved base)
+    let mut bases: Vec<(usize, Url)> = Vec::new();
+    let mut current: Option<(usize, ItemFacts)> = None;
+    // Collecting the text of an itunes:duration at this depth.
+    let mut duration_text: Option<(usize, String)> = None;
+
+    loop {
+        let (is_itunes, event) = match reader.read_resolved_event() {
+            Ok((resolved, event)) => (in_itunes_namespace(&resolved, &event), event),
+            Err(_) => break,
+        };
+        match event {
+            Event::Start(start) => {
+                let local = local_name(&start);
+                let depth = path.len() + 1;
+                if let Some(base) = xml_base(&start) {
+                    let parent = bases.last().map_or(feed_url, |(_, url)| url);
+                    if let Ok(resolved) = parent.join(&base) {
+                        bases.push((depth, resolved));
+                    }
+                }
+                if current.is_none() && is_item(&local, &path) {
+                    current = Some((depth, ItemFacts::default()));
+                } else if let Some((item_depth, facts)) = current.as_mut()
+                    && depth == *item_depth + 1
+                {
+                    if is_itunes && local == "duration" {
+                        duration_text = Some((depth, String::new()));
+                    } else if is_itunes && local == "image" {
+                        note_image(&start, facts);
+                    } else if CONTENT_ELEMENTS.contains(&local.as_str())
+                        && facts.content_base.is_none()
+                        && let Some((_, base)) = bases.last()
+                    {
+                        facts.content_base = Some(base.clone());
+                    }
+                }
+                path.push(local);
+            }
+            Event::Empty(start) => {
+                let local = local_name(&start);
+                let depth = path.len() + 1;
+                if current.is_none() && is_item(&local, &path) {
+                    items.push(ItemFacts::default());
+                } else if let Some((item_depth, facts)) = current.as_mut()
+                    && depth == *item_depth + 1
+                    && is_itunes
+                    && local == "image"
+                {
+                    note_image(&start, facts);
+                }
+            }
+            Event::End(_) => {
+                let depth = path.len();
+                if let Some((_, text)) = duration_text.take_if(|(at, _)| *at == depth)
+                    && let Some((_, facts)) = current.as_mut()
+                {
+                    let text = text.trim();
+                    if !text.is_empty() {
+                        facts.itunes_duration = Some(text.to_string());
+                    }
+                }
+                if current.as_ref().is_some_and(|(at, _)| *at == depth)
+                    && let Some((_, facts)) = current.take()
+                {
+                    items.push(facts);
+                }
+                while bases.last().is_some_and(|(at, _)| *at >= depth) {
+                    bases.pop();
+                }
+                path.pop();
+            }
+            Event::Text(content) => {
+                if let Some((_, text)) = duration_text.as_mut() {
+                    text.push_str(&String::from_utf8_lossy(content.as_ref()));
+                }
+            }
+            Event::CData(content) => {
+                if let Some((_, text)) = duration_text.as_mut() {
+                    text.push_str(&String::from_utf8_lossy(content.as_ref()));
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    items
+}
+
+fn in_itunes_namespace(resolved: &ResolveResult<'_>, event: &Event<'_>) -> bool {
+    match resolved {
+        ResolveResult::Bound(ns) => std::str::from_utf8(ns.as_ref())
+            .is_ok_and(|uri| uri.trim().eq_ignore_ascii_case(ITUNES_NS)),
+        ResolveResult::Unknown(prefix) => prefix == b"itunes",
+        ResolveResult::Unbound => match event {
+            Event::Start(start) | Event::Empty(start) => {
+                start.name().prefix().is_some_and(|p| p.as_ref() == b"itunes")
+            }
+            _ => false,
+        },
+    }
+}
+
+fn local_name(start: &BytesStart<'_>) -> String {
+    String::from_utf8_lossy(start.local_name().as_ref()).into_owned()
+}
+
+/// An `item` or `entry` directly under a feed container, or an Atom entry document's root.
+fn is_item(local: &str, path: &[String]) -> bool {
+    match path.last() {
+        Some(parent) => {
+            (local == "item" || local == "entry") && ITEM_PARENTS.contains(&parent.as_str())
+        }
+        None => local == "entry",
+    }
+}
+
+fn xml_base(start: &BytesStart<'_>) -> Option<String> {
+    start
+        .attributes()
+        .flatten()
+        .find(|attribute| attribute.key.as_ref() == b"xml:base")
+        .and_then(|attribute| attribute.unescape_value().ok().map(|v| v.trim().to_string()))
+}
+
+fn note_image(start: &BytesStart<'_>, facts: &mut ItemFacts) {
+    if facts.itunes_image.is_some() {
+        return;
+    }
+    facts.itunes_image = start
+        .attributes()
+        .flatten()
+        .find(|attribute| attribute.key.as_ref() == b"href")
+        .and_then(|attribute| attribute.unescape_value().ok().map(|v| v.trim().to_string()))
+        .filter(|href| !href.is_empty());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).expect("valid test URL")
+    }
+
+    #[test]
+    fn finds_itunes_facts_per_item() {
+        let xml = r#"<rss xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel>
+            <itunes:image href="http://x/channel.jpg"/>
+            <item><itunes:duration> 62:03 </itunes:duration><itunes:image href="http://x/1.jpg"/></item>
+            <item><title>no itunes</title></item>
+            <item/>
+        </channel></rss>"#;
+        let items = scan_items(xml, &url("http://x/feed"));
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0].itunes_duration.as_deref(), Some("62:03"));
+        assert_eq!(items[0].itunes_image.as_deref(), Some("http://x/1.jpg"));
+        assert_eq!(items[1], ItemFacts::default());
+    }
+
+    #[test]
+    fn resolves_xml_base_chain_at_content() {
+        let xml = r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://example.org/blog/">
+            <entry xml:base="2024/"><content type="html">x</content></entry>
+            <entry><summary>y</summary></entry>
+        </feed>"#;
+        let items = scan_items(xml, &url("http://feeds.example.com/atom"));
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            items[0].content_base.as_ref().map(Url::as_str),
+            Some("http://example.org/blog/2024/")
+        );
+        assert_eq!(
+            items[1].content_base.as_ref().map(Url::as_str),
+            Some("http://example.org/blog/")
+        );
+    }
+
+    #[test]
+    fn no_base_without_xml_base() {
+        let xml = "<rss><channel><item><description>x</description></item></channel></rss>";
+        let items = scan_items(xml, &url("http://x/feed"));
+        assert_eq!(items, vec![ItemFacts::default()]);
+    }
+}

@@ -1,0 +1,144 @@
+//! The command line as users meet it: help, config errors, inspect, export.
+
+use crate::common::binary::{Workspace, assert_success, stderr, stdout};
+use crate::common::server::{Reply, TestServer};
+
+fn fixture_path(name: &str) -> String {
+    format!("{}/tests/fixtures/mirrors/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn every_command_has_useful_help() {
+    let ws = Workspace::new();
+    for command in ["poll", "export", "stories", "check-config", "status", "inspect"] {
+        let output = ws.run(&[command, "--help"]);
+        assert_success(&output);
+        let text = stdout(&output);
+        assert!(text.contains("Usage: tributary"), "{command}: {text}");
+        assert!(text.lines().count() > 4, "{command}: {text}");
+    }
+    let text = stdout(&ws.run(&["--help"]));
+    for command in ["poll", "export", "stories", "check-config", "status", "inspect"] {
+        assert!(text.contains(command), "{command} missing from --help");
+    }
+}
+
+#[test]
+fn config_errors_name_file_key_and_problem() {
+    let ws = Workspace::new();
+    let cases = [
+        ("[output]\ntitel = \"x\"\n", "titel"),
+        (
+            "[[feeds]]\nname = \"a\"\nurl = \"htp:/nope\"\n",
+            "feeds[0].url",
+        ),
+        (
+            "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/\"\nschedule = \"every hour\"\n",
+            "feeds[0].schedule",
+        ),
+    ];
+    for (text, key) in cases {
+        let path = ws.path("bad.toml");
+        std::fs::write(&path, text).expect("write");
+        let output = ws.run(&["--config", path.to_str().expect("path"), "check-config"]);
+        assert_eq!(output.status.code(), Some(1), "{text}");
+        let err = stderr(&output);
+        assert!(err.contains("bad.toml"), "{err}");
+        assert!(err.contains(key), "{key}: {err}");
+    }
+    let missing = ws.run(&["--config", "/nonexistent/t.toml", "check-config"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("/nonexistent/t.toml"));
+
+    let ok = ws.run(&["check-config"]);
+    assert_success(&ok);
+    assert!(stdout(&ok).contains("https://www.interconnects.ai/feed"));
+}
+
+#[test]
+fn inspect_prints_items_as_json_lines_and_stores_nothing() {
+    let ws = Workspace::new();
+    let output = ws.run(&["inspect", &fixture_path("podcast.xml")]);
+    assert_success(&output);
+    let lines: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["kind"], "episode");
+    assert_eq!(lines[0]["duration"], 754);
+    assert_eq!(lines[0]["guid"], "substack:post:1001");
+
+    let newsletter = ws.run(&["inspect", &fixture_path("newsletter.xml")]);
+    assert_success(&newsletter);
+    let first: serde_json::Value = serde_json::from_str(
+        stdout(&newsletter).lines().next().expect("an item"),
+    )
+    .expect("json");
+    assert_eq!(first["kind"], "post", "a cover image does not make an episode");
+    assert!(!ws.path("tributary.db").exists(), "inspect stores nothing");
+}
+
+#[test]
+fn inspect_refuses_what_is_not_a_feed() {
+    let server = TestServer::routes([
+        (
+            "/page",
+            Reply::ok("<!DOCTYPE html><html><head><title>Hi</title></head><body>no feed</body></html>"),
+        ),
+        ("/missing", Reply::status(404)),
+    ]);
+    let ws = Workspace::new();
+    let page = ws.run(&["inspect", server.url("/page").as_str()]);
+    assert_eq!(page.status.code(), Some(1));
+    assert!(stderr(&page).contains("not a readable feed"), "{}", stderr(&page));
+
+    let missing = ws.run(&["inspect", server.url("/missing").as_str()]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("404"), "{}", stderr(&missing));
+
+    let file = ws.run(&["inspect", "/nonexistent/feed.xml"]);
+    assert_eq!(file.status.code(), Some(1));
+    assert!(stderr(&file).contains("/nonexistent/feed.xml"));
+}
+
+#[test]
+fn export_writes_every_format() {
+    let server = TestServer::routes([(
+        "/feed",
+        Reply::ok(std::fs::read(fixture_path("newsletter.xml")).expect("fixture")),
+    )]);
+    let ws = Workspace::new();
+    let config = ws.write_config(
+        "t.toml",
+        &[("newsletter", server.url("/feed").to_string(), "origin")],
+        "",
+    );
+    let config = config.to_str().expect("path");
+    assert_success(&ws.run(&["--config", config, "poll"]));
+
+    let json = ws.run(&["--config", config, "export", "--format", "json"]);
+    assert_success(&json);
+    let feed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON Feed");
+    assert_eq!(feed["version"], "https://jsonfeed.org/version/1.1");
+    assert_eq!(feed["items"].as_array().map(Vec::len), Some(4));
+
+    let opml = ws.run(&["--config", config, "export", "--format", "opml"]);
+    assert_success(&opml);
+    assert!(stdout(&opml).contains(server.url("/feed").as_str()));
+
+    let out = ws.path("copy.atom");
+    let atom = ws.run(&[
+        "--config",
+        config,
+        "export",
+        "--format",
+        "atom",
+        "--output",
+        out.to_str().expect("path"),
+    ]);
+    assert_success(&atom);
+    let parsed = feed_rs::parser::parse(std::fs::read(&out).expect("written").as_slice())
+        .expect("Atom parses");
+    assert_eq!(parsed.entries.len(), 4);
+}
