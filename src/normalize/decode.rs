@@ -15,7 +15,7 @@ use super::NormalizeError;
 
 /// The most a gzip body may inflate to. A feed is rarely over a few MiB; this bounds a
 /// compression bomb while leaving room for the largest real podcast feeds.
-pub(crate) const MAX_INFLATED_BYTES: u64 = 64 * 1024 * 1024;
+pub const MAX_INFLATED_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The declaration the decoded text starts with, replacing whatever the document declared.
 const UTF8_DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;

@@ -425,9 +425,9 @@ mod tests {
 
     #[test]
     fn rss_in_json_is_converted() {
-        let text = r#"{"rss":{"version":"2.0","channel":{"title":"T","link":"http://x/",
+        let text = r##"{"rss":{"version":"2.0","channel":{"title":"T","link":"http://x/",
             "item":[{"title":"a","link":"http://x/a","guid":{"isPermaLink":"true","#value":"g1"},
-            "enclosure":{"url":"http://x/a.mp3","type":"audio/mpeg","length":"10"}}]}}}"#;
+            "enclosure":{"url":"http://x/a.mp3","type":"audio/mpeg","length":"10"}}]}}}"##;
         let prepared = prepare(text).expect("prepares");
         let items = items(&prepared);
         assert_eq!(items[0]["id"], "g1");

@@ -1,29 +1,277 @@
-//! HELPER-OWNED: placeholder until the normalise helper lands its module.
+//! Normalise: a fetched body -> [`ParsedFeed`], the [`Item`]s of one source in tributary's one
+//! schema. This stage owns everything between the raw bytes and the model: gzip and charsets,
+//! recovery from broken XML, the format parser (feed-rs: RSS 0.9x/1.0/2.0, Atom, JSON Feed),
+//! and the normalisation that makes items comparable and safe (plain-text titles, sanitised
+//! HTML with absolute URLs, post vs episode, durations, deterministic ids, sane dates).
+//!
+//! The design decision: **feed-rs parses first, and only a document it refuses (or finds no
+//! items in) is repaired and parsed again.** A well-formed feed therefore reaches the parser
+//! exactly as served (apart from being transcoded to UTF-8), while a broken one still yields
+//! what a forgiving reader would show. The repair ([`repair`]) is a rewrite to well-formed
+//! XML, not a second parser, so there is one interpretation of every format.
+//!
+//! Everything here is pure: bytes, the feed URL and `now` in, values out. No I/O, no clock, and
+//! no panic escapes: a parser panic, a compression bomb or a pathologically nested document is
+//! that feed's [`NormalizeError`].
+
+mod convert;
+mod decode;
+mod entities;
+mod html;
+mod json;
+mod media;
+mod repair;
+mod scan;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use chrono::{DateTime, Utc};
+use feed_rs::model::Feed;
+use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use thiserror::Error;
 use url::Url;
 
 use crate::model::Item;
 
-#[derive(Debug, Clone, Default)]
+pub use decode::MAX_INFLATED_BYTES;
+pub use repair::MAX_DEPTH;
+
+/// One feed document, normalised.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ParsedFeed {
+    /// The feed's title, as plain text.
     pub title: Option<String>,
+    /// The site the feed belongs to (absolute, http or https).
     pub link: Option<String>,
+    /// How long the feed says it may be cached (RSS `ttl`).
     pub ttl: Option<std::time::Duration>,
+    /// In document order.
     pub items: Vec<Item>,
 }
 
-#[derive(Debug, Error)]
+/// Why a document yielded no feed. Each names the problem in words a feed's owner can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum NormalizeError {
-    #[error("placeholder")]
-    Placeholder,
+    #[error("empty document")]
+    Empty,
+    #[error("not a feed: looks like an HTML page")]
+    HtmlPage,
+    #[error("not a feed: {0}")]
+    NotAFeed(String),
+    /// The first error a strict XML reader finds; `position` is a byte offset in the document
+    /// after transcoding to UTF-8.
+    #[error("XML error at byte {position}: {message}")]
+    Xml { position: u64, message: String },
+    #[error("JSON error: {0}")]
+    Json(String),
+    /// A failure feed-rs reported that has no more specific variant.
+    #[error("feed parser error: {0}")]
+    Parser(String),
+    #[error("gzip body cannot be inflated: {0}")]
+    Gzip(String),
+    #[error("gzip body inflates to more than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("document nests elements more than {limit} deep")]
+    TooDeep { limit: usize },
+    #[error("parser panicked: {0}")]
+    Panic(String),
 }
 
+/// Parses one fetched document into normalised items.
+///
+/// `bytes` is the body exactly as received (after HTTP content decoding, never after a
+/// charset decode: the document's own declaration is what tells its charset). `feed_url`
+/// resolves relative links; `source` is copied into every item; `now` bounds dates.
 pub fn parse_feed(
-    _bytes: &[u8],
-    _feed_url: &Url,
-    _source: &str,
-    _now: DateTime<Utc>,
+    bytes: &[u8],
+    feed_url: &Url,
+    source: &str,
+    now: DateTime<Utc>,
 ) -> Result<ParsedFeed, NormalizeError> {
-    todo!()
+    catch_unwind(AssertUnwindSafe(|| parse(bytes, feed_url, source, now)))
+        .unwrap_or_else(|payload| Err(NormalizeError::Panic(panic_message(payload.as_ref()))))
+}
+
+fn parse(
+    bytes: &[u8],
+    feed_url: &Url,
+    source: &str,
+    now: DateTime<Utc>,
+) -> Result<ParsedFeed, NormalizeError> {
+    let inflated = decode::inflate_if_gzip(bytes)?;
+    let decoded = decode::decode(&inflated);
+    let text = decoded.text;
+    if text.trim().is_empty() {
+        return Err(NormalizeError::Empty);
+    }
+    let ctx = convert::Context {
+        feed_url,
+        source,
+        now,
+    };
+    if text.starts_with(['{', '[']) {
+        return parse_json(&text, &ctx);
+    }
+    if repair::looks_like_html(&text) {
+        return Err(NormalizeError::HtmlPage);
+    }
+    if repair::max_depth(&text, MAX_DEPTH) > MAX_DEPTH {
+        return Err(NormalizeError::TooDeep { limit: MAX_DEPTH });
+    }
+
+    let first = run_feed_rs(text.as_bytes(), feed_url);
+    if let Ok(feed) = &first
+        && !feed.entries.is_empty()
+    {
+        return Ok(convert_xml(feed, &text, &ctx));
+    }
+
+    // Refused, or no items: try the repaired document.
+    let repaired = repair::repair(&text).map_err(|repair::TooDeep| NormalizeError::TooDeep {
+        limit: MAX_DEPTH,
+    })?;
+    let second = if repaired.text == text {
+        None
+    } else {
+        Some(run_feed_rs(repaired.text.as_bytes(), feed_url))
+    };
+    match (first, second) {
+        (Ok(original), Some(Ok(fixed))) if fixed.entries.len() > original.entries.len() => {
+            note_recovery(source, decoded.charset, &repaired);
+            Ok(convert_xml(&fixed, &repaired.text, &ctx))
+        }
+        (Ok(original), _) => Ok(convert_xml(&original, &text, &ctx)),
+        (Err(_), Some(Ok(fixed))) => {
+            note_recovery(source, decoded.charset, &repaired);
+            Ok(convert_xml(&fixed, &repaired.text, &ctx))
+        }
+        (Err(error), _) => Err(classify(error, &text)),
+    }
+}
+
+fn note_recovery(source: &str, charset: decode::Charset, repaired: &repair::Repaired) {
+    tracing::debug!(
+        source,
+        charset = charset.name(),
+        stopped_at = ?repaired.stopped_at,
+        "feed was not well-formed; parsed the repaired document"
+    );
+}
+
+fn parse_json(text: &str, ctx: &convert::Context<'_>) -> Result<ParsedFeed, NormalizeError> {
+    let prepared = json::prepare(text)?;
+    let feed = run_feed_rs(&prepared.bytes, ctx.feed_url).map_err(|error| classify(error, ""))?;
+    Ok(convert::convert_feed(
+        &feed,
+        &[],
+        &prepared.item_images,
+        ctx,
+    ))
+}
+
+fn convert_xml(feed: &Feed, text: &str, ctx: &convert::Context<'_>) -> ParsedFeed {
+    let facts = scan::scan_items(text, ctx.feed_url);
+    convert::convert_feed(feed, &facts, &[], ctx)
+}
+
+/// How a feed-rs run failed.
+enum Failure {
+    Parse(ParseFeedError),
+    Panic(String),
+}
+
+/// One feed-rs parse, with ids left empty where the feed has none (feed-rs would invent a
+/// random UUID; [`convert`] derives a stable one instead) and any panic caught.
+fn run_feed_rs(input: &[u8], feed_url: &Url) -> Result<Feed, Failure> {
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(Some(feed_url.as_str()))
+        .id_generator(|_links, _title, _uri| String::new())
+        .sanitize_content(false)
+        .build();
+    match catch_unwind(AssertUnwindSafe(|| parser.parse(input))) {
+        Ok(Ok(feed)) => Ok(feed),
+        Ok(Err(error)) => Err(Failure::Parse(error)),
+        Err(payload) => Err(Failure::Panic(panic_message(payload.as_ref()))),
+    }
+}
+
+/// Turns feed-rs's failure on the document as served into the error a person can act on.
+fn classify(failure: Failure, text: &str) -> NormalizeError {
+    let error = match failure {
+        Failure::Panic(message) => return NormalizeError::Panic(message),
+        Failure::Parse(error) => error,
+    };
+    match error {
+        ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => {
+            if let Some((position, message)) = repair::first_xml_error(text) {
+                return NormalizeError::Xml { position, message };
+            }
+            NormalizeError::NotAFeed(match repair::root_element_name(text) {
+                Some(root) => format!("root element <{root}> is not RSS, Atom or RDF"),
+                None => "no XML element or JSON object found".into(),
+            })
+        }
+        ParseFeedError::XmlReader(error) => match repair::first_xml_error(text) {
+            Some((position, message)) => NormalizeError::Xml { position, message },
+            None => NormalizeError::Parser(error.to_string()),
+        },
+        ParseFeedError::JsonSerde(error) => NormalizeError::Json(error.to_string()),
+        ParseFeedError::JsonUnsupportedVersion(version) => {
+            NormalizeError::Json(format!("unsupported JSON Feed version {version}"))
+        }
+        other => NormalizeError::Parser(other.to_string()),
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 1, 10, 12, 0, 0)
+            .single()
+            .expect("valid test date")
+    }
+
+    fn url() -> Url {
+        Url::parse("https://example.com/feed").expect("valid test URL")
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let parse = |text: &str| parse_feed(text.as_bytes(), &url(), "t", now());
+        assert_eq!(parse("   "), Err(NormalizeError::Empty));
+        assert_eq!(
+            parse("<!DOCTYPE html><html><body>hi</body></html>"),
+            Err(NormalizeError::HtmlPage)
+        );
+        assert_eq!(
+            parse("<!DOCTYPE html><html><body>hi</body></html>")
+                .map(|_| ())
+                .unwrap_err()
+                .to_string(),
+            "not a feed: looks like an HTML page"
+        );
+        assert!(matches!(parse("<opml/>"), Err(NormalizeError::NotAFeed(_))));
+        assert!(matches!(
+            parse("<rss version=\"2.0\"><channel><title>x</title></rss"),
+            Err(NormalizeError::Xml { .. }) | Ok(_)
+        ));
+        assert!(matches!(parse("{\"a\": 1}"), Err(NormalizeError::NotAFeed(_))));
+    }
+
+    #[test]
+    fn panics_become_errors() {
+        let payload: Box<dyn std::any::Any + Send> = Box::new("boom");
+        assert_eq!(panic_message(payload.as_ref()), "boom");
+    }
 }

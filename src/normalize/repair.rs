@@ -27,7 +27,7 @@ use super::entities::{self, Reference};
 /// The deepest element nesting accepted. Real feeds nest a dozen levels (plus inline XHTML);
 /// feed-rs recurses on some nested elements, and a stack overflow cannot be caught, so a
 /// document past this is refused before any parser sees it. Safe on a 2 MiB thread stack.
-pub(crate) const MAX_DEPTH: usize = 256;
+pub const MAX_DEPTH: usize = 256;
 
 /// Root elements feed-rs dispatches on (local names).
 const FEED_ROOTS: &[&str] = &["rss", "feed", "RDF", "entry"];
