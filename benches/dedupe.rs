@@ -71,7 +71,10 @@ fn item(n: usize, rng: &mut XorShift) -> Item {
         source: "origin".into(),
         guid: format!("item-{n}"),
         link: Some(format!("https://origin.example/p/{n}")),
-        title: (0..6).map(|_| word(rng.below(VOCABULARY))).collect::<Vec<_>>().join(" "),
+        title: (0..6)
+            .map(|_| word(rng.below(VOCABULARY)))
+            .collect::<Vec<_>>()
+            .join(" "),
         authors: vec![],
         // Spread over a year, as real history is.
         published: Some(base_time() + Duration::minutes((n as i64 * 7) % 525_600)),
@@ -103,7 +106,9 @@ fn main() {
     )
     .expect("bench config");
     let thresholds = Thresholds::default();
-    println!("| stored stories | build (s) | match, mirrors (us/item) | match, new items (us/item) | joined | new |");
+    println!(
+        "| stored stories | build (s) | match, mirrors (us/item) | match, new items (us/item) | joined | new |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|");
     for &size in &sizes {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -146,7 +151,9 @@ fn main() {
                 }
             })
             .collect();
-        let fresh: Vec<Item> = (0..probes).map(|i| item(size + 10_000 + i, &mut rng)).collect();
+        let fresh: Vec<Item> = (0..probes)
+            .map(|i| item(size + 10_000 + i, &mut rng))
+            .collect();
 
         let tx = store.begin_feed().expect("tx");
         let mut measure = |items: &[Item]| {
@@ -159,7 +166,10 @@ fn main() {
                     joined += 1;
                 }
             }
-            (started.elapsed().as_secs_f64() * 1e6 / items.len() as f64, joined)
+            (
+                started.elapsed().as_secs_f64() * 1e6 / items.len() as f64,
+                joined,
+            )
         };
         let (mirror_cost, mirror_joined) = measure(&mirrors);
         let (fresh_cost, fresh_joined) = measure(&fresh);

@@ -187,7 +187,8 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
         &fetcher,
         &clock,
         &ingest_context(config),
-        force,
+        poll::Selection::All { force },
+        &mut |_| {},
     ))?;
     for feed in report.feeds.iter().filter(|f| f.outcome.is_failure()) {
         eprintln!("feed {} failed: {}", feed.name, feed.outcome);

@@ -23,6 +23,10 @@ use crate::store::{PollState, SourceRecord, Store, StoreError};
 /// Feeds fetched at once. Bounded so a long feed list does not open hundreds of sockets.
 const CONCURRENT_FETCHES: usize = 16;
 
+/// Feeds fetched at once from one host. Substack serves thousands of newsletters from a few
+/// hosts; being polite there is what keeps us from being rate limited.
+const CONCURRENT_FETCHES_PER_HOST: usize = 2;
+
 #[derive(Debug, Error)]
 pub enum PollError {
     #[error(transparent)]
@@ -90,6 +94,18 @@ pub struct FeedReport {
     pub name: String,
     pub outcome: FeedOutcome,
     pub elapsed: Duration,
+    /// The feed's poll state after this poll.
+    pub state: PollState,
+}
+
+/// Which feeds a cycle asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// Every feed (`tributary poll`, and the daemon at start-up). With `force`, feeds in
+    /// backoff are asked anyway; 410 Gone feeds never are.
+    All { force: bool },
+    /// Only feeds whose next due time has come (the daemon on schedule).
+    Due,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -147,15 +163,16 @@ enum Fetched {
     Failed(String),
 }
 
-/// Polls every configured feed once, ingests what changed and rewrites the merged feed.
-/// With `force`, feeds in backoff are asked anyway (410 Gone feeds still are not).
+/// Polls the selected feeds once, ingests what changed and rewrites the merged feed.
+/// `on_feed` hears about each feed as soon as it is recorded (metrics, watchdog progress).
 pub async fn run_cycle(
     config: &Config,
     store: &mut Store,
     fetcher: &Fetcher,
     clock: &dyn Clock,
     context: &IngestContext,
-    force: bool,
+    selection: Selection,
+    on_feed: &mut dyn FnMut(&FeedReport),
 ) -> Result<CycleReport, PollError> {
     store.sync_sources(&config.feeds)?;
     let sources = store.sources()?;
@@ -167,61 +184,114 @@ pub async fn run_cycle(
         let Some(source) = sources.iter().find(|s| s.name == feed.name) else {
             continue;
         };
-        if source.state.gone {
-            report.feeds.push(skipped(feed, FeedOutcome::SkippedGone));
-            continue;
-        }
-        let not_before = source
-            .state
-            .retry_after
-            .into_iter()
-            .chain(
-                (source.state.consecutive_errors > 0)
-                    .then_some(source.state.next_due_at)
-                    .flatten(),
-            )
-            .max();
-        match not_before {
-            Some(until) if until > now && !force => {
-                tracing::info!(feed = %feed.name, %until, "skipped: backing off");
-                report
-                    .feeds
-                    .push(skipped(feed, FeedOutcome::Skipped { until }));
+        match select(source, selection, now) {
+            Ok(()) => due.push((feed, source.clone())),
+            Err(Some(outcome)) => {
+                if let FeedOutcome::Skipped { until } = &outcome {
+                    tracing::info!(feed = %feed.name, %until, "skipped: backing off");
+                }
+                let skipped = FeedReport {
+                    name: feed.name.clone(),
+                    outcome,
+                    elapsed: Duration::ZERO,
+                    state: source.state.clone(),
+                };
+                on_feed(&skipped);
+                report.feeds.push(skipped);
             }
-            _ => due.push((feed, source.clone())),
+            Err(None) => {}
         }
     }
+    let polled = !due.is_empty();
 
+    let hosts = HostLimits::default();
     let mut results = futures_util::stream::iter(due)
-        .map(|(feed, source)| async move {
-            let started = Instant::now();
-            let fetched = fetch_and_parse(fetcher, feed, &source, clock.now()).await;
-            (feed, source, fetched, started)
+        .map(|(feed, source)| {
+            let host = hosts.for_url(&feed.url);
+            async move {
+                // Held for the whole fetch; released before the (sequential) ingest.
+                let _permit = host.acquire().await;
+                let started = Instant::now();
+                let fetched = fetch_and_parse(fetcher, feed, &source, clock.now()).await;
+                (feed, source, fetched, started)
+            }
         })
         .buffer_unordered(CONCURRENT_FETCHES);
 
     while let Some((feed, source, fetched, started)) = results.next().await {
-        let outcome = record(store, feed, &source, fetched, context, clock.now())?;
+        let (outcome, state) = record(store, feed, &source, fetched, context, clock.now())?;
         let elapsed = started.elapsed();
         log_outcome(&feed.name, &outcome, elapsed);
-        report.feeds.push(FeedReport {
+        let feed_report = FeedReport {
             name: feed.name.clone(),
             outcome,
             elapsed,
-        });
+            state,
+        };
+        on_feed(&feed_report);
+        report.feeds.push(feed_report);
     }
     drop(results);
 
-    report.stories_written = write_outputs(config, store, clock.now())?;
+    if polled || matches!(selection, Selection::All { .. }) {
+        report.stories_written = write_outputs(config, store, clock.now())?;
+    }
     report.feeds.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(report)
 }
 
-fn skipped(feed: &FeedConfig, outcome: FeedOutcome) -> FeedReport {
-    FeedReport {
-        name: feed.name.clone(),
-        outcome,
-        elapsed: Duration::ZERO,
+/// Whether a feed is asked this cycle: `Ok` to poll, `Err(Some)` to report it skipped,
+/// `Err(None)` to pass over it silently (not due yet on its schedule).
+fn select(
+    source: &SourceRecord,
+    selection: Selection,
+    now: DateTime<Utc>,
+) -> Result<(), Option<FeedOutcome>> {
+    let state = &source.state;
+    if state.gone {
+        return Err(Some(FeedOutcome::SkippedGone));
+    }
+    let force = selection == Selection::All { force: true };
+    // The server's Retry-After, and our error backoff, hold whatever the selection (but force).
+    let backoff = state
+        .retry_after
+        .into_iter()
+        .chain(
+            (state.consecutive_errors > 0)
+                .then_some(state.next_due_at)
+                .flatten(),
+        )
+        .max();
+    match backoff {
+        Some(until) if until > now && !force => return Err(Some(FeedOutcome::Skipped { until })),
+        _ => {}
+    }
+    match (selection, state.next_due_at) {
+        (Selection::Due, Some(due)) if due > now => Err(None),
+        _ => Ok(()),
+    }
+}
+
+/// One semaphore per host, created on first use.
+#[derive(Default)]
+struct HostLimits {
+    hosts:
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>>,
+}
+
+impl HostLimits {
+    fn for_url(&self, url: &url::Url) -> std::sync::Arc<tokio::sync::Semaphore> {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let mut hosts = self
+            .hosts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        hosts
+            .entry(host)
+            .or_insert_with(|| {
+                std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_FETCHES_PER_HOST))
+            })
+            .clone()
     }
 }
 
@@ -279,7 +349,7 @@ fn record(
     fetched: Fetched,
     context: &IngestContext,
     now: DateTime<Utc>,
-) -> Result<FeedOutcome, StoreError> {
+) -> Result<(FeedOutcome, PollState), StoreError> {
     let previous = &source.state;
     let mut state = PollState {
         last_attempt_at: Some(now),
@@ -317,7 +387,7 @@ fn record(
             state.backfilled = true;
             finish(&mut state);
             let summary = ingest::ingest(store, source, &parsed.items, &state, context, now)?;
-            Ok(FeedOutcome::Ingested(summary))
+            Ok((FeedOutcome::Ingested(summary), state))
         }
         Fetched::NotModified {
             validators,
@@ -332,7 +402,7 @@ fn record(
             state.min_interval = max_age.or(state.min_interval);
             finish(&mut state);
             store.save_poll_state(source.id, &state)?;
-            Ok(FeedOutcome::NotModified)
+            Ok((FeedOutcome::NotModified, state))
         }
         Fetched::RateLimited(until) => {
             state.last_status = Some("rate limited".into());
@@ -345,7 +415,7 @@ fn record(
             state.retry_after = until;
             finish(&mut state);
             store.save_poll_state(source.id, &state)?;
-            Ok(FeedOutcome::RateLimited { until })
+            Ok((FeedOutcome::RateLimited { until }, state))
         }
         Fetched::Gone => {
             state.last_status = Some("gone".into());
@@ -357,7 +427,7 @@ fn record(
             state.gone = true;
             finish(&mut state);
             store.save_poll_state(source.id, &state)?;
-            Ok(FeedOutcome::Gone)
+            Ok((FeedOutcome::Gone, state))
         }
         Fetched::Failed(message) => {
             state.last_status = Some("error".into());
@@ -366,7 +436,7 @@ fn record(
             state.consecutive_errors = previous.consecutive_errors.saturating_add(1);
             finish(&mut state);
             store.save_poll_state(source.id, &state)?;
-            Ok(FeedOutcome::Failed(message))
+            Ok((FeedOutcome::Failed(message), state))
         }
     }
 }

@@ -98,7 +98,10 @@ fn convert_entry(
         .clone()
         .or_else(|| {
             let anchor = link.as_ref().unwrap_or(ctx.feed_url);
-            entry.base.as_deref().and_then(|b| anchor.join(b.trim()).ok())
+            entry
+                .base
+                .as_deref()
+                .and_then(|b| anchor.join(b.trim()).ok())
         })
         .or_else(|| link.clone())
         .unwrap_or_else(|| ctx.feed_url.clone());
@@ -221,9 +224,7 @@ fn enclosure_candidates(entry: &Entry, base: &Url) -> Vec<Enclosure> {
         }
         out.push(Enclosure {
             url: url.into(),
-            mime_type: mime
-                .map(|m| m.trim().to_string())
-                .filter(|m| !m.is_empty()),
+            mime_type: mime.map(|m| m.trim().to_string()).filter(|m| !m.is_empty()),
             length: length.filter(|n| *n > 0),
         });
     };

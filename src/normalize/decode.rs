@@ -341,7 +341,9 @@ mod tests {
     #[test]
     fn meta_charset_forms() {
         assert_eq!(
-            meta_charset(b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=Shift_JIS\">"),
+            meta_charset(
+                b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=Shift_JIS\">"
+            ),
             Some("shift_jis".into())
         );
         assert_eq!(meta_charset(b"<p>no meta</p>"), None);
@@ -375,7 +377,10 @@ mod tests {
             format!("{UTF8_DECLARATION}\n<rss/>")
         );
         assert_eq!(normalize_prolog("  <rss/>"), "<rss/>");
-        assert_eq!(normalize_prolog("<?xml-stylesheet href='x'?><rss/>"), "<?xml-stylesheet href='x'?><rss/>");
+        assert_eq!(
+            normalize_prolog("<?xml-stylesheet href='x'?><rss/>"),
+            "<?xml-stylesheet href='x'?><rss/>"
+        );
     }
 
     #[test]

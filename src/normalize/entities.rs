@@ -404,7 +404,11 @@ mod tests {
             assert!(pair[0].0 < pair[1].0, "{} before {}", pair[0].0, pair[1].0);
         }
         assert_eq!(ENTITIES.len(), 253);
-        assert!(ENTITIES.iter().all(|(name, _)| name.len() < MAX_REFERENCE_LEN));
+        assert!(
+            ENTITIES
+                .iter()
+                .all(|(name, _)| name.len() < MAX_REFERENCE_LEN)
+        );
     }
 
     #[test]
@@ -456,7 +460,10 @@ mod tests {
     #[test]
     fn decodes_text() {
         assert_eq!(decode("a &amp; b &mdash; c&#33;"), "a & b — c!");
-        assert_eq!(decode("Tom &amp Jerry & co &bogus;"), "Tom &amp Jerry & co &bogus;");
+        assert_eq!(
+            decode("Tom &amp Jerry & co &bogus;"),
+            "Tom &amp Jerry & co &bogus;"
+        );
         assert_eq!(decode("&lt;b&gt;"), "<b>");
     }
 }

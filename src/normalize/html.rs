@@ -139,7 +139,10 @@ mod tests {
     #[test]
     fn titles_become_plain_text() {
         assert_eq!(plain_text("<b>x</b>"), "x");
-        assert_eq!(plain_text("  Tom &amp; Jerry\n\t&mdash; again  "), "Tom & Jerry — again");
+        assert_eq!(
+            plain_text("  Tom &amp; Jerry\n\t&mdash; again  "),
+            "Tom & Jerry — again"
+        );
         assert_eq!(plain_text("a < b and c > d"), "a < b and c > d");
         assert_eq!(plain_text("one<br/>two"), "one two");
         assert_eq!(plain_text("x<script>alert(1)</script>y"), "x y");
@@ -157,8 +160,19 @@ mod tests {
             <span style="color:red">s</span></p>"#;
         let clean = sanitize(dirty, &base());
         for bad in [
-            "script", "alert", "onclick", "onerror", "javascript", "data:", "vbscript", "iframe",
-            "form", "input", "object", "embed", "style",
+            "script",
+            "alert",
+            "onclick",
+            "onerror",
+            "javascript",
+            "data:",
+            "vbscript",
+            "iframe",
+            "form",
+            "input",
+            "object",
+            "embed",
+            "style",
         ] {
             assert!(!clean.contains(bad), "{bad} survived in {clean}");
         }
@@ -171,10 +185,19 @@ mod tests {
             r#"<a href="../other/">o</a> <img src="pic.png" alt="p"> <img src="//cdn.example.net/i.png"> <a href="mailto:a@b.c">m</a> <img src="mailto:a@b.c">"#,
             &base(),
         );
-        assert!(clean.contains(r#"href="https://example.com/blog/other/""#), "{clean}");
+        assert!(
+            clean.contains(r#"href="https://example.com/blog/other/""#),
+            "{clean}"
+        );
         assert!(clean.contains(r#"rel="noopener noreferrer""#), "{clean}");
-        assert!(clean.contains(r#"src="https://example.com/blog/post/pic.png""#), "{clean}");
-        assert!(clean.contains(r#"src="https://cdn.example.net/i.png""#), "{clean}");
+        assert!(
+            clean.contains(r#"src="https://example.com/blog/post/pic.png""#),
+            "{clean}"
+        );
+        assert!(
+            clean.contains(r#"src="https://cdn.example.net/i.png""#),
+            "{clean}"
+        );
         assert!(clean.contains(r#"href="mailto:a@b.c""#), "{clean}");
         assert_eq!(clean.matches("<img").count(), 3);
         assert_eq!(clean.matches("src=").count(), 2);
@@ -182,7 +205,10 @@ mod tests {
 
     #[test]
     fn plain_text_is_escaped() {
-        assert_eq!(text_to_html("a < b & c\nnext"), "a &lt; b &amp; c<br>\nnext");
+        assert_eq!(
+            text_to_html("a < b & c\nnext"),
+            "a &lt; b &amp; c<br>\nnext"
+        );
     }
 
     #[test]

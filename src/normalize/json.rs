@@ -121,12 +121,9 @@ fn normalize_item(item: &mut Map<String, Value>) -> Option<String> {
         keep_string(item, key);
     }
     let tags: Option<Vec<Value>> = match item.get("tags") {
-        Some(Value::Array(tags)) => Some(
-            tags.iter()
-                .filter_map(text_of)
-                .map(Value::String)
-                .collect(),
-        ),
+        Some(Value::Array(tags)) => {
+            Some(tags.iter().filter_map(text_of).map(Value::String).collect())
+        }
         Some(Value::String(tags)) => Some(
             tags.split(',')
                 .map(str::trim)
@@ -187,9 +184,11 @@ fn normalize_attachment(value: &Value) -> Option<Value> {
         out.insert("title".into(), Value::String(title));
     }
     let size = match object.get("size_in_bytes") {
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64)),
+        Some(Value::Number(n)) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| *f >= 0.0 && f.is_finite())
+                .map(|f| f as u64)
+        }),
         Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
         _ => None,
     };
@@ -298,7 +297,9 @@ fn rss_in_json(channel: &Value) -> Value {
                 out.insert("author".into(), serde_json::json!({ "name": author }));
             }
             let tags: Vec<Value> = match item.get("category") {
-                Some(Value::Array(list)) => list.iter().filter_map(text_of).map(Value::String).collect(),
+                Some(Value::Array(list)) => {
+                    list.iter().filter_map(text_of).map(Value::String).collect()
+                }
                 Some(other) => text_of(other).map(Value::String).into_iter().collect(),
                 None => Vec::new(),
             };

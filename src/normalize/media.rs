@@ -17,7 +17,10 @@ const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "gif", "webp", "avif",
 fn useful_mime(mime: Option<&str>) -> Option<String> {
     let essence = mime?.split(';').next()?.trim().to_ascii_lowercase();
     match essence.as_str() {
-        "" | "application/octet-stream" | "binary/octet-stream" | "application/unknown"
+        ""
+        | "application/octet-stream"
+        | "binary/octet-stream"
+        | "application/unknown"
         | "unknown" => None,
         _ => Some(essence),
     }
@@ -66,7 +69,9 @@ pub(crate) fn parse_duration(text: &str) -> Option<u64> {
         if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        total = total.checked_mul(60)?.checked_add(part.parse::<u64>().ok()?)?;
+        total = total
+            .checked_mul(60)?
+            .checked_add(part.parse::<u64>().ok()?)?;
     }
     total.checked_mul(60)?.checked_add(seconds)
 }
@@ -114,7 +119,10 @@ mod tests {
     fn kinds_by_extension_when_type_is_missing_or_generic() {
         assert!(is_audio_video(None, "https://x/ep1.mp3?dl=1"));
         assert!(is_audio_video(Some(""), "https://x/ep1.M4A"));
-        assert!(is_audio_video(Some("application/octet-stream"), "https://x/v.mp4#t"));
+        assert!(is_audio_video(
+            Some("application/octet-stream"),
+            "https://x/v.mp4#t"
+        ));
         assert!(!is_audio_video(None, "https://x/cover.jpg"));
         assert!(!is_audio_video(None, "https://x/mp3/"));
         assert!(is_image(None, "https://x/cover.JPG"));

@@ -127,9 +127,8 @@ fn parse(
     }
 
     // Refused, or no items: try the repaired document.
-    let repaired = repair::repair(&text).map_err(|repair::TooDeep| NormalizeError::TooDeep {
-        limit: MAX_DEPTH,
-    })?;
+    let repaired = repair::repair(&text)
+        .map_err(|repair::TooDeep| NormalizeError::TooDeep { limit: MAX_DEPTH })?;
     let second = if repaired.text == text {
         None
     } else {
@@ -266,7 +265,10 @@ mod tests {
             parse("<rss version=\"2.0\"><channel><title>x</title></rss"),
             Err(NormalizeError::Xml { .. }) | Ok(_)
         ));
-        assert!(matches!(parse("{\"a\": 1}"), Err(NormalizeError::NotAFeed(_))));
+        assert!(matches!(
+            parse("{\"a\": 1}"),
+            Err(NormalizeError::NotAFeed(_))
+        ));
     }
 
     #[test]

@@ -38,8 +38,7 @@ const RSS_TEXT_ELEMENTS: &[&str] = &["title", "description", "encoded", "summary
 
 /// HTML elements that never have content: `<br>` without `</br>` must not swallow the rest.
 const HTML_VOID: &[&str] = &[
-    "br", "hr", "img", "wbr", "input", "area", "col", "embed", "param", "track", "meta",
-    "basefont",
+    "br", "hr", "img", "wbr", "input", "area", "col", "embed", "param", "track", "meta", "basefont",
 ];
 
 /// Namespaces commonly used in feeds, for prefixes a document uses without declaring.
@@ -48,7 +47,10 @@ const KNOWN_PREFIXES: &[(&str, &str)] = &[
     ("content", "http://purl.org/rss/1.0/modules/content/"),
     ("dc", "http://purl.org/dc/elements/1.1/"),
     ("dcterms", "http://purl.org/dc/terms/"),
-    ("googleplay", "http://www.google.com/schemas/play-podcasts/1.0"),
+    (
+        "googleplay",
+        "http://www.google.com/schemas/play-podcasts/1.0",
+    ),
     ("itunes", "http://www.itunes.com/dtds/podcast-1.0.dtd"),
     ("media", "http://search.yahoo.com/mrss/"),
     ("podcast", "https://podcastindex.org/namespace/1.0"),
@@ -177,7 +179,8 @@ pub(crate) fn fix_text(text: &str) -> String {
                 i = end;
             }
             b'<' if rest.get(1).is_some_and(|b| is_name_start(*b))
-                || (rest.get(1) == Some(&b'/') && rest.get(2).is_some_and(|b| is_name_start(*b))) =>
+                || (rest.get(1) == Some(&b'/')
+                    && rest.get(2).is_some_and(|b| is_name_start(*b))) =>
             {
                 i = copy_tag(text, i, &mut out);
             }
@@ -641,7 +644,10 @@ fn usable_base(value: &str) -> bool {
 /// on anything else, and Atom 0.3 feeds write MIME types there.
 fn normalize_text_type(element: &str, value: &str) -> String {
     let lower = value.trim().to_ascii_lowercase();
-    let text_construct = matches!(element, "title" | "subtitle" | "summary" | "rights" | "tagline");
+    let text_construct = matches!(
+        element,
+        "title" | "subtitle" | "summary" | "rights" | "tagline"
+    );
     match lower.as_str() {
         "text/plain" | "text" => "text".to_string(),
         "text/html" | "html" => "html".to_string(),
@@ -679,7 +685,10 @@ pub(crate) fn max_depth(text: &str, cap: usize) -> usize {
     let mut stack: Vec<&[u8]> = Vec::new();
     let mut deepest = 0;
     let mut i = 0;
-    while let Some(offset) = bytes.get(i..).and_then(|rest| rest.iter().position(|b| *b == b'<')) {
+    while let Some(offset) = bytes
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|b| *b == b'<'))
+    {
         i += offset;
         let rest = &bytes[i..];
         if rest.starts_with(b"<![CDATA[") {
@@ -800,7 +809,10 @@ mod tests {
             strip_leading_junk("<br />\n<b>Warning</b>: x\n<?xml version=\"1.0\"?><rss/>"),
             "<?xml version=\"1.0\"?><rss/>"
         );
-        assert_eq!(strip_leading_junk("garbage <rss version=\"2.0\"/>"), "<rss version=\"2.0\"/>");
+        assert_eq!(
+            strip_leading_junk("garbage <rss version=\"2.0\"/>"),
+            "<rss version=\"2.0\"/>"
+        );
         assert_eq!(strip_leading_junk("<!-- c --><feed/>"), "<!-- c --><feed/>");
     }
 
@@ -820,7 +832,9 @@ mod tests {
     #[test]
     fn cdata_is_left_alone_but_comments_and_doctype_go() {
         assert_eq!(
-            fix_text("<!DOCTYPE rss [<!ENTITY x \"y\">]><t><![CDATA[a &nbsp; <b>]]><!-- &c --></t>"),
+            fix_text(
+                "<!DOCTYPE rss [<!ENTITY x \"y\">]><t><![CDATA[a &nbsp; <b>]]><!-- &c --></t>"
+            ),
             "<t><![CDATA[a &nbsp; <b>]]></t>"
         );
         assert_eq!(fix_text("<t><![CDATA[open"), "<t><![CDATA[open]]>");
@@ -828,7 +842,10 @@ mod tests {
 
     #[test]
     fn stray_angle_brackets_and_controls() {
-        assert_eq!(fix_text("<t>1 < 2 <3 \u{1}ok\u{FFFE}</t>"), "<t>1 &lt; 2 &lt;3 ok</t>");
+        assert_eq!(
+            fix_text("<t>1 < 2 <3 \u{1}ok\u{FFFE}</t>"),
+            "<t>1 &lt; 2 &lt;3 ok</t>"
+        );
         assert_eq!(fix_text("<a href=\"x<y\">"), "<a href=\"x&lt;y\">");
         assert_eq!(fix_text("<a b=\"c\" <d>"), "<a b=\"c\" ><d>");
     }
@@ -860,18 +877,25 @@ mod tests {
 
     #[test]
     fn undeclared_prefixes_are_declared_on_the_root() {
-        let out = repaired("<rss version=\"2.0\"><channel><itunes:author>a</itunes:author><foo:bar/></channel></rss>");
+        let out = repaired(
+            "<rss version=\"2.0\"><channel><itunes:author>a</itunes:author><foo:bar/></channel></rss>",
+        );
         assert!(out.starts_with(
             "<rss version=\"2.0\" xmlns:foo=\"urn:x-tributary:undeclared:foo\" xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\">"
         ), "{out}");
         let declared = repaired("<rss xmlns:itunes=\"u\" version=\"2.0\"><itunes:a/></rss>");
-        assert_eq!(declared, "<rss xmlns:itunes=\"u\" version=\"2.0\"><itunes:a/></rss>");
+        assert_eq!(
+            declared,
+            "<rss xmlns:itunes=\"u\" version=\"2.0\"><itunes:a/></rss>"
+        );
     }
 
     #[test]
     fn html_inside_rss_text_elements_becomes_text() {
         assert_eq!(
-            repaired("<rss version=\"2.0\"><channel><item><description>a <p>b<br>c</p></description></item></channel></rss>"),
+            repaired(
+                "<rss version=\"2.0\"><channel><item><description>a <p>b<br>c</p></description></item></channel></rss>"
+            ),
             "<rss version=\"2.0\"><channel><item><description>a &lt;p&gt;b&lt;br&gt;c&lt;/p&gt;</description></item></channel></rss>"
         );
     }
@@ -879,7 +903,9 @@ mod tests {
     #[test]
     fn attributes_are_repaired() {
         assert_eq!(
-            repaired("<feed><link href=unquoted rel='alternate' rel=\"dup\" xml:base=\"http://[bad\"/></feed>"),
+            repaired(
+                "<feed><link href=unquoted rel='alternate' rel=\"dup\" xml:base=\"http://[bad\"/></feed>"
+            ),
             "<feed><link href=\"unquoted\" rel=\"alternate\"/></feed>"
         );
         assert_eq!(
@@ -891,7 +917,9 @@ mod tests {
     #[test]
     fn bad_element_names_become_text() {
         assert_eq!(
-            repaired("<rss version=\"2.0\"><channel><author>Jo <jo@example.com></author></channel></rss>"),
+            repaired(
+                "<rss version=\"2.0\"><channel><author>Jo <jo@example.com></author></channel></rss>"
+            ),
             "<rss version=\"2.0\"><channel><author>Jo &lt;jo@example.com&gt;</author></channel></rss>"
         );
     }

@@ -138,9 +138,10 @@ fn in_itunes_namespace(resolved: &ResolveResult<'_>, event: &Event<'_>) -> bool 
             .is_ok_and(|uri| uri.trim().eq_ignore_ascii_case(ITUNES_NS)),
         ResolveResult::Unknown(prefix) => prefix == b"itunes",
         ResolveResult::Unbound => match event {
-            Event::Start(start) | Event::Empty(start) => {
-                start.name().prefix().is_some_and(|p| p.as_ref() == b"itunes")
-            }
+            Event::Start(start) | Event::Empty(start) => start
+                .name()
+                .prefix()
+                .is_some_and(|p| p.as_ref() == b"itunes"),
             _ => false,
         },
     }
@@ -165,7 +166,12 @@ fn xml_base(start: &BytesStart<'_>) -> Option<String> {
         .attributes()
         .flatten()
         .find(|attribute| attribute.key.as_ref() == b"xml:base")
-        .and_then(|attribute| attribute.unescape_value().ok().map(|v| v.trim().to_string()))
+        .and_then(|attribute| {
+            attribute
+                .unescape_value()
+                .ok()
+                .map(|v| v.trim().to_string())
+        })
 }
 
 fn note_image(start: &BytesStart<'_>, facts: &mut ItemFacts) {
@@ -176,7 +182,12 @@ fn note_image(start: &BytesStart<'_>, facts: &mut ItemFacts) {
         .attributes()
         .flatten()
         .find(|attribute| attribute.key.as_ref() == b"href")
-        .and_then(|attribute| attribute.unescape_value().ok().map(|v| v.trim().to_string()))
+        .and_then(|attribute| {
+            attribute
+                .unescape_value()
+                .ok()
+                .map(|v| v.trim().to_string())
+        })
         .filter(|href| !href.is_empty());
 }
 

@@ -4,13 +4,23 @@ use crate::common::binary::{Workspace, assert_success, stderr, stdout};
 use crate::common::server::{Reply, TestServer};
 
 fn fixture_path(name: &str) -> String {
-    format!("{}/tests/fixtures/mirrors/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/tests/fixtures/mirrors/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 #[test]
 fn every_command_has_useful_help() {
     let ws = Workspace::new();
-    for command in ["poll", "export", "stories", "check-config", "status", "inspect"] {
+    for command in [
+        "poll",
+        "export",
+        "stories",
+        "check-config",
+        "status",
+        "inspect",
+    ] {
         let output = ws.run(&[command, "--help"]);
         assert_success(&output);
         let text = stdout(&output);
@@ -18,7 +28,14 @@ fn every_command_has_useful_help() {
         assert!(text.lines().count() > 4, "{command}: {text}");
     }
     let text = stdout(&ws.run(&["--help"]));
-    for command in ["poll", "export", "stories", "check-config", "status", "inspect"] {
+    for command in [
+        "poll",
+        "export",
+        "stories",
+        "check-config",
+        "status",
+        "inspect",
+    ] {
         assert!(text.contains(command), "{command} missing from --help");
     }
 }
@@ -71,11 +88,12 @@ fn inspect_prints_items_as_json_lines_and_stores_nothing() {
 
     let newsletter = ws.run(&["inspect", &fixture_path("newsletter.xml")]);
     assert_success(&newsletter);
-    let first: serde_json::Value = serde_json::from_str(
-        stdout(&newsletter).lines().next().expect("an item"),
-    )
-    .expect("json");
-    assert_eq!(first["kind"], "post", "a cover image does not make an episode");
+    let first: serde_json::Value =
+        serde_json::from_str(stdout(&newsletter).lines().next().expect("an item")).expect("json");
+    assert_eq!(
+        first["kind"], "post",
+        "a cover image does not make an episode"
+    );
     assert!(!ws.path("tributary.db").exists(), "inspect stores nothing");
 }
 
@@ -84,14 +102,20 @@ fn inspect_refuses_what_is_not_a_feed() {
     let server = TestServer::routes([
         (
             "/page",
-            Reply::ok("<!DOCTYPE html><html><head><title>Hi</title></head><body>no feed</body></html>"),
+            Reply::ok(
+                "<!DOCTYPE html><html><head><title>Hi</title></head><body>no feed</body></html>",
+            ),
         ),
         ("/missing", Reply::status(404)),
     ]);
     let ws = Workspace::new();
     let page = ws.run(&["inspect", server.url("/page").as_str()]);
     assert_eq!(page.status.code(), Some(1));
-    assert!(stderr(&page).contains("not a readable feed"), "{}", stderr(&page));
+    assert!(
+        stderr(&page).contains("not a readable feed"),
+        "{}",
+        stderr(&page)
+    );
 
     let missing = ws.run(&["inspect", server.url("/missing").as_str()]);
     assert_eq!(missing.status.code(), Some(1));

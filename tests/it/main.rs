@@ -1,9 +1,9 @@
 //! tributary's integration tests: real HTTP servers on 127.0.0.1, real SQLite files, and the
 //! real binary.
 
+mod cli;
 mod common;
 mod emit;
 mod fetch;
 mod normalize;
 mod pipeline;
-mod cli;

@@ -1,0 +1,1 @@
+//! HELPER-OWNED placeholder: the HTTP server.
