@@ -154,7 +154,7 @@ pub struct ServerConfig {
     pub base_url: Url,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchConfig {
     /// Total deadline per request, connect to last body byte.
     pub timeout: Duration,

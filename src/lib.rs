@@ -9,6 +9,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod dedupe;
 pub mod emit;
 pub mod fetch;

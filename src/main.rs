@@ -11,7 +11,8 @@ use url::Url;
 
 use tributary::clock::{Clock, SystemClock};
 use tributary::config::{Config, FetchConfig};
-use tributary::emit::{self, FeedMeta};
+use tributary::daemon::{self, ConfigSource};
+use tributary::emit;
 use tributary::fetch::{FetchOutcome, Fetcher, Validators};
 use tributary::ingest::IngestContext;
 use tributary::normalize;
@@ -60,6 +61,9 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the service: poll every feed at start-up and then on schedule, serve the merged
+    /// feed over HTTP ([server] listen), until SIGTERM. SIGHUP reloads the configuration.
+    Run,
     /// Poll every feed once, store new and changed items, rewrite the merged feed, and exit.
     /// Exits 0 even when some feeds fail; the summary names them.
     Poll {
@@ -121,7 +125,8 @@ fn init_logging(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -141,6 +146,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         command => {
             let config = load_config(cli.config.as_ref())?;
             match command {
+                Command::Run => run_daemon(cli.config, config),
                 Command::Poll { force } => poll_once(&config, force),
                 Command::Export { format, output } => export(&config, format, output),
                 Command::Stories { limit, explain } => stories(&config, limit, explain),
@@ -171,6 +177,15 @@ fn ingest_context(config: &Config) -> IngestContext {
     }
 }
 
+fn run_daemon(path: Option<PathBuf>, config: Config) -> Result<ExitCode> {
+    let source = match path {
+        Some(path) => ConfigSource::File(path),
+        None => ConfigSource::Embedded,
+    };
+    runtime()?.block_on(daemon::run(source, config))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
     let mut store = open_store(config)?;
     let fetcher = Fetcher::new(&config.fetch)?;
@@ -190,10 +205,11 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
         poll::Selection::All { force },
         &mut |_| {},
     ))?;
+    let rendered = poll::publish(config, &store, clock.now())?;
     for feed in report.feeds.iter().filter(|f| f.outcome.is_failure()) {
         eprintln!("feed {} failed: {}", feed.name, feed.outcome);
     }
-    println!("{}", report.summary());
+    println!("{}", report.summary(rendered.stories));
     println!("merged feed: {}", config.output.atom_path.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -202,16 +218,10 @@ fn export(config: &Config, format: ExportFormat, output: Option<PathBuf>) -> Res
     let bytes = match format {
         ExportFormat::Opml => emit::opml(&config.feeds, &config.output.title),
         ExportFormat::Atom | ExportFormat::Json => {
-            let store = open_store(config)?;
-            let stories = store.stories(config.output.max_entries)?;
-            let meta = FeedMeta {
-                title: config.output.title.clone(),
-                base_url: config.server.base_url.clone(),
-                generated_at: SystemClock.now(),
-            };
+            let rendered = poll::render(config, &open_store(config)?, SystemClock.now())?;
             match format {
-                ExportFormat::Atom => emit::atom(&stories, &meta),
-                _ => emit::json_feed(&stories, &meta),
+                ExportFormat::Atom => rendered.atom,
+                _ => rendered.json,
             }
         }
     };

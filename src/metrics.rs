@@ -130,9 +130,10 @@ impl Metrics {
         Metrics::default()
     }
 
-    /// Records one feed's poll: its outcome, how long it took, the items it stored, and the
-    /// feed's health as the store now has it (`last_success`, `consecutive_errors`: the report
-    /// alone does not carry them).
+    /// Records one feed's poll, as soon as it is done: its outcome, how long it took, the items
+    /// it stored, and the feed's health as the store now has it (the daemon passes the
+    /// report's poll state; they are separate arguments so a caller without one can still
+    /// say what it knows).
     ///
     /// A skipped poll is counted but its duration is not observed: nothing was asked, and its
     /// zero would drag the histogram towards a speed no feed has.
@@ -156,10 +157,12 @@ impl Metrics {
         feed.consecutive_errors = consecutive_errors;
     }
 
-    /// Records a finished cycle: counts it, stamps it, and adds the stories its feeds created.
+    /// Records a finished cycle: counts it, stamps it, and adds up the stories its feeds
+    /// created.
     ///
-    /// Per-feed series are left to [`Metrics::record_feed`], so calling both for one cycle
-    /// counts nothing twice.
+    /// The per-feed series are [`Metrics::record_feed`]'s alone and this reads nothing but
+    /// the stories from the feeds' reports, so calling both for the same cycle (as the daemon
+    /// does) counts nothing twice.
     pub fn record_cycle(&self, report: &CycleReport, at: DateTime<Utc>) {
         let created: u64 = report
             .feeds
@@ -428,6 +431,7 @@ mod tests {
 
     use super::*;
     use crate::ingest::IngestSummary;
+    use crate::store::PollState;
 
     fn at(seconds: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(seconds, 0)
@@ -435,11 +439,23 @@ mod tests {
             .expect("a valid timestamp")
     }
 
-    fn report(name: &str, outcome: FeedOutcome, millis: u64) -> FeedReport {
+    /// A feed's report; its poll state says when it last succeeded and how many errors since.
+    fn report(
+        name: &str,
+        outcome: FeedOutcome,
+        millis: u64,
+        last_success: Option<i64>,
+        consecutive_errors: u32,
+    ) -> FeedReport {
         FeedReport {
             name: name.to_owned(),
             outcome,
             elapsed: Duration::from_millis(millis),
+            state: PollState {
+                last_success_at: last_success.map(at),
+                consecutive_errors,
+                ..PollState::default()
+            },
         }
     }
 
@@ -449,6 +465,25 @@ mod tests {
             new_stories,
             ..IngestSummary::default()
         })
+    }
+
+    fn cycle(feeds: Vec<FeedReport>) -> CycleReport {
+        CycleReport {
+            feeds,
+            ..CycleReport::default()
+        }
+    }
+
+    /// What the daemon does: each feed as it finishes, then the cycle.
+    fn record_all(metrics: &Metrics, cycle: &CycleReport, at: DateTime<Utc>) {
+        for feed in &cycle.feeds {
+            metrics.record_feed(
+                feed,
+                feed.state.last_success_at,
+                feed.state.consecutive_errors,
+            );
+        }
+        metrics.record_cycle(cycle, at);
     }
 
     /// The lines of `text` that start with `prefix`.
@@ -485,13 +520,25 @@ mod tests {
     #[test]
     fn feed_series_follow_the_reports() {
         let metrics = Metrics::new();
-        metrics.record_feed(&report("b", ingested(3, 2), 200), Some(at(1_700_000_000)), 0);
-        metrics.record_feed(
-            &report("a", FeedOutcome::Failed("boom".into()), 1_500),
-            None,
-            4,
+        record_all(
+            &metrics,
+            &cycle(vec![
+                report("a", FeedOutcome::Failed("boom".into()), 1_500, None, 4),
+                report("b", ingested(3, 2), 200, Some(1_700_000_000), 0),
+            ]),
+            at(1_700_000_001),
         );
-        metrics.record_feed(&report("b", FeedOutcome::NotModified, 50), Some(at(1_700_000_600)), 0);
+        record_all(
+            &metrics,
+            &cycle(vec![report(
+                "b",
+                FeedOutcome::NotModified,
+                50,
+                Some(1_700_000_600),
+                0,
+            )]),
+            at(1_700_000_601),
+        );
         let text = metrics.render();
 
         assert_eq!(
@@ -527,20 +574,50 @@ mod tests {
             ]
         );
         assert!(text.contains("tributary_feed_polls_total{feed=\"a\",outcome=\"error\"} 1\n"));
+        assert!(text.contains("\ntributary_cycles_total 2\n"));
+        assert!(text.contains("\ntributary_last_cycle_timestamp_seconds 1700000601\n"));
+    }
+
+    #[test]
+    fn every_outcome_has_its_label() {
+        let metrics = Metrics::new();
+        let until = at(1);
+        record_all(
+            &metrics,
+            &cycle(vec![
+                report("f", ingested(0, 0), 1, None, 0),
+                report("f", FeedOutcome::NotModified, 1, None, 0),
+                report("f", FeedOutcome::Skipped { until }, 0, None, 0),
+                report("f", FeedOutcome::SkippedGone, 0, None, 0),
+                report("f", FeedOutcome::RateLimited { until: None }, 1, None, 0),
+                report("f", FeedOutcome::Gone, 1, None, 0),
+                report("f", FeedOutcome::Failed("x".into()), 1, None, 0),
+            ]),
+            at(2),
+        );
+        assert_eq!(
+            lines(&metrics.render(), "tributary_feed_polls_total{"),
+            [
+                "tributary_feed_polls_total{feed=\"f\",outcome=\"error\"} 1",
+                "tributary_feed_polls_total{feed=\"f\",outcome=\"gone\"} 1",
+                "tributary_feed_polls_total{feed=\"f\",outcome=\"not_modified\"} 1",
+                "tributary_feed_polls_total{feed=\"f\",outcome=\"ok\"} 1",
+                "tributary_feed_polls_total{feed=\"f\",outcome=\"rate_limited\"} 1",
+                "tributary_feed_polls_total{feed=\"f\",outcome=\"skipped\"} 2",
+            ]
+        );
     }
 
     #[test]
     fn histogram_buckets_are_cumulative() {
         let metrics = Metrics::new();
-        for millis in [50, 100, 300, 40_000] {
-            metrics.record_feed(&report("f", FeedOutcome::NotModified, millis), None, 0);
-        }
+        let mut feeds: Vec<_> = [50, 100, 300, 40_000]
+            .into_iter()
+            .map(|millis| report("f", FeedOutcome::NotModified, millis, None, 0))
+            .collect();
         // Skipped polls count as polls but not as durations.
-        metrics.record_feed(
-            &report("f", FeedOutcome::SkippedGone, 0),
-            None,
-            0,
-        );
+        feeds.push(report("f", FeedOutcome::SkippedGone, 0, None, 0));
+        record_all(&metrics, &cycle(feeds), at(1));
         let text = metrics.render();
         assert_eq!(
             lines(&text, "tributary_feed_poll_duration_seconds_"),
@@ -562,20 +639,17 @@ mod tests {
     }
 
     #[test]
-    fn cycles_count_created_stories_once() {
+    fn cycles_count_created_stories() {
         let metrics = Metrics::new();
-        let cycle = CycleReport {
-            feeds: vec![
-                report("a", ingested(5, 2), 10),
-                report("b", ingested(1, 1), 10),
-                report("c", FeedOutcome::Gone, 10),
-            ],
-            stories_written: 3,
-        };
-        for feed in &cycle.feeds {
-            metrics.record_feed(feed, None, 0);
-        }
-        metrics.record_cycle(&cycle, at(1_700_000_123));
+        record_all(
+            &metrics,
+            &cycle(vec![
+                report("a", ingested(5, 2), 10, None, 0),
+                report("b", ingested(1, 1), 10, None, 0),
+                report("c", FeedOutcome::Gone, 10, None, 1),
+            ]),
+            at(1_700_000_123),
+        );
         metrics.record_cycle(&CycleReport::default(), at(1_700_000_999));
         let text = metrics.render();
         assert!(text.contains("\ntributary_stories_created_total 3\n"));
@@ -604,13 +678,25 @@ mod tests {
     #[test]
     fn label_values_are_escaped() {
         let metrics = Metrics::new();
-        metrics.record_feed(&report("a\"b\\c\nd", FeedOutcome::NotModified, 1), None, 0);
+        record_all(
+            &metrics,
+            &cycle(vec![report(
+                "a\"b\\c\nd",
+                FeedOutcome::NotModified,
+                1,
+                None,
+                0,
+            )]),
+            at(1),
+        );
+        metrics.record_notification("x\ny", true);
         let text = metrics.render();
         assert!(
             text.contains("tributary_feed_consecutive_errors{feed=\"a\\\"b\\\\c\\nd\"} 0\n"),
             "{text}"
         );
-        // The raw newline never reaches the output: every line is a comment or a sample.
+        assert!(text.contains("tributary_notifications_delivered_total{sink=\"x\\ny\"} 1\n"));
+        // No raw newline reaches the output: every line is a comment or a sample.
         for line in text.lines() {
             assert!(
                 line.starts_with("# ") || line.starts_with("tributary_"),
@@ -632,22 +718,38 @@ mod tests {
     }
 
     #[test]
-    fn rendering_is_deterministic() {
+    fn rendering_is_sorted_by_label() {
         let metrics = Metrics::new();
-        for name in ["zeta", "alpha", "mid"] {
-            metrics.record_feed(&report(name, ingested(1, 1), 5), Some(at(1)), 0);
-            metrics.record_notification(name, true);
+        let feeds = ["zeta", "alpha", "mid"]
+            .into_iter()
+            .map(|name| report(name, ingested(1, 1), 5, Some(1), 0))
+            .collect();
+        record_all(&metrics, &cycle(feeds), at(2));
+        for sink in ["zeta", "alpha"] {
+            metrics.record_notification(sink, true);
         }
-        assert_eq!(metrics.render(), metrics.render());
         let text = metrics.render();
-        let order: Vec<_> = lines(&text, "tributary_feed_consecutive_errors{");
+        assert_eq!(text, metrics.render());
         assert_eq!(
-            order,
+            lines(&text, "tributary_feed_consecutive_errors{"),
             [
                 "tributary_feed_consecutive_errors{feed=\"alpha\"} 0",
                 "tributary_feed_consecutive_errors{feed=\"mid\"} 0",
                 "tributary_feed_consecutive_errors{feed=\"zeta\"} 0",
             ]
         );
+        assert_eq!(
+            lines(&text, "tributary_notifications_delivered_total{"),
+            [
+                "tributary_notifications_delivered_total{sink=\"alpha\"} 1",
+                "tributary_notifications_delivered_total{sink=\"zeta\"} 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn metrics_are_shareable() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Metrics>();
     }
 }

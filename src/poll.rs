@@ -111,12 +111,13 @@ pub enum Selection {
 #[derive(Debug, Clone, Default)]
 pub struct CycleReport {
     pub feeds: Vec<FeedReport>,
-    pub stories_written: usize,
+    /// Whether any item was added or changed, so the outputs need rewriting.
+    pub changed: bool,
 }
 
 impl CycleReport {
     /// One line for people: what happened across the cycle.
-    pub fn summary(&self) -> String {
+    pub fn summary(&self, stories_written: usize) -> String {
         let mut totals = IngestSummary::default();
         let (mut ok, mut unchanged, mut skipped, mut failed) = (0, 0, 0, 0);
         for feed in &self.feeds {
@@ -142,7 +143,7 @@ impl CycleReport {
             totals.joined_stories,
             totals.updated_items,
             totals.new_stories,
-            self.stories_written,
+            stories_written,
         )
     }
 }
@@ -202,7 +203,6 @@ pub async fn run_cycle(
             Err(None) => {}
         }
     }
-    let polled = !due.is_empty();
 
     let hosts = HostLimits::default();
     let mut results = futures_util::stream::iter(due)
@@ -233,42 +233,45 @@ pub async fn run_cycle(
     }
     drop(results);
 
-    if polled || matches!(selection, Selection::All { .. }) {
-        report.stories_written = write_outputs(config, store, clock.now())?;
-    }
+    report.changed = report.feeds.iter().any(
+        |f| matches!(&f.outcome, FeedOutcome::Ingested(s) if s.new_items + s.updated_items > 0),
+    );
     report.feeds.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(report)
 }
 
 /// Whether a feed is asked this cycle: `Ok` to poll, `Err(Some)` to report it skipped,
-/// `Err(None)` to pass over it silently (not due yet on its schedule).
+/// `Err(None)` to pass over it silently (the scheduler's "not yet").
 fn select(
     source: &SourceRecord,
     selection: Selection,
     now: DateTime<Utc>,
 ) -> Result<(), Option<FeedOutcome>> {
     let state = &source.state;
-    if state.gone {
-        return Err(Some(FeedOutcome::SkippedGone));
-    }
-    let force = selection == Selection::All { force: true };
-    // The server's Retry-After, and our error backoff, hold whatever the selection (but force).
-    let backoff = state
-        .retry_after
-        .into_iter()
-        .chain(
-            (state.consecutive_errors > 0)
-                .then_some(state.next_due_at)
-                .flatten(),
-        )
-        .max();
-    match backoff {
-        Some(until) if until > now && !force => return Err(Some(FeedOutcome::Skipped { until })),
-        _ => {}
-    }
-    match (selection, state.next_due_at) {
-        (Selection::Due, Some(due)) if due > now => Err(None),
-        _ => Ok(()),
+    match selection {
+        // The next due time already holds the schedule, the backoff and any Retry-After.
+        Selection::Due if state.gone => Err(None),
+        Selection::Due => match state.next_due_at {
+            Some(due) if due > now => Err(None),
+            _ => Ok(()),
+        },
+        Selection::All { .. } if state.gone => Err(Some(FeedOutcome::SkippedGone)),
+        Selection::All { force } => {
+            // The server's Retry-After, and our error backoff, hold unless forced.
+            let backoff = state
+                .retry_after
+                .into_iter()
+                .chain(
+                    (state.consecutive_errors > 0)
+                        .then_some(state.next_due_at)
+                        .flatten(),
+                )
+                .max();
+            match backoff {
+                Some(until) if until > now && !force => Err(Some(FeedOutcome::Skipped { until })),
+                _ => Ok(()),
+            }
+        }
     }
 }
 
@@ -468,24 +471,39 @@ fn log_outcome(name: &str, outcome: &FeedOutcome, elapsed: Duration) {
     }
 }
 
-/// Rewrites the merged Atom feed from the stored stories. Returns how many it holds.
-pub fn write_outputs(
-    config: &Config,
-    store: &Store,
-    now: DateTime<Utc>,
-) -> Result<usize, PollError> {
+/// The outputs rendered from the stored stories.
+pub struct Rendered {
+    pub atom: Vec<u8>,
+    pub json: Vec<u8>,
+    pub opml: Vec<u8>,
+    pub stories: usize,
+}
+
+/// Renders the merged feed (Atom, JSON Feed) and the feed list (OPML) from the store, and
+/// rewrites the Atom file atomically.
+pub fn publish(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Rendered, PollError> {
+    let rendered = render(config, store, now)?;
+    emit::write_atomic(&config.output.atom_path, &rendered.atom).map_err(|source| {
+        PollError::WriteOutput {
+            path: config.output.atom_path.clone(),
+            source,
+        }
+    })?;
+    Ok(rendered)
+}
+
+/// Renders the outputs from the store without writing anything.
+pub fn render(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Rendered, StoreError> {
     let stories = store.stories(config.output.max_entries)?;
     let meta = FeedMeta {
         title: config.output.title.clone(),
         base_url: config.server.base_url.clone(),
         generated_at: now,
     };
-    let bytes = emit::atom(&stories, &meta);
-    emit::write_atomic(&config.output.atom_path, &bytes).map_err(|source| {
-        PollError::WriteOutput {
-            path: config.output.atom_path.clone(),
-            source,
-        }
-    })?;
-    Ok(stories.len())
+    Ok(Rendered {
+        atom: emit::atom(&stories, &meta),
+        json: emit::json_feed(&stories, &meta),
+        opml: emit::opml(&config.feeds, &config.output.title),
+        stories: stories.len(),
+    })
 }

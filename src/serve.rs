@@ -1,1 +1,666 @@
-//! HELPER-OWNED placeholder: the HTTP server.
+//! Serve: the HTTP face of the daemon. The merged feed and its twins with ETag and
+//! Last-Modified validators and 304 answers, liveness and readiness probes, and the metrics.
+//!
+//! Design decision: the server only reads. After each cycle the daemon renders the documents
+//! and [`AppState::publish`]es them as one immutable [`Snapshot`]; a request clones an `Arc`
+//! and answers from it. The server never renders, never writes the database and never touches
+//! the network, so a slow client or a flood of requests cannot slow a poll cycle, and every
+//! response (body and validators alike) comes from one consistent snapshot. The documents'
+//! bytes are rendered from config, so nothing a request says (its Host header included) can
+//! reach them.
+
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use rusqlite::{Connection, OpenFlags};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::clock::{Clock, SystemClock};
+use crate::metrics::Metrics;
+
+pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
+pub const JSON_FEED_CONTENT_TYPE: &str = "application/feed+json; charset=utf-8";
+pub const OPML_CONTENT_TYPE: &str = "text/x-opml; charset=utf-8";
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Feeds change once a cycle (minutes apart); a minute of caching spares the daemon readers
+/// that poll too eagerly, and revalidation with the validators is cheap after that.
+const FEED_CACHE_CONTROL: &str = "max-age=60";
+
+/// Probes and metrics describe this instant; a cache must never answer them.
+const NO_STORE: &str = "no-store";
+
+/// How long `/readyz` waits for SQLite's lock before calling the database unavailable. Short:
+/// a probe that hangs is worse than one that says no, and the writer's transactions are brief.
+const READY_BUSY_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The whole readiness check, opening the file included, must finish within this.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// After the shutdown signal, how long open connections get to finish before [`serve`]
+/// returns anyway: a client that holds a connection open must not hold the daemon's exit
+/// past systemd's stop timeout.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// IMF-fixdate, the preferred HTTP-date form (RFC 9110, section 5.6.7).
+const IMF_FIXDATE: &str = "%a, %d %b %Y %H:%M:%S GMT";
+
+/// One published document: its bytes and the validators derived from them.
+#[derive(Debug, Clone)]
+pub struct Document {
+    body: Bytes,
+    etag: String,
+    last_modified: DateTime<Utc>,
+}
+
+impl Document {
+    /// A document whose bytes changed at `changed_at`.
+    ///
+    /// The ETag is strong and derived from the bytes alone, so identical bytes always carry the
+    /// same tag, across cycles and restarts. `changed_at` is truncated to the second, the
+    /// resolution of HTTP dates, so that a client's If-Modified-Since (which echoes our
+    /// Last-Modified) compares equal rather than a fraction of a second earlier.
+    pub fn new(body: impl Into<Bytes>, changed_at: DateTime<Utc>) -> Document {
+        let body = body.into();
+        let digest = Sha256::digest(&body);
+        // 128 bits of SHA-256: collisions are not a concern at any number of cycles.
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        Document {
+            body,
+            etag: format!("\"{hex}\""),
+            last_modified: changed_at.trunc_subsecs(0),
+        }
+    }
+
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The strong entity tag, quoted, as sent in the `ETag` header.
+    pub fn etag(&self) -> &str {
+        &self.etag
+    }
+
+    pub fn last_modified(&self) -> DateTime<Utc> {
+        self.last_modified
+    }
+
+    /// The entity tag without its quotes, as compared against a request's tags.
+    fn opaque_tag(&self) -> &str {
+        self.etag.trim_matches('"')
+    }
+}
+
+/// Everything the server publishes, as one cycle rendered it.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub atom: Document,
+    pub json: Document,
+    pub opml: Document,
+}
+
+impl Snapshot {
+    pub fn new(atom: Vec<u8>, json: Vec<u8>, opml: Vec<u8>, changed_at: DateTime<Utc>) -> Snapshot {
+        Snapshot {
+            atom: Document::new(atom, changed_at),
+            json: Document::new(json, changed_at),
+            opml: Document::new(opml, changed_at),
+        }
+    }
+}
+
+/// What the handlers share. Cheap to clone: every field is behind an `Arc`.
+#[derive(Clone)]
+pub struct AppState {
+    snapshot: Arc<RwLock<Arc<Snapshot>>>,
+    metrics: Arc<Metrics>,
+    database: PathBuf,
+    ready: Arc<AtomicBool>,
+    /// Only to refuse an If-Modified-Since from the future (see [`not_modified`]).
+    clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    /// State serving `initial` until the first [`AppState::publish`], not yet ready.
+    pub fn new(initial: Snapshot, metrics: Arc<Metrics>, database: PathBuf) -> AppState {
+        AppState {
+            snapshot: Arc::new(RwLock::new(Arc::new(initial))),
+            metrics,
+            database,
+            ready: Arc::new(AtomicBool::new(false)),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Replaces the clock, for tests that need a fixed "now".
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> AppState {
+        self.clock = clock;
+        self
+    }
+
+    /// Makes `next` what the server answers with.
+    ///
+    /// A document whose bytes did not change keeps its old Last-Modified: the daemon
+    /// re-renders every cycle, and a Last-Modified that moved every cycle would defeat every
+    /// client's If-Modified-Since.
+    pub fn publish(&self, next: Snapshot) {
+        let mut current = self
+            .snapshot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let merged = Snapshot {
+            atom: unless_unchanged(&current.atom, next.atom),
+            json: unless_unchanged(&current.json, next.json),
+            opml: unless_unchanged(&current.opml, next.opml),
+        };
+        *current = Arc::new(merged);
+    }
+
+    /// Called by the daemon when a poll cycle has finished; from then on `/readyz` reports
+    /// on the database. Before it the published documents may predate this run.
+    pub fn mark_cycle_finished(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// The snapshot being served now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        // The lock only guards an `Arc` swap, which a panic cannot leave half done.
+        Arc::clone(&self.snapshot.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+}
+
+/// `old` if `new` has the same bytes (its Last-Modified is the one that is true), else `new`.
+fn unless_unchanged(old: &Document, new: Document) -> Document {
+    if old.etag == new.etag {
+        old.clone()
+    } else {
+        new
+    }
+}
+
+/// The routes: the three documents, `/healthz`, `/readyz`, `/metrics`; everything else is 404.
+/// `GET` routes answer `HEAD` too (axum drops the body).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/feed.atom", get(atom))
+        .route("/feed.json", get(json_feed))
+        .route("/sources.opml", get(opml))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(middleware::map_response(nosniff))
+        .with_state(state)
+}
+
+/// Serves on `listener` until `shutdown` resolves, then stops accepting, lets requests in
+/// flight finish (at most [`DRAIN_TIMEOUT`]) and returns.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "serving");
+    }
+    // `notify_one` stores a permit when nobody waits yet, so the drain timer below cannot miss
+    // the signal.
+    let stopping = Arc::new(Notify::new());
+    let signal = {
+        let stopping = Arc::clone(&stopping);
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down the server");
+            stopping.notify_one();
+        }
+    };
+    let server = axum::serve(listener, router(state))
+        .with_graceful_shutdown(signal)
+        .into_future();
+    let drain_deadline = async {
+        stopping.notified().await;
+        tokio::time::sleep(DRAIN_TIMEOUT).await;
+    };
+    tokio::select! {
+        result = server => result,
+        () = drain_deadline => {
+            tracing::warn!(
+                timeout = ?DRAIN_TIMEOUT,
+                "connections still open after the shutdown signal; closing them"
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn atom(State(state): State<AppState>, request: HeaderMap) -> Response {
+    let snapshot = state.snapshot();
+    document_response(
+        &snapshot.atom,
+        ATOM_CONTENT_TYPE,
+        &request,
+        state.clock.now(),
+    )
+}
+
+async fn json_feed(State(state): State<AppState>, request: HeaderMap) -> Response {
+    let snapshot = state.snapshot();
+    document_response(
+        &snapshot.json,
+        JSON_FEED_CONTENT_TYPE,
+        &request,
+        state.clock.now(),
+    )
+}
+
+async fn opml(State(state): State<AppState>, request: HeaderMap) -> Response {
+    let snapshot = state.snapshot();
+    document_response(
+        &snapshot.opml,
+        OPML_CONTENT_TYPE,
+        &request,
+        state.clock.now(),
+    )
+}
+
+/// A document, or 304 Not Modified with its validators when the request's conditions say the
+/// client already holds it.
+fn document_response(
+    document: &Document,
+    content_type: &'static str,
+    request: &HeaderMap,
+    now: DateTime<Utc>,
+) -> Response {
+    let validators = [
+        (ETAG, document.etag.clone()),
+        (LAST_MODIFIED, http_date(document.last_modified)),
+        (CACHE_CONTROL, FEED_CACHE_CONTROL.to_owned()),
+    ];
+    if not_modified(request, document, now) {
+        (StatusCode::NOT_MODIFIED, validators).into_response()
+    } else {
+        (
+            validators,
+            [(CONTENT_TYPE, content_type)],
+            document.body.clone(),
+        )
+            .into_response()
+    }
+}
+
+/// Whether a GET or HEAD may be answered 304, as RFC 9110 section 13.2.2 orders the checks:
+/// If-None-Match decides when present, and If-Modified-Since is then ignored; otherwise
+/// If-Modified-Since, when it is a valid date not in the future.
+///
+/// Anything malformed counts as no match: a full response is always a correct answer, a
+/// wrong 304 never is.
+fn not_modified(request: &HeaderMap, document: &Document, now: DateTime<Utc>) -> bool {
+    let mut none_match = request.get_all(IF_NONE_MATCH).iter().peekable();
+    if none_match.peek().is_some() {
+        // Several header lines are one comma-separated list.
+        return none_match
+            .filter_map(|value| value.to_str().ok())
+            .any(|list| list_matches(list, document.opaque_tag()));
+    }
+    let Some(since) = request
+        .get(IF_MODIFIED_SINCE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(parse_http_date)
+    else {
+        return false;
+    };
+    // A date later than now is invalid (RFC 9110, 13.1.3): honouring it would hide any change
+    // made before that date from a client with a fast clock.
+    since <= now && document.last_modified <= since
+}
+
+/// Whether an If-None-Match value is `*` or lists an entity tag whose opaque part is
+/// `opaque`. The comparison is weak (RFC 9110, 8.8.3.2): `W/"x"` matches `"x"`, which is what
+/// If-None-Match asks for. Parsed by hand rather than split on commas, since a comma is a
+/// legal character inside a tag.
+fn list_matches(list: &str, opaque: &str) -> bool {
+    const OWS: [char; 2] = [' ', '\t'];
+    let mut rest = list.trim_matches(OWS);
+    if rest == "*" {
+        return true;
+    }
+    loop {
+        // Empty list elements (`a, , b`) are allowed and skipped.
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        if rest.is_empty() {
+            return false;
+        }
+        let tag = rest.strip_prefix("W/").unwrap_or(rest);
+        let Some(quoted) = tag.strip_prefix('"') else {
+            return false;
+        };
+        let Some(end) = quoted.find('"') else {
+            return false;
+        };
+        if &quoted[..end] == opaque {
+            return true;
+        }
+        rest = quoted[end + 1..].trim_start_matches(OWS);
+        if !rest.is_empty() && !rest.starts_with(',') {
+            return false;
+        }
+    }
+}
+
+/// An HTTP-date in IMF-fixdate form: `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(at: DateTime<Utc>) -> String {
+    at.format(IMF_FIXDATE).to_string()
+}
+
+/// Parses an HTTP-date in any of the three forms a recipient must accept (RFC 9110, 5.6.7):
+/// IMF-fixdate, the obsolete RFC 850 form, and C's asctime form.
+pub fn parse_http_date(text: &str) -> Option<DateTime<Utc>> {
+    const FORMATS: [&str; 3] = [
+        IMF_FIXDATE,
+        "%A, %d-%b-%y %H:%M:%S GMT",
+        "%a %b %e %H:%M:%S %Y",
+    ];
+    let text = text.trim();
+    FORMATS
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .map(|naive| naive.and_utc())
+}
+
+/// Liveness: the process accepts connections and runs handlers. Checks nothing else, so a
+/// busy database never gets the daemon restarted.
+async fn healthz() -> Response {
+    ([(CACHE_CONTROL, NO_STORE)], "ok\n").into_response()
+}
+
+/// Readiness: a poll cycle has finished and the database answers a read.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let result = if state.is_ready() {
+        check_database_within(state.database.clone(), READY_TIMEOUT).await
+    } else {
+        Err(NotReady::FirstCycle)
+    };
+    match result {
+        Ok(()) => ([(CACHE_CONTROL, NO_STORE)], "ready\n").into_response(),
+        Err(reason) => {
+            tracing::debug!(%reason, database = %state.database.display(), "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(CACHE_CONTROL, NO_STORE)],
+                format!("not ready: {reason}\n"),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Why `/readyz` says no. The messages are sent to whoever asks, so they name SQLite's error
+/// code and never the database's path.
+#[derive(Debug, Error)]
+enum NotReady {
+    #[error("the first poll cycle has not finished")]
+    FirstCycle,
+    #[error("the database does not answer ({})", sqlite_code(.0))]
+    Database(#[from] rusqlite::Error),
+    #[error("the database did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("the database check crashed")]
+    Crashed,
+}
+
+fn sqlite_code(error: &rusqlite::Error) -> String {
+    match error.sqlite_error_code() {
+        Some(code) => format!("{code:?}"),
+        None => "not an SQLite error".to_owned(),
+    }
+}
+
+/// Runs [`check_database`] off the async runtime (SQLite blocks), bounded by `timeout`.
+async fn check_database_within(database: PathBuf, timeout: Duration) -> Result<(), NotReady> {
+    let check = tokio::task::spawn_blocking(move || check_database(&database));
+    match tokio::time::timeout(timeout, check).await {
+        Ok(Ok(result)) => result.map_err(NotReady::from),
+        Ok(Err(_join_error)) => Err(NotReady::Crashed),
+        Err(_elapsed) => Err(NotReady::Timeout(timeout)),
+    }
+}
+
+/// Opens the database read-only (so a missing file is an error, not a new empty database)
+/// and reads its schema. Reading `sqlite_master` rather than `SELECT 1` makes SQLite read the
+/// file's header and first page, so a file that is not a database, or is locked beyond the
+/// busy timeout, fails here.
+fn check_database(path: &Path) -> Result<(), rusqlite::Error> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(READY_BUSY_TIMEOUT)?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+        row.get::<_, i64>(0)
+    })?;
+    Ok(())
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [
+            (CONTENT_TYPE, METRICS_CONTENT_TYPE),
+            (CACHE_CONTROL, NO_STORE),
+        ],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
+}
+
+/// Every response, errors and 304s included, tells browsers not to guess a content type: the
+/// feeds carry HTML from other sites, which must never be sniffed into a page.
+async fn nosniff(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(seconds, 0)
+            .single()
+            .expect("a valid timestamp")
+    }
+
+    fn request(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+                HeaderValue::from_str(value).expect("header value"),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn etag_is_strong_quoted_and_content_derived() {
+        let a = Document::new(b"hello".to_vec(), at(0));
+        let b = Document::new(b"hello".to_vec(), at(99));
+        let c = Document::new(b"hello!".to_vec(), at(0));
+        assert_eq!(a.etag(), b.etag());
+        assert_ne!(a.etag(), c.etag());
+        assert!(a.etag().starts_with('"') && a.etag().ends_with('"'));
+        assert_eq!(a.etag().len(), 34);
+        assert!(a.opaque_tag().bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn last_modified_is_truncated_to_the_second() {
+        let doc = Document::new(Vec::new(), at(10) + chrono::Duration::milliseconds(999));
+        assert_eq!(doc.last_modified(), at(10));
+    }
+
+    #[test]
+    fn http_dates_format_and_parse() {
+        let when = at(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(http_date(when), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(when));
+        assert_eq!(
+            parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"),
+            Some(when)
+        );
+        assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994"), Some(when));
+        assert_eq!(
+            parse_http_date(" Sun, 06 Nov 1994 08:49:37 GMT "),
+            Some(when)
+        );
+        assert_eq!(parse_http_date("yesterday"), None);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST"), None);
+        assert_eq!(parse_http_date(""), None);
+    }
+
+    #[test]
+    fn if_none_match_lists() {
+        let tag = "abc";
+        assert!(list_matches("\"abc\"", tag));
+        assert!(list_matches("W/\"abc\"", tag));
+        assert!(list_matches("*", tag));
+        assert!(list_matches(" * ", tag));
+        assert!(list_matches("\"x\", \"abc\"", tag));
+        assert!(list_matches("\"x,y\",W/\"abc\"", tag));
+        assert!(list_matches(", ,\"abc\" ,", tag));
+        assert!(!list_matches("\"x\", \"y\"", tag));
+        assert!(!list_matches("\"abcd\"", tag));
+        assert!(!list_matches("abc", tag));
+        assert!(!list_matches("\"abc", tag));
+        assert!(!list_matches("\"x\" \"abc\"", tag));
+        assert!(!list_matches("", tag));
+        assert!(!list_matches("*, \"abc\"", tag));
+    }
+
+    #[test]
+    fn conditions_follow_rfc_9110_order() {
+        let doc = Document::new(b"feed".to_vec(), at(1_000));
+        let now = at(2_000);
+        let etag = doc.etag().to_owned();
+        let date = http_date(at(1_000));
+        let earlier = http_date(at(999));
+        let future = http_date(at(3_000));
+
+        assert!(!not_modified(&request(&[]), &doc, now));
+        assert!(not_modified(
+            &request(&[("if-none-match", &etag)]),
+            &doc,
+            now
+        ));
+        assert!(not_modified(
+            &request(&[("if-none-match", "\"nope\""), ("if-none-match", &etag)]),
+            &doc,
+            now
+        ));
+        assert!(not_modified(
+            &request(&[("if-modified-since", &date)]),
+            &doc,
+            now
+        ));
+        assert!(!not_modified(
+            &request(&[("if-modified-since", &earlier)]),
+            &doc,
+            now
+        ));
+        assert!(!not_modified(
+            &request(&[("if-modified-since", &future)]),
+            &doc,
+            now
+        ));
+        assert!(!not_modified(
+            &request(&[("if-modified-since", "garbage")]),
+            &doc,
+            now
+        ));
+        // If-None-Match, when present, decides alone.
+        assert!(!not_modified(
+            &request(&[("if-none-match", "\"nope\""), ("if-modified-since", &date)]),
+            &doc,
+            now
+        ));
+        assert!(not_modified(
+            &request(&[("if-none-match", &etag), ("if-modified-since", &earlier)]),
+            &doc,
+            now
+        ));
+    }
+
+    #[test]
+    fn publish_keeps_unchanged_documents() {
+        let first = Snapshot::new(b"a".to_vec(), b"j".to_vec(), b"o".to_vec(), at(100));
+        let state = AppState::new(first, Arc::new(Metrics::new()), PathBuf::from("x.db"));
+        state.publish(Snapshot::new(
+            b"a2".to_vec(),
+            b"j".to_vec(),
+            b"o".to_vec(),
+            at(200),
+        ));
+        let now = state.snapshot();
+        assert_eq!(now.atom.body(), b"a2");
+        assert_eq!(now.atom.last_modified(), at(200));
+        assert_eq!(now.json.last_modified(), at(100));
+        assert_eq!(now.opml.last_modified(), at(100));
+    }
+
+    #[tokio::test]
+    async fn readiness_refuses_a_file_that_is_not_a_database() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("garbage.db");
+        std::fs::write(&path, vec![b'x'; 4096]).expect("write");
+        let error = check_database_within(path, READY_TIMEOUT)
+            .await
+            .expect_err("garbage is not a database");
+        assert!(error.to_string().contains("NotADatabase"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn readiness_needs_an_existing_database() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let missing = dir.path().join("does-not-exist.db");
+        let error = check_database_within(missing, READY_TIMEOUT)
+            .await
+            .expect_err("a missing database is not ready");
+        let message = error.to_string();
+        assert!(message.contains("CannotOpen"), "{message}");
+        assert!(!message.contains("does-not-exist"), "{message}");
+    }
+}

@@ -3,7 +3,9 @@
 
 mod cli;
 mod common;
+mod dedupe_eval;
 mod emit;
 mod fetch;
 mod normalize;
 mod pipeline;
+mod serve;
