@@ -50,19 +50,26 @@ pub enum DaemonError {
     Signals(#[source] std::io::Error),
 }
 
-/// Where the configuration came from, so SIGHUP can read it again.
+/// Where the configuration came from, so SIGHUP can read it again, and what the command line
+/// overrides in it.
 #[derive(Debug, Clone)]
-pub enum ConfigSource {
-    File(PathBuf),
-    Embedded,
+pub struct ConfigSource {
+    /// `None` for the embedded default.
+    pub path: Option<PathBuf>,
+    /// `run --listen`.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 impl ConfigSource {
-    fn load(&self) -> Result<Config, ConfigError> {
-        match self {
-            ConfigSource::File(path) => Config::load(path),
-            ConfigSource::Embedded => Config::embedded_default(),
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let mut config = match &self.path {
+            Some(path) => Config::load(path)?,
+            None => Config::embedded_default()?,
+        };
+        if let Some(listen) = self.listen {
+            config.server.listen = listen;
         }
+        Ok(config)
     }
 }
 
@@ -110,15 +117,9 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
     let mut selection = Selection::All { force: false };
     'serve: loop {
         let context = ingest_context(&config);
-        let beat =
-            |_: &poll::FeedReport| heartbeat.store(clock.now().timestamp(), Ordering::Relaxed);
         let mut on_feed = |report: &poll::FeedReport| {
-            metrics.record_feed(
-                report,
-                report.state.last_success_at,
-                report.state.consecutive_errors,
-            );
-            beat(report);
+            metrics.record_feed(report);
+            heartbeat.store(clock.now().timestamp(), Ordering::Relaxed);
         };
         let cycle = poll::run_cycle(
             &config,
@@ -161,16 +162,13 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
             _ = terminate.recv() => break 'serve,
             _ = interrupt.recv() => break 'serve,
             _ = hangup.recv() => {
-                match reload(&source, &config) {
-                    Some(new) => {
-                        if new.fetch != config.fetch {
-                            fetcher = Fetcher::new(&new.fetch)?;
-                        }
-                        config = new;
-                        // Publish the new feed list (OPML) and title at once.
-                        selection = Selection::All { force: false };
+                if let Some(new) = reload(&source, &config) {
+                    if new.fetch != config.fetch {
+                        fetcher = Fetcher::new(&new.fetch)?;
                     }
-                    None => {}
+                    config = new;
+                    // Publish the new feed list (OPML) and title at once.
+                    selection = Selection::All { force: false };
                 }
             }
         }

@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod dedupe;
 pub mod emit;
 pub mod fetch;
+pub mod import;
 pub mod ingest;
 pub mod metrics;
 pub mod model;

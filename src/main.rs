@@ -14,6 +14,7 @@ use tributary::config::{Config, FetchConfig};
 use tributary::daemon::{self, ConfigSource};
 use tributary::emit;
 use tributary::fetch::{FetchOutcome, Fetcher, Validators};
+use tributary::import;
 use tributary::ingest::IngestContext;
 use tributary::normalize;
 use tributary::poll;
@@ -63,7 +64,23 @@ enum LogFormat {
 enum Command {
     /// Run the service: poll every feed at start-up and then on schedule, serve the merged
     /// feed over HTTP ([server] listen), until SIGTERM. SIGHUP reloads the configuration.
-    Run,
+    Run {
+        /// Listen here instead of the config's [server] listen (a container binds 0.0.0.0).
+        #[arg(long, value_name = "ADDRESS:PORT")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Add the feeds of another reader's OPML export to the config file given with --config
+    /// (feeds it already has are skipped).
+    ImportOpml {
+        /// The OPML file.
+        file: PathBuf,
+    },
+    /// Ask a running tributary's /healthz and exit 0 if it answers 200 (for container
+    /// HEALTHCHECKs, where there is no curl).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:8088/healthz")]
+        url: Url,
+    },
     /// Poll every feed once, store new and changed items, rewrite the merged feed, and exit.
     /// Exits 0 even when some feeds fail; the summary names them.
     Poll {
@@ -143,10 +160,16 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config> {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Inspect { target } => inspect(&target, cli.config.as_ref()),
+        Command::Healthcheck { url } => healthcheck(&url),
+        Command::Run { listen } => run_daemon(cli.config, listen),
+        Command::ImportOpml { file } => import_opml(cli.config.as_ref(), &file),
         command => {
             let config = load_config(cli.config.as_ref())?;
             match command {
-                Command::Run => run_daemon(cli.config, config),
+                Command::Run { .. } => unreachable!("handled above"),
+                Command::Healthcheck { .. } | Command::ImportOpml { .. } => {
+                    unreachable!("handled above")
+                }
                 Command::Poll { force } => poll_once(&config, force),
                 Command::Export { format, output } => export(&config, format, output),
                 Command::Stories { limit, explain } => stories(&config, limit, explain),
@@ -177,13 +200,55 @@ fn ingest_context(config: &Config) -> IngestContext {
     }
 }
 
-fn run_daemon(path: Option<PathBuf>, config: Config) -> Result<ExitCode> {
-    let source = match path {
-        Some(path) => ConfigSource::File(path),
-        None => ConfigSource::Embedded,
-    };
+fn run_daemon(path: Option<PathBuf>, listen: Option<std::net::SocketAddr>) -> Result<ExitCode> {
+    let source = ConfigSource { path, listen };
+    let config = source.load()?;
     runtime()?.block_on(daemon::run(source, config))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn import_opml(config_path: Option<&PathBuf>, file: &PathBuf) -> Result<ExitCode> {
+    let Some(config_path) = config_path else {
+        bail!("import-opml needs --config FILE: the feeds are added to that file");
+    };
+    let text = std::fs::read_to_string(config_path)
+        .with_context(|| format!("cannot read config file {}", config_path.display()))?;
+    let config = Config::parse(&text, &config_path.display().to_string())?;
+    let opml = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let feeds = import::parse_opml(&opml).with_context(|| format!("{}", file.display()))?;
+    let plan = import::plan(&text, &config, &feeds);
+    // Never write a config tributary would refuse to start with.
+    Config::parse(&plan.text, &config_path.display().to_string())
+        .context("the imported feeds would make the config invalid; nothing was changed")?;
+    if !plan.added.is_empty() {
+        emit::write_atomic(config_path, plan.text.as_bytes())
+            .with_context(|| format!("cannot write {}", config_path.display()))?;
+    }
+    for (name, url) in &plan.added {
+        println!("added {name}: {url}");
+    }
+    for url in &plan.skipped {
+        println!("skipped (already in the config): {url}");
+    }
+    println!(
+        "{} feeds added to {}, {} skipped",
+        plan.added.len(),
+        config_path.display(),
+        plan.skipped.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn healthcheck(url: &Url) -> Result<ExitCode> {
+    let fetcher = Fetcher::new(&FetchConfig {
+        timeout: std::time::Duration::from_secs(5),
+        ..FetchConfig::default()
+    })?;
+    match runtime()?.block_on(fetcher.fetch(url, &Validators::default(), SystemClock.now())) {
+        FetchOutcome::Fetched(_) => Ok(ExitCode::SUCCESS),
+        FetchOutcome::Failed(error) => bail!("unhealthy: {error}"),
+        other => bail!("unhealthy: {url} answered {other:?}"),
+    }
 }
 
 fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {

@@ -137,12 +137,7 @@ impl Metrics {
     ///
     /// A skipped poll is counted but its duration is not observed: nothing was asked, and its
     /// zero would drag the histogram towards a speed no feed has.
-    pub fn record_feed(
-        &self,
-        report: &FeedReport,
-        last_success: Option<DateTime<Utc>>,
-        consecutive_errors: u32,
-    ) {
+    pub fn record_feed(&self, report: &FeedReport) {
         let outcome = Outcome::of(&report.outcome);
         let mut state = self.lock();
         let feed = state.feeds.entry(report.name.clone()).or_default();
@@ -153,8 +148,8 @@ impl Metrics {
         if let FeedOutcome::Ingested(summary) = &report.outcome {
             feed.items_ingested += summary.new_items as u64;
         }
-        feed.last_success = last_success;
-        feed.consecutive_errors = consecutive_errors;
+        feed.last_success = report.state.last_success_at;
+        feed.consecutive_errors = report.state.consecutive_errors;
     }
 
     /// Records a finished cycle: counts it, stamps it, and adds up the stories its feeds
@@ -477,11 +472,7 @@ mod tests {
     /// What the daemon does: each feed as it finishes, then the cycle.
     fn record_all(metrics: &Metrics, cycle: &CycleReport, at: DateTime<Utc>) {
         for feed in &cycle.feeds {
-            metrics.record_feed(
-                feed,
-                feed.state.last_success_at,
-                feed.state.consecutive_errors,
-            );
+            metrics.record_feed(feed);
         }
         metrics.record_cycle(cycle, at);
     }

@@ -14,9 +14,17 @@ use ammonia::{Builder, UrlRelative};
 use url::Url;
 
 use super::entities;
+use super::repair::{MAX_DEPTH, max_html_depth};
 
 /// Sanitises an HTML fragment, resolving relative URLs against `base`.
+///
+/// A fragment nested deeper than [`MAX_DEPTH`] is reduced to its text first: html5ever's tree
+/// builder takes time quadratic in nesting depth (minutes at 100,000 levels), and no real
+/// article nests that deep.
 pub(crate) fn sanitize(html: &str, base: &Url) -> String {
+    if max_html_depth(html, MAX_DEPTH) > MAX_DEPTH {
+        return text_to_html(&plain_text(html));
+    }
     let mut builder = Builder::default();
     builder
         .url_schemes(HashSet::from(["http", "https", "mailto"]))

@@ -433,7 +433,12 @@ pub(crate) fn balance(text: &str) -> Result<Repaired, TooDeep> {
             Event::End(end) => {
                 let name = String::from_utf8_lossy(end.name().as_ref()).into_owned();
                 if let Some(depth) = text_only_at {
-                    if stack.get(depth - 1).is_some_and(|open| *open == name) {
+                    // The text element's own end tag, or an ancestor's (the text element was
+                    // left open), ends the text; any other end tag is part of the pasted HTML.
+                    let closes_text = stack
+                        .get(..depth)
+                        .is_some_and(|open| open.iter().any(|open| *open == name));
+                    if closes_text {
                         text_only_at = None;
                     } else {
                         out.push_str("&lt;/");
@@ -681,6 +686,15 @@ fn push_escaped_text(out: &mut String, raw: &str) {
 /// end tag closes back to its match; an unmatched one is ignored), stopping once past `cap`.
 /// Comments, CDATA, processing instructions and the DOCTYPE do not count.
 pub(crate) fn max_depth(text: &str, cap: usize) -> usize {
+    depth_scan(text, cap, &[])
+}
+
+/// [`max_depth`] for an HTML fragment: void elements (`<br>`, `<img>`) open nothing.
+pub(crate) fn max_html_depth(text: &str, cap: usize) -> usize {
+    depth_scan(text, cap, HTML_VOID)
+}
+
+fn depth_scan(text: &str, cap: usize, void: &[&str]) -> usize {
     let bytes = text.as_bytes();
     let mut stack: Vec<&[u8]> = Vec::new();
     let mut deepest = 0;
@@ -708,7 +722,8 @@ pub(crate) fn max_depth(text: &str, cap: usize) -> usize {
         } else if rest.get(1).is_some_and(|b| is_name_start(*b)) {
             let name = tag_name(&rest[1..]);
             let (end, self_closing) = tag_end(bytes, i);
-            if !self_closing {
+            let is_void = void.iter().any(|v| v.as_bytes().eq_ignore_ascii_case(name));
+            if !self_closing && !is_void {
                 stack.push(name);
                 deepest = deepest.max(stack.len());
                 if deepest > cap {
@@ -883,11 +898,9 @@ mod tests {
         assert!(out.starts_with(
             "<rss version=\"2.0\" xmlns:foo=\"urn:x-tributary:undeclared:foo\" xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\">"
         ), "{out}");
-        let declared = repaired("<rss xmlns:itunes=\"u\" version=\"2.0\"><itunes:a/></rss>");
-        assert_eq!(
-            declared,
-            "<rss xmlns:itunes=\"u\" version=\"2.0\"><itunes:a/></rss>"
-        );
+        let declared =
+            "<rss xmlns:itunes=\"u\" version=\"2.0\"><channel><itunes:a/></channel></rss>";
+        assert_eq!(repaired(declared), declared);
     }
 
     #[test]
@@ -936,6 +949,10 @@ mod tests {
         assert_eq!(max_depth("<a><b/><c><![CDATA[<x><y>]]></c></a>", 100), 2);
         assert_eq!(max_depth("<a><p>x<br>y</p><p>z<br></p></a>", 100), 3);
         assert_eq!(max_depth("<a title=\"<b>\"><!-- <c> --></a>", 100), 1);
+        assert_eq!(
+            max_html_depth("<div><br><img src=x><p>a<br></p></div>", 100),
+            2
+        );
     }
 
     #[test]

@@ -114,12 +114,18 @@ impl Running {
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: impl reqwest::header::AsHeaderName) -> &'a str {
+fn header(headers: &HeaderMap, name: impl reqwest::header::AsHeaderName) -> &str {
     headers
         .get(name)
         .expect("header present")
         .to_str()
         .expect("header is text")
+}
+
+/// The body as UTF-8 text (our probes and metrics are text; feeds are compared as bytes).
+async fn text(response: reqwest::Response) -> String {
+    let bytes = response.bytes().await.expect("body");
+    String::from_utf8(bytes.to_vec()).expect("UTF-8 body")
 }
 
 fn nosniff(response: &reqwest::Response) -> bool {
@@ -320,7 +326,7 @@ async fn readiness_waits_for_a_cycle_and_a_database() {
     let before = server.get("/readyz").await;
     assert_eq!(before.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(nosniff(&before));
-    let reason = before.text().await.expect("body");
+    let reason = text(before).await;
     assert!(reason.contains("first poll cycle"), "{reason}");
     assert_eq!(reason.lines().count(), 1, "one line: {reason:?}");
 
@@ -328,7 +334,7 @@ async fn readiness_waits_for_a_cycle_and_a_database() {
     let live = server.get("/healthz").await;
     assert_eq!(live.status(), StatusCode::OK);
     assert!(nosniff(&live));
-    assert_eq!(live.text().await.expect("body").trim(), "ok");
+    assert_eq!(text(live).await.trim(), "ok");
 
     state.mark_cycle_finished();
     let after = server.get("/readyz").await;
@@ -351,7 +357,7 @@ async fn readiness_fails_without_the_database_file() {
 
     let response = server.get("/readyz").await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let reason = response.text().await.expect("body");
+    let reason = text(response).await;
     assert!(reason.contains("database"), "{reason}");
     assert!(
         !reason.contains("missing"),
@@ -379,7 +385,7 @@ async fn metrics_render_what_the_daemon_recorded() {
             ..PollState::default()
         },
     };
-    state.metrics().record_feed(&report, Some(changed()), 0);
+    state.metrics().record_feed(&report);
     state.metrics().record_cycle(
         &CycleReport {
             feeds: vec![report],
@@ -397,7 +403,7 @@ async fn metrics_render_what_the_daemon_recorded() {
         "text/plain; version=0.0.4; charset=utf-8"
     );
     assert!(nosniff(&response));
-    let text = response.text().await.expect("body");
+    let text = text(response).await;
     for expected in [
         "tributary_feed_last_success_timestamp_seconds{feed=\"interconnects\"} 1700000000\n",
         "tributary_feed_consecutive_errors{feed=\"interconnects\"} 0\n",
