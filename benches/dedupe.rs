@@ -156,7 +156,7 @@ fn main() {
             .collect();
 
         let tx = store.begin_feed().expect("tx");
-        let mut measure = |items: &[Item]| {
+        let measure = |items: &[Item]| {
             let mut joined = 0;
             let started = Instant::now();
             for probe_item in items {

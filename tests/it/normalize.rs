@@ -1,1 +1,596 @@
+//! The normaliser against hand-written fixtures (one behaviour each) and against the shared
+//! corpus of 1,125 real and synthetic feed documents.
 
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use tributary::model::ItemKind;
+use tributary::normalize::{NormalizeError, ParsedFeed, parse_feed};
+use url::Url;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0)
+        .single()
+        .expect("valid test date")
+}
+
+fn feed_url() -> Url {
+    Url::parse("https://example.com/feed.xml").expect("valid test URL")
+}
+
+fn parse(text: &str) -> ParsedFeed {
+    parse_feed(text.as_bytes(), &feed_url(), "test", now()).expect("fixture parses")
+}
+
+#[test]
+fn corpus_parses_and_recovers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let manifest_path = root.join("MANIFEST.tsv");
+    if !manifest_path.is_file() {
+        assert!(
+            std::env::var("TRIBUTARY_REQUIRE_SHARED").as_deref() != Ok("1"),
+            "TRIBUTARY_REQUIRE_SHARED=1 but {} is missing",
+            manifest_path.display()
+        );
+        eprintln!(
+            "corpus_parses_and_recovers: skipped, {} not found",
+            manifest_path.display()
+        );
+        return;
+    }
+    let manifest = std::fs::read_to_string(&manifest_path).expect("MANIFEST.tsv is readable");
+    let rows: Vec<Row> = manifest.lines().skip(1).filter_map(Row::parse).collect();
+    assert!(rows.len() > 1000, "manifest lists {} files", rows.len());
+
+    let mut good = Tally::default();
+    let mut broken = Tally::default();
+    let mut panics = Vec::new();
+    let mut hangs = Vec::new();
+    for row in &rows {
+        let outcome = parse_bounded(root.join(&row.local_path), Duration::from_secs(10));
+        match &outcome {
+            Outcome::Panicked(message) => panics.push(format!("{}: {message}", row.local_path)),
+            Outcome::Failed(NormalizeError::Panic(message)) => {
+                panics.push(format!("{}: (caught) {message}", row.local_path))
+            }
+            Outcome::TimedOut => hangs.push(row.local_path.clone()),
+            _ => {}
+        }
+        if row.is_good_real_feed() {
+            good.total += 1;
+            match &outcome {
+                Outcome::Parsed(_) => good.ok += 1,
+                other => good.failures.push(format!("{}: {other}", row.local_path)),
+            }
+        }
+        if row.is_accidentally_broken() {
+            broken.total += 1;
+            match &outcome {
+                Outcome::Parsed(items) if *items > 0 => broken.ok += 1,
+                other => broken.failures.push(format!("{}: {other}", row.local_path)),
+            }
+        }
+    }
+
+    eprintln!(
+        "corpus: {} files; well-formed real feeds parsed {}/{}; broken documents with items {}/{}; panics {}; hangs {}",
+        rows.len(),
+        good.ok,
+        good.total,
+        broken.ok,
+        broken.total,
+        panics.len(),
+        hangs.len()
+    );
+    for failure in &good.failures {
+        eprintln!("  well-formed, not parsed: {failure}");
+    }
+    for failure in &broken.failures {
+        eprintln!("  broken, no items: {failure}");
+    }
+    for panic in &panics {
+        eprintln!("  PANIC: {panic}");
+    }
+    for hang in &hangs {
+        eprintln!("  HANG (>10 s): {hang}");
+    }
+    assert!(panics.is_empty(), "parser panics: {panics:?}");
+    assert!(hangs.is_empty(), "parses over 10 s: {hangs:?}");
+    assert!(
+        good.ok >= 202 && good.ok + 2 >= good.total,
+        "well-formed real feeds parsed: {}/{}",
+        good.ok,
+        good.total
+    );
+    assert!(
+        broken.ok >= 50,
+        "broken documents with items: {}/{}",
+        broken.ok,
+        broken.total
+    );
+}
+
+/// One line of MANIFEST.tsv (the columns this test uses).
+struct Row {
+    local_path: String,
+    format: String,
+    well_formed: String,
+    intentionally_malformed: String,
+    kind: String,
+}
+
+impl Row {
+    fn parse(line: &str) -> Option<Row> {
+        let columns: Vec<&str> = line.split('\t').collect();
+        let column = |index: usize| columns.get(index).map(|c| c.trim().to_string());
+        Some(Row {
+            local_path: column(0)?,
+            format: column(5)?,
+            well_formed: column(6)?,
+            intentionally_malformed: column(7)?,
+            kind: column(8)?,
+        })
+    }
+
+    /// A feed captured from a live site, well-formed, in a format feed-rs reads.
+    fn is_good_real_feed(&self) -> bool {
+        let feed_format = matches!(
+            self.format.as_str(),
+            "rss2" | "atom" | "atom03" | "rss1" | "json" | "json-other" | "podcast"
+        ) || self.format.starts_with("rss0.9");
+        self.kind == "real"
+            && self.well_formed.starts_with("yes")
+            && self.intentionally_malformed == "no"
+            && feed_format
+    }
+
+    /// Not well-formed, and not broken on purpose by its source project.
+    fn is_accidentally_broken(&self) -> bool {
+        self.well_formed.starts_with("no") && !self.intentionally_malformed.starts_with("yes")
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    ok: usize,
+    total: usize,
+    failures: Vec<String>,
+}
+
+enum Outcome {
+    Parsed(usize),
+    Failed(NormalizeError),
+    Panicked(String),
+    TimedOut,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Parsed(items) => write!(f, "parsed, {items} items"),
+            Outcome::Failed(error) => write!(f, "{error}"),
+            Outcome::Panicked(message) => write!(f, "panic: {message}"),
+            Outcome::TimedOut => write!(f, "timed out"),
+        }
+    }
+}
+
+/// Parses one file on its own thread (with the 2 MiB stack of a Tokio blocking thread, where
+/// the daemon parses), catching panics and giving up after `limit`.
+fn parse_bounded(path: PathBuf, limit: Duration) -> Outcome {
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(error) => return Outcome::Panicked(format!("cannot read {}: {error}", path.display())),
+    };
+    let (sender, receiver) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("corpus-parse".into())
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || {
+            let url = Url::parse("https://corpus.example/feed").expect("valid URL");
+            let result = std::panic::catch_unwind(|| parse_feed(&bytes, &url, "corpus", now()));
+            // The receiver may have given up waiting; nothing to do then.
+            let _ = sender.send(result);
+        });
+    if let Err(error) = spawned {
+        return Outcome::Panicked(format!("cannot spawn a parser thread: {error}"));
+    }
+    match receiver.recv_timeout(limit) {
+        Ok(Ok(Ok(parsed))) => Outcome::Parsed(parsed.items.len()),
+        Ok(Ok(Err(error))) => Outcome::Failed(error),
+        Ok(Err(payload)) => Outcome::Panicked(
+            payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default(),
+        ),
+        Err(mpsc::RecvTimeoutError::Timeout) => Outcome::TimedOut,
+        // The thread died without sending: a panic that escaped catch_unwind (e.g. abort).
+        Err(mpsc::RecvTimeoutError::Disconnected) => Outcome::Panicked("parser thread died".into()),
+    }
+}
+
+#[test]
+fn substack_post_with_cover_image_enclosure_is_a_post() {
+    let feed = parse(
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:atom="http://www.w3.org/2005/Atom" version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" xmlns:googleplay="http://www.google.com/schemas/play-podcasts/1.0"><channel><title><![CDATA[Tide Tables]]></title><link>https://tides.example.org</link><atom:link href="https://tides.example.org/feed" rel="self" type="application/rss+xml"/><itunes:owner><itunes:email><![CDATA[tides@example.org]]></itunes:email><itunes:name><![CDATA[Ana Reyes]]></itunes:name></itunes:owner><item><title><![CDATA[Why the <b>spring</b> tide runs late]]></title><description><![CDATA[A short note on lunar lag.]]></description><link>https://tides.example.org/p/spring-tide</link><guid isPermaLink="false">https://tides.example.org/p/spring-tide</guid><dc:creator><![CDATA[Ana Reyes]]></dc:creator><pubDate>Mon, 12 May 2025 14:03:00 GMT</pubDate><enclosure url="https://cdn.example.org/image/fetch/cover.jpg" length="0" type="image/jpeg"/><content:encoded><![CDATA[<p>The moon pulls; the sea <em>answers</em> late.</p><p><img src="/img/chart.png" alt="chart"></p>]]></content:encoded></item></channel></rss>"#,
+    );
+    assert_eq!(feed.title.as_deref(), Some("Tide Tables"));
+    assert_eq!(feed.link.as_deref(), Some("https://tides.example.org/"));
+    let item = &feed.items[0];
+    assert_eq!(item.kind, ItemKind::Post);
+    assert_eq!(item.title, "Why the spring tide runs late");
+    assert_eq!(item.guid, "https://tides.example.org/p/spring-tide");
+    assert_eq!(
+        item.link.as_deref(),
+        Some("https://tides.example.org/p/spring-tide")
+    );
+    assert_eq!(
+        item.image.as_deref(),
+        Some("https://cdn.example.org/image/fetch/cover.jpg")
+    );
+    let enclosure = item
+        .enclosure
+        .as_ref()
+        .expect("the image enclosure is kept");
+    assert_eq!(enclosure.length, None, "length 0 means unknown");
+    assert_eq!(enclosure.mime_type.as_deref(), Some("image/jpeg"));
+    assert_eq!(item.duration, None);
+    assert_eq!(item.authors, vec!["Ana Reyes".to_string()]);
+    let content = item.content.as_deref().expect("content:encoded");
+    assert!(content.contains("<em>answers</em>"), "{content}");
+    assert!(
+        content.contains(r#"src="https://tides.example.org/img/chart.png""#),
+        "relative image resolved against the item's link: {content}"
+    );
+    assert_eq!(item.summary.as_deref(), Some("A short note on lunar lag."));
+    assert_eq!(
+        item.published,
+        Some(
+            Utc.with_ymd_and_hms(2025, 5, 12, 14, 3, 0)
+                .single()
+                .expect("valid date")
+        )
+    );
+}
+
+#[test]
+fn podcast_episode_has_audio_enclosure_and_duration() {
+    let feed = parse(
+        r#"<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel><title>Harbour Talk</title><ttl>60</ttl>
+        <item><title>Ep. 3: Fog signals</title><guid isPermaLink="false">harbour-3</guid>
+          <enclosure url="https://media.example.net/harbour/ep3.mp3" length="48213000" type="audio/mpeg"/>
+          <itunes:duration>62:03</itunes:duration><itunes:image href="https://media.example.net/harbour/ep3.jpg"/></item>
+        <item><title>Ep. 2</title><guid>harbour-2</guid>
+          <enclosure url="https://media.example.net/harbour/ep2.m4a" length="0"/>
+          <itunes:duration>1:02:03</itunes:duration><itunes:summary>Bells &amp; horns</itunes:summary></item>
+        <item><title>Ep. 1</title><guid>harbour-1</guid>
+          <enclosure url="https://media.example.net/harbour/ep1.mp3" type="audio/mpeg" length="12"/>
+          <itunes:duration>3723</itunes:duration></item>
+        </channel></rss>"#,
+    );
+    assert_eq!(feed.ttl, Some(Duration::from_secs(3600)));
+    let [first, second, third] = feed.items.as_slice() else {
+        panic!("three items expected, got {}", feed.items.len());
+    };
+    assert_eq!(first.kind, ItemKind::Episode);
+    assert_eq!(first.duration, Some(3723));
+    assert_eq!(
+        first.image.as_deref(),
+        Some("https://media.example.net/harbour/ep3.jpg")
+    );
+    let enclosure = first.enclosure.as_ref().expect("audio enclosure");
+    assert_eq!(enclosure.url, "https://media.example.net/harbour/ep3.mp3");
+    assert_eq!(enclosure.mime_type.as_deref(), Some("audio/mpeg"));
+    assert_eq!(enclosure.length, Some(48_213_000));
+    assert_eq!(
+        second.kind,
+        ItemKind::Episode,
+        "typed by its .m4a extension"
+    );
+    assert_eq!(second.duration, Some(3723));
+    assert_eq!(second.summary.as_deref(), Some("Bells &amp; horns"));
+    assert_eq!(third.duration, Some(3723));
+    assert_eq!(third.guid, "harbour-1");
+}
+
+#[test]
+fn atom_xml_base_resolves_relative_links() {
+    let feed = parse(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+        <feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://notes.example.org/journal/">
+          <title type="html">Field &lt;i&gt;Notes&lt;/i&gt;</title>
+          <link href="./"/>
+          <entry xml:base="2025/">
+            <title>Low water</title>
+            <id>urn:uuid:2b8f5d0e-8f1c-4d3e-9c55-1f0e2a7c9d01</id>
+            <link rel="alternate" href="low-water.html"/>
+            <updated>2025-04-02T08:00:00Z</updated>
+            <content type="html">&lt;p&gt;See &lt;a href="../maps/bay.html"&gt;the bay map&lt;/a&gt; and &lt;img src="pics/mud.jpg"&gt;&lt;/p&gt;</content>
+          </entry>
+        </feed>"#,
+    );
+    assert_eq!(feed.title.as_deref(), Some("Field Notes"));
+    assert_eq!(
+        feed.link.as_deref(),
+        Some("https://notes.example.org/journal/")
+    );
+    let item = &feed.items[0];
+    assert_eq!(
+        item.link.as_deref(),
+        Some("https://notes.example.org/journal/2025/low-water.html")
+    );
+    assert_eq!(item.guid, "urn:uuid:2b8f5d0e-8f1c-4d3e-9c55-1f0e2a7c9d01");
+    let content = item.content.as_deref().expect("content");
+    assert!(
+        content.contains(r#"href="https://notes.example.org/journal/maps/bay.html""#),
+        "{content}"
+    );
+    assert!(
+        content.contains(r#"src="https://notes.example.org/journal/2025/pics/mud.jpg""#),
+        "{content}"
+    );
+    assert!(
+        content.contains(r#"rel="noopener noreferrer""#),
+        "{content}"
+    );
+    // Only `updated`: it stands in for `published`.
+    let updated = Utc
+        .with_ymd_and_hms(2025, 4, 2, 8, 0, 0)
+        .single()
+        .expect("valid date");
+    assert_eq!(item.published, Some(updated));
+    assert_eq!(item.updated, Some(updated));
+}
+
+#[test]
+fn json_feed_items_are_normalised() {
+    let feed = parse(
+        r#"{
+          "version": "https://jsonfeed.org/version/1.1",
+          "title": "Kite Log",
+          "home_page_url": "https://kites.example.com/",
+          "items": [
+            {"id": "k-7", "url": "https://kites.example.com/7", "title": "Seventh &amp; windiest",
+             "content_html": "<p onclick=\"steal()\">Gusts <a href=\"/gusts\">logged</a>.</p>",
+             "date_published": "2025-05-30T10:00:00Z", "tags": ["wind", "wind", "kites"],
+             "image": "https://kites.example.com/7.jpg",
+             "attachments": [{"url": "https://kites.example.com/7.mp3", "mime_type": "audio/mpeg", "size_in_bytes": 1000, "duration_in_seconds": 90}]},
+            {"id": 8, "content_text": "Plain <text> & more", "tags": "a,b"}
+          ]
+        }"#,
+    );
+    assert_eq!(feed.title.as_deref(), Some("Kite Log"));
+    let [first, second] = feed.items.as_slice() else {
+        panic!("two items expected");
+    };
+    assert_eq!(first.guid, "k-7");
+    assert_eq!(first.title, "Seventh & windiest");
+    assert_eq!(first.kind, ItemKind::Episode);
+    assert_eq!(
+        first.categories,
+        vec!["wind".to_string(), "kites".to_string()]
+    );
+    assert_eq!(
+        first.image.as_deref(),
+        Some("https://kites.example.com/7.jpg")
+    );
+    let content = first.content.as_deref().expect("content_html");
+    assert!(!content.contains("onclick"), "{content}");
+    assert!(
+        content.contains(r#"href="https://kites.example.com/gusts""#),
+        "{content}"
+    );
+    assert_eq!(second.guid, "8");
+    assert_eq!(second.kind, ItemKind::Post);
+    assert_eq!(
+        second.content.as_deref(),
+        Some("Plain &lt;text&gt; &amp; more")
+    );
+    assert_eq!(second.categories, vec!["a".to_string(), "b".to_string()]);
+}
+
+#[test]
+fn item_without_guid_or_link_gets_the_same_id_every_time() {
+    let text = r#"<rss version="2.0"><channel><title>t</title>
+        <item><title>Untethered</title><description>No guid, no link.</description></item>
+        <item><title>Untethered</title><description>Different body.</description></item>
+        </channel></rss>"#;
+    let first = parse(text);
+    let second = parse(text);
+    assert_eq!(first.items[0].guid, second.items[0].guid);
+    assert_eq!(first.items[1].guid, second.items[1].guid);
+    assert_ne!(first.items[0].guid, first.items[1].guid);
+    assert!(first.items[0].guid.starts_with("sha256:"));
+    // Without a link the item gets none; the guid is not invented from the feed URL either.
+    assert_eq!(first.items[0].link, None);
+}
+
+#[test]
+fn xss_vectors_are_stripped() {
+    let feed = parse(
+        r#"<rss version="2.0"><channel><title>t</title><item><title>x</title><guid>x</guid>
+        <description><![CDATA[<p style="background:url(javascript:alert(1))">ok</p>
+          <script>alert('s')</script><style>body{display:none}</style>
+          <img src="x.png" onerror="alert('e')"><img src="data:image/svg+xml;base64,PHN2Zz4=">
+          <a href="javascript:alert('j')">j</a><a href="JaVaScRiPt:alert(2)">k</a>
+          <a href="vbscript:msgbox(1)">v</a><iframe src="https://evil.example/"></iframe>
+          <object data="evil.swf"></object><embed src="evil.swf"><form action="https://evil.example/"><input value="x"></form>
+          <svg onload="alert(3)"></svg><a href="https://good.example/">good</a>]]></description></item></channel></rss>"#,
+    );
+    let summary = feed.items[0].summary.as_deref().expect("summary");
+    for bad in [
+        "script",
+        "alert",
+        "onerror",
+        "onload",
+        "javascript",
+        "JaVaScRiPt",
+        "vbscript",
+        "data:",
+        "style",
+        "iframe",
+        "object",
+        "embed",
+        "form",
+        "input",
+        "svg",
+    ] {
+        assert!(!summary.contains(bad), "{bad} survived: {summary}");
+    }
+    assert!(
+        summary.contains(r#"<a href="https://good.example/" rel="noopener noreferrer">good</a>"#),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(r#"<img src="https://example.com/x.png">"#),
+        "{summary}"
+    );
+}
+
+#[test]
+fn future_dates_are_clamped_and_missing_dates_stay_missing() {
+    let feed = parse(
+        r#"<rss version="2.0"><channel><title>t</title>
+        <item><title>From the future</title><guid>f</guid><pubDate>Sat, 01 Jan 2039 00:00:00 GMT</pubDate></item>
+        <item><title>Slightly ahead</title><guid>s</guid><pubDate>Sun, 01 Jun 2025 18:00:00 GMT</pubDate></item>
+        <item><title>Undated</title><guid>u</guid></item>
+        </channel></rss>"#,
+    );
+    assert_eq!(feed.items[0].published, Some(now()));
+    assert_eq!(feed.items[0].updated, Some(now()));
+    assert_eq!(
+        feed.items[1].published,
+        Some(
+            Utc.with_ymd_and_hms(2025, 6, 1, 18, 0, 0)
+                .single()
+                .expect("valid date")
+        )
+    );
+    assert_eq!(feed.items[2].published, None);
+    assert_eq!(feed.items[2].updated, None);
+}
+
+#[test]
+fn html_page_is_not_a_feed() {
+    let page = b"<!DOCTYPE html>\n<html><head><title>Welcome</title></head><body><p>Subscribe!</p></body></html>";
+    let error = parse_feed(page, &feed_url(), "test", now()).expect_err("an HTML page");
+    assert_eq!(error, NormalizeError::HtmlPage);
+    assert_eq!(error.to_string(), "not a feed: looks like an HTML page");
+}
+
+#[test]
+fn truncated_xml_yields_an_error_or_the_complete_items() {
+    let full = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+        <item><title>One</title><guid>1</guid><description>first</description></item>
+        <item><title>Two</title><guid>2</guid><description>second, cut off here"#;
+    for cut in (0..full.len()).step_by(7).chain([full.len()]) {
+        let Some(prefix) = full.get(..cut) else {
+            continue;
+        };
+        match parse_feed(prefix.as_bytes(), &feed_url(), "test", now()) {
+            Ok(feed) => assert!(feed.items.len() <= 2),
+            Err(error) => assert!(!matches!(error, NormalizeError::Panic(_)), "{error}"),
+        }
+    }
+    let feed = parse(full);
+    assert_eq!(feed.items[0].title, "One");
+    assert_eq!(feed.items[0].summary.as_deref(), Some("first"));
+}
+
+#[test]
+fn utf16_documents_parse() {
+    let source = "<?xml version=\"1.0\" encoding=\"UTF-16\"?>\n<rss version=\"2.0\"><channel><title>Ça marche</title><item><title>Été</title><guid>e</guid></item></channel></rss>";
+    for big_endian in [true, false] {
+        for bom in [true, false] {
+            let mut bytes = Vec::new();
+            if bom {
+                bytes.extend_from_slice(if big_endian {
+                    &[0xFE, 0xFF]
+                } else {
+                    &[0xFF, 0xFE]
+                });
+            }
+            for unit in source.encode_utf16() {
+                bytes.extend_from_slice(&if big_endian {
+                    unit.to_be_bytes()
+                } else {
+                    unit.to_le_bytes()
+                });
+            }
+            let feed = parse_feed(&bytes, &feed_url(), "test", now())
+                .unwrap_or_else(|e| panic!("UTF-16 (BE {big_endian}, BOM {bom}): {e}"));
+            assert_eq!(feed.title.as_deref(), Some("Ça marche"));
+            assert_eq!(feed.items[0].title, "Été");
+        }
+    }
+}
+
+#[test]
+fn declared_latin1_is_transcoded() {
+    let mut bytes =
+        b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\"><channel><title>caf"
+            .to_vec();
+    bytes.push(0xE9);
+    bytes.extend_from_slice(b"</title></channel></rss>");
+    let feed = parse_feed(&bytes, &feed_url(), "test", now()).expect("parses");
+    assert_eq!(feed.title.as_deref(), Some("café"));
+}
+
+#[test]
+fn broken_feed_is_recovered() {
+    let feed = parse(
+        "\n<br /><b>Warning</b>: headers already sent\n<?xml version=\"1.0\"?>\n<rss><channel><title>Caf&eacute; &amp; bar &mdash; news</title>\n<item><title>Fish & chips&nbsp;today</title><itunes:duration>5:00</itunes:duration><description>a <p>b</p></description>\n<item><title>Second</title></channel>",
+    );
+    assert_eq!(feed.title.as_deref(), Some("Café & bar — news"));
+    assert_eq!(feed.items.len(), 2);
+    assert_eq!(feed.items[0].title, "Fish & chips today");
+    assert_eq!(feed.items[0].duration, Some(300));
+    assert_eq!(feed.items[1].title, "Second");
+}
+
+#[test]
+fn deep_nesting_is_refused_without_overflowing_the_stack() {
+    let depth = 100_000;
+    let text = format!(
+        "<rss version=\"2.0\"><channel><item>{}{}</item></channel></rss>",
+        "<itunes:category text=\"x\">".repeat(depth),
+        "</itunes:category>".repeat(depth)
+    );
+    let handle = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || parse_feed(text.as_bytes(), &feed_url(), "test", now()))
+        .expect("spawn");
+    let result = handle.join().expect("no stack overflow, no panic");
+    assert!(
+        matches!(result, Err(NormalizeError::TooDeep { .. })),
+        "{result:?}"
+    );
+
+    // Deep HTML inside CDATA is the sanitiser's problem: bounded, not refused.
+    let html = format!("{}deep{}", "<div>".repeat(depth), "</div>".repeat(depth));
+    let text = format!(
+        "<rss version=\"2.0\"><channel><item><guid>d</guid><description><![CDATA[{html}]]></description></item></channel></rss>"
+    );
+    let started = std::time::Instant::now();
+    let feed = parse(&text);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(feed.items[0].summary.as_deref(), Some("deep"));
+}
+
+#[test]
+fn gzip_on_disk_is_inflated() {
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder
+        .write_all(b"<rss version=\"2.0\"><channel><item><guid>z</guid><title>zipped</title></item></channel></rss>")
+        .expect("write to memory");
+    let bytes = encoder.finish().expect("finish");
+    let feed = parse_feed(&bytes, &feed_url(), "test", now()).expect("parses");
+    assert_eq!(feed.items[0].title, "zipped");
+}

@@ -1,0 +1,362 @@
+//! `tributary run` as a service: the real binary, on a short schedule, against local feeds.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::binary::{Workspace, assert_success, stdout};
+use crate::common::server::{Reply, TestServer};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/mirrors/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// The running daemon; killed if a test fails before stopping it.
+struct Daemon {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    fn start(ws: &Workspace, config: &std::path::Path, port: u16) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .args(["--config", config.to_str().expect("path"), "run"])
+            .current_dir(ws.dir.path())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tributary run");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let daemon = Daemon { child, port, log };
+        daemon.wait_for("readyz", || daemon.get("/readyz").0 == 200);
+        daemon
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// A plain blocking GET over a raw socket: (status, headers, body).
+    fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return (0, String::new(), String::new());
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut request =
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        if stream.write_all(request.as_bytes()).is_err() {
+            return (0, String::new(), String::new());
+        }
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, head.to_owned(), body.to_owned())
+    }
+
+    fn get(&self, path: &str) -> (u16, String, String) {
+        self.get_with(path, &[])
+    }
+
+    fn header(head: &str, name: &str) -> Option<String> {
+        head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
+        })
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn wait_for(&self, what: &str, mut ready: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if ready() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}; log:\n{}", self.log());
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// SIGTERM, then the exit status and how long it took.
+    fn stop(mut self) -> (std::process::ExitStatus, Duration) {
+        let started = Instant::now();
+        self.signal("TERM");
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return (status, started.elapsed());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "did not stop within 10 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config(ws: &Workspace, port: u16, feeds: &[(&str, String)]) -> std::path::PathBuf {
+    let feeds: Vec<(&str, String, &str)> = feeds
+        .iter()
+        .map(|(name, url)| (*name, url.clone(), "origin"))
+        .collect();
+    ws.write_config(
+        "t.toml",
+        &feeds,
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nbase_url = \"https://feeds.example/merged/\"\n\n[schedule]\ndefault = \"* * * * * *\"\n"
+        ),
+    )
+}
+
+#[test]
+fn serves_the_merged_feed_polls_on_schedule_reloads_and_stops() {
+    let newsletter = Arc::new(Mutex::new(fixture("newsletter.xml")));
+    let body = Arc::clone(&newsletter);
+    let podcast = fixture("podcast.xml");
+    let server = TestServer::start(move |request| match request.path() {
+        "/newsletter" => {
+            let bytes = body.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let etag = format!("\"{}\"", bytes.len());
+            if request.header("if-none-match") == Some(etag.as_str()) {
+                Reply::status(304).header("ETag", &etag)
+            } else {
+                Reply::ok(bytes).header("ETag", &etag)
+            }
+        }
+        "/podcast" => Reply::ok(podcast.clone()),
+        _ => Reply::not_found(),
+    });
+    let ws = Workspace::new();
+    let port = free_port();
+    let config_path = config(
+        &ws,
+        port,
+        &[("newsletter", server.url("/newsletter").to_string())],
+    );
+    let daemon = Daemon::start(&ws, &config_path, port);
+
+    // The merged feed, with validators; a conditional request gets 304.
+    let (status, head, body) = daemon.get("/feed.atom");
+    assert_eq!(status, 200);
+    assert!(body.contains("Small models, long tails"), "{body}");
+    assert!(
+        body.contains("https://feeds.example/merged/feed.atom"),
+        "the self link comes from base_url"
+    );
+    let etag = Daemon::header(&head, "etag").expect("etag");
+    assert_eq!(
+        Daemon::header(&head, "x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert_eq!(
+        daemon.get_with("/feed.atom", &[("If-None-Match", &etag)]).0,
+        304
+    );
+    assert_eq!(daemon.get("/healthz").0, 200);
+    assert!(
+        daemon
+            .get("/metrics")
+            .2
+            .contains("tributary_feed_polls_total")
+    );
+
+    // The upstream feed changes; the schedule picks it up.
+    {
+        let mut bytes = newsletter.lock().unwrap_or_else(|e| e.into_inner());
+        let text = String::from_utf8(bytes.clone()).expect("utf-8");
+        *bytes = text
+            .replacen(
+                "<item>",
+                "<item><title>A brand new essay on tides</title><link>https://www.longtail.example/p/tides</link><guid>https://www.longtail.example/p/tides</guid><pubDate>Sat, 18 Apr 2026 10:00:00 GMT</pubDate><description>Tides, explained slowly.</description></item><item>",
+                1,
+            )
+            .into_bytes();
+    }
+    daemon.wait_for("the new item to be served", || {
+        daemon
+            .get("/feed.atom")
+            .2
+            .contains("A brand new essay on tides")
+    });
+    assert!(
+        std::fs::read_to_string(ws.path("merged.atom"))
+            .expect("file")
+            .contains("A brand new essay on tides"),
+        "the file on disk is kept fresh too"
+    );
+
+    // SIGHUP with a bad config: refused, the old one keeps running.
+    std::fs::write(&config_path, "[output]\ntitel = 1\n").expect("write");
+    daemon.signal("HUP");
+    daemon.wait_for("the refusal", || daemon.log().contains("reload refused"));
+    assert_eq!(daemon.get("/healthz").0, 200);
+
+    // SIGHUP with a feed added: it starts polling.
+    config(
+        &ws,
+        port,
+        &[
+            ("newsletter", server.url("/newsletter").to_string()),
+            ("podcast", server.url("/podcast").to_string()),
+        ],
+    );
+    daemon.signal("HUP");
+    daemon.wait_for("the added feed's audio", || {
+        daemon
+            .get("/feed.atom")
+            .2
+            .contains("https://audio.longtail.example/small-models-long-tails.mp3")
+    });
+    assert!(daemon.log().contains("configuration reloaded"));
+
+    let healthcheck = ws.run(&["healthcheck", "--url", &daemon.url("/healthz")]);
+    assert_success(&healthcheck);
+
+    let (status, elapsed) = daemon.stop();
+    assert!(status.success(), "{status:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+
+    let after = ws.run(&[
+        "healthcheck",
+        "--url",
+        &format!("http://127.0.0.1:{port}/healthz"),
+    ]);
+    assert!(!after.status.success(), "nothing answers after the stop");
+}
+
+#[test]
+fn a_restart_keeps_the_feed_and_the_validators() {
+    let newsletter = fixture("newsletter.xml");
+    let server = TestServer::start(move |request| {
+        if request.header("if-none-match") == Some("\"v1\"") {
+            Reply::status(304).header("ETag", "\"v1\"")
+        } else {
+            Reply::ok(newsletter.clone()).header("ETag", "\"v1\"")
+        }
+    });
+    let ws = Workspace::new();
+    let port = free_port();
+    let config_path = config(
+        &ws,
+        port,
+        &[("newsletter", server.url("/feed").to_string())],
+    );
+    let daemon = Daemon::start(&ws, &config_path, port);
+    let before = daemon.get("/feed.atom").2;
+    assert!(before.contains("Small models, long tails"));
+    let (status, _) = daemon.stop();
+    assert!(status.success());
+
+    server.clear_requests();
+    let daemon = Daemon::start(&ws, &config_path, port);
+    // Served from the store before any poll has to succeed.
+    assert!(
+        daemon
+            .get("/feed.atom")
+            .2
+            .contains("Small models, long tails")
+    );
+    daemon.wait_for("a poll after the restart", || !server.requests().is_empty());
+    assert_eq!(
+        server.requests()[0].header("if-none-match"),
+        Some("\"v1\""),
+        "the stored ETag survives a restart"
+    );
+    let (status, _) = daemon.stop();
+    assert!(status.success());
+}
+
+#[test]
+fn import_opml_adds_feeds_to_the_config() {
+    let ws = Workspace::new();
+    let config_path = ws.write_config(
+        "t.toml",
+        &[(
+            "existing",
+            "https://www.longtail.example/feed".into(),
+            "origin",
+        )],
+        "",
+    );
+    let opml = ws.path("export.opml");
+    std::fs::write(
+        &opml,
+        r#"<?xml version="1.0"?><opml version="1.0"><head><title>Reader export</title></head><body><outline text="Folder"><outline type="rss" text="Long Tail" xmlUrl="http://longtail.example/feed/"/><outline type="rss" text="Tide Tables" xmlUrl="https://tides.example/rss.xml"/></outline></body></opml>"#,
+    )
+    .expect("write opml");
+    let config = config_path.to_str().expect("path");
+    let output = ws.run(&[
+        "--config",
+        config,
+        "import-opml",
+        opml.to_str().expect("path"),
+    ]);
+    assert_success(&output);
+    assert!(
+        stdout(&output).contains("1 feeds added"),
+        "{}",
+        stdout(&output)
+    );
+    let check = ws.run(&["--config", config, "check-config"]);
+    assert_success(&check);
+    assert!(
+        stdout(&check).contains("feed tide-tables"),
+        "{}",
+        stdout(&check)
+    );
+
+    let refused = ws.run(&["import-opml", opml.to_str().expect("path")]);
+    assert!(
+        !refused.status.success(),
+        "the built-in config cannot be edited"
+    );
+}
