@@ -356,15 +356,11 @@ pub(crate) fn balance(text: &str) -> Result<Repaired, TooDeep> {
     config.allow_dangling_amp = true;
     config.trim_text(false);
 
-    let mut out = String::with_capacity(text.len() + 256);
-    let mut stack: Vec<String> = Vec::new();
-    let mut root: Option<Root> = None;
-    let mut used_prefixes = BTreeSet::new();
-    let mut declared_prefixes = HashSet::new();
-    // Depth (stack length) of an RSS text element whose markup content is being escaped.
-    let mut text_only_at: Option<usize> = None;
+    let mut tree = Balancer {
+        out: String::with_capacity(text.len() + 256),
+        ..Balancer::default()
+    };
     let mut stopped_at = None;
-
     loop {
         let event = match reader.read_event() {
             Ok(event) => event,
@@ -375,149 +371,51 @@ pub(crate) fn balance(text: &str) -> Result<Repaired, TooDeep> {
         };
         match event {
             Event::Decl(_) => {
-                if out.is_empty() {
-                    out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+                if tree.out.is_empty() {
+                    tree.out
+                        .push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
                 }
             }
-            Event::Start(start) => {
-                let empty = false;
-                if text_only_at.is_some() {
-                    escape_tag(&mut out, &start, empty);
-                    continue;
-                }
-                let Some(name) = element_name(&start) else {
-                    escape_tag(&mut out, &start, empty);
-                    continue;
-                };
-                let void = HTML_VOID.contains(&name.to_ascii_lowercase().as_str());
-                open_element(
-                    &mut out,
-                    &mut stack,
-                    &mut root,
-                    &start,
-                    &name,
-                    void,
-                    &mut used_prefixes,
-                    &mut declared_prefixes,
-                );
-                if !void {
-                    if stack.len() > MAX_DEPTH {
-                        return Err(TooDeep);
-                    }
-                    let is_rss = root.as_ref().is_some_and(|r| r.rss_like);
-                    if is_rss && RSS_TEXT_ELEMENTS.contains(&local_name(&name)) {
-                        text_only_at = Some(stack.len());
-                    }
-                }
-            }
-            Event::Empty(start) => {
-                if text_only_at.is_some() {
-                    escape_tag(&mut out, &start, true);
-                    continue;
-                }
-                let Some(name) = element_name(&start) else {
-                    escape_tag(&mut out, &start, true);
-                    continue;
-                };
-                open_element(
-                    &mut out,
-                    &mut stack,
-                    &mut root,
-                    &start,
-                    &name,
-                    true,
-                    &mut used_prefixes,
-                    &mut declared_prefixes,
-                );
-            }
-            Event::End(end) => {
-                let name = String::from_utf8_lossy(end.name().as_ref()).into_owned();
-                if let Some(depth) = text_only_at {
-                    // The text element's own end tag, or an ancestor's (the text element was
-                    // left open), ends the text; any other end tag is part of the pasted HTML.
-                    let closes_text = stack
-                        .get(..depth)
-                        .is_some_and(|open| open.iter().any(|open| *open == name));
-                    if closes_text {
-                        text_only_at = None;
-                    } else {
-                        out.push_str("&lt;/");
-                        push_escaped_text(&mut out, &name);
-                        out.push_str("&gt;");
-                        continue;
-                    }
-                }
-                if let Some(at) = stack.iter().rposition(|open| *open == name) {
-                    while stack.len() > at {
-                        if let Some(open) = stack.pop() {
-                            out.push_str("</");
-                            out.push_str(&open);
-                            out.push('>');
-                        }
-                    }
-                    if stack.is_empty()
-                        && let Some(root) = root.as_mut()
-                    {
-                        root.closed = true;
-                    }
-                }
-            }
+            Event::Start(start) => tree.start(&start, false)?,
+            Event::Empty(start) => tree.start(&start, true)?,
+            Event::End(end) => tree.end(&String::from_utf8_lossy(end.name().as_ref())),
             Event::Text(content) => {
-                if !stack.is_empty() {
+                if !tree.stack.is_empty() {
                     let raw = String::from_utf8_lossy(content.as_ref());
-                    out.push_str(&raw.replace("]]>", "]]&gt;"));
+                    tree.out.push_str(&raw.replace("]]>", "]]&gt;"));
                 }
             }
             Event::CData(content) => {
-                if !stack.is_empty() {
-                    out.push_str("<![CDATA[");
-                    out.push_str(&String::from_utf8_lossy(content.as_ref()));
-                    out.push_str("]]>");
+                if !tree.stack.is_empty() {
+                    tree.out.push_str("<![CDATA[");
+                    tree.out.push_str(&String::from_utf8_lossy(content.as_ref()));
+                    tree.out.push_str("]]>");
                 }
             }
             Event::GeneralRef(reference) => {
-                if !stack.is_empty() {
-                    out.push('&');
-                    out.push_str(&String::from_utf8_lossy(reference.as_ref()));
-                    out.push(';');
+                if !tree.stack.is_empty() {
+                    tree.out.push('&');
+                    tree.out
+                        .push_str(&String::from_utf8_lossy(reference.as_ref()));
+                    tree.out.push(';');
                 }
             }
             Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
             Event::Eof => break,
         }
-        if root.as_ref().is_some_and(|r| r.closed) && stack.is_empty() {
+        if tree.root.as_ref().is_some_and(|r| r.closed) {
             break;
         }
     }
+    Ok(tree.finish(stopped_at))
+}
 
-    while let Some(open) = stack.pop() {
-        out.push_str("</");
-        out.push_str(&open);
-        out.push('>');
-    }
-    if let Some(root) = &root {
-        let declarations: String = used_prefixes
-            .iter()
-            .filter(|prefix| !declared_prefixes.contains(*prefix))
-            .map(|prefix: &String| {
-                let uri = KNOWN_PREFIXES
-                    .iter()
-                    .find(|(known, _)| known == prefix)
-                    .map_or_else(
-                        || format!("urn:x-tributary:undeclared:{prefix}"),
-                        |(_, uri)| (*uri).to_string(),
-                    );
-                format!(" xmlns:{prefix}=\"{uri}\"")
-            })
-            .collect();
-        if !declarations.is_empty() && root.insert_at <= out.len() {
-            out.insert_str(root.insert_at, &declarations);
-        }
-    }
-    Ok(Repaired {
-        text: out,
-        stopped_at,
-    })
+/// An element [`balance`] has opened and not yet closed.
+struct Open {
+    /// The name as the document writes it, which its end tag must match.
+    name: String,
+    /// The name as written to the output (a root may be re-cased: `<rdf>` -> `<RDF>`).
+    emitted: String,
 }
 
 /// What [`balance`] remembers about the document element.
@@ -525,106 +423,266 @@ struct Root {
     /// Byte offset in the output just before the root start tag's `>`, where missing
     /// namespace declarations go.
     insert_at: usize,
-    /// `rss` or `RDF`: formats whose text elements hold no markup.
-    rss_like: bool,
+    format: RootFormat,
     /// `rss`: its first child must be `<channel>`, or one is opened for it.
-    is_rss: bool,
     channel_seen: bool,
     closed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RootFormat {
+    Rss,
+    Rdf,
+    Atom,
+    Other,
+}
+
+/// The state of [`balance`]: the output so far and the open elements.
+#[derive(Default)]
+struct Balancer {
+    out: String,
+    stack: Vec<Open>,
+    root: Option<Root>,
+    used_prefixes: BTreeSet<String>,
+    declared_prefixes: HashSet<String>,
+    /// Depth (stack length) of an RSS text element whose markup content is being escaped.
+    text_only_at: Option<usize>,
+}
+
+impl Balancer {
+    fn format(&self) -> RootFormat {
+        self.root.as_ref().map_or(RootFormat::Other, |r| r.format)
+    }
+
+    /// Whether a start tag opens a feed item, which never nests in anything but its container.
+    fn is_item(&self, local: &str) -> bool {
+        match self.format() {
+            RootFormat::Rss | RootFormat::Rdf => local == "item",
+            RootFormat::Atom => local == "entry",
+            RootFormat::Other => false,
+        }
+    }
+
+    /// Closes open elements until `len` remain.
+    fn close_to(&mut self, len: usize) {
+        while self.stack.len() > len {
+            if let Some(open) = self.stack.pop() {
+                self.out.push_str("</");
+                self.out.push_str(&open.emitted);
+                self.out.push('>');
+            }
+        }
+        if self.text_only_at.is_some_and(|at| at > len) {
+            self.text_only_at = None;
+        }
+        if self.stack.is_empty()
+            && let Some(root) = self.root.as_mut()
+        {
+            root.closed = true;
+        }
+    }
+
+    fn start(&mut self, start: &BytesStart<'_>, empty: bool) -> Result<(), TooDeep> {
+        let name = element_name(start);
+        let item = name
+            .as_deref()
+            .is_some_and(|name| self.is_item(local_name(name)));
+        if self.text_only_at.is_some() && !item {
+            escape_tag(&mut self.out, start, empty);
+            return Ok(());
+        }
+        let Some(name) = name else {
+            escape_tag(&mut self.out, start, empty);
+            return Ok(());
+        };
+        if item {
+            // A new item closes whatever the previous one (or a stray element) left open.
+            let container = match self.format() {
+                RootFormat::Rss => self
+                    .stack
+                    .iter()
+                    .rposition(|open| local_name(&open.emitted) == "channel"),
+                _ => Some(0),
+            };
+            if let Some(at) = container {
+                self.close_to(at + 1);
+            }
+        }
+        let void = !empty && HTML_VOID.contains(&name.to_ascii_lowercase().as_str());
+        self.open(start, &name, empty || void);
+        if !empty && !void {
+            if self.stack.len() > MAX_DEPTH {
+                return Err(TooDeep);
+            }
+            let rss_like = matches!(self.format(), RootFormat::Rss | RootFormat::Rdf);
+            if rss_like && RSS_TEXT_ELEMENTS.contains(&local_name(&name)) {
+                self.text_only_at = Some(self.stack.len());
+            }
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, name: &str) {
+        if let Some(depth) = self.text_only_at {
+            // The text element's own end tag, or an ancestor's (the text element was left
+            // open), ends the text; any other end tag is part of the pasted HTML.
+            let closes_text = self
+                .stack
+                .get(..depth)
+                .is_some_and(|open| open.iter().any(|open| open.name == name));
+            if !closes_text {
+                self.out.push_str("&lt;/");
+                push_escaped_text(&mut self.out, name);
+                self.out.push_str("&gt;");
+                return;
+            }
+            self.text_only_at = None;
+        }
+        if let Some(at) = self.stack.iter().rposition(|open| open.name == name) {
+            self.close_to(at);
+        }
+    }
+
+    /// Writes a start tag (or an empty-element tag) with repaired attributes and tracks it.
+    fn open(&mut self, start: &BytesStart<'_>, name: &str, empty: bool) {
+        let is_root = self.root.is_none();
+        let local = local_name(name);
+        // An <rss> whose items sit directly under it: give them the <channel> feed-rs wants.
+        if self.stack.len() == 1
+            && let Some(root) = self.root.as_mut()
+            && root.format == RootFormat::Rss
+            && !root.channel_seen
+        {
+            root.channel_seen = true;
+            if local != "channel" {
+                self.out.push_str("<channel>");
+                self.stack.push(Open {
+                    name: "channel".into(),
+                    emitted: "channel".into(),
+                });
+            }
+        }
+        let (emitted, format) = if is_root {
+            canonical_root(name)
+        } else {
+            (name.to_string(), RootFormat::Other)
+        };
+        note_prefix(&emitted, &mut self.used_prefixes);
+        self.out.push('<');
+        self.out.push_str(&emitted);
+        let mut seen = HashSet::new();
+        let mut has_version = false;
+        let mut attributes = start.html_attributes();
+        attributes.with_checks(false);
+        for attribute in attributes {
+            let Ok(attribute) = attribute else { break };
+            let Ok(key) = std::str::from_utf8(attribute.key.as_ref()) else {
+                continue;
+            };
+            if !is_xml_name(key) || !seen.insert(key.to_string()) {
+                continue;
+            }
+            let mut value = String::from_utf8_lossy(&attribute.value).into_owned();
+            if key == "xml:base" && !usable_base(&value) {
+                continue;
+            }
+            if key == "type" {
+                value = normalize_text_type(local, &value);
+            }
+            if is_root && format == RootFormat::Rss && key == "version" {
+                has_version = true;
+                if !matches!(value.trim(), "2.0" | "0.91" | "0.92") {
+                    value = "2.0".to_string();
+                }
+            }
+            if let Some(prefix) = key.strip_prefix("xmlns:") {
+                self.declared_prefixes.insert(prefix.to_string());
+            } else if key != "xmlns" {
+                note_prefix(key, &mut self.used_prefixes);
+            }
+            self.out.push(' ');
+            self.out.push_str(key);
+            self.out.push_str("=\"");
+            self.out
+                .push_str(&value.replace('"', "&quot;").replace('<', "&lt;"));
+            self.out.push('"');
+        }
+        if is_root && format == RootFormat::Rss && !has_version {
+            self.out.push_str(" version=\"2.0\"");
+        }
+        if is_root {
+            self.root = Some(Root {
+                insert_at: self.out.len(),
+                format,
+                channel_seen: false,
+                closed: empty,
+            });
+        }
+        if empty {
+            self.out.push_str("/>");
+        } else {
+            self.out.push('>');
+            self.stack.push(Open {
+                name: name.to_string(),
+                emitted,
+            });
+        }
+    }
+
+    /// Closes what is open and declares the prefixes the document used but never declared.
+    fn finish(mut self, stopped_at: Option<(u64, String)>) -> Repaired {
+        self.close_to(0);
+        if let Some(root) = &self.root {
+            let declarations: String = self
+                .used_prefixes
+                .iter()
+                .filter(|prefix| !self.declared_prefixes.contains(*prefix))
+                .map(|prefix: &String| {
+                    let uri = KNOWN_PREFIXES
+                        .iter()
+                        .find(|(known, _)| known == prefix)
+                        .map_or_else(
+                            || format!("urn:x-tributary:undeclared:{prefix}"),
+                            |(_, uri)| (*uri).to_string(),
+                        );
+                    format!(" xmlns:{prefix}=\"{uri}\"")
+                })
+                .collect();
+            if !declarations.is_empty() && root.insert_at <= self.out.len() {
+                self.out.insert_str(root.insert_at, &declarations);
+            }
+        }
+        Repaired {
+            text: self.out,
+            stopped_at,
+        }
+    }
+}
+
+/// The root's name with its local part in the case feed-rs matches (`<RSS>` -> `<rss>`,
+/// `<rdf>` -> `<RDF>`), and the format it announces.
+fn canonical_root(name: &str) -> (String, RootFormat) {
+    let (prefix, local) = match name.rsplit_once(':') {
+        Some((prefix, local)) => (Some(prefix), local),
+        None => (None, name),
+    };
+    let (local, format) = match local.to_ascii_lowercase().as_str() {
+        "rss" => ("rss".to_string(), RootFormat::Rss),
+        "rdf" => ("RDF".to_string(), RootFormat::Rdf),
+        "feed" => ("feed".to_string(), RootFormat::Atom),
+        _ => (local.to_string(), RootFormat::Other),
+    };
+    let emitted = match prefix {
+        Some(prefix) => format!("{prefix}:{local}"),
+        None => local,
+    };
+    (emitted, format)
 }
 
 /// The element's qualified name, if it is one a namespace-aware parser accepts.
 fn element_name(start: &BytesStart<'_>) -> Option<String> {
     let name = std::str::from_utf8(start.name().as_ref()).ok()?.to_string();
     is_xml_name(&name).then_some(name)
-}
-
-/// Writes a start tag (or an empty-element tag) with repaired attributes and tracks it.
-#[allow(clippy::too_many_arguments)]
-fn open_element(
-    out: &mut String,
-    stack: &mut Vec<String>,
-    root: &mut Option<Root>,
-    start: &BytesStart<'_>,
-    name: &str,
-    empty: bool,
-    used_prefixes: &mut BTreeSet<String>,
-    declared_prefixes: &mut HashSet<String>,
-) {
-    let is_root = root.is_none();
-    let local = local_name(name);
-    // An <rss> whose items sit directly under it: give them the <channel> feed-rs looks for.
-    if stack.len() == 1
-        && let Some(root) = root.as_mut()
-        && root.is_rss
-        && !root.channel_seen
-    {
-        root.channel_seen = true;
-        if local != "channel" {
-            out.push_str("<channel>");
-            stack.push("channel".to_string());
-        }
-    }
-    note_prefix(name, used_prefixes);
-    out.push('<');
-    out.push_str(name);
-    let mut seen = HashSet::new();
-    let mut has_version = false;
-    let mut attributes = start.html_attributes();
-    attributes.with_checks(false);
-    for attribute in attributes {
-        let Ok(attribute) = attribute else { break };
-        let Ok(key) = std::str::from_utf8(attribute.key.as_ref()) else {
-            continue;
-        };
-        if !is_xml_name(key) || !seen.insert(key.to_string()) {
-            continue;
-        }
-        let mut value = String::from_utf8_lossy(&attribute.value).into_owned();
-        if key == "xml:base" && !usable_base(&value) {
-            continue;
-        }
-        if key == "type" {
-            value = normalize_text_type(local, &value);
-        }
-        if is_root && local == "rss" && key == "version" {
-            has_version = true;
-            if !matches!(value.trim(), "2.0" | "0.91" | "0.92") {
-                value = "2.0".to_string();
-            }
-        }
-        if let Some(prefix) = key.strip_prefix("xmlns:") {
-            declared_prefixes.insert(prefix.to_string());
-        } else if key != "xmlns" {
-            note_prefix(key, used_prefixes);
-        }
-        out.push(' ');
-        out.push_str(key);
-        out.push_str("=\"");
-        out.push_str(&value.replace('"', "&quot;").replace('<', "&lt;"));
-        out.push('"');
-    }
-    if is_root && local == "rss" && !has_version {
-        out.push_str(" version=\"2.0\"");
-    }
-    if is_root {
-        *root = Some(Root {
-            insert_at: out.len(),
-            rss_like: local == "rss" || local == "RDF",
-            is_rss: local == "rss",
-            channel_seen: false,
-            closed: false,
-        });
-    }
-    if empty {
-        out.push_str("/>");
-        if is_root && let Some(root) = root.as_mut() {
-            root.closed = true;
-        }
-    } else {
-        out.push('>');
-        stack.push(name.to_string());
-    }
 }
 
 fn note_prefix(qname: &str, used: &mut BTreeSet<String>) {
@@ -876,6 +934,31 @@ mod tests {
             "<feed><entry><title>x</title></entry></feed>"
         );
         assert_eq!(repaired("<feed></feed>trailing<feed>"), "<feed></feed>");
+    }
+
+    #[test]
+    fn items_never_nest() {
+        assert_eq!(
+            repaired("<rss version=\"2.0\"><channel><itunes:category text=\"a\"><item><title>1</title><item><title>2</title></channel></rss>"),
+            "<rss version=\"2.0\" xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\"><channel><itunes:category text=\"a\"></itunes:category><item><title>1</title></item><item><title>2</title></item></channel></rss>"
+        );
+        assert_eq!(
+            repaired("<feed><entry><summary>open<entry><title>b</title></entry></feed>"),
+            "<feed><entry><summary>open</summary></entry><entry><title>b</title></entry></feed>"
+        );
+        assert_eq!(
+            repaired("<rss version=\"2.0\"><channel><item><description>a <p>b\n<item><title>c</title></item></channel></rss>"),
+            "<rss version=\"2.0\"><channel><item><description>a &lt;p&gt;b\n</description></item><item><title>c</title></item></channel></rss>"
+        );
+    }
+
+    #[test]
+    fn root_names_are_recased() {
+        assert_eq!(
+            repaired("<rdf><item><title>x</title></item></rdf>"),
+            "<RDF><item><title>x</title></item></RDF>"
+        );
+        assert_eq!(repaired("<RSS><channel/></RSS>"), "<rss version=\"2.0\"><channel/></rss>");
     }
 
     #[test]
