@@ -122,6 +122,20 @@ struct RawNotify {
     kind: String,
     url: String,
     secret: Option<String>,
+    token: Option<String>,
+    room: Option<String>,
+    template: Option<String>,
+    #[serde(default)]
+    feeds: Vec<String>,
+    #[serde(default)]
+    keywords: Vec<String>,
+    pattern: Option<String>,
+    hold: Option<String>,
+    #[serde(default)]
+    digest: bool,
+    #[serde(default)]
+    notify_backfill: bool,
+    max_age: Option<String>,
 }
 
 /// Validated configuration.
@@ -200,12 +214,37 @@ impl SinkKind {
     ];
 }
 
+/// One notification sink (`[[notify]]`).
 #[derive(Debug, Clone)]
 pub struct NotifyConfig {
     pub name: String,
     pub kind: SinkKind,
+    /// webhook, slack, discord: the hook URL; matrix: the homeserver's base URL; ntfy: the
+    /// topic URL.
     pub url: Url,
+    /// webhook: the HMAC-SHA256 signing key.
     pub secret: Option<String>,
+    /// matrix: the access token; ntfy: an optional bearer token.
+    pub token: Option<String>,
+    /// matrix: the room id (`!abc:example.org`).
+    pub room: Option<String>,
+    /// The message text, with `{title}`, `{link}`, `{feeds}`, `{summary}`, `{audio}`
+    /// placeholders; `None` for the sink's default.
+    pub template: Option<String>,
+    /// Only stories with a member from one of these feeds (empty: every feed).
+    pub feeds: Vec<String>,
+    /// Only stories whose title or summary holds one of these words (case-insensitive).
+    pub keywords: Vec<String>,
+    /// Only stories whose title or summary matches this.
+    pub pattern: Option<regex::Regex>,
+    /// Wait this long after a story appears before notifying, so later mirrors fold in.
+    pub hold: Duration,
+    /// Send a burst of stories as one digest message instead of one message each.
+    pub digest: bool,
+    /// Notify about a feed's first poll too (normally that is backfill, and silent).
+    pub notify_backfill: bool,
+    /// A delivery still failing this long after its story appeared is given up as dead.
+    pub max_age: Duration,
 }
 
 impl Config {
@@ -394,11 +433,47 @@ impl Validator<'_> {
                         ),
                     )
                 })?;
+            for feed in &sink.feeds {
+                if !names.contains(feed) {
+                    return Err(self.invalid(
+                        key("feeds"),
+                        format!("`{feed}` is not the name of a configured feed"),
+                    ));
+                }
+            }
+            let pattern = match &sink.pattern {
+                Some(text) => Some(regex::Regex::new(text).map_err(|e| {
+                    self.invalid(key("pattern"), format!("`{text}` is not a regex: {e}"))
+                })?),
+                None => None,
+            };
+            if kind == SinkKind::Matrix && (sink.room.is_none() || sink.token.is_none()) {
+                return Err(self.invalid(
+                    key("room"),
+                    "a matrix sink needs both `room` (the room id) and `token` (an access token)",
+                ));
+            }
             notify.push(NotifyConfig {
                 url: self.http_url(&key("url"), &sink.url)?,
+                hold: match &sink.hold {
+                    Some(text) => self.duration(&key("hold"), text)?,
+                    None => Duration::ZERO,
+                },
+                max_age: match &sink.max_age {
+                    Some(text) => self.duration(&key("max_age"), text)?,
+                    None => Duration::from_secs(2 * 24 * 3600),
+                },
                 name: sink.name,
                 kind,
                 secret: sink.secret,
+                token: sink.token,
+                room: sink.room,
+                template: sink.template,
+                feeds: sink.feeds,
+                keywords: sink.keywords,
+                pattern,
+                digest: sink.digest,
+                notify_backfill: sink.notify_backfill,
             });
         }
 
@@ -565,6 +640,22 @@ mod tests {
             (
                 "[[notify]]\nname = \"n\"\nkind = \"email\"\nurl = \"https://a.example/\"\n",
                 "notify[0].kind",
+            ),
+            (
+                "[[notify]]\nname = \"n\"\nkind = \"webhook\"\nurl = \"https://a.example/\"\npattern = \"(\"\n",
+                "notify[0].pattern",
+            ),
+            (
+                "[[notify]]\nname = \"n\"\nkind = \"webhook\"\nurl = \"https://a.example/\"\nfeeds = [\"nope\"]\n",
+                "notify[0].feeds",
+            ),
+            (
+                "[[notify]]\nname = \"n\"\nkind = \"matrix\"\nurl = \"https://matrix.example/\"\n",
+                "notify[0].room",
+            ),
+            (
+                "[[notify]]\nname = \"n\"\nkind = \"ntfy\"\nurl = \"https://ntfy.example/t\"\nhold = \"later\"\n",
+                "notify[0].hold",
             ),
         ];
         for (text, expected) in cases {

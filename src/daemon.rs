@@ -116,7 +116,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
 
     let mut selection = Selection::All { force: false };
     'serve: loop {
-        let context = ingest_context(&config);
+        let context = IngestContext::new(&config);
         let mut on_feed = |report: &poll::FeedReport| {
             metrics.record_feed(report);
             heartbeat.store(clock.now().timestamp(), Ordering::Relaxed);
@@ -187,14 +187,6 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
         Err(_) => tracing::warn!("the server did not stop within 5 s"),
     }
     Ok(())
-}
-
-fn ingest_context(config: &Config) -> IngestContext {
-    IngestContext {
-        thresholds: config.dedupe.clone(),
-        sinks: config.notify.iter().map(|sink| sink.name.clone()).collect(),
-        notify_backfill: false,
-    }
 }
 
 /// Reads the configuration again. A bad new config is refused and the running one kept.

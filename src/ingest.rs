@@ -28,10 +28,34 @@ pub struct IngestSummary {
 #[derive(Debug, Clone, Default)]
 pub struct IngestContext {
     pub thresholds: Thresholds,
-    /// Names of the configured notification sinks.
-    pub sinks: Vec<String>,
+    pub sinks: Vec<SinkRoute>,
+}
+
+/// What ingest needs to know of one notification sink.
+#[derive(Debug, Clone, Default)]
+pub struct SinkRoute {
+    pub name: String,
+    /// How long a new story waits before it is sent, so mirrors can fold in first.
+    pub hold: std::time::Duration,
     /// Notify about a feed's first poll too (normally that is backfill, and silent).
     pub notify_backfill: bool,
+}
+
+impl IngestContext {
+    pub fn new(config: &crate::config::Config) -> IngestContext {
+        IngestContext {
+            thresholds: config.dedupe.clone(),
+            sinks: config
+                .notify
+                .iter()
+                .map(|sink| SinkRoute {
+                    name: sink.name.clone(),
+                    hold: sink.hold,
+                    notify_backfill: sink.notify_backfill,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The Atom id of a story, derived from the item that founded it, so it is fixed at creation.
@@ -79,11 +103,12 @@ pub fn ingest(
     ordered.sort_by(|a, b| (a.published, &a.guid).cmp(&(b.published, &b.guid)));
     ordered.dedup_by(|a, b| a.guid == b.guid);
 
-    let notify = source.state.backfilled || context.notify_backfill;
+    // A feed's first successful poll is backfill: what it already held is not news.
+    let backfill = !source.state.backfilled;
     let tx = store.begin_feed()?;
     let mut summary = IngestSummary::default();
     for item in ordered {
-        ingest_item(&tx, source, item, context, notify, now, &mut summary)?;
+        ingest_item(&tx, source, item, context, backfill, now, &mut summary)?;
     }
     tx.save_poll_state(source.id, state)?;
     tx.commit()?;
@@ -95,7 +120,7 @@ fn ingest_item(
     source: &SourceRecord,
     item: &Item,
     context: &IngestContext,
-    notify: bool,
+    backfill: bool,
     now: DateTime<Utc>,
     summary: &mut IngestSummary,
 ) -> Result<(), StoreError> {
@@ -143,12 +168,15 @@ fn ingest_item(
             let atom_id = story_atom_id(&source.name, &item.guid);
             let story_id = tx.create_story(&atom_id, published, now)?;
             summary.new_stories += 1;
-            if notify {
-                for sink in &context.sinks {
-                    let key = idempotency_key(&atom_id, sink);
-                    tx.enqueue_notification(story_id, sink, &key, now, now)?;
-                    summary.notifications_queued += 1;
-                }
+            for sink in context
+                .sinks
+                .iter()
+                .filter(|sink| !backfill || sink.notify_backfill)
+            {
+                let key = idempotency_key(&atom_id, &sink.name);
+                let due = now + chrono::Duration::from_std(sink.hold).unwrap_or_default();
+                tx.enqueue_notification(story_id, &sink.name, &key, due, now)?;
+                summary.notifications_queued += 1;
             }
             (story_id, MatchReason::New, 1.0)
         }

@@ -192,14 +192,6 @@ fn open_store(config: &Config) -> Result<Store> {
     Ok(Store::open(&config.database)?)
 }
 
-fn ingest_context(config: &Config) -> IngestContext {
-    IngestContext {
-        thresholds: config.dedupe.clone(),
-        sinks: config.notify.iter().map(|sink| sink.name.clone()).collect(),
-        notify_backfill: false,
-    }
-}
-
 fn run_daemon(path: Option<PathBuf>, listen: Option<std::net::SocketAddr>) -> Result<ExitCode> {
     let source = ConfigSource { path, listen };
     let config = source.load()?;
@@ -266,7 +258,7 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
         &mut store,
         &fetcher,
         &clock,
-        &ingest_context(config),
+        &IngestContext::new(config),
         poll::Selection::All { force },
         &mut |_| {},
     ))?;

@@ -206,6 +206,9 @@ fn classify(failure: Failure, text: &str) -> NormalizeError {
                 return NormalizeError::Xml { position, message };
             }
             NormalizeError::NotAFeed(match repair::root_element_name(text) {
+                Some(root) if root.eq_ignore_ascii_case("rss") => {
+                    "an <rss> document without a <channel>".into()
+                }
                 Some(root) => format!("root element <{root}> is not RSS, Atom or RDF"),
                 None => "no XML element or JSON object found".into(),
             })

@@ -388,7 +388,8 @@ pub(crate) fn balance(text: &str) -> Result<Repaired, TooDeep> {
             Event::CData(content) => {
                 if !tree.stack.is_empty() {
                     tree.out.push_str("<![CDATA[");
-                    tree.out.push_str(&String::from_utf8_lossy(content.as_ref()));
+                    tree.out
+                        .push_str(&String::from_utf8_lossy(content.as_ref()));
                     tree.out.push_str("]]>");
                 }
             }
@@ -618,7 +619,11 @@ impl Balancer {
                 closed: empty,
             });
         }
-        if empty {
+        if empty && is_root && format == RootFormat::Rss {
+            self.out.push_str("><channel></channel></");
+            self.out.push_str(&emitted);
+            self.out.push('>');
+        } else if empty {
             self.out.push_str("/>");
         } else {
             self.out.push('>');
@@ -631,6 +636,16 @@ impl Balancer {
 
     /// Closes what is open and declares the prefixes the document used but never declared.
     fn finish(mut self, stopped_at: Option<(u64, String)>) -> Repaired {
+        // An <rss> with no channel at all is an empty feed, not a foreign document.
+        if let Some(root) = self.root.as_mut()
+            && root.format == RootFormat::Rss
+            && !root.channel_seen
+            && !self.stack.is_empty()
+        {
+            root.channel_seen = true;
+            self.close_to(1);
+            self.out.push_str("<channel></channel>");
+        }
         self.close_to(0);
         if let Some(root) = &self.root {
             let declarations: String = self
@@ -853,7 +868,11 @@ pub(crate) fn root_element_name(text: &str) -> Option<String> {
 pub(crate) fn looks_like_html(text: &str) -> bool {
     let start = text.trim_start_matches(['\u{FEFF}', ' ', '\t', '\r', '\n']);
     starts_with_ignore_case(start.as_bytes(), b"<!DOCTYPE html")
-        || root_element_name(start).is_some_and(|name| name.eq_ignore_ascii_case("html"))
+        || root_element_name(start).is_some_and(|name| {
+            ["html", "head", "body"]
+                .iter()
+                .any(|html| name.eq_ignore_ascii_case(html))
+        })
 }
 
 /// The first error a strict XML reader reports, with its byte offset in `text`.
@@ -939,7 +958,9 @@ mod tests {
     #[test]
     fn items_never_nest() {
         assert_eq!(
-            repaired("<rss version=\"2.0\"><channel><itunes:category text=\"a\"><item><title>1</title><item><title>2</title></channel></rss>"),
+            repaired(
+                "<rss version=\"2.0\"><channel><itunes:category text=\"a\"><item><title>1</title><item><title>2</title></channel></rss>"
+            ),
             "<rss version=\"2.0\" xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\"><channel><itunes:category text=\"a\"></itunes:category><item><title>1</title></item><item><title>2</title></item></channel></rss>"
         );
         assert_eq!(
@@ -947,7 +968,9 @@ mod tests {
             "<feed><entry><summary>open</summary></entry><entry><title>b</title></entry></feed>"
         );
         assert_eq!(
-            repaired("<rss version=\"2.0\"><channel><item><description>a <p>b\n<item><title>c</title></item></channel></rss>"),
+            repaired(
+                "<rss version=\"2.0\"><channel><item><description>a <p>b\n<item><title>c</title></item></channel></rss>"
+            ),
             "<rss version=\"2.0\"><channel><item><description>a &lt;p&gt;b\n</description></item><item><title>c</title></item></channel></rss>"
         );
     }
@@ -958,7 +981,10 @@ mod tests {
             repaired("<rdf><item><title>x</title></item></rdf>"),
             "<RDF><item><title>x</title></item></RDF>"
         );
-        assert_eq!(repaired("<RSS><channel/></RSS>"), "<rss version=\"2.0\"><channel/></rss>");
+        assert_eq!(
+            repaired("<RSS><channel/></RSS>"),
+            "<rss version=\"2.0\"><channel/></rss>"
+        );
     }
 
     #[test]
@@ -1047,6 +1073,7 @@ mod tests {
         assert_eq!(root_element_name("junk <rss>"), None);
         assert!(looks_like_html("<!doctype html><html><body>"));
         assert!(looks_like_html("\n<HTML lang=en>"));
+        assert!(looks_like_html("<head><title>Moved</title></head><body>"));
         assert!(!looks_like_html("<rss/>"));
         assert!(first_xml_error("<a><b></a>").is_some());
         assert_eq!(first_xml_error("<a><b/></a>"), None);

@@ -349,6 +349,127 @@ impl Store {
     }
 }
 
+/// One queued notification of one story to one sink.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: i64,
+    pub story_id: i64,
+    pub sink: String,
+    /// Sent with every attempt, so a receiver can drop a retry it already acted on.
+    pub idempotency_key: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How a delivery attempt ended, as the outbox records it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryUpdate {
+    /// The receiver acknowledged it: never sent again.
+    Delivered,
+    /// Try again at `at`.
+    Retry { at: DateTime<Utc>, error: String },
+    /// Given up (too old, or refused for good): shown by `status`, never retried.
+    Dead { error: String },
+    /// The sink's filters do not want this story.
+    Filtered,
+}
+
+/// Outbox totals for one sink.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SinkTotals {
+    pub sink: String,
+    pub pending: i64,
+    pub delivered: i64,
+    pub dead: i64,
+    pub last_error: Option<String>,
+}
+
+impl Store {
+    /// Pending deliveries whose time has come, oldest first.
+    pub fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, story_id, sink, idempotency_key, attempts, created_at FROM outbox
+             WHERE state = 'pending' AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![timestamp(now), limit as i64], |row| {
+            Ok(Delivery {
+                id: row.get(0)?,
+                story_id: row.get(1)?,
+                sink: row.get(2)?,
+                idempotency_key: row.get(3)?,
+                attempts: row.get::<_, i64>(4)?.clamp(0, u32::MAX as i64) as u32,
+                created_at: parse_timestamp(&row.get::<_, String>(5)?).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// When the next pending delivery falls due, if any.
+    pub fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>> {
+        let due: Option<String> = self.conn.query_row(
+            "SELECT min(due_at) FROM outbox WHERE state = 'pending'",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(opt_timestamp(due))
+    }
+
+    /// Records one attempt's outcome. Each call is its own transaction, committed before the
+    /// next delivery starts, so a crash repeats at most the delivery that was in flight.
+    pub fn record_delivery(
+        &self,
+        id: i64,
+        update: &DeliveryUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let now = timestamp(now);
+        match update {
+            DeliveryUpdate::Delivered => self.conn.execute(
+                "UPDATE outbox SET state = 'delivered', delivered_at = ?2, attempts = attempts + 1,
+                    last_error = NULL WHERE id = ?1",
+                params![id, now],
+            )?,
+            DeliveryUpdate::Retry { at, error } => self.conn.execute(
+                "UPDATE outbox SET due_at = ?2, attempts = attempts + 1, last_error = ?3
+                 WHERE id = ?1",
+                params![id, timestamp(*at), error],
+            )?,
+            DeliveryUpdate::Dead { error } => self.conn.execute(
+                "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?2
+                 WHERE id = ?1",
+                params![id, error],
+            )?,
+            DeliveryUpdate::Filtered => self.conn.execute(
+                "UPDATE outbox SET state = 'filtered' WHERE id = ?1",
+                params![id],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// Per-sink outbox totals, for `status` and the metrics.
+    pub fn sink_totals(&self) -> Result<Vec<SinkTotals>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT sink,
+                    sum(state = 'pending'), sum(state = 'delivered'), sum(state = 'dead'),
+                    (SELECT last_error FROM outbox o2 WHERE o2.sink = outbox.sink
+                       AND o2.last_error IS NOT NULL ORDER BY o2.id DESC LIMIT 1)
+             FROM outbox GROUP BY sink ORDER BY sink",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(SinkTotals {
+                sink: row.get(0)?,
+                pending: row.get(1)?,
+                delivered: row.get(2)?,
+                dead: row.get(3)?,
+                last_error: row.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum CountedTable {
     Items,

@@ -206,7 +206,10 @@ fn notifications_are_queued_only_after_backfill() {
     let mut store = open(&dir);
     let sources = with_feeds(&mut store, &[("a", Role::Origin)]);
     let context = IngestContext {
-        sinks: vec!["team".into()],
+        sinks: vec![crate::ingest::SinkRoute {
+            name: "team".into(),
+            ..crate::ingest::SinkRoute::default()
+        }],
         ..IngestContext::default()
     };
     let backfilled = PollState {
