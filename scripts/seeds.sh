@@ -8,7 +8,8 @@
 # prints "skipped" and exits 0, unless TRIBUTARY_REQUIRE_SHARED=1 (as in CI).
 #
 # Uses target/debug/tributary when it exists (else the release binary, else `cargo run`), or
-# TRIBUTARY_BIN when set. Exits non-zero when the grouping is wrong.
+# TRIBUTARY_BIN when set. Exits non-zero when the grouping is wrong. TRIBUTARY_SEEDS_KEEP=1 keeps
+# the temporary directory (feeds, config, database, merged feed) for a look afterwards.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,7 +31,11 @@ cleanup() {
         kill "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
     fi
-    [[ -n "${KEEP:-}" ]] && echo "kept $work" || rm -rf "$work"
+    if [[ -n "${TRIBUTARY_SEEDS_KEEP:-}" ]]; then
+        echo "seeds: kept $work" >&2
+    else
+        rm -rf "$work"
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -21,6 +21,8 @@ use url::Url;
 
 use crate::config::FetchConfig;
 
+pub mod guard;
+
 /// Sent on every request so that feed owners can see who polls them and how to reach us.
 pub const USER_AGENT: &str = concat!(
     "tributary/",
@@ -91,6 +93,9 @@ pub enum FetchOutcome {
 pub enum FetchError {
     #[error("cannot set up the HTTP client: {detail}")]
     Client { detail: String },
+    /// The SSRF guard refused the address (see [`guard`]).
+    #[error("{url}: refused: {reason}")]
+    Forbidden { url: Url, reason: String },
     #[error("{url}: scheme `{}` is not supported; only http and https are fetched", .url.scheme())]
     UnsupportedScheme { url: Url },
     #[error("{url}: timed out after {}: no complete response within the deadline", humantime::format_duration(*.after))]
@@ -143,6 +148,8 @@ fn status_text(status: u16) -> String {
 enum RedirectRefusal {
     #[error("more than {MAX_REDIRECTS} redirects")]
     TooMany,
+    #[error("{0}")]
+    Private(String),
     #[error("redirect loop back to {0}")]
     Loop(Url),
     #[error("redirect to {0}, which is not http or https")]
@@ -312,7 +319,10 @@ fn build_client(config: &FetchConfig) -> Result<reqwest::Client, FetchError> {
         .user_agent(USER_AGENT)
         .default_headers(default_headers)
         .timeout(config.timeout)
-        .redirect(redirect_policy())
+        .redirect(redirect_policy(config.allow_private_networks))
+        .dns_resolver(std::sync::Arc::new(guard::GuardedResolver {
+            allow_private: config.allow_private_networks,
+        }))
         // A feed's URL is nobody's business on the next host.
         .referer(false)
         .gzip(true)
@@ -324,12 +334,19 @@ fn build_client(config: &FetchConfig) -> Result<reqwest::Client, FetchError> {
         })
 }
 
-/// Follows at most [`MAX_REDIRECTS`] hops, only to http(s), and stops at the first revisit.
-fn redirect_policy() -> redirect::Policy {
-    redirect::Policy::custom(|attempt| {
+/// Follows at most [`MAX_REDIRECTS`] hops, only to http(s), never into private address space
+/// (see [`guard`]), and stops at the first revisit.
+fn redirect_policy(allow_private: bool) -> redirect::Policy {
+    redirect::Policy::custom(move |attempt| {
         let next = attempt.url().clone();
+        let refusal = attempt
+            .previous()
+            .first()
+            .and_then(|original| guard::refuse_redirect(original, &next, allow_private));
         if !matches!(next.scheme(), "http" | "https") {
             attempt.error(RedirectRefusal::Scheme(next))
+        } else if let Some(refusal) = refusal {
+            attempt.error(RedirectRefusal::Private(refusal))
         } else if attempt.previous().contains(&next) {
             attempt.error(RedirectRefusal::Loop(next))
         } else if attempt.previous().len() > MAX_REDIRECTS {
@@ -440,8 +457,18 @@ fn parse_http_date(value: &str) -> Option<DateTime<Utc>> {
 /// Maps a client error onto the failure kinds callers act on.
 fn classify(url: &Url, timeout: Duration, error: reqwest::Error) -> FetchError {
     let url = url.clone();
+    if let Some(private) = find_source::<guard::PrivateAddress>(&error) {
+        return FetchError::Forbidden {
+            url,
+            reason: private.to_string(),
+        };
+    }
     if let Some(refusal) = find_source::<RedirectRefusal>(&error) {
         return match refusal {
+            RedirectRefusal::Private(reason) => FetchError::Forbidden {
+                url,
+                reason: reason.clone(),
+            },
             RedirectRefusal::TooMany => FetchError::TooManyRedirects {
                 url,
                 limit: MAX_REDIRECTS,
