@@ -144,44 +144,58 @@ pub fn match_candidate(
     candidate: &Candidate,
     thresholds: &Thresholds,
 ) -> Option<(MatchReason, f64)> {
-    if probe.keys.canonical_url.is_some() && probe.keys.canonical_url == candidate.canonical_url {
-        return Some((MatchReason::Url, 1.0));
-    }
     let probe_title = probe.keys.title_key.as_deref();
     let candidate_title = candidate.title_key.as_deref();
+    // Different issues of a series are different works, whatever else they share (a page of
+    // release notes with one anchor per version has one canonical URL for all of them).
     if numbers_conflict(probe_title, candidate_title) {
         return None;
     }
-    let gap = (probe.published - candidate.published).abs();
-    let candidate_shingles = || -> HashSet<u64> {
-        candidate
-            .body
-            .as_deref()
-            .map(|body| shingles(&words(body)).into_iter().collect())
-            .unwrap_or_default()
+    // The candidate's shingles are computed at most once, and only if a tier needs them.
+    let other: std::cell::OnceCell<HashSet<u64>> = std::cell::OnceCell::new();
+    let candidate_shingles = || -> &HashSet<u64> {
+        other.get_or_init(|| {
+            candidate
+                .body
+                .as_deref()
+                .map(|body| shingles(&words(body)).into_iter().collect())
+                .unwrap_or_default()
+        })
     };
-    let mut other: Option<HashSet<u64>> = None;
+    // Two texts with enough words on both sides that share almost nothing are different works.
+    let disagree = |other: &HashSet<u64>, at_least: usize| {
+        probe.shingles.len() >= at_least
+            && other.len() >= at_least
+            && containment(&probe.shingles, other, 1) < thresholds.disagree_below
+    };
 
+    if probe.keys.canonical_url.is_some() && probe.keys.canonical_url == candidate.canonical_url {
+        // A feed that links every episode to the show's page gives one URL to many works;
+        // different headlines over different texts unmask it.
+        let titles_differ =
+            probe_title.is_some() && candidate_title.is_some() && probe_title != candidate_title;
+        if !(titles_differ && disagree(candidate_shingles(), thresholds.min_shingles)) {
+            return Some((MatchReason::Url, 1.0));
+        }
+        return None;
+    }
+
+    let gap = (probe.published - candidate.published).abs();
     if let (Some(a), Some(b)) = (probe_title, candidate_title)
         && a == b
         && !is_generic(a)
         && gap <= thresholds.title_window
+        && !disagree(candidate_shingles(), 3 * thresholds.min_shingles)
     {
-        let other = other.get_or_insert_with(candidate_shingles);
-        // Substantial texts on both sides that share almost nothing are different works that
-        // happen to share a headline.
-        let substantial = 3 * thresholds.min_shingles;
-        let disagree = probe.shingles.len() >= substantial
-            && other.len() >= substantial
-            && containment(&probe.shingles, other, 1) < thresholds.disagree_below;
-        if !disagree {
-            return Some((MatchReason::Title, 1.0));
-        }
+        return Some((MatchReason::Title, 1.0));
     }
 
     if gap <= thresholds.content_window && probe.shingles.len() >= thresholds.min_shingles {
-        let other = other.get_or_insert_with(candidate_shingles);
-        let score = containment(&probe.shingles, other, thresholds.min_shingles);
+        let score = containment(
+            &probe.shingles,
+            candidate_shingles(),
+            thresholds.min_shingles,
+        );
         if score >= thresholds.content_threshold {
             return Some((MatchReason::Content, score));
         }

@@ -5,7 +5,9 @@
 //! (shared shingles over the smaller text's shingles), not Jaccard, which a truncated copy
 //! fails. Candidates are found through content-defined anchors: the shingles whose hash falls
 //! in a fixed residue class, taken in document order, so a truncated copy's anchors are a
-//! prefix of the full text's anchors and the two meet in the index.
+//! prefix of the full text's anchors and the two meet in the index; plus the shingles with the
+//! smallest hashes anywhere in the text (a bottom-k sketch), so a copy whose start is page junk
+//! (an aggregator's navigation, a curation site's header) still meets the original.
 
 use std::collections::HashSet;
 
@@ -16,8 +18,11 @@ pub const SHINGLE_WORDS: usize = 5;
 /// One shingle in `ANCHOR_MODULUS` becomes an anchor.
 const ANCHOR_MODULUS: u64 = 4;
 
-/// Anchors kept per item, from the start of the text.
-pub const MAX_ANCHORS: usize = 48;
+/// Anchors kept per item from the start of the text.
+pub const PREFIX_ANCHORS: usize = 24;
+
+/// Anchors kept per item from anywhere in the text: those with the smallest hashes.
+pub const SKETCH_ANCHORS: usize = 24;
 
 /// FNV-1a: stable across runs and platforms (anchors are stored), and fast.
 fn fnv1a(bytes: &[u8], mut hash: u64) -> u64 {
@@ -74,17 +79,28 @@ pub fn shingles(words: &[String]) -> Vec<u64> {
         .collect()
 }
 
-/// The index keys of a text: the first [`MAX_ANCHORS`] shingles in the anchor residue class.
+/// The index keys of a text: the first [`PREFIX_ANCHORS`] shingles in the anchor residue
+/// class, and the [`SKETCH_ANCHORS`] smallest shingle hashes.
 pub fn anchors(shingles: &[u64]) -> Vec<i64> {
     let mut seen = HashSet::new();
-    shingles
+    let mut anchors: Vec<u64> = shingles
         .iter()
+        .copied()
         .filter(|hash| *hash % ANCHOR_MODULUS == 0)
-        .filter(|hash| seen.insert(**hash))
-        .take(MAX_ANCHORS)
-        // SQLite integers are signed; the bit pattern is what matters.
-        .map(|hash| *hash as i64)
-        .collect()
+        .filter(|hash| seen.insert(*hash))
+        .take(PREFIX_ANCHORS)
+        .collect();
+    let mut sorted: Vec<u64> = shingles.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    anchors.extend(
+        sorted
+            .into_iter()
+            .filter(|hash| seen.insert(*hash))
+            .take(SKETCH_ANCHORS),
+    );
+    // SQLite integers are signed; the bit pattern is what matters.
+    anchors.into_iter().map(|hash| hash as i64).collect()
 }
 
 /// Shared shingles over the smaller set's size, in [0, 1]. Sets smaller than `min_size` say
@@ -159,12 +175,28 @@ mod tests {
     }
 
     #[test]
-    fn truncated_anchors_are_a_prefix_of_full_anchors() {
+    fn truncated_copies_share_their_prefix_anchors() {
         let full_words = words(&ESSAY.repeat(4));
         let full = anchors(&shingles(&full_words));
-        let prefix = anchors(&shingles(&full_words[..40]));
+        let truncated = shingles(&full_words[..40]);
+        let prefix: Vec<i64> = truncated
+            .iter()
+            .filter(|hash| *hash % ANCHOR_MODULUS == 0)
+            .map(|hash| *hash as i64)
+            .collect();
         assert!(!prefix.is_empty());
-        assert_eq!(&full[..prefix.len()], &prefix[..]);
+        assert!(prefix.iter().all(|a| full.contains(a)));
+        assert!(anchors(&truncated).len() <= PREFIX_ANCHORS + SKETCH_ANCHORS);
+    }
+
+    #[test]
+    fn a_copy_behind_page_junk_still_shares_anchors() {
+        let essay = ESSAY.repeat(6);
+        let junk: String = (0..100).map(|i| format!("menu{i} ")).collect();
+        let full = anchors(&shingles(&words(&essay)));
+        let behind_junk = anchors(&shingles(&words(&format!("{junk}{essay}"))));
+        let shared = behind_junk.iter().filter(|a| full.contains(a)).count();
+        assert!(shared >= 3, "{shared}");
     }
 
     #[test]

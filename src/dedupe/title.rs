@@ -20,8 +20,36 @@ const MEDIUM_PREFIXES: &[&str] = &[
     "listen:",
 ];
 
+/// Leading episode numbers ("Ep. 7:", "Episode 12 -", "#31 |") that a podcast feed puts before
+/// the headline its post carries bare.
+static EPISODE_PREFIX: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^(?:episode|ep\.?|no\.?|#)\s*\d+\s*[:\-–—|.]\s*")
+        .expect("the episode prefix pattern is valid")
+});
+
 /// Suffixes that label the medium.
 const MEDIUM_SUFFIXES: &[&str] = &["(podcast)", "[podcast]", "(audio)", "(voiceover)"];
+
+/// Openings of recurring roundups ("Links for the week of ...", "What I'm reading"): every
+/// issue has one, so a match on them proves nothing.
+const GENERIC_PREFIXES: &[&str] = &[
+    "links for",
+    "link roundup",
+    "what i m reading",
+    "what i read",
+    "reading list",
+    "year in review",
+    "week in review",
+    "month in review",
+    "this week in",
+    "weekly roundup",
+    "weekly links",
+    "monthly roundup",
+    "friday links",
+    "sunday links",
+    "open thread",
+    "news roundup",
+];
 
 /// Titles that many unrelated posts share; a match on one of these proves nothing.
 const GENERIC_TITLES: &[&str] = &[
@@ -57,6 +85,9 @@ pub fn title_key(title: &str) -> Option<String> {
             if let Some(rest) = text.strip_prefix(prefix) {
                 text = rest.trim_start().to_owned();
             }
+        }
+        if let Some(found) = EPISODE_PREFIX.find(&text) {
+            text = text[found.end()..].to_owned();
         }
         for suffix in MEDIUM_SUFFIXES {
             if let Some(rest) = text.strip_suffix(suffix) {
@@ -103,7 +134,11 @@ pub fn is_generic(key: &str) -> bool {
         .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
         .collect();
     let core = without_numbers.join(" ");
-    without_numbers.len() < 3 || GENERIC_TITLES.contains(&core.as_str())
+    without_numbers.len() < 3
+        || GENERIC_TITLES.contains(&core.as_str())
+        || GENERIC_PREFIXES
+            .iter()
+            .any(|prefix| core.starts_with(prefix))
 }
 
 /// The numbers in a title ("#21", "2026", "5.2"): two titles with different numbers are
@@ -142,6 +177,14 @@ mod tests {
                 "my bets on open models mid 2026",
             ),
             ("  Hello — World  ", "hello world"),
+            (
+                "Ep. 7: Why hand washing took so long",
+                "why hand washing took so long",
+            ),
+            (
+                "Episode 12 - Why hand washing took so long",
+                "why hand washing took so long",
+            ),
         ];
         for (title, key) in cases {
             assert_eq!(title_key(title).as_deref(), Some(key), "{title}");
@@ -166,7 +209,16 @@ mod tests {
 
     #[test]
     fn generic_titles_are_recognised() {
-        for title in ["Open thread", "Weekly Roundup #12", "Links", "Notes", "AMA"] {
+        for title in [
+            "Open thread",
+            "Weekly Roundup #12",
+            "Links",
+            "Notes",
+            "AMA",
+            "Links for the week",
+            "What I'm reading this week",
+            "Year in review 2025",
+        ] {
             let key = title_key(title).expect("key");
             assert!(is_generic(&key), "{title}");
         }

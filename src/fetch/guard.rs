@@ -14,7 +14,9 @@ use thiserror::Error;
 use url::{Host, Url};
 
 #[derive(Debug, Error)]
-#[error("{host} resolves only to non-public addresses ({addresses}); set [fetch] allow_private_networks = true to allow")]
+#[error(
+    "{host} resolves only to non-public addresses ({addresses}); set [fetch] allow_private_networks = true to allow"
+)]
 pub struct PrivateAddress {
     pub host: String,
     pub addresses: String,
@@ -123,9 +125,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let allow_private = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let allowed: Vec<SocketAddr> = if allow_private || is_localhost_name(&host) {
                 resolved.clone()
             } else {

@@ -14,7 +14,7 @@ use ammonia::{Builder, UrlRelative};
 use url::Url;
 
 use super::entities;
-use super::repair::{MAX_DEPTH, max_html_depth};
+use super::repair::{MAX_DEPTH, max_depth};
 
 /// Sanitises an HTML fragment, resolving relative URLs against `base`.
 ///
@@ -22,7 +22,7 @@ use super::repair::{MAX_DEPTH, max_html_depth};
 /// builder takes time quadratic in nesting depth (minutes at 100,000 levels), and no real
 /// article nests that deep.
 pub(crate) fn sanitize(html: &str, base: &Url) -> String {
-    if max_html_depth(html, MAX_DEPTH) > MAX_DEPTH {
+    if max_depth(html, MAX_DEPTH) > MAX_DEPTH {
         return text_to_html(&plain_text(html));
     }
     let mut builder = Builder::default();

@@ -115,11 +115,14 @@ fn parse(
     if repair::looks_like_html(&text) {
         return Err(NormalizeError::HtmlPage);
     }
-    if repair::max_depth(&text, MAX_DEPTH) > MAX_DEPTH {
-        return Err(NormalizeError::TooDeep { limit: MAX_DEPTH });
-    }
-
-    let first = run_feed_rs(text.as_bytes(), feed_url);
+    // feed-rs recurses on some nested elements and a stack overflow cannot be caught: a
+    // document nested too deep goes straight to the repair, whose output is bounded (unclosed
+    // HTML inside a description nests deep without being deep).
+    let first = if repair::max_depth(&text, MAX_DEPTH) > MAX_DEPTH {
+        Err(Failure::TooDeep)
+    } else {
+        run_feed_rs(text.as_bytes(), feed_url)
+    };
     if let Ok(feed) = &first
         && !feed.entries.is_empty()
     {
@@ -173,10 +176,11 @@ fn convert_xml(feed: &Feed, text: &str, ctx: &convert::Context<'_>) -> ParsedFee
     convert::convert_feed(feed, &facts, &[], ctx)
 }
 
-/// How a feed-rs run failed.
+/// How a feed-rs run failed (or why it was not attempted).
 enum Failure {
     Parse(ParseFeedError),
     Panic(String),
+    TooDeep,
 }
 
 /// One feed-rs parse, with ids left empty where the feed has none (feed-rs would invent a
@@ -198,6 +202,7 @@ fn run_feed_rs(input: &[u8], feed_url: &Url) -> Result<Feed, Failure> {
 fn classify(failure: Failure, text: &str) -> NormalizeError {
     let error = match failure {
         Failure::Panic(message) => return NormalizeError::Panic(message),
+        Failure::TooDeep => return NormalizeError::TooDeep { limit: MAX_DEPTH },
         Failure::Parse(error) => error,
     };
     match error {

@@ -756,18 +756,10 @@ fn push_escaped_text(out: &mut String, raw: &str) {
 }
 
 /// The deepest element nesting in the document, counted the way a forgiving reader would (an
-/// end tag closes back to its match; an unmatched one is ignored), stopping once past `cap`.
-/// Comments, CDATA, processing instructions and the DOCTYPE do not count.
+/// end tag closes back to its match; an unmatched one is ignored; HTML void elements such as
+/// `<br>` open nothing), stopping once past `cap`. Comments, CDATA, processing instructions and
+/// the DOCTYPE do not count.
 pub(crate) fn max_depth(text: &str, cap: usize) -> usize {
-    depth_scan(text, cap, &[])
-}
-
-/// [`max_depth`] for an HTML fragment: void elements (`<br>`, `<img>`) open nothing.
-pub(crate) fn max_html_depth(text: &str, cap: usize) -> usize {
-    depth_scan(text, cap, HTML_VOID)
-}
-
-fn depth_scan(text: &str, cap: usize, void: &[&str]) -> usize {
     let bytes = text.as_bytes();
     let mut stack: Vec<&[u8]> = Vec::new();
     let mut deepest = 0;
@@ -795,7 +787,7 @@ fn depth_scan(text: &str, cap: usize, void: &[&str]) -> usize {
         } else if rest.get(1).is_some_and(|b| is_name_start(*b)) {
             let name = tag_name(&rest[1..]);
             let (end, self_closing) = tag_end(bytes, i);
-            let is_void = void.iter().any(|v| v.as_bytes().eq_ignore_ascii_case(name));
+            let is_void = HTML_VOID.iter().any(|v| v.as_bytes().eq_ignore_ascii_case(name));
             if !self_closing && !is_void {
                 stack.push(name);
                 deepest = deepest.max(stack.len());
@@ -1056,10 +1048,11 @@ mod tests {
     #[test]
     fn depth_counts_like_a_forgiving_reader() {
         assert_eq!(max_depth("<a><b/><c><![CDATA[<x><y>]]></c></a>", 100), 2);
-        assert_eq!(max_depth("<a><p>x<br>y</p><p>z<br></p></a>", 100), 3);
+        assert_eq!(max_depth("<a><p>x<br>y</p><p>z<br></p></a>", 100), 2);
+        assert_eq!(max_depth("<a><p>1<p>2<p>3</a><b/>", 100), 4);
         assert_eq!(max_depth("<a title=\"<b>\"><!-- <c> --></a>", 100), 1);
         assert_eq!(
-            max_html_depth("<div><br><img src=x><p>a<br></p></div>", 100),
+            max_depth("<div><br><img src=x><p>a<br></p></div>", 100),
             2
         );
     }
