@@ -144,7 +144,17 @@ fn convert_entry(
     } else if let Some(link) = &link {
         link.to_string()
     } else {
-        hash_id(&title, content.as_deref().or(summary.as_deref()))
+        // The date as the feed wrote it (not clamped to `now`, which moves).
+        let date = entry.published.or(entry.updated).map(|d| d.to_rfc3339());
+        hash_id(&[
+            &title,
+            content
+                .as_deref()
+                .or(summary.as_deref())
+                .unwrap_or_default(),
+            enclosure.as_ref().map_or("", |e| e.url.as_str()),
+            date.as_deref().unwrap_or_default(),
+        ])
     };
 
     let published = entry.published.or(entry.updated);
@@ -175,12 +185,15 @@ pub(crate) fn clamp_future(date: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<
     }
 }
 
-/// A stable id for an item that has neither guid nor link: a hash of what a reader sees.
-pub(crate) fn hash_id(title: &str, body: Option<&str>) -> String {
+/// A stable id for an item that has neither guid nor link: a hash of what a reader sees (title
+/// and text) and of the other stable facts (enclosure URL, date), so two untitled, textless
+/// items still differ when anything about them does.
+pub(crate) fn hash_id(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(title.as_bytes());
-    hasher.update([0]);
-    hasher.update(body.unwrap_or_default().as_bytes());
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
     let digest = hasher.finalize();
     let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
     format!("sha256:{}", &hex[..HASH_ID_HEX_LEN])
@@ -398,10 +411,11 @@ mod tests {
 
     #[test]
     fn hash_ids_are_stable_and_distinct() {
-        let a = hash_id("Title", Some("<p>body</p>"));
-        assert_eq!(a, hash_id("Title", Some("<p>body</p>")));
-        assert_ne!(a, hash_id("Title", Some("<p>other</p>")));
-        assert_ne!(hash_id("ab", Some("c")), hash_id("a", Some("bc")));
+        let a = hash_id(&["Title", "<p>body</p>", "", ""]);
+        assert_eq!(a, hash_id(&["Title", "<p>body</p>", "", ""]));
+        assert_ne!(a, hash_id(&["Title", "<p>other</p>", "", ""]));
+        assert_ne!(a, hash_id(&["Title", "<p>body</p>", "https://x/a.mp3", ""]));
+        assert_ne!(hash_id(&["ab", "c"]), hash_id(&["a", "bc"]));
         assert!(a.starts_with("sha256:"));
         assert_eq!(a.len(), "sha256:".len() + HASH_ID_HEX_LEN);
     }

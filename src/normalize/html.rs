@@ -49,7 +49,7 @@ pub(crate) fn sanitize(html: &str, base: &Url) -> String {
 
 fn is_web_or_relative(value: &str) -> bool {
     let value = value.trim_start();
-    let scheme_end = value.find(|c: char| matches!(c, ':' | '/' | '?' | '#'));
+    let scheme_end = value.find([':', '/', '?', '#']);
     match scheme_end {
         Some(at) if value[at..].starts_with(':') => {
             let scheme = value[..at].to_ascii_lowercase();

@@ -112,9 +112,15 @@ fn parse(
     if text.starts_with(['{', '[']) {
         return parse_json(&text, &ctx);
     }
-    if repair::looks_like_html(&text) {
-        return Err(NormalizeError::HtmlPage);
-    }
+    let text = if repair::looks_like_html(&text) {
+        // A page that wraps a feed in its template still carries the feed.
+        match repair::embedded_feed_start(&text) {
+            Some(start) => text[start..].to_string(),
+            None => return Err(NormalizeError::HtmlPage),
+        }
+    } else {
+        text
+    };
     // feed-rs recurses on some nested elements and a stack overflow cannot be caught: a
     // document nested too deep goes straight to the repair, whose output is bounded (unclosed
     // HTML inside a description nests deep without being deep).
@@ -264,7 +270,7 @@ mod tests {
         assert_eq!(
             parse("<!DOCTYPE html><html><body>hi</body></html>")
                 .map(|_| ())
-                .unwrap_err()
+                .expect_err("an HTML page")
                 .to_string(),
             "not a feed: looks like an HTML page"
         );

@@ -41,6 +41,12 @@ const HTML_VOID: &[&str] = &[
     "br", "hr", "img", "wbr", "input", "area", "col", "embed", "param", "track", "meta", "basefont",
 ];
 
+const RSS_090_NS: &str = "http://my.netscape.com/rdf/simple/0.9";
+const RSS_10_NS: &str = "http://purl.org/rss/1.0/";
+
+/// HTML elements whose start tag ends an open one of the same name (`<p>1<p>2`).
+const HTML_SELF_ENDING: &[&str] = &["p", "li", "dt", "dd", "tr", "td", "th", "option"];
+
 /// Namespaces commonly used in feeds, for prefixes a document uses without declaring.
 const KNOWN_PREFIXES: &[(&str, &str)] = &[
     ("atom", "http://www.w3.org/2005/Atom"),
@@ -99,6 +105,15 @@ pub(crate) fn strip_leading_junk(text: &str) -> &str {
         .filter_map(|open| find_tag_open(text, open))
         .min();
     root_at.map_or(text, |pos| &text[pos..])
+}
+
+/// Where a feed embedded in an HTML page starts (a CMS that wraps the feed in its page
+/// template), if one is.
+pub(crate) fn embedded_feed_start(text: &str) -> Option<usize> {
+    ["<rss", "<feed", "<rdf:RDF"]
+        .iter()
+        .filter_map(|open| find_tag_open(text, open))
+        .min()
 }
 
 /// Position of `open` (like `"<rss"`) followed by the end of a tag name.
@@ -540,6 +555,9 @@ impl Balancer {
             self.text_only_at = None;
         }
         if let Some(at) = self.stack.iter().rposition(|open| open.name == name) {
+            if at == 0 {
+                self.ensure_channel();
+            }
             self.close_to(at);
         }
     }
@@ -590,6 +608,18 @@ impl Balancer {
             if key == "type" {
                 value = normalize_text_type(local, &value);
             }
+            if is_root && key == "xmlns" {
+                match format {
+                    // RSS 2.0 has no namespace; feed-rs ignores elements put in one (Userland's
+                    // `http://backend.userland.com/rss2`, or Atom's by mistake).
+                    RootFormat::Rss => continue,
+                    // RSS 0.90's namespace: the same elements as RSS 1.0.
+                    RootFormat::Rdf if value.trim().starts_with(RSS_090_NS) => {
+                        value = RSS_10_NS.to_string();
+                    }
+                    _ => {}
+                }
+            }
             if is_root && format == RootFormat::Rss && key == "version" {
                 has_version = true;
                 if !matches!(value.trim(), "2.0" | "0.91" | "0.92") {
@@ -635,8 +665,9 @@ impl Balancer {
     }
 
     /// Closes what is open and declares the prefixes the document used but never declared.
-    fn finish(mut self, stopped_at: Option<(u64, String)>) -> Repaired {
-        // An <rss> with no channel at all is an empty feed, not a foreign document.
+    /// Before the root closes: an `<rss>` with no channel at all is an empty feed, not a
+    /// foreign document, so it gets an empty `<channel>`.
+    fn ensure_channel(&mut self) {
         if let Some(root) = self.root.as_mut()
             && root.format == RootFormat::Rss
             && !root.channel_seen
@@ -646,6 +677,10 @@ impl Balancer {
             self.close_to(1);
             self.out.push_str("<channel></channel>");
         }
+    }
+
+    fn finish(mut self, stopped_at: Option<(u64, String)>) -> Repaired {
+        self.ensure_channel();
         self.close_to(0);
         if let Some(root) = &self.root {
             let declarations: String = self
@@ -787,8 +822,21 @@ pub(crate) fn max_depth(text: &str, cap: usize) -> usize {
         } else if rest.get(1).is_some_and(|b| is_name_start(*b)) {
             let name = tag_name(&rest[1..]);
             let (end, self_closing) = tag_end(bytes, i);
-            let is_void = HTML_VOID.iter().any(|v| v.as_bytes().eq_ignore_ascii_case(name));
+            let is_void = HTML_VOID
+                .iter()
+                .any(|v| v.as_bytes().eq_ignore_ascii_case(name));
             if !self_closing && !is_void {
+                // HTML closes an open <p> (<li>, <td>, ...) when the next one starts.
+                let implied_end = HTML_SELF_ENDING
+                    .iter()
+                    .any(|v| v.as_bytes().eq_ignore_ascii_case(name));
+                if implied_end
+                    && stack
+                        .last()
+                        .is_some_and(|top| top.eq_ignore_ascii_case(name))
+                {
+                    stack.pop();
+                }
                 stack.push(name);
                 deepest = deepest.max(stack.len());
                 if deepest > cap {
@@ -980,6 +1028,43 @@ mod tests {
     }
 
     #[test]
+    fn foreign_default_namespaces_are_fixed() {
+        assert_eq!(
+            repaired(
+                "<rss version=\"2.0\" xmlns=\"http://backend.userland.com/rss2\"><channel/></rss>"
+            ),
+            "<rss version=\"2.0\"><channel/></rss>"
+        );
+        assert_eq!(
+            repaired(
+                "<rdf:RDF xmlns:rdf=\"r\" xmlns=\"http://my.netscape.com/rdf/simple/0.9/\"><item/></rdf:RDF>"
+            ),
+            "<rdf:RDF xmlns:rdf=\"r\" xmlns=\"http://purl.org/rss/1.0/\"><item/></rdf:RDF>"
+        );
+        assert_eq!(
+            embedded_feed_start("<html><body><feed xmlns=\"a\">"),
+            Some(12)
+        );
+        assert_eq!(embedded_feed_start("<html><body><p>feedback</p>"), None);
+    }
+
+    #[test]
+    fn rss_without_channel_is_an_empty_feed() {
+        assert_eq!(
+            repaired("<rss>\n</rss>"),
+            "<rss version=\"2.0\">\n<channel></channel></rss>"
+        );
+        assert_eq!(
+            repaired("<rss/>"),
+            "<rss version=\"2.0\"><channel></channel></rss>"
+        );
+        assert_eq!(
+            repaired("<rss>"),
+            "<rss version=\"2.0\"><channel></channel></rss>"
+        );
+    }
+
+    #[test]
     fn rss_gets_version_and_channel() {
         assert_eq!(
             repaired("<rss><item><title>x</title></item></rss>"),
@@ -1049,12 +1134,10 @@ mod tests {
     fn depth_counts_like_a_forgiving_reader() {
         assert_eq!(max_depth("<a><b/><c><![CDATA[<x><y>]]></c></a>", 100), 2);
         assert_eq!(max_depth("<a><p>x<br>y</p><p>z<br></p></a>", 100), 2);
-        assert_eq!(max_depth("<a><p>1<p>2<p>3</a><b/>", 100), 4);
+        assert_eq!(max_depth("<a><p>1<p>2<p>3</a><b/>", 100), 2);
+        assert_eq!(max_depth("<a><b>1<b>2<b>3</a><b/>", 100), 4);
         assert_eq!(max_depth("<a title=\"<b>\"><!-- <c> --></a>", 100), 1);
-        assert_eq!(
-            max_depth("<div><br><img src=x><p>a<br></p></div>", 100),
-            2
-        );
+        assert_eq!(max_depth("<div><br><img src=x><p>a<br></p></div>", 100), 2);
     }
 
     #[test]

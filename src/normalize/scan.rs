@@ -49,11 +49,9 @@ pub(crate) fn scan_items(text: &str, feed_url: &Url) -> Vec<ItemFacts> {
     // Collecting the text of an itunes:duration at this depth.
     let mut duration_text: Option<(usize, String)> = None;
 
-    loop {
-        let (is_itunes, event) = match reader.read_resolved_event() {
-            Ok((resolved, event)) => (in_itunes_namespace(&resolved, &event), event),
-            Err(_) => break,
-        };
+    // An error ends the scan: what was collected so far is returned.
+    while let Ok((resolved, event)) = reader.read_resolved_event() {
+        let is_itunes = in_itunes_namespace(&resolved, &event);
         match event {
             Event::Start(start) => {
                 let local = local_name(&start);

@@ -48,6 +48,7 @@ fn corpus_parses_and_recovers() {
     let mut broken = Tally::default();
     let mut panics = Vec::new();
     let mut hangs = Vec::new();
+    let mut unsafe_html = Vec::new();
     for row in &rows {
         let outcome = parse_bounded(root.join(&row.local_path), Duration::from_secs(10));
         match &outcome {
@@ -56,12 +57,18 @@ fn corpus_parses_and_recovers() {
                 panics.push(format!("{}: (caught) {message}", row.local_path))
             }
             Outcome::TimedOut => hangs.push(row.local_path.clone()),
+            Outcome::Unsafe(what) => unsafe_html.push(format!("{}: {what}", row.local_path)),
             _ => {}
         }
         if row.is_good_real_feed() {
             good.total += 1;
             match &outcome {
-                Outcome::Parsed(_) => good.ok += 1,
+                Outcome::Parsed(items) => {
+                    good.ok += 1;
+                    if *items == 0 {
+                        good.empty.push(row.local_path.clone());
+                    }
+                }
                 other => good.failures.push(format!("{}: {other}", row.local_path)),
             }
         }
@@ -87,6 +94,9 @@ fn corpus_parses_and_recovers() {
     for failure in &good.failures {
         eprintln!("  well-formed, not parsed: {failure}");
     }
+    for empty in &good.empty {
+        eprintln!("  well-formed, parsed, no items: {empty}");
+    }
     for failure in &broken.failures {
         eprintln!("  broken, no items: {failure}");
     }
@@ -96,7 +106,11 @@ fn corpus_parses_and_recovers() {
     for hang in &hangs {
         eprintln!("  HANG (>10 s): {hang}");
     }
+    for what in &unsafe_html {
+        eprintln!("  UNSAFE: {what}");
+    }
     assert!(panics.is_empty(), "parser panics: {panics:?}");
+    assert!(unsafe_html.is_empty(), "unsafe HTML: {unsafe_html:?}");
     assert!(hangs.is_empty(), "parses over 10 s: {hangs:?}");
     assert!(
         good.ok >= 202 && good.ok + 2 >= good.total,
@@ -110,6 +124,43 @@ fn corpus_parses_and_recovers() {
         broken.ok,
         broken.total
     );
+}
+
+/// What sanitised HTML must never carry: a dangerous element, an event handler or style
+/// attribute, or a link or image that is not an absolute http(s) (or mailto) URL. Relies on
+/// the sanitiser's serialisation: every `<` starts a tag and attributes are `name="value"`.
+fn unsafe_markup(html: &str) -> Option<String> {
+    const ELEMENTS: &[&str] = &[
+        "script", "style", "iframe", "frame", "object", "embed", "form", "input", "svg", "math",
+        "link", "meta", "base",
+    ];
+    for tag in html.split('<').skip(1) {
+        let tag = tag.split('>').next().unwrap_or_default();
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if ELEMENTS.contains(&name.as_str()) {
+            return Some(format!("<{tag}>"));
+        }
+        let mut rest = &tag[name.len()..];
+        while let Some(eq) = rest.find("=\"") {
+            let attribute = rest[..eq].trim().to_ascii_lowercase();
+            let after = &rest[eq + 2..];
+            let end = after.find('"').unwrap_or(after.len());
+            let value = after[..end].trim().to_ascii_lowercase();
+            rest = after.get(end + 1..).unwrap_or_default();
+            let bad_url = matches!(attribute.as_str(), "href" | "src" | "cite" | "action")
+                && !["http://", "https://", "mailto:"]
+                    .iter()
+                    .any(|scheme| value.starts_with(scheme));
+            if attribute.starts_with("on") || attribute == "style" || bad_url {
+                return Some(format!("<{tag}>"));
+            }
+        }
+    }
+    None
 }
 
 /// One line of MANIFEST.tsv (the columns this test uses).
@@ -157,10 +208,14 @@ struct Tally {
     ok: usize,
     total: usize,
     failures: Vec<String>,
+    /// Parsed, but without a single item.
+    empty: Vec<String>,
 }
 
 enum Outcome {
     Parsed(usize),
+    /// Parsed, but sanitised HTML still carries something it must not.
+    Unsafe(String),
     Failed(NormalizeError),
     Panicked(String),
     TimedOut,
@@ -170,6 +225,7 @@ impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Outcome::Parsed(items) => write!(f, "parsed, {items} items"),
+            Outcome::Unsafe(what) => write!(f, "unsafe HTML: {what}"),
             Outcome::Failed(error) => write!(f, "{error}"),
             Outcome::Panicked(message) => write!(f, "panic: {message}"),
             Outcome::TimedOut => write!(f, "timed out"),
@@ -198,7 +254,20 @@ fn parse_bounded(path: PathBuf, limit: Duration) -> Outcome {
         return Outcome::Panicked(format!("cannot spawn a parser thread: {error}"));
     }
     match receiver.recv_timeout(limit) {
-        Ok(Ok(Ok(parsed))) => Outcome::Parsed(parsed.items.len()),
+        Ok(Ok(Ok(parsed))) => {
+            let unsafe_html: Vec<String> = parsed
+                .items
+                .iter()
+                .flat_map(|item| [item.summary.as_deref(), item.content.as_deref()])
+                .flatten()
+                .filter_map(unsafe_markup)
+                .collect();
+            if unsafe_html.is_empty() {
+                Outcome::Parsed(parsed.items.len())
+            } else {
+                Outcome::Unsafe(unsafe_html.join("; "))
+            }
+        }
         Ok(Ok(Err(error))) => Outcome::Failed(error),
         Ok(Err(payload)) => Outcome::Panicked(
             payload
@@ -593,4 +662,34 @@ fn gzip_on_disk_is_inflated() {
     let bytes = encoder.finish().expect("finish");
     let feed = parse_feed(&bytes, &feed_url(), "test", now()).expect("parses");
     assert_eq!(feed.items[0].title, "zipped");
+}
+
+#[test]
+fn unclosed_html_in_a_description_is_recovered_not_refused() {
+    let text = format!(
+        "<rss version=\"2.0\"><channel><item><guid>p</guid><description>{}</description></item></channel></rss>",
+        "<p>para <b>bold</b> <br>".repeat(400)
+    );
+    let feed = parse(&text);
+    let summary = feed.items[0].summary.as_deref().expect("summary");
+    assert!(
+        summary.starts_with("<p>para <b>bold</b> <br></p><p>para"),
+        "{}",
+        &summary[..80]
+    );
+}
+
+#[test]
+fn the_corpus_safety_check_catches_what_it_should() {
+    assert!(unsafe_markup(r#"<p onclick="x()">a</p>"#).is_some());
+    assert!(unsafe_markup(r#"<a href="/relative">a</a>"#).is_some());
+    assert!(unsafe_markup(r#"<img src="javascript:x">"#).is_some());
+    assert!(unsafe_markup("<script>x</script>").is_some());
+    assert!(unsafe_markup(r#"<span style="x">a</span>"#).is_some());
+    assert_eq!(
+        unsafe_markup(
+            r#"<p>JavaScript: <a href="https://x/" rel="noopener noreferrer">ok</a></p>"#
+        ),
+        None
+    );
 }
