@@ -103,7 +103,7 @@ fn item(story: &Story) -> Item {
         title: owned(&lead.title),
         content_html: owned(body(story).or(summary_html).unwrap_or_default()),
         summary: summary_html
-            .map(|html| owned(&html_to_text(html)))
+            .map(|html| owned(&crate::normalize::plain_text(html)))
             .filter(|s| !s.is_empty()),
         date_published: rfc3339(story.published()),
         date_modified: rfc3339(story.updated()),
@@ -154,96 +154,4 @@ fn extension_member(member: &Member) -> ExtensionMember {
 
 fn owned(text: &str) -> String {
     clean(text).into_owned()
-}
-
-/// Plain text from sanitised HTML: tags dropped, common entities decoded, whitespace
-/// collapsed. A tag counts as a space, so words in adjacent paragraphs do not run together. The input is the sanitiser's output (well-formed tags, quoted attributes), so a
-/// scanner suffices; it is not a parser for arbitrary HTML.
-fn html_to_text(html: &str) -> String {
-    let mut text = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(c) = rest.chars().next() {
-        match c {
-            '<' => {
-                text.push(' ');
-                rest = skip_tag(rest);
-            }
-            '&' => {
-                let (decoded, after) = entity(rest);
-                text.push_str(decoded.as_deref().unwrap_or("&"));
-                rest = after;
-            }
-            _ => {
-                text.push(c);
-                rest = &rest[c.len_utf8()..];
-            }
-        }
-    }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Skips a tag starting at `<`, honouring quoted attribute values (which may hold `>`).
-fn skip_tag(rest: &str) -> &str {
-    let mut quote = None;
-    for (i, c) in rest.char_indices().skip(1) {
-        match (quote, c) {
-            (None, '"' | '\'') => quote = Some(c),
-            (Some(q), _) if c == q => quote = None,
-            (None, '>') => return &rest[i + 1..],
-            _ => {}
-        }
-    }
-    ""
-}
-
-/// Decodes the entity at `&`, returning it and the text after it; an unknown or malformed one
-/// decodes to `None` and only the `&` is consumed.
-fn entity(rest: &str) -> (Option<String>, &str) {
-    let Some(end) = rest.char_indices().take(12).find(|&(_, c)| c == ';') else {
-        return (None, &rest[1..]);
-    };
-    let name = &rest[1..end.0];
-    let decoded = match name {
-        "amp" => Some('&'),
-        "lt" => Some('<'),
-        "gt" => Some('>'),
-        "quot" => Some('"'),
-        "apos" => Some('\''),
-        "nbsp" => Some(' '),
-        _ => name
-            .strip_prefix("#x")
-            .or_else(|| name.strip_prefix("#X"))
-            .map(|hex| u32::from_str_radix(hex, 16))
-            .or_else(|| name.strip_prefix('#').map(str::parse))
-            .and_then(Result::ok)
-            .and_then(char::from_u32),
-    };
-    match decoded {
-        Some(c) => (Some(c.to_string()), &rest[end.0 + 1..]),
-        None => (None, &rest[1..]),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn html_to_text_strips_tags_and_decodes() {
-        assert_eq!(
-            html_to_text("<p>Fish &amp; chips</p><p>are&#32;&lt;great&gt;&#x21;</p>"),
-            "Fish & chips are <great>!"
-        );
-        assert_eq!(
-            html_to_text(r#"<a href="/x" title="a > b">link</a> text"#),
-            "link text"
-        );
-        assert_eq!(html_to_text("AT&T &bogus; &"), "AT&T &bogus; &");
-        assert_eq!(
-            html_to_text("  many \n\t spaces&nbsp;here "),
-            "many spaces here"
-        );
-        assert_eq!(html_to_text("<p>unterminated"), "unterminated");
-        assert_eq!(html_to_text("<br"), "");
-    }
 }

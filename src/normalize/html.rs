@@ -80,7 +80,7 @@ pub(crate) fn text_to_html(text: &str) -> String {
 /// `script` and `style` too), references decoded (`&amp;` -> `&`, `&mdash;` -> `—`),
 /// whitespace runs collapsed to one space, ends trimmed. A `<` that starts no tag (`a < b`)
 /// is kept.
-pub(crate) fn plain_text(input: &str) -> String {
+pub fn plain_text(input: &str) -> String {
     let stripped = strip_tags(input);
     let decoded = entities::decode(&stripped);
     let mut out = String::with_capacity(decoded.len());
@@ -96,6 +96,21 @@ pub(crate) fn plain_text(input: &str) -> String {
     out
 }
 
+/// Where the tag whose body starts `after` ends (its `>`), honouring quoted attribute values,
+/// which may hold a `>` of their own.
+fn tag_end(after: &str) -> Option<usize> {
+    let mut quote = None;
+    for (i, c) in after.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), _) if c == q => quote = None,
+            (None, '>') => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
 fn strip_tags(input: &str) -> Cow<'_, str> {
     if !input.contains('<') {
         return Cow::Borrowed(input);
@@ -109,7 +124,7 @@ fn strip_tags(input: &str) -> Cow<'_, str> {
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
-        let Some(end) = after.find('>').filter(|_| starts_tag) else {
+        let Some(end) = tag_end(after).filter(|_| starts_tag) else {
             out.push('<');
             rest = after;
             continue;
@@ -142,6 +157,23 @@ mod tests {
 
     fn base() -> Url {
         Url::parse("https://example.com/blog/post/").expect("valid test URL")
+    }
+
+    #[test]
+    fn html_becomes_plain_text() {
+        assert_eq!(
+            plain_text("<p>Fish &amp; chips</p><p>are&#32;&lt;great&gt;&#x21;</p>"),
+            "Fish & chips are <great>!"
+        );
+        assert_eq!(
+            plain_text(r#"<a href="/x" title="a > b">link</a> text"#),
+            "link text"
+        );
+        assert_eq!(
+            plain_text("  many \n\t spaces&nbsp;here "),
+            "many spaces here"
+        );
+        assert_eq!(plain_text("<p>unterminated"), "unterminated");
     }
 
     #[test]

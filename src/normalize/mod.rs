@@ -34,6 +34,7 @@ use url::Url;
 use crate::model::Item;
 
 pub use decode::MAX_INFLATED_BYTES;
+pub use html::plain_text;
 pub use repair::MAX_DEPTH;
 
 /// One feed document, normalised.
