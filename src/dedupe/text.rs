@@ -35,33 +35,10 @@ fn fnv1a(bytes: &[u8], mut hash: u64) -> u64 {
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
-/// The words of an HTML fragment, lower-cased, tags and entities dropped.
+/// The words of an HTML fragment, lower-cased, tags dropped and entities decoded.
 pub fn words(html: &str) -> Vec<String> {
-    let mut text = String::with_capacity(html.len());
-    let mut in_tag = false;
-    let mut chars = html.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '<' => {
-                in_tag = true;
-                text.push(' ');
-            }
-            '>' if in_tag => in_tag = false,
-            '&' if !in_tag => {
-                // Entities become a separator: "&rsquo;" and "'" then split the same way.
-                while let Some(&next) = chars.peek() {
-                    chars.next();
-                    if next == ';' || next.is_whitespace() {
-                        break;
-                    }
-                }
-                text.push(' ');
-            }
-            _ if !in_tag => text.push(c),
-            _ => {}
-        }
-    }
-    text.split(|c: char| !c.is_alphanumeric())
+    crate::normalize::plain_text(html)
+        .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
         .collect()
