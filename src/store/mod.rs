@@ -267,17 +267,29 @@ impl Store {
             .collect())
     }
 
-    /// One story by its number or its Atom id.
+    /// One story by its number or its Atom id. A story that was folded into another (an item
+    /// proved both were one work) resolves to the story it joined.
     pub fn story(&self, key: &str) -> Result<Option<Story>> {
-        let id: Option<i64> = self
+        let found: Option<(i64, Option<i64>)> = self
             .conn
             .query_row(
-                "SELECT id FROM stories WHERE atom_id = ?1 OR CAST(id AS TEXT) = ?1",
+                "SELECT id, merged_into FROM stories WHERE atom_id = ?1 OR CAST(id AS TEXT) = ?1",
                 [key],
-                |row| row.get(0),
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()?;
-        let Some(id) = id else { return Ok(None) };
+        let Some((mut id, mut merged_into)) = found else {
+            return Ok(None);
+        };
+        // Merges only ever point at older stories, so the chain ends.
+        while let Some(into) = merged_into {
+            id = into;
+            merged_into = self.conn.query_row(
+                "SELECT merged_into FROM stories WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            )?;
+        }
         let (atom_id, created_at): (String, String) = self.conn.query_row(
             "SELECT atom_id, created_at FROM stories WHERE id = ?1",
             [id],

@@ -263,3 +263,41 @@ fn removed_feeds_keep_their_items_and_a_new_url_resets_validators() {
     store.sync_sources(&[]).expect("sync");
     assert_eq!(store.sources().expect("sources").len(), 1);
 }
+
+#[test]
+fn a_story_folded_into_another_resolves_to_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin)]);
+    let context = IngestContext::default();
+    let items = vec![
+        post("a", "1", "First essay on rivers", "one two three", 1),
+        post("a", "2", "Second essay on tides", "four five six", 2),
+    ];
+    ingest::ingest(
+        &mut store,
+        &sources[0],
+        &items,
+        &PollState::default(),
+        &context,
+        at(3),
+    )
+    .expect("ingest");
+    let stories = store.stories(10).expect("stories");
+    let (older, younger) = (stories[1].clone(), stories[0].clone());
+    let tx = store.begin_feed().expect("tx");
+    tx.merge_story(younger.id, older.id, at(4)).expect("merge");
+    tx.commit().expect("commit");
+
+    let resolved = store
+        .story(&younger.atom_id)
+        .expect("query")
+        .expect("found");
+    assert_eq!(resolved.id, older.id);
+    assert_eq!(
+        resolved.atom_id, older.atom_id,
+        "the surviving id never changes"
+    );
+    assert_eq!(resolved.members.len(), 2);
+    assert_eq!(store.stories(10).expect("stories").len(), 1);
+}
