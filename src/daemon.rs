@@ -2,14 +2,17 @@
 //! own schedule, keeps the merged feed fresh on disk and in the HTTP server, and reloads its
 //! configuration on SIGHUP.
 //!
-//! Design decision: one loop owns the store and does all writing; the server only reads the
-//! rendered snapshot it is handed. A signal is noticed between and during cycles: a cycle in
-//! flight is abandoned at its next await point, which always falls between two feeds' ingest
-//! transactions, so stopping never leaves a feed half-ingested.
+//! Design decision: one loop owns the store and does all polling writes; the server only reads
+//! the rendered snapshot it is handed. Notifications go out from a worker of their own (its
+//! own connection to the same WAL database), woken after every cycle, so a slow sink never
+//! delays a poll and a poll never delays a retry. A signal is noticed between and during
+//! cycles: a cycle in flight is abandoned at its next await point, which always falls between
+//! two feeds' ingest transactions, so stopping never leaves a feed half-ingested.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -21,6 +24,7 @@ use crate::config::{Config, ConfigError};
 use crate::fetch::{FetchError, Fetcher};
 use crate::ingest::IngestContext;
 use crate::metrics::Metrics;
+use crate::notify::{Notifier, NotifyError};
 use crate::poll::{self, PollError, Selection};
 use crate::serve::{self, AppState, Snapshot};
 use crate::store::{Store, StoreError};
@@ -31,6 +35,15 @@ const MAX_SLEEP: Duration = Duration::from_secs(60);
 
 /// The shortest the loop sleeps between cycles, so a clock jump cannot make it spin.
 const MIN_SLEEP: Duration = Duration::from_secs(1);
+
+/// The notification worker looks at the outbox at least this often (retries, hold windows),
+/// and at most this often while a sink is busy.
+const NOTIFY_MAX_SLEEP: Duration = Duration::from_secs(5);
+const NOTIFY_MIN_SLEEP: Duration = Duration::from_millis(500);
+
+/// On SIGTERM, requests in flight get this long to be answered and recorded; then they are
+/// abandoned (and repeated after the restart, under the same idempotency key).
+const NOTIFY_DRAIN: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Error)]
 pub enum DaemonError {
@@ -48,6 +61,8 @@ pub enum DaemonError {
     },
     #[error("cannot install signal handlers: {0}")]
     Signals(#[source] std::io::Error),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
 }
 
 /// Where the configuration came from, so SIGHUP can read it again, and what the command line
@@ -106,6 +121,23 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
         "tributary is running"
     );
 
+    // Its own connection: SQLite in WAL mode lets it write outcomes while the loop ingests.
+    let notify_store = Arc::new(Mutex::new(Store::open(&config.database)?));
+    let (notifier_tx, notifier_rx) =
+        tokio::sync::watch::channel(Arc::new(Notifier::new(&config.notify)?));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    // Set while a poll cycle runs: deliveries it creates wait until it has finished.
+    let cycle_started: Arc<Mutex<Option<DateTime<Utc>>>> = Arc::new(Mutex::new(None));
+    let (stop_notifier, notifier_stopped) = tokio::sync::oneshot::channel::<()>();
+    let notifier_task = tokio::spawn(notification_worker(
+        notify_store,
+        notifier_rx,
+        Arc::clone(&wake),
+        Arc::clone(&cycle_started),
+        Arc::clone(&metrics),
+        notifier_stopped,
+    ));
+
     let heartbeat = Arc::new(AtomicI64::new(clock.now().timestamp()));
     notify_systemd(&[sd_notify::NotifyState::Ready]);
     let watchdog = spawn_watchdog(Arc::clone(&heartbeat));
@@ -130,11 +162,13 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
             selection,
             &mut on_feed,
         );
+        *lock(&cycle_started) = Some(clock.now());
         let report = tokio::select! {
             report = cycle => report,
             _ = terminate.recv() => break 'serve,
             _ = interrupt.recv() => break 'serve,
         };
+        *lock(&cycle_started) = None;
         match report {
             Ok(report) => {
                 if report.changed || selection != Selection::Due {
@@ -148,6 +182,8 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
                 }
                 metrics.record_cycle(&report, clock.now());
                 state.mark_cycle_finished();
+                // Everything this cycle ingested has folded into its stories: deliver now.
+                wake.notify_one();
             }
             // The store failing (disk full, a lock held too long) is logged and retried on
             // the next tick rather than ending the service.
@@ -166,6 +202,13 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
                     if new.fetch != config.fetch {
                         fetcher = Fetcher::new(&new.fetch)?;
                     }
+                    match Notifier::new(&new.notify) {
+                        Ok(notifier) => {
+                            let _ = notifier_tx.send(Arc::new(notifier));
+                            wake.notify_one();
+                        }
+                        Err(error) => tracing::error!(%error, "reload: keeping the old notification sinks"),
+                    }
                     config = new;
                     // Publish the new feed list (OPML) and title at once.
                     selection = Selection::All { force: false };
@@ -179,6 +222,12 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
     if let Some(watchdog) = watchdog {
         watchdog.abort();
     }
+    let _ = stop_notifier.send(());
+    match tokio::time::timeout(NOTIFY_DRAIN + Duration::from_secs(1), notifier_task).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "the notification worker failed"),
+        Err(_) => tracing::warn!("the notification worker did not stop in time"),
+    }
     let _ = stop_server.send(());
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(Ok(Ok(()))) => {}
@@ -187,6 +236,95 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
         Err(_) => tracing::warn!("the server did not stop within 5 s"),
     }
     Ok(())
+}
+
+/// Delivers the outbox until stopped: one task per sink with due deliveries, so a sink pacing
+/// through a backlog or waiting out a timeout holds up no other sink. Woken after each poll
+/// cycle, when a sink's task ends, and at least every [`NOTIFY_MAX_SLEEP`] for retries and
+/// hold windows coming due.
+async fn notification_worker(
+    store: Arc<Mutex<Store>>,
+    mut notifier: tokio::sync::watch::Receiver<Arc<Notifier>>,
+    wake: Arc<tokio::sync::Notify>,
+    cycle_started: Arc<Mutex<Option<DateTime<Utc>>>>,
+    metrics: Arc<Metrics>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let clock = SystemClock;
+    let mut running: tokio::task::JoinSet<(
+        String,
+        Result<crate::notify::DeliveryReport, NotifyError>,
+    )> = tokio::task::JoinSet::new();
+    let mut busy: HashSet<String> = HashSet::new();
+    loop {
+        let current = Arc::clone(&notifier.borrow_and_update());
+        let created_before = *lock(&cycle_started);
+        if let Err(error) = current.retire_orphans(&store, &clock) {
+            tracing::error!(%error, "notifications: cannot read the outbox");
+        }
+        for name in current.sink_names() {
+            if busy.contains(name) {
+                continue;
+            }
+            busy.insert(name.to_owned());
+            let (notifier, store, metrics, name) = (
+                Arc::clone(&current),
+                Arc::clone(&store),
+                Arc::clone(&metrics),
+                name.to_owned(),
+            );
+            running.spawn(async move {
+                let result = notifier
+                    .deliver_due_to(&name, &store, &SystemClock, Some(&metrics), created_before)
+                    .await;
+                (name, result)
+            });
+        }
+        let next_due = lock(&store).next_delivery_due().ok().flatten();
+        let sleep = next_due
+            .map(|at| (at - clock.now()).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(NOTIFY_MAX_SLEEP)
+            .clamp(NOTIFY_MIN_SLEEP, NOTIFY_MAX_SLEEP);
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = wake.notified() => {}
+            Ok(()) = notifier.changed() => {}
+            _ = tokio::time::sleep(sleep) => {}
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                match done {
+                    Ok((name, result)) => {
+                        busy.remove(&name);
+                        if let Err(error) = result {
+                            tracing::error!(sink = %name, %error, "notification pass failed; retrying soon");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "a notification task failed");
+                        // Its sink's name is lost with it: start over with a clean slate.
+                        running.abort_all();
+                        while running.join_next().await.is_some() {}
+                        busy.clear();
+                    }
+                }
+            }
+        }
+    }
+    // Let requests in flight be answered and recorded; abandon what is left.
+    let drained = tokio::time::timeout(NOTIFY_DRAIN, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("notifications still in flight at shutdown are retried on the next start");
+        running.abort_all();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Whatever panicked while holding it left SQLite (or a timestamp) consistent.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Reads the configuration again. A bad new config is refused and the running one kept.

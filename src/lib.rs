@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod model;
 pub mod normalize;
+pub mod notify;
 pub mod poll;
 pub mod schedule;
 pub mod serve;

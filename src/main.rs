@@ -17,6 +17,7 @@ use tributary::fetch::{FetchOutcome, Fetcher, Validators};
 use tributary::import;
 use tributary::ingest::IngestContext;
 use tributary::normalize;
+use tributary::notify::Notifier;
 use tributary::poll;
 use tributary::store::Store;
 
@@ -108,13 +109,29 @@ enum Command {
     },
     /// Validate the configuration and print what it resolves to.
     CheckConfig,
-    /// Each feed's health: last status, last success, last error, next due time, items.
+    /// Each feed's health (last status, last success, last error, next due time, items) and
+    /// each notification sink's deliveries (pending, delivered, dead, last error).
     Status,
+    /// Notification sinks ([[notify]] in the config).
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
     /// Parse one feed (a file or an http(s) URL) and print its normalised items as JSON
     /// lines. Stores nothing: the tool for finding out why one feed looks wrong.
     Inspect {
         /// A file path or an http(s) URL.
         target: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum NotifyCommand {
+    /// Send a sample message to one sink and print the response status and body. Exits
+    /// non-zero unless the sink answered 2xx.
+    Test {
+        /// The sink's `name` in the config.
+        name: String,
     },
 }
 
@@ -175,6 +192,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Command::Stories { limit, explain } => stories(&config, limit, explain),
                 Command::CheckConfig => check_config(&config),
                 Command::Status => status(&config),
+                Command::Notify {
+                    command: NotifyCommand::Test { name },
+                } => notify_test(&config, &name),
                 Command::Inspect { .. } => unreachable!("handled above"),
             }
         }
@@ -247,13 +267,14 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
     let mut store = open_store(config)?;
     let fetcher = Fetcher::new(&config.fetch)?;
     let clock = SystemClock;
+    let runtime = runtime()?;
     tracing::info!(
         config = %config.origin,
         feeds = config.feeds.len(),
         database = %config.database.display(),
         "polling"
     );
-    let report = runtime()?.block_on(poll::run_cycle(
+    let report = runtime.block_on(poll::run_cycle(
         config,
         &mut store,
         &fetcher,
@@ -268,7 +289,34 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
     }
     println!("{}", report.summary(rendered.stories));
     println!("merged feed: {}", config.output.atom_path.display());
+
+    // After the whole cycle's ingest, so every item of this cycle has folded into its story
+    // before anything is sent; retries that have come due go out too.
+    if !config.notify.is_empty() {
+        let notifier = Notifier::new(&config.notify)?;
+        let store = std::sync::Mutex::new(store);
+        let delivered = runtime.block_on(notifier.deliver_due(&store, &clock, None))?;
+        for error in &delivered.errors {
+            eprintln!("notify {error}");
+        }
+        println!("{}", delivered.summary());
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn notify_test(config: &Config, name: &str) -> Result<ExitCode> {
+    let notifier = Notifier::new(&config.notify)?;
+    let (status, body) = runtime()?.block_on(notifier.send_test(name, &SystemClock))?;
+    println!("HTTP {status}");
+    if !body.is_empty() {
+        println!("{body}");
+    }
+    Ok(if (200..300).contains(&status) {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: sink `{name}` answered HTTP {status}");
+        ExitCode::FAILURE
+    })
 }
 
 fn export(config: &Config, format: ExportFormat, output: Option<PathBuf>) -> Result<ExitCode> {
@@ -399,6 +447,40 @@ fn status(config: &Config) -> Result<ExitCode> {
             source.items_seen,
             state.last_error.as_deref().unwrap_or(""),
         );
+    }
+
+    let totals = store.sink_totals()?;
+    if !config.notify.is_empty() || !totals.is_empty() {
+        println!();
+        println!(
+            "{:<24} {:<8} {:>8} {:>9} {:>6}  LAST ERROR",
+            "SINK", "KIND", "PENDING", "DELIVERED", "DEAD"
+        );
+        let mut names: Vec<&str> = config.notify.iter().map(|s| s.name.as_str()).collect();
+        // Deliveries of a sink removed from the config still show, so none goes unseen.
+        names.extend(
+            totals
+                .iter()
+                .map(|t| t.sink.as_str())
+                .filter(|name| !config.notify.iter().any(|s| s.name == *name)),
+        );
+        for name in names {
+            let kind = config.notify.iter().find(|s| s.name == name).map_or_else(
+                || "removed".to_owned(),
+                |s| format!("{:?}", s.kind).to_lowercase(),
+            );
+            let row = totals.iter().find(|t| t.sink == name);
+            let count = |f: fn(&tributary::store::SinkTotals) -> i64| row.map_or(0, f);
+            println!(
+                "{:<24} {:<8} {:>8} {:>9} {:>6}  {}",
+                name,
+                kind,
+                count(|t| t.pending),
+                count(|t| t.delivered),
+                count(|t| t.dead),
+                row.and_then(|t| t.last_error.as_deref()).unwrap_or(""),
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

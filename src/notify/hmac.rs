@@ -47,7 +47,10 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// The `Tributary-Signature` value for `body` sent at `timestamp` (unix seconds).
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    format!("t={timestamp},v1={}", hex(&signed_mac(secret, timestamp, body)))
+    format!(
+        "t={timestamp},v1={}",
+        hex(&signed_mac(secret, timestamp, body))
+    )
 }
 
 fn signed_mac(secret: &[u8], timestamp: i64, body: &[u8]) -> [u8; 32] {
@@ -205,6 +208,9 @@ mod tests {
     fn the_signed_string_is_timestamp_dot_body() {
         let body = b"hello";
         let header = sign(b"k", 12, body);
-        assert_eq!(header, format!("t=12,v1={}", hex(&hmac_sha256(b"k", b"12.hello"))));
+        assert_eq!(
+            header,
+            format!("t=12,v1={}", hex(&hmac_sha256(b"k", b"12.hello")))
+        );
     }
 }

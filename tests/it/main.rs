@@ -8,5 +8,6 @@ mod dedupe_eval;
 mod emit;
 mod fetch;
 mod normalize;
+mod notify;
 mod pipeline;
 mod serve;

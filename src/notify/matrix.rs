@@ -1,0 +1,176 @@
+//! `matrix`: an `m.room.message` event sent through the client-server API,
+//! `PUT {url}/_matrix/client/v3/rooms/{room}/send/m.room.message/{txnId}` with a bearer token.
+//!
+//! Design decision: the transaction id is derived from the delivery's idempotency key, so a
+//! retried PUT (after a timeout, or after a crash between send and record) is the same
+//! transaction and the homeserver returns the event it already created instead of posting again.
+
+use serde_json::{Value, json};
+
+use super::message::{DEFAULT_TEMPLATE, Message, render, truncate_chars};
+use super::{Built, Limit, Method, Outgoing, Payload, fit_lines};
+use crate::config::NotifyConfig;
+
+/// Characters of body: events may be 64 KiB, but a chat message should stay readable.
+pub const BODY_MAX: usize = 4_000;
+
+/// The path segment form of `text`: everything but RFC 3986 unreserved characters
+/// percent-encoded (room ids carry `!` and `:`).
+pub fn encode_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The transaction id for an idempotency key.
+pub fn transaction_id(key: &str) -> String {
+    format!("tributary-{key}")
+}
+
+fn digest_line(message: &Message) -> String {
+    let title = truncate_chars(&message.title, 200);
+    match &message.link {
+        Some(link) => format!("- {title} {link}"),
+        None => format!("- {title}"),
+    }
+}
+
+/// `None` when the sink lacks a room or token (the config refuses that already).
+pub fn request(sink: &NotifyConfig, payload: &Payload<'_>, key: &str) -> Option<Built> {
+    let room = sink.room.as_deref()?;
+    let token = sink.token.as_deref()?;
+    let (text, included) = match payload {
+        Payload::Story(message) | Payload::Test(message) => {
+            let template = sink.template.as_deref().unwrap_or(DEFAULT_TEMPLATE);
+            (
+                truncate_chars(&render(template, message, &|v| v.to_owned()), BODY_MAX),
+                1,
+            )
+        }
+        Payload::Digest(messages) => {
+            let lines: Vec<String> = messages.iter().map(digest_line).collect();
+            let (list, included) = fit_lines(&lines, Limit::Chars(BODY_MAX - 100));
+            (
+                format!(
+                    "{included} new {}:\n{list}",
+                    if included == 1 { "story" } else { "stories" }
+                ),
+                included,
+            )
+        }
+    };
+    let event = json!({
+        "msgtype": "m.text",
+        "body": text,
+        // Intentional mentions: none, so a title naming someone pings nobody.
+        "m.mentions": Value::Object(Default::default()),
+    });
+    let mut url = sink.url.clone();
+    let path = format!(
+        "{}/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
+        url.path().trim_end_matches('/'),
+        encode_segment(room),
+        encode_segment(&transaction_id(key)),
+    );
+    url.set_path(&path);
+    url.set_query(None);
+    Some(Built {
+        outgoing: Outgoing {
+            method: Method::Put,
+            url,
+            headers: vec![
+                ("Content-Type", "application/json".to_owned()),
+                ("Authorization", format!("Bearer {token}")),
+            ],
+            body: serde_json::to_vec(&event).unwrap_or_default(),
+        },
+        included,
+    })
+}
+
+/// The homeserver's 429 body: `{"errcode": "M_LIMIT_EXCEEDED", "retry_after_ms": 2000}`.
+pub fn retry_after(body: &[u8]) -> Option<std::time::Duration> {
+    let json: Value = serde_json::from_slice(body).ok()?;
+    let ms = json.get("retry_after_ms")?.as_f64()?;
+    super::seconds(ms / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SinkKind;
+    use crate::notify::message::tests::{essay, sink};
+
+    #[test]
+    fn a_story_is_put_to_the_room_under_a_transaction_id_from_the_key() {
+        let message = essay();
+        let mut config = sink(SinkKind::Matrix);
+        config.url = url::Url::parse("https://matrix.example.org/").expect("url");
+        let built = request(&config, &Payload::Story(&message), "abc123").expect("built");
+        assert_eq!(built.outgoing.method, Method::Put);
+        assert_eq!(
+            built.outgoing.url.as_str(),
+            "https://matrix.example.org/_matrix/client/v3/rooms/%21room%3Aexample.org/send/m.room.message/tributary-abc123"
+        );
+        assert!(
+            built
+                .outgoing
+                .headers
+                .contains(&("Authorization", "Bearer tok".to_owned()))
+        );
+        let json: Value = serde_json::from_slice(&built.outgoing.body).expect("json");
+        assert_eq!(json["msgtype"], "m.text");
+        let body = json["body"].as_str().expect("body");
+        assert!(
+            body.starts_with("Small models, long tails\nhttps://"),
+            "{body}"
+        );
+        assert!(
+            body.contains("Audio: https://audio.longtail.example/"),
+            "{body}"
+        );
+        assert_eq!(json["m.mentions"], json!({}));
+        // A retry is the same request.
+        let again = request(&config, &Payload::Story(&message), "abc123").expect("built");
+        assert_eq!(again.outgoing.url, built.outgoing.url);
+        assert_eq!(again.outgoing.body, built.outgoing.body);
+    }
+
+    #[test]
+    fn a_base_url_with_a_path_prefix_is_kept() {
+        let message = essay();
+        let mut config = sink(SinkKind::Matrix);
+        config.url = url::Url::parse("https://example.org/matrix/?x=1").expect("url");
+        let built = request(&config, &Payload::Story(&message), "k").expect("built");
+        assert!(
+            built
+                .outgoing
+                .url
+                .as_str()
+                .starts_with("https://example.org/matrix/_matrix/client/v3/rooms/"),
+            "{}",
+            built.outgoing.url
+        );
+        assert_eq!(built.outgoing.url.query(), None);
+    }
+
+    #[test]
+    fn retry_after_ms_is_read() {
+        assert_eq!(
+            retry_after(br#"{"errcode":"M_LIMIT_EXCEEDED","error":"Too many requests","retry_after_ms":2500}"#),
+            Some(std::time::Duration::from_millis(2_500))
+        );
+        assert_eq!(retry_after(br#"{"errcode":"M_LIMIT_EXCEEDED"}"#), None);
+    }
+
+    #[test]
+    fn segments_are_fully_encoded() {
+        assert_eq!(encode_segment("!a b/c:d.e"), "%21a%20b%2Fc%3Ad.e");
+    }
+}

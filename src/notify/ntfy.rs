@@ -1,0 +1,199 @@
+//! `ntfy`: a plain-text POST to the topic URL, with `Title`, `Click` and `Tags` headers.
+//!
+//! Design decision: the title goes in the `Title` header and the body is the rest of the
+//! message, because that is how ntfy lays out a notification on a phone. Header values must be
+//! ASCII, so a non-ASCII title is sent RFC 2047-encoded (`=?UTF-8?B?...?=`), which ntfy decodes.
+//! The body is cut to ntfy's 4,096 bytes (beyond that ntfy turns a message into an attachment).
+
+use super::message::{Message, render, truncate_bytes, truncate_chars};
+use super::{Built, Limit, Method, Outgoing, Payload, fit_lines};
+use crate::config::NotifyConfig;
+
+/// The title is in its own header, so the body starts with the teaser.
+pub const TEMPLATE: &str = "{summary}\nAudio: {audio}\n{link}\nvia {feeds}";
+
+pub const MESSAGE_MAX_BYTES: usize = 4_096;
+
+/// Characters of title: a phone shows one line of it anyway.
+const TITLE_MAX: usize = 200;
+
+/// A header value: ASCII as is, anything else as an RFC 2047 encoded word. Control characters
+/// (which would split the header) become spaces first.
+pub fn header_text(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if clean.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        clean
+    } else {
+        format!("=?UTF-8?B?{}?=", base64(clean.as_bytes()))
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 section 4).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A value safe to put in ntfy's comma- and semicolon-separated `Actions` syntax.
+fn action_safe(url: &str) -> bool {
+    !url.contains([',', ';', '"', '\'']) && url.is_ascii()
+}
+
+pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
+    let mut headers = vec![("Content-Type", "text/plain; charset=utf-8".to_owned())];
+    let (title, body, included) = match payload {
+        Payload::Story(message) | Payload::Test(message) => {
+            let template = sink.template.as_deref().unwrap_or(TEMPLATE);
+            let body = truncate_bytes(
+                &render(template, message, &|v| v.to_owned()),
+                MESSAGE_MAX_BYTES,
+            );
+            if let Some(link) = message.link.as_deref().filter(|l| l.is_ascii()) {
+                headers.push(("Click", link.to_owned()));
+            }
+            let mut tags = "newspaper".to_owned();
+            if let Some(audio) = &message.audio {
+                tags.push_str(",headphones");
+                if action_safe(&audio.url) {
+                    headers.push(("Actions", format!("view, Listen, {}", audio.url)));
+                }
+            }
+            headers.push(("Tags", tags));
+            (message.title.clone(), body, 1)
+        }
+        Payload::Digest(messages) => {
+            let lines: Vec<String> = messages.iter().map(digest_entry).collect();
+            let (body, included) = fit_lines(&lines, Limit::Bytes(MESSAGE_MAX_BYTES));
+            headers.push(("Tags", "newspaper".to_owned()));
+            let title = format!(
+                "{included} new {}",
+                if included == 1 { "story" } else { "stories" }
+            );
+            (title, body, included)
+        }
+    };
+    headers.push(("Title", header_text(&truncate_chars(&title, TITLE_MAX))));
+    if let Some(token) = sink.token.as_deref() {
+        headers.push(("Authorization", format!("Bearer {token}")));
+    }
+    Built {
+        outgoing: Outgoing {
+            method: Method::Post,
+            url: sink.url.clone(),
+            headers,
+            body: body.into_bytes(),
+        },
+        included,
+    }
+}
+
+fn digest_entry(message: &Message) -> String {
+    let title = truncate_chars(&message.title, 200);
+    match &message.link {
+        Some(link) => format!("{title}\n{link}"),
+        None => title,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SinkKind;
+    use crate::notify::message::tests::{essay, sink};
+
+    fn header<'a>(built: &'a Built, name: &str) -> Option<&'a str> {
+        built
+            .outgoing
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn a_story_has_title_click_tags_and_a_listen_action() {
+        let message = essay();
+        let built = request(&sink(SinkKind::Ntfy), &Payload::Story(&message));
+        assert_eq!(built.outgoing.method, Method::Post);
+        assert_eq!(header(&built, "Title"), Some("Small models, long tails"));
+        assert_eq!(
+            header(&built, "Click"),
+            Some("https://www.longtail.example/p/small-models-long-tails")
+        );
+        assert_eq!(header(&built, "Tags"), Some("newspaper,headphones"));
+        assert_eq!(
+            header(&built, "Actions"),
+            Some("view, Listen, https://audio.longtail.example/small-models-long-tails.mp3")
+        );
+        assert_eq!(header(&built, "Authorization"), Some("Bearer tok"));
+        let body = String::from_utf8(built.outgoing.body.clone()).expect("utf-8");
+        assert!(body.starts_with("Why the cheapest models"), "{body}");
+        assert!(
+            body.contains("\nAudio: https://audio.longtail.example/"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn without_a_token_there_is_no_authorization() {
+        let mut config = sink(SinkKind::Ntfy);
+        config.token = None;
+        let message = essay();
+        let built = request(&config, &Payload::Story(&message));
+        assert_eq!(header(&built, "Authorization"), None);
+    }
+
+    #[test]
+    fn the_body_is_cut_to_4096_bytes_on_a_character_boundary() {
+        let mut message = essay();
+        message.summary = "ü".repeat(5_000);
+        let mut config = sink(SinkKind::Ntfy);
+        config.template = Some("{summary}".into());
+        let built = request(&config, &Payload::Story(&message));
+        assert!(built.outgoing.body.len() <= MESSAGE_MAX_BYTES);
+        assert!(built.outgoing.body.len() > MESSAGE_MAX_BYTES - 4);
+        let text = String::from_utf8(built.outgoing.body.clone()).expect("still UTF-8");
+        assert!(text.ends_with('…'));
+    }
+
+    #[test]
+    fn non_ascii_titles_are_encoded_words() {
+        assert_eq!(header_text("plain"), "plain");
+        assert_eq!(header_text("Café"), "=?UTF-8?B?Q2Fmw6k=?=");
+        assert_eq!(header_text("a\r\nb"), "a  b");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"f"), "Zg==");
+    }
+
+    #[test]
+    fn a_digest_fits_4096_bytes() {
+        let messages: Vec<Message> = (0..100).map(|_| essay()).collect();
+        let built = request(&sink(SinkKind::Ntfy), &Payload::Digest(&messages));
+        assert!(built.outgoing.body.len() <= MESSAGE_MAX_BYTES);
+        assert!(built.included > 10 && built.included < 100);
+        assert_eq!(
+            header(&built, "Title"),
+            Some(format!("{} new stories", built.included).as_str())
+        );
+    }
+}
