@@ -453,8 +453,8 @@ fn status(config: &Config) -> Result<ExitCode> {
     if !config.notify.is_empty() || !totals.is_empty() {
         println!();
         println!(
-            "{:<24} {:<8} {:>8} {:>9} {:>6}  LAST ERROR",
-            "SINK", "KIND", "PENDING", "DELIVERED", "DEAD"
+            "{:<24} {:<8} {:>8} {:>9} {:>6} {:>8}  LAST ERROR",
+            "SINK", "KIND", "PENDING", "DELIVERED", "DEAD", "FILTERED"
         );
         let mut names: Vec<&str> = config.notify.iter().map(|s| s.name.as_str()).collect();
         // Deliveries of a sink removed from the config still show, so none goes unseen.
@@ -472,12 +472,13 @@ fn status(config: &Config) -> Result<ExitCode> {
             let row = totals.iter().find(|t| t.sink == name);
             let count = |f: fn(&tributary::store::SinkTotals) -> i64| row.map_or(0, f);
             println!(
-                "{:<24} {:<8} {:>8} {:>9} {:>6}  {}",
+                "{:<24} {:<8} {:>8} {:>9} {:>6} {:>8}  {}",
                 name,
                 kind,
                 count(|t| t.pending),
                 count(|t| t.delivered),
                 count(|t| t.dead),
+                count(|t| t.filtered),
                 row.and_then(|t| t.last_error.as_deref()).unwrap_or(""),
             );
         }

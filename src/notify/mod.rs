@@ -466,7 +466,7 @@ impl Notifier {
         // Each pass leaves every row it read delivered, dead, filtered or due later, so a
         // second pass happens only for a backlog larger than one read.
         for _ in 0..100 {
-            let due = lock(store).due_deliveries(clock.now(), DUE_BATCH)?;
+            let due = lock(store).due_deliveries(clock.now(), None, DUE_BATCH)?;
             let full = due.len() == DUE_BATCH;
             let mut by_sink: HashMap<&str, Vec<Delivery>> = HashMap::new();
             for delivery in due {
@@ -513,9 +513,8 @@ impl Notifier {
             return Ok(DeliveryReport::default());
         };
         let due: Vec<Delivery> = lock(store)
-            .due_deliveries(clock.now(), DUE_BATCH)?
+            .due_deliveries(clock.now(), Some(name), DUE_BATCH)?
             .into_iter()
-            .filter(|d| d.sink == name)
             .filter(|d| created_before.is_none_or(|cutoff| d.created_at < cutoff))
             .collect();
         if due.is_empty() {
@@ -530,7 +529,7 @@ impl Notifier {
         store: &Mutex<Store>,
         clock: &dyn Clock,
     ) -> Result<DeliveryReport, NotifyError> {
-        let due = lock(store).due_deliveries(clock.now(), DUE_BATCH)?;
+        let due = lock(store).due_deliveries(clock.now(), None, DUE_BATCH)?;
         let mut report = DeliveryReport::default();
         for delivery in due.into_iter().filter(|d| self.sink(&d.sink).is_none()) {
             report.absorb(self.retire(store, clock, delivery)?);
@@ -620,9 +619,9 @@ impl Notifier {
                 let now = clock.now();
                 for ready in queue.drain(..) {
                     let at = clamp_retry(config, &ready.delivery, *at, now);
-                    let update = DeliveryUpdate::Retry {
+                    let update = DeliveryUpdate::Defer {
                         at,
-                        error: format!("deferred after a failure of this sink: {error}"),
+                        reason: format!("deferred after a failure of this sink: {error}"),
                     };
                     lock(store).record_delivery(ready.delivery.id, &update, now)?;
                     report.deferred += 1;

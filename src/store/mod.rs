@@ -381,6 +381,9 @@ pub enum DeliveryUpdate {
     Delivered,
     /// Try again at `at`.
     Retry { at: DateTime<Utc>, error: String },
+    /// Not attempted: the sink is paused (another delivery just failed); try at `at`. Does
+    /// not count as an attempt, so it does not lengthen this delivery's own backoff.
+    Defer { at: DateTime<Utc>, reason: String },
     /// Given up (too old, or refused for good): shown by `status`, never retried.
     Dead { error: String },
     /// The sink's filters do not want this story.
@@ -394,17 +397,24 @@ pub struct SinkTotals {
     pub pending: i64,
     pub delivered: i64,
     pub dead: i64,
+    pub filtered: i64,
     pub last_error: Option<String>,
 }
 
 impl Store {
-    /// Pending deliveries whose time has come, oldest first.
-    pub fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>> {
+    /// Pending deliveries whose time has come, oldest first; of one sink, or of all.
+    pub fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        sink: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, story_id, sink, idempotency_key, attempts, created_at FROM outbox
-             WHERE state = 'pending' AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
+             WHERE state = 'pending' AND due_at <= ?1 AND (?2 IS NULL OR sink = ?2)
+             ORDER BY due_at, id LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![timestamp(now), limit as i64], |row| {
+        let rows = stmt.query_map(params![timestamp(now), sink, limit as i64], |row| {
             Ok(Delivery {
                 id: row.get(0)?,
                 story_id: row.get(1)?,
@@ -428,7 +438,9 @@ impl Store {
     }
 
     /// Records one attempt's outcome. Each call is its own transaction, committed before the
-    /// next delivery starts, so a crash repeats at most the delivery that was in flight.
+    /// next delivery starts, so a crash repeats at most the delivery that was in flight. Only
+    /// a row still pending changes: a story merged away while its request was in flight stays
+    /// merged.
     pub fn record_delivery(
         &self,
         id: i64,
@@ -439,21 +451,25 @@ impl Store {
         match update {
             DeliveryUpdate::Delivered => self.conn.execute(
                 "UPDATE outbox SET state = 'delivered', delivered_at = ?2, attempts = attempts + 1,
-                    last_error = NULL WHERE id = ?1",
+                    last_error = NULL WHERE id = ?1 AND state = 'pending'",
                 params![id, now],
             )?,
             DeliveryUpdate::Retry { at, error } => self.conn.execute(
                 "UPDATE outbox SET due_at = ?2, attempts = attempts + 1, last_error = ?3
-                 WHERE id = ?1",
+                 WHERE id = ?1 AND state = 'pending'",
                 params![id, timestamp(*at), error],
+            )?,
+            DeliveryUpdate::Defer { at, reason } => self.conn.execute(
+                "UPDATE outbox SET due_at = ?2, last_error = ?3 WHERE id = ?1 AND state = 'pending'",
+                params![id, timestamp(*at), reason],
             )?,
             DeliveryUpdate::Dead { error } => self.conn.execute(
                 "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?2
-                 WHERE id = ?1",
+                 WHERE id = ?1 AND state = 'pending'",
                 params![id, error],
             )?,
             DeliveryUpdate::Filtered => self.conn.execute(
-                "UPDATE outbox SET state = 'filtered' WHERE id = ?1",
+                "UPDATE outbox SET state = 'filtered' WHERE id = ?1 AND state = 'pending'",
                 params![id],
             )?,
         };
@@ -465,6 +481,7 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT sink,
                     sum(state = 'pending'), sum(state = 'delivered'), sum(state = 'dead'),
+                    sum(state = 'filtered'),
                     (SELECT last_error FROM outbox o2 WHERE o2.sink = outbox.sink
                        AND o2.last_error IS NOT NULL ORDER BY o2.id DESC LIMIT 1)
              FROM outbox GROUP BY sink ORDER BY sink",
@@ -475,7 +492,8 @@ impl Store {
                 pending: row.get(1)?,
                 delivered: row.get(2)?,
                 dead: row.get(3)?,
-                last_error: row.get(4)?,
+                filtered: row.get(4)?,
+                last_error: row.get(5)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
