@@ -23,6 +23,10 @@ use crate::store::{PollState, SourceRecord, Store, StoreError};
 /// Feeds fetched at once. Bounded so a long feed list does not open hundreds of sockets.
 const CONCURRENT_FETCHES: usize = 16;
 
+/// Consecutive polls that must see the same permanent redirect before the feed is polled at
+/// its new address: one stray 301 from a misconfigured server must not lose a feed.
+const MOVE_AFTER_POLLS: u32 = 3;
+
 /// Feeds fetched at once from one host. Substack serves thousands of newsletters from a few
 /// hosts; being polite there is what keeps us from being rate limited.
 const CONCURRENT_FETCHES_PER_HOST: usize = 2;
@@ -154,10 +158,12 @@ enum Fetched {
         parsed: ParsedFeed,
         validators: Validators,
         max_age: Option<Duration>,
+        moved: Option<url::Url>,
     },
     NotModified {
         validators: Validators,
         max_age: Option<Duration>,
+        moved: Option<url::Url>,
     },
     RateLimited(Option<DateTime<Utc>>),
     Gone,
@@ -207,12 +213,16 @@ pub async fn run_cycle(
     let hosts = HostLimits::default();
     let mut results = futures_util::stream::iter(due)
         .map(|(feed, source)| {
-            let host = hosts.for_url(&feed.url);
+            let url = source
+                .fetch_url()
+                .parse::<url::Url>()
+                .unwrap_or_else(|_| feed.url.clone());
+            let host = hosts.for_url(&url);
             async move {
                 // Held for the whole fetch; released before the (sequential) ingest.
                 let _permit = host.acquire().await;
                 let started = Instant::now();
-                let fetched = fetch_and_parse(fetcher, feed, &source, clock.now()).await;
+                let fetched = fetch_and_parse(fetcher, &url, feed, &source, clock.now()).await;
                 (feed, source, fetched, started)
             }
         })
@@ -300,6 +310,7 @@ impl HostLimits {
 
 async fn fetch_and_parse(
     fetcher: &Fetcher,
+    url: &url::Url,
     feed: &FeedConfig,
     source: &SourceRecord,
     now: DateTime<Utc>,
@@ -308,7 +319,7 @@ async fn fetch_and_parse(
         etag: source.state.etag.clone(),
         last_modified: source.state.last_modified.clone(),
     };
-    match fetcher.fetch(&feed.url, &validators, now).await {
+    match fetcher.fetch(url, &validators, now).await {
         FetchOutcome::Fetched(body) => {
             let name = feed.name.clone();
             let final_url = body.final_url.clone();
@@ -324,19 +335,20 @@ async fn fetch_and_parse(
                     parsed,
                     validators: body.validators,
                     max_age: body.max_age,
+                    moved: body.moved_permanently,
                 },
-                Ok(Err(error)) => Fetched::Failed(format!("{}: {error}", feed.url)),
-                Err(join_error) => {
-                    Fetched::Failed(format!("{}: parser crashed: {join_error}", feed.url))
-                }
+                Ok(Err(error)) => Fetched::Failed(format!("{url}: {error}")),
+                Err(join_error) => Fetched::Failed(format!("{url}: parser crashed: {join_error}")),
             }
         }
         FetchOutcome::NotModified {
             validators,
             max_age,
+            moved_permanently,
         } => Fetched::NotModified {
             validators,
             max_age,
+            moved: moved_permanently,
         },
         FetchOutcome::RateLimited { retry_after, .. } => Fetched::RateLimited(retry_after),
         FetchOutcome::Gone => Fetched::Gone,
@@ -377,7 +389,9 @@ fn record(
             parsed,
             validators,
             max_age,
+            moved,
         } => {
+            follow_move(&feed.name, &mut state, moved);
             let min_interval = max_age.into_iter().chain(parsed.ttl).max();
             state.etag = validators.etag;
             state.last_modified = validators.last_modified;
@@ -395,7 +409,9 @@ fn record(
         Fetched::NotModified {
             validators,
             max_age,
+            moved,
         } => {
+            follow_move(&feed.name, &mut state, moved);
             state.etag = validators.etag.or(state.etag);
             state.last_modified = validators.last_modified.or(state.last_modified);
             state.last_status = Some("not modified".into());
@@ -441,6 +457,42 @@ fn record(
             store.save_poll_state(source.id, &state)?;
             Ok((FeedOutcome::Failed(message), state))
         }
+    }
+}
+
+/// Counts consecutive polls that ended at the same permanent redirect; after
+/// [`MOVE_AFTER_POLLS`] of them the feed is polled at its new address. Any poll without that
+/// redirect starts the count again.
+fn follow_move(name: &str, state: &mut PollState, moved: Option<url::Url>) {
+    let Some(target) = moved.map(String::from) else {
+        state.redirect_candidate = None;
+        state.redirect_seen = 0;
+        return;
+    };
+    if state.redirect_candidate.as_deref() == Some(target.as_str()) {
+        state.redirect_seen = state.redirect_seen.saturating_add(1);
+    } else {
+        state.redirect_candidate = Some(target.clone());
+        state.redirect_seen = 1;
+    }
+    if state.redirect_seen >= MOVE_AFTER_POLLS {
+        tracing::info!(
+            feed = name,
+            to = %target,
+            polls = state.redirect_seen,
+            "feed moved permanently; polling its new address from now on"
+        );
+        state.moved_to = Some(target);
+        state.redirect_candidate = None;
+        state.redirect_seen = 0;
+    } else {
+        tracing::info!(
+            feed = name,
+            to = %target,
+            polls = state.redirect_seen,
+            needed = MOVE_AFTER_POLLS,
+            "permanent redirect seen; the feed moves after {MOVE_AFTER_POLLS} polls in a row"
+        );
     }
 }
 
@@ -506,4 +558,29 @@ pub fn render(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Rend
         opml: emit::opml(&config.feeds, &config.output.title),
         stories: stories.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feed_moves_only_after_the_same_permanent_redirect_on_several_polls() {
+        let target = url::Url::parse("https://new.example/feed").expect("url");
+        let other = url::Url::parse("https://elsewhere.example/feed").expect("url");
+        let mut state = PollState::default();
+        follow_move("a", &mut state, Some(target.clone()));
+        follow_move("a", &mut state, Some(target.clone()));
+        assert_eq!(state.moved_to, None);
+        // A different target, or a poll without the redirect, starts the count again.
+        follow_move("a", &mut state, Some(other));
+        assert_eq!(state.redirect_seen, 1);
+        follow_move("a", &mut state, None);
+        assert_eq!(state.redirect_seen, 0);
+        for _ in 0..MOVE_AFTER_POLLS {
+            follow_move("a", &mut state, Some(target.clone()));
+        }
+        assert_eq!(state.moved_to.as_deref(), Some("https://new.example/feed"));
+        assert_eq!(state.redirect_candidate, None);
+    }
 }

@@ -64,6 +64,9 @@ pub struct Fetched {
     pub validators: Validators,
     /// Cache-Control max-age: how long the server says this copy stays fresh.
     pub max_age: Option<Duration>,
+    /// Where the feed moved, when every redirect on the way was permanent (301/308) and the
+    /// new home is https (see [`permanent_move`]).
+    pub moved_permanently: Option<Url>,
 }
 
 /// How one fetch ended.
@@ -75,6 +78,7 @@ pub enum FetchOutcome {
     NotModified {
         validators: Validators,
         max_age: Option<Duration>,
+        moved_permanently: Option<Url>,
     },
     /// 429 or 503; `retry_after` is when the server asked us to come back, if it said so.
     RateLimited {
@@ -156,21 +160,35 @@ enum RedirectRefusal {
     Scheme(Url),
 }
 
+/// The redirect hops of requests in flight, by requested URL: reqwest follows redirects
+/// itself and reports only where it ended, so the redirect policy writes down each hop's status
+/// here for [`Fetcher::fetch`] to read back.
+type Hops = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<Url, Vec<(u16, Url)>>>>;
+
 /// Fetches feeds. Cheap to clone: clones share one connection pool.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
     timeout: Duration,
     max_body: u64,
+    hops: Hops,
 }
 
 impl Fetcher {
     pub fn new(config: &FetchConfig) -> Result<Self, FetchError> {
+        let hops = Hops::default();
         Ok(Fetcher {
-            client: build_client(config)?,
+            client: build_client(config, hops.clone())?,
             timeout: config.timeout,
             max_body: config.max_body,
+            hops,
         })
+    }
+
+    fn hops(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Url, Vec<(u16, Url)>>> {
+        self.hops
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// GETs `url`, conditionally on `validators`. `now` dates the Retry-After of a rate limit.
@@ -220,10 +238,11 @@ impl Fetcher {
             request = request.header(header::IF_MODIFIED_SINCE, value);
         }
 
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| classify(url, self.timeout, e))?;
+        self.hops().remove(url);
+        let sent = request.send().await;
+        let hops = self.hops().remove(url).unwrap_or_default();
+        let mut response = sent.map_err(|e| classify(url, self.timeout, e))?;
+        let moved_permanently = permanent_move(url, &hops);
 
         let status = response.status();
         let headers = response.headers();
@@ -239,6 +258,7 @@ impl Fetcher {
                         .or_else(|| validators.last_modified.clone()),
                 },
                 max_age,
+                moved_permanently,
             });
         }
         if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
@@ -306,12 +326,21 @@ impl Fetcher {
             content_type,
             validators: received,
             max_age,
+            moved_permanently,
         }))
     }
 }
 
+/// The new home of a feed that moved for good: every hop was a permanent redirect (301 or
+/// 308), and the destination is https, so a move never downgrades to plain http.
+pub fn permanent_move(requested: &Url, hops: &[(u16, Url)]) -> Option<Url> {
+    let (_, last) = hops.last()?;
+    let all_permanent = hops.iter().all(|(status, _)| matches!(status, 301 | 308));
+    (all_permanent && last.scheme() == "https" && last != requested).then(|| last.clone())
+}
+
 /// Every client setting lives here, so the client is configured in one place.
-fn build_client(config: &FetchConfig) -> Result<reqwest::Client, FetchError> {
+fn build_client(config: &FetchConfig, hops: Hops) -> Result<reqwest::Client, FetchError> {
     let mut default_headers = HeaderMap::new();
     default_headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
     reqwest::Client::builder()
@@ -319,7 +348,7 @@ fn build_client(config: &FetchConfig) -> Result<reqwest::Client, FetchError> {
         .user_agent(USER_AGENT)
         .default_headers(default_headers)
         .timeout(config.timeout)
-        .redirect(redirect_policy(config.allow_private_networks))
+        .redirect(redirect_policy(config.allow_private_networks, hops))
         .dns_resolver(std::sync::Arc::new(guard::GuardedResolver {
             allow_private: config.allow_private_networks,
         }))
@@ -336,9 +365,16 @@ fn build_client(config: &FetchConfig) -> Result<reqwest::Client, FetchError> {
 
 /// Follows at most [`MAX_REDIRECTS`] hops, only to http(s), never into private address space
 /// (see [`guard`]), and stops at the first revisit.
-fn redirect_policy(allow_private: bool) -> redirect::Policy {
+fn redirect_policy(allow_private: bool, hops: Hops) -> redirect::Policy {
     redirect::Policy::custom(move |attempt| {
         let next = attempt.url().clone();
+        if let Some(original) = attempt.previous().first() {
+            hops.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(original.clone())
+                .or_default()
+                .push((attempt.status().as_u16(), next.clone()));
+        }
         let refusal = attempt
             .previous()
             .first()

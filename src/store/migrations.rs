@@ -77,4 +77,11 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX outbox_pending ON outbox(state, due_at);
     "#,
+    // 2: permanent redirects. A feed that answers 301/308 to https on several polls in a row
+    // is polled at its new address; the configured URL stays its identity.
+    r#"
+    ALTER TABLE sources ADD COLUMN moved_to TEXT;
+    ALTER TABLE sources ADD COLUMN redirect_candidate TEXT;
+    ALTER TABLE sources ADD COLUMN redirect_seen INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];

@@ -81,6 +81,13 @@ pub struct SourceRecord {
     pub items_seen: i64,
 }
 
+impl SourceRecord {
+    /// The URL to poll: the configured one, or where it moved permanently.
+    pub fn fetch_url(&self) -> &str {
+        self.state.moved_to.as_deref().unwrap_or(&self.url)
+    }
+}
+
 /// A feed's fetch and schedule state, rewritten after every poll.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PollState {
@@ -102,6 +109,11 @@ pub struct PollState {
     pub gone: bool,
     /// The first successful poll has happened; later new stories are news, not backfill.
     pub backfilled: bool,
+    /// Where the feed is polled since it moved permanently (see `poll`).
+    pub moved_to: Option<String>,
+    /// A permanent redirect seen on the latest polls, and on how many in a row.
+    pub redirect_candidate: Option<String>,
+    pub redirect_seen: u32,
 }
 
 /// An item already stored under the same source and guid.
@@ -196,6 +208,9 @@ impl Store {
                     etag = CASE WHEN url = excluded.url THEN etag END,
                     last_modified = CASE WHEN url = excluded.url THEN last_modified END,
                     gone = CASE WHEN url = excluded.url THEN gone ELSE 0 END,
+                    moved_to = CASE WHEN url = excluded.url THEN moved_to END,
+                    redirect_candidate = CASE WHEN url = excluded.url THEN redirect_candidate END,
+                    redirect_seen = CASE WHEN url = excluded.url THEN redirect_seen ELSE 0 END,
                     url = excluded.url",
                 params![feed.name, feed.url.as_str(), feed.role.as_str()],
             )?;
@@ -509,7 +524,8 @@ pub enum CountedTable {
 
 const SOURCE_SELECT: &str = "SELECT id, name, url, role, etag, last_modified, last_status,
     last_attempt_at, last_success_at, last_error, last_error_at, consecutive_errors, retry_after,
-    min_interval_secs, next_due_at, gone, backfilled, items_seen FROM sources";
+    min_interval_secs, next_due_at, gone, backfilled, items_seen, moved_to, redirect_candidate,
+    redirect_seen FROM sources";
 
 fn source_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
     Ok(SourceRecord {
@@ -533,6 +549,9 @@ fn source_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
             next_due_at: opt_timestamp(row.get(14)?),
             gone: row.get(15)?,
             backfilled: row.get(16)?,
+            moved_to: row.get(18)?,
+            redirect_candidate: row.get(19)?,
+            redirect_seen: row.get::<_, i64>(20)?.clamp(0, u32::MAX as i64) as u32,
         },
         items_seen: row.get(17)?,
     })
@@ -543,7 +562,8 @@ fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Res
         "UPDATE sources SET etag = ?2, last_modified = ?3, last_status = ?4,
             last_attempt_at = ?5, last_success_at = ?6, last_error = ?7, last_error_at = ?8,
             consecutive_errors = ?9, retry_after = ?10, min_interval_secs = ?11,
-            next_due_at = ?12, gone = ?13, backfilled = ?14
+            next_due_at = ?12, gone = ?13, backfilled = ?14, moved_to = ?15,
+            redirect_candidate = ?16, redirect_seen = ?17
          WHERE id = ?1",
         params![
             source_id,
@@ -560,6 +580,9 @@ fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Res
             state.next_due_at.map(timestamp),
             state.gone,
             state.backfilled,
+            state.moved_to,
+            state.redirect_candidate,
+            state.redirect_seen,
         ],
     )?;
     Ok(())

@@ -54,7 +54,10 @@ fn post(source: &str, guid: &str, title: &str, body: &str, day: u32) -> Item {
 fn migrations_are_append_only() {
     // The hash of every shipped migration. A mismatch means a shipped migration was edited:
     // add a new one at the end instead. Append the new hash here when you add one.
-    const SHIPPED: &[&str] = &["82a455a588a67c5ff44ce598abf6d079687016d7d6c8a9b68e7b151c20f43176"];
+    const SHIPPED: &[&str] = &[
+        "82a455a588a67c5ff44ce598abf6d079687016d7d6c8a9b68e7b151c20f43176",
+        "8661a6e65aa2d6430eef88a68d3998a786dc70dedac71233d3c02ea8fc9769a6",
+    ];
     assert_eq!(
         MIGRATIONS.len(),
         SHIPPED.len(),
@@ -300,4 +303,54 @@ fn a_story_folded_into_another_resolves_to_it() {
     );
     assert_eq!(resolved.members.len(), 2);
     assert_eq!(store.stories(10).expect("stories").len(), 1);
+}
+
+#[test]
+fn an_older_database_is_migrated_in_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.db");
+    {
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(MIGRATIONS[0]).expect("first migration");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version");
+        conn.execute(
+            "INSERT INTO sources (name, url, role) VALUES ('a', 'https://a.example/feed', 'origin')",
+            [],
+        )
+        .expect("a source from before");
+    }
+    let store = Store::open(&path).expect("migrates");
+    let source = store.source("a").expect("kept");
+    assert_eq!(source.fetch_url(), "https://a.example/feed");
+    assert_eq!(source.state.redirect_seen, 0);
+}
+
+#[test]
+fn a_moved_feed_is_polled_at_its_new_home_until_its_url_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin)]);
+    let moved = PollState {
+        moved_to: Some("https://new.example/feed".into()),
+        ..PollState::default()
+    };
+    store.save_poll_state(sources[0].id, &moved).expect("save");
+    with_feeds(&mut store, &[("a", Role::Origin)]);
+    assert_eq!(
+        store.source("a").expect("source").fetch_url(),
+        "https://new.example/feed",
+        "a re-sync with the same config keeps the move"
+    );
+    let config = Config::parse(
+        "[[feeds]]\nname = \"a\"\nurl = \"https://chosen.example/feed\"\n",
+        "test",
+    )
+    .expect("config");
+    store.sync_sources(&config.feeds).expect("sync");
+    assert_eq!(
+        store.source("a").expect("source").fetch_url(),
+        "https://chosen.example/feed",
+        "the admin's new URL wins"
+    );
 }

@@ -200,6 +200,7 @@ async fn conditional_get_sends_validators_and_304_keeps_them() {
         FetchOutcome::NotModified {
             validators,
             max_age,
+            ..
         } => {
             assert_eq!(validators, stored(), "a 304 without validators keeps ours");
             assert_eq!(max_age, Some(Duration::from_secs(60)));
@@ -221,6 +222,7 @@ async fn not_modified_with_new_etag_updates_it() {
         FetchOutcome::NotModified {
             validators,
             max_age,
+            ..
         } => {
             assert_eq!(validators.etag.as_deref(), Some("\"v2\""));
             assert_eq!(validators.last_modified.as_deref(), Some(LAST_MODIFIED));
