@@ -447,6 +447,9 @@ fn status(config: &Config) -> Result<ExitCode> {
             source.items_seen,
             state.last_error.as_deref().unwrap_or(""),
         );
+        if let Some(moved) = &state.moved_to {
+            println!("{:<24} moved permanently; polled at {moved}", "");
+        }
     }
 
     let totals = store.sink_totals()?;
