@@ -166,3 +166,33 @@ fn export_writes_every_format() {
         .expect("Atom parses");
     assert_eq!(parsed.entries.len(), 4);
 }
+
+#[test]
+fn under_systemd_the_default_paths_live_in_the_state_directory() {
+    let ws = Workspace::new();
+    let state = ws.path("state");
+    std::fs::create_dir(&state).expect("state dir");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("check-config")
+        .current_dir(ws.dir.path())
+        .env_remove("TRIBUTARY_CONFIG")
+        .env("STATE_DIRECTORY", &state)
+        .output()
+        .expect("run");
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(
+        text.contains(&format!(
+            "database: {}",
+            state.join("tributary.db").display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "merged feed: {}",
+            state.join("merged.atom").display()
+        )),
+        "{text}"
+    );
+}
