@@ -22,6 +22,9 @@ use crate::model::{Item, MatchReason, Member, Role, StoredItem, Story, lead_rank
 
 pub use migrations::MIGRATIONS;
 
+/// The page cache per connection, in KiB.
+const PAGE_CACHE_KIB: i64 = 32 * 1024;
+
 /// How long a writer waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -162,6 +165,10 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        // The dedupe indexes are probed at random keys; SQLite's default 2 MiB page cache
+        // turns most probes into reads once history grows past a few thousand stories.
+        conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)
             .map_err(open_err)?;
         let mut store = Store {
             conn,
