@@ -172,13 +172,17 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
         match report {
             Ok(report) => {
                 if report.changed || selection != Selection::Due {
-                    let rendered = poll::publish(&config, &store, clock.now())?;
-                    state.publish(Snapshot::new(
-                        rendered.atom,
-                        rendered.json,
-                        rendered.opml,
-                        clock.now(),
-                    ));
+                    // A full disk or a lost directory must not stop the service: the feed is
+                    // served from memory and the file is rewritten on the next change.
+                    match poll::publish(&config, &store, clock.now()) {
+                        Ok(rendered) => state.publish(Snapshot::new(
+                            rendered.atom,
+                            rendered.json,
+                            rendered.opml,
+                            clock.now(),
+                        )),
+                        Err(error) => tracing::error!(%error, "cannot publish the merged feed"),
+                    }
                 }
                 metrics.record_cycle(&report, clock.now());
                 state.mark_cycle_finished();
