@@ -21,6 +21,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
+use crate::emit;
 use crate::fetch::{FetchError, Fetcher};
 use crate::ingest::IngestContext;
 use crate::metrics::Metrics;
@@ -173,15 +174,26 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
             Ok(report) => {
                 if report.changed || selection != Selection::Due {
                     // A full disk or a lost directory must not stop the service: the feed is
-                    // served from memory and the file is rewritten on the next change.
-                    match poll::publish(&config, &store, clock.now()) {
-                        Ok(rendered) => state.publish(Snapshot::new(
-                            rendered.atom,
-                            rendered.json,
-                            rendered.opml,
-                            clock.now(),
-                        )),
-                        Err(error) => tracing::error!(%error, "cannot publish the merged feed"),
+                    // still served from memory, and the file is rewritten on the next change.
+                    match poll::render(&config, &store, clock.now()) {
+                        Ok(rendered) => {
+                            if let Err(error) =
+                                emit::write_atomic(&config.output.atom_path, &rendered.atom)
+                            {
+                                tracing::error!(
+                                    %error,
+                                    path = %config.output.atom_path.display(),
+                                    "cannot write the merged feed"
+                                );
+                            }
+                            state.publish(Snapshot::new(
+                                rendered.atom,
+                                rendered.json,
+                                rendered.opml,
+                                clock.now(),
+                            ));
+                        }
+                        Err(error) => tracing::error!(%error, "cannot render the merged feed"),
                     }
                 }
                 metrics.record_cycle(&report, clock.now());
