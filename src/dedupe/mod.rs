@@ -63,6 +63,8 @@ pub struct ItemKeys {
 /// What the matcher knows about the incoming item.
 #[derive(Debug, Clone)]
 pub struct Probe {
+    /// The feed the item came from.
+    pub source: String,
     pub keys: ItemKeys,
     pub shingles: HashSet<u64>,
     pub published: DateTime<Utc>,
@@ -80,6 +82,7 @@ impl Probe {
             anchors: anchors(&shingle_list),
         };
         Probe {
+            source: item.source.clone(),
             keys,
             shingles: shingle_list.into_iter().collect(),
             published,
@@ -92,6 +95,8 @@ impl Probe {
 pub struct Candidate {
     pub item_id: i64,
     pub story_id: i64,
+    /// The feed it came from.
+    pub source: String,
     pub published: DateTime<Utc>,
     pub canonical_url: Option<String>,
     pub title_key: Option<String>,
@@ -170,14 +175,25 @@ pub fn match_candidate(
     };
 
     if probe.keys.canonical_url.is_some() && probe.keys.canonical_url == candidate.canonical_url {
-        // A feed that links every episode to the show's page gives one URL to many works;
-        // different headlines over different texts unmask it.
-        let titles_differ =
-            probe_title.is_some() && candidate_title.is_some() && probe_title != candidate_title;
-        if !(titles_differ && disagree(candidate_shingles(), thresholds.min_shingles)) {
+        // Two items of one feed under one link are two works: the feed links every item to a
+        // page of its own (a show's home page, a changelog). The same item would share a guid.
+        let same_feed = probe.source == candidate.source;
+        // Under different headlines (or a generic one), a shared link is a claim the texts
+        // must confirm when both sides have text to compare.
+        let titles_agree =
+            probe_title.is_some_and(|t| !is_generic(t)) && probe_title == candidate_title;
+        let both_have_text = probe.shingles.len() >= thresholds.min_shingles
+            && candidate_shingles().len() >= thresholds.min_shingles;
+        let texts_confirm = || {
+            containment(
+                &probe.shingles,
+                candidate_shingles(),
+                thresholds.min_shingles,
+            ) >= thresholds.content_threshold
+        };
+        if !same_feed && (titles_agree || !both_have_text || texts_confirm()) {
             return Some((MatchReason::Url, 1.0));
         }
-        return None;
     }
 
     let gap = (probe.published - candidate.published).abs();

@@ -45,6 +45,8 @@ fn candidate(story_id: i64, item: &Item, published: DateTime<Utc>) -> Candidate 
     Candidate {
         item_id: story_id * 10,
         story_id,
+        // Stored items come from other feeds than the incoming one unless a test says so.
+        source: format!("feed-{story_id}"),
         published,
         canonical_url: probe.keys.canonical_url,
         title_key: probe.keys.title_key,
@@ -233,4 +235,53 @@ fn numbers_conflict_only_when_disjoint() {
         Some("bets 2026")
     ));
     assert!(!numbers_conflict(Some("bets"), Some("bets 2026")));
+}
+
+#[test]
+fn one_feed_linking_many_items_to_one_page_does_not_merge_them() {
+    let a = item(
+        "Fermenting at home",
+        Some("https://show.example/podcast"),
+        None,
+    );
+    let b = item(
+        "The economics of a bakery",
+        Some("https://show.example/podcast"),
+        None,
+    );
+    let probe = Probe::new(&b, day(8));
+    let same_feed = Candidate {
+        source: b.source.clone(),
+        ..candidate(1, &a, day(1))
+    };
+    assert_eq!(
+        decide(&probe, &[same_feed], &Thresholds::default()),
+        Decision::New
+    );
+}
+
+#[test]
+fn a_shared_link_under_different_headlines_needs_the_texts_to_agree() {
+    let footer = " <p>This show is supported by listeners like you; become a member to hear \
+        every episode early and without ads, and tell a friend about us.</p>";
+    let a = item(
+        "The people who name hurricanes",
+        Some("https://show.example/"),
+        Some(&format!("{ESSAY}{footer}")),
+    );
+    let b = item(
+        "Fog",
+        Some("https://show.example/"),
+        Some(&format!("{OTHER_ESSAY}{footer}")),
+    );
+    assert_eq!(joined(&verdict(&b, day(2), &[(1, &a, day(1))])), None);
+    let retitled = item(
+        "Why nobody keeps lighthouses",
+        Some("https://show.example/"),
+        Some(ESSAY),
+    );
+    assert_eq!(
+        joined(&verdict(&retitled, day(2), &[(1, &a, day(1))])),
+        Some((1, MatchReason::Url))
+    );
 }

@@ -18,6 +18,11 @@ const MEDIUM_PREFIXES: &[&str] = &[
     "(podcast)",
     "voiceover:",
     "listen:",
+    "audio edition:",
+    "audio version:",
+    "narrated:",
+    "[audio]",
+    "(audio)",
 ];
 
 /// Leading episode numbers ("Ep. 7:", "Episode 12 -", "#31 |") that a podcast feed puts before
@@ -28,7 +33,17 @@ static EPISODE_PREFIX: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
 });
 
 /// Suffixes that label the medium.
-const MEDIUM_SUFFIXES: &[&str] = &["(podcast)", "[podcast]", "(audio)", "(voiceover)"];
+const MEDIUM_SUFFIXES: &[&str] = &[
+    "(podcast)",
+    "[podcast]",
+    "(audio)",
+    "[audio]",
+    "(voiceover)",
+    "(narrated)",
+    "(audio edition)",
+    "(audio version)",
+    "(read aloud)",
+];
 
 /// Openings of recurring roundups ("Links for the week of ...", "What I'm reading"): every
 /// issue has one, so a match on them proves nothing.

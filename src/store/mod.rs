@@ -650,12 +650,12 @@ impl FeedTx<'_> {
         ids.dedup();
         let mut stmt = self.tx.prepare_cached(
             "SELECT items.story_id, items.data, items.canonical_url, items.title_key,
-                    items.published
-             FROM items WHERE items.id = ?1",
+                    items.published, sources.name
+             FROM items JOIN sources ON sources.id = items.source_id WHERE items.id = ?1",
         )?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let (story_id, data, canonical_url, title_key, published) =
+            let (story_id, data, canonical_url, title_key, published, source) =
                 stmt.query_row([id], |row| {
                     Ok((
                         row.get::<_, i64>(0)?,
@@ -663,6 +663,7 @@ impl FeedTx<'_> {
                         row.get::<_, Option<String>>(2)?,
                         row.get::<_, Option<String>>(3)?,
                         row.get::<_, String>(4)?,
+                        row.get::<_, String>(5)?,
                     ))
                 })?;
             let item: Item = serde_json::from_str(&data)
@@ -670,6 +671,7 @@ impl FeedTx<'_> {
             out.push(Candidate {
                 item_id: id,
                 story_id,
+                source,
                 published: parse_timestamp(&published).unwrap_or_default(),
                 canonical_url,
                 title_key,
