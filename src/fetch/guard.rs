@@ -94,9 +94,24 @@ pub fn is_localhost_name(host: &str) -> bool {
 
 /// Why a redirect target is refused, if it is.
 pub fn refuse_redirect(original: &Url, target: &Url, allow_private: bool) -> Option<String> {
-    if allow_private || original.host() == target.host() {
-        // The admin chose the original host; moving within it reaches nothing new.
+    if allow_private || same_service(original, target) {
+        // The admin chose the original host and port; moving within them reaches nothing new.
         return None;
+    }
+    let non_public = match target.host() {
+        Some(Host::Ipv4(ip)) => !is_public(IpAddr::V4(ip)),
+        Some(Host::Ipv6(ip)) => !is_public(IpAddr::V6(ip)),
+        Some(Host::Domain(name)) => is_localhost_name(name),
+        None => false,
+    };
+    if non_public && original.host() == target.host() {
+        // Another port of the admin's private host is another service, which the admin did
+        // not choose (a database, a cloud metadata proxy).
+        return Some(format!(
+            "redirect to port {} of non-public host {}; only the configured port is trusted",
+            target.port_or_known_default().unwrap_or_default(),
+            target.host_str().unwrap_or_default()
+        ));
     }
     match target.host() {
         Some(Host::Ipv4(ip)) if !is_public(IpAddr::V4(ip)) => {
@@ -110,6 +125,17 @@ pub fn refuse_redirect(original: &Url, target: &Url, allow_private: bool) -> Opt
         }
         _ => None,
     }
+}
+
+/// Whether a redirect stays on the service the admin configured: the same host and port, or
+/// the same host moving from plain http to https on the default ports.
+fn same_service(original: &Url, target: &Url) -> bool {
+    let upgrade = original.scheme() == "http"
+        && target.scheme() == "https"
+        && original.port().is_none()
+        && target.port().is_none();
+    original.host() == target.host()
+        && (original.port_or_known_default() == target.port_or_known_default() || upgrade)
 }
 
 /// Resolves host names with the system resolver and keeps only public addresses, unless
@@ -235,6 +261,20 @@ mod tests {
         assert!(refuse_redirect(&public, &to("http://app.localhost/"), false).is_some());
         assert!(refuse_redirect(&public, &to("https://other.example/rss"), false).is_none());
         assert!(refuse_redirect(&local, &to("http://127.0.0.1:8080/moved"), false).is_none());
+        // Another port of the admin's private host is another service.
+        let other_port = refuse_redirect(&local, &to("http://127.0.0.1:6379/"), false);
+        assert!(
+            other_port
+                .as_deref()
+                .is_some_and(|r| r.contains("port 6379 of non-public host 127.0.0.1")),
+            "{other_port:?}"
+        );
+        assert!(refuse_redirect(&local, &to("http://127.1:8080/x"), false).is_none());
+        let bridge = Url::parse("http://10.0.0.7/rss").expect("url");
+        assert!(refuse_redirect(&bridge, &to("https://10.0.0.7/rss"), false).is_none());
+        assert!(refuse_redirect(&bridge, &to("http://10.0.0.7:8443/rss"), false).is_some());
+        assert!(refuse_redirect(&local, &to("http://127.0.0.1:6379/"), true).is_none());
+        assert!(refuse_redirect(&public, &to("https://feeds.example:8443/rss"), false).is_none());
         assert!(refuse_redirect(&local, &to("http://10.0.0.5/"), false).is_some());
         assert!(refuse_redirect(&public, &to("http://10.0.0.5/"), true).is_none());
     }

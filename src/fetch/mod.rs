@@ -274,6 +274,20 @@ impl Fetcher {
         if status == StatusCode::GONE {
             return Ok(FetchOutcome::Gone);
         }
+        if status.is_redirection()
+            && let Some(target) = headers
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|location| response.url().join(location).ok())
+            && !matches!(target.scheme(), "http" | "https")
+        {
+            // The client hands back, unfollowed, a redirect whose target it cannot even
+            // request (`file:///etc/passwd`); say so rather than "HTTP status 302".
+            return Err(FetchError::RedirectScheme {
+                url: url.clone(),
+                target: Box::new(target),
+            });
+        }
         if !status.is_success() {
             return Err(FetchError::Status {
                 url: url.clone(),
@@ -319,6 +333,15 @@ impl Fetcher {
                 Err(error) => return Err(classify(url, self.timeout, error)),
             }
         }
+        // A `.gz` file served without Content-Encoding is inflated later, by the normaliser;
+        // measured here so that the cap holds for what it inflates to, as for a gzip encoding.
+        if gzip_file_exceeds(&body, self.max_body) {
+            return Err(FetchError::TooLarge {
+                url: url.clone(),
+                limit: self.max_body,
+                declared: None,
+            });
+        }
 
         Ok(FetchOutcome::Fetched(Fetched {
             body,
@@ -337,6 +360,18 @@ pub fn permanent_move(requested: &Url, hops: &[(u16, Url)]) -> Option<Url> {
     let (_, last) = hops.last()?;
     let all_permanent = hops.iter().all(|(status, _)| matches!(status, 301 | 308));
     (all_permanent && last.scheme() == "https" && last != requested).then(|| last.clone())
+}
+
+/// Whether `body` is a gzip file (by its magic bytes) that inflates to more than `limit` bytes.
+/// Inflates into nothing, at most `limit + 1` bytes; a corrupt stream is the normaliser's
+/// error to report, so it counts as not too large.
+fn gzip_file_exceeds(body: &[u8], limit: u64) -> bool {
+    use std::io::Read;
+    if !body.starts_with(&[0x1f, 0x8b]) {
+        return false;
+    }
+    let mut inflated = flate2::read::MultiGzDecoder::new(body).take(limit.saturating_add(1));
+    std::io::copy(&mut inflated, &mut std::io::sink()).is_ok_and(|length| length > limit)
 }
 
 /// Every client setting lives here, so the client is configured in one place.
@@ -693,6 +728,29 @@ mod tests {
     fn user_agent_is_honest() {
         assert!(USER_AGENT.starts_with(&format!("tributary/{} ", env!("CARGO_PKG_VERSION"))));
         assert!(USER_AGENT.contains("https://github.com/tributary-rss/tributary"));
+    }
+
+    #[test]
+    fn gzip_files_are_measured_inflated() {
+        use std::io::Write;
+        let gzip = |data: &[u8]| {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(data).expect("write to memory");
+            encoder.finish().expect("finish")
+        };
+        let zeros = gzip(&[0; 4096]);
+        assert!(zeros.len() < 100);
+        assert!(gzip_file_exceeds(&zeros, 4095));
+        assert!(!gzip_file_exceeds(&zeros, 4096));
+        assert!(
+            !gzip_file_exceeds(&[0; 4096], 10),
+            "not gzip: counted as sent"
+        );
+        assert!(
+            !gzip_file_exceeds(&zeros[..zeros.len() / 2], 10),
+            "corrupt: left to the normaliser"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 use serde_json::{Map, Value};
 
 use super::NormalizeError;
+use super::defuse::space_out_emails;
 
 const VERSION: &str = "https://jsonfeed.org/version/1.1";
 
@@ -221,18 +222,21 @@ fn normalize_authors(object: &mut Map<String, Value>) {
     }
 }
 
+/// An author object; the name gets a space between an e-mail address and wide punctuation
+/// touching it, which feed-rs would otherwise panic on (see `defuse.rs`).
 fn normalize_author(value: &Value) -> Option<Value> {
     let mut out = Map::new();
     match value {
         Value::Object(object) => {
-            for key in ["name", "url"] {
-                if let Some(text) = object.get(key).and_then(Value::as_str) {
-                    out.insert(key.into(), Value::String(text.into()));
-                }
+            if let Some(name) = object.get("name").and_then(Value::as_str) {
+                out.insert("name".into(), Value::String(space_out_emails(name)));
+            }
+            if let Some(url) = object.get("url").and_then(Value::as_str) {
+                out.insert("url".into(), Value::String(url.into()));
             }
         }
         Value::String(name) => {
-            out.insert("name".into(), Value::String(name.clone()));
+            out.insert("name".into(), Value::String(space_out_emails(name)));
         }
         _ => return None,
     }
@@ -434,6 +438,20 @@ mod tests {
         assert_eq!(items[0]["id"], "g1");
         assert_eq!(items[0]["url"], "http://x/a");
         assert_eq!(items[0]["attachments"][0]["size_in_bytes"], 10);
+    }
+
+    #[test]
+    fn author_names_feed_rs_would_panic_on_are_spaced() {
+        let text = r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[
+            {"id":"1","authors":[{"name":"Ana ·ana@example.cn"},"编辑部：ed@example.cn"],
+             "author":{"name":"ok@example.com (Ok)","url":"https://x.example/"}}]}"#;
+        let items = items(&prepare(text).expect("prepares"));
+        assert_eq!(
+            items[0]["authors"],
+            serde_json::json!([{"name": "Ana · ana@example.cn"}, {"name": "编辑部： ed@example.cn"}])
+        );
+        assert_eq!(items[0]["author"]["name"], "ok@example.com (Ok)");
+        assert_eq!(items[0]["author"]["url"], "https://x.example/");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 
 mod convert;
 mod decode;
+mod defuse;
 mod entities;
 mod html;
 mod json;
@@ -128,7 +129,7 @@ fn parse(
     let first = if repair::max_depth(&text, MAX_DEPTH) > MAX_DEPTH {
         Err(Failure::TooDeep)
     } else {
-        run_feed_rs(text.as_bytes(), feed_url)
+        run_feed_rs_xml(&text, feed_url)
     };
     if let Ok(feed) = &first
         && !feed.entries.is_empty()
@@ -142,7 +143,7 @@ fn parse(
     let second = if repaired.text == text {
         None
     } else {
-        Some(run_feed_rs(repaired.text.as_bytes(), feed_url))
+        Some(run_feed_rs_xml(&repaired.text, feed_url))
     };
     match (first, second) {
         (Ok(original), Some(Ok(fixed))) if fixed.entries.len() > original.entries.len() => {
@@ -202,6 +203,26 @@ fn run_feed_rs(input: &[u8], feed_url: &Url) -> Result<Feed, Failure> {
         Ok(Ok(feed)) => Ok(feed),
         Ok(Err(error)) => Err(Failure::Parse(error)),
         Err(payload) => Err(Failure::Panic(panic_message(payload.as_ref()))),
+    }
+}
+
+/// One feed-rs parse of an XML document. A parse that panics is retried once with the values
+/// feed-rs is known to panic on rewritten ([`defuse`]), so one odd author or duration does not
+/// cost the whole feed; if that does not help, the panic is the result.
+fn run_feed_rs_xml(text: &str, feed_url: &Url) -> Result<Feed, Failure> {
+    match run_feed_rs(text.as_bytes(), feed_url) {
+        Err(Failure::Panic(message)) => {
+            match defuse::defuse(text).map(|defused| run_feed_rs(defused.as_bytes(), feed_url)) {
+                Some(Ok(feed)) => {
+                    tracing::debug!(panic = %message, "feed-rs panicked; parsed the defused document");
+                    Ok(feed)
+                }
+                // With the panic out of the way, the document's own problem shows: report that.
+                Some(Err(Failure::Parse(error))) => Err(Failure::Parse(error)),
+                _ => Err(Failure::Panic(message)),
+            }
+        }
+        other => other,
     }
 }
 

@@ -7,6 +7,7 @@ mod daemon;
 mod dedupe_eval;
 mod emit;
 mod fetch;
+mod hostile;
 mod normalize;
 mod notify;
 mod pipeline;
