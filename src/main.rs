@@ -145,6 +145,12 @@ enum ExportFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    // A parser panic on one hostile feed is caught and becomes that feed's error; the default
+    // hook would still print a backtrace for each. One log line says what happened instead
+    // (and an uncaught panic is still reported, by this line and the exit status).
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!(panic = %info, "panic");
+    }));
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
