@@ -11,7 +11,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use flate2::Compression;
 use flate2::write::{DeflateEncoder, GzEncoder};
 
 use crate::common::binary::{Workspace, assert_success, stderr, stdout};
+use crate::common::daemon::Daemon;
 use crate::common::server::{Reply, Request, TestServer};
 
 #[allow(
@@ -1243,103 +1244,6 @@ fn panicking_feeds() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-/// `tributary run` on a short schedule, its stderr collected.
-struct Daemon {
-    child: std::process::Child,
-    port: u16,
-    log: Arc<Mutex<String>>,
-}
-
-impl Daemon {
-    fn start(bed: &Bed, port: u16) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-            .args(["--config", bed.config.to_str().expect("path"), "run"])
-            .current_dir(bed.ws.dir.path())
-            .env_remove("TRIBUTARY_CONFIG")
-            .env_remove("STATE_DIRECTORY")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tributary run");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().expect("stderr");
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let mut log = lock(&sink);
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        Daemon { child, port, log }
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        use std::io::Read;
-        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
-            return (0, String::new());
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-        if stream.write_all(request.as_bytes()).is_err() {
-            return (0, String::new());
-        }
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        (status, body.to_owned())
-    }
-
-    fn wait_for(&self, what: &str, mut ready: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if ready() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("timed out waiting for {what}; log:\n{}", lock(&self.log));
-    }
-
-    /// SIGTERM; the exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "no stop after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn parser_panics_cost_neither_the_daemon_nor_the_feed() {
     let mut routes: Vec<(String, Reply)> = vec![
@@ -1374,7 +1278,7 @@ fn parser_panics_cost_neither_the_daemon_nor_the_feed() {
          [schedule]\ndefault = \"*/2 * * * * *\"\n"
     );
     let bed = Bed::new(&feeds, FETCH, &server_table);
-    let daemon = Daemon::start(&bed, port);
+    let daemon = Daemon::spawn(&bed.ws, &bed.config, port);
     daemon.wait_for("readiness after the first cycle", || {
         daemon.get("/readyz").0 == 200
     });
@@ -1384,7 +1288,7 @@ fn parser_panics_cost_neither_the_daemon_nor_the_feed() {
         server.requests().len() >= 2 * first_polls
     });
     assert_eq!(daemon.get("/healthz").0, 200);
-    let (status, atom) = daemon.get("/feed.atom");
+    let (status, _, atom) = daemon.get("/feed.atom");
     assert_eq!(status, 200);
     oracle::check_well_formed(atom.as_bytes());
     let feed = feed_rs::parser::parse(atom.as_bytes()).expect("served feed parses");
@@ -1401,15 +1305,15 @@ fn parser_panics_cost_neither_the_daemon_nor_the_feed() {
             "{expected} missing: {titles:#?}"
         );
     }
-    let (status, json) = daemon.get("/feed.json");
+    let (status, _, json) = daemon.get("/feed.json");
     assert_eq!(status, 200);
     serde_json::from_str::<serde_json::Value>(&json).expect("served JSON Feed");
-    let log = lock(&daemon.log).clone();
+    let log = daemon.log();
     assert!(
         log.contains("document nests elements more than 256 deep"),
         "the deep feed's error is logged:\n{log}"
     );
-    let exit = daemon.stop();
+    let (exit, _) = daemon.stop();
     assert!(exit.success(), "{exit:?}\n{log}");
 
     let status = bed.run(&["status"]);
@@ -1672,17 +1576,17 @@ fn a_disk_that_fills_under_the_running_daemon_is_survived() {
             "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[schedule]\ndefault = \"* * * * * *\"\n"
         ),
     );
-    let daemon = Daemon::start(&bed, port);
+    let daemon = Daemon::spawn(&bed.ws, &bed.config, port);
     daemon.wait_for("readiness", || daemon.get("/readyz").0 == 200);
 
     *lock(&reveal) = true;
     let filler = disk.fill();
     daemon.wait_for("a logged full-disk error", || {
-        let log = lock(&daemon.log).to_ascii_lowercase();
+        let log = daemon.log().to_ascii_lowercase();
         log.contains("database or disk is full") || log.contains("no space left on device")
     });
     assert_eq!(daemon.get("/healthz").0, 200, "the daemon is still up");
-    for line in lock(&daemon.log).lines().filter(|l| l.contains("full")) {
+    for line in daemon.log().lines().filter(|l| l.contains("full")) {
         eprintln!("{line}");
     }
 
@@ -1690,10 +1594,10 @@ fn a_disk_that_fills_under_the_running_daemon_is_survived() {
     daemon.wait_for("the story stored once space returned", || {
         daemon
             .get("/feed.atom")
-            .1
+            .2
             .contains("Written after the lock")
     });
-    let exit = daemon.stop();
+    let (exit, _) = daemon.stop();
     assert!(exit.success(), "{exit:?}");
     assert_eq!(integrity_check(&bed.database), "ok");
     let titles = titles(&bed.check_outputs());

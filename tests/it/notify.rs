@@ -4,15 +4,15 @@
 //! `run` against them.
 
 use std::collections::{BTreeSet, VecDeque};
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
 use crate::common::binary::{Workspace, assert_success, stderr, stdout};
+use crate::common::daemon::Daemon;
 use crate::common::server::{Reply, Request, TestServer};
 
 const FIXTURES: &[(&str, &str, &str)] = &[
@@ -890,75 +890,6 @@ fn filters_judge_the_story_as_it_is_at_delivery_time() {
     );
 }
 
-/// `tributary run`, with its stderr collected; killed on drop.
-struct Daemon {
-    child: Child,
-    log: Arc<Mutex<String>>,
-}
-
-impl Daemon {
-    fn start(s: &Scenario, port: u16) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-            .args(["--config", s.config.to_str().expect("path"), "run"])
-            .current_dir(s.ws.dir.path())
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tributary run");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().expect("stderr");
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                lock(&sink).push_str(&(line + "\n"));
-            }
-        });
-        let daemon = Daemon { child, log };
-        daemon.wait_for("the first cycle", || {
-            http_get(port, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
-        });
-        daemon
-    }
-
-    fn wait_for(&self, what: &str, mut ready: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if ready() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("timed out waiting for {what}; log:\n{}", lock(&self.log));
-    }
-
-    fn stop(mut self) -> (std::process::ExitStatus, Duration) {
-        let started = Instant::now();
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return (status, started.elapsed());
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "did not stop after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn http_get(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -994,7 +925,7 @@ fn the_daemon_notifies_after_a_cycle_and_retries_without_blocking_polls() {
     let ws = Workspace::new();
     let config = ws.write_config("t.toml", &feeds.config(), &extra);
     let s = Scenario { feeds, ws, config };
-    let daemon = Daemon::start(&s, port);
+    let daemon = Daemon::start(&s.ws, &s.config, port);
     std::thread::sleep(Duration::from_millis(1_500));
     assert!(receiver.requests().is_empty(), "backfill is silent");
 

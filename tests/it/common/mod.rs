@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests.
 
 pub mod binary;
+pub mod daemon;
 pub mod server;
