@@ -15,9 +15,6 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use flate2::Compression;
-use flate2::write::{DeflateEncoder, GzEncoder};
-
 use crate::common::binary::{Workspace, assert_success, stderr, stdout};
 use crate::common::daemon::Daemon;
 use crate::common::server::{Reply, Request, TestServer};
@@ -29,7 +26,7 @@ use crate::common::server::{Reply, Request, TestServer};
 #[path = "../../fuzz/src/oracle.rs"]
 mod oracle;
 
-const MIB: usize = 1024 * 1024;
+use crate::common::bodies::{MIB, chunked, gzip, gzip_bomb};
 
 /// The fetch settings of most tests: a short deadline (the slow feeds cost this much) and
 /// the 1 MiB cap.
@@ -303,54 +300,6 @@ fn validate_rfc4287(path: &Path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => validator_missing("jing"),
         Err(e) => panic!("running jing: {e}"),
     }
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
-    encoder.write_all(data).expect("gzip in memory");
-    encoder.finish().expect("gzip in memory")
-}
-
-/// A gzip stream of `mib` MiB of zeros, built in milliseconds: one MiB deflated twice with
-/// sync flushes, the second (byte-aligned, referring only back into zeros) block repeated.
-/// The same construction as tests/it/fetch.rs, which proves it decodes.
-fn gzip_bomb(mib: usize) -> Vec<u8> {
-    let zeros = vec![0_u8; MIB];
-    let mut deflate = DeflateEncoder::new(Vec::new(), Compression::fast());
-    deflate.write_all(&zeros).expect("deflate in memory");
-    deflate.flush().expect("deflate in memory");
-    let first = std::mem::take(deflate.get_mut());
-    deflate.write_all(&zeros).expect("deflate in memory");
-    deflate.flush().expect("deflate in memory");
-    let repeated = std::mem::take(deflate.get_mut());
-    let end = deflate.finish().expect("deflate in memory");
-    let mut one = flate2::Crc::new();
-    one.update(&zeros);
-    let mut crc = flate2::Crc::new();
-    for _ in 0..mib {
-        crc.combine(&one);
-    }
-    let mut bomb = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-    bomb.extend_from_slice(&first);
-    for _ in 1..mib {
-        bomb.extend_from_slice(&repeated);
-    }
-    bomb.extend_from_slice(&end);
-    bomb.extend_from_slice(&crc.sum().to_le_bytes());
-    bomb.extend_from_slice(&((mib * MIB) as u32).to_le_bytes());
-    bomb
-}
-
-/// `data` in chunked transfer coding, so the response has no Content-Length.
-fn chunked(data: &[u8]) -> Vec<u8> {
-    let mut framed = Vec::new();
-    for piece in data.chunks(64 * 1024) {
-        framed.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
-        framed.extend_from_slice(piece);
-        framed.extend_from_slice(b"\r\n");
-    }
-    framed.extend_from_slice(b"0\r\n\r\n");
-    framed
 }
 
 /// An RSS 2.0 document with the given items (raw XML).
