@@ -5,7 +5,8 @@
 //! [`schedule`] -> [`fetch`] -> [`normalize`] -> [`dedupe`] -> [`store`] -> [`emit`].
 //! [`ingest`] chains them for one feed; [`poll`] runs a cycle over every feed. The core of
 //! normalise and dedupe is pure functions over the plain values in [`model`]; I/O lives at the
-//! edges.
+//! edges: [`daemon`] runs cycles on schedule and owns the only writer, [`serve`] hands out the
+//! rendered feeds, [`notify`] delivers the outbox, [`metrics`] counts what happened.
 
 pub mod clock;
 pub mod config;
