@@ -26,7 +26,7 @@ use crate::common::server::{Reply, Request, TestServer};
 #[path = "../../fuzz/src/oracle.rs"]
 mod oracle;
 
-use crate::common::bodies::{MIB, chunked, gzip, gzip_bomb};
+use crate::common::bodies::{MIB, chunked, gzip, gzip_bomb, utf16};
 
 /// The fetch settings of most tests: a short deadline (the slow feeds cost this much) and
 /// the 1 MiB cap.
@@ -362,25 +362,6 @@ fn controls_and_invalid_utf8() -> Vec<u8> {
     .into_bytes();
     let at = bytes.windows(5).position(|w| w == b"TOKEN").expect("token");
     bytes.splice(at..at + 5, [0xff, 0xfe, 0xc3, 0x28]);
-    bytes
-}
-
-fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    if bom {
-        bytes.extend_from_slice(if big_endian {
-            &[0xFE, 0xFF]
-        } else {
-            &[0xFF, 0xFE]
-        });
-    }
-    for unit in text.encode_utf16() {
-        bytes.extend_from_slice(&if big_endian {
-            unit.to_be_bytes()
-        } else {
-            unit.to_le_bytes()
-        });
-    }
     bytes
 }
 

@@ -1,6 +1,7 @@
 //! The normaliser against hand-written fixtures (one behaviour each) and against the shared
 //! corpus of 1,125 real and synthetic feed documents.
 
+use crate::common::bodies::utf16;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -575,21 +576,7 @@ fn utf16_documents_parse() {
     let source = "<?xml version=\"1.0\" encoding=\"UTF-16\"?>\n<rss version=\"2.0\"><channel><title>Ça marche</title><item><title>Été</title><guid>e</guid></item></channel></rss>";
     for big_endian in [true, false] {
         for bom in [true, false] {
-            let mut bytes = Vec::new();
-            if bom {
-                bytes.extend_from_slice(if big_endian {
-                    &[0xFE, 0xFF]
-                } else {
-                    &[0xFF, 0xFE]
-                });
-            }
-            for unit in source.encode_utf16() {
-                bytes.extend_from_slice(&if big_endian {
-                    unit.to_be_bytes()
-                } else {
-                    unit.to_le_bytes()
-                });
-            }
+            let bytes = utf16(source, big_endian, bom);
             let feed = parse_feed(&bytes, &feed_url(), "test", now())
                 .unwrap_or_else(|e| panic!("UTF-16 (BE {big_endian}, BOM {bom}): {e}"));
             assert_eq!(feed.title.as_deref(), Some("Ça marche"));

@@ -1,4 +1,4 @@
-//! Response bodies the transport tests serve: gzip, gzip bombs, chunked framing.
+//! Bodies the tests serve or parse: gzip, gzip bombs, chunked framing, UTF-16 text.
 #![allow(
     dead_code,
     reason = "shared by many test modules; each uses only some of the helpers"
@@ -60,4 +60,24 @@ pub fn chunked(data: &[u8]) -> Vec<u8> {
     }
     framed.extend_from_slice(b"0\r\n\r\n");
     framed
+}
+
+/// `text` as UTF-16 bytes, big- or little-endian, with or without a byte-order mark.
+pub fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if bom {
+        bytes.extend_from_slice(if big_endian {
+            &[0xFE, 0xFF]
+        } else {
+            &[0xFF, 0xFE]
+        });
+    }
+    for unit in text.encode_utf16() {
+        bytes.extend_from_slice(&if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        });
+    }
+    bytes
 }
