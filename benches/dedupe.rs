@@ -155,7 +155,7 @@ fn main() {
             .map(|i| item(size + 10_000 + i, &mut rng))
             .collect();
 
-        let tx = store.begin_feed().expect("tx");
+        let tx = store.begin_write().expect("tx");
         let measure = |items: &[Item]| {
             let mut joined = 0;
             let started = Instant::now();

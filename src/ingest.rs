@@ -1,16 +1,17 @@
 //! One feed's items into the store: update, match, fold, queue notifications.
 //!
 //! Design decision: everything one poll of one feed changes is written in one transaction
-//! (items, stories, merges, the outbox rows and the feed's poll state), so a crash at any
-//! moment leaves the feed fully ingested or not at all, and a story never exists without the
-//! notifications it owes (nor a notification without its story).
+//! (items, stories, merges, the outbox rows and the feed's poll state; a poll cycle puts
+//! several whole feeds in one), so a crash at any moment leaves the feed fully ingested or not
+//! at all, and a story never exists without the notifications it owes (nor a notification
+//! without its story).
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::dedupe::{self, Decision, Probe, Thresholds};
 use crate::model::{Item, MatchReason};
-use crate::store::{FeedTx, NewItem, PollState, SourceRecord, Store, StoreError};
+use crate::store::{NewItem, PollState, SourceRecord, Store, StoreError, WriteTx};
 
 /// What ingesting one feed changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -88,12 +89,29 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Ingests one successful poll: every item and the new poll state, in one transaction.
+/// Ingests one successful poll on its own: every item and the new poll state, in one
+/// transaction.
 pub fn ingest(
     store: &mut Store,
     source: &SourceRecord,
     items: &[Item],
     state: &PollState,
+    context: &IngestContext,
+    now: DateTime<Utc>,
+) -> Result<IngestSummary, StoreError> {
+    let tx = store.begin_write()?;
+    let summary = ingest_feed(&tx, source, items, context, now)?;
+    tx.save_poll_state(source.id, state)?;
+    tx.commit()?;
+    Ok(summary)
+}
+
+/// Ingests one feed's items into a write that may hold other feeds too; the caller saves the
+/// feed's poll state in the same write.
+pub fn ingest_feed(
+    tx: &WriteTx<'_>,
+    source: &SourceRecord,
+    items: &[Item],
     context: &IngestContext,
     now: DateTime<Utc>,
 ) -> Result<IngestSummary, StoreError> {
@@ -105,18 +123,15 @@ pub fn ingest(
 
     // A feed's first successful poll is backfill: what it already held is not news.
     let backfill = !source.state.backfilled;
-    let tx = store.begin_feed()?;
     let mut summary = IngestSummary::default();
     for item in ordered {
-        ingest_item(&tx, source, item, context, backfill, now, &mut summary)?;
+        ingest_item(tx, source, item, context, backfill, now, &mut summary)?;
     }
-    tx.save_poll_state(source.id, state)?;
-    tx.commit()?;
     Ok(summary)
 }
 
 fn ingest_item(
-    tx: &FeedTx<'_>,
+    tx: &WriteTx<'_>,
     source: &SourceRecord,
     item: &Item,
     context: &IngestContext,

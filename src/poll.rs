@@ -8,7 +8,6 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use thiserror::Error;
 
 use crate::clock::Clock;
@@ -18,7 +17,7 @@ use crate::fetch::{FetchOutcome, Fetcher, Validators};
 use crate::ingest::{self, IngestContext, IngestSummary};
 use crate::normalize::{self, ParsedFeed};
 use crate::schedule::{self, PollHints};
-use crate::store::{PollState, SourceRecord, Store, StoreError};
+use crate::store::{PollState, SourceRecord, Store, StoreError, WriteTx};
 
 /// Feeds fetched at once. Bounded so a long feed list does not open hundreds of sockets.
 const CONCURRENT_FETCHES: usize = 16;
@@ -210,38 +209,71 @@ pub async fn run_cycle(
         }
     }
 
+    // Each fetch and parse is a task of its own, so they go on while this task writes; the
+    // set aborts whatever is still running if the cycle is dropped (shutdown).
     let hosts = HostLimits::default();
-    let mut results = futures_util::stream::iter(due)
-        .map(|(feed, source)| {
-            let url = source
-                .fetch_url()
-                .parse::<url::Url>()
-                .unwrap_or_else(|_| feed.url.clone());
-            let host = hosts.for_url(&url);
-            async move {
-                // Held for the whole fetch; released before the (sequential) ingest.
-                let _permit = host.acquire().await;
-                let started = Instant::now();
-                let fetched = fetch_and_parse(fetcher, &url, feed, &source, clock.now()).await;
-                (feed, source, fetched, started)
-            }
-        })
-        .buffer_unordered(CONCURRENT_FETCHES);
-
-    while let Some((feed, source, fetched, started)) = results.next().await {
-        let (outcome, state) = record(store, feed, &source, fetched, context, clock.now())?;
-        let elapsed = started.elapsed();
-        log_outcome(&feed.name, &outcome, elapsed);
-        let feed_report = FeedReport {
-            name: feed.name.clone(),
-            outcome,
-            elapsed,
-            state,
-        };
-        on_feed(&feed_report);
-        report.feeds.push(feed_report);
+    let mut waiting = due.into_iter();
+    let mut running = tokio::task::JoinSet::new();
+    let mut names = std::collections::HashMap::new();
+    let mut start_next = |running: &mut tokio::task::JoinSet<_>| {
+        let (feed, source) = waiting.next()?;
+        let url = source
+            .fetch_url()
+            .parse::<url::Url>()
+            .unwrap_or_else(|_| feed.url.clone());
+        let host = hosts.for_url(&url);
+        let fetcher = fetcher.clone();
+        let feed = feed.clone();
+        let now = clock.now();
+        let name = feed.name.clone();
+        let task = running.spawn(async move {
+            // Held for the whole fetch; released before the ingest.
+            let _permit = host.acquire().await;
+            let started = Instant::now();
+            let fetched = fetch_and_parse(&fetcher, &url, &feed, &source, now).await;
+            (feed, source, fetched, started)
+        });
+        Some((task.id(), name))
+    };
+    for _ in 0..CONCURRENT_FETCHES {
+        names.extend(start_next(&mut running));
     }
-    drop(results);
+
+    while let Some(first) = running.join_next().await {
+        // Whatever else has finished meanwhile goes into the same write.
+        let mut ready = vec![first];
+        while let Some(next) = running.try_join_next() {
+            ready.push(next);
+        }
+        let mut polled = Vec::with_capacity(ready.len());
+        for joined in ready {
+            names.extend(start_next(&mut running));
+            match joined {
+                Ok((feed, source, fetched, started)) => {
+                    polled.push((feed, source, fetched, started))
+                }
+                // A panic outside the parser's own guard: that feed is not recorded this cycle.
+                Err(error) => {
+                    let name = names.get(&error.id()).map_or("?", String::as_str);
+                    tracing::error!(feed = name, %error, "poll task failed");
+                }
+            }
+        }
+        let now = clock.now();
+        let recorded = blocking(|| record_batch(store, &polled, context, now))?;
+        for ((feed, _, _, started), (outcome, state)) in polled.iter().zip(recorded) {
+            let elapsed = started.elapsed();
+            log_outcome(&feed.name, &outcome, elapsed);
+            let feed_report = FeedReport {
+                name: feed.name.clone(),
+                outcome,
+                elapsed,
+                state,
+            };
+            on_feed(&feed_report);
+            report.feeds.push(feed_report);
+        }
+    }
 
     report.changed = report.feeds.iter().any(
         |f| matches!(&f.outcome, FeedOutcome::Ingested(s) if s.new_items + s.updated_items > 0),
@@ -356,12 +388,38 @@ async fn fetch_and_parse(
     }
 }
 
+/// Runs a blocking store write without stalling the runtime's other tasks (the fetches),
+/// where the runtime has other workers to hand them to.
+fn blocking<T>(write: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(write),
+        _ => write(),
+    }
+}
+
+/// Stores what the polls that are ready produced, in one write: one commit for the lot.
+/// Returns each feed's outcome and new state, in the order given.
+fn record_batch(
+    store: &mut Store,
+    polled: &[(FeedConfig, SourceRecord, Fetched, Instant)],
+    context: &IngestContext,
+    now: DateTime<Utc>,
+) -> Result<Vec<(FeedOutcome, PollState)>, StoreError> {
+    let tx = store.begin_write()?;
+    let recorded = polled
+        .iter()
+        .map(|(feed, source, fetched, _)| record(&tx, feed, source, fetched, context, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.commit()?;
+    Ok(recorded)
+}
+
 /// Stores what one feed's poll produced and its new poll state.
 fn record(
-    store: &mut Store,
+    tx: &WriteTx<'_>,
     feed: &FeedConfig,
     source: &SourceRecord,
-    fetched: Fetched,
+    fetched: &Fetched,
     context: &IngestContext,
     now: DateTime<Utc>,
 ) -> Result<(FeedOutcome, PollState), StoreError> {
@@ -391,10 +449,10 @@ fn record(
             max_age,
             moved,
         } => {
-            follow_move(&feed.name, &mut state, moved);
-            let min_interval = max_age.into_iter().chain(parsed.ttl).max();
-            state.etag = validators.etag;
-            state.last_modified = validators.last_modified;
+            follow_move(&feed.name, &mut state, moved.clone());
+            let min_interval = (*max_age).into_iter().chain(parsed.ttl).max();
+            state.etag = validators.etag.clone();
+            state.last_modified = validators.last_modified.clone();
             state.last_status = Some("ok".into());
             state.last_success_at = Some(now);
             state.consecutive_errors = 0;
@@ -403,7 +461,8 @@ fn record(
             state.gone = false;
             state.backfilled = true;
             finish(&mut state);
-            let summary = ingest::ingest(store, source, &parsed.items, &state, context, now)?;
+            let summary = ingest::ingest_feed(tx, source, &parsed.items, context, now)?;
+            tx.save_poll_state(source.id, &state)?;
             Ok((FeedOutcome::Ingested(summary), state))
         }
         Fetched::NotModified {
@@ -411,16 +470,16 @@ fn record(
             max_age,
             moved,
         } => {
-            follow_move(&feed.name, &mut state, moved);
-            state.etag = validators.etag.or(state.etag);
-            state.last_modified = validators.last_modified.or(state.last_modified);
+            follow_move(&feed.name, &mut state, moved.clone());
+            state.etag = validators.etag.clone().or(state.etag);
+            state.last_modified = validators.last_modified.clone().or(state.last_modified);
             state.last_status = Some("not modified".into());
             state.last_success_at = Some(now);
             state.consecutive_errors = 0;
             state.retry_after = None;
             state.min_interval = max_age.or(state.min_interval);
             finish(&mut state);
-            store.save_poll_state(source.id, &state)?;
+            tx.save_poll_state(source.id, &state)?;
             Ok((FeedOutcome::NotModified, state))
         }
         Fetched::RateLimited(until) => {
@@ -431,10 +490,10 @@ fn record(
             });
             state.last_error_at = Some(now);
             state.consecutive_errors = previous.consecutive_errors.saturating_add(1);
-            state.retry_after = until;
+            state.retry_after = *until;
             finish(&mut state);
-            store.save_poll_state(source.id, &state)?;
-            Ok((FeedOutcome::RateLimited { until }, state))
+            tx.save_poll_state(source.id, &state)?;
+            Ok((FeedOutcome::RateLimited { until: *until }, state))
         }
         Fetched::Gone => {
             state.last_status = Some("gone".into());
@@ -445,7 +504,7 @@ fn record(
             state.last_error_at = Some(now);
             state.gone = true;
             finish(&mut state);
-            store.save_poll_state(source.id, &state)?;
+            tx.save_poll_state(source.id, &state)?;
             Ok((FeedOutcome::Gone, state))
         }
         Fetched::Failed(message) => {
@@ -454,8 +513,8 @@ fn record(
             state.last_error_at = Some(now);
             state.consecutive_errors = previous.consecutive_errors.saturating_add(1);
             finish(&mut state);
-            store.save_poll_state(source.id, &state)?;
-            Ok((FeedOutcome::Failed(message), state))
+            tx.save_poll_state(source.id, &state)?;
+            Ok((FeedOutcome::Failed(message.clone()), state))
         }
     }
 }

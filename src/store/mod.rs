@@ -1,9 +1,11 @@
 //! SQLite storage: the only SQL in tributary, behind a narrow interface.
 //!
-//! Design decision: one transaction per feed ingest ([`FeedTx`]). Items, the stories they join,
-//! the feed's poll state and the notification outbox rows are committed together, so a crash
-//! (even `kill -9`) leaves a feed either fully ingested or untouched, and an outbox row exists
-//! if and only if its story does. The database runs in WAL mode so readers (the server, `stories`)
+//! Design decision: everything a poll writes goes through one [`WriteTx`], which holds whole
+//! feeds only. Items, the stories they join, the feeds' poll states and the notification outbox
+//! rows are committed together, so a crash (even `kill -9`) leaves each feed either fully
+//! ingested or untouched, and an outbox row exists if and only if its story does. A cycle puts
+//! every feed that is ready into the same transaction: a commit (and its fsync) per feed would
+//! cost more than the feed's rows. The database runs in WAL mode so readers (the server, `stories`)
 //! never block the writer.
 
 mod migrations;
@@ -206,9 +208,30 @@ impl Store {
     /// or role is updated (a new URL also forgets the old one's validators and Gone mark).
     /// Feeds removed from the config keep their rows, so their items stay in the merged feed.
     pub fn sync_sources(&mut self, feeds: &[FeedConfig]) -> Result<()> {
+        // Every cycle calls this and the config rarely changes: compare first, so that a
+        // cycle over thousands of unchanged feeds writes nothing here.
+        let mut stored: HashMap<String, (String, String)> = HashMap::new();
+        {
+            let mut stmt = self.conn.prepare("SELECT name, url, role FROM sources")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                stored.insert(row.get(0)?, (row.get(1)?, row.get(2)?));
+            }
+        }
+        let changed: Vec<&FeedConfig> = feeds
+            .iter()
+            .filter(|feed| {
+                stored.get(&feed.name).is_none_or(|(url, role)| {
+                    url != feed.url.as_str() || role != feed.role.as_str()
+                })
+            })
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
         let tx = self.conn.transaction()?;
-        for feed in feeds {
-            tx.execute(
+        for feed in changed {
+            tx.prepare_cached(
                 "INSERT INTO sources (name, url, role) VALUES (?1, ?2, ?3)
                  ON CONFLICT(name) DO UPDATE SET
                     role = excluded.role,
@@ -219,8 +242,8 @@ impl Store {
                     redirect_candidate = CASE WHEN url = excluded.url THEN redirect_candidate END,
                     redirect_seen = CASE WHEN url = excluded.url THEN redirect_seen ELSE 0 END,
                     url = excluded.url",
-                params![feed.name, feed.url.as_str(), feed.role.as_str()],
-            )?;
+            )?
+            .execute(params![feed.name, feed.url.as_str(), feed.role.as_str()])?;
         }
         tx.commit()?;
         Ok(())
@@ -243,14 +266,14 @@ impl Store {
             .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
     }
 
-    /// Saves a poll that brought no items (304, an error, a rate limit), on its own.
+    /// Saves one feed's poll state on its own.
     pub fn save_poll_state(&mut self, source_id: i64, state: &PollState) -> Result<()> {
         write_poll_state(&self.conn, source_id, state)
     }
 
-    /// Starts the one transaction that ingests one feed.
-    pub fn begin_feed(&mut self) -> Result<FeedTx<'_>> {
-        Ok(FeedTx {
+    /// Starts a write: one or more whole feeds, committed together.
+    pub fn begin_write(&mut self) -> Result<WriteTx<'_>> {
+        Ok(WriteTx {
             tx: self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
@@ -565,42 +588,44 @@ fn source_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
 }
 
 fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Result<()> {
-    conn.execute(
+    // Cached: a cycle saves one state per feed, and parsing this statement costs more than
+    // running it.
+    conn.prepare_cached(
         "UPDATE sources SET etag = ?2, last_modified = ?3, last_status = ?4,
             last_attempt_at = ?5, last_success_at = ?6, last_error = ?7, last_error_at = ?8,
             consecutive_errors = ?9, retry_after = ?10, min_interval_secs = ?11,
             next_due_at = ?12, gone = ?13, backfilled = ?14, moved_to = ?15,
             redirect_candidate = ?16, redirect_seen = ?17
          WHERE id = ?1",
-        params![
-            source_id,
-            state.etag,
-            state.last_modified,
-            state.last_status,
-            state.last_attempt_at.map(timestamp),
-            state.last_success_at.map(timestamp),
-            state.last_error,
-            state.last_error_at.map(timestamp),
-            state.consecutive_errors,
-            state.retry_after.map(timestamp),
-            state.min_interval.map(|d| d.as_secs() as i64),
-            state.next_due_at.map(timestamp),
-            state.gone,
-            state.backfilled,
-            state.moved_to,
-            state.redirect_candidate,
-            state.redirect_seen,
-        ],
-    )?;
+    )?
+    .execute(params![
+        source_id,
+        state.etag,
+        state.last_modified,
+        state.last_status,
+        state.last_attempt_at.map(timestamp),
+        state.last_success_at.map(timestamp),
+        state.last_error,
+        state.last_error_at.map(timestamp),
+        state.consecutive_errors,
+        state.retry_after.map(timestamp),
+        state.min_interval.map(|d| d.as_secs() as i64),
+        state.next_due_at.map(timestamp),
+        state.gone,
+        state.backfilled,
+        state.moved_to,
+        state.redirect_candidate,
+        state.redirect_seen,
+    ])?;
     Ok(())
 }
 
-/// The transaction that ingests one feed. Dropping it without [`FeedTx::commit`] rolls back.
-pub struct FeedTx<'a> {
+/// A write in progress. Dropping it without [`WriteTx::commit`] rolls back.
+pub struct WriteTx<'a> {
     tx: rusqlite::Transaction<'a>,
 }
 
-impl FeedTx<'_> {
+impl WriteTx<'_> {
     pub fn existing(&self, source_id: i64, guid: &str) -> Result<Option<ExistingItem>> {
         let mut stmt = self.tx.prepare_cached(
             "SELECT id, content_hash, story_id, published FROM items

@@ -180,7 +180,7 @@ fn an_uncommitted_feed_leaves_nothing_behind() {
     let mut store = open(&dir);
     let sources = with_feeds(&mut store, &[("a", Role::Origin)]);
     {
-        let tx = store.begin_feed().expect("tx");
+        let tx = store.begin_write().expect("tx");
         let story = tx.create_story("urn:x", at(1), at(1)).expect("story");
         let item = post("a", "1", "Half written", "text", 1);
         tx.insert_item(
@@ -288,7 +288,7 @@ fn a_story_folded_into_another_resolves_to_it() {
     .expect("ingest");
     let stories = store.stories(10).expect("stories");
     let (older, younger) = (stories[1].clone(), stories[0].clone());
-    let tx = store.begin_feed().expect("tx");
+    let tx = store.begin_write().expect("tx");
     tx.merge_story(younger.id, older.id, at(4)).expect("merge");
     tx.commit().expect("commit");
 
