@@ -8,6 +8,7 @@
 //! collapsed.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashSet;
 
 use ammonia::{Builder, UrlRelative};
@@ -16,15 +17,18 @@ use url::Url;
 use super::entities;
 use super::repair::{MAX_DEPTH, max_depth};
 
-/// Sanitises an HTML fragment, resolving relative URLs against `base`.
-///
-/// A fragment nested deeper than [`MAX_DEPTH`] is reduced to its text first: html5ever's tree
-/// builder takes time quadratic in nesting depth (minutes at 100,000 levels), and no real
-/// article nests that deep.
-pub(crate) fn sanitize(html: &str, base: &Url) -> String {
-    if max_depth(html, MAX_DEPTH) > MAX_DEPTH {
-        return text_to_html(&plain_text(html));
-    }
+thread_local! {
+    /// The base the fragment being cleaned on this thread resolves relative URLs against;
+    /// `None` leaves them as they are (a local file being inspected, whose relative links
+    /// should not turn into file: URLs).
+    static BASE: RefCell<Option<Url>> = const { RefCell::new(None) };
+
+    /// Building the allow-list (a dozen hash sets) costs about as much as cleaning a short
+    /// fragment, so each thread builds it once; the per-call base comes from [`BASE`].
+    static CLEANER: Builder<'static> = cleaner();
+}
+
+fn cleaner() -> Builder<'static> {
     let mut builder = Builder::default();
     builder
         .url_schemes(HashSet::from(["http", "https", "mailto"]))
@@ -36,15 +40,33 @@ pub(crate) fn sanitize(html: &str, base: &Url) -> String {
             } else {
                 Some(Cow::Borrowed(value))
             }
-        });
-    if matches!(base.scheme(), "http" | "https") {
-        builder.url_relative(UrlRelative::RewriteWithBase(base.clone()));
-    } else {
-        // A local file being inspected: relative links stay relative rather than turning
-        // into file: URLs.
-        builder.url_relative(UrlRelative::PassThrough);
+        })
+        .url_relative(UrlRelative::Custom(Box::new(resolve_relative)));
+    builder
+}
+
+/// What ammonia's own `RewriteWithBase` does, with the base of the current call.
+fn resolve_relative(url: &str) -> Option<Cow<'_, str>> {
+    BASE.with_borrow(|base| match base {
+        Some(base) => base.join(url).ok().map(|url| Cow::Owned(url.into())),
+        None => Some(Cow::Borrowed(url)),
+    })
+}
+
+/// Sanitises an HTML fragment, resolving relative URLs against `base`.
+///
+/// A fragment nested deeper than [`MAX_DEPTH`] is reduced to its text first: html5ever's tree
+/// builder takes time quadratic in nesting depth (minutes at 100,000 levels), and no real
+/// article nests that deep.
+pub(crate) fn sanitize(html: &str, base: &Url) -> String {
+    if max_depth(html, MAX_DEPTH) > MAX_DEPTH {
+        return text_to_html(&plain_text(html));
     }
-    builder.clean(html).to_string().trim().to_string()
+    let web_base = matches!(base.scheme(), "http" | "https").then(|| base.clone());
+    BASE.set(web_base);
+    let clean = CLEANER.with(|cleaner| cleaner.clean(html).to_string());
+    BASE.set(None);
+    clean.trim().to_string()
 }
 
 fn is_web_or_relative(value: &str) -> bool {
