@@ -14,6 +14,7 @@ use tributary::config::Config;
 use tributary::dedupe::{self, Decision, Probe, Thresholds};
 use tributary::ingest::{self, IngestContext};
 use tributary::model::{Item, ItemKind};
+use tributary::normalize::ParsedItem;
 use tributary::store::{PollState, Store};
 
 /// A small deterministic generator, so every run builds the same corpus.
@@ -125,7 +126,11 @@ fn main() {
             ingest::ingest(
                 &mut store,
                 &origin,
-                &chunk,
+                &chunk
+                    .iter()
+                    .cloned()
+                    .map(ParsedItem::from)
+                    .collect::<Vec<_>>(),
                 &PollState::default(),
                 &IngestContext::default(),
                 base_time(),

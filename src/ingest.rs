@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::dedupe::{self, Decision, Probe, Thresholds};
 use crate::model::{Item, MatchReason};
+use crate::normalize::ParsedItem;
 use crate::store::{NewItem, PollState, SourceRecord, Store, StoreError, WriteTx};
 
 /// What ingesting one feed changed.
@@ -79,8 +80,8 @@ pub fn idempotency_key(atom_id: &str, sink: &str) -> String {
     hex(&digest[..16])
 }
 
-fn content_hash(item: &Item) -> String {
-    // Serialising the normalised item covers every field a reader could see change.
+/// How items were compared before [`ParsedItem::content_hash`]: the sanitised item.
+fn legacy_content_hash(item: &Item) -> String {
     let bytes = serde_json::to_vec(item).unwrap_or_default();
     hex(&Sha256::digest(&bytes))
 }
@@ -94,7 +95,7 @@ fn hex(bytes: &[u8]) -> String {
 pub fn ingest(
     store: &mut Store,
     source: &SourceRecord,
-    items: &[Item],
+    items: &[ParsedItem],
     state: &PollState,
     context: &IngestContext,
     now: DateTime<Utc>,
@@ -111,15 +112,18 @@ pub fn ingest(
 pub fn ingest_feed(
     tx: &WriteTx<'_>,
     source: &SourceRecord,
-    items: &[Item],
+    items: &[ParsedItem],
     context: &IngestContext,
     now: DateTime<Utc>,
 ) -> Result<IngestSummary, StoreError> {
     // A fixed order (oldest first) makes the stories built from one feed independent of the
     // order the feed listed its items in.
-    let mut ordered: Vec<&Item> = items.iter().collect();
-    ordered.sort_by(|a, b| (a.published, &a.guid).cmp(&(b.published, &b.guid)));
-    ordered.dedup_by(|a, b| a.guid == b.guid);
+    let mut ordered: Vec<&ParsedItem> = items.iter().collect();
+    ordered.sort_by(|a, b| {
+        let (a, b) = (a.fields(), b.fields());
+        (a.published, &a.guid).cmp(&(b.published, &b.guid))
+    });
+    ordered.dedup_by(|a, b| a.fields().guid == b.fields().guid);
 
     // A feed's first successful poll is backfill: what it already held is not news.
     let backfill = !source.state.backfilled;
@@ -133,15 +137,23 @@ pub fn ingest_feed(
 fn ingest_item(
     tx: &WriteTx<'_>,
     source: &SourceRecord,
-    item: &Item,
+    parsed: &ParsedItem,
     context: &IngestContext,
     backfill: bool,
     now: DateTime<Utc>,
     summary: &mut IngestSummary,
 ) -> Result<(), StoreError> {
-    let hash = content_hash(item);
-    if let Some(existing) = tx.existing(source.id, &item.guid)? {
-        if existing.content_hash == hash {
+    let hash = parsed.content_hash();
+    let existing = tx.existing(source.id, &parsed.fields().guid)?;
+    if existing.as_ref().is_some_and(|e| e.content_hash == hash) {
+        summary.unchanged_items += 1;
+        return Ok(());
+    }
+    let item = &parsed.sanitized();
+    if let Some(existing) = existing {
+        if existing.content_hash == legacy_content_hash(item) {
+            // Stored before hashes were taken of the raw item: the same item, rehashed once.
+            tx.set_content_hash(existing.id, &hash)?;
             summary.unchanged_items += 1;
             return Ok(());
         }

@@ -537,7 +537,7 @@ fn inspect(target: &str, config: Option<&PathBuf>) -> Result<ExitCode> {
         .with_context(|| format!("{target} is not a readable feed"))?;
     let mut out = std::io::stdout().lock();
     for item in &parsed.items {
-        serde_json::to_writer(&mut out, item)?;
+        serde_json::to_writer(&mut out, &item.sanitized())?;
         out.write_all(b"\n")?;
     }
     eprintln!(

@@ -9,8 +9,9 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::ParsedFeed;
-use super::html::{plain_text, sanitize, text_to_html};
+use super::html::{plain_text, text_to_html};
 use super::media::{is_audio_video, is_image, parse_duration};
+use super::parsed::{Html, ParsedItem};
 use super::scan::ItemFacts;
 use crate::model::{Enclosure, Item, ItemKind};
 
@@ -71,7 +72,7 @@ fn convert_entry(
     facts: &ItemFacts,
     json_image: Option<String>,
     ctx: &Context<'_>,
-) -> Item {
+) -> ParsedItem {
     let id = entry.id.trim();
     let link = pick_link(&entry.links, ctx.feed_url)
         // An RSS guid is a permalink by default; an id that is a web URL is the best link left.
@@ -105,21 +106,13 @@ fn convert_entry(
         })
         .or_else(|| link.clone())
         .unwrap_or_else(|| ctx.feed_url.clone());
-    let content = entry
-        .content
-        .as_ref()
-        .and_then(|content| content_html(content, &base));
-    let summary = entry
-        .summary
-        .as_ref()
-        .and_then(|summary| text_html(summary, &base))
-        .or_else(|| {
-            // Podcast feeds often carry their show notes only as itunes:summary.
-            content.is_none().then(|| {
-                media_texts(&entry.media, |object| object.description.as_ref())
-                    .find_map(|description| text_html(description, &base))
-            })?
-        });
+    let mut content = entry.content.as_ref().and_then(content_html);
+    let mut summary = entry.summary.as_ref().and_then(text_html).or_else(|| {
+        // Podcast feeds often carry their show notes only as itunes:summary.
+        content.is_none().then(|| {
+            media_texts(&entry.media, |object| object.description.as_ref()).find_map(text_html)
+        })?
+    });
 
     let candidates = enclosure_candidates(entry, ctx.feed_url);
     let episode = candidates
@@ -144,13 +137,23 @@ fn convert_entry(
     } else if let Some(link) = &link {
         link.to_string()
     } else {
+        // Hashed from the sanitised text, as it always was, so such items keep their ids.
+        content = content
+            .and_then(|html| html.into_safe(&base))
+            .map(Html::Safe);
+        summary = summary
+            .and_then(|html| html.into_safe(&base))
+            .map(Html::Safe);
+        let text = |html: &Option<Html>| match html {
+            Some(Html::Safe(text) | Html::Raw(text)) => Some(text.clone()),
+            None => None,
+        };
         // The date as the feed wrote it (not clamped to `now`, which moves).
         let date = entry.published.or(entry.updated).map(|d| d.to_rfc3339());
         hash_id(&[
             &title,
-            content
-                .as_deref()
-                .or(summary.as_deref())
+            &text(&content)
+                .or_else(|| text(&summary))
                 .unwrap_or_default(),
             enclosure.as_ref().map_or("", |e| e.url.as_str()),
             date.as_deref().unwrap_or_default(),
@@ -158,7 +161,7 @@ fn convert_entry(
     };
 
     let published = entry.published.or(entry.updated);
-    Item {
+    let item = Item {
         source: ctx.source.to_string(),
         guid,
         link: link.map(String::from),
@@ -166,14 +169,15 @@ fn convert_entry(
         authors: authors(&entry.authors, &entry.media),
         published: published.map(|date| clamp_future(date, ctx.now)),
         updated: entry.updated.map(|date| clamp_future(date, ctx.now)),
-        summary,
-        content,
+        summary: None,
+        content: None,
         categories: categories(entry),
         kind,
         enclosure,
         duration,
         image,
-    }
+    };
+    ParsedItem::new(item, summary, content, base)
 }
 
 /// A date more than a day ahead of `now` becomes `now`.
@@ -320,35 +324,34 @@ fn media_texts<'a>(
     media.iter().filter_map(field)
 }
 
-/// An Atom/RSS/JSON content body as sanitised HTML; `None` for out-of-line or binary content.
-fn content_html(content: &Content, base: &Url) -> Option<String> {
+/// An Atom/RSS/JSON content body as HTML; `None` for out-of-line or binary content.
+fn content_html(content: &Content) -> Option<Html> {
     let body = content.body.as_deref()?;
     let mime = content.content_type.to_string().to_ascii_lowercase();
-    let html = if mime.starts_with("text/plain") {
-        text_to_html(body)
+    if mime.starts_with("text/plain") {
+        non_empty(Html::Safe(text_to_html(body)))
     } else if mime.starts_with("text/html")
         || mime.contains("xhtml")
         || mime.starts_with("text/xml")
     {
-        sanitize(body, base)
+        non_empty(Html::Raw(body.to_owned()))
     } else {
-        return None;
-    };
-    non_empty(html)
+        None
+    }
 }
 
-fn text_html(text: &Text, base: &Url) -> Option<String> {
+fn text_html(text: &Text) -> Option<Html> {
     let mime = text.content_type.to_string().to_ascii_lowercase();
-    let html = if mime.starts_with("text/plain") {
-        text_to_html(&text.content)
+    non_empty(if mime.starts_with("text/plain") {
+        Html::Safe(text_to_html(&text.content))
     } else {
-        sanitize(&text.content, base)
-    };
-    non_empty(html)
+        Html::Raw(text.content.clone())
+    })
 }
 
-fn non_empty(html: String) -> Option<String> {
-    (!html.trim().is_empty()).then_some(html)
+fn non_empty(html: Html) -> Option<Html> {
+    let (Html::Safe(text) | Html::Raw(text)) = &html;
+    (!text.trim().is_empty()).then_some(html)
 }
 
 fn person_name(person: &Person) -> Option<String> {

@@ -235,9 +235,13 @@ mod tests {
         }
         let parsed = super::super::parse_feed(feed.as_bytes(), &url, "t", now)
             .expect("parses despite feed-rs panicking on the document as served");
-        let titles: Vec<&str> = parsed.items.iter().map(|i| i.title.as_str()).collect();
+        let titles: Vec<&str> = parsed
+            .items
+            .iter()
+            .map(|i| i.fields().title.as_str())
+            .collect();
         assert_eq!(titles, ["a", "b", "c", "d"]);
-        assert_eq!(parsed.items[0].authors, ["Ana·"]);
+        assert_eq!(parsed.items[0].fields().authors, ["Ana·"]);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Normalise: a fetched body -> [`ParsedFeed`], the [`Item`]s of one source in tributary's one
 //! schema. This stage owns everything between the raw bytes and the model: gzip and charsets,
 //! recovery from broken XML, the format parser (feed-rs: RSS 0.9x/1.0/2.0, Atom, JSON Feed),
-//! and the normalisation that makes items comparable and safe (plain-text titles, sanitised
-//! HTML with absolute URLs, post vs episode, durations, deterministic ids, sane dates).
+//! and the normalisation that makes items comparable and safe (plain-text titles, HTML with
+//! absolute URLs, sanitised when the item is stored ([`ParsedItem`]), post vs episode,
+//! durations, deterministic ids, sane dates).
 //!
 //! The design decision: **feed-rs parses first, and only a document it refuses (or finds no
 //! items in) is repaired and parsed again.** A well-formed feed therefore reaches the parser
@@ -21,6 +22,7 @@ mod entities;
 mod html;
 mod json;
 mod media;
+mod parsed;
 mod repair;
 mod scan;
 
@@ -32,10 +34,9 @@ use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use thiserror::Error;
 use url::Url;
 
-use crate::model::Item;
-
 pub use decode::MAX_INFLATED_BYTES;
 pub use html::plain_text;
+pub use parsed::ParsedItem;
 pub use repair::MAX_DEPTH;
 
 /// One feed document, normalised.
@@ -48,7 +49,7 @@ pub struct ParsedFeed {
     /// How long the feed says it may be cached (RSS `ttl`).
     pub ttl: Option<std::time::Duration>,
     /// In document order.
-    pub items: Vec<Item>,
+    pub items: Vec<ParsedItem>,
 }
 
 /// Why a document yielded no feed. Each names the problem in words a feed's owner can act on.

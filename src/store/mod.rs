@@ -791,6 +791,14 @@ impl WriteTx<'_> {
         Ok(id)
     }
 
+    /// Records a new hash for an item whose content did not change.
+    pub fn set_content_hash(&self, item_id: i64, content_hash: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE items SET content_hash = ?2 WHERE id = ?1")?
+            .execute(params![item_id, content_hash])?;
+        Ok(())
+    }
+
     /// Rewrites an edited item in place; its story membership is kept.
     pub fn update_item(
         &self,

@@ -5,6 +5,12 @@ use super::*;
 use crate::config::Config;
 use crate::ingest::{self, IngestContext};
 use crate::model::ItemKind;
+use crate::normalize::ParsedItem;
+
+/// Hand-built items, taken as already sanitised.
+fn parsed(items: &[Item]) -> Vec<ParsedItem> {
+    items.iter().cloned().map(ParsedItem::from).collect()
+}
 
 fn at(day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 4, day, 9, 0, 0)
@@ -90,6 +96,61 @@ fn open_applies_schema_once_and_uses_wal() {
 }
 
 #[test]
+fn items_stored_with_the_old_hash_are_rehashed_not_updated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin)]);
+    let context = IngestContext::default();
+    let items = vec![post("a", "1", "First essay on rivers", "one two three", 1)];
+    let state = PollState::default();
+    ingest::ingest(
+        &mut store,
+        &sources[0],
+        &parsed(&items),
+        &state,
+        &context,
+        at(3),
+    )
+    .expect("ingest");
+    // What a release that hashed the sanitised item stored.
+    let legacy = hex_digest(&serde_json::to_vec(&items[0]).expect("serialise"));
+    store
+        .conn
+        .execute("UPDATE items SET content_hash = ?1", [&legacy])
+        .expect("set the old hash");
+
+    let again = ingest::ingest(
+        &mut store,
+        &sources[0],
+        &parsed(&items),
+        &state,
+        &context,
+        at(4),
+    )
+    .expect("ingest");
+    assert_eq!((again.unchanged_items, again.updated_items), (1, 0));
+    let (hash, changed_at): (String, String) = store
+        .conn
+        .query_row("SELECT content_hash, changed_at FROM items", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .expect("row");
+    assert_eq!(hash, parsed(&items)[0].content_hash());
+    assert_eq!(
+        changed_at,
+        timestamp(at(3)),
+        "an unchanged item is not marked changed"
+    );
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
 fn a_newer_database_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(&dir);
@@ -115,18 +176,39 @@ fn repolling_stores_nothing_new_and_edits_update_in_place() {
         post("a", "2", "Second essay on tides", "four five six", 2),
     ];
     let state = PollState::default();
-    let first =
-        ingest::ingest(&mut store, &sources[0], &items, &state, &context, at(3)).expect("ingest");
+    let first = ingest::ingest(
+        &mut store,
+        &sources[0],
+        &parsed(&items),
+        &state,
+        &context,
+        at(3),
+    )
+    .expect("ingest");
     assert_eq!((first.new_items, first.new_stories), (2, 2));
 
-    let again =
-        ingest::ingest(&mut store, &sources[0], &items, &state, &context, at(4)).expect("ingest");
+    let again = ingest::ingest(
+        &mut store,
+        &sources[0],
+        &parsed(&items),
+        &state,
+        &context,
+        at(4),
+    )
+    .expect("ingest");
     assert_eq!((again.new_items, again.unchanged_items), (0, 2));
 
     let mut edited = items.clone();
     edited[0].title = "First essay on rivers (corrected)".into();
-    let third =
-        ingest::ingest(&mut store, &sources[0], &edited, &state, &context, at(5)).expect("ingest");
+    let third = ingest::ingest(
+        &mut store,
+        &sources[0],
+        &parsed(&edited),
+        &state,
+        &context,
+        at(5),
+    )
+    .expect("ingest");
     assert_eq!((third.new_items, third.updated_items), (0, 1));
     assert_eq!(store.count(CountedTable::Items).expect("count"), 2);
     let titles: Vec<_> = store
@@ -141,7 +223,7 @@ fn repolling_stores_nothing_new_and_edits_update_in_place() {
     ingest::ingest(
         &mut store,
         &sources[0],
-        &edited[1..],
+        &parsed(&edited[1..]),
         &state,
         &context,
         at(6),
@@ -163,7 +245,7 @@ fn missing_dates_become_first_seen_and_stay() {
         ingest::ingest(
             &mut store,
             &sources[0],
-            std::slice::from_ref(&undated),
+            &parsed(std::slice::from_ref(&undated)),
             &state,
             &context,
             at(day),
@@ -223,7 +305,7 @@ fn notifications_are_queued_only_after_backfill() {
     ingest::ingest(
         &mut store,
         &sources[0],
-        &first,
+        &parsed(&first),
         &backfilled,
         &context,
         at(2),
@@ -234,12 +316,27 @@ fn notifications_are_queued_only_after_backfill() {
     let source = store.source("a").expect("source");
     assert!(source.state.backfilled);
     let second = vec![post("a", "2", "New essay about canals", "p q r", 3)];
-    let summary =
-        ingest::ingest(&mut store, &source, &second, &backfilled, &context, at(3)).expect("ingest");
+    let summary = ingest::ingest(
+        &mut store,
+        &source,
+        &parsed(&second),
+        &backfilled,
+        &context,
+        at(3),
+    )
+    .expect("ingest");
     assert_eq!(summary.notifications_queued, 1);
     assert_eq!(store.count(CountedTable::PendingOutbox).expect("count"), 1);
     // Re-ingesting the same story can never queue it twice.
-    ingest::ingest(&mut store, &source, &second, &backfilled, &context, at(4)).expect("ingest");
+    ingest::ingest(
+        &mut store,
+        &source,
+        &parsed(&second),
+        &backfilled,
+        &context,
+        at(4),
+    )
+    .expect("ingest");
     assert_eq!(store.count(CountedTable::PendingOutbox).expect("count"), 1);
 }
 
@@ -280,7 +377,7 @@ fn a_story_folded_into_another_resolves_to_it() {
     ingest::ingest(
         &mut store,
         &sources[0],
-        &items,
+        &parsed(&items),
         &PollState::default(),
         &context,
         at(3),
