@@ -358,8 +358,9 @@ async fn fetch_and_parse(
             let bytes = body.body;
             // Parsing is CPU work on untrusted bytes: off the async runtime, and a panic in the
             // parser becomes this feed's error, not the daemon's.
+            let seen = source.state.item_digests.clone();
             let parsed = tokio::task::spawn_blocking(move || {
-                normalize::parse_feed(&bytes, &final_url, &name, now)
+                normalize::parse_feed_since(&bytes, &final_url, &name, now, &seen)
             })
             .await;
             match parsed {
@@ -461,7 +462,9 @@ fn record(
             state.gone = false;
             state.backfilled = true;
             finish(&mut state);
-            let summary = ingest::ingest_feed(tx, source, &parsed.items, context, now)?;
+            state.item_digests = parsed.item_digests.clone();
+            let mut summary = ingest::ingest_feed(tx, source, &parsed.items, context, now)?;
+            summary.unchanged_items += parsed.unchanged_items;
             tx.save_poll_state(source.id, &state)?;
             Ok((FeedOutcome::Ingested(summary), state))
         }
@@ -563,6 +566,7 @@ fn log_outcome(name: &str, outcome: &FeedOutcome, elapsed: Duration) {
             status = "ok",
             new = s.new_items,
             updated = s.updated_items,
+            unchanged = s.unchanged_items,
             new_stories = s.new_stories,
             joined = s.joined_stories,
             ms,

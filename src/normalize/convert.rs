@@ -64,6 +64,7 @@ pub(crate) fn convert_feed(
             .filter(|minutes| *minutes > 0)
             .map(|minutes| std::time::Duration::from_secs(u64::from(minutes) * 60)),
         items,
+        ..ParsedFeed::default()
     }
 }
 

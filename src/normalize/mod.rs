@@ -15,6 +15,7 @@
 //! no panic escapes: a parser panic, a compression bomb or a pathologically nested document is
 //! that feed's [`NormalizeError`].
 
+mod changed;
 mod convert;
 mod decode;
 mod defuse;
@@ -48,8 +49,13 @@ pub struct ParsedFeed {
     pub link: Option<String>,
     /// How long the feed says it may be cached (RSS `ttl`).
     pub ttl: Option<std::time::Duration>,
-    /// In document order.
+    /// In document order; without the items [`parse_feed_since`] left out.
     pub items: Vec<ParsedItem>,
+    /// Items left out because the last poll saw them byte for byte.
+    pub unchanged_items: usize,
+    /// A hash of each item's bytes, in document order, for the next [`parse_feed_since`];
+    /// empty when the document was not one whose items can be told apart that way.
+    pub item_digests: Vec<u64>,
 }
 
 /// Why a document yielded no feed. Each names the problem in words a feed's owner can act on.
@@ -91,8 +97,22 @@ pub fn parse_feed(
     source: &str,
     now: DateTime<Utc>,
 ) -> Result<ParsedFeed, NormalizeError> {
-    catch_unwind(AssertUnwindSafe(|| parse(bytes, feed_url, source, now)))
-        .unwrap_or_else(|payload| Err(NormalizeError::Panic(panic_message(payload.as_ref()))))
+    parse_feed_since(bytes, feed_url, source, now, &[])
+}
+
+/// [`parse_feed`], leaving out the items whose bytes the last poll saw: `seen` is that poll's
+/// [`ParsedFeed::item_digests`].
+pub fn parse_feed_since(
+    bytes: &[u8],
+    feed_url: &Url,
+    source: &str,
+    now: DateTime<Utc>,
+    seen: &[u64],
+) -> Result<ParsedFeed, NormalizeError> {
+    catch_unwind(AssertUnwindSafe(|| {
+        parse(bytes, feed_url, source, now, seen)
+    }))
+    .unwrap_or_else(|payload| Err(NormalizeError::Panic(panic_message(payload.as_ref()))))
 }
 
 fn parse(
@@ -100,6 +120,7 @@ fn parse(
     feed_url: &Url,
     source: &str,
     now: DateTime<Utc>,
+    seen: &[u64],
 ) -> Result<ParsedFeed, NormalizeError> {
     let inflated = decode::inflate_if_gzip(bytes)?;
     let decoded = decode::decode(&inflated);
@@ -124,22 +145,48 @@ fn parse(
     } else {
         text
     };
+    let Some(reduced) = changed::cut_seen_items(&text, feed_url, seen) else {
+        return parse_xml(&text, &ctx, decoded.charset);
+    };
+    let cut = match &reduced.text {
+        // A cut document the parser refuses (it never should) is parsed whole instead.
+        Some(cut) => parse_xml(cut, &ctx, decoded.charset).ok(),
+        None => None,
+    };
+    let mut parsed = match cut {
+        Some(parsed) => ParsedFeed {
+            unchanged_items: reduced.unchanged,
+            ..parsed
+        },
+        None => parse_xml(&text, &ctx, decoded.charset)?,
+    };
+    parsed.item_digests = reduced.digests;
+    Ok(parsed)
+}
+
+/// Parses an XML document (as UTF-8 text).
+fn parse_xml(
+    text: &str,
+    ctx: &convert::Context<'_>,
+    charset: decode::Charset,
+) -> Result<ParsedFeed, NormalizeError> {
+    let (source, feed_url) = (ctx.source, ctx.feed_url);
     // feed-rs recurses on some nested elements and a stack overflow cannot be caught: a
     // document nested too deep goes straight to the repair, whose output is bounded (unclosed
     // HTML inside a description nests deep without being deep).
-    let first = if repair::max_depth(&text, MAX_DEPTH) > MAX_DEPTH {
+    let first = if repair::max_depth(text, MAX_DEPTH) > MAX_DEPTH {
         Err(Failure::TooDeep)
     } else {
-        run_feed_rs_xml(&text, feed_url)
+        run_feed_rs_xml(text, feed_url)
     };
     if let Ok(feed) = &first
         && !feed.entries.is_empty()
     {
-        return Ok(convert_xml(feed, &text, &ctx));
+        return Ok(convert_xml(feed, text, ctx));
     }
 
     // Refused, or no items: try the repaired document.
-    let repaired = repair::repair(&text)
+    let repaired = repair::repair(text)
         .map_err(|repair::TooDeep| NormalizeError::TooDeep { limit: MAX_DEPTH })?;
     let second = if repaired.text == text {
         None
@@ -148,15 +195,15 @@ fn parse(
     };
     match (first, second) {
         (Ok(original), Some(Ok(fixed))) if fixed.entries.len() > original.entries.len() => {
-            note_recovery(source, decoded.charset, &repaired);
-            Ok(convert_xml(&fixed, &repaired.text, &ctx))
+            note_recovery(source, charset, &repaired);
+            Ok(convert_xml(&fixed, &repaired.text, ctx))
         }
-        (Ok(original), _) => Ok(convert_xml(&original, &text, &ctx)),
+        (Ok(original), _) => Ok(convert_xml(&original, text, ctx)),
         (Err(_), Some(Ok(fixed))) => {
-            note_recovery(source, decoded.charset, &repaired);
-            Ok(convert_xml(&fixed, &repaired.text, &ctx))
+            note_recovery(source, charset, &repaired);
+            Ok(convert_xml(&fixed, &repaired.text, ctx))
         }
-        (Err(error), _) => Err(classify(error, &text)),
+        (Err(error), _) => Err(classify(error, text)),
     }
 }
 

@@ -84,4 +84,9 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE sources ADD COLUMN redirect_candidate TEXT;
     ALTER TABLE sources ADD COLUMN redirect_seen INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 3: a hash of each item's bytes as the last poll saw them, so the next poll parses only
+    // the items that changed (8 bytes per item, little-endian u64s).
+    r#"
+    ALTER TABLE sources ADD COLUMN item_digests BLOB;
+    "#,
 ];

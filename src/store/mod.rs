@@ -119,6 +119,8 @@ pub struct PollState {
     /// A permanent redirect seen on the latest polls, and on how many in a row.
     pub redirect_candidate: Option<String>,
     pub redirect_seen: u32,
+    /// What the last successful poll's items hashed to (see `normalize::parse_feed_since`).
+    pub item_digests: Vec<u64>,
 }
 
 /// An item already stored under the same source and guid.
@@ -241,6 +243,7 @@ impl Store {
                     moved_to = CASE WHEN url = excluded.url THEN moved_to END,
                     redirect_candidate = CASE WHEN url = excluded.url THEN redirect_candidate END,
                     redirect_seen = CASE WHEN url = excluded.url THEN redirect_seen ELSE 0 END,
+                    item_digests = CASE WHEN url = excluded.url THEN item_digests END,
                     url = excluded.url",
             )?
             .execute(params![feed.name, feed.url.as_str(), feed.role.as_str()])?;
@@ -555,7 +558,7 @@ pub enum CountedTable {
 const SOURCE_SELECT: &str = "SELECT id, name, url, role, etag, last_modified, last_status,
     last_attempt_at, last_success_at, last_error, last_error_at, consecutive_errors, retry_after,
     min_interval_secs, next_due_at, gone, backfilled, items_seen, moved_to, redirect_candidate,
-    redirect_seen FROM sources";
+    redirect_seen, item_digests FROM sources";
 
 fn source_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
     Ok(SourceRecord {
@@ -582,9 +585,24 @@ fn source_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
             moved_to: row.get(18)?,
             redirect_candidate: row.get(19)?,
             redirect_seen: row.get::<_, i64>(20)?.clamp(0, u32::MAX as i64) as u32,
+            item_digests: digests_from_blob(row.get::<_, Option<Vec<u8>>>(21)?.unwrap_or_default()),
         },
         items_seen: row.get(17)?,
     })
+}
+
+fn digests_from_blob(blob: Vec<u8>) -> Vec<u64> {
+    blob.chunks_exact(8)
+        .map(|chunk| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(chunk);
+            u64::from_le_bytes(bytes)
+        })
+        .collect()
+}
+
+fn digests_to_blob(digests: &[u64]) -> Vec<u8> {
+    digests.iter().flat_map(|d| d.to_le_bytes()).collect()
 }
 
 fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Result<()> {
@@ -595,7 +613,7 @@ fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Res
             last_attempt_at = ?5, last_success_at = ?6, last_error = ?7, last_error_at = ?8,
             consecutive_errors = ?9, retry_after = ?10, min_interval_secs = ?11,
             next_due_at = ?12, gone = ?13, backfilled = ?14, moved_to = ?15,
-            redirect_candidate = ?16, redirect_seen = ?17
+            redirect_candidate = ?16, redirect_seen = ?17, item_digests = ?18
          WHERE id = ?1",
     )?
     .execute(params![
@@ -616,6 +634,7 @@ fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Res
         state.moved_to,
         state.redirect_candidate,
         state.redirect_seen,
+        digests_to_blob(&state.item_digests),
     ])?;
     Ok(())
 }

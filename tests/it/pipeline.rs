@@ -276,6 +276,85 @@ fn repolling_asks_conditionally_and_stores_nothing_new() {
     assert_eq!(std::fs::read(ws.path("merged.atom")).expect("feed"), first);
 }
 
+/// An RSS feed of the given items (title, pubDate), newest first, with a build date.
+fn rss(built: &str, items: &[(&str, &str)]) -> String {
+    let items: String = items
+        .iter()
+        .map(|(title, date)| {
+            format!(
+                "<item><title>{title}</title><link>https://example.org/{}</link>\
+                 <pubDate>{date}</pubDate><description><![CDATA[<p>About {title}.</p>]]></description></item>\n",
+                title.to_lowercase().replace(' ', "-")
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>Changing</title>\
+         <lastBuildDate>{built}</lastBuildDate>\n{items}</channel></rss>"
+    )
+}
+
+#[test]
+fn a_changed_feed_is_parsed_only_for_the_items_that_changed() {
+    let body = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let served = std::sync::Arc::clone(&body);
+    let server = TestServer::start(move |_| {
+        let body = served.lock().expect("body").clone();
+        Reply::ok(body).header("Content-Type", "application/rss+xml")
+    });
+    let ws = Workspace::new();
+    let feed = vec![("changing", server.url("/feed.xml").to_string(), "origin")];
+    let config = ws.write_config("t.toml", &feed, "");
+    let config = config.to_str().expect("path");
+
+    // A date far ahead is clamped to the moment it is parsed: parsing the same item again
+    // later would make it look edited.
+    let future = "Fri, 01 Jan 2100 00:00:00 GMT";
+    let old = [
+        ("Tide tables", future),
+        ("Neap tides", "Mon, 02 Jun 2025 08:00:00 GMT"),
+    ];
+    *body.lock().expect("body") = rss("Mon, 02 Jun 2025 09:00:00 GMT", &old);
+    let first = ws.run(&["--config", config, "poll"]);
+    assert_success(&first);
+    assert!(stdout(&first).contains("2 new items"), "{}", stdout(&first));
+
+    std::thread::sleep(Duration::from_millis(1100));
+    let new = [
+        ("Spring tides", "Tue, 03 Jun 2025 08:00:00 GMT"),
+        old[0],
+        ("Neap tides, revised", "Mon, 02 Jun 2025 08:00:00 GMT"),
+    ];
+    *body.lock().expect("body") = rss("Tue, 03 Jun 2025 09:00:00 GMT", &new);
+    let second = ws.run(&["--config", config, "poll"]);
+    assert_success(&second);
+    // The revised item has a new link, so it is new too; the future-dated one is untouched.
+    assert!(
+        stdout(&second).contains("2 new items (0 joined existing stories), 0 updated"),
+        "{}",
+        stdout(&second)
+    );
+    assert!(
+        stderr(&second).contains("unchanged=1"),
+        "{}",
+        stderr(&second)
+    );
+    let titles: BTreeSet<String> = ws
+        .merged_feed()
+        .entries
+        .iter()
+        .filter_map(|e| e.title.as_ref().map(|t| t.content.clone()))
+        .collect();
+    for title in [
+        "Spring tides",
+        "Tide tables",
+        "Neap tides",
+        "Neap tides, revised",
+    ] {
+        assert!(titles.contains(title), "{title} missing from {titles:?}");
+    }
+}
+
 #[test]
 fn broken_feeds_are_reported_and_never_stop_the_others() {
     let good = fixture("/newsletter.xml");
