@@ -178,7 +178,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
                     match poll::render(&config, &store, clock.now()) {
                         Ok(rendered) => {
                             if let Err(error) =
-                                emit::write_atomic(&config.output.atom_path, &rendered.atom)
+                                emit::write_if_changed(&config.output.atom_path, &rendered.atom)
                             {
                                 tracing::error!(
                                     %error,

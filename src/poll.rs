@@ -595,10 +595,10 @@ pub struct Rendered {
 }
 
 /// Renders the merged feed (Atom, JSON Feed) and the feed list (OPML) from the store, and
-/// rewrites the Atom file atomically.
+/// rewrites the Atom file atomically when it changed.
 pub fn publish(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Rendered, PollError> {
     let rendered = render(config, store, now)?;
-    emit::write_atomic(&config.output.atom_path, &rendered.atom).map_err(|source| {
+    emit::write_if_changed(&config.output.atom_path, &rendered.atom).map_err(|source| {
         PollError::WriteOutput {
             path: config.output.atom_path.clone(),
             source,

@@ -168,6 +168,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", path.display())))
 }
 
+/// [`write_atomic`], unless the file already holds exactly `bytes`: the merged feed is
+/// rendered after every cycle and mostly comes out the same, and rewriting it would cost two
+/// fsyncs and bump its mtime for nothing. Returns whether it wrote.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    if fs::read(path).is_ok_and(|current| current == bytes) {
+        return Ok(false);
+    }
+    write_atomic(path, bytes).map(|()| true)
+}
+
 fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
@@ -239,6 +249,19 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unchanged_file_is_not_rewritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("merged.atom");
+        assert!(write_if_changed(&path, b"one").expect("write"));
+        let inode = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).expect("stat"));
+        assert!(!write_if_changed(&path, b"one").expect("write"));
+        let same = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).expect("stat"));
+        assert_eq!(inode, same, "a rewrite renames a new file over the old one");
+        assert!(write_if_changed(&path, b"two").expect("write"));
+        assert_eq!(fs::read(&path).expect("read"), b"two");
+    }
 
     #[test]
     fn xml_char_filter_keeps_legal_text() {
