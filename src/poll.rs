@@ -181,17 +181,21 @@ pub async fn run_cycle(
     on_feed: &mut dyn FnMut(&FeedReport),
 ) -> Result<CycleReport, PollError> {
     store.sync_sources(&config.feeds)?;
-    let sources = store.sources()?;
-    let now = clock.now();
+    let mut sources: std::collections::HashMap<String, SourceRecord> = store
+        .sources()?
+        .into_iter()
+        .map(|source| (source.name.clone(), source))
+        .collect();
+    let cycle_started = clock.now();
 
     let mut report = CycleReport::default();
     let mut due = Vec::new();
     for feed in &config.feeds {
-        let Some(source) = sources.iter().find(|s| s.name == feed.name) else {
+        let Some(source) = sources.remove(&feed.name) else {
             continue;
         };
-        match select(source, selection, now) {
-            Ok(()) => due.push((feed, source.clone())),
+        match select(&source, selection, cycle_started) {
+            Ok(()) => due.push((feed, source)),
             Err(Some(outcome)) => {
                 if let FeedOutcome::Skipped { until } = &outcome {
                     tracing::info!(feed = %feed.name, %until, "skipped: backing off");
@@ -259,8 +263,8 @@ pub async fn run_cycle(
                 }
             }
         }
-        let now = clock.now();
-        let recorded = blocking(|| record_batch(store, &polled, context, now))?;
+        let recorded =
+            blocking(|| record_batch(store, &polled, context, clock.now(), cycle_started))?;
         for ((feed, _, _, started), (outcome, state)) in polled.iter().zip(recorded) {
             let elapsed = started.elapsed();
             log_outcome(&feed.name, &outcome, elapsed);
@@ -405,11 +409,14 @@ fn record_batch(
     polled: &[(FeedConfig, SourceRecord, Fetched, Instant)],
     context: &IngestContext,
     now: DateTime<Utc>,
+    cycle_started: DateTime<Utc>,
 ) -> Result<Vec<(FeedOutcome, PollState)>, StoreError> {
     let tx = store.begin_write()?;
     let recorded = polled
         .iter()
-        .map(|(feed, source, fetched, _)| record(&tx, feed, source, fetched, context, now))
+        .map(|(feed, source, fetched, _)| {
+            record(&tx, feed, source, fetched, context, now, cycle_started)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     tx.commit()?;
     Ok(recorded)
@@ -423,6 +430,7 @@ fn record(
     fetched: &Fetched,
     context: &IngestContext,
     now: DateTime<Utc>,
+    cycle_started: DateTime<Utc>,
 ) -> Result<(FeedOutcome, PollState), StoreError> {
     let previous = &source.state;
     let mut state = PollState {
@@ -440,7 +448,9 @@ fn record(
                 .and_then(|d| chrono::Duration::from_std(d).ok()),
             gone: state.gone,
         };
-        state.next_due_at = schedule::next_due(&feed.schedule, now, hints, jitter);
+        // From the cycle's start, not this feed's answer: feeds polled together stay together
+        // (a slow answer must not push one feed past a tick the others are due at).
+        state.next_due_at = schedule::next_due(&feed.schedule, cycle_started, hints, jitter);
     };
 
     match fetched {
