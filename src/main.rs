@@ -289,11 +289,11 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
         poll::Selection::All { force },
         &mut |_| {},
     ))?;
-    let rendered = poll::publish(config, &store, clock.now())?;
+    let stories = poll::publish_atom(config, &store, clock.now())?;
     for feed in report.feeds.iter().filter(|f| f.outcome.is_failure()) {
         eprintln!("feed {} failed: {}", feed.name, feed.outcome);
     }
-    println!("{}", report.summary(rendered.stories));
+    println!("{}", report.summary(stories));
     println!("merged feed: {}", config.output.atom_path.display());
 
     // After the whole cycle's ingest, so every item of this cycle has folded into its story

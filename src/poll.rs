@@ -26,6 +26,13 @@ const CONCURRENT_FETCHES: usize = 16;
 /// its new address: one stray 301 from a misconfigured server must not lose a feed.
 const MOVE_AFTER_POLLS: u32 = 3;
 
+/// How long a poll that brought no items may wait to share a commit with others.
+const COALESCE_STATES: Duration = Duration::from_millis(200);
+
+/// The most polls written in one transaction: bounds what a crash throws away (it is all
+/// refetched) and the memory held by bodies waiting to be stored.
+const MAX_WRITE_BATCH: usize = 256;
+
 /// Feeds fetched at once from one host. Substack serves thousands of newsletters from a few
 /// hosts; being polite there is what keeps us from being rate limited.
 const CONCURRENT_FETCHES_PER_HOST: usize = 2;
@@ -243,18 +250,30 @@ pub async fn run_cycle(
         names.extend(start_next(&mut running));
     }
 
-    while let Some(first) = running.join_next().await {
-        // Whatever else has finished meanwhile goes into the same write.
-        let mut ready = vec![first];
-        while let Some(next) = running.try_join_next() {
-            ready.push(next);
+    let mut polled = Vec::new();
+    let mut oldest: Option<Instant> = None;
+    loop {
+        // Polls that stored nothing but their state (304s, errors) wait a little for company:
+        // a commit per 304 would cost more than the 304 itself.
+        let next = match oldest {
+            Some(oldest) => {
+                tokio::time::timeout_at((oldest + COALESCE_STATES).into(), running.join_next())
+                    .await
+                    .ok()
+            }
+            None => Some(running.join_next().await),
+        };
+        let finished = matches!(next, Some(None));
+        let mut ready: Vec<_> = next.flatten().into_iter().collect();
+        while let Some(more) = running.try_join_next() {
+            ready.push(more);
         }
-        let mut polled = Vec::with_capacity(ready.len());
         for joined in ready {
             names.extend(start_next(&mut running));
             match joined {
                 Ok((feed, source, fetched, started)) => {
-                    polled.push((feed, source, fetched, started))
+                    polled.push((feed, source, fetched, started));
+                    oldest.get_or_insert_with(Instant::now);
                 }
                 // A panic outside the parser's own guard: that feed is not recorded this cycle.
                 Err(error) => {
@@ -263,19 +282,31 @@ pub async fn run_cycle(
                 }
             }
         }
-        let recorded =
-            blocking(|| record_batch(store, &polled, context, clock.now(), cycle_started))?;
-        for ((feed, _, _, started), (outcome, state)) in polled.iter().zip(recorded) {
-            let elapsed = started.elapsed();
-            log_outcome(&feed.name, &outcome, elapsed);
-            let feed_report = FeedReport {
-                name: feed.name.clone(),
-                outcome,
-                elapsed,
-                state,
-            };
-            on_feed(&feed_report);
-            report.feeds.push(feed_report);
+        let write_now = finished
+            || oldest.is_some_and(|oldest| oldest.elapsed() >= COALESCE_STATES)
+            || polled.len() >= MAX_WRITE_BATCH
+            || polled
+                .iter()
+                .any(|(_, _, fetched, _)| matches!(fetched, Fetched::Parsed { .. }));
+        if write_now && !polled.is_empty() {
+            let recorded =
+                blocking(|| record_batch(store, &polled, context, clock.now(), cycle_started))?;
+            for ((feed, _, _, started), (outcome, state)) in polled.drain(..).zip(recorded) {
+                let elapsed = started.elapsed();
+                log_outcome(&feed.name, &outcome, elapsed);
+                let feed_report = FeedReport {
+                    name: feed.name,
+                    outcome,
+                    elapsed,
+                    state,
+                };
+                on_feed(&feed_report);
+                report.feeds.push(feed_report);
+            }
+            oldest = None;
+        }
+        if finished {
+            break;
         }
     }
 
@@ -582,8 +613,9 @@ fn log_outcome(name: &str, outcome: &FeedOutcome, elapsed: Duration) {
             ms,
             "polled"
         ),
+        // Most polls of a long feed list end here; the cycle summary counts them.
         FeedOutcome::NotModified => {
-            tracing::info!(feed = name, status = "not modified", ms, "polled")
+            tracing::debug!(feed = name, status = "not modified", ms, "polled")
         }
         FeedOutcome::RateLimited { until } => {
             tracing::warn!(feed = name, status = "rate limited", until = ?until, ms, "polled")
@@ -608,29 +640,50 @@ pub struct Rendered {
 /// rewrites the Atom file atomically when it changed.
 pub fn publish(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Rendered, PollError> {
     let rendered = render(config, store, now)?;
-    emit::write_if_changed(&config.output.atom_path, &rendered.atom).map_err(|source| {
+    write_atom(config, &rendered.atom)?;
+    Ok(rendered)
+}
+
+/// Rewrites only the Atom file (all `tributary poll` leaves behind); returns how many
+/// stories it holds.
+pub fn publish_atom(
+    config: &Config,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<usize, PollError> {
+    let stories = store.stories(config.output.max_entries)?;
+    write_atom(config, &emit::atom(&stories, &feed_meta(config, now)))?;
+    Ok(stories.len())
+}
+
+fn write_atom(config: &Config, atom: &[u8]) -> Result<(), PollError> {
+    emit::write_if_changed(&config.output.atom_path, atom).map_err(|source| {
         PollError::WriteOutput {
             path: config.output.atom_path.clone(),
             source,
         }
     })?;
-    Ok(rendered)
+    Ok(())
 }
 
 /// Renders the outputs from the store without writing anything.
 pub fn render(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Rendered, StoreError> {
     let stories = store.stories(config.output.max_entries)?;
-    let meta = FeedMeta {
-        title: config.output.title.clone(),
-        base_url: config.server.base_url.clone(),
-        generated_at: now,
-    };
+    let meta = feed_meta(config, now);
     Ok(Rendered {
         atom: emit::atom(&stories, &meta),
         json: emit::json_feed(&stories, &meta),
         opml: emit::opml(&config.feeds, &config.output.title),
         stories: stories.len(),
     })
+}
+
+fn feed_meta(config: &Config, now: DateTime<Utc>) -> FeedMeta {
+    FeedMeta {
+        title: config.output.title.clone(),
+        base_url: config.server.base_url.clone(),
+        generated_at: now,
+    }
 }
 
 #[cfg(test)]
