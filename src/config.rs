@@ -5,7 +5,7 @@
 //! holds what the program needs: parsed URLs, cron rules, durations and byte sizes, and
 //! absolute paths. Every error names the file, the key and the problem.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -377,6 +377,7 @@ impl Validator<'_> {
 
         let mut names = HashSet::new();
         let mut feeds = Vec::with_capacity(raw.feeds.len());
+        let mut rules: HashMap<String, CronRule> = HashMap::new();
         for (i, feed) in raw.feeds.into_iter().enumerate() {
             let key = |field: &str| format!("feeds[{i}].{field}");
             let name = feed.name.trim().to_owned();
@@ -399,7 +400,15 @@ impl Validator<'_> {
                 })?,
             };
             let schedule = match feed.schedule {
-                Some(text) => self.cron(&key("schedule"), &text)?,
+                // Feeds that share a rule share its parse (see `CronRule`).
+                Some(text) => match rules.get(&text) {
+                    Some(rule) => CronRule::clone(rule),
+                    None => {
+                        let rule = self.cron(&key("schedule"), &text)?;
+                        rules.insert(text, rule.clone());
+                        rule
+                    }
+                },
                 None => default_schedule.clone(),
             };
             feeds.push(FeedConfig {

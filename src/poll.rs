@@ -223,6 +223,9 @@ pub async fn run_cycle(
     // Each fetch and parse is a task of its own, so they go on while this task writes; the
     // set aborts whatever is still running if the cycle is dropped (shutdown).
     let hosts = HostLimits::default();
+    let parsers = std::sync::Arc::new(tokio::sync::Semaphore::new(
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+    ));
     let mut waiting = due.into_iter();
     let mut running = tokio::task::JoinSet::new();
     let mut names = std::collections::HashMap::new();
@@ -233,15 +236,15 @@ pub async fn run_cycle(
             .parse::<url::Url>()
             .unwrap_or_else(|_| feed.url.clone());
         let host = hosts.for_url(&url);
+        let parsers = std::sync::Arc::clone(&parsers);
         let fetcher = fetcher.clone();
         let feed = feed.clone();
         let now = clock.now();
         let name = feed.name.clone();
         let task = running.spawn(async move {
-            // Held for the whole fetch; released before the ingest.
-            let _permit = host.acquire().await;
             let started = Instant::now();
-            let fetched = fetch_and_parse(&fetcher, &url, &feed, &source, now).await;
+            let fetched =
+                fetch_and_parse(&fetcher, &url, &feed, &source, &host, &parsers, now).await;
             (feed, source, fetched, started)
         });
         Some((task.id(), name))
@@ -380,13 +383,22 @@ async fn fetch_and_parse(
     url: &url::Url,
     feed: &FeedConfig,
     source: &SourceRecord,
+    host: &tokio::sync::Semaphore,
+    parsers: &tokio::sync::Semaphore,
     now: DateTime<Utc>,
 ) -> Fetched {
     let validators = Validators {
         etag: source.state.etag.clone(),
         last_modified: source.state.last_modified.clone(),
     };
-    match fetcher.fetch(url, &validators, now).await {
+    let fetched = {
+        // The host's slot is held for the fetch only, not while the body waits to be parsed.
+        let Ok(_slot) = host.acquire().await else {
+            return Fetched::Failed(format!("{url}: the poll is shutting down"));
+        };
+        fetcher.fetch(url, &validators, now).await
+    };
+    match fetched {
         FetchOutcome::Fetched(body) => {
             let name = feed.name.clone();
             let final_url = body.final_url.clone();
@@ -394,6 +406,11 @@ async fn fetch_and_parse(
             // Parsing is CPU work on untrusted bytes: off the async runtime, and a panic in the
             // parser becomes this feed's error, not the daemon's.
             let seen = source.state.item_digests.clone();
+            // As many parses at once as there are cores: more would not finish sooner, and
+            // each holds its document's tree in memory meanwhile.
+            let Ok(_slot) = parsers.acquire().await else {
+                return Fetched::Failed(format!("{url}: the poll is shutting down"));
+            };
             let parsed = tokio::task::spawn_blocking(move || {
                 normalize::parse_feed_since(&bytes, &final_url, &name, now, &seen)
             })
