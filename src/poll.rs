@@ -26,12 +26,13 @@ const CONCURRENT_FETCHES: usize = 16;
 /// its new address: one stray 301 from a misconfigured server must not lose a feed.
 const MOVE_AFTER_POLLS: u32 = 3;
 
-/// How long a poll that brought no items may wait to share a commit with others.
-const COALESCE_STATES: Duration = Duration::from_millis(200);
+/// How long a finished poll may wait to share a commit with others.
+const COALESCE_WRITES: Duration = Duration::from_millis(200);
 
-/// The most polls written in one transaction: bounds what a crash throws away (it is all
-/// refetched) and the memory held by bodies waiting to be stored.
+/// The most polls, and parsed items, written in one transaction: bounds what a crash throws
+/// away (it is all fetched again) and the memory held by items waiting to be stored.
 const MAX_WRITE_BATCH: usize = 256;
+const MAX_WRITE_ITEMS: usize = 1000;
 
 /// Feeds fetched at once from one host. Substack serves thousands of newsletters from a few
 /// hosts; being polite there is what keeps us from being rate limited.
@@ -256,11 +257,11 @@ pub async fn run_cycle(
     let mut polled = Vec::new();
     let mut oldest: Option<Instant> = None;
     loop {
-        // Polls that stored nothing but their state (304s, errors) wait a little for company:
-        // a commit per 304 would cost more than the 304 itself.
+        // Finished polls wait a little for company: a commit per feed would cost more than a
+        // 304 or a new item (each commit rewrites every index page it touched).
         let next = match oldest {
             Some(oldest) => {
-                tokio::time::timeout_at((oldest + COALESCE_STATES).into(), running.join_next())
+                tokio::time::timeout_at((oldest + COALESCE_WRITES).into(), running.join_next())
                     .await
                     .ok()
             }
@@ -285,12 +286,17 @@ pub async fn run_cycle(
                 }
             }
         }
+        let pending_items: usize = polled
+            .iter()
+            .map(|(_, _, fetched, _)| match fetched {
+                Fetched::Parsed { parsed, .. } => parsed.items.len(),
+                _ => 0,
+            })
+            .sum();
         let write_now = finished
-            || oldest.is_some_and(|oldest| oldest.elapsed() >= COALESCE_STATES)
+            || oldest.is_some_and(|oldest| oldest.elapsed() >= COALESCE_WRITES)
             || polled.len() >= MAX_WRITE_BATCH
-            || polled
-                .iter()
-                .any(|(_, _, fetched, _)| matches!(fetched, Fetched::Parsed { .. }));
+            || pending_items >= MAX_WRITE_ITEMS;
         if write_now && !polled.is_empty() {
             let recorded =
                 blocking(|| record_batch(store, &polled, context, clock.now(), cycle_started))?;

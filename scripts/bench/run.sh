@@ -265,6 +265,7 @@ for r in $(seq 1 "$rounds"); do
         timed raw_fetch "$r" "$harness" fetch --dir "$www" --stage raw_fetch
         timed scan "$r" "$harness" scan --dir "$www"
         timed parse_1t "$r" "$harness" parse --dir "$www" --threads 1
+        timed parse_1t_sanitized "$r" "$harness" parse --dir "$www" --threads 1 --sanitize
         timed parse_2t "$r" "$harness" parse --dir "$www" --threads 2
         timed insert "$r" "$harness" insert --dir "$www"
         cold_poll "$r"
@@ -272,6 +273,7 @@ for r in $(seq 1 "$rounds"); do
         cold_poll "$r"
         timed insert "$r" "$harness" insert --dir "$www"
         timed parse_2t "$r" "$harness" parse --dir "$www" --threads 2
+        timed parse_1t_sanitized "$r" "$harness" parse --dir "$www" --threads 1 --sanitize
         timed parse_1t "$r" "$harness" parse --dir "$www" --threads 1
         timed scan "$r" "$harness" scan --dir "$www"
         timed raw_fetch "$r" "$harness" fetch --dir "$www" --stage raw_fetch
