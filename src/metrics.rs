@@ -131,9 +131,7 @@ impl Metrics {
     }
 
     /// Records one feed's poll, as soon as it is done: its outcome, how long it took, the items
-    /// it stored, and the feed's health as the store now has it (the daemon passes the
-    /// report's poll state; they are separate arguments so a caller without one can still
-    /// say what it knows).
+    /// it stored, and the feed's health after it (last success, failures in a row).
     ///
     /// A skipped poll is counted but its duration is not observed: nothing was asked, and its
     /// zero would drag the histogram towards a speed no feed has.
@@ -148,8 +146,8 @@ impl Metrics {
         if let FeedOutcome::Ingested(summary) = &report.outcome {
             feed.items_ingested += summary.new_items as u64;
         }
-        feed.last_success = report.state.last_success_at;
-        feed.consecutive_errors = report.state.consecutive_errors;
+        feed.last_success = report.last_success_at;
+        feed.consecutive_errors = report.consecutive_errors;
     }
 
     /// Records a finished cycle: counts it, stamps it, and adds up the stories its feeds
@@ -426,7 +424,6 @@ mod tests {
 
     use super::*;
     use crate::ingest::IngestSummary;
-    use crate::store::PollState;
 
     fn at(seconds: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(seconds, 0)
@@ -446,11 +443,8 @@ mod tests {
             name: name.to_owned(),
             outcome,
             elapsed: Duration::from_millis(millis),
-            state: PollState {
-                last_success_at: last_success.map(at),
-                consecutive_errors,
-                ..PollState::default()
-            },
+            last_success_at: last_success.map(at),
+            consecutive_errors,
         }
     }
 

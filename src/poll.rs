@@ -105,8 +105,10 @@ pub struct FeedReport {
     pub name: String,
     pub outcome: FeedOutcome,
     pub elapsed: Duration,
-    /// The feed's poll state after this poll.
-    pub state: PollState,
+    /// After this poll: when the feed last answered, and how many polls in a row failed.
+    /// (Not the whole poll state: a cycle keeps one report per feed.)
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub consecutive_errors: u32,
 }
 
 /// Which feeds a cycle asks.
@@ -212,7 +214,8 @@ pub async fn run_cycle(
                     name: feed.name.clone(),
                     outcome,
                     elapsed: Duration::ZERO,
-                    state: source.state.clone(),
+                    last_success_at: source.state.last_success_at,
+                    consecutive_errors: source.state.consecutive_errors,
                 };
                 on_feed(&skipped);
                 report.feeds.push(skipped);
@@ -307,7 +310,8 @@ pub async fn run_cycle(
                     name: feed.name,
                     outcome,
                     elapsed,
-                    state,
+                    last_success_at: state.last_success_at,
+                    consecutive_errors: state.consecutive_errors,
                 };
                 on_feed(&feed_report);
                 report.feeds.push(feed_report);

@@ -22,7 +22,7 @@ use tributary::ingest::IngestSummary;
 use tributary::metrics::Metrics;
 use tributary::poll::{CycleReport, FeedOutcome, FeedReport};
 use tributary::serve::{self, AppState, Snapshot, http_date};
-use tributary::store::{PollState, Store};
+use tributary::store::Store;
 
 const ATOM: &[u8] =
     b"<?xml version=\"1.0\" encoding=\"utf-8\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"/>";
@@ -380,10 +380,8 @@ async fn metrics_render_what_the_daemon_recorded() {
             ..IngestSummary::default()
         }),
         elapsed: Duration::from_millis(420),
-        state: PollState {
-            last_success_at: Some(changed()),
-            ..PollState::default()
-        },
+        last_success_at: Some(changed()),
+        consecutive_errors: 0,
     };
     state.metrics().record_feed(&report);
     state.metrics().record_cycle(
