@@ -16,13 +16,13 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use url::Url;
 
-const ITUNES_NS: &str = "http://www.itunes.com/dtds/podcast-1.0.dtd";
+pub(crate) const ITUNES_NS: &str = "http://www.itunes.com/dtds/podcast-1.0.dtd";
 
 /// Elements whose parent makes an `item`/`entry` child a feed item (local names).
-const ITEM_PARENTS: &[&str] = &["channel", "RDF", "feed"];
+pub(crate) const ITEM_PARENTS: &[&str] = &["channel", "RDF", "feed"];
 
 /// Elements that hold an item's HTML.
-const CONTENT_ELEMENTS: &[&str] = &["content", "summary", "description", "encoded"];
+pub(crate) const CONTENT_ELEMENTS: &[&str] = &["content", "summary", "description", "encoded"];
 
 /// What the scan found for one item.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

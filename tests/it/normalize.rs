@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use tributary::model::{Item, ItemKind};
-use tributary::normalize::{NormalizeError, ParsedItem, parse_feed};
+use tributary::normalize::{NormalizeError, ParsedItem, Route, parse_feed, parse_feed_by};
 use url::Url;
 
 fn now() -> DateTime<Utc> {
@@ -139,6 +139,83 @@ fn corpus_parses_and_recovers() {
         broken.ok,
         broken.total
     );
+}
+
+/// The fast path (`src/normalize/fast.rs`) stands in for feed-rs and the side scan on the
+/// documents it is sure of; on each of those, among the project's fixtures and the shared
+/// corpus, the result must be the one the feed-rs route gives. `--nocapture` shows how many
+/// documents took it.
+#[test]
+fn fast_path_equals_feed_rs() {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut documents = files_under(&crate_dir.join("tests/fixtures"));
+    let fixtures = documents.len();
+    let corpus = crate_dir.join("../shared/corpus");
+    match std::fs::read_to_string(corpus.join("MANIFEST.tsv")) {
+        Ok(manifest) => documents.extend(
+            manifest
+                .lines()
+                .skip(1)
+                .filter_map(Row::parse)
+                .map(|row| corpus.join(row.local_path)),
+        ),
+        Err(_) => {
+            assert!(
+                std::env::var("TRIBUTARY_REQUIRE_SHARED").as_deref() != Ok("1"),
+                "TRIBUTARY_REQUIRE_SHARED=1 but {} is missing",
+                corpus.display()
+            );
+            eprintln!("fast_path_equals_feed_rs: shared corpus not found, fixtures only");
+        }
+    }
+
+    let url = Url::parse("https://corpus.example/feed").expect("valid URL");
+    let mut fast = 0;
+    let mut differ = Vec::new();
+    for path in &documents {
+        let bytes = std::fs::read(path).expect("a readable document");
+        let mut route = Route::Auto;
+        let result = parse_feed_by(&bytes, &url, "corpus", now(), &mut route);
+        if route != Route::Fast {
+            continue;
+        }
+        fast += 1;
+        let reference = parse_feed_by(&bytes, &url, "corpus", now(), &mut Route::FeedRs);
+        if result != reference {
+            differ.push(path.display().to_string());
+        }
+    }
+    eprintln!(
+        "fast path: taken on {fast} of {} documents ({fixtures} fixtures), feed-rs read {}",
+        documents.len(),
+        documents.len() - fast
+    );
+    assert!(
+        differ.is_empty(),
+        "the fast path and feed-rs differ on {} documents:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+    // The mirrors fixtures are RSS 2.0 and Atom: if the fast path takes none, it compares none.
+    assert!(fast >= 5, "the fast path took only {fast} documents");
+}
+
+/// Every file under `dir`, recursively, in a stable order.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("a readable fixtures directory") {
+            let path = entry.expect("a readable directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 /// What sanitised HTML must never carry: a dangerous element, an event handler or style
