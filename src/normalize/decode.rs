@@ -84,7 +84,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Decoded {
     let detected = detect_charset(bytes);
     let body = bytes.get(detected.bom_len..).unwrap_or_default();
     let text = match detected.charset {
-        Charset::Utf8 => String::from_utf8_lossy(body).into_owned(),
+        // One copy, validated once; only invalid bytes take the slower lossy route.
+        Charset::Utf8 => String::from_utf8(body.to_vec())
+            .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned()),
         Charset::Utf16Le => encoding_rs::UTF_16LE
             .decode_without_bom_handling(body)
             .0
@@ -98,7 +100,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Decoded {
         Charset::Legacy(encoding) => encoding.decode_without_bom_handling(body).0.into_owned(),
     };
     Decoded {
-        text: normalize_prolog(&text),
+        text: normalize_prolog(text),
         charset: detected.charset,
     }
 }
@@ -252,18 +254,22 @@ fn decode_utf32(body: &[u8], to_u32: fn([u8; 4]) -> u32) -> String {
 
 /// Drops a byte-order mark and leading whitespace, and makes the XML declaration (if any)
 /// say UTF-8, which the text now is.
-pub(crate) fn normalize_prolog(text: &str) -> String {
-    let text = text.trim_start_matches(['\u{FEFF}', ' ', '\t', '\r', '\n']);
-    if let Some(rest) = text.strip_prefix("<?xml")
+pub(crate) fn normalize_prolog(mut text: String) -> String {
+    // In place: a feed is decoded on every poll that fetched it, and is mostly body.
+    let start = text.len()
+        - text
+            .trim_start_matches(['\u{FEFF}', ' ', '\t', '\r', '\n'])
+            .len();
+    if let Some(rest) = text[start..].strip_prefix("<?xml")
         && rest.starts_with(|c: char| c.is_ascii_whitespace() || c == '?')
         && let Some(end) = rest.find("?>")
     {
-        let mut out = String::with_capacity(text.len());
-        out.push_str(UTF8_DECLARATION);
-        out.push_str(&rest[end + 2..]);
-        return out;
+        let declaration_end = start + "<?xml".len() + end + "?>".len();
+        text.replace_range(..declaration_end, UTF8_DECLARATION);
+        return text;
     }
-    text.to_string()
+    text.drain(..start);
+    text
 }
 
 #[cfg(test)]
@@ -373,12 +379,14 @@ mod tests {
     #[test]
     fn prolog_is_normalised() {
         assert_eq!(
-            normalize_prolog("\u{FEFF}\n  <?xml version='1.0' encoding='iso-8859-1'?>\n<rss/>"),
+            normalize_prolog(
+                "\u{FEFF}\n  <?xml version='1.0' encoding='iso-8859-1'?>\n<rss/>".into()
+            ),
             format!("{UTF8_DECLARATION}\n<rss/>")
         );
-        assert_eq!(normalize_prolog("  <rss/>"), "<rss/>");
+        assert_eq!(normalize_prolog("  <rss/>".into()), "<rss/>");
         assert_eq!(
-            normalize_prolog("<?xml-stylesheet href='x'?><rss/>"),
+            normalize_prolog("<?xml-stylesheet href='x'?><rss/>".into()),
             "<?xml-stylesheet href='x'?><rss/>"
         );
     }
