@@ -15,8 +15,7 @@ use quick_xml::events::Event;
 use url::Url;
 use xxhash_rust::xxh3::Xxh3;
 
-/// Elements whose `item`/`entry` children are feed items (local names).
-const ITEM_PARENTS: &[&[u8]] = &[b"channel", b"RDF", b"feed"];
+use super::scan::ITEM_PARENTS;
 
 /// What the pass found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +131,7 @@ fn is_item(name: &[u8], path: &[&[u8]]) -> bool {
     (name == b"item" || name == b"entry")
         && path
             .last()
-            .is_some_and(|parent| ITEM_PARENTS.contains(parent))
+            .is_some_and(|parent| ITEM_PARENTS.iter().any(|p| p.as_bytes() == *parent))
 }
 
 #[cfg(test)]
