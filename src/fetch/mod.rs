@@ -253,9 +253,12 @@ impl Fetcher {
             return Ok(FetchOutcome::NotModified {
                 validators: Validators {
                     etag: received.etag.or_else(|| validators.etag.clone()),
-                    last_modified: received
-                        .last_modified
-                        .or_else(|| validators.last_modified.clone()),
+                    // Kept unless the answer says the feed changed within this very second
+                    // (see `validators_of`).
+                    last_modified: match headers.get(header::LAST_MODIFIED) {
+                        Some(_) => received.last_modified,
+                        None => validators.last_modified.clone(),
+                    },
                 },
                 max_age,
                 moved_permanently,
@@ -442,6 +445,10 @@ fn validator_header(value: Option<&str>, name: &str, url: &Url) -> Option<Header
     }
 }
 
+/// The validators a response carries. A `Last-Modified` less than a second before the
+/// response's `Date` is left out (RFC 9110 8.8.2.2 calls it weak): the feed may change again
+/// within that same second, and asking `If-Modified-Since` that second would then be answered
+/// 304 until the feed changes once more, which for a quiet feed can be days.
 fn validators_of(headers: &HeaderMap) -> Validators {
     let text = |name| {
         headers
@@ -449,9 +456,15 @@ fn validators_of(headers: &HeaderMap) -> Validators {
             .and_then(|v: &HeaderValue| v.to_str().ok())
             .map(str::to_owned)
     };
+    let date = text(header::DATE).and_then(|date| parse_http_date(&date));
+    let last_modified =
+        text(header::LAST_MODIFIED).filter(|modified| match (parse_http_date(modified), date) {
+            (Some(modified), Some(date)) => date - modified >= TimeDelta::seconds(1),
+            _ => true,
+        });
     Validators {
         etag: text(header::ETAG),
-        last_modified: text(header::LAST_MODIFIED),
+        last_modified,
     }
 }
 

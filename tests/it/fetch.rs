@@ -195,6 +195,50 @@ async fn changed_feed_is_fetched_despite_validators() {
 }
 
 #[tokio::test]
+async fn a_last_modified_within_the_second_of_the_answer_is_not_kept() {
+    // A feed that changes twice in one second would otherwise be answered 304 to an
+    // If-Modified-Since of that second until it changes once more.
+    let date = "Tue, 20 Oct 2026 10:00:00 GMT";
+    let server = TestServer::routes([
+        (
+            "/just-changed",
+            Reply::ok("<rss/>")
+                .header("Date", date)
+                .header("Last-Modified", date),
+        ),
+        (
+            "/settled",
+            Reply::ok("<rss/>")
+                .header("Date", date)
+                .header("Last-Modified", "Tue, 20 Oct 2026 09:59:59 GMT"),
+        ),
+        (
+            "/not-modified",
+            Reply::status(304)
+                .header("Date", date)
+                .header("Last-Modified", date),
+        ),
+    ]);
+    let just_changed = fetched(get(&fetcher(), &server.url("/just-changed")).await);
+    assert_eq!(just_changed.validators.last_modified, None);
+    let settled = fetched(get(&fetcher(), &server.url("/settled")).await);
+    assert_eq!(
+        settled.validators.last_modified.as_deref(),
+        Some("Tue, 20 Oct 2026 09:59:59 GMT")
+    );
+    match fetcher()
+        .fetch(&server.url("/not-modified"), &stored(), now())
+        .await
+    {
+        FetchOutcome::NotModified { validators, .. } => {
+            assert_eq!(validators.last_modified, None, "ours is dropped too");
+            assert_eq!(validators.etag.as_deref(), Some("\"v1\""));
+        }
+        other => panic!("expected NotModified, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn gzip_and_deflate_bodies_are_decoded() {
     let text = "<rss>".to_owned() + &"<item>hello</item>".repeat(1000) + "</rss>";
     let mut zlib = ZlibEncoder::new(Vec::new(), Compression::default());
