@@ -422,7 +422,13 @@ async fn fetch_and_parse(
                 return Fetched::Failed(format!("{url}: the poll is shutting down"));
             };
             let parsed = tokio::task::spawn_blocking(move || {
-                normalize::parse_feed_since(&bytes, &final_url, &name, now, &seen)
+                let mut parsed =
+                    normalize::parse_feed_since(&bytes, &final_url, &name, now, &seen)?;
+                // Here, on a parser thread, rather than on the one thread that writes.
+                for item in &mut parsed.items {
+                    item.sanitize_ahead();
+                }
+                Ok::<_, normalize::NormalizeError>(parsed)
             })
             .await;
             match parsed {

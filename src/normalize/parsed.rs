@@ -43,6 +43,8 @@ pub struct ParsedItem {
     content: Option<Html>,
     /// What relative URLs in the HTML resolve against.
     base: Url,
+    /// [`ParsedItem::content_hash`], kept once the HTML is sanitised ahead of storing.
+    raw_hash: Option<String>,
 }
 
 impl ParsedItem {
@@ -56,7 +58,28 @@ impl ParsedItem {
             summary,
             content,
             base,
+            raw_hash: None,
         }
+    }
+
+    /// Sanitises the HTML now, keeping the hash of the raw form: the poll does this on its
+    /// parser threads for the items that survived [`super::parse_feed_since`] (nearly all of
+    /// them new or edited), so the one thread that writes the store does not have to.
+    pub fn sanitize_ahead(&mut self) {
+        if self.raw_hash.is_none() {
+            self.raw_hash = Some(self.content_hash());
+        }
+        let base = &self.base;
+        self.summary = self
+            .summary
+            .take()
+            .and_then(|html| html.into_safe(base))
+            .map(Html::Safe);
+        self.content = self
+            .content
+            .take()
+            .and_then(|html| html.into_safe(base))
+            .map(Html::Safe);
     }
 
     /// The item, its HTML sanitised.
@@ -77,6 +100,9 @@ impl ParsedItem {
     /// A hash of the item as parsed (HTML unsanitised, with its base): equal hashes mean the
     /// feed did not change the item, so the stored copy stands without sanitising again.
     pub fn content_hash(&self) -> String {
+        if let Some(hash) = &self.raw_hash {
+            return hash.clone();
+        }
         #[derive(Serialize)]
         struct Hashed<'a> {
             item: &'a Item,
@@ -156,6 +182,22 @@ mod tests {
             Some(r#"<p>hi <img src="https://example.com/post/i.png"></p>"#)
         );
         assert_eq!(parsed.fields().content, None);
+    }
+
+    #[test]
+    fn sanitising_ahead_changes_neither_the_item_nor_its_hash() {
+        let raw = ParsedItem::new(
+            item(),
+            Some(Html::Raw("<b onmouseover=x>bold</b>".into())),
+            Some(Html::Raw(
+                "<p>text <a href=/x>link</a></p><script>1</script>".into(),
+            )),
+            base(),
+        );
+        let mut ahead = raw.clone();
+        ahead.sanitize_ahead();
+        assert_eq!(ahead.sanitized(), raw.sanitized());
+        assert_eq!(ahead.content_hash(), raw.content_hash());
     }
 
     #[test]
