@@ -12,6 +12,18 @@ fn parsed(items: &[Item]) -> Vec<ParsedItem> {
     items.iter().cloned().map(ParsedItem::from).collect()
 }
 
+/// Ingests hand-built items as one poll of `source`.
+fn ingest_items(
+    store: &mut Store,
+    source: &SourceRecord,
+    items: &[Item],
+    state: &PollState,
+    context: &IngestContext,
+    now: DateTime<Utc>,
+) -> ingest::IngestSummary {
+    ingest::ingest(store, source, &parsed(items), state, context, now).expect("ingest")
+}
+
 fn at(day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 4, day, 9, 0, 0)
         .single()
@@ -104,15 +116,7 @@ fn items_stored_with_the_old_hash_are_rehashed_not_updated() {
     let context = IngestContext::default();
     let items = vec![post("a", "1", "First essay on rivers", "one two three", 1)];
     let state = PollState::default();
-    ingest::ingest(
-        &mut store,
-        &sources[0],
-        &parsed(&items),
-        &state,
-        &context,
-        at(3),
-    )
-    .expect("ingest");
+    ingest_items(&mut store, &sources[0], &items, &state, &context, at(3));
     // What a release that hashed the sanitised item stored.
     let legacy = hex_digest(&serde_json::to_vec(&items[0]).expect("serialise"));
     store
@@ -120,15 +124,7 @@ fn items_stored_with_the_old_hash_are_rehashed_not_updated() {
         .execute("UPDATE items SET content_hash = ?1", [&legacy])
         .expect("set the old hash");
 
-    let again = ingest::ingest(
-        &mut store,
-        &sources[0],
-        &parsed(&items),
-        &state,
-        &context,
-        at(4),
-    )
-    .expect("ingest");
+    let again = ingest_items(&mut store, &sources[0], &items, &state, &context, at(4));
     assert_eq!((again.unchanged_items, again.updated_items), (1, 0));
     let (hash, changed_at): (String, String) = store
         .conn
@@ -177,39 +173,15 @@ fn repolling_stores_nothing_new_and_edits_update_in_place() {
         post("a", "2", "Second essay on tides", "four five six", 2),
     ];
     let state = PollState::default();
-    let first = ingest::ingest(
-        &mut store,
-        &sources[0],
-        &parsed(&items),
-        &state,
-        &context,
-        at(3),
-    )
-    .expect("ingest");
+    let first = ingest_items(&mut store, &sources[0], &items, &state, &context, at(3));
     assert_eq!((first.new_items, first.new_stories), (2, 2));
 
-    let again = ingest::ingest(
-        &mut store,
-        &sources[0],
-        &parsed(&items),
-        &state,
-        &context,
-        at(4),
-    )
-    .expect("ingest");
+    let again = ingest_items(&mut store, &sources[0], &items, &state, &context, at(4));
     assert_eq!((again.new_items, again.unchanged_items), (0, 2));
 
     let mut edited = items.clone();
     edited[0].title = "First essay on rivers (corrected)".into();
-    let third = ingest::ingest(
-        &mut store,
-        &sources[0],
-        &parsed(&edited),
-        &state,
-        &context,
-        at(5),
-    )
-    .expect("ingest");
+    let third = ingest_items(&mut store, &sources[0], &edited, &state, &context, at(5));
     assert_eq!((third.new_items, third.updated_items), (0, 1));
     assert_eq!(store.count(CountedTable::Items).expect("count"), 2);
     let titles: Vec<_> = store
@@ -221,15 +193,14 @@ fn repolling_stores_nothing_new_and_edits_update_in_place() {
     assert!(titles.contains(&"First essay on rivers (corrected)".to_owned()));
 
     // An item that leaves the feed's rolling window is kept.
-    ingest::ingest(
+    ingest_items(
         &mut store,
         &sources[0],
-        &parsed(&edited[1..]),
+        &edited[1..],
         &state,
         &context,
         at(6),
-    )
-    .expect("ingest");
+    );
     assert_eq!(store.stories(10).expect("stories").len(), 2);
 }
 
@@ -243,15 +214,14 @@ fn missing_dates_become_first_seen_and_stay() {
     let context = IngestContext::default();
     let state = PollState::default();
     for day in [3, 4, 5] {
-        ingest::ingest(
+        ingest_items(
             &mut store,
             &sources[0],
-            &parsed(std::slice::from_ref(&undated)),
+            std::slice::from_ref(&undated),
             &state,
             &context,
             at(day),
-        )
-        .expect("ingest");
+        );
     }
     let stories = store.stories(10).expect("stories");
     assert_eq!(stories[0].published(), at(3));
@@ -303,41 +273,24 @@ fn notifications_are_queued_only_after_backfill() {
         ..PollState::default()
     };
     let first = vec![post("a", "1", "Old essay about harbours", "x y z", 1)];
-    ingest::ingest(
+    ingest_items(
         &mut store,
         &sources[0],
-        &parsed(&first),
+        &first,
         &backfilled,
         &context,
         at(2),
-    )
-    .expect("ingest");
+    );
     assert_eq!(store.count(CountedTable::PendingOutbox).expect("count"), 0);
 
     let source = store.source("a").expect("source");
     assert!(source.state.backfilled);
     let second = vec![post("a", "2", "New essay about canals", "p q r", 3)];
-    let summary = ingest::ingest(
-        &mut store,
-        &source,
-        &parsed(&second),
-        &backfilled,
-        &context,
-        at(3),
-    )
-    .expect("ingest");
+    let summary = ingest_items(&mut store, &source, &second, &backfilled, &context, at(3));
     assert_eq!(summary.notifications_queued, 1);
     assert_eq!(store.count(CountedTable::PendingOutbox).expect("count"), 1);
     // Re-ingesting the same story can never queue it twice.
-    ingest::ingest(
-        &mut store,
-        &source,
-        &parsed(&second),
-        &backfilled,
-        &context,
-        at(4),
-    )
-    .expect("ingest");
+    ingest_items(&mut store, &source, &second, &backfilled, &context, at(4));
     assert_eq!(store.count(CountedTable::PendingOutbox).expect("count"), 1);
 }
 
@@ -375,15 +328,14 @@ fn a_story_folded_into_another_resolves_to_it() {
         post("a", "1", "First essay on rivers", "one two three", 1),
         post("a", "2", "Second essay on tides", "four five six", 2),
     ];
-    ingest::ingest(
+    ingest_items(
         &mut store,
         &sources[0],
-        &parsed(&items),
+        &items,
         &PollState::default(),
         &context,
         at(3),
-    )
-    .expect("ingest");
+    );
     let stories = store.stories(10).expect("stories");
     let (older, younger) = (stories[1].clone(), stories[0].clone());
     let tx = store.begin_write().expect("tx");
