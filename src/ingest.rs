@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::dedupe::{self, Decision, Probe, Thresholds};
+use crate::hex::hex;
 use crate::model::{Item, MatchReason};
 use crate::normalize::ParsedItem;
 use crate::store::{NewItem, PollState, SourceRecord, Store, StoreError, WriteTx};
@@ -84,10 +85,6 @@ pub fn idempotency_key(atom_id: &str, sink: &str) -> String {
 fn legacy_content_hash(item: &Item) -> String {
     let bytes = serde_json::to_vec(item).unwrap_or_default();
     hex(&Sha256::digest(&bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Ingests one successful poll on its own: every item and the new poll state, in one

@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod dedupe;
 pub mod emit;
 pub mod fetch;
+mod hex;
 pub mod import;
 pub mod ingest;
 pub mod metrics;

@@ -35,6 +35,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::clock::{Clock, SystemClock};
+use crate::hex::hex;
 use crate::metrics::Metrics;
 
 pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
@@ -83,7 +84,7 @@ impl Document {
         let body = body.into();
         let digest = Sha256::digest(&body);
         // 128 bits of SHA-256: collisions are not a concern at any number of cycles.
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex(&digest[..16]);
         Document {
             body,
             etag: format!("\"{hex}\""),

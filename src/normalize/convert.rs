@@ -13,6 +13,7 @@ use super::html::{plain_text, text_to_html};
 use super::media::{is_audio_video, is_image, parse_duration};
 use super::parsed::{Html, ParsedItem};
 use super::scan::ItemFacts;
+use crate::hex::hex;
 use crate::model::{Enclosure, Item, ItemKind};
 
 /// How far past `now` a date may lie before it is taken as wrong: time zones and clock skew
@@ -200,7 +201,7 @@ pub(crate) fn hash_id(parts: &[&str]) -> String {
         hasher.update([0]);
     }
     let digest = hasher.finalize();
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    let hex = hex(&digest);
     format!("sha256:{}", &hex[..HASH_ID_HEX_LEN])
 }
 

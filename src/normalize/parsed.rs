@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::html::sanitize;
+use crate::hex::hex;
 use crate::model::Item;
 
 /// An HTML body on its way to the store.
@@ -131,10 +132,6 @@ impl From<Item> for ParsedItem {
         let base = Url::parse("about:blank").expect("a valid URL literal");
         ParsedItem::new(item, summary, content, base)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::hex::hex;
+
 /// SHA-256's block size in bytes: keys longer than this are hashed first (RFC 2104 section 2).
 const BLOCK: usize = 64;
 
@@ -39,10 +41,6 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
         .chain_update(inner)
         .finalize()
         .into()
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The `Tributary-Signature` value for `body` sent at `timestamp` (unix seconds).

@@ -39,6 +39,7 @@ use url::Url;
 use crate::clock::Clock;
 use crate::config::{NotifyConfig, SinkKind};
 use crate::fetch::{MAX_RETRY_AFTER, USER_AGENT, parse_retry_after};
+use crate::hex::hex;
 use crate::metrics::Metrics;
 use crate::store::{Delivery, DeliveryUpdate, Store, StoreError};
 
@@ -335,7 +336,7 @@ pub fn digest_key(keys: &[&str]) -> String {
         hasher.update([0]);
         hasher.update(key.as_bytes());
     }
-    hmac::hex(&hasher.finalize()[..16])
+    hex(&hasher.finalize()[..16])
 }
 
 /// What happened on the wire.
@@ -798,7 +799,7 @@ impl Notifier {
         // retry of the first.
         let key = format!(
             "test-{}",
-            &hmac::hex(&Sha256::digest(
+            &hex(&Sha256::digest(
                 now.timestamp_nanos_opt().unwrap_or_default().to_be_bytes()
             ))[..24]
         );
