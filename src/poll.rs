@@ -479,14 +479,17 @@ fn record_batch(
     let recorded = polled
         .iter()
         .map(|(feed, source, fetched, _)| {
-            record(&tx, feed, source, fetched, context, now, cycle_started)
+            let (outcome, state) = record(&tx, feed, source, fetched, context, now, cycle_started)?;
+            tx.save_poll_state(source.id, &state)?;
+            Ok::<_, StoreError>((outcome, state))
         })
         .collect::<Result<Vec<_>, _>>()?;
     tx.commit()?;
     Ok(recorded)
 }
 
-/// Stores what one feed's poll produced and its new poll state.
+/// Stores what one feed's poll produced and works out its new poll state (the caller saves
+/// it in the same write).
 fn record(
     tx: &WriteTx<'_>,
     feed: &FeedConfig,
@@ -539,7 +542,6 @@ fn record(
             state.item_digests = parsed.item_digests.clone();
             let mut summary = ingest::ingest_feed(tx, source, &parsed.items, context, now)?;
             summary.unchanged_items += parsed.unchanged_items;
-            tx.save_poll_state(source.id, &state)?;
             Ok((FeedOutcome::Ingested(summary), state))
         }
         Fetched::NotModified {
@@ -556,7 +558,6 @@ fn record(
             state.retry_after = None;
             state.min_interval = max_age.or(state.min_interval);
             finish(&mut state);
-            tx.save_poll_state(source.id, &state)?;
             Ok((FeedOutcome::NotModified, state))
         }
         Fetched::RateLimited(until) => {
@@ -569,7 +570,6 @@ fn record(
             state.consecutive_errors = previous.consecutive_errors.saturating_add(1);
             state.retry_after = *until;
             finish(&mut state);
-            tx.save_poll_state(source.id, &state)?;
             Ok((FeedOutcome::RateLimited { until: *until }, state))
         }
         Fetched::Gone => {
@@ -581,7 +581,6 @@ fn record(
             state.last_error_at = Some(now);
             state.gone = true;
             finish(&mut state);
-            tx.save_poll_state(source.id, &state)?;
             Ok((FeedOutcome::Gone, state))
         }
         Fetched::Failed(message) => {
@@ -590,7 +589,6 @@ fn record(
             state.last_error_at = Some(now);
             state.consecutive_errors = previous.consecutive_errors.saturating_add(1);
             finish(&mut state);
-            tx.save_poll_state(source.id, &state)?;
             Ok((FeedOutcome::Failed(message.clone()), state))
         }
     }

@@ -4,9 +4,9 @@
 //! feeds only. Items, the stories they join, the feeds' poll states and the notification outbox
 //! rows are committed together, so a crash (even `kill -9`) leaves each feed either fully
 //! ingested or untouched, and an outbox row exists if and only if its story does. A cycle puts
-//! every feed that is ready into the same transaction: a commit (and its fsync) per feed would
-//! cost more than the feed's rows. The database runs in WAL mode so readers (the server, `stories`)
-//! never block the writer.
+//! every feed that is ready into the same transaction: a commit per feed would rewrite every
+//! index page it touched, which costs more than the feed's rows. The database runs in WAL mode
+//! so readers (the server, `stories`) never block the writer.
 
 mod migrations;
 
@@ -276,11 +276,6 @@ impl Store {
             )
             .optional()?
             .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
-    }
-
-    /// Saves one feed's poll state on its own.
-    pub fn save_poll_state(&mut self, source_id: i64, state: &PollState) -> Result<()> {
-        write_poll_state(&self.conn, source_id, state)
     }
 
     /// Starts a write: one or more whole feeds, committed together.

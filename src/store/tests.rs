@@ -24,6 +24,12 @@ fn ingest_items(
     ingest::ingest(store, source, &parsed(items), state, context, now).expect("ingest")
 }
 
+fn save_state(store: &mut Store, source_id: i64, state: &PollState) {
+    let tx = store.begin_write().expect("begin");
+    tx.save_poll_state(source_id, state).expect("save");
+    tx.commit().expect("commit");
+}
+
 fn at(day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 4, day, 9, 0, 0)
         .single()
@@ -304,7 +310,7 @@ fn removed_feeds_keep_their_items_and_a_new_url_resets_validators() {
         gone: true,
         ..PollState::default()
     };
-    store.save_poll_state(sources[0].id, &state).expect("save");
+    save_state(&mut store, sources[0].id, &state);
     let config = Config::parse(
         "[[feeds]]\nname = \"a\"\nurl = \"https://moved.example/feed\"\n",
         "test",
@@ -385,7 +391,7 @@ fn a_moved_feed_is_polled_at_its_new_home_until_its_url_changes() {
         moved_to: Some("https://new.example/feed".into()),
         ..PollState::default()
     };
-    store.save_poll_state(sources[0].id, &moved).expect("save");
+    save_state(&mut store, sources[0].id, &moved);
     with_feeds(&mut store, &[("a", Role::Origin)]);
     assert_eq!(
         store.source("a").expect("source").fetch_url(),
