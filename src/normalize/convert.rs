@@ -140,23 +140,16 @@ fn convert_entry(
         link.to_string()
     } else {
         // Hashed from the sanitised text, as it always was, so such items keep their ids.
-        content = content
-            .and_then(|html| html.into_safe(&base))
-            .map(Html::Safe);
-        summary = summary
-            .and_then(|html| html.into_safe(&base))
-            .map(Html::Safe);
-        let text = |html: &Option<Html>| match html {
-            Some(Html::Safe(text) | Html::Raw(text)) => Some(text.clone()),
-            None => None,
-        };
+        content = Html::sanitize_body(content, &base);
+        summary = Html::sanitize_body(summary, &base);
         // The date as the feed wrote it (not clamped to `now`, which moves).
         let date = entry.published.or(entry.updated).map(|d| d.to_rfc3339());
         hash_id(&[
             &title,
-            &text(&content)
-                .or_else(|| text(&summary))
-                .unwrap_or_default(),
+            content
+                .as_ref()
+                .or(summary.as_ref())
+                .map_or("", Html::as_str),
             enclosure.as_ref().map_or("", |e| e.url.as_str()),
             date.as_deref().unwrap_or_default(),
         ])
@@ -352,8 +345,7 @@ fn text_html(text: &Text) -> Option<Html> {
 }
 
 fn non_empty(html: Html) -> Option<Html> {
-    let (Html::Safe(text) | Html::Raw(text)) = &html;
-    (!text.trim().is_empty()).then_some(html)
+    (!html.as_str().trim().is_empty()).then_some(html)
 }
 
 fn person_name(person: &Person) -> Option<String> {

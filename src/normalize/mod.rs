@@ -126,10 +126,7 @@ pub fn parse_feed_by(
     now: DateTime<Utc>,
     route: &mut Route,
 ) -> Result<ParsedFeed, NormalizeError> {
-    catch_unwind(AssertUnwindSafe(|| {
-        parse(bytes, feed_url, source, now, &[], route)
-    }))
-    .unwrap_or_else(|payload| Err(NormalizeError::Panic(panic_message(payload.as_ref()))))
+    no_panic(|| parse(bytes, feed_url, source, now, &[], route))
 }
 
 /// [`parse_feed`], leaving out the items whose bytes the last poll saw: `seen` is that poll's
@@ -141,10 +138,15 @@ pub fn parse_feed_since(
     now: DateTime<Utc>,
     seen: &[u64],
 ) -> Result<ParsedFeed, NormalizeError> {
-    catch_unwind(AssertUnwindSafe(|| {
-        parse(bytes, feed_url, source, now, seen, &mut Route::Auto)
-    }))
-    .unwrap_or_else(|payload| Err(NormalizeError::Panic(panic_message(payload.as_ref()))))
+    no_panic(|| parse(bytes, feed_url, source, now, seen, &mut Route::Auto))
+}
+
+/// No panic escapes a parse: it becomes that feed's [`NormalizeError::Panic`].
+fn no_panic(
+    parse: impl FnOnce() -> Result<ParsedFeed, NormalizeError>,
+) -> Result<ParsedFeed, NormalizeError> {
+    catch_unwind(AssertUnwindSafe(parse))
+        .unwrap_or_else(|payload| Err(NormalizeError::Panic(panic_message(payload.as_ref()))))
 }
 
 fn parse(

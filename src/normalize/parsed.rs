@@ -25,6 +25,12 @@ pub(crate) enum Html {
 }
 
 impl Html {
+    /// The markup, whichever state it is in.
+    pub(crate) fn as_str(&self) -> &str {
+        let (Html::Safe(html) | Html::Raw(html)) = self;
+        html
+    }
+
     /// Sanitises raw HTML; `None` when nothing is left of it.
     pub(crate) fn into_safe(self, base: &Url) -> Option<String> {
         let html = match self {
@@ -32,6 +38,11 @@ impl Html {
             Html::Raw(html) => sanitize(&html, base),
         };
         (!html.trim().is_empty()).then_some(html)
+    }
+
+    /// [`Html::into_safe`] for an optional body, kept as a (safe) body.
+    pub(crate) fn sanitize_body(body: Option<Html>, base: &Url) -> Option<Html> {
+        body.and_then(|html| html.into_safe(base)).map(Html::Safe)
     }
 }
 
@@ -70,17 +81,8 @@ impl ParsedItem {
         if self.raw_hash.is_none() {
             self.raw_hash = Some(self.content_hash());
         }
-        let base = &self.base;
-        self.summary = self
-            .summary
-            .take()
-            .and_then(|html| html.into_safe(base))
-            .map(Html::Safe);
-        self.content = self
-            .content
-            .take()
-            .and_then(|html| html.into_safe(base))
-            .map(Html::Safe);
+        self.summary = Html::sanitize_body(self.summary.take(), &self.base);
+        self.content = Html::sanitize_body(self.content.take(), &self.base);
     }
 
     /// The item, its HTML sanitised.
