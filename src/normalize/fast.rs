@@ -34,7 +34,7 @@ use regex::Regex;
 use url::Url;
 
 use super::MAX_DEPTH;
-use super::scan::{CONTENT_ELEMENTS, ITEM_PARENTS, ITUNES_NS, ItemFacts};
+use super::scan::{self, CONTENT_ELEMENTS, ITEM_PARENTS, ITUNES_NS, ItemFacts};
 
 /// feed-rs sniffs the first buffer of its input (std's `BufReader`, 8 KiB) for the first `<`
 /// or `{`, and reads the document as JSON, or not at all, unless that is a `<`.
@@ -702,25 +702,18 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// An attribute as the scan reads it: with the project's own quick-xml, trimmed.
+/// The same element for the project's own quick-xml, which the side scan reads attributes
+/// with (so both passes agree on escapes and trimming).
+fn for_scan<'a>(start: &'a BytesStart<'_>) -> quick_xml::events::BytesStart<'a> {
+    quick_xml::events::BytesStart::from_content(&**start, start.name().0.len())
+}
+
 fn scan_attr(start: &BytesStart<'_>, name: &str) -> Option<String> {
-    let start = quick_xml::events::BytesStart::from_content(&**start, start.name().0.len());
-    start
-        .attributes()
-        .flatten()
-        .find(|attribute| attribute.key.as_ref() == name.as_bytes())
-        .and_then(|attribute| {
-            attribute
-                .unescape_value()
-                .ok()
-                .map(|value| value.trim().to_string())
-        })
+    scan::attribute(&for_scan(start), name)
 }
 
 fn note_image(start: &BytesStart<'_>, facts: &mut ItemFacts) {
-    if facts.itunes_image.is_none() {
-        facts.itunes_image = scan_attr(start, "href").filter(|href| !href.is_empty());
-    }
+    scan::note_image(&for_scan(start), facts);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -160,10 +160,15 @@ fn is_item(local: &str, path: &[String]) -> bool {
 }
 
 fn xml_base(start: &BytesStart<'_>) -> Option<String> {
+    attribute(start, "xml:base")
+}
+
+/// An attribute's value, unescaped and trimmed, as the scan reads it (the fast path too).
+pub(crate) fn attribute(start: &BytesStart<'_>, name: &str) -> Option<String> {
     start
         .attributes()
         .flatten()
-        .find(|attribute| attribute.key.as_ref() == b"xml:base")
+        .find(|attribute| attribute.key.as_ref() == name.as_bytes())
         .and_then(|attribute| {
             attribute
                 .unescape_value()
@@ -172,21 +177,10 @@ fn xml_base(start: &BytesStart<'_>) -> Option<String> {
         })
 }
 
-fn note_image(start: &BytesStart<'_>, facts: &mut ItemFacts) {
-    if facts.itunes_image.is_some() {
-        return;
+pub(crate) fn note_image(start: &BytesStart<'_>, facts: &mut ItemFacts) {
+    if facts.itunes_image.is_none() {
+        facts.itunes_image = attribute(start, "href").filter(|href| !href.is_empty());
     }
-    facts.itunes_image = start
-        .attributes()
-        .flatten()
-        .find(|attribute| attribute.key.as_ref() == b"href")
-        .and_then(|attribute| {
-            attribute
-                .unescape_value()
-                .ok()
-                .map(|v| v.trim().to_string())
-        })
-        .filter(|href| !href.is_empty());
 }
 
 #[cfg(test)]
