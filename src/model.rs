@@ -107,20 +107,29 @@ impl Item {
     }
 }
 
-/// Which dedupe tier put an item into its story.
+/// The evidence that put an item into its story, strongest first. Each can be said in one
+/// line by `stories --explain`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum MatchReason {
     /// The item started the story.
     New,
     /// The same source and guid: an update of an item already stored.
     Guid,
+    /// A person put the item here (`tributary stories split` or `merge`).
+    Manual,
     /// The same canonical URL.
     Url,
-    /// The same normalised title within the time window.
+    /// A mirror's text links to this one work's page (and to no other work's).
+    Link,
+    /// The same title once the decorations sites add are removed, within days.
     Title,
-    /// Near-identical text.
+    /// A mirror's title contains the work's whole, distinctive title, within days.
+    TitleContained,
+    /// Near-identical text, the feeds' boilerplate aside.
     Content,
+    /// Several passages quoted word for word from the work, within days.
+    Quotes,
 }
 
 impl MatchReason {
@@ -128,21 +137,97 @@ impl MatchReason {
         match self {
             MatchReason::New => "new",
             MatchReason::Guid => "guid",
+            MatchReason::Manual => "manual",
             MatchReason::Url => "url",
+            MatchReason::Link => "link",
             MatchReason::Title => "title",
+            MatchReason::TitleContained => "title-contained",
             MatchReason::Content => "content",
+            MatchReason::Quotes => "quotes",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "new" => Some(MatchReason::New),
-            "guid" => Some(MatchReason::Guid),
-            "url" => Some(MatchReason::Url),
-            "title" => Some(MatchReason::Title),
-            "content" => Some(MatchReason::Content),
-            _ => None,
+        [
+            MatchReason::New,
+            MatchReason::Guid,
+            MatchReason::Manual,
+            MatchReason::Url,
+            MatchReason::Link,
+            MatchReason::Title,
+            MatchReason::TitleContained,
+            MatchReason::Content,
+            MatchReason::Quotes,
+        ]
+        .into_iter()
+        .find(|reason| reason.as_str() == text)
+    }
+
+    /// The evidence in words, for `stories --explain`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            MatchReason::New => "started the story",
+            MatchReason::Guid => "the same item, updated",
+            MatchReason::Manual => "put here by hand",
+            MatchReason::Url => "the same page (canonical URL)",
+            MatchReason::Link => "its text links to the work's page",
+            MatchReason::Title => "the same title, decorations removed",
+            MatchReason::TitleContained => "its title contains the work's whole title",
+            MatchReason::Content => "near-identical text",
+            MatchReason::Quotes => "quotes the work word for word",
         }
+    }
+}
+
+/// What a member is to its story's work: the writer's own post or episode, or another site's
+/// copy, summary or coverage of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberRole {
+    /// The writer's own text (an origin feed's post).
+    #[default]
+    Post,
+    /// The writer's own recording (an origin feed's episode).
+    Episode,
+    /// Another site's copy of the text, full or cut.
+    Copy,
+    /// Another site's own description of the work.
+    Summary,
+    /// Another site's piece about the work, under its own headline.
+    Coverage,
+}
+
+impl MemberRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberRole::Post => "post",
+            MemberRole::Episode => "episode",
+            MemberRole::Copy => "copy",
+            MemberRole::Summary => "summary",
+            MemberRole::Coverage => "coverage",
+        }
+    }
+
+    /// The role an item has before any evidence is weighed: an origin's post or episode, and
+    /// a mirror's copy.
+    pub fn implied(role: Role, kind: ItemKind) -> MemberRole {
+        match (role, kind) {
+            (Role::Origin, ItemKind::Post) => MemberRole::Post,
+            (Role::Origin, ItemKind::Episode) => MemberRole::Episode,
+            (Role::Mirror, _) => MemberRole::Copy,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            MemberRole::Post,
+            MemberRole::Episode,
+            MemberRole::Copy,
+            MemberRole::Summary,
+            MemberRole::Coverage,
+        ]
+        .into_iter()
+        .find(|role| role.as_str() == text)
     }
 }
 
@@ -168,6 +253,7 @@ impl StoredItem {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Member {
     pub stored: StoredItem,
+    pub member_role: MemberRole,
     pub reason: MatchReason,
     /// How strongly the tier matched, from 0 to 1 (1 for exact keys).
     pub score: f64,

@@ -121,10 +121,13 @@ pub enum Decision {
 
 fn tier_rank(reason: MatchReason) -> u8 {
     match reason {
-        MatchReason::Guid => 4,
-        MatchReason::Url => 3,
-        MatchReason::Title => 2,
-        MatchReason::Content => 1,
+        MatchReason::Guid | MatchReason::Manual => 8,
+        MatchReason::Url => 7,
+        MatchReason::Link => 6,
+        MatchReason::Title => 5,
+        MatchReason::Content => 4,
+        MatchReason::TitleContained => 3,
+        MatchReason::Quotes => 2,
         MatchReason::New => 0,
     }
 }

@@ -89,4 +89,50 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE sources ADD COLUMN item_digests BLOB;
     "#,
+    // 4: mirrors as the world makes them. Each member's role in its story; what an origin feed
+    // says of itself (its title and authors, the decorations mirrors put around its titles);
+    // the indexes of the new evidence (title word runs, outbound links, quotable passages); the
+    // passages a feed repeats in every item (boilerplate, which proves nothing); and the
+    // corrections people make, which no later matcher decision undoes.
+    r#"
+    ALTER TABLE items ADD COLUMN member_role TEXT;
+    ALTER TABLE sources ADD COLUMN feed_title TEXT;
+    ALTER TABLE sources ADD COLUMN feed_authors TEXT;
+    ALTER TABLE stories ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+
+    CREATE TABLE title_grams (
+        gram    INTEGER NOT NULL,
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        PRIMARY KEY (gram, item_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE outbound_links (
+        link    TEXT NOT NULL,
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        PRIMARY KEY (link, item_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE quote_anchors (
+        anchor  INTEGER NOT NULL,
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        PRIMARY KEY (anchor, item_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE boilerplate (
+        source_id INTEGER NOT NULL REFERENCES sources(id),
+        shingle   INTEGER NOT NULL,
+        PRIMARY KEY (source_id, shingle)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE corrections (
+        id         INTEGER PRIMARY KEY,
+        action     TEXT NOT NULL CHECK (action IN ('split', 'merge')),
+        item_id    INTEGER REFERENCES items(id),
+        story_id   INTEGER NOT NULL REFERENCES stories(id),
+        other_id   INTEGER NOT NULL REFERENCES stories(id),
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX corrections_story ON corrections(story_id);
+    CREATE INDEX corrections_other ON corrections(other_id);
+    "#,
 ];

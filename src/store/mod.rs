@@ -20,7 +20,7 @@ use thiserror::Error;
 
 use crate::config::FeedConfig;
 use crate::dedupe::{Candidate, ItemKeys};
-use crate::model::{Item, MatchReason, Member, Role, StoredItem, Story, lead_rank};
+use crate::model::{Item, MatchReason, Member, MemberRole, Role, StoredItem, Story, lead_rank};
 
 pub use migrations::MIGRATIONS;
 
@@ -370,7 +370,8 @@ impl Store {
         let mut out: HashMap<i64, Vec<Member>> = HashMap::new();
         let mut stmt = self.conn.prepare_cached(
             "SELECT items.id, items.story_id, items.data, items.published, items.first_seen,
-                    items.changed_at, items.match_reason, items.match_score, sources.role
+                    items.changed_at, items.match_reason, items.match_score, sources.role,
+                    items.member_role
              FROM items JOIN sources ON sources.id = items.source_id
              WHERE items.story_id = ?1",
         )?;
@@ -386,24 +387,42 @@ impl Store {
                     row.get::<_, String>(6)?,
                     row.get::<_, f64>(7)?,
                     row.get::<_, String>(8)?,
+                    row.get::<_, Option<String>>(9)?,
                 ))
             })?;
             for row in rows {
-                let (id, story, data, published, first_seen, changed_at, reason, score, role) =
-                    row?;
+                let (
+                    id,
+                    story,
+                    data,
+                    published,
+                    first_seen,
+                    changed_at,
+                    reason,
+                    score,
+                    role,
+                    member_role,
+                ) = row?;
                 let mut item: Item = serde_json::from_str(&data)
                     .map_err(|source| StoreError::CorruptItem { id, source })?;
                 // The stored date is the item's own, or the first-seen time standing in for it.
                 item.published = parse_timestamp(&published).or(item.published);
                 let first_seen = parse_timestamp(&first_seen).unwrap_or_default();
+                let role = Role::parse(&role).unwrap_or_default();
+                // Items stored before roles were recorded get the role their feed implies.
+                let member_role = member_role
+                    .as_deref()
+                    .and_then(MemberRole::parse)
+                    .unwrap_or_else(|| MemberRole::implied(role, item.kind));
                 out.entry(story).or_default().push(Member {
                     stored: StoredItem {
                         id,
                         item,
-                        role: Role::parse(&role).unwrap_or_default(),
+                        role,
                         first_seen,
                         changed_at: parse_timestamp(&changed_at).unwrap_or(first_seen),
                     },
+                    member_role,
                     reason: MatchReason::parse(&reason).unwrap_or(MatchReason::New),
                     score,
                 });
