@@ -7,13 +7,14 @@
 //!
 //! Arguments (optional): the story counts to measure, e.g. `cargo bench --bench dedupe -- 1000 10000`.
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tributary::config::Config;
-use tributary::dedupe::{self, Decision, Probe, Thresholds};
+use tributary::dedupe::{self, Decision, Decorations, Probe, Thresholds};
 use tributary::ingest::{self, IngestContext};
-use tributary::model::{Item, ItemKind};
+use tributary::model::{Item, ItemKind, Role};
 use tributary::normalize::ParsedItem;
 use tributary::store::{PollState, Store};
 
@@ -161,12 +162,19 @@ fn main() {
             .collect();
 
         let tx = store.begin_write().expect("tx");
-        let measure = |items: &[Item]| {
+        let decorations = Decorations::default();
+        let measure = |items: &[Item], role: Role| {
             let mut joined = 0;
             let started = Instant::now();
             for probe_item in items {
-                let probe = Probe::new(probe_item, probe_item.published.unwrap_or_default());
-                let candidates = tx.candidates(&probe.keys).expect("candidates");
+                let probe = Probe::new(
+                    probe_item,
+                    role,
+                    probe_item.published.unwrap_or_default(),
+                    &decorations,
+                    &HashSet::new(),
+                );
+                let candidates = tx.candidates(&probe).expect("candidates");
                 if let Decision::Join { .. } = dedupe::decide(&probe, &candidates, &thresholds) {
                     joined += 1;
                 }
@@ -176,8 +184,9 @@ fn main() {
                 joined,
             )
         };
-        let (mirror_cost, mirror_joined) = measure(&mirrors);
-        let (fresh_cost, fresh_joined) = measure(&fresh);
+        // Mirrors are asked everything (quotations too); new items come from an origin feed.
+        let (mirror_cost, mirror_joined) = measure(&mirrors, Role::Mirror);
+        let (fresh_cost, fresh_joined) = measure(&fresh, Role::Origin);
         drop(tx);
         println!(
             "| {size} | {:.1} | {mirror_cost:.0} | {fresh_cost:.0} | {mirror_joined}/{probes} mirrors | {}/{probes} new |",

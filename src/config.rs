@@ -102,6 +102,7 @@ struct RawFetch {
 #[serde(deny_unknown_fields)]
 struct RawDedupe {
     title_window: Option<String>,
+    mirror_window: Option<String>,
     content_window: Option<String>,
     content_threshold: Option<f64>,
 }
@@ -523,6 +524,11 @@ impl Validator<'_> {
                 "dedupe.title_window",
                 raw.title_window,
                 defaults.title_window,
+            )?,
+            mirror_window: window(
+                "dedupe.mirror_window",
+                raw.mirror_window,
+                defaults.mirror_window,
             )?,
             content_window: window(
                 "dedupe.content_window",

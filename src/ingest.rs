@@ -9,9 +9,11 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::dedupe::{self, Decision, Probe, Thresholds};
+use std::collections::HashSet;
+
+use crate::dedupe::{self, Decision, Decorations, Probe, Thresholds};
 use crate::hex::hex;
-use crate::model::{Item, MatchReason};
+use crate::model::{Item, MatchReason, MemberRole, Role};
 use crate::normalize::ParsedItem;
 use crate::store::{NewItem, PollState, SourceRecord, Store, StoreError, WriteTx};
 
@@ -98,17 +100,19 @@ pub fn ingest(
     now: DateTime<Utc>,
 ) -> Result<IngestSummary, StoreError> {
     let tx = store.begin_write()?;
-    let summary = ingest_feed(&tx, source, items, context, now)?;
+    let summary = ingest_feed(&tx, source, None, items, context, now)?;
     tx.save_poll_state(source.id, state)?;
     tx.commit()?;
     Ok(summary)
 }
 
 /// Ingests one feed's items into a write that may hold other feeds too; the caller saves the
-/// feed's poll state in the same write.
+/// feed's poll state in the same write. `feed_title` is the feed's own title, which (for an
+/// origin) names the decorations mirrors put around its titles.
 pub fn ingest_feed(
     tx: &WriteTx<'_>,
     source: &SourceRecord,
+    feed_title: Option<&str>,
     items: &[ParsedItem],
     context: &IngestContext,
     now: DateTime<Utc>,
@@ -122,42 +126,135 @@ pub fn ingest_feed(
     });
     ordered.dedup_by(|a, b| a.fields().guid == b.fields().guid);
 
-    // A feed's first successful poll is backfill: what it already held is not news.
-    let backfill = !source.state.backfilled;
     let mut summary = IngestSummary::default();
-    for item in ordered {
-        ingest_item(tx, source, item, context, backfill, now, &mut summary)?;
+    let mut changed = Vec::new();
+    for parsed in ordered {
+        let hash = parsed.content_hash();
+        let existing = tx.existing(source.id, &parsed.fields().guid)?;
+        if existing.as_ref().is_some_and(|e| e.content_hash == hash) {
+            summary.unchanged_items += 1;
+        } else {
+            changed.push((parsed.sanitized(), existing, hash));
+        }
+    }
+    if changed.is_empty() {
+        return Ok(summary);
+    }
+    if source.role == Role::Origin {
+        record_feed_facts(
+            tx,
+            source,
+            feed_title,
+            changed.iter().map(|(item, _, _)| item),
+        )?;
+    }
+    let boilerplate = learn_boilerplate(tx, source, changed.iter().map(|(item, _, _)| item))?;
+    let decorations = tx.decorations()?;
+
+    // A feed's first successful poll is backfill: what it already held is not news.
+    let matching = Matching {
+        context,
+        decorations: &decorations,
+        boilerplate: &boilerplate,
+        backfill: !source.state.backfilled,
+        now,
+    };
+    for (item, existing, hash) in changed {
+        ingest_item(tx, source, &item, existing, &hash, &matching, &mut summary)?;
     }
     Ok(summary)
+}
+
+/// At most this many author names are kept per feed.
+const MAX_FEED_AUTHORS: usize = 16;
+
+/// Keeps what an origin feed says of itself: its title and its authors' names, which other
+/// sites put around its titles.
+fn record_feed_facts<'a>(
+    tx: &WriteTx<'_>,
+    source: &SourceRecord,
+    feed_title: Option<&str>,
+    items: impl Iterator<Item = &'a Item>,
+) -> Result<(), StoreError> {
+    let mut authors = tx.feed_authors(source.id)?;
+    for item in items {
+        for author in &item.authors {
+            if authors.len() < MAX_FEED_AUTHORS && !authors.contains(author) {
+                authors.push(author.clone());
+            }
+        }
+    }
+    tx.set_feed_facts(source.id, feed_title, &authors)
+}
+
+/// Polls that bring fewer items than this are compared with the feed's newest stored items
+/// too, so a feed whose polls bring one item at a time still learns its footer.
+const BOILERPLATE_COMPANY: usize = 4;
+
+/// Learns what this feed repeats in every item from the items of this poll (and, when they
+/// are few, its newest stored ones), stores it, and returns all it knows of it.
+fn learn_boilerplate<'a>(
+    tx: &WriteTx<'_>,
+    source: &SourceRecord,
+    items: impl Iterator<Item = &'a Item>,
+) -> Result<HashSet<u64>, StoreError> {
+    let text = |body: &str| -> HashSet<u64> {
+        dedupe::shingles(&dedupe::words(body)).into_iter().collect()
+    };
+    let mut texts: Vec<HashSet<u64>> = items.filter_map(|item| item.body().map(text)).collect();
+    if texts.len() < BOILERPLATE_COMPANY {
+        texts.extend(
+            tx.recent_bodies(source.id, BOILERPLATE_COMPANY)?
+                .iter()
+                .map(|body| text(body)),
+        );
+    }
+    let learned = dedupe::boilerplate(&texts);
+    if !learned.is_empty() {
+        tx.add_boilerplate(source.id, &learned)?;
+    }
+    tx.boilerplate(source.id)
+}
+
+/// What every item of one feed's ingest is matched with.
+struct Matching<'a> {
+    context: &'a IngestContext,
+    decorations: &'a Decorations,
+    boilerplate: &'a HashSet<u64>,
+    backfill: bool,
+    now: DateTime<Utc>,
 }
 
 fn ingest_item(
     tx: &WriteTx<'_>,
     source: &SourceRecord,
-    parsed: &ParsedItem,
-    context: &IngestContext,
-    backfill: bool,
-    now: DateTime<Utc>,
+    item: &Item,
+    existing: Option<crate::store::ExistingItem>,
+    hash: &str,
+    matching: &Matching<'_>,
     summary: &mut IngestSummary,
 ) -> Result<(), StoreError> {
-    let hash = parsed.content_hash();
-    let existing = tx.existing(source.id, &parsed.fields().guid)?;
-    if existing.as_ref().is_some_and(|e| e.content_hash == hash) {
-        summary.unchanged_items += 1;
-        return Ok(());
-    }
-    let item = &parsed.sanitized();
+    let now = matching.now;
+    let probe_of = |published| {
+        Probe::new(
+            item,
+            source.role,
+            published,
+            matching.decorations,
+            matching.boilerplate,
+        )
+    };
     if let Some(existing) = existing {
         if existing.content_hash == legacy_content_hash(item) {
             // Stored before hashes were taken of the raw item: the same item, rehashed once.
-            tx.set_content_hash(existing.id, &hash)?;
+            tx.set_content_hash(existing.id, hash)?;
             summary.unchanged_items += 1;
             return Ok(());
         }
         // An edit: same source and guid is always the same item, updated in place.
         let published = item.published.unwrap_or(existing.published);
-        let probe = Probe::new(item, published);
-        tx.update_item(existing.id, item, &hash, &probe.keys, published, now)?;
+        let probe = probe_of(published);
+        tx.update_item(existing.id, item, hash, &probe.keys, published, now)?;
         tx.touch_story(existing.story_id, published, now)?;
         summary.updated_items += 1;
         return Ok(());
@@ -165,56 +262,66 @@ fn ingest_item(
 
     // A missing date becomes the time the item was first seen, and stays that.
     let published = item.published.unwrap_or(now);
-    let probe = Probe::new(item, published);
-    let candidates = tx.candidates(&probe.keys)?;
-    let (story_id, reason, score) = match dedupe::decide(&probe, &candidates, &context.thresholds) {
-        Decision::Join {
-            story_id,
-            reason,
-            score,
-            also,
-        } => {
-            for other in also {
-                tracing::info!(
-                    source = %source.name,
-                    guid = %item.guid,
-                    from = other,
-                    into = story_id,
-                    "item bridges two stories; merging them"
-                );
-                tx.merge_story(other, story_id, now)?;
+    let probe = probe_of(published);
+    let candidates = tx.candidates(&probe)?;
+    let thresholds = &matching.context.thresholds;
+    let (story_id, reason, score, member_role) =
+        match dedupe::decide(&probe, &candidates, thresholds) {
+            Decision::Join {
+                story_id,
+                reason,
+                score,
+                member_role,
+                also,
+                relabel,
+            } => {
+                for other in also {
+                    tracing::info!(
+                        source = %source.name,
+                        guid = %item.guid,
+                        from = other,
+                        into = story_id,
+                        "item proves two stories are one work; merging them"
+                    );
+                    tx.merge_story(other, story_id, now)?;
+                }
+                for (item_id, role, reason, score) in relabel {
+                    tx.relabel(item_id, role, reason, score)?;
+                }
+                tx.touch_story(story_id, published, now)?;
+                summary.joined_stories += 1;
+                (story_id, reason, score, member_role)
             }
-            tx.touch_story(story_id, published, now)?;
-            summary.joined_stories += 1;
-            (story_id, reason, score)
-        }
-        Decision::New => {
-            let atom_id = story_atom_id(&source.name, &item.guid);
-            let story_id = tx.create_story(&atom_id, published, now)?;
-            summary.new_stories += 1;
-            for sink in context
-                .sinks
-                .iter()
-                .filter(|sink| !backfill || sink.notify_backfill)
-            {
-                let key = idempotency_key(&atom_id, &sink.name);
-                let due = now + chrono::Duration::from_std(sink.hold).unwrap_or_default();
-                tx.enqueue_notification(story_id, &sink.name, &key, due, now)?;
-                summary.notifications_queued += 1;
+            Decision::New => {
+                let atom_id = story_atom_id(&source.name, &item.guid);
+                let story_id = tx.create_story(&atom_id, published, now)?;
+                summary.new_stories += 1;
+                for sink in matching
+                    .context
+                    .sinks
+                    .iter()
+                    .filter(|sink| !matching.backfill || sink.notify_backfill)
+                {
+                    let key = idempotency_key(&atom_id, &sink.name);
+                    let due = now + chrono::Duration::from_std(sink.hold).unwrap_or_default();
+                    tx.enqueue_notification(story_id, &sink.name, &key, due, now)?;
+                    summary.notifications_queued += 1;
+                }
+                let role = MemberRole::implied(source.role, item.kind);
+                (story_id, MatchReason::New, 1.0, role)
             }
-            (story_id, MatchReason::New, 1.0)
-        }
-    };
+        };
     tx.insert_item(
         &NewItem {
             source_id: source.id,
             item,
-            content_hash: &hash,
+            content_hash: hash,
             keys: &probe.keys,
             published,
             story_id,
             reason,
             score,
+            member_role,
         },
         now,
     )?;

@@ -15,6 +15,7 @@ use crate::config::{Config, FeedConfig};
 use crate::emit::{self, FeedMeta};
 use crate::fetch::{FetchOutcome, Fetcher, Validators};
 use crate::ingest::{self, IngestContext, IngestSummary};
+use crate::model::Role;
 use crate::normalize::{self, ParsedFeed};
 use crate::schedule::{self, PollHints};
 use crate::store::{PollState, SourceRecord, Store, StoreError, WriteTx};
@@ -230,6 +231,14 @@ pub async fn run_cycle(
     let parsers = std::sync::Arc::new(tokio::sync::Semaphore::new(
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
     ));
+    // Mirrors are stored after the cycle's origins, so a mirror meets the work it is about
+    // already stored: some evidence (a quotation, a title inside a title) is looked up from
+    // the mirror's side only.
+    let mut origins_running = due
+        .iter()
+        .filter(|(feed, _)| feed.role == Role::Origin)
+        .count();
+    let mut held = Vec::new();
     let mut waiting = due.into_iter();
     let mut running = tokio::task::JoinSet::new();
     let mut names = std::collections::HashMap::new();
@@ -245,13 +254,14 @@ pub async fn run_cycle(
         let feed = feed.clone();
         let now = clock.now();
         let name = feed.name.clone();
+        let feed_role = feed.role;
         let task = running.spawn(async move {
             let started = Instant::now();
             let fetched =
                 fetch_and_parse(&fetcher, &url, &feed, &source, &host, &parsers, now).await;
             (feed, source, fetched, started)
         });
-        Some((task.id(), name))
+        Some((task.id(), (name, feed_role)))
     };
     for _ in 0..CONCURRENT_FETCHES {
         names.extend(start_next(&mut running));
@@ -279,15 +289,30 @@ pub async fn run_cycle(
             names.extend(start_next(&mut running));
             match joined {
                 Ok((feed, source, fetched, started)) => {
-                    polled.push((feed, source, fetched, started));
-                    oldest.get_or_insert_with(Instant::now);
+                    if feed.role == Role::Origin {
+                        origins_running -= 1;
+                        polled.push((feed, source, fetched, started));
+                    } else {
+                        held.push((feed, source, fetched, started));
+                    }
                 }
                 // A panic outside the parser's own guard: that feed is not recorded this cycle.
                 Err(error) => {
-                    let name = names.get(&error.id()).map_or("?", String::as_str);
+                    let (name, role) = names
+                        .get(&error.id())
+                        .map_or(("?", Role::Mirror), |(name, role)| (name.as_str(), *role));
+                    if role == Role::Origin {
+                        origins_running -= 1;
+                    }
                     tracing::error!(feed = name, %error, "poll task failed");
                 }
             }
+        }
+        if origins_running == 0 {
+            polled.append(&mut held);
+        }
+        if !polled.is_empty() {
+            oldest.get_or_insert_with(Instant::now);
         }
         let pending_items: usize = polled
             .iter()
@@ -540,7 +565,14 @@ fn record(
             state.backfilled = true;
             finish(&mut state);
             state.item_digests = parsed.item_digests.clone();
-            let mut summary = ingest::ingest_feed(tx, source, &parsed.items, context, now)?;
+            let mut summary = ingest::ingest_feed(
+                tx,
+                source,
+                parsed.title.as_deref(),
+                &parsed.items,
+                context,
+                now,
+            )?;
             summary.unchanged_items += parsed.unchanged_items;
             Ok((FeedOutcome::Ingested(summary), state))
         }

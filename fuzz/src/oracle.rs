@@ -27,7 +27,7 @@ use quick_xml::events::Event;
 use tributary::dedupe::{self, Candidate, Probe, Thresholds};
 use tributary::emit::{self, FeedMeta};
 use tributary::ingest::story_atom_id;
-use tributary::model::{Item, MatchReason, Member, Role, StoredItem, Story};
+use tributary::model::{Item, MatchReason, Member, MemberRole, Role, StoredItem, Story};
 use tributary::normalize::{NormalizeError, ParsedItem, parse_feed};
 use url::Url;
 
@@ -173,7 +173,13 @@ fn exercise_dedupe(items: &[&Item]) {
     let mut candidates: Vec<Candidate> = Vec::new();
     for (index, item) in items.iter().enumerate() {
         let published = item.published.unwrap_or_else(now);
-        let probe = Probe::new(item, published);
+        let probe = Probe::new(
+            item,
+            Role::Origin,
+            published,
+            &dedupe::Decorations::default(),
+            &std::collections::HashSet::new(),
+        );
         let decision = dedupe::decide(&probe, &candidates, &thresholds);
         if let dedupe::Decision::Join { score, .. } = decision {
             assert!(
@@ -182,21 +188,14 @@ fn exercise_dedupe(items: &[&Item]) {
             );
         }
         let id = i64::try_from(index).expect("few items");
-        candidates.push(Candidate {
-            item_id: id,
-            story_id: id,
-            // Every other item as if from a second feed, so both same-feed and cross-feed
-            // decisions are made.
-            source: if index % 2 == 0 {
-                item.source.clone()
-            } else {
-                format!("{}-mirror", item.source)
-            },
-            published,
-            canonical_url: probe.keys.canonical_url.clone(),
-            title_key: probe.keys.title_key.clone(),
-            body: item.body().map(str::to_owned),
-        });
+        // Every other item as if from a mirror feed, so both same-feed and cross-feed
+        // decisions, and both roles, are exercised.
+        let (source, role) = if index % 2 == 0 {
+            (item.source.clone(), Role::Origin)
+        } else {
+            (format!("{}-mirror", item.source), Role::Mirror)
+        };
+        candidates.push(Candidate::alone(id, id, item, &source, role, published));
     }
 }
 
@@ -211,6 +210,7 @@ fn stories(items: &[&Item]) -> Vec<Story> {
         changed_at: now(),
     };
     let member = |stored: StoredItem, reason: MatchReason| Member {
+        member_role: MemberRole::implied(stored.role, stored.item.kind),
         stored,
         reason,
         score: 1.0,

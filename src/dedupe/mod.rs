@@ -1,52 +1,80 @@
-//! Mirror dedupe: decides whether a new item is another copy of a stored story.
+//! Mirror dedupe: decides whether a new item is another page about the work of a stored story.
 //!
-//! The tiers, strongest first: the same canonical URL; the same normalised title within a time
-//! window, unless the texts clearly disagree; near-identical text (shingle containment). The
-//! first tier of the DESIGN (same source and guid) is an update, handled before an item ever
-//! reaches the matcher. Everything here is pure: the store supplies candidates found through its
-//! indexes, and [`decide`] picks among them, so the rules are tested on plain values.
+//! A story is one work: the writer's own post and episode (origin feeds) and every page
+//! elsewhere that is about that one work, be it a copy, the site's own summary, or a piece
+//! that retells it under its own headline. The evidence, strongest first, each recorded with
+//! its score so `stories --explain` can say why:
 //!
-//! Guards against over-merging are part of the rules, not afterthoughts: a generic title
-//! ("Open thread") never matches by title alone, and two titles whose numbers conflict
-//! ("(#21)" and "(#22)") never match at all.
+//! 1. the same canonical URL;
+//! 2. a mirror's text links to the work's page, and to no other stored work (a page that links
+//!    to several works is a roundup and joins none of them by its links);
+//! 3. the same title once decorations are removed (see [`title`]), within days;
+//! 4. near-identical text, each feed's boilerplate left out;
+//! 5. a mirror's title that contains the work's whole, distinctive title, within days;
+//! 6. several passages a mirror quotes word for word from an origin's text, within days.
+//!
+//! Roles decide what evidence may do. A mirror joins an origin item's story by title even when
+//! its text is its own summary; two origin items of different feeds whose texts clearly
+//! disagree stay apart however alike their titles. Two items of one feed never share a story
+//! (the same guid is an update, handled before the matcher), so a story never takes an item of
+//! a feed it already holds. An item that matches two stories that each have an origin member
+//! joins the one it matches better, or none when it cannot tell, and never folds them
+//! together; stories without an origin member (mirrors that arrived first) fold into the story
+//! the item joins. Stories a person split off are never folded by the matcher.
+//!
+//! Everything here is pure: the store supplies candidates found through its indexes, and
+//! [`decide`] picks among them, so the rules are tested on plain values.
 
 mod text;
 mod title;
 mod url;
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::model::{Item, MatchReason};
+use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
-pub use text::{anchors, containment, shingles, words};
-pub use title::{is_generic, numbers, title_key};
-pub use url::canonical_url;
+pub use text::{
+    anchors, boilerplate, containment, quote_anchors, quoted_passages, shingles, words,
+};
+pub use title::{
+    Decorations, contains_title, is_generic, numbers, title_grams, title_key, title_keys,
+};
+pub use url::{canonical_url, outbound_links, without_tracking};
 
 /// Tunables, in the config's `[dedupe]` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Thresholds {
-    /// Two items with the same title key match only this close in time.
+    /// Two origin items with the same title key match only this close in time.
     pub title_window: Duration,
+    /// Title and quotation evidence that involves a mirror counts only this close in time: a
+    /// directory lists an episode days after it aired.
+    pub mirror_window: Duration,
     /// Near-identical text matches only this close in time (a re-run a year later is new).
     pub content_window: Duration,
     /// Containment at or above which texts are the same work.
     pub content_threshold: f64,
-    /// Containment below which two substantial texts "clearly disagree" and veto a title match.
+    /// Containment below which two substantial origin texts "clearly disagree" and veto a
+    /// title match between them.
     pub disagree_below: f64,
     /// Shingles a text needs before its containment is evidence.
     pub min_shingles: usize,
+    /// Quoted passages (eight words or more each) that make a piece coverage of a work.
+    pub min_quoted_passages: usize,
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
             title_window: Duration::days(3),
+            mirror_window: Duration::days(7),
             content_window: Duration::days(30),
             content_threshold: 0.5,
             disagree_below: 0.05,
             min_shingles: 20,
+            min_quoted_passages: 2,
         }
     }
 }
@@ -58,6 +86,12 @@ pub struct ItemKeys {
     pub title_key: Option<String>,
     /// Text anchors, for finding near-identical texts through an index.
     pub anchors: Vec<i64>,
+    /// Four-word runs of the title key, for finding titles inside titles.
+    pub title_grams: Vec<i64>,
+    /// The canonical keys of the pages the text links to.
+    pub outbound_links: Vec<String>,
+    /// Quotable shingles of an origin's text (empty for mirrors).
+    pub quote_anchors: Vec<i64>,
 }
 
 /// What the matcher knows about the incoming item.
@@ -65,29 +99,99 @@ pub struct ItemKeys {
 pub struct Probe {
     /// The feed the item came from.
     pub source: String,
+    pub role: Role,
+    pub kind: ItemKind,
     pub keys: ItemKeys,
+    /// Every key the title may stand for, `keys.title_key` first.
+    pub title_keys: Vec<String>,
+    /// The text's shingles in order, the feed's boilerplate left out.
+    pub sequence: Vec<u64>,
     pub shingles: HashSet<u64>,
     pub published: DateTime<Utc>,
 }
 
+/// At most this many quotation lookups per mirror: a long rewrite quotes early and often.
+const MAX_QUOTE_LOOKUPS: usize = 96;
+
 impl Probe {
-    pub fn new(item: &Item, published: DateTime<Utc>) -> Probe {
-        let shingle_list = item
+    /// The probe of an item from a feed with `role`, whose feed repeats `boilerplate` in every
+    /// item, with the writer's names in `decorations`.
+    pub fn new(
+        item: &Item,
+        role: Role,
+        published: DateTime<Utc>,
+        decorations: &Decorations,
+        boilerplate: &HashSet<u64>,
+    ) -> Probe {
+        let sequence: Vec<u64> = item
             .body()
             .map(|body| shingles(&words(body)))
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|hash| !boilerplate.contains(hash))
+            .collect();
+        let title_keys = title_keys(&item.title, decorations);
+        let canonical = item.link.as_deref().and_then(canonical_url);
         let keys = ItemKeys {
-            canonical_url: item.link.as_deref().and_then(canonical_url),
-            title_key: title_key(&item.title),
-            anchors: anchors(&shingle_list),
+            outbound_links: item
+                .body()
+                .map(|body| outbound_links(body, canonical.as_deref()))
+                .unwrap_or_default(),
+            canonical_url: canonical,
+            title_key: title_keys.first().cloned(),
+            anchors: anchors(&sequence),
+            title_grams: title_keys
+                .first()
+                .map(|k| title_grams(k))
+                .unwrap_or_default(),
+            quote_anchors: match role {
+                Role::Origin => quote_anchors(&sequence),
+                Role::Mirror => Vec::new(),
+            },
         };
         Probe {
             source: item.source.clone(),
+            role,
+            kind: item.kind,
             keys,
-            shingles: shingle_list.into_iter().collect(),
+            title_keys,
+            shingles: sequence.iter().copied().collect(),
+            sequence,
             published,
         }
     }
+
+    /// The shingles to look up in the quotation index: only a mirror quotes an origin.
+    pub fn quote_lookups(&self) -> Vec<i64> {
+        match self.role {
+            Role::Mirror => {
+                let mut lookups = quote_anchors(&self.sequence);
+                lookups.truncate(MAX_QUOTE_LOOKUPS);
+                lookups
+            }
+            Role::Origin => Vec::new(),
+        }
+    }
+}
+
+/// How a candidate was found through links, when it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linked {
+    /// The probe's text links to the candidate's page (and to no other stored work).
+    ProbeLinksHere,
+    /// The candidate's text links to the probe's page (and to no other stored work).
+    LinksToProbe,
+}
+
+/// What the store knows of the story a candidate belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoryFacts {
+    /// Whether an item of an origin feed is a member.
+    pub has_origin: bool,
+    /// The feeds its members came from.
+    pub sources: Vec<String>,
+    /// Split off by a person: the matcher never folds it into another story or another into it.
+    pub pinned: bool,
 }
 
 /// A stored item that shares a key with the probe.
@@ -97,11 +201,74 @@ pub struct Candidate {
     pub story_id: i64,
     /// The feed it came from.
     pub source: String,
+    pub role: Role,
+    pub kind: ItemKind,
     pub published: DateTime<Utc>,
     pub canonical_url: Option<String>,
     pub title_key: Option<String>,
     /// Sanitised HTML, for containment.
     pub body: Option<String>,
+    /// Why it is in its story.
+    pub reason: MatchReason,
+    /// Its feed's boilerplate, left out of its text.
+    pub boilerplate: Arc<HashSet<u64>>,
+    /// Whether one of the two links to the other's page.
+    pub linked: Option<Linked>,
+    pub story: Arc<StoryFacts>,
+}
+
+impl Candidate {
+    /// A stored item alone in its story, as the store hands over an item of `source` that
+    /// nothing joined yet: the shape pure tests and evaluations need.
+    pub fn alone(
+        item_id: i64,
+        story_id: i64,
+        item: &Item,
+        source: &str,
+        role: Role,
+        published: DateTime<Utc>,
+    ) -> Candidate {
+        let keys = Probe::new(
+            item,
+            role,
+            published,
+            &Decorations::default(),
+            &HashSet::new(),
+        )
+        .keys;
+        Candidate {
+            item_id,
+            story_id,
+            source: source.to_owned(),
+            role,
+            kind: item.kind,
+            published,
+            canonical_url: keys.canonical_url,
+            title_key: keys.title_key,
+            body: item.body().map(str::to_owned),
+            reason: MatchReason::New,
+            boilerplate: Arc::default(),
+            linked: None,
+            story: Arc::new(StoryFacts {
+                has_origin: role == Role::Origin,
+                sources: vec![source.to_owned()],
+                pinned: false,
+            }),
+        }
+    }
+}
+
+/// Why the probe matches one candidate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evidence {
+    pub reason: MatchReason,
+    /// How strongly, from 0 to 1 (1 for exact keys).
+    pub score: f64,
+    /// What the probe is to the candidate's work.
+    pub member_role: MemberRole,
+    /// What the candidate is to the probe's work: a story that a mirror started learns what
+    /// that mirror is once the origin arrives.
+    pub candidate_role: MemberRole,
 }
 
 /// The matcher's verdict.
@@ -109,17 +276,23 @@ pub struct Candidate {
 pub enum Decision {
     /// No stored story is this work.
     New,
-    /// The item belongs to `story_id`. `also` lists other stories the item matched: they are
-    /// the same work too (the item bridges them) and fold into `story_id`.
+    /// The item belongs to `story_id`.
     Join {
         story_id: i64,
         reason: MatchReason,
         score: f64,
+        member_role: MemberRole,
+        /// Other stories the item proved to be the same work (none of them with an origin
+        /// member, or only one of the lot): they fold into `story_id`.
         also: Vec<i64>,
+        /// Mirrors that started a story and whose role the arriving origin item now tells:
+        /// `(item_id, member_role, reason, score)`.
+        relabel: Vec<(i64, MemberRole, MatchReason, f64)>,
     },
 }
 
-fn tier_rank(reason: MatchReason) -> u8 {
+/// Evidence strength, for choosing among matched stories.
+pub fn tier_rank(reason: MatchReason) -> u8 {
     match reason {
         MatchReason::Guid | MatchReason::Manual => 8,
         MatchReason::Url => 7,
@@ -134,10 +307,7 @@ fn tier_rank(reason: MatchReason) -> u8 {
 
 /// Two titles whose numbers are disjoint name different issues of a series. A number missing
 /// from one side (a podcast's "Ep. 45" prefix) is no conflict.
-fn numbers_conflict(a: Option<&str>, b: Option<&str>) -> bool {
-    let (Some(a), Some(b)) = (a, b) else {
-        return false;
-    };
+fn numbers_conflict(a: &str, b: &str) -> bool {
     let (a, b) = (numbers(a), numbers(b));
     if a.is_empty() || b.is_empty() {
         return false;
@@ -146,118 +316,267 @@ fn numbers_conflict(a: Option<&str>, b: Option<&str>) -> bool {
     !subset(&a, &b) && !subset(&b, &a)
 }
 
+/// What an item of a feed with `role` is to a work it matched with `reason`, given whether its
+/// text is a copy of the work's.
+fn member_role(
+    role: Role,
+    kind: ItemKind,
+    reason: MatchReason,
+    copy: bool,
+    text: bool,
+) -> MemberRole {
+    match role {
+        Role::Origin => MemberRole::implied(role, kind),
+        Role::Mirror if copy || !text => MemberRole::Copy,
+        Role::Mirror => match reason {
+            MatchReason::Link | MatchReason::TitleContained | MatchReason::Quotes => {
+                MemberRole::Coverage
+            }
+            _ => MemberRole::Summary,
+        },
+    }
+}
+
 /// How one candidate matches the probe, if it does.
 pub fn match_candidate(
     probe: &Probe,
     candidate: &Candidate,
     thresholds: &Thresholds,
-) -> Option<(MatchReason, f64)> {
-    let probe_title = probe.keys.title_key.as_deref();
+) -> Option<Evidence> {
+    // Two items of one feed are two works, whatever they share (a footer, a page, a title).
+    if probe.source == candidate.source {
+        return None;
+    }
     let candidate_title = candidate.title_key.as_deref();
     // Different issues of a series are different works, whatever else they share (a page of
     // release notes with one anchor per version has one canonical URL for all of them).
-    if numbers_conflict(probe_title, candidate_title) {
+    if let Some(theirs) = candidate_title
+        && !probe.title_keys.is_empty()
+        && probe
+            .title_keys
+            .iter()
+            .all(|ours| numbers_conflict(ours, theirs))
+    {
         return None;
     }
-    // The candidate's shingles are computed at most once, and only if a tier needs them.
-    let other: std::cell::OnceCell<HashSet<u64>> = std::cell::OnceCell::new();
-    let candidate_shingles = || -> &HashSet<u64> {
-        other.get_or_init(|| {
-            candidate
+    // The candidate's text is computed at most once, and only if some evidence needs it.
+    let text: std::cell::OnceCell<(Vec<u64>, HashSet<u64>)> = std::cell::OnceCell::new();
+    let candidate_text = || {
+        text.get_or_init(|| {
+            let sequence: Vec<u64> = candidate
                 .body
                 .as_deref()
-                .map(|body| shingles(&words(body)).into_iter().collect())
+                .map(|body| shingles(&words(body)))
                 .unwrap_or_default()
+                .into_iter()
+                .filter(|hash| !candidate.boilerplate.contains(hash))
+                .collect();
+            let set = sequence.iter().copied().collect();
+            (sequence, set)
         })
     };
-    // Two texts with enough words on both sides that share almost nothing are different works.
-    let disagree = |other: &HashSet<u64>, at_least: usize| {
-        probe.shingles.len() >= at_least
-            && other.len() >= at_least
-            && containment(&probe.shingles, other, 1) < thresholds.disagree_below
+    let min = thresholds.min_shingles;
+    let score = || containment(&probe.shingles, &candidate_text().1, min);
+    let probe_has_text = probe.shingles.len() >= min;
+    let candidate_has_text = || candidate_text().1.len() >= min;
+    let is_copy =
+        || probe_has_text && candidate_has_text() && score() >= thresholds.content_threshold;
+    let found = |reason: MatchReason, score: f64| {
+        let copy = is_copy();
+        Some(Evidence {
+            reason,
+            score,
+            member_role: member_role(probe.role, probe.kind, reason, copy, probe_has_text),
+            candidate_role: member_role(
+                candidate.role,
+                candidate.kind,
+                reason,
+                copy,
+                candidate_has_text(),
+            ),
+        })
     };
 
+    let both_origin = probe.role == Role::Origin && candidate.role == Role::Origin;
+    let gap = (probe.published - candidate.published).abs();
+    let same_title = candidate_title.is_some_and(|theirs| {
+        !is_generic(theirs) && probe.title_keys.iter().any(|ours| ours == theirs)
+    });
+
     if probe.keys.canonical_url.is_some() && probe.keys.canonical_url == candidate.canonical_url {
-        // Two items of one feed under one link are two works: the feed links every item to a
-        // page of its own (a show's home page, a changelog). The same item would share a guid.
-        let same_feed = probe.source == candidate.source;
         // Under different headlines (or a generic one), a shared link is a claim the texts
         // must confirm when both sides have text to compare.
-        let titles_agree =
-            probe_title.is_some_and(|t| !is_generic(t)) && probe_title == candidate_title;
-        let both_have_text = probe.shingles.len() >= thresholds.min_shingles
-            && candidate_shingles().len() >= thresholds.min_shingles;
-        let texts_confirm = || {
-            containment(
-                &probe.shingles,
-                candidate_shingles(),
-                thresholds.min_shingles,
-            ) >= thresholds.content_threshold
-        };
-        if !same_feed && (titles_agree || !both_have_text || texts_confirm()) {
-            return Some((MatchReason::Url, 1.0));
+        if same_title || !probe_has_text || !candidate_has_text() || is_copy() {
+            return found(MatchReason::Url, 1.0);
         }
     }
 
-    let gap = (probe.published - candidate.published).abs();
-    if let (Some(a), Some(b)) = (probe_title, candidate_title)
-        && a == b
-        && !is_generic(a)
-        && gap <= thresholds.title_window
-        && !disagree(candidate_shingles(), 3 * thresholds.min_shingles)
-    {
-        return Some((MatchReason::Title, 1.0));
+    if let Some(linked) = candidate.linked {
+        let linking = match linked {
+            Linked::ProbeLinksHere => probe.role,
+            Linked::LinksToProbe => candidate.role,
+        };
+        // An origin linking to another origin's page is one writer citing another.
+        if linking == Role::Mirror && gap <= thresholds.content_window {
+            return found(MatchReason::Link, 1.0);
+        }
     }
 
-    if gap <= thresholds.content_window && probe.shingles.len() >= thresholds.min_shingles {
-        let score = containment(
-            &probe.shingles,
-            candidate_shingles(),
-            thresholds.min_shingles,
-        );
+    let title_window = if both_origin {
+        thresholds.title_window
+    } else {
+        thresholds.mirror_window
+    };
+    if same_title && gap <= title_window {
+        // Two origin texts with enough words that share almost nothing are different works
+        // under one title; a mirror's text is often its own summary, and proves nothing.
+        let disagree = both_origin
+            && probe.shingles.len() >= 3 * min
+            && candidate_text().1.len() >= 3 * min
+            && score() < thresholds.disagree_below;
+        if !disagree {
+            return found(MatchReason::Title, 1.0);
+        }
+    }
+
+    if gap <= thresholds.content_window && probe_has_text {
+        let score = score();
         if score >= thresholds.content_threshold {
-            return Some((MatchReason::Content, score));
+            return found(MatchReason::Content, score);
+        }
+    }
+
+    if gap <= thresholds.mirror_window
+        && let Some(theirs) = candidate_title
+    {
+        let probe_contains = probe.role == Role::Mirror
+            && probe
+                .title_keys
+                .iter()
+                .any(|ours| contains_title(ours, theirs));
+        let candidate_contains = candidate.role == Role::Mirror
+            && probe
+                .title_keys
+                .iter()
+                .any(|ours| contains_title(theirs, ours));
+        if probe_contains || candidate_contains {
+            return found(MatchReason::TitleContained, 1.0);
+        }
+    }
+
+    if gap <= thresholds.mirror_window {
+        let quoted = match (probe.role, candidate.role) {
+            (Role::Mirror, Role::Origin) => {
+                Some(quoted_passages(&probe.sequence, &candidate_text().1))
+            }
+            (Role::Origin, Role::Mirror) => {
+                Some(quoted_passages(&candidate_text().0, &probe.shingles))
+            }
+            _ => None,
+        };
+        if let Some((passages, quoted_words)) = quoted
+            && passages >= thresholds.min_quoted_passages
+        {
+            let mirror_words = match probe.role {
+                Role::Mirror => probe.sequence.len(),
+                Role::Origin => candidate_text().0.len(),
+            };
+            let score = (quoted_words as f64 / mirror_words.max(1) as f64).min(1.0);
+            return found(MatchReason::Quotes, score);
         }
     }
     None
 }
 
-/// Picks the story an item joins: the strongest tier, then the highest score, then the oldest
-/// story, so the verdict never depends on the order candidates were listed in.
+/// Picks the story an item joins: the strongest evidence, then the highest score, then the
+/// oldest story, so the verdict never depends on the order candidates were listed in.
 pub fn decide(probe: &Probe, candidates: &[Candidate], thresholds: &Thresholds) -> Decision {
-    let mut best_per_story: BTreeMap<i64, (MatchReason, f64)> = BTreeMap::new();
+    let mut best: BTreeMap<i64, (Evidence, &Candidate)> = BTreeMap::new();
     for candidate in candidates {
-        if let Some((reason, score)) = match_candidate(probe, candidate, thresholds) {
-            let entry = best_per_story
-                .entry(candidate.story_id)
-                .or_insert((reason, score));
-            if (tier_rank(reason), score) > (tier_rank(entry.0), entry.1) {
-                *entry = (reason, score);
+        // A story never holds two items of one feed.
+        if candidate.story.sources.contains(&probe.source) {
+            continue;
+        }
+        let Some(evidence) = match_candidate(probe, candidate, thresholds) else {
+            continue;
+        };
+        let strength = |e: &Evidence| (tier_rank(e.reason), e.score);
+        match best.get(&candidate.story_id) {
+            Some((kept, _)) if strength(kept) >= strength(&evidence) => {}
+            _ => {
+                best.insert(candidate.story_id, (evidence, candidate));
             }
         }
     }
-    let Some((&story_id, &(reason, score))) = best_per_story.iter().max_by(|a, b| {
-        let key = |(id, (reason, score)): (&i64, &(MatchReason, f64))| {
-            (tier_rank(*reason), *score, std::cmp::Reverse(*id))
-        };
-        key(*a)
-            .partial_cmp(&key(*b))
+    let mut ranked: Vec<(i64, Evidence, &Candidate)> = best
+        .into_iter()
+        .map(|(story, (evidence, candidate))| (story, evidence, candidate))
+        .collect();
+    ranked.sort_by(|a, b| {
+        (tier_rank(b.1.reason), b.1.score)
+            .partial_cmp(&(tier_rank(a.1.reason), a.1.score))
             .unwrap_or(std::cmp::Ordering::Equal)
-    }) else {
+            .then(a.0.cmp(&b.0))
+    });
+
+    // Of the stories with an origin member, the item joins the one it matches best; when the
+    // best two are matched alike, it cannot tell which work it is about and joins neither.
+    let mut with_origin = ranked.iter().filter(|(_, _, c)| c.story.has_origin);
+    let chosen_origin = with_origin.next();
+    if let (Some(first), Some(second)) = (chosen_origin, with_origin.next())
+        && tier_rank(first.1.reason) == tier_rank(second.1.reason)
+        && (first.1.score - second.1.score).abs() < 0.05
+    {
+        return Decision::New;
+    }
+    let Some(lead) = chosen_origin.or_else(|| ranked.first()) else {
         return Decision::New;
     };
-    // The surviving story is the oldest one matched, so a story's id, once issued, stays.
-    let oldest = *best_per_story.keys().next().unwrap_or(&story_id);
-    let also = best_per_story
-        .keys()
-        .copied()
-        .filter(|id| *id != oldest)
+
+    // The stories that fold together: the chosen one and every story of mirrors alone the
+    // item also matched, as long as none of them is pinned and no two hold one feed.
+    let mut group = vec![lead];
+    let mut feeds: HashSet<&str> = lead.2.story.sources.iter().map(String::as_str).collect();
+    feeds.insert(&probe.source);
+    if !lead.2.story.pinned {
+        for other in &ranked {
+            let story = &other.2.story;
+            if other.0 == lead.0 || story.has_origin || story.pinned {
+                continue;
+            }
+            if story.sources.iter().any(|s| feeds.contains(s.as_str())) {
+                continue;
+            }
+            feeds.extend(story.sources.iter().map(String::as_str));
+            group.push(other);
+        }
+    }
+    // The surviving story is the oldest, so a story's id, once issued, stays.
+    let survivor = group
+        .iter()
+        .map(|(story, _, _)| *story)
+        .min()
+        .unwrap_or(lead.0);
+    let also = group
+        .iter()
+        .map(|(story, _, _)| *story)
+        .filter(|story| *story != survivor)
         .collect();
+    let relabel = match probe.role {
+        Role::Origin => group
+            .iter()
+            .filter(|(_, _, c)| c.role == Role::Mirror && c.reason == MatchReason::New)
+            .map(|(_, e, c)| (c.item_id, e.candidate_role, e.reason, e.score))
+            .collect(),
+        Role::Mirror => Vec::new(),
+    };
     Decision::Join {
-        story_id: oldest,
-        reason,
-        score,
+        story_id: survivor,
+        reason: lead.1.reason,
+        score: lead.1.score,
+        member_role: lead.1.member_role,
         also,
+        relabel,
     }
 }
 

@@ -40,27 +40,48 @@ fn item(title: &str, link: Option<&str>, body: Option<&str>) -> Item {
     }
 }
 
-fn candidate(story_id: i64, item: &Item, published: DateTime<Utc>) -> Candidate {
-    let probe = Probe::new(item, published);
-    Candidate {
-        item_id: story_id * 10,
-        story_id,
-        // Stored items come from other feeds than the incoming one unless a test says so.
-        source: format!("feed-{story_id}"),
+fn probe(item: &Item, role: Role, published: DateTime<Utc>) -> Probe {
+    Probe::new(
+        item,
+        role,
         published,
-        canonical_url: probe.keys.canonical_url,
-        title_key: probe.keys.title_key,
-        body: item.body().map(str::to_owned),
-    }
+        &Decorations::default(),
+        &HashSet::new(),
+    )
 }
 
-fn verdict(new: &Item, at: DateTime<Utc>, stored: &[(i64, &Item, DateTime<Utc>)]) -> Decision {
-    let probe = Probe::new(new, at);
+/// A stored item from a feed of its own (`feed-N` for story N), alone in its story.
+fn candidate_as(story_id: i64, item: &Item, published: DateTime<Utc>, role: Role) -> Candidate {
+    Candidate::alone(
+        story_id * 10,
+        story_id,
+        item,
+        &format!("feed-{story_id}"),
+        role,
+        published,
+    )
+}
+
+fn verdict_as(
+    new: &Item,
+    role: Role,
+    at: DateTime<Utc>,
+    stored: &[(i64, &Item, DateTime<Utc>, Role)],
+) -> Decision {
     let candidates: Vec<_> = stored
         .iter()
-        .map(|(story, item, when)| candidate(*story, item, *when))
+        .map(|(story, item, when, role)| candidate_as(*story, item, *when, *role))
         .collect();
-    decide(&probe, &candidates, &Thresholds::default())
+    decide(&probe(new, role, at), &candidates, &Thresholds::default())
+}
+
+/// Origin items all round, as the first matcher knew them.
+fn verdict(new: &Item, at: DateTime<Utc>, stored: &[(i64, &Item, DateTime<Utc>)]) -> Decision {
+    let stored: Vec<_> = stored
+        .iter()
+        .map(|(story, item, when)| (*story, *item, *when, Role::Origin))
+        .collect();
+    verdict_as(new, Role::Origin, at, &stored)
 }
 
 fn joined(decision: &Decision) -> Option<(i64, MatchReason)> {
@@ -202,7 +223,15 @@ fn bridging_item_folds_stories_into_the_oldest() {
         Some("https://m.example/1"),
         Some(ESSAY),
     );
-    let decision = verdict(&post, day(1), &[(7, &mirror, day(1)), (3, &post, day(1))]);
+    let decision = verdict_as(
+        &post,
+        Role::Origin,
+        day(1),
+        &[
+            (7, &mirror, day(1), Role::Mirror),
+            (3, &post, day(1), Role::Origin),
+        ],
+    );
     match decision {
         Decision::Join {
             story_id,
@@ -229,12 +258,9 @@ fn verdict_does_not_depend_on_candidate_order() {
 
 #[test]
 fn numbers_conflict_only_when_disjoint() {
-    assert!(numbers_conflict(Some("issue 21"), Some("issue 22")));
-    assert!(!numbers_conflict(
-        Some("ep 45 bets 2026"),
-        Some("bets 2026")
-    ));
-    assert!(!numbers_conflict(Some("bets"), Some("bets 2026")));
+    assert!(numbers_conflict("issue 21", "issue 22"));
+    assert!(!numbers_conflict("ep 45 bets 2026", "bets 2026"));
+    assert!(!numbers_conflict("bets", "bets 2026"));
 }
 
 #[test]
@@ -249,11 +275,8 @@ fn one_feed_linking_many_items_to_one_page_does_not_merge_them() {
         Some("https://show.example/podcast"),
         None,
     );
-    let probe = Probe::new(&b, day(8));
-    let same_feed = Candidate {
-        source: b.source.clone(),
-        ..candidate(1, &a, day(1))
-    };
+    let probe = probe(&b, Role::Origin, day(8));
+    let same_feed = Candidate::alone(10, 1, &a, &b.source, Role::Origin, day(1));
     assert_eq!(
         decide(&probe, &[same_feed], &Thresholds::default()),
         Decision::New

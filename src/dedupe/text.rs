@@ -44,15 +44,89 @@ pub fn words(html: &str) -> Vec<String> {
         .collect()
 }
 
+/// The hash of a run of words, the same on every platform and run (it is stored).
+pub fn stable_hash<'a>(words: impl IntoIterator<Item = &'a str>) -> u64 {
+    words.into_iter().fold(FNV_OFFSET, |hash, word| {
+        fnv1a(b" ", fnv1a(word.as_bytes(), hash))
+    })
+}
+
 /// Hashes of every run of [`SHINGLE_WORDS`] words, in document order.
 pub fn shingles(words: &[String]) -> Vec<u64> {
     words
         .windows(SHINGLE_WORDS)
-        .map(|window| {
-            window.iter().fold(FNV_OFFSET, |hash, word| {
-                fnv1a(b" ", fnv1a(word.as_bytes(), hash))
-            })
-        })
+        .map(|window| stable_hash(window.iter().map(String::as_str)))
+        .collect()
+}
+
+/// One shingle in `QUOTE_MODULUS` of an origin's text is indexed for quotations: a passage of
+/// a dozen words quoted elsewhere then meets its source through the index with good odds, and
+/// several quoted passages almost surely do. (The residue differs from the anchors' so the two
+/// indexes sample different shingles.)
+const QUOTE_MODULUS: u64 = 8;
+const QUOTE_RESIDUE: u64 = 3;
+
+/// At most this many quotation anchors per item: an essay of four thousand words.
+const MAX_QUOTE_ANCHORS: usize = 500;
+
+/// The shingles of a text that the quotation index holds (for an origin's text) or is asked
+/// for (for a mirror's text).
+pub fn quote_anchors(sequence: &[u64]) -> Vec<i64> {
+    let mut seen = HashSet::new();
+    sequence
+        .iter()
+        .copied()
+        .filter(|hash| hash % QUOTE_MODULUS == QUOTE_RESIDUE && seen.insert(*hash))
+        .take(MAX_QUOTE_ANCHORS)
+        .map(|hash| hash as i64)
+        .collect()
+}
+
+/// Shingles in a row that make a quoted passage: four 5-word shingles cover eight words.
+pub const QUOTE_SHINGLES: usize = 4;
+
+/// The passages of `sequence` (a text's shingles in order) found word for word in `source`:
+/// maximal runs of at least [`QUOTE_SHINGLES`] consecutive shingles, counted once each.
+/// Returns the number of passages and the words they cover.
+pub fn quoted_passages(sequence: &[u64], source: &HashSet<u64>) -> (usize, usize) {
+    let mut passages = 0;
+    let mut words = 0;
+    let mut run = 0;
+    let mut close = |run: usize| {
+        if run >= QUOTE_SHINGLES {
+            passages += 1;
+            words += run + SHINGLE_WORDS - 1;
+        }
+    };
+    for hash in sequence {
+        if source.contains(hash) {
+            run += 1;
+        } else {
+            close(run);
+            run = 0;
+        }
+    }
+    close(run);
+    (passages, words)
+}
+
+/// A feed's boilerplate: the shingles found in at least three of its texts and in at least a
+/// fifth of them (a sponsor read, a subscribe footer, a show's standing intro). Passages a feed
+/// repeats in every item say nothing about which work an item is.
+pub fn boilerplate<'a>(texts: impl IntoIterator<Item = &'a HashSet<u64>>) -> HashSet<u64> {
+    let mut counts: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    let mut total: usize = 0;
+    for text in texts {
+        total += 1;
+        for hash in text {
+            *counts.entry(*hash).or_default() += 1;
+        }
+    }
+    let at_least = 3.max(total.div_ceil(5));
+    counts
+        .into_iter()
+        .filter(|(_, count)| *count >= at_least)
+        .map(|(hash, _)| hash)
         .collect()
 }
 

@@ -1,7 +1,13 @@
 //! Title keys: the same headline however a site decorated it.
 //!
-//! Site suffixes (" | Site", " - Podcast") and prefixes ("Podcast: ") are stripped by rule
-//! tables; numbers are kept, because "(#21)" and "(#22)" are different issues of a series.
+//! Two kinds of decoration come off. The common forms are rule tables: site suffixes
+//! (" | Site", " - Podcast"), medium and section prefixes ("Podcast: ", "Op-ed: "), Substack's
+//! page title (" - by Author - Publication"), a tag in brackets ("[AINews]"), a source domain in
+//! parentheses. The others name the writer, and only the writer's own feeds know those names:
+//! [`Decorations`] holds what the origin feeds say of themselves (their titles, their authors,
+//! the authors' surnames), so that "Mollick: X", "X - Ethan Mollick (One Useful Thing)" and
+//! "Interconnects: X" all come back to "x". Numbers are kept, because "(#21)" and "(#22)" are
+//! different issues of a series.
 
 /// Separators after which a short tail names the site, not the work.
 const SUFFIX_SEPARATORS: &[&str] = &[" | ", " - ", " — ", " – ", " :: ", " · "];
@@ -11,6 +17,19 @@ const MAX_SUFFIX_WORDS: usize = 4;
 
 /// Prefixes that label the medium rather than name the work.
 const MEDIUM_PREFIXES: &[&str] = &[
+    "op-ed:",
+    "op ed:",
+    "opinion:",
+    "analysis:",
+    "commentary:",
+    "essay:",
+    "guest post:",
+    "new post:",
+    "new episode:",
+    "video:",
+    "watch:",
+    "summary:",
+    "tl;dr:",
     "podcast:",
     "audio:",
     "episode:",
@@ -30,6 +49,19 @@ const MEDIUM_PREFIXES: &[&str] = &[
 static EPISODE_PREFIX: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     regex::Regex::new(r"^(?:episode|ep\.?|no\.?|#)\s*\d+\s*[:\-–—|.]\s*")
         .expect("the episode prefix pattern is valid")
+});
+
+/// Decorations that need no names: a leading tag in brackets ("[AINews] "), Substack's page
+/// title tail (" - by Author - Publication"), a source domain in parentheses (" (example.com)").
+static TAG_PREFIX: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^[\[(][^\])]{1,24}[\])]\s*").expect("the tag prefix pattern is valid")
+});
+static BYLINE_TAIL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\s+[-–—|]\s+by\s+.*$").expect("the byline pattern is valid")
+});
+static DOMAIN_TAIL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\s*\((?:[a-z0-9-]+\.)+[a-z]{2,}(?:/\S*)?\)$")
+        .expect("the domain pattern is valid")
 });
 
 /// Suffixes that label the medium.
@@ -104,6 +136,15 @@ pub fn title_key(title: &str) -> Option<String> {
         if let Some(found) = EPISODE_PREFIX.find(&text) {
             text = text[found.end()..].to_owned();
         }
+        for pattern in [&*TAG_PREFIX, &*BYLINE_TAIL, &*DOMAIN_TAIL] {
+            // A decoration never takes the whole title.
+            if let Some(found) = pattern.find(&text)
+                && found.len() < text.len()
+            {
+                text.replace_range(found.range(), "");
+                text = text.trim().to_owned();
+            }
+        }
         for suffix in MEDIUM_SUFFIXES {
             if let Some(rest) = text.strip_suffix(suffix) {
                 text = rest.trim_end().to_owned();
@@ -162,6 +203,168 @@ pub fn numbers(key: &str) -> Vec<&str> {
     key.split(' ')
         .filter(|w| w.chars().any(|c| c.is_ascii_digit()))
         .collect()
+}
+
+/// Words that carry no meaning of their own, left out when counting how distinctive a title is.
+const STOPWORDS: &[&str] = &[
+    "a", "an", "the", "of", "to", "in", "on", "and", "or", "for", "is", "are", "was", "be", "it",
+    "s", "with", "by", "at", "as", "from", "that", "this", "we", "i", "you", "my", "our", "your",
+    "how", "what", "why", "do", "does", "not", "vs",
+];
+
+/// A contained title needs this many words that are not stopwords before a longer title that
+/// contains it is evidence: "The AI race" is inside too many headlines to mean one work.
+pub const MIN_CONTAINED_WORDS: usize = 4;
+
+/// Words joined between a title and a name that decorates it ("X by Jane Doe", "Doe on X").
+const NAME_JOINERS: &[&str] = &["by", "from", "on", "with", "via", "says", "writes", "in"];
+
+/// The names that decorate a writer's titles on other sites, learned from the origin feeds:
+/// feed titles and author names, and each author's surname.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decorations {
+    /// Each name as its key words, longest first so "nathan lambert" goes before "lambert".
+    names: Vec<Vec<String>>,
+}
+
+impl Decorations {
+    /// Decorations from feed titles and author names. Names with no letters, or a surname
+    /// shorter than four letters (too likely to be a real word of a title), are left out.
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Decorations {
+        let mut out: Vec<Vec<String>> = Vec::new();
+        for name in names {
+            let words = key_words(&name.to_lowercase());
+            if words.is_empty() || words.iter().all(|w| STOPWORDS.contains(&w.as_str())) {
+                continue;
+            }
+            if words.len() >= 2
+                && let Some(surname) = words.last()
+                && surname.chars().count() >= 4
+                && !STOPWORDS.contains(&surname.as_str())
+            {
+                out.push(vec![surname.clone()]);
+            }
+            out.push(words);
+        }
+        out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        out.dedup();
+        Decorations { names: out }
+    }
+
+    /// The key with the writer's names taken off its start and end ("simon willison x" and
+    /// "x by simon willison" are "x"), or `None` when no name was there or too little is left.
+    fn strip(&self, key: &str) -> Option<String> {
+        let mut words: Vec<&str> = key.split(' ').collect();
+        let original = words.len();
+        loop {
+            let before = words.len();
+            for name in &self.names {
+                let n = name.len();
+                if words.len() > n + 1 && words[..n].iter().zip(name).all(|(a, b)| *a == b) {
+                    words.drain(..n);
+                }
+                if words.len() > n + 1
+                    && words[words.len() - n..]
+                        .iter()
+                        .zip(name)
+                        .all(|(a, b)| *a == b)
+                {
+                    words.truncate(words.len() - n);
+                }
+            }
+            while words.len() > 2 && NAME_JOINERS.contains(&words[words.len() - 1]) {
+                words.pop();
+            }
+            while words.len() > 2 && NAME_JOINERS.contains(&words[0]) {
+                words.remove(0);
+            }
+            if words.len() == before {
+                break;
+            }
+        }
+        (words.len() < original && words.len() >= 2).then(|| words.join(" "))
+    }
+}
+
+/// The keys a title may stand for, most likely first: its key, the key without the writer's
+/// names, and the key of a quoted headline inside it ("Mollick: 'X'" is about "x"). Empty when
+/// the title has no key at all.
+pub fn title_keys(title: &str, decorations: &Decorations) -> Vec<String> {
+    let Some(key) = title_key(title) else {
+        return Vec::new();
+    };
+    let mut keys = vec![key];
+    if let Some(stripped) = decorations.strip(&keys[0]) {
+        keys.push(stripped);
+    }
+    if let Some(quoted) = quoted_headline(title).and_then(|q| title_key(&q))
+        && quoted.split(' ').count() >= 3
+    {
+        keys.push(quoted);
+    }
+    let mut seen = std::collections::HashSet::new();
+    keys.retain(|key| seen.insert(key.clone()));
+    keys
+}
+
+/// The longest span of a title between a pair of quotation marks.
+fn quoted_headline(title: &str) -> Option<String> {
+    const PAIRS: &[(char, char)] = &[('“', '”'), ('‘', '’'), ('"', '"'), ('\'', '\''), ('«', '»')];
+    PAIRS
+        .iter()
+        .filter_map(|(open, close)| {
+            let start = title.find(*open)? + open.len_utf8();
+            let end = start + title[start..].rfind(*close)?;
+            // An apostrophe inside a word ("Lambert's") is no quotation mark.
+            let opens_a_quote = title[..start - open.len_utf8()]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric());
+            (opens_a_quote && end > start).then(|| title[start..end].to_owned())
+        })
+        .max_by_key(String::len)
+}
+
+fn key_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// How many words of a key are not stopwords.
+pub fn significant_words(key: &str) -> usize {
+    key.split(' ').filter(|w| !STOPWORDS.contains(w)).count()
+}
+
+/// Words per title gram: a distinctive title has at least one run this long.
+const GRAM_WORDS: usize = 4;
+
+/// Hashes of every run of four words of a key, the index through which a longer title that
+/// contains a whole other title finds it (and the other way round).
+pub fn title_grams(key: &str) -> Vec<i64> {
+    let words: Vec<&str> = key.split(' ').collect();
+    let mut grams: Vec<i64> = words
+        .windows(GRAM_WORDS)
+        .map(|run| super::text::stable_hash(run.iter().copied()) as i64)
+        .collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams
+}
+
+/// Whether `long` holds every word of `short`, in order and together, and `short` is a
+/// distinctive title of its own (enough meaningful words, not generic).
+pub fn contains_title(long: &str, short: &str) -> bool {
+    if long.len() <= short.len()
+        || significant_words(short) < MIN_CONTAINED_WORDS
+        || is_generic(short)
+    {
+        return false;
+    }
+    let long: Vec<&str> = long.split(' ').collect();
+    let short: Vec<&str> = short.split(' ').collect();
+    long.windows(short.len()).any(|run| run == short.as_slice())
 }
 
 #[cfg(test)]

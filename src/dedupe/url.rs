@@ -105,6 +105,48 @@ pub fn canonical_url(link: &str) -> Option<String> {
     Some(key)
 }
 
+/// A link as it should be shown: the same URL without its tracking parameters, so a reader
+/// who follows it is not counted as the campaign that brought tributary there. Links that are
+/// not http(s), or that do not parse, are returned as they were.
+pub fn without_tracking(link: &str) -> String {
+    let Ok(mut url) = Url::parse(link.trim()) else {
+        return link.to_owned();
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.query().is_none() {
+        return link.to_owned();
+    }
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(name, _)| !is_tracking(name))
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    url.into()
+}
+
+/// At most this many outbound links of one text are kept: a copy of an essay links to a
+/// handful of pages; a page with hundreds of links is a list, not a piece about one work.
+const MAX_OUTBOUND_LINKS: usize = 32;
+
+static HREF: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r#"href="([^"]+)""#).expect("the href pattern is valid")
+});
+
+/// The canonical keys of the pages a (sanitised) HTML text links to, in order, without
+/// repeats and without `own` (the item's own canonical URL).
+pub fn outbound_links(html: &str, own: Option<&str>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    HREF.captures_iter(html)
+        .filter_map(|found| canonical_url(&found[1].replace("&amp;", "&")))
+        .filter(|key| Some(key.as_str()) != own && seen.insert(key.clone()))
+        .take(MAX_OUTBOUND_LINKS)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 //! index page it touched, which costs more than the feed's rows. The database runs in WAL mode
 //! so readers (the server, `stories`) never block the writer.
 
+mod matching;
 mod migrations;
 
 use std::collections::HashMap;
@@ -19,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use thiserror::Error;
 
 use crate::config::FeedConfig;
-use crate::dedupe::{Candidate, ItemKeys};
+use crate::dedupe::ItemKeys;
 use crate::model::{Item, MatchReason, Member, MemberRole, Role, StoredItem, Story, lead_rank};
 
 pub use migrations::MIGRATIONS;
@@ -146,6 +147,7 @@ pub struct NewItem<'a> {
     pub story_id: i64,
     pub reason: MatchReason,
     pub score: f64,
+    pub member_role: MemberRole,
 }
 
 pub struct Store {
@@ -685,69 +687,6 @@ impl WriteTx<'_> {
             .optional()?)
     }
 
-    /// Stored items that share a dedupe key with `keys`: the same canonical URL, the same title
-    /// key, or a text anchor. Found through indexes, never by scanning every story, so matching
-    /// cost stays flat as history grows. Each lookup is capped: a key shared by hundreds of
-    /// items (boilerplate text, a generic title) is no evidence anyway.
-    pub fn candidates(&self, keys: &ItemKeys) -> Result<Vec<Candidate>> {
-        let mut ids: Vec<i64> = Vec::new();
-        let mut collect = |sql: &str, key: &dyn rusqlite::ToSql| -> Result<()> {
-            let mut stmt = self.tx.prepare_cached(sql)?;
-            for id in stmt.query_map([key], |row| row.get(0))? {
-                ids.push(id?);
-            }
-            Ok(())
-        };
-        if let Some(url) = &keys.canonical_url {
-            collect(
-                "SELECT id FROM items WHERE canonical_url = ?1 LIMIT 64",
-                url,
-            )?;
-        }
-        if let Some(title) = &keys.title_key {
-            collect("SELECT id FROM items WHERE title_key = ?1 LIMIT 64", title)?;
-        }
-        for anchor in &keys.anchors {
-            collect(
-                "SELECT item_id FROM text_anchors WHERE anchor = ?1 LIMIT 64",
-                anchor,
-            )?;
-        }
-        ids.sort_unstable();
-        ids.dedup();
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT items.story_id, items.data, items.canonical_url, items.title_key,
-                    items.published, sources.name
-             FROM items JOIN sources ON sources.id = items.source_id WHERE items.id = ?1",
-        )?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let (story_id, data, canonical_url, title_key, published, source) =
-                stmt.query_row([id], |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, Option<String>>(2)?,
-                        row.get::<_, Option<String>>(3)?,
-                        row.get::<_, String>(4)?,
-                        row.get::<_, String>(5)?,
-                    ))
-                })?;
-            let item: Item = serde_json::from_str(&data)
-                .map_err(|source| StoreError::CorruptItem { id, source })?;
-            out.push(Candidate {
-                item_id: id,
-                story_id,
-                source,
-                published: parse_timestamp(&published).unwrap_or_default(),
-                canonical_url,
-                title_key,
-                body: item.content.or(item.summary),
-            });
-        }
-        Ok(out)
-    }
-
     /// Folds story `from` into story `into`: an item bridged two stories that are one work.
     /// `from` keeps its row (and so its Atom id is never reissued) but is marked merged and
     /// leaves the feed; its notifications not yet sent are cancelled, since `into` has its own.
@@ -808,8 +747,9 @@ impl WriteTx<'_> {
             .map_err(|source| StoreError::CorruptItem { id: 0, source })?;
         self.tx.execute(
             "INSERT INTO items (source_id, guid, data, content_hash, canonical_url, title_key,
-                published, first_seen, changed_at, story_id, match_reason, match_score)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11)",
+                published, first_seen, changed_at, story_id, match_reason, match_score,
+                member_role)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)",
             params![
                 row.source_id,
                 row.item.guid,
@@ -822,10 +762,11 @@ impl WriteTx<'_> {
                 row.story_id,
                 row.reason.as_str(),
                 row.score,
+                row.member_role.as_str(),
             ],
         )?;
         let id = self.tx.last_insert_rowid();
-        self.insert_anchors(id, &row.keys.anchors)?;
+        self.insert_keys(id, row.keys)?;
         self.tx.execute(
             "UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1",
             [row.source_id],
@@ -866,19 +807,8 @@ impl WriteTx<'_> {
                 timestamp(now),
             ],
         )?;
-        self.tx
-            .execute("DELETE FROM text_anchors WHERE item_id = ?1", [id])?;
-        self.insert_anchors(id, &keys.anchors)
-    }
-
-    fn insert_anchors(&self, item_id: i64, anchors: &[i64]) -> Result<()> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO text_anchors (anchor, item_id) VALUES (?1, ?2)",
-        )?;
-        for anchor in anchors {
-            stmt.execute(params![anchor, item_id])?;
-        }
-        Ok(())
+        self.delete_keys(id)?;
+        self.insert_keys(id, keys)
     }
 
     /// Queues a notification of a new story for one sink. The key is unique per (story, sink),

@@ -252,6 +252,7 @@ fn an_uncommitted_feed_leaves_nothing_behind() {
                 published: at(1),
                 story_id: story,
                 reason: MatchReason::New,
+                member_role: crate::model::MemberRole::Post,
                 score: 1.0,
             },
             at(1),

@@ -19,9 +19,9 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tributary::dedupe::{
-    Candidate, Decision, Probe, Thresholds, containment, decide, shingles, words,
+    Candidate, Decision, Decorations, Probe, Thresholds, containment, decide, shingles, words,
 };
-use tributary::model::{Item, ItemKind, MatchReason};
+use tributary::model::{Item, ItemKind, MatchReason, Role};
 
 /// Precision the matcher must keep on the set: of the pairs it joins, the share that are the
 /// same work. The set was written before the matcher learned its last rules (roundup title
@@ -120,17 +120,17 @@ struct Verdict {
 fn judge(pair: &Pair, thresholds: &Thresholds) -> Verdict {
     let a = item(&pair.a, "a", &pair.id);
     let b = item(&pair.b, "b", &pair.id);
-    let stored = Probe::new(&a, pair.a.published);
-    let candidate = Candidate {
-        item_id: 1,
-        story_id: 1,
-        source: a.source.clone(),
-        published: pair.a.published,
-        canonical_url: stored.keys.canonical_url.clone(),
-        title_key: stored.keys.title_key.clone(),
-        body: a.content.clone().or(a.summary.clone()),
-    };
-    let probe = Probe::new(&b, pair.b.published);
+    // Both sides as origin items of two feeds: the set was written before roles, and its
+    // pairs are judged on their texts and titles alone.
+    let candidate = Candidate::alone(1, 1, &a, &a.source, Role::Origin, pair.a.published);
+    let candidate_title = candidate.title_key.clone();
+    let probe = Probe::new(
+        &b,
+        Role::Origin,
+        pair.b.published,
+        &Decorations::default(),
+        &HashSet::new(),
+    );
     let joined = match decide(&probe, &[candidate], thresholds) {
         Decision::Join { reason, score, .. } => Some((reason, score)),
         Decision::New => None,
@@ -143,7 +143,7 @@ fn judge(pair: &Pair, thresholds: &Thresholds) -> Verdict {
         joined,
         containment: containment(&probe.shingles, &a_shingles, 1),
         shingles: (a_shingles.len(), probe.shingles.len()),
-        title_keys: (stored.keys.title_key, probe.keys.title_key),
+        title_keys: (candidate_title, probe.keys.title_key),
     }
 }
 

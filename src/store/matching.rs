@@ -1,0 +1,387 @@
+//! What the matcher asks of the store: the stored items that share a key with an incoming one,
+//! what their stories and feeds are, and the indexes each new item adds to.
+//!
+//! Every lookup goes through an index and is capped, never a scan of the stories, so matching
+//! cost stays flat as history grows. A key shared by hundreds of items (boilerplate text, a
+//! generic title) is no evidence anyway.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Result, StoreError, WriteTx, parse_timestamp};
+use crate::dedupe::{Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts};
+use crate::model::{Item, MatchReason, MemberRole, Role};
+
+/// Items read per key: enough for every copy of one work, few enough to stay cheap.
+const PER_KEY: i64 = 64;
+
+/// At most this many shingles of one feed are kept as its boilerplate.
+const MAX_BOILERPLATE: usize = 4096;
+
+impl WriteTx<'_> {
+    /// Stored items that share a dedupe key with the probe: the same canonical URL, one of its
+    /// title keys, a title gram, a text anchor, a quotable passage, or a link either way.
+    pub fn candidates(&self, probe: &Probe) -> Result<Vec<Candidate>> {
+        let keys = &probe.keys;
+        let mut ids: Vec<i64> = Vec::new();
+        let mut collect = |sql: &str, key: &dyn rusqlite::ToSql| -> Result<()> {
+            let mut stmt = self.tx.prepare_cached(sql)?;
+            for id in stmt.query_map(params![key, PER_KEY], |row| row.get(0))? {
+                ids.push(id?);
+            }
+            Ok(())
+        };
+        if let Some(url) = &keys.canonical_url {
+            collect(
+                "SELECT id FROM items WHERE canonical_url = ?1 LIMIT ?2",
+                url,
+            )?;
+        }
+        for title in &probe.title_keys {
+            collect("SELECT id FROM items WHERE title_key = ?1 LIMIT ?2", title)?;
+        }
+        for gram in &keys.title_grams {
+            collect(
+                "SELECT item_id FROM title_grams WHERE gram = ?1 LIMIT ?2",
+                gram,
+            )?;
+        }
+        for anchor in &keys.anchors {
+            collect(
+                "SELECT item_id FROM text_anchors WHERE anchor = ?1 LIMIT ?2",
+                anchor,
+            )?;
+        }
+        for anchor in probe.quote_lookups() {
+            collect(
+                "SELECT item_id FROM quote_anchors WHERE anchor = ?1 LIMIT ?2",
+                &anchor,
+            )?;
+        }
+        let linked = self.linked(probe)?;
+        ids.extend(linked.keys());
+        ids.sort_unstable();
+        ids.dedup();
+
+        let mut stories: HashMap<i64, Arc<StoryFacts>> = HashMap::new();
+        let mut boilerplates: HashMap<i64, Arc<HashSet<u64>>> = HashMap::new();
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT items.story_id, items.data, items.canonical_url, items.title_key,
+                    items.published, items.match_reason, sources.name, sources.role,
+                    sources.id
+             FROM items JOIN sources ON sources.id = items.source_id WHERE items.id = ?1",
+        )?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row = stmt.query_row([id], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, Option<String>>(2)?,
+                    row.get::<_, Option<String>>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, String>(6)?,
+                    row.get::<_, String>(7)?,
+                    row.get::<_, i64>(8)?,
+                ))
+            })?;
+            let (story_id, data, canonical_url, title_key, published, reason, source, role, sid) =
+                row;
+            let item: Item = serde_json::from_str(&data)
+                .map_err(|source| StoreError::CorruptItem { id, source })?;
+            let story = match stories.get(&story_id) {
+                Some(facts) => Arc::clone(facts),
+                None => {
+                    let facts = Arc::new(self.story_facts(story_id)?);
+                    stories.insert(story_id, Arc::clone(&facts));
+                    facts
+                }
+            };
+            let boilerplate = match boilerplates.get(&sid) {
+                Some(set) => Arc::clone(set),
+                None => {
+                    let set = Arc::new(self.boilerplate(sid)?);
+                    boilerplates.insert(sid, Arc::clone(&set));
+                    set
+                }
+            };
+            out.push(Candidate {
+                item_id: id,
+                story_id,
+                source,
+                role: Role::parse(&role).unwrap_or_default(),
+                kind: item.kind,
+                published: parse_timestamp(&published).unwrap_or_default(),
+                canonical_url,
+                title_key,
+                body: item.content.or(item.summary),
+                reason: MatchReason::parse(&reason).unwrap_or(MatchReason::New),
+                boilerplate,
+                linked: linked.get(&id).copied(),
+                story,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Items one of whose pages the other links to, when the linking side links to no other
+    /// stored work: a page that links to several works is a roundup, and links prove nothing
+    /// about which one it is.
+    fn linked(&self, probe: &Probe) -> Result<HashMap<i64, Linked>> {
+        let mut found = HashMap::new();
+        // The probe's links to stored pages.
+        let mut targets: Vec<(i64, i64)> = Vec::new();
+        for link in &probe.keys.outbound_links {
+            targets.extend(self.items_at(link)?);
+        }
+        let target_stories: HashSet<i64> = targets.iter().map(|(_, story)| *story).collect();
+        if target_stories.len() == 1 {
+            found.extend(targets.iter().map(|(id, _)| (*id, Linked::ProbeLinksHere)));
+        }
+        // Stored pages that link to the probe's page.
+        let Some(own) = &probe.keys.canonical_url else {
+            return Ok(found);
+        };
+        let linking: Vec<i64> = self
+            .tx
+            .prepare_cached("SELECT item_id FROM outbound_links WHERE link = ?1 LIMIT ?2")?
+            .query_map(params![own, PER_KEY], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for item_id in linking {
+            let (story_id, links): (i64, Vec<String>) = {
+                let story_id = self.tx.query_row(
+                    "SELECT story_id FROM items WHERE id = ?1",
+                    [item_id],
+                    |row| row.get(0),
+                )?;
+                let links = self
+                    .tx
+                    .prepare_cached("SELECT link FROM outbound_links WHERE item_id = ?1")?
+                    .query_map([item_id], |row| row.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                (story_id, links)
+            };
+            let mut roundup = false;
+            for link in links.iter().filter(|link| *link != own) {
+                if self
+                    .items_at(link)?
+                    .iter()
+                    .any(|(_, story)| *story != story_id)
+                {
+                    roundup = true;
+                    break;
+                }
+            }
+            if !roundup {
+                found.entry(item_id).or_insert(Linked::LinksToProbe);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Stored items at a canonical URL, with their stories.
+    fn items_at(&self, canonical_url: &str) -> Result<Vec<(i64, i64)>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT id, story_id FROM items WHERE canonical_url = ?1 LIMIT 8")?
+            .query_map([canonical_url], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The feeds a story's members came from, and whether it may be folded.
+    pub fn story_facts(&self, story_id: i64) -> Result<StoryFacts> {
+        let mut facts = StoryFacts {
+            pinned: self
+                .tx
+                .prepare_cached("SELECT pinned FROM stories WHERE id = ?1")?
+                .query_row([story_id], |row| row.get::<_, i64>(0))
+                .optional()?
+                .is_some_and(|pinned| pinned != 0),
+            ..StoryFacts::default()
+        };
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT DISTINCT sources.name, sources.role
+             FROM items JOIN sources ON sources.id = items.source_id WHERE items.story_id = ?1",
+        )?;
+        for row in stmt.query_map([story_id], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })? {
+            let (name, role) = row?;
+            facts.has_origin |= Role::parse(&role) == Some(Role::Origin);
+            facts.sources.push(name);
+        }
+        facts.sources.sort();
+        Ok(facts)
+    }
+
+    /// Adds an item's keys to the indexes.
+    pub(super) fn insert_keys(&self, item_id: i64, keys: &ItemKeys) -> Result<()> {
+        let insert = |sql: &str, key: &dyn rusqlite::ToSql| -> Result<()> {
+            self.tx
+                .prepare_cached(sql)?
+                .execute(params![key, item_id])?;
+            Ok(())
+        };
+        for anchor in &keys.anchors {
+            insert(
+                "INSERT OR IGNORE INTO text_anchors (anchor, item_id) VALUES (?1, ?2)",
+                anchor,
+            )?;
+        }
+        for gram in &keys.title_grams {
+            insert(
+                "INSERT OR IGNORE INTO title_grams (gram, item_id) VALUES (?1, ?2)",
+                gram,
+            )?;
+        }
+        for link in &keys.outbound_links {
+            insert(
+                "INSERT OR IGNORE INTO outbound_links (link, item_id) VALUES (?1, ?2)",
+                link,
+            )?;
+        }
+        for anchor in &keys.quote_anchors {
+            insert(
+                "INSERT OR IGNORE INTO quote_anchors (anchor, item_id) VALUES (?1, ?2)",
+                anchor,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Takes an item's keys out of the indexes (before an edit puts the new ones in).
+    pub(super) fn delete_keys(&self, item_id: i64) -> Result<()> {
+        for table in [
+            "text_anchors",
+            "title_grams",
+            "outbound_links",
+            "quote_anchors",
+        ] {
+            self.tx
+                .prepare_cached(&format!("DELETE FROM {table} WHERE item_id = ?1"))?
+                .execute([item_id])?;
+        }
+        Ok(())
+    }
+
+    /// The passages a feed repeats in its items.
+    pub fn boilerplate(&self, source_id: i64) -> Result<HashSet<u64>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT shingle FROM boilerplate WHERE source_id = ?1")?
+            .query_map([source_id], |row| row.get::<_, i64>(0))?
+            .map(|shingle| shingle.map(|s| s as u64))
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Adds to a feed's boilerplate, up to [`MAX_BOILERPLATE`] shingles in all.
+    pub fn add_boilerplate(&self, source_id: i64, shingles: &HashSet<u64>) -> Result<()> {
+        let stored: i64 = self.tx.query_row(
+            "SELECT count(*) FROM boilerplate WHERE source_id = ?1",
+            [source_id],
+            |row| row.get(0),
+        )?;
+        let room = MAX_BOILERPLATE.saturating_sub(usize::try_from(stored).unwrap_or(usize::MAX));
+        let mut sorted: Vec<u64> = shingles.iter().copied().collect();
+        sorted.sort_unstable();
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO boilerplate (source_id, shingle) VALUES (?1, ?2)",
+        )?;
+        for shingle in sorted.into_iter().take(room) {
+            stmt.execute(params![source_id, shingle as i64])?;
+        }
+        Ok(())
+    }
+
+    /// The texts of a feed's newest stored items, to learn its boilerplate from when a poll
+    /// brings too few items to compare among themselves.
+    pub fn recent_bodies(&self, source_id: i64, limit: usize) -> Result<Vec<String>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT data FROM items WHERE source_id = ?1 ORDER BY published DESC, id DESC LIMIT ?2",
+        )?;
+        let mut bodies = Vec::new();
+        for data in stmt.query_map(params![source_id, limit as i64], |row| {
+            row.get::<_, String>(0)
+        })? {
+            if let Ok(item) = serde_json::from_str::<Item>(&data?)
+                && let Some(body) = item.content.or(item.summary)
+            {
+                bodies.push(body);
+            }
+        }
+        Ok(bodies)
+    }
+
+    /// What the origin feeds say of themselves (titles, authors): the names that decorate
+    /// their titles on other sites.
+    pub fn decorations(&self) -> Result<Decorations> {
+        let mut names: Vec<String> = Vec::new();
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT feed_title, feed_authors FROM sources WHERE role = 'origin'")?;
+        for row in stmt.query_map([], |row| {
+            Ok((
+                row.get::<_, Option<String>>(0)?,
+                row.get::<_, Option<String>>(1)?,
+            ))
+        })? {
+            let (title, authors) = row?;
+            names.extend(title);
+            if let Some(authors) = authors {
+                names.extend(serde_json::from_str::<Vec<String>>(&authors).unwrap_or_default());
+            }
+        }
+        Ok(Decorations::new(names.iter().map(String::as_str)))
+    }
+
+    /// Records what a feed says of itself: its title and the authors of its items.
+    pub fn set_feed_facts(
+        &self,
+        source_id: i64,
+        title: Option<&str>,
+        authors: &[String],
+    ) -> Result<()> {
+        let authors = serde_json::to_string(authors)
+            .map_err(|source| StoreError::CorruptItem { id: 0, source })?;
+        self.tx
+            .prepare_cached(
+                "UPDATE sources SET feed_title = coalesce(?2, feed_title), feed_authors = ?3
+                 WHERE id = ?1 AND (feed_title IS NOT coalesce(?2, feed_title)
+                                    OR feed_authors IS NOT ?3)",
+            )?
+            .execute(params![source_id, title, authors])?;
+        Ok(())
+    }
+
+    /// The authors a feed named before, so a poll that brings one new item adds to them.
+    pub fn feed_authors(&self, source_id: i64) -> Result<Vec<String>> {
+        let authors: Option<String> = self.tx.query_row(
+            "SELECT feed_authors FROM sources WHERE id = ?1",
+            [source_id],
+            |row| row.get(0),
+        )?;
+        Ok(authors
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default())
+    }
+
+    /// Records what an item turned out to be to its story, once an origin item arrived.
+    pub fn relabel(
+        &self,
+        item_id: i64,
+        role: MemberRole,
+        reason: MatchReason,
+        score: f64,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE items SET member_role = ?2, match_reason = ?3, match_score = ?4
+                 WHERE id = ?1",
+            )?
+            .execute(params![item_id, role.as_str(), reason.as_str(), score])?;
+        Ok(())
+    }
+}
