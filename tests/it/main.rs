@@ -8,6 +8,7 @@ mod dedupe_eval;
 mod emit;
 mod fetch;
 mod hostile;
+mod mirror_eval;
 mod normalize;
 mod notify;
 mod pipeline;
