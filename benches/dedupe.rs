@@ -174,7 +174,7 @@ fn main() {
                     &decorations,
                     &HashSet::new(),
                 );
-                let candidates = tx.candidates(&probe).expect("candidates");
+                let candidates = tx.candidates(&probe, &decorations).expect("candidates");
                 if let Decision::Join { .. } = dedupe::decide(&probe, &candidates, &thresholds) {
                     joined += 1;
                 }

@@ -263,7 +263,7 @@ fn ingest_item(
     // A missing date becomes the time the item was first seen, and stays that.
     let published = item.published.unwrap_or(now);
     let probe = probe_of(published);
-    let candidates = tx.candidates(&probe)?;
+    let candidates = tx.candidates(&probe, matching.decorations)?;
     let thresholds = &matching.context.thresholds;
     let (story_id, reason, score, member_role) =
         match dedupe::decide(&probe, &candidates, thresholds) {

@@ -120,6 +120,8 @@ pub enum MatchReason {
     Manual,
     /// The same canonical URL.
     Url,
+    /// The same audio or video file: one episode, listed by several directories.
+    Audio,
     /// A mirror's text links to this one work's page (and to no other work's).
     Link,
     /// The same title once the decorations sites add are removed, within days.
@@ -139,6 +141,7 @@ impl MatchReason {
             MatchReason::Guid => "guid",
             MatchReason::Manual => "manual",
             MatchReason::Url => "url",
+            MatchReason::Audio => "audio",
             MatchReason::Link => "link",
             MatchReason::Title => "title",
             MatchReason::TitleContained => "title-contained",
@@ -153,6 +156,7 @@ impl MatchReason {
             MatchReason::Guid,
             MatchReason::Manual,
             MatchReason::Url,
+            MatchReason::Audio,
             MatchReason::Link,
             MatchReason::Title,
             MatchReason::TitleContained,
@@ -170,6 +174,7 @@ impl MatchReason {
             MatchReason::Guid => "the same item, updated",
             MatchReason::Manual => "put here by hand",
             MatchReason::Url => "the same page (canonical URL)",
+            MatchReason::Audio => "the same audio file",
             MatchReason::Link => "its text links to the work's page",
             MatchReason::Title => "the same title, decorations removed",
             MatchReason::TitleContained => "its title contains the work's whole title",

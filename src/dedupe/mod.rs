@@ -41,8 +41,9 @@ pub use text::{
 };
 pub use title::{
     Decorations, contains_title, is_generic, numbers, title_grams, title_key, title_keys,
+    title_similarity,
 };
-pub use url::{canonical_url, outbound_links, without_tracking};
+pub use url::{canonical_url, enclosure_key, outbound_links, without_tracking};
 
 /// Tunables, in the config's `[dedupe]` table.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,12 +85,17 @@ impl Default for Thresholds {
 pub struct ItemKeys {
     pub canonical_url: Option<String>,
     pub title_key: Option<String>,
+    /// The title's other readings (a short tail kept, the writer's names taken off, a quoted
+    /// headline), each a key a copy elsewhere may have as its own.
+    pub title_variants: Vec<String>,
     /// Text anchors, for finding near-identical texts through an index.
     pub anchors: Vec<i64>,
-    /// Four-word runs of the title key, for finding titles inside titles.
+    /// Four-word runs of the title's readings, for finding titles inside titles.
     pub title_grams: Vec<i64>,
-    /// The canonical keys of the pages the text links to.
+    /// The canonical keys of the pages the text links to, and of its audio or video file.
     pub outbound_links: Vec<String>,
+    /// The key of its audio or video file.
+    pub enclosure: Option<String>,
     /// Quotable shingles of an origin's text (empty for mirrors).
     pub quote_anchors: Vec<i64>,
 }
@@ -102,13 +108,16 @@ pub struct Probe {
     pub role: Role,
     pub kind: ItemKind,
     pub keys: ItemKeys,
-    /// Every key the title may stand for, `keys.title_key` first.
+    /// Every key the title may stand for: `keys.title_key`, then `keys.title_variants`.
     pub title_keys: Vec<String>,
     /// The text's shingles in order, the feed's boilerplate left out.
     pub sequence: Vec<u64>,
     pub shingles: HashSet<u64>,
     pub published: DateTime<Utc>,
 }
+
+/// Title similarity at or above which a mirror's title is the work's, reworded.
+const SIMILAR_TITLE: f64 = 0.75;
 
 /// At most this many quotation lookups per mirror: a long rewrite quotes early and often.
 const MAX_QUOTE_LOOKUPS: usize = 96;
@@ -132,18 +141,23 @@ impl Probe {
             .collect();
         let title_keys = title_keys(&item.title, decorations);
         let canonical = item.link.as_deref().and_then(canonical_url);
+        let enclosure = audio_key(item);
+        let mut grams: Vec<i64> = title_keys.iter().flat_map(|k| title_grams(k)).collect();
+        grams.sort_unstable();
+        grams.dedup();
+        let mut links = item
+            .body()
+            .map(|body| outbound_links(body, canonical.as_deref()))
+            .unwrap_or_default();
+        links.extend(enclosure.clone());
         let keys = ItemKeys {
-            outbound_links: item
-                .body()
-                .map(|body| outbound_links(body, canonical.as_deref()))
-                .unwrap_or_default(),
+            outbound_links: links,
             canonical_url: canonical,
             title_key: title_keys.first().cloned(),
+            title_variants: title_keys.iter().skip(1).cloned().collect(),
+            enclosure,
             anchors: anchors(&sequence),
-            title_grams: title_keys
-                .first()
-                .map(|k| title_grams(k))
-                .unwrap_or_default(),
+            title_grams: grams,
             quote_anchors: match role {
                 Role::Origin => quote_anchors(&sequence),
                 Role::Mirror => Vec::new(),
@@ -171,6 +185,14 @@ impl Probe {
             }
             Role::Origin => Vec::new(),
         }
+    }
+}
+
+/// The key of an episode's audio or video file (a post's cover image is no evidence).
+fn audio_key(item: &Item) -> Option<String> {
+    match item.kind {
+        ItemKind::Episode => item.enclosure.as_ref().and_then(|e| enclosure_key(&e.url)),
+        ItemKind::Post => None,
     }
 }
 
@@ -205,7 +227,10 @@ pub struct Candidate {
     pub kind: ItemKind,
     pub published: DateTime<Utc>,
     pub canonical_url: Option<String>,
-    pub title_key: Option<String>,
+    /// Every key its title may stand for, its stored key first.
+    pub title_keys: Vec<String>,
+    /// The key of its audio or video file.
+    pub enclosure: Option<String>,
     /// Sanitised HTML, for containment.
     pub body: Option<String>,
     /// Why it is in its story.
@@ -228,14 +253,14 @@ impl Candidate {
         role: Role,
         published: DateTime<Utc>,
     ) -> Candidate {
-        let keys = Probe::new(
+        let probe = Probe::new(
             item,
             role,
             published,
             &Decorations::default(),
             &HashSet::new(),
-        )
-        .keys;
+        );
+        let keys = probe.keys;
         Candidate {
             item_id,
             story_id,
@@ -244,7 +269,8 @@ impl Candidate {
             kind: item.kind,
             published,
             canonical_url: keys.canonical_url,
-            title_key: keys.title_key,
+            title_keys: probe.title_keys,
+            enclosure: keys.enclosure,
             body: item.body().map(str::to_owned),
             reason: MatchReason::New,
             boilerplate: Arc::default(),
@@ -295,7 +321,7 @@ pub enum Decision {
 pub fn tier_rank(reason: MatchReason) -> u8 {
     match reason {
         MatchReason::Guid | MatchReason::Manual => 8,
-        MatchReason::Url => 7,
+        MatchReason::Url | MatchReason::Audio => 7,
         MatchReason::Link => 6,
         MatchReason::Title => 5,
         MatchReason::Content => 4,
@@ -347,15 +373,15 @@ pub fn match_candidate(
     if probe.source == candidate.source {
         return None;
     }
-    let candidate_title = candidate.title_key.as_deref();
+    let theirs = &candidate.title_keys;
     // Different issues of a series are different works, whatever else they share (a page of
     // release notes with one anchor per version has one canonical URL for all of them).
-    if let Some(theirs) = candidate_title
+    if !theirs.is_empty()
         && !probe.title_keys.is_empty()
         && probe
             .title_keys
             .iter()
-            .all(|ours| numbers_conflict(ours, theirs))
+            .all(|ours| theirs.iter().all(|t| numbers_conflict(ours, t)))
     {
         return None;
     }
@@ -399,9 +425,9 @@ pub fn match_candidate(
 
     let both_origin = probe.role == Role::Origin && candidate.role == Role::Origin;
     let gap = (probe.published - candidate.published).abs();
-    let same_title = candidate_title.is_some_and(|theirs| {
-        !is_generic(theirs) && probe.title_keys.iter().any(|ours| ours == theirs)
-    });
+    let same_title = theirs
+        .iter()
+        .any(|t| !is_generic(t) && probe.title_keys.contains(t));
 
     if probe.keys.canonical_url.is_some() && probe.keys.canonical_url == candidate.canonical_url {
         // Under different headlines (or a generic one), a shared link is a claim the texts
@@ -409,6 +435,10 @@ pub fn match_candidate(
         if same_title || !probe_has_text || !candidate_has_text() || is_copy() {
             return found(MatchReason::Url, 1.0);
         }
+    }
+
+    if probe.keys.enclosure.is_some() && probe.keys.enclosure == candidate.enclosure {
+        return found(MatchReason::Audio, 1.0);
     }
 
     if let Some(linked) = candidate.linked {
@@ -439,6 +469,18 @@ pub fn match_candidate(
         }
     }
 
+    // A mirror's title that keeps nearly every word of the other's (shortened, reordered).
+    if !both_origin && gap <= thresholds.mirror_window {
+        let similarity = probe
+            .title_keys
+            .iter()
+            .flat_map(|ours| theirs.iter().map(move |t| title_similarity(ours, t)))
+            .fold(0.0, f64::max);
+        if similarity >= SIMILAR_TITLE {
+            return found(MatchReason::Title, similarity);
+        }
+    }
+
     if gap <= thresholds.content_window && probe_has_text {
         let score = score();
         if score >= thresholds.content_threshold {
@@ -446,42 +488,41 @@ pub fn match_candidate(
         }
     }
 
-    if gap <= thresholds.mirror_window
-        && let Some(theirs) = candidate_title
-    {
-        let probe_contains = probe.role == Role::Mirror
-            && probe
-                .title_keys
-                .iter()
-                .any(|ours| contains_title(ours, theirs));
-        let candidate_contains = candidate.role == Role::Mirror
-            && probe
-                .title_keys
-                .iter()
-                .any(|ours| contains_title(theirs, ours));
+    if gap <= thresholds.mirror_window {
+        let contains = |long: &[String], short: &[String]| {
+            long.iter()
+                .any(|l| short.iter().any(|s| contains_title(l, s)))
+        };
+        let probe_contains = probe.role == Role::Mirror && contains(&probe.title_keys, theirs);
+        let candidate_contains =
+            candidate.role == Role::Mirror && contains(theirs, &probe.title_keys);
         if probe_contains || candidate_contains {
             return found(MatchReason::TitleContained, 1.0);
         }
     }
 
     if gap <= thresholds.mirror_window {
-        let quoted = match (probe.role, candidate.role) {
-            (Role::Mirror, Role::Origin) => {
-                Some(quoted_passages(&probe.sequence, &candidate_text().1))
+        // A mirror quotes; an origin is quoted (one writer quoting another is a reply, a work
+        // of its own). Between two mirrors, either may be quoting the other.
+        let probe_quotes = || quoted_passages(&probe.sequence, &candidate_text().1);
+        let candidate_quotes = || quoted_passages(&candidate_text().0, &probe.shingles);
+        let quoting = match (probe.role, candidate.role) {
+            (Role::Mirror, Role::Origin) => Some((probe_quotes(), probe.sequence.len())),
+            (Role::Origin, Role::Mirror) => Some((candidate_quotes(), candidate_text().0.len())),
+            (Role::Mirror, Role::Mirror) => {
+                let (ours, theirs) = (probe_quotes(), candidate_quotes());
+                Some(if ours.0 >= theirs.0 {
+                    (ours, probe.sequence.len())
+                } else {
+                    (theirs, candidate_text().0.len())
+                })
             }
-            (Role::Origin, Role::Mirror) => {
-                Some(quoted_passages(&candidate_text().0, &probe.shingles))
-            }
-            _ => None,
+            (Role::Origin, Role::Origin) => None,
         };
-        if let Some((passages, quoted_words)) = quoted
+        if let Some(((passages, quoted_words), quoting_words)) = quoting
             && passages >= thresholds.min_quoted_passages
         {
-            let mirror_words = match probe.role {
-                Role::Mirror => probe.sequence.len(),
-                Role::Origin => candidate_text().0.len(),
-            };
-            let score = (quoted_words as f64 / mirror_words.max(1) as f64).min(1.0);
+            let score = (quoted_words as f64 / quoting_words.max(1) as f64).min(1.0);
             return found(MatchReason::Quotes, score);
         }
     }

@@ -125,6 +125,17 @@ const GENERIC_TITLES: &[&str] = &[
 
 /// The normalised title, or `None` when nothing meaningful is left.
 pub fn title_key(title: &str) -> Option<String> {
+    normalised(title, true)
+}
+
+/// The normalised title with a short tail after a separator kept: "Cursor's Third Era – Cloud
+/// Agents" loses "cloud agents" to the site-suffix rule, and a title that contains it whole
+/// must still be seen to.
+fn full_title_key(title: &str) -> Option<String> {
+    normalised(title, false)
+}
+
+fn normalised(title: &str, cut_site_suffix: bool) -> Option<String> {
     let mut text = title.trim().to_lowercase();
     loop {
         let before = text.len();
@@ -150,7 +161,7 @@ pub fn title_key(title: &str) -> Option<String> {
                 text = rest.trim_end().to_owned();
             }
         }
-        if let Some(cut) = site_suffix_start(&text) {
+        if cut_site_suffix && let Some(cut) = site_suffix_start(&text) {
             text.truncate(cut);
         }
         if text.len() == before {
@@ -219,6 +230,23 @@ pub const MIN_CONTAINED_WORDS: usize = 4;
 /// Words joined between a title and a name that decorates it ("X by Jane Doe", "Doe on X").
 const NAME_JOINERS: &[&str] = &["by", "from", "on", "with", "via", "says", "writes", "in"];
 
+/// Words that follow a show's or a newsletter's name in a decoration ("Latent Space Podcast:
+/// X", "X - Interconnects Recap").
+const MEDIUM_WORDS: &[&str] = &[
+    "podcast",
+    "pod",
+    "show",
+    "newsletter",
+    "blog",
+    "recap",
+    "episode",
+    "weekly",
+    "daily",
+    "audio",
+    "video",
+    "summary",
+];
+
 /// The names that decorate a writer's titles on other sites, learned from the origin feeds:
 /// feed titles and author names, and each author's surname.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -256,21 +284,36 @@ impl Decorations {
     fn strip(&self, key: &str) -> Option<String> {
         let mut words: Vec<&str> = key.split(' ').collect();
         let original = words.len();
+        let is_name_at = |words: &[&str], at_end: bool| -> Option<usize> {
+            self.names.iter().map(Vec::len).find(|&n| {
+                words.len() > n + 1 && {
+                    let run = if at_end {
+                        &words[words.len() - n..]
+                    } else {
+                        &words[..n]
+                    };
+                    self.names
+                        .iter()
+                        .any(|name| name.len() == n && run.iter().zip(name).all(|(a, b)| *a == b))
+                }
+            })
+        };
         loop {
             let before = words.len();
-            for name in &self.names {
-                let n = name.len();
-                if words.len() > n + 1 && words[..n].iter().zip(name).all(|(a, b)| *a == b) {
-                    words.drain(..n);
+            if let Some(n) = is_name_at(&words, false) {
+                words.drain(..n);
+                while words.len() > 2 && MEDIUM_WORDS.contains(&words[0]) {
+                    words.remove(0);
                 }
-                if words.len() > n + 1
-                    && words[words.len() - n..]
-                        .iter()
-                        .zip(name)
-                        .all(|(a, b)| *a == b)
-                {
-                    words.truncate(words.len() - n);
-                }
+            }
+            // A medium word at the end is taken only with the name before it.
+            let medium_tail = words
+                .iter()
+                .rev()
+                .take_while(|w| MEDIUM_WORDS.contains(*w))
+                .count();
+            if let Some(n) = is_name_at(&words[..words.len() - medium_tail], true) {
+                words.truncate(words.len() - medium_tail - n);
             }
             while words.len() > 2 && NAME_JOINERS.contains(&words[words.len() - 1]) {
                 words.pop();
@@ -286,16 +329,19 @@ impl Decorations {
     }
 }
 
-/// The keys a title may stand for, most likely first: its key, the key without the writer's
-/// names, and the key of a quoted headline inside it ("Mollick: 'X'" is about "x"). Empty when
-/// the title has no key at all.
+/// The keys a title may stand for, most likely first: its key, the key with a short tail
+/// kept, each without the writer's names, and the key of a quoted headline inside it
+/// ("Mollick: 'X'" is about "x"). Empty when the title has no key at all.
 pub fn title_keys(title: &str, decorations: &Decorations) -> Vec<String> {
     let Some(key) = title_key(title) else {
         return Vec::new();
     };
     let mut keys = vec![key];
-    if let Some(stripped) = decorations.strip(&keys[0]) {
-        keys.push(stripped);
+    keys.extend(full_title_key(title));
+    for index in 0..keys.len() {
+        if let Some(stripped) = decorations.strip(&keys[index]) {
+            keys.push(stripped);
+        }
     }
     if let Some(quoted) = quoted_headline(title).and_then(|q| title_key(&q))
         && quoted.split(' ').count() >= 3
@@ -335,6 +381,29 @@ fn key_words(text: &str) -> Vec<String> {
 /// How many words of a key are not stopwords.
 pub fn significant_words(key: &str) -> usize {
     key.split(' ').filter(|w| !STOPWORDS.contains(w)).count()
+}
+
+/// Titles with fewer meaningful words than this are too short to be told apart by their
+/// words alone ("The Shape of AI", "The Shape of the Thing").
+const MIN_SIMILAR_WORDS: usize = 5;
+
+/// How alike two titles are by their meaningful words (Jaccard, 0 to 1), or 0 when either is
+/// too short to say: a directory that shortens "Causal World Models should be Multimodal,
+/// Interactive, and Efficient" to "Multimodal, Interactive, and Efficient World Models" keeps
+/// almost every word.
+pub fn title_similarity(a: &str, b: &str) -> f64 {
+    let meaningful = |key: &str| -> std::collections::BTreeSet<String> {
+        key.split(' ')
+            .filter(|w| !STOPWORDS.contains(w))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (a, b) = (meaningful(a), meaningful(b));
+    if a.len() < MIN_SIMILAR_WORDS || b.len() < MIN_SIMILAR_WORDS {
+        return 0.0;
+    }
+    let shared = a.intersection(&b).count();
+    shared as f64 / (a.len() + b.len() - shared) as f64
 }
 
 /// Words per title gram: a distinctive title has at least one run this long.
@@ -442,6 +511,65 @@ mod tests {
         }
         let key = title_key("My bets on open models, mid-2026").expect("key");
         assert!(!is_generic(&key));
+    }
+
+    #[test]
+    fn shortened_titles_are_similar_and_different_ones_are_not() {
+        let key = |t: &str| title_key(t).expect("key");
+        let origin = key(
+            "Moonlake: Causal World Models should be Multimodal, Interactive, and Efficient \
+             — with Chris Manning and Fan-yun Sun",
+        );
+        let shortened = key(
+            "Moonlake: Multimodal, Interactive, and Efficient World Models — with Fan-yun Sun and Chris Manning",
+        );
+        assert!(title_similarity(&origin, &shortened) > 0.8);
+        assert_eq!(
+            title_similarity(&key("The Shape of AI"), &key("The Shape of the Thing")),
+            0.0
+        );
+        let other = key("Searching the Space of All Possible Materials — Prof. Max Welling");
+        assert!(title_similarity(&origin, &other) < 0.2);
+    }
+
+    #[test]
+    fn the_writers_names_come_off_mirror_titles() {
+        let decorations = Decorations::new(["Ethan Mollick", "One Useful Thing", "Latent.Space"]);
+        let keys = |t: &str| title_keys(t, &decorations);
+        let bare = "the shape of the thing to come".to_owned();
+        for decorated in [
+            "The Shape of the Thing to Come - by Ethan Mollick - One Useful Thing",
+            "Mollick: The Shape of the Thing to Come",
+            "Ethan Mollick: 'The Shape of the Thing to Come'",
+            "The Shape of the Thing to Come — Ethan Mollick (One Useful Thing)",
+            "Op-ed: The Shape of the Thing to Come",
+            "One Useful Thing Newsletter: The Shape of the Thing to Come",
+        ] {
+            assert!(
+                keys(decorated).contains(&bare),
+                "{decorated}: {:?}",
+                keys(decorated)
+            );
+        }
+        assert!(
+            keys("Latent Space Podcast: Cursor's Third Era – Cloud Agents")
+                .contains(&"cursor s third era cloud agents".to_owned())
+        );
+        // A name inside a title is part of it.
+        assert!(
+            !keys("Why Mollick was wrong about tutors")
+                .contains(&"was wrong about tutors".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_title_inside_a_longer_one_counts_only_when_distinctive() {
+        assert!(contains_title(
+            "nathan lambert lays out my bets on open models mid 2026",
+            "my bets on open models mid 2026"
+        ));
+        assert!(!contains_title("why the ai race is over", "the ai race"));
+        assert!(!contains_title("open models", "open models"));
     }
 
     #[test]

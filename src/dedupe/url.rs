@@ -105,6 +105,46 @@ pub fn canonical_url(link: &str) -> Option<String> {
     Some(key)
 }
 
+/// Redirectors that podcast hosts put in front of an audio file's address to count downloads;
+/// the file behind them is the same whichever a directory lists.
+const MEASUREMENT_PREFIXES: &[&str] = &[
+    "dts.podtrac.com/redirect.mp3/",
+    "dts.podtrac.com/redirect.m4a/",
+    "www.podtrac.com/pts/redirect.mp3/",
+    "pdst.fm/e/",
+    "op3.dev/e/",
+    "chrt.fm/track/",
+    "chtbl.com/track/",
+    "pfx.vpixl.com/",
+    "mgln.ai/e/",
+    "pscrb.fm/rss/p/",
+    "arttrk.com/p/",
+    "verifi.podscribe.com/rss/p/",
+];
+
+/// The key of an audio or video file's address: its canonical URL with the measurement
+/// redirectors in front of it taken off, so every directory's listing of one episode agrees.
+pub fn enclosure_key(link: &str) -> Option<String> {
+    let mut key = canonical_url(link)?;
+    // canonical_url took "www." off the host already.
+    while let Some(rest) = MEASUREMENT_PREFIXES
+        .iter()
+        .find_map(|prefix| key.strip_prefix(prefix.trim_start_matches("www.")))
+    {
+        // chrt.fm/track/ID/host/file: the tracker's own id comes before the real address.
+        let rest = if rest.split('/').next().is_some_and(|id| !id.contains('.')) {
+            rest.split_once('/').map_or(rest, |(_, after)| after)
+        } else {
+            rest
+        };
+        match canonical_url(&format!("https://{rest}")) {
+            Some(inner) if inner != key => key = inner,
+            _ => break,
+        }
+    }
+    Some(key)
+}
+
 /// A link as it should be shown: the same URL without its tracking parameters, so a reader
 /// who follows it is not counted as the campaign that brought tributary there. Links that are
 /// not http(s), or that do not parse, are returned as they were.
@@ -150,6 +190,57 @@ pub fn outbound_links(html: &str, own: Option<&str>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_audio_file_behind_measurement_redirectors_has_one_key() {
+        let direct = "https://api.substack.com/feed/podcast/1234/abcd.mp3";
+        for spelling in [
+            "https://dts.podtrac.com/redirect.mp3/api.substack.com/feed/podcast/1234/abcd.mp3",
+            "https://chrt.fm/track/G4F2A/api.substack.com/feed/podcast/1234/abcd.mp3",
+            "https://pdst.fm/e/chrt.fm/track/G4F2A/api.substack.com/feed/podcast/1234/abcd.mp3",
+            "http://api.substack.com/feed/podcast/1234/abcd.mp3?utm_source=rss",
+        ] {
+            assert_eq!(enclosure_key(spelling), enclosure_key(direct), "{spelling}");
+        }
+        assert_ne!(
+            enclosure_key("https://cdn.example/ep1.mp3"),
+            enclosure_key("https://cdn.example/ep2.mp3")
+        );
+    }
+
+    #[test]
+    fn tracking_parameters_leave_shown_links() {
+        assert_eq!(
+            without_tracking("https://example.com/p/a?utm_source=x&id=7&fbclid=y"),
+            "https://example.com/p/a?id=7"
+        );
+        assert_eq!(
+            without_tracking("https://example.com/p/a?utm_source=x"),
+            "https://example.com/p/a"
+        );
+        assert_eq!(
+            without_tracking("https://example.com/p/a"),
+            "https://example.com/p/a"
+        );
+        assert_eq!(
+            without_tracking("mailto:a@example.com"),
+            "mailto:a@example.com"
+        );
+    }
+
+    #[test]
+    fn outbound_links_are_canonical_without_the_page_itself() {
+        let html = r#"<p><a href="https://www.example.com/p/a?utm_source=x">a</a>
+            <a href="https://example.com/p/a/">again</a> <a href="https://self.example/me">me</a>
+            <a href="https://other.example/b?x=1&amp;y=2">b</a></p>"#;
+        assert_eq!(
+            outbound_links(html, Some("self.example/me")),
+            vec![
+                "example.com/p/a".to_owned(),
+                "other.example/b?x=1&y=2".to_owned()
+            ]
+        );
+    }
 
     #[test]
     fn spellings_of_one_page_share_a_key() {

@@ -11,8 +11,10 @@ use std::sync::Arc;
 use rusqlite::{OptionalExtension, params};
 
 use super::{Result, StoreError, WriteTx, parse_timestamp};
-use crate::dedupe::{Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts};
-use crate::model::{Item, MatchReason, MemberRole, Role};
+use crate::dedupe::{
+    Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts, enclosure_key, title_keys,
+};
+use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
 /// Items read per key: enough for every copy of one work, few enough to stay cheap.
 const PER_KEY: i64 = 64;
@@ -22,8 +24,10 @@ const MAX_BOILERPLATE: usize = 4096;
 
 impl WriteTx<'_> {
     /// Stored items that share a dedupe key with the probe: the same canonical URL, one of its
-    /// title keys, a title gram, a text anchor, a quotable passage, or a link either way.
-    pub fn candidates(&self, probe: &Probe) -> Result<Vec<Candidate>> {
+    /// title keys, a title gram, a text anchor, a quotable passage, the same audio file, or a
+    /// link either way. Their titles are read again with `decorations`, which may have learned
+    /// names since they were stored.
+    pub fn candidates(&self, probe: &Probe, decorations: &Decorations) -> Result<Vec<Candidate>> {
         let keys = &probe.keys;
         let mut ids: Vec<i64> = Vec::new();
         let mut collect = |sql: &str, key: &dyn rusqlite::ToSql| -> Result<()> {
@@ -41,6 +45,16 @@ impl WriteTx<'_> {
         }
         for title in &probe.title_keys {
             collect("SELECT id FROM items WHERE title_key = ?1 LIMIT ?2", title)?;
+            collect(
+                "SELECT item_id FROM title_keys WHERE key = ?1 LIMIT ?2",
+                title,
+            )?;
+        }
+        if let Some(enclosure) = &keys.enclosure {
+            collect(
+                "SELECT item_id FROM outbound_links WHERE link = ?1 LIMIT ?2",
+                enclosure,
+            )?;
         }
         for gram in &keys.title_grams {
             collect(
@@ -88,8 +102,7 @@ impl WriteTx<'_> {
                     row.get::<_, i64>(8)?,
                 ))
             })?;
-            let (story_id, data, canonical_url, title_key, published, reason, source, role, sid) =
-                row;
+            let (story_id, data, canonical_url, _, published, reason, source, role, sid) = row;
             let item: Item = serde_json::from_str(&data)
                 .map_err(|source| StoreError::CorruptItem { id, source })?;
             let story = match stories.get(&story_id) {
@@ -116,7 +129,13 @@ impl WriteTx<'_> {
                 kind: item.kind,
                 published: parse_timestamp(&published).unwrap_or_default(),
                 canonical_url,
-                title_key,
+                title_keys: title_keys(&item.title, decorations),
+                enclosure: match item.kind {
+                    ItemKind::Episode => {
+                        item.enclosure.as_ref().and_then(|e| enclosure_key(&e.url))
+                    }
+                    ItemKind::Post => None,
+                },
                 body: item.content.or(item.summary),
                 reason: MatchReason::parse(&reason).unwrap_or(MatchReason::New),
                 boilerplate,
@@ -231,6 +250,12 @@ impl WriteTx<'_> {
                 anchor,
             )?;
         }
+        for variant in &keys.title_variants {
+            insert(
+                "INSERT OR IGNORE INTO title_keys (key, item_id) VALUES (?1, ?2)",
+                variant,
+            )?;
+        }
         for gram in &keys.title_grams {
             insert(
                 "INSERT OR IGNORE INTO title_grams (gram, item_id) VALUES (?1, ?2)",
@@ -256,6 +281,7 @@ impl WriteTx<'_> {
     pub(super) fn delete_keys(&self, item_id: i64) -> Result<()> {
         for table in [
             "text_anchors",
+            "title_keys",
             "title_grams",
             "outbound_links",
             "quote_anchors",

@@ -91,14 +91,21 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 4: mirrors as the world makes them. Each member's role in its story; what an origin feed
     // says of itself (its title and authors, the decorations mirrors put around its titles);
-    // the indexes of the new evidence (title word runs, outbound links, quotable passages); the
-    // passages a feed repeats in every item (boilerplate, which proves nothing); and the
-    // corrections people make, which no later matcher decision undoes.
+    // the indexes of the new evidence (a title's other readings, its word runs, outbound links
+    // and audio files, quotable passages); the passages a feed repeats in every item
+    // (boilerplate, which proves nothing); and the corrections people make, which no later
+    // matcher decision undoes.
     r#"
     ALTER TABLE items ADD COLUMN member_role TEXT;
     ALTER TABLE sources ADD COLUMN feed_title TEXT;
     ALTER TABLE sources ADD COLUMN feed_authors TEXT;
     ALTER TABLE stories ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+
+    CREATE TABLE title_keys (
+        key     TEXT NOT NULL,
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        PRIMARY KEY (key, item_id)
+    ) WITHOUT ROWID;
 
     CREATE TABLE title_grams (
         gram    INTEGER NOT NULL,

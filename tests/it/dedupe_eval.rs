@@ -123,7 +123,7 @@ fn judge(pair: &Pair, thresholds: &Thresholds) -> Verdict {
     // Both sides as origin items of two feeds: the set was written before roles, and its
     // pairs are judged on their texts and titles alone.
     let candidate = Candidate::alone(1, 1, &a, &a.source, Role::Origin, pair.a.published);
-    let candidate_title = candidate.title_key.clone();
+    let candidate_title = candidate.title_keys.first().cloned();
     let probe = Probe::new(
         &b,
         Role::Origin,

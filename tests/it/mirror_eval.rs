@@ -1627,11 +1627,21 @@ fn print_report(report: &Report, sets: &[Set]) {
         );
     }
 
+    // `TRIBUTARY_EVAL_DETAILS=tune` lists the mistakes of the tuning sets only, so whoever
+    // tunes the matcher never reads the held-out set's mistakes (its scores still print).
+    let details = std::env::var("TRIBUTARY_EVAL_DETAILS").ok();
+    let shown = |set: &str| {
+        details.as_deref().is_none_or(|wanted| {
+            sets.iter()
+                .any(|s| s.name == set && wanted.split(',').any(|w| w == s.split.as_str()))
+        })
+    };
     if !report.false_merges.is_empty() {
         println!("\nfalse merges ({} pairs):", report.false_merges.len());
         let lines: Vec<String> = report
             .false_merges
             .iter()
+            .filter(|m| shown(&m.a.set) && shown(&m.b.set))
             .map(|m| {
                 format!(
                     "  story {}: {}\n      + {}",
@@ -1648,6 +1658,7 @@ fn print_report(report: &Report, sets: &[Set]) {
         let entries: Vec<String> = report
             .split_works
             .iter()
+            .filter(|split| shown(&split.set))
             .map(|split| {
                 let mut entry = format!(
                     "  {}/{}: {} stories",
@@ -1672,6 +1683,7 @@ fn print_report(report: &Report, sets: &[Set]) {
         let lines: Vec<String> = report
             .hard_folded
             .iter()
+            .filter(|h| shown(&h.item.set))
             .map(|h| {
                 format!(
                     "  {} into story {} with {:?}: {}",
