@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The shared seed documents through the real binary: one essay seen through five sites
 # (../shared/seeds) becomes five local RSS feeds, `tributary poll` merges them, and the merged
-# Atom feed must hold the three copies of the essay (000 curation, 001 aggregator, 002 podcast)
-# in one entry and the guide (003) and the rewrite (004) in entries of their own.
+# Atom feed must hold all five in one entry: two copies (000, 001), the episode (002), a
+# curation site's summary (003) and a news rewrite (004).
 #
 # The seeds are read at run time and never copied into the repository. Without them the script
 # prints "skipped" and exits 0, unless TRIBUTARY_REQUIRE_SHARED=1 (as in CI).
