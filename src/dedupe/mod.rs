@@ -110,6 +110,8 @@ pub struct Probe {
     pub keys: ItemKeys,
     /// Every key the title may stand for: `keys.title_key`, then `keys.title_variants`.
     pub title_keys: Vec<String>,
+    /// The fragment of its link, which the canonical URL leaves out.
+    pub fragment: Option<String>,
     /// The text's shingles in order, the feed's boilerplate left out.
     pub sequence: Vec<u64>,
     pub shingles: HashSet<u64>,
@@ -164,6 +166,7 @@ impl Probe {
             },
         };
         Probe {
+            fragment: link_fragment(item),
             source: item.source.clone(),
             role,
             kind: item.kind,
@@ -186,6 +189,14 @@ impl Probe {
             Role::Origin => Vec::new(),
         }
     }
+}
+
+/// The fragment of an item's link: Scripting News gives each post of a day an anchor on the
+/// day's page, and two different anchors are two posts however alike the rest of the link.
+pub fn link_fragment(item: &Item) -> Option<String> {
+    let link = item.link.as_deref()?;
+    let (_, fragment) = link.split_once('#')?;
+    (!fragment.is_empty()).then(|| fragment.to_owned())
 }
 
 /// The key of an episode's audio or video file (a post's cover image is no evidence).
@@ -229,6 +240,8 @@ pub struct Candidate {
     pub canonical_url: Option<String>,
     /// Every key its title may stand for, its stored key first.
     pub title_keys: Vec<String>,
+    /// The fragment of its link.
+    pub fragment: Option<String>,
     /// The key of its audio or video file.
     pub enclosure: Option<String>,
     /// Sanitised HTML, for containment.
@@ -270,6 +283,7 @@ impl Candidate {
             published,
             canonical_url: keys.canonical_url,
             title_keys: probe.title_keys,
+            fragment: probe.fragment,
             enclosure: keys.enclosure,
             body: item.body().map(str::to_owned),
             reason: MatchReason::New,
@@ -429,7 +443,13 @@ pub fn match_candidate(
         .iter()
         .any(|t| !is_generic(t) && probe.title_keys.contains(t));
 
-    if probe.keys.canonical_url.is_some() && probe.keys.canonical_url == candidate.canonical_url {
+    let other_place_on_the_page = probe.fragment.is_some()
+        && candidate.fragment.is_some()
+        && probe.fragment != candidate.fragment;
+    if probe.keys.canonical_url.is_some()
+        && probe.keys.canonical_url == candidate.canonical_url
+        && !other_place_on_the_page
+    {
         // Under different headlines (or a generic one), a shared link is a claim the texts
         // must confirm when both sides have text to compare.
         if same_title || !probe_has_text || !candidate_has_text() || is_copy() {

@@ -1,7 +1,10 @@
 use chrono::TimeZone;
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use super::*;
-use crate::model::ItemKind;
+use crate::model::{ItemKind, MemberRole};
 
 fn day(d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 4, d, 12, 0, 0)
@@ -306,5 +309,276 @@ fn a_shared_link_under_different_headlines_needs_the_texts_to_agree() {
     assert_eq!(
         joined(&verdict(&retitled, day(2), &[(1, &a, day(1))])),
         Some((1, MatchReason::Url))
+    );
+}
+
+const SUMMARY: &str = "<p>A short history of how lighthouse keeping became automated, told \
+    through the families who worked the towers, with a look at what visitors find there now and \
+    why the job disappeared so quickly once machines could do it.</p>";
+
+#[test]
+fn a_mirror_summary_joins_by_title_though_its_text_is_its_own() {
+    let post = item(
+        "The last lighthouse keepers",
+        Some("https://a.example/1"),
+        Some(&ESSAY.repeat(3)),
+    );
+    let summary = item(
+        "The last lighthouse keepers",
+        Some("https://digest.example/2"),
+        Some(&OTHER_ESSAY.repeat(3)),
+    );
+    let decision = verdict_as(
+        &summary,
+        Role::Mirror,
+        day(3),
+        &[(1, &post, day(1), Role::Origin)],
+    );
+    assert_eq!(joined(&decision), Some((1, MatchReason::Title)));
+    let Decision::Join { member_role, .. } = decision else {
+        unreachable!()
+    };
+    assert_eq!(member_role, MemberRole::Summary);
+    // Two origin feeds with that title and those texts are two works.
+    assert_eq!(
+        joined(&verdict(&summary, day(3), &[(1, &post, day(1))])),
+        None
+    );
+}
+
+#[test]
+fn decorated_titles_join_once_the_writers_names_are_known() {
+    let post = item(
+        "Lighthouses after the keepers left",
+        Some("https://a.example/1"),
+        Some(ESSAY),
+    );
+    let decorated = item(
+        "Lighthouses after the keepers left - by Ada Wick - Coastlines",
+        Some("https://b.example/x"),
+        Some(SUMMARY),
+    );
+    let colon = item(
+        "Wick: Lighthouses after the keepers left",
+        Some("https://c.example/y"),
+        Some(SUMMARY),
+    );
+    let decorations = Decorations::new(["Ada Wick", "Coastlines"]);
+    for mirror in [&decorated, &colon] {
+        let probe = Probe::new(mirror, Role::Mirror, day(2), &decorations, &HashSet::new());
+        let stored = candidate_as(1, &post, day(1), Role::Origin);
+        assert_eq!(
+            joined(&decide(&probe, &[stored], &Thresholds::default())),
+            Some((1, MatchReason::Title)),
+            "{}",
+            mirror.title
+        );
+    }
+}
+
+#[test]
+fn a_mirror_title_containing_the_whole_title_joins_but_an_origin_one_does_not() {
+    let post = item(
+        "Why lighthouse keepers kept diaries",
+        Some("https://a.example/1"),
+        Some(ESSAY),
+    );
+    let news = item(
+        "Historian explains why lighthouse keepers kept diaries for a century",
+        Some("https://news.example/1"),
+        Some(SUMMARY),
+    );
+    let as_mirror = verdict_as(
+        &news,
+        Role::Mirror,
+        day(2),
+        &[(1, &post, day(1), Role::Origin)],
+    );
+    assert_eq!(joined(&as_mirror), Some((1, MatchReason::TitleContained)));
+    let Decision::Join { member_role, .. } = as_mirror else {
+        unreachable!()
+    };
+    assert_eq!(member_role, MemberRole::Coverage);
+    assert_eq!(joined(&verdict(&news, day(2), &[(1, &post, day(1))])), None);
+}
+
+/// A rewrite in its own words around passages of `ESSAY` quoted word for word.
+fn rewrite(quotes: &[&str]) -> Item {
+    let mut body = String::from(
+        "<p>A maritime historian's new essay is making the rounds among people who care about \
+         coastal heritage and the machines that replaced a way of life.</p>",
+    );
+    for quote in quotes {
+        body.push_str(&format!(
+            "<p>The author writes that \"{quote}\", a point she returns to often.</p>"
+        ));
+    }
+    item(
+        "Historian revisits an automated coast",
+        Some("https://news.example/r"),
+        Some(&body),
+    )
+}
+
+#[test]
+fn several_quoted_passages_make_coverage_and_one_does_not() {
+    let post = item("Keepers", Some("https://a.example/1"), Some(ESSAY));
+    let stored = [(1, &post, day(1), Role::Origin)];
+    let two = rewrite(&[
+        "first clockwork that turned the lens, then electric lamps",
+        "many towers became museums where visitors climb the same stairs",
+    ]);
+    let decision = verdict_as(&two, Role::Mirror, day(2), &stored);
+    assert_eq!(joined(&decision), Some((1, MatchReason::Quotes)));
+    let one = rewrite(&["first clockwork that turned the lens, then electric lamps"]);
+    assert_eq!(
+        joined(&verdict_as(&one, Role::Mirror, day(2), &stored)),
+        None
+    );
+    // A week later the same quotations are a look back, not coverage of the news.
+    assert_eq!(
+        joined(&verdict_as(&two, Role::Mirror, day(20), &stored)),
+        None
+    );
+}
+
+#[test]
+fn a_story_never_takes_a_second_item_of_one_feed() {
+    let post = item("Keepers", Some("https://a.example/p/keepers"), Some(ESSAY));
+    let mut stored = candidate_as(1, &post, day(1), Role::Mirror);
+    // The story already holds an item of the probe's feed (through another member).
+    stored.story = Arc::new(StoryFacts {
+        has_origin: false,
+        sources: vec!["feed-1".into(), "test".into()],
+        pinned: false,
+    });
+    let probe = probe(&post, Role::Origin, day(1));
+    assert_eq!(
+        decide(&probe, &[stored], &Thresholds::default()),
+        Decision::New
+    );
+}
+
+#[test]
+fn an_item_matching_two_origin_stories_joins_the_better_and_folds_neither() {
+    let post = item(
+        "The last lighthouse keepers",
+        Some("https://a.example/1"),
+        Some(ESSAY),
+    );
+    let other = item(
+        "Sourdough starters",
+        Some("https://b.example/2"),
+        Some(OTHER_ESSAY),
+    );
+    // A copy of the essay that also quotes the sourdough post.
+    let copy = item(
+        "Keepers, reposted",
+        Some("https://m.example/3"),
+        Some(&format!("{ESSAY}{OTHER_ESSAY}")),
+    );
+    let decision = verdict_as(
+        &copy,
+        Role::Mirror,
+        day(2),
+        &[
+            (1, &post, day(1), Role::Origin),
+            (2, &other, day(1), Role::Origin),
+        ],
+    );
+    // Both texts are wholly inside the copy: it cannot tell which work it is.
+    assert_eq!(decision, Decision::New);
+
+    let cut = item(
+        "Keepers, reposted",
+        Some("https://m.example/3"),
+        Some(&format!(
+            "{ESSAY}<p>Sourdough starts with a jar of flour and water left</p>"
+        )),
+    );
+    let decision = verdict_as(
+        &cut,
+        Role::Mirror,
+        day(2),
+        &[
+            (1, &post, day(1), Role::Origin),
+            (2, &other, day(1), Role::Origin),
+        ],
+    );
+    match decision {
+        Decision::Join { story_id, also, .. } => {
+            assert_eq!(story_id, 1);
+            assert!(also.is_empty(), "{also:?}");
+        }
+        Decision::New => panic!("the copy should join the essay"),
+    }
+}
+
+#[test]
+fn two_anchors_on_one_page_are_two_posts() {
+    let a = item(
+        "",
+        Some("http://scripting.example/2017/06/21.html#a060647"),
+        Some(ESSAY),
+    );
+    let b = item(
+        "",
+        Some("http://scripting.example/2017/06/21.html#a060611"),
+        None,
+    );
+    assert_eq!(
+        joined(&verdict_as(
+            &b,
+            Role::Mirror,
+            day(1),
+            &[(1, &a, day(1), Role::Origin)]
+        )),
+        None
+    );
+    let same = item(
+        "",
+        Some("https://scripting.example/2017/06/21.html#a060647"),
+        None,
+    );
+    assert_eq!(
+        joined(&verdict_as(
+            &same,
+            Role::Mirror,
+            day(1),
+            &[(1, &a, day(1), Role::Origin)]
+        )),
+        Some((1, MatchReason::Url))
+    );
+}
+
+#[test]
+fn one_audio_file_in_two_directories_is_one_episode() {
+    let episode = |title: &str, link: &str, audio: &str| Item {
+        kind: ItemKind::Episode,
+        enclosure: Some(crate::model::Enclosure {
+            url: audio.into(),
+            mime_type: Some("audio/mpeg".into()),
+            length: None,
+        }),
+        ..item(title, Some(link), Some(SUMMARY))
+    };
+    let a = episode(
+        "Keepers (with Ada Wick)",
+        "https://dir-a.example/e/1",
+        "https://cdn.example/keepers.mp3",
+    );
+    let b = episode(
+        "The keepers episode",
+        "https://dir-b.example/9",
+        "https://dts.podtrac.com/redirect.mp3/cdn.example/keepers.mp3",
+    );
+    assert_eq!(
+        joined(&verdict_as(
+            &b,
+            Role::Mirror,
+            day(2),
+            &[(1, &a, day(1), Role::Mirror)]
+        )),
+        Some((1, MatchReason::Audio))
     );
 }
