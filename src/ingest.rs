@@ -124,7 +124,11 @@ pub fn ingest_feed(
         let (a, b) = (a.fields(), b.fields());
         (a.published, &a.guid).cmp(&(b.published, &b.guid))
     });
-    ordered.dedup_by(|a, b| a.fields().guid == b.fields().guid);
+    // A guid listed twice is one item: the later listing is the one kept (as an update would).
+    let mut seen = HashSet::new();
+    ordered.reverse();
+    ordered.retain(|item| seen.insert(item.fields().guid.as_str()));
+    ordered.reverse();
 
     let mut summary = IngestSummary::default();
     let mut changed = Vec::new();
