@@ -251,8 +251,10 @@ const MEDIUM_WORDS: &[&str] = &[
 /// feed titles and author names, and each author's surname.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decorations {
-    /// Each name as its key words, longest first so "nathan lambert" goes before "lambert".
-    names: Vec<Vec<String>>,
+    /// Each name as its key words joined by spaces.
+    names: std::collections::HashSet<String>,
+    /// The word counts names have, longest first so "nathan lambert" goes before "lambert".
+    lengths: Vec<usize>,
 }
 
 impl Decorations {
@@ -274,9 +276,13 @@ impl Decorations {
             }
             out.push(words);
         }
-        out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        out.dedup();
-        Decorations { names: out }
+        let mut lengths: Vec<usize> = out.iter().map(Vec::len).collect();
+        lengths.sort_unstable_by(|a, b| b.cmp(a));
+        lengths.dedup();
+        Decorations {
+            names: out.into_iter().map(|words| words.join(" ")).collect(),
+            lengths,
+        }
     }
 
     /// The key with the writer's names taken off its start and end ("simon willison x" and
@@ -285,16 +291,14 @@ impl Decorations {
         let mut words: Vec<&str> = key.split(' ').collect();
         let original = words.len();
         let is_name_at = |words: &[&str], at_end: bool| -> Option<usize> {
-            self.names.iter().map(Vec::len).find(|&n| {
+            self.lengths.iter().copied().find(|&n| {
                 words.len() > n + 1 && {
                     let run = if at_end {
                         &words[words.len() - n..]
                     } else {
                         &words[..n]
                     };
-                    self.names
-                        .iter()
-                        .any(|name| name.len() == n && run.iter().zip(name).all(|(a, b)| *a == b))
+                    self.names.contains(&run.join(" "))
                 }
             })
         };
