@@ -112,6 +112,8 @@ pub struct Probe {
     pub title_keys: Vec<String>,
     /// The fragment of its link, which the canonical URL leaves out.
     pub fragment: Option<String>,
+    /// A link post: titled after the page its text links to.
+    pub link_post: bool,
     /// The text's shingles in order, the feed's boilerplate left out.
     pub sequence: Vec<u64>,
     pub shingles: HashSet<u64>,
@@ -166,6 +168,7 @@ impl Probe {
             },
         };
         Probe {
+            link_post: is_link_post(item),
             fragment: link_fragment(item),
             source: item.source.clone(),
             role,
@@ -189,6 +192,25 @@ impl Probe {
             Role::Origin => Vec::new(),
         }
     }
+}
+
+static ANCHOR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r#"(?s)<a\s[^>]*?href="([^"]+)"[^>]*>(.*?)</a>"#)
+        .expect("the anchor pattern is valid")
+});
+
+/// Whether an item is a link post: one titled after another page its text links to (a
+/// blogmark, "Quoting X"). A mirror with that title may be about the linked page as well as
+/// about the post, so the title alone cannot say which.
+pub fn is_link_post(item: &Item) -> bool {
+    let (Some(body), Some(own_title)) = (item.body(), title_key(&item.title)) else {
+        return false;
+    };
+    let own_page = item.link.as_deref().and_then(canonical_url);
+    ANCHOR.captures_iter(body).take(8).any(|anchor| {
+        canonical_url(&anchor[1].replace("&amp;", "&")) != own_page
+            && title_key(&crate::normalize::plain_text(&anchor[2])).as_ref() == Some(&own_title)
+    })
 }
 
 /// The fragment of an item's link: Scripting News gives each post of a day an anchor on the
@@ -242,6 +264,8 @@ pub struct Candidate {
     pub title_keys: Vec<String>,
     /// The fragment of its link.
     pub fragment: Option<String>,
+    /// A link post: titled after the page its text links to.
+    pub link_post: bool,
     /// The key of its audio or video file.
     pub enclosure: Option<String>,
     /// Sanitised HTML, for containment.
@@ -284,6 +308,7 @@ impl Candidate {
             canonical_url: keys.canonical_url,
             title_keys: probe.title_keys,
             fragment: probe.fragment,
+            link_post: probe.link_post,
             enclosure: keys.enclosure,
             body: item.body().map(str::to_owned),
             reason: MatchReason::New,
@@ -439,9 +464,14 @@ pub fn match_candidate(
 
     let both_origin = probe.role == Role::Origin && candidate.role == Role::Origin;
     let gap = (probe.published - candidate.published).abs();
-    let same_title = theirs
-        .iter()
-        .any(|t| !is_generic(t) && probe.title_keys.contains(t));
+    // A link post's title is the linked page's: between it and a mirror, a shared title does
+    // not say which of the two works the mirror is about.
+    let titles_tell = !(probe.link_post && candidate.role == Role::Mirror
+        || candidate.link_post && probe.role == Role::Mirror);
+    let same_title = titles_tell
+        && theirs
+            .iter()
+            .any(|t| !is_generic(t) && probe.title_keys.contains(t));
 
     let other_place_on_the_page = probe.fragment.is_some()
         && candidate.fragment.is_some()
@@ -490,7 +520,7 @@ pub fn match_candidate(
     }
 
     // A mirror's title that keeps nearly every word of the other's (shortened, reordered).
-    if !both_origin && gap <= thresholds.mirror_window {
+    if titles_tell && !both_origin && gap <= thresholds.mirror_window {
         let similarity = probe
             .title_keys
             .iter()
@@ -508,7 +538,7 @@ pub fn match_candidate(
         }
     }
 
-    if gap <= thresholds.mirror_window {
+    if titles_tell && gap <= thresholds.mirror_window {
         let contains = |long: &[String], short: &[String]| {
             long.iter()
                 .any(|l| short.iter().any(|s| contains_title(l, s)))

@@ -12,8 +12,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Result, StoreError, WriteTx, parse_timestamp};
 use crate::dedupe::{
-    Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts, enclosure_key, link_fragment,
-    title_keys,
+    Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts, enclosure_key, is_link_post,
+    link_fragment, title_keys,
 };
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
@@ -132,6 +132,7 @@ impl WriteTx<'_> {
                 canonical_url,
                 title_keys: title_keys(&item.title, decorations),
                 fragment: link_fragment(&item),
+                link_post: is_link_post(&item),
                 enclosure: match item.kind {
                     ItemKind::Episode => {
                         item.enclosure.as_ref().and_then(|e| enclosure_key(&e.url))
