@@ -27,7 +27,7 @@ use quick_xml::events::Event;
 use tributary::dedupe::{self, Candidate, Probe, Thresholds};
 use tributary::emit::{self, FeedMeta};
 use tributary::ingest::story_atom_id;
-use tributary::model::{Item, MatchReason, Member, Role, StoredItem, Story};
+use tributary::model::{Item, MatchReason, Member, MemberRole, Role, StoredItem, Story};
 use tributary::normalize::{NormalizeError, ParsedItem, parse_feed};
 use url::Url;
 
@@ -211,6 +211,7 @@ fn stories(items: &[&Item]) -> Vec<Story> {
         changed_at: now(),
     };
     let member = |stored: StoredItem, reason: MatchReason| Member {
+        member_role: MemberRole::implied(stored.role, stored.item.kind),
         stored,
         reason,
         score: 1.0,

@@ -15,7 +15,9 @@ use std::process::Command;
 use chrono::{DateTime, Utc};
 use tributary::config::{Config, FeedConfig};
 use tributary::emit::{self, FeedMeta};
-use tributary::model::{Enclosure, Item, ItemKind, MatchReason, Member, Role, StoredItem, Story};
+use tributary::model::{
+    Enclosure, Item, ItemKind, MatchReason, Member, MemberRole, Role, StoredItem, Story,
+};
 use url::Url;
 
 const HOSTILE_TITLE: &str = "Break ]]> out </title><entry> \u{1}bell & <script>alert(1)</script>";
@@ -54,6 +56,7 @@ fn member(id: i64, item: Item, role: Role, first_seen: &str, reason: MatchReason
         1.0
     };
     Member {
+        member_role: MemberRole::implied(role, item.kind),
         stored: StoredItem {
             id,
             item,
