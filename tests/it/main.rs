@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod corrections;
 mod daemon;
 mod dedupe_eval;
 mod emit;
