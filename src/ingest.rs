@@ -73,6 +73,21 @@ pub fn story_atom_id(source: &str, guid: &str) -> String {
     format!("urn:tributary:story:{}", hex(&digest[..16]))
 }
 
+/// The Atom id of the story a person splits an item into. Derived from the item like
+/// [`story_atom_id`], so it is fixed at creation, but never equal to it: the story the item
+/// founded may still hold that id. `earlier_splits` (how often the item was split before) keeps
+/// it apart from the ids of earlier splits, whose stories keep their rows once merged back.
+pub fn split_story_atom_id(source: &str, guid: &str, earlier_splits: u32) -> String {
+    let digest = Sha256::new()
+        .chain_update(source.as_bytes())
+        .chain_update([0])
+        .chain_update(guid.as_bytes())
+        .chain_update(b"\0split\0")
+        .chain_update(earlier_splits.to_le_bytes())
+        .finalize();
+    format!("urn:tributary:story:{}", hex(&digest[..16]))
+}
+
 /// The key a sink receives with a story's notification, the same on every retry.
 pub fn idempotency_key(atom_id: &str, sink: &str) -> String {
     let digest = Sha256::new()

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
 use url::Url;
 
 use tributary::clock::{Clock, SystemClock};
@@ -16,10 +17,11 @@ use tributary::emit;
 use tributary::fetch::{FetchOutcome, Fetcher, Validators};
 use tributary::import;
 use tributary::ingest::IngestContext;
+use tributary::model::{MatchReason, Story};
 use tributary::normalize;
 use tributary::notify::Notifier;
 use tributary::poll;
-use tributary::store::Store;
+use tributary::store::{Correction, CorrectionAction, Store, StoreError};
 
 #[derive(Parser)]
 #[command(
@@ -97,15 +99,22 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// List the newest stories, or explain how one story was assembled.
+    /// List the newest stories, explain how one story was assembled, or correct one.
+    #[command(args_conflicts_with_subcommands = true)]
     Stories {
+        #[command(subcommand)]
+        command: Option<StoriesCommand>,
         /// How many stories to list.
         #[arg(long, short = 'n', default_value_t = 20)]
         limit: usize,
-        /// A story's number or Atom id: print each member with its feed, title, the dedupe
-        /// tier that matched it and the score.
+        /// A story's number or Atom id: print each member with its item number, feed, title,
+        /// the evidence that put it there and the score, then the corrections made by hand.
         #[arg(long, value_name = "STORY")]
         explain: Option<String>,
+        /// Print one JSON object per line per story (with --explain, the one story and its
+        /// corrections) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Validate the configuration and print what it resolves to.
     CheckConfig,
@@ -122,6 +131,23 @@ enum Command {
     Inspect {
         /// A file path or an http(s) URL.
         target: String,
+    },
+}
+
+/// Corrections by hand: stored, never undone by later polls, never notified.
+#[derive(Subcommand)]
+enum StoriesCommand {
+    /// Move one item out of its story into a story of its own, and keep it there.
+    Split {
+        /// The item's number (shown by `stories --explain STORY`).
+        item: i64,
+    },
+    /// Fold story OTHER into STORY, which keeps its Atom id.
+    Merge {
+        /// The story to keep: its number or Atom id.
+        story: String,
+        /// The story to fold in: its number or Atom id.
+        other: String,
     },
 }
 
@@ -195,7 +221,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 Command::Poll { force } => poll_once(&config, force),
                 Command::Export { format, output } => export(&config, format, output),
-                Command::Stories { limit, explain } => stories(&config, limit, explain),
+                Command::Stories {
+                    command: Some(command),
+                    ..
+                } => correct(&config, command),
+                Command::Stories {
+                    command: None,
+                    explain: Some(key),
+                    json,
+                    ..
+                } => explain_story(&config, &key, json),
+                Command::Stories {
+                    command: None,
+                    limit,
+                    explain: None,
+                    json,
+                } => list_stories(&config, limit, json),
                 Command::CheckConfig => check_config(&config),
                 Command::Status => status(&config),
                 Command::Notify {
@@ -344,38 +385,17 @@ fn export(config: &Config, format: ExportFormat, output: Option<PathBuf>) -> Res
     Ok(ExitCode::SUCCESS)
 }
 
-fn stories(config: &Config, limit: usize, explain: Option<String>) -> Result<ExitCode> {
+fn list_stories(config: &Config, limit: usize, json: bool) -> Result<ExitCode> {
     let store = open_store(config)?;
+    let stories = store.stories(limit)?;
     let mut out = std::io::stdout().lock();
-    if let Some(key) = explain {
-        let Some(story) = store.story(&key)? else {
-            bail!("no story `{key}` (use a number from `tributary stories` or an Atom id)");
-        };
-        writeln!(out, "story {}  {}", story.id, story.atom_id)?;
-        writeln!(out, "title: {}", story.lead().item.title)?;
-        writeln!(
-            out,
-            "published: {}",
-            story.published().format("%Y-%m-%d %H:%M UTC")
-        )?;
-        writeln!(out, "members (lead first):")?;
-        for member in &story.members {
-            let item = &member.stored.item;
-            writeln!(
-                out,
-                "  - feed {} ({}, {}): {}\n    matched by {} (score {:.2}); {}",
-                item.source,
-                member.stored.role.as_str(),
-                item.kind.as_str(),
-                item.title,
-                member.reason.as_str(),
-                member.score,
-                item.link.as_deref().unwrap_or("(no link)"),
-            )?;
+    if json {
+        for story in &stories {
+            serde_json::to_writer(&mut out, &StoryJson::new(story, None))?;
+            out.write_all(b"\n")?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let stories = store.stories(limit)?;
     if stories.is_empty() {
         writeln!(out, "no stories yet: run `tributary poll` first")?;
     }
@@ -399,6 +419,183 @@ fn stories(config: &Config, limit: usize, explain: Option<String>) -> Result<Exi
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn explain_story(config: &Config, key: &str, json: bool) -> Result<ExitCode> {
+    let store = open_store(config)?;
+    let story = store
+        .story(key)?
+        .ok_or_else(|| StoreError::UnknownStory(key.to_owned()))?;
+    let corrections = store.corrections_of(story.id)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer(&mut out, &StoryJson::new(&story, Some(&corrections)))?;
+        out.write_all(b"\n")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(out, "story {}  {}", story.id, story.atom_id)?;
+    writeln!(out, "title: {}", story.lead().item.title)?;
+    writeln!(
+        out,
+        "published: {}",
+        story.published().format("%Y-%m-%d %H:%M UTC")
+    )?;
+    writeln!(out, "members (lead first):")?;
+    for member in &story.members {
+        let item = &member.stored.item;
+        let evidence = match member.reason {
+            MatchReason::New => member.reason.describe().to_owned(),
+            reason => format!(
+                "{}: evidence {}, score {:.2}",
+                reason.describe(),
+                reason.as_str(),
+                member.score
+            ),
+        };
+        writeln!(
+            out,
+            "  - item {}, feed {} ({}, {}, member role {}): {}\n    {}; {}",
+            member.stored.id,
+            item.source,
+            member.stored.role.as_str(),
+            item.kind.as_str(),
+            member.member_role.as_str(),
+            item.title,
+            evidence,
+            item.link.as_deref().unwrap_or("(no link)"),
+        )?;
+    }
+    if !corrections.is_empty() {
+        writeln!(out, "corrections:")?;
+        for correction in &corrections {
+            writeln!(out, "  - {}", describe_correction(correction, story.id))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A correction in words, told from the side of the story being explained.
+fn describe_correction(correction: &Correction, seen_from: i64) -> String {
+    let on = correction.at.format("%Y-%m-%d %H:%M UTC");
+    let item = correction
+        .item
+        .map_or_else(|| "an item".to_owned(), |item| format!("item {item}"));
+    match correction.action {
+        CorrectionAction::Split if correction.story == seen_from => format!(
+            "split by hand: {item} moved here from story {} on {on}",
+            correction.other
+        ),
+        CorrectionAction::Split => format!(
+            "split by hand: {item} moved out to story {} on {on}",
+            correction.story
+        ),
+        CorrectionAction::Merge if correction.story == seen_from => format!(
+            "merged by hand: story {} folded in on {on}",
+            correction.other
+        ),
+        CorrectionAction::Merge => format!(
+            "merged by hand: folded into story {} on {on}",
+            correction.story
+        ),
+    }
+}
+
+/// `stories split` and `stories merge`. No notification is queued: a correction regroups
+/// copies of works already announced.
+fn correct(config: &Config, command: StoriesCommand) -> Result<ExitCode> {
+    let mut store = open_store(config)?;
+    let now = SystemClock.now();
+    match command {
+        StoriesCommand::Split { item } => {
+            let split = store.split_item(item, now)?;
+            println!(
+                "item {item} is now story {} of its own (it left story {}); later polls keep it apart",
+                split.story, split.other
+            );
+        }
+        StoriesCommand::Merge { story, other } => {
+            let merged = store.merge_stories(&story, &other, now)?;
+            println!(
+                "story {} folded into story {}, which keeps its Atom id",
+                merged.other, merged.story
+            );
+        }
+    }
+    // The merged feed shows the correction now, not only after the next poll.
+    poll::publish_atom(config, &store, now)?;
+    println!("merged feed: {}", config.output.atom_path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One story as `stories --json` prints it: the contract in DESIGN.md.
+#[derive(Serialize)]
+struct StoryJson<'a> {
+    number: i64,
+    atom_id: &'a str,
+    title: &'a str,
+    members: Vec<MemberJson<'a>>,
+    /// Only with `--explain`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    corrections: Option<Vec<CorrectionJson>>,
+}
+
+#[derive(Serialize)]
+struct MemberJson<'a> {
+    item: i64,
+    feed: &'a str,
+    role: &'static str,
+    kind: &'static str,
+    member_role: &'static str,
+    title: &'a str,
+    link: Option<&'a str>,
+    evidence: &'static str,
+    score: f64,
+}
+
+#[derive(Serialize)]
+struct CorrectionJson {
+    action: &'static str,
+    item: Option<i64>,
+    story: i64,
+    other: i64,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+impl<'a> StoryJson<'a> {
+    fn new(story: &'a Story, corrections: Option<&[Correction]>) -> StoryJson<'a> {
+        StoryJson {
+            number: story.id,
+            atom_id: &story.atom_id,
+            title: &story.lead().item.title,
+            members: story
+                .members
+                .iter()
+                .map(|member| MemberJson {
+                    item: member.stored.id,
+                    feed: &member.stored.item.source,
+                    role: member.stored.role.as_str(),
+                    kind: member.stored.item.kind.as_str(),
+                    member_role: member.member_role.as_str(),
+                    title: &member.stored.item.title,
+                    link: member.stored.item.link.as_deref(),
+                    evidence: member.reason.as_str(),
+                    score: member.score,
+                })
+                .collect(),
+            corrections: corrections.map(|corrections| {
+                corrections
+                    .iter()
+                    .map(|correction| CorrectionJson {
+                        action: correction.action.as_str(),
+                        item: correction.item,
+                        story: correction.story,
+                        other: correction.other,
+                        at: correction.at,
+                    })
+                    .collect()
+            }),
+        }
+    }
 }
 
 fn check_config(config: &Config) -> Result<ExitCode> {

@@ -8,6 +8,7 @@
 //! index page it touched, which costs more than the feed's rows. The database runs in WAL mode
 //! so readers (the server, `stories`) never block the writer.
 
+mod corrections;
 mod matching;
 mod migrations;
 
@@ -23,6 +24,7 @@ use crate::config::FeedConfig;
 use crate::dedupe::ItemKeys;
 use crate::model::{Item, MatchReason, Member, MemberRole, Role, StoredItem, Story, lead_rank};
 
+pub use corrections::{Correction, CorrectionAction};
 pub use migrations::MIGRATIONS;
 
 /// The page cache per connection, in KiB: most of tributary's memory. `benches/dedupe.rs`
@@ -61,6 +63,20 @@ pub enum StoreError {
     },
     #[error("unknown source `{0}`")]
     UnknownSource(String),
+    #[error("no item {0} (item numbers are listed by `tributary stories --explain STORY`)")]
+    UnknownItem(i64),
+    #[error("no story `{0}` (use a number from `tributary stories` or an Atom id)")]
+    UnknownStory(String),
+    #[error("item {item} is already a story of its own (story {story})")]
+    ItemAlreadyAlone { item: i64, story: i64 },
+    #[error("`{story}` and `{other}` are the same story ({id}); there is nothing to merge")]
+    SameStory {
+        story: String,
+        other: String,
+        id: i64,
+    },
+    #[error("story `{other}` was already merged into story {into}")]
+    AlreadyMerged { other: String, into: i64 },
 }
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -322,28 +338,11 @@ impl Store {
     }
 
     /// One story by its number or its Atom id. A story that was folded into another (an item
-    /// proved both were one work) resolves to the story it joined.
+    /// proved both were one work, or a person merged them) resolves to the story it joined.
     pub fn story(&self, key: &str) -> Result<Option<Story>> {
-        let found: Option<(i64, Option<i64>)> = self
-            .conn
-            .query_row(
-                "SELECT id, merged_into FROM stories WHERE atom_id = ?1 OR CAST(id AS TEXT) = ?1",
-                [key],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        let Some((mut id, mut merged_into)) = found else {
+        let Some(ResolvedStory { head: id, .. }) = resolve_story(&self.conn, key)? else {
             return Ok(None);
         };
-        // Merges only ever point at older stories, so the chain ends.
-        while let Some(into) = merged_into {
-            id = into;
-            merged_into = self.conn.query_row(
-                "SELECT merged_into FROM stories WHERE id = ?1",
-                [id],
-                |row| row.get(0),
-            )?;
-        }
         let (atom_id, created_at): (String, String) = self.conn.query_row(
             "SELECT atom_id, created_at FROM stories WHERE id = ?1",
             [id],
@@ -571,6 +570,40 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// A story as a person named it, and the story that holds its members now.
+struct ResolvedStory {
+    /// The story the key names.
+    found: i64,
+    /// The end of its merge chain: `found` itself unless it was folded into another story.
+    head: i64,
+}
+
+/// Finds a story by its number or its Atom id and follows its merges. The chain ends: only a
+/// story that holds members is ever folded (the matcher's candidates are items, and a manual
+/// merge refuses a story already merged), and it is folded into another such story.
+fn resolve_story(conn: &Connection, key: &str) -> Result<Option<ResolvedStory>> {
+    let found: Option<(i64, Option<i64>)> = conn
+        .query_row(
+            "SELECT id, merged_into FROM stories WHERE atom_id = ?1 OR CAST(id AS TEXT) = ?1",
+            [key],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    let Some((found, mut merged_into)) = found else {
+        return Ok(None);
+    };
+    let mut head = found;
+    while let Some(into) = merged_into {
+        head = into;
+        merged_into = conn.query_row(
+            "SELECT merged_into FROM stories WHERE id = ?1",
+            [head],
+            |row| row.get(0),
+        )?;
+    }
+    Ok(Some(ResolvedStory { found, head }))
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -412,3 +412,170 @@ fn a_moved_feed_is_polled_at_its_new_home_until_its_url_changes() {
         "the admin's new URL wins"
     );
 }
+
+/// An origin post and a mirror's copy of it (one story), and an unrelated post (another).
+fn copy_and_unrelated(store: &mut Store) -> (i64, i64, i64) {
+    let sources = with_feeds(store, &[("a", Role::Origin), ("m", Role::Mirror)]);
+    let context = IngestContext::default();
+    let body = "rivers carry the mountains to the sea one grain at a time and nobody notices";
+    let state = PollState::default();
+    let origin = vec![
+        post("a", "1", "What rivers carry away", body, 2),
+        post("a", "2", "Second essay on tides", "four five six", 5),
+    ];
+    ingest_items(store, &sources[0], &origin, &state, &context, at(6));
+    let copy = vec![post("m", "x", "What rivers carry away", body, 1)];
+    ingest_items(store, &sources[1], &copy, &state, &context, at(6));
+    let stories = store.stories(10).expect("stories");
+    assert_eq!(stories.len(), 2, "the copy joined the post");
+    let (tides, rivers) = (&stories[0], &stories[1]);
+    let copy_item = rivers
+        .members
+        .iter()
+        .find(|m| m.stored.role == Role::Mirror)
+        .expect("the copy")
+        .stored
+        .id;
+    (rivers.id, tides.id, copy_item)
+}
+
+fn pinned(store: &mut Store, story_id: i64) -> bool {
+    let tx = store.begin_write().expect("begin");
+    tx.story_pinned(story_id).expect("pinned")
+}
+
+#[test]
+fn a_split_item_gets_a_pinned_story_and_the_correction_is_recorded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let (rivers, _, copy) = copy_and_unrelated(&mut store);
+    assert!(!pinned(&mut store, rivers));
+
+    let split = store.split_item(copy, at(7)).expect("split");
+    assert_eq!(
+        (split.action, split.item, split.other),
+        (CorrectionAction::Split, Some(copy), rivers)
+    );
+    assert!(pinned(&mut store, split.story));
+    let alone = store
+        .story(&split.story.to_string())
+        .expect("query")
+        .expect("the new story");
+    assert_eq!(alone.members.len(), 1);
+    assert_eq!(alone.members[0].stored.id, copy);
+    assert_eq!(alone.members[0].reason, MatchReason::Manual);
+    let left = store
+        .story(&rivers.to_string())
+        .expect("query")
+        .expect("the old story");
+    assert_eq!(left.members.len(), 1);
+    let published: String = store
+        .conn
+        .query_row(
+            "SELECT published FROM stories WHERE id = ?1",
+            [rivers],
+            |row| row.get(0),
+        )
+        .expect("published");
+    assert_eq!(
+        published,
+        timestamp(at(2)),
+        "the date of the earliest member left"
+    );
+    assert_eq!(
+        store.corrections_of(split.story).expect("of"),
+        vec![split.clone()]
+    );
+    assert_eq!(
+        store.corrections_of(rivers).expect("of"),
+        vec![split.clone()]
+    );
+
+    match store.split_item(copy, at(8)) {
+        Err(StoreError::ItemAlreadyAlone { item, story }) => {
+            assert_eq!((item, story), (copy, split.story));
+        }
+        other => panic!("a lone item cannot be split: {other:?}"),
+    }
+    assert!(matches!(
+        store.split_item(999, at(8)),
+        Err(StoreError::UnknownItem(999))
+    ));
+
+    // Merged back and split again, the item gets a story with an Atom id of its own.
+    store
+        .merge_stories(&rivers.to_string(), &split.story.to_string(), at(9))
+        .expect("merge back");
+    assert!(
+        pinned(&mut store, rivers),
+        "a story that takes in a split story keeps its pin"
+    );
+    let again = store.split_item(copy, at(10)).expect("split again");
+    let atom_id = |id: i64| -> String {
+        store
+            .conn
+            .query_row("SELECT atom_id FROM stories WHERE id = ?1", [id], |row| {
+                row.get(0)
+            })
+            .expect("atom id")
+    };
+    assert_ne!(atom_id(again.story), atom_id(split.story));
+    assert_eq!(store.count(CountedTable::PendingOutbox).expect("count"), 0);
+}
+
+#[test]
+fn a_merge_keeps_the_first_story_and_names_bad_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let (rivers, tides, _) = copy_and_unrelated(&mut store);
+    let tides_atom_id = store
+        .story(&tides.to_string())
+        .expect("query")
+        .expect("tides")
+        .atom_id;
+
+    let merged = store
+        .merge_stories(&tides.to_string(), &rivers.to_string(), at(7))
+        .expect("merge");
+    assert_eq!(
+        (merged.action, merged.item, merged.story, merged.other),
+        (CorrectionAction::Merge, None, tides, rivers)
+    );
+    let kept = store
+        .story(&rivers.to_string())
+        .expect("query")
+        .expect("resolves to the story kept");
+    assert_eq!(
+        (kept.id, kept.atom_id.as_str()),
+        (tides, tides_atom_id.as_str())
+    );
+    assert_eq!(kept.members.len(), 3);
+    assert_eq!(
+        kept.members
+            .iter()
+            .filter(|m| m.reason == MatchReason::Manual)
+            .count(),
+        2,
+        "the members folded in are there by hand"
+    );
+    assert_eq!(store.stories(10).expect("stories").len(), 1);
+    assert_eq!(store.corrections_of(tides).expect("of"), vec![merged]);
+
+    let mut refused = |story: &str, other: &str| {
+        store
+            .merge_stories(story, other, at(8))
+            .expect_err("refused")
+            .to_string()
+    };
+    let again = refused(&tides_atom_id, &rivers.to_string());
+    assert!(
+        again.contains(&format!(
+            "story `{rivers}` was already merged into story {tides}"
+        )),
+        "{again}"
+    );
+    let same = refused(&tides.to_string(), &tides_atom_id);
+    assert!(same.contains("the same story"), "{same}");
+    let unknown = refused("urn:nope", &tides.to_string());
+    assert!(unknown.contains("no story `urn:nope`"), "{unknown}");
+}

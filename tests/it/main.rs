@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod corpus_dedupe;
+mod corrections;
 mod daemon;
 mod dedupe_eval;
 mod emit;

@@ -1,0 +1,234 @@
+//! Corrections: a person moves an item out of its story, or folds one story into another.
+//!
+//! Design decision: a correction is stored as a fact (a `corrections` row, and for a split a
+//! pinned story), written in the same transaction as the move it records. The matcher reads
+//! the pin on every later poll and so never undoes the decision, and `stories --explain` can
+//! say who grouped what. A correction never queues a notification: it changes how copies are
+//! grouped, not what is new.
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{OptionalExtension, params};
+
+use super::{
+    ResolvedStory, Result, Store, StoreError, WriteTx, parse_timestamp, resolve_story, timestamp,
+};
+use crate::ingest::split_story_atom_id;
+use crate::model::MatchReason;
+
+/// What a person did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CorrectionAction {
+    /// `stories split ITEM`: an item moved out of its story into a story of its own.
+    Split,
+    /// `stories merge STORY OTHER`: story OTHER folded into STORY.
+    Merge,
+}
+
+impl CorrectionAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CorrectionAction::Split => "split",
+            CorrectionAction::Merge => "merge",
+        }
+    }
+}
+
+impl ToSql for CorrectionAction {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for CorrectionAction {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        match value.as_str()? {
+            "split" => Ok(CorrectionAction::Split),
+            "merge" => Ok(CorrectionAction::Merge),
+            other => Err(FromSqlError::Other(
+                format!("unknown correction action `{other}`").into(),
+            )),
+        }
+    }
+}
+
+/// One correction, as `stories --explain` tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Correction {
+    pub action: CorrectionAction,
+    /// The item moved by a split; `None` for a merge.
+    pub item: Option<i64>,
+    /// The story that gained: a split's new story, or the story a merge kept.
+    pub story: i64,
+    /// The other side: the story a split item left, or the story a merge folded in.
+    pub other: i64,
+    pub at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Moves item `item_id` out of its story into a new, pinned story of its own, so no later
+    /// poll folds it back. The story it left keeps its Atom id; its date becomes its earliest
+    /// remaining member's.
+    pub fn split_item(&mut self, item_id: i64, now: DateTime<Utc>) -> Result<Correction> {
+        let write = self.begin_write()?;
+        let tx = &write.tx;
+        let (left, source, guid): (i64, String, String) = tx
+            .query_row(
+                "SELECT items.story_id, sources.name, items.guid
+                 FROM items JOIN sources ON sources.id = items.source_id WHERE items.id = ?1",
+                [item_id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?
+            .ok_or(StoreError::UnknownItem(item_id))?;
+        let members: i64 = tx.query_row(
+            "SELECT count(*) FROM items WHERE story_id = ?1",
+            [left],
+            |row| row.get(0),
+        )?;
+        if members == 1 {
+            return Err(StoreError::ItemAlreadyAlone {
+                item: item_id,
+                story: left,
+            });
+        }
+        let earlier_splits: u32 = tx.query_row(
+            "SELECT count(*) FROM corrections WHERE action = ?1 AND item_id = ?2",
+            params![CorrectionAction::Split, item_id],
+            |row| row.get(0),
+        )?;
+        let now_text = timestamp(now);
+        tx.execute(
+            "INSERT INTO stories (atom_id, created_at, published, updated_at, pinned)
+             SELECT ?1, ?2, published, ?2, 1 FROM items WHERE id = ?3",
+            params![
+                split_story_atom_id(&source, &guid, earlier_splits),
+                now_text,
+                item_id
+            ],
+        )?;
+        let story = tx.last_insert_rowid();
+        tx.execute(
+            "UPDATE items SET story_id = ?2, match_reason = ?3, match_score = 1.0 WHERE id = ?1",
+            params![item_id, story, MatchReason::Manual.as_str()],
+        )?;
+        tx.execute(
+            "UPDATE stories SET
+                published = (SELECT min(published) FROM items WHERE story_id = ?1),
+                updated_at = ?2
+             WHERE id = ?1",
+            params![left, now_text],
+        )?;
+        let correction = Correction {
+            action: CorrectionAction::Split,
+            item: Some(item_id),
+            story,
+            other: left,
+            at: now,
+        };
+        write.record_correction(&correction)?;
+        write.commit()?;
+        Ok(correction)
+    }
+
+    /// Folds story `other` into story `story`, each given as a number or an Atom id. `story`
+    /// keeps its Atom id (a story already folded away stands for the story it joined); the
+    /// notifications `other` has not sent yet are cancelled. An `other` already folded away is
+    /// refused rather than followed: the person named a story that no longer stands alone.
+    /// Pinned stories may be merged: the matcher leaves them alone, a person decides.
+    pub fn merge_stories(
+        &mut self,
+        story: &str,
+        other: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Correction> {
+        let write = self.begin_write()?;
+        let unknown = |key: &str| StoreError::UnknownStory(key.to_owned());
+        let ResolvedStory { head: kept, .. } =
+            resolve_story(&write.tx, story)?.ok_or_else(|| unknown(story))?;
+        let folded = resolve_story(&write.tx, other)?.ok_or_else(|| unknown(other))?;
+        if folded.found != folded.head {
+            return Err(StoreError::AlreadyMerged {
+                other: other.to_owned(),
+                into: folded.head,
+            });
+        }
+        let folded = folded.found;
+        if folded == kept {
+            return Err(StoreError::SameStory {
+                story: story.to_owned(),
+                other: other.to_owned(),
+                id: kept,
+            });
+        }
+        // Every item of `other` is now in `story` because a person said so; the member that
+        // started `other` in particular no longer started the story it is in.
+        write.tx.execute(
+            "UPDATE items SET match_reason = ?2, match_score = 1.0 WHERE story_id = ?1",
+            params![folded, MatchReason::Manual.as_str()],
+        )?;
+        write.merge_story(folded, kept, now)?;
+        // A pin on `other` protected its members from being folded elsewhere; they keep it.
+        write.tx.execute(
+            "UPDATE stories SET pinned = max(pinned, (SELECT pinned FROM stories WHERE id = ?2))
+             WHERE id = ?1",
+            params![kept, folded],
+        )?;
+        let correction = Correction {
+            action: CorrectionAction::Merge,
+            item: None,
+            story: kept,
+            other: folded,
+            at: now,
+        };
+        write.record_correction(&correction)?;
+        write.commit()?;
+        Ok(correction)
+    }
+
+    /// The corrections that touched a story, on either side, oldest first.
+    pub fn corrections_of(&self, story_id: i64) -> Result<Vec<Correction>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT action, item_id, story_id, other_id, created_at FROM corrections
+             WHERE story_id = ?1 OR other_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([story_id], |row| {
+            Ok(Correction {
+                action: row.get(0)?,
+                item: row.get(1)?,
+                story: row.get(2)?,
+                other: row.get(3)?,
+                at: parse_timestamp(&row.get::<_, String>(4)?).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl WriteTx<'_> {
+    /// Whether a person fixed this story's members (a split made it, or it absorbed such a
+    /// story by hand). The matcher never folds a pinned story into another story, nor another
+    /// story into it, so a correction outlives every later poll.
+    pub fn story_pinned(&self, story_id: i64) -> Result<bool> {
+        self.tx
+            .prepare_cached("SELECT pinned FROM stories WHERE id = ?1")?
+            .query_row([story_id], |row| row.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::UnknownStory(story_id.to_string()))
+    }
+
+    fn record_correction(&self, correction: &Correction) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO corrections (action, item_id, story_id, other_id, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                correction.action,
+                correction.item,
+                correction.story,
+                correction.other,
+                timestamp(correction.at)
+            ],
+        )?;
+        Ok(())
+    }
+}
