@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use super::{
-    FeedMeta, alternate_link, authors, body, categories, clean, media_type, non_blank, rfc3339,
+    FeedMeta, alternate_link, authors, body, categories, clean, media_type, rfc3339, shown_link,
     summary,
 };
 use crate::model::{Member, Story};
@@ -99,7 +99,7 @@ fn item(story: &Story) -> Item {
     let summary_html = summary(story);
     Item {
         id: owned(&story.atom_id),
-        url: alternate_link(story).map(owned),
+        url: alternate_link(story).as_deref().map(owned),
         title: owned(&lead.title),
         content_html: owned(body(story).or(summary_html).unwrap_or_default()),
         summary: summary_html
@@ -146,7 +146,7 @@ fn extension_member(member: &Member) -> ExtensionMember {
     let item = &member.stored.item;
     ExtensionMember {
         source: owned(&item.source),
-        link: non_blank(item.link.as_deref()).map(owned),
+        link: shown_link(item.link.as_deref()).as_deref().map(owned),
         reason: member.reason.as_str(),
         score: member.score,
     }
