@@ -1,6 +1,6 @@
 //! The merged Atom feed (RFC 4287), the contract in DESIGN.md: one entry per story, the lead's
-//! link as `alternate`, the episode's audio as `enclosure`, every other copy as `related`.
-//! Links leave without their tracking parameters;
+//! link as `alternate`, the episode's audio as `enclosure`, every other copy as `related`
+//! (titled with its site and its own title). Links leave without their tracking parameters;
 //! the enclosure is written as its feed gave it, since a podcast host may need its whole URL to
 //! serve the file.
 //!
@@ -19,7 +19,7 @@ use super::{
     shown_link, summary,
 };
 use crate::dedupe::without_tracking;
-use crate::model::Story;
+use crate::model::{Item, Story};
 
 const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 /// The generator's home page, when Cargo.toml declares a repository.
@@ -116,7 +116,7 @@ fn write_entry(w: &mut XmlWriter, story: &Story) -> io::Result<()> {
                 continue;
             }
             link(w, "related", &href)
-                .with_attribute(("title", clean(&item.source).as_ref()))
+                .with_attribute(("title", clean(&related_title(item)).as_ref()))
                 .write_empty()?;
             written.push(href);
         }
@@ -142,6 +142,16 @@ fn write_entry(w: &mut XmlWriter, story: &Story) -> io::Result<()> {
         Ok(())
     })?;
     Ok(())
+}
+
+/// A related link's title, "<feed> — <member title>": the feed name alone cannot tell a copy
+/// from a piece about the work under its own headline, and the title alone does not say which
+/// site a reader is about to visit. A member without a title is named by its feed.
+fn related_title(item: &Item) -> String {
+    match non_blank(Some(&item.title)) {
+        Some(title) => format!("{} — {title}", item.source),
+        None => item.source.clone(),
+    }
 }
 
 /// Feed text as an escaped XML text node. Only `<`, `>` and `&` need escaping in text (`>`

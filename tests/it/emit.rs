@@ -334,7 +334,10 @@ fn atom_parses_back_with_the_contracted_structure() {
     let related = links(merged, "related");
     assert_eq!(related.len(), 1, "{related:?}");
     assert_eq!(related[0].href, MIRROR_LINK_SHOWN);
-    assert_eq!(related[0].title.as_deref(), Some("hacker-news"));
+    assert_eq!(
+        related[0].title.as_deref(),
+        Some("hacker-news — Olmo 3: America's truly open reasoning models")
+    );
     assert_eq!(merged.published, Some(at("2025-11-20T14:00:00Z")));
     assert_eq!(merged.updated, Some(at("2025-11-20T18:05:00Z")));
     let authors: Vec<_> = merged.authors.iter().map(|a| a.name.as_deref()).collect();
@@ -469,6 +472,55 @@ fn emitted_links_carry_no_tracking_parameters() {
     assert_eq!(links, [POST_LINK, POST_LINK, shown]);
 }
 
+/// A related link says which site it leads to and what that site called the work; a member
+/// without a title is named by its site alone.
+#[test]
+fn related_links_name_the_site_and_the_members_own_title() {
+    let mut story = merged_story();
+    let mut coverage = item(
+        "Q&A \"digest\"",
+        "digest-1",
+        "Why Olmo 3 matters for <open> models",
+    );
+    coverage.link = Some("https://digest.example/olmo-3-matters".to_owned());
+    let mut untitled = item("link-blog", "lb-1", "  ");
+    untitled.link = Some("https://links.example/1".to_owned());
+    for (id, extra) in [(13, coverage), (14, untitled)] {
+        let mut extra = member(
+            id,
+            extra,
+            Role::Mirror,
+            "2025-11-20T19:00:00Z",
+            MatchReason::Link,
+        );
+        extra.member_role = MemberRole::Coverage;
+        story.members.push(extra);
+    }
+
+    let feed = parse_atom(&emit::atom(std::slice::from_ref(&story), &meta()));
+    let titles: Vec<_> = links(&feed.entries[0], "related")
+        .iter()
+        .map(|l| l.title.clone())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            Some("hacker-news — Olmo 3: America's truly open reasoning models".to_owned()),
+            Some("Q&A \"digest\" — Why Olmo 3 matters for <open> models".to_owned()),
+            Some("link-blog".to_owned()),
+        ]
+    );
+
+    let bytes = emit::json_feed(std::slice::from_ref(&story), &meta());
+    let feed: serde_json::Value = serde_json::from_slice(&bytes).expect("valid JSON");
+    let members = feed["items"][0]["_tributary"]["members"]
+        .as_array()
+        .expect("members");
+    assert_eq!(members[3]["title"], "Why Olmo 3 matters for <open> models");
+    assert_eq!(members[3]["member_role"], "coverage");
+    assert_eq!(members[3]["reason"], "link");
+}
+
 #[test]
 fn json_feed_carries_items_attachments_and_members() {
     let bytes = emit::json_feed(&stories(), &meta());
@@ -500,6 +552,12 @@ fn json_feed_carries_items_attachments_and_members() {
     let members = merged["_tributary"]["members"].as_array().expect("members");
     let reasons: Vec<_> = members.iter().map(|m| m["reason"].clone()).collect();
     assert_eq!(reasons, ["new", "title", "url"]);
+    let roles: Vec<_> = members.iter().map(|m| m["member_role"].clone()).collect();
+    assert_eq!(roles, ["post", "episode", "copy"]);
+    assert_eq!(
+        members[1]["title"],
+        "Olmo 3: America's truly open reasoning models (voiceover)"
+    );
     assert_eq!(members[1]["score"], 0.93);
     assert_eq!(members[2]["source"], "hacker-news");
     assert_eq!(members[2]["link"], MIRROR_LINK_SHOWN);
