@@ -1,5 +1,8 @@
 //! The merged Atom feed (RFC 4287), the contract in DESIGN.md: one entry per story, the lead's
-//! link as `alternate`, the episode's audio as `enclosure`, every other copy as `related`.
+//! link as `alternate`, the episode's audio as `enclosure`, every other copy as `related`
+//! (titled with its site and its own title). Links leave without their tracking parameters;
+//! the enclosure is written as its feed gave it, since a podcast host may need its whole URL to
+//! serve the file.
 //!
 //! Design decision: the document is written event by event with quick-xml's `Writer`, never by
 //! string formatting, so every piece of feed-supplied text goes through its escaper (after
@@ -13,9 +16,10 @@ use quick_xml::events::{BytesDecl, BytesText, Event};
 
 use super::{
     FeedMeta, alternate_link, authors, body, categories, clean, media_type, non_blank, rfc3339,
-    summary,
+    shown_link, summary,
 };
-use crate::model::Story;
+use crate::dedupe::without_tracking;
+use crate::model::{Item, Story};
 
 const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 /// The generator's home page, when Cargo.toml declares a repository.
@@ -79,13 +83,13 @@ fn write_entry(w: &mut XmlWriter, story: &Story) -> io::Result<()> {
                 .write_inner_content(|w| text_element(w, "name", name))?;
         }
 
-        // Hrefs already written: a reader shows each link once, and Atom forbids two
-        // alternates with the same type and hreflang.
-        let mut written: Vec<&str> = Vec::new();
+        // Hrefs already written, without tracking parameters: a reader shows each link once,
+        // and Atom forbids two alternates with the same type and hreflang.
+        let mut written: Vec<String> = Vec::new();
         let alternate = alternate_link(story);
-        if let Some(href) = alternate {
+        if let Some(href) = &alternate {
             link(w, "alternate", href).write_empty()?;
-            written.push(href);
+            written.push(href.clone());
         }
         let enclosure = story
             .enclosure()
@@ -99,18 +103,20 @@ fn write_entry(w: &mut XmlWriter, story: &Story) -> io::Result<()> {
                 element = element.with_attribute(("length", length.to_string().as_str()));
             }
             element.write_empty()?;
-            written.push(href);
+            // Compared like the others, so a member linking to the same file with a campaign
+            // tag is not listed again as a related page.
+            written.push(without_tracking(href));
         }
         for member in &story.members {
             let item = &member.stored.item;
-            let Some(href) = non_blank(item.link.as_deref()) else {
+            let Some(href) = shown_link(item.link.as_deref()) else {
                 continue;
             };
             if written.contains(&href) {
                 continue;
             }
-            link(w, "related", href)
-                .with_attribute(("title", clean(&item.source).as_ref()))
+            link(w, "related", &href)
+                .with_attribute(("title", clean(&related_title(item)).as_ref()))
                 .write_empty()?;
             written.push(href);
         }
@@ -136,6 +142,16 @@ fn write_entry(w: &mut XmlWriter, story: &Story) -> io::Result<()> {
         Ok(())
     })?;
     Ok(())
+}
+
+/// A related link's title, "<feed> — <member title>": the feed name alone cannot tell a copy
+/// from a piece about the work under its own headline, and the title alone does not say which
+/// site a reader is about to visit. A member without a title is named by its feed.
+fn related_title(item: &Item) -> String {
+    match non_blank(Some(&item.title)) {
+        Some(title) => format!("{} — {title}", item.source),
+        None => item.source.clone(),
+    }
 }
 
 /// Feed text as an escaped XML text node. Only `<`, `>` and `&` need escaping in text (`>`

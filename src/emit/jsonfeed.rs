@@ -1,5 +1,8 @@
 //! The JSON Feed 1.1 twin of the merged Atom feed, for readers that prefer JSON, plus a
-//! `_tributary` extension listing every member of a story and why it was merged.
+//! `_tributary` extension listing every member of a story: its feed (`source`), its own `title`
+//! and `link` (without tracking parameters, like the item's `url`), what it is to the work
+//! (`member_role`: post, episode, copy, summary or coverage) and the evidence that merged it
+//! (`reason`, with its `score` from 0 to 1).
 //!
 //! Design decision: the document is a tree of `Serialize` structs that mirror the spec, so
 //! field names, optional fields and key order are fixed by types rather than by hand-built
@@ -8,7 +11,7 @@
 use serde::Serialize;
 
 use super::{
-    FeedMeta, alternate_link, authors, body, categories, clean, media_type, non_blank, rfc3339,
+    FeedMeta, alternate_link, authors, body, categories, clean, media_type, rfc3339, shown_link,
     summary,
 };
 use crate::model::{Member, Story};
@@ -72,8 +75,10 @@ struct Extension {
 #[derive(Serialize)]
 struct ExtensionMember {
     source: String,
+    title: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     link: Option<String>,
+    member_role: &'static str,
     reason: &'static str,
     score: f64,
 }
@@ -99,7 +104,7 @@ fn item(story: &Story) -> Item {
     let summary_html = summary(story);
     Item {
         id: owned(&story.atom_id),
-        url: alternate_link(story).map(owned),
+        url: alternate_link(story).as_deref().map(owned),
         title: owned(&lead.title),
         content_html: owned(body(story).or(summary_html).unwrap_or_default()),
         summary: summary_html
@@ -146,7 +151,9 @@ fn extension_member(member: &Member) -> ExtensionMember {
     let item = &member.stored.item;
     ExtensionMember {
         source: owned(&item.source),
-        link: non_blank(item.link.as_deref()).map(owned),
+        title: owned(&item.title),
+        link: shown_link(item.link.as_deref()).as_deref().map(owned),
+        member_role: member.member_role.as_str(),
         reason: member.reason.as_str(),
         score: member.score,
     }

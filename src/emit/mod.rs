@@ -24,6 +24,7 @@ pub use atom::atom;
 pub use jsonfeed::json_feed;
 pub use opml::opml;
 
+use crate::dedupe::without_tracking;
 use crate::model::Story;
 
 /// What a feed says about itself, as opposed to its entries.
@@ -84,13 +85,20 @@ fn clean(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// A member's link as both feeds publish it: without the tracking parameters its feed added
+/// (`utm_*`, `fbclid`, ...), so a reader who follows it is not counted as the campaign that
+/// brought tributary there, and two copies that differ only in those parameters are one link.
+fn shown_link(link: Option<&str>) -> Option<String> {
+    non_blank(link).map(without_tracking)
+}
+
 /// The entry's main link: the lead's, else the first member that has one (a lead without a
 /// link still deserves a clickable entry).
-fn alternate_link(story: &Story) -> Option<&str> {
+fn alternate_link(story: &Story) -> Option<String> {
     story
         .members
         .iter()
-        .find_map(|m| non_blank(m.stored.item.link.as_deref()))
+        .find_map(|m| shown_link(m.stored.item.link.as_deref()))
 }
 
 /// The entry's body: the lead's content, else the longest content among the members (an

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::NotifyConfig;
+use crate::dedupe::without_tracking;
 use crate::model::{ItemKind, Story};
 use crate::normalize::plain_text;
 
@@ -19,8 +20,9 @@ pub const SUMMARY_CHARS: usize = 280;
 /// empty is left out, so a story without audio has no "Audio:" line.
 pub const DEFAULT_TEMPLATE: &str = "{title}\n{link}\nAudio: {audio}\n{summary}\nvia {feeds}";
 
-/// One member of the story as a notification shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One member of the story as a notification shows it. Links are shown without tracking
+/// parameters, like the merged feed's.
+#[derive(Debug, Clone, PartialEq)]
 pub struct MemberLink {
     /// The configured feed name.
     pub feed: String,
@@ -28,6 +30,14 @@ pub struct MemberLink {
     pub role: &'static str,
     /// `post` or `episode`.
     pub kind: &'static str,
+    /// What the member is to the work: `post`, `episode`, `copy`, `summary` or `coverage`, so
+    /// a receiver can tell the writer's own pages from other sites' copies and write-ups.
+    pub member_role: &'static str,
+    /// Why the member is in the story ([`crate::model::MatchReason::as_str`]; `new` for the
+    /// one that started it), so a receiver can weigh a merge it doubts.
+    pub evidence: &'static str,
+    /// How strongly that evidence matched, from 0 to 1.
+    pub score: f64,
     pub title: String,
     pub link: Option<String>,
 }
@@ -41,12 +51,12 @@ pub struct Audio {
 }
 
 /// A story as every sink sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// The story's Atom id: stable for the story's whole life.
     pub story_id: String,
     pub title: String,
-    /// The lead's link, else the first member link.
+    /// The lead's link, else the first member link, without tracking parameters.
     pub link: Option<String>,
     pub published: DateTime<Utc>,
     /// Plain text, at most [`SUMMARY_CHARS`] characters; empty when the story has none.
@@ -72,11 +82,11 @@ impl Message {
         Some(Message {
             story_id: story.atom_id.clone(),
             title: lead.item.title.clone(),
-            link: lead.item.link.clone().or_else(|| {
+            link: lead.item.link.as_deref().map(without_tracking).or_else(|| {
                 story
                     .members
                     .iter()
-                    .find_map(|m| m.stored.item.link.clone())
+                    .find_map(|m| m.stored.item.link.as_deref().map(without_tracking))
             }),
             published: story.published(),
             summary: truncate_words(&summary, SUMMARY_CHARS),
@@ -90,8 +100,11 @@ impl Message {
                         ItemKind::Post => "post",
                         ItemKind::Episode => "episode",
                     },
+                    member_role: m.member_role.as_str(),
+                    evidence: m.reason.as_str(),
+                    score: m.score,
                     title: m.stored.item.title.clone(),
-                    link: m.stored.item.link.clone(),
+                    link: m.stored.item.link.as_deref().map(without_tracking),
                 })
                 .collect(),
             audio: story.enclosure().map(|e| Audio {
@@ -118,6 +131,9 @@ impl Message {
                     feed: "test-newsletter".into(),
                     role: "origin",
                     kind: "post",
+                    member_role: "post",
+                    evidence: "new",
+                    score: 1.0,
                     title: "tributary test notification".into(),
                     link: Some("https://github.com/tributary-rss/tributary".into()),
                 },
@@ -125,6 +141,9 @@ impl Message {
                     feed: "test-podcast".into(),
                     role: "origin",
                     kind: "episode",
+                    member_role: "episode",
+                    evidence: "title",
+                    score: 1.0,
                     title: "tributary test notification (audio)".into(),
                     link: None,
                 },
@@ -274,6 +293,7 @@ pub fn truncate_words(text: &str, max: usize) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::model::{Item, MatchReason, Member, MemberRole, Role, StoredItem};
 
     pub(crate) fn essay() -> Message {
         Message {
@@ -287,6 +307,9 @@ pub(crate) mod tests {
                     feed: "newsletter".into(),
                     role: "origin",
                     kind: "post",
+                    member_role: "post",
+                    evidence: "new",
+                    score: 1.0,
                     title: "Small models, long tails".into(),
                     link: Some("https://www.longtail.example/p/small-models-long-tails".into()),
                 },
@@ -294,6 +317,9 @@ pub(crate) mod tests {
                     feed: "podcast".into(),
                     role: "origin",
                     kind: "episode",
+                    member_role: "episode",
+                    evidence: "title",
+                    score: 1.0,
                     title: "Small models, long tails".into(),
                     link: Some("https://www.longtail.example/p/small-models-long-tails".into()),
                 },
@@ -301,6 +327,9 @@ pub(crate) mod tests {
                     feed: "curation".into(),
                     role: "mirror",
                     kind: "post",
+                    member_role: "copy",
+                    evidence: "title",
+                    score: 0.93,
                     title: "Small Models, Long Tails | AI Digest".into(),
                     link: Some(
                         "https://digest.example/articles/small-models-long-tails-4471".into(),
@@ -336,6 +365,92 @@ pub(crate) mod tests {
 
     fn id(text: &str) -> String {
         text.to_owned()
+    }
+
+    fn member(source: &str, link: &str, role: MemberRole, reason: MatchReason) -> Member {
+        let at = DateTime::from_timestamp(1_776_254_400, 0).expect("time");
+        Member {
+            stored: StoredItem {
+                id: 1,
+                item: Item {
+                    source: source.into(),
+                    guid: link.into(),
+                    link: Some(link.into()),
+                    title: format!("Small models, long tails ({source})"),
+                    authors: vec![],
+                    published: Some(at),
+                    updated: None,
+                    summary: None,
+                    content: None,
+                    categories: vec![],
+                    kind: ItemKind::Post,
+                    enclosure: None,
+                    duration: None,
+                    image: None,
+                },
+                role: if role == MemberRole::Post {
+                    Role::Origin
+                } else {
+                    Role::Mirror
+                },
+                first_seen: at,
+                changed_at: at,
+            },
+            member_role: role,
+            reason,
+            score: if reason == MatchReason::Quotes {
+                0.4
+            } else {
+                1.0
+            },
+        }
+    }
+
+    #[test]
+    fn a_message_names_each_members_role_and_evidence_and_drops_tracking_parameters() {
+        let story = Story {
+            id: 1,
+            atom_id: "urn:tributary:story:1".into(),
+            members: vec![
+                member(
+                    "newsletter",
+                    "https://www.longtail.example/p/small-models?utm_source=rss",
+                    MemberRole::Post,
+                    MatchReason::New,
+                ),
+                member(
+                    "digest",
+                    "https://digest.example/item?utm_source=x&id=3",
+                    MemberRole::Coverage,
+                    MatchReason::Quotes,
+                ),
+            ],
+            created_at: DateTime::from_timestamp(1_776_254_400, 0).expect("time"),
+        };
+        let message = Message::from_story(&story).expect("a story with members");
+        assert_eq!(
+            message.link.as_deref(),
+            Some("https://www.longtail.example/p/small-models")
+        );
+        let links: Vec<_> = message.members.iter().map(|m| m.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            [
+                Some("https://www.longtail.example/p/small-models"),
+                Some("https://digest.example/item?id=3")
+            ]
+        );
+        let digest = &message.members[1];
+        assert_eq!(
+            (
+                digest.role,
+                digest.member_role,
+                digest.evidence,
+                digest.score
+            ),
+            ("mirror", "coverage", "quotes", 0.4)
+        );
+        assert_eq!(digest.title, "Small models, long tails (digest)");
     }
 
     #[test]

@@ -47,8 +47,11 @@ struct MemberJson<'a> {
     feed: &'a str,
     role: &'a str,
     kind: &'a str,
+    member_role: &'a str,
     title: &'a str,
     link: Option<&'a str>,
+    evidence: &'a str,
+    score: f64,
 }
 
 #[derive(Serialize)]
@@ -73,8 +76,11 @@ fn story_json(message: &Message) -> StoryJson<'_> {
                 feed: &m.feed,
                 role: m.role,
                 kind: m.kind,
+                member_role: m.member_role,
                 title: &m.title,
                 link: m.link.as_deref(),
+                evidence: m.evidence,
+                score: m.score,
             })
             .collect(),
         enclosure: message.audio.as_ref().map(|a| EnclosureJson {
@@ -208,6 +214,12 @@ mod tests {
             "https://digest.example/articles/small-models-long-tails-4471"
         );
         assert_eq!(members[1]["kind"], "episode");
+        assert_eq!(members[1]["member_role"], "episode");
+        assert_eq!(members[2]["member_role"], "copy");
+        assert_eq!(members[0]["evidence"], "new");
+        assert_eq!(members[2]["evidence"], "title");
+        assert_eq!(members[0]["score"], 1.0);
+        assert_eq!(members[2]["score"], 0.93);
         assert_eq!(story["enclosure"]["type"], "audio/mpeg");
         assert_eq!(story["enclosure"]["length"], 11_223_344);
         assert!(

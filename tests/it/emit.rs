@@ -81,8 +81,13 @@ fn story(id: i64, members: Vec<Member>) -> Story {
 
 const POST_LINK: &str = "https://www.interconnects.ai/p/olmo-3";
 const MIRROR_LINK: &str = "https://news.ycombinator.com/item?id=45000000&utm_source=x";
+/// [`MIRROR_LINK`] as both feeds publish it: without its tracking parameter.
+const MIRROR_LINK_SHOWN: &str = "https://news.ycombinator.com/item?id=45000000";
 const AUDIO_URL: &str = "https://api.substack.com/feed/podcast/179000000/olmo-3.mp3";
-const HOSTILE_LINK: &str = "https://evil.example/p?a=1&b=\"2\"";
+/// Quotes and an ampersand in the path: a link with a query is re-serialised when its
+/// tracking parameters are dropped (which percent-encodes quotes), a link without one is
+/// published as given, so only here does raw feed text reach the `href` attribute.
+const HOSTILE_LINK: &str = "https://evil.example/p/a&b=\"2\"";
 
 /// An origin post, its voiceover episode (same page link, audio enclosure) and a mirror.
 fn merged_story() -> Story {
@@ -328,8 +333,11 @@ fn atom_parses_back_with_the_contracted_structure() {
     // The episode links to the post's page, so the only related link is the mirror.
     let related = links(merged, "related");
     assert_eq!(related.len(), 1, "{related:?}");
-    assert_eq!(related[0].href, MIRROR_LINK);
-    assert_eq!(related[0].title.as_deref(), Some("hacker-news"));
+    assert_eq!(related[0].href, MIRROR_LINK_SHOWN);
+    assert_eq!(
+        related[0].title.as_deref(),
+        Some("hacker-news — Olmo 3: America's truly open reasoning models")
+    );
     assert_eq!(merged.published, Some(at("2025-11-20T14:00:00Z")));
     assert_eq!(merged.updated, Some(at("2025-11-20T18:05:00Z")));
     let authors: Vec<_> = merged.authors.iter().map(|a| a.name.as_deref()).collect();
@@ -382,7 +390,7 @@ fn atom_escapes_hostile_text_and_drops_illegal_characters() {
         Some(HOSTILE_TITLE_CLEAN)
     );
     // The quote survives as an escaped attribute; feed-rs then normalises the URL.
-    assert!(text.contains("href=\"https://evil.example/p?a=1&amp;b=&quot;2&quot;\""));
+    assert!(text.contains("href=\"https://evil.example/p/a&amp;b=&quot;2&quot;\""));
     let normalised = Url::parse(HOSTILE_LINK).expect("valid URL");
     assert_eq!(links(hostile, "alternate")[0].href, normalised.as_str());
     let authors: Vec<_> = hostile.authors.iter().map(|a| a.name.as_deref()).collect();
@@ -425,6 +433,94 @@ fn atom_enclosure_omits_unknown_length_and_malformed_type() {
     assert_eq!(links(&feed.entries[0], "enclosure")[0].length, None);
 }
 
+/// Tracking parameters leave every link both feeds publish, wherever they sit in the query,
+/// and links that differ only in them are one link.
+#[test]
+fn emitted_links_carry_no_tracking_parameters() {
+    let mut story = merged_story();
+    story.members[0].stored.item.link = Some(format!("{POST_LINK}?utm_source=rss&utm_medium=x"));
+    story.members[1].stored.item.link = Some(format!("{POST_LINK}?fbclid=abc"));
+    story.members[2].stored.item.link =
+        Some("https://news.ycombinator.com/item?utm_source=x&id=3".to_owned());
+    let shown = "https://news.ycombinator.com/item?id=3";
+
+    let bytes = emit::atom(std::slice::from_ref(&story), &meta());
+    let text = String::from_utf8(bytes.clone()).expect("UTF-8 output");
+    assert!(!text.contains("utm_") && !text.contains("fbclid"), "{text}");
+    assert!(
+        text.contains(&format!("rel=\"related\" href=\"{shown}\"")),
+        "{text}"
+    );
+    let feed = parse_atom(&bytes);
+    let entry = &feed.entries[0];
+    assert_eq!(links(entry, "alternate")[0].href, POST_LINK);
+    let related = links(entry, "related");
+    // The episode's page is the post's once both are cleaned: it is not listed again.
+    assert_eq!(related.len(), 1, "{related:?}");
+    assert_eq!(related[0].href, shown);
+
+    let bytes = emit::json_feed(std::slice::from_ref(&story), &meta());
+    let feed: serde_json::Value = serde_json::from_slice(&bytes).expect("valid JSON");
+    let item = &feed["items"][0];
+    assert_eq!(item["url"], POST_LINK);
+    let links: Vec<_> = item["_tributary"]["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m["link"].clone())
+        .collect();
+    assert_eq!(links, [POST_LINK, POST_LINK, shown]);
+}
+
+/// A related link says which site it leads to and what that site called the work; a member
+/// without a title is named by its site alone.
+#[test]
+fn related_links_name_the_site_and_the_members_own_title() {
+    let mut story = merged_story();
+    let mut coverage = item(
+        "Q&A \"digest\"",
+        "digest-1",
+        "Why Olmo 3 matters for <open> models",
+    );
+    coverage.link = Some("https://digest.example/olmo-3-matters".to_owned());
+    let mut untitled = item("link-blog", "lb-1", "  ");
+    untitled.link = Some("https://links.example/1".to_owned());
+    for (id, extra) in [(13, coverage), (14, untitled)] {
+        let mut extra = member(
+            id,
+            extra,
+            Role::Mirror,
+            "2025-11-20T19:00:00Z",
+            MatchReason::Link,
+        );
+        extra.member_role = MemberRole::Coverage;
+        story.members.push(extra);
+    }
+
+    let feed = parse_atom(&emit::atom(std::slice::from_ref(&story), &meta()));
+    let titles: Vec<_> = links(&feed.entries[0], "related")
+        .iter()
+        .map(|l| l.title.clone())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            Some("hacker-news — Olmo 3: America's truly open reasoning models".to_owned()),
+            Some("Q&A \"digest\" — Why Olmo 3 matters for <open> models".to_owned()),
+            Some("link-blog".to_owned()),
+        ]
+    );
+
+    let bytes = emit::json_feed(std::slice::from_ref(&story), &meta());
+    let feed: serde_json::Value = serde_json::from_slice(&bytes).expect("valid JSON");
+    let members = feed["items"][0]["_tributary"]["members"]
+        .as_array()
+        .expect("members");
+    assert_eq!(members[3]["title"], "Why Olmo 3 matters for <open> models");
+    assert_eq!(members[3]["member_role"], "coverage");
+    assert_eq!(members[3]["reason"], "link");
+}
+
 #[test]
 fn json_feed_carries_items_attachments_and_members() {
     let bytes = emit::json_feed(&stories(), &meta());
@@ -456,9 +552,15 @@ fn json_feed_carries_items_attachments_and_members() {
     let members = merged["_tributary"]["members"].as_array().expect("members");
     let reasons: Vec<_> = members.iter().map(|m| m["reason"].clone()).collect();
     assert_eq!(reasons, ["new", "title", "url"]);
+    let roles: Vec<_> = members.iter().map(|m| m["member_role"].clone()).collect();
+    assert_eq!(roles, ["post", "episode", "copy"]);
+    assert_eq!(
+        members[1]["title"],
+        "Olmo 3: America's truly open reasoning models (voiceover)"
+    );
     assert_eq!(members[1]["score"], 0.93);
     assert_eq!(members[2]["source"], "hacker-news");
-    assert_eq!(members[2]["link"], MIRROR_LINK);
+    assert_eq!(members[2]["link"], MIRROR_LINK_SHOWN);
 
     let lone = &items[2];
     assert!(lone.get("url").is_none(), "{lone}");

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use tributary::model::MatchReason;
 
 use crate::common::binary::{Workspace, assert_success, stderr, stdout};
 use crate::common::daemon::Daemon;
@@ -370,6 +371,33 @@ fn each_kind_of_sink_gets_one_message_for_the_essay_and_its_mirrors() {
         .filter_map(|m| m["link"].as_str())
         .collect();
     assert!(links.contains(&"https://digest.example/articles/small-models-long-tails-4471"));
+    // What each member is to the work and the evidence that put it there; the aggregator's
+    // link arrives without its utm_* parameters.
+    let members = story["members"].as_array().expect("members");
+    let member = |feed: &str| {
+        members
+            .iter()
+            .find(|m| m["feed"] == feed)
+            .unwrap_or_else(|| panic!("{feed} is a member"))
+    };
+    assert_eq!(member("newsletter")["member_role"], "post");
+    assert_eq!(member("podcast")["member_role"], "episode");
+    assert_eq!(member("aggregator")["member_role"], "copy");
+    assert_eq!(
+        member("aggregator")["link"],
+        "https://longtail.example/p/small-models-long-tails/"
+    );
+    assert_eq!(
+        members.iter().filter(|m| m["evidence"] == "new").count(),
+        1,
+        "one member started the story: {members:?}"
+    );
+    for m in members {
+        let evidence = m["evidence"].as_str().expect("evidence");
+        assert!(MatchReason::parse(evidence).is_some(), "{m}");
+        let score = m["score"].as_f64().expect("score");
+        assert!(score > 0.0 && score <= 1.0, "{m}");
+    }
     assert_eq!(story["enclosure"]["url"], AUDIO);
     assert_eq!(story["enclosure"]["type"], "audio/mpeg");
 
