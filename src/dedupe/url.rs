@@ -155,6 +155,10 @@ pub fn without_tracking(link: &str) -> String {
     if !matches!(url.scheme(), "http" | "https") || url.query().is_none() {
         return link.to_owned();
     }
+    if !url.query_pairs().any(|(name, _)| is_tracking(&name)) {
+        // Nothing to drop: the link as published, byte for byte.
+        return link.to_owned();
+    }
     let kept: Vec<(String, String)> = url
         .query_pairs()
         .filter(|(name, _)| !is_tracking(name))
