@@ -284,52 +284,60 @@ fn ingest_item(
     let probe = probe_of(published);
     let candidates = tx.candidates(&probe, matching.decorations)?;
     let thresholds = &matching.context.thresholds;
-    let (story_id, reason, score, member_role) =
-        match dedupe::decide(&probe, &candidates, thresholds) {
-            Decision::Join {
-                story_id,
-                reason,
-                score,
-                member_role,
-                also,
-                relabel,
-            } => {
-                for other in also {
-                    tracing::info!(
-                        source = %source.name,
-                        guid = %item.guid,
-                        from = other,
-                        into = story_id,
-                        "item proves two stories are one work; merging them"
-                    );
-                    tx.merge_story(other, story_id, now)?;
-                }
-                for (item_id, role, reason, score) in relabel {
-                    tx.relabel(item_id, role, reason, score)?;
-                }
-                tx.touch_story(story_id, published, now)?;
-                summary.joined_stories += 1;
-                (story_id, reason, score, member_role)
+    let mut decision = dedupe::decide(&probe, &candidates, thresholds);
+    if decision == Decision::New && source.role == Role::Mirror {
+        // No key led anywhere: a summary in its own words may still name what one recent
+        // work's text does.
+        let words = dedupe::content_words(&item.title, item.body());
+        let recent =
+            tx.recent_origin_candidates(&probe, thresholds.title_window, matching.decorations)?;
+        decision = dedupe::decide_by_words(&probe, &words, &recent, thresholds);
+    }
+    let (story_id, reason, score, member_role) = match decision {
+        Decision::Join {
+            story_id,
+            reason,
+            score,
+            member_role,
+            also,
+            relabel,
+        } => {
+            for other in also {
+                tracing::info!(
+                    source = %source.name,
+                    guid = %item.guid,
+                    from = other,
+                    into = story_id,
+                    "item proves two stories are one work; merging them"
+                );
+                tx.merge_story(other, story_id, now)?;
             }
-            Decision::New => {
-                let atom_id = story_atom_id(&source.name, &item.guid);
-                let story_id = tx.create_story(&atom_id, published, now)?;
-                summary.new_stories += 1;
-                for sink in matching
-                    .context
-                    .sinks
-                    .iter()
-                    .filter(|sink| !matching.backfill || sink.notify_backfill)
-                {
-                    let key = idempotency_key(&atom_id, &sink.name);
-                    let due = now + chrono::Duration::from_std(sink.hold).unwrap_or_default();
-                    tx.enqueue_notification(story_id, &sink.name, &key, due, now)?;
-                    summary.notifications_queued += 1;
-                }
-                let role = MemberRole::implied(source.role, item.kind);
-                (story_id, MatchReason::New, 1.0, role)
+            for (item_id, role, reason, score) in relabel {
+                tx.relabel(item_id, role, reason, score)?;
             }
-        };
+            tx.touch_story(story_id, published, now)?;
+            summary.joined_stories += 1;
+            (story_id, reason, score, member_role)
+        }
+        Decision::New => {
+            let atom_id = story_atom_id(&source.name, &item.guid);
+            let story_id = tx.create_story(&atom_id, published, now)?;
+            summary.new_stories += 1;
+            for sink in matching
+                .context
+                .sinks
+                .iter()
+                .filter(|sink| !matching.backfill || sink.notify_backfill)
+            {
+                let key = idempotency_key(&atom_id, &sink.name);
+                let due = now + chrono::Duration::from_std(sink.hold).unwrap_or_default();
+                tx.enqueue_notification(story_id, &sink.name, &key, due, now)?;
+                summary.notifications_queued += 1;
+            }
+            let role = MemberRole::implied(source.role, item.kind);
+            (story_id, MatchReason::New, 1.0, role)
+        }
+    };
     tx.insert_item(
         &NewItem {
             source_id: source.id,

@@ -132,6 +132,9 @@ pub enum MatchReason {
     Content,
     /// Several passages quoted word for word from the work, within days.
     Quotes,
+    /// A mirror's own text that shares most of its meaningful words with one recent work and
+    /// clearly fewer with any other: a summary under a title of its own.
+    Words,
 }
 
 impl MatchReason {
@@ -147,6 +150,7 @@ impl MatchReason {
             MatchReason::TitleContained => "title-contained",
             MatchReason::Content => "content",
             MatchReason::Quotes => "quotes",
+            MatchReason::Words => "words",
         }
     }
 
@@ -162,6 +166,7 @@ impl MatchReason {
             MatchReason::TitleContained,
             MatchReason::Content,
             MatchReason::Quotes,
+            MatchReason::Words,
         ]
         .into_iter()
         .find(|reason| reason.as_str() == text)
@@ -180,6 +185,7 @@ impl MatchReason {
             MatchReason::TitleContained => "its title contains the work's whole title",
             MatchReason::Content => "near-identical text",
             MatchReason::Quotes => "quotes the work word for word",
+            MatchReason::Words => "its own text names what the work's does",
         }
     }
 }

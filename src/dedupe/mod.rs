@@ -37,7 +37,8 @@ use chrono::{DateTime, Duration, Utc};
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
 pub use text::{
-    anchors, boilerplate, containment, quote_anchors, quoted_passages, shingles, words,
+    anchors, boilerplate, containment, content_words, quote_anchors, quoted_passages, shingles,
+    words,
 };
 pub use title::{
     Decorations, contains_title, is_generic, numbers, title_grams, title_key, title_keys,
@@ -366,6 +367,7 @@ pub fn tier_rank(reason: MatchReason) -> u8 {
         MatchReason::Content => 4,
         MatchReason::TitleContained => 3,
         MatchReason::Quotes => 2,
+        MatchReason::Words => 1,
         MatchReason::New => 0,
     }
 }
@@ -668,6 +670,71 @@ pub fn decide(probe: &Probe, candidates: &[Candidate], thresholds: &Thresholds) 
         member_role: lead.1.member_role,
         also,
         relabel,
+    }
+}
+
+/// A summary needs this many meaningful words, and so does the work, before their shared
+/// words say anything.
+const MIN_SUMMARY_WORDS: usize = 20;
+
+/// Share of the smaller set of meaningful words the two texts must have in common.
+const SUMMARY_WORDS_SHARED: f64 = 0.45;
+
+/// How far ahead of every other work the summarised one must be: a mirror that reads about as
+/// much like two works is about neither for sure.
+const SUMMARY_MARGIN: f64 = 0.15;
+
+/// The last resort for a mirror that no key led anywhere (its title and text are its own):
+/// the recent origin item whose meaningful words its text shares most of, when that one is
+/// clearly ahead of every other. `words` are the probe's [`content_words`]; `candidates` are
+/// the origin items published within days of it.
+pub fn decide_by_words(
+    probe: &Probe,
+    words: &HashSet<String>,
+    candidates: &[Candidate],
+    thresholds: &Thresholds,
+) -> Decision {
+    if probe.role != Role::Mirror || words.len() < MIN_SUMMARY_WORDS {
+        return Decision::New;
+    }
+    let mut best_per_story: BTreeMap<i64, f64> = BTreeMap::new();
+    for candidate in candidates {
+        let usable = candidate.role == Role::Origin
+            && candidate.source != probe.source
+            && !candidate.story.sources.contains(&probe.source)
+            && (probe.published - candidate.published).abs() <= thresholds.title_window;
+        if !usable {
+            continue;
+        }
+        let title = candidate.title_keys.first().map_or("", String::as_str);
+        let theirs = content_words(title, candidate.body.as_deref());
+        if theirs.len() < MIN_SUMMARY_WORDS {
+            continue;
+        }
+        let shared = words.intersection(&theirs).count();
+        let score = shared as f64 / words.len().min(theirs.len()) as f64;
+        let best = best_per_story.entry(candidate.story_id).or_insert(0.0);
+        *best = best.max(score);
+    }
+    let mut ranked: Vec<(i64, f64)> = best_per_story.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
+    match ranked.as_slice() {
+        [(story_id, score), rest @ ..]
+            if *score >= SUMMARY_WORDS_SHARED
+                && rest
+                    .first()
+                    .is_none_or(|(_, next)| score - next >= SUMMARY_MARGIN) =>
+        {
+            Decision::Join {
+                story_id: *story_id,
+                reason: MatchReason::Words,
+                score: *score,
+                member_role: MemberRole::Summary,
+                also: Vec::new(),
+                relabel: Vec::new(),
+            }
+        }
+        _ => Decision::New,
     }
 }
 

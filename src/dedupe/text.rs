@@ -165,6 +165,33 @@ pub fn containment(a: &HashSet<u64>, b: &HashSet<u64>, min_size: usize) -> f64 {
     shared as f64 / small.len() as f64
 }
 
+/// Words too common to say what a text is about.
+const COMMON_WORDS: &[&str] = &[
+    "the", "and", "for", "are", "was", "with", "that", "this", "from", "his", "her", "its", "has",
+    "have", "had", "will", "would", "can", "could", "about", "into", "than", "then", "there",
+    "which", "who", "whom", "but", "also", "more", "most", "such", "these", "those", "them", "one",
+    "two", "new", "just", "like", "over", "after", "before", "out", "all", "any", "some", "only",
+    "other", "very", "may", "might", "when", "where", "while", "were", "been", "being", "because",
+    "each", "both", "through", "during", "between", "own", "same", "few", "him", "they", "their",
+    "you", "your", "our", "not", "how", "what", "why", "does", "did", "what", "say", "says",
+    "said", "how", "get", "gets", "make", "makes", "made", "use", "uses", "used", "way", "ways",
+    "much", "many", "now", "well", "even", "still", "back", "first", "last", "next", "year",
+    "years", "week", "day", "days", "time", "times", "today", "here", "what", "it's", "don",
+    "doesn", "isn", "let", "lets", "via", "per", "yet", "too", "out",
+];
+
+/// The meaningful words of a title and a text (three letters or more, common words left out):
+/// what a summary written in its own words still shares with the work it summarises.
+pub fn content_words(title: &str, html: Option<&str>) -> HashSet<String> {
+    let text = html.map(crate::normalize::plain_text).unwrap_or_default();
+    format!("{title} {text}")
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 3)
+        .map(str::to_lowercase)
+        .filter(|w| !COMMON_WORDS.contains(&w.as_str()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

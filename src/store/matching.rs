@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Result, StoreError, WriteTx, parse_timestamp};
+use super::{Result, StoreError, WriteTx, parse_timestamp, timestamp};
 use crate::dedupe::{
     Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts, enclosure_key, is_link_post,
     link_fragment, title_keys,
@@ -77,9 +77,46 @@ impl WriteTx<'_> {
         }
         let linked = self.linked(probe)?;
         ids.extend(linked.keys());
+        self.load_candidates(ids, &linked, decorations)
+    }
+
+    /// The origin items published within `window` of the probe, newest first, at most
+    /// [`PER_KEY`]: where a mirror whose title and text are its own looks for the work it
+    /// summarises when no key led anywhere.
+    pub fn recent_origin_candidates(
+        &self,
+        probe: &Probe,
+        window: chrono::Duration,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        let ids: Vec<i64> = self
+            .tx
+            .prepare_cached(
+                "SELECT items.id FROM items JOIN sources ON sources.id = items.source_id
+                 WHERE items.published BETWEEN ?1 AND ?2 AND sources.role = 'origin'
+                 ORDER BY items.published DESC LIMIT ?3",
+            )?
+            .query_map(
+                params![
+                    timestamp(probe.published - window),
+                    timestamp(probe.published + window),
+                    PER_KEY
+                ],
+                |row| row.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        self.load_candidates(ids, &HashMap::new(), decorations)
+    }
+
+    /// Reads stored items as candidates, with their stories' and feeds' facts.
+    fn load_candidates(
+        &self,
+        mut ids: Vec<i64>,
+        linked: &HashMap<i64, Linked>,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
         ids.sort_unstable();
         ids.dedup();
-
         let mut stories: HashMap<i64, Arc<StoryFacts>> = HashMap::new();
         let mut boilerplates: HashMap<i64, Arc<HashSet<u64>>> = HashMap::new();
         let mut stmt = self.tx.prepare_cached(

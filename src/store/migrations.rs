@@ -101,6 +101,8 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE sources ADD COLUMN feed_authors TEXT;
     ALTER TABLE stories ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
 
+    CREATE INDEX items_published ON items(published);
+
     CREATE TABLE title_keys (
         key     TEXT NOT NULL,
         item_id INTEGER NOT NULL REFERENCES items(id),

@@ -82,7 +82,7 @@ fn migrations_are_append_only() {
         "82a455a588a67c5ff44ce598abf6d079687016d7d6c8a9b68e7b151c20f43176",
         "8661a6e65aa2d6430eef88a68d3998a786dc70dedac71233d3c02ea8fc9769a6",
         "035c3236c837590b7999450ccffaa5d878b065740cdadfefa78cda0a85183a20",
-        "c1dff04609b2d48dc0f58dd6f0fb74b035476cb0b7a8a43981c39b008684ed5e",
+        "fdc4c94f7654c26e20afe939930c07cbdeda91019be59614fae24f0ce21afe03",
     ];
     assert_eq!(
         MIGRATIONS.len(),
