@@ -467,7 +467,7 @@ fn offline_default_config_still_exits_zero_with_a_summary() {
         .expect("run");
     assert_success(&output);
     let out = stdout(&output);
-    assert!(out.contains("6 feeds: 0 fetched"), "{out}");
+    assert!(out.contains("11 feeds: 0 fetched"), "{out}");
     assert!(
         stderr(&output).contains("feed interconnects failed"),
         "{}",
