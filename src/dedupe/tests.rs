@@ -582,3 +582,72 @@ fn one_audio_file_in_two_directories_is_one_episode() {
         Some((1, MatchReason::Audio))
     );
 }
+
+#[test]
+fn a_summary_in_its_own_words_joins_the_work_it_names_only_when_clearly_ahead() {
+    let essay = "<p>Lighthouse keepers trimmed wicks nightly, logged storms in diaries, and \
+        polished Fresnel lenses. Automation replaced keepers with clockwork rotation, electric \
+        lamps, photocells and radio beacons. Museums now occupy towers at Cape Hatteras, \
+        Portland Head and Split Rock, where visitors climb spiral stairs.</p>";
+    let sourdough = "<p>Sourdough starters ferment rye flour with wild yeast and lactobacilli; \
+        bakers discard half daily, watch bubbles, and bake boules in Dutch ovens. Hydration, \
+        levain timing, autolyse and scoring shape crumb and crust in every loaf.</p>";
+    let post = item("The last keepers", Some("https://a.example/1"), Some(essay));
+    let other = item("Starters", Some("https://a.example/2"), Some(sourdough));
+    let summary = item(
+        "Daily digest: coasts",
+        Some("https://digest.example/9"),
+        Some(
+            "<p>Keepers once trimmed wicks and polished Fresnel lenses and kept storm diaries; \
+             clockwork rotation, electric lamps, photocells and radio beacons replaced them. \
+             Towers at Cape Hatteras, Portland Head and Split Rock became museums with spiral \
+             stairs.</p>",
+        ),
+    );
+    let probe = probe(&summary, Role::Mirror, day(2));
+    let words = content_words(&summary.title, summary.body());
+    let stored = [
+        candidate_as(1, &post, day(1), Role::Origin),
+        candidate_as(2, &other, day(1), Role::Origin),
+    ];
+    match decide_by_words(&probe, &words, &stored, &Thresholds::default()) {
+        Decision::Join {
+            story_id,
+            reason,
+            member_role,
+            ..
+        } => {
+            assert_eq!((story_id, reason), (1, MatchReason::Words));
+            assert_eq!(member_role, MemberRole::Summary);
+        }
+        Decision::New => panic!("the summary names the essay"),
+    }
+    // Two works it reads equally like: it is about neither for sure.
+    let twin = candidate_as(3, &post, day(1), Role::Origin);
+    assert_eq!(
+        decide_by_words(
+            &probe,
+            &words,
+            &[stored[0].clone(), twin],
+            &Thresholds::default()
+        ),
+        Decision::New
+    );
+    // An origin item never joins this way, nor a mirror a week away.
+    let origin_probe = Probe {
+        role: Role::Origin,
+        ..probe.clone()
+    };
+    assert_eq!(
+        decide_by_words(&origin_probe, &words, &stored, &Thresholds::default()),
+        Decision::New
+    );
+    let later = Probe {
+        published: day(12),
+        ..probe
+    };
+    assert_eq!(
+        decide_by_words(&later, &words, &stored, &Thresholds::default()),
+        Decision::New
+    );
+}
