@@ -121,6 +121,9 @@ pub struct Probe {
     pub published: DateTime<Utc>,
 }
 
+/// Share of the shorter text found word for word in the other that makes a member a copy.
+const COPY_SHARE: f64 = 0.3;
+
 /// Title similarity at or above which a mirror's title is the work's, reworded.
 const SIMILAR_TITLE: f64 = 0.75;
 
@@ -448,11 +451,13 @@ pub fn match_candidate(
     let candidate_has_text = || candidate_text().1.len() >= min;
     let is_copy =
         || probe_has_text && candidate_has_text() && score() >= thresholds.content_threshold;
-    let found = |reason: MatchReason, score: f64| {
-        let copy = is_copy();
+    // What a member is: a text that carries a good part of the other's word for word is a copy
+    // (cut, or behind page junk), even when that part is not enough to match on.
+    let found = |reason: MatchReason, evidence_score: f64| {
+        let copy = probe_has_text && candidate_has_text() && score() >= COPY_SHARE;
         Some(Evidence {
             reason,
-            score,
+            score: evidence_score,
             member_role: member_role(probe.role, probe.kind, reason, copy, probe_has_text),
             candidate_role: member_role(
                 candidate.role,
