@@ -286,6 +286,12 @@ fn ingest_item(
     let thresholds = &matching.context.thresholds;
     let mut decision = dedupe::decide(&probe, &candidates, thresholds);
     if decision == Decision::New && source.role == Role::Mirror {
+        // A rewrite under its own headline: the passages it quotes lead to the work.
+        let mut candidates = candidates;
+        candidates.extend(tx.quoted_candidates(&probe, matching.decorations)?);
+        decision = dedupe::decide(&probe, &candidates, thresholds);
+    }
+    if decision == Decision::New && source.role == Role::Mirror {
         // No key led anywhere: a summary in its own words may still name what one recent
         // work's text does.
         let words = dedupe::content_words(&item.title, item.body());

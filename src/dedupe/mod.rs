@@ -207,13 +207,23 @@ static ANCHOR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
 /// blogmark, "Quoting X"). A mirror with that title may be about the linked page as well as
 /// about the post, so the title alone cannot say which.
 pub fn is_link_post(item: &Item) -> bool {
-    let (Some(body), Some(own_title)) = (item.body(), title_key(&item.title)) else {
+    let own_page = item.link.as_deref().and_then(canonical_url);
+    titled_after_a_link(
+        title_key(&item.title).as_deref(),
+        item.body(),
+        own_page.as_deref(),
+    )
+}
+
+/// Whether one of the first links of `body` (to a page other than `own_page`) reads as the
+/// title whose key is `title`.
+fn titled_after_a_link(title: Option<&str>, body: Option<&str>, own_page: Option<&str>) -> bool {
+    let (Some(body), Some(title)) = (body, title) else {
         return false;
     };
-    let own_page = item.link.as_deref().and_then(canonical_url);
     ANCHOR.captures_iter(body).take(8).any(|anchor| {
-        canonical_url(&anchor[1].replace("&amp;", "&")) != own_page
-            && title_key(&crate::normalize::plain_text(&anchor[2])).as_ref() == Some(&own_title)
+        canonical_url(&anchor[1].replace("&amp;", "&")).as_deref() != own_page
+            && title_key(&crate::normalize::plain_text(&anchor[2])).as_deref() == Some(title)
     })
 }
 
@@ -268,8 +278,6 @@ pub struct Candidate {
     pub title_keys: Vec<String>,
     /// The fragment of its link.
     pub fragment: Option<String>,
-    /// A link post: titled after the page its text links to.
-    pub link_post: bool,
     /// The key of its audio or video file.
     pub enclosure: Option<String>,
     /// Sanitised HTML, for containment.
@@ -312,7 +320,6 @@ impl Candidate {
             canonical_url: keys.canonical_url,
             title_keys: probe.title_keys,
             fragment: probe.fragment,
-            link_post: probe.link_post,
             enclosure: keys.enclosure,
             body: item.body().map(str::to_owned),
             reason: MatchReason::New,
@@ -473,12 +480,24 @@ pub fn match_candidate(
     let gap = (probe.published - candidate.published).abs();
     // A link post's title is the linked page's: between it and a mirror, a shared title does
     // not say which of the two works the mirror is about.
-    let titles_tell = !(probe.link_post && candidate.role == Role::Mirror
-        || candidate.link_post && probe.role == Role::Mirror);
-    let same_title = titles_tell
-        && theirs
-            .iter()
-            .any(|t| !is_generic(t) && probe.title_keys.contains(t));
+    // (Read off the candidate only when it matters: it means parsing its links.)
+    let tell: std::cell::OnceCell<bool> = std::cell::OnceCell::new();
+    let titles_tell = || {
+        *tell.get_or_init(|| {
+            !(probe.link_post && candidate.role == Role::Mirror
+                || probe.role == Role::Mirror
+                    && candidate.role == Role::Origin
+                    && titled_after_a_link(
+                        candidate.title_keys.first().map(String::as_str),
+                        candidate.body.as_deref(),
+                        candidate.canonical_url.as_deref(),
+                    ))
+        })
+    };
+    let same_title = theirs
+        .iter()
+        .any(|t| !is_generic(t) && probe.title_keys.contains(t))
+        && titles_tell();
 
     let other_place_on_the_page = probe.fragment.is_some()
         && candidate.fragment.is_some()
@@ -527,13 +546,13 @@ pub fn match_candidate(
     }
 
     // A mirror's title that keeps nearly every word of the other's (shortened, reordered).
-    if titles_tell && !both_origin && gap <= thresholds.mirror_window {
+    if !both_origin && gap <= thresholds.mirror_window {
         let similarity = probe
             .title_keys
             .iter()
             .flat_map(|ours| theirs.iter().map(move |t| title_similarity(ours, t)))
             .fold(0.0, f64::max);
-        if similarity >= SIMILAR_TITLE {
+        if similarity >= SIMILAR_TITLE && titles_tell() {
             return found(MatchReason::Title, similarity);
         }
     }
@@ -545,7 +564,7 @@ pub fn match_candidate(
         }
     }
 
-    if titles_tell && gap <= thresholds.mirror_window {
+    if gap <= thresholds.mirror_window {
         let contains = |long: &[String], short: &[String]| {
             long.iter()
                 .any(|l| short.iter().any(|s| contains_title(l, s)))
@@ -553,7 +572,7 @@ pub fn match_candidate(
         let probe_contains = probe.role == Role::Mirror && contains(&probe.title_keys, theirs);
         let candidate_contains =
             candidate.role == Role::Mirror && contains(theirs, &probe.title_keys);
-        if probe_contains || candidate_contains {
+        if (probe_contains || candidate_contains) && titles_tell() {
             return found(MatchReason::TitleContained, 1.0);
         }
     }

@@ -12,8 +12,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Result, StoreError, WriteTx, parse_timestamp, timestamp};
 use crate::dedupe::{
-    Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts, enclosure_key, is_link_post,
-    link_fragment, title_keys,
+    Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts, enclosure_key, link_fragment,
+    title_keys,
 };
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
@@ -25,8 +25,7 @@ const MAX_BOILERPLATE: usize = 4096;
 
 impl WriteTx<'_> {
     /// Stored items that share a dedupe key with the probe: the same canonical URL, one of its
-    /// title keys, a title gram, a text anchor, a quotable passage, the same audio file, or a
-    /// link either way. Their titles are read again with `decorations`, which may have learned
+    /// title keys, a title gram, a text anchor, the same audio file, or a link either way. Their titles are read again with `decorations`, which may have learned
     /// names since they were stored.
     pub fn candidates(&self, probe: &Probe, decorations: &Decorations) -> Result<Vec<Candidate>> {
         let keys = &probe.keys;
@@ -69,15 +68,28 @@ impl WriteTx<'_> {
                 anchor,
             )?;
         }
-        for anchor in probe.quote_lookups() {
-            collect(
-                "SELECT item_id FROM quote_anchors WHERE anchor = ?1 LIMIT ?2",
-                &anchor,
-            )?;
-        }
         let linked = self.linked(probe)?;
         ids.extend(linked.keys());
         self.load_candidates(ids, &linked, decorations)
+    }
+
+    /// The origin items a mirror quotes passages of, found through the quotation index. Asked
+    /// only when the cheaper keys led nowhere: a rewrite under its own headline.
+    pub fn quoted_candidates(
+        &self,
+        probe: &Probe,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        let mut ids: Vec<i64> = Vec::new();
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT item_id FROM quote_anchors WHERE anchor = ?1 LIMIT ?2")?;
+        for anchor in probe.quote_lookups() {
+            for id in stmt.query_map(params![anchor, PER_KEY], |row| row.get(0))? {
+                ids.push(id?);
+            }
+        }
+        self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
     /// The origin items published within `window` of the probe, newest first, at most
@@ -169,7 +181,6 @@ impl WriteTx<'_> {
                 canonical_url,
                 title_keys: title_keys(&item.title, decorations),
                 fragment: link_fragment(&item),
-                link_post: is_link_post(&item),
                 enclosure: match item.kind {
                     ItemKind::Episode => {
                         item.enclosure.as_ref().and_then(|e| enclosure_key(&e.url))
@@ -211,11 +222,10 @@ impl WriteTx<'_> {
             .collect::<rusqlite::Result<_>>()?;
         for item_id in linking {
             let (story_id, links): (i64, Vec<String>) = {
-                let story_id = self.tx.query_row(
-                    "SELECT story_id FROM items WHERE id = ?1",
-                    [item_id],
-                    |row| row.get(0),
-                )?;
+                let story_id = self
+                    .tx
+                    .prepare_cached("SELECT story_id FROM items WHERE id = ?1")?
+                    .query_row([item_id], |row| row.get(0))?;
                 let links = self
                     .tx
                     .prepare_cached("SELECT link FROM outbound_links WHERE item_id = ?1")?
@@ -345,11 +355,10 @@ impl WriteTx<'_> {
 
     /// Adds to a feed's boilerplate, up to [`MAX_BOILERPLATE`] shingles in all.
     pub fn add_boilerplate(&self, source_id: i64, shingles: &HashSet<u64>) -> Result<()> {
-        let stored: i64 = self.tx.query_row(
-            "SELECT count(*) FROM boilerplate WHERE source_id = ?1",
-            [source_id],
-            |row| row.get(0),
-        )?;
+        let stored: i64 = self
+            .tx
+            .prepare_cached("SELECT count(*) FROM boilerplate WHERE source_id = ?1")?
+            .query_row([source_id], |row| row.get(0))?;
         let room = MAX_BOILERPLATE.saturating_sub(usize::try_from(stored).unwrap_or(usize::MAX));
         let mut sorted: Vec<u64> = shingles.iter().copied().collect();
         sorted.sort_unstable();
@@ -424,11 +433,10 @@ impl WriteTx<'_> {
 
     /// The authors a feed named before, so a poll that brings one new item adds to them.
     pub fn feed_authors(&self, source_id: i64) -> Result<Vec<String>> {
-        let authors: Option<String> = self.tx.query_row(
-            "SELECT feed_authors FROM sources WHERE id = ?1",
-            [source_id],
-            |row| row.get(0),
-        )?;
+        let authors: Option<String> = self
+            .tx
+            .prepare_cached("SELECT feed_authors FROM sources WHERE id = ?1")?
+            .query_row([source_id], |row| row.get(0))?;
         Ok(authors
             .and_then(|text| serde_json::from_str(&text).ok())
             .unwrap_or_default())
