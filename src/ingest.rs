@@ -295,8 +295,7 @@ fn ingest_item(
         // No key led anywhere: a summary in its own words may still name what one recent
         // work's text does.
         let words = dedupe::content_words(&item.title, item.body());
-        let recent =
-            tx.recent_origin_candidates(&probe, thresholds.title_window, matching.decorations)?;
+        let recent = tx.recent_candidates(&probe, thresholds.title_window, matching.decorations)?;
         decision = dedupe::decide_by_words(&probe, &words, &recent, thresholds);
     }
     let (story_id, reason, score, member_role) = match decision {

@@ -709,9 +709,10 @@ const SUMMARY_WORDS_SHARED: f64 = 0.45;
 const SUMMARY_MARGIN: f64 = 0.15;
 
 /// The last resort for a mirror that no key led anywhere (its title and text are its own):
-/// the recent origin item whose meaningful words its text shares most of, when that one is
-/// clearly ahead of every other. `words` are the probe's [`content_words`]; `candidates` are
-/// the origin items published within days of it.
+/// the recent work whose meaningful words its text shares most of, when that one is clearly
+/// ahead of every other. The work is an origin item, or a story of mirrors alone (a work no
+/// origin feed carries). `words` are the probe's [`content_words`]; `candidates` are the items
+/// published within days of it.
 pub fn decide_by_words(
     probe: &Probe,
     words: &HashSet<String>,
@@ -723,7 +724,8 @@ pub fn decide_by_words(
     }
     let mut best_per_story: BTreeMap<i64, f64> = BTreeMap::new();
     for candidate in candidates {
-        let usable = candidate.role == Role::Origin
+        // The work is an origin's item, or, when no origin feed carries it, the mirrors'.
+        let usable = (candidate.role == Role::Origin || !candidate.story.has_origin)
             && candidate.source != probe.source
             && !candidate.story.sources.contains(&probe.source)
             && (probe.published - candidate.published).abs() <= thresholds.title_window;

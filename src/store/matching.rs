@@ -92,10 +92,10 @@ impl WriteTx<'_> {
         self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
-    /// The origin items published within `window` of the probe, newest first, at most
-    /// [`PER_KEY`]: where a mirror whose title and text are its own looks for the work it
-    /// summarises when no key led anywhere.
-    pub fn recent_origin_candidates(
+    /// The items published within `window` of the probe, newest first, at most [`PER_KEY`]:
+    /// where a mirror whose title and text are its own looks for the work it summarises when
+    /// no key led anywhere.
+    pub fn recent_candidates(
         &self,
         probe: &Probe,
         window: chrono::Duration,
@@ -104,9 +104,8 @@ impl WriteTx<'_> {
         let ids: Vec<i64> = self
             .tx
             .prepare_cached(
-                "SELECT items.id FROM items JOIN sources ON sources.id = items.source_id
-                 WHERE items.published BETWEEN ?1 AND ?2 AND sources.role = 'origin'
-                 ORDER BY items.published DESC LIMIT ?3",
+                "SELECT id FROM items WHERE published BETWEEN ?1 AND ?2
+                 ORDER BY published DESC LIMIT ?3",
             )?
             .query_map(
                 params![
