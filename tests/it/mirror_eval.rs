@@ -39,14 +39,14 @@ use crate::common::server::{Reply, TestServer};
 /// matcher measures and are raised as it improves, never lowered: a floor that moves down lets
 /// the regression it was set to catch through. Measured blind (the matcher before this set was
 /// written): tune P 1.000 R 0.293, holdout P 1.000 R 0.489. Now: tune P 1.000 R 0.919, holdout
-/// P 1.000 R 0.862.
+/// P 1.000 R 0.885.
 const TUNE_PRECISION_FLOOR: f64 = 0.99;
 /// Pairwise recall the matcher must keep on the `tune` split (raised, never lowered).
 const TUNE_RECALL_FLOOR: f64 = 0.90;
 /// Pairwise precision on the `holdout` split (raised, never lowered).
 const HOLDOUT_PRECISION_FLOOR: f64 = 0.99;
 /// Pairwise recall on the `holdout` split (raised, never lowered).
-const HOLDOUT_RECALL_FLOOR: f64 = 0.84;
+const HOLDOUT_RECALL_FLOOR: f64 = 0.86;
 
 /// The set written with the harness (`sample.json`). Its easy work, a post and a mirror's copy
 /// that links to the same page with a tracking parameter, must always fold: if it does not, the
