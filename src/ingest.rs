@@ -295,7 +295,11 @@ fn ingest_item(
         // No key led anywhere: a summary in its own words may still name what one recent
         // work's text does.
         let words = dedupe::content_words(&item.title, item.body());
-        let recent = tx.recent_candidates(&probe, thresholds.title_window, matching.decorations)?;
+        let recent = tx.recent_candidates(
+            probe.published,
+            thresholds.title_window,
+            matching.decorations,
+        )?;
         decision = dedupe::decide_by_words(&probe, &words, &recent, thresholds);
     }
     let (story_id, reason, score, member_role) = match decision {
@@ -358,5 +362,71 @@ fn ingest_item(
         now,
     )?;
     summary.new_items += 1;
+    if source.role == Role::Origin {
+        fold_earlier_summaries(tx, story_id, published, matching)?;
+    }
+    Ok(())
+}
+
+/// Summaries that arrived before the work they summarise (the origin feed was polled later)
+/// started stories of their own; the new origin item in `story_id` is asked whether it is the
+/// work each of them is about, as it would have been had it come first. A summary it is
+/// about folds together with it (the older story keeps its id).
+fn fold_earlier_summaries(
+    tx: &WriteTx<'_>,
+    mut story_id: i64,
+    published: DateTime<Utc>,
+    matching: &Matching<'_>,
+) -> Result<(), StoreError> {
+    let thresholds = &matching.context.thresholds;
+    let recent =
+        tx.recent_founding_mirrors(published, thresholds.title_window, matching.decorations)?;
+    let first_story = story_id;
+    let alone = recent.iter().filter(|c| {
+        c.role == Role::Mirror
+            && c.reason == MatchReason::New
+            && !c.story.has_origin
+            && !c.story.pinned
+            && c.story_id != first_story
+    });
+    for mirror in alone {
+        let around = tx.recent_candidates(
+            mirror.published,
+            thresholds.title_window,
+            matching.decorations,
+        )?;
+        let Some((work, score)) = dedupe::summarised_by(mirror, &around, thresholds) else {
+            continue;
+        };
+        let ours = tx.story_facts(story_id)?;
+        if work != story_id
+            || ours.pinned
+            || mirror
+                .story
+                .sources
+                .iter()
+                .any(|s| ours.sources.contains(s))
+        {
+            continue;
+        }
+        let (from, into) = if mirror.story_id < story_id {
+            (story_id, mirror.story_id)
+        } else {
+            (mirror.story_id, story_id)
+        };
+        tracing::info!(
+            from,
+            into,
+            "an earlier summary is about this work; merging the stories"
+        );
+        tx.merge_story(from, into, matching.now)?;
+        tx.relabel(
+            mirror.item_id,
+            MemberRole::Summary,
+            MatchReason::Words,
+            score,
+        )?;
+        story_id = into;
+    }
     Ok(())
 }

@@ -719,16 +719,74 @@ pub fn decide_by_words(
     candidates: &[Candidate],
     thresholds: &Thresholds,
 ) -> Decision {
-    if probe.role != Role::Mirror || words.len() < MIN_SUMMARY_WORDS {
+    if probe.role != Role::Mirror {
         return Decision::New;
+    }
+    match summarised_work(
+        &probe.source,
+        None,
+        probe.published,
+        words,
+        candidates,
+        thresholds,
+    ) {
+        Some((story_id, score)) => Decision::Join {
+            story_id,
+            reason: MatchReason::Words,
+            score,
+            member_role: MemberRole::Summary,
+            also: Vec::new(),
+            relabel: Vec::new(),
+        },
+        None => Decision::New,
+    }
+}
+
+/// The same question asked again for a stored mirror once a new origin item arrived: the
+/// story (among `candidates`, the items published within days of the mirror) whose work the
+/// mirror's own text summarises, with the score. A summary that came before its work then
+/// finds it just as one that came after would.
+pub fn summarised_by(
+    mirror: &Candidate,
+    candidates: &[Candidate],
+    thresholds: &Thresholds,
+) -> Option<(i64, f64)> {
+    if mirror.role != Role::Mirror {
+        return None;
+    }
+    let title = mirror.title_keys.first().map_or("", String::as_str);
+    let words = content_words(title, mirror.body.as_deref());
+    summarised_work(
+        &mirror.source,
+        Some(mirror.story_id),
+        mirror.published,
+        &words,
+        candidates,
+        thresholds,
+    )
+}
+
+/// The story a summary from `source` published at `published` is about, by its `words`:
+/// the best-matched one if it shares enough and is clearly ahead of every other.
+fn summarised_work(
+    source: &str,
+    own_story: Option<i64>,
+    published: DateTime<Utc>,
+    words: &HashSet<String>,
+    candidates: &[Candidate],
+    thresholds: &Thresholds,
+) -> Option<(i64, f64)> {
+    if words.len() < MIN_SUMMARY_WORDS {
+        return None;
     }
     let mut best_per_story: BTreeMap<i64, f64> = BTreeMap::new();
     for candidate in candidates {
         // The work is an origin's item, or, when no origin feed carries it, the mirrors'.
         let usable = (candidate.role == Role::Origin || !candidate.story.has_origin)
-            && candidate.source != probe.source
-            && !candidate.story.sources.contains(&probe.source)
-            && (probe.published - candidate.published).abs() <= thresholds.title_window;
+            && candidate.source != source
+            && Some(candidate.story_id) != own_story
+            && !candidate.story.sources.iter().any(|s| s == source)
+            && (published - candidate.published).abs() <= thresholds.title_window;
         if !usable {
             continue;
         }
@@ -751,16 +809,9 @@ pub fn decide_by_words(
                     .first()
                     .is_none_or(|(_, next)| score - next >= SUMMARY_MARGIN) =>
         {
-            Decision::Join {
-                story_id: *story_id,
-                reason: MatchReason::Words,
-                score: *score,
-                member_role: MemberRole::Summary,
-                also: Vec::new(),
-                relabel: Vec::new(),
-            }
+            Some((*story_id, *score))
         }
-        _ => Decision::New,
+        _ => None,
     }
 }
 

@@ -92,12 +92,12 @@ impl WriteTx<'_> {
         self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
-    /// The items published within `window` of the probe, newest first, at most [`PER_KEY`]:
+    /// The items published within `window` of `around`, newest first, at most [`PER_KEY`]:
     /// where a mirror whose title and text are its own looks for the work it summarises when
     /// no key led anywhere.
     pub fn recent_candidates(
         &self,
-        probe: &Probe,
+        around: chrono::DateTime<chrono::Utc>,
         window: chrono::Duration,
         decorations: &Decorations,
     ) -> Result<Vec<Candidate>> {
@@ -109,8 +109,36 @@ impl WriteTx<'_> {
             )?
             .query_map(
                 params![
-                    timestamp(probe.published - window),
-                    timestamp(probe.published + window),
+                    timestamp(around - window),
+                    timestamp(around + window),
+                    PER_KEY
+                ],
+                |row| row.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        self.load_candidates(ids, &HashMap::new(), decorations)
+    }
+
+    /// The mirror items published within `window` of `around` that started a story of their
+    /// own: the summaries that may have come before their work.
+    pub fn recent_founding_mirrors(
+        &self,
+        around: chrono::DateTime<chrono::Utc>,
+        window: chrono::Duration,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        let ids: Vec<i64> = self
+            .tx
+            .prepare_cached(
+                "SELECT items.id FROM items JOIN sources ON sources.id = items.source_id
+                 WHERE items.published BETWEEN ?1 AND ?2 AND items.match_reason = 'new'
+                   AND sources.role = 'mirror'
+                 ORDER BY items.published DESC LIMIT ?3",
+            )?
+            .query_map(
+                params![
+                    timestamp(around - window),
+                    timestamp(around + window),
                     PER_KEY
                 ],
                 |row| row.get(0),

@@ -21,7 +21,8 @@
 //! positive, of two works in one story a false positive, of one work in two stories a false
 //! negative. Pairs across sets are scored for false merges only (two writers' pages never make
 //! one story); such a pair counts against both sets. Run with `--nocapture` to see the tables;
-//! `TRIBUTARY_EVAL_REPORT=path` also writes the whole report as JSON.
+//! `TRIBUTARY_EVAL_REPORT=path` also writes the whole report as JSON;
+//! `TRIBUTARY_EVAL_ORDER=mirrors-first` polls the mirror feeds before any origin feed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -1130,9 +1131,9 @@ fn write_config(ws: &Workspace, feeds: &[(String, String, Role)]) -> PathBuf {
     path
 }
 
-/// Renders and serves every feed, runs one `poll` over all of them, and returns the story id
-/// of every labelled item, indexed `[set][item]`.
-fn poll_all(sets: &[Set], binary: &Path) -> Vec<Vec<i64>> {
+/// Renders and serves every feed, runs `poll` over all of them (the mirrors alone first, when
+/// `mirrors_first`), and returns the story id of every labelled item, indexed `[set][item]`.
+fn poll_all(sets: &[Set], binary: &Path, mirrors_first: bool) -> Vec<Vec<i64>> {
     // The feeds' self links carry the server's port, known once it runs: the bodies are
     // rendered into a table the running server reads.
     let bodies: std::sync::Arc<std::sync::RwLock<HashMap<String, (String, &'static str)>>> =
@@ -1166,6 +1167,31 @@ fn poll_all(sets: &[Set], binary: &Path) -> Vec<Vec<i64>> {
     }
 
     let ws = Workspace::new();
+    // Mirrors first: polled on their own, as when the origin feeds were down, so that what
+    // the matcher finds from the origin's side alone is measured too.
+    if mirrors_first {
+        let mirrors: Vec<_> = feeds
+            .iter()
+            .filter(|(_, _, role)| *role == Role::Mirror)
+            .cloned()
+            .collect();
+        let config = write_config(&ws, &mirrors);
+        let output = Command::new(binary)
+            .arg("--config")
+            .arg(&config)
+            .arg("poll")
+            .current_dir(ws.dir.path())
+            .env_remove("TRIBUTARY_CONFIG")
+            .env_remove("STATE_DIRECTORY")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", binary.display()));
+        assert!(output.status.success(), "{}", stderr(&output));
+        println!(
+            "poll (mirrors first): {}",
+            stdout(&output).lines().next().unwrap_or_default()
+        );
+    }
     let config = write_config(&ws, &feeds);
     let output = Command::new(binary)
         .arg("--config")
@@ -1702,13 +1728,26 @@ fn print_report(report: &Report, sets: &[Set]) {
 
 #[test]
 fn real_world_mirrors() {
+    let mirrors_first = std::env::var("TRIBUTARY_EVAL_ORDER").as_deref() == Ok("mirrors-first");
+    evaluate(mirrors_first);
+}
+
+/// The same set with every mirror polled before any origin (as when the origin feeds were
+/// down): the stories must come out as good, since a summary or a copy that came first is
+/// found again from the origin's side.
+#[test]
+fn real_world_mirrors_polled_before_their_origins() {
+    evaluate(true);
+}
+
+fn evaluate(mirrors_first: bool) {
     let sets = load_sets();
     assert!(
         sets.iter().any(|s| s.name == SAMPLE_SET),
         "{FIXTURES}/sample.json (set `{SAMPLE_SET}`) is missing: it proves the harness works"
     );
     let binary = eval_binary();
-    let stories = poll_all(&sets, &binary);
+    let stories = poll_all(&sets, &binary, mirrors_first);
     let report = score(&sets, &stories, &binary);
     print_report(&report, &sets);
     if let Some(path) = std::env::var_os("TRIBUTARY_EVAL_REPORT") {
