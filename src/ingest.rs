@@ -34,6 +34,39 @@ pub struct IngestSummary {
 pub struct IngestContext {
     pub thresholds: Thresholds,
     pub sinks: Vec<SinkRoute>,
+    /// The writers' names, read from the store once and then kept up to date as origin feeds
+    /// name new authors: reading them for every feed of a large cold poll would cost as much
+    /// as the poll.
+    pub decorations: DecorationCache,
+}
+
+/// The decorations every feed's ingest matches with, shared by the cycles of one process.
+#[derive(Debug, Clone, Default)]
+pub struct DecorationCache(std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<Decorations>>>>);
+
+impl DecorationCache {
+    /// The decorations, read from the store the first time, with `names` (what an origin feed
+    /// said of itself in this poll) learned.
+    fn current<'a>(
+        &self,
+        tx: &WriteTx<'_>,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Result<std::sync::Arc<Decorations>, StoreError> {
+        let mut cache = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut decorations = match cache.take() {
+            Some(known) => known,
+            None => std::sync::Arc::new(tx.decorations()?),
+        };
+        let mut names = names.into_iter().peekable();
+        if names.peek().is_some() {
+            std::sync::Arc::make_mut(&mut decorations).add(names);
+        }
+        *cache = Some(std::sync::Arc::clone(&decorations));
+        Ok(decorations)
+    }
 }
 
 /// What ingest needs to know of one notification sink.
@@ -59,6 +92,7 @@ impl IngestContext {
                     notify_backfill: sink.notify_backfill,
                 })
                 .collect(),
+            decorations: DecorationCache::default(),
         }
     }
 }
@@ -159,16 +193,19 @@ pub fn ingest_feed(
     if changed.is_empty() {
         return Ok(summary);
     }
-    if source.role == Role::Origin {
-        record_feed_facts(
+    let names = match source.role {
+        Role::Origin => record_feed_facts(
             tx,
             source,
             feed_title,
             changed.iter().map(|(item, _, _)| item),
-        )?;
-    }
+        )?,
+        Role::Mirror => Vec::new(),
+    };
     let boilerplate = learn_boilerplate(tx, source, changed.iter().map(|(item, _, _)| item))?;
-    let decorations = tx.decorations()?;
+    let decorations = context
+        .decorations
+        .current(tx, names.iter().map(String::as_str))?;
 
     // A feed's first successful poll is backfill: what it already held is not news.
     let matching = Matching {
@@ -188,13 +225,13 @@ pub fn ingest_feed(
 const MAX_FEED_AUTHORS: usize = 16;
 
 /// Keeps what an origin feed says of itself: its title and its authors' names, which other
-/// sites put around its titles.
+/// sites put around its titles. Returns those names.
 fn record_feed_facts<'a>(
     tx: &WriteTx<'_>,
     source: &SourceRecord,
     feed_title: Option<&str>,
     items: impl Iterator<Item = &'a Item>,
-) -> Result<(), StoreError> {
+) -> Result<Vec<String>, StoreError> {
     let mut authors = tx.feed_authors(source.id)?;
     for item in items {
         for author in &item.authors {
@@ -203,7 +240,9 @@ fn record_feed_facts<'a>(
             }
         }
     }
-    tx.set_feed_facts(source.id, feed_title, &authors)
+    tx.set_feed_facts(source.id, feed_title, &authors)?;
+    authors.extend(feed_title.map(str::to_owned));
+    Ok(authors)
 }
 
 /// Polls that bring fewer items than this are compared with the feed's newest stored items

@@ -150,9 +150,13 @@ impl Probe {
         let title_keys = title_keys(&item.title, decorations);
         let canonical = item.link.as_deref().and_then(canonical_url);
         let enclosure = audio_key(item);
-        let mut grams: Vec<i64> = title_keys.iter().flat_map(|k| title_grams(k)).collect();
-        grams.sort_unstable();
-        grams.dedup();
+        // Every other reading is a part of the longest one, so its runs are among the
+        // longest's.
+        let grams = title_keys
+            .iter()
+            .max_by_key(|k| k.len())
+            .map(|k| title_grams(k))
+            .unwrap_or_default();
         let mut links = item
             .body()
             .map(|body| outbound_links(body, canonical.as_deref()))

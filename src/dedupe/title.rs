@@ -261,7 +261,13 @@ impl Decorations {
     /// Decorations from feed titles and author names. Names with no letters, or a surname
     /// shorter than four letters (too likely to be a real word of a title), are left out.
     pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Decorations {
-        let mut out: Vec<Vec<String>> = Vec::new();
+        let mut decorations = Decorations::default();
+        decorations.add(names);
+        decorations
+    }
+
+    /// Learns more names (a feed that named a new author).
+    pub fn add<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
         for name in names {
             let words = key_words(&name.to_lowercase());
             if words.is_empty() || words.iter().all(|w| STOPWORDS.contains(&w.as_str())) {
@@ -272,16 +278,16 @@ impl Decorations {
                 && surname.chars().count() >= 4
                 && !STOPWORDS.contains(&surname.as_str())
             {
-                out.push(vec![surname.clone()]);
+                self.insert(std::slice::from_ref(surname));
             }
-            out.push(words);
+            self.insert(&words);
         }
-        let mut lengths: Vec<usize> = out.iter().map(Vec::len).collect();
-        lengths.sort_unstable_by(|a, b| b.cmp(a));
-        lengths.dedup();
-        Decorations {
-            names: out.into_iter().map(|words| words.join(" ")).collect(),
-            lengths,
+    }
+
+    fn insert(&mut self, words: &[String]) {
+        if self.names.insert(words.join(" ")) && !self.lengths.contains(&words.len()) {
+            self.lengths.push(words.len());
+            self.lengths.sort_unstable_by(|a, b| b.cmp(a));
         }
     }
 

@@ -43,12 +43,16 @@ impl WriteTx<'_> {
                 url,
             )?;
         }
+        // Every reading of every stored title is in `title_keys`; items stored before it
+        // existed have their one key in `items.title_key`.
         for title in &probe.title_keys {
-            collect("SELECT id FROM items WHERE title_key = ?1 LIMIT ?2", title)?;
             collect(
                 "SELECT item_id FROM title_keys WHERE key = ?1 LIMIT ?2",
                 title,
             )?;
+        }
+        if let Some(title) = &keys.title_key {
+            collect("SELECT id FROM items WHERE title_key = ?1 LIMIT ?2", title)?;
         }
         if let Some(enclosure) = &keys.enclosure {
             collect(
@@ -327,7 +331,7 @@ impl WriteTx<'_> {
                 anchor,
             )?;
         }
-        for variant in &keys.title_variants {
+        for variant in keys.title_key.iter().chain(&keys.title_variants) {
             insert(
                 "INSERT OR IGNORE INTO title_keys (key, item_id) VALUES (?1, ?2)",
                 variant,
