@@ -327,7 +327,11 @@ fn ingest_item(
     if decision == Decision::New && source.role == Role::Mirror {
         // A rewrite under its own headline: the passages it quotes lead to the work.
         let mut candidates = candidates;
-        candidates.extend(tx.quoted_candidates(&probe, matching.decorations)?);
+        candidates.extend(tx.quoted_candidates(
+            &probe,
+            thresholds.mirror_window,
+            matching.decorations,
+        )?);
         decision = dedupe::decide(&probe, &candidates, thresholds);
     }
     if decision == Decision::New && source.role == Role::Mirror {

@@ -37,8 +37,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
 pub use text::{
-    anchors, boilerplate, containment, content_words, quote_anchors, quoted_passages, shingles,
-    words,
+    anchors, boilerplate, containment, content_words, quoted_passages, shingles, words,
 };
 pub use title::{
     Decorations, contains_title, is_generic, numbers, title_grams, title_key, title_keys,
@@ -97,8 +96,6 @@ pub struct ItemKeys {
     pub outbound_links: Vec<String>,
     /// The key of its audio or video file.
     pub enclosure: Option<String>,
-    /// Quotable shingles of an origin's text (empty for mirrors).
-    pub quote_anchors: Vec<i64>,
 }
 
 /// What the matcher knows about the incoming item.
@@ -126,9 +123,6 @@ const COPY_SHARE: f64 = 0.3;
 
 /// Title similarity at or above which a mirror's title is the work's, reworded.
 const SIMILAR_TITLE: f64 = 0.75;
-
-/// At most this many quotation lookups per mirror: a long rewrite quotes early and often.
-const MAX_QUOTE_LOOKUPS: usize = 96;
 
 impl Probe {
     /// The probe of an item from a feed with `role`, whose feed repeats `boilerplate` in every
@@ -170,10 +164,6 @@ impl Probe {
             enclosure,
             anchors: anchors(&sequence),
             title_grams: grams,
-            quote_anchors: match role {
-                Role::Origin => quote_anchors(&sequence),
-                Role::Mirror => Vec::new(),
-            },
         };
         Probe {
             link_post: is_link_post(item),
@@ -186,18 +176,6 @@ impl Probe {
             shingles: sequence.iter().copied().collect(),
             sequence,
             published,
-        }
-    }
-
-    /// The shingles to look up in the quotation index: only a mirror quotes an origin.
-    pub fn quote_lookups(&self) -> Vec<i64> {
-        match self.role {
-            Role::Mirror => {
-                let mut lookups = quote_anchors(&self.sequence);
-                lookups.truncate(MAX_QUOTE_LOOKUPS);
-                lookups
-            }
-            Role::Origin => Vec::new(),
         }
     }
 }

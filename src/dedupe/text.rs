@@ -59,29 +59,6 @@ pub fn shingles(words: &[String]) -> Vec<u64> {
         .collect()
 }
 
-/// One shingle in `QUOTE_MODULUS` of an origin's text is indexed for quotations: a passage of
-/// a dozen words quoted elsewhere then meets its source through the index with good odds, and
-/// several quoted passages almost surely do. (The residue differs from the anchors' so the two
-/// indexes sample different shingles.)
-const QUOTE_MODULUS: u64 = 8;
-const QUOTE_RESIDUE: u64 = 3;
-
-/// At most this many quotation anchors per item: an essay of four thousand words.
-const MAX_QUOTE_ANCHORS: usize = 500;
-
-/// The shingles of a text that the quotation index holds (for an origin's text) or is asked
-/// for (for a mirror's text).
-pub fn quote_anchors(sequence: &[u64]) -> Vec<i64> {
-    let mut seen = HashSet::new();
-    sequence
-        .iter()
-        .copied()
-        .filter(|hash| hash % QUOTE_MODULUS == QUOTE_RESIDUE && seen.insert(*hash))
-        .take(MAX_QUOTE_ANCHORS)
-        .map(|hash| hash as i64)
-        .collect()
-}
-
 /// Shingles in a row that make a quoted passage: four 5-word shingles cover eight words.
 pub const QUOTE_SHINGLES: usize = 4;
 

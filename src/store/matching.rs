@@ -20,6 +20,9 @@ use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 /// Items read per key: enough for every copy of one work, few enough to stay cheap.
 const PER_KEY: i64 = 64;
 
+/// Origin items a rewrite's quotations are looked for in: a week of a few dozen followed feeds.
+const RECENT_ORIGINS: i64 = 256;
+
 /// At most this many shingles of one feed are kept as its boilerplate.
 const MAX_BOILERPLATE: usize = 4096;
 
@@ -77,22 +80,33 @@ impl WriteTx<'_> {
         self.load_candidates(ids, &linked, decorations)
     }
 
-    /// The origin items a mirror quotes passages of, found through the quotation index. Asked
-    /// only when the cheaper keys led nowhere: a rewrite under its own headline.
+    /// The origin items published within `window` of the probe, newest first, at most
+    /// [`RECENT_ORIGINS`]: the works a rewrite under its own headline may be quoting. Asked only
+    /// when the cheaper keys led nowhere; quotations count only within days, so the recent
+    /// origin items are where their source is, and no index of every origin's passages is
+    /// kept for them.
     pub fn quoted_candidates(
         &self,
         probe: &Probe,
+        window: chrono::Duration,
         decorations: &Decorations,
     ) -> Result<Vec<Candidate>> {
-        let mut ids: Vec<i64> = Vec::new();
-        let mut stmt = self
+        let ids: Vec<i64> = self
             .tx
-            .prepare_cached("SELECT item_id FROM quote_anchors WHERE anchor = ?1 LIMIT ?2")?;
-        for anchor in probe.quote_lookups() {
-            for id in stmt.query_map(params![anchor, PER_KEY], |row| row.get(0))? {
-                ids.push(id?);
-            }
-        }
+            .prepare_cached(
+                "SELECT items.id FROM items JOIN sources ON sources.id = items.source_id
+                 WHERE items.published BETWEEN ?1 AND ?2 AND sources.role = 'origin'
+                 ORDER BY items.published DESC LIMIT ?3",
+            )?
+            .query_map(
+                params![
+                    timestamp(probe.published - window),
+                    timestamp(probe.published + window),
+                    RECENT_ORIGINS
+                ],
+                |row| row.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
         self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
@@ -349,12 +363,6 @@ impl WriteTx<'_> {
                 link,
             )?;
         }
-        for anchor in &keys.quote_anchors {
-            insert(
-                "INSERT OR IGNORE INTO quote_anchors (anchor, item_id) VALUES (?1, ?2)",
-                anchor,
-            )?;
-        }
         Ok(())
     }
 
@@ -365,7 +373,6 @@ impl WriteTx<'_> {
             "title_keys",
             "title_grams",
             "outbound_links",
-            "quote_anchors",
         ] {
             self.tx
                 .prepare_cached(&format!("DELETE FROM {table} WHERE item_id = ?1"))?

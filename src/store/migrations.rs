@@ -92,7 +92,7 @@ pub const MIGRATIONS: &[&str] = &[
     // 4: mirrors as the world makes them. Each member's role in its story; what an origin feed
     // says of itself (its title and authors, the decorations mirrors put around its titles);
     // the indexes of the new evidence (a title's other readings, its word runs, outbound links
-    // and audio files, quotable passages); the passages a feed repeats in every item
+    // and audio files, items by date); the passages a feed repeats in every item
     // (boilerplate, which proves nothing); and the corrections people make, which no later
     // matcher decision undoes.
     r#"
@@ -119,12 +119,6 @@ pub const MIGRATIONS: &[&str] = &[
         link    TEXT NOT NULL,
         item_id INTEGER NOT NULL REFERENCES items(id),
         PRIMARY KEY (link, item_id)
-    ) WITHOUT ROWID;
-
-    CREATE TABLE quote_anchors (
-        anchor  INTEGER NOT NULL,
-        item_id INTEGER NOT NULL REFERENCES items(id),
-        PRIMARY KEY (anchor, item_id)
     ) WITHOUT ROWID;
 
     CREATE TABLE boilerplate (
