@@ -20,6 +20,10 @@ use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 /// Items read per key: enough for every copy of one work, few enough to stay cheap.
 const PER_KEY: i64 = 64;
 
+/// Items read per title gram: a title inside a longer one shares all its runs with it, so a
+/// run shared by many titles is not the one that finds it.
+const PER_GRAM: i64 = 16;
+
 /// Origin items a rewrite's quotations are looked for in: a week of a few dozen followed feeds.
 const RECENT_ORIGINS: i64 = 256;
 
@@ -28,11 +32,22 @@ const MAX_BOILERPLATE: usize = 4096;
 
 impl WriteTx<'_> {
     /// Stored items that share a dedupe key with the probe: the same canonical URL, one of its
-    /// title keys, a title gram, a text anchor, the same audio file, or a link either way. Their titles are read again with `decorations`, which may have learned
-    /// names since they were stored.
+    /// title keys, a title gram, a text anchor, the same audio file, or a link either way.
+    /// Their titles are read again with `decorations`, which may have learned names since they
+    /// were stored.
     pub fn candidates(&self, probe: &Probe, decorations: &Decorations) -> Result<Vec<Candidate>> {
         let keys = &probe.keys;
         let mut ids: Vec<i64> = Vec::new();
+        // A run of words many titles share ("the state of the") finds nothing in particular:
+        // only the first few items that have it are read.
+        let mut by_gram = self
+            .tx
+            .prepare_cached("SELECT item_id FROM title_grams WHERE gram = ?1 LIMIT ?2")?;
+        for gram in &keys.title_grams {
+            for id in by_gram.query_map(params![gram, PER_GRAM], |row| row.get(0))? {
+                ids.push(id?);
+            }
+        }
         let mut collect = |sql: &str, key: &dyn rusqlite::ToSql| -> Result<()> {
             let mut stmt = self.tx.prepare_cached(sql)?;
             for id in stmt.query_map(params![key, PER_KEY], |row| row.get(0))? {
@@ -61,12 +76,6 @@ impl WriteTx<'_> {
             collect(
                 "SELECT item_id FROM outbound_links WHERE link = ?1 LIMIT ?2",
                 enclosure,
-            )?;
-        }
-        for gram in &keys.title_grams {
-            collect(
-                "SELECT item_id FROM title_grams WHERE gram = ?1 LIMIT ?2",
-                gram,
             )?;
         }
         for anchor in &keys.anchors {
