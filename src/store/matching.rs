@@ -154,23 +154,33 @@ impl WriteTx<'_> {
         window: chrono::Duration,
         decorations: &Decorations,
     ) -> Result<Vec<Candidate>> {
-        let ids: Vec<i64> = self
+        // Feed by feed through (source, published): mirrors are few, and a scan of every item
+        // in the window for the rare founding mirror would cost each new origin item as much as
+        // the window holds.
+        let mirrors: Vec<i64> = self
             .tx
-            .prepare_cached(
-                "SELECT items.id FROM items JOIN sources ON sources.id = items.source_id
-                 WHERE items.published BETWEEN ?1 AND ?2 AND items.match_reason = 'new'
-                   AND sources.role = 'mirror'
-                 ORDER BY items.published DESC LIMIT ?3",
-            )?
-            .query_map(
+            .prepare_cached("SELECT id FROM sources WHERE role = 'mirror'")?
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id FROM items WHERE source_id = ?1 AND published BETWEEN ?2 AND ?3
+               AND match_reason = 'new'
+             ORDER BY published DESC LIMIT ?4",
+        )?;
+        let mut ids: Vec<i64> = Vec::new();
+        for source in mirrors {
+            for id in stmt.query_map(
                 params![
+                    source,
                     timestamp(around - window),
                     timestamp(around + window),
                     PER_KEY
                 ],
                 |row| row.get(0),
-            )?
-            .collect::<rusqlite::Result<_>>()?;
+            )? {
+                ids.push(id?);
+            }
+        }
         self.load_candidates(ids, &HashMap::new(), decorations)
     }
 

@@ -102,6 +102,7 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE stories ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
 
     CREATE INDEX items_published ON items(published);
+    CREATE INDEX items_source_published ON items(source_id, published);
 
     CREATE TABLE title_keys (
         key     TEXT NOT NULL,

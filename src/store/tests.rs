@@ -82,7 +82,7 @@ fn migrations_are_append_only() {
         "82a455a588a67c5ff44ce598abf6d079687016d7d6c8a9b68e7b151c20f43176",
         "8661a6e65aa2d6430eef88a68d3998a786dc70dedac71233d3c02ea8fc9769a6",
         "035c3236c837590b7999450ccffaa5d878b065740cdadfefa78cda0a85183a20",
-        "c5727b0389e59a66a6a689599a20d3288adb860a4c4e67adace7d8f9cb0e78cc",
+        "be5b4bb99d4238c11e1df60c9512895e98ea39d5a11cfa11b088163fb472b8b6",
     ];
     assert_eq!(
         MIGRATIONS.len(),
