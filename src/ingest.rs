@@ -325,25 +325,21 @@ fn ingest_item(
     let thresholds = &matching.context.thresholds;
     let mut decision = dedupe::decide(&probe, &candidates, thresholds);
     if decision == Decision::New && source.role == Role::Mirror {
-        // A rewrite under its own headline: the passages it quotes lead to the work.
-        let mut candidates = candidates;
-        candidates.extend(tx.quoted_candidates(
-            &probe,
-            thresholds.mirror_window,
-            matching.decorations,
-        )?);
-        decision = dedupe::decide(&probe, &candidates, thresholds);
-    }
-    if decision == Decision::New && source.role == Role::Mirror {
-        // No key led anywhere: a summary in its own words may still name what one recent
-        // work's text does.
-        let words = dedupe::content_words(&item.title, item.body());
+        // No key led anywhere. A rewrite under its own headline may quote the work, and a
+        // summary in its own words may still name what one recent work's text does: both are
+        // looked for among the items of the last days.
         let recent = tx.recent_candidates(
             probe.published,
-            thresholds.title_window,
+            thresholds.mirror_window,
             matching.decorations,
         )?;
-        decision = dedupe::decide_by_words(&probe, &words, &recent, thresholds);
+        let mut all = candidates;
+        all.extend(recent.iter().cloned());
+        decision = dedupe::decide(&probe, &all, thresholds);
+        if decision == Decision::New {
+            let words = dedupe::content_words(&item.title, item.body());
+            decision = dedupe::decide_by_words(&probe, &words, &recent, thresholds);
+        }
     }
     let (story_id, reason, score, member_role) = match decision {
         Decision::Join {

@@ -24,8 +24,8 @@ const PER_KEY: i64 = 64;
 /// run shared by many titles is not the one that finds it.
 const PER_GRAM: i64 = 16;
 
-/// Origin items a rewrite's quotations are looked for in: a week of a few dozen followed feeds.
-const RECENT_ORIGINS: i64 = 256;
+/// Items a mirror that no key led anywhere is compared with: a week of a few dozen feeds.
+const RECENT: i64 = 256;
 
 /// At most this many shingles of one feed are kept as its boilerplate.
 const MAX_BOILERPLATE: usize = 4096;
@@ -89,39 +89,10 @@ impl WriteTx<'_> {
         self.load_candidates(ids, &linked, decorations)
     }
 
-    /// The origin items published within `window` of the probe, newest first, at most
-    /// [`RECENT_ORIGINS`]: the works a rewrite under its own headline may be quoting. Asked only
-    /// when the cheaper keys led nowhere; quotations count only within days, so the recent
-    /// origin items are where their source is, and no index of every origin's passages is
-    /// kept for them.
-    pub fn quoted_candidates(
-        &self,
-        probe: &Probe,
-        window: chrono::Duration,
-        decorations: &Decorations,
-    ) -> Result<Vec<Candidate>> {
-        let ids: Vec<i64> = self
-            .tx
-            .prepare_cached(
-                "SELECT items.id FROM items JOIN sources ON sources.id = items.source_id
-                 WHERE items.published BETWEEN ?1 AND ?2 AND sources.role = 'origin'
-                 ORDER BY items.published DESC LIMIT ?3",
-            )?
-            .query_map(
-                params![
-                    timestamp(probe.published - window),
-                    timestamp(probe.published + window),
-                    RECENT_ORIGINS
-                ],
-                |row| row.get(0),
-            )?
-            .collect::<rusqlite::Result<_>>()?;
-        self.load_candidates(ids, &HashMap::new(), decorations)
-    }
-
-    /// The items published within `window` of `around`, newest first, at most [`PER_KEY`]:
-    /// where a mirror whose title and text are its own looks for the work it summarises when
-    /// no key led anywhere.
+    /// The items published within `window` of `around`, newest first, at most [`RECENT`]:
+    /// where a mirror that no key led anywhere looks for the work it quotes or summarises (both
+    /// count only within days), and where a summary that came first is asked again once its
+    /// work arrives. No index of every origin's passages or words is kept for them.
     pub fn recent_candidates(
         &self,
         around: chrono::DateTime<chrono::Utc>,
@@ -138,7 +109,7 @@ impl WriteTx<'_> {
                 params![
                     timestamp(around - window),
                     timestamp(around + window),
-                    PER_KEY
+                    RECENT
                 ],
                 |row| row.get(0),
             )?
