@@ -579,3 +579,143 @@ fn a_merge_keeps_the_first_story_and_names_bad_input() {
     let unknown = refused("urn:nope", &tides.to_string());
     assert!(unknown.contains("no story `urn:nope`"), "{unknown}");
 }
+
+/// A text that says nothing of rivers or tides, so only its links can tie it to an essay.
+fn link_page(source: &str, guid: &str, title: &str, links: &[&str], day: u32) -> Item {
+    let anchors: String = links
+        .iter()
+        .map(|href| format!("<a href=\"{href}\">read it</a> "))
+        .collect();
+    post(
+        source,
+        guid,
+        title,
+        &format!("<p>Worth your evening, whatever you think of the argument. {anchors}</p>"),
+        day,
+    )
+}
+
+fn evidence_of(store: &Store, source: &str, guid: &str) -> (i64, MatchReason) {
+    let stories = store.stories(100).expect("stories");
+    stories
+        .iter()
+        .find_map(|story| {
+            story
+                .members
+                .iter()
+                .find(|m| m.stored.item.source == source && m.stored.item.guid == guid)
+                .map(|m| (story.id, m.reason))
+        })
+        .expect("the item is in a story")
+}
+
+#[test]
+fn a_mirror_linking_to_one_work_joins_it_and_a_roundup_linking_to_two_joins_neither() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin), ("news", Role::Mirror)]);
+    let context = IngestContext::default();
+    let essays = vec![
+        post(
+            "a",
+            "1",
+            "First essay on rivers",
+            "<p>Rivers carry silt seaward.</p>",
+            1,
+        ),
+        post(
+            "a",
+            "2",
+            "Second essay on tides",
+            "<p>Tides follow the moon.</p>",
+            1,
+        ),
+    ];
+    ingest_items(
+        &mut store,
+        &sources[0],
+        &essays,
+        &PollState::default(),
+        &context,
+        at(2),
+    );
+    let pages = vec![
+        link_page(
+            "news",
+            "x",
+            "A columnist weighs in",
+            &["https://a.example/p/1"],
+            2,
+        ),
+        link_page(
+            "news",
+            "y",
+            "Our favourite reads",
+            &["https://a.example/p/1", "https://a.example/p/2"],
+            2,
+        ),
+    ];
+    ingest_items(
+        &mut store,
+        &sources[1],
+        &pages,
+        &PollState::default(),
+        &context,
+        at(3),
+    );
+
+    let (essay_story, _) = evidence_of(&store, "a", "1");
+    assert_eq!(
+        evidence_of(&store, "news", "x"),
+        (essay_story, MatchReason::Link)
+    );
+    let (roundup_story, reason) = evidence_of(&store, "news", "y");
+    assert_eq!(reason, MatchReason::New, "a roundup is about no one work");
+    assert_ne!(roundup_story, essay_story);
+    assert_ne!(roundup_story, evidence_of(&store, "a", "2").0);
+}
+
+#[test]
+fn a_work_arriving_after_a_mirror_that_links_to_it_finds_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin), ("news", Role::Mirror)]);
+    let context = IngestContext::default();
+    let page = link_page(
+        "news",
+        "x",
+        "A columnist weighs in",
+        &["https://a.example/p/1"],
+        1,
+    );
+    ingest_items(
+        &mut store,
+        &sources[1],
+        &[page],
+        &PollState::default(),
+        &context,
+        at(2),
+    );
+    let essay = post(
+        "a",
+        "1",
+        "First essay on rivers",
+        "<p>Rivers carry silt seaward.</p>",
+        1,
+    );
+    ingest_items(
+        &mut store,
+        &sources[0],
+        &[essay],
+        &PollState::default(),
+        &context,
+        at(2),
+    );
+
+    let (mirror_story, _) = evidence_of(&store, "news", "x");
+    assert_eq!(
+        evidence_of(&store, "a", "1"),
+        (mirror_story, MatchReason::Link)
+    );
+    assert_eq!(store.stories(100).expect("stories").len(), 1);
+}
