@@ -187,7 +187,14 @@ pub fn ingest_feed(
         if existing.as_ref().is_some_and(|e| e.content_hash == hash) {
             summary.unchanged_items += 1;
         } else {
-            changed.push((parsed.sanitized(), existing, hash));
+            let item = parsed.sanitized();
+            let text = dedupe::text_shingles(&item);
+            changed.push(ChangedItem {
+                item,
+                text,
+                existing,
+                hash,
+            });
         }
     }
     if changed.is_empty() {
@@ -198,11 +205,11 @@ pub fn ingest_feed(
             tx,
             source,
             feed_title,
-            changed.iter().map(|(item, _, _)| item),
+            changed.iter().map(|changed| &changed.item),
         )?,
         Role::Mirror => Vec::new(),
     };
-    let boilerplate = learn_boilerplate(tx, source, changed.iter().map(|(item, _, _)| item))?;
+    let boilerplate = learn_boilerplate(tx, source, changed.iter().map(|changed| &changed.text))?;
     let decorations = context
         .decorations
         .current(tx, names.iter().map(String::as_str))?;
@@ -215,8 +222,8 @@ pub fn ingest_feed(
         backfill: !source.state.backfilled,
         now,
     };
-    for (item, existing, hash) in changed {
-        ingest_item(tx, source, &item, existing, &hash, &matching, &mut summary)?;
+    for changed in changed {
+        ingest_item(tx, source, changed, &matching, &mut summary)?;
     }
     Ok(summary)
 }
@@ -254,12 +261,15 @@ const BOILERPLATE_COMPANY: usize = 4;
 fn learn_boilerplate<'a>(
     tx: &WriteTx<'_>,
     source: &SourceRecord,
-    items: impl Iterator<Item = &'a Item>,
+    items: impl Iterator<Item = &'a Vec<u64>>,
 ) -> Result<HashSet<u64>, StoreError> {
     let text = |body: &str| -> HashSet<u64> {
         dedupe::shingles(&dedupe::words(body)).into_iter().collect()
     };
-    let mut texts: Vec<HashSet<u64>> = items.filter_map(|item| item.body().map(text)).collect();
+    let mut texts: Vec<HashSet<u64>> = items
+        .filter(|shingles| !shingles.is_empty())
+        .map(|shingles| shingles.iter().copied().collect())
+        .collect();
     if texts.len() < BOILERPLATE_COMPANY {
         texts.extend(
             tx.recent_bodies(source.id, BOILERPLATE_COMPANY)?
@@ -274,6 +284,14 @@ fn learn_boilerplate<'a>(
     tx.boilerplate(source.id)
 }
 
+/// An item this poll brought new or edited: sanitised, with its text's shingles read once.
+struct ChangedItem {
+    item: Item,
+    text: Vec<u64>,
+    existing: Option<crate::store::ExistingItem>,
+    hash: String,
+}
+
 /// What every item of one feed's ingest is matched with.
 struct Matching<'a> {
     context: &'a IngestContext,
@@ -286,16 +304,22 @@ struct Matching<'a> {
 fn ingest_item(
     tx: &WriteTx<'_>,
     source: &SourceRecord,
-    item: &Item,
-    existing: Option<crate::store::ExistingItem>,
-    hash: &str,
+    changed: ChangedItem,
     matching: &Matching<'_>,
     summary: &mut IngestSummary,
 ) -> Result<(), StoreError> {
+    let ChangedItem {
+        item,
+        text,
+        existing,
+        hash,
+    } = changed;
+    let (item, text, hash) = (&item, text.as_slice(), hash.as_str());
     let now = matching.now;
     let probe_of = |published| {
-        Probe::new(
+        Probe::with_shingles(
             item,
+            text,
             source.role,
             published,
             matching.decorations,

@@ -134,11 +134,23 @@ impl Probe {
         decorations: &Decorations,
         boilerplate: &HashSet<u64>,
     ) -> Probe {
-        let sequence: Vec<u64> = item
-            .body()
-            .map(|body| shingles(&words(body)))
-            .unwrap_or_default()
-            .into_iter()
+        let text = text_shingles(item);
+        Probe::with_shingles(item, &text, role, published, decorations, boilerplate)
+    }
+
+    /// The probe of an item whose [`text_shingles`] were already read (ingest reads them once
+    /// to learn the feed's boilerplate, and once is enough).
+    pub fn with_shingles(
+        item: &Item,
+        text: &[u64],
+        role: Role,
+        published: DateTime<Utc>,
+        decorations: &Decorations,
+        boilerplate: &HashSet<u64>,
+    ) -> Probe {
+        let sequence: Vec<u64> = text
+            .iter()
+            .copied()
             .filter(|hash| !boilerplate.contains(hash))
             .collect();
         let title_keys = title_keys(&item.title, decorations);
@@ -223,6 +235,13 @@ fn audio_key(item: &Item) -> Option<String> {
         ItemKind::Episode => item.enclosure.as_ref().and_then(|e| enclosure_key(&e.url)),
         ItemKind::Post => None,
     }
+}
+
+/// The shingles of an item's fullest text, in order.
+pub fn text_shingles(item: &Item) -> Vec<u64> {
+    item.body()
+        .map(|body| shingles(&words(body)))
+        .unwrap_or_default()
 }
 
 /// How a candidate was found through links, when it was.
