@@ -26,11 +26,13 @@ pub const DEFAULT_CONFIG_NAME: &str = "<built-in default config>";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    /// The OS error is part of the message rather than a `#[source]`: the daemon logs this
+    /// error's message alone on a refused reload, and the command line prints the chain, so
+    /// holding it in both places would print it twice.
+    #[error("cannot read config file {path}: {cause}")]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}: {message}")]
     Syntax { path: String, message: String },
@@ -251,9 +253,9 @@ pub struct NotifyConfig {
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         Config::parse(&text, &path.display().to_string())
     }
@@ -377,6 +379,10 @@ impl Validator<'_> {
         let dedupe = self.dedupe(raw.dedupe)?;
 
         let mut names = HashSet::new();
+        // By canonical URL (scheme, `www.`, trailing slash and tracking parameters aside), so
+        // `http://www.a.example/feed/` and `https://a.example/feed` count as one feed: polled
+        // under two names, its items would be stored twice and match each other.
+        let mut urls: HashMap<String, (String, Url)> = HashMap::new();
         let mut feeds = Vec::with_capacity(raw.feeds.len());
         let mut rules: HashMap<String, CronRule> = HashMap::new();
         for (i, feed) in raw.feeds.into_iter().enumerate() {
@@ -412,8 +418,25 @@ impl Validator<'_> {
                 },
                 None => default_schedule.clone(),
             };
+            let url = self.http_url(&key("url"), &feed.url)?;
+            let canonical =
+                crate::dedupe::canonical_url(url.as_str()).unwrap_or_else(|| url.to_string());
+            if let Some((other, other_url)) = urls.get(&canonical) {
+                let same = if *other_url == url {
+                    String::new()
+                } else {
+                    format!(" (as `{other_url}`)")
+                };
+                return Err(self.invalid(
+                    key("url"),
+                    format!(
+                        "feeds `{other}` and `{name}` both poll `{url}`{same}; list each feed once"
+                    ),
+                ));
+            }
+            urls.insert(canonical, (name.clone(), url.clone()));
             feeds.push(FeedConfig {
-                url: self.http_url(&key("url"), &feed.url)?,
+                url,
                 name,
                 role,
                 schedule,
@@ -681,11 +704,43 @@ mod tests {
     }
 
     #[test]
+    fn one_feed_under_two_names_is_refused() {
+        let message = err(
+            "[[feeds]]\nname = \"blog\"\nurl = \"https://www.a.example/feed/\"\n[[feeds]]\nname = \"again\"\nurl = \"http://a.example/feed?utm_source=x\"\n",
+        );
+        assert_eq!(
+            message,
+            "test.toml: `feeds[1].url`: feeds `blog` and `again` both poll \
+             `http://a.example/feed?utm_source=x` (as `https://www.a.example/feed/`); list each \
+             feed once"
+        );
+        let message = err(
+            "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n[[feeds]]\nname = \"b\"\nurl = \"https://a.example/feed\"\n",
+        );
+        assert!(
+            message.ends_with(
+                "feeds `a` and `b` both poll `https://a.example/feed`; list each feed once"
+            ),
+            "{message}"
+        );
+        // Different pages of one site are different feeds.
+        Config::parse(
+            "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n[[feeds]]\nname = \"b\"\nurl = \"https://a.example/feed?tag=rust\"\n",
+            "t",
+        )
+        .expect("two feeds of one site");
+    }
+
+    #[test]
     fn missing_file_is_named() {
-        let message = Config::load(Path::new("/nonexistent/tributary.toml"))
-            .expect_err("missing file")
-            .to_string();
+        let error =
+            Config::load(Path::new("/nonexistent/tributary.toml")).expect_err("missing file");
+        let message = error.to_string();
         assert!(message.contains("/nonexistent/tributary.toml"), "{message}");
+        assert!(
+            std::error::Error::source(&error).is_none(),
+            "the OS error is in the message, so a printed chain must not repeat it"
+        );
     }
 
     #[test]

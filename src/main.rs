@@ -179,11 +179,30 @@ fn main() -> ExitCode {
     }));
     match run(cli) {
         Ok(code) => code,
+        // The reader of our output went away (`tributary inspect URL | head`): it has all it
+        // wanted, so this is success, and says nothing (ripgrep does the same).
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the error is standard output closed under us. Rust ignores SIGPIPE, so a closed
+/// pipe arrives as an `EPIPE` write error, bare or inside a serde_json error.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let kind = cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                cause
+                    .downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            });
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn init_logging(format: LogFormat) {
@@ -259,6 +278,26 @@ fn open_store(config: &Config) -> Result<Store> {
     Ok(Store::open(&config.database)?)
 }
 
+/// The store for commands that only read it (or correct what a poll stored). Opening would
+/// create an empty database wherever the config points, and the command would then report
+/// an empty history instead of the real mistake: another directory, a forgotten `--config`.
+fn open_existing_store(config: &Config) -> Result<Store> {
+    let path = &config.database;
+    let exists = path
+        .try_exists()
+        .with_context(|| format!("cannot look for the database {}", path.display()))?;
+    if !exists {
+        let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        bail!(
+            "no database at {} ([storage] database of {}): nothing has been polled with this \
+             configuration yet; run `tributary poll` first",
+            shown.display(),
+            config.origin
+        );
+    }
+    open_store(config)
+}
+
 fn run_daemon(path: Option<PathBuf>, listen: Option<std::net::SocketAddr>) -> Result<ExitCode> {
     let source = ConfigSource { path, listen };
     let config = source.load()?;
@@ -267,6 +306,7 @@ fn run_daemon(path: Option<PathBuf>, listen: Option<std::net::SocketAddr>) -> Re
 }
 
 fn import_opml(config_path: Option<&PathBuf>, file: &PathBuf) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let Some(config_path) = config_path else {
         bail!("import-opml needs --config FILE: the feeds are added to that file");
     };
@@ -284,17 +324,18 @@ fn import_opml(config_path: Option<&PathBuf>, file: &PathBuf) -> Result<ExitCode
             .with_context(|| format!("cannot write {}", config_path.display()))?;
     }
     for (name, url) in &plan.added {
-        println!("added {name}: {url}");
+        writeln!(out, "added {name}: {url}")?;
     }
     for url in &plan.skipped {
-        println!("skipped (already in the config): {url}");
+        writeln!(out, "skipped (already in the config): {url}")?;
     }
-    println!(
+    writeln!(
+        out,
         "{} feeds added to {}, {} skipped",
         plan.added.len(),
         config_path.display(),
         plan.skipped.len()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -311,6 +352,7 @@ fn healthcheck(url: &Url) -> Result<ExitCode> {
 }
 
 fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let mut store = open_store(config)?;
     let fetcher = Fetcher::new(&config.fetch)?;
     let clock = SystemClock;
@@ -334,8 +376,8 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
     for feed in report.feeds.iter().filter(|f| f.outcome.is_failure()) {
         eprintln!("feed {} failed: {}", feed.name, feed.outcome);
     }
-    println!("{}", report.summary(stories));
-    println!("merged feed: {}", config.output.atom_path.display());
+    writeln!(out, "{}", report.summary(stories))?;
+    writeln!(out, "merged feed: {}", config.output.atom_path.display())?;
 
     // After the whole cycle's ingest, so every item of this cycle has folded into its story
     // before anything is sent; retries that have come due go out too.
@@ -346,17 +388,18 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
         for error in &delivered.errors {
             eprintln!("notify {error}");
         }
-        println!("{}", delivered.summary());
+        writeln!(out, "{}", delivered.summary())?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn notify_test(config: &Config, name: &str) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let notifier = Notifier::new(&config.notify)?;
     let (status, body) = runtime()?.block_on(notifier.send_test(name, &SystemClock))?;
-    println!("HTTP {status}");
+    writeln!(out, "HTTP {status}")?;
     if !body.is_empty() {
-        println!("{body}");
+        writeln!(out, "{body}")?;
     }
     Ok(if (200..300).contains(&status) {
         ExitCode::SUCCESS
@@ -370,7 +413,7 @@ fn export(config: &Config, format: ExportFormat, output: Option<PathBuf>) -> Res
     let bytes = match format {
         ExportFormat::Opml => emit::opml(&config.feeds, &config.output.title),
         ExportFormat::Atom | ExportFormat::Json => {
-            let rendered = poll::render(config, &open_store(config)?, SystemClock.now())?;
+            let rendered = poll::render(config, &open_existing_store(config)?, SystemClock.now())?;
             match format {
                 ExportFormat::Atom => rendered.atom,
                 _ => rendered.json,
@@ -386,7 +429,7 @@ fn export(config: &Config, format: ExportFormat, output: Option<PathBuf>) -> Res
 }
 
 fn list_stories(config: &Config, limit: usize, json: bool) -> Result<ExitCode> {
-    let store = open_store(config)?;
+    let store = open_existing_store(config)?;
     let stories = store.stories(limit)?;
     let mut out = std::io::stdout().lock();
     if json {
@@ -422,7 +465,7 @@ fn list_stories(config: &Config, limit: usize, json: bool) -> Result<ExitCode> {
 }
 
 fn explain_story(config: &Config, key: &str, json: bool) -> Result<ExitCode> {
-    let store = open_store(config)?;
+    let store = open_existing_store(config)?;
     let story = store
         .story(key)?
         .ok_or_else(|| StoreError::UnknownStory(key.to_owned()))?;
@@ -503,27 +546,30 @@ fn describe_correction(correction: &Correction, seen_from: i64) -> String {
 /// `stories split` and `stories merge`. No notification is queued: a correction regroups
 /// copies of works already announced.
 fn correct(config: &Config, command: StoriesCommand) -> Result<ExitCode> {
-    let mut store = open_store(config)?;
+    let mut out = std::io::stdout().lock();
+    let mut store = open_existing_store(config)?;
     let now = SystemClock.now();
     match command {
         StoriesCommand::Split { item } => {
             let split = store.split_item(item, now)?;
-            println!(
+            writeln!(
+                out,
                 "item {item} is now story {} of its own (it left story {}); later polls keep it apart",
                 split.story, split.other
-            );
+            )?;
         }
         StoriesCommand::Merge { story, other } => {
             let merged = store.merge_stories(&story, &other, now)?;
-            println!(
+            writeln!(
+                out,
                 "story {} folded into story {}, which keeps its Atom id",
                 merged.other, merged.story
-            );
+            )?;
         }
     }
     // The merged feed shows the correction now, not only after the next poll.
     poll::publish_atom(config, &store, now)?;
-    println!("merged feed: {}", config.output.atom_path.display());
+    writeln!(out, "merged feed: {}", config.output.atom_path.display())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -599,39 +645,43 @@ impl<'a> StoryJson<'a> {
 }
 
 fn check_config(config: &Config) -> Result<ExitCode> {
-    println!("{}: ok", config.origin);
-    println!("database: {}", config.database.display());
-    println!("merged feed: {}", config.output.atom_path.display());
-    println!("schedule: {}", config.default_schedule.expression());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}: ok", config.origin)?;
+    writeln!(out, "database: {}", config.database.display())?;
+    writeln!(out, "merged feed: {}", config.output.atom_path.display())?;
+    writeln!(out, "schedule: {}", config.default_schedule.expression())?;
     for feed in &config.feeds {
-        println!(
+        writeln!(
+            out,
             "feed {} ({}, every `{}`): {}",
             feed.name,
             feed.role.as_str(),
             feed.schedule.expression(),
             feed.url
-        );
+        )?;
     }
     for sink in &config.notify {
-        println!("notify {} ({:?}): {}", sink.name, sink.kind, sink.url);
+        writeln!(out, "notify {} ({:?}): {}", sink.name, sink.kind, sink.url)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn status(config: &Config) -> Result<ExitCode> {
-    let store = open_store(config)?;
+    let mut out = std::io::stdout().lock();
+    let store = open_existing_store(config)?;
     let sources = store.sources()?;
     let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_else(|| "-".into())
     };
-    println!(
+    writeln!(
+        out,
         "{:<24} {:<14} {:<17} {:<17} {:>6} {:>6}  LAST ERROR",
         "FEED", "STATUS", "LAST SUCCESS", "NEXT DUE", "ERRORS", "ITEMS"
-    );
+    )?;
     for feed in &config.feeds {
         let Some(source) = sources.iter().find(|s| s.name == feed.name) else {
-            println!("{:<24} never polled", feed.name);
+            writeln!(out, "{:<24} never polled", feed.name)?;
             continue;
         };
         let state = &source.state;
@@ -640,7 +690,8 @@ fn status(config: &Config) -> Result<ExitCode> {
         } else {
             fmt(state.next_due_at)
         };
-        println!(
+        writeln!(
+            out,
             "{:<24} {:<14} {:<17} {:<17} {:>6} {:>6}  {}",
             feed.name,
             state.last_status.as_deref().unwrap_or("never polled"),
@@ -649,19 +700,20 @@ fn status(config: &Config) -> Result<ExitCode> {
             state.consecutive_errors,
             source.items_seen,
             state.last_error.as_deref().unwrap_or(""),
-        );
+        )?;
         if let Some(moved) = &state.moved_to {
-            println!("{:<24} moved permanently; polled at {moved}", "");
+            writeln!(out, "{:<24} moved permanently; polled at {moved}", "")?;
         }
     }
 
     let totals = store.sink_totals()?;
     if !config.notify.is_empty() || !totals.is_empty() {
-        println!();
-        println!(
+        writeln!(out)?;
+        writeln!(
+            out,
             "{:<24} {:<8} {:>8} {:>9} {:>6} {:>8}  LAST ERROR",
             "SINK", "KIND", "PENDING", "DELIVERED", "DEAD", "FILTERED"
-        );
+        )?;
         let mut names: Vec<&str> = config.notify.iter().map(|s| s.name.as_str()).collect();
         // Deliveries of a sink removed from the config still show, so none goes unseen.
         names.extend(
@@ -677,7 +729,8 @@ fn status(config: &Config) -> Result<ExitCode> {
             );
             let row = totals.iter().find(|t| t.sink == name);
             let count = |f: fn(&tributary::store::SinkTotals) -> i64| row.map_or(0, f);
-            println!(
+            writeln!(
+                out,
                 "{:<24} {:<8} {:>8} {:>9} {:>6} {:>8}  {}",
                 name,
                 kind,
@@ -686,7 +739,7 @@ fn status(config: &Config) -> Result<ExitCode> {
                 count(|t| t.dead),
                 count(|t| t.filtered),
                 row.and_then(|t| t.last_error.as_deref()).unwrap_or(""),
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -175,7 +175,7 @@ impl MatchReason {
     /// The evidence in words, for `stories --explain`.
     pub fn describe(self) -> &'static str {
         match self {
-            MatchReason::New => "started the story",
+            MatchReason::New => "founded the story",
             MatchReason::Guid => "the same item, updated",
             MatchReason::Manual => "put here by hand",
             MatchReason::Url => "the same page (canonical URL)",

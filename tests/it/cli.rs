@@ -196,3 +196,135 @@ fn under_systemd_the_default_paths_live_in_the_state_directory() {
         "{text}"
     );
 }
+
+#[test]
+fn a_missing_config_file_says_the_os_error_once() {
+    let ws = Workspace::new();
+    let output = ws.run(&["--config", "/nonexistent/t.toml", "status"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    // "No such file or directory (os error 2)", once: not again as the error's cause.
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn the_same_feed_under_two_names_is_refused_naming_both() {
+    let ws = Workspace::new();
+    let config = ws.write_config(
+        "t.toml",
+        &[
+            (
+                "blog",
+                "https://www.blog.example/feed/".to_owned(),
+                "origin",
+            ),
+            (
+                "blog-again",
+                "http://blog.example/feed".to_owned(),
+                "mirror",
+            ),
+        ],
+        "",
+    );
+    let output = ws.run(&["--config", config.to_str().expect("path"), "check-config"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    for expected in [
+        "t.toml",
+        "feeds[1].url",
+        "`blog`",
+        "`blog-again`",
+        "http://blog.example/feed",
+        "https://www.blog.example/feed/",
+    ] {
+        assert!(err.contains(expected), "{expected} missing: {err}");
+    }
+}
+
+/// `tributary inspect URL | head`: the reader closes the pipe after a few lines, and the
+/// command ends at its next write, quietly and with success.
+#[test]
+fn inspect_into_a_pipe_closed_early_ends_quietly() {
+    use std::io::BufRead;
+    let mut feed = String::from(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Long</title><link>https://long.example/</link>",
+    );
+    for i in 0..3000 {
+        feed.push_str(&format!(
+            "<item><title>Post {i}</title><link>https://long.example/{i}</link><guid>{i}</guid><description>{}</description></item>",
+            "Words that fill the pipe. ".repeat(20)
+        ));
+    }
+    feed.push_str("</channel></rss>");
+    let server = TestServer::routes([("/feed", Reply::ok(feed))]);
+    let ws = Workspace::new();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(["inspect", server.url("/feed").as_str()])
+        .current_dir(ws.dir.path())
+        .env_remove("TRIBUTARY_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tributary");
+    let stdout_pipe = child.stdout.take().expect("piped stdout");
+    let mut first = String::new();
+    std::io::BufReader::new(stdout_pipe)
+        .read_line(&mut first)
+        .expect("a first line");
+    assert!(first.contains("Post 0"), "{first}");
+    // The reader is dropped here, like `head` exiting: the pipe closes with megabytes unsent.
+    let output = child.wait_with_output().expect("tributary ends");
+    let err = stderr(&output);
+    assert!(output.status.success(), "exit {:?}: {err}", output.status);
+    assert!(!err.to_lowercase().contains("broken pipe"), "{err}");
+    assert!(!err.contains("error"), "{err}");
+}
+
+#[test]
+fn read_only_commands_create_no_database_and_say_where_they_looked() {
+    let ws = Workspace::new();
+    let config = ws.write_config(
+        "t.toml",
+        &[("blog", "https://blog.example/feed".to_owned(), "origin")],
+        "",
+    );
+    let config = config.to_str().expect("path");
+    let database = ws.path("tributary.db");
+    for args in [
+        vec!["status"],
+        vec!["stories"],
+        vec!["stories", "--json"],
+        vec!["stories", "--explain", "1"],
+        vec!["stories", "split", "1"],
+        vec!["export", "--format", "atom"],
+        vec!["export", "--format", "json"],
+    ] {
+        let output = ws.run(&[&["--config", config][..], &args].concat());
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let err = stderr(&output);
+        assert!(
+            err.contains(&format!("no database at {}", database.display())),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("t.toml"), "{args:?}: {err}");
+        assert!(err.contains("tributary poll"), "{args:?}: {err}");
+        assert!(
+            !database.exists(),
+            "{args:?} created {}",
+            database.display()
+        );
+    }
+    // The feed list needs no database.
+    assert_success(&ws.run(&["--config", config, "export", "--format", "opml"]));
+    // Without --config the default database lives in the current directory: named absolute.
+    let output = ws.run(&["status"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("<built-in default config>"), "{err}");
+    assert!(
+        err.contains(&format!("{}", ws.dir.path().display())),
+        "{err}"
+    );
+    assert!(!database.exists());
+}

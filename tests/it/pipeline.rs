@@ -176,7 +176,7 @@ fn mirrors_fold_into_one_story_and_the_rest_stay_apart() {
     ] {
         assert!(text.contains(expected), "{expected} missing:\n{text}");
     }
-    assert!(text.contains("started the story;"), "{text}");
+    assert!(text.contains("founded the story;"), "{text}");
     assert!(text.contains(": evidence url, score 1.00;"), "{text}");
     assert!(
         text.contains(": evidence title,") || text.contains(": evidence content,"),
