@@ -2,16 +2,20 @@
 //!
 //! Design decision: the config file is edited as text, by appending `[[feeds]]` tables, never
 //! re-serialised, so the user's comments and layout survive. The result is validated as a
-//! whole before it replaces the file.
+//! whole before it replaces the file. A feed's role comes back from tributary's own export
+//! (`tributary:role`, see `emit::opml`); another reader's feeds get the config's default.
 
 use std::collections::HashSet;
 
 use quick_xml::events::Event;
+use quick_xml::name::{Namespace, ResolveResult};
 use thiserror::Error;
 use url::Url;
 
 use crate::config::Config;
 use crate::dedupe::canonical_url;
+use crate::emit::ROLE_NAMESPACE;
+use crate::model::Role;
 
 #[derive(Debug, Error)]
 pub enum ImportError {
@@ -19,6 +23,8 @@ pub enum ImportError {
     Xml(String),
     #[error("the OPML document lists no feeds (no <outline> with an xmlUrl)")]
     NoFeeds,
+    #[error("the outline of {url}: `{value}` is not a role; use \"origin\" or \"mirror\"")]
+    Role { url: String, value: String },
 }
 
 /// One feed as another reader exported it.
@@ -26,12 +32,14 @@ pub enum ImportError {
 pub struct ImportedFeed {
     pub title: String,
     pub url: Url,
+    /// Only in tributary's own export; `None` leaves the config's default.
+    pub role: Option<Role>,
 }
 
 /// Every `<outline xmlUrl=...>` at any depth (readers nest feeds in folders). Outlines whose
 /// URL is not http(s) are skipped: they cannot be polled.
 pub fn parse_opml(bytes: &[u8]) -> Result<Vec<ImportedFeed>, ImportError> {
-    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut reader = quick_xml::NsReader::from_reader(bytes);
     reader.config_mut().trim_text(true);
     let mut feeds = Vec::new();
     let mut buf = Vec::new();
@@ -52,12 +60,20 @@ pub fn parse_opml(bytes: &[u8]) -> Result<Vec<ImportedFeed>, ImportError> {
                 let mut url = None;
                 let mut title = None;
                 let mut text = None;
+                let mut role = None;
                 for attribute in e.attributes().flatten() {
                     let value = attribute
                         .decode_and_unescape_value(reader.decoder())
                         .map(|v| v.trim().to_owned())
                         .unwrap_or_default();
-                    match attribute.key.local_name().as_ref() {
+                    let (namespace, local) = reader.resolve_attribute(attribute.key);
+                    if namespace == ResolveResult::Bound(Namespace(ROLE_NAMESPACE.as_bytes())) {
+                        if local.as_ref() == b"role" {
+                            role = Some(value);
+                        }
+                        continue;
+                    }
+                    match local.as_ref() {
                         b"xmlUrl" | b"xmlurl" => url = Some(value),
                         b"title" => title = Some(value),
                         b"text" => text = Some(value),
@@ -74,7 +90,14 @@ pub fn parse_opml(bytes: &[u8]) -> Result<Vec<ImportedFeed>, ImportError> {
                     .filter(|t| !t.is_empty())
                     .or(text.filter(|t| !t.is_empty()))
                     .unwrap_or_else(|| url.host_str().unwrap_or("feed").to_owned());
-                feeds.push(ImportedFeed { title, url });
+                let role = match role {
+                    None => None,
+                    Some(value) => Some(Role::parse(&value).ok_or_else(|| ImportError::Role {
+                        url: url.to_string(),
+                        value,
+                    })?),
+                };
+                feeds.push(ImportedFeed { title, url, role });
             }
             Event::Eof => break,
             _ => {}
@@ -156,6 +179,10 @@ pub fn plan(config_text: &str, config: &Config, feeds: &[ImportedFeed]) -> Impor
             toml::Value::String(name.clone()),
             toml::Value::String(feed.url.to_string()),
         ));
+        if let Some(role) = feed.role {
+            plan.text
+                .push_str(&format!("role = \"{}\"\n", role.as_str()));
+        }
         plan.added.push((name, feed.url.to_string()));
     }
     plan
@@ -216,6 +243,54 @@ mod tests {
         assert!(
             plan.text.starts_with(text),
             "the original text is kept as written"
+        );
+    }
+
+    #[test]
+    fn roles_survive_export_and_import() {
+        let exported = Config::parse(
+            "[[feeds]]\nname = \"blog\"\nurl = \"https://blog.example/feed\"\n\
+             [[feeds]]\nname = \"digest\"\nurl = \"https://digest.example/rss\"\nrole = \"mirror\"\n",
+            "t",
+        )
+        .expect("config");
+        let opml = crate::emit::opml(&exported.feeds, "t");
+        let feeds = parse_opml(&opml).expect("our own OPML");
+        let roles: Vec<_> = feeds.iter().map(|f| f.role).collect();
+        assert_eq!(roles, [Some(Role::Origin), Some(Role::Mirror)]);
+
+        let empty = Config::parse("", "t").expect("empty config");
+        let plan = plan("", &empty, &feeds);
+        let imported = Config::parse(&plan.text, "t").expect("valid");
+        let roles: Vec<_> = imported
+            .feeds
+            .iter()
+            .map(|f| (f.name.as_str(), f.role))
+            .collect();
+        assert_eq!(roles, [("blog", Role::Origin), ("digest", Role::Mirror)]);
+    }
+
+    #[test]
+    fn the_role_is_read_by_namespace_not_by_prefix() {
+        let opml = format!(
+            r#"<opml version="2.0" xmlns:t="{ROLE_NAMESPACE}" xmlns:other="urn:other"><body>
+            <outline text="a" xmlUrl="https://a.example/feed" t:role="mirror"/>
+            <outline text="b" xmlUrl="https://b.example/feed" other:role="mirror"/>
+            <outline text="c" xmlUrl="https://c.example/feed" role="mirror"/>
+            </body></opml>"#
+        );
+        let feeds = parse_opml(opml.as_bytes()).expect("opml");
+        let roles: Vec<_> = feeds.iter().map(|f| f.role).collect();
+        assert_eq!(roles, [Some(Role::Mirror), None, None]);
+
+        let bad = format!(
+            r#"<opml xmlns:tributary="{ROLE_NAMESPACE}"><body><outline xmlUrl="https://a.example/feed" tributary:role="copy"/></body></opml>"#
+        );
+        assert_eq!(
+            parse_opml(bad.as_bytes())
+                .expect_err("not a role")
+                .to_string(),
+            "the outline of https://a.example/feed: `copy` is not a role; use \"origin\" or \"mirror\""
         );
     }
 

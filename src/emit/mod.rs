@@ -22,7 +22,7 @@ use url::Url;
 
 pub use atom::atom;
 pub use jsonfeed::json_feed;
-pub use opml::opml;
+pub use opml::{ROLE_NAMESPACE, opml};
 
 use crate::dedupe::without_tracking;
 use crate::model::Story;

@@ -328,3 +328,43 @@ fn read_only_commands_create_no_database_and_say_where_they_looked() {
     );
     assert!(!database.exists());
 }
+
+/// A feed list moved from one tributary to another keeps which feeds are mirrors.
+#[test]
+fn opml_export_then_import_keeps_each_feed_role() {
+    let ws = Workspace::new();
+    let from = ws.write_config(
+        "from.toml",
+        &[
+            ("blog", "https://blog.example/feed".to_owned(), "origin"),
+            ("digest", "https://digest.example/rss".to_owned(), "mirror"),
+        ],
+        "",
+    );
+    let opml = ws.path("feeds.opml");
+    assert_success(&ws.run(&[
+        "--config",
+        from.to_str().expect("path"),
+        "export",
+        "--format",
+        "opml",
+        "--output",
+        opml.to_str().expect("path"),
+    ]));
+    let text = std::fs::read_to_string(&opml).expect("exported");
+    assert!(
+        text.contains("xmlns:tributary=\"urn:tributary:opml\""),
+        "{text}"
+    );
+    assert!(text.contains("tributary:role=\"mirror\""), "{text}");
+
+    let to = ws.path("to.toml");
+    std::fs::write(&to, "# my config\n").expect("write");
+    let to = to.to_str().expect("path");
+    assert_success(&ws.run(&["--config", to, "import-opml", opml.to_str().expect("path")]));
+    let check = ws.run(&["--config", to, "check-config"]);
+    assert_success(&check);
+    let listed = stdout(&check);
+    assert!(listed.contains("feed blog (origin,"), "{listed}");
+    assert!(listed.contains("feed digest (mirror,"), "{listed}");
+}
