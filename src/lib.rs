@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod dedupe;
+pub mod discover;
 pub mod emit;
 pub mod fetch;
 mod hex;

@@ -14,11 +14,11 @@ use tributary::clock::{Clock, SystemClock};
 use tributary::config::{Config, FetchConfig};
 use tributary::daemon::{self, ConfigSource};
 use tributary::emit;
-use tributary::fetch::{FetchOutcome, Fetcher, Validators};
+use tributary::fetch::{FetchOutcome, Fetched, Fetcher, Validators};
 use tributary::import;
 use tributary::ingest::IngestContext;
 use tributary::model::{MatchReason, Story};
-use tributary::normalize;
+use tributary::normalize::{self, NormalizeError};
 use tributary::notify::Notifier;
 use tributary::poll;
 use tributary::store::{Correction, CorrectionAction, Store, StoreError};
@@ -132,6 +132,17 @@ enum Command {
         /// A file path or an http(s) URL.
         target: String,
     },
+    /// Fetch a web page and print the feeds it advertises (its `<link rel="alternate">` of
+    /// RSS, Atom or JSON Feed type), one URL per line, for the config's `url`. A URL that is a
+    /// feed itself is printed as it is. Fetched like a feed: the same guard against private
+    /// addresses, size cap and timeout ([fetch] of --config, if given).
+    Discover {
+        /// The page's http(s) URL, such as a blog's home page.
+        url: Url,
+        /// Print one JSON object per line: {"url", "type", "title"}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Corrections by hand: stored, never undone by later polls, never notified.
@@ -228,6 +239,7 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config> {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Inspect { target } => inspect(&target, cli.config.as_ref()),
+        Command::Discover { url, json } => discover(&url, cli.config.as_ref(), json),
         Command::Healthcheck { url } => healthcheck(&url),
         Command::Run { listen } => run_daemon(cli.config, listen),
         Command::ImportOpml { file } => import_opml(cli.config.as_ref(), &file),
@@ -261,7 +273,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Command::Notify {
                     command: NotifyCommand::Test { name },
                 } => notify_test(&config, &name),
-                Command::Inspect { .. } => unreachable!("handled above"),
+                Command::Inspect { .. } | Command::Discover { .. } => {
+                    unreachable!("handled above")
+                }
             }
         }
     }
@@ -749,29 +763,8 @@ fn inspect(target: &str, config: Option<&PathBuf>) -> Result<ExitCode> {
     let now = SystemClock.now();
     let (bytes, base) = match Url::parse(target) {
         Ok(url) if matches!(url.scheme(), "http" | "https") => {
-            let fetch_config = match config {
-                Some(path) => Config::load(path)?.fetch,
-                None => FetchConfig::default(),
-            };
-            let fetcher = Fetcher::new(&fetch_config)?;
-            let outcome = runtime()?.block_on(fetcher.fetch(&url, &Validators::default(), now));
-            match outcome {
-                FetchOutcome::Fetched(fetched) => (fetched.body, fetched.final_url),
-                FetchOutcome::Failed(error) => bail!("{error}"),
-                FetchOutcome::Gone => bail!("{url}: 410 Gone"),
-                FetchOutcome::RateLimited {
-                    status,
-                    retry_after,
-                } => bail!(
-                    "{url}: HTTP {status} (rate limited{})",
-                    retry_after
-                        .map(|t| format!("; retry after {t}"))
-                        .unwrap_or_default()
-                ),
-                FetchOutcome::NotModified { .. } => {
-                    bail!("{url}: 304 Not Modified to an unconditional request")
-                }
-            }
+            let fetched = fetch_once(&url, config, now)?;
+            (fetched.body, fetched.final_url)
         }
         _ => {
             let path = PathBuf::from(target);
@@ -800,4 +793,84 @@ fn inspect(target: &str, config: Option<&PathBuf>) -> Result<ExitCode> {
             .unwrap_or_default()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// One unconditional GET as a poll makes it: the same SSRF guard, body cap and deadline, with
+/// the `[fetch]` settings of `--config` when one is given.
+fn fetch_once(
+    url: &Url,
+    config: Option<&PathBuf>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Fetched> {
+    let fetch_config = match config {
+        Some(path) => Config::load(path)?.fetch,
+        None => FetchConfig::default(),
+    };
+    let fetcher = Fetcher::new(&fetch_config)?;
+    match runtime()?.block_on(fetcher.fetch(url, &Validators::default(), now)) {
+        FetchOutcome::Fetched(fetched) => Ok(fetched),
+        FetchOutcome::Failed(error) => bail!("{error}"),
+        FetchOutcome::Gone => bail!("{url}: 410 Gone"),
+        FetchOutcome::RateLimited {
+            status,
+            retry_after,
+        } => bail!(
+            "{url}: HTTP {status} (rate limited{})",
+            retry_after
+                .map(|t| format!("; retry after {t}"))
+                .unwrap_or_default()
+        ),
+        FetchOutcome::NotModified { .. } => {
+            bail!("{url}: 304 Not Modified to an unconditional request")
+        }
+    }
+}
+
+/// `tributary discover URL`: the feeds a page advertises, one URL per line (or one JSON object
+/// per line), ready to paste into the config. A URL that is itself a feed is printed as is.
+fn discover(url: &Url, config: Option<&PathBuf>, json: bool) -> Result<ExitCode> {
+    if !matches!(url.scheme(), "http" | "https") {
+        bail!("{url}: only http and https pages can be fetched");
+    }
+    let now = SystemClock.now();
+    let fetched = fetch_once(url, config, now)?;
+    let feeds = match normalize::parse_feed(&fetched.body, &fetched.final_url, "discover", now) {
+        Ok(parsed) => vec![FoundFeed {
+            url: fetched.final_url.into(),
+            media_type: None,
+            title: parsed.title,
+        }],
+        Err(NormalizeError::AdvertisesFeeds(feeds)) => feeds
+            .into_iter()
+            .map(|feed| FoundFeed {
+                url: feed.url.into(),
+                media_type: Some(feed.media_type),
+                title: feed.title,
+            })
+            .collect(),
+        Err(NormalizeError::HtmlPage) => bail!(
+            "{url}: the page advertises no feed (no <link rel=\"alternate\"> of type \
+             application/rss+xml, application/atom+xml or application/feed+json)"
+        ),
+        Err(error) => bail!("{url} is neither a feed nor an HTML page: {error}"),
+    };
+    let mut out = std::io::stdout().lock();
+    for feed in &feeds {
+        if json {
+            serde_json::to_writer(&mut out, feed)?;
+            out.write_all(b"\n")?;
+        } else {
+            writeln!(out, "{}", feed.url)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line of `discover --json`. `type` is null when the URL given is a feed itself.
+#[derive(Serialize)]
+struct FoundFeed {
+    url: String,
+    #[serde(rename = "type")]
+    media_type: Option<String>,
+    title: Option<String>,
 }

@@ -66,6 +66,12 @@ pub enum NormalizeError {
     Empty,
     #[error("not a feed: looks like an HTML page")]
     HtmlPage,
+    /// An HTML page that names its feeds: the error points at them, so the fix is one paste.
+    #[error(
+        "not a feed: looks like an HTML page; it advertises {}",
+        crate::discover::describe(.0)
+    )]
+    AdvertisesFeeds(Vec<crate::discover::AdvertisedFeed>),
     #[error("not a feed: {0}")]
     NotAFeed(String),
     /// The first error a strict XML reader finds; `position` is a byte offset in the document
@@ -175,7 +181,14 @@ fn parse(
         // A page that wraps a feed in its template still carries the feed.
         match repair::embedded_feed_start(&text) {
             Some(start) => text[start..].to_string(),
-            None => return Err(NormalizeError::HtmlPage),
+            None => {
+                let feeds = crate::discover::advertised_feeds(&text, feed_url);
+                return Err(if feeds.is_empty() {
+                    NormalizeError::HtmlPage
+                } else {
+                    NormalizeError::AdvertisesFeeds(feeds)
+                });
+            }
         }
     } else {
         text

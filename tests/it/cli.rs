@@ -20,6 +20,7 @@ fn every_command_has_useful_help() {
         "check-config",
         "status",
         "inspect",
+        "discover",
     ] {
         let output = ws.run(&[command, "--help"]);
         assert_success(&output);
@@ -35,6 +36,7 @@ fn every_command_has_useful_help() {
         "check-config",
         "status",
         "inspect",
+        "discover",
     ] {
         assert!(text.contains(command), "{command} missing from --help");
     }
@@ -367,4 +369,169 @@ fn opml_export_then_import_keeps_each_feed_role() {
     let listed = stdout(&check);
     assert!(listed.contains("feed blog (origin,"), "{listed}");
     assert!(listed.contains("feed digest (mirror,"), "{listed}");
+}
+
+/// A blog's home page as sites serve it: its feeds named in `<head>`, relative and absolute.
+fn page_advertising(feeds: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html><head><title>A blog</title>\
+         <link rel=\"stylesheet\" href=\"/style.css\">{feeds}</head>\
+         <body><h1>A blog</h1><p>Posts.</p></body></html>"
+    )
+}
+
+#[test]
+fn discover_prints_the_feeds_a_page_advertises() {
+    let newsletter = std::fs::read(fixture_path("newsletter.xml")).expect("fixture");
+    let server = TestServer::routes([
+        (
+            "/blog/",
+            Reply::ok(page_advertising(
+                "<link rel=\"alternate\" type=\"application/rss+xml\" title=\"Posts\" href=\"feed.xml\">\
+                 <link rel=\"alternate\" type=\"application/atom+xml\" href=\"/comments.atom\">\
+                 <link rel=\"alternate\" type=\"application/feed+json\" href=\"https://feeds.example/blog.json\">",
+            )),
+        ),
+        ("/old", Reply::redirect(301, "/blog/")),
+        ("/blog/feed.xml", Reply::ok(newsletter)),
+        ("/plain", Reply::ok(page_advertising(""))),
+    ]);
+    let ws = Workspace::new();
+    // Through a redirect: relative links resolve against the page's final address.
+    let output = ws.run(&["discover", server.url("/old").as_str()]);
+    assert_success(&output);
+    assert_eq!(
+        stdout(&output).lines().collect::<Vec<_>>(),
+        [
+            server.url("/blog/feed.xml").as_str(),
+            server.url("/comments.atom").as_str(),
+            "https://feeds.example/blog.json",
+        ]
+    );
+
+    let json = ws.run(&["discover", "--json", server.url("/blog/").as_str()]);
+    assert_success(&json);
+    let lines: Vec<serde_json::Value> = stdout(&json)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        lines[0],
+        serde_json::json!({
+            "url": server.url("/blog/feed.xml").as_str(),
+            "type": "application/rss+xml",
+            "title": "Posts",
+        })
+    );
+    assert_eq!(lines[2]["type"], "application/feed+json");
+    assert_eq!(lines[2]["title"], serde_json::Value::Null);
+
+    // A feed's own URL is its feed.
+    let feed = ws.run(&["discover", server.url("/blog/feed.xml").as_str()]);
+    assert_success(&feed);
+    assert_eq!(stdout(&feed).trim(), server.url("/blog/feed.xml").as_str());
+
+    let none = ws.run(&["discover", server.url("/plain").as_str()]);
+    assert_eq!(none.status.code(), Some(1));
+    let err = stderr(&none);
+    assert!(err.contains("advertises no feed"), "{err}");
+    assert!(err.contains(server.url("/plain").as_str()), "{err}");
+
+    let missing = ws.run(&["discover", server.url("/missing").as_str()]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("404"), "{}", stderr(&missing));
+}
+
+/// discover fetches as a poll does: a redirect into private address space is refused, and
+/// `--config`'s [fetch] limits apply.
+#[test]
+fn discover_fetches_with_the_feeds_guard_and_limits() {
+    let target = TestServer::routes([("/", Reply::ok(page_advertising("")))]);
+    let q = target.addr().port();
+    let server = TestServer::routes([
+        (
+            "/hop",
+            Reply::redirect(302, &format!("http://127.0.0.1:{q}/")),
+        ),
+        (
+            "/huge",
+            Reply::ok(page_advertising(
+                &"<meta name=\"x\" content=\"padding\">".repeat(40_000),
+            )),
+        ),
+    ]);
+    let ws = Workspace::new();
+    let hop = ws.run(&["discover", server.url("/hop").as_str()]);
+    assert_eq!(hop.status.code(), Some(1));
+    let err = stderr(&hop);
+    assert!(
+        err.contains(&format!(
+            "refused: redirect to port {q} of non-public host 127.0.0.1"
+        )),
+        "{err}"
+    );
+    assert!(
+        target.requests().is_empty(),
+        "the refused address was reached"
+    );
+
+    // The workspace config caps bodies at 1 MiB; the page is larger.
+    let config = ws.write_config("t.toml", &[], "");
+    let huge = ws.run(&[
+        "--config",
+        config.to_str().expect("path"),
+        "discover",
+        server.url("/huge").as_str(),
+    ]);
+    assert_eq!(huge.status.code(), Some(1));
+    assert!(
+        stderr(&huge).contains("body larger than 1048576 bytes"),
+        "{}",
+        stderr(&huge)
+    );
+}
+
+/// A feed URL that is a page naming its feed: inspect and poll both point at the feed.
+#[test]
+fn an_html_page_in_place_of_a_feed_names_the_feed_it_advertises() {
+    let server = TestServer::routes([(
+        "/",
+        Reply::ok(page_advertising(
+            "<link rel=\"alternate\" type=\"application/rss+xml\" href=\"/feed.xml\">",
+        )),
+    )]);
+    let advertised = server.url("/feed.xml");
+    let ws = Workspace::new();
+    let inspect = ws.run(&["inspect", server.url("/").as_str()]);
+    assert_eq!(inspect.status.code(), Some(1));
+    let err = stderr(&inspect);
+    assert!(
+        err.contains(&format!(
+            "not a feed: looks like an HTML page; it advertises the feed {advertised}"
+        )),
+        "{err}"
+    );
+
+    let config = ws.write_config(
+        "t.toml",
+        &[("blog", server.url("/").to_string(), "origin")],
+        "",
+    );
+    let config = config.to_str().expect("path");
+    let poll = ws.run(&["--config", config, "poll"]);
+    assert_success(&poll);
+    let err = stderr(&poll);
+    assert!(err.contains("feed blog failed"), "{err}");
+    assert!(
+        err.contains(&format!("it advertises the feed {advertised}")),
+        "{err}"
+    );
+    let status = ws.run(&["--config", config, "status"]);
+    assert_success(&status);
+    assert!(
+        stdout(&status).contains(advertised.as_str()),
+        "{}",
+        stdout(&status)
+    );
 }
