@@ -16,7 +16,7 @@ use tributary::daemon::{self, ConfigSource};
 use tributary::emit;
 use tributary::fetch::{FetchOutcome, Fetched, Fetcher, Validators};
 use tributary::import;
-use tributary::ingest::IngestContext;
+use tributary::ingest::{IngestContext, story_atom_id};
 use tributary::model::{MatchReason, Story};
 use tributary::normalize::{self, NormalizeError};
 use tributary::notify::Notifier;
@@ -501,6 +501,13 @@ fn explain_story(config: &Config, key: &str, json: bool) -> Result<ExitCode> {
     for member in &story.members {
         let item = &member.stored.item;
         let evidence = match member.reason {
+            // A story's Atom id is derived from its founder, so the founders of stories that
+            // later folded into this one (whose reason is `new` too) can be told apart.
+            MatchReason::New if story_atom_id(&item.source, &item.guid) != story.atom_id => {
+                "founded a story of its own, folded into this one when a later item showed \
+                 both were one work"
+                    .to_owned()
+            }
             MatchReason::New => member.reason.describe().to_owned(),
             reason => format!(
                 "{}: evidence {}, score {:.2}",

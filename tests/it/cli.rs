@@ -535,3 +535,72 @@ fn an_html_page_in_place_of_a_feed_names_the_feed_it_advertises() {
         stdout(&status)
     );
 }
+
+fn rss(title: &str, items: &[(&str, &str, &str)]) -> String {
+    let mut text = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{title}</title><link>https://{title}.example/</link>"
+    );
+    for (guid, item_title, link) in items {
+        text.push_str(&format!(
+            "<item><guid>{guid}</guid><title>{item_title}</title><link>{link}</link>\
+             <pubDate>Mon, 10 Nov 2025 12:00:00 GMT</pubDate>\
+             <description>Notes on {item_title}, by {title}.</description></item>"
+        ));
+    }
+    text.push_str("</channel></rss>");
+    text
+}
+
+/// `--explain` tells the founder of a story from the founder of a story that folded into it
+/// (until an origin item arrives and every mirror is labelled by its relation to the work).
+#[test]
+fn explain_says_which_member_founded_the_story() {
+    const TITLE: &str = "Why small language models win the long tail of enterprise tasks";
+    const LINK: &str = "https://essays.example/small-models";
+    let server = TestServer::routes([
+        (
+            "/m1",
+            Reply::ok(rss(
+                "digest",
+                &[("d1", "Small models for the long tail", LINK)],
+            )),
+        ),
+        (
+            "/m2",
+            Reply::ok(rss(
+                "curation",
+                &[("c1", TITLE, "https://curation.example/items/77")],
+            )),
+        ),
+        // Its link is the first story's, its title the second's: the two are one work.
+        ("/m3", Reply::ok(rss("aggregator", &[("a1", TITLE, LINK)]))),
+    ]);
+    let ws = Workspace::new();
+    let mut feeds = vec![
+        ("digest", server.url("/m1").to_string(), "mirror"),
+        ("curation", server.url("/m2").to_string(), "mirror"),
+    ];
+    let first = ws.write_config("first.toml", &feeds, "");
+    assert_success(&ws.run(&["--config", first.to_str().expect("path"), "poll"]));
+    feeds.push(("aggregator", server.url("/m3").to_string(), "mirror"));
+    let second = ws.write_config("second.toml", &feeds, "");
+    let second = second.to_str().expect("path");
+    assert_success(&ws.run(&["--config", second, "poll"]));
+
+    let list = stdout(&ws.run(&["--config", second, "stories"]));
+    assert_eq!(list.lines().count(), 1, "one work, one story: {list}");
+    let number = list.split_whitespace().next().expect("story number");
+    let explain = ws.run(&["--config", second, "stories", "--explain", number]);
+    assert_success(&explain);
+    let text = stdout(&explain);
+    // Which mirror came first depends on which answered first; either way one founded the
+    // story and the other founded the story that folded in.
+    assert_eq!(text.matches("founded the story;").count(), 1, "{text}");
+    assert_eq!(
+        text.matches("founded a story of its own, folded into this one")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("matched by new"), "{text}");
+}
