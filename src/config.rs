@@ -419,8 +419,13 @@ impl Validator<'_> {
                 None => default_schedule.clone(),
             };
             let url = self.http_url(&key("url"), &feed.url)?;
-            let canonical =
+            let mut canonical =
                 crate::dedupe::canonical_url(url.as_str()).unwrap_or_else(|| url.to_string());
+            // With a port of its own, the scheme names another server: TLS and plain HTTP do
+            // not share a port, so `http://h:8080/` and `https://h:8080/` are two feeds.
+            if url.port().is_some() {
+                canonical = format!("{}://{canonical}", url.scheme());
+            }
             if let Some((other, other_url)) = urls.get(&canonical) {
                 let same = if *other_url == url {
                     String::new()
@@ -723,7 +728,13 @@ mod tests {
             ),
             "{message}"
         );
-        // Different pages of one site are different feeds.
+        // Different pages of one site are different feeds, and so are two schemes on a port
+        // of their own.
+        Config::parse(
+            "[[feeds]]\nname = \"a\"\nurl = \"http://a.example:8080/feed\"\n[[feeds]]\nname = \"b\"\nurl = \"https://a.example:8080/feed\"\n",
+            "t",
+        )
+        .expect("two servers");
         Config::parse(
             "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n[[feeds]]\nname = \"b\"\nurl = \"https://a.example/feed?tag=rust\"\n",
             "t",

@@ -292,24 +292,36 @@ fn open_store(config: &Config) -> Result<Store> {
     Ok(Store::open(&config.database)?)
 }
 
-/// The store for commands that only read it (or correct what a poll stored). Opening would
-/// create an empty database wherever the config points, and the command would then report
-/// an empty history instead of the real mistake: another directory, a forgotten `--config`.
-fn open_existing_store(config: &Config) -> Result<Store> {
+/// The store for commands that only read it (or correct what a poll stored), `None` where
+/// there is none. Opening would create an empty database wherever the config points, and the
+/// command would then report an empty history instead of the real mistake: another
+/// directory, a forgotten `--config`.
+fn existing_store(config: &Config) -> Result<Option<Store>> {
     let path = &config.database;
     let exists = path
         .try_exists()
         .with_context(|| format!("cannot look for the database {}", path.display()))?;
-    if !exists {
-        let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-        bail!(
-            "no database at {} ([storage] database of {}): nothing has been polled with this \
-             configuration yet; run `tributary poll` first",
-            shown.display(),
-            config.origin
-        );
-    }
-    open_store(config)
+    Ok(if exists {
+        Some(open_store(config)?)
+    } else {
+        None
+    })
+}
+
+/// What a read-only command says when [`existing_store`] found none: where it looked and why.
+fn no_database(config: &Config) -> String {
+    let path = &config.database;
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+    format!(
+        "no database at {} ([storage] database of {}): nothing has been polled with this \
+         configuration yet; run `tributary poll` first",
+        shown.display(),
+        config.origin
+    )
+}
+
+fn open_existing_store(config: &Config) -> Result<Store> {
+    existing_store(config)?.ok_or_else(|| anyhow::anyhow!(no_database(config)))
 }
 
 fn run_daemon(path: Option<PathBuf>, listen: Option<std::net::SocketAddr>) -> Result<ExitCode> {
@@ -689,8 +701,14 @@ fn check_config(config: &Config) -> Result<ExitCode> {
 
 fn status(config: &Config) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    let store = open_existing_store(config)?;
-    let sources = store.sources()?;
+    // Before the first poll the feeds and sinks are still worth listing, as never polled.
+    let (sources, totals) = match existing_store(config)? {
+        Some(store) => (store.sources()?, store.sink_totals()?),
+        None => {
+            eprintln!("note: {}", no_database(config));
+            (Vec::new(), Vec::new())
+        }
+    };
     let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_else(|| "-".into())
@@ -727,7 +745,6 @@ fn status(config: &Config) -> Result<ExitCode> {
         }
     }
 
-    let totals = store.sink_totals()?;
     if !config.notify.is_empty() || !totals.is_empty() {
         writeln!(out)?;
         writeln!(

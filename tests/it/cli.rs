@@ -294,7 +294,6 @@ fn read_only_commands_create_no_database_and_say_where_they_looked() {
     let config = config.to_str().expect("path");
     let database = ws.path("tributary.db");
     for args in [
-        vec!["status"],
         vec!["stories"],
         vec!["stories", "--json"],
         vec!["stories", "--explain", "1"],
@@ -319,8 +318,23 @@ fn read_only_commands_create_no_database_and_say_where_they_looked() {
     }
     // The feed list needs no database.
     assert_success(&ws.run(&["--config", config, "export", "--format", "opml"]));
+    // Status lists the configured feeds as never polled, and says why.
+    let status = ws.run(&["--config", config, "status"]);
+    assert_success(&status);
+    assert!(stdout(&status).contains("blog"), "{}", stdout(&status));
+    assert!(
+        stdout(&status).contains("never polled"),
+        "{}",
+        stdout(&status)
+    );
+    assert!(
+        stderr(&status).contains(&format!("no database at {}", database.display())),
+        "{}",
+        stderr(&status)
+    );
+    assert!(!database.exists(), "status created {}", database.display());
     // Without --config the default database lives in the current directory: named absolute.
-    let output = ws.run(&["status"]);
+    let output = ws.run(&["stories"]);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(err.contains("<built-in default config>"), "{err}");

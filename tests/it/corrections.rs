@@ -415,7 +415,7 @@ fn corrections_survive_later_polls_and_notify_nobody() {
         "{explain}"
     );
     assert!(
-        explain.contains("started the story;"),
+        explain.contains("founded the story;"),
         "the harness post started its story alone: {explain}"
     );
     assert!(
