@@ -128,7 +128,8 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
         tokio::sync::watch::channel(Arc::new(Notifier::new(&config.notify)?));
     let wake = Arc::new(tokio::sync::Notify::new());
     // Set while a poll cycle runs: deliveries it creates wait until it has finished.
-    let cycle_started: Arc<Mutex<Option<DateTime<Utc>>>> = Arc::new(Mutex::new(None));
+    let cycle_started: Arc<parking_lot::Mutex<Option<DateTime<Utc>>>> =
+        Arc::new(parking_lot::Mutex::new(None));
     let (stop_notifier, notifier_stopped) = tokio::sync::oneshot::channel::<()>();
     let notifier_task = tokio::spawn(notification_worker(
         notify_store,
@@ -163,13 +164,13 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
             selection,
             &mut on_feed,
         );
-        *lock(&cycle_started) = Some(clock.now());
+        *cycle_started.lock() = Some(clock.now());
         let report = tokio::select! {
             report = cycle => report,
             _ = terminate.recv() => break 'serve,
             _ = interrupt.recv() => break 'serve,
         };
-        *lock(&cycle_started) = None;
+        *cycle_started.lock() = None;
         match report {
             Ok(report) => {
                 if report.changed || selection != Selection::Due {
@@ -262,7 +263,7 @@ async fn notification_worker(
     store: Arc<Mutex<Store>>,
     mut notifier: tokio::sync::watch::Receiver<Arc<Notifier>>,
     wake: Arc<tokio::sync::Notify>,
-    cycle_started: Arc<Mutex<Option<DateTime<Utc>>>>,
+    cycle_started: Arc<parking_lot::Mutex<Option<DateTime<Utc>>>>,
     metrics: Arc<Metrics>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
@@ -274,7 +275,7 @@ async fn notification_worker(
     let mut busy: HashSet<String> = HashSet::new();
     loop {
         let current = Arc::clone(&notifier.borrow_and_update());
-        let created_before = *lock(&cycle_started);
+        let created_before = *cycle_started.lock();
         if let Err(error) = current.retire_orphans(&store, &clock) {
             tracing::error!(%error, "notifications: cannot read the outbox");
         }
@@ -336,8 +337,9 @@ async fn notification_worker(
     }
 }
 
+/// The notifier's store. It stays a `std::sync::Mutex` because `notify` takes one; whatever
+/// panicked while holding it left SQLite consistent.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Whatever panicked while holding it left SQLite (or a timestamp) consistent.
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
