@@ -44,7 +44,6 @@ use crate::metrics::Metrics;
 pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
 pub const JSON_FEED_CONTENT_TYPE: &str = "application/feed+json; charset=utf-8";
 pub const OPML_CONTENT_TYPE: &str = "text/x-opml; charset=utf-8";
-pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Feeds change once a cycle (minutes apart); a minute of caching spares the daemon readers
 /// that poll too eagerly, and revalidation with the validators is cheap after that.
@@ -424,7 +423,7 @@ fn check_database(path: &Path) -> Result<(), rusqlite::Error> {
 async fn metrics(State(state): State<AppState>) -> Response {
     (
         [
-            (CONTENT_TYPE, METRICS_CONTENT_TYPE),
+            (CONTENT_TYPE, crate::metrics::CONTENT_TYPE),
             (CACHE_CONTROL, NO_STORE),
         ],
         state.metrics.render(),

@@ -513,24 +513,25 @@ async fn metrics_render_what_the_daemon_recorded() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         header(response.headers(), CONTENT_TYPE),
-        "text/plain; version=0.0.4; charset=utf-8"
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
     assert!(nosniff(&response));
     let text = text(response).await;
     for expected in [
-        "tributary_feed_last_success_timestamp_seconds{feed=\"interconnects\"} 1700000000\n",
+        "tributary_feed_last_success_timestamp_seconds{feed=\"interconnects\"} 1700000000.0\n",
         "tributary_feed_consecutive_errors{feed=\"interconnects\"} 0\n",
         "tributary_feed_items_ingested_total{feed=\"interconnects\"} 3\n",
         "tributary_feed_polls_total{feed=\"interconnects\",outcome=\"ok\"} 1\n",
         "tributary_feed_poll_duration_seconds_count{feed=\"interconnects\"} 1\n",
         "tributary_stories_created_total 2\n",
         "tributary_cycles_total 1\n",
-        "tributary_last_cycle_timestamp_seconds 1700000000\n",
+        "tributary_last_cycle_timestamp_seconds 1700000000.0\n",
         "tributary_notifications_delivered_total{sink=\"team\"} 1\n",
         "tributary_notifications_failed_total{sink=\"team\"} 0\n",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
+    assert!(text.ends_with("\n# EOF\n"), "{text}");
     server.stop().await.expect("clean stop");
 }
 
