@@ -6,25 +6,15 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
 /// Whether a source's items may lead a merged story.
 ///
 /// An origin is where the work is published first (the newsletter, its podcast); a mirror is
 /// an aggregator or curation site that republishes it and so should never be the entry's link.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(IntoStaticStr, EnumString)]
 #[strum(serialize_all = "lowercase")]
 pub enum Role {
     #[default]
@@ -45,20 +35,9 @@ impl Role {
 
 /// A post is read; an episode is listened to or watched. Only an audio or video enclosure makes
 /// an episode: Substack attaches the cover image of every ordinary post as an enclosure too.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(IntoStaticStr, EnumString)]
 #[strum(serialize_all = "lowercase")]
 pub enum ItemKind {
     #[default]
@@ -123,19 +102,9 @@ impl Item {
 
 /// The evidence that put an item into its story, strongest first. Each can be said in one
 /// line by `stories --explain`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[derive(IntoStaticStr, EnumString)]
 #[strum(serialize_all = "kebab-case")]
 pub enum MatchReason {
     /// The item started the story.
@@ -193,20 +162,9 @@ impl MatchReason {
 
 /// What a member is to its story's work: the writer's own post or episode, or another site's
 /// copy, summary or coverage of it.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(IntoStaticStr, EnumString)]
 #[strum(serialize_all = "lowercase")]
 pub enum MemberRole {
     /// The writer's own text (an origin feed's post).
