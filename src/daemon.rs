@@ -11,8 +11,8 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -123,7 +123,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
     );
 
     // Its own connection: SQLite in WAL mode lets it write outcomes while the loop ingests.
-    let notify_store = Arc::new(Mutex::new(Store::open(&config.database)?));
+    let notify_store = Arc::new(std::sync::Mutex::new(Store::open(&config.database)?));
     let (notifier_tx, notifier_rx) =
         tokio::sync::watch::channel(Arc::new(Notifier::new(&config.notify)?));
     let wake = Arc::new(tokio::sync::Notify::new());
@@ -260,7 +260,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
 /// cycle, when a sink's task ends, and at least every [`NOTIFY_MAX_SLEEP`] for retries and
 /// hold windows coming due.
 async fn notification_worker(
-    store: Arc<Mutex<Store>>,
+    store: Arc<std::sync::Mutex<Store>>,
     mut notifier: tokio::sync::watch::Receiver<Arc<Notifier>>,
     wake: Arc<tokio::sync::Notify>,
     cycle_started: Arc<parking_lot::Mutex<Option<DateTime<Utc>>>>,
@@ -297,7 +297,13 @@ async fn notification_worker(
                 (name, result)
             });
         }
-        let next_due = lock(&store).next_delivery_due().ok().flatten();
+        // A `std::sync::Mutex` while `notify` takes one; a panic under it left SQLite consistent.
+        let next_due = store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .next_delivery_due()
+            .ok()
+            .flatten();
         let sleep = next_due
             .map(|at| (at - clock.now()).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(NOTIFY_MAX_SLEEP)
@@ -335,14 +341,6 @@ async fn notification_worker(
         tracing::warn!("notifications still in flight at shutdown are retried on the next start");
         running.abort_all();
     }
-}
-
-/// The notifier's store. It stays a `std::sync::Mutex` because `notify` takes one; whatever
-/// panicked while holding it left SQLite consistent.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Reads the configuration again. A bad new config is refused and the running one kept.
