@@ -11,8 +11,8 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -123,12 +123,13 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
     );
 
     // Its own connection: SQLite in WAL mode lets it write outcomes while the loop ingests.
-    let notify_store = Arc::new(Mutex::new(Store::open(&config.database)?));
+    let notify_store = Arc::new(std::sync::Mutex::new(Store::open(&config.database)?));
     let (notifier_tx, notifier_rx) =
         tokio::sync::watch::channel(Arc::new(Notifier::new(&config.notify)?));
     let wake = Arc::new(tokio::sync::Notify::new());
     // Set while a poll cycle runs: deliveries it creates wait until it has finished.
-    let cycle_started: Arc<Mutex<Option<DateTime<Utc>>>> = Arc::new(Mutex::new(None));
+    let cycle_started: Arc<parking_lot::Mutex<Option<DateTime<Utc>>>> =
+        Arc::new(parking_lot::Mutex::new(None));
     let (stop_notifier, notifier_stopped) = tokio::sync::oneshot::channel::<()>();
     let notifier_task = tokio::spawn(notification_worker(
         notify_store,
@@ -163,13 +164,13 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
             selection,
             &mut on_feed,
         );
-        *lock(&cycle_started) = Some(clock.now());
+        *cycle_started.lock() = Some(clock.now());
         let report = tokio::select! {
             report = cycle => report,
             _ = terminate.recv() => break 'serve,
             _ = interrupt.recv() => break 'serve,
         };
-        *lock(&cycle_started) = None;
+        *cycle_started.lock() = None;
         match report {
             Ok(report) => {
                 if report.changed || selection != Selection::Due {
@@ -259,10 +260,10 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
 /// cycle, when a sink's task ends, and at least every [`NOTIFY_MAX_SLEEP`] for retries and
 /// hold windows coming due.
 async fn notification_worker(
-    store: Arc<Mutex<Store>>,
+    store: Arc<std::sync::Mutex<Store>>,
     mut notifier: tokio::sync::watch::Receiver<Arc<Notifier>>,
     wake: Arc<tokio::sync::Notify>,
-    cycle_started: Arc<Mutex<Option<DateTime<Utc>>>>,
+    cycle_started: Arc<parking_lot::Mutex<Option<DateTime<Utc>>>>,
     metrics: Arc<Metrics>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
@@ -274,7 +275,7 @@ async fn notification_worker(
     let mut busy: HashSet<String> = HashSet::new();
     loop {
         let current = Arc::clone(&notifier.borrow_and_update());
-        let created_before = *lock(&cycle_started);
+        let created_before = *cycle_started.lock();
         if let Err(error) = current.retire_orphans(&store, &clock) {
             tracing::error!(%error, "notifications: cannot read the outbox");
         }
@@ -296,7 +297,13 @@ async fn notification_worker(
                 (name, result)
             });
         }
-        let next_due = lock(&store).next_delivery_due().ok().flatten();
+        // A `std::sync::Mutex` while `notify` takes one; a panic under it left SQLite consistent.
+        let next_due = store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .next_delivery_due()
+            .ok()
+            .flatten();
         let sleep = next_due
             .map(|at| (at - clock.now()).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(NOTIFY_MAX_SLEEP)
@@ -334,13 +341,6 @@ async fn notification_worker(
         tracing::warn!("notifications still in flight at shutdown are retried on the next start");
         running.abort_all();
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Whatever panicked while holding it left SQLite (or a timestamp) consistent.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Reads the configuration again. A bad new config is refused and the running one kept.

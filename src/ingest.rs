@@ -42,7 +42,7 @@ pub struct IngestContext {
 
 /// The decorations every feed's ingest matches with, shared by the cycles of one process.
 #[derive(Debug, Clone, Default)]
-pub struct DecorationCache(std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<Decorations>>>>);
+pub struct DecorationCache(std::sync::Arc<parking_lot::Mutex<Option<std::sync::Arc<Decorations>>>>);
 
 impl DecorationCache {
     /// The decorations, read from the store the first time, with `names` (what an origin feed
@@ -52,10 +52,7 @@ impl DecorationCache {
         tx: &WriteTx<'_>,
         names: impl IntoIterator<Item = &'a str>,
     ) -> Result<std::sync::Arc<Decorations>, StoreError> {
-        let mut cache = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cache = self.0.lock();
         let mut decorations = match cache.take() {
             Some(known) => known,
             None => std::sync::Arc::new(tx.decorations()?),

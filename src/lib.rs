@@ -8,6 +8,7 @@
 //! edges: [`daemon`] runs cycles on schedule and owns the only writer, [`serve`] hands out the
 //! rendered feeds, [`notify`] delivers the outbox, [`metrics`] counts what happened.
 
+pub mod atomic_file;
 pub mod clock;
 pub mod config;
 pub mod daemon;

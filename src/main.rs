@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use url::Url;
 
+use tributary::atomic_file;
 use tributary::clock::{Clock, SystemClock};
 use tributary::config::{Config, FetchConfig};
 use tributary::daemon::{self, ConfigSource};
@@ -346,7 +347,7 @@ fn import_opml(config_path: Option<&PathBuf>, file: &PathBuf) -> Result<ExitCode
     Config::parse(&plan.text, &config_path.display().to_string())
         .context("the imported feeds would make the config invalid; nothing was changed")?;
     if !plan.added.is_empty() {
-        emit::write_atomic(config_path, plan.text.as_bytes())
+        atomic_file::write(config_path, plan.text.as_bytes())
             .with_context(|| format!("cannot write {}", config_path.display()))?;
     }
     for (name, url) in &plan.added {
@@ -447,7 +448,7 @@ fn export(config: &Config, format: ExportFormat, output: Option<PathBuf>) -> Res
         }
     };
     match output {
-        Some(path) => emit::write_atomic(&path, &bytes)
+        Some(path) => atomic_file::write(&path, &bytes)
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => std::io::stdout().write_all(&bytes)?,
     }

@@ -1,29 +1,43 @@
-//! Metrics: what the daemon counts about its polls, cycles and notifications, rendered in the
-//! Prometheus text exposition format (version 0.0.4) for the server's `/metrics`.
+//! Metrics: what the daemon counts about its polls, cycles and notifications, exposed through
+//! `prometheus-client` in the OpenMetrics text format for the server's `/metrics`.
 //!
 //! Design decision: one [`Mutex`] around plain maps, updated by the daemon a handful of times
-//! per cycle and read on each scrape. At that rate contention is nil, and a single lock means a
-//! scrape sees every series of one update together (a poll's count, duration and items never
-//! disagree), which per-series atomics could not promise. There is no registry and no dynamic
-//! metric set: the metric names are fixed here, so the renderer is a plain function of the
-//! state, and output is sorted by label so two scrapes of the same state are byte-identical.
+//! per cycle, and one custom [`Collector`] that reads them all under that lock on each scrape.
+//! At that rate contention is nil, and the single lock means a scrape sees every series of one
+//! update together (a poll's count, duration and items never disagree), which the crate's
+//! per-series atomic metrics could not promise. The metric set is fixed here and output is
+//! sorted by label, so two scrapes of the same state are byte-identical.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelValue, LabelValueEncoder, MetricEncoder, NoLabelSet,
+};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use strum::{EnumCount, IntoEnumIterator};
 
 use crate::poll::{CycleReport, FeedOutcome, FeedReport};
+
+/// What `/metrics` answers with: the text format [`Metrics::render`] writes.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The upper bounds (seconds) of the poll-duration histogram's buckets; `+Inf` is implied.
 /// From a fast 304 to the default 30 s fetch timeout.
 const DURATION_BUCKETS: [f64; 8] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
-/// How a poll ended, as the `outcome` label says it. Declared in label order, so a derived
-/// `Ord` and [`Outcome::ALL`] both render alphabetically.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// How a poll ended, as the `outcome` label says it. Declared in label order, so iteration
+/// renders alphabetically.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::EnumCount, strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "snake_case")]
 enum Outcome {
     Error,
     Gone,
@@ -34,15 +48,6 @@ enum Outcome {
 }
 
 impl Outcome {
-    const ALL: [Outcome; 6] = [
-        Outcome::Error,
-        Outcome::Gone,
-        Outcome::NotModified,
-        Outcome::Ok,
-        Outcome::RateLimited,
-        Outcome::Skipped,
-    ];
-
     fn of(outcome: &FeedOutcome) -> Outcome {
         match outcome {
             FeedOutcome::Ingested(_) => Outcome::Ok,
@@ -54,23 +59,12 @@ impl Outcome {
         }
     }
 
-    fn label(self) -> &'static str {
-        match self {
-            Outcome::Error => "error",
-            Outcome::Gone => "gone",
-            Outcome::NotModified => "not_modified",
-            Outcome::Ok => "ok",
-            Outcome::RateLimited => "rate_limited",
-            Outcome::Skipped => "skipped",
-        }
-    }
-
     fn index(self) -> usize {
         self as usize
     }
 }
 
-/// A fixed-bucket histogram. Buckets hold non-cumulative counts; rendering accumulates them.
+/// A fixed-bucket histogram. Buckets hold non-cumulative counts, as the encoder takes them.
 #[derive(Debug, Clone, Default)]
 struct Histogram {
     /// One count per [`DURATION_BUCKETS`] bound, then one for `+Inf`.
@@ -91,6 +85,15 @@ impl Histogram {
         self.sum = self.sum.saturating_add(value);
         self.count += 1;
     }
+
+    /// `(upper bound, count)` pairs; the encoder writes `f64::MAX` as `+Inf`.
+    fn buckets(&self) -> Vec<(f64, u64)> {
+        DURATION_BUCKETS
+            .into_iter()
+            .chain([f64::MAX])
+            .zip(self.buckets)
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -98,7 +101,7 @@ struct FeedStats {
     last_success: Option<DateTime<Utc>>,
     consecutive_errors: u32,
     items_ingested: u64,
-    polls: [u64; Outcome::ALL.len()],
+    polls: [u64; Outcome::COUNT],
     duration: Histogram,
 }
 
@@ -120,14 +123,24 @@ struct State {
 
 /// The daemon's counters and gauges. Share it in an `Arc`: the daemon records, the server
 /// renders.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
+    registry: Registry,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
 }
 
 impl Metrics {
     pub fn new() -> Metrics {
-        Metrics::default()
+        let state = Arc::new(Mutex::new(State::default()));
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Scrape(Arc::clone(&state))));
+        Metrics { state, registry }
     }
 
     /// Records one feed's poll, as soon as it is done: its outcome, how long it took, the items
@@ -137,7 +150,7 @@ impl Metrics {
     /// zero would drag the histogram towards a speed no feed has.
     pub fn record_feed(&self, report: &FeedReport) {
         let outcome = Outcome::of(&report.outcome);
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let feed = state.feeds.entry(report.name.clone()).or_default();
         feed.polls[outcome.index()] += 1;
         if outcome != Outcome::Skipped {
@@ -165,7 +178,7 @@ impl Metrics {
                 _ => 0,
             })
             .sum();
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         state.cycles += 1;
         state.stories_created += created;
         state.last_cycle = Some(at);
@@ -173,7 +186,7 @@ impl Metrics {
 
     /// Records one delivery attempt to a notification sink.
     pub fn record_notification(&self, sink: &str, delivered: bool) {
-        let mut state = self.lock();
+        let mut state = self.state.lock();
         let stats = state.sinks.entry(sink.to_owned()).or_default();
         if delivered {
             stats.delivered += 1;
@@ -182,190 +195,159 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition (format version 0.0.4) of every metric.
+    /// The OpenMetrics text exposition of every metric, served as [`CONTENT_TYPE`].
     ///
     /// Every metric gets its `# HELP` and `# TYPE` even with no series yet, and every known
     /// feed gets every `outcome`, zero included, so `rate()` and absence alerts see a series
     /// from the first scrape rather than from the first failure.
     pub fn render(&self) -> String {
-        // The lock is held while formatting: microseconds, and it keeps the scrape consistent.
-        let state = self.lock();
-        let mut out = String::with_capacity(2048 + state.feeds.len() * 1536);
-
-        header(
-            &mut out,
-            "tributary_feed_last_success_timestamp_seconds",
-            "gauge",
-            "Unix time of the feed's last successful poll (200 or 304); 0 if it never succeeded.",
-        );
-        for (name, feed) in &state.feeds {
-            let value = feed.last_success.map_or(0.0, unix_seconds);
-            sample(
-                &mut out,
-                "tributary_feed_last_success_timestamp_seconds",
-                &[("feed", name)],
-                value,
-            );
-        }
-
-        header(
-            &mut out,
-            "tributary_feed_consecutive_errors",
-            "gauge",
-            "Failed polls of the feed since its last success.",
-        );
-        for (name, feed) in &state.feeds {
-            sample(
-                &mut out,
-                "tributary_feed_consecutive_errors",
-                &[("feed", name)],
-                f64::from(feed.consecutive_errors),
-            );
-        }
-
-        header(
-            &mut out,
-            "tributary_feed_items_ingested_total",
-            "counter",
-            "Items stored for the first time from the feed.",
-        );
-        for (name, feed) in &state.feeds {
-            sample(
-                &mut out,
-                "tributary_feed_items_ingested_total",
-                &[("feed", name)],
-                feed.items_ingested as f64,
-            );
-        }
-
-        header(
-            &mut out,
-            "tributary_feed_polls_total",
-            "counter",
-            "Polls of the feed, by how they ended.",
-        );
-        for (name, feed) in &state.feeds {
-            for outcome in Outcome::ALL {
-                sample(
-                    &mut out,
-                    "tributary_feed_polls_total",
-                    &[("feed", name), ("outcome", outcome.label())],
-                    feed.polls[outcome.index()] as f64,
-                );
-            }
-        }
-
-        header(
-            &mut out,
-            "tributary_feed_poll_duration_seconds",
-            "histogram",
-            "Time to fetch and parse the feed, skipped polls excluded.",
-        );
-        for (name, feed) in &state.feeds {
-            let histogram = &feed.duration;
-            let mut cumulative = 0;
-            for (bound, count) in DURATION_BUCKETS.iter().zip(histogram.buckets) {
-                cumulative += count;
-                sample(
-                    &mut out,
-                    "tributary_feed_poll_duration_seconds_bucket",
-                    &[("feed", name), ("le", &bound.to_string())],
-                    cumulative as f64,
-                );
-            }
-            sample(
-                &mut out,
-                "tributary_feed_poll_duration_seconds_bucket",
-                &[("feed", name), ("le", "+Inf")],
-                histogram.count as f64,
-            );
-            sample(
-                &mut out,
-                "tributary_feed_poll_duration_seconds_sum",
-                &[("feed", name)],
-                histogram.sum.as_secs_f64(),
-            );
-            sample(
-                &mut out,
-                "tributary_feed_poll_duration_seconds_count",
-                &[("feed", name)],
-                histogram.count as f64,
-            );
-        }
-
-        header(
-            &mut out,
-            "tributary_stories_created_total",
-            "counter",
-            "Stories created: new works, not mirrors joining an existing one.",
-        );
-        sample(
-            &mut out,
-            "tributary_stories_created_total",
-            &[],
-            state.stories_created as f64,
-        );
-
-        header(
-            &mut out,
-            "tributary_cycles_total",
-            "counter",
-            "Poll cycles finished.",
-        );
-        sample(&mut out, "tributary_cycles_total", &[], state.cycles as f64);
-
-        header(
-            &mut out,
-            "tributary_last_cycle_timestamp_seconds",
-            "gauge",
-            "Unix time the last poll cycle finished; 0 before the first.",
-        );
-        sample(
-            &mut out,
-            "tributary_last_cycle_timestamp_seconds",
-            &[],
-            state.last_cycle.map_or(0.0, unix_seconds),
-        );
-
-        header(
-            &mut out,
-            "tributary_notifications_delivered_total",
-            "counter",
-            "Notifications the sink accepted.",
-        );
-        for (sink, stats) in &state.sinks {
-            sample(
-                &mut out,
-                "tributary_notifications_delivered_total",
-                &[("sink", sink)],
-                stats.delivered as f64,
-            );
-        }
-
-        header(
-            &mut out,
-            "tributary_notifications_failed_total",
-            "counter",
-            "Notification delivery attempts that failed (each retry counts).",
-        );
-        for (sink, stats) in &state.sinks {
-            sample(
-                &mut out,
-                "tributary_notifications_failed_total",
-                &[("sink", sink)],
-                stats.failed as f64,
-            );
-        }
-
+        let mut out = String::new();
+        // Writing to a String cannot fail, and the collector fails only when its writer does.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
+}
 
-    /// The state, even if a thread panicked while holding the lock: every update is a few
-    /// independent additions and assignments, so the worst a panic leaves is one update half
-    /// applied, which is better than a daemon that can no longer count or be scraped.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+/// The one collector: every series, read under one lock per scrape (see the module header).
+/// The lock is held while formatting: microseconds, and it keeps the scrape consistent.
+#[derive(Debug)]
+struct Scrape(Arc<Mutex<State>>);
+
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> fmt::Result {
+        let state = self.0.lock();
+
+        let mut metric = encoder.encode_descriptor(
+            "tributary_feed_last_success_timestamp_seconds",
+            "Unix time of the feed's last successful poll (200 or 304); 0 if it never succeeded.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (name, feed) in &state.feeds {
+            let value = feed.last_success.map_or(0.0, unix_seconds);
+            metric
+                .encode_family(&[("feed", Escaped(name))])?
+                .encode_gauge(&value)?;
+        }
+
+        let mut metric = encoder.encode_descriptor(
+            "tributary_feed_consecutive_errors",
+            "Failed polls of the feed since its last success.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (name, feed) in &state.feeds {
+            metric
+                .encode_family(&[("feed", Escaped(name))])?
+                .encode_gauge(&feed.consecutive_errors)?;
+        }
+
+        let mut metric = encoder.encode_descriptor(
+            "tributary_feed_items_ingested",
+            "Items stored for the first time from the feed.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (name, feed) in &state.feeds {
+            counter(
+                &mut metric.encode_family(&[("feed", Escaped(name))])?,
+                feed.items_ingested,
+            )?;
+        }
+
+        let mut metric = encoder.encode_descriptor(
+            "tributary_feed_polls",
+            "Polls of the feed, by how they ended.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (name, feed) in &state.feeds {
+            for outcome in Outcome::iter() {
+                let labels = [
+                    ("feed", Escaped(name)),
+                    ("outcome", Escaped(outcome.into())),
+                ];
+                counter(
+                    &mut metric.encode_family(&labels)?,
+                    feed.polls[outcome.index()],
+                )?;
+            }
+        }
+
+        let mut metric = encoder.encode_descriptor(
+            "tributary_feed_poll_duration_seconds",
+            "Time to fetch and parse the feed, skipped polls excluded.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (name, feed) in &state.feeds {
+            let histogram = &feed.duration;
+            metric
+                .encode_family(&[("feed", Escaped(name))])?
+                .encode_histogram::<NoLabelSet>(
+                    histogram.sum.as_secs_f64(),
+                    histogram.count,
+                    &histogram.buckets(),
+                    None,
+                )?;
+        }
+
+        let mut metric = encoder.encode_descriptor(
+            "tributary_stories_created",
+            "Stories created: new works, not mirrors joining an existing one.",
+            None,
+            MetricType::Counter,
+        )?;
+        counter(&mut metric, state.stories_created)?;
+
+        let mut metric = encoder.encode_descriptor(
+            "tributary_cycles",
+            "Poll cycles finished.",
+            None,
+            MetricType::Counter,
+        )?;
+        counter(&mut metric, state.cycles)?;
+
+        let mut metric = encoder.encode_descriptor(
+            "tributary_last_cycle_timestamp_seconds",
+            "Unix time the last poll cycle finished; 0 before the first.",
+            None,
+            MetricType::Gauge,
+        )?;
+        metric.encode_gauge(&state.last_cycle.map_or(0.0, unix_seconds))?;
+
+        let mut metric = encoder.encode_descriptor(
+            "tributary_notifications_delivered",
+            "Notifications the sink accepted.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (sink, stats) in &state.sinks {
+            counter(
+                &mut metric.encode_family(&[("sink", Escaped(sink))])?,
+                stats.delivered,
+            )?;
+        }
+
+        let mut metric = encoder.encode_descriptor(
+            "tributary_notifications_failed",
+            "Notification delivery attempts that failed (each retry counts).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (sink, stats) in &state.sinks {
+            counter(
+                &mut metric.encode_family(&[("sink", Escaped(sink))])?,
+                stats.failed,
+            )?;
+        }
+        Ok(())
     }
+}
+
+/// One counter sample, without an exemplar.
+fn counter(metric: &mut MetricEncoder<'_>, value: u64) -> fmt::Result {
+    metric.encode_counter::<NoLabelSet, _, u64>(&value, None)
 }
 
 /// Seconds since the Unix epoch, to the millisecond.
@@ -373,48 +355,22 @@ fn unix_seconds(at: DateTime<Utc>) -> f64 {
     at.timestamp_millis() as f64 / 1000.0
 }
 
-/// `# HELP` and `# TYPE` lines. The help texts are constants here, written without the
-/// backslashes and newlines the format would need escaped.
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    debug_assert!(!help.contains(['\\', '\n']), "help text needs escaping");
-    // Writing to a String cannot fail.
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
+/// A label value, escaped as the text format requires (backslash, double quote, line feed).
+/// Feed and sink names come from the user's config, so any of them may appear, and
+/// prometheus-client writes label values as given (client_rust issue 151).
+struct Escaped<'a>(&'a str);
 
-/// One sample line: `name{label="value",...} value`.
-fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
-    out.push_str(name);
-    if !labels.is_empty() {
-        out.push('{');
-        for (i, (label, label_value)) in labels.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
+impl EncodeLabelValue for Escaped<'_> {
+    fn encode(&self, out: &mut LabelValueEncoder<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '\\' => out.write_str("\\\\")?,
+                '"' => out.write_str("\\\"")?,
+                '\n' => out.write_str("\\n")?,
+                c => out.write_char(c)?,
             }
-            out.push_str(label);
-            out.push_str("=\"");
-            escape_label_value(out, label_value);
-            out.push('"');
         }
-        out.push('}');
-    }
-    out.push(' ');
-    // Rust prints integral floats without a fraction ("3") and others in the shortest form
-    // that reads back exactly; both are valid Go ParseFloat input, which is what the format
-    // asks for.
-    let _ = writeln!(out, "{value}");
-}
-
-/// Escapes a label value as the text format requires: backslash, double quote and line feed.
-/// Feed and sink names come from the user's config, so any of them may appear.
-fn escape_label_value(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
+        Ok(())
     }
 }
 
@@ -479,17 +435,18 @@ mod tests {
     #[test]
     fn empty_metrics_still_declare_every_metric() {
         let text = Metrics::new().render();
+        // OpenMetrics names a counter's family without the `_total` its samples carry.
         for (name, kind) in [
             ("tributary_feed_last_success_timestamp_seconds", "gauge"),
             ("tributary_feed_consecutive_errors", "gauge"),
-            ("tributary_feed_items_ingested_total", "counter"),
-            ("tributary_feed_polls_total", "counter"),
+            ("tributary_feed_items_ingested", "counter"),
+            ("tributary_feed_polls", "counter"),
             ("tributary_feed_poll_duration_seconds", "histogram"),
-            ("tributary_stories_created_total", "counter"),
-            ("tributary_cycles_total", "counter"),
+            ("tributary_stories_created", "counter"),
+            ("tributary_cycles", "counter"),
             ("tributary_last_cycle_timestamp_seconds", "gauge"),
-            ("tributary_notifications_delivered_total", "counter"),
-            ("tributary_notifications_failed_total", "counter"),
+            ("tributary_notifications_delivered", "counter"),
+            ("tributary_notifications_failed", "counter"),
         ] {
             assert!(text.contains(&format!("# HELP {name} ")), "{name} help");
             assert!(
@@ -498,8 +455,8 @@ mod tests {
             );
         }
         assert!(text.contains("\ntributary_cycles_total 0\n"));
-        assert!(text.contains("\ntributary_last_cycle_timestamp_seconds 0\n"));
-        assert!(text.ends_with('\n'));
+        assert!(text.contains("\ntributary_last_cycle_timestamp_seconds 0.0\n"));
+        assert!(text.ends_with("\n# EOF\n"), "{text}");
     }
 
     #[test]
@@ -529,8 +486,8 @@ mod tests {
         assert_eq!(
             lines(&text, "tributary_feed_last_success_timestamp_seconds{"),
             [
-                "tributary_feed_last_success_timestamp_seconds{feed=\"a\"} 0",
-                "tributary_feed_last_success_timestamp_seconds{feed=\"b\"} 1700000600",
+                "tributary_feed_last_success_timestamp_seconds{feed=\"a\"} 0.0",
+                "tributary_feed_last_success_timestamp_seconds{feed=\"b\"} 1700000600.0",
             ]
         );
         assert_eq!(
@@ -560,7 +517,7 @@ mod tests {
         );
         assert!(text.contains("tributary_feed_polls_total{feed=\"a\",outcome=\"error\"} 1\n"));
         assert!(text.contains("\ntributary_cycles_total 2\n"));
-        assert!(text.contains("\ntributary_last_cycle_timestamp_seconds 1700000601\n"));
+        assert!(text.contains("\ntributary_last_cycle_timestamp_seconds 1700000601.0\n"));
     }
 
     #[test]
@@ -607,17 +564,17 @@ mod tests {
         assert_eq!(
             lines(&text, "tributary_feed_poll_duration_seconds_"),
             [
-                "tributary_feed_poll_duration_seconds_bucket{feed=\"f\",le=\"0.1\"} 2",
-                "tributary_feed_poll_duration_seconds_bucket{feed=\"f\",le=\"0.25\"} 2",
-                "tributary_feed_poll_duration_seconds_bucket{feed=\"f\",le=\"0.5\"} 3",
-                "tributary_feed_poll_duration_seconds_bucket{feed=\"f\",le=\"1\"} 3",
-                "tributary_feed_poll_duration_seconds_bucket{feed=\"f\",le=\"2.5\"} 3",
-                "tributary_feed_poll_duration_seconds_bucket{feed=\"f\",le=\"5\"} 3",
-                "tributary_feed_poll_duration_seconds_bucket{feed=\"f\",le=\"10\"} 3",
-                "tributary_feed_poll_duration_seconds_bucket{feed=\"f\",le=\"30\"} 3",
-                "tributary_feed_poll_duration_seconds_bucket{feed=\"f\",le=\"+Inf\"} 4",
                 "tributary_feed_poll_duration_seconds_sum{feed=\"f\"} 40.45",
                 "tributary_feed_poll_duration_seconds_count{feed=\"f\"} 4",
+                "tributary_feed_poll_duration_seconds_bucket{le=\"0.1\",feed=\"f\"} 2",
+                "tributary_feed_poll_duration_seconds_bucket{le=\"0.25\",feed=\"f\"} 2",
+                "tributary_feed_poll_duration_seconds_bucket{le=\"0.5\",feed=\"f\"} 3",
+                "tributary_feed_poll_duration_seconds_bucket{le=\"1.0\",feed=\"f\"} 3",
+                "tributary_feed_poll_duration_seconds_bucket{le=\"2.5\",feed=\"f\"} 3",
+                "tributary_feed_poll_duration_seconds_bucket{le=\"5.0\",feed=\"f\"} 3",
+                "tributary_feed_poll_duration_seconds_bucket{le=\"10.0\",feed=\"f\"} 3",
+                "tributary_feed_poll_duration_seconds_bucket{le=\"30.0\",feed=\"f\"} 3",
+                "tributary_feed_poll_duration_seconds_bucket{le=\"+Inf\",feed=\"f\"} 4",
             ]
         );
         assert!(text.contains("tributary_feed_polls_total{feed=\"f\",outcome=\"skipped\"} 1\n"));
@@ -639,7 +596,7 @@ mod tests {
         let text = metrics.render();
         assert!(text.contains("\ntributary_stories_created_total 3\n"));
         assert!(text.contains("\ntributary_cycles_total 2\n"));
-        assert!(text.contains("\ntributary_last_cycle_timestamp_seconds 1700000999\n"));
+        assert!(text.contains("\ntributary_last_cycle_timestamp_seconds 1700000999.0\n"));
     }
 
     #[test]
@@ -730,6 +687,46 @@ mod tests {
                 "tributary_notifications_delivered_total{sink=\"zeta\"} 1",
             ]
         );
+    }
+
+    /// The value of the one sample line that starts with `prefix`.
+    fn value(text: &str, prefix: &str) -> u64 {
+        let line = lines(text, prefix);
+        let [line] = line.as_slice() else {
+            panic!("one {prefix} line in {text}");
+        };
+        line.rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("an integer sample")
+    }
+
+    #[test]
+    fn a_scrape_never_sees_half_an_update() {
+        let metrics = Arc::new(Metrics::new());
+        let writer = {
+            let metrics = Arc::clone(&metrics);
+            std::thread::spawn(move || {
+                for _ in 0..2_000 {
+                    metrics.record_feed(&report("f", ingested(1, 0), 5, Some(1), 0));
+                }
+            })
+        };
+        for _ in 0..200 {
+            let text = metrics.render();
+            if text.contains("feed=\"f\"") {
+                let items = value(&text, "tributary_feed_items_ingested_total{");
+                let polls = value(
+                    &text,
+                    "tributary_feed_polls_total{feed=\"f\",outcome=\"ok\"}",
+                );
+                let observed = value(&text, "tributary_feed_poll_duration_seconds_count{");
+                assert_eq!((items, polls), (observed, observed), "{text}");
+            }
+        }
+        writer.join().expect("the writer finished");
+        let text = metrics.render();
+        assert_eq!(value(&text, "tributary_feed_items_ingested_total{"), 2_000);
     }
 
     #[test]

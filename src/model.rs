@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
 /// Whether a source's items may lead a merged story.
 ///
@@ -13,6 +14,8 @@ use serde::{Deserialize, Serialize};
 /// an aggregator or curation site that republishes it and so should never be the entry's link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(IntoStaticStr, EnumString)]
+#[strum(serialize_all = "lowercase")]
 pub enum Role {
     #[default]
     Origin,
@@ -20,19 +23,13 @@ pub enum Role {
 }
 
 impl Role {
+    /// The name the config, the store and every output use.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Origin => "origin",
-            Role::Mirror => "mirror",
-        }
+        self.into()
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "origin" => Some(Role::Origin),
-            "mirror" => Some(Role::Mirror),
-            _ => None,
-        }
+        text.parse().ok()
     }
 }
 
@@ -40,6 +37,8 @@ impl Role {
 /// an episode: Substack attaches the cover image of every ordinary post as an enclosure too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(IntoStaticStr, EnumString)]
+#[strum(serialize_all = "lowercase")]
 pub enum ItemKind {
     #[default]
     Post,
@@ -47,19 +46,13 @@ pub enum ItemKind {
 }
 
 impl ItemKind {
+    /// The name the store and every output use.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ItemKind::Post => "post",
-            ItemKind::Episode => "episode",
-        }
+        self.into()
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "post" => Some(ItemKind::Post),
-            "episode" => Some(ItemKind::Episode),
-            _ => None,
-        }
+        text.parse().ok()
     }
 }
 
@@ -111,6 +104,8 @@ impl Item {
 /// line by `stories --explain`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[derive(IntoStaticStr, EnumString)]
+#[strum(serialize_all = "kebab-case")]
 pub enum MatchReason {
     /// The item started the story.
     New,
@@ -138,38 +133,13 @@ pub enum MatchReason {
 }
 
 impl MatchReason {
+    /// The name the store, `stories --json` and the webhook payload use.
     pub fn as_str(self) -> &'static str {
-        match self {
-            MatchReason::New => "new",
-            MatchReason::Guid => "guid",
-            MatchReason::Manual => "manual",
-            MatchReason::Url => "url",
-            MatchReason::Audio => "audio",
-            MatchReason::Link => "link",
-            MatchReason::Title => "title",
-            MatchReason::TitleContained => "title-contained",
-            MatchReason::Content => "content",
-            MatchReason::Quotes => "quotes",
-            MatchReason::Words => "words",
-        }
+        self.into()
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            MatchReason::New,
-            MatchReason::Guid,
-            MatchReason::Manual,
-            MatchReason::Url,
-            MatchReason::Audio,
-            MatchReason::Link,
-            MatchReason::Title,
-            MatchReason::TitleContained,
-            MatchReason::Content,
-            MatchReason::Quotes,
-            MatchReason::Words,
-        ]
-        .into_iter()
-        .find(|reason| reason.as_str() == text)
+        text.parse().ok()
     }
 
     /// The evidence in words, for `stories --explain`.
@@ -194,6 +164,8 @@ impl MatchReason {
 /// copy, summary or coverage of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(IntoStaticStr, EnumString)]
+#[strum(serialize_all = "lowercase")]
 pub enum MemberRole {
     /// The writer's own text (an origin feed's post).
     #[default]
@@ -209,14 +181,9 @@ pub enum MemberRole {
 }
 
 impl MemberRole {
+    /// The name the store and every output use.
     pub fn as_str(self) -> &'static str {
-        match self {
-            MemberRole::Post => "post",
-            MemberRole::Episode => "episode",
-            MemberRole::Copy => "copy",
-            MemberRole::Summary => "summary",
-            MemberRole::Coverage => "coverage",
-        }
+        self.into()
     }
 
     /// The role an item has before any evidence is weighed: an origin's post or episode, and
@@ -230,15 +197,7 @@ impl MemberRole {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            MemberRole::Post,
-            MemberRole::Episode,
-            MemberRole::Copy,
-            MemberRole::Summary,
-            MemberRole::Coverage,
-        ]
-        .into_iter()
-        .find(|role| role.as_str() == text)
+        text.parse().ok()
     }
 }
 
@@ -332,4 +291,84 @@ pub fn lead_rank(stored: &StoredItem) -> (u8, u8, DateTime<Utc>, i64) {
         ItemKind::Episode => 1,
     };
     (role, kind, stored.published(), stored.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names are stored in SQLite and printed by the CLI and every output: pinned here, and
+    /// serde's spelling (the JSON outputs) must be strum's (the store and the text outputs).
+    #[test]
+    fn enum_names_are_pinned_and_serde_agrees() {
+        fn check<T>(
+            pairs: &[(T, &str)],
+            as_str: fn(T) -> &'static str,
+            parse: fn(&str) -> Option<T>,
+        ) where
+            T: Copy + PartialEq + std::fmt::Debug + Serialize,
+        {
+            for &(value, name) in pairs {
+                assert_eq!(as_str(value), name);
+                assert_eq!(parse(name), Some(value));
+                assert_eq!(
+                    serde_json::to_string(&value).expect("serialises"),
+                    format!("\"{name}\"")
+                );
+            }
+        }
+        check(
+            &[(Role::Origin, "origin"), (Role::Mirror, "mirror")],
+            Role::as_str,
+            Role::parse,
+        );
+        check(
+            &[(ItemKind::Post, "post"), (ItemKind::Episode, "episode")],
+            ItemKind::as_str,
+            ItemKind::parse,
+        );
+        check(
+            &[
+                (MatchReason::New, "new"),
+                (MatchReason::Guid, "guid"),
+                (MatchReason::Manual, "manual"),
+                (MatchReason::Url, "url"),
+                (MatchReason::Audio, "audio"),
+                (MatchReason::Link, "link"),
+                (MatchReason::Title, "title"),
+                (MatchReason::TitleContained, "title-contained"),
+                (MatchReason::Content, "content"),
+                (MatchReason::Quotes, "quotes"),
+                (MatchReason::Words, "words"),
+            ],
+            MatchReason::as_str,
+            MatchReason::parse,
+        );
+        check(
+            &[
+                (MemberRole::Post, "post"),
+                (MemberRole::Episode, "episode"),
+                (MemberRole::Copy, "copy"),
+                (MemberRole::Summary, "summary"),
+                (MemberRole::Coverage, "coverage"),
+            ],
+            MemberRole::as_str,
+            MemberRole::parse,
+        );
+    }
+
+    #[test]
+    fn names_are_matched_exactly() {
+        for text in [
+            "Origin",
+            " origin",
+            "mirrors",
+            "",
+            "title_contained",
+            "TitleContained",
+        ] {
+            assert_eq!(Role::parse(text), None, "{text:?}");
+            assert_eq!(MatchReason::parse(text), None, "{text:?}");
+        }
+    }
 }

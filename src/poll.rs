@@ -393,17 +393,15 @@ fn select(
 /// One semaphore per host, created on first use.
 #[derive(Default)]
 struct HostLimits {
-    hosts:
-        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>>,
+    hosts: parking_lot::Mutex<
+        std::collections::HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>,
+    >,
 }
 
 impl HostLimits {
     fn for_url(&self, url: &url::Url) -> std::sync::Arc<tokio::sync::Semaphore> {
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        let mut hosts = self
-            .hosts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut hosts = self.hosts.lock();
         hosts
             .entry(host)
             .or_insert_with(|| {

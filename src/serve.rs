@@ -1,5 +1,6 @@
 //! Serve: the HTTP face of the daemon. The merged feed and its twins with ETag and
-//! Last-Modified validators and 304 answers, liveness and readiness probes, and the metrics.
+//! Last-Modified validators and 304 answers, compressed when the client asks, liveness and
+//! readiness probes, and the metrics.
 //!
 //! Design decision: the server only reads. After each cycle the daemon renders the documents
 //! and [`AppState::publish`]es them as one immutable [`Snapshot`]; a request clones an `Arc`
@@ -12,27 +13,29 @@
 use std::future::{Future, IntoFuture};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
-    X_CONTENT_TYPE_OPTIONS,
+    CACHE_CONTROL, CONTENT_TYPE, IF_NONE_MATCH, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
+use headers::{CacheControl, ETag, HeaderMapExt, IfModifiedSince, IfNoneMatch, LastModified};
+use parking_lot::RwLock;
 use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+use tower_http::compression::CompressionLayer;
 
 use crate::clock::{Clock, SystemClock};
 use crate::hex::hex;
@@ -41,11 +44,10 @@ use crate::metrics::Metrics;
 pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
 pub const JSON_FEED_CONTENT_TYPE: &str = "application/feed+json; charset=utf-8";
 pub const OPML_CONTENT_TYPE: &str = "text/x-opml; charset=utf-8";
-pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Feeds change once a cycle (minutes apart); a minute of caching spares the daemon readers
 /// that poll too eagerly, and revalidation with the validators is cheap after that.
-const FEED_CACHE_CONTROL: &str = "max-age=60";
+const FEED_MAX_AGE: Duration = Duration::from_secs(60);
 
 /// Probes and metrics describe this instant; a cache must never answer them.
 const NO_STORE: &str = "no-store";
@@ -62,33 +64,38 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// past systemd's stop timeout.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// IMF-fixdate, the preferred HTTP-date form (RFC 9110, section 5.6.7).
-const IMF_FIXDATE: &str = "%a, %d %b %Y %H:%M:%S GMT";
-
 /// One published document: its bytes and the validators derived from them.
 #[derive(Debug, Clone)]
 pub struct Document {
     body: Bytes,
-    etag: String,
+    etag: ETag,
     last_modified: DateTime<Utc>,
 }
 
 impl Document {
     /// A document whose bytes changed at `changed_at`.
     ///
-    /// The ETag is strong and derived from the bytes alone, so identical bytes always carry the
-    /// same tag, across cycles and restarts. `changed_at` is truncated to the second, the
-    /// resolution of HTTP dates, so that a client's If-Modified-Since (which echoes our
-    /// Last-Modified) compares equal rather than a fraction of a second earlier.
+    /// The ETag is derived from the bytes alone, so identical bytes always carry the same tag,
+    /// across cycles and restarts. It is weak because one document goes out in several
+    /// encodings (identity, gzip, brotli) under the one tag: a strong tag promises identical
+    /// bytes (RFC 9110, 8.8.1), which compressed twins are not, while a weak one promises the
+    /// same content, which is what a feed reader's If-None-Match asks about.
+    ///
+    /// `changed_at` is truncated to the second, the resolution of HTTP dates, so that a
+    /// client's If-Modified-Since (which echoes our Last-Modified) compares equal rather than a
+    /// fraction of a second earlier.
     pub fn new(body: impl Into<Bytes>, changed_at: DateTime<Utc>) -> Document {
         let body = body.into();
         let digest = Sha256::digest(&body);
         // 128 bits of SHA-256: collisions are not a concern at any number of cycles.
-        let hex = hex(&digest[..16]);
+        let etag = format!("W/\"{}\"", hex(&digest[..16]))
+            .parse()
+            .expect("a weak tag around hex digits is a valid entity tag");
         Document {
             body,
-            etag: format!("\"{hex}\""),
-            last_modified: changed_at.trunc_subsecs(0),
+            etag,
+            // An HTTP-date cannot say a time before 1970.
+            last_modified: changed_at.trunc_subsecs(0).max(DateTime::UNIX_EPOCH),
         }
     }
 
@@ -96,18 +103,13 @@ impl Document {
         &self.body
     }
 
-    /// The strong entity tag, quoted, as sent in the `ETag` header.
-    pub fn etag(&self) -> &str {
+    /// The weak entity tag, as sent in the `ETag` header.
+    pub fn etag(&self) -> &ETag {
         &self.etag
     }
 
     pub fn last_modified(&self) -> DateTime<Utc> {
         self.last_modified
-    }
-
-    /// The entity tag without its quotes, as compared against a request's tags.
-    fn opaque_tag(&self) -> &str {
-        self.etag.trim_matches('"')
     }
 }
 
@@ -164,10 +166,7 @@ impl AppState {
     /// re-renders every cycle, and a Last-Modified that moved every cycle would defeat every
     /// client's If-Modified-Since.
     pub fn publish(&self, next: Snapshot) {
-        let mut current = self
-            .snapshot
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut current = self.snapshot.write();
         let merged = Snapshot {
             atom: unless_unchanged(&current.atom, next.atom),
             json: unless_unchanged(&current.json, next.json),
@@ -188,8 +187,7 @@ impl AppState {
 
     /// The snapshot being served now.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        // The lock only guards an `Arc` swap, which a panic cannot leave half done.
-        Arc::clone(&self.snapshot.read().unwrap_or_else(PoisonError::into_inner))
+        Arc::clone(&self.snapshot.read())
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -217,6 +215,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        // gzip or brotli when the request's Accept-Encoding allows: the merged feed is hundreds
+        // of kilobytes of markup that shrinks about four times, fetched every few minutes.
+        .layer(CompressionLayer::new())
         .layer(middleware::map_response(nosniff))
         .with_state(state)
 }
@@ -299,11 +300,13 @@ fn document_response(
     request: &HeaderMap,
     now: DateTime<Utc>,
 ) -> Response {
-    let validators = [
-        (ETAG, document.etag.clone()),
-        (LAST_MODIFIED, http_date(document.last_modified)),
-        (CACHE_CONTROL, FEED_CACHE_CONTROL.to_owned()),
-    ];
+    let mut validators = HeaderMap::new();
+    validators.typed_insert(document.etag.clone());
+    validators.typed_insert(LastModified::from(SystemTime::from(document.last_modified)));
+    validators.typed_insert(CacheControl::new().with_max_age(FEED_MAX_AGE));
+    // The compression layer adds Vary only to the bodies it compresses; a 304 must carry the
+    // Vary its 200 would (RFC 9110, 15.4.5), so caches key both on Accept-Encoding.
+    validators.insert(VARY, HeaderValue::from_static("accept-encoding"));
     if not_modified(request, document, now) {
         (StatusCode::NOT_MODIFIED, validators).into_response()
     } else {
@@ -318,81 +321,29 @@ fn document_response(
 
 /// Whether a GET or HEAD may be answered 304, as RFC 9110 section 13.2.2 orders the checks:
 /// If-None-Match decides when present, and If-Modified-Since is then ignored; otherwise
-/// If-Modified-Since, when it is a valid date not in the future.
+/// If-Modified-Since, when it is a valid date not in the future. If-None-Match compares
+/// weakly (RFC 9110, 13.1.2), so `"x"` and `W/"x"` both match our tag.
 ///
 /// Anything malformed counts as no match: a full response is always a correct answer, a
 /// wrong 304 never is.
 fn not_modified(request: &HeaderMap, document: &Document, now: DateTime<Utc>) -> bool {
-    let mut none_match = request.get_all(IF_NONE_MATCH).iter().peekable();
-    if none_match.peek().is_some() {
-        // Several header lines are one comma-separated list.
-        return none_match
-            .filter_map(|value| value.to_str().ok())
-            .any(|list| list_matches(list, document.opaque_tag()));
+    if request.contains_key(IF_NONE_MATCH) {
+        return request
+            .typed_get::<IfNoneMatch>()
+            .is_some_and(|condition| !condition.precondition_passes(&document.etag));
     }
-    let Some(since) = request
-        .get(IF_MODIFIED_SINCE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(parse_http_date)
-    else {
+    let Some(since) = request.typed_get::<IfModifiedSince>() else {
         return false;
     };
+    let since = DateTime::<Utc>::from(SystemTime::from(since));
     // A date later than now is invalid (RFC 9110, 13.1.3): honouring it would hide any change
     // made before that date from a client with a fast clock.
     since <= now && document.last_modified <= since
 }
 
-/// Whether an If-None-Match value is `*` or lists an entity tag whose opaque part is
-/// `opaque`. The comparison is weak (RFC 9110, 8.8.3.2): `W/"x"` matches `"x"`, which is what
-/// If-None-Match asks for. Parsed by hand rather than split on commas, since a comma is a
-/// legal character inside a tag.
-fn list_matches(list: &str, opaque: &str) -> bool {
-    const OWS: [char; 2] = [' ', '\t'];
-    let mut rest = list.trim_matches(OWS);
-    if rest == "*" {
-        return true;
-    }
-    loop {
-        // Empty list elements (`a, , b`) are allowed and skipped.
-        rest = rest.trim_start_matches([' ', '\t', ',']);
-        if rest.is_empty() {
-            return false;
-        }
-        let tag = rest.strip_prefix("W/").unwrap_or(rest);
-        let Some(quoted) = tag.strip_prefix('"') else {
-            return false;
-        };
-        let Some(end) = quoted.find('"') else {
-            return false;
-        };
-        if &quoted[..end] == opaque {
-            return true;
-        }
-        rest = quoted[end + 1..].trim_start_matches(OWS);
-        if !rest.is_empty() && !rest.starts_with(',') {
-            return false;
-        }
-    }
-}
-
 /// An HTTP-date in IMF-fixdate form: `Sun, 06 Nov 1994 08:49:37 GMT`.
 pub fn http_date(at: DateTime<Utc>) -> String {
-    at.format(IMF_FIXDATE).to_string()
-}
-
-/// Parses an HTTP-date in any of the three forms a recipient must accept (RFC 9110, 5.6.7):
-/// IMF-fixdate, the obsolete RFC 850 form, and C's asctime form.
-pub fn parse_http_date(text: &str) -> Option<DateTime<Utc>> {
-    const FORMATS: [&str; 3] = [
-        IMF_FIXDATE,
-        "%A, %d-%b-%y %H:%M:%S GMT",
-        "%a %b %e %H:%M:%S %Y",
-    ];
-    let text = text.trim();
-    FORMATS
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-        .map(|naive| naive.and_utc())
+    httpdate::fmt_http_date(at.into())
 }
 
 /// Liveness: the process accepts connections and runs handlers. Checks nothing else, so a
@@ -472,7 +423,7 @@ fn check_database(path: &Path) -> Result<(), rusqlite::Error> {
 async fn metrics(State(state): State<AppState>) -> Response {
     (
         [
-            (CONTENT_TYPE, METRICS_CONTENT_TYPE),
+            (CONTENT_TYPE, crate::metrics::CONTENT_TYPE),
             (CACHE_CONTROL, NO_STORE),
         ],
         state.metrics.render(),
@@ -516,16 +467,31 @@ mod tests {
         headers
     }
 
+    /// The tag as a request would quote it back.
+    fn tag_text(doc: &Document) -> String {
+        let mut headers = HeaderMap::new();
+        headers.typed_insert(doc.etag().clone());
+        headers[axum::http::header::ETAG]
+            .to_str()
+            .expect("ASCII tag")
+            .to_owned()
+    }
+
     #[test]
-    fn etag_is_strong_quoted_and_content_derived() {
+    fn etag_is_weak_and_content_derived() {
         let a = Document::new(b"hello".to_vec(), at(0));
         let b = Document::new(b"hello".to_vec(), at(99));
         let c = Document::new(b"hello!".to_vec(), at(0));
         assert_eq!(a.etag(), b.etag());
         assert_ne!(a.etag(), c.etag());
-        assert!(a.etag().starts_with('"') && a.etag().ends_with('"'));
-        assert_eq!(a.etag().len(), 34);
-        assert!(a.opaque_tag().bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(a.etag().is_weak());
+        let text = tag_text(&a);
+        let opaque = text
+            .strip_prefix("W/\"")
+            .and_then(|rest| rest.strip_suffix('"'))
+            .expect("W/\"...\"");
+        assert_eq!(opaque.len(), 32);
+        assert!(opaque.bytes().all(|b| b.is_ascii_hexdigit()), "{text}");
     }
 
     #[test]
@@ -535,48 +501,46 @@ mod tests {
     }
 
     #[test]
-    fn http_dates_format_and_parse() {
-        let when = at(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
-        assert_eq!(http_date(when), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(when));
+    fn a_clock_before_1970_still_gives_an_http_date() {
+        let doc = Document::new(Vec::new(), at(-5));
         assert_eq!(
-            parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"),
-            Some(when)
+            http_date(doc.last_modified()),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
         );
-        assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994"), Some(when));
-        assert_eq!(
-            parse_http_date(" Sun, 06 Nov 1994 08:49:37 GMT "),
-            Some(when)
-        );
-        assert_eq!(parse_http_date("yesterday"), None);
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST"), None);
-        assert_eq!(parse_http_date(""), None);
     }
 
     #[test]
-    fn if_none_match_lists() {
-        let tag = "abc";
-        assert!(list_matches("\"abc\"", tag));
-        assert!(list_matches("W/\"abc\"", tag));
-        assert!(list_matches("*", tag));
-        assert!(list_matches(" * ", tag));
-        assert!(list_matches("\"x\", \"abc\"", tag));
-        assert!(list_matches("\"x,y\",W/\"abc\"", tag));
-        assert!(list_matches(", ,\"abc\" ,", tag));
-        assert!(!list_matches("\"x\", \"y\"", tag));
-        assert!(!list_matches("\"abcd\"", tag));
-        assert!(!list_matches("abc", tag));
-        assert!(!list_matches("\"abc", tag));
-        assert!(!list_matches("\"x\" \"abc\"", tag));
-        assert!(!list_matches("", tag));
-        assert!(!list_matches("*, \"abc\"", tag));
+    fn http_dates_are_imf_fixdates() {
+        let when = at(784_111_777);
+        assert_eq!(http_date(when), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+
+    #[test]
+    fn if_none_match_lists_compare_weakly() {
+        let doc = Document::new(b"feed".to_vec(), at(1_000));
+        let now = at(2_000);
+        let weak = tag_text(&doc);
+        let strong = weak.trim_start_matches("W/").to_owned();
+        let matches = |value: &str| not_modified(&request(&[("if-none-match", value)]), &doc, now);
+        assert!(matches(&weak));
+        assert!(matches(&strong));
+        assert!(matches("*"));
+        assert!(matches(&format!("\"x\", {strong}")));
+        assert!(matches(&format!("\"x,y\",{weak}")));
+        assert!(matches(&format!(", ,{strong} ,")));
+        assert!(!matches("\"x\", \"y\""));
+        assert!(!matches(&format!("{}0\"", strong.trim_end_matches('"'))));
+        assert!(!matches(strong.trim_matches('"')));
+        assert!(!matches(strong.trim_end_matches('"')));
+        assert!(!matches(&format!("\"x\" {strong}")));
+        assert!(!matches(""));
     }
 
     #[test]
     fn conditions_follow_rfc_9110_order() {
         let doc = Document::new(b"feed".to_vec(), at(1_000));
         let now = at(2_000);
-        let etag = doc.etag().to_owned();
+        let etag = tag_text(&doc);
         let date = http_date(at(1_000));
         let earlier = http_date(at(999));
         let future = http_date(at(3_000));

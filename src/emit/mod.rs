@@ -1,5 +1,5 @@
 //! Emit: renders stories into the documents tributary publishes (the merged Atom feed, a JSON
-//! Feed twin, an OPML list of the sources) and writes files so no reader sees half of one.
+//! Feed twin, an OPML list of the sources) and rewrites the merged feed only when it changed.
 //!
 //! Design decision: every renderer is a pure function from values to bytes, and the choices
 //! about what an entry says (its link, body, authors, tags, dates) are made once here, so the
@@ -11,11 +11,9 @@ mod jsonfeed;
 mod opml;
 
 use std::borrow::Cow;
-use std::ffi::{OsStr, OsString};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs;
+use std::io;
+use std::path::Path;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use url::Url;
@@ -24,6 +22,7 @@ pub use atom::atom;
 pub use jsonfeed::json_feed;
 pub use opml::{ROLE_NAMESPACE, opml};
 
+use crate::atomic_file;
 use crate::dedupe::without_tracking;
 use crate::model::Story;
 
@@ -165,93 +164,14 @@ fn distinct(values: &[String]) -> Vec<&str> {
     out
 }
 
-/// Replaces `path` with `bytes` so that a reader sees either the old file or the new one,
-/// never a mix: write a temporary file in the same directory (a rename is atomic only within
-/// a filesystem), fsync it, rename it over the target, then fsync the directory so the rename
-/// itself survives a crash. The temporary file is removed if anything fails before the rename.
-///
-/// The new file gets default permissions (umask), not those of the file it replaces.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    replace(path, bytes)
-        .map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", path.display())))
-}
-
-/// [`write_atomic`], unless the file already holds exactly `bytes`: the merged feed is
+/// [`atomic_file::write`], unless the file already holds exactly `bytes`: the merged feed is
 /// rendered after every cycle and mostly comes out the same, and rewriting it would cost two
 /// fsyncs and bump its mtime for nothing. Returns whether it wrote.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<bool> {
     if fs::read(path).is_ok_and(|current| current == bytes) {
         return Ok(false);
     }
-    write_atomic(path, bytes).map(|()| true)
-}
-
-fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let name = path.file_name().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
-    })?;
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let (temp_path, file) = create_temp(dir, name)?;
-    let result = fill_and_rename(file, bytes, &temp_path, path, dir);
-    if result.is_err() {
-        // Best effort: the error that matters is the one being returned. After a successful
-        // rename the temp path no longer exists and this is a no-op.
-        let _ = fs::remove_file(&temp_path);
-    }
-    result
-}
-
-/// Creates `.NAME.PID.N.tmp` next to the target: hidden, so a server listing or a glob such as
-/// `*.atom` never picks it up, and `create_new` so two writers never share one.
-fn create_temp(dir: &Path, name: &OsStr) -> io::Result<(PathBuf, File)> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    // A leftover from a crashed process with the same pid can hold a name; try a few more.
-    let mut attempts = 0;
-    loop {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let mut temp_name = OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".{}.{n}.tmp", std::process::id()));
-        let temp_path = dir.join(temp_name);
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp_path)
-        {
-            Ok(file) => return Ok((temp_path, file)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 16 => attempts += 1,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-fn fill_and_rename(
-    mut file: File,
-    bytes: &[u8],
-    temp_path: &Path,
-    path: &Path,
-    dir: &Path,
-) -> io::Result<()> {
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(temp_path, path)?;
-    sync_dir(dir)
-}
-
-/// Makes a rename in `dir` durable.
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Elsewhere a directory cannot be opened as a file; the rename is still atomic.
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
+    atomic_file::write(path, bytes).map(|()| true)
 }
 
 #[cfg(test)]

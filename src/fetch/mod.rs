@@ -13,7 +13,7 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, redirect};
 use thiserror::Error;
@@ -163,7 +163,7 @@ enum RedirectRefusal {
 /// The redirect hops of requests in flight, by requested URL: reqwest follows redirects
 /// itself and reports only where it ended, so the redirect policy writes down each hop's status
 /// here for [`Fetcher::fetch`] to read back.
-type Hops = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<Url, Vec<(u16, Url)>>>>;
+type Hops = std::sync::Arc<parking_lot::Mutex<std::collections::HashMap<Url, Vec<(u16, Url)>>>>;
 
 /// Fetches feeds. Cheap to clone: clones share one connection pool.
 #[derive(Debug, Clone)]
@@ -185,10 +185,8 @@ impl Fetcher {
         })
     }
 
-    fn hops(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Url, Vec<(u16, Url)>>> {
-        self.hops
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn hops(&self) -> parking_lot::MutexGuard<'_, std::collections::HashMap<Url, Vec<(u16, Url)>>> {
+        self.hops.lock()
     }
 
     /// GETs `url`, conditionally on `validators`. `now` dates the Retry-After of a rate limit.
@@ -408,7 +406,6 @@ fn redirect_policy(allow_private: bool, hops: Hops) -> redirect::Policy {
         let next = attempt.url().clone();
         if let Some(original) = attempt.previous().first() {
             hops.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .entry(original.clone())
                 .or_default()
                 .push((attempt.status().as_u16(), next.clone()));
@@ -526,16 +523,11 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc
     Some(at.clamp(now, cap))
 }
 
+/// IMF-fixdate, RFC 850 and asctime, the three forms RFC 9110 (5.6.7) makes a recipient accept.
 fn parse_http_date(value: &str) -> Option<DateTime<Utc>> {
-    // IMF-fixdate ("Wed, 21 Oct 2026 07:28:00 GMT") is a subset of RFC 2822.
-    if let Ok(at) = DateTime::parse_from_rfc2822(value) {
-        return Some(at.with_timezone(&Utc));
-    }
-    // The obsolete forms: RFC 850 ("Wednesday, 21-Oct-26 07:28:00 GMT") and asctime.
-    ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(value, format).ok())
-        .map(|naive| naive.and_utc())
+    httpdate::parse_http_date(value.trim())
+        .ok()
+        .map(DateTime::from)
 }
 
 /// Maps a client error onto the failure kinds callers act on.

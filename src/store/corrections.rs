@@ -17,7 +17,8 @@ use crate::ingest::split_story_atom_id;
 use crate::model::MatchReason;
 
 /// What a person did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "lowercase")]
 pub enum CorrectionAction {
     /// `stories split ITEM`: an item moved out of its story into a story of its own.
     Split,
@@ -26,11 +27,9 @@ pub enum CorrectionAction {
 }
 
 impl CorrectionAction {
+    /// The name stored in `corrections.action` and printed by `stories --explain`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            CorrectionAction::Split => "split",
-            CorrectionAction::Merge => "merge",
-        }
+        self.into()
     }
 }
 
@@ -42,13 +41,9 @@ impl ToSql for CorrectionAction {
 
 impl FromSql for CorrectionAction {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        match value.as_str()? {
-            "split" => Ok(CorrectionAction::Split),
-            "merge" => Ok(CorrectionAction::Merge),
-            other => Err(FromSqlError::Other(
-                format!("unknown correction action `{other}`").into(),
-            )),
-        }
+        let text = value.as_str()?;
+        text.parse()
+            .map_err(|_| FromSqlError::Other(format!("unknown correction action `{text}`").into()))
     }
 }
 
@@ -230,5 +225,30 @@ impl WriteTx<'_> {
             ],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::CorrectionAction;
+
+    fn read(text: &str) -> rusqlite::Result<CorrectionAction> {
+        let conn = Connection::open_in_memory()?;
+        conn.query_row("SELECT ?1", [text], |row| row.get(0))
+    }
+
+    #[test]
+    fn actions_round_trip_through_sqlite_by_name() {
+        for (action, name) in [
+            (CorrectionAction::Split, "split"),
+            (CorrectionAction::Merge, "merge"),
+        ] {
+            assert_eq!(action.as_str(), name);
+            assert_eq!(read(name).expect("a known action"), action);
+        }
+        let error = read("Split").expect_err("names are exact");
+        assert!(error.to_string().contains("`Split`"), "{error}");
     }
 }

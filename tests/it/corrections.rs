@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Output;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use parking_lot::Mutex;
 use serde_json::Value;
 
 use crate::common::binary::{Workspace, assert_success, stderr, stdout};
@@ -161,7 +162,8 @@ impl Scenario {
         let served = Arc::clone(&feeds);
         let server = TestServer::start(move |request| {
             let name = request.path().trim_start_matches('/');
-            lock(&served)
+            served
+                .lock()
                 .get(name)
                 .map_or_else(Reply::not_found, |body| Reply::ok(body.clone()))
         });
@@ -193,7 +195,9 @@ impl Scenario {
     }
 
     fn serve(&self, feed: &str, entries: &[Entry]) {
-        lock(&self.feeds).insert(feed.to_owned(), rss(feed, entries));
+        self.feeds
+            .lock()
+            .insert(feed.to_owned(), rss(feed, entries));
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -250,10 +254,6 @@ impl Scenario {
         let object = self.ok(&["stories", "--json", "--explain", &number.to_string()]);
         serde_json::from_str(object.trim()).expect("one JSON object")
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn member_feeds(story: &Value) -> Vec<String> {

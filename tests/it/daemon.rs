@@ -1,6 +1,8 @@
 //! `tributary run` as a service: the real binary, on a short schedule, against local feeds.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use crate::common::binary::{Workspace, assert_success, stdout};
@@ -41,7 +43,7 @@ fn serves_the_merged_feed_polls_on_schedule_reloads_and_stops() {
     let podcast = fixture("podcast.xml");
     let server = TestServer::start(move |request| match request.path() {
         "/newsletter" => {
-            let bytes = body.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let bytes = body.lock().clone();
             let etag = format!("\"{}\"", bytes.len());
             if request.header("if-none-match") == Some(etag.as_str()) {
                 Reply::status(304).header("ETag", &etag)
@@ -88,7 +90,7 @@ fn serves_the_merged_feed_polls_on_schedule_reloads_and_stops() {
 
     // The upstream feed changes; the schedule picks it up.
     {
-        let mut bytes = newsletter.lock().unwrap_or_else(|e| e.into_inner());
+        let mut bytes = newsletter.lock();
         let text = String::from_utf8(bytes.clone()).expect("utf-8");
         *bytes = text
             .replacen(

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chrono::{DateTime, Utc};
+use tributary::atomic_file;
 use tributary::config::{Config, FeedConfig};
 use tributary::emit::{self, FeedMeta};
 use tributary::model::{
@@ -684,16 +685,16 @@ fn write_atomic_creates_and_replaces_without_leftovers() {
     fs::write(&other, b"untouched").expect("write neighbour");
     let target = dir.path().join("merged.atom");
 
-    emit::write_atomic(&target, b"first").expect("create");
+    atomic_file::write(&target, b"first").expect("create");
     assert_eq!(fs::read(&target).expect("read"), b"first");
 
-    emit::write_atomic(&target, b"second, longer than the first").expect("replace");
+    atomic_file::write(&target, b"second, longer than the first").expect("replace");
     assert_eq!(
         fs::read(&target).expect("read"),
         b"second, longer than the first"
     );
 
-    emit::write_atomic(&target, b"").expect("replace with nothing");
+    atomic_file::write(&target, b"").expect("replace with nothing");
     assert_eq!(fs::read(&target).expect("read"), b"");
 
     assert_eq!(fs::read(&other).expect("read neighbour"), b"untouched");
@@ -704,7 +705,7 @@ fn write_atomic_creates_and_replaces_without_leftovers() {
 fn write_atomic_reports_failures_as_errors() {
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = dir.path().join("no-such-dir").join("merged.atom");
-    let err = emit::write_atomic(&missing, b"x").expect_err("missing directory");
+    let err = atomic_file::write(&missing, b"x").expect_err("missing directory");
     assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     assert!(err.to_string().contains("merged.atom"), "{err}");
 
@@ -712,8 +713,21 @@ fn write_atomic_reports_failures_as_errors() {
     let occupied = dir.path().join("occupied");
     fs::create_dir(&occupied).expect("mkdir");
     fs::write(occupied.join("inside"), b"x").expect("write");
-    emit::write_atomic(&occupied, b"x").expect_err("cannot replace a non-empty directory");
+    atomic_file::write(&occupied, b"x").expect_err("cannot replace a non-empty directory");
     assert_eq!(dir_entries(dir.path()), ["occupied"]);
 
-    emit::write_atomic(Path::new("/"), b"x").expect_err("no file name");
+    atomic_file::write(Path::new("/"), b"x").expect_err("no file name");
+}
+
+#[test]
+fn write_atomic_gives_the_permissions_of_a_plain_create() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plain = dir.path().join("plain.txt");
+    fs::write(&plain, b"x").expect("write");
+    let target = dir.path().join("merged.atom");
+    atomic_file::write(&target, b"feed").expect("create");
+    let mode = |path: &Path| fs::metadata(path).expect("stat").permissions().mode() & 0o777;
+    // Not tempfile's owner-only 0600: a web server running as another user serves this file.
+    assert_eq!(mode(&target), mode(&plain));
 }

@@ -1136,13 +1136,11 @@ fn write_config(ws: &Workspace, feeds: &[(String, String, Role)]) -> PathBuf {
 fn poll_all(sets: &[Set], binary: &Path, mirrors_first: bool) -> Vec<Vec<i64>> {
     // The feeds' self links carry the server's port, known once it runs: the bodies are
     // rendered into a table the running server reads.
-    let bodies: std::sync::Arc<std::sync::RwLock<HashMap<String, (String, &'static str)>>> =
+    let bodies: std::sync::Arc<parking_lot::RwLock<HashMap<String, (String, &'static str)>>> =
         std::sync::Arc::default();
     let served = std::sync::Arc::clone(&bodies);
     let server = TestServer::start(move |request| {
-        let bodies = served
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bodies = served.read();
         match bodies.get(request.path()) {
             Some((xml, content_type)) => {
                 Reply::ok(xml.as_bytes().to_vec()).header("Content-Type", content_type)
@@ -1152,9 +1150,7 @@ fn poll_all(sets: &[Set], binary: &Path, mirrors_first: bool) -> Vec<Vec<i64>> {
     });
     let mut feeds = Vec::new();
     {
-        let mut bodies = bodies
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut bodies = bodies.write();
         for set in sets {
             for (index, feed) in set.feeds.iter().enumerate() {
                 let name = set.served_name(index);

@@ -1,8 +1,8 @@
 //! The HTTP server, over a real socket with a real client: content types, validators and 304s,
-//! snapshots replaced between requests, readiness against a real SQLite file, metrics, 404s
-//! and graceful shutdown.
+//! compression, snapshots replaced between requests, readiness against a real SQLite file,
+//! metrics, 404s and graceful shutdown.
 
-use std::io;
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{
-    CACHE_CONTROL, CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, HeaderMap,
+    IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, VARY,
 };
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -150,9 +151,10 @@ async fn documents_are_served_with_types_and_validators() {
         assert!(nosniff(&response), "{path}");
         let etag = header(&headers, ETAG);
         assert!(
-            etag.len() > 2 && etag.starts_with('"') && etag.ends_with('"'),
-            "{path}: strong ETag {etag}"
+            etag.len() > 4 && etag.starts_with("W/\"") && etag.ends_with('"'),
+            "{path}: weak ETag {etag}"
         );
+        assert_eq!(header(&headers, VARY), "accept-encoding", "{path}");
         assert_eq!(
             header(&headers, LAST_MODIFIED),
             "Tue, 14 Nov 2023 22:13:20 GMT",
@@ -196,15 +198,17 @@ async fn if_none_match_gets_304_without_a_body() {
     let server = Running::start(state(PathBuf::from("unused.db"))).await;
     let first = server.get("/feed.atom").await;
     let etag = header(first.headers(), ETAG).to_owned();
-    let weak = format!("W/{etag}");
+    // A client that dropped the weakness marker still matches: If-None-Match compares weakly.
+    let strong = etag.trim_start_matches("W/").to_owned();
     let listed = format!("\"other\", {etag}");
 
-    for value in [etag.as_str(), weak.as_str(), listed.as_str(), "*"] {
+    for value in [etag.as_str(), strong.as_str(), listed.as_str(), "*"] {
         let response = server
             .get_with("/feed.atom", &[(IF_NONE_MATCH.as_str(), value)])
             .await;
         assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{value}");
         assert_eq!(header(response.headers(), ETAG), etag, "{value}");
+        assert_eq!(header(response.headers(), VARY), "accept-encoding");
         assert!(nosniff(&response), "{value}");
         assert!(
             response.bytes().await.expect("body").is_empty(),
@@ -225,6 +229,117 @@ async fn if_none_match_gets_304_without_a_body() {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.bytes().await.expect("body").as_ref(), ATOM);
+    server.stop().await.expect("clean stop");
+}
+
+/// A merged feed the size of 200 real entries: markup, links and paragraphs that repeat the
+/// way a feed's entries do.
+fn big_atom() -> Vec<u8> {
+    let mut feed = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><feed xmlns=\"http://www.w3.org/2005/Atom\">",
+    );
+    for n in 0..200 {
+        feed.push_str(&format!(
+            "<entry><id>urn:tributary:story:{n:032x}</id><title>Post number {n} on open models</title>\
+             <link rel=\"alternate\" href=\"https://www.interconnects.ai/p/post-{n}\"/>\
+             <updated>2026-04-{day:02}T12:00:00Z</updated><content type=\"html\">",
+            day = n % 28 + 1
+        ));
+        for paragraph in 0..12 {
+            feed.push_str(&format!(
+                "&lt;p&gt;Paragraph {paragraph} of post {n}: the training run, its data mix \
+                 and what the evaluation numbers say about reasoning models this week.&lt;/p&gt;"
+            ));
+        }
+        feed.push_str("</content></entry>");
+    }
+    feed.push_str("</feed>");
+    feed.into_bytes()
+}
+
+/// A client that sends what it is told and decodes nothing, to see the bytes on the wire.
+fn raw_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .no_gzip()
+        .no_brotli()
+        .no_deflate()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn the_feed_is_compressed_when_the_client_asks() {
+    let atom = big_atom();
+    let state = state(PathBuf::from("unused.db"));
+    state.publish(snapshot(&atom, changed()));
+    let server = Running::start(state).await;
+    let raw = raw_client();
+    let fetch = |encoding: &'static str| {
+        raw.get(server.url("/feed.atom"))
+            .header(ACCEPT_ENCODING, encoding)
+            .send()
+    };
+
+    let plain = fetch("identity").await.expect("answered");
+    assert!(!plain.headers().contains_key(CONTENT_ENCODING));
+    let plain_etag = header(plain.headers(), ETAG).to_owned();
+    assert_eq!(plain.bytes().await.expect("body").as_ref(), atom);
+
+    let gzip = fetch("gzip").await.expect("answered");
+    assert_eq!(gzip.status(), StatusCode::OK);
+    assert_eq!(header(gzip.headers(), CONTENT_ENCODING), "gzip");
+    assert_eq!(header(gzip.headers(), VARY), "accept-encoding");
+    // One weak tag for every encoding: the same content, not the same bytes.
+    assert_eq!(header(gzip.headers(), ETAG), plain_etag);
+    let wire = gzip.bytes().await.expect("body");
+    assert!(
+        wire.len() * 5 < atom.len(),
+        "gzip: {} of {} bytes",
+        wire.len(),
+        atom.len()
+    );
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(wire.as_ref())
+        .read_to_end(&mut decoded)
+        .expect("valid gzip");
+    assert_eq!(decoded, atom);
+
+    let brotli = fetch("br").await.expect("answered");
+    assert_eq!(header(brotli.headers(), CONTENT_ENCODING), "br");
+    assert_eq!(header(brotli.headers(), ETAG), plain_etag);
+    let wire = brotli.bytes().await.expect("body");
+    assert!(wire.len() * 5 < atom.len(), "br: {} bytes", wire.len());
+    // A client that decodes brotli itself gets the document back.
+    let decoding = reqwest::Client::builder()
+        .no_proxy()
+        .no_gzip()
+        .no_deflate()
+        .build()
+        .expect("client");
+    let decoded = decoding
+        .get(server.url("/feed.atom"))
+        .send()
+        .await
+        .expect("answered")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(decoded.as_ref(), atom);
+
+    // The tag a compressed answer carried revalidates: 304, no body, the same Vary.
+    let revalidated = raw
+        .get(server.url("/feed.atom"))
+        .header(ACCEPT_ENCODING, "gzip")
+        .header(IF_NONE_MATCH, &plain_etag)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(header(revalidated.headers(), VARY), "accept-encoding");
+    assert!(!revalidated.headers().contains_key(CONTENT_ENCODING));
+    assert!(revalidated.bytes().await.expect("body").is_empty());
     server.stop().await.expect("clean stop");
 }
 
@@ -398,24 +513,25 @@ async fn metrics_render_what_the_daemon_recorded() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         header(response.headers(), CONTENT_TYPE),
-        "text/plain; version=0.0.4; charset=utf-8"
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
     assert!(nosniff(&response));
     let text = text(response).await;
     for expected in [
-        "tributary_feed_last_success_timestamp_seconds{feed=\"interconnects\"} 1700000000\n",
+        "tributary_feed_last_success_timestamp_seconds{feed=\"interconnects\"} 1700000000.0\n",
         "tributary_feed_consecutive_errors{feed=\"interconnects\"} 0\n",
         "tributary_feed_items_ingested_total{feed=\"interconnects\"} 3\n",
         "tributary_feed_polls_total{feed=\"interconnects\",outcome=\"ok\"} 1\n",
         "tributary_feed_poll_duration_seconds_count{feed=\"interconnects\"} 1\n",
         "tributary_stories_created_total 2\n",
         "tributary_cycles_total 1\n",
-        "tributary_last_cycle_timestamp_seconds 1700000000\n",
+        "tributary_last_cycle_timestamp_seconds 1700000000.0\n",
         "tributary_notifications_delivered_total{sink=\"team\"} 1\n",
         "tributary_notifications_failed_total{sink=\"team\"} 0\n",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
+    assert!(text.ends_with("\n# EOF\n"), "{text}");
     server.stop().await.expect("clean stop");
 }
 

@@ -7,7 +7,9 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use super::binary::Workspace;
@@ -44,7 +46,7 @@ impl Daemon {
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
+                let mut log = sink.lock();
                 log.push_str(&line);
                 log.push('\n');
             }
@@ -96,7 +98,7 @@ impl Daemon {
     }
 
     pub fn log(&self) -> String {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.log.lock().clone()
     }
 
     pub fn wait_for(&self, what: &str, mut ready: impl FnMut() -> bool) {
