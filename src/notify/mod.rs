@@ -221,7 +221,7 @@ pub fn build(
     now: DateTime<Utc>,
 ) -> Result<Built, NotifyError> {
     Ok(match sink.kind {
-        SinkKind::Webhook => webhook::request(sink, payload, key, now),
+        SinkKind::Webhook => webhook::request(sink, payload, key, now)?,
         SinkKind::Slack => slack::request(sink, payload),
         SinkKind::Discord => discord::request(sink, payload),
         SinkKind::Matrix => {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::hmac::{self, SIGNATURE_HEADER};
 use super::message::{DEFAULT_TEMPLATE, Message, render};
-use super::{Built, Method, Outgoing, Payload};
+use super::{Built, Method, NotifyError, Outgoing, Payload};
 use crate::config::NotifyConfig;
 
 /// The payload's format version; bumped only for changes a receiver could trip on.
@@ -91,7 +91,12 @@ fn story_json(message: &Message) -> StoryJson<'_> {
     }
 }
 
-pub fn request(sink: &NotifyConfig, payload: &Payload<'_>, key: &str, now: DateTime<Utc>) -> Built {
+pub fn request(
+    sink: &NotifyConfig,
+    payload: &Payload<'_>,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Built, NotifyError> {
     let template = sink.template.as_deref().unwrap_or(DEFAULT_TEMPLATE);
     let plain = |text: &str| text.to_owned();
     let (body, included) = match payload {
@@ -146,12 +151,15 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>, key: &str, now: DateT
         ),
     ];
     if let Some(secret) = sink.secret.as_deref() {
-        headers.push((
-            SIGNATURE_HEADER,
-            hmac::sign(secret.as_bytes(), now.timestamp(), &body),
-        ));
+        let signature = hmac::sign(secret.as_bytes(), now.timestamp(), &body).map_err(|e| {
+            NotifyError::Build {
+                sink: sink.name.clone(),
+                detail: format!("cannot sign with the secret: {e}"),
+            }
+        })?;
+        headers.push((SIGNATURE_HEADER, signature));
     }
-    Built {
+    Ok(Built {
         outgoing: Outgoing {
             method: Method::Post,
             url: sink.url.clone(),
@@ -159,7 +167,7 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>, key: &str, now: DateT
             body,
         },
         included,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -187,7 +195,8 @@ mod tests {
             &Payload::Story(&message),
             "k1",
             now(),
-        );
+        )
+        .expect("built");
         let json: serde_json::Value =
             serde_json::from_slice(&built.outgoing.body).expect("json body");
         assert_eq!(json["event"], "story.new");
@@ -241,9 +250,9 @@ mod tests {
     fn the_signature_covers_timestamp_and_body_and_the_body_is_stable_across_retries() {
         let message = essay();
         let config = sink(SinkKind::Webhook);
-        let first = request(&config, &Payload::Story(&message), "k1", now());
+        let first = request(&config, &Payload::Story(&message), "k1", now()).expect("built");
         let later = now() + chrono::Duration::seconds(90);
-        let retry = request(&config, &Payload::Story(&message), "k1", later);
+        let retry = request(&config, &Payload::Story(&message), "k1", later).expect("built");
         assert_eq!(first.outgoing.body, retry.outgoing.body);
         let signature = header(&first.outgoing, "tributary-signature").expect("signed");
         assert_eq!(
@@ -263,7 +272,7 @@ mod tests {
         let mut config = sink(SinkKind::Webhook);
         config.secret = None;
         let message = essay();
-        let built = request(&config, &Payload::Story(&message), "k", now());
+        let built = request(&config, &Payload::Story(&message), "k", now()).expect("built");
         assert_eq!(header(&built.outgoing, "tributary-signature"), None);
     }
 
@@ -281,7 +290,8 @@ mod tests {
             &Payload::Digest(&messages),
             "d",
             now(),
-        );
+        )
+        .expect("built");
         let json: serde_json::Value = serde_json::from_slice(&built.outgoing.body).expect("json");
         assert_eq!(json["event"], "story.digest");
         assert_eq!(built.included, DIGEST_MAX);
