@@ -8,10 +8,11 @@
 //! applied by construction and checked in the tests.
 
 use chrono::SecondsFormat;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
 use super::message::{Message, render, truncate_chars};
-use super::{Built, Limit, Method, Outgoing, Payload, fit_lines};
+use super::{Built, Limit, Method, Outgoing, Payload, SinkUrl, fit_lines};
 use crate::config::NotifyConfig;
 
 pub const CONTENT_MAX: usize = 2_000;
@@ -133,7 +134,7 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
             }
         }
     }
-    let mut url = sink.url.clone();
+    let mut url = sink.url.expose().clone();
     // wait=true: Discord answers only once the message is stored, so a 2xx is a real receipt.
     if !url.query_pairs().any(|(k, _)| k == "wait") {
         url.query_pairs_mut().append_pair("wait", "true");
@@ -141,8 +142,11 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
     Built {
         outgoing: Outgoing {
             method: Method::Post,
-            url,
-            headers: vec![("Content-Type", "application/json".to_owned())],
+            url: SinkUrl::new(url),
+            headers: HeaderMap::from_iter([(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )]),
             body: serde_json::to_vec(&body).unwrap_or_default(),
         },
         included,
@@ -173,7 +177,7 @@ mod tests {
         let message = essay();
         let built = request(&sink(SinkKind::Discord), &Payload::Story(&message));
         assert_eq!(
-            built.outgoing.url.as_str(),
+            built.outgoing.url.expose().as_str(),
             "https://hooks.example/T1/B2?wait=true"
         );
         let json = json_of(&built);

@@ -18,8 +18,9 @@ use crate::hex::hex;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The header carrying the signature.
-pub const SIGNATURE_HEADER: &str = "Tributary-Signature";
+/// The header carrying the signature (`Tributary-Signature`), in the lowercase that header
+/// maps store and HTTP/1 sends; header names are case-insensitive.
+pub const SIGNATURE_HEADER: &str = "tributary-signature";
 
 /// How far a receiver should let the signed timestamp stray from its own clock.
 pub const DEFAULT_TOLERANCE_SECS: i64 = 300;

@@ -5,10 +5,11 @@
 //! retried PUT (after a timeout, or after a crash between send and record) is the same
 //! transaction and the homeserver returns the event it already created instead of posting again.
 
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
 use super::message::{DEFAULT_TEMPLATE, Message, render, truncate_chars};
-use super::{Built, Limit, Method, Outgoing, Payload, fit_lines};
+use super::{Built, Limit, Method, NotifyError, Outgoing, Payload, SinkUrl, bearer, fit_lines};
 use crate::config::NotifyConfig;
 
 /// Characters of body: events may be 64 KiB, but a chat message should stay readable.
@@ -41,10 +42,19 @@ fn digest_line(message: &Message) -> String {
     }
 }
 
-/// `None` when the sink lacks a room or token (the config refuses that already).
-pub fn request(sink: &NotifyConfig, payload: &Payload<'_>, key: &str) -> Option<Built> {
-    let room = sink.room.as_deref()?;
-    let token = sink.token.as_deref()?;
+/// An error when the sink lacks a room or token (the config refuses that already) or the token
+/// cannot travel in a header.
+pub fn request(
+    sink: &NotifyConfig,
+    payload: &Payload<'_>,
+    key: &str,
+) -> Result<Built, NotifyError> {
+    let (Some(room), Some(token)) = (sink.room.as_deref(), sink.token.as_ref()) else {
+        return Err(NotifyError::Build {
+            sink: sink.name.clone(),
+            detail: "a matrix sink needs `room` and `token`".into(),
+        });
+    };
     let (text, included) = match payload {
         Payload::Story(message) | Payload::Test(message) => {
             let template = sink.template.as_deref().unwrap_or(DEFAULT_TEMPLATE);
@@ -71,7 +81,7 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>, key: &str) -> Option<
         // Intentional mentions: none, so a title naming someone pings nobody.
         "m.mentions": Value::Object(Default::default()),
     });
-    let mut url = sink.url.clone();
+    let mut url = sink.url.expose().clone();
     let path = format!(
         "{}/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
         url.path().trim_end_matches('/'),
@@ -80,14 +90,15 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>, key: &str) -> Option<
     );
     url.set_path(&path);
     url.set_query(None);
-    Some(Built {
+    let headers = HeaderMap::from_iter([
+        (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (AUTHORIZATION, bearer(sink, token)?),
+    ]);
+    Ok(Built {
         outgoing: Outgoing {
             method: Method::Put,
-            url,
-            headers: vec![
-                ("Content-Type", "application/json".to_owned()),
-                ("Authorization", format!("Bearer {token}")),
-            ],
+            url: SinkUrl::new(url),
+            headers,
             body: serde_json::to_vec(&event).unwrap_or_default(),
         },
         included,
@@ -111,19 +122,17 @@ mod tests {
     fn a_story_is_put_to_the_room_under_a_transaction_id_from_the_key() {
         let message = essay();
         let mut config = sink(SinkKind::Matrix);
-        config.url = url::Url::parse("https://matrix.example.org/").expect("url");
+        config.url = SinkUrl::new(url::Url::parse("https://matrix.example.org/").expect("url"));
         let built = request(&config, &Payload::Story(&message), "abc123").expect("built");
         assert_eq!(built.outgoing.method, Method::Put);
         assert_eq!(
-            built.outgoing.url.as_str(),
+            built.outgoing.url.expose().as_str(),
             "https://matrix.example.org/_matrix/client/v3/rooms/%21room%3Aexample.org/send/m.room.message/tributary-abc123"
         );
-        assert!(
-            built
-                .outgoing
-                .headers
-                .contains(&("Authorization", "Bearer tok".to_owned()))
-        );
+        let authorization = &built.outgoing.headers["authorization"];
+        assert_eq!(authorization, "Bearer tok");
+        assert!(authorization.is_sensitive());
+        assert!(!format!("{:?}", built.outgoing).contains("tok\""));
         let json: Value = serde_json::from_slice(&built.outgoing.body).expect("json");
         assert_eq!(json["msgtype"], "m.text");
         let body = json["body"].as_str().expect("body");
@@ -146,18 +155,19 @@ mod tests {
     fn a_base_url_with_a_path_prefix_is_kept() {
         let message = essay();
         let mut config = sink(SinkKind::Matrix);
-        config.url = url::Url::parse("https://example.org/matrix/?x=1").expect("url");
+        config.url = SinkUrl::new(url::Url::parse("https://example.org/matrix/?x=1").expect("url"));
         let built = request(&config, &Payload::Story(&message), "k").expect("built");
         assert!(
             built
                 .outgoing
                 .url
+                .expose()
                 .as_str()
                 .starts_with("https://example.org/matrix/_matrix/client/v3/rooms/"),
-            "{}",
-            built.outgoing.url
+            "{:?}",
+            built.outgoing.url.expose()
         );
-        assert_eq!(built.outgoing.url.query(), None);
+        assert_eq!(built.outgoing.url.expose().query(), None);
     }
 
     #[test]

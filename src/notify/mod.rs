@@ -23,6 +23,7 @@ pub mod matrix;
 pub mod message;
 pub mod ntfy;
 pub mod pace;
+pub mod sink_url;
 pub mod slack;
 pub mod webhook;
 
@@ -31,10 +32,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
-use url::Url;
 
 use crate::clock::Clock;
 use crate::config::{NotifyConfig, SinkKind};
@@ -44,6 +45,7 @@ use crate::metrics::Metrics;
 use crate::store::{Delivery, DeliveryUpdate, Store, StoreError};
 
 pub use message::Message;
+pub use sink_url::SinkUrl;
 
 /// Each request's deadline, connect to last byte: a hung receiver costs at most this.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
@@ -130,13 +132,42 @@ pub enum Method {
     Put,
 }
 
-/// A request ready to send: plain data, so every sink's format is unit-tested.
+/// A request ready to send: plain data, so every sink's format is unit-tested. Its `Debug`
+/// shows neither the URL's path nor a credential header (see [`bearer`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {
     pub method: Method,
-    pub url: Url,
-    pub headers: Vec<(&'static str, String)>,
+    pub url: SinkUrl,
+    pub headers: HeaderMap,
     pub body: Vec<u8>,
+}
+
+/// `value` for header `name`, or an error naming the sink, the header and the value.
+pub fn header_value(
+    sink: &NotifyConfig,
+    name: &str,
+    value: &str,
+) -> Result<HeaderValue, NotifyError> {
+    HeaderValue::from_str(value).map_err(|_| NotifyError::Build {
+        sink: sink.name.clone(),
+        detail: format!("header {name} cannot carry {value:?}"),
+    })
+}
+
+/// `Bearer <token>` for the `Authorization` header, marked sensitive so that no `Debug` of the
+/// request shows it; an error names the sink, never the token.
+pub fn bearer(sink: &NotifyConfig, token: &SecretString) -> Result<HeaderValue, NotifyError> {
+    let mut value =
+        HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(|_| {
+            NotifyError::Build {
+                sink: sink.name.clone(),
+                detail: "`token` cannot be sent in an Authorization header (it holds a control \
+                     character or non-ASCII text)"
+                    .into(),
+            }
+        })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// What a request is about.
@@ -224,13 +255,8 @@ pub fn build(
         SinkKind::Webhook => webhook::request(sink, payload, key, now)?,
         SinkKind::Slack => slack::request(sink, payload),
         SinkKind::Discord => discord::request(sink, payload),
-        SinkKind::Matrix => {
-            matrix::request(sink, payload, key).ok_or_else(|| NotifyError::Build {
-                sink: sink.name.clone(),
-                detail: "a matrix sink needs `room` and `token`".into(),
-            })?
-        }
-        SinkKind::Ntfy => ntfy::request(sink, payload),
+        SinkKind::Matrix => matrix::request(sink, payload, key)?,
+        SinkKind::Ntfy => ntfy::request(sink, payload)?,
     })
 }
 
@@ -348,7 +374,7 @@ enum Exchange {
     },
     /// No answer: connection refused, deadline passed, connection broken. Retried.
     Failed(String),
-    /// The request itself cannot be sent (a header value no HTTP library accepts).
+    /// The request itself cannot be sent (reqwest refused to build it).
     Unsendable(String),
 }
 
@@ -817,19 +843,14 @@ impl Notifier {
 
     /// One request with the deadline; the body is read up to [`RESPONSE_MAX`] bytes.
     async fn exchange(&self, outgoing: &Outgoing) -> Exchange {
-        let mut request = match outgoing.method {
-            Method::Post => self.client.post(outgoing.url.clone()),
-            Method::Put => self.client.put(outgoing.url.clone()),
+        let url = outgoing.url.expose().clone();
+        let request = match outgoing.method {
+            Method::Post => self.client.post(url),
+            Method::Put => self.client.put(url),
         };
-        for (name, value) in &outgoing.headers {
-            match reqwest::header::HeaderValue::from_str(value) {
-                Ok(value) => request = request.header(*name, value),
-                Err(_) => {
-                    return Exchange::Unsendable(format!("header {name} cannot carry {value:?}"));
-                }
-            }
-        }
-        let request = request.body(outgoing.body.clone());
+        let request = request
+            .headers(outgoing.headers.clone())
+            .body(outgoing.body.clone());
         let url = &outgoing.url;
         let exchange = async {
             let mut response = request.send().await?;
@@ -849,20 +870,25 @@ impl Notifier {
                 body,
             })
         };
-        match tokio::time::timeout(REQUEST_DEADLINE, exchange).await {
+        // reqwest's errors name the whole URL, which for Slack and Discord is the credential:
+        // they are reported without it, after the redacted one.
+        match tokio::time::timeout(REQUEST_DEADLINE, exchange)
+            .await
+            .map(|result| result.map_err(reqwest::Error::without_url))
+        {
             Ok(Ok(answered)) => answered,
             Ok(Err(error)) if error.is_timeout() => Exchange::Failed(format!(
                 "{}: no complete response within {}",
-                redact(url),
+                url,
                 humantime::format_duration(REQUEST_DEADLINE)
             )),
             Ok(Err(error)) if error.is_builder() => {
-                Exchange::Unsendable(format!("{}: {}", redact(url), error_chain(&error)))
+                Exchange::Unsendable(format!("{}: {}", url, error_chain(&error)))
             }
-            Ok(Err(error)) => Exchange::Failed(format!("{}: {}", redact(url), error_chain(&error))),
+            Ok(Err(error)) => Exchange::Failed(format!("{}: {}", url, error_chain(&error))),
             Err(_) => Exchange::Failed(format!(
                 "{}: no complete response within {}",
-                redact(url),
+                url,
                 humantime::format_duration(REQUEST_DEADLINE)
             )),
         }
@@ -885,16 +911,6 @@ fn clamp_retry(
 ) -> DateTime<Utc> {
     let floor = now + chrono::Duration::from_std(RETRY_FLOOR).unwrap_or_default();
     at.min(deadline(config, delivery)).max(floor)
-}
-
-/// A sink URL for logs: webhook URLs carry their secret in the path (Slack, Discord), so only
-/// the scheme, host and port are shown.
-fn redact(url: &Url) -> String {
-    match (url.host_str(), url.port()) {
-        (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
-        (Some(host), None) => format!("{}://{host}", url.scheme()),
-        _ => url.scheme().to_owned(),
-    }
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -1076,6 +1092,62 @@ mod tests {
     }
 
     #[test]
+    fn no_debug_of_the_config_a_sink_or_a_request_shows_a_credential() {
+        let text = r#"
+            [[notify]]
+            name = "hook"
+            kind = "webhook"
+            url = "https://receiver.example/in"
+            secret = "whsec-SIGNING"
+            [[notify]]
+            name = "chat"
+            kind = "slack"
+            url = "https://hooks.slack.example/services/T0/B0/SLACKPATH"
+            [[notify]]
+            name = "room"
+            kind = "matrix"
+            url = "https://matrix.example/"
+            room = "!r:matrix.example"
+            token = "syt_MATRIXTOKEN"
+            [[notify]]
+            name = "phone"
+            kind = "ntfy"
+            url = "https://user:NTFYPASS@ntfy.example/topic"
+            token = "tk_NTFYTOKEN"
+        "#;
+        let config = crate::config::Config::parse(text, "t.toml").expect("valid");
+        let secrets = [
+            "SIGNING",
+            "SLACKPATH",
+            "MATRIXTOKEN",
+            "NTFYPASS",
+            "NTFYTOKEN",
+        ];
+        let mut shown = vec![
+            format!("{config:?}"),
+            format!("{config:#?}"),
+            format!("{:?}", Notifier::new(&config.notify).expect("client")),
+        ];
+        let message = Message::sample(now());
+        for sink in &config.notify {
+            shown.push(format!("{sink:?} {}", sink.url));
+            let built = build(sink, &Payload::Story(&message), "key", now()).expect("built");
+            shown.push(format!("{:?}", built.outgoing));
+        }
+        for text in &shown {
+            for secret in secrets {
+                assert!(!text.contains(secret), "{secret} shown in {text}");
+            }
+        }
+        // ... while the requests still carry them.
+        let matrix = build(&config.notify[2], &Payload::Story(&message), "k", now()).expect("m");
+        assert_eq!(
+            matrix.outgoing.headers["authorization"],
+            "Bearer syt_MATRIXTOKEN"
+        );
+    }
+
+    #[test]
     fn fit_lines_counts_what_it_keeps() {
         let lines: Vec<String> = ["aaaa", "bbbb", "cccc"].map(String::from).to_vec();
         assert_eq!(
@@ -1094,11 +1166,5 @@ mod tests {
         assert_ne!(digest_key(&["a", "b"]), digest_key(&["b", "a"]));
         assert_ne!(digest_key(&["ab"]), digest_key(&["a", "b"]));
         assert_eq!(digest_key(&["a"]).len(), 32);
-    }
-
-    #[test]
-    fn urls_are_redacted_in_errors() {
-        let url = Url::parse("https://hooks.slack.com/services/T0/B0/secret").expect("url");
-        assert_eq!(redact(&url), "https://hooks.slack.com");
     }
 }

@@ -6,7 +6,11 @@
 //! The body is cut to ntfy's 4,096 bytes (beyond that ntfy turns a message into an attachment).
 
 use super::message::{Message, render, truncate_bytes, truncate_chars};
-use super::{Built, Limit, Method, Outgoing, Payload, fit_lines};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+
+use super::{
+    Built, Limit, Method, NotifyError, Outgoing, Payload, bearer, fit_lines, header_value,
+};
 use crate::config::NotifyConfig;
 
 /// The title is in its own header, so the body starts with the teaser.
@@ -58,8 +62,12 @@ fn action_safe(url: &str) -> bool {
     !url.contains([',', ';', '"', '\'']) && url.is_ascii()
 }
 
-pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
-    let mut headers = vec![("Content-Type", "text/plain; charset=utf-8".to_owned())];
+pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Result<Built, NotifyError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     let (title, body, included) = match payload {
         Payload::Story(message) | Payload::Test(message) => {
             let template = sink.template.as_deref().unwrap_or(TEMPLATE);
@@ -68,22 +76,23 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
                 MESSAGE_MAX_BYTES,
             );
             if let Some(link) = message.link.as_deref().filter(|l| l.is_ascii()) {
-                headers.push(("Click", link.to_owned()));
+                headers.insert("click", header_value(sink, "Click", link)?);
             }
             let mut tags = "newspaper".to_owned();
             if let Some(audio) = &message.audio {
                 tags.push_str(",headphones");
                 if action_safe(&audio.url) {
-                    headers.push(("Actions", format!("view, Listen, {}", audio.url)));
+                    let action = format!("view, Listen, {}", audio.url);
+                    headers.insert("actions", header_value(sink, "Actions", &action)?);
                 }
             }
-            headers.push(("Tags", tags));
+            headers.insert("tags", header_value(sink, "Tags", &tags)?);
             (message.title.clone(), body, 1)
         }
         Payload::Digest(messages) => {
             let lines: Vec<String> = messages.iter().map(digest_entry).collect();
             let (body, included) = fit_lines(&lines, Limit::Bytes(MESSAGE_MAX_BYTES));
-            headers.push(("Tags", "newspaper".to_owned()));
+            headers.insert("tags", HeaderValue::from_static("newspaper"));
             let title = format!(
                 "{included} new {}",
                 if included == 1 { "story" } else { "stories" }
@@ -91,11 +100,12 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
             (title, body, included)
         }
     };
-    headers.push(("Title", header_text(&truncate_chars(&title, TITLE_MAX))));
-    if let Some(token) = sink.token.as_deref() {
-        headers.push(("Authorization", format!("Bearer {token}")));
+    let title = header_text(&truncate_chars(&title, TITLE_MAX));
+    headers.insert("title", header_value(sink, "Title", &title)?);
+    if let Some(token) = &sink.token {
+        headers.insert(AUTHORIZATION, bearer(sink, token)?);
     }
-    Built {
+    Ok(Built {
         outgoing: Outgoing {
             method: Method::Post,
             url: sink.url.clone(),
@@ -103,7 +113,7 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
             body: body.into_bytes(),
         },
         included,
-    }
+    })
 }
 
 fn digest_entry(message: &Message) -> String {
@@ -124,15 +134,14 @@ mod tests {
         built
             .outgoing
             .headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+            .get(name)
+            .and_then(|v| v.to_str().ok())
     }
 
     #[test]
     fn a_story_has_title_click_tags_and_a_listen_action() {
         let message = essay();
-        let built = request(&sink(SinkKind::Ntfy), &Payload::Story(&message));
+        let built = request(&sink(SinkKind::Ntfy), &Payload::Story(&message)).expect("built");
         assert_eq!(built.outgoing.method, Method::Post);
         assert_eq!(header(&built, "Title"), Some("Small models, long tails"));
         assert_eq!(
@@ -158,7 +167,7 @@ mod tests {
         let mut config = sink(SinkKind::Ntfy);
         config.token = None;
         let message = essay();
-        let built = request(&config, &Payload::Story(&message));
+        let built = request(&config, &Payload::Story(&message)).expect("built");
         assert_eq!(header(&built, "Authorization"), None);
     }
 
@@ -168,7 +177,7 @@ mod tests {
         message.summary = "ü".repeat(5_000);
         let mut config = sink(SinkKind::Ntfy);
         config.template = Some("{summary}".into());
-        let built = request(&config, &Payload::Story(&message));
+        let built = request(&config, &Payload::Story(&message)).expect("built");
         assert!(built.outgoing.body.len() <= MESSAGE_MAX_BYTES);
         assert!(built.outgoing.body.len() > MESSAGE_MAX_BYTES - 4);
         let text = String::from_utf8(built.outgoing.body.clone()).expect("still UTF-8");
@@ -188,7 +197,7 @@ mod tests {
     #[test]
     fn a_digest_fits_4096_bytes() {
         let messages: Vec<Message> = (0..100).map(|_| essay()).collect();
-        let built = request(&sink(SinkKind::Ntfy), &Payload::Digest(&messages));
+        let built = request(&sink(SinkKind::Ntfy), &Payload::Digest(&messages)).expect("built");
         assert!(built.outgoing.body.len() <= MESSAGE_MAX_BYTES);
         assert!(built.included > 10 && built.included < 100);
         assert_eq!(

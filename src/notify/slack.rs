@@ -4,6 +4,8 @@
 //! in notifications; values are escaped (`&`, `<`, `>`, as Slack requires) and the template is
 //! the user's mrkdwn. Slack accepts 40,000 characters; a chat message is kept to 4,000.
 
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+
 use super::message::{Message, render, truncate_chars};
 use super::{Built, Limit, Method, Outgoing, Payload, fit_lines};
 use crate::config::NotifyConfig;
@@ -55,7 +57,10 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
         outgoing: Outgoing {
             method: Method::Post,
             url: sink.url.clone(),
-            headers: vec![("Content-Type", "application/json".to_owned())],
+            headers: HeaderMap::from_iter([(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )]),
             body,
         },
         included,

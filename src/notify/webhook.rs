@@ -9,7 +9,10 @@ use serde::Serialize;
 
 use super::hmac::{self, SIGNATURE_HEADER};
 use super::message::{DEFAULT_TEMPLATE, Message, render};
-use super::{Built, Method, NotifyError, Outgoing, Payload};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use secrecy::ExposeSecret;
+
+use super::{Built, Method, NotifyError, Outgoing, Payload, header_value};
 use crate::config::NotifyConfig;
 
 /// The payload's format version; bumped only for changes a receiver could trip on.
@@ -137,27 +140,30 @@ pub fn request(
     };
     // Serialising plain strings and numbers cannot fail; an empty body would be refused loudly.
     let body = serde_json::to_vec(&body).unwrap_or_default();
-    let mut headers = vec![
-        ("Content-Type", "application/json".to_owned()),
-        ("Idempotency-Key", key.to_owned()),
-        (
-            "Tributary-Event",
-            match payload {
-                Payload::Story(_) => "story.new",
-                Payload::Digest(_) => "story.digest",
-                Payload::Test(_) => "test",
-            }
-            .to_owned(),
-        ),
-    ];
-    if let Some(secret) = sink.secret.as_deref() {
-        let signature = hmac::sign(secret.as_bytes(), now.timestamp(), &body).map_err(|e| {
-            NotifyError::Build {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        "idempotency-key",
+        header_value(sink, "Idempotency-Key", key)?,
+    );
+    headers.insert(
+        "tributary-event",
+        HeaderValue::from_static(match payload {
+            Payload::Story(_) => "story.new",
+            Payload::Digest(_) => "story.digest",
+            Payload::Test(_) => "test",
+        }),
+    );
+    if let Some(secret) = &sink.secret {
+        let signature = hmac::sign(secret.expose_secret().as_bytes(), now.timestamp(), &body)
+            .map_err(|e| NotifyError::Build {
                 sink: sink.name.clone(),
                 detail: format!("cannot sign with the secret: {e}"),
-            }
-        })?;
-        headers.push((SIGNATURE_HEADER, signature));
+            })?;
+        headers.insert(
+            SIGNATURE_HEADER,
+            header_value(sink, SIGNATURE_HEADER, &signature)?,
+        );
     }
     Ok(Built {
         outgoing: Outgoing {
@@ -181,10 +187,7 @@ mod tests {
     }
 
     fn header<'a>(out: &'a Outgoing, name: &str) -> Option<&'a str> {
-        out.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        out.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     #[test]

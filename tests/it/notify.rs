@@ -687,6 +687,93 @@ fn a_hanging_sink_does_not_hold_up_another() {
     );
 }
 
+/// Credentials in the config (a webhook secret, a Slack hook path, a Matrix token, ntfy's user
+/// and password) reach the receivers but no line the binary prints, even at debug level and
+/// when a request fails.
+#[test]
+fn no_output_shows_a_sinks_credentials() {
+    let failing = Receiver::answering(Reply::status(500).body("down"));
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let ntfy_url = failing
+        .url("/topic")
+        .replacen("http://", "http://phone:NTFYPASS@", 1);
+    let sinks = [
+        sink(
+            "hook",
+            "webhook",
+            &failing.url("/hook"),
+            "secret = \"whsec-SIGNING\"",
+        ),
+        sink(
+            "chat",
+            "slack",
+            &format!("http://127.0.0.1:{closed_port}/services/T0/B0/SLACKPATH"),
+            "",
+        ),
+        sink(
+            "room",
+            "matrix",
+            &failing.url("/"),
+            "room = \"!room:example.org\"\ntoken = \"syt_MATRIXTOKEN\"",
+        ),
+        sink("phone", "ntfy", &ntfy_url, "token = \"tk_NTFYTOKEN\""),
+    ]
+    .concat();
+    let s = Scenario::new(&[ESSAY], &sinks);
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .arg("--config")
+            .arg(&s.config)
+            .args(args)
+            .current_dir(s.config.parent().expect("workspace"))
+            .env("RUST_LOG", "debug")
+            .output()
+            .expect("run tributary");
+        format!("{}{}", stdout(&output), stderr(&output))
+    };
+    let mut shown = run(&["check-config"]);
+    shown += &run(&["poll"]);
+    s.feeds.show(&[]);
+    let out = run(&["poll"]);
+    assert!(out.contains("4 failed (will retry)"), "{out}");
+    shown += &out;
+    shown += &run(&["status"]);
+    shown += &run(&["notify", "test", "chat"]);
+    for secret in [
+        "SIGNING",
+        "SLACKPATH",
+        "MATRIXTOKEN",
+        "NTFYPASS",
+        "NTFYTOKEN",
+    ] {
+        assert!(!shown.contains(secret), "{secret} shown:\n{shown}");
+    }
+    assert!(
+        shown.contains(&format!("http://127.0.0.1:{closed_port}")),
+        "the failing sink is still named: {shown}"
+    );
+    // The receivers got them all the same.
+    let requests = failing.requests();
+    let header = |path: &str, name: &str| {
+        requests
+            .iter()
+            .find(|r| r.path().starts_with(path))
+            .and_then(|r| r.header(name).map(str::to_owned))
+    };
+    assert!(header("/hook", "tributary-signature").is_some());
+    assert_eq!(
+        header("/_matrix", "authorization").as_deref(),
+        Some("Bearer syt_MATRIXTOKEN")
+    );
+    assert_eq!(
+        header("/topic", "authorization").as_deref(),
+        Some("Bearer tk_NTFYTOKEN")
+    );
+}
+
 #[test]
 fn notify_test_sends_a_sample_and_prints_the_answer() {
     let receiver = Receiver::answering(Reply::ok("thanks"));
