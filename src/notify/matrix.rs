@@ -5,28 +5,41 @@
 //! retried PUT (after a timeout, or after a crash between send and record) is the same
 //! transaction and the homeserver returns the event it already created instead of posting again.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
 use super::message::{DEFAULT_TEMPLATE, Message, render, truncate_chars};
-use super::{Built, Limit, Method, NotifyError, Outgoing, Payload, SinkUrl, bearer, fit_lines};
+use super::pace::Pace;
+use super::retry::seconds;
+use super::wire::{Built, Limit, Method, Outgoing, Payload, Service, bearer, fit_lines};
+use super::{NotifyError, SinkUrl};
 use crate::config::NotifyConfig;
 
 /// Characters of body: events may be 64 KiB, but a chat message should stay readable.
 pub const BODY_MAX: usize = 4_000;
 
-/// The path segment form of `text`: everything but RFC 3986 unreserved characters
-/// percent-encoded (room ids carry `!` and `:`).
+/// Synapse's default `rc_message`: a burst of 10, then one every 5 s.
+pub const SERVICE: Service = Service {
+    build: |sink, payload, key, _| request(sink, payload, key),
+    retry_after: |_, body| retry_after(body),
+    pace: Some(Pace {
+        burst: 10,
+        every: std::time::Duration::from_secs(5),
+    }),
+};
+
+/// Everything but RFC 3986 unreserved characters is percent-encoded in a path segment (room
+/// ids carry `!` and `:`).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The path segment form of `text`.
 pub fn encode_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(text, SEGMENT).to_string()
 }
 
 /// The transaction id for an idempotency key.
@@ -109,7 +122,7 @@ pub fn request(
 pub fn retry_after(body: &[u8]) -> Option<std::time::Duration> {
     let json: Value = serde_json::from_slice(body).ok()?;
     let ms = json.get("retry_after_ms")?.as_f64()?;
-    super::seconds(ms / 1000.0)
+    seconds(ms / 1000.0)
 }
 
 #[cfg(test)]
@@ -182,5 +195,7 @@ mod tests {
     #[test]
     fn segments_are_fully_encoded() {
         assert_eq!(encode_segment("!a b/c:d.e"), "%21a%20b%2Fc%3Ad.e");
+        assert_eq!(encode_segment("~x_y-z"), "~x_y-z");
+        assert_eq!(encode_segment("é"), "%C3%A9");
     }
 }

@@ -6,15 +6,31 @@
 //! The body is cut to ntfy's 4,096 bytes (beyond that ntfy turns a message into an attachment).
 
 use super::message::{Message, render, truncate_bytes, truncate_chars};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 
-use super::{
-    Built, Limit, Method, NotifyError, Outgoing, Payload, bearer, fit_lines, header_value,
+use super::NotifyError;
+use super::pace::Pace;
+use super::wire::{
+    Built, Limit, Method, Outgoing, Payload, Service, bearer, fit_lines, header_value,
+    no_retry_after,
 };
 use crate::config::NotifyConfig;
 
 /// The title is in its own header, so the body starts with the teaser.
 pub const TEMPLATE: &str = "{summary}\nAudio: {audio}\n{link}\nvia {feeds}";
+
+/// ntfy.sh: a burst of 60 requests, one more every 5 s; half the burst is kept in reserve for
+/// whatever else publishes from this address. Its 429 has no Retry-After: plain backoff.
+pub const SERVICE: Service = Service {
+    build: |sink, payload, _, _| request(sink, payload),
+    retry_after: no_retry_after,
+    pace: Some(Pace {
+        burst: 30,
+        every: std::time::Duration::from_secs(5),
+    }),
+};
 
 pub const MESSAGE_MAX_BYTES: usize = 4_096;
 
@@ -31,30 +47,9 @@ pub fn header_text(text: &str) -> String {
     if clean.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         clean
     } else {
-        format!("=?UTF-8?B?{}?=", base64(clean.as_bytes()))
+        // RFC 2047's "B" encoding is standard base64 with padding.
+        format!("=?UTF-8?B?{}?=", STANDARD.encode(clean.as_bytes()))
     }
-}
-
-/// Standard base64 with padding (RFC 4648 section 4).
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// A value safe to put in ntfy's comma- and semicolon-separated `Actions` syntax.
@@ -189,9 +184,7 @@ mod tests {
         assert_eq!(header_text("plain"), "plain");
         assert_eq!(header_text("Café"), "=?UTF-8?B?Q2Fmw6k=?=");
         assert_eq!(header_text("a\r\nb"), "a  b");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(header_text("fo·"), "=?UTF-8?B?Zm/Ctw==?=");
     }
 
     #[test]

@@ -7,11 +7,22 @@
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
 use super::message::{Message, render, truncate_chars};
-use super::{Built, Limit, Method, Outgoing, Payload, fit_lines};
+use super::pace::Pace;
+use super::wire::{Built, Limit, Method, Outgoing, Payload, Service, fit_lines, no_retry_after};
 use crate::config::NotifyConfig;
 
 /// Slack's default: bold title, the link (Slack unfurls it), audio, teaser, where it came from.
 pub const TEMPLATE: &str = "*{title}*\n{link}\nAudio: {audio}\n{summary}\n_via {feeds}_";
+
+/// Slack's rate: "1 message per second per webhook", short bursts tolerated.
+pub const SERVICE: Service = Service {
+    build: |sink, payload, _, _| Ok(request(sink, payload)),
+    retry_after: no_retry_after,
+    pace: Some(Pace {
+        burst: 1,
+        every: std::time::Duration::from_secs(1),
+    }),
+};
 
 /// Characters per message: far under Slack's 40,000, since long messages are collapsed anyway.
 pub const TEXT_MAX: usize = 4_000;

@@ -12,8 +12,16 @@ use super::message::{DEFAULT_TEMPLATE, Message, render};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use secrecy::ExposeSecret;
 
-use super::{Built, Method, NotifyError, Outgoing, Payload, header_value};
+use super::NotifyError;
+use super::wire::{Built, Method, Outgoing, Payload, Service, header_value, no_retry_after};
 use crate::config::NotifyConfig;
+
+/// Ours to receive: whoever runs the receiver sized it, so it is not paced.
+pub const SERVICE: Service = Service {
+    build: request,
+    retry_after: no_retry_after,
+    pace: None,
+};
 
 /// The payload's format version; bumped only for changes a receiver could trip on.
 pub const VERSION: u32 = 1;
