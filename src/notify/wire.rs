@@ -229,7 +229,7 @@ mod tests {
             format!("{config:#?}"),
             format!(
                 "{:?}",
-                super::super::Notifier::new(&config.notify).expect("client")
+                crate::notify::Notifier::new(&config.notify).expect("client")
             ),
         ];
         let message = Message::sample(now());

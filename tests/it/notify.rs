@@ -720,6 +720,7 @@ fn no_output_shows_a_sinks_credentials() {
             "room = \"!room:example.org\"\ntoken = \"syt_MATRIXTOKEN\"",
         ),
         sink("phone", "ntfy", &ntfy_url, "token = \"tk_NTFYTOKEN\""),
+        sink("tablet", "ntfy", &ntfy_url.replace("/topic", "/basic"), ""),
     ]
     .concat();
     let s = Scenario::new(&[ESSAY], &sinks);
@@ -738,7 +739,7 @@ fn no_output_shows_a_sinks_credentials() {
     shown += &run(&["poll"]);
     s.feeds.show(&[]);
     let out = run(&["poll"]);
-    assert!(out.contains("4 failed (will retry)"), "{out}");
+    assert!(out.contains("5 failed (will retry)"), "{out}");
     shown += &out;
     shown += &run(&["status"]);
     shown += &run(&["notify", "test", "chat"]);
@@ -771,6 +772,11 @@ fn no_output_shows_a_sinks_credentials() {
     assert_eq!(
         header("/topic", "authorization").as_deref(),
         Some("Bearer tk_NTFYTOKEN")
+    );
+    // Without a token, ntfy's user and password in the URL are sent as basic auth.
+    assert_eq!(
+        header("/basic", "authorization").as_deref(),
+        Some("Basic cGhvbmU6TlRGWVBBU1M=")
     );
 }
 
