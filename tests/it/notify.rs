@@ -6,10 +6,11 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::process::Output;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
+use parking_lot::Mutex;
 use sha2::Sha256;
 use tributary::model::MatchReason;
 
@@ -30,10 +31,6 @@ const ESSAY_TITLE: &str = "Small models, long tails";
 const POST_LINK: &str = "https://www.longtail.example/p/small-models-long-tails";
 const AUDIO: &str = "https://audio.longtail.example/small-models-long-tails.mp3";
 const SECRET: &str = "s3cret-for-tests";
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// `xml` without the items (`<item>` or `<entry>`) that mention `marker`.
 fn without(xml: &str, marker: &str) -> String {
@@ -83,7 +80,7 @@ impl Feeds {
                 env!("CARGO_MANIFEST_DIR")
             );
             let mut xml = std::fs::read_to_string(&file).expect("fixture");
-            for (hidden_path, marker) in lock(&rules).iter() {
+            for (hidden_path, marker) in rules.lock().iter() {
                 if hidden_path == path {
                     xml = without(&xml, marker);
                 }
@@ -100,7 +97,9 @@ impl Feeds {
             .filter(|(name, _, _)| feeds.is_empty() || feeds.contains(name))
             .map(|(_, path, _)| *path)
             .collect();
-        lock(&self.hidden).retain(|(path, _)| !paths.contains(&path.as_str()));
+        self.hidden
+            .lock()
+            .retain(|(path, _)| !paths.contains(&path.as_str()));
     }
 
     fn config(&self) -> Vec<(&'static str, String, &'static str)> {
@@ -135,8 +134,8 @@ impl Receiver {
             Arc::clone(&arrivals),
         );
         let server = TestServer::start(move |_| {
-            lock(&a).push(Instant::now());
-            lock(&s).pop_front().unwrap_or_else(|| lock(&d).clone())
+            a.lock().push(Instant::now());
+            s.lock().pop_front().unwrap_or_else(|| d.lock().clone())
         });
         Receiver {
             server,
@@ -148,12 +147,12 @@ impl Receiver {
 
     /// The next request gets `reply`.
     fn then(&self, reply: Reply) -> &Receiver {
-        lock(&self.script).push_back(reply);
+        self.script.lock().push_back(reply);
         self
     }
 
     fn answer(&self, reply: Reply) {
-        *lock(&self.default) = reply;
+        *self.default.lock() = reply;
     }
 
     fn requests(&self) -> Vec<Request> {
@@ -161,7 +160,7 @@ impl Receiver {
     }
 
     fn arrivals(&self) -> Vec<Instant> {
-        lock(&self.arrivals).clone()
+        self.arrivals.lock().clone()
     }
 
     fn url(&self, path: &str) -> String {
