@@ -10,12 +10,15 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use strum::VariantNames;
 use thiserror::Error;
 use url::Url;
 
 use crate::dedupe::Thresholds;
 use crate::model::Role;
+use crate::notify::SinkUrl;
 use crate::schedule::CronRule;
 
 /// The configuration used when none is given: Interconnects, its podcast, and friends.
@@ -123,9 +126,11 @@ struct RawFeed {
 struct RawNotify {
     name: String,
     kind: String,
-    url: String,
-    secret: Option<String>,
-    token: Option<String>,
+    /// Secrets from the moment they are read, so even the raw config's `Debug` hides them
+    /// (a Slack or Discord hook URL is a credential too).
+    url: SecretString,
+    secret: Option<SecretString>,
+    token: Option<SecretString>,
     room: Option<String>,
     template: Option<String>,
     #[serde(default)]
@@ -198,7 +203,11 @@ pub struct FeedConfig {
     pub schedule: CronRule,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A sink's `kind`, spelled in the config as the lowercase variant name.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::Display, strum::VariantNames,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum SinkKind {
     Webhook,
     Slack,
@@ -207,28 +216,18 @@ pub enum SinkKind {
     Ntfy,
 }
 
-impl SinkKind {
-    const ALL: [(&'static str, SinkKind); 5] = [
-        ("webhook", SinkKind::Webhook),
-        ("slack", SinkKind::Slack),
-        ("discord", SinkKind::Discord),
-        ("matrix", SinkKind::Matrix),
-        ("ntfy", SinkKind::Ntfy),
-    ];
-}
-
 /// One notification sink (`[[notify]]`).
 #[derive(Debug, Clone)]
 pub struct NotifyConfig {
     pub name: String,
     pub kind: SinkKind,
     /// webhook, slack, discord: the hook URL; matrix: the homeserver's base URL; ntfy: the
-    /// topic URL.
-    pub url: Url,
+    /// topic URL. Slack's and Discord's hook URLs are their credentials, so it prints redacted.
+    pub url: SinkUrl,
     /// webhook: the HMAC-SHA256 signing key.
-    pub secret: Option<String>,
+    pub secret: Option<SecretString>,
     /// matrix: the access token; ntfy: an optional bearer token.
-    pub token: Option<String>,
+    pub token: Option<SecretString>,
     /// matrix: the room id (`!abc:example.org`).
     pub room: Option<String>,
     /// The message text, with `{title}`, `{link}`, `{feeds}`, `{summary}`, `{audio}`
@@ -458,19 +457,16 @@ impl Validator<'_> {
                     format!("`{}` is used by another sink", sink.name),
                 ));
             }
-            let kind = SinkKind::ALL
-                .iter()
-                .find(|(name, _)| *name == sink.kind)
-                .map(|(_, kind)| *kind)
-                .ok_or_else(|| {
-                    self.invalid(
-                        key("kind"),
-                        format!(
-                            "`{}` is not a sink kind; use one of webhook, slack, discord, matrix, ntfy",
-                            sink.kind
-                        ),
-                    )
-                })?;
+            let kind: SinkKind = sink.kind.parse().map_err(|_| {
+                self.invalid(
+                    key("kind"),
+                    format!(
+                        "`{}` is not a sink kind; use one of {}",
+                        sink.kind,
+                        SinkKind::VARIANTS.join(", ")
+                    ),
+                )
+            })?;
             for feed in &sink.feeds {
                 if !names.contains(feed) {
                     return Err(self.invalid(
@@ -492,7 +488,7 @@ impl Validator<'_> {
                 ));
             }
             notify.push(NotifyConfig {
-                url: self.http_url(&key("url"), &sink.url)?,
+                url: SinkUrl::new(self.http_url(&key("url"), sink.url.expose_secret())?),
                 hold: match &sink.hold {
                     Some(text) => self.duration(&key("hold"), text)?,
                     None => Duration::ZERO,

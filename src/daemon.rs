@@ -123,7 +123,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
     );
 
     // Its own connection: SQLite in WAL mode lets it write outcomes while the loop ingests.
-    let notify_store = Arc::new(std::sync::Mutex::new(Store::open(&config.database)?));
+    let notify_store = Arc::new(parking_lot::Mutex::new(Store::open(&config.database)?));
     let (notifier_tx, notifier_rx) =
         tokio::sync::watch::channel(Arc::new(Notifier::new(&config.notify)?));
     let wake = Arc::new(tokio::sync::Notify::new());
@@ -260,7 +260,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
 /// cycle, when a sink's task ends, and at least every [`NOTIFY_MAX_SLEEP`] for retries and
 /// hold windows coming due.
 async fn notification_worker(
-    store: Arc<std::sync::Mutex<Store>>,
+    store: Arc<parking_lot::Mutex<Store>>,
     mut notifier: tokio::sync::watch::Receiver<Arc<Notifier>>,
     wake: Arc<tokio::sync::Notify>,
     cycle_started: Arc<parking_lot::Mutex<Option<DateTime<Utc>>>>,
@@ -297,13 +297,7 @@ async fn notification_worker(
                 (name, result)
             });
         }
-        // A `std::sync::Mutex` while `notify` takes one; a panic under it left SQLite consistent.
-        let next_due = store
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .next_delivery_due()
-            .ok()
-            .flatten();
+        let next_due = store.lock().next_delivery_due().ok().flatten();
         let sleep = next_due
             .map(|at| (at - clock.now()).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(NOTIFY_MAX_SLEEP)

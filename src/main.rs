@@ -410,7 +410,7 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
     // before anything is sent; retries that have come due go out too.
     if !config.notify.is_empty() {
         let notifier = Notifier::new(&config.notify)?;
-        let store = std::sync::Mutex::new(store);
+        let store = parking_lot::Mutex::new(store);
         let delivered = runtime.block_on(notifier.deliver_due(&store, &clock, None))?;
         for error in &delivered.errors {
             eprintln!("notify {error}");

@@ -92,19 +92,26 @@ pub struct PollHints {
 /// The longest error backoff, whatever the schedule.
 pub const MAX_BACKOFF: Duration = Duration::hours(24);
 
-/// Error backoff: 1, 2, 4 ... schedule periods after the last attempt, capped at
-/// [`MAX_BACKOFF`], never shorter than the schedule itself. `jitter` in [0, 1) spreads feeds
-/// that failed together (say, one host was down) so they do not all retry in the same second.
-pub fn error_backoff(period: Duration, consecutive_errors: u32, jitter: f64) -> Duration {
-    if consecutive_errors == 0 {
+/// How much [`backoff`]'s jitter may lengthen a wait: a tenth.
+const JITTER_SPREAD: f64 = 0.1;
+
+/// Exponential backoff with jitter, the one formula for a feed that keeps failing (`first` is
+/// its schedule period, `cap` [`MAX_BACKOFF`]) and for a notification that keeps failing
+/// (`notify::retry`): `first` after the first failure, doubling with each failure after it, at
+/// most `cap` but never less than `first`, then lengthened by up to a tenth by `jitter` in
+/// [0, 1). `failures` counts the one just seen; 0 means no wait.
+///
+/// Jitter only ever lengthens, so a feed is never asked sooner than its schedule, and things
+/// that failed together (one host down, one receiver down) come back spread out rather than
+/// in the same second. The caller picks the jitter so that the schedule stays reproducible.
+pub fn backoff(first: Duration, cap: Duration, failures: u32, jitter: f64) -> Duration {
+    if failures == 0 {
         return Duration::zero();
     }
-    let doublings = consecutive_errors.saturating_sub(1).min(16);
-    let base = period
-        .checked_mul(1 << doublings)
-        .unwrap_or(MAX_BACKOFF)
-        .min(MAX_BACKOFF.max(period));
-    let spread = base.num_milliseconds() as f64 * 0.1 * jitter.clamp(0.0, 1.0);
+    let cap = cap.max(first);
+    let doublings = (failures - 1).min(30);
+    let base = first.checked_mul(1 << doublings).unwrap_or(cap).min(cap);
+    let spread = base.num_milliseconds() as f64 * JITTER_SPREAD * jitter.clamp(0.0, 1.0);
     base + Duration::milliseconds(spread as i64)
 }
 
@@ -126,8 +133,13 @@ pub fn next_due(
         due = due.max(last_attempt + min.min(MAX_BACKOFF));
     }
     if hints.consecutive_errors > 0 {
-        let backoff = error_backoff(rule.period(last_attempt), hints.consecutive_errors, jitter);
-        due = due.max(last_attempt + backoff);
+        let wait = backoff(
+            rule.period(last_attempt),
+            MAX_BACKOFF,
+            hints.consecutive_errors,
+            jitter,
+        );
+        due = due.max(last_attempt + wait);
     }
     if let Some(retry_after) = hints.retry_after {
         due = due.max(retry_after);
@@ -197,9 +209,42 @@ mod tests {
         assert_eq!(due(2), Duration::minutes(60));
         assert_eq!(due(3), Duration::minutes(120));
         assert_eq!(due(30), MAX_BACKOFF);
-        // jitter only ever lengthens the wait, by at most a tenth
-        let jittered = error_backoff(Duration::minutes(30), 2, 0.99);
-        assert!(jittered > Duration::minutes(60) && jittered <= Duration::minutes(66));
+    }
+
+    /// The one backoff formula, for feeds (first = the schedule's period, capped at a day)
+    /// and for notifications (first = 1 s, capped at an hour).
+    #[test]
+    fn backoff_doubles_is_capped_and_jitter_only_lengthens() {
+        let (m, s) = (Duration::minutes, Duration::seconds);
+        let ms = Duration::milliseconds;
+        #[rustfmt::skip]
+        let cases = [
+            // first,  cap,           failures, jitter, wait
+            (m(30),    MAX_BACKOFF,   0,        0.5,    Duration::zero()),
+            (m(30),    MAX_BACKOFF,   1,        0.0,    m(30)),
+            (m(30),    MAX_BACKOFF,   2,        0.0,    m(60)),
+            (m(30),    MAX_BACKOFF,   3,        0.0,    m(120)),
+            (m(30),    MAX_BACKOFF,   30,       0.0,    MAX_BACKOFF),
+            (m(30),    MAX_BACKOFF,   u32::MAX, 0.0,    MAX_BACKOFF),
+            (m(30),    MAX_BACKOFF,   2,        0.99,   m(60) + ms(356_400)),
+            (m(30),    MAX_BACKOFF,   30,       0.5,    MAX_BACKOFF + m(72)),
+            // A schedule slower than the cap: never more often than the schedule.
+            (m(48 * 60), MAX_BACKOFF, 3,        0.0,    m(48 * 60)),
+            (s(1),     m(60),         1,        0.0,    s(1)),
+            (s(1),     m(60),         1,        0.5,    ms(1_050)),
+            (s(1),     m(60),         5,        0.0,    s(16)),
+            (s(1),     m(60),         13,       0.0,    m(60)),
+            // Jitter outside [0, 1) is clamped, never a shorter or runaway wait.
+            (s(1),     m(60),         2,        -3.0,   s(2)),
+            (s(1),     m(60),         2,        7.0,    ms(2_200)),
+        ];
+        for (first, cap, failures, jitter, wait) in cases {
+            assert_eq!(
+                backoff(first, cap, failures, jitter),
+                wait,
+                "{first} {cap} {failures} {jitter}"
+            );
+        }
     }
 
     #[test]

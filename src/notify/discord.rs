@@ -8,11 +8,25 @@
 //! applied by construction and checked in the tests.
 
 use chrono::SecondsFormat;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
+use super::SinkUrl;
 use super::message::{Message, render, truncate_chars};
-use super::{Built, Limit, Method, Outgoing, Payload, fit_lines};
+use super::pace::Pace;
+use super::retry::seconds;
+use super::wire::{Built, Limit, Method, Outgoing, Payload, Service, fit_lines};
 use crate::config::NotifyConfig;
+
+/// Discord's webhooks allow 5 requests per 2 seconds.
+pub const SERVICE: Service = Service {
+    build: |sink, payload, _, _| Ok(request(sink, payload)),
+    retry_after,
+    pace: Some(Pace {
+        burst: 5,
+        every: std::time::Duration::from_millis(400),
+    }),
+};
 
 pub const CONTENT_MAX: usize = 2_000;
 pub const TITLE_MAX: usize = 256;
@@ -133,7 +147,7 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
             }
         }
     }
-    let mut url = sink.url.clone();
+    let mut url = sink.url.expose().clone();
     // wait=true: Discord answers only once the message is stored, so a 2xx is a real receipt.
     if !url.query_pairs().any(|(k, _)| k == "wait") {
         url.query_pairs_mut().append_pair("wait", "true");
@@ -141,8 +155,11 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
     Built {
         outgoing: Outgoing {
             method: Method::Post,
-            url,
-            headers: vec![("Content-Type", "application/json".to_owned())],
+            url: SinkUrl::new(url),
+            headers: HeaderMap::from_iter([(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )]),
             body: serde_json::to_vec(&body).unwrap_or_default(),
         },
         included,
@@ -150,11 +167,16 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
 }
 
 /// Discord's 429 body: `{"message": ..., "retry_after": 1.234, "global": false}`, seconds as
-/// a float.
-pub fn retry_after(body: &[u8]) -> Option<std::time::Duration> {
-    let json: Value = serde_json::from_slice(body).ok()?;
-    let seconds = json.get("retry_after")?.as_f64()?;
-    super::seconds(seconds)
+/// a float; else its `X-RateLimit-Reset-After` header, also in float seconds.
+pub fn retry_after(headers: &HeaderMap, body: &[u8]) -> Option<std::time::Duration> {
+    let from_body = || {
+        let json: Value = serde_json::from_slice(body).ok()?;
+        seconds(json.get("retry_after")?.as_f64()?)
+    };
+    from_body().or_else(|| {
+        let value = headers.get("x-ratelimit-reset-after")?.to_str().ok()?;
+        seconds(value.trim().parse().ok()?)
+    })
 }
 
 #[cfg(test)]
@@ -173,7 +195,7 @@ mod tests {
         let message = essay();
         let built = request(&sink(SinkKind::Discord), &Payload::Story(&message));
         assert_eq!(
-            built.outgoing.url.as_str(),
+            built.outgoing.url.expose().as_str(),
             "https://hooks.example/T1/B2?wait=true"
         );
         let json = json_of(&built);
@@ -263,15 +285,24 @@ mod tests {
     #[test]
     fn retry_after_is_read_from_the_json_body_in_float_seconds() {
         assert_eq!(
-            retry_after(br#"{"message": "You are being rate limited.", "retry_after": 2.5, "global": false}"#),
+            retry_after(&HeaderMap::new(), br#"{"message": "You are being rate limited.", "retry_after": 2.5, "global": false}"#),
             Some(Duration::from_millis(2_500))
         );
         assert_eq!(
-            retry_after(br#"{"retry_after": 0.064}"#),
+            retry_after(&HeaderMap::new(), br#"{"retry_after": 0.064}"#),
             Some(Duration::from_millis(64))
         );
-        assert_eq!(retry_after(br#"{"retry_after": -1}"#), None);
-        assert_eq!(retry_after(br#"{"retry_after": "soon"}"#), None);
-        assert_eq!(retry_after(b"<html>rate limited</html>"), None);
+        assert_eq!(
+            retry_after(&HeaderMap::new(), br#"{"retry_after": -1}"#),
+            None
+        );
+        assert_eq!(
+            retry_after(&HeaderMap::new(), br#"{"retry_after": "soon"}"#),
+            None
+        );
+        assert_eq!(
+            retry_after(&HeaderMap::new(), b"<html>rate limited</html>"),
+            None
+        );
     }
 }

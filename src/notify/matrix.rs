@@ -5,27 +5,41 @@
 //! retried PUT (after a timeout, or after a crash between send and record) is the same
 //! transaction and the homeserver returns the event it already created instead of posting again.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
 use super::message::{DEFAULT_TEMPLATE, Message, render, truncate_chars};
-use super::{Built, Limit, Method, Outgoing, Payload, fit_lines};
+use super::pace::Pace;
+use super::retry::seconds;
+use super::wire::{Built, Limit, Method, Outgoing, Payload, Service, bearer, fit_lines};
+use super::{NotifyError, SinkUrl};
 use crate::config::NotifyConfig;
 
 /// Characters of body: events may be 64 KiB, but a chat message should stay readable.
 pub const BODY_MAX: usize = 4_000;
 
-/// The path segment form of `text`: everything but RFC 3986 unreserved characters
-/// percent-encoded (room ids carry `!` and `:`).
+/// Synapse's default `rc_message`: a burst of 10, then one every 5 s.
+pub const SERVICE: Service = Service {
+    build: |sink, payload, key, _| request(sink, payload, key),
+    retry_after: |_, body| retry_after(body),
+    pace: Some(Pace {
+        burst: 10,
+        every: std::time::Duration::from_secs(5),
+    }),
+};
+
+/// Everything but RFC 3986 unreserved characters is percent-encoded in a path segment (room
+/// ids carry `!` and `:`).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The path segment form of `text`.
 pub fn encode_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(text, SEGMENT).to_string()
 }
 
 /// The transaction id for an idempotency key.
@@ -41,10 +55,19 @@ fn digest_line(message: &Message) -> String {
     }
 }
 
-/// `None` when the sink lacks a room or token (the config refuses that already).
-pub fn request(sink: &NotifyConfig, payload: &Payload<'_>, key: &str) -> Option<Built> {
-    let room = sink.room.as_deref()?;
-    let token = sink.token.as_deref()?;
+/// An error when the sink lacks a room or token (the config refuses that already) or the token
+/// cannot travel in a header.
+pub fn request(
+    sink: &NotifyConfig,
+    payload: &Payload<'_>,
+    key: &str,
+) -> Result<Built, NotifyError> {
+    let (Some(room), Some(token)) = (sink.room.as_deref(), sink.token.as_ref()) else {
+        return Err(NotifyError::Build {
+            sink: sink.name.clone(),
+            detail: "a matrix sink needs `room` and `token`".into(),
+        });
+    };
     let (text, included) = match payload {
         Payload::Story(message) | Payload::Test(message) => {
             let template = sink.template.as_deref().unwrap_or(DEFAULT_TEMPLATE);
@@ -71,7 +94,7 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>, key: &str) -> Option<
         // Intentional mentions: none, so a title naming someone pings nobody.
         "m.mentions": Value::Object(Default::default()),
     });
-    let mut url = sink.url.clone();
+    let mut url = sink.url.expose().clone();
     let path = format!(
         "{}/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
         url.path().trim_end_matches('/'),
@@ -80,14 +103,15 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>, key: &str) -> Option<
     );
     url.set_path(&path);
     url.set_query(None);
-    Some(Built {
+    let headers = HeaderMap::from_iter([
+        (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (AUTHORIZATION, bearer(sink, token)?),
+    ]);
+    Ok(Built {
         outgoing: Outgoing {
             method: Method::Put,
-            url,
-            headers: vec![
-                ("Content-Type", "application/json".to_owned()),
-                ("Authorization", format!("Bearer {token}")),
-            ],
+            url: SinkUrl::new(url),
+            headers,
             body: serde_json::to_vec(&event).unwrap_or_default(),
         },
         included,
@@ -98,7 +122,7 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>, key: &str) -> Option<
 pub fn retry_after(body: &[u8]) -> Option<std::time::Duration> {
     let json: Value = serde_json::from_slice(body).ok()?;
     let ms = json.get("retry_after_ms")?.as_f64()?;
-    super::seconds(ms / 1000.0)
+    seconds(ms / 1000.0)
 }
 
 #[cfg(test)]
@@ -111,19 +135,17 @@ mod tests {
     fn a_story_is_put_to_the_room_under_a_transaction_id_from_the_key() {
         let message = essay();
         let mut config = sink(SinkKind::Matrix);
-        config.url = url::Url::parse("https://matrix.example.org/").expect("url");
+        config.url = SinkUrl::new(url::Url::parse("https://matrix.example.org/").expect("url"));
         let built = request(&config, &Payload::Story(&message), "abc123").expect("built");
         assert_eq!(built.outgoing.method, Method::Put);
         assert_eq!(
-            built.outgoing.url.as_str(),
+            built.outgoing.url.expose().as_str(),
             "https://matrix.example.org/_matrix/client/v3/rooms/%21room%3Aexample.org/send/m.room.message/tributary-abc123"
         );
-        assert!(
-            built
-                .outgoing
-                .headers
-                .contains(&("Authorization", "Bearer tok".to_owned()))
-        );
+        let authorization = &built.outgoing.headers["authorization"];
+        assert_eq!(authorization, "Bearer tok");
+        assert!(authorization.is_sensitive());
+        assert!(!format!("{:?}", built.outgoing).contains("tok\""));
         let json: Value = serde_json::from_slice(&built.outgoing.body).expect("json");
         assert_eq!(json["msgtype"], "m.text");
         let body = json["body"].as_str().expect("body");
@@ -146,18 +168,19 @@ mod tests {
     fn a_base_url_with_a_path_prefix_is_kept() {
         let message = essay();
         let mut config = sink(SinkKind::Matrix);
-        config.url = url::Url::parse("https://example.org/matrix/?x=1").expect("url");
+        config.url = SinkUrl::new(url::Url::parse("https://example.org/matrix/?x=1").expect("url"));
         let built = request(&config, &Payload::Story(&message), "k").expect("built");
         assert!(
             built
                 .outgoing
                 .url
+                .expose()
                 .as_str()
                 .starts_with("https://example.org/matrix/_matrix/client/v3/rooms/"),
-            "{}",
-            built.outgoing.url
+            "{:?}",
+            built.outgoing.url.expose()
         );
-        assert_eq!(built.outgoing.url.query(), None);
+        assert_eq!(built.outgoing.url.expose().query(), None);
     }
 
     #[test]
@@ -172,5 +195,7 @@ mod tests {
     #[test]
     fn segments_are_fully_encoded() {
         assert_eq!(encode_segment("!a b/c:d.e"), "%21a%20b%2Fc%3Ad.e");
+        assert_eq!(encode_segment("~x_y-z"), "~x_y-z");
+        assert_eq!(encode_segment("é"), "%C3%A9");
     }
 }

@@ -348,7 +348,9 @@ pub(crate) mod tests {
         NotifyConfig {
             name: "team".into(),
             kind,
-            url: url::Url::parse("https://hooks.example/T1/B2").expect("url"),
+            url: crate::notify::SinkUrl::new(
+                url::Url::parse("https://hooks.example/T1/B2").expect("url"),
+            ),
             secret: Some("s3cret".into()),
             token: Some("tok".into()),
             room: Some("!room:example.org".into()),

@@ -6,11 +6,31 @@
 //! The body is cut to ntfy's 4,096 bytes (beyond that ntfy turns a message into an attachment).
 
 use super::message::{Message, render, truncate_bytes, truncate_chars};
-use super::{Built, Limit, Method, Outgoing, Payload, fit_lines};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+
+use super::NotifyError;
+use super::pace::Pace;
+use super::wire::{
+    Built, Limit, Method, Outgoing, Payload, Service, bearer, fit_lines, header_value,
+    no_retry_after,
+};
 use crate::config::NotifyConfig;
 
 /// The title is in its own header, so the body starts with the teaser.
 pub const TEMPLATE: &str = "{summary}\nAudio: {audio}\n{link}\nvia {feeds}";
+
+/// ntfy.sh: a burst of 60 requests, one more every 5 s; half the burst is kept in reserve for
+/// whatever else publishes from this address. Its 429 has no Retry-After: plain backoff.
+pub const SERVICE: Service = Service {
+    build: |sink, payload, _, _| request(sink, payload),
+    retry_after: no_retry_after,
+    pace: Some(Pace {
+        burst: 30,
+        every: std::time::Duration::from_secs(5),
+    }),
+};
 
 pub const MESSAGE_MAX_BYTES: usize = 4_096;
 
@@ -27,30 +47,9 @@ pub fn header_text(text: &str) -> String {
     if clean.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         clean
     } else {
-        format!("=?UTF-8?B?{}?=", base64(clean.as_bytes()))
+        // RFC 2047's "B" encoding is standard base64 with padding.
+        format!("=?UTF-8?B?{}?=", STANDARD.encode(clean.as_bytes()))
     }
-}
-
-/// Standard base64 with padding (RFC 4648 section 4).
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// A value safe to put in ntfy's comma- and semicolon-separated `Actions` syntax.
@@ -58,8 +57,12 @@ fn action_safe(url: &str) -> bool {
     !url.contains([',', ';', '"', '\'']) && url.is_ascii()
 }
 
-pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
-    let mut headers = vec![("Content-Type", "text/plain; charset=utf-8".to_owned())];
+pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Result<Built, NotifyError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     let (title, body, included) = match payload {
         Payload::Story(message) | Payload::Test(message) => {
             let template = sink.template.as_deref().unwrap_or(TEMPLATE);
@@ -68,22 +71,23 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
                 MESSAGE_MAX_BYTES,
             );
             if let Some(link) = message.link.as_deref().filter(|l| l.is_ascii()) {
-                headers.push(("Click", link.to_owned()));
+                headers.insert("click", header_value(sink, "Click", link)?);
             }
             let mut tags = "newspaper".to_owned();
             if let Some(audio) = &message.audio {
                 tags.push_str(",headphones");
                 if action_safe(&audio.url) {
-                    headers.push(("Actions", format!("view, Listen, {}", audio.url)));
+                    let action = format!("view, Listen, {}", audio.url);
+                    headers.insert("actions", header_value(sink, "Actions", &action)?);
                 }
             }
-            headers.push(("Tags", tags));
+            headers.insert("tags", header_value(sink, "Tags", &tags)?);
             (message.title.clone(), body, 1)
         }
         Payload::Digest(messages) => {
             let lines: Vec<String> = messages.iter().map(digest_entry).collect();
             let (body, included) = fit_lines(&lines, Limit::Bytes(MESSAGE_MAX_BYTES));
-            headers.push(("Tags", "newspaper".to_owned()));
+            headers.insert("tags", HeaderValue::from_static("newspaper"));
             let title = format!(
                 "{included} new {}",
                 if included == 1 { "story" } else { "stories" }
@@ -91,11 +95,12 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
             (title, body, included)
         }
     };
-    headers.push(("Title", header_text(&truncate_chars(&title, TITLE_MAX))));
-    if let Some(token) = sink.token.as_deref() {
-        headers.push(("Authorization", format!("Bearer {token}")));
+    let title = header_text(&truncate_chars(&title, TITLE_MAX));
+    headers.insert("title", header_value(sink, "Title", &title)?);
+    if let Some(token) = &sink.token {
+        headers.insert(AUTHORIZATION, bearer(sink, token)?);
     }
-    Built {
+    Ok(Built {
         outgoing: Outgoing {
             method: Method::Post,
             url: sink.url.clone(),
@@ -103,7 +108,7 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
             body: body.into_bytes(),
         },
         included,
-    }
+    })
 }
 
 fn digest_entry(message: &Message) -> String {
@@ -124,15 +129,14 @@ mod tests {
         built
             .outgoing
             .headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+            .get(name)
+            .and_then(|v| v.to_str().ok())
     }
 
     #[test]
     fn a_story_has_title_click_tags_and_a_listen_action() {
         let message = essay();
-        let built = request(&sink(SinkKind::Ntfy), &Payload::Story(&message));
+        let built = request(&sink(SinkKind::Ntfy), &Payload::Story(&message)).expect("built");
         assert_eq!(built.outgoing.method, Method::Post);
         assert_eq!(header(&built, "Title"), Some("Small models, long tails"));
         assert_eq!(
@@ -158,7 +162,7 @@ mod tests {
         let mut config = sink(SinkKind::Ntfy);
         config.token = None;
         let message = essay();
-        let built = request(&config, &Payload::Story(&message));
+        let built = request(&config, &Payload::Story(&message)).expect("built");
         assert_eq!(header(&built, "Authorization"), None);
     }
 
@@ -168,7 +172,7 @@ mod tests {
         message.summary = "ü".repeat(5_000);
         let mut config = sink(SinkKind::Ntfy);
         config.template = Some("{summary}".into());
-        let built = request(&config, &Payload::Story(&message));
+        let built = request(&config, &Payload::Story(&message)).expect("built");
         assert!(built.outgoing.body.len() <= MESSAGE_MAX_BYTES);
         assert!(built.outgoing.body.len() > MESSAGE_MAX_BYTES - 4);
         let text = String::from_utf8(built.outgoing.body.clone()).expect("still UTF-8");
@@ -180,15 +184,13 @@ mod tests {
         assert_eq!(header_text("plain"), "plain");
         assert_eq!(header_text("Café"), "=?UTF-8?B?Q2Fmw6k=?=");
         assert_eq!(header_text("a\r\nb"), "a  b");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(header_text("fo·"), "=?UTF-8?B?Zm/Ctw==?=");
     }
 
     #[test]
     fn a_digest_fits_4096_bytes() {
         let messages: Vec<Message> = (0..100).map(|_| essay()).collect();
-        let built = request(&sink(SinkKind::Ntfy), &Payload::Digest(&messages));
+        let built = request(&sink(SinkKind::Ntfy), &Payload::Digest(&messages)).expect("built");
         assert!(built.outgoing.body.len() <= MESSAGE_MAX_BYTES);
         assert!(built.included > 10 && built.included < 100);
         assert_eq!(

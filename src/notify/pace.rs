@@ -8,42 +8,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::config::SinkKind;
-
-/// `burst` requests at once, then one every `every`.
+/// `burst` requests at once, then one every `every`. Each service's own is in its
+/// [`super::wire::Service`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pace {
     pub burst: u32,
     pub every: Duration,
-}
-
-/// The documented (or conservative) rate of each service; `None` for unpaced.
-pub fn pace_of(kind: SinkKind) -> Option<Pace> {
-    match kind {
-        // Ours to receive: whoever runs it sized it.
-        SinkKind::Webhook => None,
-        // Slack: "1 message per second per webhook", short bursts tolerated.
-        SinkKind::Slack => Some(Pace {
-            burst: 1,
-            every: Duration::from_secs(1),
-        }),
-        // Discord: webhooks allow 5 requests per 2 seconds.
-        SinkKind::Discord => Some(Pace {
-            burst: 5,
-            every: Duration::from_millis(400),
-        }),
-        // Synapse's default rc_message: burst 10, then 0.2 per second.
-        SinkKind::Matrix => Some(Pace {
-            burst: 10,
-            every: Duration::from_secs(5),
-        }),
-        // ntfy.sh: a burst of 60 requests, one more every 5 s; keep half the burst in reserve
-        // for whatever else publishes from this address.
-        SinkKind::Ntfy => Some(Pace {
-            burst: 30,
-            every: Duration::from_secs(5),
-        }),
-    }
 }
 
 /// Tokens available at `at` (which may lie in the future: it is the last reservation).
@@ -95,6 +65,12 @@ impl Bucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SinkKind;
+    use crate::notify::wire::service;
+
+    fn pace_of(kind: SinkKind) -> Option<Pace> {
+        service(kind).pace
+    }
 
     fn ms(d: Duration) -> u128 {
         d.as_millis()

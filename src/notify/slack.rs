@@ -4,12 +4,25 @@
 //! in notifications; values are escaped (`&`, `<`, `>`, as Slack requires) and the template is
 //! the user's mrkdwn. Slack accepts 40,000 characters; a chat message is kept to 4,000.
 
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+
 use super::message::{Message, render, truncate_chars};
-use super::{Built, Limit, Method, Outgoing, Payload, fit_lines};
+use super::pace::Pace;
+use super::wire::{Built, Limit, Method, Outgoing, Payload, Service, fit_lines, no_retry_after};
 use crate::config::NotifyConfig;
 
 /// Slack's default: bold title, the link (Slack unfurls it), audio, teaser, where it came from.
 pub const TEMPLATE: &str = "*{title}*\n{link}\nAudio: {audio}\n{summary}\n_via {feeds}_";
+
+/// Slack's rate: "1 message per second per webhook", short bursts tolerated.
+pub const SERVICE: Service = Service {
+    build: |sink, payload, _, _| Ok(request(sink, payload)),
+    retry_after: no_retry_after,
+    pace: Some(Pace {
+        burst: 1,
+        every: std::time::Duration::from_secs(1),
+    }),
+};
 
 /// Characters per message: far under Slack's 40,000, since long messages are collapsed anyway.
 pub const TEXT_MAX: usize = 4_000;
@@ -55,7 +68,10 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
         outgoing: Outgoing {
             method: Method::Post,
             url: sink.url.clone(),
-            headers: vec![("Content-Type", "application/json".to_owned())],
+            headers: HeaderMap::from_iter([(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )]),
             body,
         },
         included,

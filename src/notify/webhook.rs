@@ -9,8 +9,19 @@ use serde::Serialize;
 
 use super::hmac::{self, SIGNATURE_HEADER};
 use super::message::{DEFAULT_TEMPLATE, Message, render};
-use super::{Built, Method, Outgoing, Payload};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use secrecy::ExposeSecret;
+
+use super::NotifyError;
+use super::wire::{Built, Method, Outgoing, Payload, Service, header_value, no_retry_after};
 use crate::config::NotifyConfig;
+
+/// Ours to receive: whoever runs the receiver sized it, so it is not paced.
+pub const SERVICE: Service = Service {
+    build: request,
+    retry_after: no_retry_after,
+    pace: None,
+};
 
 /// The payload's format version; bumped only for changes a receiver could trip on.
 pub const VERSION: u32 = 1;
@@ -91,7 +102,12 @@ fn story_json(message: &Message) -> StoryJson<'_> {
     }
 }
 
-pub fn request(sink: &NotifyConfig, payload: &Payload<'_>, key: &str, now: DateTime<Utc>) -> Built {
+pub fn request(
+    sink: &NotifyConfig,
+    payload: &Payload<'_>,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Built, NotifyError> {
     let template = sink.template.as_deref().unwrap_or(DEFAULT_TEMPLATE);
     let plain = |text: &str| text.to_owned();
     let (body, included) = match payload {
@@ -132,26 +148,32 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>, key: &str, now: DateT
     };
     // Serialising plain strings and numbers cannot fail; an empty body would be refused loudly.
     let body = serde_json::to_vec(&body).unwrap_or_default();
-    let mut headers = vec![
-        ("Content-Type", "application/json".to_owned()),
-        ("Idempotency-Key", key.to_owned()),
-        (
-            "Tributary-Event",
-            match payload {
-                Payload::Story(_) => "story.new",
-                Payload::Digest(_) => "story.digest",
-                Payload::Test(_) => "test",
-            }
-            .to_owned(),
-        ),
-    ];
-    if let Some(secret) = sink.secret.as_deref() {
-        headers.push((
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        "idempotency-key",
+        header_value(sink, "Idempotency-Key", key)?,
+    );
+    headers.insert(
+        "tributary-event",
+        HeaderValue::from_static(match payload {
+            Payload::Story(_) => "story.new",
+            Payload::Digest(_) => "story.digest",
+            Payload::Test(_) => "test",
+        }),
+    );
+    if let Some(secret) = &sink.secret {
+        let signature = hmac::sign(secret.expose_secret().as_bytes(), now.timestamp(), &body)
+            .map_err(|e| NotifyError::Build {
+                sink: sink.name.clone(),
+                detail: format!("cannot sign with the secret: {e}"),
+            })?;
+        headers.insert(
             SIGNATURE_HEADER,
-            hmac::sign(secret.as_bytes(), now.timestamp(), &body),
-        ));
+            header_value(sink, SIGNATURE_HEADER, &signature)?,
+        );
     }
-    Built {
+    Ok(Built {
         outgoing: Outgoing {
             method: Method::Post,
             url: sink.url.clone(),
@@ -159,7 +181,7 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>, key: &str, now: DateT
             body,
         },
         included,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -173,10 +195,7 @@ mod tests {
     }
 
     fn header<'a>(out: &'a Outgoing, name: &str) -> Option<&'a str> {
-        out.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        out.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     #[test]
@@ -187,7 +206,8 @@ mod tests {
             &Payload::Story(&message),
             "k1",
             now(),
-        );
+        )
+        .expect("built");
         let json: serde_json::Value =
             serde_json::from_slice(&built.outgoing.body).expect("json body");
         assert_eq!(json["event"], "story.new");
@@ -241,9 +261,9 @@ mod tests {
     fn the_signature_covers_timestamp_and_body_and_the_body_is_stable_across_retries() {
         let message = essay();
         let config = sink(SinkKind::Webhook);
-        let first = request(&config, &Payload::Story(&message), "k1", now());
+        let first = request(&config, &Payload::Story(&message), "k1", now()).expect("built");
         let later = now() + chrono::Duration::seconds(90);
-        let retry = request(&config, &Payload::Story(&message), "k1", later);
+        let retry = request(&config, &Payload::Story(&message), "k1", later).expect("built");
         assert_eq!(first.outgoing.body, retry.outgoing.body);
         let signature = header(&first.outgoing, "tributary-signature").expect("signed");
         assert_eq!(
@@ -263,7 +283,7 @@ mod tests {
         let mut config = sink(SinkKind::Webhook);
         config.secret = None;
         let message = essay();
-        let built = request(&config, &Payload::Story(&message), "k", now());
+        let built = request(&config, &Payload::Story(&message), "k", now()).expect("built");
         assert_eq!(header(&built.outgoing, "tributary-signature"), None);
     }
 
@@ -281,7 +301,8 @@ mod tests {
             &Payload::Digest(&messages),
             "d",
             now(),
-        );
+        )
+        .expect("built");
         let json: serde_json::Value = serde_json::from_slice(&built.outgoing.body).expect("json");
         assert_eq!(json["event"], "story.digest");
         assert_eq!(built.included, DIGEST_MAX);

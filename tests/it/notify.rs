@@ -6,10 +6,12 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::process::Output;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use parking_lot::Mutex;
+use sha2::Sha256;
 use tributary::model::MatchReason;
 
 use crate::common::binary::{Workspace, assert_success, stderr, stdout};
@@ -29,10 +31,6 @@ const ESSAY_TITLE: &str = "Small models, long tails";
 const POST_LINK: &str = "https://www.longtail.example/p/small-models-long-tails";
 const AUDIO: &str = "https://audio.longtail.example/small-models-long-tails.mp3";
 const SECRET: &str = "s3cret-for-tests";
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// `xml` without the items (`<item>` or `<entry>`) that mention `marker`.
 fn without(xml: &str, marker: &str) -> String {
@@ -82,7 +80,7 @@ impl Feeds {
                 env!("CARGO_MANIFEST_DIR")
             );
             let mut xml = std::fs::read_to_string(&file).expect("fixture");
-            for (hidden_path, marker) in lock(&rules).iter() {
+            for (hidden_path, marker) in rules.lock().iter() {
                 if hidden_path == path {
                     xml = without(&xml, marker);
                 }
@@ -99,7 +97,9 @@ impl Feeds {
             .filter(|(name, _, _)| feeds.is_empty() || feeds.contains(name))
             .map(|(_, path, _)| *path)
             .collect();
-        lock(&self.hidden).retain(|(path, _)| !paths.contains(&path.as_str()));
+        self.hidden
+            .lock()
+            .retain(|(path, _)| !paths.contains(&path.as_str()));
     }
 
     fn config(&self) -> Vec<(&'static str, String, &'static str)> {
@@ -134,8 +134,8 @@ impl Receiver {
             Arc::clone(&arrivals),
         );
         let server = TestServer::start(move |_| {
-            lock(&a).push(Instant::now());
-            lock(&s).pop_front().unwrap_or_else(|| lock(&d).clone())
+            a.lock().push(Instant::now());
+            s.lock().pop_front().unwrap_or_else(|| d.lock().clone())
         });
         Receiver {
             server,
@@ -147,12 +147,12 @@ impl Receiver {
 
     /// The next request gets `reply`.
     fn then(&self, reply: Reply) -> &Receiver {
-        lock(&self.script).push_back(reply);
+        self.script.lock().push_back(reply);
         self
     }
 
     fn answer(&self, reply: Reply) {
-        *lock(&self.default) = reply;
+        *self.default.lock() = reply;
     }
 
     fn requests(&self) -> Vec<Request> {
@@ -160,7 +160,7 @@ impl Receiver {
     }
 
     fn arrivals(&self) -> Vec<Instant> {
-        lock(&self.arrivals).clone()
+        self.arrivals.lock().clone()
     }
 
     fn url(&self, path: &str) -> String {
@@ -229,24 +229,6 @@ fn json(request: &Request) -> serde_json::Value {
     })
 }
 
-/// HMAC-SHA256 written again here, from RFC 2104, so the test checks the documented scheme
-/// rather than the code that implements it.
-fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut block = [0_u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(block.map(|b| b ^ 0x36));
-    inner.update(message);
-    let mut outer = Sha256::new();
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().to_vec()
-}
-
 /// The receiver's procedure from the README: split `t=` and `v1=`, HMAC the string
 /// `<t>.<body>`, compare, and check the timestamp is within 5 minutes.
 fn assert_signed(request: &Request) {
@@ -265,7 +247,12 @@ fn assert_signed(request: &Request) {
     let (t, v1) = (t.expect("t="), v1.expect("v1="));
     let mut signed = format!("{t}.").into_bytes();
     signed.extend_from_slice(&request.body);
-    let expected: String = hmac_sha256(SECRET.as_bytes(), &signed)
+    // The `hmac` crate, not tributary's code, so the test checks the documented scheme.
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
+    mac.update(&signed);
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
@@ -696,6 +683,99 @@ fn a_hanging_sink_does_not_hold_up_another() {
     assert!(
         status.contains("no complete response within 10s"),
         "{status}"
+    );
+}
+
+/// Credentials in the config (a webhook secret, a Slack hook path, a Matrix token, ntfy's user
+/// and password) reach the receivers but no line the binary prints, even at debug level and
+/// when a request fails.
+#[test]
+fn no_output_shows_a_sinks_credentials() {
+    let failing = Receiver::answering(Reply::status(500).body("down"));
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let ntfy_url = failing
+        .url("/topic")
+        .replacen("http://", "http://phone:NTFYPASS@", 1);
+    let sinks = [
+        sink(
+            "hook",
+            "webhook",
+            &failing.url("/hook"),
+            "secret = \"whsec-SIGNING\"",
+        ),
+        sink(
+            "chat",
+            "slack",
+            &format!("http://127.0.0.1:{closed_port}/services/T0/B0/SLACKPATH"),
+            "",
+        ),
+        sink(
+            "room",
+            "matrix",
+            &failing.url("/"),
+            "room = \"!room:example.org\"\ntoken = \"syt_MATRIXTOKEN\"",
+        ),
+        sink("phone", "ntfy", &ntfy_url, "token = \"tk_NTFYTOKEN\""),
+        sink("tablet", "ntfy", &ntfy_url.replace("/topic", "/basic"), ""),
+    ]
+    .concat();
+    let s = Scenario::new(&[ESSAY], &sinks);
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .arg("--config")
+            .arg(&s.config)
+            .args(args)
+            .current_dir(s.config.parent().expect("workspace"))
+            .env("RUST_LOG", "debug")
+            .output()
+            .expect("run tributary");
+        format!("{}{}", stdout(&output), stderr(&output))
+    };
+    let mut shown = run(&["check-config"]);
+    shown += &run(&["poll"]);
+    s.feeds.show(&[]);
+    let out = run(&["poll"]);
+    assert!(out.contains("5 failed (will retry)"), "{out}");
+    shown += &out;
+    shown += &run(&["status"]);
+    shown += &run(&["notify", "test", "chat"]);
+    for secret in [
+        "SIGNING",
+        "SLACKPATH",
+        "MATRIXTOKEN",
+        "NTFYPASS",
+        "NTFYTOKEN",
+    ] {
+        assert!(!shown.contains(secret), "{secret} shown:\n{shown}");
+    }
+    assert!(
+        shown.contains(&format!("http://127.0.0.1:{closed_port}")),
+        "the failing sink is still named: {shown}"
+    );
+    // The receivers got them all the same.
+    let requests = failing.requests();
+    let header = |path: &str, name: &str| {
+        requests
+            .iter()
+            .find(|r| r.path().starts_with(path))
+            .and_then(|r| r.header(name).map(str::to_owned))
+    };
+    assert!(header("/hook", "tributary-signature").is_some());
+    assert_eq!(
+        header("/_matrix", "authorization").as_deref(),
+        Some("Bearer syt_MATRIXTOKEN")
+    );
+    assert_eq!(
+        header("/topic", "authorization").as_deref(),
+        Some("Bearer tk_NTFYTOKEN")
+    );
+    // Without a token, ntfy's user and password in the URL are sent as basic auth.
+    assert_eq!(
+        header("/basic", "authorization").as_deref(),
+        Some("Basic cGhvbmU6TlRGWVBBU1M=")
     );
 }
 
