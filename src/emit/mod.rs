@@ -9,6 +9,7 @@
 mod atom;
 mod jsonfeed;
 mod opml;
+mod publish;
 
 use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
@@ -23,6 +24,7 @@ use url::Url;
 pub use atom::atom;
 pub use jsonfeed::json_feed;
 pub use opml::opml;
+pub use publish::{PublishError, Rendered, publish, publish_atom, render};
 
 use crate::dedupe::without_tracking;
 use crate::model::Story;
