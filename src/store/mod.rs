@@ -580,17 +580,23 @@ struct ResolvedStory {
     head: i64,
 }
 
+const STORY_BY_NUMBER: &str = "SELECT id, merged_into FROM stories WHERE id = ?1";
+const STORY_BY_ATOM_ID: &str = "SELECT id, merged_into FROM stories WHERE atom_id = ?1";
+
 /// Finds a story by its number or its Atom id and follows its merges. The chain ends: only a
 /// story that holds members is ever folded (the matcher's candidates are items, and a manual
 /// merge refuses a story already merged), and it is folded into another such story.
 fn resolve_story(conn: &Connection, key: &str) -> Result<Option<ResolvedStory>> {
-    let found: Option<(i64, Option<i64>)> = conn
-        .query_row(
-            "SELECT id, merged_into FROM stories WHERE atom_id = ?1 OR CAST(id AS TEXT) = ?1",
-            [key],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()?;
+    // Each form of key has its own index (the primary key, the unique atom_id): a key matched
+    // against both at once would scan the table, once per delivery.
+    let by_key = |sql: &str, key: &dyn rusqlite::ToSql| {
+        conn.query_row(sql, [key], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
+    };
+    let found: Option<(i64, Option<i64>)> = match key.parse::<i64>() {
+        Ok(number) => by_key(STORY_BY_NUMBER, &number)?,
+        Err(_) => by_key(STORY_BY_ATOM_ID, &key)?,
+    };
     let Some((found, mut merged_into)) = found else {
         return Ok(None);
     };
