@@ -53,6 +53,8 @@ pub enum DaemonError {
     #[error(transparent)]
     Poll(#[from] PollError),
     #[error(transparent)]
+    Publish(#[from] emit::PublishError),
+    #[error(transparent)]
     Fetch(#[from] FetchError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
@@ -98,7 +100,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
     let metrics = Arc::new(Metrics::new());
 
     // Serve what is already stored at once: a restart must not blank the feed readers see.
-    let rendered = poll::publish(&config, &store, clock.now())?;
+    let rendered = emit::publish(&config, &store, clock.now())?;
     let state = AppState::new(
         Snapshot::new(rendered.atom, rendered.json, rendered.opml, clock.now()),
         Arc::clone(&metrics),
@@ -176,7 +178,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
                 if report.changed || selection != Selection::Due {
                     // A full disk or a lost directory must not stop the service: the feed is
                     // still served from memory, and the file is rewritten on the next change.
-                    match poll::render(&config, &store, clock.now()) {
+                    match emit::render(&config, &store, clock.now()) {
                         Ok(rendered) => {
                             if let Err(error) =
                                 emit::write_if_changed(&config.output.atom_path, &rendered.atom)

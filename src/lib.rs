@@ -2,11 +2,13 @@
 //! its podcast voiceover, the aggregator reposts) into one story, and emits one merged Atom feed.
 //!
 //! The modules are the pipeline's stages, in order:
-//! [`schedule`] -> [`fetch`] -> [`normalize`] -> [`dedupe`] -> [`store`] -> [`emit`].
-//! [`ingest`] chains them for one feed; [`poll`] runs a cycle over every feed. The core of
-//! normalise and dedupe is pure functions over the plain values in [`model`]; I/O lives at the
-//! edges: [`daemon`] runs cycles on schedule and owns the only writer, [`serve`] hands out the
-//! rendered feeds, [`notify`] delivers the outbox, [`metrics`] counts what happened.
+//! [`schedule`] -> [`fetch`] -> [`normalize`] -> [`dedupe`] -> [`store`] -> [`emit`] / [`notify`].
+//! [`poll`] runs one cycle: it asks [`schedule`] which feeds are due, fetches and parses them
+//! concurrently, and hands each feed's items to [`ingest`], which matches them ([`dedupe`]) and
+//! stores them ([`store`]) in one write. The core of normalise and dedupe is pure functions over
+//! the plain values in [`model`]; I/O lives at the edges: [`daemon`] runs cycles on schedule and
+//! owns the only writer, [`serve`] hands out the rendered feeds, [`notify`] delivers the outbox,
+//! [`metrics`] counts what happened. `docs/ARCHITECTURE.md` is the map.
 
 pub mod atomic_file;
 pub mod clock;

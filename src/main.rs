@@ -399,7 +399,7 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
         poll::Selection::All { force },
         &mut |_| {},
     ))?;
-    let stories = poll::publish_atom(config, &store, clock.now())?;
+    let stories = emit::publish_atom(config, &store, clock.now())?;
     for feed in report.feeds.iter().filter(|f| f.outcome.is_failure()) {
         eprintln!("feed {} failed: {}", feed.name, feed.outcome);
     }
@@ -440,7 +440,7 @@ fn export(config: &Config, format: ExportFormat, output: Option<PathBuf>) -> Res
     let bytes = match format {
         ExportFormat::Opml => emit::opml(&config.feeds, &config.output.title),
         ExportFormat::Atom | ExportFormat::Json => {
-            let rendered = poll::render(config, &open_existing_store(config)?, SystemClock.now())?;
+            let rendered = emit::render(config, &open_existing_store(config)?, SystemClock.now())?;
             match format {
                 ExportFormat::Atom => rendered.atom,
                 _ => rendered.json,
@@ -602,7 +602,7 @@ fn correct(config: &Config, command: StoriesCommand) -> Result<ExitCode> {
         }
     }
     // The merged feed shows the correction now, not only after the next poll.
-    poll::publish_atom(config, &store, now)?;
+    emit::publish_atom(config, &store, now)?;
     writeln!(out, "merged feed: {}", config.output.atom_path.display())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -8,12 +8,13 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures_util::{FutureExt, StreamExt};
 use thiserror::Error;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::clock::Clock;
 use crate::config::{Config, FeedConfig};
-use crate::emit::{self, FeedMeta};
-use crate::fetch::{FetchOutcome, Fetcher, Validators};
+use crate::fetch::{FetchOutcome, Fetched, Fetcher, Validators};
 use crate::ingest::{self, IngestContext, IngestSummary};
 use crate::model::Role;
 use crate::normalize::{self, ParsedFeed};
@@ -39,16 +40,11 @@ const MAX_WRITE_ITEMS: usize = 1000;
 /// hosts; being polite there is what keeps us from being rate limited.
 const CONCURRENT_FETCHES_PER_HOST: usize = 2;
 
+/// Why a cycle stopped: only the store failing stops one, since then nothing can be recorded.
 #[derive(Debug, Error)]
 pub enum PollError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot write the merged feed to {path}: {source}")]
-    WriteOutput {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 /// How one feed's poll ended.
@@ -162,22 +158,16 @@ impl CycleReport {
     }
 }
 
-/// What a fetch and parse produced, before anything is stored.
-enum Fetched {
-    Parsed {
-        parsed: ParsedFeed,
-        validators: Validators,
-        max_age: Option<Duration>,
-        moved: Option<url::Url>,
-    },
-    NotModified {
-        validators: Validators,
-        max_age: Option<Duration>,
-        moved: Option<url::Url>,
-    },
-    RateLimited(Option<DateTime<Utc>>),
-    Gone,
-    Failed(String),
+/// What a feed's server answered, with the body parsed (or why it would not parse, in words
+/// that name the URL): the fetch's own answer type, carried on to the store.
+type Answer = FetchOutcome<Result<ParsedFeed, String>>;
+
+/// One feed's finished fetch and parse, waiting to be stored.
+struct Polled {
+    feed: FeedConfig,
+    source: SourceRecord,
+    answer: Answer,
+    started: Instant,
 }
 
 /// Polls the selected feeds once, ingests what changed and rewrites the merged feed.
@@ -206,7 +196,7 @@ pub async fn run_cycle(
             continue;
         };
         match select(&source, selection, cycle_started) {
-            Ok(()) => due.push((feed, source)),
+            Ok(()) => due.push((feed.clone(), source)),
             Err(Some(outcome)) => {
                 if let FeedOutcome::Skipped { until } = &outcome {
                     tracing::info!(feed = %feed.name, %until, "skipped: backing off");
@@ -225,114 +215,110 @@ pub async fn run_cycle(
         }
     }
 
-    // Each fetch and parse is a task of its own, so they go on while this task writes; the
-    // set aborts whatever is still running if the cycle is dropped (shutdown).
+    // Mirrors are stored after the cycle's origins, so a mirror meets the work it is about
+    // already stored: some evidence (a quotation, a title inside a title) is looked up from
+    // the mirror's side only. Origins are also asked first, so they are not kept waiting.
+    due.sort_by_key(|(feed, _)| feed.role != Role::Origin);
+    let mut origins_pending = due
+        .iter()
+        .filter(|(feed, _)| feed.role == Role::Origin)
+        .count();
+
     let hosts = HostLimits::default();
     let parsers = std::sync::Arc::new(tokio::sync::Semaphore::new(
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
     ));
-    // Mirrors are stored after the cycle's origins, so a mirror meets the work it is about
-    // already stored: some evidence (a quotation, a title inside a title) is looked up from
-    // the mirror's side only.
-    let mut origins_running = due
-        .iter()
-        .filter(|(feed, _)| feed.role == Role::Origin)
-        .count();
-    let mut held = Vec::new();
-    let mut waiting = due.into_iter();
-    let mut running = tokio::task::JoinSet::new();
-    let mut names = std::collections::HashMap::new();
-    let mut start_next = |running: &mut tokio::task::JoinSet<_>| {
-        let (feed, source) = waiting.next()?;
-        let url = source
-            .fetch_url()
-            .parse::<url::Url>()
-            .unwrap_or_else(|_| feed.url.clone());
-        let host = hosts.for_url(&url);
-        let parsers = std::sync::Arc::clone(&parsers);
-        let fetcher = fetcher.clone();
-        let feed = feed.clone();
-        let now = clock.now();
-        let name = feed.name.clone();
-        let feed_role = feed.role;
-        let task = running.spawn(async move {
-            let started = Instant::now();
-            let fetched =
-                fetch_and_parse(&fetcher, &url, &feed, &source, &host, &parsers, now).await;
-            (feed, source, fetched, started)
-        });
-        Some((task.id(), (name, feed_role)))
-    };
-    for _ in 0..CONCURRENT_FETCHES {
-        names.extend(start_next(&mut running));
-    }
+    // Each fetch and parse is a task of its own, so polls go on while this task writes; the
+    // handles abort whatever is still running if the cycle is dropped (shutdown).
+    let polls = futures_util::stream::iter(due)
+        .map(|(feed, source)| {
+            let url = source
+                .fetch_url()
+                .parse::<url::Url>()
+                .unwrap_or_else(|_| feed.url.clone());
+            let host = hosts.for_url(&url);
+            let parsers = std::sync::Arc::clone(&parsers);
+            let fetcher = fetcher.clone();
+            let now = clock.now();
+            let (name, role) = (feed.name.clone(), feed.role);
+            let task = AbortOnDropHandle::new(tokio::spawn(async move {
+                let started = Instant::now();
+                let answer =
+                    fetch_and_parse(&fetcher, &url, &feed, &source, &host, &parsers, now).await;
+                Polled {
+                    feed,
+                    source,
+                    answer,
+                    started,
+                }
+            }));
+            async move { task.await.map_err(|error| (name, role, error)) }
+        })
+        .buffer_unordered(CONCURRENT_FETCHES);
+    let mut polls = std::pin::pin!(polls);
 
-    let mut polled = Vec::new();
+    let mut ready = Vec::new();
+    let mut held_mirrors = Vec::new();
     let mut oldest: Option<Instant> = None;
     loop {
         // Finished polls wait a little for company: a commit per feed would cost more than a
         // 304 or a new item (each commit rewrites every index page it touched).
         let next = match oldest {
             Some(oldest) => {
-                tokio::time::timeout_at((oldest + COALESCE_WRITES).into(), running.join_next())
+                tokio::time::timeout_at((oldest + COALESCE_WRITES).into(), polls.next())
                     .await
                     .ok()
             }
-            None => Some(running.join_next().await),
+            None => Some(polls.next().await),
         };
         let finished = matches!(next, Some(None));
-        let mut ready: Vec<_> = next.flatten().into_iter().collect();
-        while let Some(more) = running.try_join_next() {
-            ready.push(more);
+        let mut joined: Vec<_> = next.flatten().into_iter().collect();
+        while let Some(Some(more)) = polls.next().now_or_never() {
+            joined.push(more);
         }
-        for joined in ready {
-            names.extend(start_next(&mut running));
-            match joined {
-                Ok((feed, source, fetched, started)) => {
-                    if feed.role == Role::Origin {
-                        origins_running -= 1;
-                        polled.push((feed, source, fetched, started));
-                    } else {
-                        held.push((feed, source, fetched, started));
-                    }
+        for poll in joined {
+            match poll {
+                Ok(polled) if polled.feed.role == Role::Origin => {
+                    origins_pending -= 1;
+                    ready.push(polled);
                 }
+                Ok(polled) => held_mirrors.push(polled),
                 // A panic outside the parser's own guard: that feed is not recorded this cycle.
-                Err(error) => {
-                    let (name, role) = names
-                        .get(&error.id())
-                        .map_or(("?", Role::Mirror), |(name, role)| (name.as_str(), *role));
+                Err((name, role, error)) => {
                     if role == Role::Origin {
-                        origins_running -= 1;
+                        origins_pending -= 1;
                     }
                     tracing::error!(feed = name, %error, "poll task failed");
                 }
             }
         }
-        if origins_running == 0 {
-            polled.append(&mut held);
+        if origins_pending == 0 {
+            ready.append(&mut held_mirrors);
         }
-        if !polled.is_empty() {
+        if !ready.is_empty() {
             oldest.get_or_insert_with(Instant::now);
         }
-        let pending_items: usize = polled
+        let pending_items: usize = ready
             .iter()
-            .map(|(_, _, fetched, _)| match fetched {
-                Fetched::Parsed { parsed, .. } => parsed.items.len(),
+            .map(|polled| match &polled.answer {
+                FetchOutcome::Fetched(Fetched {
+                    body: Ok(parsed), ..
+                }) => parsed.items.len(),
                 _ => 0,
             })
             .sum();
         let write_now = finished
             || oldest.is_some_and(|oldest| oldest.elapsed() >= COALESCE_WRITES)
-            || polled.len() >= MAX_WRITE_BATCH
+            || ready.len() >= MAX_WRITE_BATCH
             || pending_items >= MAX_WRITE_ITEMS;
-        if write_now && !polled.is_empty() {
+        if write_now && !ready.is_empty() {
             let recorded =
-                blocking(|| record_batch(store, &polled, context, clock.now(), cycle_started))?;
-            for ((feed, _, _, started), (outcome, state)) in polled.drain(..).zip(recorded) {
-                let elapsed = started.elapsed();
-                log_outcome(&feed.name, &outcome, elapsed);
+                blocking(|| record_batch(store, &ready, context, clock.now(), cycle_started))?;
+            for (polled, (outcome, state)) in ready.drain(..).zip(recorded) {
+                let elapsed = polled.started.elapsed();
+                log_outcome(&polled.feed.name, &outcome, elapsed);
                 let feed_report = FeedReport {
-                    name: feed.name,
+                    name: polled.feed.name,
                     outcome,
                     elapsed,
                     last_success_at: state.last_success_at,
@@ -419,65 +405,58 @@ async fn fetch_and_parse(
     host: &tokio::sync::Semaphore,
     parsers: &tokio::sync::Semaphore,
     now: DateTime<Utc>,
-) -> Fetched {
+) -> Answer {
     let validators = Validators {
         etag: source.state.etag.clone(),
         last_modified: source.state.last_modified.clone(),
     };
-    let fetched = {
+    let shutting_down = || {
+        FetchOutcome::Fetched(Fetched {
+            body: Err(format!("{url}: the poll is shutting down")),
+            final_url: url.clone(),
+            content_type: None,
+            validators: Validators::default(),
+            max_age: None,
+            moved_permanently: None,
+        })
+    };
+    let answer = {
         // The host's slot is held for the fetch only, not while the body waits to be parsed.
         let Ok(_slot) = host.acquire().await else {
-            return Fetched::Failed(format!("{url}: the poll is shutting down"));
+            return shutting_down();
         };
         fetcher.fetch(url, &validators, now).await
     };
-    match fetched {
-        FetchOutcome::Fetched(body) => {
-            let name = feed.name.clone();
-            let final_url = body.final_url.clone();
-            let bytes = body.body;
-            // Parsing is CPU work on untrusted bytes: off the async runtime, and a panic in the
-            // parser becomes this feed's error, not the daemon's.
-            let seen = source.state.item_digests.clone();
-            // As many parses at once as there are cores: more would not finish sooner, and
-            // each holds its document's tree in memory meanwhile.
-            let Ok(_slot) = parsers.acquire().await else {
-                return Fetched::Failed(format!("{url}: the poll is shutting down"));
-            };
-            let parsed = tokio::task::spawn_blocking(move || {
-                let mut parsed =
-                    normalize::parse_feed_since(&bytes, &final_url, &name, now, &seen)?;
-                // Here, on a parser thread, rather than on the one thread that writes.
-                for item in &mut parsed.items {
-                    item.sanitize_ahead();
-                }
-                Ok::<_, normalize::NormalizeError>(parsed)
-            })
-            .await;
-            match parsed {
-                Ok(Ok(parsed)) => Fetched::Parsed {
-                    parsed,
-                    validators: body.validators,
-                    max_age: body.max_age,
-                    moved: body.moved_permanently,
-                },
-                Ok(Err(error)) => Fetched::Failed(format!("{url}: {error}")),
-                Err(join_error) => Fetched::Failed(format!("{url}: parser crashed: {join_error}")),
-            }
+    let mut fetched = match answer.into_fetched() {
+        Ok(fetched) => fetched,
+        Err(other) => return other,
+    };
+    let name = feed.name.clone();
+    let final_url = fetched.final_url.clone();
+    let bytes = std::mem::take(&mut fetched.body);
+    let seen = source.state.item_digests.clone();
+    // As many parses at once as there are cores: more would not finish sooner, and each holds
+    // its document's tree in memory meanwhile.
+    let Ok(_slot) = parsers.acquire().await else {
+        return shutting_down();
+    };
+    // Parsing is CPU work on untrusted bytes: off the async runtime, and a panic in the parser
+    // becomes this feed's error, not the daemon's.
+    let parsed = tokio::task::spawn_blocking(move || {
+        let mut parsed = normalize::parse_feed_since(&bytes, &final_url, &name, now, &seen)?;
+        // Here, on a parser thread, rather than on the one thread that writes.
+        for item in &mut parsed.items {
+            item.sanitize_ahead();
         }
-        FetchOutcome::NotModified {
-            validators,
-            max_age,
-            moved_permanently,
-        } => Fetched::NotModified {
-            validators,
-            max_age,
-            moved: moved_permanently,
-        },
-        FetchOutcome::RateLimited { retry_after, .. } => Fetched::RateLimited(retry_after),
-        FetchOutcome::Gone => Fetched::Gone,
-        FetchOutcome::Failed(error) => Fetched::Failed(error.to_string()),
-    }
+        Ok::<_, normalize::NormalizeError>(parsed)
+    })
+    .await;
+    let body = match parsed {
+        Ok(Ok(parsed)) => Ok(parsed),
+        Ok(Err(error)) => Err(format!("{url}: {error}")),
+        Err(join_error) => Err(format!("{url}: parser crashed: {join_error}")),
+    };
+    FetchOutcome::Fetched(fetched.with_body(body))
 }
 
 /// Runs a blocking store write without stalling the runtime's other tasks (the fetches),
@@ -493,17 +472,23 @@ fn blocking<T>(write: impl FnOnce() -> T) -> T {
 /// Returns each feed's outcome and new state, in the order given.
 fn record_batch(
     store: &mut Store,
-    polled: &[(FeedConfig, SourceRecord, Fetched, Instant)],
+    ready: &[Polled],
     context: &IngestContext,
     now: DateTime<Utc>,
     cycle_started: DateTime<Utc>,
 ) -> Result<Vec<(FeedOutcome, PollState)>, StoreError> {
     let tx = store.begin_write()?;
-    let recorded = polled
+    let recorded = ready
         .iter()
-        .map(|(feed, source, fetched, _)| {
-            let (outcome, state) = record(&tx, feed, source, fetched, context, now, cycle_started)?;
-            tx.save_poll_state(source.id, &state)?;
+        .map(|polled| {
+            let timing = Timing {
+                now,
+                cycle_started,
+                jitter: jitter(&polled.source),
+            };
+            let state = next_state(&polled.feed, &polled.source.state, &polled.answer, timing);
+            let outcome = record(&tx, &polled.source, &polled.answer, context, now)?;
+            tx.save_poll_state(polled.source.id, &state)?;
             Ok::<_, StoreError>((outcome, state))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -511,58 +496,19 @@ fn record_batch(
     Ok(recorded)
 }
 
-/// Stores what one feed's poll produced and works out its new poll state (the caller saves
-/// it in the same write).
+/// Stores what one feed's answer brought (its items, when it brought any) and says how the
+/// poll ended.
 fn record(
     tx: &WriteTx<'_>,
-    feed: &FeedConfig,
     source: &SourceRecord,
-    fetched: &Fetched,
+    answer: &Answer,
     context: &IngestContext,
     now: DateTime<Utc>,
-    cycle_started: DateTime<Utc>,
-) -> Result<(FeedOutcome, PollState), StoreError> {
-    let previous = &source.state;
-    let mut state = PollState {
-        last_attempt_at: Some(now),
-        ..previous.clone()
-    };
-    // Only a stable per-feed value is used as jitter, so the schedule is reproducible.
-    let jitter = (source.id.unsigned_abs() % 97) as f64 / 97.0;
-    let finish = |state: &mut PollState| {
-        let hints = PollHints {
-            consecutive_errors: state.consecutive_errors,
-            retry_after: state.retry_after,
-            min_interval: state
-                .min_interval
-                .and_then(|d| chrono::Duration::from_std(d).ok()),
-            gone: state.gone,
-        };
-        // From the cycle's start, not this feed's answer: feeds polled together stay together
-        // (a slow answer must not push one feed past a tick the others are due at).
-        state.next_due_at = schedule::next_due(&feed.schedule, cycle_started, hints, jitter);
-    };
-
-    match fetched {
-        Fetched::Parsed {
-            parsed,
-            validators,
-            max_age,
-            moved,
-        } => {
-            follow_move(&feed.name, &mut state, moved.clone());
-            let min_interval = (*max_age).into_iter().chain(parsed.ttl).max();
-            state.etag = validators.etag.clone();
-            state.last_modified = validators.last_modified.clone();
-            state.last_status = Some("ok".into());
-            state.last_success_at = Some(now);
-            state.consecutive_errors = 0;
-            state.retry_after = None;
-            state.min_interval = min_interval;
-            state.gone = false;
-            state.backfilled = true;
-            finish(&mut state);
-            state.item_digests = parsed.item_digests.clone();
+) -> Result<FeedOutcome, StoreError> {
+    Ok(match answer {
+        FetchOutcome::Fetched(Fetched {
+            body: Ok(parsed), ..
+        }) => {
             let mut summary = ingest::ingest_feed(
                 tx,
                 source,
@@ -572,56 +518,126 @@ fn record(
                 now,
             )?;
             summary.unchanged_items += parsed.unchanged_items;
-            Ok((FeedOutcome::Ingested(summary), state))
+            FeedOutcome::Ingested(summary)
         }
-        Fetched::NotModified {
+        FetchOutcome::Fetched(Fetched {
+            body: Err(message), ..
+        }) => FeedOutcome::Failed(message.clone()),
+        FetchOutcome::NotModified { .. } => FeedOutcome::NotModified,
+        FetchOutcome::RateLimited { retry_after, .. } => FeedOutcome::RateLimited {
+            until: *retry_after,
+        },
+        FetchOutcome::Gone => FeedOutcome::Gone,
+        FetchOutcome::Failed(error) => FeedOutcome::Failed(error.to_string()),
+    })
+}
+
+/// A stable per-feed value in [0, 1) that spreads feeds' backoffs apart, taken from the feed's
+/// id so that the schedule is reproducible.
+fn jitter(source: &SourceRecord) -> f64 {
+    (source.id.unsigned_abs() % 97) as f64 / 97.0
+}
+
+/// The readings a poll state transition depends on besides the answer.
+#[derive(Clone, Copy)]
+struct Timing {
+    now: DateTime<Utc>,
+    /// The next due time counts from here, not from this feed's answer: feeds polled together
+    /// stay together (a slow answer must not push one feed past a tick the others are due at).
+    cycle_started: DateTime<Utc>,
+    jitter: f64,
+}
+
+/// The poll state after an answer: a pure function of the state before, the answer and the
+/// readings in `timing`, so that each transition is a row of a table test.
+fn next_state(
+    feed: &FeedConfig,
+    previous: &PollState,
+    answer: &Answer,
+    timing: Timing,
+) -> PollState {
+    let mut state = PollState {
+        last_attempt_at: Some(timing.now),
+        ..previous.clone()
+    };
+    let succeeded = |state: &mut PollState, status: &str| {
+        state.last_status = Some(status.into());
+        state.last_success_at = Some(timing.now);
+        state.consecutive_errors = 0;
+        state.retry_after = None;
+    };
+    let failed = |state: &mut PollState, status: &str, error: String| {
+        state.last_status = Some(status.into());
+        state.last_error = Some(error);
+        state.last_error_at = Some(timing.now);
+    };
+    match answer {
+        FetchOutcome::Fetched(Fetched {
+            body: Ok(parsed),
             validators,
             max_age,
-            moved,
+            moved_permanently,
+            ..
+        }) => {
+            follow_move(&feed.name, &mut state, moved_permanently.clone());
+            succeeded(&mut state, "ok");
+            state.etag = validators.etag.clone();
+            state.last_modified = validators.last_modified.clone();
+            state.min_interval = (*max_age).into_iter().chain(parsed.ttl).max();
+            state.gone = false;
+            state.backfilled = true;
+            state.item_digests = parsed.item_digests.clone();
+        }
+        FetchOutcome::NotModified {
+            validators,
+            max_age,
+            moved_permanently,
         } => {
-            follow_move(&feed.name, &mut state, moved.clone());
+            follow_move(&feed.name, &mut state, moved_permanently.clone());
+            succeeded(&mut state, "not modified");
             state.etag = validators.etag.clone().or(state.etag);
             state.last_modified = validators.last_modified.clone().or(state.last_modified);
-            state.last_status = Some("not modified".into());
-            state.last_success_at = Some(now);
-            state.consecutive_errors = 0;
-            state.retry_after = None;
             state.min_interval = max_age.or(state.min_interval);
-            finish(&mut state);
-            Ok((FeedOutcome::NotModified, state))
         }
-        Fetched::RateLimited(until) => {
-            state.last_status = Some("rate limited".into());
-            state.last_error = Some(match until {
+        FetchOutcome::RateLimited { retry_after, .. } => {
+            let error = match retry_after {
                 Some(until) => format!("rate limited; server asked to wait until {until}"),
                 None => "rate limited, without a usable Retry-After".into(),
-            });
-            state.last_error_at = Some(now);
+            };
+            failed(&mut state, "rate limited", error);
             state.consecutive_errors = previous.consecutive_errors.saturating_add(1);
-            state.retry_after = *until;
-            finish(&mut state);
-            Ok((FeedOutcome::RateLimited { until: *until }, state))
+            state.retry_after = *retry_after;
         }
-        Fetched::Gone => {
-            state.last_status = Some("gone".into());
-            state.last_error = Some(format!(
+        FetchOutcome::Gone => {
+            let error = format!(
                 "{} answered 410 Gone; it will not be polled again until its URL changes",
                 feed.url
-            ));
-            state.last_error_at = Some(now);
+            );
+            failed(&mut state, "gone", error);
             state.gone = true;
-            finish(&mut state);
-            Ok((FeedOutcome::Gone, state))
         }
-        Fetched::Failed(message) => {
-            state.last_status = Some("error".into());
-            state.last_error = Some(message.clone());
-            state.last_error_at = Some(now);
+        FetchOutcome::Fetched(Fetched {
+            body: Err(message), ..
+        }) => {
+            failed(&mut state, "error", message.clone());
             state.consecutive_errors = previous.consecutive_errors.saturating_add(1);
-            finish(&mut state);
-            Ok((FeedOutcome::Failed(message.clone()), state))
+        }
+        FetchOutcome::Failed(error) => {
+            failed(&mut state, "error", error.to_string());
+            state.consecutive_errors = previous.consecutive_errors.saturating_add(1);
         }
     }
+    let hints = PollHints {
+        consecutive_errors: state.consecutive_errors,
+        retry_after: state.retry_after,
+        min_interval: state
+            .min_interval
+            .and_then(|d| chrono::Duration::from_std(d).ok()),
+        gone: state.gone,
+    };
+    state.next_due_at =
+        schedule::next_due(&feed.schedule, timing.cycle_started, hints, timing.jitter);
+    state
 }
 
 /// Counts consecutive polls that ended at the same permanent redirect; after
@@ -689,67 +705,254 @@ fn log_outcome(name: &str, outcome: &FeedOutcome, elapsed: Duration) {
     }
 }
 
-/// The outputs rendered from the stored stories.
-pub struct Rendered {
-    pub atom: Vec<u8>,
-    pub json: Vec<u8>,
-    pub opml: Vec<u8>,
-    pub stories: usize,
-}
-
-/// Renders the merged feed (Atom, JSON Feed) and the feed list (OPML) from the store, and
-/// rewrites the Atom file atomically when it changed.
-pub fn publish(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Rendered, PollError> {
-    let rendered = render(config, store, now)?;
-    write_atom(config, &rendered.atom)?;
-    Ok(rendered)
-}
-
-/// Rewrites only the Atom file (all `tributary poll` leaves behind); returns how many
-/// stories it holds.
-pub fn publish_atom(
-    config: &Config,
-    store: &Store,
-    now: DateTime<Utc>,
-) -> Result<usize, PollError> {
-    let stories = store.stories(config.output.max_entries)?;
-    write_atom(config, &emit::atom(&stories, &feed_meta(config, now)))?;
-    Ok(stories.len())
-}
-
-fn write_atom(config: &Config, atom: &[u8]) -> Result<(), PollError> {
-    emit::write_if_changed(&config.output.atom_path, atom).map_err(|source| {
-        PollError::WriteOutput {
-            path: config.output.atom_path.clone(),
-            source,
-        }
-    })?;
-    Ok(())
-}
-
-/// Renders the outputs from the store without writing anything.
-pub fn render(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Rendered, StoreError> {
-    let stories = store.stories(config.output.max_entries)?;
-    let meta = feed_meta(config, now);
-    Ok(Rendered {
-        atom: emit::atom(&stories, &meta),
-        json: emit::json_feed(&stories, &meta),
-        opml: emit::opml(&config.feeds, &config.output.title),
-        stories: stories.len(),
-    })
-}
-
-fn feed_meta(config: &Config, now: DateTime<Utc>) -> FeedMeta {
-    FeedMeta {
-        title: config.output.title.clone(),
-        base_url: config.server.base_url.clone(),
-        generated_at: now,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fetch::FetchError;
+    use crate::schedule::CronRule;
+    use chrono::TimeZone;
+
+    fn at(hour: u32, minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, hour, minute, 0)
+            .single()
+            .expect("valid time")
+    }
+
+    fn feed() -> FeedConfig {
+        FeedConfig {
+            name: "writer".into(),
+            url: url::Url::parse("https://writer.example/feed").expect("url"),
+            role: Role::Origin,
+            schedule: CronRule::parse("0 * * * *").expect("hourly"),
+        }
+    }
+
+    fn validators(etag: &str) -> Validators {
+        Validators {
+            etag: Some(etag.into()),
+            last_modified: None,
+        }
+    }
+
+    fn content(parsed: Result<ParsedFeed, String>, etag: &str, max_age: Option<u64>) -> Answer {
+        FetchOutcome::Fetched(Fetched {
+            body: parsed,
+            final_url: feed().url,
+            content_type: None,
+            validators: validators(etag),
+            max_age: max_age.map(Duration::from_secs),
+            moved_permanently: None,
+        })
+    }
+
+    fn not_modified(etag: Option<&str>) -> Answer {
+        FetchOutcome::NotModified {
+            validators: etag.map(validators).unwrap_or_default(),
+            max_age: None,
+            moved_permanently: None,
+        }
+    }
+
+    fn failing() -> PollState {
+        PollState {
+            etag: Some("\"old\"".into()),
+            last_status: Some("error".into()),
+            last_error: Some("earlier failure".into()),
+            consecutive_errors: 3,
+            retry_after: Some(at(11, 0)),
+            backfilled: true,
+            ..PollState::default()
+        }
+    }
+
+    /// Every answer from every kind of earlier state: what the state becomes. The next due
+    /// time comes from `schedule::next_due` (tested there); here only whether there is one
+    /// and that it is not before the schedule's next tick.
+    #[test]
+    fn each_answer_moves_the_poll_state_as_the_table_says() {
+        let now = at(10, 5);
+        let timing = Timing {
+            now,
+            cycle_started: at(10, 0),
+            jitter: 0.5,
+        };
+        let parsed = ParsedFeed {
+            ttl: Some(Duration::from_secs(7200)),
+            item_digests: vec![7, 8],
+            ..ParsedFeed::default()
+        };
+        let refused = FetchError::Status {
+            url: feed().url,
+            status: 500,
+        };
+        struct Row {
+            name: &'static str,
+            before: PollState,
+            answer: Answer,
+            status: &'static str,
+            errors: u32,
+            etag: Option<&'static str>,
+            success: bool,
+            retry_after: Option<DateTime<Utc>>,
+            min_interval: Option<u64>,
+            gone: bool,
+        }
+        let rows = [
+            Row {
+                name: "first content",
+                before: PollState::default(),
+                answer: content(Ok(parsed.clone()), "\"a\"", Some(60)),
+                status: "ok",
+                errors: 0,
+                etag: Some("\"a\""),
+                success: true,
+                retry_after: None,
+                min_interval: Some(7200),
+                gone: false,
+            },
+            Row {
+                name: "content after failures clears the backoff",
+                before: failing(),
+                answer: content(Ok(parsed.clone()), "\"b\"", None),
+                status: "ok",
+                errors: 0,
+                etag: Some("\"b\""),
+                success: true,
+                retry_after: None,
+                min_interval: Some(7200),
+                gone: false,
+            },
+            Row {
+                name: "304 without validators keeps the ones held",
+                before: failing(),
+                answer: not_modified(None),
+                status: "not modified",
+                errors: 0,
+                etag: Some("\"old\""),
+                success: true,
+                retry_after: None,
+                min_interval: None,
+                gone: false,
+            },
+            Row {
+                name: "304 with a new etag stores it",
+                before: PollState::default(),
+                answer: not_modified(Some("\"c\"")),
+                status: "not modified",
+                errors: 0,
+                etag: Some("\"c\""),
+                success: true,
+                retry_after: None,
+                min_interval: None,
+                gone: false,
+            },
+            Row {
+                name: "429 with Retry-After",
+                before: failing(),
+                answer: FetchOutcome::RateLimited {
+                    status: 429,
+                    retry_after: Some(at(12, 0)),
+                },
+                status: "rate limited",
+                errors: 4,
+                etag: Some("\"old\""),
+                success: false,
+                retry_after: Some(at(12, 0)),
+                min_interval: None,
+                gone: false,
+            },
+            Row {
+                name: "429 without Retry-After forgets an old one",
+                before: failing(),
+                answer: FetchOutcome::RateLimited {
+                    status: 503,
+                    retry_after: None,
+                },
+                status: "rate limited",
+                errors: 4,
+                etag: Some("\"old\""),
+                success: false,
+                retry_after: None,
+                min_interval: None,
+                gone: false,
+            },
+            Row {
+                name: "410",
+                before: PollState::default(),
+                answer: FetchOutcome::Gone,
+                status: "gone",
+                errors: 0,
+                etag: None,
+                success: false,
+                retry_after: None,
+                min_interval: None,
+                gone: true,
+            },
+            Row {
+                name: "fetch failure",
+                before: failing(),
+                answer: FetchOutcome::Failed(refused),
+                status: "error",
+                errors: 4,
+                etag: Some("\"old\""),
+                success: false,
+                retry_after: Some(at(11, 0)),
+                min_interval: None,
+                gone: false,
+            },
+            Row {
+                name: "a body that does not parse is a failure, and its validators are not kept",
+                before: PollState::default(),
+                answer: content(Err("not a feed".into()), "\"d\"", None),
+                status: "error",
+                errors: 1,
+                etag: None,
+                success: false,
+                retry_after: None,
+                min_interval: None,
+                gone: false,
+            },
+        ];
+        for row in rows {
+            let state = next_state(&feed(), &row.before, &row.answer, timing);
+            let name = row.name;
+            assert_eq!(state.last_status.as_deref(), Some(row.status), "{name}");
+            assert_eq!(state.consecutive_errors, row.errors, "{name}");
+            assert_eq!(state.etag.as_deref(), row.etag, "{name}");
+            assert_eq!(state.last_attempt_at, Some(now), "{name}");
+            assert_eq!(state.last_success_at == Some(now), row.success, "{name}");
+            assert_eq!(state.last_error_at == Some(now), !row.success, "{name}");
+            assert_eq!(state.retry_after, row.retry_after, "{name}");
+            assert_eq!(
+                state.min_interval,
+                row.min_interval.map(Duration::from_secs),
+                "{name}"
+            );
+            assert_eq!(state.gone, row.gone, "{name}");
+            match state.next_due_at {
+                None => assert!(row.gone, "{name}: only a gone feed is never due"),
+                Some(due) => assert!(!row.gone && due >= at(11, 0), "{name}: due {due}"),
+            }
+            if row.success {
+                assert!(state.backfilled || row.status == "not modified", "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_rate_limited_feed_is_not_due_before_the_server_said() {
+        let timing = Timing {
+            now: at(10, 5),
+            cycle_started: at(10, 0),
+            jitter: 0.0,
+        };
+        let answer = FetchOutcome::RateLimited {
+            status: 429,
+            retry_after: Some(at(15, 30)),
+        };
+        let state = next_state(&feed(), &PollState::default(), &answer, timing);
+        assert_eq!(state.next_due_at, Some(at(15, 30)));
+    }
 
     #[test]
     fn a_feed_moves_only_after_the_same_permanent_redirect_on_several_polls() {

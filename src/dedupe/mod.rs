@@ -40,8 +40,8 @@ pub use text::{
     anchors, boilerplate, containment, content_words, quoted_passages, shingles, words,
 };
 pub use title::{
-    Decorations, contains_title, is_generic, numbers, title_grams, title_key, title_keys,
-    title_similarity,
+    Decorations, contains_title, is_generic, numbers, significant_words, title_grams, title_key,
+    title_keys, title_similarity,
 };
 pub use url::{canonical_url, enclosure_key, outbound_links, without_tracking};
 
@@ -123,6 +123,11 @@ const COPY_SHARE: f64 = 0.3;
 
 /// Title similarity at or above which a mirror's title is the work's, reworded.
 const SIMILAR_TITLE: f64 = 0.75;
+
+/// Meaningful words from which a title names one work at any distance in time: "Andrej
+/// Karpathy — AGI is still a decade away" is that interview whenever a directory lists it,
+/// while "The state of AI" or "Open models" could head a new piece every year.
+const DISTINCTIVE_TITLE_WORDS: usize = 6;
 
 impl Probe {
     /// The probe of an item from a feed with `role`, whose feed repeats `boilerplate` in every
@@ -495,10 +500,11 @@ pub fn match_candidate(
                     ))
         })
     };
-    let same_title = theirs
+    let shared_title = theirs
         .iter()
-        .any(|t| !is_generic(t) && probe.title_keys.contains(t))
-        && titles_tell();
+        .find(|t| !is_generic(t) && probe.title_keys.contains(t))
+        .filter(|_| titles_tell());
+    let same_title = shared_title.is_some();
 
     let other_place_on_the_page = probe.fragment.is_some()
         && candidate.fragment.is_some()
@@ -534,7 +540,11 @@ pub fn match_candidate(
     } else {
         thresholds.mirror_window
     };
-    if same_title && gap <= title_window {
+    // A long title is a name: a directory or a summary site that lists the work months later
+    // under the very same one is about that work. Only mirrors get this: two of a writer's own
+    // items far apart under one title are a re-run or a series, and the texts decide.
+    let named_by = |key: &str| !both_origin && significant_words(key) >= DISTINCTIVE_TITLE_WORDS;
+    if shared_title.is_some_and(|key| gap <= title_window || named_by(key)) {
         // Two origin texts with enough words that share almost nothing are different works
         // under one title; a mirror's text is often its own summary, and proves nothing.
         let disagree = both_origin
@@ -547,11 +557,13 @@ pub fn match_candidate(
     }
 
     // A mirror's title that keeps nearly every word of the other's (shortened, reordered).
-    if !both_origin && gap <= thresholds.mirror_window {
+    if !both_origin {
         let similarity = probe
             .title_keys
             .iter()
-            .flat_map(|ours| theirs.iter().map(move |t| title_similarity(ours, t)))
+            .flat_map(|ours| theirs.iter().map(move |t| (ours, t)))
+            .filter(|(ours, t)| gap <= thresholds.mirror_window || named_by(ours) && named_by(t))
+            .map(|(ours, t)| title_similarity(ours, t))
             .fold(0.0, f64::max);
         if similarity >= SIMILAR_TITLE && titles_tell() {
             return found(MatchReason::Title, similarity);

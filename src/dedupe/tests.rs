@@ -651,3 +651,100 @@ fn a_summary_in_its_own_words_joins_the_work_it_names_only_when_clearly_ahead() 
         Decision::New
     );
 }
+
+#[test]
+fn a_long_title_names_its_work_at_any_distance_and_a_short_one_does_not() {
+    let long = "Why the last lighthouse keepers walked away from their towers";
+    let post = item(long, Some("https://a.example/1"), Some(ESSAY));
+    let months_later = day(1) + Duration::days(200);
+    let listing = item(long, Some("https://directory.example/9"), Some(SUMMARY));
+    assert_eq!(
+        joined(&verdict_as(
+            &listing,
+            Role::Mirror,
+            months_later,
+            &[(1, &post, day(1), Role::Origin)]
+        )),
+        Some((1, MatchReason::Title))
+    );
+    // The same words reordered by a directory, just as far apart.
+    let reworded = item(
+        "The last lighthouse keepers: why they walked away from their towers",
+        Some("https://directory.example/10"),
+        Some(SUMMARY),
+    );
+    assert_eq!(
+        joined(&verdict_as(
+            &reworded,
+            Role::Mirror,
+            months_later,
+            &[(1, &post, day(1), Role::Origin)]
+        )),
+        Some((1, MatchReason::Title))
+    );
+    // A short title could head a new piece any year.
+    let short_post = item("The last keepers", Some("https://a.example/2"), Some(ESSAY));
+    let short_listing = item(
+        "The last keepers",
+        Some("https://directory.example/11"),
+        None,
+    );
+    assert_eq!(
+        joined(&verdict_as(
+            &short_listing,
+            Role::Mirror,
+            months_later,
+            &[(1, &short_post, day(1), Role::Origin)]
+        )),
+        None
+    );
+    // Two of the writers' own items far apart under one title are for their texts to decide.
+    let rerun = item(long, Some("https://b.example/2"), Some(OTHER_ESSAY));
+    assert_eq!(
+        joined(&verdict(&rerun, months_later, &[(1, &post, day(1))])),
+        None
+    );
+}
+
+#[test]
+fn a_show_named_inside_a_directory_title_is_a_decoration() {
+    let decorations = Decorations::new(["Ada Wick", "Coastlines"]);
+    let keys = title_keys(
+        "Ben Harbour on Coastlines — Why the last lighthouse keepers walked away",
+        &decorations,
+    );
+    assert!(
+        keys.contains(&"ben harbour why the last lighthouse keepers walked away".to_string()),
+        "{keys:?}"
+    );
+    let with_the = title_keys(
+        "Companion notes: Ben Harbour on the Coastlines Podcast",
+        &decorations,
+    );
+    assert!(
+        with_the.contains(&"companion notes ben harbour".to_string()),
+        "{with_the:?}"
+    );
+    let episode = item(
+        "Ben Harbour – Why the last lighthouse keepers walked away",
+        Some("https://a.example/ep/1"),
+        Some(ESSAY),
+    );
+    let listing = item(
+        "Ben Harbour on Coastlines — Why the last lighthouse keepers walked away",
+        Some("https://directory.example/ep"),
+        Some(SUMMARY),
+    );
+    let probe = Probe::new(
+        &listing,
+        Role::Mirror,
+        day(3),
+        &decorations,
+        &HashSet::new(),
+    );
+    let stored = candidate_as(1, &episode, day(1), Role::Origin);
+    assert_eq!(
+        joined(&decide(&probe, &[stored], &Thresholds::default())),
+        Some((1, MatchReason::Title))
+    );
+}

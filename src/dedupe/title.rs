@@ -337,7 +337,44 @@ impl Decorations {
         }
         (words.len() < original && words.len() >= 2).then(|| words.join(" "))
     }
+
+    /// The key with a show or a host named inside it taken out, as directories and summary
+    /// sites title an episode: "Ilya Sutskever on Dwarkesh Patel — Moving from the age of
+    /// scaling" is "ilya sutskever moving from the age of scaling". `None` when no name
+    /// follows "on" or "with" after the start (a guest's name comes first), or too little is
+    /// left.
+    fn strip_inner(&self, key: &str) -> Option<String> {
+        let words: Vec<&str> = key.split(' ').collect();
+        for joiner in 2..words.len().saturating_sub(1) {
+            if !INNER_JOINERS.contains(&words[joiner]) {
+                continue;
+            }
+            let mut start = joiner + 1;
+            if words[start] == "the" {
+                start += 1;
+            }
+            let Some(n) = self.lengths.iter().copied().find(|&n| {
+                start + n <= words.len() && self.names.contains(&words[start..start + n].join(" "))
+            }) else {
+                continue;
+            };
+            let mut end = start + n;
+            while end < words.len() && MEDIUM_WORDS.contains(&words[end]) {
+                end += 1;
+            }
+            let kept: Vec<&str> = words[..joiner]
+                .iter()
+                .chain(&words[end..])
+                .copied()
+                .collect();
+            return (kept.len() >= 3).then(|| kept.join(" "));
+        }
+        None
+    }
 }
+
+/// Words that put a guest on a show in the middle of a title ("X on Dwarkesh Patel: ...").
+const INNER_JOINERS: &[&str] = &["on", "with"];
 
 /// The keys a title may stand for, most likely first: its key, the key with a short tail
 /// kept, each without the writer's names, and the key of a quoted headline inside it
@@ -350,6 +387,9 @@ pub fn title_keys(title: &str, decorations: &Decorations) -> Vec<String> {
     keys.extend(full_title_key(title));
     for index in 0..keys.len() {
         if let Some(stripped) = decorations.strip(&keys[index]) {
+            keys.push(stripped);
+        }
+        if let Some(stripped) = decorations.strip_inner(&keys[index]) {
             keys.push(stripped);
         }
     }

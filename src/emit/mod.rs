@@ -9,6 +9,7 @@
 mod atom;
 mod jsonfeed;
 mod opml;
+mod publish;
 
 use std::borrow::Cow;
 use std::fs;
@@ -21,6 +22,7 @@ use url::Url;
 pub use atom::atom;
 pub use jsonfeed::json_feed;
 pub use opml::{ROLE_NAMESPACE, opml};
+pub use publish::{PublishError, Rendered, publish, publish_atom, render};
 
 use crate::atomic_file;
 use crate::dedupe::without_tracking;

@@ -53,11 +53,13 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
-/// A complete 2xx response.
+/// A complete 2xx response. `B` is the body as the fetch hands it over (decoded bytes); the
+/// poll carries the same answer on with the body parsed, so one type describes an answer from
+/// the wire to the store.
 #[derive(Debug)]
-pub struct Fetched {
+pub struct Fetched<B = Vec<u8>> {
     /// The decoded body (gzip, brotli and deflate already undone), at most `max_body` bytes.
-    pub body: Vec<u8>,
+    pub body: B,
     /// Where the body came from after redirects; relative links in the feed resolve against it.
     pub final_url: Url,
     pub content_type: Option<String>,
@@ -71,8 +73,8 @@ pub struct Fetched {
 
 /// How one fetch ended.
 #[derive(Debug)]
-pub enum FetchOutcome {
-    Fetched(Fetched),
+pub enum FetchOutcome<B = Vec<u8>> {
+    Fetched(Fetched<B>),
     /// 304: the copy we hold is current. The validators are the server's new ones where the
     /// 304 carried them, else the ones we sent, so they are always the ones to store.
     NotModified {
@@ -88,6 +90,52 @@ pub enum FetchOutcome {
     /// 410: the feed is gone for good and should stop being polled.
     Gone,
     Failed(FetchError),
+}
+
+impl<B> FetchOutcome<B> {
+    /// The 2xx response, for its body to be worked on; any other answer comes back as `Err`,
+    /// already typed for whatever body the caller carries on with (nothing to convert).
+    #[expect(
+        clippy::result_large_err,
+        reason = "both sides are answers moved once per poll, not an error path"
+    )]
+    pub fn into_fetched<C>(self) -> Result<Fetched<B>, FetchOutcome<C>> {
+        match self {
+            FetchOutcome::Fetched(fetched) => Ok(fetched),
+            FetchOutcome::NotModified {
+                validators,
+                max_age,
+                moved_permanently,
+            } => Err(FetchOutcome::NotModified {
+                validators,
+                max_age,
+                moved_permanently,
+            }),
+            FetchOutcome::RateLimited {
+                status,
+                retry_after,
+            } => Err(FetchOutcome::RateLimited {
+                status,
+                retry_after,
+            }),
+            FetchOutcome::Gone => Err(FetchOutcome::Gone),
+            FetchOutcome::Failed(error) => Err(FetchOutcome::Failed(error)),
+        }
+    }
+}
+
+impl<B> Fetched<B> {
+    /// The same response with its body replaced (parsed, say).
+    pub fn with_body<C>(self, body: C) -> Fetched<C> {
+        Fetched {
+            body,
+            final_url: self.final_url,
+            content_type: self.content_type,
+            validators: self.validators,
+            max_age: self.max_age,
+            moved_permanently: self.moved_permanently,
+        }
+    }
 }
 
 /// Why a fetch failed. Each message names the URL and the problem; the `detail` fields carry

@@ -17,15 +17,32 @@ use crate::dedupe::{
 };
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
+// The limits below are literals in the SQL text, never bound parameters: SQLite's planner
+// reads a bound LIMIT, which marks the statement to be prepared again after every bind, so a
+// cached statement with `LIMIT ?` is parsed and planned anew on each of the dozens of lookups
+// an item makes.
+
 /// Items read per key: enough for every copy of one work, few enough to stay cheap.
-const PER_KEY: i64 = 64;
+macro_rules! per_key {
+    () => {
+        "64"
+    };
+}
 
 /// Items read per title gram: a title inside a longer one shares all its runs with it, so a
 /// run shared by many titles is not the one that finds it.
-const PER_GRAM: i64 = 16;
+macro_rules! per_gram {
+    () => {
+        "16"
+    };
+}
 
 /// Items a mirror that no key led anywhere is compared with: a week of a few dozen feeds.
-const RECENT: i64 = 256;
+macro_rules! recent {
+    () => {
+        "256"
+    };
+}
 
 /// At most this many shingles of one feed are kept as its boilerplate.
 const MAX_BOILERPLATE: usize = 4096;
@@ -40,24 +57,28 @@ impl WriteTx<'_> {
         let mut ids: Vec<i64> = Vec::new();
         // A run of words many titles share ("the state of the") finds nothing in particular:
         // only the first few items that have it are read.
-        let mut by_gram = self
-            .tx
-            .prepare_cached("SELECT item_id FROM title_grams WHERE gram = ?1 LIMIT ?2")?;
+        let mut by_gram = self.tx.prepare_cached(concat!(
+            "SELECT item_id FROM title_grams WHERE gram = ?1 LIMIT ",
+            per_gram!()
+        ))?;
         for gram in &keys.title_grams {
-            for id in by_gram.query_map(params![gram, PER_GRAM], |row| row.get(0))? {
+            for id in by_gram.query_map([gram], |row| row.get(0))? {
                 ids.push(id?);
             }
         }
         let mut collect = |sql: &str, key: &dyn rusqlite::ToSql| -> Result<()> {
             let mut stmt = self.tx.prepare_cached(sql)?;
-            for id in stmt.query_map(params![key, PER_KEY], |row| row.get(0))? {
+            for id in stmt.query_map([key], |row| row.get(0))? {
                 ids.push(id?);
             }
             Ok(())
         };
         if let Some(url) = &keys.canonical_url {
             collect(
-                "SELECT id FROM items WHERE canonical_url = ?1 LIMIT ?2",
+                concat!(
+                    "SELECT id FROM items WHERE canonical_url = ?1 LIMIT ",
+                    per_key!()
+                ),
                 url,
             )?;
         }
@@ -65,22 +86,37 @@ impl WriteTx<'_> {
         // existed have their one key in `items.title_key`.
         for title in &probe.title_keys {
             collect(
-                "SELECT item_id FROM title_keys WHERE key = ?1 LIMIT ?2",
+                concat!(
+                    "SELECT item_id FROM title_keys WHERE key = ?1 LIMIT ",
+                    per_key!()
+                ),
                 title,
             )?;
         }
         if let Some(title) = &keys.title_key {
-            collect("SELECT id FROM items WHERE title_key = ?1 LIMIT ?2", title)?;
+            collect(
+                concat!(
+                    "SELECT id FROM items WHERE title_key = ?1 LIMIT ",
+                    per_key!()
+                ),
+                title,
+            )?;
         }
         if let Some(enclosure) = &keys.enclosure {
             collect(
-                "SELECT item_id FROM outbound_links WHERE link = ?1 LIMIT ?2",
+                concat!(
+                    "SELECT item_id FROM outbound_links WHERE link = ?1 LIMIT ",
+                    per_key!()
+                ),
                 enclosure,
             )?;
         }
         for anchor in &keys.anchors {
             collect(
-                "SELECT item_id FROM text_anchors WHERE anchor = ?1 LIMIT ?2",
+                concat!(
+                    "SELECT item_id FROM text_anchors WHERE anchor = ?1 LIMIT ",
+                    per_key!()
+                ),
                 anchor,
             )?;
         }
@@ -89,7 +125,7 @@ impl WriteTx<'_> {
         self.load_candidates(ids, &linked, decorations)
     }
 
-    /// The items published within `window` of `around`, newest first, at most [`RECENT`]:
+    /// The items published within `window` of `around`, newest first, at most `recent!()`:
     /// where a mirror that no key led anywhere looks for the work it quotes or summarises (both
     /// count only within days), and where a summary that came first is asked again once its
     /// work arrives. No index of every origin's passages or words is kept for them.
@@ -101,16 +137,13 @@ impl WriteTx<'_> {
     ) -> Result<Vec<Candidate>> {
         let ids: Vec<i64> = self
             .tx
-            .prepare_cached(
+            .prepare_cached(concat!(
                 "SELECT id FROM items WHERE published BETWEEN ?1 AND ?2
-                 ORDER BY published DESC LIMIT ?3",
-            )?
+                 ORDER BY published DESC LIMIT ",
+                recent!()
+            ))?
             .query_map(
-                params![
-                    timestamp(around - window),
-                    timestamp(around + window),
-                    RECENT
-                ],
+                params![timestamp(around - window), timestamp(around + window)],
                 |row| row.get(0),
             )?
             .collect::<rusqlite::Result<_>>()?;
@@ -133,19 +166,19 @@ impl WriteTx<'_> {
             .prepare_cached("SELECT id FROM sources WHERE role = 'mirror'")?
             .query_map([], |row| row.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        let mut stmt = self.tx.prepare_cached(
+        let mut stmt = self.tx.prepare_cached(concat!(
             "SELECT id FROM items WHERE source_id = ?1 AND published BETWEEN ?2 AND ?3
                AND match_reason = 'new'
-             ORDER BY published DESC LIMIT ?4",
-        )?;
+             ORDER BY published DESC LIMIT ",
+            per_key!()
+        ))?;
         let mut ids: Vec<i64> = Vec::new();
         for source in mirrors {
             for id in stmt.query_map(
                 params![
                     source,
                     timestamp(around - window),
-                    timestamp(around + window),
-                    PER_KEY
+                    timestamp(around + window)
                 ],
                 |row| row.get(0),
             )? {
@@ -252,8 +285,11 @@ impl WriteTx<'_> {
         };
         let linking: Vec<i64> = self
             .tx
-            .prepare_cached("SELECT item_id FROM outbound_links WHERE link = ?1 LIMIT ?2")?
-            .query_map(params![own, PER_KEY], |row| row.get(0))?
+            .prepare_cached(concat!(
+                "SELECT item_id FROM outbound_links WHERE link = ?1 LIMIT ",
+                per_key!()
+            ))?
+            .query_map([own], |row| row.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         for item_id in linking {
             let (story_id, links): (i64, Vec<String>) = {

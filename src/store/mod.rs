@@ -34,6 +34,9 @@ const PAGE_CACHE_KIB: i64 = 16 * 1024;
 /// WAL pages between automatic checkpoints (32 MiB at SQLite's 4 KiB pages).
 const WAL_CHECKPOINT_PAGES: i64 = 8192;
 
+/// Statements kept prepared per connection: more than the store has.
+const STATEMENT_CACHE: usize = 128;
+
 /// How long a writer waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -201,6 +204,9 @@ impl Store {
         // a page rewritten by several commits is then copied back once, not once per commit.
         conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
             .map_err(open_err)?;
+        // Ingest runs a few dozen distinct statements per item; with rusqlite's default of 16
+        // cached, they would evict each other and be parsed again every time.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let mut store = Store {
             conn,
             path: path.to_owned(),
@@ -580,17 +586,23 @@ struct ResolvedStory {
     head: i64,
 }
 
+const STORY_BY_NUMBER: &str = "SELECT id, merged_into FROM stories WHERE id = ?1";
+const STORY_BY_ATOM_ID: &str = "SELECT id, merged_into FROM stories WHERE atom_id = ?1";
+
 /// Finds a story by its number or its Atom id and follows its merges. The chain ends: only a
 /// story that holds members is ever folded (the matcher's candidates are items, and a manual
 /// merge refuses a story already merged), and it is folded into another such story.
 fn resolve_story(conn: &Connection, key: &str) -> Result<Option<ResolvedStory>> {
-    let found: Option<(i64, Option<i64>)> = conn
-        .query_row(
-            "SELECT id, merged_into FROM stories WHERE atom_id = ?1 OR CAST(id AS TEXT) = ?1",
-            [key],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()?;
+    // Each form of key has its own index (the primary key, the unique atom_id): a key matched
+    // against both at once would scan the table, once per delivery.
+    let by_key = |sql: &str, key: &dyn rusqlite::ToSql| {
+        conn.query_row(sql, [key], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
+    };
+    let found: Option<(i64, Option<i64>)> = match key.parse::<i64>() {
+        Ok(number) => by_key(STORY_BY_NUMBER, &number)?,
+        Err(_) => by_key(STORY_BY_ATOM_ID, &key)?,
+    };
     let Some((found, mut merged_into)) = found else {
         return Ok(None);
     };
@@ -753,10 +765,10 @@ impl WriteTx<'_> {
         published: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        self.tx.execute(
+        self.tx.prepare_cached(
             "INSERT INTO stories (atom_id, created_at, published, updated_at) VALUES (?1, ?2, ?3, ?2)",
-            params![atom_id, timestamp(now), timestamp(published)],
-        )?;
+        )?
+        .execute(params![atom_id, timestamp(now), timestamp(published)])?;
         Ok(self.tx.last_insert_rowid())
     }
 
@@ -768,22 +780,25 @@ impl WriteTx<'_> {
         published: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.tx.execute(
-            "UPDATE stories SET published = min(published, ?2), updated_at = ?3 WHERE id = ?1",
-            params![story_id, timestamp(published), timestamp(now)],
-        )?;
+        self.tx
+            .prepare_cached(
+                "UPDATE stories SET published = min(published, ?2), updated_at = ?3 WHERE id = ?1",
+            )?
+            .execute(params![story_id, timestamp(published), timestamp(now)])?;
         Ok(())
     }
 
     pub fn insert_item(&self, row: &NewItem<'_>, now: DateTime<Utc>) -> Result<i64> {
         let data = serde_json::to_string(row.item)
             .map_err(|source| StoreError::CorruptItem { id: 0, source })?;
-        self.tx.execute(
-            "INSERT INTO items (source_id, guid, data, content_hash, canonical_url, title_key,
+        self.tx
+            .prepare_cached(
+                "INSERT INTO items (source_id, guid, data, content_hash, canonical_url, title_key,
                 published, first_seen, changed_at, story_id, match_reason, match_score,
                 member_role)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)",
-            params![
+            )?
+            .execute(params![
                 row.source_id,
                 row.item.guid,
                 data,
@@ -796,14 +811,12 @@ impl WriteTx<'_> {
                 row.reason.as_str(),
                 row.score,
                 row.member_role.as_str(),
-            ],
-        )?;
+            ])?;
         let id = self.tx.last_insert_rowid();
         self.insert_keys(id, row.keys)?;
-        self.tx.execute(
-            "UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1",
-            [row.source_id],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1")?
+            .execute([row.source_id])?;
         Ok(id)
     }
 
@@ -827,10 +840,12 @@ impl WriteTx<'_> {
     ) -> Result<()> {
         let data =
             serde_json::to_string(item).map_err(|source| StoreError::CorruptItem { id, source })?;
-        self.tx.execute(
-            "UPDATE items SET data = ?2, content_hash = ?3, canonical_url = ?4, title_key = ?5,
+        self.tx
+            .prepare_cached(
+                "UPDATE items SET data = ?2, content_hash = ?3, canonical_url = ?4, title_key = ?5,
                 published = ?6, changed_at = ?7 WHERE id = ?1",
-            params![
+            )?
+            .execute(params![
                 id,
                 data,
                 content_hash,
@@ -838,8 +853,7 @@ impl WriteTx<'_> {
                 keys.title_key,
                 timestamp(published),
                 timestamp(now),
-            ],
-        )?;
+            ])?;
         self.delete_keys(id)?;
         self.insert_keys(id, keys)
     }
@@ -854,17 +868,18 @@ impl WriteTx<'_> {
         due: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.tx.execute(
-            "INSERT OR IGNORE INTO outbox (story_id, sink, idempotency_key, created_at, due_at)
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO outbox (story_id, sink, idempotency_key, created_at, due_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
+            )?
+            .execute(params![
                 story_id,
                 sink,
                 idempotency_key,
                 timestamp(now),
                 timestamp(due)
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 

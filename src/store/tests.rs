@@ -364,6 +364,52 @@ fn a_story_folded_into_another_resolves_to_it() {
 }
 
 #[test]
+fn a_story_is_found_by_number_or_atom_id_through_an_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin)]);
+    let items = vec![post("a", "1", "An essay on rivers", "one two three", 1)];
+    let context = IngestContext::default();
+    ingest_items(
+        &mut store,
+        &sources[0],
+        &items,
+        &PollState::default(),
+        &context,
+        at(2),
+    );
+    let story = store.stories(1).expect("stories").remove(0);
+    for key in [story.id.to_string(), story.atom_id.clone()] {
+        let found = store.story(&key).expect("query").expect("found");
+        assert_eq!(found.id, story.id, "{key}");
+    }
+    assert!(store.story("999999").expect("query").is_none());
+    assert!(store.story("urn:nothing").expect("query").is_none());
+    // Deliveries look their story up one by one: a scan of the stories table each time would
+    // make a long outbox quadratic.
+    for (sql, key) in [
+        ("SELECT id, merged_into FROM stories WHERE id = ?1", "1"),
+        (
+            "SELECT id, merged_into FROM stories WHERE atom_id = ?1",
+            "urn:x",
+        ),
+    ] {
+        let plan: Vec<String> = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("plan")
+            .query_map([key], |row| row.get::<_, String>(3))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("plan rows");
+        assert!(
+            plan.iter().all(|step| !step.starts_with("SCAN")),
+            "{sql}: {plan:?}"
+        );
+    }
+}
+
+#[test]
 fn an_older_database_is_migrated_in_place() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("t.db");

@@ -39,11 +39,17 @@ use crate::common::server::{Reply, TestServer};
 /// Pairwise precision the matcher must keep on the `tune` split. Floors sit just under what the
 /// matcher measures and are raised as it improves, never lowered: a floor that moves down lets
 /// the regression it was set to catch through. Measured blind (the matcher before this set was
-/// written): tune P 1.000 R 0.293, holdout P 1.000 R 0.489. Now: tune P 1.000 R 0.919, holdout
-/// P 1.000 R 0.885.
+/// written): tune P 1.000 R 0.293, holdout P 1.000 R 0.489. Then: tune P 1.000 R 0.919, holdout
+/// P 1.000 R 0.885. The Dwarkesh set came later, scored blind at R 0.601 (0.620 mirrors first);
+/// with it the tune split measures P 1.000 R 0.776 (0.792).
 const TUNE_PRECISION_FLOOR: f64 = 0.99;
-/// Pairwise recall the matcher must keep on the `tune` split (raised, never lowered).
-const TUNE_RECALL_FLOOR: f64 = 0.90;
+/// Pairwise recall the matcher must keep on each set of the `tune` split (raised, never
+/// lowered). Per set, so that a harder set joining the split does not lower the others' floors.
+const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
+    ("latent-space", 0.89),
+    ("simon-willison", 0.92),
+    ("dwarkesh", 0.68),
+];
 /// Pairwise precision on the `holdout` split (raised, never lowered).
 const HOLDOUT_PRECISION_FLOOR: f64 = 0.99;
 /// Pairwise recall on the `holdout` split (raised, never lowered).
@@ -1779,11 +1785,11 @@ fn evaluate(mirrors_first: bool) {
     );
 
     let floors = [
-        (Split::Tune, TUNE_PRECISION_FLOOR, TUNE_RECALL_FLOOR),
+        (Split::Tune, TUNE_PRECISION_FLOOR, None),
         (
             Split::Holdout,
             HOLDOUT_PRECISION_FLOOR,
-            HOLDOUT_RECALL_FLOOR,
+            Some(HOLDOUT_RECALL_FLOOR),
         ),
     ];
     for (split, precision_floor, recall_floor) in floors {
@@ -1796,9 +1802,22 @@ fn evaluate(mirrors_first: bool) {
             "{name} precision {:.3} < {precision_floor}",
             tally.precision
         );
+        if let Some(recall_floor) = recall_floor {
+            assert!(
+                tally.recall >= recall_floor,
+                "{name} recall {:.3} < {recall_floor}",
+                tally.recall
+            );
+        }
+    }
+    for (set, recall_floor) in TUNE_RECALL_FLOORS {
+        // A clone may hold fewer sets than the floors name (the sample set alone, say).
+        let Some(tally) = report.sets.get(*set) else {
+            continue;
+        };
         assert!(
-            tally.recall >= recall_floor,
-            "{name} recall {:.3} < {recall_floor}",
+            tally.recall >= *recall_floor,
+            "{set} recall {:.3} < {recall_floor}",
             tally.recall
         );
     }
