@@ -23,7 +23,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use strum::{EnumCount, IntoEnumIterator};
 
-use crate::poll::{CycleReport, FeedOutcome, FeedReport};
+use crate::poll::{CycleReport, FeedOutcome, FeedReport, PollStatus};
 
 /// What `/metrics` answers with: the text format [`Metrics::render`] writes.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -31,38 +31,6 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// The upper bounds (seconds) of the poll-duration histogram's buckets; `+Inf` is implied.
 /// From a fast 304 to the default 30 s fetch timeout.
 const DURATION_BUCKETS: [f64; 8] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
-
-/// How a poll ended, as the `outcome` label says it. Declared in label order, so iteration
-/// renders alphabetically.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::EnumCount, strum::IntoStaticStr,
-)]
-#[strum(serialize_all = "snake_case")]
-enum Outcome {
-    Error,
-    Gone,
-    NotModified,
-    Ok,
-    RateLimited,
-    Skipped,
-}
-
-impl Outcome {
-    fn of(outcome: &FeedOutcome) -> Outcome {
-        match outcome {
-            FeedOutcome::Ingested(_) => Outcome::Ok,
-            FeedOutcome::NotModified => Outcome::NotModified,
-            FeedOutcome::Skipped { .. } | FeedOutcome::SkippedGone => Outcome::Skipped,
-            FeedOutcome::RateLimited { .. } => Outcome::RateLimited,
-            FeedOutcome::Gone => Outcome::Gone,
-            FeedOutcome::Failed(_) => Outcome::Error,
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
 
 /// A fixed-bucket histogram. Buckets hold non-cumulative counts, as the encoder takes them.
 #[derive(Debug, Clone, Default)]
@@ -101,7 +69,7 @@ struct FeedStats {
     last_success: Option<DateTime<Utc>>,
     consecutive_errors: u32,
     items_ingested: u64,
-    polls: [u64; Outcome::COUNT],
+    polls: [u64; PollStatus::COUNT],
     duration: Histogram,
 }
 
@@ -149,11 +117,11 @@ impl Metrics {
     /// A skipped poll is counted but its duration is not observed: nothing was asked, and its
     /// zero would drag the histogram towards a speed no feed has.
     pub fn record_feed(&self, report: &FeedReport) {
-        let outcome = Outcome::of(&report.outcome);
+        let outcome = report.outcome.status();
         let mut state = self.state.lock();
         let feed = state.feeds.entry(report.name.clone()).or_default();
-        feed.polls[outcome.index()] += 1;
-        if outcome != Outcome::Skipped {
+        feed.polls[outcome as usize] += 1;
+        if outcome != PollStatus::Skipped {
             feed.duration.observe(report.elapsed);
         }
         if let FeedOutcome::Ingested(summary) = &report.outcome {
@@ -262,14 +230,14 @@ impl Collector for Scrape {
             MetricType::Counter,
         )?;
         for (name, feed) in &state.feeds {
-            for outcome in Outcome::iter() {
+            for outcome in PollStatus::iter() {
                 let labels = [
                     ("feed", Escaped(name)),
                     ("outcome", Escaped(outcome.into())),
                 ];
                 counter(
                     &mut metric.encode_family(&labels)?,
-                    feed.polls[outcome.index()],
+                    feed.polls[outcome as usize],
                 )?;
             }
         }

@@ -65,11 +65,37 @@ pub enum FeedOutcome {
     Failed(String),
 }
 
+/// How a poll ended, in one word: the `outcome` label of the metrics and the columns of the
+/// cycle summary. Declared in label order, so iteration renders alphabetically.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::EnumCount, strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum PollStatus {
+    Error,
+    Gone,
+    NotModified,
+    Ok,
+    RateLimited,
+    Skipped,
+}
+
 impl FeedOutcome {
+    pub fn status(&self) -> PollStatus {
+        match self {
+            FeedOutcome::Ingested(_) => PollStatus::Ok,
+            FeedOutcome::NotModified => PollStatus::NotModified,
+            FeedOutcome::Skipped { .. } | FeedOutcome::SkippedGone => PollStatus::Skipped,
+            FeedOutcome::RateLimited { .. } => PollStatus::RateLimited,
+            FeedOutcome::Gone => PollStatus::Gone,
+            FeedOutcome::Failed(_) => PollStatus::Error,
+        }
+    }
+
     pub fn is_failure(&self) -> bool {
         matches!(
-            self,
-            FeedOutcome::Failed(_) | FeedOutcome::Gone | FeedOutcome::RateLimited { .. }
+            self.status(),
+            PollStatus::Error | PollStatus::Gone | PollStatus::RateLimited
         )
     }
 }
@@ -131,17 +157,17 @@ impl CycleReport {
         let mut totals = IngestSummary::default();
         let (mut ok, mut unchanged, mut skipped, mut failed) = (0, 0, 0, 0);
         for feed in &self.feeds {
-            match &feed.outcome {
-                FeedOutcome::Ingested(s) => {
-                    ok += 1;
-                    totals.new_items += s.new_items;
-                    totals.updated_items += s.updated_items;
-                    totals.new_stories += s.new_stories;
-                    totals.joined_stories += s.joined_stories;
-                }
-                FeedOutcome::NotModified => unchanged += 1,
-                FeedOutcome::Skipped { .. } | FeedOutcome::SkippedGone => skipped += 1,
-                _ => failed += 1,
+            if let FeedOutcome::Ingested(s) = &feed.outcome {
+                totals.new_items += s.new_items;
+                totals.updated_items += s.updated_items;
+                totals.new_stories += s.new_stories;
+                totals.joined_stories += s.joined_stories;
+            }
+            match feed.outcome.status() {
+                PollStatus::Ok => ok += 1,
+                PollStatus::NotModified => unchanged += 1,
+                PollStatus::Skipped => skipped += 1,
+                PollStatus::Error | PollStatus::Gone | PollStatus::RateLimited => failed += 1,
             }
         }
         format!(
