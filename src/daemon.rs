@@ -175,11 +175,13 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
         *cycle_started.lock() = None;
         match report {
             Ok(report) => {
+                let mut stories_written = None;
                 if report.changed || selection != Selection::Due {
                     // A full disk or a lost directory must not stop the service: the feed is
                     // still served from memory, and the file is rewritten on the next change.
                     match emit::render(&config, &store, clock.now()) {
                         Ok(rendered) => {
+                            stories_written = Some(rendered.stories);
                             if let Err(error) =
                                 emit::write_if_changed(&config.output.atom_path, &rendered.atom)
                             {
@@ -198,6 +200,9 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
                         }
                         Err(error) => tracing::error!(%error, "cannot render the merged feed"),
                     }
+                }
+                if !report.feeds.is_empty() {
+                    tracing::info!("cycle: {}", report.summary(stories_written));
                 }
                 metrics.record_cycle(&report, clock.now());
                 state.mark_cycle_finished();

@@ -403,7 +403,7 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
     for feed in report.feeds.iter().filter(|f| f.outcome.is_failure()) {
         eprintln!("feed {} failed: {}", feed.name, feed.outcome);
     }
-    writeln!(out, "{}", report.summary(stories))?;
+    writeln!(out, "{}", report.summary(Some(stories)))?;
     writeln!(out, "merged feed: {}", config.output.atom_path.display())?;
 
     // After the whole cycle's ingest, so every item of this cycle has folded into its story

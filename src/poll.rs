@@ -153,7 +153,9 @@ pub struct CycleReport {
 
 impl CycleReport {
     /// One line for people: what happened across the cycle.
-    pub fn summary(&self, stories_written: usize) -> String {
+    /// `stories_written` is left out when the outputs were not rendered again (nothing
+    /// changed).
+    pub fn summary(&self, stories_written: Option<usize>) -> String {
         let mut totals = IngestSummary::default();
         let (mut ok, mut unchanged, mut skipped, mut failed) = (0, 0, 0, 0);
         for feed in &self.feeds {
@@ -170,17 +172,19 @@ impl CycleReport {
                 PollStatus::Error | PollStatus::Gone | PollStatus::RateLimited => failed += 1,
             }
         }
-        format!(
+        let mut line = format!(
             "{} feeds: {ok} fetched, {unchanged} unchanged, {skipped} skipped, {failed} failed; \
-             {} new items ({} joined existing stories), {} updated, {} new stories; \
-             {} stories in the merged feed",
+             {} new items ({} joined existing stories), {} updated, {} new stories",
             self.feeds.len(),
             totals.new_items,
             totals.joined_stories,
             totals.updated_items,
             totals.new_stories,
-            stories_written,
-        )
+        );
+        if let Some(stories) = stories_written {
+            line.push_str(&format!("; {stories} stories in the merged feed"));
+        }
+        line
     }
 }
 

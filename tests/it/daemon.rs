@@ -112,6 +112,13 @@ fn serves_the_merged_feed_polls_on_schedule_reloads_and_stops() {
             .contains("A brand new essay on tides"),
         "the file on disk is kept fresh too"
     );
+    // Each cycle leaves one summary line; a cycle that brought something says what it wrote.
+    daemon.wait_for("a cycle summary with the new item", || {
+        daemon.log().lines().any(|line| {
+            line.contains("cycle: 1 feeds: 1 fetched")
+                && line.contains("stories in the merged feed")
+        })
+    });
 
     // SIGHUP with a bad config: refused, the old one keeps running.
     std::fs::write(&config_path, "[output]\ntitel = 1\n").expect("write");
