@@ -605,7 +605,9 @@ impl Balancer {
             if key == "xml:base" && !usable_base(&value) {
                 continue;
             }
-            if key == "type" {
+            // Atom's text constructs only: `media:title type="plain"` is Media RSS's own
+            // vocabulary, and rewriting it made feed-rs refuse the whole document.
+            if key == "type" && matches!(name.split_once(':'), None | Some(("atom", _))) {
                 value = normalize_text_type(local, &value);
             }
             if is_root && key == "xmlns" {
@@ -1110,6 +1112,13 @@ mod tests {
         assert_eq!(
             repaired("<feed><title type=\"text/plain\">x</title></feed>"),
             "<feed><title type=\"text\">x</title></feed>"
+        );
+        // Media RSS's own `type` vocabulary is not Atom's.
+        assert_eq!(
+            repaired(
+                "<rss><channel><item><media:title type=\"plain\">x</media:title></item></channel></rss>"
+            ),
+            "<rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\"><channel><item><media:title type=\"plain\">x</media:title></item></channel></rss>"
         );
     }
 

@@ -2,7 +2,10 @@
 //! corpus of 1,125 real and synthetic feed documents.
 
 use crate::common::bodies::utf16;
+use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -200,6 +203,105 @@ fn fast_path_equals_feed_rs() {
     assert!(fast >= 5, "the fast path took only {fast} documents");
 }
 
+/// Parity with Python feedparser 6, the reference forgiving reader: on every corpus document
+/// that is not broken on purpose, tributary finds at least as many items as feedparser does on
+/// the same bytes (`scripts/feedparser_counts.py`). Skipped without the corpus or without
+/// feedparser, unless `TRIBUTARY_REQUIRE_SHARED=1` / `TRIBUTARY_REQUIRE_VALIDATORS=1` (CI).
+#[test]
+fn corpus_has_as_many_items_as_feedparser() {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let corpus = crate_dir.join("../shared/corpus");
+    let Ok(manifest) = std::fs::read_to_string(corpus.join("MANIFEST.tsv")) else {
+        assert!(
+            std::env::var("TRIBUTARY_REQUIRE_SHARED").as_deref() != Ok("1"),
+            "TRIBUTARY_REQUIRE_SHARED=1 but {} is missing",
+            corpus.display()
+        );
+        eprintln!("corpus_has_as_many_items_as_feedparser: skipped, no shared corpus");
+        return;
+    };
+    let probe = Command::new("python3")
+        .args(["-c", "import feedparser"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var("TRIBUTARY_REQUIRE_VALIDATORS").as_deref() != Ok("1"),
+            "python3 with feedparser is missing and TRIBUTARY_REQUIRE_VALIDATORS=1"
+        );
+        eprintln!("corpus_has_as_many_items_as_feedparser: skipped, no python3 with feedparser");
+        return;
+    }
+    let paths: Vec<PathBuf> = manifest
+        .lines()
+        .skip(1)
+        .filter_map(Row::parse)
+        .filter(|row| !row.is_broken_on_purpose())
+        .map(|row| corpus.join(row.local_path))
+        .collect();
+    assert!(paths.len() > 1000, "{} documents to compare", paths.len());
+
+    let theirs = feedparser_counts(&crate_dir.join("scripts/feedparser_counts.py"), &paths);
+    let mut below = Vec::new();
+    for path in &paths {
+        let key = path.display().to_string();
+        let expected = *theirs
+            .get(&key)
+            .unwrap_or_else(|| panic!("feedparser_counts.py did not report {key}"));
+        let found = match parse_bounded(path.clone(), Duration::from_secs(10)) {
+            Outcome::Parsed(items) => items,
+            _ => 0,
+        };
+        if found < expected {
+            below.push(format!("{key}: {found} items, feedparser {expected}"));
+        }
+    }
+    eprintln!(
+        "feedparser parity: {} of {} documents with fewer items than feedparser",
+        below.len(),
+        paths.len()
+    );
+    assert!(
+        below.is_empty(),
+        "{} documents with fewer items than feedparser:\n{}",
+        below.len(),
+        below.join("\n")
+    );
+}
+
+/// feedparser's entry count for each of `paths`, keyed by the path as displayed.
+fn feedparser_counts(script: &Path, paths: &[PathBuf]) -> HashMap<String, usize> {
+    // The list goes through a file: a pipe written while the script's output fills the other
+    // pipe would deadlock.
+    let mut list = tempfile::NamedTempFile::new().expect("a temporary file");
+    for path in paths {
+        writeln!(list, "{}", path.display()).expect("write the path list");
+    }
+    let input = std::fs::File::open(list.path()).expect("reopen the path list");
+    let output = Command::new("python3")
+        .arg(script)
+        .stdin(input)
+        .output()
+        .expect("run python3");
+    assert!(
+        output.status.success(),
+        "{} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| {
+            let (count, path) = line
+                .split_once('\t')
+                .unwrap_or_else(|| panic!("not `count<TAB>path`: {line}"));
+            let count = count
+                .parse()
+                .unwrap_or_else(|e| panic!("count {count:?} for {path}: {e}"));
+            (path.to_string(), count)
+        })
+        .collect()
+}
+
 /// Every file under `dir`, recursively, in a stable order.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
@@ -287,6 +389,11 @@ impl Row {
             && self.well_formed.starts_with("yes")
             && self.intentionally_malformed == "no"
             && feed_format
+    }
+
+    /// Its source project broke it on purpose (or expects its parser to call it broken).
+    fn is_broken_on_purpose(&self) -> bool {
+        self.intentionally_malformed.starts_with("yes")
     }
 
     /// Not well-formed, and not broken on purpose by its source project.
