@@ -10,7 +10,7 @@ use url::Url;
 
 use super::ParsedFeed;
 use super::html::{plain_text, text_to_html};
-use super::media::{is_audio_video, is_image, parse_duration};
+use super::media::{file_type, is_audio_video, is_image, parse_duration};
 use super::parsed::{Html, ParsedItem};
 use super::scan::ItemFacts;
 use crate::hex::hex;
@@ -235,8 +235,8 @@ fn enclosure_candidates(entry: &Entry, base: &Url) -> Vec<Enclosure> {
             return;
         }
         out.push(Enclosure {
+            mime_type: file_type(mime.as_deref(), url.as_str()),
             url: url.into(),
-            mime_type: mime.map(|m| m.trim().to_string()).filter(|m| !m.is_empty()),
             length: length.filter(|n| *n > 0),
         });
     };
@@ -348,13 +348,27 @@ fn non_empty(html: Html) -> Option<Html> {
     (!html.as_str().trim().is_empty()).then_some(html)
 }
 
+/// A person's name; their email address when the feed gave only that. RSS writes authors as
+/// `james@example.com (James Cridland)`, which feed-rs splits leaving the parentheses on the
+/// name.
 fn person_name(person: &Person) -> Option<String> {
     person
         .name
         .as_deref()
-        .map(plain_text)
+        .map(|name| unwrap_brackets(plain_text(name).trim()).to_string())
         .filter(|name| !name.is_empty())
         .or_else(|| person.email.clone())
+}
+
+/// `(James)` -> `James`; a name only partly in brackets is left as it is.
+fn unwrap_brackets(name: &str) -> &str {
+    [('(', ')'), ('[', ']')]
+        .iter()
+        .find_map(|(open, close)| {
+            let inner = name.strip_prefix(*open)?.strip_suffix(*close)?;
+            (!inner.contains([*open, *close])).then_some(inner.trim())
+        })
+        .unwrap_or(name)
 }
 
 fn authors(people: &[Person], media: &[MediaObject]) -> Vec<String> {
@@ -415,6 +429,33 @@ mod tests {
         assert_ne!(hash_id(&["ab", "c"]), hash_id(&["a", "bc"]));
         assert!(a.starts_with("sha256:"));
         assert_eq!(a.len(), "sha256:".len() + HASH_ID_HEX_LEN);
+    }
+
+    #[test]
+    fn rss_authors_keep_their_names() {
+        let person = |name: Option<&str>, email: Option<&str>| Person {
+            name: name.map(String::from),
+            email: email.map(String::from),
+            uri: None,
+            role: None,
+        };
+        let name = |p: Person| person_name(&p);
+        assert_eq!(
+            name(person(Some("(James Cridland)"), Some("james@example.com"))).as_deref(),
+            Some("James Cridland")
+        );
+        assert_eq!(
+            name(person(None, Some("james@example.com"))).as_deref(),
+            Some("james@example.com")
+        );
+        assert_eq!(
+            name(person(Some("Ana (ed.)"), None)).as_deref(),
+            Some("Ana (ed.)")
+        );
+        assert_eq!(
+            name(person(Some("(a) and (b)"), None)).as_deref(),
+            Some("(a) and (b)")
+        );
     }
 
     #[test]
