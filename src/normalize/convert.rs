@@ -93,6 +93,14 @@ fn convert_entry(
                 .map(|title| plain_text(&title.content))
                 .find(|title| !title.is_empty())
         })
+        // An item titled only by a `media:title` with no `media:content` beside it.
+        .or_else(|| {
+            facts
+                .media_title
+                .as_deref()
+                .map(plain_text)
+                .filter(|title| !title.is_empty())
+        })
         .unwrap_or_default();
 
     // Relative URLs in the HTML: the xml:base in scope, else the item's page, else the feed.

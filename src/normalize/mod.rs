@@ -230,10 +230,15 @@ fn parse_xml(
     if let Ok(feed) = &first
         && !feed.entries.is_empty()
     {
-        return Ok(convert_xml(feed, text, ctx));
+        let facts = scan::scan_items(text, feed_url);
+        // feed-rs leaves out RSS 1.0 items without a `<link>`; the translation keeps them.
+        if facts.len() <= feed.entries.len() {
+            return Ok(convert::convert_feed(feed, &facts, &[], ctx));
+        }
     }
 
-    // Refused, or no items: try the repaired document, in a format feed-rs reads.
+    // Refused, no items, or fewer than the document has: try the repaired document, in a
+    // format feed-rs reads.
     let mut repaired = repair::repair(text)
         .map_err(|repair::TooDeep| NormalizeError::TooDeep { limit: MAX_DEPTH })?;
     if let Some(translated) = translate::translate(&repaired.text) {

@@ -763,6 +763,10 @@ fn normalize_text_type(element: &str, value: &str) -> String {
         element,
         "title" | "subtitle" | "summary" | "rights" | "tagline"
     );
+    // Anything else (a `<link>`, an enclosure) has a MIME type there, which must stay one.
+    if !text_construct && element != "content" {
+        return value.to_string();
+    }
     match lower.as_str() {
         "text/plain" | "text" => "text".to_string(),
         "text/html" | "html" => "html".to_string(),
@@ -1112,6 +1116,10 @@ mod tests {
         assert_eq!(
             repaired("<feed><title type=\"text/plain\">x</title></feed>"),
             "<feed><title type=\"text\">x</title></feed>"
+        );
+        assert_eq!(
+            repaired("<feed><link type=\"text/html\" href=\"x\"/></feed>"),
+            "<feed><link type=\"text/html\" href=\"x\"/></feed>"
         );
         // Media RSS's own `type` vocabulary is not Atom's.
         assert_eq!(

@@ -174,6 +174,7 @@ fn fast_path_equals_feed_rs() {
 
     let url = Url::parse("https://corpus.example/feed").expect("valid URL");
     let mut fast = 0;
+    let mut taken: Vec<PathBuf> = Vec::new();
     let mut differ = Vec::new();
     for path in &documents {
         let bytes = std::fs::read(path).expect("a readable document");
@@ -183,6 +184,7 @@ fn fast_path_equals_feed_rs() {
             continue;
         }
         fast += 1;
+        taken.push(path.clone());
         let reference = parse_feed_by(&bytes, &url, "corpus", now(), &mut Route::FeedRs);
         if result != reference {
             differ.push(path.display().to_string());
@@ -192,6 +194,19 @@ fn fast_path_equals_feed_rs() {
         "fast path: taken on {fast} of {} documents ({fixtures} fixtures), feed-rs read {}",
         documents.len(),
         documents.len() - fast
+    );
+    // Without ../shared these are what holds the fast path to feed-rs: one document per shape
+    // it reads, each of which it must take (or it compares nothing).
+    let shapes = files_under(&crate_dir.join("tests/fixtures/fast"));
+    assert!(shapes.len() >= 6, "{} fast-path fixtures", shapes.len());
+    let declined: Vec<String> = shapes
+        .iter()
+        .filter(|path| !taken.contains(*path))
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(
+        declined.is_empty(),
+        "the fast path declined its own fixtures: {declined:?}"
     );
     assert!(
         differ.is_empty(),
@@ -878,4 +893,197 @@ fn the_corpus_safety_check_catches_what_it_should() {
         ),
         None
     );
+}
+
+fn fixture(path: &str) -> Feed {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path);
+    let bytes = std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()));
+    parse(&String::from_utf8(bytes).expect("UTF-8 fixture"))
+}
+
+fn date(text: &str) -> Option<DateTime<Utc>> {
+    Some(
+        DateTime::parse_from_rfc3339(text)
+            .expect("valid test date")
+            .with_timezone(&Utc),
+    )
+}
+
+#[test]
+fn atom_03_is_read_as_atom_10() {
+    let feed = fixture("legacy/atom03.xml");
+    assert_eq!(feed.title.as_deref(), Some("Moth & Lamp"));
+    assert_eq!(feed.link.as_deref(), Some("https://moths.example.com/"));
+    let [escaped, base64, inline, empty] = feed.items.as_slice() else {
+        panic!("four entries expected, got {}", feed.items.len());
+    };
+    assert_eq!(escaped.guid, "tag:moths.example.com,2004:hawk-moth");
+    assert_eq!(
+        escaped.link.as_deref(),
+        Some("https://moths.example.com/2004/07/hawk-moth")
+    );
+    // issued -> published (created is dropped beside it), modified -> updated.
+    assert_eq!(escaped.published, date("2004-07-02T21:00:00Z"));
+    assert_eq!(escaped.updated, date("2004-07-02T23:10:00Z"));
+    assert_eq!(
+        escaped.summary.as_deref(),
+        Some("Pink and olive, at 1 a.m.")
+    );
+    let content = escaped.content.as_deref().expect("escaped content");
+    assert!(
+        content.contains(r#"href="https://moths.example.com/2004/07/olive.html""#),
+        "{content}"
+    );
+    assert!(!content.contains("script"), "{content}");
+    assert_eq!(base64.title, "Base64 title: café");
+    assert_eq!(
+        base64.content.as_deref(),
+        Some("<p>Decoded <b>bold</b></p>")
+    );
+    assert_eq!(
+        base64.published,
+        date("2004-06-20T21:00:00Z"),
+        "from created"
+    );
+    let content = inline.content.as_deref().expect("inline XHTML content");
+    assert!(content.contains("Inline <em>markup</em>"), "{content}");
+    assert_eq!(inline.authors, vec!["Guest Writer".to_string()]);
+    assert_eq!(inline.updated, date("2004-06-10T21:00:00Z"));
+    // An empty content element is no content, not a reason to refuse the feed.
+    assert_eq!(empty.title, "No content at all");
+    assert_eq!(empty.content, None);
+}
+
+#[test]
+fn rss_090_and_rss_10_items_without_a_link_are_kept() {
+    let feed = fixture("legacy/rss090.xml");
+    assert_eq!(feed.title.as_deref(), Some("Valley Weather Log"));
+    let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "Frost at dawn",
+            "Gale warning lifted",
+            "A reading with no page of its own"
+        ]
+    );
+    assert_eq!(
+        feed.items[0].guid, "http://weather.example.org/1999/frost",
+        "an item with a link keeps the id feed-rs gives it"
+    );
+    assert_eq!(feed.items[2].link, None);
+    assert!(feed.items[2].guid.starts_with("sha256:"));
+
+    let feed = fixture("legacy/rss10_linkless.xml");
+    let [queen, swarm, note] = feed.items.as_slice() else {
+        panic!("three items expected, got {}", feed.items.len());
+    };
+    assert_eq!(queen.guid, "https://bees.example.net/2025/queen");
+    assert_eq!(queen.authors, vec!["Odile Fen".to_string()]);
+    assert_eq!(queen.published, date("2025-04-12T10:00:00Z"));
+    // RSS 1.0's rdf:about is the item's URI, "identical to the value of the <link>".
+    assert_eq!(
+        swarm.link.as_deref(),
+        Some("https://bees.example.net/2025/swarm")
+    );
+    assert_eq!(
+        swarm.content.as_deref(),
+        Some("<p>Caught in a <b>skep</b>.</p>")
+    );
+    assert_eq!(note.link, None);
+    assert_eq!(note.summary.as_deref(), Some("Smoker needs a new bellows."));
+}
+
+#[test]
+fn cdf_namespaced_rss_and_atom_items_are_read() {
+    let feed = fixture("legacy/cdf.xml");
+    assert_eq!(feed.title.as_deref(), Some("Kiosk Headlines"));
+    let links: Vec<Option<&str>> = feed.items.iter().map(|i| i.link.as_deref()).collect();
+    assert_eq!(
+        links,
+        [
+            Some("http://kiosk.example.com/stories/ferry.html"),
+            Some("http://kiosk.example.com/stories/regatta.html")
+        ]
+    );
+    assert_eq!(feed.items[0].published, date("1998-03-01T13:00:00Z"));
+    assert_eq!(
+        feed.items[0].summary.as_deref(),
+        Some("Crossings resume at noon.")
+    );
+
+    let feed = fixture("legacy/rss20_in_namespace.xml");
+    assert_eq!(feed.title.as_deref(), Some("Namespaced Sketchbook"));
+    assert_eq!(feed.items.len(), 1);
+    assert_eq!(feed.items[0].title, "Charcoal studies");
+
+    let feed = fixture("legacy/atom10_items.xml");
+    let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(titles, ["First", "Second"]);
+}
+
+#[test]
+fn enclosures_get_a_type_from_their_extension_and_authors_keep_their_names() {
+    let feed = fixture("fast/rss20_podcast.xml");
+    let enclosure = |index: usize| {
+        let item: &Item = &feed.items[index];
+        item.enclosure.as_ref().expect("an enclosure").clone()
+    };
+    assert_eq!(enclosure(0).mime_type.as_deref(), Some("audio/mpeg"));
+    assert_eq!(
+        enclosure(1).mime_type.as_deref(),
+        Some("audio/mp4"),
+        "an untyped .m4a"
+    );
+    assert_eq!(enclosure(4).mime_type.as_deref(), Some("audio/wav"));
+    // `keeper@lighthouse.example.net (Mara Quill)`: the name, not the parentheses.
+    assert_eq!(feed.items[0].authors, vec!["Mara Quill".to_string()]);
+
+    let feed = fixture("fast/rss092.xml");
+    let interval = feed.items[1].enclosure.as_ref().expect("an enclosure");
+    assert_eq!(interval.mime_type.as_deref(), Some("audio/ogg"));
+    assert_eq!(feed.items[1].kind, ItemKind::Episode);
+
+    let feed = fixture("fast/rss20_blog.xml");
+    let catalogue = feed.items[1].enclosure.as_ref().expect("an enclosure");
+    assert_eq!(catalogue.mime_type.as_deref(), Some("application/pdf"));
+    assert_eq!(feed.items[1].kind, ItemKind::Post);
+    // A bare email stays as it is.
+    assert_eq!(
+        feed.items[3].authors,
+        vec!["ines@allotment.example.org".to_string()]
+    );
+}
+
+#[test]
+fn an_item_titled_only_by_media_title_keeps_its_title() {
+    // No version, no channel title, and `type="plain"`, which is Media RSS's own word: the
+    // repair used to rewrite it into Atom's `text`, feed-rs then refused the document, and the
+    // error blamed a missing <channel>.
+    let feed = parse(
+        r#"<rss xmlns:media="http://search.yahoo.com/mrss/"><channel><item>
+        <media:title type="plain">Tide &amp; time</media:title></item></channel></rss>"#,
+    );
+    assert_eq!(feed.title, None);
+    assert_eq!(feed.items.len(), 1);
+    assert_eq!(feed.items[0].title, "Tide & time");
+
+    let podcast = fixture("fast/rss20_podcast.xml");
+    assert_eq!(podcast.items[4].title, "An item titled only by media:title");
+    assert_eq!(podcast.items[2].title, "Bonus: the keeper's log (video)");
+
+    // A document feed-rs still refuses names what it refused, not a missing <channel>.
+    let error = parse_feed(
+        br#"<rss><channel><item><media:title type="bogus">x</media:title></item></channel></rss>"#,
+        &feed_url(),
+        "test",
+        now(),
+    )
+    .map(|_| ())
+    .expect_err("an unknown Media RSS text type")
+    .to_string();
+    assert!(error.contains("bogus"), "{error}");
+    assert!(!error.contains("channel"), "{error}");
 }
