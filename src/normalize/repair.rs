@@ -41,6 +41,9 @@ const HTML_VOID: &[&str] = &[
     "br", "hr", "img", "wbr", "input", "area", "col", "embed", "param", "track", "meta", "basefont",
 ];
 
+/// Media RSS elements whose `type` says how their text is written (local names).
+const MEDIA_TEXT_ELEMENTS: &[&str] = &["title", "description", "text"];
+
 const RSS_090_NS: &str = "http://my.netscape.com/rdf/simple/0.9";
 const RSS_10_NS: &str = "http://purl.org/rss/1.0/";
 
@@ -610,6 +613,15 @@ impl Balancer {
             if key == "type" && matches!(name.split_once(':'), None | Some(("atom", _))) {
                 value = normalize_text_type(local, &value);
             }
+            // Media RSS text is `plain` or `html`; feed-rs refuses the whole document over any
+            // other word, where the default (`plain`) loses nothing.
+            if key == "type"
+                && name.starts_with("media:")
+                && MEDIA_TEXT_ELEMENTS.contains(&local)
+                && !matches!(value.trim(), "plain" | "html")
+            {
+                continue;
+            }
             if is_root && key == "xmlns" {
                 match format {
                     // RSS 2.0 has no namespace; feed-rs ignores elements put in one (Userland's
@@ -1120,6 +1132,12 @@ mod tests {
         assert_eq!(
             repaired("<feed><link type=\"text/html\" href=\"x\"/></feed>"),
             "<feed><link type=\"text/html\" href=\"x\"/></feed>"
+        );
+        assert_eq!(
+            repaired(
+                "<rss><channel><item><media:description type=\"text/html\">x</media:description></item></channel></rss>"
+            ),
+            "<rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\"><channel><item><media:description>x</media:description></item></channel></rss>"
         );
         // Media RSS's own `type` vocabulary is not Atom's.
         assert_eq!(

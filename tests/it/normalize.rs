@@ -1074,16 +1074,22 @@ fn an_item_titled_only_by_media_title_keeps_its_title() {
     assert_eq!(podcast.items[4].title, "An item titled only by media:title");
     assert_eq!(podcast.items[2].title, "Bonus: the keeper's log (video)");
 
+    // A Media RSS text type feed-rs does not know costs the type, not the feed.
+    let feed = parse(
+        r#"<rss><channel><item><media:title type="text/html">Typed oddly</media:title></item></channel></rss>"#,
+    );
+    assert_eq!(feed.items[0].title, "Typed oddly");
+
     // A document feed-rs still refuses names what it refused, not a missing <channel>.
     let error = parse_feed(
-        br#"<rss><channel><item><media:title type="bogus">x</media:title></item></channel></rss>"#,
+        br#"<rss xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel><podcast:person role="bogus-role">Ana</podcast:person><item><title>x</title></item></channel></rss>"#,
         &feed_url(),
         "test",
         now(),
     )
     .map(|_| ())
-    .expect_err("an unknown Media RSS text type")
+    .expect_err("a podcast:person role feed-rs does not know")
     .to_string();
-    assert!(error.contains("bogus"), "{error}");
-    assert!(!error.contains("channel"), "{error}");
+    assert!(error.contains("bogus-role"), "{error}");
+    assert!(!error.contains("<channel>"), "{error}");
 }
