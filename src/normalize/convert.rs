@@ -4,7 +4,7 @@
 //! document yields the same items on every poll.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use feed_rs::model::{Content, Entry, Feed, Link, MediaObject, Person, Text};
+use feed_rs::model::{Content, Entry, Feed, FeedType, Link, MediaObject, Person, Text};
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -50,7 +50,7 @@ pub(crate) fn convert_feed(
                 .cloned()
                 .unwrap_or_default();
             let json_image = json_images.get(index).cloned().flatten();
-            convert_entry(entry, &facts, json_image, ctx)
+            convert_entry(entry, &feed.feed_type, &facts, json_image, ctx)
         })
         .collect();
     ParsedFeed {
@@ -71,6 +71,7 @@ pub(crate) fn convert_feed(
 
 fn convert_entry(
     entry: &Entry,
+    feed_type: &FeedType,
     facts: &ItemFacts,
     json_image: Option<String>,
     ctx: &Context<'_>,
@@ -117,12 +118,16 @@ fn convert_entry(
         .or_else(|| link.clone())
         .unwrap_or_else(|| ctx.feed_url.clone());
     let mut content = entry.content.as_ref().and_then(content_html);
-    let mut summary = entry.summary.as_ref().and_then(text_html).or_else(|| {
-        // Podcast feeds often carry their show notes only as itunes:summary.
-        content.is_none().then(|| {
-            media_texts(&entry.media, |object| object.description.as_ref()).find_map(text_html)
-        })?
-    });
+    let mut summary = entry
+        .summary
+        .as_ref()
+        .and_then(|text| summary_html(text, feed_type))
+        .or_else(|| {
+            // Podcast feeds often carry their show notes only as itunes:summary.
+            content.is_none().then(|| {
+                media_texts(&entry.media, |object| object.description.as_ref()).find_map(text_html)
+            })?
+        });
 
     let candidates = enclosure_candidates(entry, ctx.feed_url);
     let episode = candidates
@@ -340,6 +345,17 @@ fn content_html(content: &Content) -> Option<Html> {
         non_empty(Html::Raw(body.to_owned()))
     } else {
         None
+    }
+}
+
+/// An item's summary. RSS 1.0's `description` carries escaped HTML in practice, as RSS 2.0's
+/// does (feedparser reads both so); feed-rs reads RSS 2.0's as HTML but RSS 1.0's as plain
+/// text, which put literal tags (`<q>bullseye</q>`) in front of the reader.
+fn summary_html(text: &Text, feed_type: &FeedType) -> Option<Html> {
+    if *feed_type == FeedType::RSS1 {
+        non_empty(Html::Raw(text.content.clone()))
+    } else {
+        text_html(text)
     }
 }
 

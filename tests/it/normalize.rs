@@ -992,8 +992,24 @@ fn rss_090_and_rss_10_items_without_a_link_are_kept() {
         swarm.content.as_deref(),
         Some("<p>Caught in a <b>skep</b>.</p>")
     );
+    assert_eq!(
+        queen.summary.as_deref(),
+        Some("Marked <em>green</em>, laying well.")
+    );
     assert_eq!(note.link, None);
     assert_eq!(note.summary.as_deref(), Some("Smoker needs a new bellows."));
+
+    // Read by feed-rs as RSS 1.0 (every item has a link), the description is HTML all the same.
+    let feed = parse(
+        r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+        <channel><title>c</title></channel>
+        <item><title>t</title><link>https://bees.example.net/x</link>
+        <description>Codename &lt;q&gt;linden&lt;/q&gt;</description></item></rdf:RDF>"#,
+    );
+    assert_eq!(
+        feed.items[0].summary.as_deref(),
+        Some("Codename <q>linden</q>")
+    );
 }
 
 #[test]
