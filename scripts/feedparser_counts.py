@@ -21,7 +21,7 @@ def main() -> int:
             continue
         with open(path, "rb") as handle:
             data = handle.read()
-        print(f"{len(feedparser.parse(data).entries)}\t{path}", flush=False)
+        print(f"{len(feedparser.parse(data).entries)}\t{path}")
     return 0
 
 

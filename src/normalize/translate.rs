@@ -339,13 +339,11 @@ fn atom_03_element(element: &mut Element, in_atom: bool) {
                     }
                 }
             }
-            // feed-rs fails a whole document on an empty text construct.
-            if ATOM_03_TEXT.contains(&child.local()) && child.is_blank() {
-                return false;
-            }
         }
         atom_03_element(child, in_atom_children);
-        true
+        // feed-rs fails a whole document on an empty text construct (one written empty, or
+        // whose base64 did not decode).
+        !(child_is_atom && ATOM_03_TEXT.contains(&child.local()) && child.is_blank())
     });
 }
 
@@ -360,6 +358,24 @@ fn rename(element: &mut Element, local: &str) {
 /// how the value is carried (`xml`, the default: inline markup; `escaped`; `base64`). Atom
 /// 1.0 says `text`, `html` or `xhtml`; the value becomes escaped text of the matching type.
 fn atom_03_text(element: &mut Element) {
+    if element
+        .attribute("type")
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("multipart/alternative"))
+    {
+        // One value in several types, each a `content` of its own: the richest one stands.
+        let parts: Vec<Element> = element.child_elements().cloned().collect();
+        let pick = parts
+            .iter()
+            .find(|part| part.attribute("type").is_some_and(|t| t.contains("html")))
+            .or_else(|| parts.first());
+        match pick {
+            Some(part) => {
+                element.attributes = part.attributes.clone();
+                element.children = part.children.clone();
+            }
+            None => element.children.clear(),
+        }
+    }
     let mime = element.attribute("type").map_or_else(
         || "text/plain".to_string(),
         |t| t.trim().to_ascii_lowercase(),
@@ -655,6 +671,21 @@ mod tests {
             !out.contains("summary"),
             "an empty text construct goes: {out}"
         );
+    }
+
+    #[test]
+    fn multipart_content_keeps_its_html_part() {
+        let out = translated(
+            r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><entry><content type="multipart/alternative"><content type="text/plain">plain</content><content type="text/html" mode="escaped">&lt;b&gt;rich&lt;/b&gt;</content></content></entry></feed>"#,
+        );
+        assert!(
+            out.contains(r#"<content type="html">&lt;b&gt;rich&lt;/b&gt;</content>"#),
+            "{out}"
+        );
+        let out = translated(
+            r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><entry><title>t</title><content mode="base64">not base64!</content></entry></feed>"#,
+        );
+        assert!(!out.contains("content"), "undecodable content goes: {out}");
     }
 
     #[test]
