@@ -118,6 +118,10 @@ impl Element {
 /// The document rewritten into a format feed-rs reads, or `None` when it is not one of the
 /// formats this translates (or cannot be read as a tree).
 pub(crate) fn translate(text: &str) -> Option<String> {
+    // Most documents that reach here are broken RSS 2.0 or Atom 1.0: no tree for those.
+    if !may_translate(text) {
+        return None;
+    }
     let (prolog, root) = read_tree(text)?;
     let translated = match root.local() {
         "feed" if is_atom_03(&root) => {
@@ -141,6 +145,28 @@ pub(crate) fn translate(text: &str) -> Option<String> {
     out.push_str(&prolog);
     write_element(&translated, &mut out);
     Some(out)
+}
+
+/// Whether the document element is one [`translate`] may rewrite, from its start tag alone.
+fn may_translate(text: &str) -> bool {
+    let mut reader = NsReader::from_str(text);
+    loop {
+        match reader.read_resolved_event() {
+            Ok((resolved, Event::Start(start) | Event::Empty(start))) => {
+                let Some(root) = element(&resolved, &start) else {
+                    return false;
+                };
+                return match root.local() {
+                    "feed" => is_atom_03(&root) || text.contains("<item"),
+                    "RDF" => true,
+                    "rss" => root.ns.is_some(),
+                    name => root.ns.is_none() && name.eq_ignore_ascii_case("channel"),
+                };
+            }
+            Ok((_, Event::Eof)) | Err(_) => return false,
+            Ok(_) => {}
+        }
+    }
 }
 
 /// The XML declaration, if any, and the document element.
