@@ -1,7 +1,9 @@
 //! The normaliser against hand-written fixtures (one behaviour each) and against the shared
 //! corpus of 1,125 real and synthetic feed documents.
 
+use crate::common::binary::{Workspace, assert_success};
 use crate::common::bodies::utf16;
+use crate::common::server::{Reply, TestServer};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -1108,4 +1110,62 @@ fn an_item_titled_only_by_media_title_keeps_its_title() {
     .to_string();
     assert!(error.contains("bogus-role"), "{error}");
     assert!(!error.contains("<channel>"), "{error}");
+}
+
+/// Through the real binary: feeds in the translated formats are polled into stories, and an
+/// enclosure the feed left untyped reaches the merged feed typed (newsboat ignores one without).
+#[test]
+fn legacy_formats_and_untyped_enclosures_reach_the_merged_feed() {
+    let read = |path: &str| {
+        let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(path);
+        std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+    };
+    let server = TestServer::routes([
+        ("/atom03", Reply::ok(read("legacy/atom03.xml"))),
+        ("/rss090", Reply::ok(read("legacy/rss090.xml"))),
+        ("/kitchen", Reply::ok(read("fast/rss_version_empty.xml"))),
+    ]);
+    let ws = Workspace::new();
+    let feeds: Vec<(&str, String, &str)> = ["atom03", "rss090", "kitchen"]
+        .iter()
+        .map(|name| (*name, server.url(&format!("/{name}")).to_string(), "origin"))
+        .collect();
+    let config = ws.write_config("t.toml", &feeds, "");
+    let output = ws.run(&["--config", config.to_str().expect("UTF-8 path"), "poll"]);
+    assert_success(&output);
+    let merged = ws.merged_feed();
+    let titles: Vec<String> = merged
+        .entries
+        .iter()
+        .filter_map(|entry| entry.title.as_ref().map(|t| t.content.clone()))
+        .collect();
+    for expected in [
+        "Elephant hawk-moth at the trap",
+        "Frost at dawn",
+        "Bread, slowly",
+    ] {
+        assert!(
+            titles.iter().any(|title| title == expected),
+            "{expected:?} not in {titles:?}"
+        );
+    }
+    let episode = merged
+        .entries
+        .iter()
+        .find(|entry| {
+            entry
+                .title
+                .as_ref()
+                .is_some_and(|t| t.content == "Bread, slowly")
+        })
+        .expect("the episode's entry");
+    let enclosure = episode
+        .links
+        .iter()
+        .find(|link| link.rel.as_deref() == Some("enclosure"))
+        .expect("an enclosure link");
+    assert_eq!(enclosure.href, "https://kitchen.example.com/audio/7.mp3");
+    assert_eq!(enclosure.media_type.as_deref(), Some("audio/mpeg"));
 }
