@@ -4,13 +4,13 @@
 //! document yields the same items on every poll.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use feed_rs::model::{Content, Entry, Feed, Link, MediaObject, Person, Text};
+use feed_rs::model::{Content, Entry, Feed, FeedType, Link, MediaObject, Person, Text};
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::ParsedFeed;
 use super::html::{plain_text, text_to_html};
-use super::media::{is_audio_video, is_image, parse_duration};
+use super::media::{file_type, is_audio_video, is_image, parse_duration};
 use super::parsed::{Html, ParsedItem};
 use super::scan::ItemFacts;
 use crate::hex::hex;
@@ -50,7 +50,7 @@ pub(crate) fn convert_feed(
                 .cloned()
                 .unwrap_or_default();
             let json_image = json_images.get(index).cloned().flatten();
-            convert_entry(entry, &facts, json_image, ctx)
+            convert_entry(entry, &feed.feed_type, &facts, json_image, ctx)
         })
         .collect();
     ParsedFeed {
@@ -71,6 +71,7 @@ pub(crate) fn convert_feed(
 
 fn convert_entry(
     entry: &Entry,
+    feed_type: &FeedType,
     facts: &ItemFacts,
     json_image: Option<String>,
     ctx: &Context<'_>,
@@ -93,6 +94,14 @@ fn convert_entry(
                 .map(|title| plain_text(&title.content))
                 .find(|title| !title.is_empty())
         })
+        // An item titled only by a `media:title` with no `media:content` beside it.
+        .or_else(|| {
+            facts
+                .media_title
+                .as_deref()
+                .map(plain_text)
+                .filter(|title| !title.is_empty())
+        })
         .unwrap_or_default();
 
     // Relative URLs in the HTML: the xml:base in scope, else the item's page, else the feed.
@@ -109,12 +118,16 @@ fn convert_entry(
         .or_else(|| link.clone())
         .unwrap_or_else(|| ctx.feed_url.clone());
     let mut content = entry.content.as_ref().and_then(content_html);
-    let mut summary = entry.summary.as_ref().and_then(text_html).or_else(|| {
-        // Podcast feeds often carry their show notes only as itunes:summary.
-        content.is_none().then(|| {
-            media_texts(&entry.media, |object| object.description.as_ref()).find_map(text_html)
-        })?
-    });
+    let mut summary = entry
+        .summary
+        .as_ref()
+        .and_then(|text| summary_html(text, feed_type))
+        .or_else(|| {
+            // Podcast feeds often carry their show notes only as itunes:summary.
+            content.is_none().then(|| {
+                media_texts(&entry.media, |object| object.description.as_ref()).find_map(text_html)
+            })?
+        });
 
     let candidates = enclosure_candidates(entry, ctx.feed_url);
     let episode = candidates
@@ -235,8 +248,8 @@ fn enclosure_candidates(entry: &Entry, base: &Url) -> Vec<Enclosure> {
             return;
         }
         out.push(Enclosure {
+            mime_type: file_type(mime.as_deref(), url.as_str()),
             url: url.into(),
-            mime_type: mime.map(|m| m.trim().to_string()).filter(|m| !m.is_empty()),
             length: length.filter(|n| *n > 0),
         });
     };
@@ -335,6 +348,17 @@ fn content_html(content: &Content) -> Option<Html> {
     }
 }
 
+/// An item's summary. RSS 1.0's `description` carries escaped HTML in practice, as RSS 2.0's
+/// does (feedparser reads both so); feed-rs reads RSS 2.0's as HTML but RSS 1.0's as plain
+/// text, which put literal tags (`<q>bullseye</q>`) in front of the reader.
+fn summary_html(text: &Text, feed_type: &FeedType) -> Option<Html> {
+    if *feed_type == FeedType::RSS1 {
+        non_empty(Html::Raw(text.content.clone()))
+    } else {
+        text_html(text)
+    }
+}
+
 fn text_html(text: &Text) -> Option<Html> {
     let mime = text.content_type.to_string().to_ascii_lowercase();
     non_empty(if mime.starts_with("text/plain") {
@@ -348,13 +372,27 @@ fn non_empty(html: Html) -> Option<Html> {
     (!html.as_str().trim().is_empty()).then_some(html)
 }
 
+/// A person's name; their email address when the feed gave only that. RSS writes authors as
+/// `james@example.com (James Cridland)`, which feed-rs splits leaving the parentheses on the
+/// name.
 fn person_name(person: &Person) -> Option<String> {
     person
         .name
         .as_deref()
-        .map(plain_text)
+        .map(|name| unwrap_brackets(plain_text(name).trim()).to_string())
         .filter(|name| !name.is_empty())
         .or_else(|| person.email.clone())
+}
+
+/// `(James)` -> `James`; a name only partly in brackets is left as it is.
+fn unwrap_brackets(name: &str) -> &str {
+    [('(', ')'), ('[', ']')]
+        .iter()
+        .find_map(|(open, close)| {
+            let inner = name.strip_prefix(*open)?.strip_suffix(*close)?;
+            (!inner.contains([*open, *close])).then_some(inner.trim())
+        })
+        .unwrap_or(name)
 }
 
 fn authors(people: &[Person], media: &[MediaObject]) -> Vec<String> {
@@ -415,6 +453,33 @@ mod tests {
         assert_ne!(hash_id(&["ab", "c"]), hash_id(&["a", "bc"]));
         assert!(a.starts_with("sha256:"));
         assert_eq!(a.len(), "sha256:".len() + HASH_ID_HEX_LEN);
+    }
+
+    #[test]
+    fn rss_authors_keep_their_names() {
+        let person = |name: Option<&str>, email: Option<&str>| Person {
+            name: name.map(String::from),
+            email: email.map(String::from),
+            uri: None,
+            role: None,
+        };
+        let name = |p: Person| person_name(&p);
+        assert_eq!(
+            name(person(Some("(James Cridland)"), Some("james@example.com"))).as_deref(),
+            Some("James Cridland")
+        );
+        assert_eq!(
+            name(person(None, Some("james@example.com"))).as_deref(),
+            Some("james@example.com")
+        );
+        assert_eq!(
+            name(person(Some("Ana (ed.)"), None)).as_deref(),
+            Some("Ana (ed.)")
+        );
+        assert_eq!(
+            name(person(Some("(a) and (b)"), None)).as_deref(),
+            Some("(a) and (b)")
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ use regex::Regex;
 use url::Url;
 
 use super::MAX_DEPTH;
-use super::scan::{self, CONTENT_ELEMENTS, ITEM_PARENTS, ITUNES_NS, ItemFacts};
+use super::scan::{self, CONTENT_ELEMENTS, ITEM_PARENTS, ITUNES_NS, ItemFacts, MEDIA_NS};
 
 /// feed-rs sniffs the first buffer of its input (std's `BufReader`, 8 KiB) for the first `<`
 /// or `{`, and reads the document as JSON, or not at all, unless that is a `<`.
@@ -243,21 +243,22 @@ impl<'a> Source<'a> {
         }
         let event = self.reader.read_event().map_err(|_| Decline)?;
         // Only start tags need their namespace.
-        let (ns, itunes) = match &event {
+        let (ns, itunes, media) = match &event {
             Event::Start(start) | Event::Empty(start) => {
                 let (resolved, _) = self.reader.resolver().resolve_element(start.name());
                 let ns = match &resolved {
                     ResolveResult::Bound(uri) => Some(Ns::parse(uri.0)),
                     ResolveResult::Unbound | ResolveResult::Unknown(_) => None,
                 };
-                (ns, scan_is_itunes(&resolved, start))
+                let media = matches!(&resolved, ResolveResult::Bound(uri) if uri.0 == MEDIA_NS);
+                (ns, scan_is_itunes(&resolved, start), media)
             }
-            _ => (None, false),
+            _ => (None, false, false),
         };
         Ok(match event {
             Event::Start(start) => {
                 check_name(&start)?;
-                self.scan.start(&start, itunes);
+                self.scan.start(&start, itunes, media);
                 if self.scan.holds_items.len() > MAX_DEPTH {
                     return Err(Decline);
                 }
@@ -283,7 +284,10 @@ impl<'a> Source<'a> {
                 self.scan.text(&text);
                 Raw::Text(text)
             }
-            Event::GeneralRef(reference) => Raw::Ref(reference),
+            Event::GeneralRef(reference) => {
+                self.scan.reference(&reference)?;
+                Raw::Ref(reference)
+            }
             // feed-rs switches its decoder to a declared encoding (and panics if that comes
             // late); the text is UTF-8 and says so, or this pass does not read it.
             Event::Decl(decl) => match decl.encoder() {
@@ -608,6 +612,7 @@ struct Scan<'a> {
     bases: Vec<(usize, Url)>,
     current: Option<(usize, ItemFacts)>,
     duration: Option<(usize, String)>,
+    media_title: Option<(usize, String)>,
     items: Vec<ItemFacts>,
 }
 
@@ -619,6 +624,7 @@ impl<'a> Scan<'a> {
             bases: Vec::new(),
             current: None,
             duration: None,
+            media_title: None,
             items: Vec::new(),
         }
     }
@@ -630,7 +636,7 @@ impl<'a> Scan<'a> {
         }
     }
 
-    fn start(&mut self, start: &BytesStart<'_>, itunes: bool) {
+    fn start(&mut self, start: &BytesStart<'_>, itunes: bool, media: bool) {
         let local = start.local_name().into_inner();
         let depth = self.holds_items.len() + 1;
         if start.attributes_raw().contains("xml:base")
@@ -648,6 +654,8 @@ impl<'a> Scan<'a> {
         {
             if itunes && local == "duration" {
                 self.duration = Some((depth, String::new()));
+            } else if media && local == "title" && facts.media_title.is_none() {
+                self.media_title = Some((depth, String::new()));
             } else if itunes && local == "image" {
                 note_image(start, facts);
             } else if CONTENT_ELEMENTS.contains(&local)
@@ -684,6 +692,11 @@ impl<'a> Scan<'a> {
                 facts.itunes_duration = Some(text.to_string());
             }
         }
+        if let Some((_, text)) = self.media_title.take_if(|(at, _)| *at == depth)
+            && let Some((_, facts)) = self.current.as_mut()
+        {
+            scan::note_media_title(&text, facts);
+        }
         if self.current.as_ref().is_some_and(|(at, _)| *at == depth)
             && let Some((_, facts)) = self.current.take()
         {
@@ -696,9 +709,20 @@ impl<'a> Scan<'a> {
     }
 
     fn text(&mut self, text: &str) {
-        if let Some((_, duration)) = self.duration.as_mut() {
-            duration.push_str(text);
+        for (_, collected) in [self.duration.as_mut(), self.media_title.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            collected.push_str(text);
         }
+    }
+
+    /// A reference inside a `media:title` is part of its text (as the side scan reads it).
+    fn reference(&mut self, reference: &BytesRef<'_>) -> Fast<()> {
+        if let Some((_, title)) = self.media_title.as_mut() {
+            push_reference(title, reference)?;
+        }
+        Ok(())
     }
 }
 

@@ -5,13 +5,37 @@
 //! (`application/octet-stream`) on the file extension. Substack attaches every post's cover
 //! image as an `image/jpeg` enclosure, so "has an enclosure" must never mean "is an episode".
 
-/// Extensions of audio and video files, for enclosures without a useful type.
-const AV_EXTENSIONS: &[&str] = &[
-    "mp3", "m4a", "m4b", "aac", "ogg", "oga", "opus", "wav", "flac", "mpga", "mp4", "m4v", "mov",
-    "webm", "mkv", "ogv", "avi",
+/// The type of a file by its extension, for enclosures the feed gave none (newsboat and other
+/// podcast clients ignore an enclosure without one). Registered types where there is one;
+/// an extension not listed gets no type.
+const EXTENSION_TYPES: &[(&str, &str)] = &[
+    ("mp3", "audio/mpeg"),
+    ("mpga", "audio/mpeg"),
+    ("m4a", "audio/mp4"),
+    ("m4b", "audio/mp4"),
+    ("aac", "audio/aac"),
+    ("ogg", "audio/ogg"),
+    ("oga", "audio/ogg"),
+    ("opus", "audio/opus"),
+    ("wav", "audio/wav"),
+    ("flac", "audio/flac"),
+    ("mp4", "video/mp4"),
+    ("m4v", "video/mp4"),
+    ("mov", "video/quicktime"),
+    ("webm", "video/webm"),
+    ("mkv", "video/x-matroska"),
+    ("ogv", "video/ogg"),
+    ("avi", "video/x-msvideo"),
+    ("pdf", "application/pdf"),
+    ("epub", "application/epub+zip"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("png", "image/png"),
+    ("gif", "image/gif"),
+    ("webp", "image/webp"),
+    ("avif", "image/avif"),
+    ("svg", "image/svg+xml"),
 ];
-
-const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "gif", "webp", "avif", "svg"];
 
 /// The type without parameters, lower-cased; `None` when it carries no information.
 fn useful_mime(mime: Option<&str>) -> Option<String> {
@@ -34,21 +58,40 @@ fn extension(url: &str) -> Option<String> {
     Some(ext.to_ascii_lowercase())
 }
 
+/// The type its extension says a file has ([`EXTENSION_TYPES`]).
+pub(crate) fn type_by_extension(url: &str) -> Option<&'static str> {
+    let ext = extension(url)?;
+    EXTENSION_TYPES
+        .iter()
+        .find(|(known, _)| *known == ext)
+        .map(|(_, mime)| *mime)
+}
+
+/// The file's type: the declared one when it says something, else the one its extension
+/// implies, else whatever was declared.
+pub(crate) fn file_type(mime: Option<&str>, url: &str) -> Option<String> {
+    let declared = mime.map(str::trim).filter(|m| !m.is_empty());
+    match useful_mime(declared) {
+        Some(_) => declared.map(String::from),
+        None => type_by_extension(url)
+            .map(String::from)
+            .or_else(|| declared.map(String::from)),
+    }
+}
+
 /// Whether a file is audio or video: by its type when the feed gave a useful one, else by its
 /// extension.
 pub(crate) fn is_audio_video(mime: Option<&str>, url: &str) -> bool {
-    match useful_mime(mime) {
-        Some(mime) => mime.starts_with("audio/") || mime.starts_with("video/"),
-        None => extension(url).is_some_and(|ext| AV_EXTENSIONS.contains(&ext.as_str())),
-    }
+    useful_mime(mime)
+        .or_else(|| type_by_extension(url).map(String::from))
+        .is_some_and(|mime| mime.starts_with("audio/") || mime.starts_with("video/"))
 }
 
 /// Whether a file is an image, by the same rule.
 pub(crate) fn is_image(mime: Option<&str>, url: &str) -> bool {
-    match useful_mime(mime) {
-        Some(mime) => mime.starts_with("image/"),
-        None => extension(url).is_some_and(|ext| IMAGE_EXTENSIONS.contains(&ext.as_str())),
-    }
+    useful_mime(mime)
+        .or_else(|| type_by_extension(url).map(String::from))
+        .is_some_and(|mime| mime.starts_with("image/"))
 }
 
 /// Seconds from an `itunes:duration`: `"1:02:03"`, `"62:03"`, `"3723"`, with an optional
@@ -127,5 +170,36 @@ mod tests {
         assert!(!is_audio_video(None, "https://x/mp3/"));
         assert!(is_image(None, "https://x/cover.JPG"));
         assert!(!is_image(None, "https://x/ep.mp3"));
+    }
+
+    #[test]
+    fn types_inferred_only_where_none_was_useful() {
+        assert_eq!(
+            file_type(None, "https://x/ep1.mp3?dl=1").as_deref(),
+            Some("audio/mpeg")
+        );
+        assert_eq!(
+            file_type(Some(" "), "https://x/e.OPUS").as_deref(),
+            Some("audio/opus")
+        );
+        assert_eq!(
+            file_type(Some("application/octet-stream"), "https://x/v.mov").as_deref(),
+            Some("video/quicktime")
+        );
+        assert_eq!(
+            file_type(Some("audio/x-m4a"), "https://x/a.mp3").as_deref(),
+            Some("audio/x-m4a"),
+            "a declared type is kept"
+        );
+        assert_eq!(
+            file_type(None, "https://x/notes.pdf").as_deref(),
+            Some("application/pdf")
+        );
+        assert_eq!(file_type(None, "https://x/file.xyz"), None);
+        assert_eq!(file_type(None, "https://x/mp3/"), None);
+        assert_eq!(
+            file_type(Some("application/octet-stream"), "https://x/blob").as_deref(),
+            Some("application/octet-stream")
+        );
     }
 }

@@ -9,7 +9,9 @@
 //! items in) is repaired and parsed again.** A well-formed feed therefore reaches the parser
 //! exactly as served (apart from being transcoded to UTF-8), while a broken one still yields
 //! what a forgiving reader would show. The repair ([`repair`]) is a rewrite to well-formed
-//! XML, not a second parser, so there is one interpretation of every format.
+//! XML, not a second parser, so there is one interpretation of every format; formats feed-rs
+//! does not read (Atom 0.3, RSS 0.90, CDF, RSS 1.0 items without a link) are likewise rewritten
+//! into ones it does ([`translate`]) after the repair.
 //!
 //! Everything here is pure: bytes, the feed URL and `now` in, values out. No I/O, no clock, and
 //! no panic escapes: a parser panic, a compression bomb or a pathologically nested document is
@@ -27,6 +29,7 @@ mod media;
 mod parsed;
 mod repair;
 mod scan;
+mod translate;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -240,12 +243,20 @@ fn parse_xml(
     if let Ok(feed) = &first
         && !feed.entries.is_empty()
     {
-        return Ok(convert_xml(feed, text, ctx));
+        let facts = scan::scan_items(text, feed_url);
+        // feed-rs leaves out RSS 1.0 items without a `<link>`; the translation keeps them.
+        if facts.len() <= feed.entries.len() {
+            return Ok(convert::convert_feed(feed, &facts, &[], ctx));
+        }
     }
 
-    // Refused, or no items: try the repaired document.
-    let repaired = repair::repair(text)
+    // Refused, no items, or fewer than the document has: try the repaired document, in a
+    // format feed-rs reads.
+    let mut repaired = repair::repair(text)
         .map_err(|repair::TooDeep| NormalizeError::TooDeep { limit: MAX_DEPTH })?;
+    if let Some(translated) = translate::translate(&repaired.text) {
+        repaired.text = translated;
+    }
     let second = if repaired.text == text {
         None
     } else {
@@ -260,6 +271,18 @@ fn parse_xml(
         (Err(_), Some(Ok(fixed))) => {
             note_recovery(source, charset, &repaired);
             Ok(convert_xml(&fixed, &repaired.text, ctx))
+        }
+        // The document as served only failed to announce a format feed-rs reads (an `<rss>`
+        // without a version): what stopped the repaired one is the real problem.
+        (
+            Err(Failure::Parse(ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot))),
+            Some(Err(error)),
+        ) if !matches!(
+            &error,
+            Failure::Parse(ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot))
+        ) =>
+        {
+            Err(classify(error, &repaired.text))
         }
         (Err(error), _) => Err(classify(error, text)),
     }

@@ -41,6 +41,9 @@ const HTML_VOID: &[&str] = &[
     "br", "hr", "img", "wbr", "input", "area", "col", "embed", "param", "track", "meta", "basefont",
 ];
 
+/// Media RSS elements whose `type` says how their text is written (local names).
+const MEDIA_TEXT_ELEMENTS: &[&str] = &["title", "description", "text"];
+
 const RSS_090_NS: &str = "http://my.netscape.com/rdf/simple/0.9";
 const RSS_10_NS: &str = "http://purl.org/rss/1.0/";
 
@@ -605,8 +608,19 @@ impl Balancer {
             if key == "xml:base" && !usable_base(&value) {
                 continue;
             }
-            if key == "type" {
+            // Atom's text constructs only: `media:title type="plain"` is Media RSS's own
+            // vocabulary, and rewriting it made feed-rs refuse the whole document.
+            if key == "type" && matches!(name.split_once(':'), None | Some(("atom", _))) {
                 value = normalize_text_type(local, &value);
+            }
+            // Media RSS text is `plain` or `html`; feed-rs refuses the whole document over any
+            // other word, where the default (`plain`) loses nothing.
+            if key == "type"
+                && name.starts_with("media:")
+                && MEDIA_TEXT_ELEMENTS.contains(&local)
+                && !matches!(value.trim(), "plain" | "html")
+            {
+                continue;
             }
             if is_root && key == "xmlns" {
                 match format {
@@ -761,6 +775,10 @@ fn normalize_text_type(element: &str, value: &str) -> String {
         element,
         "title" | "subtitle" | "summary" | "rights" | "tagline"
     );
+    // Anything else (a `<link>`, an enclosure) has a MIME type there, which must stay one.
+    if !text_construct && element != "content" {
+        return value.to_string();
+    }
     match lower.as_str() {
         "text/plain" | "text" => "text".to_string(),
         "text/html" | "html" => "html".to_string(),
@@ -1110,6 +1128,23 @@ mod tests {
         assert_eq!(
             repaired("<feed><title type=\"text/plain\">x</title></feed>"),
             "<feed><title type=\"text\">x</title></feed>"
+        );
+        assert_eq!(
+            repaired("<feed><link type=\"text/html\" href=\"x\"/></feed>"),
+            "<feed><link type=\"text/html\" href=\"x\"/></feed>"
+        );
+        assert_eq!(
+            repaired(
+                "<rss><channel><item><media:description type=\"text/html\">x</media:description></item></channel></rss>"
+            ),
+            "<rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\"><channel><item><media:description>x</media:description></item></channel></rss>"
+        );
+        // Media RSS's own `type` vocabulary is not Atom's.
+        assert_eq!(
+            repaired(
+                "<rss><channel><item><media:title type=\"plain\">x</media:title></item></channel></rss>"
+            ),
+            "<rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\"><channel><item><media:title type=\"plain\">x</media:title></item></channel></rss>"
         );
     }
 

@@ -4,6 +4,8 @@
 //! - `itunes:duration`: feed-rs parses it as "normal play time", so `62:03` becomes 62 seconds,
 //!   and it discards the whole iTunes media object of an item that has no iTunes title or
 //!   summary, so the duration and `itunes:image` vanish;
+//! - an item's own `media:title`: feed-rs keeps Media RSS titles only beside a
+//!   `media:content`, so an item titled only that way came out untitled;
 //! - the `xml:base` in scope where an item's content sits: feed-rs resolves links against it
 //!   but exposes only a base written on the content element itself, and relative URLs inside
 //!   the HTML need the whole chain.
@@ -17,6 +19,9 @@ use quick_xml::name::ResolveResult;
 use url::Url;
 
 pub(crate) const ITUNES_NS: &str = "http://www.itunes.com/dtds/podcast-1.0.dtd";
+
+/// Media RSS, as feed-rs recognises it.
+pub(crate) const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 
 /// Elements whose parent makes an `item`/`entry` child a feed item (local names).
 pub(crate) const ITEM_PARENTS: &[&str] = &["channel", "RDF", "feed"];
@@ -33,6 +38,8 @@ pub(crate) struct ItemFacts {
     pub itunes_image: Option<String>,
     /// The base URL in scope at the item's content, when an `xml:base` set it.
     pub content_base: Option<Url>,
+    /// The text of the item's own (first, non-empty) `media:title`.
+    pub media_title: Option<String>,
 }
 
 /// One entry per feed item, in document order. Stops quietly at the first XML error: the
@@ -48,10 +55,14 @@ pub(crate) fn scan_items(text: &str, feed_url: &Url) -> Vec<ItemFacts> {
     let mut current: Option<(usize, ItemFacts)> = None;
     // Collecting the text of an itunes:duration at this depth.
     let mut duration_text: Option<(usize, String)> = None;
+    // Collecting the text of a media:title at this depth.
+    let mut title_text: Option<(usize, String)> = None;
 
     // An error ends the scan: what was collected so far is returned.
     while let Ok((resolved, event)) = reader.read_resolved_event() {
         let is_itunes = in_itunes_namespace(&resolved, &event);
+        let is_media =
+            matches!(&resolved, ResolveResult::Bound(ns) if ns.as_ref() == MEDIA_NS.as_bytes());
         match event {
             Event::Start(start) => {
                 let local = local_name(&start);
@@ -69,6 +80,8 @@ pub(crate) fn scan_items(text: &str, feed_url: &Url) -> Vec<ItemFacts> {
                 {
                     if is_itunes && local == "duration" {
                         duration_text = Some((depth, String::new()));
+                    } else if is_media && local == "title" && facts.media_title.is_none() {
+                        title_text = Some((depth, String::new()));
                     } else if is_itunes && local == "image" {
                         note_image(&start, facts);
                     } else if CONTENT_ELEMENTS.contains(&local.as_str())
@@ -103,6 +116,11 @@ pub(crate) fn scan_items(text: &str, feed_url: &Url) -> Vec<ItemFacts> {
                         facts.itunes_duration = Some(text.to_string());
                     }
                 }
+                if let Some((_, text)) = title_text.take_if(|(at, _)| *at == depth)
+                    && let Some((_, facts)) = current.as_mut()
+                {
+                    note_media_title(&text, facts);
+                }
                 if current.as_ref().is_some_and(|(at, _)| *at == depth)
                     && let Some((_, facts)) = current.take()
                 {
@@ -114,13 +132,37 @@ pub(crate) fn scan_items(text: &str, feed_url: &Url) -> Vec<ItemFacts> {
                 path.pop();
             }
             Event::Text(content) => {
-                if let Some((_, text)) = duration_text.as_mut() {
-                    text.push_str(&String::from_utf8_lossy(content.as_ref()));
+                let content = String::from_utf8_lossy(content.as_ref());
+                for (_, text) in [duration_text.as_mut(), title_text.as_mut()]
+                    .into_iter()
+                    .flatten()
+                {
+                    text.push_str(&content);
                 }
             }
             Event::CData(content) => {
-                if let Some((_, text)) = duration_text.as_mut() {
-                    text.push_str(&String::from_utf8_lossy(content.as_ref()));
+                let content = String::from_utf8_lossy(content.as_ref());
+                for (_, text) in [duration_text.as_mut(), title_text.as_mut()]
+                    .into_iter()
+                    .flatten()
+                {
+                    text.push_str(&content);
+                }
+            }
+            // A title's `&amp;` is part of it (a duration has none worth keeping).
+            Event::GeneralRef(reference) => {
+                if let Some((_, text)) = title_text.as_mut() {
+                    match reference.resolve_char_ref() {
+                        Ok(Some(ch)) => text.push(ch),
+                        _ => {
+                            let name = String::from_utf8_lossy(reference.as_ref());
+                            if let Some(resolved) =
+                                quick_xml::escape::resolve_predefined_entity(&name)
+                            {
+                                text.push_str(resolved);
+                            }
+                        }
+                    }
                 }
             }
             Event::Eof => break,
@@ -177,6 +219,14 @@ pub(crate) fn attribute(start: &BytesStart<'_>, name: &str) -> Option<String> {
         })
 }
 
+/// Keeps a `media:title`'s text as the item's, unless it is blank.
+pub(crate) fn note_media_title(text: &str, facts: &mut ItemFacts) {
+    let text = text.trim();
+    if facts.media_title.is_none() && !text.is_empty() {
+        facts.media_title = Some(text.to_string());
+    }
+}
+
 pub(crate) fn note_image(start: &BytesStart<'_>, facts: &mut ItemFacts) {
     if facts.itunes_image.is_none() {
         facts.itunes_image = attribute(start, "href").filter(|href| !href.is_empty());
@@ -204,6 +254,19 @@ mod tests {
         assert_eq!(items[0].itunes_duration.as_deref(), Some("62:03"));
         assert_eq!(items[0].itunes_image.as_deref(), Some("http://x/1.jpg"));
         assert_eq!(items[1], ItemFacts::default());
+    }
+
+    #[test]
+    fn finds_an_items_own_media_title() {
+        let xml = r#"<rss xmlns:media="http://search.yahoo.com/mrss/"><channel>
+            <item><media:title type="plain"> Fish &amp; chips&#33; </media:title><media:title>second</media:title></item>
+            <item><media:group><media:title>grouped</media:title></media:group></item>
+            <item><title xmlns="http://search.yahoo.com/mrss/"/><media:title><![CDATA[after <b>]]></media:title></item>
+        </channel></rss>"#;
+        let items = scan_items(xml, &url("http://x/feed"));
+        assert_eq!(items[0].media_title.as_deref(), Some("Fish & chips!"));
+        assert_eq!(items[1].media_title, None);
+        assert_eq!(items[2].media_title.as_deref(), Some("after <b>"));
     }
 
     #[test]

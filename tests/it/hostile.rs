@@ -726,6 +726,44 @@ fn xss_vectors_reach_no_output_and_no_notification() {
             feed.entries.len(),
             corpus.len()
         );
+        // And each vector checked something: every file with an entry (half of them Atom 0.3,
+        // the rest Atom 1.0 and RSS) gave an item, which sits in a story as a member. The few
+        // without one attack the feed's own title.
+        let stories = bed.run(&["stories", "--json", "--limit", "100000"]);
+        assert_success(&stories);
+        let mut feeds_with_items = std::collections::HashSet::new();
+        for line in stdout(&stories).lines() {
+            let story: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("stories --json line is not JSON ({e}): {line}"));
+            for member in story["members"].as_array().into_iter().flatten() {
+                if let Some(feed) = member["feed"].as_str() {
+                    feeds_with_items.insert(feed.to_string());
+                }
+            }
+        }
+        let with_entries: Vec<&str> = corpus
+            .iter()
+            .filter(|(_, bytes)| {
+                let text = String::from_utf8_lossy(bytes);
+                text.contains("<entry") || text.contains("<item")
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let missing: Vec<&&str> = with_entries
+            .iter()
+            .filter(|name| !feeds_with_items.contains(**name))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{} of {} vectors with an entry gave no item: {missing:?}\n{err}",
+            missing.len(),
+            with_entries.len()
+        );
+        assert!(
+            with_entries.len() >= 65,
+            "{} vectors with an entry",
+            with_entries.len()
+        );
     }
 
     assert_harmless_notifications(&hook.requests(), "hook");

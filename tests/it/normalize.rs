@@ -1,8 +1,13 @@
 //! The normaliser against hand-written fixtures (one behaviour each) and against the shared
 //! corpus of 1,125 real and synthetic feed documents.
 
+use crate::common::binary::{Workspace, assert_success};
 use crate::common::bodies::utf16;
+use crate::common::server::{Reply, TestServer};
+use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -171,6 +176,7 @@ fn fast_path_equals_feed_rs() {
 
     let url = Url::parse("https://corpus.example/feed").expect("valid URL");
     let mut fast = 0;
+    let mut taken: Vec<PathBuf> = Vec::new();
     let mut differ = Vec::new();
     for path in &documents {
         let bytes = std::fs::read(path).expect("a readable document");
@@ -180,6 +186,7 @@ fn fast_path_equals_feed_rs() {
             continue;
         }
         fast += 1;
+        taken.push(path.clone());
         let reference = parse_feed_by(&bytes, &url, "corpus", now(), &mut Route::FeedRs);
         if result != reference {
             differ.push(path.display().to_string());
@@ -190,6 +197,19 @@ fn fast_path_equals_feed_rs() {
         documents.len(),
         documents.len() - fast
     );
+    // Without ../shared these are what holds the fast path to feed-rs: one document per shape
+    // it reads, each of which it must take (or it compares nothing).
+    let shapes = files_under(&crate_dir.join("tests/fixtures/fast"));
+    assert!(shapes.len() >= 6, "{} fast-path fixtures", shapes.len());
+    let declined: Vec<String> = shapes
+        .iter()
+        .filter(|path| !taken.contains(*path))
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(
+        declined.is_empty(),
+        "the fast path declined its own fixtures: {declined:?}"
+    );
     assert!(
         differ.is_empty(),
         "the fast path and feed-rs differ on {} documents:\n{}",
@@ -198,6 +218,105 @@ fn fast_path_equals_feed_rs() {
     );
     // The mirrors fixtures are RSS 2.0 and Atom: if the fast path takes none, it compares none.
     assert!(fast >= 5, "the fast path took only {fast} documents");
+}
+
+/// Parity with Python feedparser 6, the reference forgiving reader: on every corpus document
+/// that is not broken on purpose, tributary finds at least as many items as feedparser does on
+/// the same bytes (`scripts/feedparser_counts.py`). Skipped without the corpus or without
+/// feedparser, unless `TRIBUTARY_REQUIRE_SHARED=1` / `TRIBUTARY_REQUIRE_VALIDATORS=1` (CI).
+#[test]
+fn corpus_has_as_many_items_as_feedparser() {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let corpus = crate_dir.join("../shared/corpus");
+    let Ok(manifest) = std::fs::read_to_string(corpus.join("MANIFEST.tsv")) else {
+        assert!(
+            std::env::var("TRIBUTARY_REQUIRE_SHARED").as_deref() != Ok("1"),
+            "TRIBUTARY_REQUIRE_SHARED=1 but {} is missing",
+            corpus.display()
+        );
+        eprintln!("corpus_has_as_many_items_as_feedparser: skipped, no shared corpus");
+        return;
+    };
+    let probe = Command::new("python3")
+        .args(["-c", "import feedparser"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var("TRIBUTARY_REQUIRE_VALIDATORS").as_deref() != Ok("1"),
+            "python3 with feedparser is missing and TRIBUTARY_REQUIRE_VALIDATORS=1"
+        );
+        eprintln!("corpus_has_as_many_items_as_feedparser: skipped, no python3 with feedparser");
+        return;
+    }
+    let paths: Vec<PathBuf> = manifest
+        .lines()
+        .skip(1)
+        .filter_map(Row::parse)
+        .filter(|row| !row.is_broken_on_purpose())
+        .map(|row| corpus.join(row.local_path))
+        .collect();
+    assert!(paths.len() > 1000, "{} documents to compare", paths.len());
+
+    let theirs = feedparser_counts(&crate_dir.join("scripts/feedparser_counts.py"), &paths);
+    let mut below = Vec::new();
+    for path in &paths {
+        let key = path.display().to_string();
+        let expected = *theirs
+            .get(&key)
+            .unwrap_or_else(|| panic!("feedparser_counts.py did not report {key}"));
+        let found = match parse_bounded(path.clone(), Duration::from_secs(10)) {
+            Outcome::Parsed(items) => items,
+            _ => 0,
+        };
+        if found < expected {
+            below.push(format!("{key}: {found} items, feedparser {expected}"));
+        }
+    }
+    eprintln!(
+        "feedparser parity: {} of {} documents with fewer items than feedparser",
+        below.len(),
+        paths.len()
+    );
+    assert!(
+        below.is_empty(),
+        "{} documents with fewer items than feedparser:\n{}",
+        below.len(),
+        below.join("\n")
+    );
+}
+
+/// feedparser's entry count for each of `paths`, keyed by the path as displayed.
+fn feedparser_counts(script: &Path, paths: &[PathBuf]) -> HashMap<String, usize> {
+    // The list goes through a file: a pipe written while the script's output fills the other
+    // pipe would deadlock.
+    let mut list = tempfile::NamedTempFile::new().expect("a temporary file");
+    for path in paths {
+        writeln!(list, "{}", path.display()).expect("write the path list");
+    }
+    let input = std::fs::File::open(list.path()).expect("reopen the path list");
+    let output = Command::new("python3")
+        .arg(script)
+        .stdin(input)
+        .output()
+        .expect("run python3");
+    assert!(
+        output.status.success(),
+        "{} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| {
+            let (count, path) = line
+                .split_once('\t')
+                .unwrap_or_else(|| panic!("not `count<TAB>path`: {line}"));
+            let count = count
+                .parse()
+                .unwrap_or_else(|e| panic!("count {count:?} for {path}: {e}"));
+            (path.to_string(), count)
+        })
+        .collect()
 }
 
 /// Every file under `dir`, recursively, in a stable order.
@@ -287,6 +406,11 @@ impl Row {
             && self.well_formed.starts_with("yes")
             && self.intentionally_malformed == "no"
             && feed_format
+    }
+
+    /// Its source project broke it on purpose (or expects its parser to call it broken).
+    fn is_broken_on_purpose(&self) -> bool {
+        self.intentionally_malformed.starts_with("yes")
     }
 
     /// Not well-formed, and not broken on purpose by its source project.
@@ -771,4 +895,277 @@ fn the_corpus_safety_check_catches_what_it_should() {
         ),
         None
     );
+}
+
+fn fixture(path: &str) -> Feed {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path);
+    let bytes = std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()));
+    parse(&String::from_utf8(bytes).expect("UTF-8 fixture"))
+}
+
+fn date(text: &str) -> Option<DateTime<Utc>> {
+    Some(
+        DateTime::parse_from_rfc3339(text)
+            .expect("valid test date")
+            .with_timezone(&Utc),
+    )
+}
+
+#[test]
+fn atom_03_is_read_as_atom_10() {
+    let feed = fixture("legacy/atom03.xml");
+    assert_eq!(feed.title.as_deref(), Some("Moth & Lamp"));
+    assert_eq!(feed.link.as_deref(), Some("https://moths.example.com/"));
+    let [escaped, base64, inline, empty] = feed.items.as_slice() else {
+        panic!("four entries expected, got {}", feed.items.len());
+    };
+    assert_eq!(escaped.guid, "tag:moths.example.com,2004:hawk-moth");
+    assert_eq!(
+        escaped.link.as_deref(),
+        Some("https://moths.example.com/2004/07/hawk-moth")
+    );
+    // issued -> published (created is dropped beside it), modified -> updated.
+    assert_eq!(escaped.published, date("2004-07-02T21:00:00Z"));
+    assert_eq!(escaped.updated, date("2004-07-02T23:10:00Z"));
+    assert_eq!(
+        escaped.summary.as_deref(),
+        Some("Pink and olive, at 1 a.m.")
+    );
+    let content = escaped.content.as_deref().expect("escaped content");
+    assert!(
+        content.contains(r#"href="https://moths.example.com/2004/07/olive.html""#),
+        "{content}"
+    );
+    assert!(!content.contains("script"), "{content}");
+    assert_eq!(base64.title, "Base64 title: café");
+    assert_eq!(
+        base64.content.as_deref(),
+        Some("<p>Decoded <b>bold</b></p>")
+    );
+    assert_eq!(
+        base64.published,
+        date("2004-06-20T21:00:00Z"),
+        "from created"
+    );
+    let content = inline.content.as_deref().expect("inline XHTML content");
+    assert!(content.contains("Inline <em>markup</em>"), "{content}");
+    assert_eq!(inline.authors, vec!["Guest Writer".to_string()]);
+    assert_eq!(inline.updated, date("2004-06-10T21:00:00Z"));
+    // An empty content element is no content, not a reason to refuse the feed.
+    assert_eq!(empty.title, "No content at all");
+    assert_eq!(empty.content, None);
+}
+
+#[test]
+fn rss_090_and_rss_10_items_without_a_link_are_kept() {
+    let feed = fixture("legacy/rss090.xml");
+    assert_eq!(feed.title.as_deref(), Some("Valley Weather Log"));
+    let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "Frost at dawn",
+            "Gale warning lifted",
+            "A reading with no page of its own"
+        ]
+    );
+    assert_eq!(
+        feed.items[0].guid, "http://weather.example.org/1999/frost",
+        "an item with a link keeps the id feed-rs gives it"
+    );
+    assert_eq!(feed.items[2].link, None);
+    assert!(feed.items[2].guid.starts_with("sha256:"));
+
+    let feed = fixture("legacy/rss10_linkless.xml");
+    let [queen, swarm, note] = feed.items.as_slice() else {
+        panic!("three items expected, got {}", feed.items.len());
+    };
+    assert_eq!(queen.guid, "https://bees.example.net/2025/queen");
+    assert_eq!(queen.authors, vec!["Odile Fen".to_string()]);
+    assert_eq!(queen.published, date("2025-04-12T10:00:00Z"));
+    // RSS 1.0's rdf:about is the item's URI, "identical to the value of the <link>".
+    assert_eq!(
+        swarm.link.as_deref(),
+        Some("https://bees.example.net/2025/swarm")
+    );
+    assert_eq!(
+        swarm.content.as_deref(),
+        Some("<p>Caught in a <b>skep</b>.</p>")
+    );
+    assert_eq!(
+        queen.summary.as_deref(),
+        Some("Marked <em>green</em>, laying well.")
+    );
+    assert_eq!(note.link, None);
+    assert_eq!(note.summary.as_deref(), Some("Smoker needs a new bellows."));
+
+    // Read by feed-rs as RSS 1.0 (every item has a link), the description is HTML all the same.
+    let feed = parse(
+        r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+        <channel><title>c</title></channel>
+        <item><title>t</title><link>https://bees.example.net/x</link>
+        <description>Codename &lt;q&gt;linden&lt;/q&gt;</description></item></rdf:RDF>"#,
+    );
+    assert_eq!(
+        feed.items[0].summary.as_deref(),
+        Some("Codename <q>linden</q>")
+    );
+}
+
+#[test]
+fn cdf_namespaced_rss_and_atom_items_are_read() {
+    let feed = fixture("legacy/cdf.xml");
+    assert_eq!(feed.title.as_deref(), Some("Kiosk Headlines"));
+    let links: Vec<Option<&str>> = feed.items.iter().map(|i| i.link.as_deref()).collect();
+    assert_eq!(
+        links,
+        [
+            Some("http://kiosk.example.com/stories/ferry.html"),
+            Some("http://kiosk.example.com/stories/regatta.html")
+        ]
+    );
+    assert_eq!(feed.items[0].published, date("1998-03-01T13:00:00Z"));
+    assert_eq!(
+        feed.items[0].summary.as_deref(),
+        Some("Crossings resume at noon.")
+    );
+
+    let feed = fixture("legacy/rss20_in_namespace.xml");
+    assert_eq!(feed.title.as_deref(), Some("Namespaced Sketchbook"));
+    assert_eq!(feed.items.len(), 1);
+    assert_eq!(feed.items[0].title, "Charcoal studies");
+
+    let feed = fixture("legacy/atom10_items.xml");
+    let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(titles, ["First", "Second"]);
+}
+
+#[test]
+fn enclosures_get_a_type_from_their_extension_and_authors_keep_their_names() {
+    let feed = fixture("fast/rss20_podcast.xml");
+    let enclosure = |index: usize| {
+        let item: &Item = &feed.items[index];
+        item.enclosure.as_ref().expect("an enclosure").clone()
+    };
+    assert_eq!(enclosure(0).mime_type.as_deref(), Some("audio/mpeg"));
+    assert_eq!(
+        enclosure(1).mime_type.as_deref(),
+        Some("audio/mp4"),
+        "an untyped .m4a"
+    );
+    assert_eq!(enclosure(4).mime_type.as_deref(), Some("audio/wav"));
+    // `keeper@lighthouse.example.net (Mara Quill)`: the name, not the parentheses.
+    assert_eq!(feed.items[0].authors, vec!["Mara Quill".to_string()]);
+
+    let feed = fixture("fast/rss092.xml");
+    let interval = feed.items[1].enclosure.as_ref().expect("an enclosure");
+    assert_eq!(interval.mime_type.as_deref(), Some("audio/ogg"));
+    assert_eq!(feed.items[1].kind, ItemKind::Episode);
+
+    let feed = fixture("fast/rss20_blog.xml");
+    let catalogue = feed.items[1].enclosure.as_ref().expect("an enclosure");
+    assert_eq!(catalogue.mime_type.as_deref(), Some("application/pdf"));
+    assert_eq!(feed.items[1].kind, ItemKind::Post);
+    // A bare email stays as it is.
+    assert_eq!(
+        feed.items[3].authors,
+        vec!["ines@allotment.example.org".to_string()]
+    );
+}
+
+#[test]
+fn an_item_titled_only_by_media_title_keeps_its_title() {
+    // No version, no channel title, and `type="plain"`, which is Media RSS's own word: the
+    // repair used to rewrite it into Atom's `text`, feed-rs then refused the document, and the
+    // error blamed a missing <channel>.
+    let feed = parse(
+        r#"<rss xmlns:media="http://search.yahoo.com/mrss/"><channel><item>
+        <media:title type="plain">Tide &amp; time</media:title></item></channel></rss>"#,
+    );
+    assert_eq!(feed.title, None);
+    assert_eq!(feed.items.len(), 1);
+    assert_eq!(feed.items[0].title, "Tide & time");
+
+    let podcast = fixture("fast/rss20_podcast.xml");
+    assert_eq!(podcast.items[4].title, "An item titled only by media:title");
+    assert_eq!(podcast.items[2].title, "Bonus: the keeper's log (video)");
+
+    // A Media RSS text type feed-rs does not know costs the type, not the feed.
+    let feed = parse(
+        r#"<rss><channel><item><media:title type="text/html">Typed oddly</media:title></item></channel></rss>"#,
+    );
+    assert_eq!(feed.items[0].title, "Typed oddly");
+
+    // A document feed-rs still refuses names what it refused, not a missing <channel>.
+    let error = parse_feed(
+        br#"<rss xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel><podcast:person role="bogus-role">Ana</podcast:person><item><title>x</title></item></channel></rss>"#,
+        &feed_url(),
+        "test",
+        now(),
+    )
+    .map(|_| ())
+    .expect_err("a podcast:person role feed-rs does not know")
+    .to_string();
+    assert!(error.contains("bogus-role"), "{error}");
+    assert!(!error.contains("<channel>"), "{error}");
+}
+
+/// Through the real binary: feeds in the translated formats are polled into stories, and an
+/// enclosure the feed left untyped reaches the merged feed typed (newsboat ignores one without).
+#[test]
+fn legacy_formats_and_untyped_enclosures_reach_the_merged_feed() {
+    let read = |path: &str| {
+        let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(path);
+        std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+    };
+    let server = TestServer::routes([
+        ("/atom03", Reply::ok(read("legacy/atom03.xml"))),
+        ("/rss090", Reply::ok(read("legacy/rss090.xml"))),
+        ("/kitchen", Reply::ok(read("fast/rss_version_empty.xml"))),
+    ]);
+    let ws = Workspace::new();
+    let feeds: Vec<(&str, String, &str)> = ["atom03", "rss090", "kitchen"]
+        .iter()
+        .map(|name| (*name, server.url(&format!("/{name}")).to_string(), "origin"))
+        .collect();
+    let config = ws.write_config("t.toml", &feeds, "");
+    let output = ws.run(&["--config", config.to_str().expect("UTF-8 path"), "poll"]);
+    assert_success(&output);
+    let merged = ws.merged_feed();
+    let titles: Vec<String> = merged
+        .entries
+        .iter()
+        .filter_map(|entry| entry.title.as_ref().map(|t| t.content.clone()))
+        .collect();
+    for expected in [
+        "Elephant hawk-moth at the trap",
+        "Frost at dawn",
+        "Bread, slowly",
+    ] {
+        assert!(
+            titles.iter().any(|title| title == expected),
+            "{expected:?} not in {titles:?}"
+        );
+    }
+    let episode = merged
+        .entries
+        .iter()
+        .find(|entry| {
+            entry
+                .title
+                .as_ref()
+                .is_some_and(|t| t.content == "Bread, slowly")
+        })
+        .expect("the episode's entry");
+    let enclosure = episode
+        .links
+        .iter()
+        .find(|link| link.rel.as_deref() == Some("enclosure"))
+        .expect("an enclosure link");
+    assert_eq!(enclosure.href, "https://kitchen.example.com/audio/7.mp3");
+    assert_eq!(enclosure.media_type.as_deref(), Some("audio/mpeg"));
 }
