@@ -123,6 +123,8 @@ pub enum MatchReason {
     Title,
     /// A mirror's title contains the work's whole, distinctive title, within days.
     TitleContained,
+    /// A mirror's address spells the work's title (a directory's page named after the episode).
+    Address,
     /// Near-identical text, the feeds' boilerplate aside.
     Content,
     /// Several passages quoted word for word from the work, within days.
@@ -153,6 +155,7 @@ impl MatchReason {
             MatchReason::Link => "its text links to the work's page",
             MatchReason::Title => "the same title, decorations removed",
             MatchReason::TitleContained => "its title contains the work's whole title",
+            MatchReason::Address => "its address spells the work's title",
             MatchReason::Content => "near-identical text",
             MatchReason::Quotes => "quotes the work word for word",
             MatchReason::Words => "its own text names what the work's does",
@@ -337,6 +340,7 @@ mod tests {
                 (MatchReason::Link, "link"),
                 (MatchReason::Title, "title"),
                 (MatchReason::TitleContained, "title-contained"),
+                (MatchReason::Address, "address"),
                 (MatchReason::Content, "content"),
                 (MatchReason::Quotes, "quotes"),
                 (MatchReason::Words, "words"),

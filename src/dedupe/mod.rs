@@ -43,7 +43,7 @@ pub use title::{
     Decorations, contains_title, is_generic, numbers, significant_words, title_grams, title_key,
     title_keys, title_similarity,
 };
-pub use url::{canonical_url, enclosure_key, outbound_links, without_tracking};
+pub use url::{address_title, canonical_url, enclosure_key, outbound_links, without_tracking};
 
 /// Tunables, in the config's `[dedupe]` table.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +96,9 @@ pub struct ItemKeys {
     pub outbound_links: Vec<String>,
     /// The key of its audio or video file.
     pub enclosure: Option<String>,
+    /// The title a mirror's address spells (see [`address_title`]), kept with the title keys
+    /// so that a work arriving later finds the mirror by it.
+    pub address_key: Option<String>,
 }
 
 /// What the matcher knows about the incoming item.
@@ -174,6 +177,7 @@ impl Probe {
             .unwrap_or_default();
         links.extend(enclosure.clone());
         let keys = ItemKeys {
+            address_key: address_key(item, role),
             outbound_links: links,
             canonical_url: canonical,
             title_key: title_keys.first().cloned(),
@@ -282,6 +286,8 @@ pub struct Candidate {
     pub canonical_url: Option<String>,
     /// Every key its title may stand for, its stored key first.
     pub title_keys: Vec<String>,
+    /// The title its address spells, for a mirror's item.
+    pub address_key: Option<String>,
     /// The fragment of its link.
     pub fragment: Option<String>,
     /// The key of its audio or video file.
@@ -324,6 +330,7 @@ impl Candidate {
             kind: item.kind,
             published,
             canonical_url: keys.canonical_url,
+            address_key: keys.address_key,
             title_keys: probe.title_keys,
             fragment: probe.fragment,
             enclosure: keys.enclosure,
@@ -373,13 +380,25 @@ pub enum Decision {
     },
 }
 
+/// The title a mirror item's address spells. Only mirrors: a writer's own slugs are their own
+/// titles, and an old slug kept after a retitle names nothing new.
+pub fn address_key(item: &Item, role: Role) -> Option<String> {
+    if role != Role::Mirror {
+        return None;
+    }
+    item.link
+        .as_deref()
+        .and_then(address_title)
+        .filter(|key| !is_generic(key))
+}
+
 /// Evidence strength, for choosing among matched stories.
 pub fn tier_rank(reason: MatchReason) -> u8 {
     match reason {
         MatchReason::Guid | MatchReason::Manual => 8,
         MatchReason::Url | MatchReason::Audio => 7,
         MatchReason::Link => 6,
-        MatchReason::Title => 5,
+        MatchReason::Title | MatchReason::Address => 5,
         MatchReason::Content => 4,
         MatchReason::TitleContained => 3,
         MatchReason::Quotes => 2,
@@ -568,6 +587,23 @@ pub fn match_candidate(
         if similarity >= SIMILAR_TITLE && titles_tell() {
             return found(MatchReason::Title, similarity);
         }
+    }
+
+    // A mirror's address that spells the other's title, or the same title as the other's
+    // address: a directory's page named after the episode under a headline of its own.
+    let spelled = |address: &Option<String>, titles: &[String]| {
+        address
+            .as_ref()
+            .filter(|key| titles.contains(key))
+            .is_some_and(|key| gap <= thresholds.mirror_window || named_by(key))
+    };
+    if !both_origin
+        && (spelled(&probe.keys.address_key, theirs)
+            || spelled(&candidate.address_key, &probe.title_keys)
+            || spelled(&probe.keys.address_key, candidate.address_key.as_slice()))
+        && titles_tell()
+    {
+        return found(MatchReason::Address, 1.0);
     }
 
     if gap <= thresholds.content_window && probe_has_text {

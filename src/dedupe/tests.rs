@@ -748,3 +748,38 @@ fn a_show_named_inside_a_directory_title_is_a_decoration() {
         Some((1, MatchReason::Title))
     );
 }
+
+#[test]
+fn a_mirror_whose_address_spells_the_title_joins_under_a_headline_of_its_own() {
+    let post = item(
+        "Why the last lighthouse keepers walked away",
+        Some("https://a.example/p/keepers"),
+        Some(ESSAY),
+    );
+    let listing = item(
+        "Coastal automation, families and the end of a trade",
+        Some(
+            "https://directory.example/2026-04-02/why-the-last-lighthouse-keepers-walked-away/notes.md",
+        ),
+        Some(SUMMARY),
+    );
+    let stored = [(1, &post, day(1), Role::Origin)];
+    assert_eq!(
+        joined(&verdict_as(&listing, Role::Mirror, day(2), &stored)),
+        Some((1, MatchReason::Address))
+    );
+    // An origin's own address is its own business: a writer's old slug names nothing new.
+    let own = item(
+        "Coastal automation, families and the end of a trade",
+        Some("https://b.example/why-the-last-lighthouse-keepers-walked-away"),
+        Some(OTHER_ESSAY),
+    );
+    assert_eq!(joined(&verdict(&own, day(2), &[(1, &post, day(1))])), None);
+    // The other way round: a work arriving after the listing finds it by the address.
+    let probe = probe(&post, Role::Origin, day(2));
+    let stored = candidate_as(1, &listing, day(1), Role::Mirror);
+    assert_eq!(
+        joined(&decide(&probe, &[stored], &Thresholds::default())),
+        Some((1, MatchReason::Address))
+    );
+}

@@ -59,6 +59,45 @@ fn is_tracking(name: &str) -> bool {
         })
 }
 
+/// Words a page's address spells in its most wordy path segment, as a title key: directories
+/// and summary sites name a page after the episode it is about ("/notes/what-comes-after-chatgpt-
+/// 46245161530"), even when its headline is their own. A trailing id (six characters or more
+/// with a digit in them) and a file extension are left out; fewer than four words is no title.
+pub fn address_title(link: &str) -> Option<String> {
+    let url = Url::parse(link.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let words_of = |segment: &str| -> Vec<String> {
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        let stem = decoded
+            .rsplit_once('.')
+            .filter(|(_, extension)| {
+                extension.len() <= 4 && extension.chars().all(char::is_alphanumeric)
+            })
+            .map_or(decoded.as_ref(), |(stem, _)| stem);
+        let mut words: Vec<String> = stem
+            .split(['-', '_', '+'])
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let is_id = |w: &str| w.len() >= 6 && w.chars().any(|c| c.is_ascii_digit());
+        while words.last().is_some_and(|w| is_id(w)) {
+            words.pop();
+        }
+        words
+    };
+    let words = url
+        .path_segments()?
+        .map(words_of)
+        .max_by_key(Vec::len)
+        .filter(|words| words.len() >= ADDRESS_TITLE_WORDS)?;
+    super::title::title_key(&words.join(" "))
+}
+
+/// Words a path segment must spell to be read as a title.
+const ADDRESS_TITLE_WORDS: usize = 4;
+
 /// The key two links share when they name the same page: no scheme, no `www.`, no fragment,
 /// no trailing slash, no tracking parameters, remaining parameters sorted. `None` for links that
 /// are not http(s) or have no host.
@@ -296,5 +335,35 @@ mod tests {
         assert_eq!(canonical_url("mailto:someone@example.com"), None);
         assert_eq!(canonical_url("not a url"), None);
         assert_eq!(canonical_url("javascript:alert(1)"), None);
+    }
+
+    #[test]
+    fn an_address_spells_a_title_from_its_wordiest_segment() {
+        let cases = [
+            (
+                "https://n.example/2026-04-23/agent-labs-thesis-crossover-special-2026/transcript.md",
+                Some("agent labs thesis crossover special 2026"),
+            ),
+            // A trailing id goes; a year stays.
+            (
+                "https://notes.example/notes/what-comes-after-the-keepers-46245161530",
+                Some("what comes after the keepers"),
+            ),
+            (
+                "https://shows.example/episodes/last-lighthouse-keepers-walked-away-49f4d8ee",
+                Some("last lighthouse keepers walked away"),
+            ),
+            (
+                "https://blog.example/why_the_keepers_left.html",
+                Some("why the keepers left"),
+            ),
+            // Too few words, or no words at all, is no title.
+            ("https://blog.example/p/keepers-left", None),
+            ("https://news.example/item?id=41234567", None),
+            ("mailto:keeper@lights.example", None),
+        ];
+        for (link, expected) in cases {
+            assert_eq!(address_title(link).as_deref(), expected, "{link}");
+        }
     }
 }

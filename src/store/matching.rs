@@ -12,8 +12,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Result, StoreError, WriteTx, parse_timestamp, timestamp};
 use crate::dedupe::{
-    Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts, enclosure_key, link_fragment,
-    title_keys,
+    Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts, address_key, enclosure_key,
+    link_fragment, title_keys,
 };
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
@@ -84,7 +84,8 @@ impl WriteTx<'_> {
         }
         // Every reading of every stored title is in `title_keys`; items stored before it
         // existed have their one key in `items.title_key`.
-        for title in &probe.title_keys {
+        // A mirror's address may spell a stored title; a stored mirror's address, this one.
+        for title in probe.title_keys.iter().chain(&probe.keys.address_key) {
             collect(
                 concat!(
                     "SELECT item_id FROM title_keys WHERE key = ?1 LIMIT ",
@@ -239,15 +240,17 @@ impl WriteTx<'_> {
                     set
                 }
             };
+            let role = Role::parse(&role).unwrap_or_default();
             out.push(Candidate {
                 item_id: id,
                 story_id,
                 source,
-                role: Role::parse(&role).unwrap_or_default(),
+                role,
                 kind: item.kind,
                 published: parse_timestamp(&published).unwrap_or_default(),
                 canonical_url,
                 title_keys: title_keys(&item.title, decorations),
+                address_key: address_key(&item, role),
                 fragment: link_fragment(&item),
                 enclosure: match item.kind {
                     ItemKind::Episode => {
@@ -371,7 +374,8 @@ impl WriteTx<'_> {
                 anchor,
             )?;
         }
-        for variant in keys.title_key.iter().chain(&keys.title_variants) {
+        let readings = keys.title_key.iter().chain(&keys.title_variants);
+        for variant in readings.chain(&keys.address_key) {
             insert(
                 "INSERT OR IGNORE INTO title_keys (key, item_id) VALUES (?1, ?2)",
                 variant,
