@@ -6,7 +6,8 @@
 //! [`ingest`] chains them for one feed; [`poll`] runs a cycle over every feed. The core of
 //! normalise and dedupe is pure functions over the plain values in [`model`]; I/O lives at the
 //! edges: [`daemon`] runs cycles on schedule and owns the only writer, [`serve`] hands out the
-//! rendered feeds, [`notify`] delivers the outbox, [`metrics`] counts what happened.
+//! rendered feeds and [`site`] the pages, [`notify`] delivers the outbox, [`metrics`] counts
+//! what happened.
 
 pub mod clock;
 pub mod config;
@@ -24,4 +25,5 @@ pub mod notify;
 pub mod poll;
 pub mod schedule;
 pub mod serve;
+pub mod site;
 pub mod store;

@@ -37,6 +37,7 @@ use tokio::sync::Notify;
 use crate::clock::{Clock, SystemClock};
 use crate::hex::hex;
 use crate::metrics::Metrics;
+use crate::site::{self, Site};
 
 pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
 pub const JSON_FEED_CONTENT_TYPE: &str = "application/feed+json; charset=utf-8";
@@ -138,6 +139,8 @@ pub struct AppState {
     ready: Arc<AtomicBool>,
     /// Only to refuse an If-Modified-Since from the future (see [`not_modified`]).
     clock: Arc<dyn Clock>,
+    /// The site's pages read the database themselves (see [`crate::site`]).
+    site: Arc<Site>,
 }
 
 impl AppState {
@@ -146,6 +149,7 @@ impl AppState {
         AppState {
             snapshot: Arc::new(RwLock::new(Arc::new(initial))),
             metrics,
+            site: Arc::new(Site::new(database.clone(), site::Settings::default())),
             database,
             ready: Arc::new(AtomicBool::new(false)),
             clock: Arc::new(SystemClock),
@@ -195,6 +199,19 @@ impl AppState {
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
+
+    /// What the site's pages show of the config: set at start-up and on every reload.
+    pub fn set_site_settings(&self, settings: site::Settings) {
+        self.site.set_settings(settings);
+    }
+
+    pub(crate) fn site(&self) -> &Arc<Site> {
+        &self.site
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
 }
 
 /// `old` if `new` has the same bytes (its Last-Modified is the one that is true), else `new`.
@@ -206,7 +223,8 @@ fn unless_unchanged(old: &Document, new: Document) -> Document {
     }
 }
 
-/// The routes: the three documents, `/healthz`, `/readyz`, `/metrics`; everything else is 404.
+/// The routes: the three documents, `/healthz`, `/readyz`, `/metrics`, the site's pages;
+/// everything else is 404.
 /// `GET` routes answer `HEAD` too (axum drops the body).
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -216,6 +234,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(site::routes())
         .fallback(not_found)
         .layer(middleware::map_response(nosniff))
         .with_state(state)
@@ -293,7 +312,7 @@ async fn opml(State(state): State<AppState>, request: HeaderMap) -> Response {
 
 /// A document, or 304 Not Modified with its validators when the request's conditions say the
 /// client already holds it.
-fn document_response(
+pub(crate) fn document_response(
     document: &Document,
     content_type: &'static str,
     request: &HeaderMap,
