@@ -303,10 +303,13 @@ fn command_prefix(settings: &Settings) -> String {
 }
 
 fn duration(duration: chrono::Duration) -> String {
-    duration.to_std().map_or_else(
-        |_| duration.to_string(),
-        |d| humantime::format_duration(d).to_string(),
-    )
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    let seconds = duration.num_seconds();
+    match seconds {
+        s if s > 0 && s % 86_400 == 0 => plural(s / 86_400, "day"),
+        s if s > 0 && s % 3_600 == 0 => plural(s / 3_600, "hour"),
+        s => plural(s, "second"),
+    }
 }
 
 /// A correction told from the side of the story shown.

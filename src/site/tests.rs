@@ -214,5 +214,5 @@ fn the_commands_name_the_config_the_daemon_runs_with() {
     );
     assert!(html.contains("stories merge 4 OTHER"), "{html}");
     assert!(html.contains("Story 9 was folded into this one"), "{html}");
-    assert!(html.contains("3days"), "the title window: {html}");
+    assert!(html.contains("3 days"), "the title window: {html}");
 }
