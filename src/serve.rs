@@ -8,6 +8,9 @@
 //! response (body and validators alike) comes from one consistent snapshot. The documents'
 //! bytes are rendered from config, so nothing a request says (its Host header included) can
 //! reach them.
+//!
+//! The site's pages ([`crate::site`]) are the one exception: a page or story number can name
+//! any stored story, so they are rendered per request, on connections opened read-only.
 
 use std::future::{Future, IntoFuture};
 use std::io;

@@ -235,14 +235,22 @@ async fn index(
 ) -> Response {
     let page = page_number(query.as_deref());
     render(&state, &request, move |reader, settings| {
-        let page = page?;
-        let stories = reader.story_page(page - 1, STORIES_PER_PAGE)?;
-        if page > 1 && stories.stories.is_empty() {
-            return Err(SiteError::NoSuchPage(page));
-        }
-        Ok(pages::index(settings, &stories, page))
+        index_page(reader, settings, page?)
     })
     .await
+}
+
+/// Page `page` (from 1) of `/`: the newest stories, [`STORIES_PER_PAGE`] to a page.
+pub fn index_page(
+    reader: &mut SiteReader,
+    settings: &Settings,
+    page: usize,
+) -> Result<maud::Markup, SiteError> {
+    let stories = reader.story_page(page.saturating_sub(1), STORIES_PER_PAGE)?;
+    if page > 1 && stories.stories.is_empty() {
+        return Err(SiteError::NoSuchPage(page));
+    }
+    Ok(pages::index(settings, &stories, page))
 }
 
 async fn story(
@@ -254,10 +262,19 @@ async fn story(
         let parsed = number
             .parse::<i64>()
             .map_err(|_| SiteError::BadStory(number.clone()))?;
-        let story = reader.explain(parsed)?.ok_or(SiteError::NoStory(parsed))?;
-        Ok(pages::explain(settings, &story))
+        explain_page(reader, settings, parsed)
     })
     .await
+}
+
+/// `/stories/{number}`: why the story's members are one work, and how to correct it.
+pub fn explain_page(
+    reader: &mut SiteReader,
+    settings: &Settings,
+    number: i64,
+) -> Result<maud::Markup, SiteError> {
+    let story = reader.explain(number)?.ok_or(SiteError::NoStory(number))?;
+    Ok(pages::explain(settings, &story))
 }
 
 async fn feeds(State(state): State<AppState>, request: HeaderMap) -> Response {
@@ -298,7 +315,8 @@ async fn deliveries(State(state): State<AppState>, request: HeaderMap) -> Respon
 }
 
 async fn stylesheet(State(state): State<AppState>, request: HeaderMap) -> Response {
-    // The stylesheet is part of the binary: its one Last-Modified is the start of the process.
+    // The stylesheet is part of the binary: it last changed, as far as this process can
+    // tell, when the process first served it.
     static STARTED: std::sync::OnceLock<DateTime<Utc>> = std::sync::OnceLock::new();
     let now = state.now();
     let document = Document::new(STYLESHEET, *STARTED.get_or_init(|| now));
@@ -322,6 +340,9 @@ async fn render(
             .unwrap_or(Err(SiteError::Crashed));
     let mut response = match rendered {
         Ok(markup) => {
+            // Last-Modified is the time of rendering: nothing cheaper knows when the rows a
+            // page shows last changed, and a date too late only costs a client a full answer
+            // (the ETag still gets it a 304), where one too early would be a wrong 304.
             let document = Document::new(markup.into_string(), now);
             let mut response = document_response(&document, HTML_CONTENT_TYPE, request, now);
             response

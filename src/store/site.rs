@@ -15,8 +15,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::{
-    Correction, Result, SOURCE_SELECT, SourceRecord, StoreError, parse_timestamp, resolve_story,
-    source_from_row,
+    Correction, Result, SOURCE_SELECT, SourceRecord, StoreError, parse_timestamp, source_from_row,
 };
 use crate::model::{ItemKind, MatchReason, MemberRole, Role};
 
@@ -201,24 +200,33 @@ impl SiteReader {
     }
 
     /// Story `number` for its explain view. A story folded into another resolves to the story
-    /// that holds its members now, as `stories --explain` does.
+    /// that holds its members now, as `stories --explain` does. The merge chain ends: only a
+    /// story not itself merged is ever folded into (see `store::resolve_story`).
     pub fn explain(&mut self, number: i64) -> Result<Option<ExplainedStory>> {
         let tx = self.conn.transaction()?;
-        let Some(resolved) = resolve_story(&tx, &number.to_string())? else {
-            return Ok(None);
+        // By number through the primary key, following merges: `resolve_story` also accepts
+        // an Atom id, which costs a scan of every story.
+        let mut head = number;
+        let (atom_id, published) = loop {
+            let row: Option<(String, String, Option<i64>)> = tx
+                .prepare_cached(
+                    "SELECT atom_id, published, merged_into FROM stories WHERE id = ?1",
+                )?
+                .query_row([head], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .optional()?;
+            match row {
+                None => return Ok(None),
+                Some((_, _, Some(into))) => head = into,
+                Some((atom_id, published, None)) => break (atom_id, published),
+            }
         };
-        let (atom_id, published): (String, String) = tx.query_row(
-            "SELECT atom_id, published FROM stories WHERE id = ?1",
-            [resolved.head],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
-        let members = members(&tx, resolved.head)?;
+        let members = members(&tx, head)?;
         let corrections = {
             let mut stmt = tx.prepare_cached(
                 "SELECT action, item_id, story_id, other_id, created_at FROM corrections
                  WHERE story_id = ?1 OR other_id = ?1 ORDER BY id",
             )?;
-            stmt.query_map([resolved.head], |row| {
+            stmt.query_map([head], |row| {
                 Ok(Correction {
                     action: row.get(0)?,
                     item: row.get(1)?,
@@ -231,8 +239,8 @@ impl SiteReader {
         };
         tx.commit()?;
         Ok(Some(ExplainedStory {
-            number: resolved.head,
-            folded: (resolved.found != resolved.head).then_some(resolved.found),
+            number: head,
+            folded: (number != head).then_some(number),
             atom_id,
             published: parse_timestamp(&published).unwrap_or_default(),
             members,

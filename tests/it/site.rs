@@ -480,8 +480,47 @@ fn the_site_shows_stories_members_audio_feed_health_and_deliveries() {
         deliveries.text
     );
 
+    // A correction made with the CLI beside the running daemon shows at once, and the page's
+    // ETag moves with it.
+    let split = ws.run(&[
+        "--config",
+        config.to_str().expect("path"),
+        "stories",
+        "split",
+        &curation_item(&ws, &config, title).to_string(),
+    ]);
+    assert_success(&split);
+    assert_ne!(daemon.get_with("/", &[("If-None-Match", &etag)]).0, 304);
+    let index = browser.dom(&daemon.url("/"));
+    assert!(index.text.contains("corrected by hand"), "{}", index.text);
+    let explain = browser.dom(&daemon.url(&format!("/stories/{number}")));
+    assert!(
+        explain.text.contains("Split by hand: item"),
+        "{}",
+        explain.text
+    );
+
     let (status, _) = daemon.stop();
     assert!(status.success());
+}
+
+/// The item number of the curation site's copy in the story titled `title`.
+fn curation_item(ws: &Workspace, config: &Path, title: &str) -> i64 {
+    let out = ws.run(&[
+        "--config",
+        config.to_str().expect("path"),
+        "stories",
+        "--json",
+    ]);
+    assert_success(&out);
+    stdout(&out)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|story| story["title"] == title)
+        .flat_map(|story| story["members"].as_array().cloned().unwrap_or_default())
+        .find(|member| member["feed"] == "curation")
+        .and_then(|member| member["item"].as_i64())
+        .unwrap_or_else(|| panic!("no curation member in {title:?}:\n{}", stdout(&out)))
 }
 
 /// Titles that stay markup-looking text after the normaliser (escaped twice in the XML, so
