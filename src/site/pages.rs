@@ -219,7 +219,7 @@ pub(super) fn explain(settings: &Settings, story: &ExplainedStory) -> Markup {
         }
         h2 { "Members, and why each is here" }
         div.scroll {
-            table {
+            table.cards {
                 thead {
                     tr {
                         th scope="col" { "Item" }
@@ -233,12 +233,12 @@ pub(super) fn explain(settings: &Settings, story: &ExplainedStory) -> Markup {
                 tbody {
                     @for member in &story.members {
                         tr {
-                            td { (member.item) }
-                            td { (member.feed) " " small { "(" (member.role.as_str()) ")" } }
-                            td.role { (member.member_role.as_str()) }
-                            td { (title_link(&member.title, member.link.as_deref())) " " (date(member.published)) }
-                            td { (member.evidence.describe()) " " small { code { (member.evidence.as_str()) } } }
-                            td.num { (format!("{:.2}", member.score)) }
+                            td data-label="Item" { (member.item) }
+                            td data-label="Feed" { (member.feed) " " small { "(" (member.role.as_str()) ")" } }
+                            td data-label="Role" { span.role { (member.member_role.as_str()) } }
+                            td data-label="Title" { (title_link(&member.title, member.link.as_deref())) " " (date(member.published)) }
+                            td data-label="Evidence" { (member.evidence.describe()) " " small { code { (member.evidence.as_str()) } } }
+                            td.num data-label="Score" { (format!("{:.2}", member.score)) }
                         }
                     }
                 }
@@ -340,7 +340,7 @@ pub(super) fn feeds(settings: &Settings, rows: &[(FeedStatus, SourceRecord)]) ->
         h1 { "Feeds" }
         p { "Each feed's health as of its last poll; feeds in trouble first." }
         div.scroll {
-            table.feeds {
+            table.feeds.cards {
                 thead {
                     tr {
                         th scope="col" { "Feed" }
@@ -359,14 +359,14 @@ pub(super) fn feeds(settings: &Settings, rows: &[(FeedStatus, SourceRecord)]) ->
                             th scope="row" {
                                 (title_link(&source.name, Some(source.fetch_url())))
                             }
-                            td { (source.role.as_str()) }
-                            td.status { (status.as_str())
+                            td data-label="Role" { (source.role.as_str()) }
+                            td.status data-label="Status" { (status.as_str())
                                 @if let Some(moved) = &source.state.moved_to {
                                     br; small { "now polled at " (moved) }
                                 }
                             }
-                            td { (maybe_date(source.state.last_success_at)) }
-                            td {
+                            td data-label="Last success" { (maybe_date(source.state.last_success_at)) }
+                            td data-label="Last error" {
                                 @if let Some(error) = &source.state.last_error {
                                     (error)
                                     @if let Some(at) = source.state.last_error_at {
@@ -374,12 +374,12 @@ pub(super) fn feeds(settings: &Settings, rows: &[(FeedStatus, SourceRecord)]) ->
                                     }
                                 } @else { "none" }
                             }
-                            td.num { (source.state.consecutive_errors) }
-                            td {
+                            td.num data-label="Errors in a row" { (source.state.consecutive_errors) }
+                            td data-label="Next poll" {
                                 @if source.state.gone { "never (gone)" }
                                 @else { (maybe_date(source.state.next_due_at)) }
                             }
-                            td.num { (source.items_seen) }
+                            td.num data-label="Items stored" { (source.items_seen) }
                         }
                     }
                 }
@@ -403,7 +403,7 @@ pub(super) fn deliveries(settings: &Settings, sinks: &[SinkDeliveries]) -> Marku
             p { "No notification sinks are configured." }
         } @else {
             div.scroll {
-                table.sinks {
+                table.sinks.cards {
                     thead {
                         tr {
                             th scope="col" { "Sink" }
@@ -417,10 +417,10 @@ pub(super) fn deliveries(settings: &Settings, sinks: &[SinkDeliveries]) -> Marku
                         @for sink in sinks {
                             tr.trouble[sink.dead > 0] {
                                 th scope="row" { (sink.sink) }
-                                td { (kind(&sink.sink)) }
-                                td.num { (sink.pending) }
-                                td.num { (sink.delivered) }
-                                td.num { (sink.dead) }
+                                td data-label="Kind" { (kind(&sink.sink)) }
+                                td.num data-label="Pending" { (sink.pending) }
+                                td.num data-label="Delivered" { (sink.delivered) }
+                                td.num data-label="Dead" { (sink.dead) }
                             }
                         }
                     }

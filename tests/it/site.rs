@@ -384,9 +384,16 @@ fn the_site_shows_stories_members_audio_feed_health_and_deliveries() {
     let Some(browser) = Browser::find() else {
         return;
     };
-    let shot = artifact("index.png");
-    browser.screenshot(&daemon.url("/"), &shot);
-    eprintln!("screenshot of / (phone width): {}", shot.display());
+    for (page, name) in [
+        ("/".to_owned(), "index.png"),
+        (format!("/stories/{number}"), "story.png"),
+        ("/feeds".to_owned(), "feeds.png"),
+        ("/deliveries".to_owned(), "deliveries.png"),
+    ] {
+        let shot = artifact(name);
+        browser.screenshot(&daemon.url(&page), &shot);
+        eprintln!("screenshot of {page} (phone width): {}", shot.display());
+    }
 
     let index = browser.dom(&daemon.url("/"));
     index.assert_feed_links("/");
