@@ -15,7 +15,7 @@ use tributary::config::Config;
 use tributary::dedupe::ItemKeys;
 use tributary::model::{Enclosure, Item, ItemKind, MatchReason, MemberRole};
 use tributary::site::{self, Settings};
-use tributary::store::{NewItem, SiteReader, Store};
+use tributary::store::{NewItem, PageStart, SiteReader, Store};
 
 /// Runs per measurement; the median and the 99th percentile are reported.
 const RUNS: usize = 300;
@@ -155,12 +155,26 @@ fn main() {
     let deep = stories / site::STORIES_PER_PAGE / 2;
     println!("| page | median | p99 | HTML bytes |");
     println!("|---|---:|---:|---:|");
-    for (label, page) in [
-        ("/ (first page, 50 stories)".to_owned(), 1),
-        (format!("/?page={deep} (50 stories)"), deep),
+    // The story the link to page `deep` names: the last one of the page before it.
+    let before_deep = reader
+        .story_page(
+            PageStart::Offset((deep - 1) * site::STORIES_PER_PAGE - 1),
+            1,
+        )
+        .expect("the story before page deep")
+        .stories[0]
+        .number;
+    for (label, page, after) in [
+        ("/ (first page, 50 stories)".to_owned(), 1, None),
+        (format!("/?page={deep} (50 stories)"), deep, None),
+        (
+            format!("/?page={deep}&after={before_deep} (50 stories, the \"older\" link)"),
+            deep,
+            Some(before_deep),
+        ),
     ] {
         let (median, p99, bytes) = measure(|| {
-            site::index_page(&mut reader, &settings, page)
+            site::index_page(&mut reader, &settings, page, after)
                 .expect("page")
                 .into_string()
                 .len()

@@ -30,7 +30,7 @@ use url::Url;
 use crate::config::Config;
 use crate::dedupe::Thresholds;
 use crate::serve::{AppState, Document, document_response};
-use crate::store::{SiteReader, SourceRecord, StoreError};
+use crate::store::{PageStart, SiteReader, SourceRecord, StoreError};
 
 pub const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 pub const CSS_CONTENT_TYPE: &str = "text/css; charset=utf-8";
@@ -233,20 +233,28 @@ async fn index(
     RawQuery(query): RawQuery,
     request: HeaderMap,
 ) -> Response {
-    let page = page_number(query.as_deref());
+    let page = page_query(query.as_deref());
     render(&state, &request, move |reader, settings| {
-        index_page(reader, settings, page?)
+        let (page, after) = page?;
+        index_page(reader, settings, page, after)
     })
     .await
 }
 
-/// Page `page` (from 1) of `/`: the newest stories, [`STORIES_PER_PAGE`] to a page.
+/// Page `page` (from 1) of `/`: the newest stories, [`STORIES_PER_PAGE`] to a page; with
+/// `after`, the stories right after that story, which the link to the next page names so
+/// that reaching it costs the same at any depth.
 pub fn index_page(
     reader: &mut SiteReader,
     settings: &Settings,
     page: usize,
+    after: Option<i64>,
 ) -> Result<maud::Markup, SiteError> {
-    let stories = reader.story_page(page.saturating_sub(1), STORIES_PER_PAGE)?;
+    let start = match after {
+        Some(story) => PageStart::After(story),
+        None => PageStart::Offset(page.saturating_sub(1).saturating_mul(STORIES_PER_PAGE)),
+    };
+    let stories = reader.story_page(start, STORIES_PER_PAGE)?;
     if page > 1 && stories.stories.is_empty() {
         return Err(SiteError::NoSuchPage(page));
     }
@@ -373,19 +381,31 @@ async fn render(
     response
 }
 
-/// The page `?page=` asks for: 1 without one. Other parameters are ignored, as links from
-/// elsewhere may carry them.
-fn page_number(query: Option<&str>) -> Result<usize, SiteError> {
-    let Some((_, value)) = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .find(|(key, _)| key == "page")
-    else {
-        return Ok(1);
-    };
-    value
-        .parse::<usize>()
-        .ok()
-        .filter(|page| *page >= 1)
-        .ok_or_else(|| SiteError::BadPage(value.into_owned()))
+/// The page `?page=` asks for (1 without one), and the story `&after=` says it follows.
+/// Other parameters are ignored, as links from elsewhere may carry them.
+fn page_query(query: Option<&str>) -> Result<(usize, Option<i64>), SiteError> {
+    let mut page = 1;
+    let mut after = None;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match &*key {
+            "page" => {
+                page = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|page| *page >= 1)
+                    .ok_or_else(|| SiteError::BadPage(value.into_owned()))?;
+            }
+            "after" => {
+                after = Some(
+                    value
+                        .parse::<i64>()
+                        .map_err(|_| SiteError::BadStory(value.into_owned()))?,
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok((page, after))
 }
 
 /// A feed's health in one word, in the order `/feeds` lists them: trouble first.

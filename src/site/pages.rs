@@ -140,11 +140,15 @@ pub(super) fn index(settings: &Settings, page: &StoryPage, number: usize) -> Mar
         }
         @if number > 1 || page.more {
             nav.pages aria-label="Pages" {
-                @if number > 1 {
+                @if number == 2 {
+                    a rel="prev" href=(root) { "← Newer stories" }
+                } @else if number > 2 {
                     a rel="prev" href={ (root) "?page=" (number - 1) } { "← Newer stories" }
                 }
-                @if page.more {
-                    a rel="next" href={ (root) "?page=" (number + 1) } { "Older stories →" }
+                @if let (true, Some(last)) = (page.more, page.stories.last()) {
+                    a rel="next" href={ (root) "?page=" (number + 1) "&after=" (last.number) } {
+                        "Older stories →"
+                    }
                 }
             }
         }

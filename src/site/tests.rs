@@ -88,15 +88,21 @@ fn feed_status_names_the_trouble_first() {
 
 #[test]
 fn page_numbers_count_from_one_and_name_a_bad_one() {
-    assert_eq!(page_number(None).expect("none"), 1);
-    assert_eq!(page_number(Some("utm_source=x")).expect("other"), 1);
-    assert_eq!(page_number(Some("page=3")).expect("three"), 3);
+    assert_eq!(page_query(None).expect("none"), (1, None));
+    assert_eq!(page_query(Some("utm_source=x")).expect("other"), (1, None));
+    assert_eq!(page_query(Some("page=3")).expect("three"), (3, None));
+    assert_eq!(
+        page_query(Some("page=3&after=120")).expect("after"),
+        (3, Some(120))
+    );
     for bad in ["page=0", "page=-1", "page=two", "page="] {
-        let error = page_number(Some(bad)).expect_err(bad);
+        let error = page_query(Some(bad)).expect_err(bad);
         assert_eq!(error.status(), StatusCode::BAD_REQUEST);
         let value = bad.trim_start_matches("page=");
         assert!(error.to_string().contains(&format!("`{value}`")), "{error}");
     }
+    let error = page_query(Some("page=2&after=x")).expect_err("a bad story");
+    assert!(error.to_string().contains("`x`"), "{error}");
 }
 
 #[test]
@@ -184,7 +190,10 @@ fn feed_values_are_escaped_and_bad_links_dropped() {
         "a javascript: enclosure plays nothing"
     );
     assert!(html.contains("corrected by hand"));
-    assert!(html.contains(r#"rel="next" href="/?page=2""#), "{html}");
+    assert!(
+        html.contains(r#"rel="next" href="/?page=2&amp;after=7""#),
+        "{html}"
+    );
     assert!(html.contains(r#"<link rel="alternate" type="application/atom+xml""#));
     assert!(html.contains(r#"href="http://127.0.0.1:8088/feed.json""#));
     assert_eq!(html.matches("<h1").count(), 1);

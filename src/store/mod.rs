@@ -28,7 +28,8 @@ use crate::model::{Item, MatchReason, Member, MemberRole, Role, StoredItem, Stor
 pub use corrections::{Correction, CorrectionAction};
 pub use migrations::MIGRATIONS;
 pub use site::{
-    DeadDelivery, ExplainedStory, MemberLine, SinkDeliveries, SiteReader, StoryCard, StoryPage,
+    DeadDelivery, ExplainedStory, MemberLine, PageStart, SinkDeliveries, SiteReader, StoryCard,
+    StoryPage,
 };
 
 /// The page cache per connection, in KiB: most of tributary's memory. `benches/dedupe.rs`

@@ -103,6 +103,42 @@ pub struct SiteReader {
     conn: Connection,
 }
 
+/// Where a page of stories starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageStart {
+    /// After this many of the newest stories: any page, but SQLite steps over every story
+    /// before it.
+    Offset(usize),
+    /// Right after this story, in feed order: the next page, reached through the index
+    /// whatever its depth.
+    After(i64),
+}
+
+/// The heads of a page: the stories not folded into another, newest first (in the order of
+/// the `stories_published` index, whose entries end with the id), `?1` of them from where
+/// `$start` says, each with whether a person corrected it.
+macro_rules! heads_sql {
+    ($start:literal, $limit:literal) => {
+        concat!(
+            "SELECT id, published, EXISTS (SELECT 1 FROM corrections
+                WHERE corrections.story_id = stories.id OR corrections.other_id = stories.id)
+             FROM stories WHERE merged_into IS NULL",
+            $start,
+            " ORDER BY published DESC, id DESC ",
+            $limit
+        )
+    };
+}
+
+/// After the first `?2` stories.
+const HEADS_SQL: &str = heads_sql!("", "LIMIT ?1 OFFSET ?2");
+
+/// After story `?2`.
+const HEADS_SQL_AFTER: &str = heads_sql!(
+    " AND (published, id) < (SELECT published, id FROM stories WHERE id = ?2)",
+    "LIMIT ?1"
+);
+
 /// Members in lead order (origin before mirror, post before episode, earliest, lowest id), as
 /// `model::lead_rank` orders them; a unit test keeps the two in step.
 const MEMBERS_SQL: &str = "SELECT items.id, sources.name, sources.role,
@@ -147,33 +183,27 @@ impl SiteReader {
         Ok(SiteReader { conn })
     }
 
-    /// Page `page` (0 is the newest) of `per_page` stories, newest first. One read
-    /// transaction, so a page never shows a story half moved by a poll.
-    pub fn story_page(&mut self, page: usize, per_page: usize) -> Result<StoryPage> {
+    /// `per_page` stories, newest first, from where `start` says. One read transaction, so a
+    /// page never shows a story half moved by a poll.
+    pub fn story_page(&mut self, start: PageStart, per_page: usize) -> Result<StoryPage> {
         let tx = self.conn.transaction()?;
-        let offset = page.saturating_mul(per_page);
+        // One more than the page holds says whether another page follows.
+        let limit = per_page as i64 + 1;
         let heads = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT id, published, EXISTS (SELECT 1 FROM corrections
-                        WHERE corrections.story_id = stories.id
-                           OR corrections.other_id = stories.id)
-                 FROM stories WHERE merged_into IS NULL
-                 ORDER BY published DESC, id DESC LIMIT ?1 OFFSET ?2",
-            )?;
-            // One more than the page holds says whether another page follows.
-            stmt.query_map(
-                params![
-                    per_page as i64 + 1,
-                    i64::try_from(offset).unwrap_or(i64::MAX)
-                ],
-                |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, bool>(2)?,
-                    ))
-                },
-            )?
+            let (mut stmt, bound) = match start {
+                PageStart::Offset(offset) => (
+                    tx.prepare_cached(HEADS_SQL)?,
+                    i64::try_from(offset).unwrap_or(i64::MAX),
+                ),
+                PageStart::After(story) => (tx.prepare_cached(HEADS_SQL_AFTER)?, story),
+            };
+            stmt.query_map(params![limit, bound], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, bool>(2)?,
+                ))
+            })?
             .collect::<Result<Vec<_>, _>>()?
         };
         let more = heads.len() > per_page;
@@ -428,7 +458,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = store_with(&dir, 0);
         let mut reader = SiteReader::open(store.path()).expect("reader");
-        let page = reader.story_page(0, 10).expect("page");
+        let page = reader.story_page(PageStart::Offset(0), 10).expect("page");
         assert!(!page.more);
         let [story] = page.stories.as_slice() else {
             panic!("one story: {page:?}");
@@ -473,14 +503,27 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = store_with(&dir, 4);
         let mut reader = SiteReader::open(store.path()).expect("reader");
-        let first = reader.story_page(0, 2).expect("page 1");
+        let first = reader.story_page(PageStart::Offset(0), 2).expect("page 1");
         assert!(first.more);
         assert_eq!(first.stories.len(), 2);
         assert_eq!(first.stories[0].members.len(), 3, "the newest story leads");
-        let last = reader.story_page(2, 2).expect("page 3");
+        let last = reader.story_page(PageStart::Offset(4), 2).expect("page 3");
         assert!(!last.more);
         assert_eq!(last.stories.len(), 1);
-        assert!(reader.story_page(3, 2).expect("page 4").stories.is_empty());
+        assert!(
+            reader
+                .story_page(PageStart::Offset(6), 2)
+                .expect("page 4")
+                .stories
+                .is_empty()
+        );
+        // The next page reached through its predecessor's last story is the same page.
+        let second = reader.story_page(PageStart::Offset(2), 2).expect("page 2");
+        let last_shown = first.stories[1].number;
+        let after = reader
+            .story_page(PageStart::After(last_shown), 2)
+            .expect("after");
+        assert_eq!(after, second);
     }
 
     #[test]
@@ -488,7 +531,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = store_with(&dir, 0);
         let mut reader = SiteReader::open(store.path()).expect("reader");
-        let story = reader.story_page(0, 1).expect("page").stories[0].clone();
+        let story = reader
+            .story_page(PageStart::Offset(0), 1)
+            .expect("page")
+            .stories[0]
+            .clone();
         let copy = story.members[2].item;
         let split = store.split_item(copy, at(21)).expect("split");
         let merged = store
@@ -503,7 +550,13 @@ mod tests {
         assert_eq!(explained.members.len(), 3);
         assert_eq!(explained.members[2].evidence, MatchReason::Manual);
         assert_eq!(explained.corrections.len(), 2);
-        assert!(reader.story_page(0, 5).expect("page").stories[0].corrected);
+        assert!(
+            reader
+                .story_page(PageStart::Offset(0), 5)
+                .expect("page")
+                .stories[0]
+                .corrected
+        );
         assert_eq!(reader.explain(9_999).expect("explain"), None);
     }
 
