@@ -28,6 +28,7 @@ use crate::metrics::Metrics;
 use crate::notify::{Notifier, NotifyError};
 use crate::poll::{self, PollError, Selection};
 use crate::serve::{self, AppState, Snapshot};
+use crate::site;
 use crate::store::{Store, StoreError};
 
 /// The longest the loop sleeps, so schedule changes (a reload, a Retry-After expiring) are
@@ -106,6 +107,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
         Arc::clone(&metrics),
         config.database.clone(),
     );
+    state.set_site_settings(site::Settings::from_config(&config, source.path.as_deref()));
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|source| DaemonError::Listen {
@@ -233,6 +235,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
                         }
                         Err(error) => tracing::error!(%error, "reload: keeping the old notification sinks"),
                     }
+                    state.set_site_settings(site::Settings::from_config(&new, source.path.as_deref()));
                     config = new;
                     // Publish the new feed list (OPML) and title at once.
                     selection = Selection::All { force: false };

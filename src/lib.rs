@@ -7,7 +7,8 @@
 //! concurrently, and hands each feed's items to [`ingest`], which matches them ([`dedupe`]) and
 //! stores them ([`store`]) in one write. The core of normalise and dedupe is pure functions over
 //! the plain values in [`model`]; I/O lives at the edges: [`daemon`] runs cycles on schedule and
-//! owns the only writer, [`serve`] hands out the rendered feeds, [`notify`] delivers the outbox,
+//! owns the only writer, [`serve`] hands out the rendered feeds and
+//! [`site`] the pages, [`notify`] delivers the outbox,
 //! [`metrics`] counts what happened. `docs/ARCHITECTURE.md` is the map.
 
 pub mod atomic_file;
@@ -28,4 +29,5 @@ pub mod notify;
 pub mod poll;
 pub mod schedule;
 pub mod serve;
+pub mod site;
 pub mod store;

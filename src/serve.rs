@@ -9,6 +9,9 @@
 //! response (body and validators alike) comes from one consistent snapshot. The documents'
 //! bytes are rendered from config, so nothing a request says (its Host header included) can
 //! reach them.
+//!
+//! The site's pages ([`crate::site`]) are the one exception: a page or story number can name
+//! any stored story, so they are rendered per request, on connections opened read-only.
 
 use std::future::{Future, IntoFuture};
 use std::io;
@@ -40,6 +43,7 @@ use tower_http::compression::CompressionLayer;
 use crate::clock::{Clock, SystemClock};
 use crate::hex::hex;
 use crate::metrics::Metrics;
+use crate::site::{self, Site};
 
 pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
 pub const JSON_FEED_CONTENT_TYPE: &str = "application/feed+json; charset=utf-8";
@@ -140,6 +144,8 @@ pub struct AppState {
     ready: Arc<AtomicBool>,
     /// Only to refuse an If-Modified-Since from the future (see [`not_modified`]).
     clock: Arc<dyn Clock>,
+    /// The site's pages read the database themselves (see [`crate::site`]).
+    site: Arc<Site>,
 }
 
 impl AppState {
@@ -148,6 +154,7 @@ impl AppState {
         AppState {
             snapshot: Arc::new(RwLock::new(Arc::new(initial))),
             metrics,
+            site: Arc::new(Site::new(database.clone(), site::Settings::default())),
             database,
             ready: Arc::new(AtomicBool::new(false)),
             clock: Arc::new(SystemClock),
@@ -193,6 +200,19 @@ impl AppState {
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
+
+    /// What the site's pages show of the config: set at start-up and on every reload.
+    pub fn set_site_settings(&self, settings: site::Settings) {
+        self.site.set_settings(settings);
+    }
+
+    pub(crate) fn site(&self) -> &Arc<Site> {
+        &self.site
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
 }
 
 /// `old` if `new` has the same bytes (its Last-Modified is the one that is true), else `new`.
@@ -204,7 +224,8 @@ fn unless_unchanged(old: &Document, new: Document) -> Document {
     }
 }
 
-/// The routes: the three documents, `/healthz`, `/readyz`, `/metrics`; everything else is 404.
+/// The routes: the three documents, `/healthz`, `/readyz`, `/metrics`, the site's pages;
+/// everything else is 404.
 /// `GET` routes answer `HEAD` too (axum drops the body).
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -214,6 +235,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(site::routes())
         .fallback(not_found)
         // gzip or brotli when the request's Accept-Encoding allows: the merged feed is hundreds
         // of kilobytes of markup that shrinks about four times, fetched every few minutes.
@@ -294,7 +316,7 @@ async fn opml(State(state): State<AppState>, request: HeaderMap) -> Response {
 
 /// A document, or 304 Not Modified with its validators when the request's conditions say the
 /// client already holds it.
-fn document_response(
+pub(crate) fn document_response(
     document: &Document,
     content_type: &'static str,
     request: &HeaderMap,

@@ -11,6 +11,7 @@
 mod corrections;
 mod matching;
 mod migrations;
+mod site;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,10 @@ use crate::model::{Item, MatchReason, Member, MemberRole, Role, StoredItem, Stor
 
 pub use corrections::{Correction, CorrectionAction};
 pub use migrations::MIGRATIONS;
+pub use site::{
+    DeadDelivery, ExplainedStory, MemberLine, PageStart, SinkDeliveries, SiteReader, StoryCard,
+    StoryPage,
+};
 
 /// The page cache per connection, in KiB: most of tributary's memory. `benches/dedupe.rs`
 /// matched as fast at 100,000 stories with 16 MiB as with 32 (2 MiB was 25 times slower).

@@ -533,7 +533,7 @@ fn markup_attacks_are_defused_or_fail_alone() {
 // Content
 
 /// XSS vectors in their obfuscated spellings, in every place an item carries HTML or a URL.
-fn obfuscated_vectors() -> String {
+pub(crate) fn obfuscated_vectors() -> String {
     rss(
         r#"<item><title>Vectors &lt;script&gt;alert(1)&lt;/script&gt; end</title><guid>vectors-1</guid>
 <link>JaVaScRiPt:alert(2)</link><comments>javascript:alert(3)</comments>
@@ -576,7 +576,7 @@ fn obfuscated_vectors() -> String {
 }
 
 /// The same vectors as a JSON Feed.
-fn obfuscated_json() -> String {
+pub(crate) fn obfuscated_json() -> String {
     serde_json::json!({
         "version": "https://jsonfeed.org/version/1.1",
         "title": "json vectors",

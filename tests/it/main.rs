@@ -15,3 +15,4 @@ mod normalize;
 mod notify;
 mod pipeline;
 mod serve;
+mod site;

@@ -538,8 +538,9 @@ async fn metrics_render_what_the_daemon_recorded() {
 #[tokio::test]
 async fn unknown_paths_and_methods_are_refused() {
     let server = Running::start(state(PathBuf::from("unused.db"))).await;
+    // `/` is the site's front page (tests/it/site.rs).
     for path in [
-        "/",
+        "/stories/1/members",
         "/feed.atom/",
         "/merged.atom",
         "/../tributary.db",
