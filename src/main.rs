@@ -92,7 +92,7 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Print (or write) the merged feed as Atom or JSON Feed, or the feed list as OPML.
+    /// Print (or write) the merged feed as Atom, JSON Feed or RSS, or the feed list as OPML.
     Export {
         #[arg(long, value_enum, default_value = "atom")]
         format: ExportFormat,
@@ -177,6 +177,7 @@ enum NotifyCommand {
 enum ExportFormat {
     Atom,
     Json,
+    Rss,
     Opml,
 }
 
@@ -439,10 +440,11 @@ fn notify_test(config: &Config, name: &str) -> Result<ExitCode> {
 fn export(config: &Config, format: ExportFormat, output: Option<PathBuf>) -> Result<ExitCode> {
     let bytes = match format {
         ExportFormat::Opml => emit::opml(&config.feeds, &config.output.title),
-        ExportFormat::Atom | ExportFormat::Json => {
+        ExportFormat::Atom | ExportFormat::Json | ExportFormat::Rss => {
             let rendered = emit::render(config, &open_existing_store(config)?, SystemClock.now())?;
             match format {
                 ExportFormat::Atom => rendered.atom,
+                ExportFormat::Rss => rendered.rss,
                 _ => rendered.json,
             }
         }
