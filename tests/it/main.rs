@@ -14,4 +14,5 @@ mod mirror_eval;
 mod normalize;
 mod notify;
 mod pipeline;
+mod podcast_clients;
 mod serve;
