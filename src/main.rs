@@ -685,6 +685,19 @@ fn check_config(config: &Config) -> Result<ExitCode> {
     writeln!(out, "{}: ok", config.origin)?;
     writeln!(out, "database: {}", config.database.display())?;
     writeln!(out, "merged feed: {}", config.output.atom_path.display())?;
+    let channel = &config.output.channel;
+    writeln!(
+        out,
+        "podcast channel: author `{}`, category `{}`, language `{}`, explicit {}, image {}",
+        channel.author,
+        channel.category,
+        channel.language,
+        channel.explicit,
+        channel
+            .image
+            .as_ref()
+            .map_or("(the newest episode's)", url::Url::as_str)
+    )?;
     writeln!(out, "schedule: {}", config.default_schedule.expression())?;
     for feed in &config.feeds {
         writeln!(

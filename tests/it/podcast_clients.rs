@@ -226,6 +226,21 @@ fn podcast_clients_subscribe_to_the_rss_feed() {
     ]);
     assert_success(&export);
     assert_eq!(stdout(&export), body);
+
+    let check = ws.run(&[
+        "--config",
+        config_path.to_str().expect("path"),
+        "check-config",
+    ]);
+    assert_success(&check);
+    assert!(
+        stdout(&check).contains(
+            "podcast channel: author `Test merged feed`, category `Science > Mathematics`, \
+             language `en-gb`, explicit false, image (the newest episode's)"
+        ),
+        "{}",
+        stdout(&check)
+    );
 }
 
 /// gPodder's parser: every story is an episode (the ones without audio have no enclosure),
