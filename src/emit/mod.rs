@@ -4,8 +4,9 @@
 //!
 //! Design decision: every renderer is a pure function from values to bytes, and the choices
 //! about what an entry says (its link, body, authors, tags, dates, audio, related links) are
-//! made once here, so the Atom, JSON and RSS feeds never disagree about a story. Renderers do not sort or truncate: the
-//! caller passes stories newest first, already limited to `max_entries`.
+//! made once here, so the Atom, JSON and RSS feeds never disagree about a story. Renderers do
+//! not sort or truncate: the caller passes stories newest first, already limited to
+//! `max_entries`.
 
 mod atom;
 mod jsonfeed;
@@ -29,7 +30,7 @@ pub use rss::{Category, Channel, ChannelError, Language, rss};
 
 use crate::atomic_file;
 use crate::dedupe::without_tracking;
-use crate::model::{Enclosure, Story};
+use crate::model::{Enclosure, Item, Story};
 
 /// What a feed says about itself, as opposed to its entries.
 #[derive(Debug, Clone)]
@@ -123,8 +124,8 @@ fn body(story: &Story) -> Option<&str> {
 }
 
 /// The story's audio, as every feed publishes it: the enclosure [`Story::enclosure`] picks,
-/// with the duration and artwork of the episode that carries it (a mirror's duration is not
-/// the episode's).
+/// with the duration and artwork of the member that carries that file, since another member's
+/// duration may describe another file (a trailer, a re-cut).
 struct Episode<'a> {
     enclosure: &'a Enclosure,
     /// The enclosure's URL, trimmed; an enclosure without one is no audio at all.
@@ -186,7 +187,7 @@ fn related_links(story: &Story) -> Vec<Related> {
 /// A related link's title, "<feed> — <member title>": the feed name alone cannot tell a copy
 /// from a piece about the work under its own headline, and the title alone does not say which
 /// site a reader is about to visit. A member without a title is named by its feed.
-fn related_title(item: &crate::model::Item) -> String {
+fn related_title(item: &Item) -> String {
     match non_blank(Some(&item.title)) {
         Some(title) => format!("{} — {title}", item.source),
         None => item.source.clone(),

@@ -1,5 +1,5 @@
-//! The merged feed as RSS 2.0 for podcast apps, which read RSS and nothing else (castero refuses
-//! Atom outright, and Apple's and Podcast Index's directories list RSS feeds only). One `<item>`
+//! The merged feed as RSS 2.0 for podcast apps, many of which read RSS and nothing else
+//! (castero refuses Atom outright, and Apple's directory lists RSS feeds only). One `<item>`
 //! per story, the same stories in the same order as the Atom feed: the story's audio as the
 //! `enclosure` with its `itunes:duration` and artwork, the Atom entry's id as a non-permalink
 //! `guid` (so an app that already downloaded an episode never sees it as new), the post's HTML
