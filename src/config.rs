@@ -17,6 +17,7 @@ use thiserror::Error;
 use url::Url;
 
 use crate::dedupe::Thresholds;
+use crate::emit::Channel;
 use crate::model::Role;
 use crate::notify::SinkUrl;
 use crate::schedule::CronRule;
@@ -80,6 +81,11 @@ struct RawOutput {
     atom_path: Option<String>,
     title: Option<String>,
     max_entries: Option<i64>,
+    author: Option<String>,
+    image: Option<String>,
+    category: Option<String>,
+    explicit: Option<bool>,
+    language: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -166,6 +172,8 @@ pub struct OutputConfig {
     pub atom_path: PathBuf,
     pub title: String,
     pub max_entries: usize,
+    /// What the RSS feed's channel says to podcast apps and directories.
+    pub channel: Channel,
 }
 
 #[derive(Debug, Clone)]
@@ -305,6 +313,32 @@ impl Validator<'_> {
         }
     }
 
+    /// The RSS channel's settings, each defaulted when absent (the author to the title).
+    fn channel(&self, title: &str, raw: &RawOutput) -> Result<Channel, ConfigError> {
+        let mut channel = Channel::defaults(title);
+        if let Some(author) = &raw.author {
+            if author.trim().is_empty() {
+                return Err(self.invalid("output.author", "must not be empty"));
+            }
+            channel.author = author.trim().to_owned();
+        }
+        if let Some(image) = &raw.image {
+            channel.image = Some(self.http_url("output.image", image)?);
+        }
+        if let Some(category) = &raw.category {
+            channel.category = category.parse().map_err(|e: crate::emit::ChannelError| {
+                self.invalid("output.category", e.to_string())
+            })?;
+        }
+        if let Some(language) = &raw.language {
+            channel.language = language.parse().map_err(|e: crate::emit::ChannelError| {
+                self.invalid("output.language", e.to_string())
+            })?;
+        }
+        channel.explicit = raw.explicit.unwrap_or(channel.explicit);
+        Ok(channel)
+    }
+
     fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
         let state = state_dir();
         let path = |value: Option<String>, default: &str| -> PathBuf {
@@ -323,13 +357,18 @@ impl Validator<'_> {
                 ));
             }
         };
+        let title = raw
+            .output
+            .title
+            .as_deref()
+            .unwrap_or("Interconnects and friends")
+            .to_owned();
+        let channel = self.channel(&title, &raw.output)?;
         let output = OutputConfig {
             atom_path: path(raw.output.atom_path, "merged.atom"),
-            title: raw
-                .output
-                .title
-                .unwrap_or_else(|| "Interconnects and friends".to_owned()),
+            title,
             max_entries,
+            channel,
         };
 
         let listen_text = raw
@@ -661,6 +700,21 @@ mod tests {
             ("[server]\nlisten = \"localhost\"\n", "server.listen"),
             ("[output]\nmax_entries = 0\n", "output.max_entries"),
             (
+                "[output]\ncategory = \"Tech\"\n",
+                "`output.category`: `Tech` is not an Apple Podcasts category",
+            ),
+            (
+                "[output]\ncategory = \"Technology > AI\"\n",
+                "`Technology` has no subcategories",
+            ),
+            (
+                "[output]\nlanguage = \"English\"\n",
+                "`output.language`: `English` is not a language code",
+            ),
+            ("[output]\nimage = \"art.jpg\"\n", "output.image"),
+            ("[output]\nauthor = \" \"\n", "output.author"),
+            ("[output]\nexplicit = \"yes\"\n", "explicit"),
+            (
                 "[dedupe]\ncontent_threshold = 1.5\n",
                 "dedupe.content_threshold",
             ),
@@ -748,6 +802,35 @@ mod tests {
             std::error::Error::source(&error).is_none(),
             "the OS error is in the message, so a printed chain must not repeat it"
         );
+    }
+
+    #[test]
+    fn podcast_channel_settings_and_defaults() {
+        let config = Config::parse("[output]\ntitle = \"Tides\"\n", "t").expect("valid");
+        let channel = &config.output.channel;
+        assert_eq!(channel.author, "Tides");
+        assert_eq!(channel.image, None);
+        assert_eq!(channel.category.to_string(), "Technology");
+        assert!(!channel.explicit);
+        assert_eq!(channel.language.to_string(), "en");
+        let config = Config::parse(
+            "[output]\nauthor = \"Ada Writer\"\nimage = \"https://cdn.example/a.png\"\n\
+             category = \"Society & Culture > Philosophy\"\nexplicit = true\nlanguage = \"de-AT\"\n",
+            "t",
+        )
+        .expect("valid");
+        let channel = &config.output.channel;
+        assert_eq!(channel.author, "Ada Writer");
+        assert_eq!(
+            channel.image.as_ref().map(Url::as_str),
+            Some("https://cdn.example/a.png")
+        );
+        assert_eq!(
+            channel.category.to_string(),
+            "Society & Culture > Philosophy"
+        );
+        assert!(channel.explicit);
+        assert_eq!(channel.language.to_string(), "de-at");
     }
 
     #[test]

@@ -103,7 +103,13 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
     // Serve what is already stored at once: a restart must not blank the feed readers see.
     let rendered = emit::publish(&config, &store, clock.now())?;
     let state = AppState::new(
-        Snapshot::new(rendered.atom, rendered.json, rendered.opml, clock.now()),
+        Snapshot::new(
+            rendered.atom,
+            rendered.json,
+            rendered.rss,
+            rendered.opml,
+            clock.now(),
+        ),
         Arc::clone(&metrics),
         config.database.clone(),
     );
@@ -196,6 +202,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
                             state.publish(Snapshot::new(
                                 rendered.atom,
                                 rendered.json,
+                                rendered.rss,
                                 rendered.opml,
                                 clock.now(),
                             ));

@@ -92,7 +92,7 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Print (or write) the merged feed as Atom or JSON Feed, or the feed list as OPML.
+    /// Print (or write) the merged feed as Atom, JSON Feed or RSS, or the feed list as OPML.
     Export {
         #[arg(long, value_enum, default_value = "atom")]
         format: ExportFormat,
@@ -177,6 +177,7 @@ enum NotifyCommand {
 enum ExportFormat {
     Atom,
     Json,
+    Rss,
     Opml,
 }
 
@@ -439,10 +440,11 @@ fn notify_test(config: &Config, name: &str) -> Result<ExitCode> {
 fn export(config: &Config, format: ExportFormat, output: Option<PathBuf>) -> Result<ExitCode> {
     let bytes = match format {
         ExportFormat::Opml => emit::opml(&config.feeds, &config.output.title),
-        ExportFormat::Atom | ExportFormat::Json => {
+        ExportFormat::Atom | ExportFormat::Json | ExportFormat::Rss => {
             let rendered = emit::render(config, &open_existing_store(config)?, SystemClock.now())?;
             match format {
                 ExportFormat::Atom => rendered.atom,
+                ExportFormat::Rss => rendered.rss,
                 _ => rendered.json,
             }
         }
@@ -683,6 +685,19 @@ fn check_config(config: &Config) -> Result<ExitCode> {
     writeln!(out, "{}: ok", config.origin)?;
     writeln!(out, "database: {}", config.database.display())?;
     writeln!(out, "merged feed: {}", config.output.atom_path.display())?;
+    let channel = &config.output.channel;
+    writeln!(
+        out,
+        "podcast channel: author `{}`, category `{}`, language `{}`, explicit {}, image {}",
+        channel.author,
+        channel.category,
+        channel.language,
+        channel.explicit,
+        channel
+            .image
+            .as_ref()
+            .map_or("(the newest episode's)", url::Url::as_str)
+    )?;
     writeln!(out, "schedule: {}", config.default_schedule.expression())?;
     for feed in &config.feeds {
         writeln!(

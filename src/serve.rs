@@ -1,4 +1,4 @@
-//! Serve: the HTTP face of the daemon. The merged feed and its twins with ETag and
+//! Serve: the HTTP face of the daemon. The merged feed and its twins (JSON Feed, RSS) with ETag and
 //! Last-Modified validators and 304 answers, compressed when the client asks, liveness and
 //! readiness probes, and the metrics.
 //!
@@ -47,6 +47,7 @@ use crate::site::{self, Site};
 
 pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
 pub const JSON_FEED_CONTENT_TYPE: &str = "application/feed+json; charset=utf-8";
+pub const RSS_CONTENT_TYPE: &str = "application/rss+xml; charset=utf-8";
 pub const OPML_CONTENT_TYPE: &str = "text/x-opml; charset=utf-8";
 
 /// Feeds change once a cycle (minutes apart); a minute of caching spares the daemon readers
@@ -122,14 +123,22 @@ impl Document {
 pub struct Snapshot {
     pub atom: Document,
     pub json: Document,
+    pub rss: Document,
     pub opml: Document,
 }
 
 impl Snapshot {
-    pub fn new(atom: Vec<u8>, json: Vec<u8>, opml: Vec<u8>, changed_at: DateTime<Utc>) -> Snapshot {
+    pub fn new(
+        atom: Vec<u8>,
+        json: Vec<u8>,
+        rss: Vec<u8>,
+        opml: Vec<u8>,
+        changed_at: DateTime<Utc>,
+    ) -> Snapshot {
         Snapshot {
             atom: Document::new(atom, changed_at),
             json: Document::new(json, changed_at),
+            rss: Document::new(rss, changed_at),
             opml: Document::new(opml, changed_at),
         }
     }
@@ -177,6 +186,7 @@ impl AppState {
         let merged = Snapshot {
             atom: unless_unchanged(&current.atom, next.atom),
             json: unless_unchanged(&current.json, next.json),
+            rss: unless_unchanged(&current.rss, next.rss),
             opml: unless_unchanged(&current.opml, next.opml),
         };
         *current = Arc::new(merged);
@@ -224,13 +234,14 @@ fn unless_unchanged(old: &Document, new: Document) -> Document {
     }
 }
 
-/// The routes: the three documents, `/healthz`, `/readyz`, `/metrics`, the site's pages;
+/// The routes: the four documents, `/healthz`, `/readyz`, `/metrics`, the site's pages;
 /// everything else is 404.
 /// `GET` routes answer `HEAD` too (axum drops the body).
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/feed.atom", get(atom))
         .route("/feed.json", get(json_feed))
+        .route("/feed.rss", get(rss))
         .route("/sources.opml", get(opml))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -302,6 +313,11 @@ async fn json_feed(State(state): State<AppState>, request: HeaderMap) -> Respons
         &request,
         state.clock.now(),
     )
+}
+
+async fn rss(State(state): State<AppState>, request: HeaderMap) -> Response {
+    let snapshot = state.snapshot();
+    document_response(&snapshot.rss, RSS_CONTENT_TYPE, &request, state.clock.now())
 }
 
 async fn opml(State(state): State<AppState>, request: HeaderMap) -> Response {
@@ -613,11 +629,18 @@ mod tests {
 
     #[test]
     fn publish_keeps_unchanged_documents() {
-        let first = Snapshot::new(b"a".to_vec(), b"j".to_vec(), b"o".to_vec(), at(100));
+        let first = Snapshot::new(
+            b"a".to_vec(),
+            b"j".to_vec(),
+            b"r".to_vec(),
+            b"o".to_vec(),
+            at(100),
+        );
         let state = AppState::new(first, Arc::new(Metrics::new()), PathBuf::from("x.db"));
         state.publish(Snapshot::new(
             b"a2".to_vec(),
             b"j".to_vec(),
+            b"r".to_vec(),
             b"o".to_vec(),
             at(200),
         ));
@@ -625,6 +648,7 @@ mod tests {
         assert_eq!(now.atom.body(), b"a2");
         assert_eq!(now.atom.last_modified(), at(200));
         assert_eq!(now.json.last_modified(), at(100));
+        assert_eq!(now.rss.last_modified(), at(100));
         assert_eq!(now.opml.last_modified(), at(100));
     }
 

@@ -132,6 +132,17 @@ pub fn round_trip(bytes: &[u8]) -> Result<RoundTrip, NormalizeError> {
         Err(error) => panic!("tributary cannot read its own JSON Feed: {error}"),
     }
 
+    // The RSS twin: well-formed whatever the input, and read back whole.
+    let rss = emit::rss(&stories, &meta, &emit::Channel::defaults(&meta.title));
+    check_well_formed(&rss);
+    match parse_feed(&rss, &base_url(), "again-rss", now()) {
+        Ok(again) => assert_eq!(again.items.len(), stories.len(), "RSS lost items"),
+        Err(error) => panic!(
+            "tributary cannot read its own RSS: {error}\n{}",
+            String::from_utf8_lossy(&rss)
+        ),
+    }
+
     Ok(RoundTrip {
         items: parsed.items.len(),
         entries: stories.len(),

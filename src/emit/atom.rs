@@ -1,8 +1,8 @@
 //! The merged Atom feed (RFC 4287), the contract in DESIGN.md: one entry per story, the lead's
 //! link as `alternate`, the episode's audio as `enclosure`, every other copy as `related`
-//! (titled with its site and its own title). Links leave without their tracking parameters;
-//! the enclosure is written as its feed gave it, since a podcast host may need its whole URL to
-//! serve the file.
+//! (titled with its site and its own title), the episode's running time as `itunes:duration`.
+//! Links leave without their tracking parameters; the enclosure is written as its feed gave it,
+//! since a podcast host may need its whole URL to serve the file.
 //!
 //! Design decision: the document is written event by event with quick-xml's `Writer`, never by
 //! string formatting, so every piece of feed-supplied text goes through its escaper (after
@@ -15,17 +15,18 @@ use quick_xml::escape::partial_escape;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
 use super::{
-    FeedMeta, alternate_link, authors, body, categories, clean, media_type, non_blank, rfc3339,
-    shown_link, summary,
+    FeedMeta, alternate_link, authors, body, categories, clean, episode, media_type, related_links,
+    rfc3339, summary,
 };
-use crate::dedupe::without_tracking;
-use crate::model::{Item, Story};
+use crate::model::Story;
 
 const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
+/// Apple's podcast namespace, for `itunes:duration`.
+pub(super) const ITUNES_NS: &str = "http://www.itunes.com/dtds/podcast-1.0.dtd";
 /// The generator's home page, when Cargo.toml declares a repository.
 const GENERATOR_URI: &str = env!("CARGO_PKG_REPOSITORY");
 
-type XmlWriter = Writer<Vec<u8>>;
+pub(super) type XmlWriter = Writer<Vec<u8>>;
 
 /// Renders the merged Atom feed. `stories` must already be newest first and limited to
 /// `max_entries`; they are written in the order given.
@@ -42,6 +43,7 @@ fn write_feed(w: &mut XmlWriter, stories: &[Story], meta: &FeedMeta) -> io::Resu
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
     w.create_element("feed")
         .with_attribute(("xmlns", ATOM_NS))
+        .with_attribute(("xmlns:itunes", ITUNES_NS))
         .write_inner_content(|w| {
             text_element(w, "id", meta.base_url.as_str())?;
             w.create_element("title")
@@ -83,42 +85,31 @@ fn write_entry(w: &mut XmlWriter, story: &Story) -> io::Result<()> {
                 .write_inner_content(|w| text_element(w, "name", name))?;
         }
 
-        // Hrefs already written, without tracking parameters: a reader shows each link once,
-        // and Atom forbids two alternates with the same type and hreflang.
-        let mut written: Vec<String> = Vec::new();
         let alternate = alternate_link(story);
         if let Some(href) = &alternate {
             link(w, "alternate", href).write_empty()?;
-            written.push(href.clone());
         }
-        let enclosure = story
-            .enclosure()
-            .and_then(|e| Some((e, non_blank(Some(&e.url))?)));
-        if let Some((enclosure, href)) = enclosure {
-            let mut element = link(w, "enclosure", href);
-            if let Some(mime) = media_type(enclosure.mime_type.as_deref()) {
+        let episode = episode(story);
+        if let Some(episode) = &episode {
+            let mut element = link(w, "enclosure", episode.url);
+            if let Some(mime) = media_type(episode.enclosure.mime_type.as_deref()) {
                 element = element.with_attribute(("type", clean(mime).as_ref()));
             }
-            if let Some(length) = enclosure.length {
+            if let Some(length) = episode.enclosure.length {
                 element = element.with_attribute(("length", length.to_string().as_str()));
             }
             element.write_empty()?;
-            // Compared like the others, so a member linking to the same file with a campaign
-            // tag is not listed again as a related page.
-            written.push(without_tracking(href));
         }
-        for member in &story.members {
-            let item = &member.stored.item;
-            let Some(href) = shown_link(item.link.as_deref()) else {
-                continue;
-            };
-            if written.contains(&href) {
-                continue;
-            }
-            link(w, "related", &href)
-                .with_attribute(("title", clean(&related_title(item)).as_ref()))
+        for related in related_links(story) {
+            link(w, "related", &related.href)
+                .with_attribute(("title", clean(&related.title).as_ref()))
                 .write_empty()?;
-            written.push(href);
+        }
+        // The link's `length` is the file's size in bytes (RFC 4287, 4.2.7.6), so the running
+        // time needs an element of its own: the iTunes one, which feedparser reads in an Atom
+        // entry as `itunes_duration`.
+        if let Some(seconds) = episode.and_then(|e| e.duration) {
+            text_element(w, "itunes:duration", &seconds.to_string())?;
         }
 
         for term in categories(story) {
@@ -144,23 +135,13 @@ fn write_entry(w: &mut XmlWriter, story: &Story) -> io::Result<()> {
     Ok(())
 }
 
-/// A related link's title, "<feed> — <member title>": the feed name alone cannot tell a copy
-/// from a piece about the work under its own headline, and the title alone does not say which
-/// site a reader is about to visit. A member without a title is named by its feed.
-fn related_title(item: &Item) -> String {
-    match non_blank(Some(&item.title)) {
-        Some(title) => format!("{} — {title}", item.source),
-        None => item.source.clone(),
-    }
-}
-
 /// Feed text as an escaped XML text node. Only `<`, `>` and `&` need escaping in text (`>`
 /// so that `]]>` never appears); quotes stay readable.
-fn text(value: &str) -> BytesText<'static> {
+pub(super) fn text(value: &str) -> BytesText<'static> {
     BytesText::from_escaped(partial_escape(clean(value))).into_owned()
 }
 
-fn text_element(w: &mut XmlWriter, name: &str, value: &str) -> io::Result<()> {
+pub(super) fn text_element(w: &mut XmlWriter, name: &str, value: &str) -> io::Result<()> {
     w.create_element(name).write_text_content(text(value))?;
     Ok(())
 }

@@ -11,8 +11,8 @@
 use serde::Serialize;
 
 use super::{
-    FeedMeta, alternate_link, authors, body, categories, clean, media_type, rfc3339, shown_link,
-    summary,
+    FeedMeta, alternate_link, authors, body, categories, clean, episode, media_type, rfc3339,
+    shown_link, summary,
 };
 use crate::model::{Member, Story};
 
@@ -124,26 +124,16 @@ fn item(story: &Story) -> Item {
     }
 }
 
-/// The story's enclosure, with the duration of the episode that carries it.
+/// The story's audio, with the duration of the episode that carries it.
 fn attachment(story: &Story) -> Option<Attachment> {
-    let enclosure = story.enclosure()?;
-    // Story::enclosure decides which enclosure counts; find the member it came from.
-    let duration = story
-        .members
-        .iter()
-        .find(|m| {
-            m.stored
-                .item
-                .enclosure
-                .as_ref()
-                .is_some_and(|e| std::ptr::eq(e, enclosure))
-        })
-        .and_then(|m| m.stored.item.duration);
+    let episode = episode(story)?;
     Some(Attachment {
-        url: owned(enclosure.url.trim()),
-        mime_type: owned(media_type(enclosure.mime_type.as_deref()).unwrap_or(UNKNOWN_MIME)),
-        size_in_bytes: enclosure.length,
-        duration_in_seconds: duration,
+        url: owned(episode.url),
+        mime_type: owned(
+            media_type(episode.enclosure.mime_type.as_deref()).unwrap_or(UNKNOWN_MIME),
+        ),
+        size_in_bytes: episode.enclosure.length,
+        duration_in_seconds: episode.duration,
     })
 }
 

@@ -1,15 +1,18 @@
-//! Emit: renders stories into the documents tributary publishes (the merged Atom feed, a JSON
-//! Feed twin, an OPML list of the sources) and rewrites the merged feed only when it changed.
+//! Emit: renders stories into the documents tributary publishes (the merged Atom feed, its JSON
+//! Feed and RSS twins, an OPML list of the sources) and rewrites the merged feed only when it
+//! changed.
 //!
 //! Design decision: every renderer is a pure function from values to bytes, and the choices
-//! about what an entry says (its link, body, authors, tags, dates) are made once here, so the
-//! Atom and JSON feeds never disagree about a story. Renderers do not sort or truncate: the
-//! caller passes stories newest first, already limited to `max_entries`.
+//! about what an entry says (its link, body, authors, tags, dates, audio, related links) are
+//! made once here, so the Atom, JSON and RSS feeds never disagree about a story. Renderers do
+//! not sort or truncate: the caller passes stories newest first, already limited to
+//! `max_entries`.
 
 mod atom;
 mod jsonfeed;
 mod opml;
 mod publish;
+mod rss;
 
 use std::borrow::Cow;
 use std::fs;
@@ -23,10 +26,11 @@ pub use atom::atom;
 pub use jsonfeed::json_feed;
 pub use opml::{ROLE_NAMESPACE, opml};
 pub use publish::{PublishError, Rendered, publish, publish_atom, render};
+pub use rss::{Category, Channel, ChannelError, Language, rss};
 
 use crate::atomic_file;
 use crate::dedupe::without_tracking;
-use crate::model::Story;
+use crate::model::{Enclosure, Item, Story};
 
 /// What a feed says about itself, as opposed to its entries.
 #[derive(Debug, Clone)]
@@ -117,6 +121,77 @@ fn body(story: &Story) -> Option<&str> {
             Some(b) if b.len() >= c.len() => Some(b),
             _ => Some(c),
         })
+}
+
+/// The story's audio, as every feed publishes it: the enclosure [`Story::enclosure`] picks,
+/// with the duration and artwork of the member that carries that file, since another member's
+/// duration may describe another file (a trailer, a re-cut).
+struct Episode<'a> {
+    enclosure: &'a Enclosure,
+    /// The enclosure's URL, trimmed; an enclosure without one is no audio at all.
+    url: &'a str,
+    /// Seconds; `None` when the feed gave none (or zero, which no player means).
+    duration: Option<u64>,
+    image: Option<&'a str>,
+}
+
+fn episode(story: &Story) -> Option<Episode<'_>> {
+    let enclosure = story.enclosure()?;
+    let url = non_blank(Some(&enclosure.url))?;
+    let carrier = story.members.iter().map(|m| &m.stored.item).find(|item| {
+        item.enclosure
+            .as_ref()
+            .is_some_and(|e| std::ptr::eq(e, enclosure))
+    });
+    Some(Episode {
+        enclosure,
+        url,
+        duration: carrier.and_then(|item| item.duration).filter(|&d| d > 0),
+        image: carrier.and_then(|item| non_blank(item.image.as_deref())),
+    })
+}
+
+/// A link to another page about the work, titled with its site and its own title.
+struct Related {
+    href: String,
+    title: String,
+}
+
+/// Every member's page that is neither the entry's main link nor its audio, once each,
+/// compared without tracking parameters: a reader shows each link once, and Atom forbids two
+/// alternates with the same type and hreflang.
+fn related_links(story: &Story) -> Vec<Related> {
+    let mut written: Vec<String> = Vec::new();
+    written.extend(alternate_link(story));
+    // The enclosure as its feed gave it is compared like the others, so a member linking to
+    // the same file with a campaign tag is not listed again as a related page.
+    written.extend(episode(story).map(|e| without_tracking(e.url)));
+    let mut related = Vec::new();
+    for member in &story.members {
+        let item = &member.stored.item;
+        let Some(href) = shown_link(item.link.as_deref()) else {
+            continue;
+        };
+        if written.contains(&href) {
+            continue;
+        }
+        written.push(href.clone());
+        related.push(Related {
+            href,
+            title: related_title(item),
+        });
+    }
+    related
+}
+
+/// A related link's title, "<feed> — <member title>": the feed name alone cannot tell a copy
+/// from a piece about the work under its own headline, and the title alone does not say which
+/// site a reader is about to visit. A member without a title is named by its feed.
+fn related_title(item: &Item) -> String {
+    match non_blank(Some(&item.title)) {
+        Some(title) => format!("{} — {title}", item.source),
+        None => item.source.clone(),
+    }
 }
 
 /// The lead's summary, if it has a non-blank one.

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
-use super::{FeedMeta, atom, json_feed, opml, write_if_changed};
+use super::{FeedMeta, atom, json_feed, opml, rss, write_if_changed};
 use crate::config::Config;
 use crate::store::{Store, StoreError};
 
@@ -27,11 +27,12 @@ pub enum PublishError {
 pub struct Rendered {
     pub atom: Vec<u8>,
     pub json: Vec<u8>,
+    pub rss: Vec<u8>,
     pub opml: Vec<u8>,
     pub stories: usize,
 }
 
-/// Renders the merged feed (Atom, JSON Feed) and the feed list (OPML) from the store, and
+/// Renders the merged feed (Atom, JSON Feed, RSS) and the feed list (OPML) from the store, and
 /// rewrites the Atom file atomically when it changed.
 pub fn publish(
     config: &Config,
@@ -74,6 +75,7 @@ pub fn render(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Rend
     Ok(Rendered {
         atom: atom(&stories, &meta),
         json: json_feed(&stories, &meta),
+        rss: rss(&stories, &meta, &config.output.channel),
         opml: opml(&config.feeds, &config.output.title),
         stories: stories.len(),
     })

@@ -15,7 +15,7 @@ use std::process::Command;
 use chrono::{DateTime, Utc};
 use tributary::atomic_file;
 use tributary::config::{Config, FeedConfig};
-use tributary::emit::{self, FeedMeta};
+use tributary::emit::{self, Channel, FeedMeta};
 use tributary::model::{
     Enclosure, Item, ItemKind, MatchReason, Member, MemberRole, Role, StoredItem, Story,
 };
@@ -269,6 +269,23 @@ fn atom_matches_golden() {
 #[test]
 fn json_feed_matches_golden() {
     check_golden("merged.json", &emit::json_feed(&stories(), &meta()));
+}
+
+/// The channel settings the RSS golden file is rendered with: every key set, a subcategory.
+fn channel() -> Channel {
+    let config = Config::parse(
+        "[output]\ntitle = \"Interconnects & friends\"\nauthor = \"Nathan Lambert\"\n\
+         image = \"https://cdn.example/art.jpg\"\ncategory = \"news > tech news\"\n\
+         explicit = true\nlanguage = \"en-US\"\n",
+        "emit-test.toml",
+    )
+    .expect("test config is valid");
+    config.output.channel
+}
+
+#[test]
+fn rss_matches_golden() {
+    check_golden("merged.rss", &emit::rss(&stories(), &meta(), &channel()));
 }
 
 #[test]
@@ -583,6 +600,123 @@ fn opml_lists_every_feed() {
     ));
 }
 
+fn parse_rss(bytes: &[u8]) -> feed_rs::model::Feed {
+    feed_rs::parser::parse(bytes).expect("the rendered RSS parses")
+}
+
+/// The RSS items are the Atom entries: same ids (as guids), same order, same links and audio.
+#[test]
+fn rss_carries_the_atom_entries_with_audio_and_members() {
+    let stories = stories();
+    let bytes = emit::rss(&stories, &meta(), &channel());
+    let text = String::from_utf8(bytes.clone()).expect("UTF-8 output");
+    let feed = parse_rss(&bytes);
+    let atom = parse_atom(&emit::atom(&stories, &meta()));
+    let ids: Vec<_> = feed.entries.iter().map(|e| e.id.as_str()).collect();
+    let atom_ids: Vec<_> = atom.entries.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, atom_ids);
+
+    assert!(text.contains("<guid isPermaLink=\"false\">urn:tributary:story:1</guid>"));
+    assert!(
+        text.contains("<pubDate>Thu, 20 Nov 2025 14:00:00 +0000</pubDate>"),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "<enclosure url=\"{AUDIO_URL}\" length=\"23456789\" type=\"audio/mpeg\"/>"
+    )));
+    assert!(text.contains("<itunes:duration>1834</itunes:duration>"));
+    let merged = &feed.entries[1];
+    assert_eq!(merged.links[0].href, POST_LINK);
+    let content = merged
+        .content
+        .as_ref()
+        .and_then(|c| c.body.as_deref())
+        .expect("content:encoded");
+    assert!(
+        content.starts_with(
+            "<p>Today we release <a href=\"https://allenai.org/olmo\">Olmo 3</a>.</p>"
+        ),
+        "{content}"
+    );
+    assert!(
+        content.contains(&format!(
+            "<li><a href=\"{MIRROR_LINK_SHOWN}\">hacker-news — Olmo 3: America's truly open reasoning models</a></li>"
+        )),
+        "{content}"
+    );
+    // Stories without audio are items too, without an enclosure.
+    assert_eq!(feed.entries.len(), 3);
+    assert_eq!(text.matches("<enclosure ").count(), 1);
+
+    // The channel: Apple's required tags from the settings.
+    for tag in [
+        "<language>en-us</language>",
+        "<itunes:author>Nathan Lambert</itunes:author>",
+        "<itunes:image href=\"https://cdn.example/art.jpg\"/>",
+        "<itunes:category text=\"News\">",
+        "<itunes:category text=\"Tech News\"/>",
+        "<itunes:explicit>true</itunes:explicit>",
+        "<atom:link href=\"http://127.0.0.1:8088/feed.rss\" rel=\"self\" type=\"application/rss+xml\"/>",
+        "<lastBuildDate>Fri, 21 Nov 2025 08:00:00 +0000</lastBuildDate>",
+    ] {
+        assert!(text.contains(tag), "{tag} missing:\n{text}");
+    }
+}
+
+#[test]
+fn rss_escapes_hostile_text() {
+    let bytes = emit::rss(&stories(), &meta(), &channel());
+    let text = String::from_utf8(bytes.clone()).expect("UTF-8 output");
+    assert!(!text.contains('\u{1}') && !text.contains('\u{b}') && !text.contains('\u{ffff}'));
+    assert!(!text.contains("<script>"), "markup from a title leaked");
+    assert_eq!(
+        text.matches("<item>").count(),
+        3,
+        "an injected item appeared"
+    );
+    let feed = parse_rss(&bytes);
+    assert_eq!(
+        feed.entries[0].title.as_ref().map(|t| t.content.as_str()),
+        Some(HOSTILE_TITLE_CLEAN)
+    );
+}
+
+/// Defaults: author from the title, English, Technology, not explicit, and the artwork of the
+/// newest episode that has some; an enclosure without type or length still gets both.
+#[test]
+fn rss_channel_defaults_and_guessed_enclosure_type() {
+    let mut story = merged_story();
+    let episode = &mut story.members[1].stored.item;
+    episode.image = Some("https://cdn.example/episode.png".to_owned());
+    episode.enclosure = Some(Enclosure {
+        url: AUDIO_URL.to_owned(),
+        mime_type: None,
+        length: None,
+    });
+    let channel = Config::parse("", "t.toml").expect("valid").output.channel;
+    let text = String::from_utf8(emit::rss(std::slice::from_ref(&story), &meta(), &channel))
+        .expect("UTF-8 output");
+    for tag in [
+        "<language>en</language>",
+        "<itunes:author>Interconnects and friends</itunes:author>",
+        "<itunes:image href=\"https://cdn.example/episode.png\"/>",
+        "<url>https://cdn.example/episode.png</url>",
+        "<itunes:category text=\"Technology\"/>",
+        "<itunes:explicit>false</itunes:explicit>",
+    ] {
+        assert!(text.contains(tag), "{tag} missing:\n{text}");
+    }
+    assert!(text.contains(&format!(
+        "<enclosure url=\"{AUDIO_URL}\" length=\"0\" type=\"audio/mpeg\"/>"
+    )));
+    // The item's artwork is the episode's.
+    assert_eq!(
+        text.matches("<itunes:image href=\"https://cdn.example/episode.png\"/>")
+            .count(),
+        2
+    );
+}
+
 /// Whether a missing validator fails the run (CI) or is skipped (a laptop without it).
 fn validator_missing(what: &str) {
     if std::env::var("TRIBUTARY_REQUIRE_VALIDATORS").is_ok_and(|v| v == "1") {
@@ -638,7 +772,8 @@ fn atom_is_accepted_by_feedparser() {
                   d = feedparser.parse(sys.argv[1])\n\
                   print(json.dumps({'bozo': int(d.bozo), 'error': str(d.get('bozo_exception', '')),\n\
                   'version': d.version, 'ids': [e.get('id') for e in d.entries],\n\
-                  'enclosures': [[x.get('href') for x in e.get('enclosures', [])] for e in d.entries]}))\n";
+                  'enclosures': [[x.get('href') for x in e.get('enclosures', [])] for e in d.entries],\n\
+                  'durations': [e.get('itunes_duration') for e in d.entries]}))\n";
     let output = Command::new("python3")
         .args(["-c", script])
         .arg(&files[0])
@@ -662,6 +797,11 @@ fn atom_is_accepted_by_feedparser() {
         ])
     );
     assert_eq!(report["enclosures"][1], serde_json::json!([AUDIO_URL]));
+    assert_eq!(
+        report["durations"],
+        serde_json::json!([null, "1834", null]),
+        "feedparser reads the episode's itunes:duration in the Atom entry"
+    );
 }
 
 fn dir_entries(dir: &Path) -> Vec<String> {

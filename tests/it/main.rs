@@ -14,5 +14,6 @@ mod mirror_eval;
 mod normalize;
 mod notify;
 mod pipeline;
+mod podcast_clients;
 mod serve;
 mod site;

@@ -28,6 +28,8 @@ use tributary::store::Store;
 const ATOM: &[u8] =
     b"<?xml version=\"1.0\" encoding=\"utf-8\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"/>";
 const JSON: &[u8] = b"{\"version\":\"https://jsonfeed.org/version/1.1\",\"items\":[]}";
+const RSS: &[u8] =
+    b"<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel/></rss>";
 const OPML: &[u8] = b"<?xml version=\"1.0\"?><opml version=\"2.0\"><body/></opml>";
 
 fn at(seconds: i64) -> DateTime<Utc> {
@@ -46,7 +48,13 @@ fn now() -> DateTime<Utc> {
 }
 
 fn snapshot(atom: &[u8], changed_at: DateTime<Utc>) -> Snapshot {
-    Snapshot::new(atom.to_vec(), JSON.to_vec(), OPML.to_vec(), changed_at)
+    Snapshot::new(
+        atom.to_vec(),
+        JSON.to_vec(),
+        RSS.to_vec(),
+        OPML.to_vec(),
+        changed_at,
+    )
 }
 
 fn state(database: PathBuf) -> AppState {
@@ -142,6 +150,7 @@ async fn documents_are_served_with_types_and_validators() {
     for (path, content_type, body) in [
         ("/feed.atom", "application/atom+xml; charset=utf-8", ATOM),
         ("/feed.json", "application/feed+json; charset=utf-8", JSON),
+        ("/feed.rss", "application/rss+xml; charset=utf-8", RSS),
         ("/sources.opml", "text/x-opml; charset=utf-8", OPML),
     ] {
         let response = server.get(path).await;
