@@ -283,7 +283,7 @@ fn parse_corpus(
                                         std::hint::black_box(item.sanitized());
                                     }
                                 }
-                                done.push((i, parsed))
+                                done.push((i, parsed));
                             }
                             Err(error) => eprintln!("{}: {error}", doc.name),
                         }

@@ -440,8 +440,8 @@ impl Validator<'_> {
             }
             urls.insert(canonical, (name.clone(), url.clone()));
             feeds.push(FeedConfig {
-                url,
                 name,
+                url,
                 role,
                 schedule,
             });

@@ -218,7 +218,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
 
         let sleep = next_sleep(&store, clock.now());
         tokio::select! {
-            _ = tokio::time::sleep(sleep) => {}
+            () = tokio::time::sleep(sleep) => {}
             _ = terminate.recv() => break 'serve,
             _ = interrupt.recv() => break 'serve,
             _ = hangup.recv() => {
@@ -311,9 +311,9 @@ async fn notification_worker(
             .clamp(NOTIFY_MIN_SLEEP, NOTIFY_MAX_SLEEP);
         tokio::select! {
             _ = &mut stop => break,
-            _ = wake.notified() => {}
+            () = wake.notified() => {}
             Ok(()) = notifier.changed() => {}
-            _ = tokio::time::sleep(sleep) => {}
+            () = tokio::time::sleep(sleep) => {}
             Some(done) = running.join_next(), if !running.is_empty() => {
                 match done {
                     Ok((name, result)) => {
@@ -354,7 +354,7 @@ fn reload(source: &ConfigSource, current: &Config) -> Option<Config> {
                     "reload: [storage] database changed; restart tributary to use it (keeping {})",
                     current.database.display()
                 );
-                new.database = current.database.clone();
+                new.database.clone_from(&current.database);
             }
             if new.server.listen != current.server.listen {
                 tracing::warn!(

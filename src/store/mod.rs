@@ -95,8 +95,12 @@ fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn opt_timestamp(text: Option<String>) -> Option<DateTime<Utc>> {
-    text.as_deref().and_then(parse_timestamp)
+/// The timestamp in a nullable column; text that is not RFC 3339 reads as no time at all.
+fn timestamp_at(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    Ok(row
+        .get::<_, Option<String>>(column)?
+        .as_deref()
+        .and_then(parse_timestamp))
 }
 
 /// What the store knows about one feed: its identity and its fetch/schedule state.
@@ -498,7 +502,7 @@ impl Store {
                 story_id: row.get(1)?,
                 sink: row.get(2)?,
                 idempotency_key: row.get(3)?,
-                attempts: row.get::<_, i64>(4)?.clamp(0, u32::MAX as i64) as u32,
+                attempts: row.get::<_, i64>(4)?.clamp(0, i64::from(u32::MAX)) as u32,
                 created_at: parse_timestamp(&row.get::<_, String>(5)?).unwrap_or_default(),
             })
         })?;
@@ -512,7 +516,7 @@ impl Store {
             [],
             |row| row.get(0),
         )?;
-        Ok(opt_timestamp(due))
+        Ok(due.as_deref().and_then(parse_timestamp))
     }
 
     /// Records one attempt's outcome. Each call is its own transaction, committed before the
@@ -640,28 +644,30 @@ fn source_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
             etag: row.get(4)?,
             last_modified: row.get(5)?,
             last_status: row.get(6)?,
-            last_attempt_at: opt_timestamp(row.get(7)?),
-            last_success_at: opt_timestamp(row.get(8)?),
+            last_attempt_at: timestamp_at(row, 7)?,
+            last_success_at: timestamp_at(row, 8)?,
             last_error: row.get(9)?,
-            last_error_at: opt_timestamp(row.get(10)?),
-            consecutive_errors: row.get::<_, i64>(11)?.clamp(0, u32::MAX as i64) as u32,
-            retry_after: opt_timestamp(row.get(12)?),
+            last_error_at: timestamp_at(row, 10)?,
+            consecutive_errors: row.get::<_, i64>(11)?.clamp(0, i64::from(u32::MAX)) as u32,
+            retry_after: timestamp_at(row, 12)?,
             min_interval: row
                 .get::<_, Option<i64>>(13)?
                 .map(|s| Duration::from_secs(s.max(0) as u64)),
-            next_due_at: opt_timestamp(row.get(14)?),
+            next_due_at: timestamp_at(row, 14)?,
             gone: row.get(15)?,
             backfilled: row.get(16)?,
             moved_to: row.get(18)?,
             redirect_candidate: row.get(19)?,
-            redirect_seen: row.get::<_, i64>(20)?.clamp(0, u32::MAX as i64) as u32,
-            item_digests: digests_from_blob(row.get::<_, Option<Vec<u8>>>(21)?.unwrap_or_default()),
+            redirect_seen: row.get::<_, i64>(20)?.clamp(0, i64::from(u32::MAX)) as u32,
+            item_digests: digests_from_blob(
+                &row.get::<_, Option<Vec<u8>>>(21)?.unwrap_or_default(),
+            ),
         },
         items_seen: row.get(17)?,
     })
 }
 
-fn digests_from_blob(blob: Vec<u8>) -> Vec<u64> {
+fn digests_from_blob(blob: &[u8]) -> Vec<u64> {
     blob.chunks_exact(8)
         .map(|chunk| {
             let mut bytes = [0u8; 8];

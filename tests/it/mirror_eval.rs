@@ -295,7 +295,7 @@ fn load_set(path: &Path) -> Set {
     );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {file}: {e}"));
     let raw: SetFile = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{file}: {}", locate_error(&text, e)));
+        .unwrap_or_else(|e| panic!("{file}: {}", locate_error(&text, &e)));
     let mut problems: Vec<String> = Vec::new();
 
     // Names become config keys and URL paths (`/<set>--<feed>.xml`): slugs only.
@@ -417,7 +417,7 @@ fn load_set(path: &Path) -> Set {
 
 /// A schema error named by the item (or feed, or work) it is in, rather than only by line and
 /// column: each entry is read on its own to find the first that fails.
-fn locate_error(text: &str, error: serde_json::Error) -> String {
+fn locate_error(text: &str, error: &serde_json::Error) -> String {
     let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
         return error.to_string();
     };
