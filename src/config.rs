@@ -315,13 +315,15 @@ impl Validator<'_> {
         let database = path(raw.storage.database, "tributary.db");
         let max_entries = match raw.output.max_entries {
             None => 200,
-            Some(n) if (1..=100_000).contains(&n) => n as usize,
-            Some(n) => {
-                return Err(self.invalid(
-                    "output.max_entries",
-                    format!("must be between 1 and 100000, got {n}"),
-                ));
-            }
+            Some(n) => usize::try_from(n)
+                .ok()
+                .filter(|n| (1..=100_000).contains(n))
+                .ok_or_else(|| {
+                    self.invalid(
+                        "output.max_entries",
+                        format!("must be between 1 and 100000, got {n}"),
+                    )
+                })?,
         };
         let output = OutputConfig {
             atom_path: path(raw.output.atom_path, "merged.atom"),

@@ -404,7 +404,8 @@ fn notify_systemd(states: &[sd_notify::NotifyState<'_>]) {
 fn spawn_watchdog(heartbeat: Arc<AtomicI64>) -> Option<tokio::task::JoinHandle<()>> {
     let timeout = sd_notify::watchdog_enabled().filter(|t| !t.is_zero())?;
     // The loop beats at least every MAX_SLEEP and after every feed; allow a long cycle on top.
-    let stale_after = (timeout.as_secs() as i64).max(MAX_SLEEP.as_secs() as i64 * 2);
+    let stale_after =
+        i64::try_from(timeout.as_secs().max(MAX_SLEEP.as_secs() * 2)).unwrap_or(i64::MAX);
     Some(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(timeout / 2);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

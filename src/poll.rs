@@ -707,7 +707,7 @@ fn follow_move(name: &str, state: &mut PollState, moved: Option<url::Url>) {
 }
 
 fn log_outcome(name: &str, outcome: &FeedOutcome, elapsed: Duration) {
-    let ms = elapsed.as_millis() as u64;
+    let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     match outcome {
         FeedOutcome::Ingested(s) => tracing::info!(
             feed = name,

@@ -465,7 +465,7 @@ pub fn title_grams(key: &str) -> Vec<i64> {
     let words: Vec<&str> = key.split(' ').collect();
     let mut grams: Vec<i64> = words
         .windows(GRAM_WORDS)
-        .map(|run| super::text::stable_hash(run.iter().copied()) as i64)
+        .map(|run| super::text::hash_to_sql(super::text::stable_hash(run.iter().copied())))
         .collect();
     grams.sort_unstable();
     grams.dedup();

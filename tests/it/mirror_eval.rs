@@ -1874,7 +1874,9 @@ fn every_shape_reads_back_as_written() {
                 },
                 title: format!("Item {n} of {name}: Q&A \"more\""),
                 link: Some(link),
-                published: Some(published + chrono::TimeDelta::hours(n as i64)),
+                published: Some(
+                    published + chrono::TimeDelta::hours(i64::try_from(n).expect("small index")),
+                ),
                 work: "w".to_owned(),
                 member_role: MemberRole::Post,
                 body,
