@@ -29,6 +29,10 @@ impl XorShift {
         self.0
     }
 
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "the remainder is below `n`, which is a usize"
+    )]
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
@@ -79,7 +83,10 @@ fn item(n: usize, rng: &mut XorShift) -> Item {
             .join(" "),
         authors: vec![],
         // Spread over a year, as real history is.
-        published: Some(base_time() + Duration::minutes((n as i64 * 7) % 525_600)),
+        published: Some(
+            base_time()
+                + Duration::minutes(i64::try_from(n * 7 % 525_600).expect("less than a year")),
+        ),
         updated: None,
         summary: None,
         content: Some(text(rng, 400)),

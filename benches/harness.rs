@@ -283,7 +283,7 @@ fn parse_corpus(
                                         std::hint::black_box(item.sanitized());
                                     }
                                 }
-                                done.push((i, parsed))
+                                done.push((i, parsed));
                             }
                             Err(error) => eprintln!("{}: {error}", doc.name),
                         }
@@ -531,6 +531,10 @@ impl Rng {
         self.0
     }
 
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "the remainder is below `n`, which is a usize"
+    )]
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
@@ -758,8 +762,10 @@ fn gen_item(feed: usize, seq: u64) -> GenItem {
         block += 1;
     }
     let published = base_time()
-        + chrono::Duration::hours(36 * seq as i64)
-        + chrono::Duration::minutes((feed % 1_000) as i64 + rng.below(120) as i64);
+        + chrono::Duration::hours(36 * i64::try_from(seq).expect("a generated sequence number"))
+        + chrono::Duration::minutes(
+            i64::try_from(feed % 1_000 + rng.below(120)).expect("under 1120 minutes"),
+        );
     GenItem {
         title,
         slug,
@@ -900,8 +906,8 @@ fn render_feed(i: usize, version: u64, self_url: &str) -> String {
                     item.slug,
                     rfc3339(item.published),
                     rfc3339(item.published),
-                    rare_word(seq as usize % 50),
-                    COMMON[seq as usize % COMMON.len()],
+                    rare_word((seq % 50) as usize),
+                    COMMON[usize::try_from(seq % COMMON.len() as u64).expect("below its length")],
                     esc(&format!("<p>{}</p>", item.subtitle)),
                     esc(&html)
                 );
@@ -1043,6 +1049,11 @@ fn mutate(dir: &Path, fraction: f64, round: usize) {
         .lines()
         .map(|l| l.parse().expect("a version number"))
         .collect();
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "the step is at least 1, and `as` saturates a huge one"
+    )]
     let step = (1.0 / fraction).round().max(1.0) as usize;
     let mut changed = 0;
     for (i, row) in rows.iter().enumerate() {

@@ -73,11 +73,12 @@ fn build(store: &mut Store, stories: usize) {
     for chunk in (0..stories).step_by(10_000) {
         let write = store.begin_write().expect("write");
         for n in chunk..(chunk + 10_000).min(stories) {
-            let published = base_time() + Duration::minutes(n as i64 * 5);
+            let published =
+                base_time() + Duration::minutes(i64::try_from(n).expect("a bench-sized count") * 5);
             let story = write
                 .create_story(&format!("urn:bench:{n}"), published, now)
                 .expect("story");
-            let mut members = vec![(0, ItemKind::Post, "origin", MemberRole::Post)];
+            let mut members = vec![(0_i64, ItemKind::Post, "origin", MemberRole::Post)];
             if n % 3 == 0 {
                 members.push((1, ItemKind::Episode, "pod", MemberRole::Episode));
             }
@@ -89,7 +90,7 @@ fn build(store: &mut Store, stories: usize) {
                 write
                     .insert_item(
                         &NewItem {
-                            source_id: ids[index as usize],
+                            source_id: ids[usize::try_from(index).expect("a member index")],
                             item: &item,
                             content_hash: "bench",
                             keys: &keys,
@@ -181,7 +182,7 @@ fn main() {
         });
         println!("| {label} | {median:.2?} | {p99:.2?} | {bytes} |");
     }
-    let number = stories as i64 / 2;
+    let number = i64::try_from(stories / 2).expect("a bench-sized count");
     let (median, p99, bytes) = measure(|| {
         site::explain_page(&mut reader, &settings, number)
             .expect("explain")

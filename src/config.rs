@@ -320,7 +320,7 @@ impl Validator<'_> {
             if author.trim().is_empty() {
                 return Err(self.invalid("output.author", "must not be empty"));
             }
-            channel.author = author.trim().to_owned();
+            author.trim().clone_into(&mut channel.author);
         }
         if let Some(image) = &raw.image {
             channel.image = Some(self.http_url("output.image", image)?);
@@ -349,13 +349,15 @@ impl Validator<'_> {
         let database = path(raw.storage.database, "tributary.db");
         let max_entries = match raw.output.max_entries {
             None => 200,
-            Some(n) if (1..=100_000).contains(&n) => n as usize,
-            Some(n) => {
-                return Err(self.invalid(
-                    "output.max_entries",
-                    format!("must be between 1 and 100000, got {n}"),
-                ));
-            }
+            Some(n) => usize::try_from(n)
+                .ok()
+                .filter(|n| (1..=100_000).contains(n))
+                .ok_or_else(|| {
+                    self.invalid(
+                        "output.max_entries",
+                        format!("must be between 1 and 100000, got {n}"),
+                    )
+                })?,
         };
         let title = raw
             .output
@@ -479,8 +481,8 @@ impl Validator<'_> {
             }
             urls.insert(canonical, (name.clone(), url.clone()));
             feeds.push(FeedConfig {
-                url,
                 name,
+                url,
                 role,
                 schedule,
             });

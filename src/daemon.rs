@@ -227,7 +227,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
 
         let sleep = next_sleep(&store, clock.now());
         tokio::select! {
-            _ = tokio::time::sleep(sleep) => {}
+            () = tokio::time::sleep(sleep) => {}
             _ = terminate.recv() => break 'serve,
             _ = interrupt.recv() => break 'serve,
             _ = hangup.recv() => {
@@ -321,9 +321,9 @@ async fn notification_worker(
             .clamp(NOTIFY_MIN_SLEEP, NOTIFY_MAX_SLEEP);
         tokio::select! {
             _ = &mut stop => break,
-            _ = wake.notified() => {}
+            () = wake.notified() => {}
             Ok(()) = notifier.changed() => {}
-            _ = tokio::time::sleep(sleep) => {}
+            () = tokio::time::sleep(sleep) => {}
             Some(done) = running.join_next(), if !running.is_empty() => {
                 match done {
                     Ok((name, result)) => {
@@ -364,7 +364,7 @@ fn reload(source: &ConfigSource, current: &Config) -> Option<Config> {
                     "reload: [storage] database changed; restart tributary to use it (keeping {})",
                     current.database.display()
                 );
-                new.database = current.database.clone();
+                new.database.clone_from(&current.database);
             }
             if new.server.listen != current.server.listen {
                 tracing::warn!(
@@ -414,7 +414,8 @@ fn notify_systemd(states: &[sd_notify::NotifyState<'_>]) {
 fn spawn_watchdog(heartbeat: Arc<AtomicI64>) -> Option<tokio::task::JoinHandle<()>> {
     let timeout = sd_notify::watchdog_enabled().filter(|t| !t.is_zero())?;
     // The loop beats at least every MAX_SLEEP and after every feed; allow a long cycle on top.
-    let stale_after = (timeout.as_secs() as i64).max(MAX_SLEEP.as_secs() as i64 * 2);
+    let stale_after =
+        i64::try_from(timeout.as_secs().max(MAX_SLEEP.as_secs() * 2)).unwrap_or(i64::MAX);
     Some(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(timeout / 2);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

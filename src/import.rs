@@ -158,6 +158,10 @@ pub fn plan(config_text: &str, config: &Config, feeds: &[ImportedFeed]) -> Impor
             continue;
         }
         let base = slug(&feed.title);
+        #[expect(
+            clippy::maybe_infinite_iter,
+            reason = "`names` is finite, so a free suffix is found within `names.len() + 1` tries"
+        )]
         let name = (1..)
             .map(|n| {
                 if n == 1 {

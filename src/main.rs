@@ -248,10 +248,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         command => {
             let config = load_config(cli.config.as_ref())?;
             match command {
-                Command::Run { .. } => unreachable!("handled above"),
-                Command::Healthcheck { .. } | Command::ImportOpml { .. } => {
-                    unreachable!("handled above")
-                }
                 Command::Poll { force } => poll_once(&config, force),
                 Command::Export { format, output } => export(&config, format, output),
                 Command::Stories {
@@ -275,9 +271,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Command::Notify {
                     command: NotifyCommand::Test { name },
                 } => notify_test(&config, &name),
-                Command::Inspect { .. } | Command::Discover { .. } => {
-                    unreachable!("handled above")
-                }
+                Command::Run { .. }
+                | Command::Healthcheck { .. }
+                | Command::ImportOpml { .. }
+                | Command::Inspect { .. }
+                | Command::Discover { .. } => unreachable!("handled above"),
             }
         }
     }

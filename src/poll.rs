@@ -611,12 +611,12 @@ fn next_state(
         }) => {
             follow_move(&feed.name, &mut state, moved_permanently.clone());
             succeeded(&mut state, "ok");
-            state.etag = validators.etag.clone();
-            state.last_modified = validators.last_modified.clone();
+            state.etag.clone_from(&validators.etag);
+            state.last_modified.clone_from(&validators.last_modified);
             state.min_interval = (*max_age).into_iter().chain(parsed.ttl).max();
             state.gone = false;
             state.backfilled = true;
-            state.item_digests = parsed.item_digests.clone();
+            state.item_digests.clone_from(&parsed.item_digests);
         }
         FetchOutcome::NotModified {
             validators,
@@ -707,7 +707,7 @@ fn follow_move(name: &str, state: &mut PollState, moved: Option<url::Url>) {
 }
 
 fn log_outcome(name: &str, outcome: &FeedOutcome, elapsed: Duration) {
-    let ms = elapsed.as_millis() as u64;
+    let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     match outcome {
         FeedOutcome::Ingested(s) => tracing::info!(
             feed = name,
@@ -722,14 +722,14 @@ fn log_outcome(name: &str, outcome: &FeedOutcome, elapsed: Duration) {
         ),
         // Most polls of a long feed list end here; the cycle summary counts them.
         FeedOutcome::NotModified => {
-            tracing::debug!(feed = name, status = "not modified", ms, "polled")
+            tracing::debug!(feed = name, status = "not modified", ms, "polled");
         }
         FeedOutcome::RateLimited { until } => {
-            tracing::warn!(feed = name, status = "rate limited", until = ?until, ms, "polled")
+            tracing::warn!(feed = name, status = "rate limited", until = ?until, ms, "polled");
         }
         FeedOutcome::Gone => tracing::warn!(feed = name, status = "gone", ms, "polled"),
         FeedOutcome::Failed(error) => {
-            tracing::warn!(feed = name, status = "error", %error, ms, "polled")
+            tracing::warn!(feed = name, status = "error", %error, ms, "polled");
         }
         FeedOutcome::Skipped { .. } | FeedOutcome::SkippedGone => {}
     }
@@ -800,6 +800,18 @@ mod tests {
     /// and that it is not before the schedule's next tick.
     #[test]
     fn each_answer_moves_the_poll_state_as_the_table_says() {
+        struct Row {
+            name: &'static str,
+            before: PollState,
+            answer: Answer,
+            status: &'static str,
+            errors: u32,
+            etag: Option<&'static str>,
+            success: bool,
+            retry_after: Option<DateTime<Utc>>,
+            min_interval: Option<u64>,
+            gone: bool,
+        }
         let now = at(10, 5);
         let timing = Timing {
             now,
@@ -815,18 +827,6 @@ mod tests {
             url: feed().url,
             status: 500,
         };
-        struct Row {
-            name: &'static str,
-            before: PollState,
-            answer: Answer,
-            status: &'static str,
-            errors: u32,
-            etag: Option<&'static str>,
-            success: bool,
-            retry_after: Option<DateTime<Utc>>,
-            min_interval: Option<u64>,
-            gone: bool,
-        }
         let rows = [
             Row {
                 name: "first content",

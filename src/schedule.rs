@@ -112,7 +112,12 @@ pub fn backoff(first: Duration, cap: Duration, failures: u32, jitter: f64) -> Du
     let doublings = (failures - 1).min(30);
     let base = first.checked_mul(1 << doublings).unwrap_or(cap).min(cap);
     let spread = base.num_milliseconds() as f64 * JITTER_SPREAD * jitter.clamp(0.0, 1.0);
-    base + Duration::milliseconds(spread as i64)
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "at most a tenth of `base` in milliseconds, which is an i64 already"
+    )]
+    let spread = spread as i64;
+    base + Duration::milliseconds(spread)
 }
 
 /// When to poll a feed next, given when it was last attempted. `None` means never (410 Gone).

@@ -37,7 +37,8 @@ use chrono::{DateTime, Duration, Utc};
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
 pub use text::{
-    anchors, boilerplate, containment, content_words, quoted_passages, shingles, words,
+    anchors, boilerplate, containment, content_words, hash_from_sql, hash_to_sql, quoted_passages,
+    shingles, words,
 };
 pub use title::{
     Decorations, contains_title, is_generic, numbers, significant_words, title_grams, title_key,

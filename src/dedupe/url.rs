@@ -107,11 +107,11 @@ pub fn canonical_url(link: &str) -> Option<String> {
         return None;
     }
     let mut host = url.host_str()?.to_ascii_lowercase();
-    if let Some(stripped) = HOST_PREFIXES
+    if let Some(prefix) = HOST_PREFIXES
         .iter()
-        .find_map(|prefix| host.strip_prefix(prefix))
+        .find(|prefix| host.starts_with(**prefix))
     {
-        host = stripped.to_owned();
+        host.drain(..prefix.len());
     }
     let mut key = host;
     if let Some(port) = url.port() {

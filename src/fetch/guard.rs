@@ -80,8 +80,8 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     }
     match s {
         [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 || lo > 1 => Some(from(hi, lo)),
-        [0x2002, hi, lo, ..] => Some(from(hi, lo)),
-        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(from(hi, lo)),
+        // 6to4, then NAT64.
+        [0x2002, hi, lo, ..] | [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(from(hi, lo)),
         _ => None,
     }
 }

@@ -261,7 +261,7 @@ impl Fetcher {
         match &outcome {
             FetchOutcome::Failed(error) => tracing::debug!(%url, %error, "fetch failed"),
             FetchOutcome::Fetched(fetched) => {
-                tracing::debug!(%url, bytes = fetched.body.len(), final_url = %fetched.final_url, "fetched")
+                tracing::debug!(%url, bytes = fetched.body.len(), final_url = %fetched.final_url, "fetched");
             }
             other => tracing::debug!(%url, outcome = ?other, "fetch answered without a body"),
         }
@@ -287,7 +287,7 @@ impl Fetcher {
         self.hops().remove(url);
         let sent = request.send().await;
         let hops = self.hops().remove(url).unwrap_or_default();
-        let mut response = sent.map_err(|e| classify(url, self.timeout, e))?;
+        let mut response = sent.map_err(|e| classify(url, self.timeout, &e))?;
         let moved_permanently = permanent_move(url, &hops);
 
         let status = response.status();
@@ -379,7 +379,7 @@ impl Fetcher {
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(error) => return Err(classify(url, self.timeout, error)),
+                Err(error) => return Err(classify(url, self.timeout, &error)),
             }
         }
         // A `.gz` file served without Content-Encoding is inflated later, by the normaliser;
@@ -579,15 +579,15 @@ fn parse_http_date(value: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Maps a client error onto the failure kinds callers act on.
-fn classify(url: &Url, timeout: Duration, error: reqwest::Error) -> FetchError {
+fn classify(url: &Url, timeout: Duration, error: &reqwest::Error) -> FetchError {
     let url = url.clone();
-    if let Some(private) = find_source::<guard::PrivateAddress>(&error) {
+    if let Some(private) = find_source::<guard::PrivateAddress>(error) {
         return FetchError::Forbidden {
             url,
             reason: private.to_string(),
         };
     }
-    if let Some(refusal) = find_source::<RedirectRefusal>(&error) {
+    if let Some(refusal) = find_source::<RedirectRefusal>(error) {
         return match refusal {
             RedirectRefusal::Private(reason) => FetchError::Forbidden {
                 url,
@@ -613,9 +613,9 @@ fn classify(url: &Url, timeout: Duration, error: reqwest::Error) -> FetchError {
             after: timeout,
         };
     }
-    let detail = error_chain(&error);
+    let detail = error_chain(error);
     if error.is_connect() {
-        let refused = find_source::<std::io::Error>(&error)
+        let refused = find_source::<std::io::Error>(error)
             .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
         return if refused {
             FetchError::ConnectionRefused { url, detail }

@@ -49,7 +49,7 @@ pub(crate) fn convert_feed(
                 .filter(|_| facts_line_up)
                 .cloned()
                 .unwrap_or_default();
-            let json_image = json_images.get(index).cloned().flatten();
+            let json_image = json_images.get(index).and_then(Option::as_deref);
             convert_entry(entry, &feed.feed_type, &facts, json_image, ctx)
         })
         .collect();
@@ -73,7 +73,7 @@ fn convert_entry(
     entry: &Entry,
     feed_type: &FeedType,
     facts: &ItemFacts,
-    json_image: Option<String>,
+    json_image: Option<&str>,
     ctx: &Context<'_>,
 ) -> ParsedItem {
     let id = entry.id.trim();
@@ -287,7 +287,7 @@ fn enclosure_candidates(entry: &Entry, base: &Url) -> Vec<Enclosure> {
 fn pick_image(
     entry: &Entry,
     facts: &ItemFacts,
-    json_image: Option<String>,
+    json_image: Option<&str>,
     candidates: &[Enclosure],
     base: &Url,
 ) -> Option<String> {
@@ -305,7 +305,7 @@ fn pick_image(
             .find(|c| is_image(c.mime_type.as_deref(), &c.url))
             .and_then(|c| Url::parse(&c.url).ok())
     };
-    let json = || json_image.as_deref().and_then(|u| web_url(u, base));
+    let json = || json_image.and_then(|u| web_url(u, base));
     itunes
         .or_else(thumbnail)
         .or_else(attached)

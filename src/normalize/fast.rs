@@ -2022,7 +2022,7 @@ mod tests {
             r#"<atom:feed xmlns:atom="http://www.w3.org/2005/Atom"><atom:entry><atom:title>t</atom:title></atom:entry></atom:feed>"#,
         );
         same(&rss(
-            r#"<item><title>a</title></item></channel><channel><item><title>second channel</title></item>"#,
+            r"<item><title>a</title></item></channel><channel><item><title>second channel</title></item>",
         ));
     }
 

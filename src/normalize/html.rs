@@ -157,7 +157,7 @@ fn strip_tags(input: &str) -> Cow<'_, str> {
         out.push(' ');
         let name: String = tag
             .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
+            .take_while(char::is_ascii_alphanumeric)
             .collect::<String>()
             .to_ascii_lowercase();
         if name == "script" || name == "style" {

@@ -186,9 +186,13 @@ fn normalize_attachment(value: &Value) -> Option<Value> {
     }
     let size = match object.get("size_in_bytes") {
         Some(Value::Number(n)) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| *f >= 0.0 && f.is_finite())
-                .map(|f| f as u64)
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "finite and not negative; `as` drops a fraction and saturates a huge size"
+            )]
+            let whole = |f: f64| f as u64;
+            n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(whole)
         }),
         Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
         _ => None,

@@ -103,15 +103,15 @@ impl ParsedItem {
     /// A hash of the item as parsed (HTML unsanitised, with its base): equal hashes mean the
     /// feed did not change the item, so the stored copy stands without sanitising again.
     pub fn content_hash(&self) -> String {
-        if let Some(hash) = &self.raw_hash {
-            return hash.clone();
-        }
         #[derive(Serialize)]
         struct Hashed<'a> {
             item: &'a Item,
             summary: &'a Option<Html>,
             content: &'a Option<Html>,
             base: &'a str,
+        }
+        if let Some(hash) = &self.raw_hash {
+            return hash.clone();
         }
         let hashed = Hashed {
             item: &self.item,

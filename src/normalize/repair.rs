@@ -253,11 +253,11 @@ fn skip_doctype(bytes: &[u8], start: usize) -> usize {
     for (offset, byte) in bytes[start..].iter().enumerate() {
         match (quote, *byte) {
             (Some(q), b) if b == q => quote = None,
-            (Some(_), _) => {}
             (None, b'"' | b'\'') => quote = Some(*byte),
             (None, b'[') => depth += 1,
             (None, b']') => depth = depth.saturating_sub(1),
             (None, b'>') if depth == 0 => return start + offset + 1,
+            // Inside quotes every byte but the closing quote is text.
             _ => {}
         }
     }
@@ -271,7 +271,7 @@ fn fix_reference(text: &str, i: usize, out: &mut Vec<u8>) -> usize {
             out.extend_from_slice(&text.as_bytes()[i..i + 1 + span]);
             i + 1 + span
         }
-        Some((Reference::HtmlNamed(ch), span)) | Some((Reference::Numeric(Some(ch)), span)) => {
+        Some((Reference::HtmlNamed(ch) | Reference::Numeric(Some(ch)), span)) => {
             out.extend_from_slice(format!("&#{};", u32::from(ch)).as_bytes());
             i + 1 + span
         }
@@ -884,12 +884,12 @@ fn tag_end(bytes: &[u8], start: usize) -> (usize, bool) {
     for (offset, byte) in bytes[start..].iter().enumerate() {
         match (quote, *byte) {
             (Some(q), b) if b == q => quote = None,
-            (Some(_), _) => {}
             (None, b'"' | b'\'') => quote = Some(*byte),
             (None, b'>') => {
                 let at = start + offset;
                 return (at + 1, at > 0 && bytes[at - 1] == b'/');
             }
+            // Inside quotes every byte but the closing quote is text.
             _ => {}
         }
     }
@@ -902,7 +902,7 @@ pub(crate) fn root_element_name(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut i = 0;
     loop {
-        while bytes.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
             i += 1;
         }
         let rest = bytes.get(i..)?;

@@ -138,7 +138,7 @@ pub(crate) fn translate(text: &str) -> Option<String> {
         }
         "RDF" => rdf_to_rss2(root),
         "rss" if root.ns.is_some() => rss_out_of_namespace(root),
-        name if root.ns.is_none() && name.eq_ignore_ascii_case("channel") => cdf_to_rss2(root),
+        name if root.ns.is_none() && name.eq_ignore_ascii_case("channel") => cdf_to_rss2(&root),
         _ => return None,
     };
     let mut out = String::with_capacity(text.len() + 256);
@@ -293,7 +293,7 @@ fn plain_content(children: &[Node]) -> String {
         match node {
             Node::Element(child) => text.push_str(&plain_content(&child.children)),
             Node::Text(raw) => {
-                text.push_str(&unescape(raw).map_or_else(|_| raw.clone(), String::from))
+                text.push_str(&unescape(raw).map_or_else(|_| raw.clone(), String::from));
             }
             Node::CData(raw) => text.push_str(raw),
         }
@@ -396,8 +396,8 @@ fn atom_03_text(element: &mut Element) {
             .or_else(|| parts.first());
         match pick {
             Some(part) => {
-                element.attributes = part.attributes.clone();
-                element.children = part.children.clone();
+                element.attributes.clone_from(&part.attributes);
+                element.children.clone_from(&part.children);
             }
             None => element.children.clear(),
         }
@@ -587,10 +587,10 @@ fn rss_out_of_namespace(root: Element) -> Element {
 /// Microsoft's Channel Definition Format (1997), which feedparser still reads: a `CHANNEL` of
 /// `ITEM`s whose attributes carry the link (`HREF`) and date (`LASTMOD`), and whose children
 /// the title and `ABSTRACT`. Element and attribute names are case-insensitive.
-fn cdf_to_rss2(root: Element) -> Element {
-    let mut channel = cdf_fields(&root, "channel");
+fn cdf_to_rss2(root: &Element) -> Element {
+    let mut channel = cdf_fields(root, "channel");
     let mut items = Vec::new();
-    collect_cdf_items(&root, &mut items);
+    collect_cdf_items(root, &mut items);
     channel
         .children
         .extend(items.into_iter().map(Node::Element));

@@ -191,7 +191,7 @@ impl Notifier {
                         .entry(sink.config.name.as_str())
                         .or_default()
                         .push(delivery),
-                    None => report.absorb(self.retire(store, clock, delivery)?),
+                    None => report.absorb(Self::retire(store, clock, &delivery)?),
                 }
             }
             let passes = by_sink.into_iter().map(|(name, deliveries)| async move {
@@ -249,16 +249,15 @@ impl Notifier {
         let due = store.lock().due_deliveries(clock.now(), None, DUE_BATCH)?;
         let mut report = DeliveryReport::default();
         for delivery in due.into_iter().filter(|d| self.sink(&d.sink).is_none()) {
-            report.absorb(self.retire(store, clock, delivery)?);
+            report.absorb(Self::retire(store, clock, &delivery)?);
         }
         Ok(report)
     }
 
     fn retire(
-        &self,
         store: &Mutex<Store>,
         clock: &dyn Clock,
-        delivery: Delivery,
+        delivery: &Delivery,
     ) -> Result<DeliveryReport, NotifyError> {
         let error = format!("sink `{}` is no longer configured", delivery.sink);
         tracing::warn!(sink = %delivery.sink, story = delivery.story_id, "{error}; delivery given up");

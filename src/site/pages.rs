@@ -26,7 +26,7 @@ enum Section {
     None,
 }
 
-fn layout(settings: &Settings, title: &str, section: Section, body: Markup) -> Markup {
+fn layout(settings: &Settings, title: &str, section: Section, body: &Markup) -> Markup {
     let root = settings.root();
     let nav = [
         (Section::Stories, root.to_owned(), "Stories"),
@@ -153,7 +153,7 @@ pub(super) fn index(settings: &Settings, page: &StoryPage, number: usize) -> Mar
             }
         }
     };
-    layout(settings, &heading, Section::Stories, body)
+    layout(settings, &heading, Section::Stories, &body)
 }
 
 fn story_card(settings: &Settings, story: &StoryCard) -> Markup {
@@ -295,7 +295,7 @@ pub(super) fn explain(settings: &Settings, story: &ExplainedStory) -> Markup {
         }
         pre { code { (command) " stories merge " (story.number) " OTHER" } }
     };
-    layout(settings, title, Section::None, body)
+    layout(settings, title, Section::None, &body)
 }
 
 /// `tributary`, with the daemon's `--config` when it runs with a file.
@@ -390,7 +390,7 @@ pub(super) fn feeds(settings: &Settings, rows: &[(FeedStatus, SourceRecord)]) ->
             }
         }
     };
-    layout(settings, "Feeds", Section::Feeds, body)
+    layout(settings, "Feeds", Section::Feeds, &body)
 }
 
 pub(super) fn deliveries(settings: &Settings, sinks: &[SinkDeliveries]) -> Markup {
@@ -446,7 +446,7 @@ pub(super) fn deliveries(settings: &Settings, sinks: &[SinkDeliveries]) -> Marku
             }
         }
     };
-    layout(settings, "Deliveries", Section::Deliveries, body)
+    layout(settings, "Deliveries", Section::Deliveries, &body)
 }
 
 pub(super) fn error(settings: &Settings, message: &str) -> Markup {
@@ -455,5 +455,5 @@ pub(super) fn error(settings: &Settings, message: &str) -> Markup {
         p { (message) }
         p { a href=(settings.root()) { "The latest stories" } }
     };
-    layout(settings, "Not shown", Section::None, body)
+    layout(settings, "Not shown", Section::None, &body)
 }

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Result, StoreError, WriteTx, parse_timestamp, timestamp};
+use super::{Result, StoreError, WriteTx, parse_timestamp, sql_limit, timestamp};
 use crate::dedupe::{
     Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts, address_key, enclosure_key,
-    link_fragment, title_keys,
+    hash_from_sql, hash_to_sql, link_fragment, title_keys,
 };
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
@@ -417,7 +417,7 @@ impl WriteTx<'_> {
             .tx
             .prepare_cached("SELECT shingle FROM boilerplate WHERE source_id = ?1")?
             .query_map([source_id], |row| row.get::<_, i64>(0))?
-            .map(|shingle| shingle.map(|s| s as u64))
+            .map(|shingle| shingle.map(hash_from_sql))
             .collect::<rusqlite::Result<_>>()?)
     }
 
@@ -434,7 +434,7 @@ impl WriteTx<'_> {
             "INSERT OR IGNORE INTO boilerplate (source_id, shingle) VALUES (?1, ?2)",
         )?;
         for shingle in sorted.into_iter().take(room) {
-            stmt.execute(params![source_id, shingle as i64])?;
+            stmt.execute(params![source_id, hash_to_sql(shingle)])?;
         }
         Ok(())
     }
@@ -446,7 +446,7 @@ impl WriteTx<'_> {
             "SELECT data FROM items WHERE source_id = ?1 ORDER BY published DESC, id DESC LIMIT ?2",
         )?;
         let mut bodies = Vec::new();
-        for data in stmt.query_map(params![source_id, limit as i64], |row| {
+        for data in stmt.query_map(params![source_id, sql_limit(limit)], |row| {
             row.get::<_, String>(0)
         })? {
             if let Ok(item) = serde_json::from_str::<Item>(&data?)

@@ -4,7 +4,7 @@
 
 pub const MIGRATIONS: &[&str] = &[
     // 1: sources, stories, items, dedupe indexes, outbox.
-    r#"
+    r"
     CREATE TABLE sources (
         id                 INTEGER PRIMARY KEY,
         name               TEXT NOT NULL UNIQUE,
@@ -76,26 +76,26 @@ pub const MIGRATIONS: &[&str] = &[
         UNIQUE (story_id, sink)
     );
     CREATE INDEX outbox_pending ON outbox(state, due_at);
-    "#,
+    ",
     // 2: permanent redirects. A feed that answers 301/308 to https on several polls in a row
     // is polled at its new address; the configured URL stays its identity.
-    r#"
+    r"
     ALTER TABLE sources ADD COLUMN moved_to TEXT;
     ALTER TABLE sources ADD COLUMN redirect_candidate TEXT;
     ALTER TABLE sources ADD COLUMN redirect_seen INTEGER NOT NULL DEFAULT 0;
-    "#,
+    ",
     // 3: a hash of each item's bytes as the last poll saw them, so the next poll parses only
     // the items that changed (8 bytes per item, little-endian u64s).
-    r#"
+    r"
     ALTER TABLE sources ADD COLUMN item_digests BLOB;
-    "#,
+    ",
     // 4: mirrors as the world makes them. Each member's role in its story; what an origin feed
     // says of itself (its title and authors, the decorations mirrors put around its titles);
     // the indexes of the new evidence (a title's other readings, its word runs, outbound links
     // and audio files, items by date); the passages a feed repeats in every item
     // (boilerplate, which proves nothing); and the corrections people make, which no later
     // matcher decision undoes.
-    r#"
+    r"
     ALTER TABLE items ADD COLUMN member_role TEXT;
     ALTER TABLE sources ADD COLUMN feed_title TEXT;
     ALTER TABLE sources ADD COLUMN feed_authors TEXT;
@@ -138,5 +138,5 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX corrections_story ON corrections(story_id);
     CREATE INDEX corrections_other ON corrections(other_id);
-    "#,
+    ",
 ];

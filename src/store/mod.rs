@@ -59,8 +59,10 @@ pub enum StoreError {
     TooNew {
         path: PathBuf,
         found: i64,
-        known: i64,
+        known: usize,
     },
+    #[error("database {path} is at schema version {found}, which no tributary writes")]
+    NegativeVersion { path: PathBuf, found: i64 },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("stored item {id} is corrupt: {source}")]
@@ -100,8 +102,23 @@ fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn opt_timestamp(text: Option<String>) -> Option<DateTime<Utc>> {
-    text.as_deref().and_then(parse_timestamp)
+/// A row limit as SQL takes it. `usize::MAX` means "all of them", so a limit beyond `i64`
+/// saturates rather than fail the query.
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// A count stored as an SQLite integer, held to `u32` whatever the file says.
+fn saturating_u32(stored: i64) -> u32 {
+    u32::try_from(stored.max(0)).unwrap_or(u32::MAX)
+}
+
+/// The timestamp in a nullable column; text that is not RFC 3339 reads as no time at all.
+fn timestamp_at(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    Ok(row
+        .get::<_, Option<String>>(column)?
+        .as_deref()
+        .and_then(parse_timestamp))
 }
 
 /// What the store knows about one feed: its identity and its fetch/schedule state.
@@ -225,19 +242,25 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let known = MIGRATIONS.len() as i64;
+        let known = MIGRATIONS.len();
         let tx = self.conn.transaction()?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-        if version > known {
+        // Any program can set `user_version`; a negative one cast to a count would skip every
+        // migration.
+        let applied = usize::try_from(version).map_err(|_| StoreError::NegativeVersion {
+            path: self.path.clone(),
+            found: version,
+        })?;
+        if applied > known {
             return Err(StoreError::TooNew {
                 path: self.path.clone(),
                 found: version,
                 known,
             });
         }
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
             tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+            tx.pragma_update(None, "user_version", index + 1)?;
             tracing::info!(version = index + 1, "applied database migration");
         }
         tx.commit()?;
@@ -323,7 +346,7 @@ impl Store {
              ORDER BY published DESC, id DESC LIMIT ?1",
         )?;
         let heads = stmt
-            .query_map([limit as i64], |row| {
+            .query_map([sql_limit(limit)], |row| {
                 Ok((
                     row.get::<_, i64>(0)?,
                     row.get::<_, String>(1)?,
@@ -497,13 +520,13 @@ impl Store {
              WHERE state = 'pending' AND due_at <= ?1 AND (?2 IS NULL OR sink = ?2)
              ORDER BY due_at, id LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![timestamp(now), sink, limit as i64], |row| {
+        let rows = stmt.query_map(params![timestamp(now), sink, sql_limit(limit)], |row| {
             Ok(Delivery {
                 id: row.get(0)?,
                 story_id: row.get(1)?,
                 sink: row.get(2)?,
                 idempotency_key: row.get(3)?,
-                attempts: row.get::<_, i64>(4)?.clamp(0, u32::MAX as i64) as u32,
+                attempts: saturating_u32(row.get(4)?),
                 created_at: parse_timestamp(&row.get::<_, String>(5)?).unwrap_or_default(),
             })
         })?;
@@ -517,7 +540,7 @@ impl Store {
             [],
             |row| row.get(0),
         )?;
-        Ok(opt_timestamp(due))
+        Ok(due.as_deref().and_then(parse_timestamp))
     }
 
     /// Records one attempt's outcome. Each call is its own transaction, committed before the
@@ -645,28 +668,30 @@ fn source_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
             etag: row.get(4)?,
             last_modified: row.get(5)?,
             last_status: row.get(6)?,
-            last_attempt_at: opt_timestamp(row.get(7)?),
-            last_success_at: opt_timestamp(row.get(8)?),
+            last_attempt_at: timestamp_at(row, 7)?,
+            last_success_at: timestamp_at(row, 8)?,
             last_error: row.get(9)?,
-            last_error_at: opt_timestamp(row.get(10)?),
-            consecutive_errors: row.get::<_, i64>(11)?.clamp(0, u32::MAX as i64) as u32,
-            retry_after: opt_timestamp(row.get(12)?),
+            last_error_at: timestamp_at(row, 10)?,
+            consecutive_errors: saturating_u32(row.get(11)?),
+            retry_after: timestamp_at(row, 12)?,
             min_interval: row
                 .get::<_, Option<i64>>(13)?
-                .map(|s| Duration::from_secs(s.max(0) as u64)),
-            next_due_at: opt_timestamp(row.get(14)?),
+                .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0))),
+            next_due_at: timestamp_at(row, 14)?,
             gone: row.get(15)?,
             backfilled: row.get(16)?,
             moved_to: row.get(18)?,
             redirect_candidate: row.get(19)?,
-            redirect_seen: row.get::<_, i64>(20)?.clamp(0, u32::MAX as i64) as u32,
-            item_digests: digests_from_blob(row.get::<_, Option<Vec<u8>>>(21)?.unwrap_or_default()),
+            redirect_seen: saturating_u32(row.get(20)?),
+            item_digests: digests_from_blob(
+                &row.get::<_, Option<Vec<u8>>>(21)?.unwrap_or_default(),
+            ),
         },
         items_seen: row.get(17)?,
     })
 }
 
-fn digests_from_blob(blob: Vec<u8>) -> Vec<u64> {
+fn digests_from_blob(blob: &[u8]) -> Vec<u64> {
     blob.chunks_exact(8)
         .map(|chunk| {
             let mut bytes = [0u8; 8];
@@ -702,7 +727,9 @@ fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Res
         state.last_error_at.map(timestamp),
         state.consecutive_errors,
         state.retry_after.map(timestamp),
-        state.min_interval.map(|d| d.as_secs() as i64),
+        state
+            .min_interval
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
         state.next_due_at.map(timestamp),
         state.gone,
         state.backfilled,

@@ -188,7 +188,7 @@ impl SiteReader {
     pub fn story_page(&mut self, start: PageStart, per_page: usize) -> Result<StoryPage> {
         let tx = self.conn.transaction()?;
         // One more than the page holds says whether another page follows.
-        let limit = per_page as i64 + 1;
+        let limit = super::sql_limit(per_page).saturating_add(1);
         let heads = {
             let (mut stmt, bound) = match start {
                 PageStart::Offset(offset) => (
@@ -314,10 +314,10 @@ impl SiteReader {
                  WHERE state = 'dead' AND sink = ?1 ORDER BY id DESC LIMIT ?2",
             )?;
             sink.dead_recent = stmt
-                .query_map(params![sink.sink, dead_shown as i64], |row| {
+                .query_map(params![sink.sink, super::sql_limit(dead_shown)], |row| {
                     Ok(DeadDelivery {
                         story: row.get(0)?,
-                        attempts: row.get::<_, i64>(1)?.clamp(0, u32::MAX as i64) as u32,
+                        attempts: super::saturating_u32(row.get(1)?),
                         created_at: parse_timestamp(&row.get::<_, String>(2)?).unwrap_or_default(),
                         error: row.get(3)?,
                     })

@@ -103,11 +103,11 @@ fn open_applies_schema_once_and_uses_wal() {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(open(&dir));
     let store = open(&dir);
-    let version: i64 = store
+    let version: usize = store
         .conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, MIGRATIONS.len() as i64);
+    assert_eq!(version, MIGRATIONS.len());
     let mode: String = store
         .conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -167,6 +167,31 @@ fn a_newer_database_is_refused() {
         .err()
         .expect("refused");
     assert!(error.to_string().contains("999"), "{error}");
+}
+
+#[test]
+fn the_largest_limit_reads_every_story() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    assert!(store.stories(usize::MAX).expect("stories").is_empty());
+}
+
+#[test]
+fn a_negative_schema_version_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    store
+        .conn
+        .pragma_update(None, "user_version", -1)
+        .expect("set version");
+    drop(store);
+    let error = Store::open(&dir.path().join("t.db"))
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(error, StoreError::NegativeVersion { found: -1, .. }),
+        "{error}"
+    );
 }
 
 #[test]

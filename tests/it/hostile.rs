@@ -23,6 +23,10 @@ use crate::common::server::{Reply, Request, TestServer};
     dead_code,
     reason = "the fuzz targets use all of the oracle, these tests only part of it"
 )]
+#[expect(
+    clippy::redundant_closure_for_method_calls,
+    reason = "the oracle belongs to the fuzz crate, which has its own lint set"
+)]
 #[path = "../../fuzz/src/oracle.rs"]
 mod oracle;
 
@@ -50,7 +54,9 @@ fn fixture(path: &str) -> Vec<u8> {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A workspace with a config of its own (the shared helper fixes the fetch settings, and some

@@ -298,7 +298,7 @@ fn load_set(path: &Path) -> Set {
     );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {file}: {e}"));
     let raw: SetFile = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{file}: {}", locate_error(&text, e)));
+        .unwrap_or_else(|e| panic!("{file}: {}", locate_error(&text, &e)));
     let mut problems: Vec<String> = Vec::new();
 
     // Names become config keys and URL paths (`/<set>--<feed>.xml`): slugs only.
@@ -420,7 +420,7 @@ fn load_set(path: &Path) -> Set {
 
 /// A schema error named by the item (or feed, or work) it is in, rather than only by line and
 /// column: each entry is read on its own to find the first that fails.
-fn locate_error(text: &str, error: serde_json::Error) -> String {
+fn locate_error(text: &str, error: &serde_json::Error) -> String {
     let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
         return error.to_string();
     };
@@ -1877,7 +1877,9 @@ fn every_shape_reads_back_as_written() {
                 },
                 title: format!("Item {n} of {name}: Q&A \"more\""),
                 link: Some(link),
-                published: Some(published + chrono::TimeDelta::hours(n as i64)),
+                published: Some(
+                    published + chrono::TimeDelta::hours(i64::try_from(n).expect("small index")),
+                ),
                 work: "w".to_owned(),
                 member_role: MemberRole::Post,
                 body,

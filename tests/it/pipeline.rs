@@ -216,7 +216,7 @@ fn stories_do_not_depend_on_arrival_order_and_ids_never_change() {
         let ws = Workspace::new();
         let mut polled: Vec<&str> = Vec::new();
         let mut issued: Vec<(String, String)> = Vec::new();
-        for step in order.iter() {
+        for step in *order {
             polled.extend_from_slice(step);
             let config = ws.write_config("t.toml", &feeds(&server, &polled), "");
             assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));

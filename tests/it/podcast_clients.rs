@@ -39,7 +39,7 @@ fn clients_missing(what: &str) {
 
 /// Reads the served feeds with each client and prints one JSON report. castero keeps its
 /// state under `$HOME`, which the test points at a temporary directory.
-const CLIENTS: &str = r#"
+const CLIENTS: &str = r"
 import json, sys, xml.etree.ElementTree as ET
 import feedparser, podcastparser
 from castero.feed import Feed
@@ -89,7 +89,7 @@ report['castero'] = {
 channel = ET.parse(rss_file).getroot().find('channel')
 report['channel_tags'] = sorted({child.tag for child in channel})
 print(json.dumps(report))
-"#;
+";
 
 #[test]
 fn podcast_clients_subscribe_to_the_rss_feed() {

@@ -46,7 +46,12 @@ pub fn gzip_bomb(mib: usize) -> Vec<u8> {
     }
     bomb.extend_from_slice(&end);
     bomb.extend_from_slice(&crc.sum().to_le_bytes());
-    bomb.extend_from_slice(&((mib * MIB) as u32).to_le_bytes());
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "gzip's ISIZE is the length modulo 2^32 (RFC 1952, 2.3.1)"
+    )]
+    let isize = (mib * MIB) as u32;
+    bomb.extend_from_slice(&isize.to_le_bytes());
     bomb
 }
 

@@ -265,7 +265,7 @@ fn lock(requests: &Mutex<Vec<Request>>) -> MutexGuard<'_, Vec<Request>> {
     // A handler that panicked poisons nothing we care about: the list is still consistent.
     requests
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn serve(
