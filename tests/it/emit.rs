@@ -47,6 +47,7 @@ fn item(source: &str, guid: &str, title: &str) -> Item {
         enclosure: None,
         duration: None,
         image: None,
+        podcast: Default::default(),
     }
 }
 
