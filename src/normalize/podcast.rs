@@ -22,6 +22,89 @@ const MAX_PER_KIND: usize = 32;
 /// Longest number kept (a season, an episode, a soundbite's times): real ones are a few digits.
 const MAX_NUMBER_LEN: usize = 20;
 
+/// The roles of the Podcast Taxonomy Project, which the namespace asks a person's `role` to be
+/// one of. A feed-rs reader refuses a whole feed over any other, so the merged feed passes on
+/// only these (in the taxonomy's lower-case spelling, as the namespace's examples write them).
+const ROLES: &[&str] = &[
+    "director",
+    "assistant director",
+    "executive producer",
+    "senior producer",
+    "producer",
+    "associate producer",
+    "development producer",
+    "creative director",
+    "host",
+    "co-host",
+    "guest host",
+    "guest",
+    "voice actor",
+    "narrator",
+    "announcer",
+    "reporter",
+    "author",
+    "editorial director",
+    "co-writer",
+    "writer",
+    "songwriter",
+    "guest writer",
+    "story editor",
+    "managing editor",
+    "script editor",
+    "script coordinator",
+    "researcher",
+    "fact checker",
+    "translator",
+    "transcriber",
+    "logger",
+    "studio coordinator",
+    "technical director",
+    "technical manager",
+    "audio engineer",
+    "remote recording engineer",
+    "post production engineer",
+    "audio editor",
+    "sound designer",
+    "foley artist",
+    "composer",
+    "theme music",
+    "music production",
+    "music contributor",
+    "production coordinator",
+    "booking coordinator",
+    "production assistant",
+    "content manager",
+    "marketing manager",
+    "sales representative",
+    "sales manager",
+    "graphic designer",
+    "cover art designer",
+    "social media manager",
+    "consultant",
+    "intern",
+    "camera operator",
+    "lighting designer",
+    "camera grip",
+    "assistant camera",
+    "editor",
+    "assistant editor",
+];
+
+/// The taxonomy's groups, likewise for `group`.
+const GROUPS: &[&str] = &[
+    "administration",
+    "audio post-production",
+    "audio production",
+    "cast",
+    "community",
+    "creative direction",
+    "misc",
+    "video post-production",
+    "video production",
+    "visuals",
+    "writing",
+];
+
 /// Reads the tags in document order; relative URLs resolve against `base`. Where the namespace
 /// allows one tag of a kind (chapters, season, episode), the first usable one wins.
 pub(crate) fn read(tags: &[PodcastTag], base: &Url) -> Podcast {
@@ -77,11 +160,13 @@ fn chapters(tag: &PodcastTag, base: &Url) -> Option<Chapters> {
     })
 }
 
+/// A person, unless their role or group is outside the taxonomy: without it they would pass
+/// for the default, a host of the cast.
 fn person(tag: &PodcastTag, base: &Url) -> Option<PodcastPerson> {
     Some(PodcastPerson {
         name: words(&tag.text)?,
-        role: tag.attribute("role").and_then(words),
-        group: tag.attribute("group").and_then(words),
+        role: taxonomy(tag.attribute("role"), ROLES)?,
+        group: taxonomy(tag.attribute("group"), GROUPS)?,
         img: tag
             .attribute("img")
             .and_then(|img| web_url(img, base))
@@ -153,6 +238,16 @@ fn language_tag(text: &str) -> Option<String> {
             })
     };
     (fits(primary, true) && subtags.all(|s| fits(s, false))).then(|| text.to_string())
+}
+
+/// `Some(None)` when the attribute is absent or blank, `Some(name)` when it names an entry of
+/// `list` (in any case), `None` when it names something else.
+fn taxonomy(value: Option<&str>, list: &[&str]) -> Option<Option<String>> {
+    let Some(value) = value.and_then(words) else {
+        return Some(None);
+    };
+    let value = value.to_lowercase();
+    list.contains(&value.as_str()).then_some(Some(value))
 }
 
 /// A one-word value (a rel), or nothing.
@@ -244,7 +339,7 @@ mod tests {
             podcast.persons,
             [PodcastPerson {
                 name: "Ana Ruiz".into(),
-                role: Some("Guest".into()),
+                role: Some("guest".into()),
                 group: None,
                 img: None,
                 href: Some("https://p.example/".into()),
@@ -292,6 +387,8 @@ mod tests {
                 ),
                 tag("chapters", &[("url", "https://s.example/c.json")], ""),
                 tag("person", &[("role", "host")], "  "),
+                tag("person", &[("role", "hostess")], "Ana"),
+                tag("person", &[("group", "band")], "Bo"),
                 tag("soundbite", &[("startTime", "-1"), ("duration", "5")], ""),
                 tag("soundbite", &[("startTime", "1e3"), ("duration", "5")], ""),
                 tag("season", &[], "one"),
