@@ -95,6 +95,7 @@ fn item(n: usize, rng: &mut XorShift) -> Item {
         enclosure: None,
         duration: None,
         image: None,
+        podcast: Default::default(),
     }
 }
 

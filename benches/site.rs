@@ -60,6 +60,7 @@ fn item(source: &str, n: usize, kind: ItemKind, published: DateTime<Utc>) -> Ite
         }),
         duration: None,
         image: None,
+        podcast: Default::default(),
     }
 }
 

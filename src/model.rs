@@ -65,6 +65,95 @@ pub struct Enclosure {
     pub length: Option<u64>,
 }
 
+/// An episode's Podcasting 2.0 tags (<https://podcastindex.org/namespace/1.0>), as its feed
+/// gave them, for the merged RSS feed to pass on: podcast apps show transcripts, chapters and
+/// people only when the feed they subscribe to carries them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Podcast {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transcripts: Vec<Transcript>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chapters: Option<Chapters>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub persons: Vec<PodcastPerson>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub soundbites: Vec<Soundbite>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub season: Option<Season>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episode: Option<EpisodeNumber>,
+}
+
+impl Podcast {
+    pub fn is_empty(&self) -> bool {
+        *self == Podcast::default()
+    }
+}
+
+/// `podcast:transcript`: a text of the episode (plain, HTML, WebVTT, SRT, JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transcript {
+    /// Absolute http(s) URL.
+    pub url: String,
+    /// `type/subtype`, required by the namespace: an app picks the format it can show.
+    pub mime_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// `captions` when the file is timed for display while playing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rel: Option<String>,
+}
+
+/// `podcast:chapters`: the episode's chapter file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chapters {
+    /// Absolute http(s) URL.
+    pub url: String,
+    pub mime_type: String,
+}
+
+/// `podcast:person`: someone who took part, with the role and group the feed named (the
+/// namespace's defaults, host and cast, are not filled in, so the output says what the source
+/// said).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodcastPerson {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub img: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub href: Option<String>,
+}
+
+/// `podcast:soundbite`: a passage an app may play as a preview. The times are decimal seconds
+/// kept as written (`33.833`), so they are passed on without float rounding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Soundbite {
+    pub start_time: String,
+    pub duration: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// `podcast:season`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Season {
+    pub number: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `podcast:episode`: a decimal number (`3`, `3.5`), kept as written, and how to display it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpisodeNumber {
+    pub number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+}
+
 /// One entry of one source, normalised: plain-text title, sanitised HTML with absolute URLs,
 /// and an id that is the same on every poll.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +180,10 @@ pub struct Item {
     /// Seconds, from `itunes:duration` or the media metadata.
     pub duration: Option<u64>,
     pub image: Option<String>,
+    /// What the episode says in the Podcasting 2.0 namespace. Left out of the JSON when empty,
+    /// so items stored before it existed load, and keep the content hash they were stored with.
+    #[serde(default, skip_serializing_if = "Podcast::is_empty")]
+    pub podcast: Podcast,
 }
 
 impl Item {

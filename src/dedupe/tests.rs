@@ -40,6 +40,7 @@ fn item(title: &str, link: Option<&str>, body: Option<&str>) -> Item {
         enclosure: None,
         duration: None,
         image: None,
+        podcast: Default::default(),
     }
 }
 

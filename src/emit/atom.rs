@@ -1,6 +1,7 @@
 //! The merged Atom feed (RFC 4287), the contract in DESIGN.md: one entry per story, the lead's
 //! link as `alternate`, the episode's audio as `enclosure`, every other copy as `related`
-//! (titled with its site and its own title), the episode's running time as `itunes:duration`.
+//! (titled with its site and its own title), the episode's running time as `itunes:duration`,
+//! its Podcasting 2.0 transcripts and chapters file as `related` links with their types.
 //! Links leave without their tracking parameters; the enclosure is written as its feed gave it,
 //! since a podcast host may need its whole URL to serve the file.
 //!
@@ -18,7 +19,7 @@ use super::{
     FeedMeta, alternate_link, authors, body, categories, clean, episode, media_type, related_links,
     rfc3339, summary,
 };
-use crate::model::Story;
+use crate::model::{Podcast, Story};
 
 const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 /// Apple's podcast namespace, for `itunes:duration`.
@@ -105,6 +106,9 @@ fn write_entry(w: &mut XmlWriter, story: &Story) -> io::Result<()> {
                 .with_attribute(("title", clean(&related.title).as_ref()))
                 .write_empty()?;
         }
+        if let Some(podcast) = episode.as_ref().and_then(|e| e.podcast) {
+            podcast_links(w, podcast)?;
+        }
         // The link's `length` is the file's size in bytes (RFC 4287, 4.2.7.6), so the running
         // time needs an element of its own: the iTunes one, which feedparser reads in an Atom
         // entry as `itunes_duration`.
@@ -132,6 +136,35 @@ fn write_entry(w: &mut XmlWriter, story: &Story) -> io::Result<()> {
         }
         Ok(())
     })?;
+    Ok(())
+}
+
+/// The episode's transcripts and chapters as `related` links with their types (and a
+/// transcript's language as `hreflang`), titled with what they are, so a reader of the Atom
+/// feed finds them too. `related`, not `alternate`: Atom allows one alternate per type and
+/// language, which two transcripts can share, and readers take an HTML alternate for the
+/// entry's page (feedparser's `link`), which an HTML transcript would then replace.
+fn podcast_links(w: &mut XmlWriter, podcast: &Podcast) -> io::Result<()> {
+    for transcript in &podcast.transcripts {
+        let title = match &transcript.rel {
+            Some(rel) => format!("Transcript ({rel})"),
+            None => "Transcript".to_owned(),
+        };
+        let element = link(w, "related", &transcript.url)
+            .with_attribute(("type", clean(&transcript.mime_type).as_ref()))
+            .with_attribute(("title", clean(&title).as_ref()));
+        match &transcript.language {
+            Some(language) => element.with_attribute(("hreflang", clean(language).as_ref())),
+            None => element,
+        }
+        .write_empty()?;
+    }
+    if let Some(chapters) = &podcast.chapters {
+        link(w, "related", &chapters.url)
+            .with_attribute(("type", clean(&chapters.mime_type).as_ref()))
+            .with_attribute(("title", "Chapters"))
+            .write_empty()?;
+    }
     Ok(())
 }
 

@@ -30,7 +30,7 @@ pub use rss::{Category, Channel, ChannelError, Language, rss};
 
 use crate::atomic_file;
 use crate::dedupe::without_tracking;
-use crate::model::{Enclosure, Item, Story};
+use crate::model::{Enclosure, Item, Podcast, Story};
 
 /// What a feed says about itself, as opposed to its entries.
 #[derive(Debug, Clone)]
@@ -133,6 +133,8 @@ struct Episode<'a> {
     /// Seconds; `None` when the feed gave none (or zero, which no player means).
     duration: Option<u64>,
     image: Option<&'a str>,
+    /// The carrier's Podcasting 2.0 tags: its transcript and chapters are of this file.
+    podcast: Option<&'a Podcast>,
 }
 
 fn episode(story: &Story) -> Option<Episode<'_>> {
@@ -148,6 +150,7 @@ fn episode(story: &Story) -> Option<Episode<'_>> {
         url,
         duration: carrier.and_then(|item| item.duration).filter(|&d| d > 0),
         image: carrier.and_then(|item| non_blank(item.image.as_deref())),
+        podcast: carrier.map(|item| &item.podcast),
     })
 }
 

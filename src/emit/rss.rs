@@ -3,8 +3,9 @@
 //! per story, the same stories in the same order as the Atom feed: the story's audio as the
 //! `enclosure` with its `itunes:duration` and artwork, the Atom entry's id as a non-permalink
 //! `guid` (so an app that already downloaded an episode never sees it as new), the post's HTML
-//! as `content:encoded` followed by the other pages about the work. Stories without audio are
-//! items too: the feed is the writer's work, read or heard.
+//! as `content:encoded` followed by the other pages about the work, and the Podcasting 2.0 tags
+//! (transcripts, chapters, people, soundbites, season and episode) of the member that carries
+//! the audio. Stories without audio are items too: the feed is the writer's work, read or heard.
 //!
 //! Design decision: the channel says what Apple's podcast requirements ask for (language,
 //! artwork, category, explicit, author) from validated `[output]` settings ([`Channel`]), so a
@@ -28,7 +29,7 @@ use super::{
     FeedMeta, alternate_link, body, categories, clean, episode, media_type, non_blank,
     related_links, summary,
 };
-use crate::model::Story;
+use crate::model::{Podcast, Story};
 
 const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 const CONTENT_NS: &str = "http://purl.org/rss/1.0/modules/content/";
@@ -533,6 +534,9 @@ fn write_item(w: &mut XmlWriter, story: &Story) -> io::Result<()> {
             if let Some(seconds) = episode.duration {
                 text_element(w, "itunes:duration", &seconds.to_string())?;
             }
+            if let Some(podcast) = episode.podcast {
+                write_podcast(w, podcast)?;
+            }
         }
         let image = episode
             .and_then(|e| e.image)
@@ -544,6 +548,73 @@ fn write_item(w: &mut XmlWriter, story: &Story) -> io::Result<()> {
         }
         Ok(())
     })?;
+    Ok(())
+}
+
+/// The episode's Podcasting 2.0 tags as its feed gave them (see `normalize/podcast.rs` for
+/// what is kept).
+fn write_podcast(w: &mut XmlWriter, podcast: &Podcast) -> io::Result<()> {
+    for transcript in &podcast.transcripts {
+        let element = w
+            .create_element("podcast:transcript")
+            .with_attribute(("url", clean(&transcript.url).as_ref()))
+            .with_attribute(("type", clean(&transcript.mime_type).as_ref()));
+        let element = match &transcript.language {
+            Some(language) => element.with_attribute(("language", clean(language).as_ref())),
+            None => element,
+        };
+        let element = match &transcript.rel {
+            Some(rel) => element.with_attribute(("rel", clean(rel).as_ref())),
+            None => element,
+        };
+        element.write_empty()?;
+    }
+    if let Some(chapters) = &podcast.chapters {
+        w.create_element("podcast:chapters")
+            .with_attribute(("url", clean(&chapters.url).as_ref()))
+            .with_attribute(("type", clean(&chapters.mime_type).as_ref()))
+            .write_empty()?;
+    }
+    for person in &podcast.persons {
+        let mut element = w.create_element("podcast:person");
+        for (name, value) in [
+            ("role", &person.role),
+            ("group", &person.group),
+            ("img", &person.img),
+            ("href", &person.href),
+        ] {
+            if let Some(value) = value {
+                element = element.with_attribute((name, clean(value).as_ref()));
+            }
+        }
+        element.write_text_content(text(&person.name))?;
+    }
+    for soundbite in &podcast.soundbites {
+        let element = w
+            .create_element("podcast:soundbite")
+            .with_attribute(("startTime", soundbite.start_time.as_str()))
+            .with_attribute(("duration", soundbite.duration.as_str()));
+        match &soundbite.text {
+            Some(words) => element.write_text_content(text(words))?,
+            None => element.write_empty()?,
+        };
+    }
+    if let Some(season) = &podcast.season {
+        let element = w.create_element("podcast:season");
+        let element = match &season.name {
+            Some(name) => element.with_attribute(("name", clean(name).as_ref())),
+            None => element,
+        };
+        element.write_text_content(text(&season.number.to_string()))?;
+    }
+    if let Some(episode) = &podcast.episode {
+        let element = w.create_element("podcast:episode");
+        let element = match &episode.display {
+            Some(display) => element.with_attribute(("display", clean(display).as_ref())),
+            None => element,
+        };
+        element.write_text_content(text(&episode.number))?;
+    }
     Ok(())
 }
 

@@ -184,6 +184,7 @@ fn convert_entry(
         enclosure,
         duration,
         image,
+        podcast: super::podcast::read(&facts.podcast, ctx.feed_url),
     };
     ParsedItem::new(item, summary, content, base)
 }
@@ -212,7 +213,7 @@ pub(crate) fn hash_id(parts: &[&str]) -> String {
 }
 
 /// Resolves `href` against `base` and keeps it only if it is a web (http or https) URL.
-fn web_url(href: &str, base: &Url) -> Option<Url> {
+pub(super) fn web_url(href: &str, base: &Url) -> Option<Url> {
     let href = href.trim();
     if href.is_empty() {
         return None;

@@ -243,7 +243,7 @@ impl<'a> Source<'a> {
         }
         let event = self.reader.read_event().map_err(|_| Decline)?;
         // Only start tags need their namespace.
-        let (ns, itunes, media) = match &event {
+        let (ns, itunes, media, podcast) = match &event {
             Event::Start(start) | Event::Empty(start) => {
                 let (resolved, _) = self.reader.resolver().resolve_element(start.name());
                 let ns = match &resolved {
@@ -251,14 +251,22 @@ impl<'a> Source<'a> {
                     ResolveResult::Unbound | ResolveResult::Unknown(_) => None,
                 };
                 let media = matches!(&resolved, ResolveResult::Bound(uri) if uri.0 == MEDIA_NS);
-                (ns, scan_is_itunes(&resolved, start), media)
+                let podcast = scan_is_podcast(&resolved, start);
+                (ns, scan_is_itunes(&resolved, start), media, podcast)
             }
-            _ => (None, false, false),
+            _ => (None, false, false, false),
         };
         Ok(match event {
             Event::Start(start) => {
                 check_name(&start)?;
-                self.scan.start(&start, itunes, media);
+                self.scan.start(
+                    &start,
+                    Tags {
+                        itunes,
+                        media,
+                        podcast,
+                    },
+                );
                 if self.scan.holds_items.len() > MAX_DEPTH {
                     return Err(Decline);
                 }
@@ -266,7 +274,14 @@ impl<'a> Source<'a> {
             }
             Event::Empty(start) => {
                 check_name(&start)?;
-                self.scan.empty(&start, itunes);
+                self.scan.empty(
+                    &start,
+                    Tags {
+                        itunes,
+                        media,
+                        podcast,
+                    },
+                );
                 self.empty = Some(start.clone());
                 Raw::Start(ns, start)
             }
@@ -605,6 +620,26 @@ fn scan_is_itunes(resolved: &ResolveResult<'_>, start: &BytesStart<'_>) -> bool 
     }
 }
 
+/// The side scan's view of an element's namespace: the iTunes one (leniently), Media RSS,
+/// the podcast one (leniently, as [`scan::is_podcast_uri`]).
+struct Tags {
+    itunes: bool,
+    media: bool,
+    podcast: bool,
+}
+
+/// [`scan_is_itunes`] for the podcast namespace.
+fn scan_is_podcast(resolved: &ResolveResult<'_>, start: &BytesStart<'_>) -> bool {
+    match resolved {
+        ResolveResult::Bound(uri) => scan::is_podcast_uri(uri.0.as_bytes()),
+        ResolveResult::Unknown(prefix) => prefix == "podcast",
+        ResolveResult::Unbound => start
+            .name()
+            .prefix()
+            .is_some_and(|prefix| prefix.into_inner() == "podcast"),
+    }
+}
+
 struct Scan<'a> {
     feed_url: &'a Url,
     /// Per open element: whether an `item` or `entry` in it is a feed item.
@@ -613,6 +648,8 @@ struct Scan<'a> {
     current: Option<(usize, ItemFacts)>,
     duration: Option<(usize, String)>,
     media_title: Option<(usize, String)>,
+    /// The text of the podcast tag last pushed.
+    podcast_text: Option<(usize, String)>,
     items: Vec<ItemFacts>,
 }
 
@@ -625,6 +662,7 @@ impl<'a> Scan<'a> {
             current: None,
             duration: None,
             media_title: None,
+            podcast_text: None,
             items: Vec::new(),
         }
     }
@@ -636,7 +674,12 @@ impl<'a> Scan<'a> {
         }
     }
 
-    fn start(&mut self, start: &BytesStart<'_>, itunes: bool, media: bool) {
+    fn start(&mut self, start: &BytesStart<'_>, tags: Tags) {
+        let Tags {
+            itunes,
+            media,
+            podcast,
+        } = tags;
         let local = start.local_name().into_inner();
         let depth = self.holds_items.len() + 1;
         if start.attributes_raw().contains("xml:base")
@@ -658,6 +701,9 @@ impl<'a> Scan<'a> {
                 self.media_title = Some((depth, String::new()));
             } else if itunes && local == "image" {
                 note_image(start, facts);
+            } else if podcast && scan::PODCAST_TAGS.contains(&local) {
+                facts.podcast.push(scan::podcast_tag(&for_scan(start)));
+                self.podcast_text = Some((depth, String::new()));
             } else if CONTENT_ELEMENTS.contains(&local)
                 && facts.content_base.is_none()
                 && let Some((_, base)) = self.bases.last()
@@ -668,17 +714,19 @@ impl<'a> Scan<'a> {
         self.holds_items.push(ITEM_PARENTS.contains(&local));
     }
 
-    fn empty(&mut self, start: &BytesStart<'_>, itunes: bool) {
+    fn empty(&mut self, start: &BytesStart<'_>, tags: Tags) {
         let local = start.local_name().into_inner();
         let depth = self.holds_items.len() + 1;
         if self.current.is_none() && self.is_item(local) {
             self.items.push(ItemFacts::default());
         } else if let Some((item_depth, facts)) = self.current.as_mut()
             && depth == *item_depth + 1
-            && itunes
-            && local == "image"
         {
-            note_image(start, facts);
+            if tags.itunes && local == "image" {
+                note_image(start, facts);
+            } else if tags.podcast && scan::PODCAST_TAGS.contains(&local) {
+                facts.podcast.push(scan::podcast_tag(&for_scan(start)));
+            }
         }
     }
 
@@ -697,6 +745,11 @@ impl<'a> Scan<'a> {
         {
             scan::note_media_title(&text, facts);
         }
+        if let Some((_, text)) = self.podcast_text.take_if(|(at, _)| *at == depth)
+            && let Some((_, facts)) = self.current.as_mut()
+        {
+            scan::note_podcast_text(&text, facts);
+        }
         if self.current.as_ref().is_some_and(|(at, _)| *at == depth)
             && let Some((_, facts)) = self.current.take()
         {
@@ -709,17 +762,22 @@ impl<'a> Scan<'a> {
     }
 
     fn text(&mut self, text: &str) {
-        for (_, collected) in [self.duration.as_mut(), self.media_title.as_mut()]
-            .into_iter()
-            .flatten()
+        for (_, collected) in [
+            self.duration.as_mut(),
+            self.media_title.as_mut(),
+            self.podcast_text.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
         {
             collected.push_str(text);
         }
     }
 
-    /// A reference inside a `media:title` is part of its text (as the side scan reads it).
+    /// A reference inside a `media:title` or a podcast tag is part of its text (as the side
+    /// scan reads it).
     fn reference(&mut self, reference: &BytesRef<'_>) -> Fast<()> {
-        if let Some((_, title)) = self.media_title.as_mut() {
+        if let Some((_, title)) = self.media_title.as_mut().or(self.podcast_text.as_mut()) {
             push_reference(title, reference)?;
         }
         Ok(())

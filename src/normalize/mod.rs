@@ -27,6 +27,7 @@ mod html;
 mod json;
 mod media;
 mod parsed;
+mod podcast;
 mod repair;
 mod scan;
 mod translate;

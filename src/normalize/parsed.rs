@@ -157,6 +157,7 @@ mod tests {
             enclosure: None,
             duration: None,
             image: None,
+            podcast: Default::default(),
         }
     }
 

@@ -8,7 +8,11 @@
 //!   `media:content`, so an item titled only that way came out untitled;
 //! - the `xml:base` in scope where an item's content sits: feed-rs resolves links against it
 //!   but exposes only a base written on the content element itself, and relative URLs inside
-//!   the HTML need the whole chain.
+//!   the HTML need the whole chain;
+//! - the Podcasting 2.0 tags of an episode ([`PODCAST_TAGS`]): feed-rs reads no chapters or
+//!   soundbites, drops a transcript's language, and refuses the whole feed over a person's role
+//!   it does not know, so all of them are read here, as written, for
+//!   [`super::podcast`] to make sense of.
 //!
 //! Items are matched to feed-rs's entries by position; the caller uses the result only when
 //! both passes counted the same number of items.
@@ -22,6 +26,24 @@ pub(crate) const ITUNES_NS: &str = "http://www.itunes.com/dtds/podcast-1.0.dtd";
 
 /// Media RSS, as feed-rs recognises it.
 pub(crate) const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
+
+/// The Podcasting 2.0 namespace, and the address it had until December 2020, which the
+/// namespace asks readers to treat as the same one.
+const PODCAST_NS: &[&str] = &[
+    "https://podcastindex.org/namespace/1.0",
+    "http://podcastindex.org/namespace/1.0",
+    "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md",
+];
+
+/// The item-level podcast tags the scan keeps (local names).
+pub(crate) const PODCAST_TAGS: &[&str] = &[
+    "transcript",
+    "chapters",
+    "person",
+    "soundbite",
+    "season",
+    "episode",
+];
 
 /// Elements whose parent makes an `item`/`entry` child a feed item (local names).
 pub(crate) const ITEM_PARENTS: &[&str] = &["channel", "RDF", "feed"];
@@ -40,6 +62,28 @@ pub(crate) struct ItemFacts {
     pub content_base: Option<Url>,
     /// The text of the item's own (first, non-empty) `media:title`.
     pub media_title: Option<String>,
+    /// The item's own podcast-namespace elements among [`PODCAST_TAGS`], in document order.
+    pub podcast: Vec<PodcastTag>,
+}
+
+/// A podcast-namespace element as written: its local name, attributes (unescaped, trimmed)
+/// and text (trimmed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PodcastTag {
+    pub name: String,
+    pub attributes: Vec<(String, String)>,
+    pub text: String,
+}
+
+impl PodcastTag {
+    /// An attribute's value, its name matched without regard to case (`startTime`,
+    /// `starttime`): feeds are written by hand.
+    pub(crate) fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
 }
 
 /// One entry per feed item, in document order. Stops quietly at the first XML error: the
@@ -57,12 +101,15 @@ pub(crate) fn scan_items(text: &str, feed_url: &Url) -> Vec<ItemFacts> {
     let mut duration_text: Option<(usize, String)> = None;
     // Collecting the text of a media:title at this depth.
     let mut title_text: Option<(usize, String)> = None;
+    // Collecting the text of the podcast tag last pushed, at this depth.
+    let mut podcast_text: Option<(usize, String)> = None;
 
     // An error ends the scan: what was collected so far is returned.
     while let Ok((resolved, event)) = reader.read_resolved_event() {
         let is_itunes = in_itunes_namespace(&resolved, &event);
         let is_media =
             matches!(&resolved, ResolveResult::Bound(ns) if ns.as_ref() == MEDIA_NS.as_bytes());
+        let is_podcast = in_podcast_namespace(&resolved, &event);
         match event {
             Event::Start(start) => {
                 let local = local_name(&start);
@@ -84,6 +131,9 @@ pub(crate) fn scan_items(text: &str, feed_url: &Url) -> Vec<ItemFacts> {
                         title_text = Some((depth, String::new()));
                     } else if is_itunes && local == "image" {
                         note_image(&start, facts);
+                    } else if is_podcast && PODCAST_TAGS.contains(&local.as_str()) {
+                        facts.podcast.push(podcast_tag(&start));
+                        podcast_text = Some((depth, String::new()));
                     } else if CONTENT_ELEMENTS.contains(&local.as_str())
                         && facts.content_base.is_none()
                         && let Some((_, base)) = bases.last()
@@ -100,10 +150,12 @@ pub(crate) fn scan_items(text: &str, feed_url: &Url) -> Vec<ItemFacts> {
                     items.push(ItemFacts::default());
                 } else if let Some((item_depth, facts)) = current.as_mut()
                     && depth == *item_depth + 1
-                    && is_itunes
-                    && local == "image"
                 {
-                    note_image(&start, facts);
+                    if is_itunes && local == "image" {
+                        note_image(&start, facts);
+                    } else if is_podcast && PODCAST_TAGS.contains(&local.as_str()) {
+                        facts.podcast.push(podcast_tag(&start));
+                    }
                 }
             }
             Event::End(_) => {
@@ -121,6 +173,11 @@ pub(crate) fn scan_items(text: &str, feed_url: &Url) -> Vec<ItemFacts> {
                 {
                     note_media_title(&text, facts);
                 }
+                if let Some((_, text)) = podcast_text.take_if(|(at, _)| *at == depth)
+                    && let Some((_, facts)) = current.as_mut()
+                {
+                    note_podcast_text(&text, facts);
+                }
                 if current.as_ref().is_some_and(|(at, _)| *at == depth)
                     && let Some((_, facts)) = current.take()
                 {
@@ -133,25 +190,33 @@ pub(crate) fn scan_items(text: &str, feed_url: &Url) -> Vec<ItemFacts> {
             }
             Event::Text(content) => {
                 let content = String::from_utf8_lossy(content.as_ref());
-                for (_, text) in [duration_text.as_mut(), title_text.as_mut()]
-                    .into_iter()
-                    .flatten()
+                for (_, text) in [
+                    duration_text.as_mut(),
+                    title_text.as_mut(),
+                    podcast_text.as_mut(),
+                ]
+                .into_iter()
+                .flatten()
                 {
                     text.push_str(&content);
                 }
             }
             Event::CData(content) => {
                 let content = String::from_utf8_lossy(content.as_ref());
-                for (_, text) in [duration_text.as_mut(), title_text.as_mut()]
-                    .into_iter()
-                    .flatten()
+                for (_, text) in [
+                    duration_text.as_mut(),
+                    title_text.as_mut(),
+                    podcast_text.as_mut(),
+                ]
+                .into_iter()
+                .flatten()
                 {
                     text.push_str(&content);
                 }
             }
-            // A title's `&amp;` is part of it (a duration has none worth keeping).
+            // A title's or a person's `&amp;` is part of it (a duration has none worth keeping).
             Event::GeneralRef(reference) => {
-                if let Some((_, text)) = title_text.as_mut() {
+                if let Some((_, text)) = title_text.as_mut().or(podcast_text.as_mut()) {
                     match reference.resolve_char_ref() {
                         Ok(Some(ch)) => text.push(ch),
                         _ => {
@@ -184,6 +249,56 @@ fn in_itunes_namespace(resolved: &ResolveResult<'_>, event: &Event<'_>) -> bool 
                 .is_some_and(|p| p.as_ref() == b"itunes"),
             _ => false,
         },
+    }
+}
+
+fn in_podcast_namespace(resolved: &ResolveResult<'_>, event: &Event<'_>) -> bool {
+    match resolved {
+        ResolveResult::Bound(ns) => is_podcast_uri(ns.as_ref()),
+        ResolveResult::Unknown(prefix) => prefix == b"podcast",
+        ResolveResult::Unbound => match event {
+            Event::Start(start) | Event::Empty(start) => start
+                .name()
+                .prefix()
+                .is_some_and(|p| p.as_ref() == b"podcast"),
+            _ => false,
+        },
+    }
+}
+
+/// Whether a namespace URI is the podcast namespace's, forgiving case, spaces and a trailing
+/// slash, as the scan forgives the iTunes one.
+pub(crate) fn is_podcast_uri(uri: &[u8]) -> bool {
+    std::str::from_utf8(uri).is_ok_and(|uri| {
+        let uri = uri.trim().trim_end_matches('/');
+        PODCAST_NS.iter().any(|ns| ns.eq_ignore_ascii_case(uri))
+    })
+}
+
+/// A podcast tag's name and attributes (its text comes with its end).
+pub(crate) fn podcast_tag(start: &BytesStart<'_>) -> PodcastTag {
+    let attributes = start
+        .attributes()
+        .flatten()
+        .filter_map(|attribute| {
+            let key = std::str::from_utf8(attribute.key.local_name().as_ref())
+                .ok()?
+                .to_string();
+            let value = attribute.unescape_value().ok()?.trim().to_string();
+            Some((key, value))
+        })
+        .collect();
+    PodcastTag {
+        name: local_name(start),
+        attributes,
+        text: String::new(),
+    }
+}
+
+/// Gives the podcast tag last pushed its text.
+pub(crate) fn note_podcast_text(text: &str, facts: &mut ItemFacts) {
+    if let Some(tag) = facts.podcast.last_mut() {
+        tag.text = text.trim().to_string();
     }
 }
 
@@ -285,6 +400,45 @@ mod tests {
             items[1].content_base.as_ref().map(Url::as_str),
             Some("http://example.org/blog/")
         );
+    }
+
+    /// Under the namespace's address, its former one, or an undeclared `podcast:` prefix; in
+    /// another namespace, or nested deeper, a `transcript` is not the episode's.
+    #[test]
+    fn finds_an_items_podcast_tags() {
+        let xml = r#"<rss xmlns:p="https://podcastindex.org/namespace/1.0/"
+                xmlns:old="https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md"
+                xmlns:x="https://other.example/"><channel>
+            <item>
+                <p:transcript url="t.vtt" type="text/vtt" language="es"/>
+                <old:person role="host">Ana &amp; <![CDATA[Bo]]></old:person>
+                <x:transcript url="no.txt" type="text/plain"/>
+                <p:alternateEnclosure><p:transcript url="deeper.txt" type="text/plain"/></p:alternateEnclosure>
+            </item>
+            <item><podcast:season name="One"> 1 </podcast:season></item>
+        </channel></rss>"#;
+        let items = scan_items(xml, &url("http://x/feed"));
+        assert_eq!(
+            items[0].podcast,
+            [
+                PodcastTag {
+                    name: "transcript".into(),
+                    attributes: vec![
+                        ("url".into(), "t.vtt".into()),
+                        ("type".into(), "text/vtt".into()),
+                        ("language".into(), "es".into()),
+                    ],
+                    text: String::new(),
+                },
+                PodcastTag {
+                    name: "person".into(),
+                    attributes: vec![("role".into(), "host".into())],
+                    text: "Ana & Bo".into(),
+                },
+            ]
+        );
+        assert_eq!(items[1].podcast[0].text, "1");
+        assert_eq!(items[1].podcast[0].attribute("NAME"), Some("One"));
     }
 
     #[test]

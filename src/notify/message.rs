@@ -389,6 +389,7 @@ pub(crate) mod tests {
                     enclosure: None,
                     duration: None,
                     image: None,
+                    podcast: Default::default(),
                 },
                 role: if role == MemberRole::Post {
                     Role::Origin

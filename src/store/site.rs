@@ -399,6 +399,7 @@ mod tests {
             enclosure: None,
             duration: None,
             image: None,
+            podcast: Default::default(),
         }
     }
 

@@ -71,6 +71,7 @@ fn post(source: &str, guid: &str, title: &str, body: &str, day: u32) -> Item {
         enclosure: None,
         duration: None,
         image: None,
+        podcast: Default::default(),
     }
 }
 

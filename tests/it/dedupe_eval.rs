@@ -105,6 +105,7 @@ fn item(side: &Side, source: &str, pair_id: &str) -> Item {
         enclosure: None,
         duration: None,
         image: None,
+        podcast: Default::default(),
     }
 }
 

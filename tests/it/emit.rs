@@ -17,8 +17,10 @@ use tributary::atomic_file;
 use tributary::config::{Config, FeedConfig};
 use tributary::emit::{self, Channel, FeedMeta};
 use tributary::model::{
-    Enclosure, Item, ItemKind, MatchReason, Member, MemberRole, Role, StoredItem, Story,
+    Chapters, Enclosure, EpisodeNumber, Item, ItemKind, MatchReason, Member, MemberRole, Podcast,
+    PodcastPerson, Role, Season, Soundbite, StoredItem, Story, Transcript,
 };
+use tributary::normalize::{Route, parse_feed_by};
 use url::Url;
 
 const HOSTILE_TITLE: &str = "Break ]]> out </title><entry> \u{1}bell & <script>alert(1)</script>";
@@ -47,6 +49,7 @@ fn item(source: &str, guid: &str, title: &str) -> Item {
         enclosure: None,
         duration: None,
         image: None,
+        podcast: Default::default(),
     }
 }
 
@@ -121,6 +124,7 @@ fn merged_story() -> Story {
         length: Some(23_456_789),
     });
     episode.duration = Some(1834);
+    episode.podcast = episode_podcast();
 
     let mut mirror = item(
         "hacker-news",
@@ -156,6 +160,54 @@ fn merged_story() -> Story {
             ),
         ],
     )
+}
+
+const TRANSCRIPT_URL: &str = "https://cdn.example/olmo-3/transcript.vtt";
+const CHAPTERS_URL: &str = "https://cdn.example/olmo-3/chapters.json";
+
+/// The voiceover's Podcasting 2.0 tags: two transcripts (one with a language and a rel), the
+/// chapters, a person, a soundbite whose text needs escaping, season and episode.
+fn episode_podcast() -> Podcast {
+    Podcast {
+        transcripts: vec![
+            Transcript {
+                url: TRANSCRIPT_URL.to_owned(),
+                mime_type: "text/vtt".to_owned(),
+                language: Some("en-US".to_owned()),
+                rel: Some("captions".to_owned()),
+            },
+            Transcript {
+                url: "https://cdn.example/olmo-3/transcript.html".to_owned(),
+                mime_type: "text/html".to_owned(),
+                language: None,
+                rel: None,
+            },
+        ],
+        chapters: Some(Chapters {
+            url: CHAPTERS_URL.to_owned(),
+            mime_type: "application/json+chapters".to_owned(),
+        }),
+        persons: vec![PodcastPerson {
+            name: "Nathan Lambert".to_owned(),
+            role: Some("host".to_owned()),
+            group: Some("cast".to_owned()),
+            img: Some("https://cdn.example/nathan.jpg".to_owned()),
+            href: Some("https://www.interconnects.ai/about".to_owned()),
+        }],
+        soundbites: vec![Soundbite {
+            start_time: "73.5".to_owned(),
+            duration: "42".to_owned(),
+            text: Some("Open <data> & open code".to_owned()),
+        }],
+        season: Some(Season {
+            number: 2025,
+            name: Some("Voiceovers".to_owned()),
+        }),
+        episode: Some(EpisodeNumber {
+            number: "179".to_owned(),
+            display: None,
+        }),
+    }
 }
 
 /// A post with no link, no authors and no content: the entry must fall back to the source
@@ -308,6 +360,15 @@ fn links<'a>(entry: &'a feed_rs::model::Entry, rel: &str) -> Vec<&'a feed_rs::mo
         .collect()
 }
 
+/// The `related` links that are other members' pages (the episode's transcripts and chapters
+/// are `related` too, with a type).
+fn related_pages(entry: &feed_rs::model::Entry) -> Vec<&feed_rs::model::Link> {
+    links(entry, "related")
+        .into_iter()
+        .filter(|l| l.media_type.is_none())
+        .collect()
+}
+
 #[test]
 fn atom_parses_back_with_the_contracted_structure() {
     let stories = stories();
@@ -349,12 +410,35 @@ fn atom_parses_back_with_the_contracted_structure() {
     assert_eq!(enclosure[0].length, Some(23_456_789));
     assert_eq!(enclosure[0].media_type.as_deref(), Some("audio/mpeg"));
     // The episode links to the post's page, so the only related link is the mirror.
-    let related = links(merged, "related");
+    let related = related_pages(merged);
     assert_eq!(related.len(), 1, "{related:?}");
     assert_eq!(related[0].href, MIRROR_LINK_SHOWN);
     assert_eq!(
         related[0].title.as_deref(),
         Some("hacker-news — Olmo 3: America's truly open reasoning models")
+    );
+    // The episode's transcripts and chapters, with their types.
+    let typed: Vec<_> = links(merged, "related")
+        .into_iter()
+        .filter_map(|l| {
+            Some((
+                l.href.as_str(),
+                l.media_type.as_deref()?,
+                l.title.as_deref()?,
+            ))
+        })
+        .collect();
+    assert_eq!(
+        typed,
+        [
+            (TRANSCRIPT_URL, "text/vtt", "Transcript (captions)"),
+            (
+                "https://cdn.example/olmo-3/transcript.html",
+                "text/html",
+                "Transcript"
+            ),
+            (CHAPTERS_URL, "application/json+chapters", "Chapters"),
+        ]
     );
     assert_eq!(merged.published, Some(at("2025-11-20T14:00:00Z")));
     assert_eq!(merged.updated, Some(at("2025-11-20T18:05:00Z")));
@@ -472,7 +556,7 @@ fn emitted_links_carry_no_tracking_parameters() {
     let feed = parse_atom(&bytes);
     let entry = &feed.entries[0];
     assert_eq!(links(entry, "alternate")[0].href, POST_LINK);
-    let related = links(entry, "related");
+    let related = related_pages(entry);
     // The episode's page is the post's once both are cleaned: it is not listed again.
     assert_eq!(related.len(), 1, "{related:?}");
     assert_eq!(related[0].href, shown);
@@ -516,7 +600,7 @@ fn related_links_name_the_site_and_the_members_own_title() {
     }
 
     let feed = parse_atom(&emit::atom(std::slice::from_ref(&story), &meta()));
-    let titles: Vec<_> = links(&feed.entries[0], "related")
+    let titles: Vec<_> = related_pages(&feed.entries[0])
         .iter()
         .map(|l| l.title.clone())
         .collect();
@@ -663,6 +747,29 @@ fn rss_carries_the_atom_entries_with_audio_and_members() {
     }
 }
 
+/// The episode's Podcasting 2.0 tags survive the trip: tributary reading its own `/feed.rss`
+/// (by either route) finds on the story's item exactly what the episode carried.
+#[test]
+fn rss_podcast_tags_read_back_as_they_were() {
+    let bytes = emit::rss(&stories(), &meta(), &channel());
+    let url = Url::parse("http://127.0.0.1:8088/feed.rss").expect("valid URL");
+    for route in [Route::Auto, Route::FeedRs] {
+        let mut taken = route;
+        let parsed = parse_feed_by(&bytes, &url, "self", at("2025-12-01T00:00:00Z"), &mut taken)
+            .expect("the rendered RSS parses");
+        let podcasts: Vec<&Podcast> = parsed
+            .items
+            .iter()
+            .map(|item| &item.fields().podcast)
+            .collect();
+        assert_eq!(
+            podcasts,
+            [&Podcast::default(), &episode_podcast(), &Podcast::default()],
+            "read by {taken:?}"
+        );
+    }
+}
+
 #[test]
 fn rss_escapes_hostile_text() {
     let bytes = emit::rss(&stories(), &meta(), &channel());
@@ -773,7 +880,9 @@ fn atom_is_accepted_by_feedparser() {
                   print(json.dumps({'bozo': int(d.bozo), 'error': str(d.get('bozo_exception', '')),\n\
                   'version': d.version, 'ids': [e.get('id') for e in d.entries],\n\
                   'enclosures': [[x.get('href') for x in e.get('enclosures', [])] for e in d.entries],\n\
-                  'durations': [e.get('itunes_duration') for e in d.entries]}))\n";
+                  'durations': [e.get('itunes_duration') for e in d.entries],\n\
+                  'related': [[[x.get('href'), x.get('type'), x.get('hreflang')] for x in e.get('links', [])\n\
+                               if x.get('rel') == 'related'] for e in d.entries]}))\n";
     let output = Command::new("python3")
         .args(["-c", script])
         .arg(&files[0])
@@ -801,6 +910,20 @@ fn atom_is_accepted_by_feedparser() {
         report["durations"],
         serde_json::json!([null, "1834", null]),
         "feedparser reads the episode's itunes:duration in the Atom entry"
+    );
+    assert_eq!(
+        report["related"][1],
+        serde_json::json!([
+            [MIRROR_LINK_SHOWN, "text/html", null],
+            [TRANSCRIPT_URL, "text/vtt", "en-US"],
+            [
+                "https://cdn.example/olmo-3/transcript.html",
+                "text/html",
+                null
+            ],
+            [CHAPTERS_URL, "application/json+chapters", null]
+        ]),
+        "feedparser lists the transcripts and chapters with their types"
     );
 }
 

@@ -15,5 +15,6 @@ mod normalize;
 mod notify;
 mod pipeline;
 mod podcast_clients;
+mod podcasting;
 mod serve;
 mod site;

@@ -2,6 +2,8 @@
 //! its podcast on 127.0.0.1, and Python's `podcastparser` (gPodder's parser), `feedparser` and
 //! castero (a terminal podcast client) read what it serves, `xmllint` checks the RSS is
 //! well-formed, and the channel is checked for the tags Apple's podcast directory requires.
+//! The episode carries Podcasting 2.0 tags, and the clients find its transcripts and chapters
+//! in the merged feeds.
 //!
 //! The clients are Python packages (`pip install podcastparser feedparser castero`); without
 //! them the test prints "skipped", unless `TRIBUTARY_REQUIRE_PODCAST_CLIENTS=1` (set by
@@ -15,6 +17,34 @@ use crate::common::server::{Reply, TestServer};
 
 const AUDIO_URL: &str = "https://audio.longtail.example/small-models-long-tails.mp3";
 const EPISODE_ART: &str = "https://cdn.longtail.example/episode-small-models.jpg";
+const CAPTIONS_URL: &str = "https://audio.longtail.example/small-models-long-tails.vtt";
+const TRANSCRIPT_URL: &str = "https://www.longtail.example/p/small-models-long-tails/transcript";
+const CHAPTERS_URL: &str = "https://audio.longtail.example/small-models-long-tails.chapters.json";
+
+/// The podcast fixture with Podcasting 2.0 tags on its episode, under a prefix of its own
+/// (`pi`), as a host might write them.
+fn podcast_with_podcasting_tags() -> Vec<u8> {
+    let text = String::from_utf8(fixture("podcast.xml")).expect("UTF-8 fixture");
+    let tags = format!(
+        "<itunes:duration>00:12:34</itunes:duration>\n\
+         <pi:transcript url=\"{CAPTIONS_URL}\" type=\"text/vtt\" language=\"en\" rel=\"captions\"/>\n\
+         <pi:transcript url=\"{TRANSCRIPT_URL}\" type=\"text/html\"/>\n\
+         <pi:chapters url=\"{CHAPTERS_URL}\" type=\"application/json+chapters\"/>\n\
+         <pi:person role=\"Host\" href=\"https://www.longtail.example/about\">Ada Writer</pi:person>\n\
+         <pi:soundbite startTime=\"95.5\" duration=\"40\">Who gets to build things</pi:soundbite>\n\
+         <pi:season>2</pi:season>\n\
+         <pi:episode>14</pi:episode>"
+    );
+    let with_tags = text
+        .replacen(
+            "xmlns:atom=",
+            "xmlns:pi=\"https://podcastindex.org/namespace/1.0\" xmlns:atom=",
+            1,
+        )
+        .replacen("<itunes:duration>00:12:34</itunes:duration>", &tags, 1);
+    assert_ne!(with_tags, text, "the fixture still has its episode");
+    with_tags.into_bytes()
+}
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -47,6 +77,11 @@ from castero.feed import Feed
 rss_url, atom_url, json_url, rss_file = sys.argv[1:5]
 report = {}
 
+# podcastparser 0.6.11 (the latest) knows the podcast namespace only by the address it had
+# until December 2020; the namespace asks readers to treat both as one, so it is taught the
+# current one, as a reader following the namespace would have it.
+podcastparser.Namespace.NAMESPACES.setdefault('https://podcastindex.org/namespace/1.0', 'podcast')
+
 with open(rss_file, 'rb') as f:
     podcast = podcastparser.parse(rss_url, f)
 report['podcastparser'] = {
@@ -62,6 +97,8 @@ report['podcastparser'] = {
         'episode_art_url': e.get('episode_art_url'),
         'has_html': bool(e.get('description_html')),
         'enclosures': e['enclosures'],
+        'transcript_url': e.get('transcript_url'), 'chapters_json_url': e.get('chapters_json_url'),
+        'persons': e.get('persons'),
     } for e in podcast['episodes']],
 }
 
@@ -72,12 +109,17 @@ report['feedparser_rss'] = {
         'title': e.get('title'), 'id': e.get('id'), 'duration': e.get('itunes_duration'),
         'enclosures': [{'href': x.get('href'), 'type': x.get('type'), 'length': x.get('length')}
                        for x in e.get('enclosures', [])],
+        'transcript': e.get('podcast_transcript'), 'chapters': e.get('podcast_chapters'),
     } for e in rss.entries],
 }
 atom = feedparser.parse(atom_url)
 report['feedparser_atom'] = {
     'bozo': int(atom.bozo), 'error': str(atom.get('bozo_exception', '')), 'version': atom.version,
-    'entries': [{'id': e.get('id'), 'duration': e.get('itunes_duration')} for e in atom.entries],
+    'entries': [{'id': e.get('id'), 'duration': e.get('itunes_duration'),
+                 'typed_related': [[x.get('href'), x.get('type')] for x in e.get('links', [])
+                                   if x.get('rel') == 'related' and x.get('title')
+                                   in ('Transcript', 'Transcript (captions)', 'Chapters')]}
+                for e in atom.entries],
 }
 
 feed = Feed(url=rss_url)
@@ -110,7 +152,7 @@ fn podcast_clients_subscribe_to_the_rss_feed() {
     }
 
     let newsletter = fixture("newsletter.xml");
-    let podcast = fixture("podcast.xml");
+    let podcast = podcast_with_podcasting_tags();
     let server = TestServer::start(move |request| match request.path() {
         "/newsletter" => Reply::ok(newsletter.clone()),
         "/podcast" => Reply::ok(podcast.clone()),
@@ -285,6 +327,16 @@ fn check_podcastparser(report: &serde_json::Value) {
         "https://www.longtail.example/p/small-models-long-tails"
     );
     assert_eq!(episode["has_html"], true);
+    // podcastparser keeps one transcript URL per episode: the last one written.
+    assert_eq!(episode["transcript_url"], TRANSCRIPT_URL);
+    assert_eq!(episode["chapters_json_url"], CHAPTERS_URL);
+    assert_eq!(
+        episode["persons"],
+        serde_json::json!([{
+            "name": "Ada Writer", "role": "host", "group": "cast",
+            "href": "https://www.longtail.example/about", "img": null
+        }])
+    );
     let guid = episode["guid"].as_str().expect("guid");
     assert!(guid.starts_with("urn:"), "the story's Atom id: {guid}");
     for episode in episodes {
@@ -309,6 +361,16 @@ fn check_feedparser(report: &serde_json::Value) {
         episode["enclosures"],
         serde_json::json!([{"href": AUDIO_URL, "type": "audio/mpeg", "length": "11223344"}])
     );
+    // feedparser keeps an unknown namespace's element as a dict of its attributes: the last
+    // transcript, and the chapters.
+    assert_eq!(
+        episode["transcript"],
+        serde_json::json!({"url": TRANSCRIPT_URL, "type": "text/html"})
+    );
+    assert_eq!(
+        episode["chapters"],
+        serde_json::json!({"url": CHAPTERS_URL, "type": "application/json+chapters"})
+    );
 
     let atom = &report["feedparser_atom"];
     assert_eq!(atom["bozo"], 0, "feedparser: {}", atom["error"]);
@@ -322,6 +384,15 @@ fn check_feedparser(report: &serde_json::Value) {
     let rss_ids: Vec<_> = entries.iter().map(|e| e["id"].clone()).collect();
     assert_eq!(atom_ids, rss_ids, "one item per Atom entry, in its order");
     assert_eq!(atom["entries"][0]["duration"], "754");
+    // Every transcript and the chapters as typed related links in the Atom entry.
+    assert_eq!(
+        atom["entries"][0]["typed_related"],
+        serde_json::json!([
+            [CAPTIONS_URL, "text/vtt"],
+            [TRANSCRIPT_URL, "text/html"],
+            [CHAPTERS_URL, "application/json+chapters"]
+        ])
+    );
 }
 
 /// castero subscribes over HTTP and lists the episode it can play.
