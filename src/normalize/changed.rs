@@ -62,11 +62,17 @@ pub(crate) fn cut_seen_items(text: &str, feed_url: &Url, seen: &[u64]) -> Option
     })
 }
 
+/// What the reader takes from an item's bytes, by version: raise it whenever a new release
+/// reads more from the same bytes (it last did for the Podcasting 2.0 tags), so that items
+/// seen by an older release are read once more and not skipped as "seen before".
+const READER_VERSION: u8 = 2;
+
 /// XXH3, not SHA-256: every byte of every fetched feed goes through this, and SHA-256 cost a
 /// fifth of the whole parse. A collision (odds about 2^-64 for a pair) would only make an
 /// edited item look unchanged.
 fn item_digest(feed_url: &Url, item: &str) -> u64 {
     let mut hasher = Xxh3::new();
+    hasher.update(&[READER_VERSION]);
     hasher.update(feed_url.as_str().as_bytes());
     hasher.update(&[0]);
     hasher.update(item.as_bytes());
@@ -179,6 +185,25 @@ mod tests {
         let elsewhere = Url::parse("https://example.org/feed").expect("valid test URL");
         let there = cut_seen_items(FEED, &elsewhere, &here.digests).expect("items");
         assert_eq!((there.text, there.unchanged), (None, 0));
+    }
+
+    #[test]
+    fn items_seen_by_an_older_reader_are_read_again() {
+        // What the release before the reader version was part of the hash stored.
+        let older = |item: &str| {
+            let mut hasher = Xxh3::new();
+            hasher.update(url().as_str().as_bytes());
+            hasher.update(&[0]);
+            hasher.update(item.as_bytes());
+            hasher.digest()
+        };
+        let seen: Vec<u64> = item_spans(FEED)
+            .expect("well-formed")
+            .into_iter()
+            .map(|span| older(&FEED[span]))
+            .collect();
+        let now = cut_seen_items(FEED, &url(), &seen).expect("items");
+        assert_eq!((now.text, now.unchanged), (None, 0));
     }
 
     #[test]

@@ -622,6 +622,7 @@ fn scan_is_itunes(resolved: &ResolveResult<'_>, start: &BytesStart<'_>) -> bool 
 
 /// The side scan's view of an element's namespace: the iTunes one (leniently), Media RSS,
 /// the podcast one (leniently, as [`scan::is_podcast_uri`]).
+#[derive(Clone, Copy)]
 struct Tags {
     itunes: bool,
     media: bool,
