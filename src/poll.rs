@@ -194,6 +194,8 @@ type Answer = FetchOutcome<Result<ParsedFeed, String>>;
 
 /// One feed's finished fetch and parse, waiting to be stored.
 struct Polled {
+    /// Where the feed stands in the cycle's list (origins first, then the config's order).
+    position: usize,
     feed: FeedConfig,
     source: SourceRecord,
     answer: Answer,
@@ -260,8 +262,8 @@ pub async fn run_cycle(
     ));
     // Each fetch and parse is a task of its own, so polls go on while this task writes; the
     // handles abort whatever is still running if the cycle is dropped (shutdown).
-    let polls = futures_util::stream::iter(due)
-        .map(|(feed, source)| {
+    let polls = futures_util::stream::iter(due.into_iter().enumerate())
+        .map(|(position, (feed, source))| {
             let url = source
                 .fetch_url()
                 .parse::<url::Url>()
@@ -276,6 +278,7 @@ pub async fn run_cycle(
                 let answer =
                     fetch_and_parse(&fetcher, &url, &feed, &source, &host, &parsers, now).await;
                 Polled {
+                    position,
                     feed,
                     source,
                     answer,
@@ -342,6 +345,9 @@ pub async fn run_cycle(
             || ready.len() >= MAX_WRITE_BATCH
             || pending_items >= MAX_WRITE_ITEMS;
         if write_now && !ready.is_empty() {
+            // Within a write, feeds go in the config's order rather than the order they
+            // answered in: the same answers make the same stories however the network raced.
+            ready.sort_by_key(|polled| polled.position);
             let recorded =
                 blocking(|| record_batch(store, &ready, context, clock.now(), cycle_started))?;
             for (polled, (outcome, state)) in ready.drain(..).zip(recorded) {
