@@ -30,6 +30,7 @@ use super::{
     related_links, summary,
 };
 use crate::model::{Podcast, Story};
+use crate::normalize::type_by_extension;
 
 const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 const CONTENT_NS: &str = "http://purl.org/rss/1.0/modules/content/";
@@ -42,28 +43,6 @@ const PODCAST_GUID_NAMESPACE: Uuid = Uuid::from_u128(0xead4c236_bf58_58c6_a2c6_a
 
 /// RSS 2.0 requires an enclosure's type; a file nobody described is this in MIME.
 const UNKNOWN_MIME: &str = "application/octet-stream";
-
-/// Types for an episode file whose feed gave none (or a malformed one), by extension; the
-/// names are the ones Apple's podcast specification lists, where it lists one.
-const MIME_BY_EXTENSION: &[(&str, &str)] = &[
-    ("mp3", "audio/mpeg"),
-    ("mpga", "audio/mpeg"),
-    ("m4a", "audio/x-m4a"),
-    ("m4b", "audio/x-m4a"),
-    ("aac", "audio/aac"),
-    ("ogg", "audio/ogg"),
-    ("oga", "audio/ogg"),
-    ("opus", "audio/opus"),
-    ("wav", "audio/wav"),
-    ("flac", "audio/flac"),
-    ("mp4", "video/mp4"),
-    ("m4v", "video/x-m4v"),
-    ("mov", "video/quicktime"),
-    ("webm", "video/webm"),
-    ("ogv", "video/ogg"),
-    ("mkv", "video/x-matroska"),
-    ("avi", "video/x-msvideo"),
-];
 
 /// Apple Podcasts' categories and their subcategories, spelled as Apple spells them: a
 /// directory ignores a category it does not know, so only these are accepted.
@@ -659,19 +638,7 @@ fn html_escape(text: &str) -> String {
 fn enclosure_type<'a>(declared: Option<&'a str>, url: &str) -> &'a str {
     media_type(declared)
         .filter(|mime| !mime.eq_ignore_ascii_case(UNKNOWN_MIME))
-        .or_else(|| {
-            let extension = Url::parse(url)
-                .ok()?
-                .path_segments()?
-                .next_back()?
-                .rsplit_once('.')?
-                .1
-                .to_ascii_lowercase();
-            MIME_BY_EXTENSION
-                .iter()
-                .find(|(ext, _)| *ext == extension)
-                .map(|&(_, mime)| mime)
-        })
+        .or_else(|| type_by_extension(url))
         .unwrap_or(UNKNOWN_MIME)
 }
 
@@ -763,8 +730,8 @@ mod tests {
     fn enclosure_type_is_declared_else_guessed_from_the_extension() {
         let url = "https://cdn.example/ep/1.M4A?token=x";
         assert_eq!(enclosure_type(Some("audio/mpeg"), url), "audio/mpeg");
-        assert_eq!(enclosure_type(Some("mp3"), url), "audio/x-m4a");
-        assert_eq!(enclosure_type(None, url), "audio/x-m4a");
+        assert_eq!(enclosure_type(Some("mp3"), url), "audio/mp4");
+        assert_eq!(enclosure_type(None, url), "audio/mp4");
         assert_eq!(
             enclosure_type(Some("application/octet-stream"), "https://a.example/x.mp3"),
             "audio/mpeg"

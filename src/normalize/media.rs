@@ -59,7 +59,7 @@ fn extension(url: &str) -> Option<String> {
 }
 
 /// The type its extension says a file has ([`EXTENSION_TYPES`]).
-pub(crate) fn type_by_extension(url: &str) -> Option<&'static str> {
+pub fn type_by_extension(url: &str) -> Option<&'static str> {
     let ext = extension(url)?;
     EXTENSION_TYPES
         .iter()

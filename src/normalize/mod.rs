@@ -42,6 +42,7 @@ use url::Url;
 
 pub use decode::MAX_INFLATED_BYTES;
 pub use html::plain_text;
+pub use media::type_by_extension;
 pub use parsed::ParsedItem;
 pub use repair::MAX_DEPTH;
 
