@@ -6,21 +6,9 @@ use parking_lot::Mutex;
 use std::time::Duration;
 
 use crate::common::binary::{Workspace, assert_success, stdout};
-use crate::common::daemon::Daemon;
+use crate::common::daemon::{Daemon, free_port};
+use crate::common::fixture;
 use crate::common::server::{Reply, TestServer};
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/mirrors/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("fixture")
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
 
 fn config(ws: &Workspace, port: u16, feeds: &[(&str, String)]) -> std::path::PathBuf {
     let feeds: Vec<(&str, String, &str)> = feeds
@@ -38,9 +26,9 @@ fn config(ws: &Workspace, port: u16, feeds: &[(&str, String)]) -> std::path::Pat
 
 #[test]
 fn serves_the_merged_feed_polls_on_schedule_reloads_and_stops() {
-    let newsletter = Arc::new(Mutex::new(fixture("newsletter.xml")));
+    let newsletter = Arc::new(Mutex::new(fixture("mirrors/newsletter.xml")));
     let body = Arc::clone(&newsletter);
-    let podcast = fixture("podcast.xml");
+    let podcast = fixture("mirrors/podcast.xml");
     let server = TestServer::start(move |request| match request.path() {
         "/newsletter" => {
             let bytes = body.lock().clone();
@@ -161,7 +149,7 @@ fn serves_the_merged_feed_polls_on_schedule_reloads_and_stops() {
 
 #[test]
 fn a_restart_keeps_the_feed_and_the_validators() {
-    let newsletter = fixture("newsletter.xml");
+    let newsletter = fixture("mirrors/newsletter.xml");
     let server = TestServer::start(move |request| {
         if request.header("if-none-match") == Some("\"v1\"") {
             Reply::status(304).header("ETag", "\"v1\"")

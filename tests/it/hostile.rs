@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::binary::{Workspace, assert_success, stderr, stdout};
 use crate::common::daemon::Daemon;
+use crate::common::fixture;
 use crate::common::server::{Reply, Request, TestServer};
 
 #[allow(
@@ -46,11 +47,6 @@ const GOOD_TITLES: &[&str] = &[
 
 fn good_feed() -> Vec<u8> {
     fixture("mirrors/newsletter.xml")
-}
-
-fn fixture(path: &str) -> Vec<u8> {
-    let file = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&file).unwrap_or_else(|e| panic!("read {file}: {e}"))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

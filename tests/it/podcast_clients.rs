@@ -12,7 +12,8 @@
 use std::process::Command;
 
 use crate::common::binary::{Workspace, assert_success, stdout};
-use crate::common::daemon::Daemon;
+use crate::common::daemon::{Daemon, free_port};
+use crate::common::fixture;
 use crate::common::server::{Reply, TestServer};
 
 const AUDIO_URL: &str = "https://audio.longtail.example/small-models-long-tails.mp3";
@@ -24,7 +25,7 @@ const CHAPTERS_URL: &str = "https://audio.longtail.example/small-models-long-tai
 /// The podcast fixture with Podcasting 2.0 tags on its episode, under a prefix of its own
 /// (`pi`), as a host might write them.
 fn podcast_with_podcasting_tags() -> Vec<u8> {
-    let text = String::from_utf8(fixture("podcast.xml")).expect("UTF-8 fixture");
+    let text = String::from_utf8(fixture("mirrors/podcast.xml")).expect("UTF-8 fixture");
     let tags = format!(
         "<itunes:duration>00:12:34</itunes:duration>\n\
          <pi:transcript url=\"{CAPTIONS_URL}\" type=\"text/vtt\" language=\"en\" rel=\"captions\"/>\n\
@@ -44,19 +45,6 @@ fn podcast_with_podcasting_tags() -> Vec<u8> {
         .replacen("<itunes:duration>00:12:34</itunes:duration>", &tags, 1);
     assert_ne!(with_tags, text, "the fixture still has its episode");
     with_tags.into_bytes()
-}
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/mirrors/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("fixture")
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
 }
 
 /// Whether a missing client fails the run (CI) or is skipped (a laptop without it).
@@ -151,7 +139,7 @@ fn podcast_clients_subscribe_to_the_rss_feed() {
         return clients_missing("xmllint");
     }
 
-    let newsletter = fixture("newsletter.xml");
+    let newsletter = fixture("mirrors/newsletter.xml");
     let podcast = podcast_with_podcasting_tags();
     let server = TestServer::start(move |request| match request.path() {
         "/newsletter" => Reply::ok(newsletter.clone()),

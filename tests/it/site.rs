@@ -8,21 +8,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::binary::{Workspace, assert_success, stdout};
-use crate::common::daemon::Daemon;
+use crate::common::daemon::{Daemon, free_port};
+use crate::common::fixture;
 use crate::common::server::{Reply, TestServer};
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/mirrors/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("fixture")
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
 
 /// Headless Chromium, if installed (or a skip note, or a failure when it is required).
 struct Browser {
@@ -323,10 +311,10 @@ fn artifact(name: &str) -> PathBuf {
 #[test]
 fn the_site_shows_stories_members_audio_feed_health_and_deliveries() {
     let server = TestServer::routes([
-        ("/newsletter", Reply::ok(fixture("newsletter.xml"))),
-        ("/podcast", Reply::ok(fixture("podcast.xml"))),
-        ("/aggregator", Reply::ok(fixture("aggregator.atom"))),
-        ("/curation", Reply::ok(fixture("curation.xml"))),
+        ("/newsletter", Reply::ok(fixture("mirrors/newsletter.xml"))),
+        ("/podcast", Reply::ok(fixture("mirrors/podcast.xml"))),
+        ("/aggregator", Reply::ok(fixture("mirrors/aggregator.atom"))),
+        ("/curation", Reply::ok(fixture("mirrors/curation.xml"))),
         ("/broken", Reply::status(500)),
         ("/gone", Reply::status(410)),
     ]);

@@ -14,6 +14,12 @@ use std::time::{Duration, Instant};
 
 use super::binary::Workspace;
 
+/// A port nothing listens on now, for a daemon to listen on.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
 /// The running daemon; killed if a test fails before stopping it.
 pub struct Daemon {
     child: Child,
