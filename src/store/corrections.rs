@@ -183,20 +183,7 @@ impl Store {
 
     /// The corrections that touched a story, on either side, oldest first.
     pub fn corrections_of(&self, story_id: i64) -> Result<Vec<Correction>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT action, item_id, story_id, other_id, created_at FROM corrections
-             WHERE story_id = ?1 OR other_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([story_id], |row| {
-            Ok(Correction {
-                action: row.get(0)?,
-                item: row.get(1)?,
-                story: row.get(2)?,
-                other: row.get(3)?,
-                at: parse_timestamp(&row.get::<_, String>(4)?).unwrap_or_default(),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        corrections_of(&self.conn, story_id)
     }
 }
 
@@ -226,6 +213,28 @@ impl WriteTx<'_> {
         )?;
         Ok(())
     }
+}
+
+/// The corrections that touched a story, on either side, oldest first: for `--explain` and
+/// for the site's explain page, each on its own connection.
+pub(super) fn corrections_of(
+    conn: &rusqlite::Connection,
+    story_id: i64,
+) -> Result<Vec<Correction>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT action, item_id, story_id, other_id, created_at FROM corrections
+         WHERE story_id = ?1 OR other_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([story_id], |row| {
+        Ok(Correction {
+            action: row.get(0)?,
+            item: row.get(1)?,
+            story: row.get(2)?,
+            other: row.get(3)?,
+            at: parse_timestamp(&row.get::<_, String>(4)?).unwrap_or_default(),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 #[cfg(test)]

@@ -251,22 +251,7 @@ impl SiteReader {
             }
         };
         let members = members(&tx, head)?;
-        let corrections = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT action, item_id, story_id, other_id, created_at FROM corrections
-                 WHERE story_id = ?1 OR other_id = ?1 ORDER BY id",
-            )?;
-            stmt.query_map([head], |row| {
-                Ok(Correction {
-                    action: row.get(0)?,
-                    item: row.get(1)?,
-                    story: row.get(2)?,
-                    other: row.get(3)?,
-                    at: parse_timestamp(&row.get::<_, String>(4)?).unwrap_or_default(),
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?
-        };
+        let corrections = super::corrections::corrections_of(&tx, head)?;
         tx.commit()?;
         Ok(Some(ExplainedStory {
             number: head,
