@@ -765,3 +765,31 @@ fn a_work_arriving_after_a_mirror_that_links_to_it_finds_it() {
     );
     assert_eq!(store.stories(100).expect("stories").len(), 1);
 }
+
+#[test]
+fn every_connection_setting_takes_effect() {
+    // The settings are given as text; SQLite must read each as the number or mode it names.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    for (name, expected) in [
+        ("journal_mode", "wal"),
+        ("synchronous", "1"),
+        ("foreign_keys", "1"),
+        ("cache_size", "-16384"),
+        ("wal_autocheckpoint", "8192"),
+    ] {
+        let value = store
+            .conn
+            .query_row(&format!("PRAGMA {name}"), [], |row| {
+                row.get::<_, rusqlite::types::Value>(0)
+            })
+            .expect(name);
+        let value = match value {
+            rusqlite::types::Value::Integer(n) => n.to_string(),
+            rusqlite::types::Value::Text(text) => text,
+            other => format!("{other:?}"),
+        };
+        assert_eq!(value, expected, "PRAGMA {name}");
+    }
+    assert_eq!(PRAGMAS.len(), 5, "a new setting is checked here too");
+}
