@@ -310,6 +310,7 @@ impl Store {
     /// Starts a write: one or more whole feeds, committed together.
     pub fn begin_write(&mut self) -> Result<WriteTx<'_>> {
         Ok(WriteTx {
+            mirrors: std::cell::RefCell::new(None),
             tx: self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
@@ -717,6 +718,10 @@ fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Res
 /// A write in progress. Dropping it without [`WriteTx::commit`] rolls back.
 pub struct WriteTx<'a> {
     tx: rusqlite::Transaction<'a>,
+    /// The mirror feeds, read once per write: every new origin item asks each mirror feed
+    /// that has items for its recent founding items, and reading the list from `sources` for
+    /// every item cost as much as a cold poll's matching.
+    mirrors: std::cell::RefCell<Option<matching::Mirrors>>,
 }
 
 impl WriteTx<'_> {
@@ -818,6 +823,9 @@ impl WriteTx<'_> {
                 row.member_role.as_str(),
             ])?;
         let id = self.tx.last_insert_rowid();
+        if let Some(mirrors) = self.mirrors.borrow_mut().as_mut() {
+            mirrors.stored(row.source_id);
+        }
         self.insert_keys(id, row.keys)?;
         self.tx
             .prepare_cached("UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1")?

@@ -793,3 +793,38 @@ fn every_connection_setting_takes_effect() {
     }
     assert_eq!(PRAGMAS.len(), 5, "a new setting is checked here too");
 }
+
+#[test]
+fn a_write_knows_which_mirror_feeds_have_items_as_they_store_them() {
+    // Founding mirrors are looked for only in mirror feeds with items; a mirror's first item
+    // stored earlier in the same write must count, and so must items committed before.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(
+        &mut store,
+        &[
+            ("origin", Role::Origin),
+            ("agg-a", Role::Mirror),
+            ("agg-b", Role::Mirror),
+        ],
+    );
+    let (origin, a, b) = (&sources[0], &sources[1], &sources[2]);
+    let context = IngestContext::default();
+    let item = |source: &str, guid: &str| post(source, guid, "A title of its own", "Body.", 2);
+    {
+        let tx = store.begin_write().expect("begin");
+        assert!(tx.mirrors_with_items().expect("mirrors").is_empty());
+        let items = parsed(&[item("origin", "o1")]);
+        ingest::ingest_feed(&tx, origin, None, &items, &context, at(3)).expect("origin");
+        assert!(tx.mirrors_with_items().expect("mirrors").is_empty());
+        let items = parsed(&[item("agg-b", "b1")]);
+        ingest::ingest_feed(&tx, b, None, &items, &context, at(3)).expect("mirror");
+        assert_eq!(tx.mirrors_with_items().expect("mirrors"), vec![b.id]);
+        tx.commit().expect("commit");
+    }
+    let tx = store.begin_write().expect("begin");
+    assert_eq!(tx.mirrors_with_items().expect("mirrors"), vec![b.id]);
+    let items = parsed(&[item("agg-a", "a1")]);
+    ingest::ingest_feed(&tx, a, None, &items, &context, at(3)).expect("mirror");
+    assert_eq!(tx.mirrors_with_items().expect("mirrors"), vec![b.id, a.id]);
+}
