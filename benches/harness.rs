@@ -13,8 +13,14 @@
 //!   run saved.
 //! - `scan`: a raw quick-xml event scan of every feed file, one thread.
 //! - `parse`: `normalize::parse_feed` over every feed file on `--threads` threads.
-//! - `insert`: the parsed items of every feed into a fresh store through `ingest::ingest`, one
-//!   transaction per feed, as a cold poll stores them.
+//! - `insert`: the parsed items of every feed into a fresh store through `ingest::ingest_feed`,
+//!   as a cold poll stores them: sanitised beforehand (the poll does that on its parser
+//!   threads), origins before mirrors, in the poll's write batches (one transaction per batch).
+//! - `raw-insert`: the reference `insert` is a ratio of: the same rows (a story per item, the
+//!   item's row, its poll state) and dedupe keys (title keys, title grams, text anchors,
+//!   outbound links) written with plain cached rusqlite statements, in the same batches, under
+//!   the store's schema and settings (`store::MIGRATIONS`, `store::PRAGMAS`). What ingest does
+//!   beyond it (matching, its lookups, learning boilerplate) is what the ratio prices.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -27,9 +33,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use tributary::config::Config;
+use tributary::dedupe::{Decorations, ItemKeys, Probe};
 use tributary::ingest::{self, IngestContext};
+use tributary::model::{MemberRole, Role};
 use tributary::normalize::{self, ParsedFeed};
-use tributary::store::{PollState, Store};
+use tributary::poll::{MAX_WRITE_BATCH, MAX_WRITE_ITEMS};
+use tributary::store::{MIGRATIONS, PRAGMAS, PollState, Store};
 use url::Url;
 
 /// Items per feed, as the issue asks (Substack's feeds carry 20).
@@ -100,6 +109,11 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Write the same rows and keys as `insert` with plain rusqlite: its reference.
+    RawInsert {
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 fn main() {
@@ -129,6 +143,7 @@ fn main() {
             sanitize,
         } => parse(&dir, threads, sanitize),
         Command::Insert { dir } => insert(&dir),
+        Command::RawInsert { dir } => raw_insert(&dir),
     }
 }
 
@@ -181,6 +196,7 @@ fn report(stage: &str, m: &Measured, extra: &str) {
 struct FeedRow {
     name: String,
     url: String,
+    role: String,
     file: PathBuf,
 }
 
@@ -194,6 +210,7 @@ fn read_rows(dir: &Path) -> Vec<FeedRow> {
             FeedRow {
                 name: cols[0].to_owned(),
                 url: cols[1].to_owned(),
+                role: cols[2].to_owned(),
                 file: dir.join(cols[3]),
             }
         })
@@ -203,6 +220,7 @@ fn read_rows(dir: &Path) -> Vec<FeedRow> {
 struct Doc {
     name: String,
     url: Url,
+    role: String,
     bytes: Vec<u8>,
 }
 
@@ -213,6 +231,7 @@ fn load_corpus(dir: &Path) -> Vec<Doc> {
             bytes: std::fs::read(&row.file).expect("feed file"),
             url: Url::parse(&row.url).expect("feed URL"),
             name: row.name,
+            role: row.role,
         })
         .collect()
 }
@@ -324,16 +343,73 @@ fn parse(dir: &Path, threads: usize, sanitize: bool) {
     );
 }
 
-fn insert(dir: &Path) {
+/// What `insert` and `raw-insert` both write: the corpus parsed and sanitised, and the order
+/// and batches a cold poll writes it in.
+struct InsertCorpus {
+    corpus: Vec<Doc>,
+    parsed: Vec<Option<ParsedFeed>>,
+    config: Config,
+    /// Indexes into `corpus`, one inner list per transaction.
+    batches: Vec<Vec<usize>>,
+    items: usize,
+    at: DateTime<Utc>,
+}
+
+fn insert_corpus(dir: &Path) -> InsertCorpus {
     let corpus = load_corpus(dir);
     let at = now();
-    let parsed = parse_corpus(&corpus, 2, false, at);
+    let mut parsed = parse_corpus(&corpus, 2, false, at);
+    // As the poll does on its parser threads, before the writer sees the items.
+    for feed in parsed.iter_mut().flatten() {
+        for item in &mut feed.items {
+            item.sanitize_ahead();
+        }
+    }
     let toml = std::fs::read_to_string(dir.join("feeds.toml")).expect("feeds.toml");
     let config = Config::parse(&toml, "feeds.toml").expect("feeds.toml is a valid config");
+    // Origins before mirrors, as the poll holds mirrors back until every origin is written;
+    // a batch closes at the poll's limits (the poll may close one earlier, on its timer).
+    let is_origin = |i: &usize| corpus[*i].role == "origin";
+    let order: Vec<usize> = (0..corpus.len())
+        .filter(is_origin)
+        .chain((0..corpus.len()).filter(|i| !is_origin(i)))
+        .filter(|&i| parsed[i].is_some())
+        .collect();
+    let mut batches: Vec<Vec<usize>> = vec![Vec::new()];
+    let mut pending = 0;
+    for i in order {
+        let batch = batches.last_mut().expect("a batch is open");
+        batch.push(i);
+        pending += parsed[i].as_ref().map_or(0, |p| p.items.len());
+        if batch.len() >= MAX_WRITE_BATCH || pending >= MAX_WRITE_ITEMS {
+            batches.push(Vec::new());
+            pending = 0;
+        }
+    }
+    batches.retain(|b| !b.is_empty());
+    let items = parsed.iter().flatten().map(|p| p.items.len()).sum();
+    InsertCorpus {
+        corpus,
+        parsed,
+        config,
+        batches,
+        items,
+        at,
+    }
+}
+
+fn insert(dir: &Path) {
+    let InsertCorpus {
+        corpus,
+        parsed,
+        config,
+        batches,
+        items,
+        at,
+    } = insert_corpus(dir);
     let context = IngestContext::new(&config);
     let work = tempfile::tempdir_in(dir).expect("temporary directory");
     let path = work.path().join("insert.db");
-    let items: usize = parsed.iter().flatten().map(|p| p.items.len()).sum();
     let (stories, m) = measure(|| {
         let mut store = Store::open(&path).expect("store");
         store.sync_sources(&config.feeds).expect("sources");
@@ -343,20 +419,26 @@ fn insert(dir: &Path) {
             .into_iter()
             .map(|s| (s.name.clone(), s))
             .collect();
-        let state = PollState {
-            last_status: Some("ok".into()),
-            last_attempt_at: Some(at),
-            last_success_at: Some(at),
-            backfilled: true,
-            ..PollState::default()
-        };
+        let state = poll_state(at);
         let mut stories = 0;
-        for (doc, parsed) in corpus.iter().zip(&parsed) {
-            let Some(parsed) = parsed else { continue };
-            let source = &sources[&doc.name];
-            let summary = ingest::ingest(&mut store, source, &parsed.items, &state, &context, at)
+        for batch in &batches {
+            let tx = store.begin_write().expect("begin");
+            for &i in batch {
+                let Some(feed) = &parsed[i] else { continue };
+                let source = &sources[&corpus[i].name];
+                let summary = ingest::ingest_feed(
+                    &tx,
+                    source,
+                    feed.title.as_deref(),
+                    &feed.items,
+                    &context,
+                    at,
+                )
                 .expect("ingest");
-            stories += summary.new_stories;
+                tx.save_poll_state(source.id, &state).expect("poll state");
+                stories += summary.new_stories;
+            }
+            tx.commit().expect("commit");
         }
         stories
     });
@@ -365,8 +447,175 @@ fn insert(dir: &Path) {
         "insert",
         &m,
         &format!(
-            "feeds={} items={items} stories={stories} db_mb={:.1} items_per_s={:.0}",
+            "feeds={} items={items} stories={stories} batches={} db_mb={:.1} items_per_s={:.0}",
             corpus.len(),
+            batches.len(),
+            db_bytes as f64 / 1e6,
+            items as f64 / m.wall
+        ),
+    );
+}
+
+/// The state a successful first poll leaves.
+fn poll_state(at: DateTime<Utc>) -> PollState {
+    PollState {
+        last_status: Some("ok".into()),
+        last_attempt_at: Some(at),
+        last_success_at: Some(at),
+        backfilled: true,
+        ..PollState::default()
+    }
+}
+
+/// One item's row and keys, made before the raw insert is timed.
+struct RawRow {
+    guid: String,
+    data: String,
+    content_hash: String,
+    atom_id: String,
+    published: String,
+    member_role: &'static str,
+    keys: ItemKeys,
+}
+
+fn raw_insert(dir: &Path) {
+    let InsertCorpus {
+        corpus,
+        parsed,
+        batches,
+        items,
+        at,
+        ..
+    } = insert_corpus(dir);
+    // The keys as ingest derives them, without the decorations and boilerplate it learns along
+    // the way (which change which keys an item has, not how many rows are written).
+    let decorations = Decorations::new(std::iter::empty());
+    let boilerplate = Default::default();
+    let rows: Vec<Vec<RawRow>> = corpus
+        .iter()
+        .zip(&parsed)
+        .map(|(doc, feed)| {
+            let role = Role::parse(&doc.role).expect("feeds.tsv role");
+            let items = feed
+                .as_ref()
+                .map(|f| f.items.as_slice())
+                .unwrap_or_default();
+            items
+                .iter()
+                .map(|parsed| {
+                    let item = parsed.sanitized();
+                    let published = item.published.unwrap_or(at);
+                    let probe = Probe::new(&item, role, published, &decorations, &boilerplate);
+                    RawRow {
+                        data: serde_json::to_string(&item).expect("item as JSON"),
+                        content_hash: parsed.content_hash(),
+                        atom_id: ingest::story_atom_id(&doc.name, &item.guid),
+                        published: tributary::store::timestamp(published),
+                        member_role: MemberRole::implied(role, item.kind).as_str(),
+                        guid: item.guid,
+                        keys: probe.keys,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let work = tempfile::tempdir_in(dir).expect("temporary directory");
+    let path = work.path().join("raw.db");
+    let now = tributary::store::timestamp(at);
+    let (key_rows, m) = measure(|| {
+        let mut conn = rusqlite::Connection::open(&path).expect("open");
+        for (name, value) in PRAGMAS {
+            conn.pragma_update(None, name, value).expect("pragma");
+        }
+        conn.set_prepared_statement_cache_capacity(128);
+        for migration in MIGRATIONS {
+            conn.execute_batch(migration).expect("schema");
+        }
+        let mut source_ids = Vec::with_capacity(corpus.len());
+        {
+            let tx = conn.transaction().expect("begin");
+            for doc in &corpus {
+                tx.prepare_cached("INSERT INTO sources (name, url, role) VALUES (?1, ?2, ?3)")
+                    .and_then(|mut s| s.execute((&doc.name, doc.url.as_str(), &doc.role)))
+                    .expect("source");
+                source_ids.push(tx.last_insert_rowid());
+            }
+            tx.commit().expect("commit");
+        }
+        let mut key_rows = 0usize;
+        for batch in &batches {
+            let tx = conn.transaction().expect("begin");
+            for &i in batch {
+                let source_id = source_ids[i];
+                for row in &rows[i] {
+                    tx.prepare_cached(
+                        "INSERT INTO stories (atom_id, created_at, published, updated_at)
+                         VALUES (?1, ?2, ?3, ?2)",
+                    )
+                    .and_then(|mut s| s.execute((&row.atom_id, &now, &row.published)))
+                    .expect("story");
+                    let story_id = tx.last_insert_rowid();
+                    tx.prepare_cached(
+                        "INSERT INTO items (source_id, guid, data, content_hash, canonical_url,
+                            title_key, published, first_seen, changed_at, story_id, match_reason,
+                            match_score, member_role)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, 'new', 1.0, ?10)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(rusqlite::params![
+                            source_id,
+                            row.guid,
+                            row.data,
+                            row.content_hash,
+                            row.keys.canonical_url,
+                            row.keys.title_key,
+                            row.published,
+                            now,
+                            story_id,
+                            row.member_role
+                        ])
+                    })
+                    .expect("item");
+                    let item_id = tx.last_insert_rowid();
+                    let mut key = |sql: &str, key: &dyn rusqlite::ToSql| {
+                        tx.prepare_cached(sql)
+                            .and_then(|mut s| s.execute(rusqlite::params![key, item_id]))
+                            .expect("key");
+                        key_rows += 1;
+                    };
+                    let keys = &row.keys;
+                    for anchor in &keys.anchors {
+                        key("INSERT OR IGNORE INTO text_anchors VALUES (?1, ?2)", anchor);
+                    }
+                    for title in keys.title_key.iter().chain(&keys.title_variants) {
+                        key("INSERT OR IGNORE INTO title_keys VALUES (?1, ?2)", title);
+                    }
+                    for gram in &keys.title_grams {
+                        key("INSERT OR IGNORE INTO title_grams VALUES (?1, ?2)", gram);
+                    }
+                    for link in &keys.outbound_links {
+                        key("INSERT OR IGNORE INTO outbound_links VALUES (?1, ?2)", link);
+                    }
+                }
+                tx.prepare_cached(
+                    "UPDATE sources SET last_status = 'ok', last_attempt_at = ?2,
+                        last_success_at = ?2, backfilled = 1, items_seen = ?3 WHERE id = ?1",
+                )
+                .and_then(|mut s| s.execute(rusqlite::params![source_id, now, rows[i].len()]))
+                .expect("poll state");
+            }
+            tx.commit().expect("commit");
+        }
+        key_rows
+    });
+    let db_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    report(
+        "raw_insert",
+        &m,
+        &format!(
+            "feeds={} items={items} key_rows={key_rows} batches={} db_mb={:.1} items_per_s={:.0}",
+            corpus.len(),
+            batches.len(),
             db_bytes as f64 / 1e6,
             items as f64 / m.wall
         ),

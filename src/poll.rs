@@ -32,9 +32,10 @@ const MOVE_AFTER_POLLS: u32 = 3;
 const COALESCE_WRITES: Duration = Duration::from_millis(200);
 
 /// The most polls, and parsed items, written in one transaction: bounds what a crash throws
-/// away (it is all fetched again) and the memory held by items waiting to be stored.
-const MAX_WRITE_BATCH: usize = 256;
-const MAX_WRITE_ITEMS: usize = 1000;
+/// away (it is all fetched again) and the memory held by items waiting to be stored. Public so
+/// the benchmark (`benches/harness.rs insert`) commits in the batches a cold poll does.
+pub const MAX_WRITE_BATCH: usize = 256;
+pub const MAX_WRITE_ITEMS: usize = 1000;
 
 /// Feeds fetched at once from one host. Substack serves thousands of newsletters from a few
 /// hosts; being polite there is what keeps us from being rate limited.

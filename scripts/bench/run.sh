@@ -7,10 +7,12 @@
 # 127.0.0.1 with ETags, and measures, interleaved round by round (medians are reported):
 #   - the stages on their own: raw fetch of the same URLs at tributary's concurrency (bodies
 #     discarded), a raw quick-xml scan of the same bytes, parse + normalise on 1 and 2 threads,
-#     and ingest of the same rows into a fresh store (benches/harness.rs);
+#     ingest of the same rows into a fresh store, and a raw rusqlite insert of the same rows and
+#     dedupe keys, its reference (benches/harness.rs);
 #   - tributary itself (target/release/tributary): a cold `poll` of N feeds, a steady `poll`
 #     where 10% of the feeds changed and the rest answer 304, an all-304 `poll`, each against
-#     the raw (conditional) fetch of the same mix;
+#     the raw (conditional) fetch of the same mix; the cold and steady polls also with a build
+#     without the quick-xml fast path (`--no-default-features`), to price it;
 #   - serving: `tributary run`'s /feed.atom against nginx serving the same bytes, 200 and 304,
 #     with wrk;
 #   - with --compare: rss2email (`r2e run --no-send`) and feed2exec on the same feeds;
@@ -72,9 +74,14 @@ fi
 nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 
 # --- build -----------------------------------------------------------------------------------
-log "building (cargo build --release, cargo bench --no-run)"
+# CARGO_TARGET_DIR is honoured, so a run can use a target directory of its own.
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+log "building (cargo build --release without and with the fast path, cargo bench --no-run)"
+(cd "$root" && cargo build --release --quiet --no-default-features)
+nofast_build="$(mktemp "${TMPDIR:-/tmp}/tributary-nofast.XXXXXX")"
+cp "$target_dir/release/tributary" "$nofast_build"
 (cd "$root" && cargo build --release --quiet)
-tributary="$root/target/release/tributary"
+tributary="$target_dir/release/tributary"
 harness="$(cd "$root" && cargo bench --quiet --bench harness --no-run --message-format=json 2>/dev/null |
     python3 -c 'import json, sys
 for line in sys.stdin:
@@ -87,12 +94,15 @@ for line in sys.stdin:
 work="$(mktemp -d "${TMPDIR:-/tmp}/tributary-bench.XXXXXX")"
 chmod 755 "$work" # nginx's workers run as nobody
 www="$work/www"
-mkdir -p "$www" "$work/state" "$work/nginx" "$work/bin"
+mkdir -p "$www" "$work/state" "$work/state-nofast" "$work/nginx" "$work/bin"
 # Measure copies: the target directory may be shared, and a rebuild there must not swap the
 # binary between rounds.
-cp "$root/target/release/tributary" "$work/bin/tributary"
+cp "$target_dir/release/tributary" "$work/bin/tributary"
+mv "$nofast_build" "$work/bin/tributary-nofast"
+chmod 755 "$work/bin/tributary-nofast"
 cp "$harness" "$work/bin/harness"
 tributary="$work/bin/tributary"
+tributary_nofast="$work/bin/tributary-nofast"
 harness="$work/bin/harness"
 revision="$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if [[ -n "$(cd "$root" && git status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
@@ -184,6 +194,9 @@ timeout = "30s"
 
 EOF
 cat "$www/feeds.toml" >>"$config"
+# The build without the fast path keeps its own database and merged feed.
+config_nofast="$work/tributary-nofast.toml"
+sed -e "s|$work/state/|$work/state-nofast/|" "$config" >"$config_nofast"
 
 # --- measuring -------------------------------------------------------------------------------
 results="$work/results.tsv"
@@ -241,9 +254,10 @@ PY
 }
 
 # The poll's own summary line ("N feeds: a fetched, b unchanged, ...") as the extra column.
+# poll STAGE ROUND [BINARY CONFIG]
 poll() {
-    local stage="$1" round="$2"
-    timed "$stage" "$round" "$tributary" --config "$config" poll
+    local stage="$1" round="$2" binary="${3:-$tributary}" cfg="${4:-$config}"
+    timed "$stage" "$round" "$binary" --config "$cfg" poll
     local summary
     summary="$(grep -m1 ' feeds: ' "$work/out.txt" | sed -E 's/^([0-9]+) feeds: ([0-9]+) fetched, ([0-9]+) unchanged, ([0-9]+) skipped, ([0-9]+) failed.*/feeds=\1 ok=\2 not_modified=\3 failed=\5/')"
     # Append the poll's counts to the line just written.
@@ -258,6 +272,17 @@ cold_poll() {
     rm -f "$work"/state/tributary.db* "$work/state/merged.atom"
     poll cold_poll "$1"
 }
+cold_poll_nofast() {
+    rm -f "$work"/state-nofast/tributary.db* "$work/state-nofast/merged.atom"
+    poll cold_poll_nofast "$1" "$tributary_nofast" "$config_nofast"
+}
+# The build without the fast path polls from the state the other build is in, so both see the
+# same mix of changed and unchanged feeds.
+steady_poll_nofast() {
+    rm -f "$work"/state-nofast/tributary.db* "$work/state-nofast/merged.atom"
+    cp "$work"/state/tributary.db* "$work/state-nofast/"
+    poll steady_poll_nofast "$1" "$tributary_nofast" "$config_nofast"
+}
 
 log "cold: raw fetch, scan, parse 1/2 threads, insert, tributary poll ($rounds rounds, interleaved)"
 for r in $(seq 1 "$rounds"); do
@@ -268,9 +293,13 @@ for r in $(seq 1 "$rounds"); do
         timed parse_1t_sanitized "$r" "$harness" parse --dir "$www" --threads 1 --sanitize
         timed parse_2t "$r" "$harness" parse --dir "$www" --threads 2
         timed insert "$r" "$harness" insert --dir "$www"
+        timed raw_insert "$r" "$harness" raw-insert --dir "$www"
         cold_poll "$r"
+        cold_poll_nofast "$r"
     else
+        cold_poll_nofast "$r"
         cold_poll "$r"
+        timed raw_insert "$r" "$harness" raw-insert --dir "$www"
         timed insert "$r" "$harness" insert --dir "$www"
         timed parse_2t "$r" "$harness" parse --dir "$www" --threads 2
         timed parse_1t_sanitized "$r" "$harness" parse --dir "$www" --threads 1 --sanitize
@@ -286,8 +315,10 @@ for r in $(seq 1 "$rounds"); do
     "$harness" mutate --dir "$www" --fraction 0.1 --round "$r" >&2
     if (( r % 2 == 1 )); then
         timed raw_fetch_mix "$r" "$harness" fetch --dir "$www" --conditional --stage raw_fetch_mix
+        steady_poll_nofast "$r"
         poll steady_poll "$r"
     else
+        steady_poll_nofast "$r"
         poll steady_poll "$r"
         timed raw_fetch_mix "$r" "$harness" fetch --dir "$www" --conditional --stage raw_fetch_mix
     fi

@@ -227,7 +227,8 @@ fn parse_xml(
     let (source, feed_url) = (ctx.source, ctx.feed_url);
     // The common shapes are read in one pass that yields what feed-rs and the side scan would
     // (and declines what the depth check below would refuse, without its extra pass).
-    if *route != Route::FeedRs
+    if cfg!(feature = "fast-path")
+        && *route != Route::FeedRs
         && let Some((feed, facts)) = fast::parse(text, feed_url)
         && !feed.entries.is_empty()
     {

@@ -32,15 +32,34 @@ pub use site::{
     StoryPage,
 };
 
-/// The page cache per connection, in KiB: most of tributary's memory. `benches/dedupe.rs`
-/// matched as fast at 100,000 stories with 16 MiB as with 32 (2 MiB was 25 times slower).
-const PAGE_CACHE_KIB: i64 = 16 * 1024;
+/// The page cache per connection, in KiB (negated, as `PRAGMA cache_size` reads KiB): most of
+/// tributary's memory. `benches/dedupe.rs` matched as fast at 100,000 stories with 16 MiB as
+/// with 32 (2 MiB was 25 times slower).
+const PAGE_CACHE_KIB: &str = "-16384";
 
 /// WAL pages between automatic checkpoints (32 MiB at SQLite's 4 KiB pages).
-const WAL_CHECKPOINT_PAGES: i64 = 8192;
+const WAL_CHECKPOINT_PAGES: &str = "8192";
 
 /// Statements kept prepared per connection: more than the store has.
 const STATEMENT_CACHE: usize = 128;
+
+/// Each connection's settings, in order. A table so that the benchmark's raw insert
+/// (`benches/harness.rs raw-insert`), the reference ingest is measured against, writes under
+/// exactly the settings the store does.
+pub const PRAGMAS: &[(&str, &str)] = &[
+    // WAL: readers never block the writer. synchronous=NORMAL in WAL mode is durable against
+    // process crashes (kill -9); only an OS crash can lose the last commits.
+    ("journal_mode", "WAL"),
+    ("synchronous", "NORMAL"),
+    ("foreign_keys", "ON"),
+    // The dedupe indexes are probed at random keys; SQLite's default 2 MiB page cache turns
+    // most probes into reads once history grows past a few thousand stories (negative: KiB).
+    ("cache_size", PAGE_CACHE_KIB),
+    // Checkpoint (copy the WAL back into the database, with an fsync) every 8,192 pages rather
+    // than SQLite's 1,000: a poll writes a few dozen index pages per new item, and a page
+    // rewritten by several commits is then copied back once, not once per commit.
+    ("wal_autocheckpoint", WAL_CHECKPOINT_PAGES),
+];
 
 /// How long a writer waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -209,23 +228,9 @@ impl Store {
         }
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        // WAL: readers never block the writer. synchronous=NORMAL in WAL mode is durable against
-        // process crashes (kill -9); only an OS crash can lose the last commits.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open_err)?;
-        // The dedupe indexes are probed at random keys; SQLite's default 2 MiB page cache
-        // turns most probes into reads once history grows past a few thousand stories.
-        conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)
-            .map_err(open_err)?;
-        // Checkpoint (copy the WAL back into the database, with an fsync) every 8,192 pages
-        // rather than SQLite's 1,000: a poll writes a few dozen index pages per new item, and
-        // a page rewritten by several commits is then copied back once, not once per commit.
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
-            .map_err(open_err)?;
+        for (name, value) in PRAGMAS {
+            conn.pragma_update(None, name, value).map_err(open_err)?;
+        }
         // Ingest runs a few dozen distinct statements per item; with rusqlite's default of 16
         // cached, they would evict each other and be parsed again every time.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -333,6 +338,7 @@ impl Store {
     /// Starts a write: one or more whole feeds, committed together.
     pub fn begin_write(&mut self) -> Result<WriteTx<'_>> {
         Ok(WriteTx {
+            mirrors: std::cell::RefCell::new(None),
             tx: self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
@@ -744,6 +750,10 @@ fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Res
 /// A write in progress. Dropping it without [`WriteTx::commit`] rolls back.
 pub struct WriteTx<'a> {
     tx: rusqlite::Transaction<'a>,
+    /// The mirror feeds, read once per write: every new origin item asks each mirror feed
+    /// that has items for its recent founding items, and reading the list from `sources` for
+    /// every item cost as much as a cold poll's matching.
+    mirrors: std::cell::RefCell<Option<matching::Mirrors>>,
 }
 
 impl WriteTx<'_> {
@@ -845,6 +855,9 @@ impl WriteTx<'_> {
                 row.member_role.as_str(),
             ])?;
         let id = self.tx.last_insert_rowid();
+        if let Some(mirrors) = self.mirrors.borrow_mut().as_mut() {
+            mirrors.stored(row.source_id);
+        }
         self.insert_keys(id, row.keys)?;
         self.tx
             .prepare_cached("UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1")?

@@ -791,3 +791,66 @@ fn a_work_arriving_after_a_mirror_that_links_to_it_finds_it() {
     );
     assert_eq!(store.stories(100).expect("stories").len(), 1);
 }
+
+#[test]
+fn every_connection_setting_takes_effect() {
+    // The settings are given as text; SQLite must read each as the number or mode it names.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    for (name, expected) in [
+        ("journal_mode", "wal"),
+        ("synchronous", "1"),
+        ("foreign_keys", "1"),
+        ("cache_size", "-16384"),
+        ("wal_autocheckpoint", "8192"),
+    ] {
+        let value = store
+            .conn
+            .query_row(&format!("PRAGMA {name}"), [], |row| {
+                row.get::<_, rusqlite::types::Value>(0)
+            })
+            .expect(name);
+        let value = match value {
+            rusqlite::types::Value::Integer(n) => n.to_string(),
+            rusqlite::types::Value::Text(text) => text,
+            other => format!("{other:?}"),
+        };
+        assert_eq!(value, expected, "PRAGMA {name}");
+    }
+    assert_eq!(PRAGMAS.len(), 5, "a new setting is checked here too");
+}
+
+#[test]
+fn a_write_knows_which_mirror_feeds_have_items_as_they_store_them() {
+    // Founding mirrors are looked for only in mirror feeds with items; a mirror's first item
+    // stored earlier in the same write must count, and so must items committed before.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(
+        &mut store,
+        &[
+            ("origin", Role::Origin),
+            ("agg-a", Role::Mirror),
+            ("agg-b", Role::Mirror),
+        ],
+    );
+    let (origin, a, b) = (&sources[0], &sources[1], &sources[2]);
+    let context = IngestContext::default();
+    let item = |source: &str, guid: &str| post(source, guid, "A title of its own", "Body.", 2);
+    {
+        let tx = store.begin_write().expect("begin");
+        assert!(tx.mirrors_with_items().expect("mirrors").is_empty());
+        let items = parsed(&[item("origin", "o1")]);
+        ingest::ingest_feed(&tx, origin, None, &items, &context, at(3)).expect("origin");
+        assert!(tx.mirrors_with_items().expect("mirrors").is_empty());
+        let items = parsed(&[item("agg-b", "b1")]);
+        ingest::ingest_feed(&tx, b, None, &items, &context, at(3)).expect("mirror");
+        assert_eq!(tx.mirrors_with_items().expect("mirrors"), vec![b.id]);
+        tx.commit().expect("commit");
+    }
+    let tx = store.begin_write().expect("begin");
+    assert_eq!(tx.mirrors_with_items().expect("mirrors"), vec![b.id]);
+    let items = parsed(&[item("agg-a", "a1")]);
+    ingest::ingest_feed(&tx, a, None, &items, &context, at(3)).expect("mirror");
+    assert_eq!(tx.mirrors_with_items().expect("mirrors"), vec![b.id, a.id]);
+}
