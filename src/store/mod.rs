@@ -720,7 +720,7 @@ pub struct WriteTx<'a> {
     tx: rusqlite::Transaction<'a>,
     /// The mirror feeds, read once per write: every new origin item asks each mirror feed
     /// that has items for its recent founding items, and reading the list from `sources` for
-    /// every item cost more than the rest of its matching at a thousand feeds. Roles change
+    /// every item cost a quarter of a cold poll's ingest at a thousand feeds. Roles change
     /// only in `sync_sources`, which cannot run while a write holds the store.
     mirrors: std::cell::RefCell<Option<matching::Mirrors>>,
 }
