@@ -32,8 +32,8 @@ pub use site::{
     StoryPage,
 };
 
-/// The page cache per connection, in KiB (negated, as `PRAGMA cache_size` reads KiB): most of
-/// tributary's memory. `benches/dedupe.rs` matched as fast at 100,000 stories with 16 MiB as
+/// The page cache per connection, 16 MiB (a negative `cache_size` counts KiB, not pages): most
+/// of tributary's memory. `benches/dedupe.rs` matched as fast at 100,000 stories with 16 MiB as
 /// with 32 (2 MiB was 25 times slower).
 const PAGE_CACHE_KIB: &str = "-16384";
 
@@ -53,7 +53,7 @@ pub const PRAGMAS: &[(&str, &str)] = &[
     ("synchronous", "NORMAL"),
     ("foreign_keys", "ON"),
     // The dedupe indexes are probed at random keys; SQLite's default 2 MiB page cache turns
-    // most probes into reads once history grows past a few thousand stories (negative: KiB).
+    // most probes into reads once history grows past a few thousand stories.
     ("cache_size", PAGE_CACHE_KIB),
     // Checkpoint (copy the WAL back into the database, with an fsync) every 8,192 pages rather
     // than SQLite's 1,000: a poll writes a few dozen index pages per new item, and a page
@@ -752,7 +752,8 @@ pub struct WriteTx<'a> {
     tx: rusqlite::Transaction<'a>,
     /// The mirror feeds, read once per write: every new origin item asks each mirror feed
     /// that has items for its recent founding items, and reading the list from `sources` for
-    /// every item cost as much as a cold poll's matching.
+    /// every item cost a quarter of a cold poll's ingest at a thousand feeds. Roles change
+    /// only in `sync_sources`, which cannot run while a write holds the store.
     mirrors: std::cell::RefCell<Option<matching::Mirrors>>,
 }
 
