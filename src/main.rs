@@ -22,7 +22,7 @@ use tributary::model::{MatchReason, Story};
 use tributary::normalize::{self, NormalizeError};
 use tributary::notify::Notifier;
 use tributary::poll;
-use tributary::store::{Correction, CorrectionAction, Store, StoreError};
+use tributary::store::{Correction, Store, StoreError};
 
 #[derive(Parser)]
 #[command(
@@ -545,36 +545,15 @@ fn explain_story(config: &Config, key: &str, json: bool) -> Result<ExitCode> {
     if !corrections.is_empty() {
         writeln!(out, "corrections:")?;
         for correction in &corrections {
-            writeln!(out, "  - {}", describe_correction(correction, story.id))?;
+            writeln!(
+                out,
+                "  - {} on {}",
+                correction.describe(story.id),
+                correction.at.format("%Y-%m-%d %H:%M UTC")
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A correction in words, told from the side of the story being explained.
-fn describe_correction(correction: &Correction, seen_from: i64) -> String {
-    let on = correction.at.format("%Y-%m-%d %H:%M UTC");
-    let item = correction
-        .item
-        .map_or_else(|| "an item".to_owned(), |item| format!("item {item}"));
-    match correction.action {
-        CorrectionAction::Split if correction.story == seen_from => format!(
-            "split by hand: {item} moved here from story {} on {on}",
-            correction.other
-        ),
-        CorrectionAction::Split => format!(
-            "split by hand: {item} moved out to story {} on {on}",
-            correction.story
-        ),
-        CorrectionAction::Merge if correction.story == seen_from => format!(
-            "merged by hand: story {} folded in on {on}",
-            correction.other
-        ),
-        CorrectionAction::Merge => format!(
-            "merged by hand: folded into story {} on {on}",
-            correction.story
-        ),
-    }
 }
 
 /// `stories split` and `stories merge`. No notification is queued: a correction regroups

@@ -10,8 +10,7 @@ use crate::model::ItemKind;
 use crate::normalize::plain_text;
 use crate::notify::message::truncate_words;
 use crate::store::{
-    CorrectionAction, ExplainedStory, MemberLine, SinkDeliveries, SourceRecord, StoryCard,
-    StoryPage,
+    ExplainedStory, MemberLine, SinkDeliveries, SourceRecord, StoryCard, StoryPage,
 };
 
 /// Characters of the one-line summary under a story's title.
@@ -316,27 +315,13 @@ fn duration(duration: chrono::Duration) -> String {
     }
 }
 
-/// A correction told from the side of the story shown.
+/// A correction told from the side of the story shown, as a sentence.
 fn correction_text(correction: &crate::store::Correction, shown: i64) -> String {
-    let item = correction
-        .item
-        .map_or_else(|| "an item".to_owned(), |item| format!("item {item}"));
-    match correction.action {
-        CorrectionAction::Split if correction.story == shown => format!(
-            "Split by hand: {item} moved here from story {}",
-            correction.other
-        ),
-        CorrectionAction::Split => format!(
-            "Split by hand: {item} moved out to story {}",
-            correction.story
-        ),
-        CorrectionAction::Merge if correction.story == shown => {
-            format!("Merged by hand: story {} folded in", correction.other)
-        }
-        CorrectionAction::Merge => {
-            format!("Merged by hand: folded into story {}", correction.story)
-        }
-    }
+    let text = correction.describe(shown);
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 pub(super) fn feeds(settings: &Settings, rows: &[(FeedStatus, SourceRecord)]) -> Markup {

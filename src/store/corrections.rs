@@ -60,6 +60,28 @@ pub struct Correction {
     pub at: DateTime<Utc>,
 }
 
+impl Correction {
+    /// The correction in words, told from the side of story `seen_from` ("split by hand: item
+    /// 7 moved here from story 3"), for `stories --explain` and the site alike.
+    pub fn describe(&self, seen_from: i64) -> String {
+        let item = self
+            .item
+            .map_or_else(|| "an item".to_owned(), |item| format!("item {item}"));
+        match self.action {
+            CorrectionAction::Split if self.story == seen_from => {
+                format!("split by hand: {item} moved here from story {}", self.other)
+            }
+            CorrectionAction::Split => {
+                format!("split by hand: {item} moved out to story {}", self.story)
+            }
+            CorrectionAction::Merge if self.story == seen_from => {
+                format!("merged by hand: story {} folded in", self.other)
+            }
+            CorrectionAction::Merge => format!("merged by hand: folded into story {}", self.story),
+        }
+    }
+}
+
 impl Store {
     /// Moves item `item_id` out of its story into a new, pinned story of its own, so no later
     /// poll folds it back. The story it left keeps its Atom id; its date becomes its earliest
