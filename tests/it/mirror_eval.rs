@@ -1121,6 +1121,20 @@ fn eval_binary() -> PathBuf {
     }
 }
 
+/// The real binary's `poll` with `config`, in the workspace, with warnings only.
+fn poll(binary: &Path, ws: &Workspace, config: &Path) -> std::process::Output {
+    Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .arg("poll")
+        .current_dir(ws.dir.path())
+        .env_remove("TRIBUTARY_CONFIG")
+        .env_remove("STATE_DIRECTORY")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", binary.display()))
+}
+
 fn write_config(ws: &Workspace, feeds: &[(String, String, Role)]) -> PathBuf {
     let mut text = format!(
         "[storage]\ndatabase = {}\n\n[output]\natom_path = {}\ntitle = \"Mirror evaluation\"\n\n[fetch]\ntimeout = \"10s\"\nmax_body = \"16MiB\"\n\n[dedupe]\n\n",
@@ -1180,34 +1194,14 @@ fn poll_all(sets: &[Set], binary: &Path, mirrors_first: bool) -> Vec<Vec<i64>> {
             .filter(|(_, _, role)| *role == Role::Mirror)
             .cloned()
             .collect();
-        let config = write_config(&ws, &mirrors);
-        let output = Command::new(binary)
-            .arg("--config")
-            .arg(&config)
-            .arg("poll")
-            .current_dir(ws.dir.path())
-            .env_remove("TRIBUTARY_CONFIG")
-            .env_remove("STATE_DIRECTORY")
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap_or_else(|e| panic!("run {}: {e}", binary.display()));
+        let output = poll(binary, &ws, &write_config(&ws, &mirrors));
         assert!(output.status.success(), "{}", stderr(&output));
         println!(
             "poll (mirrors first): {}",
             stdout(&output).lines().next().unwrap_or_default()
         );
     }
-    let config = write_config(&ws, &feeds);
-    let output = Command::new(binary)
-        .arg("--config")
-        .arg(&config)
-        .arg("poll")
-        .current_dir(ws.dir.path())
-        .env_remove("TRIBUTARY_CONFIG")
-        .env_remove("STATE_DIRECTORY")
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", binary.display()));
+    let output = poll(binary, &ws, &write_config(&ws, &feeds));
     let (out, err) = (stdout(&output), stderr(&output));
     assert!(
         output.status.success(),
