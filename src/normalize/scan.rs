@@ -188,32 +188,14 @@ pub(crate) fn scan_items(text: &str, feed_url: &Url) -> Vec<ItemFacts> {
                 }
                 path.pop();
             }
-            Event::Text(content) => {
-                let content = String::from_utf8_lossy(content.as_ref());
-                for (_, text) in [
-                    duration_text.as_mut(),
-                    title_text.as_mut(),
-                    podcast_text.as_mut(),
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    text.push_str(&content);
-                }
-            }
-            Event::CData(content) => {
-                let content = String::from_utf8_lossy(content.as_ref());
-                for (_, text) in [
-                    duration_text.as_mut(),
-                    title_text.as_mut(),
-                    podcast_text.as_mut(),
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    text.push_str(&content);
-                }
-            }
+            Event::Text(content) => append(
+                [&mut duration_text, &mut title_text, &mut podcast_text],
+                content.as_ref(),
+            ),
+            Event::CData(content) => append(
+                [&mut duration_text, &mut title_text, &mut podcast_text],
+                content.as_ref(),
+            ),
             // A title's or a person's `&amp;` is part of it (a duration has none worth keeping).
             Event::GeneralRef(reference) => {
                 if let Some((_, text)) = title_text.as_mut().or(podcast_text.as_mut()) {
@@ -345,6 +327,14 @@ pub(crate) fn note_media_title(text: &str, facts: &mut ItemFacts) {
 pub(crate) fn note_image(start: &BytesStart<'_>, facts: &mut ItemFacts) {
     if facts.itunes_image.is_none() {
         facts.itunes_image = attribute(start, "href").filter(|href| !href.is_empty());
+    }
+}
+
+/// Adds an element's text to every value being collected.
+fn append(collecting: [&mut Option<(usize, String)>; 3], content: &[u8]) {
+    let content = String::from_utf8_lossy(content);
+    for (_, text) in collecting.into_iter().flatten() {
+        text.push_str(&content);
     }
 }
 
