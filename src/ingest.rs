@@ -428,10 +428,11 @@ fn ingest_item(
     Ok(())
 }
 
-/// Summaries that arrived before the work they summarise (the origin feed was polled later)
-/// started stories of their own; the new origin item in `story_id` is asked whether it is the
-/// work each of them is about, as it would have been had it come first. A summary it is
-/// about folds together with it (the older story keeps its id).
+/// Mirrors that arrived before the work they are about (the origin feed was polled later)
+/// started stories of their own; each is asked again, with the new origin item in `story_id`
+/// stored, which work it is about ([`dedupe::reconsider`]), so that it ends where it would have
+/// ended had it come after. A mirror about this work folds together with it (the older story
+/// keeps its id).
 fn fold_earlier_summaries(
     tx: &WriteTx<'_>,
     mut story_id: i64,
@@ -455,7 +456,9 @@ fn fold_earlier_summaries(
             thresholds.title_window,
             matching.decorations,
         )?;
-        let Some((work, score)) = dedupe::summarised_by(mirror, &around, thresholds) else {
+        let Some((work, reason, score, role)) =
+            dedupe::reconsider(mirror, &around, matching.decorations, thresholds)
+        else {
             continue;
         };
         let ours = tx.story_facts(story_id)?;
@@ -477,15 +480,10 @@ fn fold_earlier_summaries(
         tracing::info!(
             from,
             into,
-            "an earlier summary is about this work; merging the stories"
+            "an earlier mirror is about this work; merging the stories"
         );
         tx.merge_story(from, into, matching.now)?;
-        tx.relabel(
-            mirror.item_id,
-            MemberRole::Summary,
-            MatchReason::Words,
-            score,
-        )?;
+        tx.relabel(mirror.item_id, role, reason, score)?;
         story_id = into;
     }
     Ok(())

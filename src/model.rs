@@ -222,6 +222,9 @@ pub enum MatchReason {
     Content,
     /// Several passages quoted word for word from the work, within days.
     Quotes,
+    /// A mirror that names the guest of the work's interview and the writers' show, within
+    /// days, and shares its words.
+    Guest,
     /// A mirror's own text that shares most of its meaningful words with one recent work and
     /// clearly fewer with any other: a summary under a title of its own.
     Words,
@@ -251,6 +254,7 @@ impl MatchReason {
             MatchReason::Address => "its address spells the work's title",
             MatchReason::Content => "near-identical text",
             MatchReason::Quotes => "quotes the work word for word",
+            MatchReason::Guest => "names the episode's guest and show, within days",
             MatchReason::Words => "its own text names what the work's does",
         }
     }
@@ -436,6 +440,7 @@ mod tests {
                 (MatchReason::Address, "address"),
                 (MatchReason::Content, "content"),
                 (MatchReason::Quotes, "quotes"),
+                (MatchReason::Guest, "guest"),
                 (MatchReason::Words, "words"),
             ],
             MatchReason::as_str,

@@ -41,8 +41,8 @@ pub use text::{
     shingles, words,
 };
 pub use title::{
-    Decorations, contains_title, is_generic, numbers, significant_words, title_grams, title_key,
-    title_keys, title_similarity,
+    Decorations, contains_run, contains_title, guests, is_generic, numbers, significant_words,
+    title_grams, title_key, title_keys, title_similarity,
 };
 pub use url::{address_title, canonical_url, enclosure_key, outbound_links, without_tracking};
 
@@ -120,6 +120,60 @@ pub struct Probe {
     pub sequence: Vec<u64>,
     pub shingles: HashSet<u64>,
     pub published: DateTime<Utc>,
+    /// Who a mirror's title and text name (`None` for an origin's item).
+    pub mentions: Option<Mentions>,
+}
+
+/// What a mirror names, read once: a page about an interview names its guest and the show,
+/// whatever headline it gives itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mentions {
+    /// The words of its title as published, decorations and all.
+    pub title: Vec<String>,
+    /// The words of its text, in order.
+    pub text: Vec<String>,
+    /// The writers' names of two words or more (see [`Decorations::full_names`]), to tell a
+    /// guest from a host.
+    pub writers: Vec<String>,
+    /// Whether its title or text holds one of `writers`.
+    pub names_a_writer: bool,
+    /// The meaningful words of its title and text (see [`content_words`]).
+    pub content: HashSet<String>,
+}
+
+impl Mentions {
+    /// What an item titled `title` with text `body` names, the writers being `decorations`.
+    pub fn new(title: &str, body: Option<&str>, decorations: &Decorations) -> Mentions {
+        let title_words = words(title);
+        let text = body.map(words).unwrap_or_default();
+        let writers = decorations.full_names();
+        let names_a_writer = writers
+            .iter()
+            .any(|name| contains_run(&title_words, name) || contains_run(&text, name));
+        Mentions {
+            content: content_words(title, body),
+            title: title_words,
+            text,
+            writers,
+            names_a_writer,
+        }
+    }
+
+    /// Whether it names `guest` (a key from [`guests`]): the whole name in its title, or the
+    /// surname in its title ("Karpathy: AGI still 10 years away") and the whole name in its
+    /// text.
+    fn names(&self, guest: &str) -> bool {
+        if contains_run(&self.title, guest) {
+            return true;
+        }
+        guest
+            .rsplit(' ')
+            .next()
+            .filter(|surname| surname.chars().count() >= 4)
+            .is_some_and(|surname| {
+                self.title.iter().any(|w| w == surname) && contains_run(&self.text, guest)
+            })
+    }
 }
 
 /// Share of the shorter text found word for word in the other that makes a member a copy.
@@ -188,6 +242,8 @@ impl Probe {
             title_grams: grams,
         };
         Probe {
+            mentions: (role == Role::Mirror)
+                .then(|| Mentions::new(&item.title, item.body(), decorations)),
             link_post: is_link_post(item),
             fragment: link_fragment(item),
             source: item.source.clone(),
@@ -198,6 +254,56 @@ impl Probe {
             shingles: sequence.iter().copied().collect(),
             sequence,
             published,
+        }
+    }
+}
+
+impl Probe {
+    /// The probe a stored item makes, read back from its candidate (its title keys read with
+    /// `decorations`): a mirror that started a story before its work arrived is asked again
+    /// as if it came after it.
+    pub fn of_stored(stored: &Candidate, decorations: &Decorations) -> Probe {
+        let body = stored.body.as_deref();
+        let sequence: Vec<u64> = body
+            .map(|body| shingles(&words(body)))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|hash| !stored.boilerplate.contains(hash))
+            .collect();
+        let canonical = stored.canonical_url.clone();
+        let mut links = body
+            .map(|body| outbound_links(body, canonical.as_deref()))
+            .unwrap_or_default();
+        links.extend(stored.enclosure.clone());
+        let grams = stored
+            .title_keys
+            .iter()
+            .max_by_key(|k| k.len())
+            .map(|k| title_grams(k))
+            .unwrap_or_default();
+        let title_key = stored.title_keys.first().cloned();
+        Probe {
+            source: stored.source.clone(),
+            role: stored.role,
+            kind: stored.kind,
+            link_post: titled_after_a_link(title_key.as_deref(), body, canonical.as_deref()),
+            keys: ItemKeys {
+                canonical_url: canonical,
+                title_variants: stored.title_keys.iter().skip(1).cloned().collect(),
+                title_key,
+                anchors: anchors(&sequence),
+                title_grams: grams,
+                outbound_links: links,
+                enclosure: stored.enclosure.clone(),
+                address_key: stored.address_key.clone(),
+            },
+            title_keys: stored.title_keys.clone(),
+            fragment: stored.fragment.clone(),
+            shingles: sequence.iter().copied().collect(),
+            sequence,
+            published: stored.published,
+            mentions: (stored.role == Role::Mirror)
+                .then(|| Mentions::new(&stored.title, body, decorations)),
         }
     }
 }
@@ -285,6 +391,8 @@ pub struct Candidate {
     pub kind: ItemKind,
     pub published: DateTime<Utc>,
     pub canonical_url: Option<String>,
+    /// Its title as published: the guests an origin's title names are read off it.
+    pub title: String,
     /// Every key its title may stand for, its stored key first.
     pub title_keys: Vec<String>,
     /// The title its address spells, for a mirror's item.
@@ -331,6 +439,7 @@ impl Candidate {
             kind: item.kind,
             published,
             canonical_url: keys.canonical_url,
+            title: item.title.clone(),
             address_key: keys.address_key,
             title_keys: probe.title_keys,
             fragment: probe.fragment,
@@ -396,13 +505,14 @@ pub fn address_key(item: &Item, role: Role) -> Option<String> {
 /// Evidence strength, for choosing among matched stories.
 pub fn tier_rank(reason: MatchReason) -> u8 {
     match reason {
-        MatchReason::Guid | MatchReason::Manual => 8,
-        MatchReason::Url | MatchReason::Audio => 7,
-        MatchReason::Link => 6,
-        MatchReason::Title | MatchReason::Address => 5,
-        MatchReason::Content => 4,
-        MatchReason::TitleContained => 3,
-        MatchReason::Quotes => 2,
+        MatchReason::Guid | MatchReason::Manual => 9,
+        MatchReason::Url | MatchReason::Audio => 8,
+        MatchReason::Link => 7,
+        MatchReason::Title | MatchReason::Address => 6,
+        MatchReason::Content => 5,
+        MatchReason::TitleContained => 4,
+        MatchReason::Quotes => 3,
+        MatchReason::Guest => 2,
         MatchReason::Words => 1,
         MatchReason::New => 0,
     }
@@ -432,9 +542,10 @@ fn member_role(
         Role::Origin => MemberRole::implied(role, kind),
         Role::Mirror if copy || !text => MemberRole::Copy,
         Role::Mirror => match reason {
-            MatchReason::Link | MatchReason::TitleContained | MatchReason::Quotes => {
-                MemberRole::Coverage
-            }
+            MatchReason::Link
+            | MatchReason::TitleContained
+            | MatchReason::Quotes
+            | MatchReason::Guest => MemberRole::Coverage,
             _ => MemberRole::Summary,
         },
     }
@@ -652,8 +763,37 @@ pub fn match_candidate(
             return found(MatchReason::Quotes, score);
         }
     }
+
+    // A mirror that names the guest of an origin's interview and the writers' show, within
+    // days, is a page about that episode under a headline of its own, when its words are
+    // about it too (a show's roundup that names the guest among four other stories is not).
+    // From the mirror's side only: a mirror that came first is asked again when the origin
+    // arrives (see [`reconsider`]).
+    if let Some(mentions) = &probe.mentions
+        && mentions.names_a_writer
+        && candidate.role == Role::Origin
+        && gap <= thresholds.title_window
+        && guests(&candidate.title, &mentions.writers)
+            .iter()
+            .any(|guest| mentions.names(guest))
+        && titles_tell()
+    {
+        let title = theirs.first().map_or("", String::as_str);
+        let theirs = content_words(title, candidate.body.as_deref());
+        let fewest = mentions.content.len().min(theirs.len());
+        let shared = mentions.content.intersection(&theirs).count();
+        let share = shared as f64 / fewest.max(1) as f64;
+        if fewest >= MIN_SUMMARY_WORDS && share >= GUEST_WORDS_SHARED {
+            return found(MatchReason::Guest, share);
+        }
+    }
     None
 }
+
+/// Share of meaningful words a page that names an episode's guest and show must have in
+/// common with the episode's text: enough to be about it, less than a summary needs without
+/// the names (see [`SUMMARY_WORDS_SHARED`]).
+const GUEST_WORDS_SHARED: f64 = 0.2;
 
 /// Picks the story an item joins: the strongest evidence, then the highest score, then the
 /// oldest story, so the verdict never depends on the order candidates were listed in.
@@ -814,6 +954,42 @@ pub fn summarised_by(
         candidates,
         thresholds,
     )
+}
+
+/// Asks again which work a stored mirror that started a story of its own is about, once more
+/// items are stored around it (`around`: the items published within days of it): the verdict
+/// it would have had, had it come after them, by every evidence but links (which the store
+/// finds from either side), then by its own words as a summary. Returns the story, the
+/// evidence, its score and what the mirror is to that work. A mirror polled before its origin
+/// thus ends where it would have ended after it.
+pub fn reconsider(
+    mirror: &Candidate,
+    around: &[Candidate],
+    decorations: &Decorations,
+    thresholds: &Thresholds,
+) -> Option<(i64, MatchReason, f64, MemberRole)> {
+    if mirror.role != Role::Mirror {
+        return None;
+    }
+    let probe = Probe::of_stored(mirror, decorations);
+    // Only the writers' works: a story of mirrors alone that it matches too is folded when
+    // its own founder is asked.
+    let works: Vec<Candidate> = around
+        .iter()
+        .filter(|c| c.story.has_origin)
+        .cloned()
+        .collect();
+    match decide(&probe, &works, thresholds) {
+        Decision::Join {
+            story_id,
+            reason,
+            score,
+            member_role,
+            ..
+        } if story_id != mirror.story_id => Some((story_id, reason, score, member_role)),
+        _ => summarised_by(mirror, around, thresholds)
+            .map(|(story_id, score)| (story_id, MatchReason::Words, score, MemberRole::Summary)),
+    }
 }
 
 /// The story a summary from `source` published at `published` is about, by its `words`:

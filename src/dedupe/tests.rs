@@ -784,3 +784,123 @@ fn a_mirror_whose_address_spells_the_title_joins_under_a_headline_of_its_own() {
         Some((1, MatchReason::Address))
     );
 }
+
+/// The words of an interview about lighthouses, as its show describes the episode.
+const INTERVIEW: &str = "<p>Lena Marsh spent twenty winters keeping the Skerry light and \
+    tells the Lights Podcast how keepers trimmed wicks, polished Fresnel lenses and logged storms \
+    in diaries. She recalls when clockwork rotation, electric lamps and photocells replaced the \
+    keepers one by one, why coastguards distrusted the first automatic beacons, and how museum \
+    volunteers now guide visitors up the spiral stairs of towers she once tended.</p>";
+
+/// A directory's page about that episode under a headline of its own, naming the show with
+/// `show` and its guest in `title`.
+fn page_about_interview(title: &str, show: &str) -> Item {
+    item(
+        title,
+        Some("https://directory.example/notes/9"),
+        Some(&format!(
+            "<p>{show} · 2 April</p><p>Marsh looks back on twenty winters at the Skerry light: \
+             trimming wicks, polishing Fresnel lenses, storm diaries, then clockwork, electric \
+             lamps and photocells taking over. Coastguards distrusted automatic beacons; \
+             museum volunteers now guide visitors up spiral stairs.</p>"
+        )),
+    )
+}
+
+#[test]
+fn a_mirror_naming_the_guest_and_the_show_joins_the_episode() {
+    let decorations = Decorations::new(["Lights Podcast", "Tom Reed"]);
+    let episode = item(
+        "Lena Marsh — Twenty winters at the Skerry light",
+        Some("https://lights.example/p/marsh"),
+        Some(INTERVIEW),
+    );
+    let verdict = |page: &Item, at: DateTime<Utc>| {
+        let probe = Probe::new(page, Role::Mirror, at, &decorations, &HashSet::new());
+        let stored = candidate_as(1, &episode, day(1), Role::Origin);
+        joined(&decide(&probe, &[stored], &Thresholds::default()))
+    };
+    let page = page_about_interview("Lena Marsh: the last keeper speaks", "Lights Podcast");
+    assert_eq!(verdict(&page, day(2)), Some((1, MatchReason::Guest)));
+    // The surname in the headline, the whole name in the text.
+    let mut surname = page_about_interview("Marsh: keepers were replaced slowly", "Lights Podcast");
+    surname.content = surname
+        .content
+        .map(|text| text.replace("Marsh looks", "Lena Marsh looks"));
+    assert_eq!(verdict(&surname, day(1)), Some((1, MatchReason::Guest)));
+    let surname_only =
+        page_about_interview("Marsh: keepers were replaced slowly", "Lights Podcast");
+    assert_eq!(verdict(&surname_only, day(1)), None);
+    // Without the show named, a week later, or with the host in the guest's place: no.
+    let no_show = page_about_interview("Lena Marsh: the last keeper speaks", "Coast notes");
+    assert_eq!(verdict(&no_show, day(2)), None);
+    assert_eq!(verdict(&page, day(9)), None);
+    let hosted = item(
+        "Twenty winters at the Skerry light — Tom Reed",
+        Some("https://lights.example/p/reed"),
+        Some(INTERVIEW),
+    );
+    let probe = Probe::new(
+        &page_about_interview("Tom Reed: the last keeper speaks", "Lights Podcast"),
+        Role::Mirror,
+        day(2),
+        &decorations,
+        &HashSet::new(),
+    );
+    let stored = candidate_as(1, &hosted, day(1), Role::Origin);
+    assert_eq!(
+        decide(&probe, &[stored], &Thresholds::default()),
+        Decision::New
+    );
+    // Another show's roundup that names the guest and the show among other stories.
+    let roundup = item(
+        "Lena Marsh on the Lights Podcast reaction, harbour dredging, ferry strike",
+        Some("https://other.example/ep/40"),
+        Some(
+            "<p>The hosts react to the Lights Podcast interview, then turn to the harbour \
+             dredging contract, a ferry strike that stranded commuters, rising insurance \
+             premiums for fishing boats, a new marina tax and the council's budget vote, \
+             before answering listener mail about tide tables and weekend sailing races.</p>",
+        ),
+    );
+    assert_eq!(verdict(&roundup, day(2)), None);
+}
+
+#[test]
+fn a_mirror_that_came_before_its_work_is_asked_again_by_every_evidence() {
+    let decorations = Decorations::new(["Lights Podcast"]);
+    let page = page_about_interview("Lena Marsh: the last keeper speaks", "Lights Podcast");
+    let episode = item(
+        "Lena Marsh — Twenty winters at the Skerry light",
+        Some("https://lights.example/p/marsh"),
+        Some(INTERVIEW),
+    );
+    let mirror = candidate_as(1, &page, day(1), Role::Mirror);
+    let around = [
+        mirror.clone(),
+        candidate_as(2, &episode, day(1), Role::Origin),
+    ];
+    let verdict = reconsider(&mirror, &around, &decorations, &Thresholds::default());
+    assert!(
+        matches!(
+            verdict,
+            Some((
+                2,
+                MatchReason::Guest,
+                _,
+                MemberRole::Coverage | MemberRole::Summary
+            ))
+        ),
+        "{verdict:?}"
+    );
+    // An origin item is not asked again, and nothing around means nothing found.
+    let origin = candidate_as(3, &episode, day(1), Role::Origin);
+    assert_eq!(
+        reconsider(&origin, &around, &decorations, &Thresholds::default()),
+        None
+    );
+    assert_eq!(
+        reconsider(&mirror, &[], &decorations, &Thresholds::default()),
+        None
+    );
+}

@@ -371,6 +371,88 @@ impl Decorations {
         }
         None
     }
+
+    /// The writers' names of two words or more ("dwarkesh patel", "latent space"): a page with
+    /// one of them in its title or text says whose show it is about. A surname alone ("patel")
+    /// is left out: other people carry it.
+    pub fn full_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .names
+            .iter()
+            .filter(|name| name.contains(' '))
+            .cloned()
+            .collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+/// Characters that part a headline from the names beside it ("Andrej Karpathy — AGI is
+/// still a decade away", "Every Agent Needs a Box — Aaron Levie, Box", "X (Anthropic CEO)").
+const NAME_PARTS: &[char] = &[
+    '—', '–', '|', ':', ',', '&', '(', ')', '[', ']', '“', '”', '"', '+', '·', '/',
+];
+
+/// Words that open a list of guests ("with Chris Manning", "w/ Pavan Kumar Reddy").
+const GUEST_OPENERS: &[&str] = &["with", "w", "feat", "ft", "featuring", "by", "and"];
+
+/// The people a title puts beside its headline: parts of two or three capitalised words
+/// ("Andrej Karpathy", "Prof. Max Welling", "Fan-yun Sun"), as keys. Interview shows title an
+/// episode after its guest, and pages about the episode name the guest in their own headline
+/// even when the rest of it is theirs. A title that is one part only has no guest (the whole
+/// title is the headline), acronyms ("AGI", "TTS") and numbers make no name, and neither do
+/// the writers' own `names` (a host is on every episode).
+pub fn guests(title: &str, names: &[String]) -> Vec<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in title.split(NAME_PARTS) {
+        // " - " and " and " part names too, but a hyphen inside a word ("Fan-yun") does not.
+        for piece in part.split(" - ") {
+            parts.extend(piece.split(" and "));
+        }
+    }
+    let parts: Vec<Vec<&str>> = parts
+        .iter()
+        .map(|part| part.split_whitespace().collect::<Vec<_>>())
+        .filter(|words| !words.is_empty())
+        .collect();
+    if parts.len() < 2 {
+        return Vec::new();
+    }
+    let is_name_word = |word: &str| {
+        let mut chars = word.chars();
+        chars.next().is_some_and(char::is_uppercase)
+            && word.chars().any(char::is_lowercase)
+            && word
+                .chars()
+                .all(|c| c.is_alphabetic() || matches!(c, '-' | '\'' | '’' | '.'))
+    };
+    let mut found: Vec<String> = Vec::new();
+    for words in parts {
+        let start = words
+            .iter()
+            .position(|w| !GUEST_OPENERS.contains(&w.trim_end_matches('/').to_lowercase().as_str()))
+            .unwrap_or(words.len());
+        let words = &words[start..];
+        if !(2..=3).contains(&words.len()) || !words.iter().all(|w| is_name_word(w)) {
+            continue;
+        }
+        let Some(key) = title_key(&words.join(" ")) else {
+            continue;
+        };
+        if significant_words(&key) >= 2 && !names.contains(&key) && !found.contains(&key) {
+            found.push(key);
+        }
+    }
+    found
+}
+
+/// Whether the words `haystack` hold `needle`'s words together and in order.
+pub fn contains_run<S: AsRef<str>>(haystack: &[S], needle: &str) -> bool {
+    let needle: Vec<&str> = needle.split(' ').collect();
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|run| run.iter().map(AsRef::as_ref).eq(needle.iter().copied()))
 }
 
 /// Words that put a guest on a show in the middle of a title ("X on Dwarkesh Patel: ...").
@@ -624,6 +706,54 @@ mod tests {
         ));
         assert!(!contains_title("why the ai race is over", "the ai race"));
         assert!(!contains_title("open models", "open models"));
+    }
+
+    #[test]
+    fn guests_are_the_names_beside_a_headline() {
+        let hosts = vec!["dwarkesh patel".to_owned()];
+        let cases: [(&str, &[&str]); 9] = [
+            (
+                "Andrej Karpathy — AGI is still a decade away",
+                &["andrej karpathy"],
+            ),
+            (
+                "What remains scarce after AGI? – Alex Imas and Phil Trammell",
+                &["alex imas", "phil trammell"],
+            ),
+            (
+                "Dario Amodei (Anthropic CEO) — The hidden pattern behind every AI breakthrough",
+                &["dario amodei"],
+            ),
+            (
+                "Moonlake: Causal World Models should be Multimodal, Interactive, and Efficient \
+                 — with Chris Manning and Fan-yun Sun",
+                &["chris manning", "fan yun sun"],
+            ),
+            (
+                "Searching the Space of All Possible Materials — Prof. Max Welling, CuspAI",
+                &["prof max welling"],
+            ),
+            (
+                "Every Agent Needs a Box — Aaron Levie, Box",
+                &["aaron levie"],
+            ),
+            // The whole title is the headline; acronyms and numbers are no names.
+            ("Quoting Andrew Quinn", &[]),
+            ("Mistral: Voxtral TTS, Forge & Mistral 4", &[]),
+            // The host is on every episode.
+            ("What are we scaling? — Dwarkesh Patel", &[]),
+        ];
+        for (title, expected) in cases {
+            assert_eq!(guests(title, &hosts), expected, "{title}");
+        }
+    }
+
+    #[test]
+    fn runs_are_found_whole_and_in_order() {
+        let words = ["andrej", "karpathy", "on", "dwarkesh", "patel"];
+        assert!(contains_run(&words, "dwarkesh patel"));
+        assert!(!contains_run(&words, "patel dwarkesh"));
+        assert!(!contains_run(&words, "karpathy dwarkesh"));
     }
 
     #[test]

@@ -292,6 +292,7 @@ impl WriteTx<'_> {
                     ItemKind::Post => None,
                 },
                 body: item.content.or(item.summary),
+                title: item.title,
                 reason: MatchReason::parse(&reason).unwrap_or(MatchReason::New),
                 boilerplate,
                 linked: linked.get(&id).copied(),
