@@ -220,7 +220,7 @@ pub enum MatchReason {
     Address,
     /// Near-identical text, the feeds' boilerplate aside.
     Content,
-    /// Several passages quoted word for word from the work, within days.
+    /// Several passages quoted word for word from the work, within days (one more within weeks).
     Quotes,
     /// A mirror that names the guest of the work's interview and the writers' show, within
     /// days, and shares its words.

@@ -11,7 +11,10 @@
 //! 3. the same title once decorations are removed (see [`title`]), within days;
 //! 4. near-identical text, each feed's boilerplate left out;
 //! 5. a mirror's title that contains the work's whole, distinctive title, within days;
-//! 6. several passages a mirror quotes word for word from an origin's text, within days.
+//! 6. several passages a mirror quotes word for word from an origin's text, within days (one
+//!    more passage within weeks);
+//! 7. a mirror that names the guest of an origin's interview and the writers' show, within
+//!    days, and shares the episode's words.
 //!
 //! Roles decide what evidence may do. A mirror joins an origin item's story by title even when
 //! its text is its own summary; two origin items of different feeds whose texts clearly
@@ -54,7 +57,8 @@ pub struct Thresholds {
     /// Title and quotation evidence that involves a mirror counts only this close in time: a
     /// directory lists an episode days after it aired.
     pub mirror_window: Duration,
-    /// Near-identical text matches only this close in time (a re-run a year later is new).
+    /// Near-identical text matches only this close in time (a re-run a year later is new), and
+    /// a retelling that quotes one passage more than `min_quoted_passages` too.
     pub content_window: Duration,
     /// Containment at or above which texts are the same work.
     pub content_threshold: f64,
@@ -738,7 +742,7 @@ pub fn match_candidate(
         }
     }
 
-    if gap <= thresholds.mirror_window {
+    if gap <= thresholds.content_window {
         // A mirror quotes; an origin is quoted (one writer quoting another is a reply, a work
         // of its own). Between two mirrors, either may be quoting the other.
         let probe_quotes = || quoted_passages(&probe.sequence, &candidate_text().1);
@@ -756,8 +760,14 @@ pub fn match_candidate(
             }
             (Role::Origin, Role::Origin) => None,
         };
+        // Within days, a couple of passages; a retelling weeks later quotes more of it.
+        let needed = if gap <= thresholds.mirror_window {
+            thresholds.min_quoted_passages
+        } else {
+            thresholds.min_quoted_passages + 1
+        };
         if let Some(((passages, quoted_words), quoting_words)) = quoting
-            && passages >= thresholds.min_quoted_passages
+            && passages >= needed
         {
             let score = (quoted_words as f64 / quoting_words.max(1) as f64).min(1.0);
             return found(MatchReason::Quotes, score);

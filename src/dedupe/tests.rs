@@ -436,9 +436,24 @@ fn several_quoted_passages_make_coverage_and_one_does_not() {
         joined(&verdict_as(&one, Role::Mirror, day(2), &stored)),
         None
     );
-    // A week later the same quotations are a look back, not coverage of the news.
+    // A week later two quotations are a look back, not coverage of the news; a retelling
+    // weeks later that quotes three passages is about the work, though not a season later.
     assert_eq!(
         joined(&verdict_as(&two, Role::Mirror, day(20), &stored)),
+        None
+    );
+    let three = rewrite(&[
+        "first clockwork that turned the lens, then electric lamps",
+        "many towers became museums where visitors climb the same stairs",
+        "kept by families who lived at the foot of the tower",
+    ]);
+    assert_eq!(
+        joined(&verdict_as(&three, Role::Mirror, day(20), &stored)),
+        Some((1, MatchReason::Quotes))
+    );
+    let season_later = day(1) + Duration::days(60);
+    assert_eq!(
+        joined(&verdict_as(&three, Role::Mirror, season_later, &stored)),
         None
     );
 }
