@@ -40,18 +40,24 @@ use crate::common::server::{Reply, TestServer};
 /// matcher measures and are raised as it improves, never lowered for a matcher change: a floor
 /// that moves down lets the regression it was set to catch through. They sit under it by more
 /// than a poll's run-to-run spread, though: one poll ingests feeds in the order they answer,
-/// and the same matcher has measured holdout recall anywhere from 0.862 to 0.885 between runs.
+/// and a matcher that decided a mirror differently when it came before its work measured
+/// holdout recall anywhere from 0.862 to 0.885 between runs. A mirror that came first is now
+/// asked again by every evidence once its work arrives (`dedupe::reconsider`), and polling every
+/// mirror before any origin measures the same as polling all at once.
 /// Measured blind (the matcher before this set was written): tune P 1.000 R 0.293, holdout
 /// P 1.000 R 0.489. Then: tune P 1.000 R 0.919, holdout P 1.000 R 0.885. The Dwarkesh set came
-/// later, scored blind at R 0.601 (0.620 mirrors first); with it the tune split measures
-/// P 1.000 R 0.789 (0.804), holdout P 1.000 R 0.885 (0.885).
+/// later, scored blind at R 0.601 (0.620 mirrors first); with it the tune split measured
+/// P 1.000 R 0.789 (0.804), holdout P 1.000 R 0.885 (0.885). With guest evidence, mirrors asked
+/// again by every evidence and retellings quoting three passages within weeks: tune P 1.000
+/// R 0.912 (0.912), holdout P 1.000 R 0.885 (0.885).
 const TUNE_PRECISION_FLOOR: f64 = 0.99;
 /// Pairwise recall the matcher must keep on each set of the `tune` split (raised, never
 /// lowered). Per set, so that a harder set joining the split does not lower the others' floors.
+/// Measured: latent-space 0.974, simon-willison 0.935, dwarkesh 0.885 (in both poll orders).
 const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
-    ("latent-space", 0.90),
+    ("latent-space", 0.94),
     ("simon-willison", 0.90),
-    ("dwarkesh", 0.68),
+    ("dwarkesh", 0.85),
 ];
 /// Pairwise precision on the `holdout` split (raised, never lowered).
 const HOLDOUT_PRECISION_FLOOR: f64 = 0.99;
