@@ -216,6 +216,8 @@ pub enum MatchReason {
     Title,
     /// A mirror's title contains the work's whole, distinctive title, within days.
     TitleContained,
+    /// The same numbered episode of one of the writers' shows ("Lex Fridman Podcast #452").
+    Issue,
     /// A mirror's address spells the work's title (a directory's page named after the episode).
     Address,
     /// Near-identical text, the feeds' boilerplate aside.
@@ -251,6 +253,7 @@ impl MatchReason {
             MatchReason::Link => "its text links to the work's page",
             MatchReason::Title => "the same title, decorations removed",
             MatchReason::TitleContained => "its title contains the work's whole title",
+            MatchReason::Issue => "names the same numbered episode of the show",
             MatchReason::Address => "its address spells the work's title",
             MatchReason::Content => "near-identical text",
             MatchReason::Quotes => "quotes the work word for word",
@@ -437,6 +440,7 @@ mod tests {
                 (MatchReason::Link, "link"),
                 (MatchReason::Title, "title"),
                 (MatchReason::TitleContained, "title-contained"),
+                (MatchReason::Issue, "issue"),
                 (MatchReason::Address, "address"),
                 (MatchReason::Content, "content"),
                 (MatchReason::Quotes, "quotes"),

@@ -8,7 +8,8 @@
 //! 1. the same canonical URL;
 //! 2. a mirror's text links to the work's page, and to no other stored work (a page that links
 //!    to several works is a roundup and joins none of them by its links);
-//! 3. the same title once decorations are removed (see [`title`]), within days;
+//! 3. the same title once decorations are removed (see [`title`]), within days, or the same
+//!    numbered episode of one of the writers' shows at any distance;
 //! 4. near-identical text, each feed's boilerplate left out;
 //! 5. a mirror's title that contains the work's whole, distinctive title, within days;
 //! 6. several passages a mirror quotes word for word from an origin's text, within days (one
@@ -126,6 +127,9 @@ pub struct Probe {
     pub published: DateTime<Utc>,
     /// Who a mirror's title and text name (`None` for an origin's item).
     pub mentions: Option<Mentions>,
+    /// The numbered episodes of the writers' shows its title names (see
+    /// [`Decorations::issues`]), which are among its title keys too.
+    pub issues: Vec<String>,
 }
 
 /// What a mirror names, read once: a page about an interview names its guest and the show,
@@ -246,6 +250,7 @@ impl Probe {
             title_grams: grams,
         };
         Probe {
+            issues: decorations.issues(&item.title),
             mentions: (role == Role::Mirror)
                 .then(|| Mentions::new(&item.title, item.body(), decorations)),
             link_post: is_link_post(item),
@@ -306,6 +311,7 @@ impl Probe {
             shingles: sequence.iter().copied().collect(),
             sequence,
             published: stored.published,
+            issues: decorations.issues(&stored.title),
             mentions: (stored.role == Role::Mirror)
                 .then(|| Mentions::new(&stored.title, body, decorations)),
         }
@@ -512,7 +518,7 @@ pub fn tier_rank(reason: MatchReason) -> u8 {
         MatchReason::Guid | MatchReason::Manual => 9,
         MatchReason::Url | MatchReason::Audio => 8,
         MatchReason::Link => 7,
-        MatchReason::Title | MatchReason::Address => 6,
+        MatchReason::Title | MatchReason::Address | MatchReason::Issue => 6,
         MatchReason::Content => 5,
         MatchReason::TitleContained => 4,
         MatchReason::Quotes => 3,
@@ -689,6 +695,12 @@ pub fn match_candidate(
         if !disagree {
             return found(MatchReason::Title, 1.0);
         }
+    }
+
+    // The same numbered episode of one of the writers' shows ("Lex Fridman Podcast #452"),
+    // however far apart: a show gives each number once.
+    if !both_origin && probe.issues.iter().any(|issue| theirs.contains(issue)) && titles_tell() {
+        return found(MatchReason::Issue, 1.0);
     }
 
     // A mirror's title that keeps nearly every word of the other's (shortened, reordered).

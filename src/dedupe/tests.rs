@@ -919,3 +919,41 @@ fn a_mirror_that_came_before_its_work_is_asked_again_by_every_evidence() {
         None
     );
 }
+
+#[test]
+fn the_same_numbered_episode_of_a_show_joins_at_any_distance() {
+    let decorations = Decorations::new(["Lights Podcast"]);
+    let episode = item(
+        "Lena Marsh: twenty winters at the Skerry light | Lights Podcast #12",
+        Some("https://video.example/watch?v=12"),
+        Some(INTERVIEW),
+    );
+    let mut stored = candidate_as(1, &episode, day(1), Role::Origin);
+    stored.title_keys = title_keys(&episode.title, &decorations);
+    let verdict = |title: &str| {
+        let page = item(
+            title,
+            Some("https://vault.example/117.html"),
+            Some("<p>Notes on a conversation about harbours, tides and ferries.</p>"),
+        );
+        let months_later = day(1) + Duration::days(240);
+        let probe = Probe::new(
+            &page,
+            Role::Mirror,
+            months_later,
+            &decorations,
+            &HashSet::new(),
+        );
+        joined(&decide(
+            &probe,
+            std::slice::from_ref(&stored),
+            &Thresholds::default(),
+        ))
+    };
+    assert_eq!(
+        verdict("Lights Podcast #12 - 09/07/2025"),
+        Some((1, MatchReason::Issue))
+    );
+    assert_eq!(verdict("Lights Podcast #13 - 09/07/2025"), None);
+    assert_eq!(verdict("Harbour Podcast #12 - 09/07/2025"), None);
+}

@@ -372,6 +372,37 @@ impl Decorations {
         None
     }
 
+    /// The numbered issues of the writers' shows a title names ("Lex Fridman Podcast #452",
+    /// "Import AI 412: ..."), each as a key ("lex fridman podcast 452"): a show numbers each
+    /// episode once, so the show's name and the number name one work at any distance in time.
+    /// A year ("Simon Willison 2026") is no issue number.
+    pub fn issues(&self, title: &str) -> Vec<String> {
+        let words = key_words(&title.to_lowercase());
+        let mut found = Vec::new();
+        for name in self.full_names() {
+            let name_words: Vec<&str> = name.split(' ').collect();
+            for (at, run) in words.windows(name_words.len()).enumerate() {
+                if !run
+                    .iter()
+                    .map(String::as_str)
+                    .eq(name_words.iter().copied())
+                {
+                    continue;
+                }
+                let number = words[at + name_words.len()..]
+                    .iter()
+                    .find(|w| !ISSUE_WORDS.contains(&w.as_str()));
+                if let Some(number) = number.filter(|n| is_issue_number(n)) {
+                    let key = format!("{name} {number}");
+                    if !found.contains(&key) {
+                        found.push(key);
+                    }
+                }
+            }
+        }
+        found
+    }
+
     /// The writers' names of two words or more ("dwarkesh patel", "latent space"): a page with
     /// one of them in its title or text says whose show it is about. A surname alone ("patel")
     /// is left out: other people carry it.
@@ -385,6 +416,19 @@ impl Decorations {
         names.sort_unstable();
         names
     }
+}
+
+/// Words between a show's name and its episode number ("Lex Fridman Podcast episode 452").
+const ISSUE_WORDS: &[&str] = &["episode", "ep", "no", "issue", "number", "vol"];
+
+/// An episode or issue number: up to four digits, and not a year.
+fn is_issue_number(word: &str) -> bool {
+    !word.is_empty()
+        && word.len() <= 4
+        && word.chars().all(|c| c.is_ascii_digit())
+        && !word
+            .parse::<u32>()
+            .is_ok_and(|n| (1900..=2100).contains(&n) && word.len() == 4)
 }
 
 /// Characters that part a headline from the names beside it ("Andrej Karpathy — AGI is
@@ -480,6 +524,7 @@ pub fn title_keys(title: &str, decorations: &Decorations) -> Vec<String> {
     {
         keys.push(quoted);
     }
+    keys.extend(decorations.issues(title));
     let mut seen = std::collections::HashSet::new();
     keys.retain(|key| seen.insert(key.clone()));
     keys
@@ -746,6 +791,32 @@ mod tests {
         for (title, expected) in cases {
             assert_eq!(guests(title, &hosts), expected, "{title}");
         }
+    }
+
+    #[test]
+    fn a_show_and_its_episode_number_are_a_key() {
+        let decorations = Decorations::new(["Lex Fridman Podcast", "Lex Fridman", "Import AI"]);
+        let youtube = title_keys(
+            "Dario Amodei: Anthropic CEO on Claude | Lex Fridman Podcast #452",
+            &decorations,
+        );
+        let mirror = title_keys("Lex Fridman Podcast #452 - 09/07/2025", &decorations);
+        assert!(
+            youtube.contains(&"lex fridman podcast 452".to_owned()),
+            "{youtube:?}"
+        );
+        assert!(
+            mirror.contains(&"lex fridman podcast 452".to_owned()),
+            "{mirror:?}"
+        );
+        assert_eq!(
+            decorations.issues("Import AI issue 412: the scaling of things"),
+            vec!["import ai 412"]
+        );
+        // A year, a show never named, or a show without a number: no issue.
+        assert!(decorations.issues("Lex Fridman 2025 in review").is_empty());
+        assert!(decorations.issues("Other Show #452").is_empty());
+        assert!(decorations.issues("The best of Import AI").is_empty());
     }
 
     #[test]

@@ -55,12 +55,13 @@ const TUNE_PRECISION_FLOOR: f64 = 0.99;
 /// lowered). Per set, so that a harder set joining the split does not lower the others' floors.
 /// Measured: latent-space 0.974, simon-willison 0.935, dwarkesh 0.885 (in both poll orders).
 /// The Lex Fridman set came last, scored blind (the matcher above, before any change it
-/// prompted) at P 1.000 R 0.791 in both poll orders.
+/// prompted) at P 1.000 R 0.791 in both poll orders; with a show's numbered episode as
+/// evidence it measures R 0.884, and the whole tune split P 1.000 R 0.909 (holdout unchanged).
 const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
     ("latent-space", 0.94),
     ("simon-willison", 0.90),
     ("dwarkesh", 0.85),
-    ("lex-fridman", 0.75),
+    ("lex-fridman", 0.84),
 ];
 /// Pairwise precision on the `holdout` split (raised, never lowered).
 const HOLDOUT_PRECISION_FLOOR: f64 = 0.99;
