@@ -517,10 +517,11 @@ fn settle(
                 None
             }
             (DeliveryKind::Update, Some(FirstMessage::Pending { due })) => {
-                // An edit cannot overtake the message it edits.
+                // An edit cannot overtake the message it edits, nor an earlier edit.
                 let update = DeliveryUpdate::Defer {
                     at: retry::clamp_retry(config, &delivery, (*due).max(now), now),
-                    reason: "waiting for the story's first message to be acknowledged".into(),
+                    reason: "waiting for the story's first message (or an earlier edit) to be acknowledged"
+                        .into(),
                 };
                 store.lock().record_delivery(delivery.id, &update, now)?;
                 report.deferred += 1;

@@ -515,7 +515,8 @@ pub enum DeliveryKind {
 /// The state of the first message an edit applies to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FirstMessage {
-    /// Not acknowledged yet: the edit waits until it is, due again at `due` at the earliest.
+    /// Not acknowledged yet, or an earlier edit of it is still owed: the edit waits until
+    /// they are (so a receiver gets revisions in order), due again at `due` at the earliest.
     Pending { due: DateTime<Utc> },
     /// Acknowledged, with the service's id of the message when the service gave one.
     Delivered { remote_id: Option<String> },
@@ -639,7 +640,11 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT o.id, o.story_id, o.sink, o.idempotency_key, o.attempts, o.created_at,
                     o.kind, o.revision, o.changes, o.generation, s.atom_id,
-                    f.state, f.remote_id, f.due_at
+                    f.state, f.remote_id, f.due_at,
+                    (SELECT min(e.due_at) FROM outbox e
+                     WHERE o.kind = 'update' AND e.story_id = o.story_id AND e.sink = o.sink
+                       AND e.kind = 'update' AND e.state = 'pending'
+                       AND e.revision < o.revision)
              FROM outbox o
              JOIN stories s ON s.id = o.story_id
              LEFT JOIN outbox f ON o.kind = 'update' AND f.kind = 'new'
@@ -654,15 +659,25 @@ impl Store {
             };
             let first = match kind {
                 DeliveryKind::New => None,
-                DeliveryKind::Update => Some(match row.get::<_, Option<String>>(11)?.as_deref() {
-                    Some("pending") => FirstMessage::Pending {
-                        due: timestamp_at(row, 13)?.unwrap_or(now),
+                DeliveryKind::Update => Some(
+                    match (
+                        row.get::<_, Option<String>>(11)?.as_deref(),
+                        timestamp_at(row, 14)?,
+                    ) {
+                        (Some("pending"), _) => FirstMessage::Pending {
+                            due: timestamp_at(row, 13)?.unwrap_or(now),
+                        },
+                        // Edits go out in revision order: this one waits for an earlier one
+                        // still owed (being retried), as it waits for the first message.
+                        (Some("delivered"), Some(earlier)) => {
+                            FirstMessage::Pending { due: earlier }
+                        }
+                        (Some("delivered"), None) => FirstMessage::Delivered {
+                            remote_id: row.get(12)?,
+                        },
+                        _ => FirstMessage::Gone,
                     },
-                    Some("delivered") => FirstMessage::Delivered {
-                        remote_id: row.get(12)?,
-                    },
-                    _ => FirstMessage::Gone,
-                }),
+                ),
             };
             Ok((
                 Delivery {

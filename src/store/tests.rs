@@ -966,17 +966,16 @@ fn changes_fold_into_a_waiting_row_and_a_send_that_missed_one_owes_an_edit() {
     assert!(update(&mut store, story, &joined("m4"), 4));
     let rows = outbox_rows(&store, story);
     assert_eq!(rows[2], ("update".into(), 2, "pending".into(), 1));
-    let keys: Vec<String> = store
-        .due_deliveries(at(9), None, 10)
-        .expect("due")
-        .into_iter()
-        .map(|d| d.idempotency_key)
-        .collect();
+    let due = store.due_deliveries(at(9), None, 10).expect("due");
+    let keys: Vec<&str> = due.iter().map(|d| d.idempotency_key.as_str()).collect();
     assert_eq!(
         keys,
         [revision_key("k-first", 1), revision_key("k-first", 2)]
     );
     assert_ne!(keys[0], keys[1]);
+    // Revision 2 waits for revision 1, still owed (retrying at 3), so revisions arrive in order.
+    assert_eq!(due[1].first, Some(FirstMessage::Pending { due: at(3) }));
+    assert!(matches!(due[0].first, Some(FirstMessage::Delivered { .. })));
     // A merge cancels what the folded story had not sent yet.
     {
         let write = store.begin_write().expect("write");

@@ -1852,3 +1852,46 @@ fn slack_web_api_errors_in_a_200_answer_are_failures() {
     );
     assert_eq!(s.sink_status("lost")[2..5], ["0", "0", "1"]);
 }
+
+/// An edit still owed holds back the later ones, so a receiver gets revisions in order; the
+/// retried one keeps its key and its list of changes, and the later change is its own revision.
+#[test]
+fn edits_reach_a_receiver_in_revision_order() {
+    let hook = Receiver::new();
+    let sinks = sink(
+        "hook",
+        "webhook",
+        &hook.url("/hook"),
+        "events = [\"story.new\", \"story.updated\"]",
+    );
+    let s = Scenario::new(&[ESSAY], &sinks);
+    s.poll();
+    s.feeds.show(&["newsletter"]);
+    s.poll();
+    hook.then(Reply::status(503).header("Retry-After", "2"));
+    s.feeds.show(&["podcast"]);
+    let out = s.poll();
+    assert!(out.contains("0 sent, 1 failed"), "{out}");
+    // A copy arrives while revision 1 waits out the Retry-After: revision 2 waits behind it.
+    s.feeds.show(&["aggregator"]);
+    let out = s.poll();
+    assert!(out.contains("notifications: 0 sent, 0 failed"), "{out}");
+    assert_eq!(hook.requests().len(), 2);
+    std::thread::sleep(Duration::from_millis(2_200));
+    s.poll();
+    std::thread::sleep(Duration::from_millis(1_300));
+    s.poll();
+    let requests = hook.requests();
+    let bodies: Vec<serde_json::Value> = requests.iter().map(json).collect();
+    let revisions: Vec<Option<u64>> = bodies.iter().map(|b| b["revision"].as_u64()).collect();
+    assert_eq!(revisions, [None, Some(1), Some(1), Some(2)]);
+    assert_eq!(
+        requests[1].header("idempotency-key"),
+        requests[2].header("idempotency-key")
+    );
+    assert_eq!(bodies[1]["changes"], bodies[2]["changes"]);
+    assert_eq!(change_types(&bodies[1]), ["member_added", "audio_added"]);
+    assert_eq!(change_types(&bodies[3]), ["member_added"]);
+    assert_eq!(bodies[3]["changes"][0]["feed"], "aggregator");
+    assert_eq!(s.sink_status("hook")[2..5], ["0", "3", "0"]);
+}
