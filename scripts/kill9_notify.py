@@ -13,7 +13,9 @@
 
 Feeds: `alpha` and `beta` are origins, `gamma` is a mirror that reposts alpha's items (same
 link plus tracking parameters), sometimes in the same generation, sometimes later, and `beta`
-sometimes carries an audio episode of an alpha post. So a generation brings new stories,
+sometimes carries an audio episode of an alpha post; sometimes `gamma` lists that episode's
+audio under a title of its own a generation before `beta` has it, and the episode then merges
+the listing's story into the post's. So a generation brings new stories,
 mirrors joining stories in the same cycle, and mirrors joining stories from earlier cycles,
 which the sink (subscribed to `story.updated`) hears of as edits of the story's message.
 """
@@ -107,19 +109,35 @@ def add_items(ledger, gen, rng):
     for _ in range(rng.randint(0, 2)):
         new("beta", f"Note {text(rng, 4)}", f"https://beta.example/n/{word(rng)}-{n}",
             text(rng, 60))
+    # Episodes of posts that gamma listed in an earlier generation: each proves the listing's
+    # story and the post's are one work, so the two (both announced by now, or about to be)
+    # merge.
+    for post in ledger.get("listed", []):
+        new("beta", post["title"], post["link"], post["text"], audio=audio_of(post))
+    ledger["listed"] = []
     # Mirrors and episodes of alpha posts: this generation's or older ones.
     waiting = ledger.get("unmirrored", [])
     rng.shuffle(waiting)
     for post in waiting[: rng.randint(0, len(waiting))]:
-        if rng.random() < 0.7:
+        roll = rng.random()
+        if roll < 0.6:
             new("gamma", f"{post['title']} | Gamma", post["link"] + "?utm_source=gamma",
                 post["text"][:200])
+        elif roll < 0.85:
+            new("beta", post["title"], post["link"], post["text"], audio=audio_of(post))
         else:
-            new("beta", post["title"], post["link"], post["text"],
-                audio=post["link"].replace("/p/", "/audio/") + ".mp3")
+            # A directory lists the episode, under a title of its own and with nothing but its
+            # audio file, before the podcast feed has it: a story of its own until then.
+            new("gamma", f"Listen: {text(rng, 3)}", f"https://gamma.example/listen/{n + 1}",
+                "Stream or download.", audio=audio_of(post))
+            ledger.setdefault("listed", []).append(post)
         waiting.remove(post)
     ledger["unmirrored"] = waiting
     ledger["next"] = n
+
+
+def audio_of(post):
+    return post["link"].replace("/p/", "/audio/") + ".mp3"
 
 
 def cmd_init(directory):
@@ -350,15 +368,20 @@ def cmd_check(db, directory, log, killfile, sink):
         last[subject] = body
     stale = []
     for sid, (atom, merged) in stories.items():
-        row = outbox.get(sid)
-        if row is None or row[1] != "delivered" or atom not in last:
+        if atom not in last:
             continue
         body = last[atom]
         if merged is None:
+            row = outbox.get(sid)
+            if row is None or row[1] != "delivered":
+                continue  # reported above
             shown = len(body["story"]["members"])
             if shown != members.get(sid, 0):
                 stale.append(f"story {sid}: last message shows {shown} members of "
                              f"{members.get(sid, 0)}")
+        # Whatever the outbox says (a message in flight at a kill or a merge may have been
+        # received without its answer being recorded): a message the receiver holds about a
+        # story merged away must end pointing where it went.
         elif not any(c.get("type") == "merged_into" for c in body.get("changes", [])):
             stale.append(f"story {sid} (merged into {merged}): last message is not a pointer")
     if stale:

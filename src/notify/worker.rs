@@ -314,6 +314,20 @@ impl Notifier {
             let Some(unit) = next_unit(config, &mut queue, digest, clock.now()) else {
                 break;
             };
+            // Marked before it is sent, in its own commit: a merge that comes after cannot
+            // cancel a message that may reach the receiver, and one that came before (since
+            // this pass read the outbox) keeps it from being sent.
+            let ids: Vec<i64> = unit.readies.iter().map(|r| r.delivery.id).collect();
+            let live = store.lock().start_attempt(&ids, clock.now())?;
+            if live.len() < ids.len() {
+                tracing::debug!(sink = %config.name, "a story was merged away before its message went out; not sent");
+                for ready in unit.readies.into_iter().rev() {
+                    if live.contains(&ready.delivery.id) {
+                        queue.push_front(ready);
+                    }
+                }
+                continue;
+            }
             let verdict = match &unit.built {
                 Err(error) => Verdict::Permanent {
                     error: error.to_string(),
@@ -490,13 +504,15 @@ fn settle(
             .changes
             .iter()
             .any(|c| matches!(c, StoryChange::MergedInto { .. }));
-        if merged_away && !(delivery.kind == DeliveryKind::Update && points_on) {
-            // Folded into an older story since this pass read the outbox: that story has its
-            // own delivery, and the merge marked this one; leave it alone.
+        // A first message of a story merged away is still pending only when an attempt of it
+        // may have reached the receiver (the merge spared it): it goes again under its key,
+        // and the edit pointing at the survivor follows it. Any other row of such a story was
+        // cancelled by the merge, or is caught by `start_attempt` before it is sent.
+        if merged_away && delivery.kind == DeliveryKind::Update && !points_on {
             tracing::debug!(sink = %config.name, story = delivery.story_id, "story was merged; skipped");
             continue;
         }
-        let Some(message) = story.as_ref().and_then(Message::from_story) else {
+        let Some(mut message) = story.as_ref().and_then(Message::from_story) else {
             let error = format!("story {} has no items left", delivery.story_id);
             store
                 .lock()
@@ -504,9 +520,14 @@ fn settle(
             report.dead += 1;
             continue;
         };
+        if merged_away && delivery.kind == DeliveryKind::New {
+            // Sent again because it may have reached the receiver before the merge: under the
+            // id the receiver knows the story by, showing the story it is part of now.
+            message.story_id.clone_from(&delivery.atom_id);
+        }
         let edit = match (delivery.kind, &delivery.first) {
             (DeliveryKind::New, _) => {
-                if !message::wanted(config, &message) {
+                if !merged_away && !message::wanted(config, &message) {
                     tracing::debug!(sink = %config.name, story = %message.story_id, "filtered out");
                     store
                         .lock()

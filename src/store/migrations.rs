@@ -145,7 +145,10 @@ pub const MIGRATIONS: &[&str] = &[
     // changed, `generation` counts the changes folded into a pending row after it was queued
     // (a send that read an older generation owes a follow-up), and `remote_id` is the
     // service's id of the first message (Slack channel and ts, Discord message id, Matrix
-    // event id), kept when it is acknowledged so later edits can name it.
+    // event id), kept when it is acknowledged so later edits can name it. `attempted_at` is
+    // set just before each request goes out: from then on the receiver may hold the message
+    // even if no answer is ever recorded (a crash mid-request), so its content is no longer
+    // changed under its key and a merge no longer cancels it.
     r"
     CREATE TABLE outbox_v5 (
         id              INTEGER PRIMARY KEY,
@@ -162,7 +165,8 @@ pub const MIGRATIONS: &[&str] = &[
         revision        INTEGER NOT NULL DEFAULT 0,
         changes         TEXT NOT NULL DEFAULT '[]',
         generation      INTEGER NOT NULL DEFAULT 0,
-        remote_id       TEXT
+        remote_id       TEXT,
+        attempted_at    TEXT
     );
     INSERT INTO outbox_v5 (id, story_id, sink, idempotency_key, created_at, due_at, attempts,
                            state, last_error, delivered_at)

@@ -779,6 +779,27 @@ impl Store {
         Ok(())
     }
 
+    /// Marks rows as being sent, just before their request goes out, and returns those still
+    /// pending (a row merged away since it was read is not sent). From here on the receiver
+    /// may hold the message even if no answer is ever recorded (a crash mid-request): ingest no
+    /// longer folds changes into it, and a merge no longer cancels it.
+    pub fn start_attempt(&self, ids: &[i64], now: DateTime<Utc>) -> Result<Vec<i64>> {
+        let tx = self.conn.unchecked_transaction()?;
+        let mut live = Vec::with_capacity(ids.len());
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE outbox SET attempted_at = ?2 WHERE id = ?1 AND state = 'pending'",
+            )?;
+            for &id in ids {
+                if stmt.execute(params![id, timestamp(now)])? > 0 {
+                    live.push(id);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(live)
+    }
+
     /// Per-sink outbox totals, for `status` and the metrics.
     pub fn sink_totals(&self) -> Result<Vec<SinkTotals>> {
         let mut stmt = self.conn.prepare(
@@ -1028,8 +1049,13 @@ impl WriteTx<'_> {
             "UPDATE stories SET merged_into = ?2, updated_at = ?3 WHERE id = ?1",
             params![from, into, timestamp(now)],
         )?;
+        // A first message that may have reached its receiver (an attempt started) is not
+        // cancelled: it is sent again under its key (as the story it is part of now), so that
+        // its receipt, and the message's id, are known and the edit pointing at `into` can
+        // follow it.
         self.tx.execute(
-            "UPDATE outbox SET state = 'merged' WHERE story_id = ?1 AND state = 'pending'",
+            "UPDATE outbox SET state = 'merged' WHERE story_id = ?1 AND state = 'pending'
+                AND NOT (kind = 'new' AND (attempted_at IS NOT NULL OR attempts > 0))",
             [from],
         )?;
         Ok(())
@@ -1194,10 +1220,13 @@ impl WriteTx<'_> {
         if state != "pending" && state != "delivered" {
             return Ok(false);
         }
-        let open: Option<(i64, i64, String)> = self
+        // Only a row no attempt of which has started: one that may have reached the receiver
+        // keeps what it said under its key (a receiver that already has it would drop the
+        // change with the repeat), and the change becomes an edit of its own.
+        let open: Option<(i64, bool, String)> = self
             .tx
             .prepare_cached(
-                "SELECT id, attempts, changes FROM outbox
+                "SELECT id, attempts = 0 AND attempted_at IS NULL, changes FROM outbox
                  WHERE story_id = ?1 AND sink = ?2 AND state = 'pending'
                  ORDER BY id DESC LIMIT 1",
             )?
@@ -1205,7 +1234,7 @@ impl WriteTx<'_> {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })
             .optional()?;
-        if let Some((id, 0, changes)) = open {
+        if let Some((id, true, changes)) = open {
             let mut changes = changes_from_json(id, &changes)?;
             changes.push(change.clone());
             self.tx

@@ -84,7 +84,7 @@ fn migrations_are_append_only() {
         "8661a6e65aa2d6430eef88a68d3998a786dc70dedac71233d3c02ea8fc9769a6",
         "035c3236c837590b7999450ccffaa5d878b065740cdadfefa78cda0a85183a20",
         "be5b4bb99d4238c11e1df60c9512895e98ea39d5a11cfa11b088163fb472b8b6",
-        "da6ec88f9c2ab673da1393894507d5d2434568c528ba23e8c1fc495386ca2244",
+        "38665cf3e1ff9779879725887c3f9c80747cd981abc7b7467fa3ce3000f354ec",
     ];
     assert_eq!(
         MIGRATIONS.len(),
@@ -986,5 +986,72 @@ fn changes_fold_into_a_waiting_row_and_a_send_that_missed_one_owes_an_edit() {
         outbox_rows(&store, story)
             .iter()
             .all(|(_, _, state, _)| state != "pending")
+    );
+}
+
+/// Once an attempt of a row has started, its receiver may hold it whatever happens next (a
+/// crash before the answer is recorded): a change is no longer folded into it (a receiver that
+/// has it would drop the repeat, and the change with it), and a merge no longer cancels a first
+/// message, which is sent again so the edit pointing at the survivor can follow it. A row the
+/// merge did cancel is not sent even by a pass that read it before.
+#[test]
+fn a_started_attempt_keeps_its_content_and_survives_a_merge() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let (survivor, sent, unsent) = {
+        let write = store.begin_write().expect("write");
+        let survivor = write.create_story("urn:s", at(1), at(1)).expect("story");
+        let sent = write.create_story("urn:a", at(1), at(1)).expect("story");
+        let unsent = write.create_story("urn:b", at(1), at(1)).expect("story");
+        for (story, key) in [(survivor, "k-s"), (sent, "k-a"), (unsent, "k-b")] {
+            write
+                .enqueue_notification(story, "hook", key, at(1), at(1))
+                .expect("enqueue");
+        }
+        write.commit().expect("commit");
+        (survivor, sent, unsent)
+    };
+    let due = store.due_deliveries(at(1), None, 10).expect("due");
+    let row = |story: i64| {
+        due.iter()
+            .find(|d| d.story_id == story)
+            .map(|d| d.id)
+            .expect("row")
+    };
+    assert_eq!(
+        store.start_attempt(&[row(sent)], at(2)).expect("attempt"),
+        [row(sent)]
+    );
+    // The request is in flight (or the process died with it): a mirror joins.
+    {
+        let write = store.begin_write().expect("write");
+        assert!(
+            write
+                .enqueue_update(sent, "hook", &joined("m1"), at(2), at(2))
+                .expect("update"),
+            "an edit of its own, not folded into what may have been received"
+        );
+        write.merge_story(sent, survivor, at(2)).expect("merge");
+        write.merge_story(unsent, survivor, at(2)).expect("merge");
+        write.commit().expect("commit");
+    }
+    assert_eq!(
+        outbox_rows(&store, sent),
+        [
+            ("new".into(), 0, "pending".into(), 0),
+            ("update".into(), 1, "merged".into(), 1)
+        ],
+        "the first message is sent again, the edit of the merged story is cancelled"
+    );
+    assert_eq!(
+        outbox_rows(&store, unsent),
+        [("new".into(), 0, "merged".into(), 0)]
+    );
+    assert_eq!(
+        store
+            .start_attempt(&[row(unsent), row(sent)], at(3))
+            .expect("attempt"),
+        [row(sent)],
+        "a message cancelled by the merge is not sent by a pass that read it before"
     );
 }
