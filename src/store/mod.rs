@@ -585,7 +585,6 @@ fn changes_from_json(id: i64, text: &str) -> Result<Vec<StoryChange>> {
 }
 
 /// Queues edit `revision` for (story, sink) in `conn`'s transaction.
-#[allow(clippy::too_many_arguments)]
 fn insert_update(
     conn: &Connection,
     story_id: i64,

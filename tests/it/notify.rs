@@ -1173,6 +1173,17 @@ fn an_episode_arriving_later_edits_each_message_once() {
     ]
     .concat();
     let s = Scenario::new(&[ESSAY], &sinks);
+    let check = stdout(&s.run(&["check-config"]));
+    let follows: Vec<&str> = check
+        .lines()
+        .filter(|l| l.starts_with("notify ") && l.ends_with(", follows stories up"))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(
+        follows,
+        ["hook", "bot", "discord", "matrix", "phone"],
+        "{check}"
+    );
     s.poll();
     s.feeds.show(&["newsletter"]);
     let out = s.poll();
