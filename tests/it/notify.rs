@@ -1906,3 +1906,53 @@ fn edits_reach_a_receiver_in_revision_order() {
     assert_eq!(bodies[3]["changes"][0]["feed"], "aggregator");
     assert_eq!(s.sink_status("hook")[2..5], ["0", "3", "0"]);
 }
+
+/// The daemon's worker sends edits too, waking for them as for first messages: the episode
+/// that arrives while it runs becomes one edit, soon after the cycle that stored it.
+#[test]
+fn the_daemon_edits_a_message_when_the_episode_arrives() {
+    let hook = Receiver::new();
+    let discord = Receiver::answering(Reply::ok(DISCORD_MESSAGE));
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let extra = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[schedule]\ndefault = \"* * * * * *\"\n\n{}{}",
+        sink(
+            "hook",
+            "webhook",
+            &hook.url("/hook"),
+            "events = [\"story.new\", \"story.updated\"]"
+        ),
+        sink(
+            "discord",
+            "discord",
+            &discord.url("/api/webhooks/1/tok"),
+            ""
+        ),
+    );
+    let feeds = Feeds::start(&[ESSAY]);
+    let ws = Workspace::new();
+    let config = ws.write_config("t.toml", &feeds.config(), &extra);
+    let daemon = Daemon::start(&ws, &config, port);
+    std::thread::sleep(Duration::from_millis(1_500));
+    feeds.show(&["newsletter"]);
+    daemon.wait_for("the first messages", || {
+        hook.requests().len() == 1 && discord.requests().len() == 1
+    });
+    feeds.show(&["podcast"]);
+    daemon.wait_for("the edits", || {
+        hook.requests().len() == 2 && discord.requests().len() == 2
+    });
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(
+        events(&hook),
+        ["story.new", "story.updated"],
+        "one edit, once"
+    );
+    assert_eq!(discord.requests().len(), 2);
+    assert_eq!(discord.requests()[1].method, "PATCH");
+    let (status, _) = daemon.stop();
+    assert!(status.success(), "{status:?}");
+}
