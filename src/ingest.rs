@@ -377,6 +377,12 @@ fn ingest_item(
             also,
             relabel,
         } => {
+            // Audio is news only to a story that had none (before any merge below: audio
+            // a merged story brings is news too); a second directory listing the episode adds
+            // a member, not audio. Asked only when someone would be told.
+            let follows = matching.context.sinks.iter().any(|sink| sink.followups);
+            let first_audio =
+                item.kind == ItemKind::Episode && follows && !tx.story_has_audio(story_id)?;
             for other in also {
                 tracing::info!(
                     source = %source.name,
@@ -400,11 +406,7 @@ fn ingest_item(
                 link: item.link.clone(),
             };
             follow_up(tx, story_id, &joined, matching, summary)?;
-            if let Some(enclosure) = item
-                .enclosure
-                .as_ref()
-                .filter(|_| item.kind == ItemKind::Episode)
-            {
+            if let Some(enclosure) = item.enclosure.as_ref().filter(|_| first_audio) {
                 let audio = StoryChange::AudioAdded {
                     feed: source.name.clone(),
                     url: enclosure.url.clone(),

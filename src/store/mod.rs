@@ -1255,6 +1255,18 @@ impl WriteTx<'_> {
         Ok(true)
     }
 
+    /// Whether a member of the story is an episode (carries its audio), so that an episode
+    /// joining it is news to a sink only when it is the first.
+    pub fn story_has_audio(&self, story_id: i64) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM items
+                 WHERE story_id = ?1 AND json_extract(data, '$.kind') = 'episode')",
+            )?
+            .query_row([story_id], |row| row.get(0))?)
+    }
+
     /// A story's Atom id, which edits name stories by.
     pub fn story_atom_id(&self, story_id: i64) -> Result<String> {
         Ok(self

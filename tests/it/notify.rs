@@ -1579,6 +1579,7 @@ fn a_merge_edits_the_survivor_and_points_the_absorbed_message_at_it() {
             ("writer", "origin"),
             ("podcast", "origin"),
             ("directory", "mirror"),
+            ("another-directory", "mirror"),
         ],
         &sinks,
     );
@@ -1669,6 +1670,10 @@ fn a_merge_edits_the_survivor_and_points_the_absorbed_message_at_it() {
         Some(3)
     );
     assert_eq!(survivor["story"]["enclosure"]["url"], CHEAP_AUDIO);
+    assert!(
+        change_types(survivor).contains(&"audio_added".to_owned()),
+        "the essay's message had no audio before: {survivor}"
+    );
     for request in &requests {
         assert_signed(request);
     }
@@ -1702,6 +1707,24 @@ fn a_merge_edits_the_survivor_and_points_the_absorbed_message_at_it() {
 
     let out = p.poll();
     assert!(out.contains("notifications: 0 sent"), "{out}");
+
+    // Another directory lists the episode: a member joins, but the story had its audio.
+    p.site.set(
+        "another-directory",
+        &[Entry {
+            guid: "another-directory-cheap".into(),
+            title: format!("{CHEAP_TITLE} (podcast)"),
+            link: format!("{CHEAP_LINK}?utm_source=another-directory"),
+            date: "Wed, 15 Apr 2026 15:00:00 GMT",
+            text: "Stream or download it here.".into(),
+            audio: Some(CHEAP_AUDIO.into()),
+        }],
+    );
+    let out = p.poll();
+    assert!(out.contains("notifications: 2 sent"), "{out}");
+    let last = json(hook.requests().last().expect("an edit"));
+    assert_eq!(last["story_id"], survivor_id);
+    assert_eq!(change_types(&last), ["member_added"], "{last}");
 }
 
 #[test]
