@@ -3,7 +3,8 @@
 
   feeds DIR PORTFILE           serve DIR over HTTP on a free 127.0.0.1 port
   recorder LOG PORTFILE        a webhook receiver: appends every request's Idempotency-Key and
-                               body to LOG (fsynced) *before* answering 200, sometimes slowly
+                               body to LOG (fsynced) *before* answering 200, sometimes slowly;
+                               story.new and story.updated (edits) alike
   init DIR                     write the first generation of feeds (the backfill)
   grow DIR GEN                 add new items to the feeds for generation GEN
   progress DB DIR              print "<items stored> <items generated> <pending deliveries>"
@@ -12,8 +13,11 @@
 
 Feeds: `alpha` and `beta` are origins, `gamma` is a mirror that reposts alpha's items (same
 link plus tracking parameters), sometimes in the same generation, sometimes later, and `beta`
-sometimes carries an audio episode of an alpha post. So a generation brings new stories,
-mirrors joining stories in the same cycle, and mirrors joining stories from earlier cycles.
+sometimes carries an audio episode of an alpha post; sometimes `gamma` lists that episode's
+audio under a title of its own a generation before `beta` has it, and the episode then merges
+the listing's story into the post's. So a generation brings new stories,
+mirrors joining stories in the same cycle, and mirrors joining stories from earlier cycles,
+which the sink (subscribed to `story.updated`) hears of as edits of the story's message.
 """
 
 import hashlib
@@ -105,19 +109,35 @@ def add_items(ledger, gen, rng):
     for _ in range(rng.randint(0, 2)):
         new("beta", f"Note {text(rng, 4)}", f"https://beta.example/n/{word(rng)}-{n}",
             text(rng, 60))
+    # Episodes of posts that gamma listed in an earlier generation: each proves the listing's
+    # story and the post's are one work, so the two (both announced by now, or about to be)
+    # merge.
+    for post in ledger.get("listed", []):
+        new("beta", post["title"], post["link"], post["text"], audio=audio_of(post))
+    ledger["listed"] = []
     # Mirrors and episodes of alpha posts: this generation's or older ones.
     waiting = ledger.get("unmirrored", [])
     rng.shuffle(waiting)
     for post in waiting[: rng.randint(0, len(waiting))]:
-        if rng.random() < 0.7:
+        roll = rng.random()
+        if roll < 0.6:
             new("gamma", f"{post['title']} | Gamma", post["link"] + "?utm_source=gamma",
                 post["text"][:200])
+        elif roll < 0.85:
+            new("beta", post["title"], post["link"], post["text"], audio=audio_of(post))
         else:
-            new("beta", post["title"], post["link"], post["text"],
-                audio=post["link"].replace("/p/", "/audio/") + ".mp3")
+            # A directory lists the episode, under a title of its own and with nothing but its
+            # audio file, before the podcast feed has it: a story of its own until then.
+            new("gamma", f"Listen: {text(rng, 3)}", f"https://gamma.example/listen/{n + 1}",
+                "Stream or download.", audio=audio_of(post))
+            ledger.setdefault("listed", []).append(post)
         waiting.remove(post)
     ledger["unmirrored"] = waiting
     ledger["next"] = n
+
+
+def audio_of(post):
+    return post["link"].replace("/p/", "/audio/") + ".mp3"
 
 
 def cmd_init(directory):
@@ -262,10 +282,18 @@ def cmd_check(db, directory, log, killfile, sink):
             news[sid] = atom
 
     outbox = {story: (key, state) for story, key, state in conn.execute(
-        "SELECT story_id, idempotency_key, state FROM outbox WHERE sink = ?", (sink,))}
+        "SELECT story_id, idempotency_key, state FROM outbox WHERE sink = ? AND kind = 'new'",
+        (sink,))}
+    # Edits: one row per (story, revision), each with its own key.
+    edits = conn.execute(
+        "SELECT story_id, idempotency_key, state, revision FROM outbox "
+        "WHERE sink = ? AND kind = 'update'", (sink,)).fetchall()
 
+    # Each receipt names the story its message is about: story.new's story, story.updated's
+    # `story_id` (which differs from the story it carries once that story was merged away).
     receipts = {}
     arrivals = {}
+    bodies = []
     with open(log) as f:
         for line in f:
             line = line.strip()
@@ -273,12 +301,18 @@ def cmd_check(db, directory, log, killfile, sink):
                 continue
             record = json.loads(line)
             try:
-                story_id = json.loads(record["body"])["story"]["id"]
+                body = json.loads(record["body"])
+                event = body["event"]
+                subject = body["story"]["id"] if event == "story.new" else body["story_id"]
             except (ValueError, KeyError, TypeError):
                 failures.append(f"unreadable receipt: {line[:120]}")
                 continue
-            receipts.setdefault(record["key"], []).append(story_id)
+            if event not in ("story.new", "story.updated"):
+                failures.append(f"unexpected event {event}: {line[:120]}")
+                continue
+            receipts.setdefault(record["key"], []).append(subject)
             arrivals.setdefault(record["key"], []).append(record["arrived"])
+            bodies.append((record["arrived"], subject, event, body))
 
     two_stories = {k: set(v) for k, v in receipts.items() if len(set(v)) > 1}
     if two_stories:
@@ -308,6 +342,51 @@ def cmd_check(db, directory, log, killfile, sink):
     if spurious:
         failures.append(f"{len(spurious)} notifications for backfill stories")
 
+    # Every edit queued was acknowledged, under its own key, as a story.updated about its story.
+    atom_of = {sid: atom for sid, (atom, _) in stories.items()}
+    unsent_edits = []
+    for story, key, state, revision in edits:
+        if state != "delivered":
+            unsent_edits.append(f"story {story} revision {revision}: state {state}")
+        elif key not in receipts:
+            unsent_edits.append(f"story {story} revision {revision}: delivered, never received")
+        elif receipts[key][0] != atom_of.get(story):
+            unsent_edits.append(f"story {story} revision {revision}: received for "
+                                f"{receipts[key][0]}")
+    if unsent_edits:
+        failures.append(f"{len(unsent_edits)} edits not delivered: {unsent_edits[:5]}")
+    edit_keys = {key for _, key, _, _ in edits}
+    if len(edit_keys) != len(edits) or edit_keys & {key for key, _ in outbox.values()}:
+        failures.append("an edit shares its idempotency key with another message")
+
+    # No change lost: the last message the receiver got about each announced story shows the
+    # story as it ended (every member), and an announced story merged into another was last
+    # told where it went.
+    members = dict(conn.execute("SELECT story_id, count(*) FROM items GROUP BY story_id"))
+    last = {}
+    for arrived, subject, event, body in sorted(bodies, key=lambda b: b[0]):
+        last[subject] = body
+    stale = []
+    for sid, (atom, merged) in stories.items():
+        if atom not in last:
+            continue
+        body = last[atom]
+        if merged is None:
+            row = outbox.get(sid)
+            if row is None or row[1] != "delivered":
+                continue  # reported above
+            shown = len(body["story"]["members"])
+            if shown != members.get(sid, 0):
+                stale.append(f"story {sid}: last message shows {shown} members of "
+                             f"{members.get(sid, 0)}")
+        # Whatever the outbox says (a message in flight at a kill or a merge may have been
+        # received without its answer being recorded): a message the receiver holds about a
+        # story merged away must end pointing where it went.
+        elif not any(c.get("type") == "merged_into" for c in body.get("changes", [])):
+            stale.append(f"story {sid} (merged into {merged}): last message is not a pointer")
+    if stale:
+        failures.append(f"{len(stale)} stories whose last message is out of date: {stale[:5]}")
+
     # A repeat is allowed only for a request in flight at a kill: a kill must fall between the
     # two arrivals, and one sink sends one request at a time, so each kill explains one repeat.
     # (Log order is recording order; a slow first request can be recorded after its repeat.)
@@ -334,7 +413,9 @@ def cmd_check(db, directory, log, killfile, sink):
     merged = sum(1 for _, merged in stories.values() if merged is not None)
     print(f"kill9_notify: {kills} kills, {len(generated)} items generated, {len(stored)} stored, "
           f"{len(stories)} stories ({merged} merged, {len(news)} new after backfill), "
-          f"{sum(len(v) for v in receipts.values())} receipts of {len(receipts)} keys, "
+          f"{sum(len(v) for v in receipts.values())} receipts of {len(receipts)} keys "
+          f"({len(edits)} edits acknowledged, "
+          f"{sum(len(receipts.get(k, [])) for k in edit_keys)} edit receipts), "
           f"{duplicates} repeated (in flight at a kill), integrity {integrity}: "
           f"{'FAIL' if failures else 'ok'}")
     for failure in failures:

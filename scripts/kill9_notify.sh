@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # kill -9 the daemon at random moments while its feeds keep changing and a webhook receiver
-# records every notification; then check that nothing was lost, that nothing the receiver
+# (subscribed to story.new and story.updated) records every notification and every edit; then
+# check that nothing was lost (each new story announced, each queued edit acknowledged, and the
+# last message about each story showing it as it ended), that nothing the receiver
 # acknowledged was sent again (repeats only of requests in flight at a kill), and that the
 # database is sound. Needs bash and python3 (standard library only).
 #
@@ -90,6 +92,7 @@ name = "hook"
 kind = "webhook"
 url = "$hook"
 secret = "kill9"
+events = ["story.new", "story.updated"]
 TOML
 
 export RUST_LOG=info

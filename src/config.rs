@@ -150,6 +150,9 @@ struct RawNotify {
     #[serde(default)]
     notify_backfill: bool,
     max_age: Option<String>,
+    channel: Option<String>,
+    followups: Option<bool>,
+    events: Option<Vec<String>>,
 }
 
 /// Validated configuration.
@@ -255,7 +258,17 @@ pub struct NotifyConfig {
     pub notify_backfill: bool,
     /// A delivery still failing this long after its story appeared is given up as dead.
     pub max_age: Duration,
+    /// slack with a bot `token`: the channel to post in (its id, or a name the bot is in).
+    pub channel: Option<String>,
+    /// Whether a story that changes after its message went out is followed up: an edit of the
+    /// message (slack with a bot token, discord, matrix), a `story.updated` event (webhook
+    /// with it in `events`), or a new message (ntfy with `followups = true`, since ntfy
+    /// cannot edit). Incoming-webhook Slack sinks cannot edit, and send nothing more.
+    pub followups: bool,
 }
+
+/// The webhook events a sink may ask for; `story.new` is always sent.
+pub const WEBHOOK_EVENTS: &[&str] = &["story.new", "story.updated"];
 
 impl Config {
     /// Reads and validates a config file.
@@ -528,6 +541,7 @@ impl Validator<'_> {
                     "a matrix sink needs both `room` (the room id) and `token` (an access token)",
                 ));
             }
+            let followups = self.followups(&key, kind, &sink)?;
             notify.push(NotifyConfig {
                 url: SinkUrl::new(self.http_url(&key("url"), sink.url.expose_secret())?),
                 hold: match &sink.hold {
@@ -549,6 +563,8 @@ impl Validator<'_> {
                 pattern,
                 digest: sink.digest,
                 notify_backfill: sink.notify_backfill,
+                channel: sink.channel,
+                followups,
             });
         }
 
@@ -562,6 +578,74 @@ impl Validator<'_> {
             dedupe,
             feeds,
             notify,
+        })
+    }
+
+    /// Validates the follow-up keys of sink `key("")` (`channel`, `followups`, `events`, each
+    /// only where its kind has a use for it) and says whether the sink follows stories up.
+    fn followups(
+        &self,
+        key: &dyn Fn(&str) -> String,
+        kind: SinkKind,
+        sink: &RawNotify,
+    ) -> Result<bool, ConfigError> {
+        let only = |field: &str, for_kind: SinkKind| {
+            self.invalid(
+                key(field),
+                format!("`{field}` is for {for_kind} sinks only (this one is {kind})"),
+            )
+        };
+        if sink.channel.is_some() && kind != SinkKind::Slack {
+            return Err(only("channel", SinkKind::Slack));
+        }
+        if sink.followups.is_some() && kind != SinkKind::Ntfy {
+            return Err(only("followups", SinkKind::Ntfy));
+        }
+        if sink.events.is_some() && kind != SinkKind::Webhook {
+            return Err(only("events", SinkKind::Webhook));
+        }
+        Ok(match kind {
+            SinkKind::Slack => match (&sink.token, &sink.channel) {
+                (Some(_), Some(channel)) if !channel.trim().is_empty() => true,
+                (None, None) => false,
+                (Some(_), _) => {
+                    return Err(self.invalid(
+                        key("channel"),
+                        "a slack sink with a bot `token` needs the `channel` to post in",
+                    ));
+                }
+                (None, Some(_)) => {
+                    return Err(self.invalid(
+                        key("token"),
+                        "a slack sink with a `channel` needs a bot `token` (an incoming \
+                         webhook posts where it was made for)",
+                    ));
+                }
+            },
+            SinkKind::Discord | SinkKind::Matrix => true,
+            SinkKind::Ntfy => sink.followups.unwrap_or(false),
+            SinkKind::Webhook => {
+                let events = sink.events.as_deref().unwrap_or_default();
+                for event in events {
+                    if !WEBHOOK_EVENTS.contains(&event.as_str()) {
+                        return Err(self.invalid(
+                            key("events"),
+                            format!(
+                                "`{event}` is not an event; use {}",
+                                WEBHOOK_EVENTS.join(" and ")
+                            ),
+                        ));
+                    }
+                }
+                if sink.events.is_some() && !events.iter().any(|e| e == "story.new") {
+                    return Err(self.invalid(
+                        key("events"),
+                        "`story.new` cannot be left out: a `story.updated` event follows up \
+                         the story.new of the same story",
+                    ));
+                }
+                events.iter().any(|e| e == "story.updated")
+            }
         })
     }
 
@@ -752,12 +836,97 @@ mod tests {
                 "[[notify]]\nname = \"n\"\nkind = \"ntfy\"\nurl = \"https://ntfy.example/t\"\nhold = \"later\"\n",
                 "notify[0].hold",
             ),
+            (
+                "[[notify]]\nname = \"n\"\nkind = \"slack\"\nurl = \"https://slack.com/api/\"\ntoken = \"xoxb\"\n",
+                "notify[0].channel",
+            ),
+            (
+                "[[notify]]\nname = \"n\"\nkind = \"slack\"\nurl = \"https://hooks.slack.com/x\"\nchannel = \"C1\"\n",
+                "notify[0].token",
+            ),
+            (
+                "[[notify]]\nname = \"n\"\nkind = \"discord\"\nurl = \"https://d.example/\"\nchannel = \"C1\"\n",
+                "notify[0].channel",
+            ),
+            (
+                "[[notify]]\nname = \"n\"\nkind = \"webhook\"\nurl = \"https://a.example/\"\nfollowups = true\n",
+                "notify[0].followups",
+            ),
+            (
+                "[[notify]]\nname = \"n\"\nkind = \"ntfy\"\nurl = \"https://ntfy.example/t\"\nevents = [\"story.new\"]\n",
+                "notify[0].events",
+            ),
+            (
+                "[[notify]]\nname = \"n\"\nkind = \"webhook\"\nurl = \"https://a.example/\"\nevents = [\"story.new\", \"story.deleted\"]\n",
+                "notify[0].events",
+            ),
+            (
+                "[[notify]]\nname = \"n\"\nkind = \"webhook\"\nurl = \"https://a.example/\"\nevents = [\"story.updated\"]\n",
+                "notify[0].events",
+            ),
         ];
         for (text, expected) in cases {
             let message = err(text);
             assert!(message.contains("test.toml"), "{message}");
             assert!(message.contains(expected), "{expected} not in {message}");
         }
+    }
+
+    #[test]
+    fn each_kind_says_whether_it_follows_stories_up() {
+        let text = r#"
+            [[notify]]
+            name = "hook"
+            kind = "webhook"
+            url = "https://a.example/"
+            [[notify]]
+            name = "hook-updates"
+            kind = "webhook"
+            url = "https://a.example/"
+            events = ["story.new", "story.updated"]
+            [[notify]]
+            name = "incoming"
+            kind = "slack"
+            url = "https://hooks.slack.com/services/x"
+            [[notify]]
+            name = "bot"
+            kind = "slack"
+            url = "https://slack.com/api/"
+            token = "xoxb-1"
+            channel = "C123"
+            [[notify]]
+            name = "discord"
+            kind = "discord"
+            url = "https://discord.example/api/webhooks/1/t"
+            [[notify]]
+            name = "phone"
+            kind = "ntfy"
+            url = "https://ntfy.example/t"
+            [[notify]]
+            name = "phone-followups"
+            kind = "ntfy"
+            url = "https://ntfy.example/t"
+            followups = true
+        "#;
+        let config = Config::parse(text, "t.toml").expect("valid");
+        let followups: Vec<(&str, bool)> = config
+            .notify
+            .iter()
+            .map(|s| (s.name.as_str(), s.followups))
+            .collect();
+        assert_eq!(
+            followups,
+            [
+                ("hook", false),
+                ("hook-updates", true),
+                ("incoming", false),
+                ("bot", true),
+                ("discord", true),
+                ("phone", false),
+                ("phone-followups", true)
+            ]
+        );
+        assert_eq!(config.notify[3].channel.as_deref(), Some("C123"));
     }
 
     #[test]

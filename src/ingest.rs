@@ -13,9 +13,9 @@ use std::collections::HashSet;
 
 use crate::dedupe::{self, Decision, Decorations, Probe, Thresholds};
 use crate::hex::hex;
-use crate::model::{Item, MatchReason, MemberRole, Role};
+use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 use crate::normalize::ParsedItem;
-use crate::store::{NewItem, PollState, SourceRecord, Store, StoreError, WriteTx};
+use crate::store::{NewItem, PollState, SourceRecord, Store, StoreError, StoryChange, WriteTx};
 
 /// What ingesting one feed changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -27,6 +27,9 @@ pub struct IngestSummary {
     /// New items that joined an existing story (mirrors, episodes of a post).
     pub joined_stories: usize,
     pub notifications_queued: usize,
+    /// Edits queued for stories a sink had already heard of (changes folded into a row still
+    /// waiting are not counted).
+    pub updates_queued: usize,
 }
 
 /// What ingest needs beyond the items: matching thresholds and who to notify.
@@ -74,6 +77,8 @@ pub struct SinkRoute {
     pub hold: std::time::Duration,
     /// Notify about a feed's first poll too (normally that is backfill, and silent).
     pub notify_backfill: bool,
+    /// The sink hears of changes to a story it was told about (see `NotifyConfig::followups`).
+    pub followups: bool,
 }
 
 impl IngestContext {
@@ -87,6 +92,7 @@ impl IngestContext {
                     name: sink.name.clone(),
                     hold: sink.hold,
                     notify_backfill: sink.notify_backfill,
+                    followups: sink.followups,
                 })
                 .collect(),
             decorations: DecorationCache::default(),
@@ -371,6 +377,12 @@ fn ingest_item(
             also,
             relabel,
         } => {
+            // Audio is news only to a story that had none (before any merge below: audio
+            // a merged story brings is news too); a second directory listing the episode adds
+            // a member, not audio. Asked only when someone would be told.
+            let follows = matching.context.sinks.iter().any(|sink| sink.followups);
+            let first_audio =
+                item.kind == ItemKind::Episode && follows && !tx.story_has_audio(story_id)?;
             for other in also {
                 tracing::info!(
                     source = %source.name,
@@ -380,12 +392,27 @@ fn ingest_item(
                     "item proves two stories are one work; merging them"
                 );
                 tx.merge_story(other, story_id, now)?;
+                follow_up_merge(tx, other, story_id, matching, summary)?;
             }
             for (item_id, role, reason, score) in relabel {
                 tx.relabel(item_id, role, reason, score)?;
             }
             tx.touch_story(story_id, published, now)?;
             summary.joined_stories += 1;
+            let joined = StoryChange::MemberAdded {
+                feed: source.name.clone(),
+                member_role: member_role.as_str().to_owned(),
+                title: item.title.clone(),
+                link: item.link.clone(),
+            };
+            follow_up(tx, story_id, &joined, matching, summary)?;
+            if let Some(enclosure) = item.enclosure.as_ref().filter(|_| first_audio) {
+                let audio = StoryChange::AudioAdded {
+                    feed: source.name.clone(),
+                    url: enclosure.url.clone(),
+                };
+                follow_up(tx, story_id, &audio, matching, summary)?;
+            }
             (story_id, reason, score, member_role)
         }
         Decision::New => {
@@ -423,7 +450,7 @@ fn ingest_item(
     )?;
     summary.new_items += 1;
     if source.role == Role::Origin {
-        fold_earlier_summaries(tx, story_id, published, matching)?;
+        fold_earlier_mirrors(tx, story_id, published, matching, summary)?;
     }
     Ok(())
 }
@@ -433,11 +460,12 @@ fn ingest_item(
 /// stored, which work it is about ([`dedupe::reconsider`]), so that it ends where it would have
 /// ended had it come after. A mirror about this work folds together with it (the older story
 /// keeps its id).
-fn fold_earlier_summaries(
+fn fold_earlier_mirrors(
     tx: &WriteTx<'_>,
     mut story_id: i64,
     published: DateTime<Utc>,
     matching: &Matching<'_>,
+    summary: &mut IngestSummary,
 ) -> Result<(), StoreError> {
     let thresholds = &matching.context.thresholds;
     let recent =
@@ -483,8 +511,60 @@ fn fold_earlier_summaries(
             "an earlier mirror is about this work; merging the stories"
         );
         tx.merge_story(from, into, matching.now)?;
+        follow_up_merge(tx, from, into, matching, summary)?;
         tx.relabel(mirror.item_id, role, reason, score)?;
         story_id = into;
     }
     Ok(())
+}
+
+/// Queues `change` to `story_id` for every sink that follows stories up (not during a feed's
+/// backfill, which notifies nobody unless the sink asks for it). The row commits with the
+/// item or merge that caused it, in the same transaction.
+fn follow_up(
+    tx: &WriteTx<'_>,
+    story_id: i64,
+    change: &StoryChange,
+    matching: &Matching<'_>,
+    summary: &mut IngestSummary,
+) -> Result<(), StoreError> {
+    let now = matching.now;
+    for sink in matching
+        .context
+        .sinks
+        .iter()
+        .filter(|sink| sink.followups && (!matching.backfill || sink.notify_backfill))
+    {
+        let due = now + chrono::Duration::from_std(sink.hold).unwrap_or_default();
+        if tx.enqueue_update(story_id, &sink.name, change, due, now)? {
+            summary.updates_queued += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Story `from` was folded into `into`: `into`'s message says another story joined it, and
+/// `from`'s (if it went out) is edited to point at `into`.
+fn follow_up_merge(
+    tx: &WriteTx<'_>,
+    from: i64,
+    into: i64,
+    matching: &Matching<'_>,
+    summary: &mut IngestSummary,
+) -> Result<(), StoreError> {
+    let (from_atom, into_atom) = (tx.story_atom_id(from)?, tx.story_atom_id(into)?);
+    follow_up(
+        tx,
+        into,
+        &StoryChange::Merged { other: from_atom },
+        matching,
+        summary,
+    )?;
+    follow_up(
+        tx,
+        from,
+        &StoryChange::MergedInto { into: into_atom },
+        matching,
+        summary,
+    )
 }

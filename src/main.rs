@@ -687,7 +687,17 @@ fn check_config(config: &Config) -> Result<ExitCode> {
         )?;
     }
     for sink in &config.notify {
-        writeln!(out, "notify {} ({:?}): {}", sink.name, sink.kind, sink.url)?;
+        // Whether a story that changes later is followed up (an edit, or ntfy's new message).
+        let followups = if sink.followups {
+            ", follows stories up"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "notify {} ({:?}): {}{followups}",
+            sink.name, sink.kind, sink.url
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,26 +6,33 @@
 //! feed title saying `@everyone` must not ping a server. Discord's limits (content 2,000;
 //! embed title 256, description 4,096, field value 1,024, footer 2,048, all text 6,000) are
 //! applied by construction and checked in the tests.
+//!
+//! A story that changes later is an edit of the same message: `wait=true` makes Discord
+//! answer with the message, whose `id` is kept, and the edit is
+//! `PATCH /webhooks/{id}/{token}/messages/{message_id}` with the card as it is now and an
+//! "Updated" field; a story folded into another becomes a card pointing at that one.
 
 use chrono::SecondsFormat;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
-use super::SinkUrl;
-use super::message::{Message, render, truncate_chars};
+use super::message::{Message, describe_changes, render, truncate_chars, update_text};
 use super::pace::Pace;
 use super::retry::seconds;
-use super::wire::{Built, Limit, Method, Outgoing, Payload, Service, fit_lines};
+use super::wire::{Built, Limit, Method, Outgoing, Payload, Service, fit_lines, json_field};
+use super::{NotifyError, SinkUrl};
 use crate::config::NotifyConfig;
 
 /// Discord's webhooks allow 5 requests per 2 seconds.
 pub const SERVICE: Service = Service {
-    build: |sink, payload, _, _| Ok(request(sink, payload)),
+    build: |sink, payload, _, _| request(sink, payload),
     retry_after,
     pace: Some(Pace {
         burst: 5,
         every: std::time::Duration::from_millis(400),
     }),
+    receipt: |_, body| Ok(json_field(body, "id")),
+    edits: true,
 };
 
 pub const CONTENT_MAX: usize = 2_000;
@@ -51,7 +58,8 @@ fn is_web(url: &str) -> bool {
 /// The footer lists the feeds; it is a byline, not a place for 2,048 characters.
 const FOOTER_BUDGET: usize = 256;
 
-fn story_embed(message: &Message) -> Value {
+/// The story's card; `updated` (what changed) becomes a field of its own.
+fn story_embed(message: &Message, updated: Option<&str>) -> Value {
     let mut embed = json!({
         "title": truncate_chars(&message.title, TITLE_MAX),
         "timestamp": message.published.to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -79,6 +87,10 @@ fn story_embed(message: &Message) -> Value {
         let (value, _) = fit_lines(&links, Limit::Chars(FIELD_VALUE_MAX));
         fields.push(json!({ "name": "Links", "value": value, "inline": false }));
     }
+    if let Some(updated) = updated.filter(|u| !u.is_empty()) {
+        let value = truncate_chars(updated, FIELD_VALUE_MAX);
+        fields.push(json!({ "name": "Updated", "value": value, "inline": false }));
+    }
     if !fields.is_empty() {
         embed["fields"] = Value::Array(fields);
     }
@@ -105,9 +117,24 @@ pub fn embed_total(embed: &Value) -> usize {
     total
 }
 
-pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
+pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Result<Built, NotifyError> {
     let (embed, included) = match payload {
-        Payload::Story(message) | Payload::Test(message) => (story_embed(message), 1),
+        Payload::Story(message) | Payload::Test(message) => (story_embed(message, None), 1),
+        Payload::Update(update) if update.merged_away.is_some() => {
+            let into = update.message;
+            let mut embed = json!({
+                "title": truncate_chars(&format!("Merged into: {}", into.title), TITLE_MAX),
+                "description": "The same work as another story, which carries on from here.",
+            });
+            if let Some(link) = into.link.as_deref().filter(|l| is_web(l)) {
+                embed["url"] = json!(link);
+            }
+            (embed, 1)
+        }
+        Payload::Update(update) => {
+            let changes = describe_changes(update.changes, &|v| v.to_owned());
+            (story_embed(update.message, Some(&changes)), 1)
+        }
         Payload::Digest(messages) => {
             let lines: Vec<String> = messages
                 .iter()
@@ -135,26 +162,51 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
         "allowed_mentions": { "parse": [] },
     });
     if let Some(template) = sink.template.as_deref() {
-        let message = match payload {
-            Payload::Story(m) | Payload::Test(m) => Some(*m),
+        let plain = |v: &str| v.to_owned();
+        let text = match payload {
+            Payload::Story(m) | Payload::Test(m) => Some(render(template, m, &plain)),
+            Payload::Update(update) => Some(update_text(template, update, &plain)),
             Payload::Digest(_) => None,
         };
-        if let Some(message) = message {
-            let content =
-                truncate_chars(&render(template, message, &|v| v.to_owned()), CONTENT_MAX);
-            if !content.is_empty() {
+        if let Some(text) = text {
+            let content = truncate_chars(&text, CONTENT_MAX);
+            // An edit sets the content even when empty, so a template's text cannot outlive
+            // the story it described.
+            if !content.is_empty() || matches!(payload, Payload::Update(_)) {
                 body["content"] = json!(content);
             }
         }
     }
     let mut url = sink.url.expose().clone();
-    // wait=true: Discord answers only once the message is stored, so a 2xx is a real receipt.
-    if !url.query_pairs().any(|(k, _)| k == "wait") {
-        url.query_pairs_mut().append_pair("wait", "true");
-    }
-    Built {
+    let method = match payload {
+        Payload::Update(update) => {
+            let id = update.require_remote_id(sink)?;
+            let path = format!("{}/messages/{id}", url.path().trim_end_matches('/'));
+            url.set_path(&path);
+            // Only `thread_id` means anything to an edit.
+            let thread: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(k, _)| k == "thread_id")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            url.set_query(None);
+            if !thread.is_empty() {
+                url.query_pairs_mut().extend_pairs(thread);
+            }
+            Method::Patch
+        }
+        _ => {
+            // wait=true: Discord answers only once the message is stored, with the message,
+            // so a 2xx is a real receipt and carries the id an edit needs.
+            if !url.query_pairs().any(|(k, _)| k == "wait") {
+                url.query_pairs_mut().append_pair("wait", "true");
+            }
+            Method::Post
+        }
+    };
+    Ok(Built {
         outgoing: Outgoing {
-            method: Method::Post,
+            method,
             url: SinkUrl::new(url),
             headers: HeaderMap::from_iter([(
                 CONTENT_TYPE,
@@ -163,7 +215,7 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Built {
             body: serde_json::to_vec(&body).unwrap_or_default(),
         },
         included,
-    }
+    })
 }
 
 /// Discord's 429 body: `{"message": ..., "retry_after": 1.234, "global": false}`, seconds as
@@ -193,7 +245,7 @@ mod tests {
     #[test]
     fn a_story_is_one_embed_with_audio_and_links() {
         let message = essay();
-        let built = request(&sink(SinkKind::Discord), &Payload::Story(&message));
+        let built = request(&sink(SinkKind::Discord), &Payload::Story(&message)).expect("built");
         assert_eq!(
             built.outgoing.url.expose().as_str(),
             "https://hooks.example/T1/B2?wait=true"
@@ -237,7 +289,7 @@ mod tests {
         }
         let mut config = sink(SinkKind::Discord);
         config.template = Some("{summary}{summary}".into());
-        let built = request(&config, &Payload::Story(&message));
+        let built = request(&config, &Payload::Story(&message)).expect("built");
         let json = json_of(&built);
         let embed = &json["embeds"][0];
         let chars = |v: &Value| v.as_str().expect("string").chars().count();
@@ -263,7 +315,7 @@ mod tests {
                 m
             })
             .collect();
-        let built = request(&sink(SinkKind::Discord), &Payload::Digest(&messages));
+        let built = request(&sink(SinkKind::Discord), &Payload::Digest(&messages)).expect("built");
         let json = json_of(&built);
         let description = json["embeds"][0]["description"]
             .as_str()
@@ -279,6 +331,65 @@ mod tests {
         assert_eq!(
             json["embeds"][0]["title"],
             format!("{} new stories", built.included)
+        );
+    }
+
+    #[test]
+    fn an_edit_patches_the_message_the_post_answered_with() {
+        let message = essay();
+        let mut config = sink(SinkKind::Discord);
+        config.url = SinkUrl::new(
+            url::Url::parse("https://discord.example/api/webhooks/1/tok?wait=true&thread_id=7")
+                .expect("url"),
+        );
+        let changes = [crate::store::StoryChange::MemberAdded {
+            feed: "podcast".into(),
+            member_role: "episode".into(),
+            title: "t".into(),
+            link: None,
+        }];
+        let update = crate::notify::wire::Update {
+            message: &message,
+            changes: &changes,
+            revision: 1,
+            remote_id: Some("1122334455"),
+            merged_away: None,
+        };
+        let built = request(&config, &Payload::Update(&update)).expect("built");
+        assert_eq!(built.outgoing.method, Method::Patch);
+        assert_eq!(
+            built.outgoing.url.expose().as_str(),
+            "https://discord.example/api/webhooks/1/tok/messages/1122334455?thread_id=7"
+        );
+        let json = json_of(&built);
+        let fields = json["embeds"][0]["fields"].as_array().expect("fields");
+        let updated = fields
+            .iter()
+            .find(|f| f["name"] == "Updated")
+            .expect("Updated");
+        assert_eq!(updated["value"], "+ episode from podcast");
+        assert!(embed_total(&json["embeds"][0]) <= EMBED_TOTAL_MAX);
+        let pointer = crate::notify::wire::Update {
+            merged_away: Some("urn:old"),
+            ..update
+        };
+        let json = json_of(&request(&config, &Payload::Update(&pointer)).expect("built"));
+        assert_eq!(
+            json["embeds"][0]["title"],
+            "Merged into: Small models, long tails"
+        );
+        assert_eq!(
+            json["embeds"][0]["url"],
+            "https://www.longtail.example/p/small-models-long-tails"
+        );
+        let none = crate::notify::wire::Update {
+            remote_id: None,
+            ..update
+        };
+        assert!(request(&config, &Payload::Update(&none)).is_err());
+        assert_eq!(
+            (SERVICE.receipt)(&config, br#"{"id":"1122334455","type":0}"#),
+            Ok(Some("1122334455".to_owned()))
         );
     }
 

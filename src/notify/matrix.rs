@@ -4,15 +4,22 @@
 //! Design decision: the transaction id is derived from the delivery's idempotency key, so a
 //! retried PUT (after a timeout, or after a crash between send and record) is the same
 //! transaction and the homeserver returns the event it already created instead of posting again.
+//!
+//! A story that changes later is an `m.replace` edit of the first event (its `event_id`, kept
+//! from the answer): a new event whose `m.new_content` is the message as it is now, with a
+//! `* `-prefixed fallback body for clients that do not show edits, sent under its own
+//! transaction id (from the edit's key).
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
-use super::message::{DEFAULT_TEMPLATE, Message, render, truncate_chars};
+use super::message::{DEFAULT_TEMPLATE, Message, render, truncate_chars, update_text};
 use super::pace::Pace;
 use super::retry::seconds;
-use super::wire::{Built, Limit, Method, Outgoing, Payload, Service, bearer, fit_lines};
+use super::wire::{
+    Built, Limit, Method, Outgoing, Payload, Service, bearer, fit_lines, json_field,
+};
 use super::{NotifyError, SinkUrl};
 use crate::config::NotifyConfig;
 
@@ -27,6 +34,8 @@ pub const SERVICE: Service = Service {
         burst: 10,
         every: std::time::Duration::from_secs(5),
     }),
+    receipt: |_, body| Ok(json_field(body, "event_id")),
+    edits: true,
 };
 
 /// Everything but RFC 3986 unreserved characters is percent-encoded in a path segment (room
@@ -68,14 +77,16 @@ pub fn request(
             detail: "a matrix sink needs `room` and `token`".into(),
         });
     };
+    let template = sink.template.as_deref().unwrap_or(DEFAULT_TEMPLATE);
     let (text, included) = match payload {
-        Payload::Story(message) | Payload::Test(message) => {
-            let template = sink.template.as_deref().unwrap_or(DEFAULT_TEMPLATE);
-            (
-                truncate_chars(&render(template, message, &|v| v.to_owned()), BODY_MAX),
-                1,
-            )
-        }
+        Payload::Story(message) | Payload::Test(message) => (
+            truncate_chars(&render(template, message, &|v| v.to_owned()), BODY_MAX),
+            1,
+        ),
+        Payload::Update(update) => (
+            truncate_chars(&update_text(template, update, &|v| v.to_owned()), BODY_MAX),
+            1,
+        ),
         Payload::Digest(messages) => {
             let lines: Vec<String> = messages.iter().map(digest_line).collect();
             let (list, included) = fit_lines(&lines, Limit::Chars(BODY_MAX - 100));
@@ -88,12 +99,29 @@ pub fn request(
             )
         }
     };
-    let event = json!({
-        "msgtype": "m.text",
-        "body": text,
-        // Intentional mentions: none, so a title naming someone pings nobody.
-        "m.mentions": Value::Object(Default::default()),
-    });
+    // Intentional mentions: none, so a title naming someone pings nobody.
+    let no_mentions = Value::Object(Default::default());
+    let event = match payload {
+        Payload::Update(update) => json!({
+            "msgtype": "m.text",
+            "body": format!("* {text}"),
+            "m.new_content": {
+                "msgtype": "m.text",
+                "body": text,
+                "m.mentions": no_mentions,
+            },
+            "m.relates_to": {
+                "rel_type": "m.replace",
+                "event_id": update.require_remote_id(sink)?,
+            },
+            "m.mentions": no_mentions,
+        }),
+        _ => json!({
+            "msgtype": "m.text",
+            "body": text,
+            "m.mentions": no_mentions,
+        }),
+    };
     let mut url = sink.url.expose().clone();
     let path = format!(
         "{}/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
@@ -162,6 +190,43 @@ mod tests {
         let again = request(&config, &Payload::Story(&message), "abc123").expect("built");
         assert_eq!(again.outgoing.url, built.outgoing.url);
         assert_eq!(again.outgoing.body, built.outgoing.body);
+    }
+
+    #[test]
+    fn an_edit_replaces_the_first_event_under_its_own_transaction() {
+        let message = essay();
+        let config = sink(SinkKind::Matrix);
+        let changes = [crate::store::StoryChange::AudioAdded {
+            feed: "podcast".into(),
+            url: "https://a.example/x.mp3".into(),
+        }];
+        let update = crate::notify::wire::Update {
+            message: &message,
+            changes: &changes,
+            revision: 1,
+            remote_id: Some("$first:example.org"),
+            merged_away: None,
+        };
+        let built = request(&config, &Payload::Update(&update), "edit1").expect("built");
+        assert_eq!(built.outgoing.method, Method::Put);
+        assert!(
+            built
+                .outgoing
+                .url
+                .expose()
+                .as_str()
+                .ends_with("/send/m.room.message/tributary-edit1")
+        );
+        let json: Value = serde_json::from_slice(&built.outgoing.body).expect("json");
+        assert_eq!(json["m.relates_to"]["rel_type"], "m.replace");
+        assert_eq!(json["m.relates_to"]["event_id"], "$first:example.org");
+        let new_body = json["m.new_content"]["body"].as_str().expect("new body");
+        assert!(new_body.ends_with("\nUpdated: + audio"), "{new_body}");
+        assert_eq!(json["body"], format!("* {new_body}"));
+        assert_eq!(
+            (SERVICE.receipt)(&config, br#"{"event_id":"$e1"}"#),
+            Ok(Some("$e1".to_owned()))
+        );
     }
 
     #[test]

@@ -8,10 +8,12 @@
 
 use chrono::{DateTime, Utc};
 
+use super::wire::Update;
 use crate::config::NotifyConfig;
 use crate::dedupe::without_tracking;
 use crate::model::{ItemKind, Story};
 use crate::normalize::plain_text;
+use crate::store::StoryChange;
 
 /// The summary is a teaser, not the post: chat messages are read at a glance.
 pub const SUMMARY_CHARS: usize = 280;
@@ -221,6 +223,48 @@ pub fn render(template: &str, message: &Message, escape: &dyn Fn(&str) -> String
     lines.join("\n").trim().to_owned()
 }
 
+/// What an edit says changed, one phrase per change (repeats once), values through `escape`:
+/// `+ episode from podcast; + audio; merged with another story`.
+pub fn describe_changes(changes: &[StoryChange], escape: &dyn Fn(&str) -> String) -> String {
+    let mut phrases: Vec<String> = Vec::new();
+    for change in changes {
+        let phrase = match change {
+            StoryChange::MemberAdded {
+                feed, member_role, ..
+            } => format!("+ {} from {}", escape(member_role), escape(feed)),
+            StoryChange::AudioAdded { .. } => "+ audio".to_owned(),
+            StoryChange::Merged { .. } => "merged with another story".to_owned(),
+            StoryChange::MergedInto { .. } => "merged into another story".to_owned(),
+        };
+        if !phrases.contains(&phrase) {
+            phrases.push(phrase);
+        }
+    }
+    phrases.join("; ")
+}
+
+/// The text of an edit: the story rendered with `template` as it is now and a last line
+/// saying what changed; or, for a story folded into another, a pointer to that story.
+pub fn update_text(template: &str, update: &Update<'_>, escape: &dyn Fn(&str) -> String) -> String {
+    let message = update.message;
+    if update.merged_away.is_some() {
+        return merged_pointer(message, escape);
+    }
+    format!(
+        "{}\nUpdated: {}",
+        render(template, message, escape),
+        describe_changes(update.changes, escape)
+    )
+}
+
+/// What a story folded into `into` says instead of itself.
+pub fn merged_pointer(into: &Message, escape: &dyn Fn(&str) -> String) -> String {
+    match &into.link {
+        Some(link) => format!("Merged into: {}\n{}", escape(&into.title), escape(link)),
+        None => format!("Merged into: {}", escape(&into.title)),
+    }
+}
+
 /// Whether `sink` wants `story`, judged on the story as it is now. Each configured filter must
 /// pass: `feeds` (a member from one of them), `keywords` (any, case-insensitive, in a member's
 /// title or the summary) and `pattern` (matches a member's title or the summary).
@@ -362,6 +406,8 @@ pub(crate) mod tests {
             digest: false,
             notify_backfill: false,
             max_age: std::time::Duration::from_secs(3600),
+            channel: None,
+            followups: true,
         }
     }
 
@@ -536,6 +582,58 @@ pub(crate) mod tests {
         assert!(wanted(&sink, &message));
         sink.pattern = Some(regex::Regex::new(r"^Open thread").expect("regex"));
         assert!(!wanted(&sink, &message));
+    }
+
+    #[test]
+    fn an_edit_says_what_changed_or_points_at_the_story_it_joined() {
+        let message = essay();
+        let changes = [
+            StoryChange::MemberAdded {
+                feed: "podcast".into(),
+                member_role: "episode".into(),
+                title: "t".into(),
+                link: None,
+            },
+            StoryChange::AudioAdded {
+                feed: "podcast".into(),
+                url: "https://a.example/x.mp3".into(),
+            },
+            StoryChange::MemberAdded {
+                feed: "c<b>".into(),
+                member_role: "copy".into(),
+                title: "t".into(),
+                link: None,
+            },
+            StoryChange::AudioAdded {
+                feed: "podcast".into(),
+                url: "https://a.example/x.mp3".into(),
+            },
+            StoryChange::Merged {
+                other: "urn:x".into(),
+            },
+        ];
+        let escape = |v: &str| v.replace('<', "&lt;");
+        let update = Update {
+            message: &message,
+            changes: &changes,
+            revision: 1,
+            remote_id: None,
+            merged_away: None,
+        };
+        let text = update_text("{title}", &update, &escape);
+        assert_eq!(
+            text,
+            "Small models, long tails\nUpdated: + episode from podcast; + audio; + copy from \
+             c&lt;b>; merged with another story"
+        );
+        let pointer = Update {
+            merged_away: Some("urn:old"),
+            ..update
+        };
+        assert_eq!(
+            update_text("{title}", &pointer, &escape),
+            "Merged into: Small models, long tails\nhttps://www.longtail.example/p/small-models-long-tails"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! ASCII, so a non-ASCII title is sent RFC 2047-encoded (`=?UTF-8?B?...?=`), which ntfy decodes.
 //! The body is cut to ntfy's 4,096 bytes (beyond that ntfy turns a message into an attachment).
 
-use super::message::{Message, render, truncate_bytes, truncate_chars};
+use super::message::{Message, render, truncate_bytes, truncate_chars, update_text};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -13,7 +13,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use super::NotifyError;
 use super::pace::Pace;
 use super::wire::{
-    Built, Limit, Method, Outgoing, Payload, Service, bearer, fit_lines, header_value,
+    Built, Limit, Method, Outgoing, Payload, Service, bearer, fit_lines, header_value, no_receipt,
     no_retry_after,
 };
 use crate::config::NotifyConfig;
@@ -30,6 +30,8 @@ pub const SERVICE: Service = Service {
         burst: 30,
         every: std::time::Duration::from_secs(5),
     }),
+    receipt: no_receipt,
+    edits: false,
 };
 
 pub const MESSAGE_MAX_BYTES: usize = 4_096;
@@ -63,9 +65,26 @@ pub fn request(sink: &NotifyConfig, payload: &Payload<'_>) -> Result<Built, Noti
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    let template = sink.template.as_deref().unwrap_or(TEMPLATE);
     let (title, body, included) = match payload {
+        // ntfy cannot edit: a follow-up is a message of its own, its title marked.
+        Payload::Update(update) => {
+            let message = update.message;
+            let body = truncate_bytes(
+                &update_text(template, update, &|v| v.to_owned()),
+                MESSAGE_MAX_BYTES,
+            );
+            if let Some(link) = message.link.as_deref().filter(|l| l.is_ascii()) {
+                headers.insert("click", header_value(sink, "Click", link)?);
+            }
+            headers.insert("tags", HeaderValue::from_static("newspaper,repeat"));
+            let title = match update.merged_away {
+                Some(_) => format!("Merged: {}", message.title),
+                None => format!("Updated: {}", message.title),
+            };
+            (title, body, 1)
+        }
         Payload::Story(message) | Payload::Test(message) => {
-            let template = sink.template.as_deref().unwrap_or(TEMPLATE);
             let body = truncate_bytes(
                 &render(template, message, &|v| v.to_owned()),
                 MESSAGE_MAX_BYTES,
@@ -155,6 +174,31 @@ mod tests {
             body.contains("\nAudio: https://audio.longtail.example/"),
             "{body}"
         );
+    }
+
+    #[test]
+    fn a_follow_up_is_a_new_message_marked_as_an_update() {
+        let message = essay();
+        let changes = [crate::store::StoryChange::AudioAdded {
+            feed: "podcast".into(),
+            url: "https://a.example/x.mp3".into(),
+        }];
+        let update = crate::notify::wire::Update {
+            message: &message,
+            changes: &changes,
+            revision: 1,
+            remote_id: None,
+            merged_away: None,
+        };
+        let built = request(&sink(SinkKind::Ntfy), &Payload::Update(&update)).expect("built");
+        assert_eq!(built.outgoing.method, Method::Post);
+        assert_eq!(
+            header(&built, "Title"),
+            Some("Updated: Small models, long tails")
+        );
+        assert_eq!(header(&built, "Tags"), Some("newspaper,repeat"));
+        let body = String::from_utf8(built.outgoing.body.clone()).expect("utf-8");
+        assert!(body.ends_with("\nUpdated: + audio"), "{body}");
     }
 
     #[test]

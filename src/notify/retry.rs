@@ -33,7 +33,8 @@ const RETRY_FLOOR: Duration = Duration::from_secs(1);
 /// How a receiver's answer is taken.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    Delivered,
+    /// Acknowledged; with the service's id of the message when its answer gave one.
+    Delivered { remote_id: Option<String> },
     /// Try again, not before `not_before` when the service said so.
     Retry {
         not_before: Option<DateTime<Utc>>,
@@ -41,9 +42,7 @@ pub enum Verdict {
         error: String,
     },
     /// Refused for good (a 4xx other than 408 and 429): retrying cannot help.
-    Permanent {
-        error: String,
-    },
+    Permanent { error: String },
 }
 
 /// A non-negative, finite number of seconds as a duration, capped like any Retry-After.
@@ -76,7 +75,7 @@ pub fn classify(
     now: DateTime<Utc>,
 ) -> Verdict {
     if (200..300).contains(&status) {
-        return Verdict::Delivered;
+        return Verdict::Delivered { remote_id: None };
     }
     let error = describe(status, body);
     if (400..500).contains(&status) && status != 408 && status != 429 {
@@ -195,7 +194,7 @@ mod tests {
         for status in [200, 201, 202, 204] {
             assert_eq!(
                 classify(SinkKind::Webhook, status, &none, b"", now()),
-                Verdict::Delivered
+                Verdict::Delivered { remote_id: None }
             );
         }
         for status in [400, 401, 403, 404, 409, 410, 413, 422] {

@@ -13,14 +13,20 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use secrecy::ExposeSecret;
 
 use super::NotifyError;
-use super::wire::{Built, Method, Outgoing, Payload, Service, header_value, no_retry_after};
+use super::message::update_text;
+use super::wire::{
+    Built, Method, Outgoing, Payload, Service, header_value, no_receipt, no_retry_after,
+};
 use crate::config::NotifyConfig;
+use crate::store::StoryChange;
 
 /// Ours to receive: whoever runs the receiver sized it, so it is not paced.
 pub const SERVICE: Service = Service {
     build: request,
     retry_after: no_retry_after,
     pace: None,
+    receipt: no_receipt,
+    edits: false,
 };
 
 /// The payload's format version; bumped only for changes a receiver could trip on.
@@ -34,6 +40,16 @@ struct Body<'a> {
     event: &'static str,
     version: u32,
     idempotency_key: &'a str,
+    /// `story.updated`: the id of the story the `story.new` announced. It differs from
+    /// `story.id` only when that story was folded into this one (`merged_into` in `changes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    story_id: Option<&'a str>,
+    /// `story.updated`: 1 for the first update of a story, then 2, 3 ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revision: Option<u32>,
+    /// `story.updated`: what changed since the last event about the story, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<&'a [StoryChange]>,
     /// The message rendered with the sink's template, for receivers that forward it as is.
     text: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,8 +136,25 @@ pub fn request(
                 },
                 version: VERSION,
                 idempotency_key: key,
+                story_id: None,
+                revision: None,
+                changes: None,
                 text: render(template, message, &plain),
                 story: Some(story_json(message)),
+                stories: None,
+            },
+            1,
+        ),
+        Payload::Update(update) => (
+            Body {
+                event: "story.updated",
+                version: VERSION,
+                idempotency_key: key,
+                story_id: Some(update.merged_away.unwrap_or(&update.message.story_id)),
+                revision: Some(update.revision),
+                changes: Some(update.changes),
+                text: update_text(template, update, &plain),
+                story: Some(story_json(update.message)),
                 stories: None,
             },
             1,
@@ -138,6 +171,9 @@ pub fn request(
                     event: "story.digest",
                     version: VERSION,
                     idempotency_key: key,
+                    story_id: None,
+                    revision: None,
+                    changes: None,
                     text,
                     story: None,
                     stories: Some(messages.iter().map(story_json).collect()),
@@ -158,6 +194,7 @@ pub fn request(
         "tributary-event",
         HeaderValue::from_static(match payload {
             Payload::Story(_) => "story.new",
+            Payload::Update(_) => "story.updated",
             Payload::Digest(_) => "story.digest",
             Payload::Test(_) => "test",
         }),
@@ -275,6 +312,65 @@ mod tests {
         assert_eq!(
             hmac::verify(b"s3cret", retry_signature, &retry.outgoing.body, later, 300),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn an_update_names_the_announced_story_its_revision_and_what_changed() {
+        let message = essay();
+        let changes = [
+            StoryChange::MemberAdded {
+                feed: "podcast".into(),
+                member_role: "episode".into(),
+                title: "Small models, long tails".into(),
+                link: None,
+            },
+            StoryChange::Merged {
+                other: "urn:tributary:story:old".into(),
+            },
+        ];
+        let update = crate::notify::wire::Update {
+            message: &message,
+            changes: &changes,
+            revision: 2,
+            remote_id: None,
+            merged_away: None,
+        };
+        let config = sink(SinkKind::Webhook);
+        let built = request(&config, &Payload::Update(&update), "k2", now()).expect("built");
+        let json: serde_json::Value = serde_json::from_slice(&built.outgoing.body).expect("json");
+        assert_eq!(json["event"], "story.updated");
+        assert_eq!(
+            header(&built.outgoing, "tributary-event"),
+            Some("story.updated")
+        );
+        assert_eq!(header(&built.outgoing, "idempotency-key"), Some("k2"));
+        assert_eq!(json["story_id"], "urn:tributary:story:abc");
+        assert_eq!(json["revision"], 2);
+        assert_eq!(json["changes"][0]["type"], "member_added");
+        assert_eq!(json["changes"][0]["member_role"], "episode");
+        assert_eq!(json["changes"][1]["type"], "merged");
+        assert_eq!(json["changes"][1]["other"], "urn:tributary:story:old");
+        assert_eq!(json["story"]["members"].as_array().map(Vec::len), Some(3));
+        let signature = header(&built.outgoing, "tributary-signature").expect("signed");
+        assert_eq!(
+            hmac::verify(b"s3cret", signature, &built.outgoing.body, now(), 300),
+            Ok(())
+        );
+        // A story folded into another names itself, and carries the other.
+        let pointer = crate::notify::wire::Update {
+            merged_away: Some("urn:tributary:story:gone"),
+            ..update
+        };
+        let built = request(&config, &Payload::Update(&pointer), "k3", now()).expect("built");
+        let json: serde_json::Value = serde_json::from_slice(&built.outgoing.body).expect("json");
+        assert_eq!(json["story_id"], "urn:tributary:story:gone");
+        assert_eq!(json["story"]["id"], "urn:tributary:story:abc");
+        assert!(
+            json["text"]
+                .as_str()
+                .expect("text")
+                .starts_with("Merged into: ")
         );
     }
 

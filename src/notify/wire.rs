@@ -17,12 +17,15 @@ use super::message::{self, Message};
 use super::pace::Pace;
 use super::{NotifyError, SinkUrl, discord, matrix, ntfy, slack, webhook};
 use crate::config::{NotifyConfig, SinkKind};
+use crate::store::StoryChange;
 
 /// HTTP methods the sinks use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Post,
     Put,
+    /// Discord's edit of a webhook message.
+    Patch,
 }
 
 /// A request ready to send. Its `Debug` shows neither the URL's path nor a credential header
@@ -43,6 +46,37 @@ pub enum Payload<'a> {
     Digest(&'a [Message]),
     /// `notify test`: a sample story, marked as a test where the format allows.
     Test(&'a Message),
+    /// A story the sink was already told about changed: an edit of its first message (or, for
+    /// ntfy and webhooks, a follow-up).
+    Update(&'a Update<'a>),
+}
+
+/// An edit of a story's first message, and what it says changed.
+#[derive(Debug, Clone, Copy)]
+pub struct Update<'a> {
+    /// The story as it is now: the story the message announced, or, when that story was
+    /// folded into another, the one it was folded into.
+    pub message: &'a Message,
+    /// What changed since the sink was last told, oldest first.
+    pub changes: &'a [StoryChange],
+    /// 1 for the first edit, then 2, 3 ...
+    pub revision: u32,
+    /// The service's id of the first message (Slack `channel ts`, Discord message id, Matrix
+    /// event id); `None` for services that need none.
+    pub remote_id: Option<&'a str>,
+    /// The Atom id of the story the first message announced when it was folded into
+    /// `message`'s story: the edit then points there instead of repeating it.
+    pub merged_away: Option<&'a str>,
+}
+
+impl Update<'_> {
+    /// The first message's id, or an error naming the sink when the service needs one.
+    pub fn require_remote_id(&self, sink: &NotifyConfig) -> Result<&str, NotifyError> {
+        self.remote_id.ok_or_else(|| NotifyError::Build {
+            sink: sink.name.clone(),
+            detail: "the first message's id is not known, so it cannot be edited".into(),
+        })
+    }
 }
 
 /// A built request and how many of the payload's stories it carries.
@@ -64,6 +98,35 @@ pub struct Service {
     pub retry_after: fn(&HeaderMap, &[u8]) -> Option<Duration>,
     /// The documented (or conservative) rate; `None` for unpaced.
     pub pace: Option<Pace>,
+    /// Reads a 2xx answer's body: the message's id for later edits, or a refusal after all.
+    pub receipt: ReceiptFn,
+    /// An update edits the first message in place, and so needs its id; otherwise it is a
+    /// message of its own (webhook `story.updated`, ntfy follow-up).
+    pub edits: bool,
+}
+
+/// What a 2xx answer's body says: the service's id of the message (Slack's `ts`, Discord's
+/// message `id`, Matrix's `event_id`), or that it was a refusal after all (Slack's Web API
+/// answers errors with 200 and `"ok": false`).
+pub type ReceiptFn = fn(&NotifyConfig, &[u8]) -> Result<Option<String>, Refusal>;
+
+/// A refusal in a 2xx answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub error: String,
+    /// Worth retrying (the service's own trouble or its rate limit), else refused for good.
+    pub transient: bool,
+}
+
+/// For services whose answers carry nothing an edit needs.
+pub fn no_receipt(_: &NotifyConfig, _: &[u8]) -> Result<Option<String>, Refusal> {
+    Ok(None)
+}
+
+/// One string field of a JSON answer, for the services that answer with the message's id.
+pub fn json_field(body: &[u8], field: &str) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    Some(json.get(field)?.as_str()?.to_owned())
 }
 
 /// The one place a sink's kind picks its behaviour.

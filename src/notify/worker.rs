@@ -25,7 +25,7 @@ use crate::config::NotifyConfig;
 use crate::fetch::USER_AGENT;
 use crate::hex::hex;
 use crate::metrics::Metrics;
-use crate::store::{Delivery, DeliveryUpdate, Store};
+use crate::store::{Delivery, DeliveryKind, DeliveryUpdate, FirstMessage, Store, StoryChange};
 
 /// Each request's deadline, connect to last byte: a hung receiver costs at most this.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
@@ -124,6 +124,16 @@ impl std::fmt::Debug for Notifier {
 struct Ready {
     delivery: Delivery,
     message: Message,
+    /// Set for an edit: what it edits.
+    edit: Option<Edit>,
+}
+
+/// What an edit needs beyond the story as it is now.
+struct Edit {
+    /// The first message's id at the service.
+    remote_id: Option<String>,
+    /// The edited story was folded into `message`'s: its Atom id.
+    merged_away: Option<String>,
 }
 
 /// The request for the next unit of a sink's queue, and the deliveries it carries.
@@ -290,8 +300,12 @@ impl Notifier {
         let config = &sink.config;
         let mut report = DeliveryReport::default();
         let ready = settle(config, deliveries, store, clock, &mut report)?;
-        let digest = config.digest && ready.len() > DIGEST_AFTER;
-        let mut queue = VecDeque::from(ready);
+        // First messages before edits, so an edit finds its first message sent; only first
+        // messages make digests.
+        let (news, edits): (Vec<Ready>, Vec<Ready>) =
+            ready.into_iter().partition(|r| r.edit.is_none());
+        let digest = config.digest && news.len() > DIGEST_AFTER;
+        let mut queue: VecDeque<Ready> = news.into_iter().chain(edits).collect();
         while !queue.is_empty() {
             let wait = sink.reserve();
             if !wait.is_zero() {
@@ -300,6 +314,20 @@ impl Notifier {
             let Some(unit) = next_unit(config, &mut queue, digest, clock.now()) else {
                 break;
             };
+            // Marked before it is sent, in its own commit: a merge that comes after cannot
+            // cancel a message that may reach the receiver, and one that came before (since
+            // this pass read the outbox) keeps it from being sent.
+            let ids: Vec<i64> = unit.readies.iter().map(|r| r.delivery.id).collect();
+            let live = store.lock().start_attempt(&ids, clock.now())?;
+            if live.len() < ids.len() {
+                tracing::debug!(sink = %config.name, "a story was merged away before its message went out; not sent");
+                for ready in unit.readies.into_iter().rev() {
+                    if live.contains(&ready.delivery.id) {
+                        queue.push_front(ready);
+                    }
+                }
+                continue;
+            }
             let verdict = match &unit.built {
                 Err(error) => Verdict::Permanent {
                     error: error.to_string(),
@@ -327,7 +355,22 @@ impl Notifier {
                 body,
             } => {
                 sink.hold_from(&headers);
-                retry::classify(sink.config.kind, status, &headers, &body, clock.now())
+                match retry::classify(sink.config.kind, status, &headers, &body, clock.now()) {
+                    Verdict::Delivered { .. } => {
+                        match (wire::service(sink.config.kind).receipt)(&sink.config, &body) {
+                            Ok(remote_id) => Verdict::Delivered { remote_id },
+                            Err(refusal) if refusal.transient => Verdict::Retry {
+                                not_before: None,
+                                rate_limited: false,
+                                error: refusal.error,
+                            },
+                            Err(refusal) => Verdict::Permanent {
+                                error: refusal.error,
+                            },
+                        }
+                    }
+                    other => other,
+                }
             }
             Exchange::Failed(error) => Verdict::Retry {
                 not_before: None,
@@ -380,6 +423,7 @@ impl Notifier {
         let request = match outgoing.method {
             Method::Post => self.client.post(url),
             Method::Put => self.client.put(url),
+            Method::Patch => self.client.patch(url),
         };
         let request = request
             .headers(outgoing.headers.clone())
@@ -426,9 +470,9 @@ impl Notifier {
     }
 }
 
-/// Settles what needs no request (past `max_age`, story gone, filtered out) and returns the
-/// rest with their messages, made from each story as it is now: mirrors that joined during the
-/// hold are in it.
+/// Settles what needs no request (past `max_age`, story gone, filtered out, an edit with
+/// nothing to edit or still waiting for its first message) and returns the rest with their
+/// messages, made from each story as it is now: mirrors that joined during the hold are in it.
 fn settle(
     config: &NotifyConfig,
     deliveries: Vec<Delivery>,
@@ -455,13 +499,20 @@ fn settle(
             continue;
         }
         let story = store.lock().story(&delivery.story_id.to_string())?;
-        if story.as_ref().is_some_and(|s| s.id != delivery.story_id) {
-            // Folded into an older story since this pass read the outbox: that story has its
-            // own delivery, and the merge marked this one; leave it alone.
+        let merged_away = story.as_ref().is_some_and(|s| s.id != delivery.story_id);
+        let points_on = delivery
+            .changes
+            .iter()
+            .any(|c| matches!(c, StoryChange::MergedInto { .. }));
+        // A first message of a story merged away is still pending only when an attempt of it
+        // may have reached the receiver (the merge spared it): it goes again under its key,
+        // and the edit pointing at the survivor follows it. Any other row of such a story was
+        // cancelled by the merge, or is caught by `start_attempt` before it is sent.
+        if merged_away && delivery.kind == DeliveryKind::Update && !points_on {
             tracing::debug!(sink = %config.name, story = delivery.story_id, "story was merged; skipped");
             continue;
         }
-        let Some(message) = story.as_ref().and_then(Message::from_story) else {
+        let Some(mut message) = story.as_ref().and_then(Message::from_story) else {
             let error = format!("story {} has no items left", delivery.story_id);
             store
                 .lock()
@@ -469,15 +520,58 @@ fn settle(
             report.dead += 1;
             continue;
         };
-        if !message::wanted(config, &message) {
-            tracing::debug!(sink = %config.name, story = %message.story_id, "filtered out");
-            store
-                .lock()
-                .record_delivery(delivery.id, &DeliveryUpdate::Filtered, now)?;
-            report.filtered += 1;
-            continue;
+        if merged_away && delivery.kind == DeliveryKind::New {
+            // Sent again because it may have reached the receiver before the merge: under the
+            // id the receiver knows the story by, showing the story it is part of now.
+            message.story_id.clone_from(&delivery.atom_id);
         }
-        ready.push(Ready { delivery, message });
+        let edit = match (delivery.kind, &delivery.first) {
+            (DeliveryKind::New, _) => {
+                if !merged_away && !message::wanted(config, &message) {
+                    tracing::debug!(sink = %config.name, story = %message.story_id, "filtered out");
+                    store
+                        .lock()
+                        .record_delivery(delivery.id, &DeliveryUpdate::Filtered, now)?;
+                    report.filtered += 1;
+                    continue;
+                }
+                None
+            }
+            (DeliveryKind::Update, Some(FirstMessage::Pending { due })) => {
+                // An edit cannot overtake the message it edits, nor an earlier edit.
+                let update = DeliveryUpdate::Defer {
+                    at: retry::clamp_retry(config, &delivery, (*due).max(now), now),
+                    reason: "waiting for the story's first message (or an earlier edit) to be acknowledged"
+                        .into(),
+                };
+                store.lock().record_delivery(delivery.id, &update, now)?;
+                report.deferred += 1;
+                continue;
+            }
+            (DeliveryKind::Update, Some(FirstMessage::Delivered { remote_id }))
+                if remote_id.is_some() || !wire::service(config.kind).edits =>
+            {
+                Some(Edit {
+                    remote_id: remote_id.clone(),
+                    merged_away: merged_away.then(|| delivery.atom_id.clone()),
+                })
+            }
+            (DeliveryKind::Update, _) => {
+                // The first message was never sent (dead, filtered), or went out in a digest
+                // or before its id was kept: there is nothing to edit.
+                tracing::debug!(sink = %config.name, story = delivery.story_id, "nothing to edit; update dropped");
+                store
+                    .lock()
+                    .record_delivery(delivery.id, &DeliveryUpdate::Filtered, now)?;
+                report.filtered += 1;
+                continue;
+            }
+        };
+        ready.push(Ready {
+            delivery,
+            message,
+            edit,
+        });
     }
     Ok(ready)
 }
@@ -490,22 +584,45 @@ fn next_unit(
     digest: bool,
     now: DateTime<Utc>,
 ) -> Option<Unit> {
-    if !digest {
+    if !digest || queue.front()?.edit.is_some() {
         let ready = queue.pop_front()?;
-        let built = wire::build(
-            config,
-            &Payload::Story(&ready.message),
-            &ready.delivery.idempotency_key,
-            now,
-        );
+        let built = match &ready.edit {
+            None => wire::build(
+                config,
+                &Payload::Story(&ready.message),
+                &ready.delivery.idempotency_key,
+                now,
+            ),
+            Some(edit) => {
+                let update = wire::Update {
+                    message: &ready.message,
+                    changes: &ready.delivery.changes,
+                    revision: ready.delivery.revision,
+                    remote_id: edit.remote_id.as_deref(),
+                    merged_away: edit.merged_away.as_deref(),
+                };
+                wire::build(
+                    config,
+                    &Payload::Update(&update),
+                    &ready.delivery.idempotency_key,
+                    now,
+                )
+            }
+        };
         return Some(Unit {
             built,
             readies: vec![ready],
         });
     }
-    let messages: Vec<Message> = queue.iter().map(|r| r.message.clone()).collect();
+    let messages: Vec<Message> = queue
+        .iter()
+        .take_while(|r| r.edit.is_none())
+        .map(|r| r.message.clone())
+        .collect();
     let probe = wire::build(config, &Payload::Digest(&messages), "", now);
-    let take = probe.map_or(1, |b| b.included).clamp(1, queue.len());
+    let take = probe
+        .map_or(1, |b| b.included)
+        .clamp(1, messages.len().max(1));
     let readies: Vec<Ready> = queue.drain(..take).collect();
     let built = match readies.as_slice() {
         [] => return None,
@@ -557,15 +674,35 @@ fn record(
         }
     };
     match verdict {
-        Verdict::Delivered => {
+        Verdict::Delivered { remote_id } => {
             for ready in unit {
+                // The id names this story's message only when the message was this story's
+                // alone; an edit's answer names the message it edited, already kept.
+                let own = unit.len() == 1 && ready.delivery.kind == DeliveryKind::New;
+                let update = DeliveryUpdate::Delivered {
+                    remote_id: remote_id.clone().filter(|_| own),
+                    generation: ready.delivery.generation,
+                };
                 store
                     .lock()
-                    .record_delivery(ready.delivery.id, &DeliveryUpdate::Delivered, now)?;
+                    .record_delivery(ready.delivery.id, &update, now)?;
                 count(true);
             }
             report.delivered += unit.len();
-            tracing::info!(sink = %config.name, stories = unit.len(), title = %titles, "notified");
+            match unit {
+                [
+                    Ready {
+                        edit: Some(_),
+                        delivery,
+                        ..
+                    },
+                ] => {
+                    tracing::info!(sink = %config.name, title = %titles, revision = delivery.revision, "story update sent");
+                }
+                _ => {
+                    tracing::info!(sink = %config.name, stories = unit.len(), title = %titles, "notified");
+                }
+            }
         }
         Verdict::Retry {
             not_before,

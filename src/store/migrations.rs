@@ -139,4 +139,43 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX corrections_story ON corrections(story_id);
     CREATE INDEX corrections_other ON corrections(other_id);
     ",
+    // 5: follow-ups, one message per story kept current. The outbox is rebuilt (SQLite cannot
+    // drop a table constraint) so that a (story, sink) holds its first message ('new') and any
+    // number of edits ('update', numbered by `revision`). `changes` is the JSON list of what
+    // changed, `generation` counts the changes folded into a pending row after it was queued
+    // (a send that read an older generation owes a follow-up), and `remote_id` is the
+    // service's id of the first message (Slack channel and ts, Discord message id, Matrix
+    // event id), kept when it is acknowledged so later edits can name it. `attempted_at` is
+    // set just before each request goes out: from then on the receiver may hold the message
+    // even if no answer is ever recorded (a crash mid-request), so its content is no longer
+    // changed under its key and a merge no longer cancels it.
+    r"
+    CREATE TABLE outbox_v5 (
+        id              INTEGER PRIMARY KEY,
+        story_id        INTEGER NOT NULL REFERENCES stories(id),
+        sink            TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        created_at      TEXT NOT NULL,
+        due_at          TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        state           TEXT NOT NULL DEFAULT 'pending',
+        last_error      TEXT,
+        delivered_at    TEXT,
+        kind            TEXT NOT NULL DEFAULT 'new' CHECK (kind IN ('new', 'update')),
+        revision        INTEGER NOT NULL DEFAULT 0,
+        changes         TEXT NOT NULL DEFAULT '[]',
+        generation      INTEGER NOT NULL DEFAULT 0,
+        remote_id       TEXT,
+        attempted_at    TEXT
+    );
+    INSERT INTO outbox_v5 (id, story_id, sink, idempotency_key, created_at, due_at, attempts,
+                           state, last_error, delivered_at)
+        SELECT id, story_id, sink, idempotency_key, created_at, due_at, attempts, state,
+               last_error, delivered_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v5 RENAME TO outbox;
+    CREATE UNIQUE INDEX outbox_first ON outbox(story_id, sink) WHERE kind = 'new';
+    CREATE INDEX outbox_story_sink ON outbox(story_id, sink, kind, state);
+    CREATE INDEX outbox_pending ON outbox(state, due_at);
+    ",
 ];

@@ -90,6 +90,12 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("outbox row {id} holds changes that cannot be read: {source}")]
+    CorruptChanges {
+        id: i64,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("unknown source `{0}`")]
     UnknownSource(String),
     #[error("no item {0} (item numbers are listed by `tributary stories --explain STORY`)")]
@@ -473,24 +479,79 @@ impl Store {
     }
 }
 
-/// One queued notification of one story to one sink.
+/// One queued notification of one story to one sink: its first message, or an edit of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     pub id: i64,
     pub story_id: i64,
+    /// The Atom id of `story_id`: the id the sink knows the story by, even once it has been
+    /// folded into another.
+    pub atom_id: String,
     pub sink: String,
     /// Sent with every attempt, so a receiver can drop a retry it already acted on.
     pub idempotency_key: String,
     /// Attempts made so far.
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
+    pub kind: DeliveryKind,
+    /// 0 for the first message, then 1, 2 ... for each edit, in the order they were queued.
+    pub revision: u32,
+    /// What changed since the sink was last told, oldest first.
+    pub changes: Vec<StoryChange>,
+    /// Changes folded in after the row was queued; [`Store::record_delivery`] compares it with
+    /// the row's value then, to see whether the send could have missed one.
+    pub generation: i64,
+    /// For an edit: where the first message of the same story and sink stands.
+    pub first: Option<FirstMessage>,
+}
+
+/// A story's first message to a sink, or an edit of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryKind {
+    New,
+    Update,
+}
+
+/// The state of the first message an edit applies to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FirstMessage {
+    /// Not acknowledged yet, or an earlier edit of it is still owed: the edit waits until
+    /// they are (so a receiver gets revisions in order), due again at `due` at the earliest.
+    Pending { due: DateTime<Utc> },
+    /// Acknowledged, with the service's id of the message when the service gave one.
+    Delivered { remote_id: Option<String> },
+    /// Dead, filtered or cancelled by a merge: there is nothing to edit.
+    Gone,
+}
+
+/// What changed in a story that a sink was already told about, as an edit carries it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StoryChange {
+    /// A member joined: the episode, a mirror's copy, a summary or coverage.
+    MemberAdded {
+        feed: String,
+        member_role: String,
+        title: String,
+        link: Option<String>,
+    },
+    /// A joining member brought an enclosure: the story can be listened to.
+    AudioAdded { feed: String, url: String },
+    /// Another story, announced on its own, proved to be this one and was folded into it.
+    Merged { other: String },
+    /// This story proved to be `into` and was folded into it: its members are there now.
+    MergedInto { into: String },
 }
 
 /// How a delivery attempt ended, as the outbox records it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeliveryUpdate {
-    /// The receiver acknowledged it: never sent again.
-    Delivered,
+    /// The receiver acknowledged it: never sent again. `remote_id` is the service's id of the
+    /// message (kept for later edits); `generation` is the row's as the attempt read it.
+    Delivered {
+        remote_id: Option<String>,
+        generation: i64,
+    },
     /// Try again at `at`.
     Retry { at: DateTime<Utc>, error: String },
     /// Not attempted: the sink is paused (another delivery just failed); try at `at`. Does
@@ -498,8 +559,61 @@ pub enum DeliveryUpdate {
     Defer { at: DateTime<Utc>, reason: String },
     /// Given up (too old, or refused for good): shown by `status`, never retried.
     Dead { error: String },
-    /// The sink's filters do not want this story.
+    /// The sink's filters do not want this story, or (for an edit) there is nothing to edit.
     Filtered,
+}
+
+/// The idempotency key of edit number `revision` of the first message keyed `first_key`:
+/// distinct per revision, the same on every retry of one.
+pub fn revision_key(first_key: &str, revision: u32) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::new()
+        .chain_update(first_key.as_bytes())
+        .chain_update(b"\0revision\0")
+        .chain_update(revision.to_be_bytes())
+        .finalize();
+    crate::hex::hex(&digest[..16])
+}
+
+fn changes_json(changes: &[StoryChange]) -> String {
+    // Plain strings in tagged structs: serialising cannot fail.
+    serde_json::to_string(changes).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn changes_from_json(id: i64, text: &str) -> Result<Vec<StoryChange>> {
+    serde_json::from_str(text).map_err(|source| StoreError::CorruptChanges { id, source })
+}
+
+/// Queues edit `revision` for (story, sink) in `conn`'s transaction.
+fn insert_update(
+    conn: &Connection,
+    story_id: i64,
+    sink: &str,
+    first_key: &str,
+    changes: &[StoryChange],
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let revision: u32 = conn
+        .prepare_cached(
+            "SELECT coalesce(max(revision), 0) + 1 FROM outbox WHERE story_id = ?1 AND sink = ?2",
+        )?
+        .query_row(params![story_id, sink], |row| row.get(0))?;
+    conn.prepare_cached(
+        "INSERT INTO outbox (story_id, sink, idempotency_key, created_at, due_at, kind, revision,
+            changes)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'update', ?6, ?7)",
+    )?
+    .execute(params![
+        story_id,
+        sink,
+        revision_key(first_key, revision),
+        timestamp(now),
+        timestamp(due),
+        revision,
+        changes_json(changes),
+    ])?;
+    Ok(())
 }
 
 /// Outbox totals for one sink.
@@ -514,7 +628,8 @@ pub struct SinkTotals {
 }
 
 impl Store {
-    /// Pending deliveries whose time has come, oldest first; of one sink, or of all.
+    /// Pending deliveries whose time has come, oldest first; of one sink, or of all. An edit
+    /// comes with the state of the first message it edits.
     pub fn due_deliveries(
         &self,
         now: DateTime<Utc>,
@@ -522,21 +637,72 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Delivery>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, story_id, sink, idempotency_key, attempts, created_at FROM outbox
-             WHERE state = 'pending' AND due_at <= ?1 AND (?2 IS NULL OR sink = ?2)
-             ORDER BY due_at, id LIMIT ?3",
+            "SELECT o.id, o.story_id, o.sink, o.idempotency_key, o.attempts, o.created_at,
+                    o.kind, o.revision, o.changes, o.generation, s.atom_id,
+                    f.state, f.remote_id, f.due_at,
+                    (SELECT min(e.due_at) FROM outbox e
+                     WHERE o.kind = 'update' AND e.story_id = o.story_id AND e.sink = o.sink
+                       AND e.kind = 'update' AND e.state = 'pending'
+                       AND e.revision < o.revision)
+             FROM outbox o
+             JOIN stories s ON s.id = o.story_id
+             LEFT JOIN outbox f ON o.kind = 'update' AND f.kind = 'new'
+                 AND f.story_id = o.story_id AND f.sink = o.sink
+             WHERE o.state = 'pending' AND o.due_at <= ?1 AND (?2 IS NULL OR o.sink = ?2)
+             ORDER BY o.due_at, o.id LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![timestamp(now), sink, sql_limit(limit)], |row| {
-            Ok(Delivery {
-                id: row.get(0)?,
-                story_id: row.get(1)?,
-                sink: row.get(2)?,
-                idempotency_key: row.get(3)?,
-                attempts: saturating_u32(row.get(4)?),
-                created_at: parse_timestamp(&row.get::<_, String>(5)?).unwrap_or_default(),
-            })
+            let kind = match row.get::<_, String>(6)?.as_str() {
+                "update" => DeliveryKind::Update,
+                _ => DeliveryKind::New,
+            };
+            let first = match kind {
+                DeliveryKind::New => None,
+                DeliveryKind::Update => Some(
+                    match (
+                        row.get::<_, Option<String>>(11)?.as_deref(),
+                        timestamp_at(row, 14)?,
+                    ) {
+                        (Some("pending"), _) => FirstMessage::Pending {
+                            due: timestamp_at(row, 13)?.unwrap_or(now),
+                        },
+                        // Edits go out in revision order: this one waits for an earlier one
+                        // still owed (being retried), as it waits for the first message.
+                        (Some("delivered"), Some(earlier)) => {
+                            FirstMessage::Pending { due: earlier }
+                        }
+                        (Some("delivered"), None) => FirstMessage::Delivered {
+                            remote_id: row.get(12)?,
+                        },
+                        _ => FirstMessage::Gone,
+                    },
+                ),
+            };
+            Ok((
+                Delivery {
+                    id: row.get(0)?,
+                    story_id: row.get(1)?,
+                    atom_id: row.get(10)?,
+                    sink: row.get(2)?,
+                    idempotency_key: row.get(3)?,
+                    attempts: saturating_u32(row.get(4)?),
+                    created_at: parse_timestamp(&row.get::<_, String>(5)?).unwrap_or_default(),
+                    kind,
+                    revision: saturating_u32(row.get(7)?),
+                    changes: Vec::new(),
+                    generation: row.get(9)?,
+                    first,
+                },
+                row.get::<_, String>(8)?,
+            ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut delivery, changes) = row?;
+            delivery.changes = changes_from_json(delivery.id, &changes)?;
+            out.push(delivery);
+        }
+        Ok(out)
     }
 
     /// When the next pending delivery falls due, if any.
@@ -553,39 +719,84 @@ impl Store {
     /// next delivery starts, so a crash repeats at most the delivery that was in flight. Only
     /// a row still pending changes: a story merged away while its request was in flight stays
     /// merged.
+    ///
+    /// An acknowledged row whose generation moved while its request was in flight had changes
+    /// folded into it that the request may not have shown: the same transaction queues an edit
+    /// carrying those changes, due at once, so no change is lost between read and record.
     pub fn record_delivery(
         &self,
         id: i64,
         update: &DeliveryUpdate,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let now = timestamp(now);
+        let at = timestamp(now);
         match update {
-            DeliveryUpdate::Delivered => self.conn.execute(
-                "UPDATE outbox SET state = 'delivered', delivered_at = ?2, attempts = attempts + 1,
-                    last_error = NULL WHERE id = ?1 AND state = 'pending'",
-                params![id, now],
-            )?,
-            DeliveryUpdate::Retry { at, error } => self.conn.execute(
-                "UPDATE outbox SET due_at = ?2, attempts = attempts + 1, last_error = ?3
-                 WHERE id = ?1 AND state = 'pending'",
-                params![id, timestamp(*at), error],
-            )?,
-            DeliveryUpdate::Defer { at, reason } => self.conn.execute(
-                "UPDATE outbox SET due_at = ?2, last_error = ?3 WHERE id = ?1 AND state = 'pending'",
-                params![id, timestamp(*at), reason],
-            )?,
-            DeliveryUpdate::Dead { error } => self.conn.execute(
-                "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?2
-                 WHERE id = ?1 AND state = 'pending'",
-                params![id, error],
-            )?,
-            DeliveryUpdate::Filtered => self.conn.execute(
-                "UPDATE outbox SET state = 'filtered' WHERE id = ?1 AND state = 'pending'",
-                params![id],
-            )?,
-        };
+            DeliveryUpdate::Delivered {
+                remote_id,
+                generation,
+            } => {
+                let tx = self.conn.unchecked_transaction()?;
+                let changed = tx.execute(
+                    "UPDATE outbox SET state = 'delivered', delivered_at = ?2,
+                        attempts = attempts + 1, last_error = NULL,
+                        remote_id = coalesce(?3, remote_id)
+                     WHERE id = ?1 AND state = 'pending'",
+                    params![id, at, remote_id],
+                )?;
+                if changed > 0 {
+                    follow_up_missed(&tx, id, *generation, now)?;
+                }
+                tx.commit()?;
+            }
+            DeliveryUpdate::Retry { at: retry, error } => {
+                self.conn.execute(
+                    "UPDATE outbox SET due_at = ?2, attempts = attempts + 1, last_error = ?3
+                     WHERE id = ?1 AND state = 'pending'",
+                    params![id, timestamp(*retry), error],
+                )?;
+            }
+            DeliveryUpdate::Defer { at: later, reason } => {
+                self.conn.execute(
+                    "UPDATE outbox SET due_at = ?2, last_error = ?3 WHERE id = ?1 AND state = 'pending'",
+                    params![id, timestamp(*later), reason],
+                )?;
+            }
+            DeliveryUpdate::Dead { error } => {
+                self.conn.execute(
+                    "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?2
+                     WHERE id = ?1 AND state = 'pending'",
+                    params![id, error],
+                )?;
+            }
+            DeliveryUpdate::Filtered => {
+                self.conn.execute(
+                    "UPDATE outbox SET state = 'filtered' WHERE id = ?1 AND state = 'pending'",
+                    params![id],
+                )?;
+            }
+        }
         Ok(())
+    }
+
+    /// Marks rows as being sent, just before their request goes out, and returns those still
+    /// pending (a row merged away since it was read is not sent). From here on the receiver
+    /// may hold the message even if no answer is ever recorded (a crash mid-request): ingest no
+    /// longer folds changes into it, and a merge no longer cancels it.
+    pub fn start_attempt(&self, ids: &[i64], now: DateTime<Utc>) -> Result<Vec<i64>> {
+        let tx = self.conn.unchecked_transaction()?;
+        let mut live = Vec::with_capacity(ids.len());
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE outbox SET attempted_at = ?2 WHERE id = ?1 AND state = 'pending'",
+            )?;
+            for &id in ids {
+                if stmt.execute(params![id, timestamp(now)])? > 0 {
+                    live.push(id);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(live)
     }
 
     /// Per-sink outbox totals, for `status` and the metrics.
@@ -610,6 +821,49 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// Queues an edit for the changes folded into row `id` after its request read it at
+/// `read_generation`.
+fn follow_up_missed(
+    tx: &Connection,
+    id: i64,
+    read_generation: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (story_id, sink, generation, changes, kind): (i64, String, i64, String, String) = tx
+        .query_row(
+            "SELECT story_id, sink, generation, changes, kind FROM outbox WHERE id = ?1",
+            [id],
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            },
+        )?;
+    let missed = usize::try_from(generation - read_generation).unwrap_or(0);
+    if missed == 0 {
+        return Ok(());
+    }
+    let changes = changes_from_json(id, &changes)?;
+    let missed = &changes[changes.len().saturating_sub(missed)..];
+    let first_key: Option<String> = tx
+        .query_row(
+            "SELECT idempotency_key FROM outbox
+             WHERE story_id = ?1 AND sink = ?2 AND kind = 'new'",
+            params![story_id, sink],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(first_key) = first_key else {
+        return Ok(());
+    };
+    tracing::debug!(%sink, story = story_id, %kind, missed = missed.len(), "changes arrived while a message was in flight; queueing an edit");
+    insert_update(tx, story_id, &sink, &first_key, missed, now, now)
 }
 
 /// A story as a person named it, and the story that holds its members now.
@@ -794,8 +1048,13 @@ impl WriteTx<'_> {
             "UPDATE stories SET merged_into = ?2, updated_at = ?3 WHERE id = ?1",
             params![from, into, timestamp(now)],
         )?;
+        // A first message that may have reached its receiver (an attempt started) is not
+        // cancelled: it is sent again under its key (as the story it is part of now), so that
+        // its receipt, and the message's id, are known and the edit pointing at `into` can
+        // follow it.
         self.tx.execute(
-            "UPDATE outbox SET state = 'merged' WHERE story_id = ?1 AND state = 'pending'",
+            "UPDATE outbox SET state = 'merged' WHERE story_id = ?1 AND state = 'pending'
+                AND NOT (kind = 'new' AND (attempted_at IS NOT NULL OR attempts > 0))",
             [from],
         )?;
         Ok(())
@@ -904,8 +1163,8 @@ impl WriteTx<'_> {
         self.insert_keys(id, keys)
     }
 
-    /// Queues a notification of a new story for one sink. The key is unique per (story, sink),
-    /// so re-running an ingest can never queue the same notification twice.
+    /// Queues the first message of a new story for one sink. There is one per (story, sink)
+    /// (and its key is unique), so re-running an ingest can never queue it twice.
     pub fn enqueue_notification(
         &self,
         story_id: i64,
@@ -927,6 +1186,93 @@ impl WriteTx<'_> {
                 timestamp(due)
             ])?;
         Ok(())
+    }
+
+    /// Tells one sink that a story it has heard of (or is about to) changed. The change folds
+    /// into the sink's newest pending row for the story when that row has not been attempted
+    /// yet: the first message, which will show the story as it is when sent, or an edit still
+    /// waiting out its hold, so five mirrors within the hold make one edit. Otherwise it is a
+    /// new edit, due at `due`. Nothing is queued when the sink was never going to hear of the
+    /// story (no first message, or a dead, filtered or cancelled one). Returns whether a new
+    /// edit was queued.
+    pub fn enqueue_update(
+        &self,
+        story_id: i64,
+        sink: &str,
+        change: &StoryChange,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let first: Option<(String, String)> = self
+            .tx
+            .prepare_cached(
+                "SELECT state, idempotency_key FROM outbox
+                 WHERE story_id = ?1 AND sink = ?2 AND kind = 'new'",
+            )?
+            .query_row(params![story_id, sink], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        let Some((state, first_key)) = first else {
+            return Ok(false);
+        };
+        if state != "pending" && state != "delivered" {
+            return Ok(false);
+        }
+        // Only a row no attempt of which has started: one that may have reached the receiver
+        // keeps what it said under its key (a receiver that already has it would drop the
+        // change with the repeat), and the change becomes an edit of its own.
+        let open: Option<(i64, bool, String)> = self
+            .tx
+            .prepare_cached(
+                "SELECT id, attempts = 0 AND attempted_at IS NULL, changes FROM outbox
+                 WHERE story_id = ?1 AND sink = ?2 AND state = 'pending'
+                 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row(params![story_id, sink], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()?;
+        if let Some((id, true, changes)) = open {
+            let mut changes = changes_from_json(id, &changes)?;
+            changes.push(change.clone());
+            self.tx
+                .prepare_cached(
+                    "UPDATE outbox SET changes = ?2, generation = generation + 1 WHERE id = ?1",
+                )?
+                .execute(params![id, changes_json(&changes)])?;
+            return Ok(false);
+        }
+        insert_update(
+            &self.tx,
+            story_id,
+            sink,
+            &first_key,
+            std::slice::from_ref(change),
+            due,
+            now,
+        )?;
+        Ok(true)
+    }
+
+    /// Whether a member of the story is an episode (carries its audio), so that an episode
+    /// joining it is news to a sink only when it is the first.
+    pub fn story_has_audio(&self, story_id: i64) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM items
+                 WHERE story_id = ?1 AND json_extract(data, '$.kind') = 'episode')",
+            )?
+            .query_row([story_id], |row| row.get(0))?)
+    }
+
+    /// A story's Atom id, which edits name stories by.
+    pub fn story_atom_id(&self, story_id: i64) -> Result<String> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT atom_id FROM stories WHERE id = ?1")?
+            .query_row([story_id], |row| row.get(0))?)
     }
 
     pub fn save_poll_state(&self, source_id: i64, state: &PollState) -> Result<()> {

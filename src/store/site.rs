@@ -561,7 +561,14 @@ mod tests {
         }
         let due = store.due_deliveries(at(21), None, 10).expect("due");
         store
-            .record_delivery(due[0].id, &DeliveryUpdate::Delivered, at(21))
+            .record_delivery(
+                due[0].id,
+                &DeliveryUpdate::Delivered {
+                    remote_id: None,
+                    generation: 0,
+                },
+                at(21),
+            )
             .expect("delivered");
         let refused = DeliveryUpdate::Dead {
             error: "HTTP 404 from the hook".into(),

@@ -84,6 +84,7 @@ fn migrations_are_append_only() {
         "8661a6e65aa2d6430eef88a68d3998a786dc70dedac71233d3c02ea8fc9769a6",
         "035c3236c837590b7999450ccffaa5d878b065740cdadfefa78cda0a85183a20",
         "be5b4bb99d4238c11e1df60c9512895e98ea39d5a11cfa11b088163fb472b8b6",
+        "38665cf3e1ff9779879725887c3f9c80747cd981abc7b7467fa3ce3000f354ec",
     ];
     assert_eq!(
         MIGRATIONS.len(),
@@ -853,4 +854,204 @@ fn a_write_knows_which_mirror_feeds_have_items_as_they_store_them() {
     let items = parsed(&[item("agg-a", "a1")]);
     ingest::ingest_feed(&tx, a, None, &items, &context, at(3)).expect("mirror");
     assert_eq!(tx.mirrors_with_items().expect("mirrors"), vec![b.id, a.id]);
+}
+
+/// The outbox rows of one story and sink: (kind, revision, state, number of changes).
+fn outbox_rows(store: &Store, story: i64) -> Vec<(String, u32, String, usize)> {
+    let mut stmt = store
+        .conn
+        .prepare(
+            "SELECT kind, revision, state, changes FROM outbox WHERE story_id = ?1 ORDER BY id",
+        )
+        .expect("prepare");
+    stmt.query_map([story], |row| {
+        let changes: String = row.get(3)?;
+        Ok((
+            row.get(0)?,
+            row.get(1)?,
+            row.get(2)?,
+            serde_json::from_str::<Vec<StoryChange>>(&changes)
+                .expect("changes")
+                .len(),
+        ))
+    })
+    .expect("query")
+    .collect::<Result<_, _>>()
+    .expect("rows")
+}
+
+fn joined(feed: &str) -> StoryChange {
+    StoryChange::MemberAdded {
+        feed: feed.into(),
+        member_role: "copy".into(),
+        title: "t".into(),
+        link: None,
+    }
+}
+
+#[test]
+fn changes_fold_into_a_waiting_row_and_a_send_that_missed_one_owes_an_edit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let (story, lonely) = {
+        let write = store.begin_write().expect("write");
+        let story = write.create_story("urn:s", at(1), at(1)).expect("story");
+        let lonely = write.create_story("urn:l", at(1), at(1)).expect("story");
+        write
+            .enqueue_notification(story, "hook", "k-first", at(1), at(1))
+            .expect("enqueue");
+        write.commit().expect("commit");
+        (story, lonely)
+    };
+    let update = |store: &mut Store, story: i64, change: &StoryChange, due: u32| {
+        let write = store.begin_write().expect("write");
+        let queued = write
+            .enqueue_update(story, "hook", change, at(due), at(2))
+            .expect("update");
+        write.commit().expect("commit");
+        queued
+    };
+    // The first message reads generation 0 and is in flight when a mirror joins.
+    let due = store.due_deliveries(at(1), None, 10).expect("due");
+    assert_eq!((due[0].kind, due[0].generation), (DeliveryKind::New, 0));
+    assert!(
+        !update(&mut store, story, &joined("m1"), 3),
+        "folded into the unsent first message"
+    );
+    assert!(
+        !update(&mut store, lonely, &joined("m1"), 3),
+        "a story the sink never heard of gets no edit"
+    );
+    assert_eq!(outbox_rows(&store, lonely), []);
+    let delivered = DeliveryUpdate::Delivered {
+        remote_id: Some("msg-1".into()),
+        generation: due[0].generation,
+    };
+    store
+        .record_delivery(due[0].id, &delivered, at(2))
+        .expect("delivered");
+    assert_eq!(
+        outbox_rows(&store, story),
+        [
+            ("new".into(), 0, "delivered".into(), 1),
+            ("update".into(), 1, "pending".into(), 1)
+        ],
+        "the change the send may have missed is an edit of its own"
+    );
+    // More changes wait in that edit until it is attempted.
+    assert!(!update(&mut store, story, &joined("m2"), 9));
+    assert!(!update(&mut store, story, &joined("m3"), 9));
+    let due = store.due_deliveries(at(2), None, 10).expect("due");
+    let [edit] = due.as_slice() else {
+        panic!("one edit due: {due:?}");
+    };
+    assert_eq!(edit.kind, DeliveryKind::Update);
+    assert_eq!(edit.changes.len(), 3);
+    assert_eq!(edit.generation, 2);
+    assert_eq!(
+        edit.first,
+        Some(FirstMessage::Delivered {
+            remote_id: Some("msg-1".into())
+        })
+    );
+    assert_eq!(edit.idempotency_key, revision_key("k-first", 1));
+    // Once attempted, it is not changed under its key: a later change is the next revision.
+    let retry = DeliveryUpdate::Retry {
+        at: at(3),
+        error: "HTTP 503".into(),
+    };
+    store
+        .record_delivery(edit.id, &retry, at(2))
+        .expect("retry");
+    assert!(update(&mut store, story, &joined("m4"), 4));
+    let rows = outbox_rows(&store, story);
+    assert_eq!(rows[2], ("update".into(), 2, "pending".into(), 1));
+    let due = store.due_deliveries(at(9), None, 10).expect("due");
+    let keys: Vec<&str> = due.iter().map(|d| d.idempotency_key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [revision_key("k-first", 1), revision_key("k-first", 2)]
+    );
+    assert_ne!(keys[0], keys[1]);
+    // Revision 2 waits for revision 1, still owed (retrying at 3), so revisions arrive in order.
+    assert_eq!(due[1].first, Some(FirstMessage::Pending { due: at(3) }));
+    assert!(matches!(due[0].first, Some(FirstMessage::Delivered { .. })));
+    // A merge cancels what the folded story had not sent yet.
+    {
+        let write = store.begin_write().expect("write");
+        write.merge_story(story, lonely, at(5)).expect("merge");
+        write.commit().expect("commit");
+    }
+    assert!(
+        outbox_rows(&store, story)
+            .iter()
+            .all(|(_, _, state, _)| state != "pending")
+    );
+}
+
+/// Once an attempt of a row has started, its receiver may hold it whatever happens next (a
+/// crash before the answer is recorded): a change is no longer folded into it (a receiver that
+/// has it would drop the repeat, and the change with it), and a merge no longer cancels a first
+/// message, which is sent again so the edit pointing at the survivor can follow it. A row the
+/// merge did cancel is not sent even by a pass that read it before.
+#[test]
+fn a_started_attempt_keeps_its_content_and_survives_a_merge() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let (survivor, sent, unsent) = {
+        let write = store.begin_write().expect("write");
+        let survivor = write.create_story("urn:s", at(1), at(1)).expect("story");
+        let sent = write.create_story("urn:a", at(1), at(1)).expect("story");
+        let unsent = write.create_story("urn:b", at(1), at(1)).expect("story");
+        for (story, key) in [(survivor, "k-s"), (sent, "k-a"), (unsent, "k-b")] {
+            write
+                .enqueue_notification(story, "hook", key, at(1), at(1))
+                .expect("enqueue");
+        }
+        write.commit().expect("commit");
+        (survivor, sent, unsent)
+    };
+    let due = store.due_deliveries(at(1), None, 10).expect("due");
+    let row = |story: i64| {
+        due.iter()
+            .find(|d| d.story_id == story)
+            .map(|d| d.id)
+            .expect("row")
+    };
+    assert_eq!(
+        store.start_attempt(&[row(sent)], at(2)).expect("attempt"),
+        [row(sent)]
+    );
+    // The request is in flight (or the process died with it): a mirror joins.
+    {
+        let write = store.begin_write().expect("write");
+        assert!(
+            write
+                .enqueue_update(sent, "hook", &joined("m1"), at(2), at(2))
+                .expect("update"),
+            "an edit of its own, not folded into what may have been received"
+        );
+        write.merge_story(sent, survivor, at(2)).expect("merge");
+        write.merge_story(unsent, survivor, at(2)).expect("merge");
+        write.commit().expect("commit");
+    }
+    assert_eq!(
+        outbox_rows(&store, sent),
+        [
+            ("new".into(), 0, "pending".into(), 0),
+            ("update".into(), 1, "merged".into(), 1)
+        ],
+        "the first message is sent again, the edit of the merged story is cancelled"
+    );
+    assert_eq!(
+        outbox_rows(&store, unsent),
+        [("new".into(), 0, "merged".into(), 0)]
+    );
+    assert_eq!(
+        store
+            .start_attempt(&[row(unsent), row(sent)], at(3))
+            .expect("attempt"),
+        [row(sent)],
+        "a message cancelled by the merge is not sent by a pass that read it before"
+    );
 }

@@ -1077,3 +1077,905 @@ fn the_daemon_notifies_after_a_cycle_and_retries_without_blocking_polls() {
     assert!(status.success(), "{status:?}");
     assert!(took < Duration::from_secs(8), "{took:?}");
 }
+
+// Follow-ups: one message per story, kept current. Each service's edit endpoint is emulated
+// by a receiver on 127.0.0.1 that answers the way the service does (Slack's Web API with its
+// `channel` and `ts`, Discord's `wait=true` message, Matrix's `event_id`).
+
+/// Slack's answer to `chat.postMessage` and `chat.update`: the channel's id (the config may
+/// name the channel) and the message's timestamp, which identifies it.
+const SLACK_OK: &str =
+    r#"{"ok":true,"channel":"C024BE91L","ts":"1776254400.000100","message":{"text":"…"}}"#;
+const DISCORD_MESSAGE: &str = r#"{"id":"1100000000000000001","channel_id":"5","type":0}"#;
+const MATRIX_EVENT: &str = r#"{"event_id":"$first:example.org"}"#;
+
+impl Receiver {
+    /// A receiver whose `n`-th request (from 0) gets `reply(n)`, after any scripted replies:
+    /// a service that gives each message an id of its own.
+    fn numbered(reply: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Receiver {
+        let script: Arc<Mutex<VecDeque<Reply>>> = Arc::new(Mutex::new(VecDeque::new()));
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let (s, a) = (Arc::clone(&script), Arc::clone(&arrivals));
+        let server = TestServer::start(move |_| {
+            let mut arrivals = a.lock();
+            arrivals.push(Instant::now());
+            let n = arrivals.len() - 1;
+            drop(arrivals);
+            s.lock().pop_front().unwrap_or_else(|| reply(n))
+        });
+        Receiver {
+            server,
+            script,
+            default: Arc::new(Mutex::new(Reply::status(500))),
+            arrivals,
+        }
+    }
+}
+
+/// The webhook events a request carries, in order.
+fn events(receiver: &Receiver) -> Vec<String> {
+    receiver
+        .requests()
+        .iter()
+        .map(|r| json(r)["event"].as_str().expect("event").to_owned())
+        .collect()
+}
+
+/// The `type` of each change an update names.
+fn change_types(body: &serde_json::Value) -> Vec<String> {
+    body["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| c["type"].as_str().expect("type").to_owned())
+        .collect()
+}
+
+#[test]
+fn an_episode_arriving_later_edits_each_message_once() {
+    let hook = Receiver::new();
+    let plain = Receiver::new();
+    let bot = Receiver::answering(Reply::ok(SLACK_OK).header("Content-Type", "application/json"));
+    let incoming = Receiver::new();
+    let discord = Receiver::answering(Reply::ok(DISCORD_MESSAGE));
+    let matrix = Receiver::answering(Reply::ok(MATRIX_EVENT));
+    let phone = Receiver::new();
+    let quiet_phone = Receiver::new();
+    let sinks = [
+        sink(
+            "hook",
+            "webhook",
+            &hook.url("/hook"),
+            &format!("secret = \"{SECRET}\"\nevents = [\"story.new\", \"story.updated\"]"),
+        ),
+        sink("plain", "webhook", &plain.url("/hook"), ""),
+        sink(
+            "bot",
+            "slack",
+            &bot.url("/api/"),
+            "token = \"xoxb-test-token\"\nchannel = \"#longtail\"",
+        ),
+        sink("incoming", "slack", &incoming.url("/services/T/B/x"), ""),
+        sink(
+            "discord",
+            "discord",
+            &discord.url("/api/webhooks/1/tok"),
+            "",
+        ),
+        sink(
+            "matrix",
+            "matrix",
+            &matrix.url("/"),
+            "room = \"!room:example.org\"\ntoken = \"mx-token\"",
+        ),
+        sink("phone", "ntfy", &phone.url("/longtail"), "followups = true"),
+        sink("quiet-phone", "ntfy", &quiet_phone.url("/longtail"), ""),
+    ]
+    .concat();
+    let s = Scenario::new(&[ESSAY], &sinks);
+    let check = stdout(&s.run(&["check-config"]));
+    let follows: Vec<&str> = check
+        .lines()
+        .filter(|l| l.starts_with("notify ") && l.ends_with(", follows stories up"))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(
+        follows,
+        ["hook", "bot", "discord", "matrix", "phone"],
+        "{check}"
+    );
+    s.poll();
+    s.feeds.show(&["newsletter"]);
+    let out = s.poll();
+    assert!(out.contains("notifications: 8 sent, 0 failed"), "{out}");
+
+    // The episode arrives the next morning.
+    s.feeds.show(&["podcast"]);
+    let out = s.poll();
+    assert!(out.contains("notifications: 5 sent, 0 failed"), "{out}");
+    let followers = [&hook, &bot, &discord, &matrix, &phone];
+    for receiver in followers {
+        assert_eq!(
+            receiver.requests().len(),
+            2,
+            "one first message, one edit: {out}"
+        );
+    }
+    for receiver in [&plain, &incoming, &quiet_phone] {
+        assert_eq!(receiver.requests().len(), 1, "no follow-ups here: {out}");
+    }
+
+    // Webhook: a signed story.updated with its own key, naming the story and what changed.
+    let requests = hook.requests();
+    let (first, update) = (&requests[0], &requests[1]);
+    assert_eq!(update.header("tributary-event"), Some("story.updated"));
+    assert_signed(update);
+    let key = update.header("idempotency-key").expect("key");
+    assert_eq!(key.len(), 32);
+    assert_ne!(Some(key), first.header("idempotency-key"));
+    let body = json(update);
+    assert_eq!(body["event"], "story.updated");
+    assert_eq!(body["idempotency_key"], key);
+    assert_eq!(body["revision"], 1);
+    assert_eq!(body["story_id"], json(first)["story"]["id"]);
+    assert_eq!(body["story"]["id"], json(first)["story"]["id"]);
+    let types = change_types(&body);
+    assert!(types.contains(&"member_added".to_owned()), "{types:?}");
+    assert!(types.contains(&"audio_added".to_owned()), "{types:?}");
+    let added = body["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["type"] == "member_added")
+        .expect("member_added");
+    assert_eq!(added["feed"], "podcast");
+    assert_eq!(added["member_role"], "episode");
+    assert_eq!(body["story"]["enclosure"]["url"], AUDIO);
+    assert_eq!(
+        body["story"]["members"].as_array().map(Vec::len),
+        Some(2),
+        "the story as it is now"
+    );
+    assert_eq!(events(&plain), ["story.new"]);
+
+    // Slack's Web API: chat.postMessage, then chat.update of that message (by the channel id
+    // and ts Slack answered with).
+    let requests = bot.requests();
+    assert_eq!(requests[0].path(), "/api/chat.postMessage");
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some("Bearer xoxb-test-token")
+    );
+    assert_eq!(json(&requests[0])["channel"], "#longtail");
+    assert_eq!(requests[1].path(), "/api/chat.update");
+    assert_eq!(
+        requests[1].header("authorization"),
+        Some("Bearer xoxb-test-token")
+    );
+    let edit = json(&requests[1]);
+    assert_eq!(edit["channel"], "C024BE91L");
+    assert_eq!(edit["ts"], "1776254400.000100");
+    let text = edit["text"].as_str().expect("text");
+    assert!(text.contains(&format!("Audio: {AUDIO}")), "{text}");
+
+    // Discord: the message `wait=true` answered with is patched.
+    let requests = discord.requests();
+    assert_eq!(requests[0].target, "/api/webhooks/1/tok?wait=true");
+    assert_eq!(requests[1].method, "PATCH");
+    assert_eq!(
+        requests[1].path(),
+        "/api/webhooks/1/tok/messages/1100000000000000001"
+    );
+    let embed = &json(&requests[1])["embeds"][0];
+    assert_eq!(embed["title"], ESSAY_TITLE);
+    assert_eq!(embed["fields"][0]["value"], format!("[Listen]({AUDIO})"));
+
+    // Matrix: an m.replace of the first event, under a transaction id of its own.
+    let requests = matrix.requests();
+    assert_eq!(requests[1].method, "PUT");
+    assert_ne!(requests[0].target, requests[1].target);
+    let event = json(&requests[1]);
+    assert_eq!(event["m.relates_to"]["rel_type"], "m.replace");
+    assert_eq!(event["m.relates_to"]["event_id"], "$first:example.org");
+    let new_body = event["m.new_content"]["body"].as_str().expect("body");
+    assert!(new_body.contains(&format!("Audio: {AUDIO}")), "{new_body}");
+
+    // ntfy cannot edit: the follow-up is a message of its own.
+    let requests = phone.requests();
+    assert_eq!(requests[1].method, "POST");
+    assert!(
+        String::from_utf8_lossy(&requests[1].body).contains(AUDIO),
+        "{}",
+        String::from_utf8_lossy(&requests[1].body)
+    );
+
+    // Nothing new: nothing more, and every row is delivered.
+    let out = s.poll();
+    assert!(out.contains("notifications: 0 sent"), "{out}");
+    for receiver in followers {
+        assert_eq!(receiver.requests().len(), 2);
+    }
+    assert_eq!(s.sink_status("hook")[2..5], ["0", "2", "0"]);
+    assert_eq!(s.sink_status("plain")[2..5], ["0", "1", "0"]);
+}
+
+/// Feeds the test writes as it goes, one RSS document per path.
+struct Site {
+    server: TestServer,
+    docs: Arc<Mutex<std::collections::HashMap<String, String>>>,
+}
+
+/// One RSS item.
+#[derive(Clone)]
+struct Entry {
+    guid: String,
+    title: String,
+    link: String,
+    date: &'static str,
+    text: String,
+    audio: Option<String>,
+}
+
+/// The work the follow-up tests are about: an essay, its episode, copies of it.
+const CHEAP_TITLE: &str = "Why cheap inference changes what gets built";
+const CHEAP_LINK: &str = "https://writer.example/p/cheap-inference";
+const CHEAP_AUDIO: &str = "https://audio.writer.example/cheap-inference.mp3";
+const CHEAP_TEXT: &str = "Every quarter the price of running a capable model falls again, and \
+    every quarter the set of things worth automating grows with it. Tasks that nobody would \
+    have paid a cent per request for, such as tidying calendars, checking invoices against \
+    orders or tagging photographs for a village archive, now cost less than the electricity of \
+    the laptop that asks. The builders who gain most are not the large labs but the small \
+    shops, clubs and libraries that could never justify a budget line for machine reasoning.";
+
+impl Entry {
+    fn essay() -> Entry {
+        Entry {
+            guid: "writer-cheap-inference".into(),
+            title: CHEAP_TITLE.into(),
+            link: CHEAP_LINK.into(),
+            date: "Wed, 15 Apr 2026 12:00:00 GMT",
+            text: CHEAP_TEXT.into(),
+            audio: None,
+        }
+    }
+
+    /// Mirror `n`'s copy: the essay's link with a tracking parameter, its own title suffix.
+    fn copy(n: usize) -> Entry {
+        Entry {
+            guid: format!("mirror{n}-copy"),
+            title: format!("{CHEAP_TITLE} | Mirror {n}"),
+            link: format!("{CHEAP_LINK}?utm_source=mirror{n}"),
+            date: "Wed, 15 Apr 2026 18:00:00 GMT",
+            text: CHEAP_TEXT
+                .split_whitespace()
+                .take(40)
+                .collect::<Vec<_>>()
+                .join(" "),
+            audio: None,
+        }
+    }
+
+    /// Something each feed held before the test began: its backfill, unrelated to the essay.
+    fn backfill(feed: &str) -> Entry {
+        const TOPICS: &[&str] = &[
+            "tomato seedlings need a cold frame before the last frost",
+            "the harbour ferry timetable moves an hour earlier in spring",
+            "a chess club tournament ended in a three way tie for first",
+            "bread rises slower when the kitchen stays below eighteen degrees",
+            "the river survey counted otters upstream of the old mill",
+            "volunteers repainted the railway footbridge over two weekends",
+            "a violin maker explained why spruce is cut in winter",
+            "the lighthouse keeper's logbook from 1911 was transcribed",
+            "beekeepers compared swarm traps made from old drawers",
+        ];
+        let index = feed.bytes().map(usize::from).sum::<usize>() % TOPICS.len();
+        Entry {
+            guid: format!("{feed}-backfill"),
+            title: format!("Notes from {feed}: {}", TOPICS[index]),
+            link: format!("https://{feed}.example/notes/{index}"),
+            date: "Wed, 01 Apr 2026 09:00:00 GMT",
+            text: format!("{}. Written down by {feed} for the record.", TOPICS[index]),
+            audio: None,
+        }
+    }
+}
+
+fn rss(feed: &str, entries: &[Entry]) -> String {
+    let items: String = entries
+        .iter()
+        .map(|e| {
+            let enclosure = e.audio.as_deref().map_or_else(String::new, |url| {
+                format!(r#"<enclosure url="{url}" length="1234567" type="audio/mpeg"/>"#)
+            });
+            format!(
+                "<item><title>{}</title><link>{}</link><guid isPermaLink=\"false\">{}</guid>\
+                 <pubDate>{}</pubDate>{enclosure}<description>{}</description></item>",
+                e.title, e.link, e.guid, e.date, e.text
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel>\
+         <title>{feed}</title><link>https://{feed}.example/</link><description>{feed}</description>\
+         {items}</channel></rss>"
+    )
+}
+
+impl Site {
+    /// Serves `feeds`, each holding only its backfill item.
+    fn start(feeds: &[&str]) -> Site {
+        let docs = Arc::new(Mutex::new(std::collections::HashMap::new()));
+        let served = Arc::clone(&docs);
+        let server = TestServer::start(move |request| {
+            served
+                .lock()
+                .get(request.path())
+                .map_or_else(Reply::not_found, |xml: &String| Reply::ok(xml.clone()))
+        });
+        let site = Site { server, docs };
+        for feed in feeds {
+            site.set(feed, &[]);
+        }
+        site
+    }
+
+    /// `feed` now lists its backfill item and `entries`.
+    fn set(&self, feed: &str, entries: &[Entry]) {
+        let mut all = vec![Entry::backfill(feed)];
+        all.extend_from_slice(entries);
+        self.docs
+            .lock()
+            .insert(format!("/{feed}.xml"), rss(feed, &all));
+    }
+
+    fn config(
+        &self,
+        feeds: &[(&'static str, &'static str)],
+    ) -> Vec<(&'static str, String, &'static str)> {
+        feeds
+            .iter()
+            .map(|(name, role)| {
+                (
+                    *name,
+                    self.server.url(&format!("/{name}.xml")).to_string(),
+                    *role,
+                )
+            })
+            .collect()
+    }
+}
+
+/// A workspace polling a [`Site`].
+struct Polling {
+    site: Site,
+    ws: Workspace,
+    config: PathBuf,
+}
+
+impl Polling {
+    fn new(feeds: &[(&'static str, &'static str)], sinks: &str) -> Polling {
+        let names: Vec<&str> = feeds.iter().map(|(name, _)| *name).collect();
+        let site = Site::start(&names);
+        let ws = Workspace::new();
+        let config = ws.write_config("t.toml", &site.config(feeds), sinks);
+        Polling { site, ws, config }
+    }
+
+    fn poll(&self) -> String {
+        let output = self.ws.run(&[
+            "--config",
+            self.config.to_str().expect("utf-8 path"),
+            "poll",
+        ]);
+        assert_success(&output);
+        format!("{}{}", stdout(&output), stderr(&output))
+    }
+}
+
+const MIRRORS: [&str; 5] = ["mirror1", "mirror2", "mirror3", "mirror4", "mirror5"];
+
+#[test]
+fn five_mirrors_within_the_hold_make_one_edit() {
+    let hook = Receiver::new();
+    let discord = Receiver::answering(Reply::ok(DISCORD_MESSAGE));
+    let sinks = [
+        sink(
+            "hook",
+            "webhook",
+            &hook.url("/hook"),
+            &format!(
+                "secret = \"{SECRET}\"\nevents = [\"story.new\", \"story.updated\"]\nhold = \"3s\""
+            ),
+        ),
+        sink(
+            "discord",
+            "discord",
+            &discord.url("/api/webhooks/1/tok"),
+            "hold = \"3s\"",
+        ),
+    ]
+    .concat();
+    let mut feeds = vec![("writer", "origin")];
+    feeds.extend(MIRRORS.map(|m| (m, "mirror")));
+    let p = Polling::new(&feeds, &sinks);
+    p.poll();
+    p.site.set("writer", &[Entry::essay()]);
+    p.poll();
+    std::thread::sleep(Duration::from_millis(3_200));
+    let out = p.poll();
+    assert!(out.contains("notifications: 2 sent"), "{out}");
+
+    // Five mirrors, one poll each, all within the hold of the first one's edit.
+    for (n, mirror) in MIRRORS.iter().enumerate() {
+        p.site.set(mirror, &[Entry::copy(n + 1)]);
+        let out = p.poll();
+        assert!(out.contains("notifications: 0 sent"), "held: {out}");
+    }
+    assert_eq!(hook.requests().len(), 1);
+    std::thread::sleep(Duration::from_millis(3_200));
+    let out = p.poll();
+    assert!(
+        out.contains("notifications: 2 sent"),
+        "one edit per sink: {out}"
+    );
+    assert_eq!(events(&hook), ["story.new", "story.updated"]);
+    let body = json(&hook.requests()[1]);
+    assert_eq!(body["revision"], 1);
+    let added: BTreeSet<&str> = body["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["type"] == "member_added")
+        .map(|c| c["feed"].as_str().expect("feed"))
+        .collect();
+    assert_eq!(added, BTreeSet::from(MIRRORS), "every mirror is named once");
+    assert_eq!(
+        body["story"]["members"].as_array().map(Vec::len),
+        Some(6),
+        "rendered from the story as it is at send time"
+    );
+    let requests = discord.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].method, "PATCH");
+    let links = json(&requests[1])["embeds"][0]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .find(|f| f["name"] == "Links")
+        .and_then(|f| f["value"].as_str().map(str::to_owned))
+        .expect("links");
+    for mirror in MIRRORS {
+        assert!(links.contains(mirror), "{links}");
+    }
+
+    std::thread::sleep(Duration::from_millis(3_200));
+    p.poll();
+    assert_eq!(hook.requests().len(), 2, "nothing more");
+    assert_eq!(discord.requests().len(), 2, "nothing more");
+}
+
+#[test]
+fn a_merge_edits_the_survivor_and_points_the_absorbed_message_at_it() {
+    let hook = Receiver::new();
+    // Each Discord message gets an id of its own, so the two edits can be told apart.
+    let discord = Receiver::numbered(|n| Reply::ok(format!(r#"{{"id":"{}"}}"#, 500 + n)));
+    let sinks = [
+        sink(
+            "hook",
+            "webhook",
+            &hook.url("/hook"),
+            &format!("secret = \"{SECRET}\"\nevents = [\"story.new\", \"story.updated\"]"),
+        ),
+        sink(
+            "discord",
+            "discord",
+            &discord.url("/api/webhooks/1/tok"),
+            "",
+        ),
+    ]
+    .concat();
+    let p = Polling::new(
+        &[
+            ("writer", "origin"),
+            ("podcast", "origin"),
+            ("directory", "mirror"),
+            ("another-directory", "mirror"),
+        ],
+        &sinks,
+    );
+    p.poll();
+    // The essay, and a podcast directory listing its episode under a title of its own, with
+    // no link to the essay: nothing says they are one work yet, so two stories, two messages.
+    p.site.set("writer", &[Entry::essay()]);
+    p.site.set(
+        "directory",
+        &[Entry {
+            guid: "directory-ep-7".into(),
+            title: "Ep. 7 from the writer's show".into(),
+            link: "https://directory.example/shows/writer/7".into(),
+            date: "Wed, 15 Apr 2026 13:00:00 GMT",
+            text: "Stream or download it here.".into(),
+            audio: Some(CHEAP_AUDIO.into()),
+        }],
+    );
+    let out = p.poll();
+    assert!(out.contains("notifications: 4 sent"), "{out}");
+    let firsts: Vec<String> = hook
+        .requests()
+        .iter()
+        .map(|r| json(r)["story"]["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(firsts.len(), 2);
+    assert_ne!(firsts[0], firsts[1]);
+
+    // The episode: the essay's title, the directory's audio file. One work after all.
+    p.site.set(
+        "podcast",
+        &[Entry {
+            guid: "podcast-cheap-inference".into(),
+            title: CHEAP_TITLE.into(),
+            link: "https://writer.example/podcast/cheap-inference".into(),
+            date: "Wed, 15 Apr 2026 14:00:00 GMT",
+            text: CHEAP_TEXT.into(),
+            audio: Some(CHEAP_AUDIO.into()),
+        }],
+    );
+    let out = p.poll();
+    assert!(out.contains("notifications: 4 sent, 0 failed"), "{out}");
+    let requests = hook.requests();
+    assert_eq!(requests.len(), 4, "{out}");
+    let updates: Vec<serde_json::Value> = requests[2..].iter().map(json).collect();
+    for update in &updates {
+        assert_eq!(update["event"], "story.updated");
+    }
+    let survivor = updates
+        .iter()
+        .find(|u| change_types(u).contains(&"merged".to_owned()))
+        .expect("the surviving story's message says another joined it");
+    let absorbed = updates
+        .iter()
+        .find(|u| change_types(u).contains(&"merged_into".to_owned()))
+        .expect("the absorbed story's message points at the survivor");
+    let survivor_id = survivor["story_id"].as_str().expect("id");
+    let absorbed_id = absorbed["story_id"].as_str().expect("id");
+    assert_eq!(
+        BTreeSet::from([survivor_id, absorbed_id]),
+        firsts
+            .iter()
+            .map(String::as_str)
+            .collect::<BTreeSet<&str>>(),
+        "each announced story gets one edit"
+    );
+    assert_eq!(survivor["story"]["id"], survivor_id);
+    assert_eq!(
+        absorbed["story"]["id"], survivor_id,
+        "the story it is part of now"
+    );
+    let merged = survivor["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["type"] == "merged")
+        .expect("merged");
+    assert_eq!(merged["other"], absorbed_id);
+    let into = absorbed["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["type"] == "merged_into")
+        .expect("merged_into");
+    assert_eq!(into["into"], survivor_id);
+    assert_eq!(
+        survivor["story"]["members"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert_eq!(survivor["story"]["enclosure"]["url"], CHEAP_AUDIO);
+    assert!(
+        change_types(survivor).contains(&"audio_added".to_owned()),
+        "the essay's message had no audio before: {survivor}"
+    );
+    for request in &requests {
+        assert_signed(request);
+    }
+
+    // Discord: both messages are patched, each by its own id; the absorbed one points at the
+    // survivor.
+    let requests = discord.requests();
+    assert_eq!(requests.len(), 4);
+    let patched: BTreeSet<&str> = requests[2..].iter().map(Request::path).collect();
+    assert_eq!(
+        patched,
+        BTreeSet::from([
+            "/api/webhooks/1/tok/messages/500",
+            "/api/webhooks/1/tok/messages/501"
+        ])
+    );
+    let titles: Vec<String> = requests[2..]
+        .iter()
+        .map(|r| {
+            json(r)["embeds"][0]["title"]
+                .as_str()
+                .expect("title")
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        titles.contains(&format!("Merged into: {CHEAP_TITLE}")),
+        "{titles:?}"
+    );
+    assert!(titles.contains(&CHEAP_TITLE.to_owned()), "{titles:?}");
+
+    let out = p.poll();
+    assert!(out.contains("notifications: 0 sent"), "{out}");
+
+    // Another directory lists the episode: a member joins, but the story had its audio.
+    p.site.set(
+        "another-directory",
+        &[Entry {
+            guid: "another-directory-cheap".into(),
+            title: format!("{CHEAP_TITLE} (podcast)"),
+            link: format!("{CHEAP_LINK}?utm_source=another-directory"),
+            date: "Wed, 15 Apr 2026 15:00:00 GMT",
+            text: "Stream or download it here.".into(),
+            audio: Some(CHEAP_AUDIO.into()),
+        }],
+    );
+    let out = p.poll();
+    assert!(out.contains("notifications: 2 sent"), "{out}");
+    let last = json(hook.requests().last().expect("an edit"));
+    assert_eq!(last["story_id"], survivor_id);
+    assert_eq!(change_types(&last), ["member_added"], "{last}");
+}
+
+#[test]
+fn an_edit_is_retried_under_its_own_key_and_honours_retry_after() {
+    let hook = Receiver::new();
+    let discord = Receiver::answering(Reply::ok(DISCORD_MESSAGE));
+    let sinks = [
+        sink(
+            "hook",
+            "webhook",
+            &hook.url("/hook"),
+            &format!("secret = \"{SECRET}\"\nevents = [\"story.new\", \"story.updated\"]"),
+        ),
+        sink(
+            "discord",
+            "discord",
+            &discord.url("/api/webhooks/1/tok"),
+            "",
+        ),
+    ]
+    .concat();
+    let s = Scenario::new(&[ESSAY], &sinks);
+    s.poll();
+    s.feeds.show(&["newsletter"]);
+    let out = s.poll();
+    assert!(out.contains("notifications: 2 sent"), "{out}");
+
+    // The edit meets a rate limit in each service's style.
+    hook.then(Reply::status(429).header("Retry-After", "2"));
+    discord.then(
+        Reply::status(429)
+            .header("Content-Type", "application/json")
+            .body(r#"{"message": "You are being rate limited.", "retry_after": 2.5, "global": false}"#),
+    );
+    s.feeds.show(&["podcast"]);
+    let out = s.poll();
+    assert!(out.contains("0 sent, 2 failed"), "{out}");
+    let out = s.poll();
+    assert!(
+        out.contains("notifications: 0 sent, 0 failed"),
+        "asked for time: {out}"
+    );
+    assert_eq!(hook.requests().len(), 2);
+    assert_eq!(discord.requests().len(), 2);
+    std::thread::sleep(Duration::from_millis(2_700));
+    let out = s.poll();
+    assert!(out.contains("notifications: 2 sent, 0 failed"), "{out}");
+    for (receiver, wait) in [(&hook, 2_000), (&discord, 2_500)] {
+        let arrivals = receiver.arrivals();
+        assert_eq!(arrivals.len(), 3);
+        let gap = arrivals[2] - arrivals[1];
+        assert!(gap >= Duration::from_millis(wait), "{gap:?} < {wait} ms");
+    }
+    let requests = hook.requests();
+    let keys: Vec<&str> = requests
+        .iter()
+        .map(|r| r.header("idempotency-key").expect("key"))
+        .collect();
+    assert_eq!(keys[1], keys[2], "a retried edit carries its key again");
+    assert_eq!(requests[1].body, requests[2].body, "and the same bytes");
+    assert_ne!(keys[0], keys[1], "an edit's key is not the first message's");
+    assert_signed(&requests[2]);
+    let discord_edits: Vec<String> = discord.requests()[1..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect();
+    assert_eq!(discord_edits[0], discord_edits[1]);
+
+    // A second change is a second revision, under a third key.
+    s.feeds.show(&["aggregator"]);
+    let out = s.poll();
+    assert!(out.contains("notifications: 2 sent"), "{out}");
+    let requests = hook.requests();
+    assert_eq!(requests.len(), 4);
+    let body = json(&requests[3]);
+    assert_eq!(body["revision"], 2);
+    assert_eq!(change_types(&body), ["member_added"]);
+    let third = requests[3].header("idempotency-key").expect("key");
+    assert!(!keys.contains(&third), "{third} in {keys:?}");
+    assert_eq!(s.sink_status("hook")[2..5], ["0", "3", "0"]);
+}
+
+#[test]
+fn an_edit_waits_for_the_first_message() {
+    let hook = Receiver::new();
+    let sinks = sink(
+        "hook",
+        "webhook",
+        &hook.url("/hook"),
+        "events = [\"story.new\", \"story.updated\"]",
+    );
+    let s = Scenario::new(&[ESSAY], &sinks);
+    s.poll();
+    hook.then(Reply::status(503).header("Retry-After", "3"));
+    s.feeds.show(&["newsletter"]);
+    let out = s.poll();
+    assert!(out.contains("0 sent, 1 failed"), "{out}");
+    // The episode arrives while the first message is still owed: nothing goes out before it.
+    s.feeds.show(&["podcast"]);
+    let out = s.poll();
+    assert!(out.contains("notifications: 0 sent"), "{out}");
+    assert_eq!(hook.requests().len(), 1);
+    std::thread::sleep(Duration::from_millis(3_200));
+    s.poll();
+    std::thread::sleep(Duration::from_millis(1_200));
+    s.poll();
+    let sent = events(&hook);
+    assert_eq!(sent[..2], ["story.new", "story.new"], "{sent:?}");
+    assert!(
+        sent[2..].iter().all(|e| e == "story.updated") && sent.len() <= 3,
+        "at most one edit, and only after the first message: {sent:?}"
+    );
+    let first = json(&hook.requests()[1]);
+    assert_eq!(
+        first["story"]["members"].as_array().map(Vec::len),
+        Some(2),
+        "the first message shows the story as it is when sent"
+    );
+    assert_eq!(s.sink_status("hook")[2], "0", "nothing left pending");
+}
+
+/// Slack's Web API answers most errors with 200 and `"ok": false`: those are failures, retried
+/// when Slack's own trouble, given up when the request itself is wrong.
+#[test]
+fn slack_web_api_errors_in_a_200_answer_are_failures() {
+    let flaky = Receiver::answering(Reply::ok(SLACK_OK));
+    flaky.then(Reply::ok(r#"{"ok":false,"error":"internal_error"}"#));
+    let lost = Receiver::answering(Reply::ok(r#"{"ok":false,"error":"channel_not_found"}"#));
+    let bot = "token = \"xoxb-test-token\"\nchannel = \"C024BE91L\"";
+    let sinks = [
+        sink("flaky", "slack", &flaky.url("/api/"), bot),
+        sink("lost", "slack", &lost.url("/api/"), bot),
+    ]
+    .concat();
+    let s = Scenario::new(&[ESSAY], &sinks);
+    s.poll();
+    s.feeds.show(&["newsletter"]);
+    let out = s.poll();
+    assert!(
+        out.contains("0 sent, 1 failed (will retry), 1 dead"),
+        "{out}"
+    );
+    assert!(out.contains("Slack refused: channel_not_found"), "{out}");
+    std::thread::sleep(Duration::from_millis(1_300));
+    let out = s.poll();
+    assert!(out.contains("notifications: 1 sent"), "{out}");
+    // The edit finds the message by what the retried chat.postMessage answered.
+    s.feeds.show(&["podcast"]);
+    let out = s.poll();
+    assert!(out.contains("notifications: 1 sent"), "{out}");
+    let requests = flaky.requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[2].path(), "/api/chat.update");
+    assert_eq!(json(&requests[2])["ts"], "1776254400.000100");
+    assert_eq!(
+        lost.requests().len(),
+        1,
+        "nothing to edit where nothing was posted"
+    );
+    assert_eq!(s.sink_status("lost")[2..5], ["0", "0", "1"]);
+}
+
+/// An edit still owed holds back the later ones, so a receiver gets revisions in order; the
+/// retried one keeps its key and its list of changes, and the later change is its own revision.
+#[test]
+fn edits_reach_a_receiver_in_revision_order() {
+    let hook = Receiver::new();
+    let sinks = sink(
+        "hook",
+        "webhook",
+        &hook.url("/hook"),
+        "events = [\"story.new\", \"story.updated\"]",
+    );
+    let s = Scenario::new(&[ESSAY], &sinks);
+    s.poll();
+    s.feeds.show(&["newsletter"]);
+    s.poll();
+    hook.then(Reply::status(503).header("Retry-After", "2"));
+    s.feeds.show(&["podcast"]);
+    let out = s.poll();
+    assert!(out.contains("0 sent, 1 failed"), "{out}");
+    // A copy arrives while revision 1 waits out the Retry-After: revision 2 waits behind it.
+    s.feeds.show(&["aggregator"]);
+    let out = s.poll();
+    assert!(out.contains("notifications: 0 sent, 0 failed"), "{out}");
+    assert_eq!(hook.requests().len(), 2);
+    std::thread::sleep(Duration::from_millis(2_200));
+    s.poll();
+    std::thread::sleep(Duration::from_millis(1_300));
+    s.poll();
+    let requests = hook.requests();
+    let bodies: Vec<serde_json::Value> = requests.iter().map(json).collect();
+    let revisions: Vec<Option<u64>> = bodies.iter().map(|b| b["revision"].as_u64()).collect();
+    assert_eq!(revisions, [None, Some(1), Some(1), Some(2)]);
+    assert_eq!(
+        requests[1].header("idempotency-key"),
+        requests[2].header("idempotency-key")
+    );
+    assert_eq!(bodies[1]["changes"], bodies[2]["changes"]);
+    assert_eq!(change_types(&bodies[1]), ["member_added", "audio_added"]);
+    assert_eq!(change_types(&bodies[3]), ["member_added"]);
+    assert_eq!(bodies[3]["changes"][0]["feed"], "aggregator");
+    assert_eq!(s.sink_status("hook")[2..5], ["0", "3", "0"]);
+}
+
+/// The daemon's worker sends edits too, waking for them as for first messages: the episode
+/// that arrives while it runs becomes one edit, soon after the cycle that stored it.
+#[test]
+fn the_daemon_edits_a_message_when_the_episode_arrives() {
+    let hook = Receiver::new();
+    let discord = Receiver::answering(Reply::ok(DISCORD_MESSAGE));
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let extra = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[schedule]\ndefault = \"* * * * * *\"\n\n{}{}",
+        sink(
+            "hook",
+            "webhook",
+            &hook.url("/hook"),
+            "events = [\"story.new\", \"story.updated\"]"
+        ),
+        sink(
+            "discord",
+            "discord",
+            &discord.url("/api/webhooks/1/tok"),
+            ""
+        ),
+    );
+    let feeds = Feeds::start(&[ESSAY]);
+    let ws = Workspace::new();
+    let config = ws.write_config("t.toml", &feeds.config(), &extra);
+    let daemon = Daemon::start(&ws, &config, port);
+    std::thread::sleep(Duration::from_millis(1_500));
+    feeds.show(&["newsletter"]);
+    daemon.wait_for("the first messages", || {
+        hook.requests().len() == 1 && discord.requests().len() == 1
+    });
+    feeds.show(&["podcast"]);
+    daemon.wait_for("the edits", || {
+        hook.requests().len() == 2 && discord.requests().len() == 2
+    });
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(
+        events(&hook),
+        ["story.new", "story.updated"],
+        "one edit, once"
+    );
+    assert_eq!(discord.requests().len(), 2);
+    assert_eq!(discord.requests()[1].method, "PATCH");
+    let (status, _) = daemon.stop();
+    assert!(status.success(), "{status:?}");
+}
