@@ -25,7 +25,8 @@
 # --hosts K spreads the feeds over 127.0.0.1..127.0.0.K (tributary fetches at most 2 feeds
 # per host at once, and 16 in all). Everything listens on loopback only; every step has a time
 # limit; nginx and the daemon are stopped on exit. Installs nginx-light, wrk, time, curl (and
-# rss2email, feed2exec with --compare) through apt when they are missing.
+# rss2email, feed2exec with --compare) through apt when they are missing. The config names the
+# feeds in an OPML file ([feed_list] opml); --feed-list toml writes them as [[feeds]] tables.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -48,7 +49,7 @@ while [[ $# -gt 0 ]]; do
         --keep) keep=1; shift ;;
         --baseline) baseline="$2"; shift 2 ;;
         --feed-list) feed_list="$2"; shift 2 ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
