@@ -5,7 +5,8 @@
 //!
 //! - `generate`: N feeds (Substack-like RSS with CDATA, Atom with escaped HTML, podcast RSS, and
 //!   a tenth of aggregator feeds mirroring another feed's posts), 20 items of 2-5 KB each, plus
-//!   `feeds.tsv` (name, url, role, file) and `feeds.toml` (the `[[feeds]]` of a config).
+//!   `feeds.tsv` (name, url, role, file), `feeds.toml` (the `[[feeds]]` of a config) and
+//!   `feeds.opml` (the same list for a config's `[feed_list] opml`).
 //! - `mutate`: rewrites a fraction of the feeds with one new item (the oldest drops out) and
 //!   moves their mtime on, so nginx's ETag changes.
 //! - `fetch`: the raw fetch ceiling: GET every URL at tributary's concurrency (16 at once, 2
@@ -13,9 +14,10 @@
 //!   run saved.
 //! - `scan`: a raw quick-xml event scan of every feed file, one thread.
 //! - `parse`: `normalize::parse_feed` over every feed file on `--threads` threads.
-//! - `insert`: the parsed items of every feed into a fresh store through `ingest::ingest_feed`,
-//!   as a cold poll stores them: sanitised beforehand (the poll does that on its parser
-//!   threads), origins before mirrors, in the poll's write batches (one transaction per batch).
+//! - `insert`: the parsed items of every feed into a fresh store through
+//!   `ingest::ingest_feed_ahead`, as a cold poll stores them: sanitised and their text's
+//!   shingles derived beforehand (the poll does both on its parser threads), origins before
+//!   mirrors, in the poll's write batches (one transaction per batch).
 //! - `raw-insert`: the reference `insert` is a ratio of: the same rows (a story per item, the
 //!   item's row, its poll state) and dedupe keys (title keys, title grams, text anchors,
 //!   outbound links) written with plain cached rusqlite statements, in the same batches, under
@@ -348,6 +350,8 @@ fn parse(dir: &Path, threads: usize, sanitize: bool) {
 struct InsertCorpus {
     corpus: Vec<Doc>,
     parsed: Vec<Option<ParsedFeed>>,
+    /// Each parsed feed's items' text shingles, derived ahead as the poll's parser threads do.
+    text: Vec<Vec<Vec<u64>>>,
     config: Config,
     /// Indexes into `corpus`, one inner list per transaction.
     batches: Vec<Vec<usize>>,
@@ -365,6 +369,14 @@ fn insert_corpus(dir: &Path) -> InsertCorpus {
             item.sanitize_ahead();
         }
     }
+    let text = parsed
+        .iter()
+        .map(|feed| {
+            feed.as_ref()
+                .map(|feed| ingest::text_ahead(&feed.items))
+                .unwrap_or_default()
+        })
+        .collect();
     let toml = std::fs::read_to_string(dir.join("feeds.toml")).expect("feeds.toml");
     let config = Config::parse(&toml, "feeds.toml").expect("feeds.toml is a valid config");
     // Origins before mirrors, as the poll holds mirrors back until every origin is written;
@@ -391,6 +403,7 @@ fn insert_corpus(dir: &Path) -> InsertCorpus {
     InsertCorpus {
         corpus,
         parsed,
+        text,
         config,
         batches,
         items,
@@ -402,6 +415,7 @@ fn insert(dir: &Path) {
     let InsertCorpus {
         corpus,
         parsed,
+        text,
         config,
         batches,
         items,
@@ -426,11 +440,12 @@ fn insert(dir: &Path) {
             for &i in batch {
                 let Some(feed) = &parsed[i] else { continue };
                 let source = &sources[&corpus[i].name];
-                let summary = ingest::ingest_feed(
+                let summary = ingest::ingest_feed_ahead(
                     &tx,
                     source,
                     feed.title.as_deref(),
                     &feed.items,
+                    &text[i],
                     &context,
                     at,
                 )
@@ -1260,6 +1275,10 @@ fn generate(dir: &Path, feeds: usize, bases: &[String]) {
     std::fs::create_dir_all(dir.join("f")).expect("create the feed directory");
     let mut tsv = String::new();
     let mut toml = String::new();
+    let mut opml = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\" \
+         xmlns:tributary=\"urn:tributary:opml\">\n<head><title>benchmark</title></head>\n<body>\n",
+    );
     let mut bytes = 0usize;
     for i in 0..feeds {
         let base = bases[i % bases.len()].trim_end_matches('/');
@@ -1278,9 +1297,17 @@ fn generate(dir: &Path, feeds: usize, bases: &[String]) {
             "[[feeds]]\nname = \"{}\"\nurl = \"{url}\"\nrole = \"{role}\"\n",
             name_of(i)
         );
+        // Names and URLs are plain ASCII without markup characters: nothing to escape.
+        let _ = writeln!(
+            opml,
+            "<outline type=\"rss\" text=\"{0}\" title=\"{0}\" xmlUrl=\"{url}\" tributary:role=\"{role}\"/>",
+            name_of(i)
+        );
     }
+    opml.push_str("</body>\n</opml>\n");
     std::fs::write(dir.join("feeds.tsv"), tsv).expect("write feeds.tsv");
     std::fs::write(dir.join("feeds.toml"), toml).expect("write feeds.toml");
+    std::fs::write(dir.join("feeds.opml"), opml).expect("write feeds.opml");
     std::fs::write(dir.join("versions"), "0\n".repeat(feeds)).expect("write versions");
     println!(
         "generated {feeds} feeds ({:.1} MB, {:.0} KB per feed on average) in {:.1}s",

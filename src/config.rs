@@ -66,6 +66,8 @@ struct RawConfig {
     #[serde(default)]
     feeds: Vec<RawFeed>,
     #[serde(default)]
+    feed_list: RawFeedList,
+    #[serde(default)]
     notify: Vec<RawNotify>,
 }
 
@@ -125,6 +127,17 @@ struct RawFeed {
     url: String,
     role: Option<String>,
     schedule: Option<String>,
+}
+
+/// `[feed_list]`: feeds listed in a file of their own. Thousands of feeds as `[[feeds]]`
+/// tables cost the TOML parser a tree of the whole document (about 2.5 KB per feed at its
+/// peak); an OPML file is read event by event, into the feed list alone.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFeedList {
+    /// An OPML file (`tributary export --format opml` writes one): each outline's title is a
+    /// feed's name and `tributary:role` its role; these feeds poll on `schedule.default`.
+    opml: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -436,10 +449,19 @@ impl Validator<'_> {
         // `http://www.a.example/feed/` and `https://a.example/feed` count as one feed: polled
         // under two names, its items would be stored twice and match each other.
         let mut urls: HashMap<String, (String, Url)> = HashMap::new();
-        let mut feeds = Vec::with_capacity(raw.feeds.len());
+        let listed = match raw.feed_list.opml {
+            Some(file) => self.opml_feeds(&path(Some(file), ""))?,
+            None => Vec::new(),
+        };
+        let mut feeds = Vec::with_capacity(raw.feeds.len() + listed.len());
         let mut rules: HashMap<String, CronRule> = HashMap::new();
-        for (i, feed) in raw.feeds.into_iter().enumerate() {
-            let key = |field: &str| format!("feeds[{i}].{field}");
+        // The OPML's feeds are keyed by their place among its outlines that name a feed.
+        let tables =
+            (raw.feeds.into_iter().enumerate()).map(|(i, feed)| (format!("feeds[{i}]"), feed));
+        let outlines = (listed.into_iter().enumerate())
+            .map(|(i, feed)| (format!("feed_list.opml[{i}]"), feed));
+        for (place, feed) in tables.chain(outlines) {
+            let key = |field: &str| format!("{place}.{field}");
             let name = feed.name.trim().to_owned();
             if name.is_empty() {
                 return Err(self.invalid(key("name"), "must not be empty"));
@@ -647,6 +669,25 @@ impl Validator<'_> {
                 events.iter().any(|e| e == "story.updated")
             }
         })
+    }
+
+    /// The feeds of `[feed_list] opml`, to be validated as `[[feeds]]` tables are.
+    fn opml_feeds(&self, file: &Path) -> Result<Vec<RawFeed>, ConfigError> {
+        let unusable = |problem: String| {
+            self.invalid("feed_list.opml", format!("{}: {problem}", file.display()))
+        };
+        let bytes = std::fs::read(file).map_err(|e| unusable(e.to_string()))?;
+        let listed = crate::import::parse_opml(&bytes).map_err(|e| unusable(e.to_string()))?;
+        drop(bytes);
+        Ok(listed
+            .into_iter()
+            .map(|feed| RawFeed {
+                name: feed.title,
+                url: feed.url.into(),
+                role: feed.role.map(|role| role.as_str().to_owned()),
+                schedule: None,
+            })
+            .collect())
     }
 
     fn dedupe(&self, raw: RawDedupe) -> Result<Thresholds, ConfigError> {
@@ -1023,5 +1064,77 @@ mod tests {
             config.server.base_url.as_str(),
             "https://feeds.example/tributary/"
         );
+    }
+
+    #[test]
+    fn an_opml_feed_list_adds_its_feeds_after_the_tables() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let opml = dir.path().join("feeds.opml");
+        std::fs::write(
+            &opml,
+            r#"<opml version="2.0" xmlns:t="urn:tributary:opml"><body><outline text="Friends">
+              <outline text="b" xmlUrl="https://b.example/feed"/>
+              <outline title="c" text="ignored" xmlUrl="https://c.example/feed" t:role="mirror"/>
+            </outline></body></opml>"#,
+        )
+        .expect("write the OPML");
+        let config = Config::parse(
+            &format!(
+                "[schedule]\ndefault = \"0 * * * *\"\n[feed_list]\nopml = \"{}\"\n\
+                 [[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\nschedule = \"5 * * * *\"\n",
+                opml.display()
+            ),
+            "t",
+        )
+        .expect("valid");
+        let feeds: Vec<(&str, &str, Role, &str)> = config
+            .feeds
+            .iter()
+            .map(|f| {
+                (
+                    f.name.as_str(),
+                    f.url.as_str(),
+                    f.role,
+                    f.schedule.expression(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            feeds,
+            [
+                ("a", "https://a.example/feed", Role::Origin, "5 * * * *"),
+                ("b", "https://b.example/feed", Role::Origin, "0 * * * *"),
+                ("c", "https://c.example/feed", Role::Mirror, "0 * * * *"),
+            ]
+        );
+
+        // Validated as the tables are, each outline named by its place in the list.
+        let clash = Config::parse(
+            &format!(
+                "[feed_list]\nopml = \"{}\"\n[[feeds]]\nname = \"x\"\nurl = \"https://www.c.example/feed/\"\n",
+                opml.display()
+            ),
+            "test.toml",
+        )
+        .expect_err("c is polled twice")
+        .to_string();
+        assert!(
+            clash.starts_with("test.toml: `feed_list.opml[1].url`: feeds `x` and `c` both poll"),
+            "{clash}"
+        );
+
+        let missing = dir.path().join("nope.opml");
+        let message = err(&format!("[feed_list]\nopml = \"{}\"\n", missing.display()));
+        assert!(message.contains("`feed_list.opml`"), "{message}");
+        assert!(
+            message.contains(&missing.display().to_string()),
+            "{message}"
+        );
+
+        std::fs::write(&opml, "<html><body>not a list</body></html>").expect("write");
+        let message = err(&format!("[feed_list]\nopml = \"{}\"\n", opml.display()));
+        assert!(message.contains("`feed_list.opml`"), "{message}");
+        assert!(message.contains("no <opml> root element"), "{message}");
+        assert!(err("[feed_list]\nfile = \"x\"\n").contains("unknown field `file`"));
     }
 }

@@ -169,29 +169,73 @@ pub fn ingest_feed(
     context: &IngestContext,
     now: DateTime<Utc>,
 ) -> Result<IngestSummary, StoreError> {
+    ingest_items(tx, source, feed_title, items, None, context, now)
+}
+
+/// Each item's text shingles, for [`ingest_feed_ahead`]: the costliest part of an item's dedupe
+/// keys that depends on the item alone (not on what is stored, nor on other feeds), so the poll
+/// derives it on its parser threads and the one thread that writes does not have to.
+pub fn text_ahead(items: &[ParsedItem]) -> Vec<Vec<u64>> {
+    items
+        .iter()
+        .map(|parsed| dedupe::text_shingles(&parsed.sanitized()))
+        .collect()
+}
+
+/// [`ingest_feed`] with each item's text shingles derived beforehand ([`text_ahead`] of the
+/// same items, in the same order).
+pub fn ingest_feed_ahead(
+    tx: &WriteTx<'_>,
+    source: &SourceRecord,
+    feed_title: Option<&str>,
+    items: &[ParsedItem],
+    text: &[Vec<u64>],
+    context: &IngestContext,
+    now: DateTime<Utc>,
+) -> Result<IngestSummary, StoreError> {
+    ingest_items(tx, source, feed_title, items, Some(text), context, now)
+}
+
+fn ingest_items(
+    tx: &WriteTx<'_>,
+    source: &SourceRecord,
+    feed_title: Option<&str>,
+    items: &[ParsedItem],
+    ahead: Option<&[Vec<u64>]>,
+    context: &IngestContext,
+    now: DateTime<Utc>,
+) -> Result<IngestSummary, StoreError> {
     // A fixed order (oldest first) makes the stories built from one feed independent of the
     // order the feed listed its items in.
-    let mut ordered: Vec<&ParsedItem> = items.iter().collect();
-    ordered.sort_by(|a, b| {
+    let mut ordered: Vec<(&ParsedItem, Option<&Vec<u64>>)> = match ahead {
+        Some(text) if text.len() == items.len() => {
+            items.iter().zip(text.iter().map(Some)).collect()
+        }
+        _ => items.iter().map(|item| (item, None)).collect(),
+    };
+    ordered.sort_by(|(a, _), (b, _)| {
         let (a, b) = (a.fields(), b.fields());
         (a.published, &a.guid).cmp(&(b.published, &b.guid))
     });
     // A guid listed twice is one item: the later listing is the one kept (as an update would).
     let mut seen = HashSet::new();
     ordered.reverse();
-    ordered.retain(|item| seen.insert(item.fields().guid.as_str()));
+    ordered.retain(|(item, _)| seen.insert(item.fields().guid.as_str()));
     ordered.reverse();
 
     let mut summary = IngestSummary::default();
     let mut changed = Vec::new();
-    for parsed in ordered {
+    for (parsed, text) in ordered {
         let hash = parsed.content_hash();
         let existing = tx.existing(source.id, &parsed.fields().guid)?;
         if existing.as_ref().is_some_and(|e| e.content_hash == hash) {
             summary.unchanged_items += 1;
         } else {
             let item = parsed.sanitized();
-            let text = dedupe::text_shingles(&item);
+            let text = match text {
+                Some(text) => text.clone(),
+                None => dedupe::text_shingles(&item),
+            };
             changed.push(ChangedItem {
                 item,
                 text,

@@ -200,6 +200,8 @@ struct Polled {
     feed: FeedConfig,
     source: SourceRecord,
     answer: Answer,
+    /// The parsed items' text shingles ([`ingest::text_ahead`]); empty without items.
+    text: Vec<Vec<u64>>,
     started: Instant,
 }
 
@@ -276,13 +278,14 @@ pub async fn run_cycle(
             let (name, role) = (feed.name.clone(), feed.role);
             let task = AbortOnDropHandle::new(tokio::spawn(async move {
                 let started = Instant::now();
-                let answer =
+                let (answer, text) =
                     fetch_and_parse(&fetcher, &url, &feed, &source, &host, &parsers, now).await;
                 Polled {
                     position,
                     feed,
                     source,
                     answer,
+                    text,
                     started,
                 }
             }));
@@ -442,7 +445,7 @@ async fn fetch_and_parse(
     host: &tokio::sync::Semaphore,
     parsers: &tokio::sync::Semaphore,
     now: DateTime<Utc>,
-) -> Answer {
+) -> (Answer, Vec<Vec<u64>>) {
     let validators = Validators {
         etag: source.state.etag.clone(),
         last_modified: source.state.last_modified.clone(),
@@ -460,13 +463,13 @@ async fn fetch_and_parse(
     let answer = {
         // The host's slot is held for the fetch only, not while the body waits to be parsed.
         let Ok(_slot) = host.acquire().await else {
-            return shutting_down();
+            return (shutting_down(), Vec::new());
         };
         fetcher.fetch(url, &validators, now).await
     };
     let mut fetched = match answer.into_fetched() {
         Ok(fetched) => fetched,
-        Err(other) => return other,
+        Err(other) => return (other, Vec::new()),
     };
     let name = feed.name.clone();
     let final_url = fetched.final_url.clone();
@@ -475,7 +478,7 @@ async fn fetch_and_parse(
     // As many parses at once as there are cores: more would not finish sooner, and each holds
     // its document's tree in memory meanwhile.
     let Ok(_slot) = parsers.acquire().await else {
-        return shutting_down();
+        return (shutting_down(), Vec::new());
     };
     // Parsing is CPU work on untrusted bytes: off the async runtime, and a panic in the parser
     // becomes this feed's error, not the daemon's.
@@ -485,15 +488,19 @@ async fn fetch_and_parse(
         for item in &mut parsed.items {
             item.sanitize_ahead();
         }
-        Ok::<_, normalize::NormalizeError>(parsed)
+        let text = ingest::text_ahead(&parsed.items);
+        Ok::<_, normalize::NormalizeError>((parsed, text))
     })
     .await;
-    let body = match parsed {
-        Ok(Ok(parsed)) => Ok(parsed),
-        Ok(Err(error)) => Err(format!("{url}: {error}")),
-        Err(join_error) => Err(format!("{url}: parser crashed: {join_error}")),
+    let (body, text) = match parsed {
+        Ok(Ok((parsed, text))) => (Ok(parsed), text),
+        Ok(Err(error)) => (Err(format!("{url}: {error}")), Vec::new()),
+        Err(join_error) => (
+            Err(format!("{url}: parser crashed: {join_error}")),
+            Vec::new(),
+        ),
     };
-    FetchOutcome::Fetched(fetched.with_body(body))
+    (FetchOutcome::Fetched(fetched.with_body(body)), text)
 }
 
 /// Runs a blocking store write without stalling the runtime's other tasks (the fetches),
@@ -524,7 +531,7 @@ fn record_batch(
                 jitter: jitter(&polled.source),
             };
             let state = next_state(&polled.feed, &polled.source.state, &polled.answer, timing);
-            let outcome = record(&tx, &polled.source, &polled.answer, context, now)?;
+            let outcome = record(&tx, polled, context, now)?;
             tx.save_poll_state(polled.source.id, &state)?;
             Ok::<_, StoreError>((outcome, state))
         })
@@ -537,20 +544,20 @@ fn record_batch(
 /// poll ended.
 fn record(
     tx: &WriteTx<'_>,
-    source: &SourceRecord,
-    answer: &Answer,
+    polled: &Polled,
     context: &IngestContext,
     now: DateTime<Utc>,
 ) -> Result<FeedOutcome, StoreError> {
-    Ok(match answer {
+    Ok(match &polled.answer {
         FetchOutcome::Fetched(Fetched {
             body: Ok(parsed), ..
         }) => {
-            let mut summary = ingest::ingest_feed(
+            let mut summary = ingest::ingest_feed_ahead(
                 tx,
-                source,
+                &polled.source,
                 parsed.title.as_deref(),
                 &parsed.items,
+                &polled.text,
                 context,
                 now,
             )?;

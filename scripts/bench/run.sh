@@ -2,6 +2,7 @@
 # tributary's pipeline benchmark, in one command:
 #
 #   scripts/bench/run.sh [--feeds N] [--rounds R] [--compare] [--dedupe] [--hosts K] [--keep]
+#                        [--baseline BINARY] [--feed-list opml|toml]
 #
 # Generates N realistic feeds (benches/harness.rs `generate`), serves them from nginx on
 # 127.0.0.1 with ETags, and measures, interleaved round by round (medians are reported):
@@ -11,8 +12,9 @@
 #     dedupe keys, its reference (benches/harness.rs);
 #   - tributary itself (target/release/tributary): a cold `poll` of N feeds, a steady `poll`
 #     where 10% of the feeds changed and the rest answer 304, an all-304 `poll`, each against
-#     the raw (conditional) fetch of the same mix; the cold and steady polls also with a build
-#     without the quick-xml fast path (`--no-default-features`), to price it;
+#     the raw (conditional) fetch of the same mix; with --baseline, the cold and steady polls
+#     also with another build of tributary (say, the commit before a change), to price a change
+#     within one run;
 #   - serving: `tributary run`'s /feed.atom against nginx serving the same bytes, 200 and 304,
 #     with wrk;
 #   - with --compare: rss2email (`r2e run --no-send`) and feed2exec on the same feeds;
@@ -23,7 +25,8 @@
 # --hosts K spreads the feeds over 127.0.0.1..127.0.0.K (tributary fetches at most 2 feeds
 # per host at once, and 16 in all). Everything listens on loopback only; every step has a time
 # limit; nginx and the daemon are stopped on exit. Installs nginx-light, wrk, time, curl (and
-# rss2email, feed2exec with --compare) through apt when they are missing.
+# rss2email, feed2exec with --compare) through apt when they are missing. The config names the
+# feeds in an OPML file ([feed_list] opml); --feed-list toml writes them as [[feeds]] tables.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -33,6 +36,8 @@ compare=0
 dedupe=0
 hosts=1
 keep=0
+baseline=""
+feed_list=opml
 wrk_seconds=5
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -42,11 +47,15 @@ while [[ $# -gt 0 ]]; do
         --dedupe) dedupe=1; shift ;;
         --hosts) hosts="$2"; shift 2 ;;
         --keep) keep=1; shift ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        --baseline) baseline="$2"; shift 2 ;;
+        --feed-list) feed_list="$2"; shift 2 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 [[ "$hosts" -ge 1 && "$hosts" -le 8 ]] || { echo "--hosts must be 1..8" >&2; exit 2; }
+[[ $feed_list == opml || $feed_list == toml ]] || { echo "--feed-list must be opml or toml" >&2; exit 2; }
+[[ -z "$baseline" || -x "$baseline" ]] || { echo "--baseline: $baseline is not an executable" >&2; exit 2; }
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -76,10 +85,7 @@ nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 # --- build -----------------------------------------------------------------------------------
 # CARGO_TARGET_DIR is honoured, so a run can use a target directory of its own.
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
-log "building (cargo build --release without and with the fast path, cargo bench --no-run)"
-(cd "$root" && cargo build --release --quiet --no-default-features)
-nofast_build="$(mktemp "${TMPDIR:-/tmp}/tributary-nofast.XXXXXX")"
-cp "$target_dir/release/tributary" "$nofast_build"
+log "building (cargo build --release, cargo bench --no-run)"
 (cd "$root" && cargo build --release --quiet)
 tributary="$target_dir/release/tributary"
 harness="$(cd "$root" && cargo bench --quiet --bench harness --no-run --message-format=json 2>/dev/null |
@@ -94,15 +100,14 @@ for line in sys.stdin:
 work="$(mktemp -d "${TMPDIR:-/tmp}/tributary-bench.XXXXXX")"
 chmod 755 "$work" # nginx's workers run as nobody
 www="$work/www"
-mkdir -p "$www" "$work/state" "$work/state-nofast" "$work/nginx" "$work/bin"
+mkdir -p "$www" "$work/state" "$work/state-baseline" "$work/nginx" "$work/bin"
 # Measure copies: the target directory may be shared, and a rebuild there must not swap the
 # binary between rounds.
 cp "$target_dir/release/tributary" "$work/bin/tributary"
-mv "$nofast_build" "$work/bin/tributary-nofast"
-chmod 755 "$work/bin/tributary-nofast"
+[[ -n "$baseline" ]] && cp "$baseline" "$work/bin/tributary-baseline"
 cp "$harness" "$work/bin/harness"
 tributary="$work/bin/tributary"
-tributary_nofast="$work/bin/tributary-nofast"
+tributary_baseline="$work/bin/tributary-baseline"
 harness="$work/bin/harness"
 revision="$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if [[ -n "$(cd "$root" && git status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
@@ -193,10 +198,17 @@ base_url = "http://127.0.0.1:$daemon_port/"
 timeout = "30s"
 
 EOF
-cat "$www/feeds.toml" >>"$config"
-# The build without the fast path keeps its own database and merged feed.
-config_nofast="$work/tributary-nofast.toml"
-sed -e "s|$work/state/|$work/state-nofast/|" "$config" >"$config_nofast"
+# The feed list as an OPML file the config names (read event by event), or with --feed-list
+# toml as `[[feeds]]` tables in the config itself (for a baseline build older than
+# `[feed_list]`, or to price the TOML parse).
+if [[ $feed_list == opml ]]; then
+    printf '[feed_list]\nopml = "%s"\n' "$www/feeds.opml" >>"$config"
+else
+    cat "$www/feeds.toml" >>"$config"
+fi
+# The baseline build keeps its own database and merged feed.
+config_baseline="$work/tributary-baseline.toml"
+sed -e "s|$work/state/|$work/state-baseline/|" "$config" >"$config_baseline"
 
 # --- measuring -------------------------------------------------------------------------------
 results="$work/results.tsv"
@@ -205,6 +217,7 @@ results="$work/results.tsv"
 loadavg() { printf 'loadavg\t%s\t\t\t\tone=%s five=%s fifteen=%s\n' "$1" $(cut -d' ' -f1-3 /proc/loadavg) >>"$results"; }
 loadavg start
 printf 'build\t-\t\t\t\trevision=%s\n' "$revision" >>"$results"
+[[ -n "$baseline" ]] && printf 'baseline\t-\t\t\t\tbinary=%s\n' "$baseline" >>"$results"
 limit=1800 # seconds; no single step may take longer
 
 # timed STAGE ROUND CMD...: runs CMD under /usr/bin/time -v; records wall, CPU, peak RSS. When
@@ -272,16 +285,18 @@ cold_poll() {
     rm -f "$work"/state/tributary.db* "$work/state/merged.atom"
     poll cold_poll "$1"
 }
-cold_poll_nofast() {
-    rm -f "$work"/state-nofast/tributary.db* "$work/state-nofast/merged.atom"
-    poll cold_poll_nofast "$1" "$tributary_nofast" "$config_nofast"
+cold_poll_baseline() {
+    [[ -n "$baseline" ]] || return 0
+    rm -f "$work"/state-baseline/tributary.db* "$work/state-baseline/merged.atom"
+    poll cold_poll_baseline "$1" "$tributary_baseline" "$config_baseline"
 }
-# The build without the fast path polls from the state the other build is in, so both see the
-# same mix of changed and unchanged feeds.
-steady_poll_nofast() {
-    rm -f "$work"/state-nofast/tributary.db* "$work/state-nofast/merged.atom"
-    cp "$work"/state/tributary.db* "$work/state-nofast/"
-    poll steady_poll_nofast "$1" "$tributary_nofast" "$config_nofast"
+# The baseline polls from the state the other build is in, so both see the same mix of changed
+# and unchanged feeds (it must read this build's database: the same schema, or older).
+steady_poll_baseline() {
+    [[ -n "$baseline" ]] || return 0
+    rm -f "$work"/state-baseline/tributary.db* "$work/state-baseline/merged.atom"
+    cp "$work"/state/tributary.db* "$work/state-baseline/"
+    poll steady_poll_baseline "$1" "$tributary_baseline" "$config_baseline"
 }
 
 log "cold: raw fetch, scan, parse 1/2 threads, insert, tributary poll ($rounds rounds, interleaved)"
@@ -295,9 +310,9 @@ for r in $(seq 1 "$rounds"); do
         timed insert "$r" "$harness" insert --dir "$www"
         timed raw_insert "$r" "$harness" raw-insert --dir "$www"
         cold_poll "$r"
-        cold_poll_nofast "$r"
+        cold_poll_baseline "$r"
     else
-        cold_poll_nofast "$r"
+        cold_poll_baseline "$r"
         cold_poll "$r"
         timed raw_insert "$r" "$harness" raw-insert --dir "$www"
         timed insert "$r" "$harness" insert --dir "$www"
@@ -315,10 +330,10 @@ for r in $(seq 1 "$rounds"); do
     "$harness" mutate --dir "$www" --fraction 0.1 --round "$r" >&2
     if (( r % 2 == 1 )); then
         timed raw_fetch_mix "$r" "$harness" fetch --dir "$www" --conditional --stage raw_fetch_mix
-        steady_poll_nofast "$r"
+        steady_poll_baseline "$r"
         poll steady_poll "$r"
     else
-        steady_poll_nofast "$r"
+        steady_poll_baseline "$r"
         poll steady_poll "$r"
         timed raw_fetch_mix "$r" "$harness" fetch --dir "$www" --conditional --stage raw_fetch_mix
     fi

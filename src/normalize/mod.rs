@@ -22,7 +22,6 @@ mod convert;
 mod decode;
 mod defuse;
 mod entities;
-mod fast;
 mod html;
 mod json;
 mod media;
@@ -112,34 +111,6 @@ pub fn parse_feed(
     parse_feed_since(bytes, feed_url, source, now, &[])
 }
 
-/// Which parser reads an XML document: for the tests that hold the fast path to feed-rs
-/// (`tests/it/normalize.rs`, `fuzz/fuzz_targets/fast_path.rs`). [`parse_feed`] is
-/// [`parse_feed_by`] with [`Route::Auto`].
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    /// The fast path (`normalize/fast.rs`) where it is sure to read the document as feed-rs
-    /// does, feed-rs otherwise.
-    Auto,
-    /// feed-rs (and the repair) only: the reference.
-    FeedRs,
-    /// Not asked for but reported: `Auto` took the fast path.
-    Fast,
-}
-
-/// Test-only: [`parse_feed`] by the given route; `route` becomes [`Route::Fast`] when the fast
-/// path produced the result.
-#[doc(hidden)]
-pub fn parse_feed_by(
-    bytes: &[u8],
-    feed_url: &Url,
-    source: &str,
-    now: DateTime<Utc>,
-    route: &mut Route,
-) -> Result<ParsedFeed, NormalizeError> {
-    no_panic(|| parse(bytes, feed_url, source, now, &[], route))
-}
-
 /// [`parse_feed`], leaving out the items whose bytes the last poll saw: `seen` is that poll's
 /// [`ParsedFeed::item_digests`].
 pub fn parse_feed_since(
@@ -149,7 +120,7 @@ pub fn parse_feed_since(
     now: DateTime<Utc>,
     seen: &[u64],
 ) -> Result<ParsedFeed, NormalizeError> {
-    no_panic(|| parse(bytes, feed_url, source, now, seen, &mut Route::Auto))
+    no_panic(|| parse(bytes, feed_url, source, now, seen))
 }
 
 /// No panic escapes a parse: it becomes that feed's [`NormalizeError::Panic`].
@@ -166,7 +137,6 @@ fn parse(
     source: &str,
     now: DateTime<Utc>,
     seen: &[u64],
-    route: &mut Route,
 ) -> Result<ParsedFeed, NormalizeError> {
     let inflated = decode::inflate_if_gzip(bytes)?;
     let decoded = decode::decode(&inflated);
@@ -199,11 +169,11 @@ fn parse(
         text
     };
     let Some(reduced) = changed::cut_seen_items(&text, feed_url, seen) else {
-        return parse_xml(&text, &ctx, decoded.charset, route);
+        return parse_xml(&text, &ctx, decoded.charset);
     };
     let cut = match &reduced.text {
         // A cut document the parser refuses (it never should) is parsed whole instead.
-        Some(cut) => parse_xml(cut, &ctx, decoded.charset, route).ok(),
+        Some(cut) => parse_xml(cut, &ctx, decoded.charset).ok(),
         None => None,
     };
     let mut parsed = match cut {
@@ -211,7 +181,7 @@ fn parse(
             unchanged_items: reduced.unchanged,
             ..parsed
         },
-        None => parse_xml(&text, &ctx, decoded.charset, route)?,
+        None => parse_xml(&text, &ctx, decoded.charset)?,
     };
     parsed.item_digests = reduced.digests;
     Ok(parsed)
@@ -222,19 +192,8 @@ fn parse_xml(
     text: &str,
     ctx: &convert::Context<'_>,
     charset: decode::Charset,
-    route: &mut Route,
 ) -> Result<ParsedFeed, NormalizeError> {
     let (source, feed_url) = (ctx.source, ctx.feed_url);
-    // The common shapes are read in one pass that yields what feed-rs and the side scan would
-    // (and declines what the depth check below would refuse, without its extra pass).
-    if cfg!(feature = "fast-path")
-        && *route != Route::FeedRs
-        && let Some((feed, facts)) = fast::parse(text, feed_url)
-        && !feed.entries.is_empty()
-    {
-        *route = Route::Fast;
-        return Ok(convert::convert_feed(&feed, &facts, &[], ctx));
-    }
     // feed-rs recurses on some nested elements and a stack overflow cannot be caught: a
     // document nested too deep goes straight to the repair, whose output is bounded (unclosed
     // HTML inside a description nests deep without being deep).

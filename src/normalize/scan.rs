@@ -302,7 +302,7 @@ fn xml_base(start: &BytesStart<'_>) -> Option<String> {
     attribute(start, "xml:base")
 }
 
-/// An attribute's value, unescaped and trimmed, as the scan reads it (the fast path too).
+/// An attribute's value, unescaped and trimmed, as the scan reads it.
 pub(crate) fn attribute(start: &BytesStart<'_>, name: &str) -> Option<String> {
     start
         .attributes()

@@ -5,8 +5,7 @@
 //!
 //! The design decision: **a legacy format is translated, not parsed.** Like [`super::repair`],
 //! this is a rewrite of the document, so each field still has one interpretation (feed-rs's
-//! reading of the format it is translated into) and the fast path, which must read exactly as
-//! feed-rs does, is untouched. Each rename is a row in a table, from the format's own
+//! reading of the format it is translated into). Each rename is a row in a table, from the format's own
 //! specification (Atom 0.3: draft-ietf-atompub-format-03 / the 0.3 snapshot; RSS 1.0: the
 //! RSS-DEV spec, whose `rdf:about` "should be identical to the value of the `<link>`").
 //!

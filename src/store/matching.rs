@@ -129,15 +129,17 @@ impl WriteTx<'_> {
                 enclosure,
             )?;
         }
+        // Two dozen anchors per item: the statement is taken from the cache once, not per key.
+        let mut by_anchor = self.tx.prepare_cached(concat!(
+            "SELECT item_id FROM text_anchors WHERE anchor = ?1 LIMIT ",
+            per_key!()
+        ))?;
         for anchor in &keys.anchors {
-            collect(
-                concat!(
-                    "SELECT item_id FROM text_anchors WHERE anchor = ?1 LIMIT ",
-                    per_key!()
-                ),
-                anchor,
-            )?;
+            for id in by_anchor.query_map([anchor], |row| row.get(0))? {
+                ids.push(id?);
+            }
         }
+        drop(by_anchor);
         let linked = self.linked(probe)?;
         ids.extend(linked.keys());
         self.load_candidates(ids, &linked, decorations)
@@ -396,37 +398,37 @@ impl WriteTx<'_> {
 
     /// Adds an item's keys to the indexes.
     pub(super) fn insert_keys(&self, item_id: i64, keys: &ItemKeys) -> Result<()> {
-        let insert = |sql: &str, key: &dyn rusqlite::ToSql| -> Result<()> {
-            self.tx
-                .prepare_cached(sql)?
-                .execute(params![key, item_id])?;
-            Ok(())
+        // Each statement is taken from the cache once per item, not once per key: an item has
+        // about 35 keys, and each cache lookup hashes the SQL text.
+        let insert_all = |sql: &str, keys: &mut dyn Iterator<Item = &dyn rusqlite::ToSql>| {
+            let mut stmt = self.tx.prepare_cached(sql)?;
+            for key in keys {
+                stmt.execute(params![key, item_id])?;
+            }
+            Ok::<_, StoreError>(())
         };
-        for anchor in &keys.anchors {
-            insert(
-                "INSERT OR IGNORE INTO text_anchors (anchor, item_id) VALUES (?1, ?2)",
-                anchor,
-            )?;
-        }
+        insert_all(
+            "INSERT OR IGNORE INTO text_anchors (anchor, item_id) VALUES (?1, ?2)",
+            &mut keys.anchors.iter().map(|k| k as &dyn rusqlite::ToSql),
+        )?;
         let readings = keys.title_key.iter().chain(&keys.title_variants);
-        for variant in readings.chain(&keys.address_key) {
-            insert(
-                "INSERT OR IGNORE INTO title_keys (key, item_id) VALUES (?1, ?2)",
-                variant,
-            )?;
-        }
-        for gram in &keys.title_grams {
-            insert(
-                "INSERT OR IGNORE INTO title_grams (gram, item_id) VALUES (?1, ?2)",
-                gram,
-            )?;
-        }
-        for link in &keys.outbound_links {
-            insert(
-                "INSERT OR IGNORE INTO outbound_links (link, item_id) VALUES (?1, ?2)",
-                link,
-            )?;
-        }
+        insert_all(
+            "INSERT OR IGNORE INTO title_keys (key, item_id) VALUES (?1, ?2)",
+            &mut readings
+                .chain(&keys.address_key)
+                .map(|k| k as &dyn rusqlite::ToSql),
+        )?;
+        insert_all(
+            "INSERT OR IGNORE INTO title_grams (gram, item_id) VALUES (?1, ?2)",
+            &mut keys.title_grams.iter().map(|k| k as &dyn rusqlite::ToSql),
+        )?;
+        insert_all(
+            "INSERT OR IGNORE INTO outbound_links (link, item_id) VALUES (?1, ?2)",
+            &mut keys
+                .outbound_links
+                .iter()
+                .map(|k| k as &dyn rusqlite::ToSql),
+        )?;
         Ok(())
     }
 

@@ -618,3 +618,75 @@ fn explain_says_which_member_founded_the_story() {
     );
     assert!(!text.contains("matched by new"), "{text}");
 }
+
+/// `[feed_list] opml`: the feeds of an OPML file are polled as `[[feeds]]` tables are, with
+/// their roles, and `export --format opml` writes a list that reads back the same.
+#[test]
+fn a_feed_list_in_an_opml_file_is_polled() {
+    let read = |name: &str| std::fs::read(fixture_path(name)).expect("fixture");
+    let server = TestServer::routes([
+        ("/newsletter", Reply::ok(read("newsletter.xml"))),
+        ("/curation", Reply::ok(read("curation.xml"))),
+    ]);
+    let ws = Workspace::new();
+    std::fs::write(
+        ws.path("feeds.opml"),
+        format!(
+            r#"<?xml version="1.0"?>
+<opml version="2.0" xmlns:tributary="urn:tributary:opml"><body>
+  <outline text="Folder">
+    <outline text="newsletter" xmlUrl="{}"/>
+    <outline title="curation" xmlUrl="{}" tributary:role="mirror"/>
+  </outline>
+</body></opml>"#,
+            server.url("/newsletter"),
+            server.url("/curation")
+        ),
+    )
+    .expect("write the OPML");
+    let config = ws.write_config("t.toml", &[], "[feed_list]\nopml = \"feeds.opml\"\n");
+    let config = config.to_str().expect("path");
+
+    let check = ws.run(&["--config", config, "check-config"]);
+    assert_success(&check);
+    let listed = stdout(&check);
+    assert!(listed.contains("feed newsletter (origin,"), "{listed}");
+    assert!(listed.contains("feed curation (mirror,"), "{listed}");
+
+    let poll = ws.run(&["--config", config, "poll"]);
+    assert_success(&poll);
+    assert!(
+        stdout(&poll).contains("2 feeds: 2 fetched"),
+        "{}",
+        stdout(&poll)
+    );
+
+    let export = ws.run(&["--config", config, "export", "--format", "opml"]);
+    assert_success(&export);
+    std::fs::write(ws.path("exported.opml"), &export.stdout).expect("write the export");
+    let again = ws.write_config("again.toml", &[], "[feed_list]\nopml = \"exported.opml\"\n");
+    let check = ws.run(&["--config", again.to_str().expect("path"), "check-config"]);
+    assert_success(&check);
+    let feeds = |listing: &str| -> Vec<String> {
+        listing
+            .lines()
+            .filter(|line| line.starts_with("feed "))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(feeds(&stdout(&check)), feeds(&listed));
+
+    // A name the `[[feeds]]` tables already use is refused, naming the outline.
+    let clash = ws.write_config(
+        "clash.toml",
+        &[("curation", server.url("/other").to_string(), "origin")],
+        "[feed_list]\nopml = \"feeds.opml\"\n",
+    );
+    let refused = ws.run(&["--config", clash.to_str().expect("path"), "check-config"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("feed_list.opml[1].name"),
+        "{}",
+        stderr(&refused)
+    );
+}

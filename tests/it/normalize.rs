@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use tributary::model::{Item, ItemKind};
-use tributary::normalize::{NormalizeError, ParsedItem, Route, parse_feed, parse_feed_by};
+use tributary::normalize::{NormalizeError, ParsedItem, parse_feed};
 use url::Url;
 
 fn now() -> DateTime<Utc> {
@@ -146,80 +146,6 @@ fn corpus_parses_and_recovers() {
     );
 }
 
-/// The fast path (`src/normalize/fast.rs`) stands in for feed-rs and the side scan on the
-/// documents it is sure of; on each of those, among the project's fixtures and the shared
-/// corpus, the result must be the one the feed-rs route gives. `--nocapture` shows how many
-/// documents took it.
-#[test]
-fn fast_path_equals_feed_rs() {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut documents = files_under(&crate_dir.join("tests/fixtures"));
-    let fixtures = documents.len();
-    let corpus = crate_dir.join("../shared/corpus");
-    match std::fs::read_to_string(corpus.join("MANIFEST.tsv")) {
-        Ok(manifest) => documents.extend(
-            manifest
-                .lines()
-                .skip(1)
-                .filter_map(Row::parse)
-                .map(|row| corpus.join(row.local_path)),
-        ),
-        Err(_) => {
-            assert!(
-                std::env::var("TRIBUTARY_REQUIRE_SHARED").as_deref() != Ok("1"),
-                "TRIBUTARY_REQUIRE_SHARED=1 but {} is missing",
-                corpus.display()
-            );
-            eprintln!("fast_path_equals_feed_rs: shared corpus not found, fixtures only");
-        }
-    }
-
-    let url = Url::parse("https://corpus.example/feed").expect("valid URL");
-    let mut fast = 0;
-    let mut taken: Vec<PathBuf> = Vec::new();
-    let mut differ = Vec::new();
-    for path in &documents {
-        let bytes = std::fs::read(path).expect("a readable document");
-        let mut route = Route::Auto;
-        let result = parse_feed_by(&bytes, &url, "corpus", now(), &mut route);
-        if route != Route::Fast {
-            continue;
-        }
-        fast += 1;
-        taken.push(path.clone());
-        let reference = parse_feed_by(&bytes, &url, "corpus", now(), &mut Route::FeedRs);
-        if result != reference {
-            differ.push(path.display().to_string());
-        }
-    }
-    eprintln!(
-        "fast path: taken on {fast} of {} documents ({fixtures} fixtures), feed-rs read {}",
-        documents.len(),
-        documents.len() - fast
-    );
-    // Without ../shared these are what holds the fast path to feed-rs: one document per shape
-    // it reads, each of which it must take (or it compares nothing).
-    let shapes = files_under(&crate_dir.join("tests/fixtures/fast"));
-    assert!(shapes.len() >= 6, "{} fast-path fixtures", shapes.len());
-    let declined: Vec<String> = shapes
-        .iter()
-        .filter(|path| !taken.contains(*path))
-        .map(|path| path.display().to_string())
-        .collect();
-    assert!(
-        declined.is_empty(),
-        "the fast path declined its own fixtures: {declined:?}"
-    );
-    assert!(
-        differ.is_empty(),
-        "the fast path and feed-rs differ on {} documents:\n{}",
-        differ.len(),
-        differ.join("\n")
-    );
-    // The mirrors fixtures are RSS 2.0 and Atom: if the fast path takes none, it compares none.
-    assert!(fast >= 5, "the fast path took only {fast} documents");
-}
-
 /// Parity with Python feedparser 6, the reference forgiving reader: on every corpus document
 /// that is not broken on purpose, tributary finds at least as many items as feedparser does on
 /// the same bytes (`scripts/feedparser_counts.py`). Skipped without the corpus or without
@@ -317,24 +243,6 @@ fn feedparser_counts(script: &Path, paths: &[PathBuf]) -> HashMap<String, usize>
             (path.to_string(), count)
         })
         .collect()
-}
-
-/// Every file under `dir`, recursively, in a stable order.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).expect("a readable fixtures directory") {
-            let path = entry.expect("a readable directory entry").path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 /// What sanitised HTML must never carry: a dangerous element, an event handler or style
@@ -1048,7 +956,7 @@ fn cdf_namespaced_rss_and_atom_items_are_read() {
 
 #[test]
 fn enclosures_get_a_type_from_their_extension_and_authors_keep_their_names() {
-    let feed = fixture("fast/rss20_podcast.xml");
+    let feed = fixture("formats/rss20_podcast.xml");
     let enclosure = |index: usize| {
         let item: &Item = &feed.items[index];
         item.enclosure.as_ref().expect("an enclosure").clone()
@@ -1063,12 +971,12 @@ fn enclosures_get_a_type_from_their_extension_and_authors_keep_their_names() {
     // `keeper@lighthouse.example.net (Mara Quill)`: the name, not the parentheses.
     assert_eq!(feed.items[0].authors, vec!["Mara Quill".to_string()]);
 
-    let feed = fixture("fast/rss092.xml");
+    let feed = fixture("formats/rss092.xml");
     let interval = feed.items[1].enclosure.as_ref().expect("an enclosure");
     assert_eq!(interval.mime_type.as_deref(), Some("audio/ogg"));
     assert_eq!(feed.items[1].kind, ItemKind::Episode);
 
-    let feed = fixture("fast/rss20_blog.xml");
+    let feed = fixture("formats/rss20_blog.xml");
     let catalogue = feed.items[1].enclosure.as_ref().expect("an enclosure");
     assert_eq!(catalogue.mime_type.as_deref(), Some("application/pdf"));
     assert_eq!(feed.items[1].kind, ItemKind::Post);
@@ -1092,7 +1000,7 @@ fn an_item_titled_only_by_media_title_keeps_its_title() {
     assert_eq!(feed.items.len(), 1);
     assert_eq!(feed.items[0].title, "Tide & time");
 
-    let podcast = fixture("fast/rss20_podcast.xml");
+    let podcast = fixture("formats/rss20_podcast.xml");
     assert_eq!(podcast.items[4].title, "An item titled only by media:title");
     assert_eq!(podcast.items[2].title, "Bonus: the keeper's log (video)");
 
@@ -1129,7 +1037,7 @@ fn legacy_formats_and_untyped_enclosures_reach_the_merged_feed() {
     let server = TestServer::routes([
         ("/atom03", Reply::ok(read("legacy/atom03.xml"))),
         ("/rss090", Reply::ok(read("legacy/rss090.xml"))),
-        ("/kitchen", Reply::ok(read("fast/rss_version_empty.xml"))),
+        ("/kitchen", Reply::ok(read("formats/rss_version_empty.xml"))),
     ]);
     let ws = Workspace::new();
     let feeds: Vec<(&str, String, &str)> = ["atom03", "rss090", "kitchen"]
