@@ -12,6 +12,7 @@ mod corrections;
 mod matching;
 mod migrations;
 mod site;
+mod websub;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

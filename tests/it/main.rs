@@ -18,3 +18,4 @@ mod podcast_clients;
 mod podcasting;
 mod serve;
 mod site;
+mod websub;
