@@ -16,6 +16,7 @@ use crate::hex::hex;
 use crate::model::{Item, MatchReason, MemberRole, Role};
 use crate::normalize::ParsedItem;
 use crate::store::{NewItem, PollState, SourceRecord, Store, StoreError, WriteTx};
+use crate::transcript;
 
 /// What ingesting one feed changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -185,12 +186,20 @@ pub fn ingest_feed(
             summary.unchanged_items += 1;
         } else {
             let item = parsed.sanitized();
-            let text = dedupe::text_shingles(&item);
+            // An episode whose description is only show notes is matched by what it says.
+            let spoken = parsed
+                .transcript()
+                .filter(|(_, words)| transcript::is_show_notes(item.body(), words));
+            let text = match spoken {
+                Some((_, words)) => dedupe::shingles(&dedupe::words(words)),
+                None => dedupe::text_shingles(&item),
+            };
             changed.push(ChangedItem {
                 item,
                 text,
                 existing,
                 hash,
+                transcript: spoken.map(|(url, _)| url.to_owned()),
             });
         }
     }
@@ -287,6 +296,8 @@ struct ChangedItem {
     text: Vec<u64>,
     existing: Option<crate::store::ExistingItem>,
     hash: String,
+    /// The transcript whose words `text` is, when it is not the item's own.
+    transcript: Option<String>,
 }
 
 /// What every item of one feed's ingest is matched with.
@@ -310,6 +321,7 @@ fn ingest_item(
         text,
         existing,
         hash,
+        transcript,
     } = changed;
     let (item, text, hash) = (&item, text.as_slice(), hash.as_str());
     let now = matching.now;
@@ -334,6 +346,7 @@ fn ingest_item(
         let published = item.published.unwrap_or(existing.published);
         let probe = probe_of(published);
         tx.update_item(existing.id, item, hash, &probe.keys, published, now)?;
+        tx.set_item_transcript(existing.id, transcript.as_deref())?;
         tx.touch_story(existing.story_id, published, now)?;
         summary.updated_items += 1;
         return Ok(());
@@ -407,7 +420,7 @@ fn ingest_item(
             (story_id, MatchReason::New, 1.0, role)
         }
     };
-    tx.insert_item(
+    let item_id = tx.insert_item(
         &NewItem {
             source_id: source.id,
             item,
@@ -421,6 +434,9 @@ fn ingest_item(
         },
         now,
     )?;
+    if transcript.is_some() {
+        tx.set_item_transcript(item_id, transcript.as_deref())?;
+    }
     summary.new_items += 1;
     if source.role == Role::Origin {
         fold_earlier_summaries(tx, story_id, published, matching)?;
