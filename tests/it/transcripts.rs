@@ -283,6 +283,8 @@ fn without_its_transcript_the_episode_stays_apart() {
     site.set_podcast(NOTES, Some((&transcript, "text/vtt")));
     let ws = Workspace::new();
     let config = site.config(&ws, ["podcast", "blog"], "[transcripts]\nenabled = false\n");
+    let checked = ws.run(&["--config", config.to_str().expect("path"), "check-config"]);
+    assert!(stdout(&checked).contains("transcripts: off"), "{checked:?}");
     poll(&ws, &config);
     assert_eq!(stories(&ws, &config), apart());
     assert_eq!(site.transcript_requests(), 0);

@@ -44,6 +44,14 @@ fn start(ws: &Workspace, hub: &TestServer, body: &Arc<Mutex<Vec<u8>>>) -> (TestS
             hub.url("/hub")
         ),
     );
+    let checked = ws.run(&["--config", config.to_str().expect("path"), "check-config"]);
+    assert!(
+        String::from_utf8_lossy(&checked.stdout).contains(&format!(
+            "websub hub: {} (told about {BASE})",
+            hub.url("/hub")
+        )),
+        "{checked:?}"
+    );
     let daemon = Daemon::start(ws, &config, port);
     (feeds, daemon)
 }
