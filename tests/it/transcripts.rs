@@ -192,13 +192,20 @@ impl Site {
             .count()
     }
 
-    /// A config listing the feeds in `order` ("blog", "podcast"), both origins.
+    /// A config listing the feeds in `order` ("blog", "podcast"), both origins, with
+    /// transcripts on unless `extra` says otherwise.
     fn config(&self, ws: &Workspace, order: [&str; 2], extra: &str) -> std::path::PathBuf {
         let url = |name: &str| self.server.url(&format!("/{name}.xml")).to_string();
         let feeds: Vec<(&str, String, &str)> = order
             .iter()
             .map(|name| (*name, url(name), "origin"))
             .collect();
+        // On, as by default (the test helper turns them off unless told).
+        let extra = if extra.is_empty() {
+            "[transcripts]\n"
+        } else {
+            extra
+        };
         ws.write_config("t.toml", &feeds, extra)
     }
 }
