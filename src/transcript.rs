@@ -8,9 +8,9 @@
 //! episode with its spoken words the first time it is stored and the ordinary text evidence
 //! (containment, text anchors) does the rest: no second matching pass, no rule of its own in
 //! `dedupe`. The fetch goes through the feeds' [`Fetcher`] (its body cap, deadline and SSRF
-//! guard), and is bounded per feed per poll (`[transcripts] per_feed`, fetched two at a time)
-//! so a podcast's backfill cannot hold its poll for hundreds of requests; the newest episodes
-//! come first. A transcript URL from a feed is not the admin's choice the way a feed URL is:
+//! guard), and is bounded per feed per poll (`[transcripts] per_feed`, fetched two at a time,
+//! all within one fetch deadline) so a podcast's backfill or a slow transcript host cannot
+//! hold its poll longer than a slow feed would; the newest episodes come first. A transcript URL from a feed is not the admin's choice the way a feed URL is:
 //! one on a non-public address is fetched only from the feed's own host and port (or with
 //! `[fetch] allow_private_networks`).
 
@@ -261,6 +261,8 @@ pub struct Transcripts {
     cache: TranscriptCache,
     per_feed: usize,
     allow_private: bool,
+    /// The feeds' fetch deadline, which bounds a feed's transcript fetches together too.
+    deadline: std::time::Duration,
     /// What this cycle fetched, so two feeds naming one transcript fetch it once even before
     /// the first one's words are committed.
     fetched: parking_lot::Mutex<HashMap<String, Result<Arc<str>, TranscriptError>>>,
@@ -282,6 +284,7 @@ impl Transcripts {
             cache: TranscriptCache::open(database)?,
             per_feed: config.per_feed,
             allow_private: fetch.allow_private_networks,
+            deadline: fetch.timeout,
             fetched: parking_lot::Mutex::new(HashMap::new()),
         }))
     }
@@ -329,6 +332,7 @@ impl Transcripts {
             }
         }
 
+        let asked: Vec<String> = to_fetch.iter().map(|(url, _)| url.clone()).collect();
         let fetched: Vec<Fetched> = futures_util::stream::iter(to_fetch)
             .map(|(url, format)| async move {
                 let result = self.fetch(feed_url, &url, format, now).await;
@@ -342,8 +346,21 @@ impl Transcripts {
                 Fetched { url, words: result }
             })
             .buffer_unordered(CONCURRENT)
+            // The feed's poll waits at most one fetch deadline for its transcripts, however
+            // many are slow: those unfinished are left for a later poll of the episode.
+            .take_until(tokio::time::sleep(self.deadline))
             .collect()
             .await;
+        for url in asked
+            .iter()
+            .filter(|url| !fetched.iter().any(|f| &f.url == *url))
+        {
+            tracing::warn!(
+                url,
+                after = %humantime::format_duration(self.deadline),
+                "transcript not fetched within the feed's deadline; left for a later poll"
+            );
+        }
         for fetch in &fetched {
             self.fetched
                 .lock()

@@ -354,3 +354,21 @@ fn a_transcript_on_another_private_service_is_refused_unasked() {
     assert_eq!(elsewhere.requests().len(), 1, "{log}");
     assert_eq!(stories(&ws, &config), joined(), "{log}");
 }
+
+#[test]
+fn a_transcript_host_that_never_answers_does_not_hold_the_poll() {
+    let site = Site::start(Reply::Hang);
+    let transcript = format!("{}/t/12.vtt", site.base());
+    site.set_podcast(NOTES, Some((&transcript, "text/vtt")));
+    let ws = Workspace::new();
+    let config = site.config(&ws, ["podcast", "blog"], "");
+    // The workspace's fetch deadline is 3 s: the poll gives up on the transcript then and
+    // stores both feeds.
+    let log = poll(&ws, &config);
+    assert!(
+        log.contains("transcript not fetched")
+            && (log.contains("timed out after 3s") || log.contains("within the feed's deadline")),
+        "{log}"
+    );
+    assert_eq!(stories(&ws, &config), apart());
+}
