@@ -345,10 +345,14 @@ fn ingest_item(
         // An edit: same source and guid is always the same item, updated in place.
         let published = item.published.unwrap_or(existing.published);
         let probe = probe_of(published);
+        let gained_transcript = transcript.is_some() && tx.item_transcript(existing.id)?.is_none();
         tx.update_item(existing.id, item, hash, &probe.keys, published, now)?;
         tx.set_item_transcript(existing.id, transcript.as_deref())?;
         tx.touch_story(existing.story_id, published, now)?;
         summary.updated_items += 1;
+        if gained_transcript {
+            join_by_transcript(tx, existing.id, existing.story_id, &probe, matching)?;
+        }
         return Ok(());
     }
 
@@ -442,6 +446,55 @@ fn ingest_item(
         fold_earlier_summaries(tx, story_id, published, matching)?;
     }
     Ok(())
+}
+
+/// An episode stored alone, before its transcript was published (hosts often add it hours
+/// later), is asked again once the transcript's words are its text: the matcher decides as
+/// for a new item, and when it names another story the two fold (the younger into the older,
+/// as when an item proves two stories one work). Only a story the episode is alone in, and
+/// neither story split off by a person: an edit never pulls a story's other members along.
+fn join_by_transcript(
+    tx: &WriteTx<'_>,
+    item_id: i64,
+    story_id: i64,
+    probe: &Probe,
+    matching: &Matching<'_>,
+) -> Result<(), StoreError> {
+    let ours = tx.story_facts(story_id)?;
+    if ours.pinned || ours.sources.len() != 1 {
+        return Ok(());
+    }
+    let candidates = tx.candidates(probe, matching.decorations)?;
+    let Decision::Join {
+        story_id: target,
+        reason,
+        score,
+        member_role,
+        also,
+        relabel,
+    } = dedupe::decide(probe, &candidates, &matching.context.thresholds)
+    else {
+        return Ok(());
+    };
+    if target == story_id || !also.is_empty() || tx.story_facts(target)?.pinned {
+        return Ok(());
+    }
+    let (from, into) = if story_id < target {
+        (target, story_id)
+    } else {
+        (story_id, target)
+    };
+    tracing::info!(
+        item = item_id,
+        from,
+        into,
+        "an episode's transcript shows it is this work; merging the stories"
+    );
+    tx.merge_story(from, into, matching.now)?;
+    for (other, role, reason, score) in relabel {
+        tx.relabel(other, role, reason, score)?;
+    }
+    tx.relabel(item_id, member_role, reason, score)
 }
 
 /// Summaries that arrived before the work they summarise (the origin feed was polled later)

@@ -80,6 +80,15 @@ impl WriteTx<'_> {
         Ok(())
     }
 
+    /// The transcript whose words an item is matched by, if any.
+    pub fn item_transcript(&self, item_id: i64) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT url FROM item_transcripts WHERE item_id = ?1")?
+            .query_row([item_id], |row| row.get(0))
+            .optional()?)
+    }
+
     /// Records which transcript's words an item is matched by (`None`: its own text).
     pub fn set_item_transcript(&self, item_id: i64, url: Option<&str>) -> Result<()> {
         match url {

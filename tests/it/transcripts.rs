@@ -372,3 +372,25 @@ fn a_transcript_host_that_never_answers_does_not_hold_the_poll() {
     );
     assert_eq!(stories(&ws, &config), apart());
 }
+
+#[test]
+fn an_episode_whose_transcript_comes_later_joins_its_post_then() {
+    let site = Site::start(Reply::ok(vtt()).header("Content-Type", "text/vtt"));
+    site.set_podcast(NOTES, None);
+    let ws = Workspace::new();
+    let config = site.config(&ws, ["podcast", "blog"], "");
+    poll(&ws, &config);
+    assert_eq!(stories(&ws, &config), apart());
+
+    // The host publishes the transcript hours later: the edited episode is asked again with
+    // its words, and its story folds with the post's.
+    let transcript = format!("{}/t/12.vtt", site.base());
+    site.set_podcast(NOTES, Some((&transcript, "text/vtt")));
+    let log = poll(&ws, &config);
+    assert!(
+        log.contains("an episode's transcript shows it is this work"),
+        "{log}"
+    );
+    assert_eq!(stories(&ws, &config), joined(), "{log}");
+    assert_eq!(site.transcript_requests(), 1);
+}
