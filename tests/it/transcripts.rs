@@ -76,13 +76,21 @@ fn podcast_feed(base: &str, notes: &str, transcript: Option<(&str, &str)>) -> St
 const NOTES: &str = "Show notes: this week on the show. Links to the lab and a new dataset. \
                      Thanks to our sponsor.";
 
-/// The essay as WebVTT captions, a dozen words a cue, with a spoken intro and speaker tags.
+/// The essay as WebVTT captions, a dozen words a cue, with a spoken intro, speaker tags, and
+/// what reading aloud adds: an "um" every 25 words, a number said another way.
 fn vtt() -> String {
-    let spoken = format!(
-        "Hello and welcome, this is the audio edition. {}",
-        essay_text()
-    );
-    let words: Vec<&str> = spoken.split(' ').collect();
+    let read = essay_text()
+        .replace("a million times", "a million, uh, times")
+        .replace("a few hundred steps", "two or three hundred steps");
+    let spoken = format!("Hello and welcome, this is the audio edition. {read}");
+    let words: Vec<&str> = spoken
+        .split(' ')
+        .enumerate()
+        .flat_map(|(i, word)| {
+            let um = (i % 25 == 24).then_some("um");
+            std::iter::once(word).chain(um)
+        })
+        .collect();
     let mut out = String::from("WEBVTT\n\nNOTE read by the author\n\n");
     for (i, cue) in words.chunks(12).enumerate() {
         out.push_str(&format!(
@@ -230,6 +238,21 @@ fn an_episode_of_show_notes_joins_its_post_by_its_webvtt_transcript_fetched_once
     assert_eq!(stories(&ws, &config), joined(), "{log}");
     assert_eq!(site.transcript_requests(), 1);
     assert!(log.contains("transcript fetched"), "{log}");
+    let output = ws.run(&[
+        "--config",
+        config.to_str().expect("path"),
+        "stories",
+        "--json",
+    ]);
+    let story: serde_json::Value =
+        serde_json::from_str(stdout(&output).trim()).expect("one JSON story");
+    let post = &story["members"][0];
+    assert_eq!(post["feed"], "blog", "the post leads: {story}");
+    assert_eq!(post["evidence"], "content", "{story}");
+    println!(
+        "post joined the episode's WebVTT transcript (read aloud, with fillers), containment {:.3}",
+        post["score"].as_f64().expect("score")
+    );
 
     // The show notes are edited: the episode is read again, its transcript comes from the
     // store (this `poll` is a new process: a restart), and it stays with its post.
@@ -273,6 +296,11 @@ fn an_episode_stored_after_its_post_joins_it_by_its_srt_transcript() {
         .find(|m| m["feed"] == "podcast")
         .expect("the episode is a member");
     assert_eq!(episode["member_role"], "episode");
+    // Joined by the shared text: the transcript's words hold nearly every run of the post's.
+    assert_eq!(episode["evidence"], "content", "{episode}");
+    let score = episode["score"].as_f64().expect("score");
+    println!("episode joined by its SRT transcript, containment {score:.3}");
+    assert!(score > 0.9, "{episode}");
 }
 
 #[test]
