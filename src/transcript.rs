@@ -409,7 +409,11 @@ impl Transcripts {
                 )));
             }
         };
-        let words = words(format, &body);
+        // CPU work on up to `max_body` untrusted bytes: off the async runtime, like a feed's
+        // parse, and a panic is this transcript's failure.
+        let words = tokio::task::spawn_blocking(move || words(format, &body))
+            .await
+            .map_err(|e| TranscriptError::Fetch(format!("{url}: reading it failed: {e}")))?;
         if words.is_empty() {
             return Err(TranscriptError::Empty {
                 url: url.to_owned(),
