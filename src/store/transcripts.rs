@@ -107,3 +107,52 @@ impl WriteTx<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn words_once_had_are_kept_and_failures_dated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        let mut store = Store::open(&path).expect("store");
+        let at = |s: i64| DateTime::<Utc>::from_timestamp(s, 0).expect("valid time");
+        let tx = store.begin_write().expect("write");
+        tx.record_transcript("https://a.example/t.vtt", Ok("reward models"), at(10))
+            .expect("record");
+        tx.record_transcript("https://a.example/gone.vtt", Err("404".into()), at(20))
+            .expect("record");
+        tx.commit().expect("commit");
+        let cache = TranscriptCache::open(&path).expect("cache");
+        assert_eq!(
+            cache.lookup("https://a.example/t.vtt").expect("lookup"),
+            Some(CachedTranscript::Words("reward models".into()))
+        );
+        assert_eq!(
+            cache.lookup("https://a.example/gone.vtt").expect("lookup"),
+            Some(CachedTranscript::Failed { at: at(20) })
+        );
+        assert_eq!(
+            cache.lookup("https://a.example/new.vtt").expect("lookup"),
+            None
+        );
+
+        // A later failure does not erase words; a later success replaces a failure.
+        let tx = store.begin_write().expect("write");
+        tx.record_transcript("https://a.example/t.vtt", Err("timeout".into()), at(30))
+            .expect("record");
+        tx.record_transcript("https://a.example/gone.vtt", Ok("back again"), at(40))
+            .expect("record");
+        tx.commit().expect("commit");
+        assert_eq!(
+            cache.lookup("https://a.example/t.vtt").expect("lookup"),
+            Some(CachedTranscript::Words("reward models".into()))
+        );
+        assert_eq!(
+            cache.lookup("https://a.example/gone.vtt").expect("lookup"),
+            Some(CachedTranscript::Words("back again".into()))
+        );
+    }
+}

@@ -35,3 +35,43 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acknowledgements_are_kept_per_hub_and_feed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.db")).expect("store");
+        let now = DateTime::<Utc>::from_timestamp(100, 0).expect("valid time");
+        let (hub, other) = ("https://hub.example/", "https://other.example/");
+        let atom = "https://f.example/feed.atom";
+        store
+            .record_websub_ack(hub, atom, "v1", now)
+            .expect("record");
+        store
+            .record_websub_ack(hub, atom, "v2", now)
+            .expect("record");
+        store
+            .record_websub_ack(other, atom, "v1", now)
+            .expect("record");
+        let acks = store.websub_acknowledged(hub).expect("read");
+        assert_eq!(acks.len(), 1);
+        assert_eq!(acks.get(atom).map(String::as_str), Some("v2"));
+        assert_eq!(
+            store
+                .websub_acknowledged(other)
+                .expect("read")
+                .get(atom)
+                .map(String::as_str),
+            Some("v1")
+        );
+        assert!(
+            store
+                .websub_acknowledged("https://none.example/")
+                .expect("read")
+                .is_empty()
+        );
+    }
+}
