@@ -64,6 +64,10 @@ struct RawConfig {
     #[serde(default)]
     dedupe: RawDedupe,
     #[serde(default)]
+    websub: RawWebSub,
+    #[serde(default)]
+    transcripts: RawTranscripts,
+    #[serde(default)]
     feeds: Vec<RawFeed>,
     #[serde(default)]
     feed_list: RawFeedList,
@@ -118,6 +122,19 @@ struct RawDedupe {
     mirror_window: Option<String>,
     content_window: Option<String>,
     content_threshold: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawWebSub {
+    hub: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTranscripts {
+    enabled: Option<bool>,
+    per_feed: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,8 +196,35 @@ pub struct Config {
     pub default_schedule: CronRule,
     pub fetch: FetchConfig,
     pub dedupe: Thresholds,
+    /// `[websub]`: the hub told about every change of the merged feeds, if any.
+    pub websub: Option<WebSubConfig>,
+    pub transcripts: TranscriptConfig,
     pub feeds: Vec<FeedConfig>,
     pub notify: Vec<NotifyConfig>,
+}
+
+/// `[websub]`: the merged feeds advertise `hub` and tell it when they change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSubConfig {
+    pub hub: Url,
+}
+
+/// `[transcripts]`: whether an episode's transcript is fetched to match it with its post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TranscriptConfig {
+    pub enabled: bool,
+    /// Transcripts fetched per feed per poll at most: a podcast's backfill of hundreds of
+    /// episodes must not hold its poll for hundreds of requests.
+    pub per_feed: usize,
+}
+
+impl Default for TranscriptConfig {
+    fn default() -> Self {
+        TranscriptConfig {
+            enabled: true,
+            per_feed: 4,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -409,6 +453,7 @@ impl Validator<'_> {
                 format!("`{listen_text}` is not an address:port such as 127.0.0.1:8088"),
             )
         })?;
+        let base_url_given = raw.server.base_url.is_some();
         let mut base_url = match raw.server.base_url {
             Some(text) => self.http_url("server.base_url", &text)?,
             None => self.http_url("server.base_url", &format!("http://{listen}/"))?,
@@ -419,6 +464,23 @@ impl Validator<'_> {
             let path = format!("{}/", base_url.path());
             base_url.set_path(&path);
         }
+        let websub = match raw.websub.hub {
+            None => None,
+            Some(text) => {
+                // The hub fetches the feeds at their self links; one derived from the listen
+                // address (127.0.0.1 by default) names no feed the hub can reach.
+                if !base_url_given {
+                    return Err(self.invalid(
+                        "websub.hub",
+                        "a hub fetches the feeds at their public address: set [server] base_url \
+                         to the address readers use (e.g. \"https://feeds.example/\")",
+                    ));
+                }
+                Some(WebSubConfig {
+                    hub: self.http_url("websub.hub", &text)?,
+                })
+            }
+        };
         let server = ServerConfig { listen, base_url };
 
         let default_schedule = self.cron(
@@ -443,6 +505,7 @@ impl Validator<'_> {
         };
 
         let dedupe = self.dedupe(raw.dedupe)?;
+        let transcripts = self.transcripts(&raw.transcripts)?;
 
         let mut names = HashSet::new();
         // By canonical URL (scheme, `www.`, trailing slash and tracking parameters aside), so
@@ -598,6 +661,8 @@ impl Validator<'_> {
             default_schedule,
             fetch,
             dedupe,
+            websub,
+            transcripts,
             feeds,
             notify,
         })
@@ -688,6 +753,26 @@ impl Validator<'_> {
                 schedule: None,
             })
             .collect())
+    }
+
+    fn transcripts(&self, raw: &RawTranscripts) -> Result<TranscriptConfig, ConfigError> {
+        let defaults = TranscriptConfig::default();
+        let per_feed = match raw.per_feed {
+            None => defaults.per_feed,
+            Some(n) => usize::try_from(n)
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| {
+                    self.invalid(
+                        "transcripts.per_feed",
+                        format!("must be between 1 and 100, got {n}"),
+                    )
+                })?,
+        };
+        Ok(TranscriptConfig {
+            enabled: raw.enabled.unwrap_or(defaults.enabled),
+            per_feed,
+        })
     }
 
     fn dedupe(&self, raw: RawDedupe) -> Result<Thresholds, ConfigError> {
@@ -905,6 +990,16 @@ mod tests {
                 "[[notify]]\nname = \"n\"\nkind = \"webhook\"\nurl = \"https://a.example/\"\nevents = [\"story.updated\"]\n",
                 "notify[0].events",
             ),
+            (
+                "[server]\nbase_url = \"https://feeds.example/\"\n[websub]\nhub = \"hub.example\"\n",
+                "websub.hub",
+            ),
+            (
+                "[websub]\nhub = \"https://hub.example/\"\n",
+                "`websub.hub`: a hub fetches the feeds at their public address: set [server] base_url",
+            ),
+            ("[transcripts]\nper_feed = 0\n", "transcripts.per_feed"),
+            ("[transcripts]\nenabled = \"no\"\n", "enabled"),
         ];
         for (text, expected) in cases {
             let message = err(text);
@@ -1136,5 +1231,30 @@ mod tests {
         assert!(message.contains("`feed_list.opml`"), "{message}");
         assert!(message.contains("no <opml> root element"), "{message}");
         assert!(err("[feed_list]\nfile = \"x\"\n").contains("unknown field `file`"));
+    }
+
+    #[test]
+    fn websub_and_transcript_settings() {
+        let config = Config::parse("", "t").expect("valid");
+        assert_eq!(config.websub, None);
+        assert_eq!(config.transcripts, TranscriptConfig::default());
+        assert!(config.transcripts.enabled);
+        let config = Config::parse(
+            "[server]\nbase_url = \"https://feeds.example/\"\n[websub]\nhub = \"https://pubsubhubbub.appspot.com/\"\n\
+             [transcripts]\nenabled = false\nper_feed = 2\n",
+            "t",
+        )
+        .expect("valid");
+        assert_eq!(
+            config.websub.map(|w| w.hub.to_string()),
+            Some("https://pubsubhubbub.appspot.com/".to_owned())
+        );
+        assert_eq!(
+            config.transcripts,
+            TranscriptConfig {
+                enabled: false,
+                per_feed: 2
+            }
+        );
     }
 }

@@ -30,6 +30,7 @@ use crate::poll::{self, PollError, Selection};
 use crate::serve::{self, AppState, Snapshot};
 use crate::site;
 use crate::store::{Store, StoreError};
+use crate::websub;
 
 /// The longest the loop sleeps, so schedule changes (a reload, a Retry-After expiring) are
 /// noticed within this time even when nothing is due.
@@ -150,6 +151,17 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
         notifier_stopped,
     ));
 
+    // Fed after every render that follows a cycle, not with the snapshot served at start-up:
+    // that one is what was stored before, which the hub was told about then (or, in a new
+    // store, an empty feed that is no news).
+    let (published_tx, published_rx) = tokio::sync::watch::channel(websub::Published::default());
+    let (stop_pinger, pinger_stopped) = tokio::sync::oneshot::channel::<()>();
+    let pinger_task = tokio::spawn(websub::run(
+        Store::open(&config.database)?,
+        published_rx,
+        pinger_stopped,
+    ));
+
     let heartbeat = Arc::new(AtomicI64::new(clock.now().timestamp()));
     notify_systemd(&[sd_notify::NotifyState::Ready]);
     let watchdog = spawn_watchdog(Arc::clone(&heartbeat));
@@ -199,13 +211,15 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
                                     "cannot write the merged feed"
                                 );
                             }
-                            state.publish(Snapshot::new(
+                            let snapshot = Snapshot::new(
                                 rendered.atom,
                                 rendered.json,
                                 rendered.rss,
                                 rendered.opml,
                                 clock.now(),
-                            ));
+                            );
+                            published_tx.send_replace(published(&config, &snapshot));
+                            state.publish(snapshot);
                         }
                         Err(error) => tracing::error!(%error, "cannot render the merged feed"),
                     }
@@ -255,6 +269,14 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
     if let Some(watchdog) = watchdog {
         watchdog.abort();
+    }
+    let _ = stop_pinger.send(());
+    if tokio::time::timeout(Duration::from_secs(1), pinger_task)
+        .await
+        .is_err()
+    {
+        // A ping in flight is repeated after the restart: the hub did not acknowledge it.
+        tracing::warn!("websub: a hub ping was still in flight at shutdown");
     }
     let _ = stop_notifier.send(());
     match tokio::time::timeout(NOTIFY_DRAIN + Duration::from_secs(1), notifier_task).await {
@@ -351,6 +373,29 @@ async fn notification_worker(
     if drained.is_err() {
         tracing::warn!("notifications still in flight at shutdown are retried on the next start");
         running.abort_all();
+    }
+}
+
+/// What the WebSub pinger is told after a render: the hub, and each merged feed's public URL
+/// (its self link) with the version of the bytes now served there.
+fn published(config: &Config, snapshot: &Snapshot) -> websub::Published {
+    let Some(settings) = &config.websub else {
+        return websub::Published::default();
+    };
+    let feeds = [
+        ("feed.atom", &snapshot.atom),
+        ("feed.json", &snapshot.json),
+        ("feed.rss", &snapshot.rss),
+    ]
+    .into_iter()
+    .filter_map(|(name, document)| {
+        let url = config.server.base_url.join(name).ok()?;
+        Some((url, document.version().to_owned()))
+    })
+    .collect();
+    websub::Published {
+        hub: Some(settings.hub.clone()),
+        feeds,
     }
 }
 

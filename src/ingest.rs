@@ -16,6 +16,7 @@ use crate::hex::hex;
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 use crate::normalize::ParsedItem;
 use crate::store::{NewItem, PollState, SourceRecord, Store, StoreError, StoryChange, WriteTx};
+use crate::transcript;
 
 /// What ingesting one feed changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -232,15 +233,21 @@ fn ingest_items(
             summary.unchanged_items += 1;
         } else {
             let item = parsed.sanitized();
-            let text = match text {
-                Some(text) => text.clone(),
-                None => dedupe::text_shingles(&item),
+            // An episode whose description is only show notes is matched by what it says.
+            let spoken = parsed
+                .transcript()
+                .filter(|(_, words)| transcript::is_show_notes(item.body(), words));
+            let text = match (spoken, text) {
+                (Some((_, words)), _) => dedupe::shingles(&dedupe::words(words)),
+                (None, Some(text)) => text.clone(),
+                (None, None) => dedupe::text_shingles(&item),
             };
             changed.push(ChangedItem {
                 item,
                 text,
                 existing,
                 hash,
+                transcript: spoken.map(|(url, _)| url.to_owned()),
             });
         }
     }
@@ -337,6 +344,8 @@ struct ChangedItem {
     text: Vec<u64>,
     existing: Option<crate::store::ExistingItem>,
     hash: String,
+    /// The transcript whose words `text` is, when it is not the item's own.
+    transcript: Option<String>,
 }
 
 /// What every item of one feed's ingest is matched with.
@@ -360,6 +369,7 @@ fn ingest_item(
         text,
         existing,
         hash,
+        transcript,
     } = changed;
     let (item, text, hash) = (&item, text.as_slice(), hash.as_str());
     let now = matching.now;
@@ -383,9 +393,21 @@ fn ingest_item(
         // An edit: same source and guid is always the same item, updated in place.
         let published = item.published.unwrap_or(existing.published);
         let probe = probe_of(published);
+        let gained_transcript = transcript.is_some() && tx.item_transcript(existing.id)?.is_none();
         tx.update_item(existing.id, item, hash, &probe.keys, published, now)?;
+        tx.set_item_transcript(existing.id, transcript.as_deref())?;
         tx.touch_story(existing.story_id, published, now)?;
         summary.updated_items += 1;
+        if gained_transcript {
+            join_by_transcript(
+                tx,
+                existing.id,
+                existing.story_id,
+                &probe,
+                matching,
+                summary,
+            )?;
+        }
         return Ok(());
     }
 
@@ -478,7 +500,7 @@ fn ingest_item(
             (story_id, MatchReason::New, 1.0, role)
         }
     };
-    tx.insert_item(
+    let item_id = tx.insert_item(
         &NewItem {
             source_id: source.id,
             item,
@@ -492,11 +514,65 @@ fn ingest_item(
         },
         now,
     )?;
+    if transcript.is_some() {
+        tx.set_item_transcript(item_id, transcript.as_deref())?;
+    }
     summary.new_items += 1;
     if source.role == Role::Origin {
         fold_earlier_mirrors(tx, story_id, published, matching, summary)?;
     }
     Ok(())
+}
+
+/// An episode stored alone, before its transcript was published (hosts often add it hours
+/// later), is asked again once the transcript's words are its text: the matcher decides as
+/// for a new item, and when it names another story the two fold (the younger into the older,
+/// as when an item proves two stories one work). Only a story the episode is alone in, and
+/// neither story split off by a person: an edit never pulls a story's other members along.
+fn join_by_transcript(
+    tx: &WriteTx<'_>,
+    item_id: i64,
+    story_id: i64,
+    probe: &Probe,
+    matching: &Matching<'_>,
+    summary: &mut IngestSummary,
+) -> Result<(), StoreError> {
+    let ours = tx.story_facts(story_id)?;
+    if ours.pinned || ours.sources.len() != 1 {
+        return Ok(());
+    }
+    let candidates = tx.candidates(probe, matching.decorations)?;
+    let Decision::Join {
+        story_id: target,
+        reason,
+        score,
+        member_role,
+        also,
+        relabel,
+    } = dedupe::decide(probe, &candidates, &matching.context.thresholds)
+    else {
+        return Ok(());
+    };
+    if target == story_id || !also.is_empty() || tx.story_facts(target)?.pinned {
+        return Ok(());
+    }
+    let (from, into) = if story_id < target {
+        (target, story_id)
+    } else {
+        (story_id, target)
+    };
+    tracing::info!(
+        item = item_id,
+        from,
+        into,
+        "an episode's transcript shows it is this work; merging the stories"
+    );
+    tx.merge_story(from, into, matching.now)?;
+    follow_up_merge(tx, from, into, matching, summary)?;
+    for (other, role, reason, score) in relabel {
+        tx.relabel(other, role, reason, score)?;
+    }
+    tx.relabel(item_id, member_role, reason, score)
 }
 
 /// Mirrors that arrived before the work they are about (the origin feed was polled later)

@@ -31,3 +31,5 @@ pub mod schedule;
 pub mod serve;
 pub mod site;
 pub mod store;
+pub mod transcript;
+pub mod websub;

@@ -676,6 +676,22 @@ fn check_config(config: &Config) -> Result<ExitCode> {
             .map_or("(the newest episode's)", url::Url::as_str)
     )?;
     writeln!(out, "schedule: {}", config.default_schedule.expression())?;
+    if let Some(websub) = &config.websub {
+        writeln!(
+            out,
+            "websub hub: {} (told about {})",
+            websub.hub, config.server.base_url
+        )?;
+    }
+    if config.transcripts.enabled {
+        writeln!(
+            out,
+            "transcripts: fetched, at most {} per feed per poll",
+            config.transcripts.per_feed
+        )?;
+    } else {
+        writeln!(out, "transcripts: off")?;
+    }
     for feed in &config.feeds {
         writeln!(
             out,

@@ -20,6 +20,7 @@ use crate::model::Role;
 use crate::normalize::{self, ParsedFeed};
 use crate::schedule::{self, PollHints};
 use crate::store::{PollState, SourceRecord, Store, StoreError, WriteTx};
+use crate::transcript::{self, Transcripts};
 
 /// Feeds fetched at once. Bounded so a long feed list does not open hundreds of sockets.
 const CONCURRENT_FETCHES: usize = 16;
@@ -202,6 +203,8 @@ struct Polled {
     answer: Answer,
     /// The parsed items' text shingles ([`ingest::text_ahead`]); empty without items.
     text: Vec<Vec<u64>>,
+    /// The transcripts its episodes' fetch brought, stored with its items.
+    transcripts: Vec<transcript::Fetched>,
     started: Instant,
 }
 
@@ -259,6 +262,14 @@ pub async fn run_cycle(
         .filter(|(feed, _)| feed.role == Role::Origin)
         .count();
 
+    // After each feed's own fetch and parse, in its task: bounded per feed (see `transcript`).
+    let transcripts = Transcripts::new(
+        &config.transcripts,
+        &config.fetch,
+        fetcher.clone(),
+        store.path(),
+    )?
+    .map(std::sync::Arc::new);
     let hosts = HostLimits::default();
     let parsers = std::sync::Arc::new(tokio::sync::Semaphore::new(
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
@@ -274,18 +285,29 @@ pub async fn run_cycle(
             let host = hosts.for_url(&url);
             let parsers = std::sync::Arc::clone(&parsers);
             let fetcher = fetcher.clone();
+            let transcripts = transcripts.clone();
             let now = clock.now();
             let (name, role) = (feed.name.clone(), feed.role);
             let task = AbortOnDropHandle::new(tokio::spawn(async move {
                 let started = Instant::now();
-                let (answer, text) =
+                let (mut answer, text) =
                     fetch_and_parse(&fetcher, &url, &feed, &source, &host, &parsers, now).await;
+                let transcripts = match (&transcripts, &mut answer) {
+                    (
+                        Some(transcripts),
+                        FetchOutcome::Fetched(Fetched {
+                            body: Ok(parsed), ..
+                        }),
+                    ) => transcripts.attach(&feed.url, &mut parsed.items, now).await,
+                    _ => Vec::new(),
+                };
                 Polled {
                     position,
                     feed,
                     source,
                     answer,
                     text,
+                    transcripts,
                     started,
                 }
             }));
@@ -531,6 +553,11 @@ fn record_batch(
                 jitter: jitter(&polled.source),
             };
             let state = next_state(&polled.feed, &polled.source.state, &polled.answer, timing);
+            // Before the items: an item of a feed later in this write may meet these words.
+            for fetched in &polled.transcripts {
+                let words = fetched.words.as_deref().map_err(ToString::to_string);
+                tx.record_transcript(&fetched.url, words, now)?;
+            }
             let outcome = record(&tx, polled, context, now)?;
             tx.save_poll_state(polled.source.id, &state)?;
             Ok::<_, StoreError>((outcome, state))

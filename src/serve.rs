@@ -73,6 +73,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct Document {
     body: Bytes,
+    /// The hex digest the ETag is made of, for those who keep a version (the WebSub pinger).
+    version: String,
     etag: ETag,
     last_modified: DateTime<Utc>,
 }
@@ -93,11 +95,13 @@ impl Document {
         let body = body.into();
         let digest = Sha256::digest(&body);
         // 128 bits of SHA-256: collisions are not a concern at any number of cycles.
-        let etag = format!("W/\"{}\"", hex(&digest[..16]))
+        let version = hex(&digest[..16]);
+        let etag = format!("W/\"{version}\"")
             .parse()
             .expect("a weak tag around hex digits is a valid entity tag");
         Document {
             body,
+            version,
             etag,
             // An HTTP-date cannot say a time before 1970.
             last_modified: changed_at.trunc_subsecs(0).max(DateTime::UNIX_EPOCH),
@@ -115,6 +119,11 @@ impl Document {
 
     pub fn last_modified(&self) -> DateTime<Utc> {
         self.last_modified
+    }
+
+    /// What the ETag says, without its quoting: equal for equal bytes, across restarts.
+    pub fn version(&self) -> &str {
+        &self.version
     }
 }
 

@@ -81,6 +81,7 @@ pub fn round_trip(bytes: &[u8]) -> Result<RoundTrip, NormalizeError> {
         title: parsed.title.clone().unwrap_or_else(|| "fuzz".into()),
         base_url: base_url(),
         generated_at: now(),
+        hub: None,
     };
 
     let atom = emit::atom(&stories, &meta);

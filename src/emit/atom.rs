@@ -55,6 +55,10 @@ fn write_feed(w: &mut XmlWriter, stories: &[Story], meta: &FeedMeta) -> io::Resu
                 .with_attribute(("type", "application/atom+xml"))
                 .write_empty()?;
             link(w, "alternate", meta.base_url.as_str()).write_empty()?;
+            // WebSub 4: the hub and the self link, which is the topic a subscriber names.
+            if let Some(hub) = &meta.hub {
+                link(w, "hub", hub.as_str()).write_empty()?;
+            }
             let generator = w
                 .create_element("generator")
                 .with_attribute(("version", env!("CARGO_PKG_VERSION")));

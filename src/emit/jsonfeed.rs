@@ -26,7 +26,17 @@ struct Feed {
     title: String,
     home_page_url: String,
     feed_url: String,
+    /// JSON Feed 1.1's way to name a WebSub hub.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub>,
     items: Vec<Item>,
+}
+
+#[derive(Serialize)]
+struct Hub {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: String,
 }
 
 #[derive(Serialize)]
@@ -91,6 +101,14 @@ pub fn json_feed(stories: &[Story], meta: &FeedMeta) -> Vec<u8> {
         title: owned(&meta.title),
         home_page_url: meta.base_url.to_string(),
         feed_url: meta.file_url("feed.json"),
+        hubs: meta
+            .hub
+            .iter()
+            .map(|hub| Hub {
+                kind: "WebSub",
+                url: hub.to_string(),
+            })
+            .collect(),
         items: stories.iter().map(item).collect(),
     };
     let mut bytes = serde_json::to_vec_pretty(&feed)

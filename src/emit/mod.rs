@@ -42,6 +42,9 @@ pub struct FeedMeta {
     /// The feed's `updated` when there are no stories. With stories it is their latest change,
     /// so the same stories always render to the same bytes whenever they are rendered.
     pub generated_at: DateTime<Utc>,
+    /// The WebSub hub every feed advertises (`rel="hub"`), so a subscriber can ask it to push
+    /// changes instead of polling (`[websub] hub`).
+    pub hub: Option<Url>,
 }
 
 impl FeedMeta {

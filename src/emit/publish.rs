@@ -86,5 +86,6 @@ fn feed_meta(config: &Config, now: DateTime<Utc>) -> FeedMeta {
         title: config.output.title.clone(),
         base_url: config.server.base_url.clone(),
         generated_at: now,
+        hub: config.websub.as_ref().map(|websub| websub.hub.clone()),
     }
 }

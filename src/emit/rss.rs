@@ -421,6 +421,13 @@ fn write_channel(
         .with_attribute(("rel", "self"))
         .with_attribute(("type", "application/rss+xml"))
         .write_empty()?;
+    // WebSub 4: RSS has no link relations of its own, so the hub is an Atom link too.
+    if let Some(hub) = &meta.hub {
+        w.create_element("atom:link")
+            .with_attribute(("href", clean(hub.as_str()).as_ref()))
+            .with_attribute(("rel", "hub"))
+            .write_empty()?;
+    }
     let image = channel
         .image
         .as_ref()

@@ -7,6 +7,8 @@
 //! really changed is sanitised ([`ParsedItem::sanitized`]). The raw HTML is private: the only
 //! way to get an [`Item`] out is through the sanitiser.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -57,6 +59,9 @@ pub struct ParsedItem {
     base: Url,
     /// [`ParsedItem::content_hash`], kept once the HTML is sanitised ahead of storing.
     raw_hash: Option<String>,
+    /// The words of the episode's transcript (its URL, then the words), when the poll fetched
+    /// them or had them already (see [`crate::transcript`]).
+    transcript: Option<(String, Arc<str>)>,
 }
 
 impl ParsedItem {
@@ -71,6 +76,7 @@ impl ParsedItem {
             content,
             base,
             raw_hash: None,
+            transcript: None,
         }
     }
 
@@ -79,7 +85,7 @@ impl ParsedItem {
     /// them new or edited), so the one thread that writes the store does not have to.
     pub fn sanitize_ahead(&mut self) {
         if self.raw_hash.is_none() {
-            self.raw_hash = Some(self.content_hash());
+            self.raw_hash = Some(self.raw_content_hash());
         }
         self.summary = Html::sanitize_body(self.summary.take(), &self.base);
         self.content = Html::sanitize_body(self.content.take(), &self.base);
@@ -100,9 +106,38 @@ impl ParsedItem {
         &self.item
     }
 
-    /// A hash of the item as parsed (HTML unsanitised, with its base): equal hashes mean the
-    /// feed did not change the item, so the stored copy stands without sanitising again.
+    /// Gives the item its transcript's words, read from `url`.
+    pub fn set_transcript(&mut self, url: String, words: Arc<str>) {
+        self.transcript = Some((url, words));
+    }
+
+    /// The transcript's URL and words, when the item was given them.
+    pub fn transcript(&self) -> Option<(&str, &str)> {
+        self.transcript
+            .as_ref()
+            .map(|(url, words)| (url.as_str(), &**words))
+    }
+
+    /// A hash of the item as parsed (HTML unsanitised, with its base), and of the transcript it
+    /// was given: equal hashes mean neither the feed nor the evidence changed, so the stored
+    /// copy stands without sanitising again. An item without a transcript hashes as it did
+    /// before transcripts were read, so stored items are not taken for edited.
     pub fn content_hash(&self) -> String {
+        let raw = self.raw_content_hash();
+        match &self.transcript {
+            None => raw,
+            Some((url, _)) => {
+                let digest = Sha256::new()
+                    .chain_update(raw.as_bytes())
+                    .chain_update([0])
+                    .chain_update(url.as_bytes())
+                    .finalize();
+                format!("raw:{}", hex(&digest))
+            }
+        }
+    }
+
+    fn raw_content_hash(&self) -> String {
         #[derive(Serialize)]
         struct Hashed<'a> {
             item: &'a Item,

@@ -238,8 +238,11 @@ impl WriteTx<'_> {
         let mut stmt = self.tx.prepare_cached(
             "SELECT items.story_id, items.data, items.canonical_url, items.title_key,
                     items.published, items.match_reason, sources.name, sources.role,
-                    sources.id
-             FROM items JOIN sources ON sources.id = items.source_id WHERE items.id = ?1",
+                    sources.id, transcripts.words
+             FROM items JOIN sources ON sources.id = items.source_id
+             LEFT JOIN item_transcripts ON item_transcripts.item_id = items.id
+             LEFT JOIN transcripts ON transcripts.url = item_transcripts.url
+             WHERE items.id = ?1",
         )?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -254,9 +257,11 @@ impl WriteTx<'_> {
                     row.get::<_, String>(6)?,
                     row.get::<_, String>(7)?,
                     row.get::<_, i64>(8)?,
+                    row.get::<_, Option<String>>(9)?,
                 ))
             })?;
-            let (story_id, data, canonical_url, _, published, reason, source, role, sid) = row;
+            let (story_id, data, canonical_url, _, published, reason, source, role, sid, spoken) =
+                row;
             let item: Item = serde_json::from_str(&data)
                 .map_err(|source| StoreError::CorruptItem { id, source })?;
             let story = match stories.get(&story_id) {
@@ -293,7 +298,9 @@ impl WriteTx<'_> {
                     }
                     ItemKind::Post => None,
                 },
-                body: item.content.or(item.summary),
+                // An episode whose description is show notes is matched by its transcript's
+                // words (see `crate::transcript`), as it was when it was stored.
+                body: spoken.or(item.content).or(item.summary),
                 title: item.title,
                 reason: MatchReason::parse(&reason).unwrap_or(MatchReason::New),
                 boilerplate,

@@ -178,4 +178,30 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_story_sink ON outbox(story_id, sink, kind, state);
     CREATE INDEX outbox_pending ON outbox(state, due_at);
     ",
+    // 6 (issue #15): what tributary fetches and tells beyond the feeds themselves. The
+    // transcripts episodes point to, once per URL (their words, or why they could not be had,
+    // and when), and which item matches by which transcript's words; and, per WebSub hub and
+    // merged-feed URL, the version (ETag) of the feed the hub last acknowledged, so a restart
+    // pings only for a change the hub was not told about.
+    r"
+    CREATE TABLE transcripts (
+        url        TEXT PRIMARY KEY,
+        fetched_at TEXT NOT NULL,
+        words      TEXT,
+        error      TEXT
+    );
+
+    CREATE TABLE item_transcripts (
+        item_id INTEGER PRIMARY KEY REFERENCES items(id),
+        url     TEXT NOT NULL
+    );
+
+    CREATE TABLE websub_pings (
+        hub       TEXT NOT NULL,
+        feed_url  TEXT NOT NULL,
+        etag      TEXT NOT NULL,
+        pinged_at TEXT NOT NULL,
+        PRIMARY KEY (hub, feed_url)
+    ) WITHOUT ROWID;
+    ",
 ];

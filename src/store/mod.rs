@@ -12,6 +12,8 @@ mod corrections;
 mod matching;
 mod migrations;
 mod site;
+mod transcripts;
+mod websub;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +33,7 @@ pub use site::{
     DeadDelivery, ExplainedStory, MemberLine, PageStart, SinkDeliveries, SiteReader, StoryCard,
     StoryPage,
 };
+pub use transcripts::{CachedTranscript, TranscriptCache};
 
 /// The page cache per connection, 16 MiB (a negative `cache_size` counts KiB, not pages): most
 /// of tributary's memory. `benches/dedupe.rs` matched as fast at 100,000 stories with 16 MiB as

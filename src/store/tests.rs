@@ -85,6 +85,7 @@ fn migrations_are_append_only() {
         "035c3236c837590b7999450ccffaa5d878b065740cdadfefa78cda0a85183a20",
         "be5b4bb99d4238c11e1df60c9512895e98ea39d5a11cfa11b088163fb472b8b6",
         "38665cf3e1ff9779879725887c3f9c80747cd981abc7b7467fa3ce3000f354ec",
+        "795715186a04e95c4fdefb056dcfae8c89c0cd1e757232eab85a46d2fb228677",
     ];
     assert_eq!(
         MIGRATIONS.len(),

@@ -256,6 +256,15 @@ fn meta() -> FeedMeta {
         title: "Interconnects & friends".to_owned(),
         base_url: Url::parse("http://127.0.0.1:8088/").expect("valid base URL"),
         generated_at: at("2025-12-01T00:00:00Z"),
+        hub: None,
+    }
+}
+
+/// [`meta`] with a WebSub hub.
+fn meta_with_hub() -> FeedMeta {
+    FeedMeta {
+        hub: Some(Url::parse("https://hub.example/websub").expect("valid hub URL")),
+        ..meta()
     }
 }
 
@@ -673,6 +682,49 @@ fn json_feed_carries_items_attachments_and_members() {
 }
 
 #[test]
+fn every_feed_advertises_the_websub_hub_and_its_self_link() {
+    let hub = "https://hub.example/websub";
+    let atom = parse_atom(&emit::atom(&stories(), &meta_with_hub()));
+    let rel = |rel: &str| {
+        atom.links
+            .iter()
+            .filter(|l| l.rel.as_deref() == Some(rel))
+            .map(|l| l.href.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rel("hub"), [hub]);
+    assert_eq!(rel("self"), ["http://127.0.0.1:8088/feed.atom"]);
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&emit::json_feed(&stories(), &meta_with_hub())).expect("JSON");
+    assert_eq!(
+        json["hubs"],
+        serde_json::json!([{"type": "WebSub", "url": hub}])
+    );
+    assert_eq!(json["feed_url"], "http://127.0.0.1:8088/feed.json");
+
+    let rss =
+        String::from_utf8(emit::rss(&stories(), &meta_with_hub(), &channel())).expect("UTF-8");
+    assert!(
+        rss.contains(&format!(r#"<atom:link href="{hub}" rel="hub"/>"#)),
+        "{rss}"
+    );
+    assert!(rss.contains(r#"<atom:link href="http://127.0.0.1:8088/feed.rss" rel="self""#));
+
+    // Without a hub, none is advertised (the golden files hold the rest).
+    assert!(
+        parse_atom(&emit::atom(&stories(), &meta()))
+            .links
+            .iter()
+            .all(|l| l.rel.as_deref() != Some("hub"))
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&emit::json_feed(&stories(), &meta())).expect("JSON");
+    assert!(json.get("hubs").is_none());
+    assert!(!String::from_utf8_lossy(&emit::rss(&stories(), &meta(), &channel())).contains("hub"));
+}
+
+#[test]
 fn opml_lists_every_feed() {
     let bytes = emit::opml(&feeds(), "Interconnects & friends");
     let text = String::from_utf8(bytes).expect("UTF-8 output");
@@ -833,7 +885,9 @@ fn rendered_atom_files(dir: &Path) -> Vec<PathBuf> {
     fs::write(&full, emit::atom(&stories(), &meta())).expect("write rendered feed");
     let empty = dir.join("empty.atom");
     fs::write(&empty, emit::atom(&[], &meta())).expect("write rendered feed");
-    vec![full, empty]
+    let hub = dir.join("hub.atom");
+    fs::write(&hub, emit::atom(&stories(), &meta_with_hub())).expect("write rendered feed");
+    vec![full, empty, hub]
 }
 
 #[test]

@@ -18,3 +18,5 @@ mod podcast_clients;
 mod podcasting;
 mod serve;
 mod site;
+mod transcripts;
+mod websub;

@@ -25,9 +25,17 @@ impl Workspace {
 
     /// Writes a config whose database and merged feed live in this workspace. `feeds` is
     /// `(name, url, role)`; `extra` is appended as is.
+    ///
+    /// Transcripts are off unless `extra` has a `[transcripts]` table: the corpus's real
+    /// podcasts name transcripts on public hosts, and fetching them would take tests online.
     pub fn write_config(&self, file: &str, feeds: &[(&str, String, &str)], extra: &str) -> PathBuf {
+        let transcripts = if extra.contains("[transcripts]") {
+            ""
+        } else {
+            "[transcripts]\nenabled = false\n\n"
+        };
         let mut text = format!(
-            "[storage]\ndatabase = \"{}\"\n\n[output]\natom_path = \"{}\"\ntitle = \"Test merged feed\"\n\n[fetch]\ntimeout = \"3s\"\nmax_body = \"1MiB\"\n\n{extra}\n",
+            "[storage]\ndatabase = \"{}\"\n\n[output]\natom_path = \"{}\"\ntitle = \"Test merged feed\"\n\n[fetch]\ntimeout = \"3s\"\nmax_body = \"1MiB\"\n\n{transcripts}{extra}\n",
             self.path("tributary.db").display(),
             self.path("merged.atom").display(),
         );

@@ -1,0 +1,158 @@
+//! The transcript cache: each transcript URL fetched once, its words kept (or why there were
+//! none, and when), and which item is matched by which transcript's words (see
+//! [`crate::transcript`]).
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::{BUSY_TIMEOUT, Result, StoreError, WriteTx, parse_timestamp, timestamp};
+
+/// What the cache holds for a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CachedTranscript {
+    Words(String),
+    /// The last fetch yielded no words, at `at`.
+    Failed {
+        at: DateTime<Utc>,
+    },
+}
+
+/// The cache as a poll's fetch tasks read it: a read-only connection of its own, since the
+/// store's connection belongs to the writer, and a lookup must not wait for a write.
+pub struct TranscriptCache {
+    conn: parking_lot::Mutex<Connection>,
+}
+
+impl TranscriptCache {
+    pub fn open(path: &Path) -> Result<TranscriptCache> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        Ok(TranscriptCache {
+            conn: parking_lot::Mutex::new(conn),
+        })
+    }
+
+    pub fn lookup(&self, url: &str) -> Result<Option<CachedTranscript>> {
+        let conn = self.conn.lock();
+        let row: Option<(Option<String>, String)> = conn
+            .prepare_cached("SELECT words, fetched_at FROM transcripts WHERE url = ?1")?
+            .query_row([url], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        Ok(row.map(|(words, at)| match words {
+            Some(words) => CachedTranscript::Words(words),
+            None => CachedTranscript::Failed {
+                at: parse_timestamp(&at).unwrap_or_default(),
+            },
+        }))
+    }
+}
+
+impl WriteTx<'_> {
+    /// Keeps what a transcript fetch brought: its words, or the error. Words once had are
+    /// never replaced by a later failure.
+    pub fn record_transcript(
+        &self,
+        url: &str,
+        words: std::result::Result<&str, String>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let (words, error) = match words {
+            Ok(words) => (Some(words), None),
+            Err(error) => (None, Some(error)),
+        };
+        self.tx
+            .prepare_cached(
+                "INSERT INTO transcripts (url, fetched_at, words, error) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (url) DO UPDATE SET fetched_at = ?2, words = ?3, error = ?4
+                 WHERE transcripts.words IS NULL",
+            )?
+            .execute(params![url, timestamp(now), words, error])?;
+        Ok(())
+    }
+
+    /// The transcript whose words an item is matched by, if any.
+    pub fn item_transcript(&self, item_id: i64) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT url FROM item_transcripts WHERE item_id = ?1")?
+            .query_row([item_id], |row| row.get(0))
+            .optional()?)
+    }
+
+    /// Records which transcript's words an item is matched by (`None`: its own text).
+    pub fn set_item_transcript(&self, item_id: i64, url: Option<&str>) -> Result<()> {
+        match url {
+            Some(url) => self
+                .tx
+                .prepare_cached(
+                    "INSERT INTO item_transcripts (item_id, url) VALUES (?1, ?2)
+                     ON CONFLICT (item_id) DO UPDATE SET url = ?2",
+                )?
+                .execute(params![item_id, url])?,
+            None => self
+                .tx
+                .prepare_cached("DELETE FROM item_transcripts WHERE item_id = ?1")?
+                .execute([item_id])?,
+        };
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn words_once_had_are_kept_and_failures_dated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        let mut store = Store::open(&path).expect("store");
+        let at = |s: i64| DateTime::<Utc>::from_timestamp(s, 0).expect("valid time");
+        let tx = store.begin_write().expect("write");
+        tx.record_transcript("https://a.example/t.vtt", Ok("reward models"), at(10))
+            .expect("record");
+        tx.record_transcript("https://a.example/gone.vtt", Err("404".into()), at(20))
+            .expect("record");
+        tx.commit().expect("commit");
+        let cache = TranscriptCache::open(&path).expect("cache");
+        assert_eq!(
+            cache.lookup("https://a.example/t.vtt").expect("lookup"),
+            Some(CachedTranscript::Words("reward models".into()))
+        );
+        assert_eq!(
+            cache.lookup("https://a.example/gone.vtt").expect("lookup"),
+            Some(CachedTranscript::Failed { at: at(20) })
+        );
+        assert_eq!(
+            cache.lookup("https://a.example/new.vtt").expect("lookup"),
+            None
+        );
+
+        // A later failure does not erase words; a later success replaces a failure.
+        let tx = store.begin_write().expect("write");
+        tx.record_transcript("https://a.example/t.vtt", Err("timeout".into()), at(30))
+            .expect("record");
+        tx.record_transcript("https://a.example/gone.vtt", Ok("back again"), at(40))
+            .expect("record");
+        tx.commit().expect("commit");
+        assert_eq!(
+            cache.lookup("https://a.example/t.vtt").expect("lookup"),
+            Some(CachedTranscript::Words("reward models".into()))
+        );
+        assert_eq!(
+            cache.lookup("https://a.example/gone.vtt").expect("lookup"),
+            Some(CachedTranscript::Words("back again".into()))
+        );
+    }
+}
