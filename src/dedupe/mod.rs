@@ -48,6 +48,7 @@ pub use title::{
     Decorations, contains_run, contains_title, guests, is_generic, numbers, significant_words,
     title_grams, title_key, title_keys, title_similarity,
 };
+use url::cites_a_sibling;
 pub use url::{address_title, canonical_url, enclosure_key, outbound_links, without_tracking};
 
 /// Tunables, in the config's `[dedupe]` table.
@@ -143,8 +144,10 @@ pub struct Mentions {
     /// The writers' names of two words or more (see [`Decorations::full_names`]), to tell a
     /// guest from a host.
     pub writers: Vec<String>,
-    /// Whether its title or text holds one of `writers`.
-    pub names_a_writer: bool,
+    /// The origin feeds whose own names (title, authors) its title or text holds: a page
+    /// about an interview names the show it was on, and a page naming another writer beside
+    /// the guest (news of the two agreeing) is not about that show's episode.
+    pub shows: Vec<String>,
     /// The meaningful words of its title and text (see [`content_words`]).
     pub content: HashSet<String>,
 }
@@ -155,15 +158,14 @@ impl Mentions {
         let title_words = words(title);
         let text = body.map(words).unwrap_or_default();
         let writers = decorations.full_names();
-        let names_a_writer = writers
-            .iter()
-            .any(|name| contains_run(&title_words, name) || contains_run(&text, name));
+        let named = |name: &str| contains_run(&title_words, name) || contains_run(&text, name);
+        let shows = decorations.feeds_named(named);
         Mentions {
+            shows,
             content: content_words(title, body),
             title: title_words,
             text,
             writers,
-            names_a_writer,
         }
     }
 
@@ -670,8 +672,24 @@ pub fn match_candidate(
             Linked::ProbeLinksHere => probe.role,
             Linked::LinksToProbe => candidate.role,
         };
+        // A page that also links to another page like the work's on the same site (another
+        // post of the writer's, stored or not) cites several works: a roundup.
+        let cites_several = match linked {
+            Linked::ProbeLinksHere => candidate
+                .canonical_url
+                .as_deref()
+                .is_some_and(|page| cites_a_sibling(&probe.keys.outbound_links, page)),
+            Linked::LinksToProbe => probe.keys.canonical_url.as_deref().is_some_and(|page| {
+                let links = candidate
+                    .body
+                    .as_deref()
+                    .map(|body| outbound_links(body, candidate.canonical_url.as_deref()))
+                    .unwrap_or_default();
+                cites_a_sibling(&links, page)
+            }),
+        };
         // An origin linking to another origin's page is one writer citing another.
-        if linking == Role::Mirror && gap <= thresholds.content_window {
+        if linking == Role::Mirror && gap <= thresholds.content_window && !cites_several {
             return found(MatchReason::Link, 1.0);
         }
     }
@@ -792,7 +810,7 @@ pub fn match_candidate(
     // From the mirror's side only: a mirror that came first is asked again when the origin
     // arrives (see [`reconsider`]).
     if let Some(mentions) = &probe.mentions
-        && mentions.names_a_writer
+        && mentions.shows.contains(&candidate.source)
         && candidate.role == Role::Origin
         && gap <= thresholds.title_window
         && guests(&candidate.title, &mentions.writers)

@@ -255,6 +255,10 @@ pub struct Decorations {
     names: std::collections::HashSet<String>,
     /// The word counts names have, longest first so "nathan lambert" goes before "lambert".
     lengths: Vec<usize>,
+    /// Each origin feed's names of two words or more (its title, its authors): whose show an
+    /// item of that feed is, so a page that names another writer is not taken for a page
+    /// about it.
+    feeds: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 impl Decorations {
@@ -282,6 +286,42 @@ impl Decorations {
             }
             self.insert(&words);
         }
+    }
+
+    /// Learns the names an origin feed (`source`) said of itself, remembering they are that
+    /// feed's (see [`Decorations::feeds_named`]).
+    pub fn add_for<'a>(&mut self, source: &str, names: impl IntoIterator<Item = &'a str>) {
+        let names: Vec<&str> = names.into_iter().collect();
+        self.add(names.iter().copied());
+        let full = names
+            .iter()
+            .map(|name| key_words(&name.to_lowercase()))
+            .filter(|words| {
+                words.len() >= 2 && !words.iter().all(|w| STOPWORDS.contains(&w.as_str()))
+            })
+            .map(|words| words.join(" "));
+        self.feeds
+            .entry(source.to_owned())
+            .or_default()
+            .extend(full);
+    }
+
+    /// The origin feeds whose names (of two words or more) `named` holds, a name being a key
+    /// as in [`Decorations::full_names`], and the feeds that share a name with one of those:
+    /// one writer's show, posts and video channel call themselves differently ("Dwarkesh
+    /// Podcast", "Dwarkesh Patel") but share the author.
+    pub fn feeds_named(&self, named: impl Fn(&str) -> bool) -> Vec<String> {
+        let names: std::collections::BTreeSet<&String> = self
+            .feeds
+            .values()
+            .filter(|names| names.iter().any(|name| named(name)))
+            .flatten()
+            .collect();
+        self.feeds
+            .iter()
+            .filter(|(_, theirs)| theirs.iter().any(|name| names.contains(name)))
+            .map(|(source, _)| source.clone())
+            .collect()
     }
 
     fn insert(&mut self, words: &[String]) {
