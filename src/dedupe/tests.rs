@@ -1030,3 +1030,52 @@ fn a_page_linking_two_of_the_writers_posts_is_a_roundup_though_one_is_stored() {
     );
     assert_eq!(verdict(&two), None);
 }
+
+#[test]
+fn a_rewrite_whose_headline_repeats_the_first_sentence_of_the_title_joins() {
+    let essay = item(
+        "Keepers were replaced by clockwork lamps. Even the last keeper agrees.",
+        Some("https://writer.example/p/keepers"),
+        Some(ESSAY),
+    );
+    let verdict = |title: &str, at: DateTime<Utc>| {
+        let rewrite = item(
+            title,
+            Some("https://news.example/keepers"),
+            Some("<p>A short news piece in its own words about automated lights.</p>"),
+        );
+        joined(&decide(
+            &probe(&rewrite, Role::Mirror, at),
+            &[candidate_as(1, &essay, day(1), Role::Origin)],
+            &Thresholds::default(),
+        ))
+    };
+    let headline = "The turning point: why keepers were replaced by clockwork lamps";
+    assert_eq!(
+        verdict(headline, day(3)),
+        Some((1, MatchReason::TitleContained))
+    );
+    // Weeks later the same words are another piece on the subject.
+    assert_eq!(verdict(headline, day(30)), None);
+    // A first sentence of too few words ("Game over.") is no reading of its own, and a
+    // full stop after an abbreviation ends no sentence.
+    let none = Decorations::default();
+    assert!(
+        !title_keys("Game over. Lamps are not the road to safer coasts.", &none)
+            .contains(&"game over".to_owned())
+    );
+    assert!(
+        title_keys(
+            "Keepers were replaced by clockwork lamps. Even the last keeper agrees.",
+            &none
+        )
+        .contains(&"keepers were replaced by clockwork lamps".to_owned())
+    );
+    assert!(
+        !title_keys(
+            "U.S. keepers were replaced by clockwork lamps. Then radar.",
+            &none
+        )
+        .contains(&"u".to_owned())
+    );
+}

@@ -564,10 +564,36 @@ pub fn title_keys(title: &str, decorations: &Decorations) -> Vec<String> {
     {
         keys.push(quoted);
     }
+    if let Some(lead) = lead_sentence(title).and_then(|lead| title_key(&lead))
+        && significant_words(&lead) >= MIN_CONTAINED_WORDS
+        && !is_generic(&lead)
+    {
+        keys.push(lead);
+    }
     keys.extend(decorations.issues(title));
     let mut seen = std::collections::HashSet::new();
     keys.retain(|key| seen.insert(key.clone()));
     keys
+}
+
+/// The first sentence of a headline of several ("Game over for pure LLMs. Even Rich Sutton
+/// has gotten off the bus."): the claim a rewrite repeats inside a headline of its own. A
+/// break after a word of one or two letters ("U.S. ", "No. 5") ends no sentence.
+fn lead_sentence(title: &str) -> Option<String> {
+    let title = title.trim();
+    title.char_indices().find_map(|(at, c)| {
+        if !matches!(c, '.' | '?' | '!') {
+            return None;
+        }
+        let rest = title[at + c.len_utf8()..].trim_start();
+        let follows = title[at + c.len_utf8()..].starts_with(' ')
+            && rest.chars().next().is_some_and(char::is_alphanumeric);
+        let last_word = title[..at]
+            .rsplit(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap_or("");
+        (follows && last_word.chars().count() >= 3).then(|| title[..at].to_owned())
+    })
 }
 
 /// The longest span of a title between a pair of quotation marks.
