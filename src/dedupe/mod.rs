@@ -226,7 +226,11 @@ impl Probe {
             .copied()
             .filter(|hash| !boilerplate.contains(hash))
             .collect();
-        let title_keys = title_keys(&item.title, decorations);
+        let mut title_keys = title_keys(&item.title, decorations);
+        let mut issues = decorations.issues(&item.title);
+        if role == Role::Mirror {
+            named_issue(item.body(), decorations, &mut title_keys, &mut issues);
+        }
         let canonical = item.link.as_deref().and_then(canonical_url);
         let enclosure = audio_key(item);
         // Every other reading is a part of the longest one, so its runs are among the
@@ -252,7 +256,7 @@ impl Probe {
             title_grams: grams,
         };
         Probe {
-            issues: decorations.issues(&item.title),
+            issues,
             mentions: (role == Role::Mirror)
                 .then(|| Mentions::new(&item.title, item.body(), decorations)),
             link_post: is_link_post(item),
@@ -292,7 +296,12 @@ impl Probe {
             .max_by_key(|k| k.len())
             .map(|k| title_grams(k))
             .unwrap_or_default();
-        let title_key = stored.title_keys.first().cloned();
+        let mut title_keys = stored.title_keys.clone();
+        let mut issues = decorations.issues(&stored.title);
+        if stored.role == Role::Mirror {
+            named_issue(body, decorations, &mut title_keys, &mut issues);
+        }
+        let title_key = title_keys.first().cloned();
         Probe {
             source: stored.source.clone(),
             role: stored.role,
@@ -300,7 +309,7 @@ impl Probe {
             link_post: titled_after_a_link(title_key.as_deref(), body, canonical.as_deref()),
             keys: ItemKeys {
                 canonical_url: canonical,
-                title_variants: stored.title_keys.iter().skip(1).cloned().collect(),
+                title_variants: title_keys.iter().skip(1).cloned().collect(),
                 title_key,
                 anchors: anchors(&sequence),
                 title_grams: grams,
@@ -308,15 +317,49 @@ impl Probe {
                 enclosure: stored.enclosure.clone(),
                 address_key: stored.address_key.clone(),
             },
-            title_keys: stored.title_keys.clone(),
+            title_keys,
             fragment: stored.fragment.clone(),
             shingles: sequence.iter().copied().collect(),
             sequence,
             published: stored.published,
-            issues: decorations.issues(&stored.title),
+            issues,
             mentions: (stored.role == Role::Mirror)
                 .then(|| Mentions::new(&stored.title, body, decorations)),
         }
+    }
+}
+
+/// Words at the top of a mirror's text read for the numbered episode it is about: a page
+/// under a headline of its own says which one near its start ("Source: Lex Fridman Podcast
+/// #452").
+const ISSUE_TEXT_WORDS: usize = 60;
+
+/// The numbered episode of one of the writers' shows that a mirror's text names near its
+/// start, added to its title's readings and `issues` when its title names none: a summary
+/// titled in its own words that says which episode it sums up is about that episode. A text
+/// naming two or more is a roundup and names none.
+fn named_issue(
+    body: Option<&str>,
+    decorations: &Decorations,
+    title_keys: &mut Vec<String>,
+    issues: &mut Vec<String>,
+) {
+    if !issues.is_empty() {
+        return;
+    }
+    let Some(body) = body else {
+        return;
+    };
+    let head = words(body)
+        .into_iter()
+        .take(ISSUE_TEXT_WORDS)
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let [issue] = decorations.issues(&head).as_slice() {
+        if !title_keys.contains(issue) {
+            title_keys.push(issue.clone());
+        }
+        issues.push(issue.clone());
     }
 }
 

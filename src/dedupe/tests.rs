@@ -1079,3 +1079,40 @@ fn a_rewrite_whose_headline_repeats_the_first_sentence_of_the_title_joins() {
         .contains(&"u".to_owned())
     );
 }
+
+#[test]
+fn a_summary_whose_text_names_one_numbered_episode_joins_it_at_any_distance() {
+    let decorations = Decorations::new(["Lights Podcast"]);
+    let episode = item(
+        "Lena Marsh: twenty winters at the Skerry light | Lights Podcast #12",
+        Some("https://video.example/watch?v=12"),
+        Some(INTERVIEW),
+    );
+    let mut stored = candidate_as(1, &episode, day(1), Role::Origin);
+    stored.title_keys = title_keys(&episode.title, &decorations);
+    let verdict = |text: &str, role: Role| {
+        let page = item(
+            "Marsh on the keepers who were replaced",
+            Some("https://wiki.example/marsh"),
+            Some(text),
+        );
+        let months_later = day(1) + Duration::days(240);
+        let probe = Probe::new(&page, role, months_later, &decorations, &HashSet::new());
+        joined(&decide(
+            &probe,
+            std::slice::from_ref(&stored),
+            &Thresholds::default(),
+        ))
+    };
+    let one = "<p>Source: Lights Podcast #12 · April</p><p>Notes on harbours and tides.</p>";
+    assert!(matches!(
+        verdict(one, Role::Mirror),
+        Some((1, MatchReason::Title | MatchReason::Issue))
+    ));
+    // Another episode, two episodes (a roundup), or a writer's own post citing it: no.
+    let other = "<p>Source: Lights Podcast #13 · April</p><p>Notes on harbours.</p>";
+    assert_eq!(verdict(other, Role::Mirror), None);
+    let two = "<p>From Lights Podcast #12 and Lights Podcast #14: notes on harbours.</p>";
+    assert_eq!(verdict(two, Role::Mirror), None);
+    assert_eq!(verdict(one, Role::Origin), None);
+}
