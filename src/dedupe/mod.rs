@@ -7,15 +7,19 @@
 //!
 //! 1. the same canonical URL;
 //! 2. a mirror's text links to the work's page, and to no other stored work (a page that links
-//!    to several works is a roundup and joins none of them by its links);
+//!    to several works is a roundup and joins none of them by its links, and so is one that
+//!    links to another page of the same kind on the work's site, stored or not);
 //! 3. the same title once decorations are removed (see [`title`]), within days, or the same
-//!    numbered episode of one of the writers' shows at any distance;
+//!    numbered episode of one of the writers' shows at any distance (named in a mirror's title,
+//!    or near the top of its text when its title names none);
 //! 4. near-identical text, each feed's boilerplate left out;
-//! 5. a mirror's title that contains the work's whole, distinctive title, within days;
+//! 5. a mirror's title that contains the work's whole, distinctive title (or the first sentence
+//!    of a headline of several), within days;
 //! 6. several passages a mirror quotes word for word from an origin's text, within days (one
 //!    more passage within weeks);
-//! 7. a mirror that names the guest of an origin's interview and the writers' show, within
-//!    days, and shares the episode's words.
+//! 7. a mirror that names the guest of an origin's interview and that episode's show (its
+//!    feed's own names, or a name that feed shares with the writer's other feeds), within days,
+//!    and shares the episode's words.
 //!
 //! Roles decide what evidence may do. A mirror joins an origin item's story by title even when
 //! its text is its own summary; two origin items of different feeds whose texts clearly

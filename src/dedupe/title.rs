@@ -543,8 +543,10 @@ pub fn contains_run<S: AsRef<str>>(haystack: &[S], needle: &str) -> bool {
 const INNER_JOINERS: &[&str] = &["on", "with"];
 
 /// The keys a title may stand for, most likely first: its key, the key with a short tail
-/// kept, each without the writer's names, and the key of a quoted headline inside it
-/// ("Mollick: 'X'" is about "x"). Empty when the title has no key at all.
+/// kept, each without the writer's names, the key of a quoted headline inside it
+/// ("Mollick: 'X'" is about "x"), the first sentence of a headline of several when it has four
+/// meaningful words, and the numbered issues of the writers' shows it names. Empty when the
+/// title has no key at all.
 pub fn title_keys(title: &str, decorations: &Decorations) -> Vec<String> {
     let Some(key) = title_key(title) else {
         return Vec::new();
