@@ -49,11 +49,12 @@ pub struct IngestContext {
 pub struct DecorationCache(std::sync::Arc<parking_lot::Mutex<Option<std::sync::Arc<Decorations>>>>);
 
 impl DecorationCache {
-    /// The decorations, read from the store the first time, with `names` (what an origin feed
-    /// said of itself in this poll) learned.
+    /// The decorations, read from the store the first time, with `names` (what the origin
+    /// feed `source` said of itself in this poll) learned.
     fn current<'a>(
         &self,
         tx: &WriteTx<'_>,
+        source: &str,
         names: impl IntoIterator<Item = &'a str>,
     ) -> Result<std::sync::Arc<Decorations>, StoreError> {
         let mut cache = self.0.lock();
@@ -63,7 +64,7 @@ impl DecorationCache {
         };
         let mut names = names.into_iter().peekable();
         if names.peek().is_some() {
-            std::sync::Arc::make_mut(&mut decorations).add(names);
+            std::sync::Arc::make_mut(&mut decorations).add_for(source, names);
         }
         *cache = Some(std::sync::Arc::clone(&decorations));
         Ok(decorations)
@@ -264,9 +265,10 @@ fn ingest_items(
         Role::Mirror => Vec::new(),
     };
     let boilerplate = learn_boilerplate(tx, source, changed.iter().map(|changed| &changed.text))?;
-    let decorations = context
-        .decorations
-        .current(tx, names.iter().map(String::as_str))?;
+    let decorations =
+        context
+            .decorations
+            .current(tx, &source.name, names.iter().map(String::as_str))?;
 
     // A feed's first successful poll is backfill: what it already held is not news.
     let matching = Matching {

@@ -7,15 +7,19 @@
 //!
 //! 1. the same canonical URL;
 //! 2. a mirror's text links to the work's page, and to no other stored work (a page that links
-//!    to several works is a roundup and joins none of them by its links);
+//!    to several works is a roundup and joins none of them by its links, and so is one that
+//!    links to another page of the same kind on the work's site, stored or not);
 //! 3. the same title once decorations are removed (see [`title`]), within days, or the same
-//!    numbered episode of one of the writers' shows at any distance;
+//!    numbered episode of one of the writers' shows at any distance (named in a mirror's title,
+//!    or near the top of its text when its title names none);
 //! 4. near-identical text, each feed's boilerplate left out;
-//! 5. a mirror's title that contains the work's whole, distinctive title, within days;
+//! 5. a mirror's title that contains the work's whole, distinctive title (or the first sentence
+//!    of a headline of several), within days;
 //! 6. several passages a mirror quotes word for word from an origin's text, within days (one
 //!    more passage within weeks);
-//! 7. a mirror that names the guest of an origin's interview and the writers' show, within
-//!    days, and shares the episode's words.
+//! 7. a mirror that names the guest of an origin's interview and that episode's show (its
+//!    feed's own names, or a name that feed shares with the writer's other feeds), within days,
+//!    and shares the episode's words.
 //!
 //! Roles decide what evidence may do. A mirror joins an origin item's story by title even when
 //! its text is its own summary; two origin items of different feeds whose texts clearly
@@ -48,6 +52,7 @@ pub use title::{
     Decorations, contains_run, contains_title, guests, is_generic, numbers, significant_words,
     title_grams, title_key, title_keys, title_similarity,
 };
+use url::cites_a_sibling;
 pub use url::{address_title, canonical_url, enclosure_key, outbound_links, without_tracking};
 
 /// Tunables, in the config's `[dedupe]` table.
@@ -143,8 +148,10 @@ pub struct Mentions {
     /// The writers' names of two words or more (see [`Decorations::full_names`]), to tell a
     /// guest from a host.
     pub writers: Vec<String>,
-    /// Whether its title or text holds one of `writers`.
-    pub names_a_writer: bool,
+    /// The origin feeds whose own names (title, authors) its title or text holds: a page
+    /// about an interview names the show it was on, and a page naming another writer beside
+    /// the guest (news of the two agreeing) is not about that show's episode.
+    pub shows: Vec<String>,
     /// The meaningful words of its title and text (see [`content_words`]).
     pub content: HashSet<String>,
 }
@@ -155,15 +162,14 @@ impl Mentions {
         let title_words = words(title);
         let text = body.map(words).unwrap_or_default();
         let writers = decorations.full_names();
-        let names_a_writer = writers
-            .iter()
-            .any(|name| contains_run(&title_words, name) || contains_run(&text, name));
+        let named = |name: &str| contains_run(&title_words, name) || contains_run(&text, name);
+        let shows = decorations.feeds_named(named);
         Mentions {
+            shows,
             content: content_words(title, body),
             title: title_words,
             text,
             writers,
-            names_a_writer,
         }
     }
 
@@ -224,7 +230,11 @@ impl Probe {
             .copied()
             .filter(|hash| !boilerplate.contains(hash))
             .collect();
-        let title_keys = title_keys(&item.title, decorations);
+        let mut title_keys = title_keys(&item.title, decorations);
+        let mut issues = decorations.issues(&item.title);
+        if role == Role::Mirror {
+            named_issue(item.body(), decorations, &mut title_keys, &mut issues);
+        }
         let canonical = item.link.as_deref().and_then(canonical_url);
         let enclosure = audio_key(item);
         // Every other reading is a part of the longest one, so its runs are among the
@@ -250,7 +260,7 @@ impl Probe {
             title_grams: grams,
         };
         Probe {
-            issues: decorations.issues(&item.title),
+            issues,
             mentions: (role == Role::Mirror)
                 .then(|| Mentions::new(&item.title, item.body(), decorations)),
             link_post: is_link_post(item),
@@ -290,7 +300,12 @@ impl Probe {
             .max_by_key(|k| k.len())
             .map(|k| title_grams(k))
             .unwrap_or_default();
-        let title_key = stored.title_keys.first().cloned();
+        let mut title_keys = stored.title_keys.clone();
+        let mut issues = decorations.issues(&stored.title);
+        if stored.role == Role::Mirror {
+            named_issue(body, decorations, &mut title_keys, &mut issues);
+        }
+        let title_key = title_keys.first().cloned();
         Probe {
             source: stored.source.clone(),
             role: stored.role,
@@ -298,7 +313,7 @@ impl Probe {
             link_post: titled_after_a_link(title_key.as_deref(), body, canonical.as_deref()),
             keys: ItemKeys {
                 canonical_url: canonical,
-                title_variants: stored.title_keys.iter().skip(1).cloned().collect(),
+                title_variants: title_keys.iter().skip(1).cloned().collect(),
                 title_key,
                 anchors: anchors(&sequence),
                 title_grams: grams,
@@ -306,15 +321,49 @@ impl Probe {
                 enclosure: stored.enclosure.clone(),
                 address_key: stored.address_key.clone(),
             },
-            title_keys: stored.title_keys.clone(),
+            title_keys,
             fragment: stored.fragment.clone(),
             shingles: sequence.iter().copied().collect(),
             sequence,
             published: stored.published,
-            issues: decorations.issues(&stored.title),
+            issues,
             mentions: (stored.role == Role::Mirror)
                 .then(|| Mentions::new(&stored.title, body, decorations)),
         }
+    }
+}
+
+/// Words at the top of a mirror's text read for the numbered episode it is about: a page
+/// under a headline of its own says which one near its start ("Source: Lex Fridman Podcast
+/// #452").
+const ISSUE_TEXT_WORDS: usize = 60;
+
+/// The numbered episode of one of the writers' shows that a mirror's text names near its
+/// start, added to its title's readings and `issues` when its title names none: a summary
+/// titled in its own words that says which episode it sums up is about that episode. A text
+/// naming two or more is a roundup and names none.
+fn named_issue(
+    body: Option<&str>,
+    decorations: &Decorations,
+    title_keys: &mut Vec<String>,
+    issues: &mut Vec<String>,
+) {
+    if !issues.is_empty() {
+        return;
+    }
+    let Some(body) = body else {
+        return;
+    };
+    let head = words(body)
+        .into_iter()
+        .take(ISSUE_TEXT_WORDS)
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let [issue] = decorations.issues(&head).as_slice() {
+        if !title_keys.contains(issue) {
+            title_keys.push(issue.clone());
+        }
+        issues.push(issue.clone());
     }
 }
 
@@ -670,8 +719,24 @@ pub fn match_candidate(
             Linked::ProbeLinksHere => probe.role,
             Linked::LinksToProbe => candidate.role,
         };
+        // A page that also links to another page like the work's on the same site (another
+        // post of the writer's, stored or not) cites several works: a roundup.
+        let cites_several = match linked {
+            Linked::ProbeLinksHere => candidate
+                .canonical_url
+                .as_deref()
+                .is_some_and(|page| cites_a_sibling(&probe.keys.outbound_links, page)),
+            Linked::LinksToProbe => probe.keys.canonical_url.as_deref().is_some_and(|page| {
+                let links = candidate
+                    .body
+                    .as_deref()
+                    .map(|body| outbound_links(body, candidate.canonical_url.as_deref()))
+                    .unwrap_or_default();
+                cites_a_sibling(&links, page)
+            }),
+        };
         // An origin linking to another origin's page is one writer citing another.
-        if linking == Role::Mirror && gap <= thresholds.content_window {
+        if linking == Role::Mirror && gap <= thresholds.content_window && !cites_several {
             return found(MatchReason::Link, 1.0);
         }
     }
@@ -792,7 +857,7 @@ pub fn match_candidate(
     // From the mirror's side only: a mirror that came first is asked again when the origin
     // arrives (see [`reconsider`]).
     if let Some(mentions) = &probe.mentions
-        && mentions.names_a_writer
+        && mentions.shows.contains(&candidate.source)
         && candidate.role == Role::Origin
         && gap <= thresholds.title_window
         && guests(&candidate.title, &mentions.writers)

@@ -824,7 +824,9 @@ fn page_about_interview(title: &str, show: &str) -> Item {
 
 #[test]
 fn a_mirror_naming_the_guest_and_the_show_joins_the_episode() {
-    let decorations = Decorations::new(["Lights Podcast", "Tom Reed"]);
+    // The show's feed is the candidate's, `feed-1`.
+    let mut decorations = Decorations::default();
+    decorations.add_for("feed-1", ["Lights Podcast", "Tom Reed"]);
     let episode = item(
         "Lena Marsh — Twenty winters at the Skerry light",
         Some("https://lights.example/p/marsh"),
@@ -882,8 +884,42 @@ fn a_mirror_naming_the_guest_and_the_show_joins_the_episode() {
 }
 
 #[test]
+fn a_page_naming_the_guest_beside_another_writer_is_not_about_the_episode() {
+    // Two writers are followed: the show (`feed-1`) and a columnist (`feed-7`).
+    let mut decorations = Decorations::default();
+    decorations.add_for("feed-1", ["Lights Podcast", "Tom Reed"]);
+    decorations.add_for("feed-7", ["Harbour Notes", "Iris Vane"]);
+    let episode = item(
+        "Lena Marsh — Twenty winters at the Skerry light",
+        Some("https://lights.example/p/marsh"),
+        Some(INTERVIEW),
+    );
+    let verdict = |page: &Item| {
+        let probe = Probe::new(page, Role::Mirror, day(2), &decorations, &HashSet::new());
+        let stored = candidate_as(1, &episode, day(1), Role::Origin);
+        joined(&decide(&probe, &[stored], &Thresholds::default()))
+    };
+    // News of the guest agreeing with the columnist names a writer, but not the show's.
+    let news = page_about_interview("Lena Marsh agrees with Iris Vane", "Harbour Notes");
+    assert_eq!(verdict(&news), None);
+    // The same page naming the show is about the episode.
+    let about = page_about_interview("Lena Marsh agrees with Iris Vane", "Lights Podcast");
+    assert_eq!(verdict(&about), Some((1, MatchReason::Guest)));
+    // The show's video channel calls itself by the host's name only: naming the show still
+    // names it, as the two feeds share the host.
+    decorations.add_for("feed-2", ["Tom Reed"]);
+    let probe = Probe::new(&about, Role::Mirror, day(2), &decorations, &HashSet::new());
+    let video = candidate_as(2, &episode, day(1), Role::Origin);
+    assert_eq!(
+        joined(&decide(&probe, &[video], &Thresholds::default())),
+        Some((2, MatchReason::Guest))
+    );
+}
+
+#[test]
 fn a_mirror_that_came_before_its_work_is_asked_again_by_every_evidence() {
-    let decorations = Decorations::new(["Lights Podcast"]);
+    let mut decorations = Decorations::default();
+    decorations.add_for("feed-2", ["Lights Podcast"]);
     let page = page_about_interview("Lena Marsh: the last keeper speaks", "Lights Podcast");
     let episode = item(
         "Lena Marsh — Twenty winters at the Skerry light",
@@ -956,4 +992,127 @@ fn the_same_numbered_episode_of_a_show_joins_at_any_distance() {
     );
     assert_eq!(verdict("Lights Podcast #13 - 09/07/2025"), None);
     assert_eq!(verdict("Harbour Podcast #12 - 09/07/2025"), None);
+}
+
+#[test]
+fn a_page_linking_two_of_the_writers_posts_is_a_roundup_though_one_is_stored() {
+    let post = item(
+        "Keepers of the light",
+        Some("https://writer.example/p/keepers"),
+        Some(ESSAY),
+    );
+    let page = |links: &str| {
+        item(
+            "Notes from the week",
+            Some("https://notes.example/week-12"),
+            Some(&format!(
+                "<p>A paper on tide tables caught my eye this week, and then this: {links}</p>"
+            )),
+        )
+    };
+    let verdict = |page: &Item| {
+        let mut stored = candidate_as(1, &post, day(1), Role::Origin);
+        stored.linked = Some(Linked::ProbeLinksHere);
+        joined(&decide(
+            &probe(page, Role::Mirror, day(2)),
+            &[stored],
+            &Thresholds::default(),
+        ))
+    };
+    // The essay, and the site's subscribe page: about the essay.
+    let one = page(
+        r#"<a href="https://writer.example/p/keepers">keepers</a>, <a href="https://writer.example/subscribe">subscribe</a>"#,
+    );
+    assert_eq!(verdict(&one), Some((1, MatchReason::Link)));
+    // The essay and another post of the writer's, not stored: it cites two works.
+    let two = page(
+        r#"<a href="https://writer.example/p/keepers">keepers</a>, <a href="https://writer.example/p/sourdough">sourdough</a>"#,
+    );
+    assert_eq!(verdict(&two), None);
+}
+
+#[test]
+fn a_rewrite_whose_headline_repeats_the_first_sentence_of_the_title_joins() {
+    let essay = item(
+        "Keepers were replaced by clockwork lamps. Even the last keeper agrees.",
+        Some("https://writer.example/p/keepers"),
+        Some(ESSAY),
+    );
+    let verdict = |title: &str, at: DateTime<Utc>| {
+        let rewrite = item(
+            title,
+            Some("https://news.example/keepers"),
+            Some("<p>A short news piece in its own words about automated lights.</p>"),
+        );
+        joined(&decide(
+            &probe(&rewrite, Role::Mirror, at),
+            &[candidate_as(1, &essay, day(1), Role::Origin)],
+            &Thresholds::default(),
+        ))
+    };
+    let headline = "The turning point: why keepers were replaced by clockwork lamps";
+    assert_eq!(
+        verdict(headline, day(3)),
+        Some((1, MatchReason::TitleContained))
+    );
+    // Weeks later the same words are another piece on the subject.
+    assert_eq!(verdict(headline, day(30)), None);
+    // A first sentence of too few words ("Game over.") is no reading of its own, and a
+    // full stop after an abbreviation ends no sentence.
+    let none = Decorations::default();
+    assert!(
+        !title_keys("Game over. Lamps are not the road to safer coasts.", &none)
+            .contains(&"game over".to_owned())
+    );
+    assert!(
+        title_keys(
+            "Keepers were replaced by clockwork lamps. Even the last keeper agrees.",
+            &none
+        )
+        .contains(&"keepers were replaced by clockwork lamps".to_owned())
+    );
+    assert!(
+        !title_keys(
+            "U.S. keepers were replaced by clockwork lamps. Then radar.",
+            &none
+        )
+        .contains(&"u".to_owned())
+    );
+}
+
+#[test]
+fn a_summary_whose_text_names_one_numbered_episode_joins_it_at_any_distance() {
+    let decorations = Decorations::new(["Lights Podcast"]);
+    let episode = item(
+        "Lena Marsh: twenty winters at the Skerry light | Lights Podcast #12",
+        Some("https://video.example/watch?v=12"),
+        Some(INTERVIEW),
+    );
+    let mut stored = candidate_as(1, &episode, day(1), Role::Origin);
+    stored.title_keys = title_keys(&episode.title, &decorations);
+    let verdict = |text: &str, role: Role| {
+        let page = item(
+            "Marsh on the keepers who were replaced",
+            Some("https://wiki.example/marsh"),
+            Some(text),
+        );
+        let months_later = day(1) + Duration::days(240);
+        let probe = Probe::new(&page, role, months_later, &decorations, &HashSet::new());
+        joined(&decide(
+            &probe,
+            std::slice::from_ref(&stored),
+            &Thresholds::default(),
+        ))
+    };
+    let one = "<p>Source: Lights Podcast #12 · April</p><p>Notes on harbours and tides.</p>";
+    assert!(matches!(
+        verdict(one, Role::Mirror),
+        Some((1, MatchReason::Title | MatchReason::Issue))
+    ));
+    // Another episode, two episodes (a roundup), or a writer's own post citing it: no.
+    let other = "<p>Source: Lights Podcast #13 · April</p><p>Notes on harbours.</p>";
+    assert_eq!(verdict(other, Role::Mirror), None);
+    let two = "<p>From Lights Podcast #12 and Lights Podcast #14: notes on harbours.</p>";
+    assert_eq!(verdict(two, Role::Mirror), None);
+    assert_eq!(verdict(one, Role::Origin), None);
 }

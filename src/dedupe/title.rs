@@ -255,6 +255,10 @@ pub struct Decorations {
     names: std::collections::HashSet<String>,
     /// The word counts names have, longest first so "nathan lambert" goes before "lambert".
     lengths: Vec<usize>,
+    /// Each origin feed's names of two words or more (its title, its authors): whose show an
+    /// item of that feed is, so a page that names another writer is not taken for a page
+    /// about it.
+    feeds: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 impl Decorations {
@@ -282,6 +286,42 @@ impl Decorations {
             }
             self.insert(&words);
         }
+    }
+
+    /// Learns the names an origin feed (`source`) said of itself, remembering they are that
+    /// feed's (see [`Decorations::feeds_named`]).
+    pub fn add_for<'a>(&mut self, source: &str, names: impl IntoIterator<Item = &'a str>) {
+        let names: Vec<&str> = names.into_iter().collect();
+        self.add(names.iter().copied());
+        let full = names
+            .iter()
+            .map(|name| key_words(&name.to_lowercase()))
+            .filter(|words| {
+                words.len() >= 2 && !words.iter().all(|w| STOPWORDS.contains(&w.as_str()))
+            })
+            .map(|words| words.join(" "));
+        self.feeds
+            .entry(source.to_owned())
+            .or_default()
+            .extend(full);
+    }
+
+    /// The origin feeds whose names (of two words or more) `named` holds, a name being a key
+    /// as in [`Decorations::full_names`], and the feeds that share a name with one of those:
+    /// one writer's show, posts and video channel call themselves differently ("Dwarkesh
+    /// Podcast", "Dwarkesh Patel") but share the author.
+    pub fn feeds_named(&self, named: impl Fn(&str) -> bool) -> Vec<String> {
+        let names: std::collections::BTreeSet<&String> = self
+            .feeds
+            .values()
+            .filter(|names| names.iter().any(|name| named(name)))
+            .flatten()
+            .collect();
+        self.feeds
+            .iter()
+            .filter(|(_, theirs)| theirs.iter().any(|name| names.contains(name)))
+            .map(|(source, _)| source.clone())
+            .collect()
     }
 
     fn insert(&mut self, words: &[String]) {
@@ -503,8 +543,10 @@ pub fn contains_run<S: AsRef<str>>(haystack: &[S], needle: &str) -> bool {
 const INNER_JOINERS: &[&str] = &["on", "with"];
 
 /// The keys a title may stand for, most likely first: its key, the key with a short tail
-/// kept, each without the writer's names, and the key of a quoted headline inside it
-/// ("Mollick: 'X'" is about "x"). Empty when the title has no key at all.
+/// kept, each without the writer's names, the key of a quoted headline inside it
+/// ("Mollick: 'X'" is about "x"), the first sentence of a headline of several when it has four
+/// meaningful words, and the numbered issues of the writers' shows it names. Empty when the
+/// title has no key at all.
 pub fn title_keys(title: &str, decorations: &Decorations) -> Vec<String> {
     let Some(key) = title_key(title) else {
         return Vec::new();
@@ -524,10 +566,36 @@ pub fn title_keys(title: &str, decorations: &Decorations) -> Vec<String> {
     {
         keys.push(quoted);
     }
+    if let Some(lead) = lead_sentence(title).and_then(|lead| title_key(&lead))
+        && significant_words(&lead) >= MIN_CONTAINED_WORDS
+        && !is_generic(&lead)
+    {
+        keys.push(lead);
+    }
     keys.extend(decorations.issues(title));
     let mut seen = std::collections::HashSet::new();
     keys.retain(|key| seen.insert(key.clone()));
     keys
+}
+
+/// The first sentence of a headline of several ("Game over for pure LLMs. Even Rich Sutton
+/// has gotten off the bus."): the claim a rewrite repeats inside a headline of its own. A
+/// break after a word of one or two letters ("U.S. ", "No. 5") ends no sentence.
+fn lead_sentence(title: &str) -> Option<String> {
+    let title = title.trim();
+    title.char_indices().find_map(|(at, c)| {
+        if !matches!(c, '.' | '?' | '!') {
+            return None;
+        }
+        let rest = title[at + c.len_utf8()..].trim_start();
+        let follows = title[at + c.len_utf8()..].starts_with(' ')
+            && rest.chars().next().is_some_and(char::is_alphanumeric);
+        let last_word = title[..at]
+            .rsplit(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap_or("");
+        (follows && last_word.chars().count() >= 3).then(|| title[..at].to_owned())
+    })
 }
 
 /// The longest span of a title between a pair of quotation marks.

@@ -230,6 +230,31 @@ pub fn outbound_links(html: &str, own: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// Whether `links` (canonical keys, see [`canonical_url`]) hold another page of the kind `page`
+/// is on its site: the same host and as many path segments ("garymarcus.substack.com/p/a" and
+/// ".../p/b"), not the site's home or subscribe page. A page that links to two such pages cites
+/// several of the writer's works, stored or not, and its links do not say which one it is about.
+pub fn cites_a_sibling(links: &[String], page: &str) -> bool {
+    let parts = |key: &str| -> (String, Vec<String>) {
+        let key = key.split('?').next().unwrap_or(key);
+        let (host, path) = key.split_once('/').unwrap_or((key, ""));
+        let segments = path
+            .split('/')
+            .filter(|segment| !segment.is_empty())
+            .map(str::to_owned)
+            .collect();
+        (host.to_owned(), segments)
+    };
+    let (host, path) = parts(page);
+    if path.is_empty() {
+        return false;
+    }
+    links.iter().any(|link| {
+        let (other_host, other_path) = parts(link);
+        other_host == host && other_path.len() == path.len() && other_path != path
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

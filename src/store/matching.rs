@@ -504,23 +504,25 @@ impl WriteTx<'_> {
     /// What the origin feeds say of themselves (titles, authors): the names that decorate
     /// their titles on other sites.
     pub fn decorations(&self) -> Result<Decorations> {
-        let mut names: Vec<String> = Vec::new();
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT feed_title, feed_authors FROM sources WHERE role = 'origin'")?;
+        let mut decorations = Decorations::default();
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT name, feed_title, feed_authors FROM sources WHERE role = 'origin'",
+        )?;
         for row in stmt.query_map([], |row| {
             Ok((
-                row.get::<_, Option<String>>(0)?,
+                row.get::<_, String>(0)?,
                 row.get::<_, Option<String>>(1)?,
+                row.get::<_, Option<String>>(2)?,
             ))
         })? {
-            let (title, authors) = row?;
-            names.extend(title);
+            let (source, title, authors) = row?;
+            let mut names: Vec<String> = title.into_iter().collect();
             if let Some(authors) = authors {
                 names.extend(serde_json::from_str::<Vec<String>>(&authors).unwrap_or_default());
             }
+            decorations.add_for(&source, names.iter().map(String::as_str));
         }
-        Ok(Decorations::new(names.iter().map(String::as_str)))
+        Ok(decorations)
     }
 
     /// Records what a feed says of itself: its title and the authors of its items.

@@ -57,11 +57,21 @@ const TUNE_PRECISION_FLOOR: f64 = 0.99;
 /// The Lex Fridman set came last, scored blind (the matcher above, before any change it
 /// prompted) at P 1.000 R 0.791 in both poll orders; with a show's numbered episode as
 /// evidence it measures R 0.884, and the whole tune split P 1.000 R 0.909 (holdout unchanged).
+/// The Gary Marcus set (an essay newsletter: op-ed adaptations, aggregators, rewrites, the
+/// writer as a news subject and a guest elsewhere) was scored blind at P 0.871 R 0.931, the
+/// tune split then P 0.980 R 0.912: a guest named beside another writer and a roundup linking
+/// one stored essay were folded. With guest evidence held to the episode's own show, roundups
+/// told by a second post of the same site, a headline's first sentence as a title reading and a
+/// numbered episode named in a summary's text: tune P 1.000 R 0.931 (0.919 mirrors first),
+/// holdout P 1.000 R 0.885 (unchanged); the Gary Marcus set R 0.983 in both orders, the Lex
+/// Fridman set 1.000 polled at once and still 0.884 mirrors first (an undated summary is not
+/// asked again), which is what its floor holds to.
 const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
     ("latent-space", 0.94),
     ("simon-willison", 0.90),
     ("dwarkesh", 0.85),
     ("lex-fridman", 0.84),
+    ("marcus-on-ai", 0.95),
 ];
 /// Pairwise precision on the `holdout` split (raised, never lowered).
 const HOLDOUT_PRECISION_FLOOR: f64 = 0.99;
