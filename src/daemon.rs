@@ -224,7 +224,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
                         Err(error) => tracing::error!(%error, "cannot render the merged feed"),
                     }
                 }
-                if !report.feeds.is_empty() {
+                if report.feeds() > 0 {
                     tracing::info!("cycle: {}", report.summary(stories_written));
                 }
                 metrics.record_cycle(&report, clock.now());

@@ -399,7 +399,7 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
         &mut |_| {},
     ))?;
     let stories = emit::publish_atom(config, &store, clock.now())?;
-    for feed in report.feeds.iter().filter(|f| f.outcome.is_failure()) {
+    for feed in &report.failures {
         eprintln!("feed {} failed: {}", feed.name, feed.outcome);
     }
     writeln!(out, "{}", report.summary(Some(stories)))?;

@@ -138,14 +138,7 @@ impl Metrics {
     /// the stories from the feeds' reports, so calling both for the same cycle (as the daemon
     /// does) counts nothing twice.
     pub fn record_cycle(&self, report: &CycleReport, at: DateTime<Utc>) {
-        let created: u64 = report
-            .feeds
-            .iter()
-            .map(|feed| match &feed.outcome {
-                FeedOutcome::Ingested(summary) => summary.new_stories as u64,
-                _ => 0,
-            })
-            .sum();
+        let created = report.totals.new_stories as u64;
         let mut state = self.state.lock();
         state.cycles += 1;
         state.stories_created += created;
@@ -380,19 +373,14 @@ mod tests {
         })
     }
 
-    fn cycle(feeds: Vec<FeedReport>) -> CycleReport {
-        CycleReport {
-            feeds,
-            ..CycleReport::default()
-        }
-    }
-
     /// What the daemon does: each feed as it finishes, then the cycle.
-    fn record_all(metrics: &Metrics, cycle: &CycleReport, at: DateTime<Utc>) {
-        for feed in &cycle.feeds {
-            metrics.record_feed(feed);
+    fn record_all(metrics: &Metrics, feeds: Vec<FeedReport>, at: DateTime<Utc>) {
+        let mut cycle = CycleReport::default();
+        for feed in feeds {
+            metrics.record_feed(&feed);
+            cycle.record(feed);
         }
-        metrics.record_cycle(cycle, at);
+        metrics.record_cycle(&cycle, at);
     }
 
     /// The lines of `text` that start with `prefix`.
@@ -432,21 +420,21 @@ mod tests {
         let metrics = Metrics::new();
         record_all(
             &metrics,
-            &cycle(vec![
+            vec![
                 report("a", FeedOutcome::Failed("boom".into()), 1_500, None, 4),
                 report("b", ingested(3, 2), 200, Some(1_700_000_000), 0),
-            ]),
+            ],
             at(1_700_000_001),
         );
         record_all(
             &metrics,
-            &cycle(vec![report(
+            vec![report(
                 "b",
                 FeedOutcome::NotModified,
                 50,
                 Some(1_700_000_600),
                 0,
-            )]),
+            )],
             at(1_700_000_601),
         );
         let text = metrics.render();
@@ -494,7 +482,7 @@ mod tests {
         let until = at(1);
         record_all(
             &metrics,
-            &cycle(vec![
+            vec![
                 report("f", ingested(0, 0), 1, None, 0),
                 report("f", FeedOutcome::NotModified, 1, None, 0),
                 report("f", FeedOutcome::Skipped { until }, 0, None, 0),
@@ -502,7 +490,7 @@ mod tests {
                 report("f", FeedOutcome::RateLimited { until: None }, 1, None, 0),
                 report("f", FeedOutcome::Gone, 1, None, 0),
                 report("f", FeedOutcome::Failed("x".into()), 1, None, 0),
-            ]),
+            ],
             at(2),
         );
         assert_eq!(
@@ -527,7 +515,7 @@ mod tests {
             .collect();
         // Skipped polls count as polls but not as durations.
         feeds.push(report("f", FeedOutcome::SkippedGone, 0, None, 0));
-        record_all(&metrics, &cycle(feeds), at(1));
+        record_all(&metrics, feeds, at(1));
         let text = metrics.render();
         assert_eq!(
             lines(&text, "tributary_feed_poll_duration_seconds_"),
@@ -553,11 +541,11 @@ mod tests {
         let metrics = Metrics::new();
         record_all(
             &metrics,
-            &cycle(vec![
+            vec![
                 report("a", ingested(5, 2), 10, None, 0),
                 report("b", ingested(1, 1), 10, None, 0),
                 report("c", FeedOutcome::Gone, 10, None, 1),
-            ]),
+            ],
             at(1_700_000_123),
         );
         metrics.record_cycle(&CycleReport::default(), at(1_700_000_999));
@@ -590,13 +578,7 @@ mod tests {
         let metrics = Metrics::new();
         record_all(
             &metrics,
-            &cycle(vec![report(
-                "a\"b\\c\nd",
-                FeedOutcome::NotModified,
-                1,
-                None,
-                0,
-            )]),
+            vec![report("a\"b\\c\nd", FeedOutcome::NotModified, 1, None, 0)],
             at(1),
         );
         metrics.record_notification("x\ny", true);
@@ -634,7 +616,7 @@ mod tests {
             .into_iter()
             .map(|name| report(name, ingested(1, 1), 5, Some(1), 0))
             .collect();
-        record_all(&metrics, &cycle(feeds), at(2));
+        record_all(&metrics, feeds, at(2));
         for sink in ["zeta", "alpha"] {
             metrics.record_notification(sink, true);
         }

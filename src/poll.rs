@@ -146,42 +146,62 @@ pub enum Selection {
     Due,
 }
 
+/// What a cycle did, in counts, with the failures named: a cycle over a long feed list must
+/// not hold a report per feed (each feed is heard of once, through `on_feed`, as it is recorded).
 #[derive(Debug, Clone, Default)]
 pub struct CycleReport {
-    pub feeds: Vec<FeedReport>,
+    /// How many feeds' polls ended each way, indexed by [`PollStatus`].
+    pub polls: [usize; <PollStatus as strum::EnumCount>::COUNT],
+    /// What the polls that brought items changed, added up.
+    pub totals: IngestSummary,
+    /// The polls that failed (error, gone, rate limited), by name: what a person must see.
+    pub failures: Vec<FeedReport>,
     /// Whether any item was added or changed, so the outputs need rewriting.
     pub changed: bool,
 }
 
 impl CycleReport {
+    /// Counts one feed's poll; keeps it only if it failed.
+    pub fn record(&mut self, feed: FeedReport) {
+        self.polls[feed.outcome.status() as usize] += 1;
+        if let FeedOutcome::Ingested(s) = &feed.outcome {
+            self.totals.new_items += s.new_items;
+            self.totals.updated_items += s.updated_items;
+            self.totals.unchanged_items += s.unchanged_items;
+            self.totals.new_stories += s.new_stories;
+            self.totals.joined_stories += s.joined_stories;
+            self.totals.notifications_queued += s.notifications_queued;
+            self.totals.updates_queued += s.updates_queued;
+            self.changed |= s.new_items + s.updated_items > 0;
+        }
+        if feed.outcome.is_failure() {
+            self.failures.push(feed);
+        }
+    }
+
+    /// How many feeds the cycle heard of, skipped ones included.
+    pub fn feeds(&self) -> usize {
+        self.polls.iter().sum()
+    }
+
     /// One line for people: what happened across the cycle.
     /// `stories_written` is left out when the outputs were not rendered again (nothing
     /// changed).
     pub fn summary(&self, stories_written: Option<usize>) -> String {
-        let mut totals = IngestSummary::default();
-        let (mut ok, mut unchanged, mut skipped, mut failed) = (0, 0, 0, 0);
-        for feed in &self.feeds {
-            if let FeedOutcome::Ingested(s) = &feed.outcome {
-                totals.new_items += s.new_items;
-                totals.updated_items += s.updated_items;
-                totals.new_stories += s.new_stories;
-                totals.joined_stories += s.joined_stories;
-            }
-            match feed.outcome.status() {
-                PollStatus::Ok => ok += 1,
-                PollStatus::NotModified => unchanged += 1,
-                PollStatus::Skipped => skipped += 1,
-                PollStatus::Error | PollStatus::Gone | PollStatus::RateLimited => failed += 1,
-            }
-        }
+        let count = |status: PollStatus| self.polls[status as usize];
+        let failed =
+            count(PollStatus::Error) + count(PollStatus::Gone) + count(PollStatus::RateLimited);
         let mut line = format!(
-            "{} feeds: {ok} fetched, {unchanged} unchanged, {skipped} skipped, {failed} failed; \
+            "{} feeds: {} fetched, {} unchanged, {} skipped, {failed} failed; \
              {} new items ({} joined existing stories), {} updated, {} new stories",
-            self.feeds.len(),
-            totals.new_items,
-            totals.joined_stories,
-            totals.updated_items,
-            totals.new_stories,
+            self.feeds(),
+            count(PollStatus::Ok),
+            count(PollStatus::NotModified),
+            count(PollStatus::Skipped),
+            self.totals.new_items,
+            self.totals.joined_stories,
+            self.totals.updated_items,
+            self.totals.new_stories,
         );
         if let Some(stories) = stories_written {
             line.push_str(&format!("; {stories} stories in the merged feed"));
@@ -196,9 +216,10 @@ type Answer = FetchOutcome<Result<ParsedFeed, String>>;
 
 /// One feed's finished fetch and parse, waiting to be stored.
 struct Polled {
-    /// Where the feed stands in the cycle's list (origins first, then the config's order).
+    /// Where the feed stands in the cycle's order (origins first, then the config's order).
     position: usize,
-    feed: FeedConfig,
+    /// The feed's place in the config's list: its `FeedConfig` is looked up, not copied.
+    index: usize,
     source: SourceRecord,
     answer: Answer,
     /// The parsed items' text shingles ([`ingest::text_ahead`]); empty without items.
@@ -208,8 +229,106 @@ struct Polled {
     started: Instant,
 }
 
+/// Feeds whose poll state is read from the store at once: enough to keep the fetches busy
+/// between reads, few enough that a cycle holds a few hundred feeds' states, not all of them.
+const DUE_PAGE: usize = 256;
+
+/// The feeds a cycle asks, read from the store a page at a time as the fetches need them:
+/// origins first, then mirrors, each in the config's order.
+///
+/// Mirrors are stored after the cycle's origins, so a mirror meets the work it is about
+/// already stored: some evidence (a quotation, a title inside a title) is looked up from the
+/// mirror's side only. Origins are also asked first, so they are not kept waiting.
+struct DueFeeds<'a> {
+    feeds: &'a [FeedConfig],
+    selection: Selection,
+    cycle_started: DateTime<Utc>,
+    /// The role whose feeds are being read; `None` once both have been.
+    pass: Option<Role>,
+    /// The next place in `feeds` to read from, in this pass.
+    cursor: usize,
+    /// Due feeds read and not yet handed out: (index in `feeds`, record).
+    page: std::collections::VecDeque<(usize, SourceRecord)>,
+}
+
+impl<'a> DueFeeds<'a> {
+    fn new(feeds: &'a [FeedConfig], selection: Selection, cycle_started: DateTime<Utc>) -> Self {
+        DueFeeds {
+            feeds,
+            selection,
+            cycle_started,
+            pass: Some(Role::Origin),
+            cursor: 0,
+            page: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// The next feed to ask, reading another page when this one is used up. A feed that is
+    /// skipped is reported (to `report` and `on_feed`) as its page is read.
+    fn next(
+        &mut self,
+        store: &Store,
+        report: &mut CycleReport,
+        on_feed: &mut dyn FnMut(&FeedReport),
+    ) -> Result<Option<(usize, SourceRecord)>, StoreError> {
+        loop {
+            if let Some(due) = self.page.pop_front() {
+                return Ok(Some(due));
+            }
+            let Some(role) = self.pass else {
+                return Ok(None);
+            };
+            let mut indices = Vec::with_capacity(DUE_PAGE);
+            while indices.len() < DUE_PAGE && self.cursor < self.feeds.len() {
+                if self.feeds[self.cursor].role == role {
+                    indices.push(self.cursor);
+                }
+                self.cursor += 1;
+            }
+            if indices.is_empty() {
+                self.pass = (role == Role::Origin).then_some(Role::Mirror);
+                self.cursor = 0;
+                continue;
+            }
+            let names: Vec<&str> = indices
+                .iter()
+                .map(|&i| self.feeds[i].name.as_str())
+                .collect();
+            for (index, source) in indices.into_iter().zip(store.sources_named(&names)?) {
+                let Some(source) = source else { continue };
+                match select(&source, self.selection, self.cycle_started) {
+                    Ok(()) => self.page.push_back((index, source)),
+                    Err(Some(outcome)) => {
+                        if let FeedOutcome::Skipped { until } = &outcome {
+                            tracing::info!(feed = %source.name, %until, "skipped: backing off");
+                        }
+                        let skipped = FeedReport {
+                            name: source.name,
+                            outcome,
+                            elapsed: Duration::ZERO,
+                            last_success_at: source.state.last_success_at,
+                            consecutive_errors: source.state.consecutive_errors,
+                        };
+                        on_feed(&skipped);
+                        report.record(skipped);
+                    }
+                    Err(None) => {}
+                }
+            }
+        }
+    }
+}
+
+/// A feed's fetch and parse, as a task of its own: it goes on while the cycle's task writes.
+/// The handle aborts it if the cycle is dropped (shutdown).
+type PollTask = AbortOnDropHandle<Polled>;
+
 /// Polls the selected feeds once, ingests what changed and rewrites the merged feed.
 /// `on_feed` hears about each feed as soon as it is recorded (metrics, watchdog progress).
+///
+/// What the cycle holds at once is bounded, not proportional to the feed list: a page of due
+/// feeds' states, the polls in flight, the finished ones waiting for a write, and the report's
+/// counts and failures. Each feed's data is dropped once its write has committed.
 pub async fn run_cycle(
     config: &Config,
     store: &mut Store,
@@ -220,47 +339,10 @@ pub async fn run_cycle(
     on_feed: &mut dyn FnMut(&FeedReport),
 ) -> Result<CycleReport, PollError> {
     store.sync_sources(&config.feeds)?;
-    let mut sources: std::collections::HashMap<String, SourceRecord> = store
-        .sources()?
-        .into_iter()
-        .map(|source| (source.name.clone(), source))
-        .collect();
     let cycle_started = clock.now();
 
     let mut report = CycleReport::default();
-    let mut due = Vec::new();
-    for feed in &config.feeds {
-        let Some(source) = sources.remove(&feed.name) else {
-            continue;
-        };
-        match select(&source, selection, cycle_started) {
-            Ok(()) => due.push((feed.clone(), source)),
-            Err(Some(outcome)) => {
-                if let FeedOutcome::Skipped { until } = &outcome {
-                    tracing::info!(feed = %feed.name, %until, "skipped: backing off");
-                }
-                let skipped = FeedReport {
-                    name: feed.name.clone(),
-                    outcome,
-                    elapsed: Duration::ZERO,
-                    last_success_at: source.state.last_success_at,
-                    consecutive_errors: source.state.consecutive_errors,
-                };
-                on_feed(&skipped);
-                report.feeds.push(skipped);
-            }
-            Err(None) => {}
-        }
-    }
-
-    // Mirrors are stored after the cycle's origins, so a mirror meets the work it is about
-    // already stored: some evidence (a quotation, a title inside a title) is looked up from
-    // the mirror's side only. Origins are also asked first, so they are not kept waiting.
-    due.sort_by_key(|(feed, _)| feed.role != Role::Origin);
-    let mut origins_pending = due
-        .iter()
-        .filter(|(feed, _)| feed.role == Role::Origin)
-        .count();
+    let mut due = DueFeeds::new(&config.feeds, selection, cycle_started);
 
     // After each feed's own fetch and parse, in its task: bounded per feed (see `transcript`).
     let transcripts = Transcripts::new(
@@ -274,52 +356,65 @@ pub async fn run_cycle(
     let parsers = std::sync::Arc::new(tokio::sync::Semaphore::new(
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
     ));
-    // Each fetch and parse is a task of its own, so polls go on while this task writes; the
-    // handles abort whatever is still running if the cycle is dropped (shutdown).
-    let polls = futures_util::stream::iter(due.into_iter().enumerate())
-        .map(|(position, (feed, source))| {
-            let url = source
-                .fetch_url()
-                .parse::<url::Url>()
-                .unwrap_or_else(|_| feed.url.clone());
-            let host = hosts.for_url(&url);
-            let parsers = std::sync::Arc::clone(&parsers);
-            let fetcher = fetcher.clone();
-            let transcripts = transcripts.clone();
-            let now = clock.now();
-            let (name, role) = (feed.name.clone(), feed.role);
-            let task = AbortOnDropHandle::new(tokio::spawn(async move {
-                let started = Instant::now();
-                let (mut answer, text) =
-                    fetch_and_parse(&fetcher, &url, &feed, &source, &host, &parsers, now).await;
-                let transcripts = match (&transcripts, &mut answer) {
-                    (
-                        Some(transcripts),
-                        FetchOutcome::Fetched(Fetched {
-                            body: Ok(parsed), ..
-                        }),
-                    ) => transcripts.attach(&feed.url, &mut parsed.items, now).await,
-                    _ => Vec::new(),
-                };
-                Polled {
-                    position,
-                    feed,
-                    source,
-                    answer,
-                    text,
-                    transcripts,
-                    started,
-                }
-            }));
-            async move { task.await.map_err(|error| (name, role, error)) }
-        })
-        .buffer_unordered(CONCURRENT_FETCHES);
-    let mut polls = std::pin::pin!(polls);
+    let spawn = |position: usize, index: usize, source: SourceRecord| -> PollTask {
+        let feed = &config.feeds[index];
+        let url = source
+            .fetch_url()
+            .parse::<url::Url>()
+            .unwrap_or_else(|_| feed.url.clone());
+        let host = hosts.for_url(&url);
+        let parsers = std::sync::Arc::clone(&parsers);
+        let fetcher = fetcher.clone();
+        // The configured address, which transcripts are cached under; only when they are on.
+        let transcripts = transcripts
+            .clone()
+            .map(|transcripts| (transcripts, feed.url.clone()));
+        let now = clock.now();
+        AbortOnDropHandle::new(tokio::spawn(async move {
+            let started = Instant::now();
+            let (mut answer, text) =
+                fetch_and_parse(&fetcher, &url, &source, &host, &parsers, now).await;
+            let transcripts = match (&transcripts, &mut answer) {
+                (
+                    Some((transcripts, feed_url)),
+                    FetchOutcome::Fetched(Fetched {
+                        body: Ok(parsed), ..
+                    }),
+                ) => transcripts.attach(feed_url, &mut parsed.items, now).await,
+                _ => Vec::new(),
+            };
+            Polled {
+                position,
+                index,
+                source,
+                answer,
+                text,
+                transcripts,
+                started,
+            }
+        }))
+    };
+    let mut polls = futures_util::stream::FuturesUnordered::new();
+    let mut position = 0;
+    // Origins asked and not yet finished: mirrors wait for them (see `DueFeeds`). Mirrors are
+    // asked only once every origin has been, so none pending means none left to ask.
+    let mut origins_pending = 0usize;
 
     let mut ready = Vec::new();
     let mut held_mirrors = Vec::new();
     let mut oldest: Option<Instant> = None;
     loop {
+        while polls.len() < CONCURRENT_FETCHES {
+            let Some((index, source)) = due.next(store, &mut report, on_feed)? else {
+                break;
+            };
+            let role = config.feeds[index].role;
+            if role == Role::Origin {
+                origins_pending += 1;
+            }
+            polls.push(spawn(position, index, source).map(move |joined| (index, role, joined)));
+            position += 1;
+        }
         // Finished polls wait a little for company: a commit per feed would cost more than a
         // 304 or a new item (each commit rewrites every index page it touched).
         let next = match oldest {
@@ -335,19 +430,16 @@ pub async fn run_cycle(
         while let Some(Some(more)) = polls.next().now_or_never() {
             joined.push(more);
         }
-        for poll in joined {
+        for (index, role, poll) in joined {
+            if role == Role::Origin {
+                origins_pending -= 1;
+            }
             match poll {
-                Ok(polled) if polled.feed.role == Role::Origin => {
-                    origins_pending -= 1;
-                    ready.push(polled);
-                }
+                Ok(polled) if role == Role::Origin => ready.push(polled),
                 Ok(polled) => held_mirrors.push(polled),
                 // A panic outside the parser's own guard: that feed is not recorded this cycle.
-                Err((name, role, error)) => {
-                    if role == Role::Origin {
-                        origins_pending -= 1;
-                    }
-                    tracing::error!(feed = name, %error, "poll task failed");
+                Err(error) => {
+                    tracing::error!(feed = %config.feeds[index].name, %error, "poll task failed");
                 }
             }
         }
@@ -374,20 +466,29 @@ pub async fn run_cycle(
             // Within a write, feeds go in the config's order rather than the order they
             // answered in: the same answers make the same stories however the network raced.
             ready.sort_by_key(|polled| polled.position);
-            let recorded =
-                blocking(|| record_batch(store, &ready, context, clock.now(), cycle_started))?;
+            let recorded = blocking(|| {
+                record_batch(
+                    store,
+                    &config.feeds,
+                    &ready,
+                    context,
+                    clock.now(),
+                    cycle_started,
+                )
+            })?;
+            // Each feed's items, answer and state are dropped here, once committed.
             for (polled, (outcome, state)) in ready.drain(..).zip(recorded) {
                 let elapsed = polled.started.elapsed();
-                log_outcome(&polled.feed.name, &outcome, elapsed);
+                log_outcome(&polled.source.name, &outcome, elapsed);
                 let feed_report = FeedReport {
-                    name: polled.feed.name,
+                    name: polled.source.name,
                     outcome,
                     elapsed,
                     last_success_at: state.last_success_at,
                     consecutive_errors: state.consecutive_errors,
                 };
                 on_feed(&feed_report);
-                report.feeds.push(feed_report);
+                report.record(feed_report);
             }
             oldest = None;
         }
@@ -396,10 +497,7 @@ pub async fn run_cycle(
         }
     }
 
-    report.changed = report.feeds.iter().any(
-        |f| matches!(&f.outcome, FeedOutcome::Ingested(s) if s.new_items + s.updated_items > 0),
-    );
-    report.feeds.sort_by(|a, b| a.name.cmp(&b.name));
+    report.failures.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(report)
 }
 
@@ -462,7 +560,6 @@ impl HostLimits {
 async fn fetch_and_parse(
     fetcher: &Fetcher,
     url: &url::Url,
-    feed: &FeedConfig,
     source: &SourceRecord,
     host: &tokio::sync::Semaphore,
     parsers: &tokio::sync::Semaphore,
@@ -493,7 +590,7 @@ async fn fetch_and_parse(
         Ok(fetched) => fetched,
         Err(other) => return (other, Vec::new()),
     };
-    let name = feed.name.clone();
+    let name = source.name.clone();
     let final_url = fetched.final_url.clone();
     let bytes = std::mem::take(&mut fetched.body);
     let seen = source.state.item_digests.clone();
@@ -538,6 +635,7 @@ fn blocking<T>(write: impl FnOnce() -> T) -> T {
 /// Returns each feed's outcome and new state, in the order given.
 fn record_batch(
     store: &mut Store,
+    feeds: &[FeedConfig],
     ready: &[Polled],
     context: &IngestContext,
     now: DateTime<Utc>,
@@ -552,7 +650,8 @@ fn record_batch(
                 cycle_started,
                 jitter: jitter(&polled.source),
             };
-            let state = next_state(&polled.feed, &polled.source.state, &polled.answer, timing);
+            let feed = &feeds[polled.index];
+            let state = next_state(feed, &polled.source.state, &polled.answer, timing);
             // Before the items: an item of a feed later in this write may meet these words.
             for fetched in &polled.transcripts {
                 let words = fetched.words.as_deref().map_err(ToString::to_string);

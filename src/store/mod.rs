@@ -344,6 +344,19 @@ impl Store {
             .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
     }
 
+    /// The records of the named feeds, one per name in the order given (`None` for a name not
+    /// stored): a poll cycle reads its feeds a page at a time this way, in the config's order,
+    /// rather than holding every feed's poll state for the whole cycle.
+    pub fn sources_named(&self, names: &[&str]) -> Result<Vec<Option<SourceRecord>>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{SOURCE_SELECT} WHERE name = ?1"))?;
+        names
+            .iter()
+            .map(|name| Ok(stmt.query_row([name], source_from_row).optional()?))
+            .collect()
+    }
+
     /// Starts a write: one or more whole feeds, committed together.
     pub fn begin_write(&mut self) -> Result<WriteTx<'_>> {
         Ok(WriteTx {

@@ -508,13 +508,9 @@ async fn metrics_render_what_the_daemon_recorded() {
         consecutive_errors: 0,
     };
     state.metrics().record_feed(&report);
-    state.metrics().record_cycle(
-        &CycleReport {
-            feeds: vec![report],
-            ..CycleReport::default()
-        },
-        changed(),
-    );
+    let mut cycle = CycleReport::default();
+    cycle.record(report);
+    state.metrics().record_cycle(&cycle, changed());
     state.metrics().record_notification("team", true);
     let server = Running::start(state).await;
 
