@@ -8,8 +8,9 @@
 # poll there is about ten minutes); this runs only the polls: `harness generate --feeds N`
 # served by nginx on 127.0.0.1 (the feed list in an OPML file, as `run.sh` does), then under
 # /usr/bin/time -v, for this build and (with --baseline) the other:
-#   - a cold poll on a fresh database (--no-baseline-cold: this build's only; the baseline's
-#     later polls start from a copy of its database, so it must read this build's schema);
+#   - R cold polls on a fresh database, the two builds alternated (--no-baseline-cold: one,
+#     this build's only; the baseline's later polls start from a copy of its database, so it
+#     must read this build's schema);
 #   - R all-304 polls, the two builds alternated, each on its own database;
 #   - R steady polls (`harness mutate --fraction 0.1` between rounds), each build from a copy
 #     of the same database, so both see the same mix of changed and unchanged feeds.
@@ -157,13 +158,18 @@ in_turn() {
     if (( $1 % 2 == 1 )); then printf '%s\n' "${builds[@]}"; else printf '%s\n' "${builds[@]}" | tac; fi
 }
 
-poll cold this
-if [[ -n "$baseline" ]]; then
-    if [[ $baseline_cold == 1 ]]; then
-        poll cold base
-    else
-        cp "$work"/this/tributary.db* "$work/base/"
-    fi
+# Cold polls: R rounds, the builds alternated, each from a fresh database (without the
+# baseline's, one; the baseline then starts from a copy of this build's database).
+if [[ -n "$baseline" && $baseline_cold == 1 ]]; then
+    for r in $(seq 1 "$rounds"); do
+        for build in $(in_turn "$r"); do
+            rm -f "$work/$build"/tributary.db* "$work/$build/merged.atom"
+            poll cold "$build"
+        done
+    done
+else
+    poll cold this
+    [[ -n "$baseline" ]] && cp "$work"/this/tributary.db* "$work/base/"
 fi
 for r in $(seq 1 "$rounds"); do
     for build in $(in_turn "$r"); do poll all304 "$build"; done
