@@ -11,7 +11,9 @@
 mod corrections;
 mod matching;
 mod migrations;
+pub mod postgres;
 mod site;
+mod sql;
 mod transcripts;
 mod websub;
 
@@ -308,20 +310,11 @@ impl Store {
         }
         let tx = self.conn.transaction()?;
         for feed in changed {
-            tx.prepare_cached(
-                "INSERT INTO sources (name, url, role) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(name) DO UPDATE SET
-                    role = excluded.role,
-                    etag = CASE WHEN url = excluded.url THEN etag END,
-                    last_modified = CASE WHEN url = excluded.url THEN last_modified END,
-                    gone = CASE WHEN url = excluded.url THEN gone ELSE 0 END,
-                    moved_to = CASE WHEN url = excluded.url THEN moved_to END,
-                    redirect_candidate = CASE WHEN url = excluded.url THEN redirect_candidate END,
-                    redirect_seen = CASE WHEN url = excluded.url THEN redirect_seen ELSE 0 END,
-                    item_digests = CASE WHEN url = excluded.url THEN item_digests END,
-                    url = excluded.url",
-            )?
-            .execute(params![feed.name, feed.url.as_str(), feed.role.as_str()])?;
+            tx.prepare_cached(UPSERT_SOURCE)?.execute(params![
+                feed.name,
+                feed.url.as_str(),
+                feed.role.as_str()
+            ])?;
         }
         tx.commit()?;
         Ok(())
@@ -329,17 +322,15 @@ impl Store {
 
     pub fn sources(&self) -> Result<Vec<SourceRecord>> {
         let mut stmt = self.conn.prepare(SOURCE_SELECT)?;
-        let rows = stmt.query_map([], source_from_row)?;
+        let rows = stmt.query_map([], |row| source_from_row(row))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn source(&self, name: &str) -> Result<SourceRecord> {
         self.conn
-            .query_row(
-                &format!("{SOURCE_SELECT} WHERE name = ?1"),
-                [name],
-                source_from_row,
-            )
+            .query_row(&format!("{SOURCE_SELECT} WHERE name = ?1"), [name], |row| {
+                source_from_row(row)
+            })
             .optional()?
             .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
     }
@@ -916,41 +907,59 @@ pub enum CountedTable {
     PendingOutbox,
 }
 
+/// A configured feed, added or brought up to date (see [`Store::sync_sources`]): a changed URL
+/// forgets what was known of the old one. Every column of the stored row is qualified: to
+/// PostgreSQL an unqualified name is ambiguous between it and `excluded` (SQLite accepts both).
+const UPSERT_SOURCE: &str = "INSERT INTO sources (name, url, role) VALUES (?1, ?2, ?3)
+ ON CONFLICT(name) DO UPDATE SET
+    role = excluded.role,
+    etag = CASE WHEN sources.url = excluded.url THEN sources.etag END,
+    last_modified = CASE WHEN sources.url = excluded.url THEN sources.last_modified END,
+    gone = CASE WHEN sources.url = excluded.url THEN sources.gone ELSE 0 END,
+    moved_to = CASE WHEN sources.url = excluded.url THEN sources.moved_to END,
+    redirect_candidate = CASE WHEN sources.url = excluded.url
+        THEN sources.redirect_candidate END,
+    redirect_seen = CASE WHEN sources.url = excluded.url THEN sources.redirect_seen ELSE 0 END,
+    item_digests = CASE WHEN sources.url = excluded.url THEN sources.item_digests END,
+    url = excluded.url";
+
 const SOURCE_SELECT: &str = "SELECT id, name, url, role, etag, last_modified, last_status,
     last_attempt_at, last_success_at, last_error, last_error_at, consecutive_errors, retry_after,
     min_interval_secs, next_due_at, gone, backfilled, items_seen, moved_to, redirect_candidate,
     redirect_seen, item_digests FROM sources";
 
-fn source_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
+/// One `sources` row, as [`SOURCE_SELECT`] reads it, from either backend.
+fn source_from_row<R: sql::SqlRow>(row: &R) -> Result<SourceRecord, R::Error> {
+    let at = |column| -> Result<Option<DateTime<Utc>>, R::Error> {
+        Ok(row.opt_text(column)?.as_deref().and_then(parse_timestamp))
+    };
     Ok(SourceRecord {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        url: row.get(2)?,
-        role: Role::parse(&row.get::<_, String>(3)?).unwrap_or_default(),
+        id: row.i64(0)?,
+        name: row.text(1)?,
+        url: row.text(2)?,
+        role: Role::parse(&row.text(3)?).unwrap_or_default(),
         state: PollState {
-            etag: row.get(4)?,
-            last_modified: row.get(5)?,
-            last_status: row.get(6)?,
-            last_attempt_at: timestamp_at(row, 7)?,
-            last_success_at: timestamp_at(row, 8)?,
-            last_error: row.get(9)?,
-            last_error_at: timestamp_at(row, 10)?,
-            consecutive_errors: saturating_u32(row.get(11)?),
-            retry_after: timestamp_at(row, 12)?,
+            etag: row.opt_text(4)?,
+            last_modified: row.opt_text(5)?,
+            last_status: row.opt_text(6)?,
+            last_attempt_at: at(7)?,
+            last_success_at: at(8)?,
+            last_error: row.opt_text(9)?,
+            last_error_at: at(10)?,
+            consecutive_errors: saturating_u32(row.i64(11)?),
+            retry_after: at(12)?,
             min_interval: row
-                .get::<_, Option<i64>>(13)?
+                .opt_i64(13)?
                 .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0))),
-            next_due_at: timestamp_at(row, 14)?,
-            gone: row.get(15)?,
-            backfilled: row.get(16)?,
-            moved_to: row.get(18)?,
-            redirect_candidate: row.get(19)?,
-            redirect_seen: saturating_u32(row.get(20)?),
-            item_digests: digests_from_blob(
-                &row.get::<_, Option<Vec<u8>>>(21)?.unwrap_or_default(),
-            ),
+            next_due_at: at(14)?,
+            gone: row.flag(15)?,
+            backfilled: row.flag(16)?,
+            moved_to: row.opt_text(18)?,
+            redirect_candidate: row.opt_text(19)?,
+            redirect_seen: saturating_u32(row.i64(20)?),
+            item_digests: digests_from_blob(&row.opt_blob(21)?.unwrap_or_default()),
         },
-        items_seen: row.get(17)?,
+        items_seen: row.i64(17)?,
     })
 }
 
