@@ -977,39 +977,48 @@ fn digests_to_blob(digests: &[u64]) -> Vec<u8> {
     digests.iter().flat_map(|d| d.to_le_bytes()).collect()
 }
 
+/// A feed's poll state, rewritten after every poll; the parameters are [`poll_state_params`].
+const SAVE_POLL_STATE: &str = "UPDATE sources SET etag = ?2, last_modified = ?3, last_status = ?4,
+    last_attempt_at = ?5, last_success_at = ?6, last_error = ?7, last_error_at = ?8,
+    consecutive_errors = ?9, retry_after = ?10, min_interval_secs = ?11,
+    next_due_at = ?12, gone = ?13, backfilled = ?14, moved_to = ?15,
+    redirect_candidate = ?16, redirect_seen = ?17, item_digests = ?18
+ WHERE id = ?1";
+
+/// [`SAVE_POLL_STATE`]'s parameters, in order, for either backend.
+fn poll_state_params(source_id: i64, state: &PollState) -> [sql::Value; 18] {
+    [
+        source_id.into(),
+        state.etag.as_deref().into(),
+        state.last_modified.as_deref().into(),
+        state.last_status.as_deref().into(),
+        state.last_attempt_at.map(timestamp).into(),
+        state.last_success_at.map(timestamp).into(),
+        state.last_error.as_deref().into(),
+        state.last_error_at.map(timestamp).into(),
+        state.consecutive_errors.into(),
+        state.retry_after.map(timestamp).into(),
+        state
+            .min_interval
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .into(),
+        state.next_due_at.map(timestamp).into(),
+        state.gone.into(),
+        state.backfilled.into(),
+        state.moved_to.as_deref().into(),
+        state.redirect_candidate.as_deref().into(),
+        state.redirect_seen.into(),
+        digests_to_blob(&state.item_digests).into(),
+    ]
+}
+
 fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Result<()> {
     // Cached: a cycle saves one state per feed, and parsing this statement costs more than
     // running it.
-    conn.prepare_cached(
-        "UPDATE sources SET etag = ?2, last_modified = ?3, last_status = ?4,
-            last_attempt_at = ?5, last_success_at = ?6, last_error = ?7, last_error_at = ?8,
-            consecutive_errors = ?9, retry_after = ?10, min_interval_secs = ?11,
-            next_due_at = ?12, gone = ?13, backfilled = ?14, moved_to = ?15,
-            redirect_candidate = ?16, redirect_seen = ?17, item_digests = ?18
-         WHERE id = ?1",
-    )?
-    .execute(params![
-        source_id,
-        state.etag,
-        state.last_modified,
-        state.last_status,
-        state.last_attempt_at.map(timestamp),
-        state.last_success_at.map(timestamp),
-        state.last_error,
-        state.last_error_at.map(timestamp),
-        state.consecutive_errors,
-        state.retry_after.map(timestamp),
-        state
-            .min_interval
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-        state.next_due_at.map(timestamp),
-        state.gone,
-        state.backfilled,
-        state.moved_to,
-        state.redirect_candidate,
-        state.redirect_seen,
-        digests_to_blob(&state.item_digests),
-    ])?;
+    conn.prepare_cached(SAVE_POLL_STATE)?
+        .execute(rusqlite::params_from_iter(poll_state_params(
+            source_id, state,
+        )))?;
     Ok(())
 }
 

@@ -15,8 +15,11 @@ use std::sync::Arc;
 use postgres::config::Host;
 use thiserror::Error;
 
-use super::sql::postgres_text;
-use super::{SOURCE_SELECT, SourceRecord, UPSERT_SOURCE, source_from_row};
+use super::sql::{postgres_params, postgres_text};
+use super::{
+    PollState, SAVE_POLL_STATE, SOURCE_SELECT, SourceRecord, UPSERT_SOURCE, poll_state_params,
+    source_from_row,
+};
 use crate::config::FeedConfig;
 
 pub use migrations::MIGRATIONS;
@@ -24,6 +27,12 @@ pub use migrations::MIGRATIONS;
 /// The advisory lock (a key of PostgreSQL's one shared 64-bit lock space) under which
 /// migrations run, so that instances starting at once apply each migration once: "tribmigr".
 const MIGRATION_LOCK: i64 = 0x7472_6962_6d69_6772;
+
+/// The advisory lock every write transaction takes first, so that writes run one at a time
+/// across all instances, as `BEGIN IMMEDIATE` makes them on SQLite: matching reads the dedupe
+/// indexes and then writes, and two instances doing that at once for two copies of one work
+/// would each find nothing and make two stories (docs/postgres.md, "Dedupe"): "tribwrit".
+const INGEST_LOCK: i64 = 0x7472_6962_7772_6974;
 
 #[derive(Debug, Error)]
 pub enum PgError {
@@ -242,6 +251,14 @@ impl PgStore {
         Ok(())
     }
 
+    /// Starts a write: one or more whole feeds, committed together, under [`INGEST_LOCK`],
+    /// which COMMIT or ROLLBACK releases (and the server, if this connection dies).
+    pub fn begin_write(&mut self) -> Result<PgWriteTx<'_>> {
+        let mut tx = self.client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&INGEST_LOCK])?;
+        Ok(PgWriteTx { tx })
+    }
+
     pub fn sources(&mut self) -> Result<Vec<SourceRecord>> {
         let rows = self.client.query(SOURCE_SELECT, &[])?;
         Ok(rows.iter().map(source_from_row).collect::<Result<_, _>>()?)
@@ -254,6 +271,24 @@ impl PgStore {
             .map(|row| source_from_row(&row))
             .transpose()?
             .ok_or_else(|| PgError::UnknownSource(name.to_owned()))
+    }
+}
+
+/// A write in progress on PostgreSQL; dropped without [`PgWriteTx::commit`], it rolls back.
+pub struct PgWriteTx<'a> {
+    tx: postgres::Transaction<'a>,
+}
+
+impl PgWriteTx<'_> {
+    pub fn save_poll_state(&mut self, source_id: i64, state: &PollState) -> Result<()> {
+        let params = poll_state_params(source_id, state);
+        self.tx
+            .execute(&postgres_text(SAVE_POLL_STATE), &postgres_params(&params))?;
+        Ok(())
+    }
+
+    pub fn commit(self) -> Result<()> {
+        Ok(self.tx.commit()?)
     }
 }
 
