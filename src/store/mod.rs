@@ -1023,6 +1023,48 @@ fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Res
 }
 
 /// A write in progress. Dropping it without [`WriteTx::commit`] rolls back.
+/// The item stored under a feed and guid, read by [`existing_from_row`].
+const EXISTING_ITEM: &str = "SELECT id, content_hash, story_id, published FROM items
+ WHERE source_id = ?1 AND guid = ?2";
+
+fn existing_from_row<R: sql::SqlRow>(row: &R) -> Result<ExistingItem, R::Error> {
+    Ok(ExistingItem {
+        id: row.i64(0)?,
+        content_hash: row.text(1)?,
+        story_id: row.i64(2)?,
+        published: parse_timestamp(&row.text(3)?).unwrap_or_default(),
+    })
+}
+
+/// An item seen for the first time; the parameters are [`new_item_params`].
+const INSERT_ITEM: &str = "INSERT INTO items (source_id, guid, data, content_hash, canonical_url,
+    title_key, published, first_seen, changed_at, story_id, match_reason, match_score,
+    member_role)
+ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)";
+
+/// An item as the `data` column holds it.
+fn item_json(item: &Item) -> serde_json::Result<String> {
+    serde_json::to_string(item)
+}
+
+/// [`INSERT_ITEM`]'s parameters, in order, for either backend.
+fn new_item_params(row: &NewItem<'_>, data: String, now: DateTime<Utc>) -> [sql::Value; 12] {
+    [
+        row.source_id.into(),
+        row.item.guid.as_str().into(),
+        data.into(),
+        row.content_hash.into(),
+        row.keys.canonical_url.as_deref().into(),
+        row.keys.title_key.as_deref().into(),
+        timestamp(row.published).into(),
+        timestamp(now).into(),
+        row.story_id.into(),
+        row.reason.as_str().into(),
+        row.score.into(),
+        row.member_role.as_str().into(),
+    ]
+}
+
 pub struct WriteTx<'a> {
     tx: rusqlite::Transaction<'a>,
     /// The mirror feeds, read once per write: every new origin item asks each mirror feed
@@ -1034,19 +1076,9 @@ pub struct WriteTx<'a> {
 
 impl WriteTx<'_> {
     pub fn existing(&self, source_id: i64, guid: &str) -> Result<Option<ExistingItem>> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT id, content_hash, story_id, published FROM items
-             WHERE source_id = ?1 AND guid = ?2",
-        )?;
+        let mut stmt = self.tx.prepare_cached(EXISTING_ITEM)?;
         Ok(stmt
-            .query_row(params![source_id, guid], |row| {
-                Ok(ExistingItem {
-                    id: row.get(0)?,
-                    content_hash: row.get(1)?,
-                    story_id: row.get(2)?,
-                    published: parse_timestamp(&row.get::<_, String>(3)?).unwrap_or_default(),
-                })
-            })
+            .query_row(params![source_id, guid], |row| existing_from_row(row))
             .optional()?)
     }
 
@@ -1112,29 +1144,11 @@ impl WriteTx<'_> {
     }
 
     pub fn insert_item(&self, row: &NewItem<'_>, now: DateTime<Utc>) -> Result<i64> {
-        let data = serde_json::to_string(row.item)
-            .map_err(|source| StoreError::CorruptItem { id: 0, source })?;
+        let data =
+            item_json(row.item).map_err(|source| StoreError::CorruptItem { id: 0, source })?;
         self.tx
-            .prepare_cached(
-                "INSERT INTO items (source_id, guid, data, content_hash, canonical_url, title_key,
-                published, first_seen, changed_at, story_id, match_reason, match_score,
-                member_role)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)",
-            )?
-            .execute(params![
-                row.source_id,
-                row.item.guid,
-                data,
-                row.content_hash,
-                row.keys.canonical_url,
-                row.keys.title_key,
-                timestamp(row.published),
-                timestamp(now),
-                row.story_id,
-                row.reason.as_str(),
-                row.score,
-                row.member_role.as_str(),
-            ])?;
+            .prepare_cached(INSERT_ITEM)?
+            .execute(rusqlite::params_from_iter(new_item_params(row, data, now)))?;
         let id = self.tx.last_insert_rowid();
         if let Some(mirrors) = self.mirrors.borrow_mut().as_mut() {
             mirrors.stored(row.source_id);

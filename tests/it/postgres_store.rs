@@ -6,9 +6,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{TimeZone, Utc};
+use rusqlite::types::ValueRef;
 use tributary::config::Config;
+use tributary::dedupe::ItemKeys;
+use tributary::model::{Item, ItemKind, MatchReason, MemberRole, Podcast};
 use tributary::store::postgres::{MIGRATIONS, PgError, PgStore, PgTarget};
-use tributary::store::{PollState, Store};
+use tributary::store::{NewItem, PollState, Store};
 
 use crate::common::postgres::Cluster;
 
@@ -207,4 +210,197 @@ fn writes_of_two_instances_take_turns() {
         waiter.join().expect("second instance");
     });
     assert!(second_began.load(Ordering::SeqCst));
+}
+
+/// Every row of a query on SQLite, each column as text (NULL as `None`), numbers written as
+/// PostgreSQL's `::text` writes them.
+fn sqlite_rows(path: &std::path::Path, sql: &str) -> Vec<Vec<Option<String>>> {
+    let conn = rusqlite::Connection::open(path).expect("open SQLite");
+    let mut stmt = conn.prepare(sql).expect("prepare");
+    let columns = stmt.column_count();
+    stmt.query_map([], |row| {
+        (0..columns)
+            .map(|c| {
+                Ok(match row.get_ref(c)? {
+                    ValueRef::Null => None,
+                    ValueRef::Integer(v) => Some(v.to_string()),
+                    ValueRef::Real(v) => Some(v.to_string()),
+                    ValueRef::Text(v) | ValueRef::Blob(v) => {
+                        Some(String::from_utf8_lossy(v).into_owned())
+                    }
+                })
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()
+    })
+    .expect("query")
+    .collect::<rusqlite::Result<_>>()
+    .expect("rows")
+}
+
+/// The same on PostgreSQL.
+fn pg_rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+    client
+        .query(sql, &[])
+        .expect("query")
+        .iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|c| row.get::<_, Option<String>>(c))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn items_and_stories_are_written_as_on_sqlite() {
+    let Some(cluster) = Cluster::start("items_and_stories_are_written_as_on_sqlite") else {
+        return;
+    };
+    let url = cluster.database("items");
+    let mut pg = open(&url);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("t.db");
+    let mut sqlite = Store::open(&db).expect("open SQLite store");
+    let config = feeds(
+        "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n\
+         [[feeds]]\nname = \"m\"\nurl = \"https://m.example/feed\"\nrole = \"mirror\"\n",
+    );
+    sqlite.sync_sources(&config.feeds).expect("SQLite sync");
+    pg.sync_sources(&config.feeds).expect("PostgreSQL sync");
+
+    let day = |d: u32| {
+        Utc.with_ymd_and_hms(2026, 4, d, 9, 0, 0)
+            .single()
+            .expect("valid date")
+    };
+    let item = |source: &str, guid: &str| Item {
+        source: source.into(),
+        guid: guid.into(),
+        link: Some(format!("https://{source}.example/p/{guid}")),
+        title: "Hello, world".into(),
+        authors: vec![],
+        published: Some(day(2)),
+        updated: None,
+        summary: None,
+        content: Some("Some text.".into()),
+        categories: vec![],
+        kind: ItemKind::Post,
+        enclosure: None,
+        duration: None,
+        image: None,
+        podcast: Podcast::default(),
+    };
+    let post = item("a", "1");
+    let mirror = item("m", "x");
+    let keys = ItemKeys {
+        canonical_url: Some("a.example/p/1".into()),
+        title_key: Some("hello world".into()),
+        title_variants: vec!["hello".into()],
+        // A repeated key is stored once, and the extremes of the 64-bit hashes survive.
+        anchors: vec![1, 1, i64::MIN, i64::MAX],
+        title_grams: vec![7, 8],
+        outbound_links: vec!["https://x.example/".into()],
+        enclosure: None,
+        address_key: Some("a.example/p/1".into()),
+    };
+    let sources = sqlite.sources().expect("sources");
+    let (a, m) = (sources[0].id, sources[1].id);
+
+    // The same writes on both: a story, its post, a mirror joining it with an earlier date,
+    // then a new hash for the post.
+    {
+        let tx = sqlite.begin_write().expect("begin");
+        let story = tx
+            .create_story("urn:story:1", day(2), day(3))
+            .expect("story");
+        let row = |source_id, item, reason, score| NewItem {
+            source_id,
+            item,
+            content_hash: "h1",
+            keys: &keys,
+            published: day(2),
+            story_id: story,
+            reason,
+            score,
+            member_role: MemberRole::Post,
+        };
+        tx.insert_item(&row(a, &post, MatchReason::New, 1.0), day(3))
+            .expect("post");
+        tx.insert_item(&row(m, &mirror, MatchReason::Title, 0.75), day(3))
+            .expect("mirror");
+        tx.touch_story(story, day(1), day(4)).expect("touch");
+        let existing = tx.existing(a, "1").expect("existing").expect("stored");
+        tx.set_content_hash(existing.id, "h2").expect("hash");
+        tx.commit().expect("commit");
+    }
+    {
+        let mut tx = pg.begin_write().expect("begin");
+        let story = tx
+            .create_story("urn:story:1", day(2), day(3))
+            .expect("story");
+        let row = |source_id, item, reason, score| NewItem {
+            source_id,
+            item,
+            content_hash: "h1",
+            keys: &keys,
+            published: day(2),
+            story_id: story,
+            reason,
+            score,
+            member_role: MemberRole::Post,
+        };
+        tx.insert_item(&row(a, &post, MatchReason::New, 1.0), day(3))
+            .expect("post");
+        tx.insert_item(&row(m, &mirror, MatchReason::Title, 0.75), day(3))
+            .expect("mirror");
+        tx.touch_story(story, day(1), day(4)).expect("touch");
+        let existing = tx.existing(a, "1").expect("existing").expect("stored");
+        assert_eq!(existing.content_hash, "h1");
+        assert_eq!(existing.published, day(2));
+        tx.set_content_hash(existing.id, "h2").expect("hash");
+        assert!(tx.existing(a, "2").expect("existing").is_none());
+        tx.commit().expect("commit");
+    }
+
+    for (sqlite_sql, pg_sql) in [
+        (
+            "SELECT id, source_id, guid, data, content_hash, canonical_url, title_key, published,
+                    first_seen, changed_at, story_id, match_reason, match_score,
+                    member_role FROM items ORDER BY id",
+            "SELECT id::text, source_id::text, guid, data, content_hash, canonical_url, title_key,
+                    published, first_seen, changed_at, story_id::text, match_reason,
+                    match_score::text, member_role FROM items ORDER BY id",
+        ),
+        (
+            "SELECT id, atom_id, created_at, published, updated_at, merged_into, pinned
+             FROM stories ORDER BY id",
+            "SELECT id::text, atom_id, created_at, published, updated_at, merged_into::text,
+                    pinned::text FROM stories ORDER BY id",
+        ),
+        (
+            "SELECT anchor, item_id FROM text_anchors ORDER BY anchor, item_id",
+            "SELECT anchor::text, item_id::text FROM text_anchors ORDER BY anchor, item_id",
+        ),
+        (
+            "SELECT key, item_id FROM title_keys ORDER BY key, item_id",
+            "SELECT key, item_id::text FROM title_keys ORDER BY key COLLATE \"C\", item_id",
+        ),
+        (
+            "SELECT gram, item_id FROM title_grams ORDER BY gram, item_id",
+            "SELECT gram::text, item_id::text FROM title_grams ORDER BY gram, item_id",
+        ),
+        (
+            "SELECT link, item_id FROM outbound_links ORDER BY link, item_id",
+            "SELECT link, item_id::text FROM outbound_links ORDER BY link COLLATE \"C\", item_id",
+        ),
+    ] {
+        let on_sqlite = sqlite_rows(&db, sqlite_sql);
+        assert!(!on_sqlite.is_empty(), "{sqlite_sql}");
+        assert_eq!(pg_rows(&url, pg_sql), on_sqlite, "{sqlite_sql}");
+    }
+    assert_eq!(
+        pg.sources().expect("sources"),
+        sqlite.sources().expect("sources")
+    );
 }

@@ -16,9 +16,12 @@ use postgres::config::Host;
 use thiserror::Error;
 
 use super::sql::{postgres_params, postgres_text};
+use chrono::{DateTime, Utc};
+
 use super::{
-    PollState, SAVE_POLL_STATE, SOURCE_SELECT, SourceRecord, UPSERT_SOURCE, poll_state_params,
-    source_from_row,
+    EXISTING_ITEM, ExistingItem, INSERT_ITEM, NewItem, PollState, SAVE_POLL_STATE, SOURCE_SELECT,
+    SourceRecord, UPSERT_SOURCE, existing_from_row, item_json, new_item_params, poll_state_params,
+    source_from_row, timestamp,
 };
 use crate::config::FeedConfig;
 
@@ -63,9 +66,36 @@ pub enum PgError {
     Sql(#[from] postgres::Error),
     #[error("unknown source `{0}`")]
     UnknownSource(String),
+    #[error("an item cannot be stored: {0}")]
+    Item(#[source] serde_json::Error),
 }
 
 type Result<T, E = PgError> = std::result::Result<T, E>;
+
+/// Statements prepared on a connection, by their text. `postgres` prepares a `&str` statement
+/// on every call (a round trip more than executing it); the store's statements are constants,
+/// so each is prepared once per connection, as rusqlite's `prepare_cached` does for SQLite.
+#[derive(Default)]
+struct Prepared(HashMap<String, postgres::Statement>);
+
+impl Prepared {
+    /// The prepared form of `sqlite_text`, rewritten for PostgreSQL (`?N` -> `$N`) and
+    /// followed by `suffix` (`" RETURNING id"` where SQLite reads `last_insert_rowid()`).
+    fn get(
+        &mut self,
+        tx: &mut postgres::Transaction<'_>,
+        sqlite_text: &str,
+        suffix: &str,
+    ) -> Result<postgres::Statement> {
+        let text = postgres_text(sqlite_text) + suffix;
+        if let Some(statement) = self.0.get(&text) {
+            return Ok(statement.clone());
+        }
+        let statement = tx.prepare(&text)?;
+        self.0.insert(text, statement.clone());
+        Ok(statement)
+    }
+}
 
 /// Whether `[storage] database` names a PostgreSQL server rather than a SQLite file. Only the
 /// URL form counts: a bare `host=...` has always been a file name (docs/postgres.md).
@@ -159,6 +189,7 @@ impl fmt::Debug for PgTarget {
 /// remaining operations are ported (docs/postgres.md, "Status").
 pub struct PgStore {
     client: postgres::Client,
+    prepared: Prepared,
     target: PgTarget,
 }
 
@@ -167,6 +198,7 @@ impl PgStore {
     pub fn open(target: &PgTarget) -> Result<PgStore> {
         let mut store = PgStore {
             client: target.connect()?,
+            prepared: Prepared::default(),
             target: target.clone(),
         };
         store.migrate()?;
@@ -256,7 +288,10 @@ impl PgStore {
     pub fn begin_write(&mut self) -> Result<PgWriteTx<'_>> {
         let mut tx = self.client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&INGEST_LOCK])?;
-        Ok(PgWriteTx { tx })
+        Ok(PgWriteTx {
+            tx,
+            prepared: &mut self.prepared,
+        })
     }
 
     pub fn sources(&mut self) -> Result<Vec<SourceRecord>> {
@@ -275,15 +310,137 @@ impl PgStore {
 }
 
 /// A write in progress on PostgreSQL; dropped without [`PgWriteTx::commit`], it rolls back.
+/// Its methods are `WriteTx`'s, with the same statements where the dialects agree.
 pub struct PgWriteTx<'a> {
     tx: postgres::Transaction<'a>,
+    prepared: &'a mut Prepared,
 }
 
 impl PgWriteTx<'_> {
+    fn execute(&mut self, sqlite_text: &str, params: &[super::sql::Value]) -> Result<u64> {
+        let statement = self.prepared.get(&mut self.tx, sqlite_text, "")?;
+        Ok(self.tx.execute(&statement, &postgres_params(params))?)
+    }
+
+    pub fn existing(&mut self, source_id: i64, guid: &str) -> Result<Option<ExistingItem>> {
+        let statement = self.prepared.get(&mut self.tx, EXISTING_ITEM, "")?;
+        Ok(self
+            .tx
+            .query_opt(&statement, &[&source_id, &guid])?
+            .map(|row| existing_from_row(&row))
+            .transpose()?)
+    }
+
+    /// As `WriteTx::create_story`; the new id comes from `RETURNING`.
+    pub fn create_story(
+        &mut self,
+        atom_id: &str,
+        published: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "INSERT INTO stories (atom_id, created_at, published, updated_at) VALUES (?1, ?2, ?3, ?2)",
+            " RETURNING id",
+        )?;
+        let row = self.tx.query_one(
+            &statement,
+            &[&atom_id, &timestamp(now), &timestamp(published)],
+        )?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// As `WriteTx::touch_story`, with `LEAST` for SQLite's two-argument `min` (both columns
+    /// and the parameter are never NULL, where the two would differ).
+    pub fn touch_story(
+        &mut self,
+        story_id: i64,
+        published: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.execute(
+            "UPDATE stories SET published = LEAST(published, ?2), updated_at = ?3 WHERE id = ?1",
+            &[
+                story_id.into(),
+                timestamp(published).into(),
+                timestamp(now).into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// As `WriteTx::insert_item`: the row, its dedupe keys and the feed's count.
+    pub fn insert_item(&mut self, row: &NewItem<'_>, now: DateTime<Utc>) -> Result<i64> {
+        let params = new_item_params(row, item_json(row.item).map_err(PgError::Item)?, now);
+        let statement = self
+            .prepared
+            .get(&mut self.tx, INSERT_ITEM, " RETURNING id")?;
+        let id: i64 = self
+            .tx
+            .query_one(&statement, &postgres_params(&params))?
+            .try_get(0)?;
+        self.insert_keys(id, row)?;
+        self.execute(
+            "UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1",
+            &[row.source_id.into()],
+        )?;
+        Ok(id)
+    }
+
+    /// The item's keys into the dedupe indexes, one statement per index with the keys as an
+    /// array: a statement per key (as on SQLite, where a statement costs no round trip) would
+    /// be some 35 round trips per item.
+    fn insert_keys(&mut self, item_id: i64, row: &NewItem<'_>) -> Result<()> {
+        let keys = row.keys;
+        let readings: Vec<&str> = keys
+            .title_key
+            .iter()
+            .chain(&keys.title_variants)
+            .chain(&keys.address_key)
+            .map(String::as_str)
+            .collect();
+        let anchors = self.prepared.get(
+            &mut self.tx,
+            "INSERT INTO text_anchors (anchor, item_id) SELECT unnest(?1::bigint[]), ?2
+             ON CONFLICT DO NOTHING",
+            "",
+        )?;
+        self.tx.execute(&anchors, &[&keys.anchors, &item_id])?;
+        let titles = self.prepared.get(
+            &mut self.tx,
+            "INSERT INTO title_keys (key, item_id) SELECT unnest(?1::text[]), ?2
+             ON CONFLICT DO NOTHING",
+            "",
+        )?;
+        self.tx.execute(&titles, &[&readings, &item_id])?;
+        let grams = self.prepared.get(
+            &mut self.tx,
+            "INSERT INTO title_grams (gram, item_id) SELECT unnest(?1::bigint[]), ?2
+             ON CONFLICT DO NOTHING",
+            "",
+        )?;
+        self.tx.execute(&grams, &[&keys.title_grams, &item_id])?;
+        let links = self.prepared.get(
+            &mut self.tx,
+            "INSERT INTO outbound_links (link, item_id) SELECT unnest(?1::text[]), ?2
+             ON CONFLICT DO NOTHING",
+            "",
+        )?;
+        self.tx.execute(&links, &[&keys.outbound_links, &item_id])?;
+        Ok(())
+    }
+
+    /// As `WriteTx::set_content_hash`.
+    pub fn set_content_hash(&mut self, item_id: i64, content_hash: &str) -> Result<()> {
+        self.execute(
+            "UPDATE items SET content_hash = ?2 WHERE id = ?1",
+            &[item_id.into(), content_hash.into()],
+        )?;
+        Ok(())
+    }
+
     pub fn save_poll_state(&mut self, source_id: i64, state: &PollState) -> Result<()> {
-        let params = poll_state_params(source_id, state);
-        self.tx
-            .execute(&postgres_text(SAVE_POLL_STATE), &postgres_params(&params))?;
+        self.execute(SAVE_POLL_STATE, &poll_state_params(source_id, state))?;
         Ok(())
     }
 
