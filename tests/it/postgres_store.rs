@@ -404,3 +404,126 @@ fn items_and_stories_are_written_as_on_sqlite() {
         sqlite.sources().expect("sources")
     );
 }
+
+#[test]
+fn due_feeds_are_claimed_by_one_instance_per_lease() {
+    let Some(cluster) = Cluster::start("due_feeds_are_claimed_by_one_instance_per_lease") else {
+        return;
+    };
+    let url = cluster.database("claims");
+    let mut first = open(&url);
+    let mut second = open(&url);
+    let toml: String = (0..6)
+        .map(|n| format!("[[feeds]]\nname = \"f{n}\"\nurl = \"https://f{n}.example/feed\"\n"))
+        .collect();
+    first.sync_sources(&feeds(&toml).feeds).expect("sync");
+    let now = Utc
+        .with_ymd_and_hms(2026, 4, 10, 12, 0, 0)
+        .single()
+        .expect("valid date");
+    let lease = std::time::Duration::from_secs(600);
+    let ids: Vec<i64> = first
+        .sources()
+        .expect("sources")
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    // f4 is not due until tomorrow and f5 is gone: neither is ever claimed.
+    let mut tx = first.begin_write().expect("begin");
+    tx.save_poll_state(
+        ids[4],
+        &PollState {
+            next_due_at: Some(now + chrono::Duration::days(1)),
+            ..PollState::default()
+        },
+    )
+    .expect("save");
+    tx.save_poll_state(
+        ids[5],
+        &PollState {
+            gone: true,
+            ..PollState::default()
+        },
+    )
+    .expect("save");
+    tx.commit().expect("commit");
+    let due = &ids[..4];
+
+    // Two instances claiming in turn share the due feeds, without overlap.
+    let a = first.claim_due("a", now, lease, 2).expect("claim");
+    let b = second.claim_due("b", now, lease, 10).expect("claim");
+    assert_eq!(a.len(), 2);
+    let mut both: Vec<i64> = a.iter().chain(&b).copied().collect();
+    both.sort_unstable();
+    assert_eq!(both, due);
+    assert!(
+        first
+            .claim_due("a", now, lease, 10)
+            .expect("claim")
+            .is_empty()
+    );
+
+    // A released lease makes the feed claimable at once; the others, never released (as if
+    // their instances died), come back when their lease has passed, and not a moment before.
+    let mut tx = first.begin_write().expect("begin");
+    assert!(tx.release_lease(a[0], "a").expect("release"));
+    assert!(!tx.release_lease(b[0], "a").expect("not a's lease"));
+    tx.commit().expect("commit");
+    assert_eq!(
+        second.claim_due("b", now, lease, 10).expect("claim"),
+        vec![a[0]]
+    );
+    let almost = now + chrono::Duration::seconds(599);
+    assert!(
+        first
+            .claim_due("a", almost, lease, 10)
+            .expect("claim")
+            .is_empty()
+    );
+    let after = now + chrono::Duration::seconds(600);
+    // By then every lease has passed, a's own unreleased one included.
+    assert_eq!(first.claim_due("a", after, lease, 10).expect("claim"), due);
+}
+
+#[test]
+fn a_claim_skips_rows_another_claim_holds() {
+    let Some(cluster) = Cluster::start("a_claim_skips_rows_another_claim_holds") else {
+        return;
+    };
+    let url = cluster.database("skip");
+    let mut store = open(&url);
+    store
+        .sync_sources(
+            &feeds(
+                "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n\
+                 [[feeds]]\nname = \"b\"\nurl = \"https://b.example/feed\"\n",
+            )
+            .feeds,
+        )
+        .expect("sync");
+    let a = store.source("a").expect("source").id;
+    // Another instance in the middle of its claim: a's row is locked, not yet leased.
+    let mut other = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    let mut locking = other.transaction().expect("begin");
+    locking
+        .query("SELECT id FROM sources WHERE id = $1 FOR UPDATE", &[&a])
+        .expect("lock");
+    let now = Utc
+        .with_ymd_and_hms(2026, 4, 10, 12, 0, 0)
+        .single()
+        .expect("valid date");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let claimed = store.claim_due("me", now, std::time::Duration::from_secs(60), 10);
+            sender.send(claimed).expect("send");
+        });
+        let claimed = receiver
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a claim waited for another instance's claim instead of skipping its rows")
+            .expect("claim");
+        assert_eq!(claimed.len(), 1);
+        assert_ne!(claimed[0], a);
+        locking.rollback().expect("rollback");
+    });
+}

