@@ -11,7 +11,7 @@ use tributary::config::Config;
 use tributary::dedupe::ItemKeys;
 use tributary::model::{Item, ItemKind, MatchReason, MemberRole, Podcast};
 use tributary::store::postgres::{MIGRATIONS, PgError, PgStore, PgTarget};
-use tributary::store::{NewItem, PollState, Store};
+use tributary::store::{NewItem, PollState, Store, StoryChange};
 
 use crate::common::postgres::Cluster;
 
@@ -526,4 +526,174 @@ fn a_claim_skips_rows_another_claim_holds() {
         assert_ne!(claimed[0], a);
         locking.rollback().expect("rollback");
     });
+}
+
+#[test]
+fn outbox_rows_are_queued_as_on_sqlite() {
+    let Some(cluster) = Cluster::start("outbox_rows_are_queued_as_on_sqlite") else {
+        return;
+    };
+    let url = cluster.database("outbox");
+    let mut pg = open(&url);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("t.db");
+    let mut sqlite = Store::open(&db).expect("open SQLite store");
+    let config = feeds("[[feeds]]\nname = \"pod\"\nurl = \"https://pod.example/feed\"\n");
+    sqlite.sync_sources(&config.feeds).expect("SQLite sync");
+    pg.sync_sources(&config.feeds).expect("PostgreSQL sync");
+    let source = pg.source("pod").expect("source").id;
+    let day = |d: u32| {
+        Utc.with_ymd_and_hms(2026, 4, d, 9, 0, 0)
+            .single()
+            .expect("valid date")
+    };
+    let episode = Item {
+        source: "pod".into(),
+        guid: "ep1".into(),
+        link: None,
+        title: "Episode one".into(),
+        authors: vec![],
+        published: Some(day(1)),
+        updated: None,
+        summary: None,
+        content: None,
+        categories: vec![],
+        kind: ItemKind::Episode,
+        enclosure: None,
+        duration: None,
+        image: None,
+        podcast: Podcast::default(),
+    };
+    let keys = ItemKeys::default();
+    let change = |title: &str| StoryChange::MemberAdded {
+        feed: "m".into(),
+        member_role: "mirror".into(),
+        title: title.into(),
+        link: None,
+    };
+    let mark_attempted = "UPDATE outbox SET attempted_at = '2026-04-02T09:00:00.000000Z'";
+
+    // The same steps on both: a story and its first message (queued twice: kept once), two
+    // changes folded into the unsent first message, then, once it was attempted, a change
+    // that becomes an edit of its own and one more folded into that edit.
+    let tx = sqlite.begin_write().expect("begin");
+    let story = tx.create_story("urn:s", day(1), day(1)).expect("story");
+    tx.insert_item(
+        &NewItem {
+            source_id: source,
+            item: &episode,
+            content_hash: "h",
+            keys: &keys,
+            published: day(1),
+            story_id: story,
+            reason: MatchReason::New,
+            score: 1.0,
+            member_role: MemberRole::Episode,
+        },
+        day(1),
+    )
+    .expect("item");
+    assert!(tx.story_has_audio(story).expect("audio"));
+    for _ in 0..2 {
+        tx.enqueue_notification(story, "hook", "key-1", day(2), day(1))
+            .expect("notify");
+    }
+    assert!(
+        !tx.enqueue_update(story, "hook", &change("a"), day(2), day(1))
+            .expect("fold")
+    );
+    assert!(
+        !tx.enqueue_update(story, "hook", &change("b"), day(2), day(1))
+            .expect("fold")
+    );
+    tx.commit().expect("commit");
+    rusqlite::Connection::open(&db)
+        .expect("open")
+        .execute(mark_attempted, [])
+        .expect("attempted");
+    let tx = sqlite.begin_write().expect("begin");
+    assert!(
+        tx.enqueue_update(story, "hook", &change("c"), day(3), day(2))
+            .expect("edit")
+    );
+    assert!(
+        !tx.enqueue_update(story, "hook", &change("d"), day(3), day(2))
+            .expect("fold")
+    );
+    assert!(
+        !tx.enqueue_update(story, "other", &change("e"), day(3), day(2))
+            .expect("unknown sink")
+    );
+    tx.commit().expect("commit");
+
+    let mut tx = pg.begin_write().expect("begin");
+    let pg_story = tx.create_story("urn:s", day(1), day(1)).expect("story");
+    assert_eq!(pg_story, story);
+    tx.insert_item(
+        &NewItem {
+            source_id: source,
+            item: &episode,
+            content_hash: "h",
+            keys: &keys,
+            published: day(1),
+            story_id: story,
+            reason: MatchReason::New,
+            score: 1.0,
+            member_role: MemberRole::Episode,
+        },
+        day(1),
+    )
+    .expect("item");
+    assert!(tx.story_has_audio(story).expect("audio"));
+    assert_eq!(tx.story_atom_id(story).expect("atom id"), "urn:s");
+    for _ in 0..2 {
+        tx.enqueue_notification(story, "hook", "key-1", day(2), day(1))
+            .expect("notify");
+    }
+    assert!(
+        !tx.enqueue_update(story, "hook", &change("a"), day(2), day(1))
+            .expect("fold")
+    );
+    assert!(
+        !tx.enqueue_update(story, "hook", &change("b"), day(2), day(1))
+            .expect("fold")
+    );
+    tx.commit().expect("commit");
+    postgres::Client::connect(&url, postgres::NoTls)
+        .expect("connect")
+        .execute(mark_attempted, &[])
+        .expect("attempted");
+    let mut tx = pg.begin_write().expect("begin");
+    assert!(
+        tx.enqueue_update(story, "hook", &change("c"), day(3), day(2))
+            .expect("edit")
+    );
+    assert!(
+        !tx.enqueue_update(story, "hook", &change("d"), day(3), day(2))
+            .expect("fold")
+    );
+    assert!(
+        !tx.enqueue_update(story, "other", &change("e"), day(3), day(2))
+            .expect("unknown sink")
+    );
+    tx.commit().expect("commit");
+
+    let on_sqlite = sqlite_rows(
+        &db,
+        "SELECT story_id, sink, idempotency_key, created_at, due_at, attempts, state,
+                last_error, delivered_at, kind, revision, changes, generation, remote_id,
+                attempted_at FROM outbox ORDER BY id",
+    );
+    assert_eq!(on_sqlite.len(), 2);
+    // Not the ids: an insert that conflicts still takes a number from PostgreSQL's identity
+    // (the first message queued twice), so its ids have gaps where SQLite's do not.
+    assert_eq!(
+        pg_rows(
+            &url,
+            "SELECT story_id::text, sink, idempotency_key, created_at, due_at,
+                    attempts::text, state, last_error, delivered_at, kind, revision::text,
+                    changes, generation::text, remote_id, attempted_at FROM outbox ORDER BY id",
+        ),
+        on_sqlite
+    );
 }

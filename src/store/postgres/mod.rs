@@ -20,8 +20,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     EXISTING_ITEM, ExistingItem, INSERT_ITEM, NewItem, PollState, SAVE_POLL_STATE, SOURCE_SELECT,
-    SourceRecord, UPSERT_SOURCE, existing_from_row, item_json, new_item_params, poll_state_params,
-    source_from_row, timestamp,
+    SourceRecord, StoryChange, UPSERT_SOURCE, changes_json, existing_from_row, item_json,
+    new_item_params, poll_state_params, revision_key, saturating_u32, source_from_row, timestamp,
 };
 use crate::config::FeedConfig;
 
@@ -68,6 +68,12 @@ pub enum PgError {
     UnknownSource(String),
     #[error("an item cannot be stored: {0}")]
     Item(#[source] serde_json::Error),
+    #[error("outbox row {id} holds changes that cannot be read: {source}")]
+    CorruptChanges {
+        id: i64,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 type Result<T, E = PgError> = std::result::Result<T, E>;
@@ -471,6 +477,118 @@ impl PgWriteTx<'_> {
             &[item_id.into(), content_hash.into()],
         )?;
         Ok(())
+    }
+
+    /// As `WriteTx::enqueue_notification`: the first message of a story to a sink, once.
+    pub fn enqueue_notification(
+        &mut self,
+        story_id: i64,
+        sink: &str,
+        idempotency_key: &str,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO outbox (story_id, sink, idempotency_key, created_at, due_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            &[
+                story_id.into(),
+                sink.into(),
+                idempotency_key.into(),
+                timestamp(now).into(),
+                timestamp(due).into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// As `WriteTx::enqueue_update` (see there for which row a change folds into); returns
+    /// whether a new edit was queued.
+    pub fn enqueue_update(
+        &mut self,
+        story_id: i64,
+        sink: &str,
+        change: &StoryChange,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let first = self.prepared.get(
+            &mut self.tx,
+            "SELECT state, idempotency_key FROM outbox
+             WHERE story_id = ?1 AND sink = ?2 AND kind = 'new'",
+            "",
+        )?;
+        let Some(first) = self.tx.query_opt(&first, &[&story_id, &sink])? else {
+            return Ok(false);
+        };
+        let state: String = first.try_get(0)?;
+        let first_key: String = first.try_get(1)?;
+        if state != "pending" && state != "delivered" {
+            return Ok(false);
+        }
+        let open = self.prepared.get(
+            &mut self.tx,
+            "SELECT id, attempts = 0 AND attempted_at IS NULL, changes FROM outbox
+             WHERE story_id = ?1 AND sink = ?2 AND state = 'pending'
+             ORDER BY id DESC LIMIT 1",
+            "",
+        )?;
+        if let Some(open) = self.tx.query_opt(&open, &[&story_id, &sink])? {
+            let id: i64 = open.try_get(0)?;
+            if open.try_get::<_, bool>(1)? {
+                let mut changes: Vec<StoryChange> = serde_json::from_str(open.try_get(2)?)
+                    .map_err(|source| PgError::CorruptChanges { id, source })?;
+                changes.push(change.clone());
+                self.execute(
+                    "UPDATE outbox SET changes = ?2, generation = generation + 1 WHERE id = ?1",
+                    &[id.into(), changes_json(&changes).into()],
+                )?;
+                return Ok(false);
+            }
+        }
+        let next = self.prepared.get(
+            &mut self.tx,
+            "SELECT coalesce(max(revision), 0) + 1 FROM outbox WHERE story_id = ?1 AND sink = ?2",
+            "",
+        )?;
+        let revision = saturating_u32(self.tx.query_one(&next, &[&story_id, &sink])?.try_get(0)?);
+        self.execute(
+            "INSERT INTO outbox (story_id, sink, idempotency_key, created_at, due_at, kind,
+                revision, changes)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'update', ?6, ?7)",
+            &[
+                story_id.into(),
+                sink.into(),
+                revision_key(&first_key, revision).into(),
+                timestamp(now).into(),
+                timestamp(due).into(),
+                revision.into(),
+                changes_json(std::slice::from_ref(change)).into(),
+            ],
+        )?;
+        Ok(true)
+    }
+
+    /// As `WriteTx::story_has_audio`, reading the item's JSON with `jsonb` for SQLite's
+    /// `json_extract`.
+    pub fn story_has_audio(&mut self, story_id: i64) -> Result<bool> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "SELECT EXISTS (SELECT 1 FROM items
+             WHERE story_id = ?1 AND data::jsonb ->> 'kind' = 'episode')",
+            "",
+        )?;
+        Ok(self.tx.query_one(&statement, &[&story_id])?.try_get(0)?)
+    }
+
+    /// As `WriteTx::story_atom_id`.
+    pub fn story_atom_id(&mut self, story_id: i64) -> Result<String> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "SELECT atom_id FROM stories WHERE id = ?1",
+            "",
+        )?;
+        Ok(self.tx.query_one(&statement, &[&story_id])?.try_get(0)?)
     }
 
     pub fn save_poll_state(&mut self, source_id: i64, state: &PollState) -> Result<()> {
