@@ -3,6 +3,7 @@
 //! refusing a newer schema), write transactions taking turns across instances, and the ported
 //! store operations giving the same records as SQLite's for the same calls.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{TimeZone, Utc};
@@ -696,4 +697,166 @@ fn outbox_rows_are_queued_as_on_sqlite() {
         ),
         on_sqlite
     );
+}
+
+#[test]
+fn edits_merges_and_boilerplate_as_on_sqlite() {
+    let Some(cluster) = Cluster::start("edits_merges_and_boilerplate_as_on_sqlite") else {
+        return;
+    };
+    let url = cluster.database("edits");
+    let mut pg = open(&url);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("t.db");
+    let mut sqlite = Store::open(&db).expect("open SQLite store");
+    let config = feeds("[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n");
+    sqlite.sync_sources(&config.feeds).expect("SQLite sync");
+    pg.sync_sources(&config.feeds).expect("PostgreSQL sync");
+    let source = pg.source("a").expect("source").id;
+    let day = |d: u32| {
+        Utc.with_ymd_and_hms(2026, 4, d, 9, 0, 0)
+            .single()
+            .expect("valid date")
+    };
+    let post = |guid: &str, title: &str| Item {
+        source: "a".into(),
+        guid: guid.into(),
+        link: None,
+        title: title.into(),
+        authors: vec![],
+        published: Some(day(2)),
+        updated: None,
+        summary: None,
+        content: Some("Text.".into()),
+        categories: vec![],
+        kind: ItemKind::Post,
+        enclosure: None,
+        duration: None,
+        image: None,
+        podcast: Podcast::default(),
+    };
+    let (first, second) = (post("1", "First"), post("2", "Second"));
+    let edited = post("2", "Second, edited");
+    let keys = |title: &str, anchor: i64| ItemKeys {
+        title_key: Some(title.into()),
+        anchors: vec![anchor],
+        title_grams: vec![anchor + 1],
+        outbound_links: vec![format!("https://{anchor}.example/")],
+        ..ItemKeys::default()
+    };
+    let (first_keys, second_keys, edited_keys) = (
+        keys("first", 10),
+        keys("second", 20),
+        keys("second edited", 30),
+    );
+    let row = |item, keys, story_id, published| NewItem {
+        source_id: source,
+        item,
+        content_hash: "h",
+        keys,
+        published,
+        story_id,
+        reason: MatchReason::New,
+        score: 1.0,
+        member_role: MemberRole::Post,
+    };
+    let shingles: HashSet<u64> = [5, 1, u64::MAX].into_iter().collect();
+
+    // The same steps on both: two stories with a post and a first message each; the second
+    // post is edited, then its story (published earlier) is folded into the first, which
+    // cancels its unsent message; a feed's boilerplate is added to, twice.
+    let tx = sqlite.begin_write().expect("begin");
+    let one = tx.create_story("urn:1", day(2), day(2)).expect("story");
+    let two = tx.create_story("urn:2", day(1), day(2)).expect("story");
+    let item = tx
+        .insert_item(&row(&first, &first_keys, one, day(2)), day(2))
+        .expect("item");
+    let other = tx
+        .insert_item(&row(&second, &second_keys, two, day(1)), day(2))
+        .expect("item");
+    tx.enqueue_notification(one, "hook", "k1", day(2), day(2))
+        .expect("notify");
+    tx.enqueue_notification(two, "hook", "k2", day(2), day(2))
+        .expect("notify");
+    tx.update_item(other, &edited, "h2", &edited_keys, day(1), day(3))
+        .expect("edit");
+    tx.merge_story(two, one, day(4)).expect("merge");
+    tx.add_boilerplate(source, &shingles).expect("boilerplate");
+    tx.add_boilerplate(source, &shingles)
+        .expect("boilerplate again");
+    assert_eq!(tx.boilerplate(source).expect("boilerplate"), shingles);
+    tx.commit().expect("commit");
+
+    let mut tx = pg.begin_write().expect("begin");
+    assert_eq!(
+        tx.create_story("urn:1", day(2), day(2)).expect("story"),
+        one
+    );
+    assert_eq!(
+        tx.create_story("urn:2", day(1), day(2)).expect("story"),
+        two
+    );
+    assert_eq!(
+        tx.insert_item(&row(&first, &first_keys, one, day(2)), day(2))
+            .expect("item"),
+        item
+    );
+    assert_eq!(
+        tx.insert_item(&row(&second, &second_keys, two, day(1)), day(2))
+            .expect("item"),
+        other
+    );
+    tx.enqueue_notification(one, "hook", "k1", day(2), day(2))
+        .expect("notify");
+    tx.enqueue_notification(two, "hook", "k2", day(2), day(2))
+        .expect("notify");
+    tx.update_item(other, &edited, "h2", &edited_keys, day(1), day(3))
+        .expect("edit");
+    tx.merge_story(two, one, day(4)).expect("merge");
+    tx.add_boilerplate(source, &shingles).expect("boilerplate");
+    tx.add_boilerplate(source, &shingles)
+        .expect("boilerplate again");
+    assert_eq!(tx.boilerplate(source).expect("boilerplate"), shingles);
+    tx.commit().expect("commit");
+
+    for (sqlite_sql, pg_sql) in [
+        (
+            "SELECT id, data, content_hash, canonical_url, title_key, published, changed_at,
+                    story_id FROM items ORDER BY id",
+            "SELECT id::text, data, content_hash, canonical_url, title_key, published,
+                    changed_at, story_id::text FROM items ORDER BY id",
+        ),
+        (
+            "SELECT id, published, updated_at, merged_into FROM stories ORDER BY id",
+            "SELECT id::text, published, updated_at, merged_into::text FROM stories ORDER BY id",
+        ),
+        (
+            "SELECT anchor, item_id FROM text_anchors ORDER BY anchor",
+            "SELECT anchor::text, item_id::text FROM text_anchors ORDER BY anchor",
+        ),
+        (
+            "SELECT key, item_id FROM title_keys ORDER BY key",
+            "SELECT key, item_id::text FROM title_keys ORDER BY key",
+        ),
+        (
+            "SELECT gram, item_id FROM title_grams ORDER BY gram",
+            "SELECT gram::text, item_id::text FROM title_grams ORDER BY gram",
+        ),
+        (
+            "SELECT link, item_id FROM outbound_links ORDER BY link",
+            "SELECT link, item_id::text FROM outbound_links ORDER BY link",
+        ),
+        (
+            "SELECT story_id, idempotency_key, state FROM outbox ORDER BY id",
+            "SELECT story_id::text, idempotency_key, state FROM outbox ORDER BY id",
+        ),
+        (
+            "SELECT source_id, shingle FROM boilerplate ORDER BY shingle",
+            "SELECT source_id::text, shingle::text FROM boilerplate ORDER BY shingle",
+        ),
+    ] {
+        let on_sqlite = sqlite_rows(&db, sqlite_sql);
+        assert!(!on_sqlite.is_empty(), "{sqlite_sql}");
+        assert_eq!(pg_rows(&url, pg_sql), on_sqlite, "{sqlite_sql}");
+    }
 }

@@ -8,7 +8,7 @@
 
 mod migrations;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -24,8 +24,13 @@ use super::{
     new_item_params, poll_state_params, revision_key, saturating_u32, source_from_row, timestamp,
 };
 use crate::config::FeedConfig;
+use crate::dedupe::{ItemKeys, hash_from_sql, hash_to_sql};
+use crate::model::Item;
 
 pub use migrations::MIGRATIONS;
+
+/// As `matching::MAX_BOILERPLATE`: the most boilerplate shingles kept per feed.
+const MAX_BOILERPLATE: usize = 4096;
 
 /// The advisory lock (a key of PostgreSQL's one shared 64-bit lock space) under which
 /// migrations run, so that instances starting at once apply each migration once: "tribmigr".
@@ -419,7 +424,7 @@ impl PgWriteTx<'_> {
             .tx
             .query_one(&statement, &postgres_params(&params))?
             .try_get(0)?;
-        self.insert_keys(id, row)?;
+        self.insert_keys(id, row.keys)?;
         self.execute(
             "UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1",
             &[row.source_id.into()],
@@ -430,8 +435,7 @@ impl PgWriteTx<'_> {
     /// The item's keys into the dedupe indexes, one statement per index with the keys as an
     /// array: a statement per key (as on SQLite, where a statement costs no round trip) would
     /// be some 35 round trips per item.
-    fn insert_keys(&mut self, item_id: i64, row: &NewItem<'_>) -> Result<()> {
-        let keys = row.keys;
+    fn insert_keys(&mut self, item_id: i64, keys: &ItemKeys) -> Result<()> {
         let readings: Vec<&str> = keys
             .title_key
             .iter()
@@ -467,6 +471,113 @@ impl PgWriteTx<'_> {
             "",
         )?;
         self.tx.execute(&links, &[&keys.outbound_links, &item_id])?;
+        Ok(())
+    }
+
+    /// Takes an item's keys out of the indexes (before an edit puts the new ones in).
+    fn delete_keys(&mut self, item_id: i64) -> Result<()> {
+        for table in [
+            "text_anchors",
+            "title_keys",
+            "title_grams",
+            "outbound_links",
+        ] {
+            self.execute(
+                &format!("DELETE FROM {table} WHERE item_id = ?1"),
+                &[item_id.into()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// As `WriteTx::update_item`: an edited item's row and keys.
+    pub fn update_item(
+        &mut self,
+        id: i64,
+        item: &Item,
+        content_hash: &str,
+        keys: &ItemKeys,
+        published: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let data = item_json(item).map_err(PgError::Item)?;
+        self.execute(
+            "UPDATE items SET data = ?2, content_hash = ?3, canonical_url = ?4, title_key = ?5,
+                published = ?6, changed_at = ?7 WHERE id = ?1",
+            &[
+                id.into(),
+                data.into(),
+                content_hash.into(),
+                keys.canonical_url.as_deref().into(),
+                keys.title_key.as_deref().into(),
+                timestamp(published).into(),
+                timestamp(now).into(),
+            ],
+        )?;
+        self.delete_keys(id)?;
+        self.insert_keys(id, keys)
+    }
+
+    /// As `WriteTx::merge_story` (see there why an attempted first message is not cancelled),
+    /// with `LEAST` for SQLite's two-argument `min`.
+    pub fn merge_story(&mut self, from: i64, into: i64, now: DateTime<Utc>) -> Result<()> {
+        self.execute(
+            "UPDATE items SET story_id = ?2 WHERE story_id = ?1",
+            &[from.into(), into.into()],
+        )?;
+        self.execute(
+            "UPDATE stories SET
+                published = LEAST(published, (SELECT published FROM stories WHERE id = ?1)),
+                updated_at = ?3
+             WHERE id = ?2",
+            &[from.into(), into.into(), timestamp(now).into()],
+        )?;
+        self.execute(
+            "UPDATE stories SET merged_into = ?2, updated_at = ?3 WHERE id = ?1",
+            &[from.into(), into.into(), timestamp(now).into()],
+        )?;
+        self.execute(
+            "UPDATE outbox SET state = 'merged' WHERE story_id = ?1 AND state = 'pending'
+                AND NOT (kind = 'new' AND (attempted_at IS NOT NULL OR attempts > 0))",
+            &[from.into()],
+        )?;
+        Ok(())
+    }
+
+    /// As `WriteTx::boilerplate`: the passages a feed repeats in its items.
+    pub fn boilerplate(&mut self, source_id: i64) -> Result<HashSet<u64>> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "SELECT shingle FROM boilerplate WHERE source_id = ?1",
+            "",
+        )?;
+        self.tx
+            .query(&statement, &[&source_id])?
+            .iter()
+            .map(|row| Ok(hash_from_sql(row.try_get(0)?)))
+            .collect()
+    }
+
+    /// As `WriteTx::add_boilerplate`: up to [`MAX_BOILERPLATE`] shingles per feed, the
+    /// smallest first.
+    pub fn add_boilerplate(&mut self, source_id: i64, shingles: &HashSet<u64>) -> Result<()> {
+        let count = self.prepared.get(
+            &mut self.tx,
+            "SELECT count(*) FROM boilerplate WHERE source_id = ?1",
+            "",
+        )?;
+        let stored: i64 = self.tx.query_one(&count, &[&source_id])?.try_get(0)?;
+        let room = MAX_BOILERPLATE.saturating_sub(usize::try_from(stored).unwrap_or(usize::MAX));
+        let mut sorted: Vec<u64> = shingles.iter().copied().collect();
+        sorted.sort_unstable();
+        let added: Vec<i64> = sorted.into_iter().take(room).map(hash_to_sql).collect();
+        let insert = self.prepared.get(
+            &mut self.tx,
+            "INSERT INTO boilerplate (source_id, shingle) SELECT ?1, unnest(?2::bigint[])
+             ON CONFLICT DO NOTHING",
+            "",
+        )?;
+        self.tx.execute(&insert, &[&source_id, &added])?;
         Ok(())
     }
 
