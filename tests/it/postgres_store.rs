@@ -516,7 +516,8 @@ fn a_claim_skips_rows_another_claim_holds() {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
         scope.spawn(|| {
-            let claimed = store.claim_due("me", now, std::time::Duration::from_secs(60), 10);
+            // A lease longer than any timestamp (a configuration mistake) saturates.
+            let claimed = store.claim_due("me", now, std::time::Duration::MAX, 10);
             sender.send(claimed).expect("send");
         });
         let claimed = receiver

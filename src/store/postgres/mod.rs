@@ -317,7 +317,12 @@ impl PgStore {
         lease: std::time::Duration,
         limit: usize,
     ) -> Result<Vec<i64>> {
-        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        // A lease past what a timestamp can hold (a configuration error) saturates rather
+        // than overflow.
+        let until = chrono::Duration::from_std(lease)
+            .ok()
+            .and_then(|lease| now.checked_add_signed(lease))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let now = timestamp(now);
         let limit = super::sql_limit(limit);
         let rows = self.client.query(
