@@ -861,3 +861,164 @@ fn edits_merges_and_boilerplate_as_on_sqlite() {
         assert_eq!(pg_rows(&url, pg_sql), on_sqlite, "{sqlite_sql}");
     }
 }
+
+#[test]
+fn feed_facts_labels_and_transcripts_as_on_sqlite() {
+    let Some(cluster) = Cluster::start("feed_facts_labels_and_transcripts_as_on_sqlite") else {
+        return;
+    };
+    let url = cluster.database("facts");
+    let mut pg = open(&url);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("t.db");
+    let mut sqlite = Store::open(&db).expect("open SQLite store");
+    let config = feeds(
+        "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n\
+         [[feeds]]\nname = \"m\"\nurl = \"https://m.example/feed\"\nrole = \"mirror\"\n",
+    );
+    sqlite.sync_sources(&config.feeds).expect("SQLite sync");
+    pg.sync_sources(&config.feeds).expect("PostgreSQL sync");
+    let source = pg.source("a").expect("source").id;
+    let day = |d: u32| {
+        Utc.with_ymd_and_hms(2026, 4, d, 9, 0, 0)
+            .single()
+            .expect("valid date")
+    };
+    let post = Item {
+        source: "a".into(),
+        guid: "1".into(),
+        link: None,
+        title: "A post".into(),
+        authors: vec![],
+        published: Some(day(2)),
+        updated: None,
+        summary: None,
+        content: Some("Body one.".into()),
+        categories: vec![],
+        kind: ItemKind::Post,
+        enclosure: None,
+        duration: None,
+        image: None,
+        podcast: Podcast::default(),
+    };
+    let keys = ItemKeys::default();
+    let row = |story_id| NewItem {
+        source_id: source,
+        item: &post,
+        content_hash: "h",
+        keys: &keys,
+        published: day(2),
+        story_id,
+        reason: MatchReason::New,
+        score: 1.0,
+        member_role: MemberRole::Post,
+    };
+    let authors = ["Ann".to_owned(), "Bob".to_owned()];
+
+    // The same steps on both: a feed's title and authors (the title kept when a poll brings
+    // none); an item relabelled; transcripts whose words, once had, outlive a later failure,
+    // and whose failure is replaced by words; the item matched by one transcript, then another.
+    let tx = sqlite.begin_write().expect("begin");
+    tx.set_feed_facts(source, Some("Ann's letters"), &authors[..1])
+        .expect("facts");
+    tx.set_feed_facts(source, None, &authors).expect("facts");
+    assert_eq!(tx.feed_authors(source).expect("authors"), authors);
+    let decorations = tx.decorations().expect("decorations");
+    let story = tx.create_story("urn:s", day(2), day(2)).expect("story");
+    let item = tx.insert_item(&row(story), day(2)).expect("item");
+    assert_eq!(
+        tx.recent_bodies(source, 10).expect("bodies"),
+        vec!["Body one.".to_owned()]
+    );
+    tx.relabel(item, MemberRole::Episode, MatchReason::Title, 0.5)
+        .expect("relabel");
+    assert!(!tx.story_pinned(story).expect("pinned"));
+    tx.record_transcript("https://t.example/1", Ok("the words"), day(1))
+        .expect("transcript");
+    tx.record_transcript("https://t.example/1", Err("HTTP 500".into()), day(2))
+        .expect("transcript");
+    tx.record_transcript("https://t.example/2", Err("HTTP 404".into()), day(1))
+        .expect("transcript");
+    tx.record_transcript("https://t.example/2", Ok("later words"), day(2))
+        .expect("transcript");
+    tx.set_item_transcript(item, Some("https://t.example/1"))
+        .expect("item transcript");
+    tx.set_item_transcript(item, Some("https://t.example/2"))
+        .expect("item transcript");
+    assert_eq!(
+        tx.item_transcript(item)
+            .expect("item transcript")
+            .as_deref(),
+        Some("https://t.example/2")
+    );
+    tx.commit().expect("commit");
+
+    let mut tx = pg.begin_write().expect("begin");
+    tx.set_feed_facts(source, Some("Ann's letters"), &authors[..1])
+        .expect("facts");
+    tx.set_feed_facts(source, None, &authors).expect("facts");
+    assert_eq!(tx.feed_authors(source).expect("authors"), authors);
+    assert_eq!(tx.decorations().expect("decorations"), decorations);
+    assert_eq!(
+        tx.create_story("urn:s", day(2), day(2)).expect("story"),
+        story
+    );
+    assert_eq!(tx.insert_item(&row(story), day(2)).expect("item"), item);
+    assert_eq!(
+        tx.recent_bodies(source, 10).expect("bodies"),
+        vec!["Body one.".to_owned()]
+    );
+    tx.relabel(item, MemberRole::Episode, MatchReason::Title, 0.5)
+        .expect("relabel");
+    assert!(!tx.story_pinned(story).expect("pinned"));
+    assert!(matches!(
+        tx.story_pinned(story + 1),
+        Err(PgError::UnknownStory(_))
+    ));
+    tx.record_transcript("https://t.example/1", Ok("the words"), day(1))
+        .expect("transcript");
+    tx.record_transcript("https://t.example/1", Err("HTTP 500".into()), day(2))
+        .expect("transcript");
+    tx.record_transcript("https://t.example/2", Err("HTTP 404".into()), day(1))
+        .expect("transcript");
+    tx.record_transcript("https://t.example/2", Ok("later words"), day(2))
+        .expect("transcript");
+    tx.set_item_transcript(item, Some("https://t.example/1"))
+        .expect("item transcript");
+    tx.set_item_transcript(item, Some("https://t.example/2"))
+        .expect("item transcript");
+    assert_eq!(
+        tx.item_transcript(item)
+            .expect("item transcript")
+            .as_deref(),
+        Some("https://t.example/2")
+    );
+    tx.commit().expect("commit");
+
+    for (sqlite_sql, pg_sql) in [
+        (
+            "SELECT name, feed_title, feed_authors FROM sources ORDER BY id",
+            "SELECT name, feed_title, feed_authors FROM sources ORDER BY id",
+        ),
+        (
+            "SELECT member_role, match_reason, match_score FROM items ORDER BY id",
+            "SELECT member_role, match_reason, match_score::text FROM items ORDER BY id",
+        ),
+        (
+            "SELECT url, fetched_at, words, error FROM transcripts ORDER BY url",
+            "SELECT url, fetched_at, words, error FROM transcripts ORDER BY url",
+        ),
+        (
+            "SELECT item_id, url FROM item_transcripts ORDER BY item_id",
+            "SELECT item_id::text, url FROM item_transcripts ORDER BY item_id",
+        ),
+    ] {
+        let on_sqlite = sqlite_rows(&db, sqlite_sql);
+        assert!(!on_sqlite.is_empty(), "{sqlite_sql}");
+        assert_eq!(pg_rows(&url, pg_sql), on_sqlite, "{sqlite_sql}");
+    }
+    // Deleting an item's transcript match leaves its own text.
+    let mut tx = pg.begin_write().expect("begin");
+    tx.set_item_transcript(item, None).expect("item transcript");
+    assert_eq!(tx.item_transcript(item).expect("item transcript"), None);
+}

@@ -24,8 +24,8 @@ use super::{
     new_item_params, poll_state_params, revision_key, saturating_u32, source_from_row, timestamp,
 };
 use crate::config::FeedConfig;
-use crate::dedupe::{ItemKeys, hash_from_sql, hash_to_sql};
-use crate::model::Item;
+use crate::dedupe::{Decorations, ItemKeys, hash_from_sql, hash_to_sql};
+use crate::model::{Item, MatchReason, MemberRole};
 
 pub use migrations::MIGRATIONS;
 
@@ -73,6 +73,8 @@ pub enum PgError {
     UnknownSource(String),
     #[error("an item cannot be stored: {0}")]
     Item(#[source] serde_json::Error),
+    #[error("no story `{0}`")]
+    UnknownStory(i64),
     #[error("outbox row {id} holds changes that cannot be read: {source}")]
     CorruptChanges {
         id: i64,
@@ -584,6 +586,165 @@ impl PgWriteTx<'_> {
         )?;
         self.tx.execute(&insert, &[&source_id, &added])?;
         Ok(())
+    }
+
+    /// As `WriteTx::recent_bodies`: the texts of a feed's newest items.
+    pub fn recent_bodies(&mut self, source_id: i64, limit: usize) -> Result<Vec<String>> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "SELECT data FROM items WHERE source_id = ?1 ORDER BY published DESC, id DESC LIMIT ?2",
+            "",
+        )?;
+        let mut bodies = Vec::new();
+        for row in self
+            .tx
+            .query(&statement, &[&source_id, &super::sql_limit(limit)])?
+        {
+            if let Ok(item) = serde_json::from_str::<Item>(row.try_get(0)?)
+                && let Some(body) = item.content.or(item.summary)
+            {
+                bodies.push(body);
+            }
+        }
+        Ok(bodies)
+    }
+
+    /// As `WriteTx::decorations`: what the origin feeds say of themselves.
+    pub fn decorations(&mut self) -> Result<Decorations> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "SELECT name, feed_title, feed_authors FROM sources WHERE role = 'origin'",
+            "",
+        )?;
+        let mut decorations = Decorations::default();
+        for row in self.tx.query(&statement, &[])? {
+            let source: String = row.try_get(0)?;
+            let mut names: Vec<String> = row.try_get::<_, Option<String>>(1)?.into_iter().collect();
+            if let Some(authors) = row.try_get::<_, Option<String>>(2)? {
+                names.extend(serde_json::from_str::<Vec<String>>(&authors).unwrap_or_default());
+            }
+            decorations.add_for(&source, names.iter().map(String::as_str));
+        }
+        Ok(decorations)
+    }
+
+    /// As `WriteTx::set_feed_facts`, with `IS DISTINCT FROM` for SQLite's `IS NOT`.
+    pub fn set_feed_facts(
+        &mut self,
+        source_id: i64,
+        title: Option<&str>,
+        authors: &[String],
+    ) -> Result<()> {
+        let authors = serde_json::to_string(authors).map_err(PgError::Item)?;
+        self.execute(
+            "UPDATE sources SET feed_title = coalesce(?2, feed_title), feed_authors = ?3
+             WHERE id = ?1 AND (feed_title IS DISTINCT FROM coalesce(?2, feed_title)
+                                OR feed_authors IS DISTINCT FROM ?3)",
+            &[source_id.into(), title.into(), authors.into()],
+        )?;
+        Ok(())
+    }
+
+    /// As `WriteTx::feed_authors`.
+    pub fn feed_authors(&mut self, source_id: i64) -> Result<Vec<String>> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "SELECT feed_authors FROM sources WHERE id = ?1",
+            "",
+        )?;
+        let authors: Option<String> = self.tx.query_one(&statement, &[&source_id])?.try_get(0)?;
+        Ok(authors
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default())
+    }
+
+    /// As `WriteTx::relabel`.
+    pub fn relabel(
+        &mut self,
+        item_id: i64,
+        role: MemberRole,
+        reason: MatchReason,
+        score: f64,
+    ) -> Result<()> {
+        self.execute(
+            "UPDATE items SET member_role = ?2, match_reason = ?3, match_score = ?4
+             WHERE id = ?1",
+            &[
+                item_id.into(),
+                role.as_str().into(),
+                reason.as_str().into(),
+                score.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// As `WriteTx::record_transcript`: words once had are never replaced by a failure.
+    pub fn record_transcript(
+        &mut self,
+        url: &str,
+        words: std::result::Result<&str, String>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let (words, error) = match words {
+            Ok(words) => (Some(words), None),
+            Err(error) => (None, Some(error)),
+        };
+        self.execute(
+            "INSERT INTO transcripts (url, fetched_at, words, error) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (url) DO UPDATE SET fetched_at = ?2, words = ?3, error = ?4
+             WHERE transcripts.words IS NULL",
+            &[
+                url.into(),
+                timestamp(now).into(),
+                words.into(),
+                error.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// As `WriteTx::item_transcript`.
+    pub fn item_transcript(&mut self, item_id: i64) -> Result<Option<String>> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "SELECT url FROM item_transcripts WHERE item_id = ?1",
+            "",
+        )?;
+        Ok(self
+            .tx
+            .query_opt(&statement, &[&item_id])?
+            .map(|row| row.try_get(0))
+            .transpose()?)
+    }
+
+    /// As `WriteTx::set_item_transcript` (`None`: the item is matched by its own text).
+    pub fn set_item_transcript(&mut self, item_id: i64, url: Option<&str>) -> Result<()> {
+        match url {
+            Some(url) => self.execute(
+                "INSERT INTO item_transcripts (item_id, url) VALUES (?1, ?2)
+                 ON CONFLICT (item_id) DO UPDATE SET url = ?2",
+                &[item_id.into(), url.into()],
+            )?,
+            None => self.execute(
+                "DELETE FROM item_transcripts WHERE item_id = ?1",
+                &[item_id.into()],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// As `WriteTx::story_pinned`.
+    pub fn story_pinned(&mut self, story_id: i64) -> Result<bool> {
+        let statement =
+            self.prepared
+                .get(&mut self.tx, "SELECT pinned FROM stories WHERE id = ?1", "")?;
+        let pinned: i64 = self
+            .tx
+            .query_opt(&statement, &[&story_id])?
+            .ok_or(PgError::UnknownStory(story_id))?
+            .try_get(0)?;
+        Ok(pinned != 0)
     }
 
     /// As `WriteTx::set_content_hash`.
