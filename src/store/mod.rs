@@ -986,7 +986,7 @@ const SAVE_POLL_STATE: &str = "UPDATE sources SET etag = ?2, last_modified = ?3,
  WHERE id = ?1";
 
 /// [`SAVE_POLL_STATE`]'s parameters, in order, for either backend.
-fn poll_state_params(source_id: i64, state: &PollState) -> [sql::Value; 18] {
+fn poll_state_params(source_id: i64, state: &PollState) -> [sql::Value<'_>; 18] {
     [
         source_id.into(),
         state.etag.as_deref().into(),
@@ -1022,7 +1022,6 @@ fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Res
     Ok(())
 }
 
-/// A write in progress. Dropping it without [`WriteTx::commit`] rolls back.
 /// The item stored under a feed and guid, read by [`existing_from_row`].
 const EXISTING_ITEM: &str = "SELECT id, content_hash, story_id, published FROM items
  WHERE source_id = ?1 AND guid = ?2";
@@ -1048,7 +1047,11 @@ fn item_json(item: &Item) -> serde_json::Result<String> {
 }
 
 /// [`INSERT_ITEM`]'s parameters, in order, for either backend.
-fn new_item_params(row: &NewItem<'_>, data: String, now: DateTime<Utc>) -> [sql::Value; 12] {
+fn new_item_params<'a>(
+    row: &'a NewItem<'_>,
+    data: String,
+    now: DateTime<Utc>,
+) -> [sql::Value<'a>; 12] {
     [
         row.source_id.into(),
         row.item.guid.as_str().into(),
@@ -1065,6 +1068,7 @@ fn new_item_params(row: &NewItem<'_>, data: String, now: DateTime<Utc>) -> [sql:
     ]
 }
 
+/// A write in progress. Dropping it without [`WriteTx::commit`] rolls back.
 pub struct WriteTx<'a> {
     tx: rusqlite::Transaction<'a>,
     /// The mirror feeds, read once per write: every new origin item asks each mirror feed

@@ -369,7 +369,7 @@ pub struct PgWriteTx<'a> {
 }
 
 impl PgWriteTx<'_> {
-    fn execute(&mut self, sqlite_text: &str, params: &[super::sql::Value]) -> Result<u64> {
+    fn execute(&mut self, sqlite_text: &str, params: &[super::sql::Value<'_>]) -> Result<u64> {
         let statement = self.prepared.get(&mut self.tx, sqlite_text, "")?;
         Ok(self.tx.execute(&statement, &postgres_params(params))?)
     }
