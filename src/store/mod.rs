@@ -11,7 +11,9 @@
 mod corrections;
 mod matching;
 mod migrations;
+pub mod postgres;
 mod site;
+mod sql;
 mod transcripts;
 mod websub;
 
@@ -308,20 +310,11 @@ impl Store {
         }
         let tx = self.conn.transaction()?;
         for feed in changed {
-            tx.prepare_cached(
-                "INSERT INTO sources (name, url, role) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(name) DO UPDATE SET
-                    role = excluded.role,
-                    etag = CASE WHEN url = excluded.url THEN etag END,
-                    last_modified = CASE WHEN url = excluded.url THEN last_modified END,
-                    gone = CASE WHEN url = excluded.url THEN gone ELSE 0 END,
-                    moved_to = CASE WHEN url = excluded.url THEN moved_to END,
-                    redirect_candidate = CASE WHEN url = excluded.url THEN redirect_candidate END,
-                    redirect_seen = CASE WHEN url = excluded.url THEN redirect_seen ELSE 0 END,
-                    item_digests = CASE WHEN url = excluded.url THEN item_digests END,
-                    url = excluded.url",
-            )?
-            .execute(params![feed.name, feed.url.as_str(), feed.role.as_str()])?;
+            tx.prepare_cached(UPSERT_SOURCE)?.execute(params![
+                feed.name,
+                feed.url.as_str(),
+                feed.role.as_str()
+            ])?;
         }
         tx.commit()?;
         Ok(())
@@ -329,17 +322,15 @@ impl Store {
 
     pub fn sources(&self) -> Result<Vec<SourceRecord>> {
         let mut stmt = self.conn.prepare(SOURCE_SELECT)?;
-        let rows = stmt.query_map([], source_from_row)?;
+        let rows = stmt.query_map([], |row| source_from_row(row))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn source(&self, name: &str) -> Result<SourceRecord> {
         self.conn
-            .query_row(
-                &format!("{SOURCE_SELECT} WHERE name = ?1"),
-                [name],
-                source_from_row,
-            )
+            .query_row(&format!("{SOURCE_SELECT} WHERE name = ?1"), [name], |row| {
+                source_from_row(row)
+            })
             .optional()?
             .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
     }
@@ -929,41 +920,59 @@ pub enum CountedTable {
     PendingOutbox,
 }
 
+/// A configured feed, added or brought up to date (see [`Store::sync_sources`]): a changed URL
+/// forgets what was known of the old one. Every column of the stored row is qualified: to
+/// PostgreSQL an unqualified name is ambiguous between it and `excluded` (SQLite accepts both).
+const UPSERT_SOURCE: &str = "INSERT INTO sources (name, url, role) VALUES (?1, ?2, ?3)
+ ON CONFLICT(name) DO UPDATE SET
+    role = excluded.role,
+    etag = CASE WHEN sources.url = excluded.url THEN sources.etag END,
+    last_modified = CASE WHEN sources.url = excluded.url THEN sources.last_modified END,
+    gone = CASE WHEN sources.url = excluded.url THEN sources.gone ELSE 0 END,
+    moved_to = CASE WHEN sources.url = excluded.url THEN sources.moved_to END,
+    redirect_candidate = CASE WHEN sources.url = excluded.url
+        THEN sources.redirect_candidate END,
+    redirect_seen = CASE WHEN sources.url = excluded.url THEN sources.redirect_seen ELSE 0 END,
+    item_digests = CASE WHEN sources.url = excluded.url THEN sources.item_digests END,
+    url = excluded.url";
+
 const SOURCE_SELECT: &str = "SELECT id, name, url, role, etag, last_modified, last_status,
     last_attempt_at, last_success_at, last_error, last_error_at, consecutive_errors, retry_after,
     min_interval_secs, next_due_at, gone, backfilled, items_seen, moved_to, redirect_candidate,
     redirect_seen, item_digests FROM sources";
 
-fn source_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
+/// One `sources` row, as [`SOURCE_SELECT`] reads it, from either backend.
+fn source_from_row<R: sql::SqlRow>(row: &R) -> Result<SourceRecord, R::Error> {
+    let at = |column| -> Result<Option<DateTime<Utc>>, R::Error> {
+        Ok(row.opt_text(column)?.as_deref().and_then(parse_timestamp))
+    };
     Ok(SourceRecord {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        url: row.get(2)?,
-        role: Role::parse(&row.get::<_, String>(3)?).unwrap_or_default(),
+        id: row.i64(0)?,
+        name: row.text(1)?,
+        url: row.text(2)?,
+        role: Role::parse(&row.text(3)?).unwrap_or_default(),
         state: PollState {
-            etag: row.get(4)?,
-            last_modified: row.get(5)?,
-            last_status: row.get(6)?,
-            last_attempt_at: timestamp_at(row, 7)?,
-            last_success_at: timestamp_at(row, 8)?,
-            last_error: row.get(9)?,
-            last_error_at: timestamp_at(row, 10)?,
-            consecutive_errors: saturating_u32(row.get(11)?),
-            retry_after: timestamp_at(row, 12)?,
+            etag: row.opt_text(4)?,
+            last_modified: row.opt_text(5)?,
+            last_status: row.opt_text(6)?,
+            last_attempt_at: at(7)?,
+            last_success_at: at(8)?,
+            last_error: row.opt_text(9)?,
+            last_error_at: at(10)?,
+            consecutive_errors: saturating_u32(row.i64(11)?),
+            retry_after: at(12)?,
             min_interval: row
-                .get::<_, Option<i64>>(13)?
+                .opt_i64(13)?
                 .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0))),
-            next_due_at: timestamp_at(row, 14)?,
-            gone: row.get(15)?,
-            backfilled: row.get(16)?,
-            moved_to: row.get(18)?,
-            redirect_candidate: row.get(19)?,
-            redirect_seen: saturating_u32(row.get(20)?),
-            item_digests: digests_from_blob(
-                &row.get::<_, Option<Vec<u8>>>(21)?.unwrap_or_default(),
-            ),
+            next_due_at: at(14)?,
+            gone: row.flag(15)?,
+            backfilled: row.flag(16)?,
+            moved_to: row.opt_text(18)?,
+            redirect_candidate: row.opt_text(19)?,
+            redirect_seen: saturating_u32(row.i64(20)?),
+            item_digests: digests_from_blob(&row.opt_blob(21)?.unwrap_or_default()),
         },
-        items_seen: row.get(17)?,
+        items_seen: row.i64(17)?,
     })
 }
 
@@ -981,40 +990,95 @@ fn digests_to_blob(digests: &[u64]) -> Vec<u8> {
     digests.iter().flat_map(|d| d.to_le_bytes()).collect()
 }
 
+/// A feed's poll state, rewritten after every poll; the parameters are [`poll_state_params`].
+const SAVE_POLL_STATE: &str = "UPDATE sources SET etag = ?2, last_modified = ?3, last_status = ?4,
+    last_attempt_at = ?5, last_success_at = ?6, last_error = ?7, last_error_at = ?8,
+    consecutive_errors = ?9, retry_after = ?10, min_interval_secs = ?11,
+    next_due_at = ?12, gone = ?13, backfilled = ?14, moved_to = ?15,
+    redirect_candidate = ?16, redirect_seen = ?17, item_digests = ?18
+ WHERE id = ?1";
+
+/// [`SAVE_POLL_STATE`]'s parameters, in order, for either backend.
+fn poll_state_params(source_id: i64, state: &PollState) -> [sql::Value<'_>; 18] {
+    [
+        source_id.into(),
+        state.etag.as_deref().into(),
+        state.last_modified.as_deref().into(),
+        state.last_status.as_deref().into(),
+        state.last_attempt_at.map(timestamp).into(),
+        state.last_success_at.map(timestamp).into(),
+        state.last_error.as_deref().into(),
+        state.last_error_at.map(timestamp).into(),
+        state.consecutive_errors.into(),
+        state.retry_after.map(timestamp).into(),
+        state
+            .min_interval
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .into(),
+        state.next_due_at.map(timestamp).into(),
+        state.gone.into(),
+        state.backfilled.into(),
+        state.moved_to.as_deref().into(),
+        state.redirect_candidate.as_deref().into(),
+        state.redirect_seen.into(),
+        digests_to_blob(&state.item_digests).into(),
+    ]
+}
+
 fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Result<()> {
     // Cached: a cycle saves one state per feed, and parsing this statement costs more than
     // running it.
-    conn.prepare_cached(
-        "UPDATE sources SET etag = ?2, last_modified = ?3, last_status = ?4,
-            last_attempt_at = ?5, last_success_at = ?6, last_error = ?7, last_error_at = ?8,
-            consecutive_errors = ?9, retry_after = ?10, min_interval_secs = ?11,
-            next_due_at = ?12, gone = ?13, backfilled = ?14, moved_to = ?15,
-            redirect_candidate = ?16, redirect_seen = ?17, item_digests = ?18
-         WHERE id = ?1",
-    )?
-    .execute(params![
-        source_id,
-        state.etag,
-        state.last_modified,
-        state.last_status,
-        state.last_attempt_at.map(timestamp),
-        state.last_success_at.map(timestamp),
-        state.last_error,
-        state.last_error_at.map(timestamp),
-        state.consecutive_errors,
-        state.retry_after.map(timestamp),
-        state
-            .min_interval
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-        state.next_due_at.map(timestamp),
-        state.gone,
-        state.backfilled,
-        state.moved_to,
-        state.redirect_candidate,
-        state.redirect_seen,
-        digests_to_blob(&state.item_digests),
-    ])?;
+    conn.prepare_cached(SAVE_POLL_STATE)?
+        .execute(rusqlite::params_from_iter(poll_state_params(
+            source_id, state,
+        )))?;
     Ok(())
+}
+
+/// The item stored under a feed and guid, read by [`existing_from_row`].
+const EXISTING_ITEM: &str = "SELECT id, content_hash, story_id, published FROM items
+ WHERE source_id = ?1 AND guid = ?2";
+
+fn existing_from_row<R: sql::SqlRow>(row: &R) -> Result<ExistingItem, R::Error> {
+    Ok(ExistingItem {
+        id: row.i64(0)?,
+        content_hash: row.text(1)?,
+        story_id: row.i64(2)?,
+        published: parse_timestamp(&row.text(3)?).unwrap_or_default(),
+    })
+}
+
+/// An item seen for the first time; the parameters are [`new_item_params`].
+const INSERT_ITEM: &str = "INSERT INTO items (source_id, guid, data, content_hash, canonical_url,
+    title_key, published, first_seen, changed_at, story_id, match_reason, match_score,
+    member_role)
+ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)";
+
+/// An item as the `data` column holds it.
+fn item_json(item: &Item) -> serde_json::Result<String> {
+    serde_json::to_string(item)
+}
+
+/// [`INSERT_ITEM`]'s parameters, in order, for either backend.
+fn new_item_params<'a>(
+    row: &'a NewItem<'_>,
+    data: String,
+    now: DateTime<Utc>,
+) -> [sql::Value<'a>; 12] {
+    [
+        row.source_id.into(),
+        row.item.guid.as_str().into(),
+        data.into(),
+        row.content_hash.into(),
+        row.keys.canonical_url.as_deref().into(),
+        row.keys.title_key.as_deref().into(),
+        timestamp(row.published).into(),
+        timestamp(now).into(),
+        row.story_id.into(),
+        row.reason.as_str().into(),
+        row.score.into(),
+        row.member_role.as_str().into(),
+    ]
 }
 
 /// A write in progress. Dropping it without [`WriteTx::commit`] rolls back.
@@ -1029,19 +1093,9 @@ pub struct WriteTx<'a> {
 
 impl WriteTx<'_> {
     pub fn existing(&self, source_id: i64, guid: &str) -> Result<Option<ExistingItem>> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT id, content_hash, story_id, published FROM items
-             WHERE source_id = ?1 AND guid = ?2",
-        )?;
+        let mut stmt = self.tx.prepare_cached(EXISTING_ITEM)?;
         Ok(stmt
-            .query_row(params![source_id, guid], |row| {
-                Ok(ExistingItem {
-                    id: row.get(0)?,
-                    content_hash: row.get(1)?,
-                    story_id: row.get(2)?,
-                    published: parse_timestamp(&row.get::<_, String>(3)?).unwrap_or_default(),
-                })
-            })
+            .query_row(params![source_id, guid], |row| existing_from_row(row))
             .optional()?)
     }
 
@@ -1107,29 +1161,11 @@ impl WriteTx<'_> {
     }
 
     pub fn insert_item(&self, row: &NewItem<'_>, now: DateTime<Utc>) -> Result<i64> {
-        let data = serde_json::to_string(row.item)
-            .map_err(|source| StoreError::CorruptItem { id: 0, source })?;
+        let data =
+            item_json(row.item).map_err(|source| StoreError::CorruptItem { id: 0, source })?;
         self.tx
-            .prepare_cached(
-                "INSERT INTO items (source_id, guid, data, content_hash, canonical_url, title_key,
-                published, first_seen, changed_at, story_id, match_reason, match_score,
-                member_role)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)",
-            )?
-            .execute(params![
-                row.source_id,
-                row.item.guid,
-                data,
-                row.content_hash,
-                row.keys.canonical_url,
-                row.keys.title_key,
-                timestamp(row.published),
-                timestamp(now),
-                row.story_id,
-                row.reason.as_str(),
-                row.score,
-                row.member_role.as_str(),
-            ])?;
+            .prepare_cached(INSERT_ITEM)?
+            .execute(rusqlite::params_from_iter(new_item_params(row, data, now)))?;
         let id = self.tx.last_insert_rowid();
         if let Some(mirrors) = self.mirrors.borrow_mut().as_mut() {
             mirrors.stored(row.source_id);

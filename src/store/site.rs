@@ -268,7 +268,7 @@ impl SiteReader {
         let mut stmt = self
             .conn
             .prepare_cached(&format!("{SOURCE_SELECT} ORDER BY name"))?;
-        let rows = stmt.query_map([], source_from_row)?;
+        let rows = stmt.query_map([], |row| source_from_row(row))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -16,6 +16,7 @@ mod notify;
 mod pipeline;
 mod podcast_clients;
 mod podcasting;
+mod postgres_store;
 mod serve;
 mod site;
 mod transcripts;

@@ -3,6 +3,7 @@
 pub mod binary;
 pub mod bodies;
 pub mod daemon;
+pub mod postgres;
 pub mod server;
 
 /// A file under `tests/fixtures/`, read whole; a missing one fails the test, naming it.

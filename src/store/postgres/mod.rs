@@ -1,0 +1,960 @@
+//! The PostgreSQL backend (docs/postgres.md): where a `postgres://` database is reached, how
+//! its schema is brought up to date, and the store operations ported so far, written with the
+//! same statement texts as SQLite's (see `super::sql`).
+//!
+//! Design decision: the blocking `postgres` client, because the store is blocking today. It
+//! runs its own current-thread runtime per client, so it must not be called on a tokio worker
+//! thread without `block_in_place` (see docs/postgres.md, "Status").
+
+mod migrations;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use postgres::config::Host;
+use thiserror::Error;
+
+use super::sql::{postgres_params, postgres_text};
+use chrono::{DateTime, Utc};
+
+use super::{
+    EXISTING_ITEM, ExistingItem, INSERT_ITEM, NewItem, PollState, SAVE_POLL_STATE, SOURCE_SELECT,
+    SourceRecord, StoryChange, UPSERT_SOURCE, changes_json, existing_from_row, item_json,
+    new_item_params, poll_state_params, revision_key, saturating_u32, source_from_row, timestamp,
+};
+use crate::config::FeedConfig;
+use crate::dedupe::{Decorations, ItemKeys, hash_from_sql, hash_to_sql};
+use crate::model::{Item, MatchReason, MemberRole};
+
+pub use migrations::MIGRATIONS;
+
+/// As `matching::MAX_BOILERPLATE`: the most boilerplate shingles kept per feed.
+const MAX_BOILERPLATE: usize = 4096;
+
+/// The advisory lock (a key of PostgreSQL's one shared 64-bit lock space) under which
+/// migrations run, so that instances starting at once apply each migration once: "tribmigr".
+const MIGRATION_LOCK: i64 = 0x7472_6962_6d69_6772;
+
+/// The advisory lock every write transaction takes first, so that writes run one at a time
+/// across all instances, as `BEGIN IMMEDIATE` makes them on SQLite: matching reads the dedupe
+/// indexes and then writes, and two instances doing that at once for two copies of one work
+/// would each find nothing and make two stories (docs/postgres.md, "Dedupe"): "tribwrit".
+const INGEST_LOCK: i64 = 0x7472_6962_7772_6974;
+
+#[derive(Debug, Error)]
+pub enum PgError {
+    #[error("`{0}` is not a PostgreSQL URL (postgres://... or postgresql://...)")]
+    NotAUrl(String),
+    /// The parser's message names the parameter it rejected, never the password.
+    #[error("invalid PostgreSQL URL: {0}")]
+    Url(#[source] postgres::Error),
+    #[error("cannot set up TLS for PostgreSQL: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("cannot connect to {target}: {source}")]
+    Connect {
+        target: String,
+        #[source]
+        source: postgres::Error,
+    },
+    #[error(
+        "database {target} is at schema version {found}, newer than this tributary knows ({known}); upgrade tributary"
+    )]
+    TooNew {
+        target: String,
+        found: i64,
+        known: usize,
+    },
+    #[error("database {target} is at schema version {found}, which no tributary writes")]
+    NegativeVersion { target: String, found: i64 },
+    #[error("database error: {0}")]
+    Sql(#[from] postgres::Error),
+    #[error("unknown source `{0}`")]
+    UnknownSource(String),
+    #[error("an item cannot be stored: {0}")]
+    Item(#[source] serde_json::Error),
+    #[error("no story `{0}`")]
+    UnknownStory(i64),
+    #[error("outbox row {id} holds changes that cannot be read: {source}")]
+    CorruptChanges {
+        id: i64,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+type Result<T, E = PgError> = std::result::Result<T, E>;
+
+/// Statements prepared on a connection, by their text. `postgres` prepares a `&str` statement
+/// on every call (a round trip more than executing it); the store's statements are constants,
+/// so each is prepared once per connection, as rusqlite's `prepare_cached` does for SQLite.
+#[derive(Default)]
+struct Prepared(HashMap<String, postgres::Statement>);
+
+impl Prepared {
+    /// The prepared form of `sqlite_text`, rewritten for PostgreSQL (`?N` -> `$N`) and
+    /// followed by `suffix` (`" RETURNING id"` where SQLite reads `last_insert_rowid()`).
+    fn get(
+        &mut self,
+        tx: &mut postgres::Transaction<'_>,
+        sqlite_text: &str,
+        suffix: &str,
+    ) -> Result<postgres::Statement> {
+        let text = postgres_text(sqlite_text) + suffix;
+        if let Some(statement) = self.0.get(&text) {
+            return Ok(statement.clone());
+        }
+        let statement = tx.prepare(&text)?;
+        self.0.insert(text, statement.clone());
+        Ok(statement)
+    }
+}
+
+/// Whether `[storage] database` names a PostgreSQL server rather than a SQLite file. Only the
+/// URL form counts: a bare `host=...` has always been a file name (docs/postgres.md).
+pub fn is_postgres_url(text: &str) -> bool {
+    text.starts_with("postgres://") || text.starts_with("postgresql://")
+}
+
+/// A PostgreSQL database to connect to: a libpq-style URL, parsed.
+#[derive(Clone)]
+pub struct PgTarget {
+    config: postgres::Config,
+}
+
+impl PgTarget {
+    /// Parses a `postgres://` or `postgresql://` URL with libpq's parameters (`host`, `port`,
+    /// `user`, `password`, `dbname`, `sslmode`, `connect_timeout`, `application_name`, ...).
+    pub fn parse(url: &str) -> Result<PgTarget> {
+        if !is_postgres_url(url) {
+            return Err(PgError::NotAUrl(url.to_owned()));
+        }
+        let mut config: postgres::Config = url.parse().map_err(PgError::Url)?;
+        if config.get_application_name().is_none() {
+            // So that `pg_stat_activity` tells tributary's connections from others'.
+            config.application_name("tributary");
+        }
+        Ok(PgTarget { config })
+    }
+
+    /// Connects, with TLS as `sslmode` asks (rustls, the Mozilla roots; docs/postgres.md).
+    pub fn connect(&self) -> Result<postgres::Client> {
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config()?);
+        self.config.connect(tls).map_err(|source| PgError::Connect {
+            target: self.to_string(),
+            source,
+        })
+    }
+}
+
+/// The client TLS settings: rustls with the ring provider (the one reqwest already builds; set
+/// explicitly so that no process-wide default has to be installed) and the Mozilla roots.
+fn tls_config() -> Result<rustls::ClientConfig> {
+    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
+}
+
+/// `postgres://user@host:port/dbname`, without the password: what messages and logs show.
+impl fmt::Display for PgTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("postgres://")?;
+        if let Some(user) = self.config.get_user() {
+            write!(f, "{user}@")?;
+        }
+        let ports = self.config.get_ports();
+        for (index, host) in self.config.get_hosts().iter().enumerate() {
+            if index > 0 {
+                f.write_str(",")?;
+            }
+            match host {
+                Host::Tcp(name) => f.write_str(name)?,
+                Host::Unix(dir) => write!(f, "[{}]", dir.display())?,
+            }
+            // libpq: one port for all hosts, or one per host.
+            if let Some(port) = ports
+                .get(index)
+                .or(ports.first().filter(|_| ports.len() == 1))
+            {
+                write!(f, ":{port}")?;
+            }
+        }
+        f.write_str("/")?;
+        if let Some(dbname) = self.config.get_dbname() {
+            f.write_str(dbname)?;
+        }
+        Ok(())
+    }
+}
+
+/// Hand-written so that the password never reaches a `{:?}` either.
+impl fmt::Debug for PgTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PgTarget").field(&self.to_string()).finish()
+    }
+}
+
+/// A store on PostgreSQL. It becomes the PostgreSQL arm of `Store`'s connection when the
+/// remaining operations are ported (docs/postgres.md, "Status").
+pub struct PgStore {
+    client: postgres::Client,
+    prepared: Prepared,
+    target: PgTarget,
+}
+
+impl PgStore {
+    /// Connects and brings the schema up to date.
+    pub fn open(target: &PgTarget) -> Result<PgStore> {
+        let mut store = PgStore {
+            client: target.connect()?,
+            prepared: Prepared::default(),
+            target: target.clone(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The schema version: how many of [`MIGRATIONS`] this database has run.
+    pub fn schema_version(&mut self) -> Result<i64> {
+        let row = self
+            .client
+            .query_one("SELECT version FROM tributary_schema", &[])?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Runs the migrations this database has not run, in one transaction, under an advisory
+    /// lock: a second instance starting at the same moment waits, then finds nothing to do.
+    fn migrate(&mut self) -> Result<()> {
+        let known = MIGRATIONS.len();
+        let mut tx = self.client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS tributary_schema (
+                 only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+                 version  BIGINT NOT NULL
+             );
+             INSERT INTO tributary_schema (version) VALUES (0) ON CONFLICT DO NOTHING;",
+        )?;
+        let version: i64 = tx
+            .query_one("SELECT version FROM tributary_schema", &[])?
+            .try_get(0)?;
+        let applied = usize::try_from(version).map_err(|_| PgError::NegativeVersion {
+            target: self.target.to_string(),
+            found: version,
+        })?;
+        if applied > known {
+            return Err(PgError::TooNew {
+                target: self.target.to_string(),
+                found: version,
+                known,
+            });
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+            tx.batch_execute(sql)?;
+            let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
+            tx.execute("UPDATE tributary_schema SET version = $1", &[&version])?;
+            tracing::info!(version, "applied PostgreSQL migration");
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// As [`super::Store::sync_sources`]: new feeds are added, a changed URL or role is
+    /// updated, removed feeds keep their rows; an unchanged config writes nothing.
+    pub fn sync_sources(&mut self, feeds: &[FeedConfig]) -> Result<()> {
+        let mut stored: HashMap<String, (String, String)> = HashMap::new();
+        for row in self
+            .client
+            .query("SELECT name, url, role FROM sources", &[])?
+        {
+            stored.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+        }
+        let changed: Vec<&FeedConfig> = feeds
+            .iter()
+            .filter(|feed| {
+                stored.get(&feed.name).is_none_or(|(url, role)| {
+                    url != feed.url.as_str() || role != feed.role.as_str()
+                })
+            })
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.client.transaction()?;
+        let upsert = tx.prepare(&postgres_text(UPSERT_SOURCE))?;
+        for feed in changed {
+            tx.execute(
+                &upsert,
+                &[&feed.name, &feed.url.as_str(), &feed.role.as_str()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Starts a write: one or more whole feeds, committed together, under [`INGEST_LOCK`],
+    /// which COMMIT or ROLLBACK releases (and the server, if this connection dies).
+    pub fn begin_write(&mut self) -> Result<PgWriteTx<'_>> {
+        let mut tx = self.client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&INGEST_LOCK])?;
+        Ok(PgWriteTx {
+            tx,
+            prepared: &mut self.prepared,
+        })
+    }
+
+    /// Claims up to `limit` due feeds for instance `owner` until `now + lease`, and returns
+    /// their ids. A feed is due as `poll` selects it (not gone, `next_due_at` unset or past);
+    /// one whose lease is held by a live instance is skipped, and so is one another instance
+    /// is claiming at this moment (`SKIP LOCKED`: claims never wait for each other). A dead
+    /// instance's feeds are claimed again once their lease has passed.
+    pub fn claim_due(
+        &mut self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> Result<Vec<i64>> {
+        // A lease past what a timestamp can hold (a configuration error) saturates rather
+        // than overflow.
+        let until = chrono::Duration::from_std(lease)
+            .ok()
+            .and_then(|lease| now.checked_add_signed(lease))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let now = timestamp(now);
+        let limit = super::sql_limit(limit);
+        let rows = self.client.query(
+            "UPDATE sources SET lease_owner = $1, lease_until = $2
+             WHERE id IN (SELECT id FROM sources
+                          WHERE gone = 0 AND (next_due_at IS NULL OR next_due_at <= $3)
+                            AND (lease_until IS NULL OR lease_until <= $3)
+                          ORDER BY next_due_at NULLS FIRST, id
+                          LIMIT $4
+                          FOR UPDATE SKIP LOCKED)
+             RETURNING id",
+            &[&owner, &timestamp(until), &now, &limit],
+        )?;
+        let mut ids = rows
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<Vec<i64>, _>>()?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    pub fn sources(&mut self) -> Result<Vec<SourceRecord>> {
+        let rows = self.client.query(SOURCE_SELECT, &[])?;
+        Ok(rows.iter().map(source_from_row).collect::<Result<_, _>>()?)
+    }
+
+    pub fn source(&mut self, name: &str) -> Result<SourceRecord> {
+        let text = postgres_text(&format!("{SOURCE_SELECT} WHERE name = ?1"));
+        self.client
+            .query_opt(&text, &[&name])?
+            .map(|row| source_from_row(&row))
+            .transpose()?
+            .ok_or_else(|| PgError::UnknownSource(name.to_owned()))
+    }
+}
+
+/// A write in progress on PostgreSQL; dropped without [`PgWriteTx::commit`], it rolls back.
+/// Its methods are `WriteTx`'s, with the same statements where the dialects agree.
+pub struct PgWriteTx<'a> {
+    tx: postgres::Transaction<'a>,
+    prepared: &'a mut Prepared,
+}
+
+impl PgWriteTx<'_> {
+    fn execute(&mut self, sqlite_text: &str, params: &[super::sql::Value<'_>]) -> Result<u64> {
+        let statement = self.prepared.get(&mut self.tx, sqlite_text, "")?;
+        Ok(self.tx.execute(&statement, &postgres_params(params))?)
+    }
+
+    pub fn existing(&mut self, source_id: i64, guid: &str) -> Result<Option<ExistingItem>> {
+        let statement = self.prepared.get(&mut self.tx, EXISTING_ITEM, "")?;
+        Ok(self
+            .tx
+            .query_opt(&statement, &[&source_id, &guid])?
+            .map(|row| existing_from_row(&row))
+            .transpose()?)
+    }
+
+    /// As `WriteTx::create_story`; the new id comes from `RETURNING`.
+    pub fn create_story(
+        &mut self,
+        atom_id: &str,
+        published: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "INSERT INTO stories (atom_id, created_at, published, updated_at) VALUES (?1, ?2, ?3, ?2)",
+            " RETURNING id",
+        )?;
+        let row = self.tx.query_one(
+            &statement,
+            &[&atom_id, &timestamp(now), &timestamp(published)],
+        )?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// As `WriteTx::touch_story`, with `LEAST` for SQLite's two-argument `min` (both columns
+    /// and the parameter are never NULL, where the two would differ).
+    pub fn touch_story(
+        &mut self,
+        story_id: i64,
+        published: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.execute(
+            "UPDATE stories SET published = LEAST(published, ?2), updated_at = ?3 WHERE id = ?1",
+            &[
+                story_id.into(),
+                timestamp(published).into(),
+                timestamp(now).into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// As `WriteTx::insert_item`: the row, its dedupe keys and the feed's count.
+    pub fn insert_item(&mut self, row: &NewItem<'_>, now: DateTime<Utc>) -> Result<i64> {
+        let params = new_item_params(row, item_json(row.item).map_err(PgError::Item)?, now);
+        let statement = self
+            .prepared
+            .get(&mut self.tx, INSERT_ITEM, " RETURNING id")?;
+        let id: i64 = self
+            .tx
+            .query_one(&statement, &postgres_params(&params))?
+            .try_get(0)?;
+        self.insert_keys(id, row.keys)?;
+        self.execute(
+            "UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1",
+            &[row.source_id.into()],
+        )?;
+        Ok(id)
+    }
+
+    /// The item's keys into the dedupe indexes, one statement per index with the keys as an
+    /// array: a statement per key (as on SQLite, where a statement costs no round trip) would
+    /// be some 35 round trips per item.
+    fn insert_keys(&mut self, item_id: i64, keys: &ItemKeys) -> Result<()> {
+        let readings: Vec<&str> = keys
+            .title_key
+            .iter()
+            .chain(&keys.title_variants)
+            .chain(&keys.address_key)
+            .map(String::as_str)
+            .collect();
+        let anchors = self.prepared.get(
+            &mut self.tx,
+            "INSERT INTO text_anchors (anchor, item_id) SELECT unnest(?1::bigint[]), ?2
+             ON CONFLICT DO NOTHING",
+            "",
+        )?;
+        self.tx.execute(&anchors, &[&keys.anchors, &item_id])?;
+        let titles = self.prepared.get(
+            &mut self.tx,
+            "INSERT INTO title_keys (key, item_id) SELECT unnest(?1::text[]), ?2
+             ON CONFLICT DO NOTHING",
+            "",
+        )?;
+        self.tx.execute(&titles, &[&readings, &item_id])?;
+        let grams = self.prepared.get(
+            &mut self.tx,
+            "INSERT INTO title_grams (gram, item_id) SELECT unnest(?1::bigint[]), ?2
+             ON CONFLICT DO NOTHING",
+            "",
+        )?;
+        self.tx.execute(&grams, &[&keys.title_grams, &item_id])?;
+        let links = self.prepared.get(
+            &mut self.tx,
+            "INSERT INTO outbound_links (link, item_id) SELECT unnest(?1::text[]), ?2
+             ON CONFLICT DO NOTHING",
+            "",
+        )?;
+        self.tx.execute(&links, &[&keys.outbound_links, &item_id])?;
+        Ok(())
+    }
+
+    /// Takes an item's keys out of the indexes (before an edit puts the new ones in).
+    fn delete_keys(&mut self, item_id: i64) -> Result<()> {
+        for table in [
+            "text_anchors",
+            "title_keys",
+            "title_grams",
+            "outbound_links",
+        ] {
+            self.execute(
+                &format!("DELETE FROM {table} WHERE item_id = ?1"),
+                &[item_id.into()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// As `WriteTx::update_item`: an edited item's row and keys.
+    pub fn update_item(
+        &mut self,
+        id: i64,
+        item: &Item,
+        content_hash: &str,
+        keys: &ItemKeys,
+        published: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let data = item_json(item).map_err(PgError::Item)?;
+        self.execute(
+            "UPDATE items SET data = ?2, content_hash = ?3, canonical_url = ?4, title_key = ?5,
+                published = ?6, changed_at = ?7 WHERE id = ?1",
+            &[
+                id.into(),
+                data.into(),
+                content_hash.into(),
+                keys.canonical_url.as_deref().into(),
+                keys.title_key.as_deref().into(),
+                timestamp(published).into(),
+                timestamp(now).into(),
+            ],
+        )?;
+        self.delete_keys(id)?;
+        self.insert_keys(id, keys)
+    }
+
+    /// As `WriteTx::merge_story` (see there why an attempted first message is not cancelled),
+    /// with `LEAST` for SQLite's two-argument `min`.
+    pub fn merge_story(&mut self, from: i64, into: i64, now: DateTime<Utc>) -> Result<()> {
+        self.execute(
+            "UPDATE items SET story_id = ?2 WHERE story_id = ?1",
+            &[from.into(), into.into()],
+        )?;
+        self.execute(
+            "UPDATE stories SET
+                published = LEAST(published, (SELECT published FROM stories WHERE id = ?1)),
+                updated_at = ?3
+             WHERE id = ?2",
+            &[from.into(), into.into(), timestamp(now).into()],
+        )?;
+        self.execute(
+            "UPDATE stories SET merged_into = ?2, updated_at = ?3 WHERE id = ?1",
+            &[from.into(), into.into(), timestamp(now).into()],
+        )?;
+        self.execute(
+            "UPDATE outbox SET state = 'merged' WHERE story_id = ?1 AND state = 'pending'
+                AND NOT (kind = 'new' AND (attempted_at IS NOT NULL OR attempts > 0))",
+            &[from.into()],
+        )?;
+        Ok(())
+    }
+
+    /// As `WriteTx::boilerplate`: the passages a feed repeats in its items.
+    pub fn boilerplate(&mut self, source_id: i64) -> Result<HashSet<u64>> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "SELECT shingle FROM boilerplate WHERE source_id = ?1",
+            "",
+        )?;
+        self.tx
+            .query(&statement, &[&source_id])?
+            .iter()
+            .map(|row| Ok(hash_from_sql(row.try_get(0)?)))
+            .collect()
+    }
+
+    /// As `WriteTx::add_boilerplate`: up to [`MAX_BOILERPLATE`] shingles per feed, the
+    /// smallest first.
+    pub fn add_boilerplate(&mut self, source_id: i64, shingles: &HashSet<u64>) -> Result<()> {
+        let count = self.prepared.get(
+            &mut self.tx,
+            "SELECT count(*) FROM boilerplate WHERE source_id = ?1",
+            "",
+        )?;
+        let stored: i64 = self.tx.query_one(&count, &[&source_id])?.try_get(0)?;
+        let room = MAX_BOILERPLATE.saturating_sub(usize::try_from(stored).unwrap_or(usize::MAX));
+        let mut sorted: Vec<u64> = shingles.iter().copied().collect();
+        sorted.sort_unstable();
+        let added: Vec<i64> = sorted.into_iter().take(room).map(hash_to_sql).collect();
+        let insert = self.prepared.get(
+            &mut self.tx,
+            "INSERT INTO boilerplate (source_id, shingle) SELECT ?1, unnest(?2::bigint[])
+             ON CONFLICT DO NOTHING",
+            "",
+        )?;
+        self.tx.execute(&insert, &[&source_id, &added])?;
+        Ok(())
+    }
+
+    /// As `WriteTx::recent_bodies`: the texts of a feed's newest items.
+    pub fn recent_bodies(&mut self, source_id: i64, limit: usize) -> Result<Vec<String>> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "SELECT data FROM items WHERE source_id = ?1 ORDER BY published DESC, id DESC LIMIT ?2",
+            "",
+        )?;
+        let mut bodies = Vec::new();
+        for row in self
+            .tx
+            .query(&statement, &[&source_id, &super::sql_limit(limit)])?
+        {
+            if let Ok(item) = serde_json::from_str::<Item>(row.try_get(0)?)
+                && let Some(body) = item.content.or(item.summary)
+            {
+                bodies.push(body);
+            }
+        }
+        Ok(bodies)
+    }
+
+    /// As `WriteTx::decorations`: what the origin feeds say of themselves.
+    pub fn decorations(&mut self) -> Result<Decorations> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "SELECT name, feed_title, feed_authors FROM sources WHERE role = 'origin'",
+            "",
+        )?;
+        let mut decorations = Decorations::default();
+        for row in self.tx.query(&statement, &[])? {
+            let source: String = row.try_get(0)?;
+            let mut names: Vec<String> = row.try_get::<_, Option<String>>(1)?.into_iter().collect();
+            if let Some(authors) = row.try_get::<_, Option<String>>(2)? {
+                names.extend(serde_json::from_str::<Vec<String>>(&authors).unwrap_or_default());
+            }
+            decorations.add_for(&source, names.iter().map(String::as_str));
+        }
+        Ok(decorations)
+    }
+
+    /// As `WriteTx::set_feed_facts`, with `IS DISTINCT FROM` for SQLite's `IS NOT`.
+    pub fn set_feed_facts(
+        &mut self,
+        source_id: i64,
+        title: Option<&str>,
+        authors: &[String],
+    ) -> Result<()> {
+        let authors = serde_json::to_string(authors).map_err(PgError::Item)?;
+        self.execute(
+            "UPDATE sources SET feed_title = coalesce(?2, feed_title), feed_authors = ?3
+             WHERE id = ?1 AND (feed_title IS DISTINCT FROM coalesce(?2, feed_title)
+                                OR feed_authors IS DISTINCT FROM ?3)",
+            &[source_id.into(), title.into(), authors.into()],
+        )?;
+        Ok(())
+    }
+
+    /// As `WriteTx::feed_authors`.
+    pub fn feed_authors(&mut self, source_id: i64) -> Result<Vec<String>> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "SELECT feed_authors FROM sources WHERE id = ?1",
+            "",
+        )?;
+        let authors: Option<String> = self.tx.query_one(&statement, &[&source_id])?.try_get(0)?;
+        Ok(authors
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default())
+    }
+
+    /// As `WriteTx::relabel`.
+    pub fn relabel(
+        &mut self,
+        item_id: i64,
+        role: MemberRole,
+        reason: MatchReason,
+        score: f64,
+    ) -> Result<()> {
+        self.execute(
+            "UPDATE items SET member_role = ?2, match_reason = ?3, match_score = ?4
+             WHERE id = ?1",
+            &[
+                item_id.into(),
+                role.as_str().into(),
+                reason.as_str().into(),
+                score.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// As `WriteTx::record_transcript`: words once had are never replaced by a failure.
+    pub fn record_transcript(
+        &mut self,
+        url: &str,
+        words: std::result::Result<&str, String>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let (words, error) = match words {
+            Ok(words) => (Some(words), None),
+            Err(error) => (None, Some(error)),
+        };
+        self.execute(
+            "INSERT INTO transcripts (url, fetched_at, words, error) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (url) DO UPDATE SET fetched_at = ?2, words = ?3, error = ?4
+             WHERE transcripts.words IS NULL",
+            &[
+                url.into(),
+                timestamp(now).into(),
+                words.into(),
+                error.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// As `WriteTx::item_transcript`.
+    pub fn item_transcript(&mut self, item_id: i64) -> Result<Option<String>> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "SELECT url FROM item_transcripts WHERE item_id = ?1",
+            "",
+        )?;
+        Ok(self
+            .tx
+            .query_opt(&statement, &[&item_id])?
+            .map(|row| row.try_get(0))
+            .transpose()?)
+    }
+
+    /// As `WriteTx::set_item_transcript` (`None`: the item is matched by its own text).
+    pub fn set_item_transcript(&mut self, item_id: i64, url: Option<&str>) -> Result<()> {
+        match url {
+            Some(url) => self.execute(
+                "INSERT INTO item_transcripts (item_id, url) VALUES (?1, ?2)
+                 ON CONFLICT (item_id) DO UPDATE SET url = ?2",
+                &[item_id.into(), url.into()],
+            )?,
+            None => self.execute(
+                "DELETE FROM item_transcripts WHERE item_id = ?1",
+                &[item_id.into()],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// As `WriteTx::story_pinned`.
+    pub fn story_pinned(&mut self, story_id: i64) -> Result<bool> {
+        let statement =
+            self.prepared
+                .get(&mut self.tx, "SELECT pinned FROM stories WHERE id = ?1", "")?;
+        let pinned: i64 = self
+            .tx
+            .query_opt(&statement, &[&story_id])?
+            .ok_or(PgError::UnknownStory(story_id))?
+            .try_get(0)?;
+        Ok(pinned != 0)
+    }
+
+    /// As `WriteTx::set_content_hash`.
+    pub fn set_content_hash(&mut self, item_id: i64, content_hash: &str) -> Result<()> {
+        self.execute(
+            "UPDATE items SET content_hash = ?2 WHERE id = ?1",
+            &[item_id.into(), content_hash.into()],
+        )?;
+        Ok(())
+    }
+
+    /// As `WriteTx::enqueue_notification`: the first message of a story to a sink, once.
+    pub fn enqueue_notification(
+        &mut self,
+        story_id: i64,
+        sink: &str,
+        idempotency_key: &str,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO outbox (story_id, sink, idempotency_key, created_at, due_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            &[
+                story_id.into(),
+                sink.into(),
+                idempotency_key.into(),
+                timestamp(now).into(),
+                timestamp(due).into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// As `WriteTx::enqueue_update` (see there for which row a change folds into); returns
+    /// whether a new edit was queued.
+    pub fn enqueue_update(
+        &mut self,
+        story_id: i64,
+        sink: &str,
+        change: &StoryChange,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let first = self.prepared.get(
+            &mut self.tx,
+            "SELECT state, idempotency_key FROM outbox
+             WHERE story_id = ?1 AND sink = ?2 AND kind = 'new'",
+            "",
+        )?;
+        let Some(first) = self.tx.query_opt(&first, &[&story_id, &sink])? else {
+            return Ok(false);
+        };
+        let state: String = first.try_get(0)?;
+        let first_key: String = first.try_get(1)?;
+        if state != "pending" && state != "delivered" {
+            return Ok(false);
+        }
+        let open = self.prepared.get(
+            &mut self.tx,
+            "SELECT id, attempts = 0 AND attempted_at IS NULL, changes FROM outbox
+             WHERE story_id = ?1 AND sink = ?2 AND state = 'pending'
+             ORDER BY id DESC LIMIT 1",
+            "",
+        )?;
+        if let Some(open) = self.tx.query_opt(&open, &[&story_id, &sink])? {
+            let id: i64 = open.try_get(0)?;
+            if open.try_get::<_, bool>(1)? {
+                let mut changes: Vec<StoryChange> = serde_json::from_str(open.try_get(2)?)
+                    .map_err(|source| PgError::CorruptChanges { id, source })?;
+                changes.push(change.clone());
+                self.execute(
+                    "UPDATE outbox SET changes = ?2, generation = generation + 1 WHERE id = ?1",
+                    &[id.into(), changes_json(&changes).into()],
+                )?;
+                return Ok(false);
+            }
+        }
+        let next = self.prepared.get(
+            &mut self.tx,
+            "SELECT coalesce(max(revision), 0) + 1 FROM outbox WHERE story_id = ?1 AND sink = ?2",
+            "",
+        )?;
+        let revision = saturating_u32(self.tx.query_one(&next, &[&story_id, &sink])?.try_get(0)?);
+        self.execute(
+            "INSERT INTO outbox (story_id, sink, idempotency_key, created_at, due_at, kind,
+                revision, changes)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'update', ?6, ?7)",
+            &[
+                story_id.into(),
+                sink.into(),
+                revision_key(&first_key, revision).into(),
+                timestamp(now).into(),
+                timestamp(due).into(),
+                revision.into(),
+                changes_json(std::slice::from_ref(change)).into(),
+            ],
+        )?;
+        Ok(true)
+    }
+
+    /// As `WriteTx::story_has_audio`, reading the item's JSON with `jsonb` for SQLite's
+    /// `json_extract`.
+    pub fn story_has_audio(&mut self, story_id: i64) -> Result<bool> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "SELECT EXISTS (SELECT 1 FROM items
+             WHERE story_id = ?1 AND data::jsonb ->> 'kind' = 'episode')",
+            "",
+        )?;
+        Ok(self.tx.query_one(&statement, &[&story_id])?.try_get(0)?)
+    }
+
+    /// As `WriteTx::story_atom_id`.
+    pub fn story_atom_id(&mut self, story_id: i64) -> Result<String> {
+        let statement = self.prepared.get(
+            &mut self.tx,
+            "SELECT atom_id FROM stories WHERE id = ?1",
+            "",
+        )?;
+        Ok(self.tx.query_one(&statement, &[&story_id])?.try_get(0)?)
+    }
+
+    pub fn save_poll_state(&mut self, source_id: i64, state: &PollState) -> Result<()> {
+        self.execute(SAVE_POLL_STATE, &poll_state_params(source_id, state))?;
+        Ok(())
+    }
+
+    /// Gives up `owner`'s lease of a feed, committed with the poll it covered, so the feed is
+    /// claimable at its next due time rather than at the lease's end. A lease another
+    /// instance took over (ours expired) is left alone; the return says whether ours was.
+    pub fn release_lease(&mut self, source_id: i64, owner: &str) -> Result<bool> {
+        let released = self.execute(
+            "UPDATE sources SET lease_owner = NULL, lease_until = NULL
+             WHERE id = ?1 AND lease_owner = ?2",
+            &[source_id.into(), owner.into()],
+        )?;
+        Ok(released == 1)
+    }
+
+    pub fn commit(self) -> Result<()> {
+        Ok(self.tx.commit()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    use super::{MIGRATIONS, PgError, PgTarget, is_postgres_url};
+
+    #[test]
+    fn migrations_are_append_only() {
+        // As SQLite's: a mismatch means a shipped migration was edited; add a new one at the
+        // end instead, and append its hash here.
+        const SHIPPED: &[&str] =
+            &["badd5c4920f834c52214562c2f917465b0eed859736d5ecf9f326e13fd9b5f78"];
+        assert_eq!(
+            MIGRATIONS.len(),
+            SHIPPED.len(),
+            "record the new migration's hash"
+        );
+        for (index, (sql, expected)) in MIGRATIONS.iter().zip(SHIPPED).enumerate() {
+            let hash: String = Sha256::digest(sql.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(&hash, expected, "migration {} was edited", index + 1);
+        }
+    }
+
+    #[test]
+    fn only_urls_select_postgres() {
+        assert!(is_postgres_url("postgres://db.example/tributary"));
+        assert!(is_postgres_url("postgresql://u@db.example/tributary"));
+        assert!(!is_postgres_url("tributary.db"));
+        assert!(!is_postgres_url("host=db.example dbname=tributary"));
+        assert!(!is_postgres_url("/var/lib/postgres://x.db"));
+        assert!(matches!(
+            PgTarget::parse("tributary.db"),
+            Err(PgError::NotAUrl(_))
+        ));
+    }
+
+    #[test]
+    fn display_never_shows_the_password() {
+        let target = PgTarget::parse(
+            "postgresql://feeds:s3cret@db.example:6543/tributary?sslmode=require&connect_timeout=5",
+        )
+        .expect("valid URL");
+        assert_eq!(
+            target.to_string(),
+            "postgres://feeds@db.example:6543/tributary"
+        );
+        assert!(!format!("{target:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn unix_socket_hosts_and_ports() {
+        let target = PgTarget::parse("postgres://u@%2Frun%2Fpostgresql/db").expect("valid URL");
+        assert_eq!(target.to_string(), "postgres://u@[/run/postgresql]:5432/db");
+        let both = PgTarget::parse("postgres://u@a:1,b:2/db").expect("valid URL");
+        assert_eq!(both.to_string(), "postgres://u@a:1,b:2/db");
+    }
+
+    #[test]
+    fn bad_parameters_are_refused() {
+        assert!(matches!(
+            PgTarget::parse("postgres://u@h/db?sslmode=sometimes"),
+            Err(PgError::Url(_))
+        ));
+    }
+}

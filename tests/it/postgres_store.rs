@@ -1,0 +1,1024 @@
+//! The PostgreSQL backend against a real server the tests start themselves
+//! (`common::postgres`): connecting over TCP and a Unix socket, migrations (once, concurrently,
+//! refusing a newer schema), write transactions taking turns across instances, and the ported
+//! store operations giving the same records as SQLite's for the same calls.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{TimeZone, Utc};
+use rusqlite::types::ValueRef;
+use tributary::config::Config;
+use tributary::dedupe::ItemKeys;
+use tributary::model::{Item, ItemKind, MatchReason, MemberRole, Podcast};
+use tributary::store::postgres::{MIGRATIONS, PgError, PgStore, PgTarget};
+use tributary::store::{NewItem, PollState, Store, StoryChange};
+
+use crate::common::postgres::Cluster;
+
+fn known_version() -> i64 {
+    i64::try_from(MIGRATIONS.len()).expect("a few migrations")
+}
+
+fn open(url: &str) -> PgStore {
+    PgStore::open(&PgTarget::parse(url).expect("valid URL")).expect("open PostgreSQL store")
+}
+
+fn feeds(toml: &str) -> Config {
+    Config::parse(toml, "test").expect("config")
+}
+
+#[test]
+fn migrates_once_over_tcp_and_unix_socket() {
+    let Some(cluster) = Cluster::start("migrates_once_over_tcp_and_unix_socket") else {
+        return;
+    };
+    let url = cluster.database("once");
+    let mut first = open(&url);
+    assert_eq!(first.schema_version().expect("version"), known_version());
+    // Reopening, here through the Unix socket, applies nothing again (a second run of
+    // migration 1 would fail on its CREATE TABLEs).
+    let mut again = open(&cluster.socket_url("once"));
+    assert_eq!(again.schema_version().expect("version"), known_version());
+}
+
+#[test]
+fn instances_starting_at_once_migrate_once() {
+    let Some(cluster) = Cluster::start("instances_starting_at_once_migrate_once") else {
+        return;
+    };
+    let url = cluster.database("race");
+    let target = PgTarget::parse(&url).expect("valid URL");
+    let opened: Vec<Result<PgStore, PgError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| PgStore::open(&target)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    for store in opened {
+        let mut store = store.expect("every instance opens the store");
+        assert_eq!(store.schema_version().expect("version"), known_version());
+    }
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let Some(cluster) = Cluster::start("a_newer_schema_is_refused") else {
+        return;
+    };
+    let url = cluster.database("newer");
+    drop(open(&url));
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    admin
+        .execute("UPDATE tributary_schema SET version = version + 1", &[])
+        .expect("bump version");
+    let refused = PgStore::open(&PgTarget::parse(&url).expect("valid URL"));
+    assert!(
+        matches!(refused, Err(PgError::TooNew { found, .. }) if found == known_version() + 1),
+        "{:?}",
+        refused.err()
+    );
+}
+
+#[test]
+fn sources_sync_as_on_sqlite() {
+    let Some(cluster) = Cluster::start("sources_sync_as_on_sqlite") else {
+        return;
+    };
+    let mut pg = open(&cluster.database("sources"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut sqlite = Store::open(&dir.path().join("t.db")).expect("open SQLite store");
+
+    let steps = [
+        // Two feeds added.
+        "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\nrole = \"origin\"\n\
+         [[feeds]]\nname = \"b\"\nurl = \"https://b.example/feed\"\nrole = \"mirror\"\n",
+        // One feed's URL and the other's role change.
+        "[[feeds]]\nname = \"a\"\nurl = \"https://moved.example/feed\"\nrole = \"origin\"\n\
+         [[feeds]]\nname = \"b\"\nurl = \"https://b.example/feed\"\nrole = \"origin\"\n",
+        // A removed feed keeps its row.
+        "[[feeds]]\nname = \"b\"\nurl = \"https://b.example/feed\"\nrole = \"origin\"\n",
+    ];
+    for toml in steps {
+        let config = feeds(toml);
+        sqlite.sync_sources(&config.feeds).expect("SQLite sync");
+        pg.sync_sources(&config.feeds).expect("PostgreSQL sync");
+        let mut on_sqlite = sqlite.sources().expect("SQLite sources");
+        let mut on_pg = pg.sources().expect("PostgreSQL sources");
+        on_sqlite.sort_by_key(|s| s.id);
+        on_pg.sort_by_key(|s| s.id);
+        assert_eq!(on_pg, on_sqlite, "after syncing:\n{toml}");
+    }
+    assert_eq!(
+        pg.source("a").expect("source a").url,
+        "https://moved.example/feed"
+    );
+    assert!(matches!(
+        pg.source("nope"),
+        Err(PgError::UnknownSource(name)) if name == "nope"
+    ));
+}
+
+/// A poll state with every field set, as a feed that failed after moving might have.
+fn full_state() -> PollState {
+    let at = |day: u32, micros: u32| {
+        Utc.with_ymd_and_hms(2026, 4, day, 9, 30, 15)
+            .single()
+            .expect("valid date")
+            + chrono::Duration::microseconds(i64::from(micros))
+    };
+    PollState {
+        etag: Some("\"v2\"".into()),
+        last_modified: Some("Wed, 01 Apr 2026 09:30:15 GMT".into()),
+        last_status: Some("503".into()),
+        last_attempt_at: Some(at(3, 123_456)),
+        last_success_at: Some(at(2, 1)),
+        last_error: Some("HTTP 503: try later".into()),
+        last_error_at: Some(at(3, 123_456)),
+        consecutive_errors: 4,
+        retry_after: Some(at(4, 0)),
+        min_interval: Some(std::time::Duration::from_secs(3600)),
+        next_due_at: Some(at(4, 0)),
+        gone: false,
+        backfilled: true,
+        moved_to: Some("https://new.example/feed".into()),
+        redirect_candidate: Some("https://newer.example/feed".into()),
+        redirect_seen: 2,
+        item_digests: vec![0, 1, u64::MAX, 0x0123_4567_89ab_cdef],
+    }
+}
+
+#[test]
+fn poll_state_round_trips_as_on_sqlite() {
+    let Some(cluster) = Cluster::start("poll_state_round_trips_as_on_sqlite") else {
+        return;
+    };
+    let mut pg = open(&cluster.database("state"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut sqlite = Store::open(&dir.path().join("t.db")).expect("open SQLite store");
+    let config = feeds("[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n");
+    sqlite.sync_sources(&config.feeds).expect("SQLite sync");
+    pg.sync_sources(&config.feeds).expect("PostgreSQL sync");
+
+    for state in [full_state(), PollState::default()] {
+        let id = pg.source("a").expect("source").id;
+        let mut tx = pg.begin_write().expect("begin");
+        tx.save_poll_state(id, &state).expect("save");
+        tx.commit().expect("commit");
+        let tx = sqlite.begin_write().expect("begin");
+        tx.save_poll_state(id, &state).expect("save");
+        tx.commit().expect("commit");
+
+        let on_pg = pg.source("a").expect("source");
+        assert_eq!(on_pg.state, state);
+        assert_eq!(on_pg, sqlite.source("a").expect("source"));
+    }
+
+    // A write dropped before its commit leaves nothing behind.
+    let id = pg.source("a").expect("source").id;
+    let mut tx = pg.begin_write().expect("begin");
+    tx.save_poll_state(id, &full_state()).expect("save");
+    drop(tx);
+    assert_eq!(pg.source("a").expect("source").state, PollState::default());
+}
+
+#[test]
+fn writes_of_two_instances_take_turns() {
+    let Some(cluster) = Cluster::start("writes_of_two_instances_take_turns") else {
+        return;
+    };
+    let url = cluster.database("turns");
+    let mut first = open(&url);
+    let mut second = open(&url);
+    let second_began = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let held = first.begin_write().expect("first write");
+        let waiter = scope.spawn(|| {
+            let tx = second.begin_write().expect("second write");
+            second_began.store(true, Ordering::SeqCst);
+            tx.commit().expect("second commit");
+        });
+        // Long enough for an unserialised BEGIN to have returned many times over.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert!(
+            !second_began.load(Ordering::SeqCst),
+            "a second instance began writing while the first held the write lock"
+        );
+        held.commit().expect("first commit");
+        waiter.join().expect("second instance");
+    });
+    assert!(second_began.load(Ordering::SeqCst));
+}
+
+/// Every row of a query on SQLite, each column as text (NULL as `None`), numbers written as
+/// PostgreSQL's `::text` writes them.
+fn sqlite_rows(path: &std::path::Path, sql: &str) -> Vec<Vec<Option<String>>> {
+    let conn = rusqlite::Connection::open(path).expect("open SQLite");
+    let mut stmt = conn.prepare(sql).expect("prepare");
+    let columns = stmt.column_count();
+    stmt.query_map([], |row| {
+        (0..columns)
+            .map(|c| {
+                Ok(match row.get_ref(c)? {
+                    ValueRef::Null => None,
+                    ValueRef::Integer(v) => Some(v.to_string()),
+                    ValueRef::Real(v) => Some(v.to_string()),
+                    ValueRef::Text(v) | ValueRef::Blob(v) => {
+                        Some(String::from_utf8_lossy(v).into_owned())
+                    }
+                })
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()
+    })
+    .expect("query")
+    .collect::<rusqlite::Result<_>>()
+    .expect("rows")
+}
+
+/// The same on PostgreSQL.
+fn pg_rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+    client
+        .query(sql, &[])
+        .expect("query")
+        .iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|c| row.get::<_, Option<String>>(c))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn items_and_stories_are_written_as_on_sqlite() {
+    let Some(cluster) = Cluster::start("items_and_stories_are_written_as_on_sqlite") else {
+        return;
+    };
+    let url = cluster.database("items");
+    let mut pg = open(&url);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("t.db");
+    let mut sqlite = Store::open(&db).expect("open SQLite store");
+    let config = feeds(
+        "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n\
+         [[feeds]]\nname = \"m\"\nurl = \"https://m.example/feed\"\nrole = \"mirror\"\n",
+    );
+    sqlite.sync_sources(&config.feeds).expect("SQLite sync");
+    pg.sync_sources(&config.feeds).expect("PostgreSQL sync");
+
+    let day = |d: u32| {
+        Utc.with_ymd_and_hms(2026, 4, d, 9, 0, 0)
+            .single()
+            .expect("valid date")
+    };
+    let item = |source: &str, guid: &str| Item {
+        source: source.into(),
+        guid: guid.into(),
+        link: Some(format!("https://{source}.example/p/{guid}")),
+        title: "Hello, world".into(),
+        authors: vec![],
+        published: Some(day(2)),
+        updated: None,
+        summary: None,
+        content: Some("Some text.".into()),
+        categories: vec![],
+        kind: ItemKind::Post,
+        enclosure: None,
+        duration: None,
+        image: None,
+        podcast: Podcast::default(),
+    };
+    let post = item("a", "1");
+    let mirror = item("m", "x");
+    let keys = ItemKeys {
+        canonical_url: Some("a.example/p/1".into()),
+        title_key: Some("hello world".into()),
+        title_variants: vec!["hello".into()],
+        // A repeated key is stored once, and the extremes of the 64-bit hashes survive.
+        anchors: vec![1, 1, i64::MIN, i64::MAX],
+        title_grams: vec![7, 8],
+        outbound_links: vec!["https://x.example/".into()],
+        enclosure: None,
+        address_key: Some("a.example/p/1".into()),
+    };
+    let sources = sqlite.sources().expect("sources");
+    let (a, m) = (sources[0].id, sources[1].id);
+
+    // The same writes on both: a story, its post, a mirror joining it with an earlier date,
+    // then a new hash for the post.
+    {
+        let tx = sqlite.begin_write().expect("begin");
+        let story = tx
+            .create_story("urn:story:1", day(2), day(3))
+            .expect("story");
+        let row = |source_id, item, reason, score| NewItem {
+            source_id,
+            item,
+            content_hash: "h1",
+            keys: &keys,
+            published: day(2),
+            story_id: story,
+            reason,
+            score,
+            member_role: MemberRole::Post,
+        };
+        tx.insert_item(&row(a, &post, MatchReason::New, 1.0), day(3))
+            .expect("post");
+        tx.insert_item(&row(m, &mirror, MatchReason::Title, 0.75), day(3))
+            .expect("mirror");
+        tx.touch_story(story, day(1), day(4)).expect("touch");
+        let existing = tx.existing(a, "1").expect("existing").expect("stored");
+        tx.set_content_hash(existing.id, "h2").expect("hash");
+        tx.commit().expect("commit");
+    }
+    {
+        let mut tx = pg.begin_write().expect("begin");
+        let story = tx
+            .create_story("urn:story:1", day(2), day(3))
+            .expect("story");
+        let row = |source_id, item, reason, score| NewItem {
+            source_id,
+            item,
+            content_hash: "h1",
+            keys: &keys,
+            published: day(2),
+            story_id: story,
+            reason,
+            score,
+            member_role: MemberRole::Post,
+        };
+        tx.insert_item(&row(a, &post, MatchReason::New, 1.0), day(3))
+            .expect("post");
+        tx.insert_item(&row(m, &mirror, MatchReason::Title, 0.75), day(3))
+            .expect("mirror");
+        tx.touch_story(story, day(1), day(4)).expect("touch");
+        let existing = tx.existing(a, "1").expect("existing").expect("stored");
+        assert_eq!(existing.content_hash, "h1");
+        assert_eq!(existing.published, day(2));
+        tx.set_content_hash(existing.id, "h2").expect("hash");
+        assert!(tx.existing(a, "2").expect("existing").is_none());
+        tx.commit().expect("commit");
+    }
+
+    for (sqlite_sql, pg_sql) in [
+        (
+            "SELECT id, source_id, guid, data, content_hash, canonical_url, title_key, published,
+                    first_seen, changed_at, story_id, match_reason, match_score,
+                    member_role FROM items ORDER BY id",
+            "SELECT id::text, source_id::text, guid, data, content_hash, canonical_url, title_key,
+                    published, first_seen, changed_at, story_id::text, match_reason,
+                    match_score::text, member_role FROM items ORDER BY id",
+        ),
+        (
+            "SELECT id, atom_id, created_at, published, updated_at, merged_into, pinned
+             FROM stories ORDER BY id",
+            "SELECT id::text, atom_id, created_at, published, updated_at, merged_into::text,
+                    pinned::text FROM stories ORDER BY id",
+        ),
+        (
+            "SELECT anchor, item_id FROM text_anchors ORDER BY anchor, item_id",
+            "SELECT anchor::text, item_id::text FROM text_anchors ORDER BY anchor, item_id",
+        ),
+        (
+            "SELECT key, item_id FROM title_keys ORDER BY key, item_id",
+            "SELECT key, item_id::text FROM title_keys ORDER BY key COLLATE \"C\", item_id",
+        ),
+        (
+            "SELECT gram, item_id FROM title_grams ORDER BY gram, item_id",
+            "SELECT gram::text, item_id::text FROM title_grams ORDER BY gram, item_id",
+        ),
+        (
+            "SELECT link, item_id FROM outbound_links ORDER BY link, item_id",
+            "SELECT link, item_id::text FROM outbound_links ORDER BY link COLLATE \"C\", item_id",
+        ),
+    ] {
+        let on_sqlite = sqlite_rows(&db, sqlite_sql);
+        assert!(!on_sqlite.is_empty(), "{sqlite_sql}");
+        assert_eq!(pg_rows(&url, pg_sql), on_sqlite, "{sqlite_sql}");
+    }
+    assert_eq!(
+        pg.sources().expect("sources"),
+        sqlite.sources().expect("sources")
+    );
+}
+
+#[test]
+fn due_feeds_are_claimed_by_one_instance_per_lease() {
+    let Some(cluster) = Cluster::start("due_feeds_are_claimed_by_one_instance_per_lease") else {
+        return;
+    };
+    let url = cluster.database("claims");
+    let mut first = open(&url);
+    let mut second = open(&url);
+    let toml: String = (0..6)
+        .map(|n| format!("[[feeds]]\nname = \"f{n}\"\nurl = \"https://f{n}.example/feed\"\n"))
+        .collect();
+    first.sync_sources(&feeds(&toml).feeds).expect("sync");
+    let now = Utc
+        .with_ymd_and_hms(2026, 4, 10, 12, 0, 0)
+        .single()
+        .expect("valid date");
+    let lease = std::time::Duration::from_secs(600);
+    let ids: Vec<i64> = first
+        .sources()
+        .expect("sources")
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    // f4 is not due until tomorrow and f5 is gone: neither is ever claimed.
+    let mut tx = first.begin_write().expect("begin");
+    tx.save_poll_state(
+        ids[4],
+        &PollState {
+            next_due_at: Some(now + chrono::Duration::days(1)),
+            ..PollState::default()
+        },
+    )
+    .expect("save");
+    tx.save_poll_state(
+        ids[5],
+        &PollState {
+            gone: true,
+            ..PollState::default()
+        },
+    )
+    .expect("save");
+    tx.commit().expect("commit");
+    let due = &ids[..4];
+
+    // Two instances claiming in turn share the due feeds, without overlap.
+    let a = first.claim_due("a", now, lease, 2).expect("claim");
+    let b = second.claim_due("b", now, lease, 10).expect("claim");
+    assert_eq!(a.len(), 2);
+    let mut both: Vec<i64> = a.iter().chain(&b).copied().collect();
+    both.sort_unstable();
+    assert_eq!(both, due);
+    assert!(
+        first
+            .claim_due("a", now, lease, 10)
+            .expect("claim")
+            .is_empty()
+    );
+
+    // A released lease makes the feed claimable at once; the others, never released (as if
+    // their instances died), come back when their lease has passed, and not a moment before.
+    let mut tx = first.begin_write().expect("begin");
+    assert!(tx.release_lease(a[0], "a").expect("release"));
+    assert!(!tx.release_lease(b[0], "a").expect("not a's lease"));
+    tx.commit().expect("commit");
+    assert_eq!(
+        second.claim_due("b", now, lease, 10).expect("claim"),
+        vec![a[0]]
+    );
+    let almost = now + chrono::Duration::seconds(599);
+    assert!(
+        first
+            .claim_due("a", almost, lease, 10)
+            .expect("claim")
+            .is_empty()
+    );
+    let after = now + chrono::Duration::seconds(600);
+    // By then every lease has passed, a's own unreleased one included.
+    assert_eq!(first.claim_due("a", after, lease, 10).expect("claim"), due);
+}
+
+#[test]
+fn a_claim_skips_rows_another_claim_holds() {
+    let Some(cluster) = Cluster::start("a_claim_skips_rows_another_claim_holds") else {
+        return;
+    };
+    let url = cluster.database("skip");
+    let mut store = open(&url);
+    store
+        .sync_sources(
+            &feeds(
+                "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n\
+                 [[feeds]]\nname = \"b\"\nurl = \"https://b.example/feed\"\n",
+            )
+            .feeds,
+        )
+        .expect("sync");
+    let a = store.source("a").expect("source").id;
+    // Another instance in the middle of its claim: a's row is locked, not yet leased.
+    let mut other = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    let mut locking = other.transaction().expect("begin");
+    locking
+        .query("SELECT id FROM sources WHERE id = $1 FOR UPDATE", &[&a])
+        .expect("lock");
+    let now = Utc
+        .with_ymd_and_hms(2026, 4, 10, 12, 0, 0)
+        .single()
+        .expect("valid date");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            // A lease longer than any timestamp (a configuration mistake) saturates.
+            let claimed = store.claim_due("me", now, std::time::Duration::MAX, 10);
+            sender.send(claimed).expect("send");
+        });
+        let claimed = receiver
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a claim waited for another instance's claim instead of skipping its rows")
+            .expect("claim");
+        assert_eq!(claimed.len(), 1);
+        assert_ne!(claimed[0], a);
+        locking.rollback().expect("rollback");
+    });
+}
+
+#[test]
+fn outbox_rows_are_queued_as_on_sqlite() {
+    let Some(cluster) = Cluster::start("outbox_rows_are_queued_as_on_sqlite") else {
+        return;
+    };
+    let url = cluster.database("outbox");
+    let mut pg = open(&url);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("t.db");
+    let mut sqlite = Store::open(&db).expect("open SQLite store");
+    let config = feeds("[[feeds]]\nname = \"pod\"\nurl = \"https://pod.example/feed\"\n");
+    sqlite.sync_sources(&config.feeds).expect("SQLite sync");
+    pg.sync_sources(&config.feeds).expect("PostgreSQL sync");
+    let source = pg.source("pod").expect("source").id;
+    let day = |d: u32| {
+        Utc.with_ymd_and_hms(2026, 4, d, 9, 0, 0)
+            .single()
+            .expect("valid date")
+    };
+    let episode = Item {
+        source: "pod".into(),
+        guid: "ep1".into(),
+        link: None,
+        title: "Episode one".into(),
+        authors: vec![],
+        published: Some(day(1)),
+        updated: None,
+        summary: None,
+        content: None,
+        categories: vec![],
+        kind: ItemKind::Episode,
+        enclosure: None,
+        duration: None,
+        image: None,
+        podcast: Podcast::default(),
+    };
+    let keys = ItemKeys::default();
+    let change = |title: &str| StoryChange::MemberAdded {
+        feed: "m".into(),
+        member_role: "mirror".into(),
+        title: title.into(),
+        link: None,
+    };
+    let mark_attempted = "UPDATE outbox SET attempted_at = '2026-04-02T09:00:00.000000Z'";
+
+    // The same steps on both: a story and its first message (queued twice: kept once), two
+    // changes folded into the unsent first message, then, once it was attempted, a change
+    // that becomes an edit of its own and one more folded into that edit.
+    let tx = sqlite.begin_write().expect("begin");
+    let story = tx.create_story("urn:s", day(1), day(1)).expect("story");
+    tx.insert_item(
+        &NewItem {
+            source_id: source,
+            item: &episode,
+            content_hash: "h",
+            keys: &keys,
+            published: day(1),
+            story_id: story,
+            reason: MatchReason::New,
+            score: 1.0,
+            member_role: MemberRole::Episode,
+        },
+        day(1),
+    )
+    .expect("item");
+    assert!(tx.story_has_audio(story).expect("audio"));
+    for _ in 0..2 {
+        tx.enqueue_notification(story, "hook", "key-1", day(2), day(1))
+            .expect("notify");
+    }
+    assert!(
+        !tx.enqueue_update(story, "hook", &change("a"), day(2), day(1))
+            .expect("fold")
+    );
+    assert!(
+        !tx.enqueue_update(story, "hook", &change("b"), day(2), day(1))
+            .expect("fold")
+    );
+    tx.commit().expect("commit");
+    rusqlite::Connection::open(&db)
+        .expect("open")
+        .execute(mark_attempted, [])
+        .expect("attempted");
+    let tx = sqlite.begin_write().expect("begin");
+    assert!(
+        tx.enqueue_update(story, "hook", &change("c"), day(3), day(2))
+            .expect("edit")
+    );
+    assert!(
+        !tx.enqueue_update(story, "hook", &change("d"), day(3), day(2))
+            .expect("fold")
+    );
+    assert!(
+        !tx.enqueue_update(story, "other", &change("e"), day(3), day(2))
+            .expect("unknown sink")
+    );
+    tx.commit().expect("commit");
+
+    let mut tx = pg.begin_write().expect("begin");
+    let pg_story = tx.create_story("urn:s", day(1), day(1)).expect("story");
+    assert_eq!(pg_story, story);
+    tx.insert_item(
+        &NewItem {
+            source_id: source,
+            item: &episode,
+            content_hash: "h",
+            keys: &keys,
+            published: day(1),
+            story_id: story,
+            reason: MatchReason::New,
+            score: 1.0,
+            member_role: MemberRole::Episode,
+        },
+        day(1),
+    )
+    .expect("item");
+    assert!(tx.story_has_audio(story).expect("audio"));
+    assert_eq!(tx.story_atom_id(story).expect("atom id"), "urn:s");
+    for _ in 0..2 {
+        tx.enqueue_notification(story, "hook", "key-1", day(2), day(1))
+            .expect("notify");
+    }
+    assert!(
+        !tx.enqueue_update(story, "hook", &change("a"), day(2), day(1))
+            .expect("fold")
+    );
+    assert!(
+        !tx.enqueue_update(story, "hook", &change("b"), day(2), day(1))
+            .expect("fold")
+    );
+    tx.commit().expect("commit");
+    postgres::Client::connect(&url, postgres::NoTls)
+        .expect("connect")
+        .execute(mark_attempted, &[])
+        .expect("attempted");
+    let mut tx = pg.begin_write().expect("begin");
+    assert!(
+        tx.enqueue_update(story, "hook", &change("c"), day(3), day(2))
+            .expect("edit")
+    );
+    assert!(
+        !tx.enqueue_update(story, "hook", &change("d"), day(3), day(2))
+            .expect("fold")
+    );
+    assert!(
+        !tx.enqueue_update(story, "other", &change("e"), day(3), day(2))
+            .expect("unknown sink")
+    );
+    tx.commit().expect("commit");
+
+    let on_sqlite = sqlite_rows(
+        &db,
+        "SELECT story_id, sink, idempotency_key, created_at, due_at, attempts, state,
+                last_error, delivered_at, kind, revision, changes, generation, remote_id,
+                attempted_at FROM outbox ORDER BY id",
+    );
+    assert_eq!(on_sqlite.len(), 2);
+    // Not the ids: an insert that conflicts still takes a number from PostgreSQL's identity
+    // (the first message queued twice), so its ids have gaps where SQLite's do not.
+    assert_eq!(
+        pg_rows(
+            &url,
+            "SELECT story_id::text, sink, idempotency_key, created_at, due_at,
+                    attempts::text, state, last_error, delivered_at, kind, revision::text,
+                    changes, generation::text, remote_id, attempted_at FROM outbox ORDER BY id",
+        ),
+        on_sqlite
+    );
+}
+
+#[test]
+fn edits_merges_and_boilerplate_as_on_sqlite() {
+    let Some(cluster) = Cluster::start("edits_merges_and_boilerplate_as_on_sqlite") else {
+        return;
+    };
+    let url = cluster.database("edits");
+    let mut pg = open(&url);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("t.db");
+    let mut sqlite = Store::open(&db).expect("open SQLite store");
+    let config = feeds("[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n");
+    sqlite.sync_sources(&config.feeds).expect("SQLite sync");
+    pg.sync_sources(&config.feeds).expect("PostgreSQL sync");
+    let source = pg.source("a").expect("source").id;
+    let day = |d: u32| {
+        Utc.with_ymd_and_hms(2026, 4, d, 9, 0, 0)
+            .single()
+            .expect("valid date")
+    };
+    let post = |guid: &str, title: &str| Item {
+        source: "a".into(),
+        guid: guid.into(),
+        link: None,
+        title: title.into(),
+        authors: vec![],
+        published: Some(day(2)),
+        updated: None,
+        summary: None,
+        content: Some("Text.".into()),
+        categories: vec![],
+        kind: ItemKind::Post,
+        enclosure: None,
+        duration: None,
+        image: None,
+        podcast: Podcast::default(),
+    };
+    let (first, second) = (post("1", "First"), post("2", "Second"));
+    let edited = post("2", "Second, edited");
+    let keys = |title: &str, anchor: i64| ItemKeys {
+        title_key: Some(title.into()),
+        anchors: vec![anchor],
+        title_grams: vec![anchor + 1],
+        outbound_links: vec![format!("https://{anchor}.example/")],
+        ..ItemKeys::default()
+    };
+    let (first_keys, second_keys, edited_keys) = (
+        keys("first", 10),
+        keys("second", 20),
+        keys("second edited", 30),
+    );
+    let row = |item, keys, story_id, published| NewItem {
+        source_id: source,
+        item,
+        content_hash: "h",
+        keys,
+        published,
+        story_id,
+        reason: MatchReason::New,
+        score: 1.0,
+        member_role: MemberRole::Post,
+    };
+    let shingles: HashSet<u64> = [5, 1, u64::MAX].into_iter().collect();
+
+    // The same steps on both: two stories with a post and a first message each; the second
+    // post is edited, then its story (published earlier) is folded into the first, which
+    // cancels its unsent message; a feed's boilerplate is added to, twice.
+    let tx = sqlite.begin_write().expect("begin");
+    let one = tx.create_story("urn:1", day(2), day(2)).expect("story");
+    let two = tx.create_story("urn:2", day(1), day(2)).expect("story");
+    let item = tx
+        .insert_item(&row(&first, &first_keys, one, day(2)), day(2))
+        .expect("item");
+    let other = tx
+        .insert_item(&row(&second, &second_keys, two, day(1)), day(2))
+        .expect("item");
+    tx.enqueue_notification(one, "hook", "k1", day(2), day(2))
+        .expect("notify");
+    tx.enqueue_notification(two, "hook", "k2", day(2), day(2))
+        .expect("notify");
+    tx.update_item(other, &edited, "h2", &edited_keys, day(1), day(3))
+        .expect("edit");
+    tx.merge_story(two, one, day(4)).expect("merge");
+    tx.add_boilerplate(source, &shingles).expect("boilerplate");
+    tx.add_boilerplate(source, &shingles)
+        .expect("boilerplate again");
+    assert_eq!(tx.boilerplate(source).expect("boilerplate"), shingles);
+    tx.commit().expect("commit");
+
+    let mut tx = pg.begin_write().expect("begin");
+    assert_eq!(
+        tx.create_story("urn:1", day(2), day(2)).expect("story"),
+        one
+    );
+    assert_eq!(
+        tx.create_story("urn:2", day(1), day(2)).expect("story"),
+        two
+    );
+    assert_eq!(
+        tx.insert_item(&row(&first, &first_keys, one, day(2)), day(2))
+            .expect("item"),
+        item
+    );
+    assert_eq!(
+        tx.insert_item(&row(&second, &second_keys, two, day(1)), day(2))
+            .expect("item"),
+        other
+    );
+    tx.enqueue_notification(one, "hook", "k1", day(2), day(2))
+        .expect("notify");
+    tx.enqueue_notification(two, "hook", "k2", day(2), day(2))
+        .expect("notify");
+    tx.update_item(other, &edited, "h2", &edited_keys, day(1), day(3))
+        .expect("edit");
+    tx.merge_story(two, one, day(4)).expect("merge");
+    tx.add_boilerplate(source, &shingles).expect("boilerplate");
+    tx.add_boilerplate(source, &shingles)
+        .expect("boilerplate again");
+    assert_eq!(tx.boilerplate(source).expect("boilerplate"), shingles);
+    tx.commit().expect("commit");
+
+    for (sqlite_sql, pg_sql) in [
+        (
+            "SELECT id, data, content_hash, canonical_url, title_key, published, changed_at,
+                    story_id FROM items ORDER BY id",
+            "SELECT id::text, data, content_hash, canonical_url, title_key, published,
+                    changed_at, story_id::text FROM items ORDER BY id",
+        ),
+        (
+            "SELECT id, published, updated_at, merged_into FROM stories ORDER BY id",
+            "SELECT id::text, published, updated_at, merged_into::text FROM stories ORDER BY id",
+        ),
+        (
+            "SELECT anchor, item_id FROM text_anchors ORDER BY anchor",
+            "SELECT anchor::text, item_id::text FROM text_anchors ORDER BY anchor",
+        ),
+        (
+            "SELECT key, item_id FROM title_keys ORDER BY key",
+            "SELECT key, item_id::text FROM title_keys ORDER BY key",
+        ),
+        (
+            "SELECT gram, item_id FROM title_grams ORDER BY gram",
+            "SELECT gram::text, item_id::text FROM title_grams ORDER BY gram",
+        ),
+        (
+            "SELECT link, item_id FROM outbound_links ORDER BY link",
+            "SELECT link, item_id::text FROM outbound_links ORDER BY link",
+        ),
+        (
+            "SELECT story_id, idempotency_key, state FROM outbox ORDER BY id",
+            "SELECT story_id::text, idempotency_key, state FROM outbox ORDER BY id",
+        ),
+        (
+            "SELECT source_id, shingle FROM boilerplate ORDER BY shingle",
+            "SELECT source_id::text, shingle::text FROM boilerplate ORDER BY shingle",
+        ),
+    ] {
+        let on_sqlite = sqlite_rows(&db, sqlite_sql);
+        assert!(!on_sqlite.is_empty(), "{sqlite_sql}");
+        assert_eq!(pg_rows(&url, pg_sql), on_sqlite, "{sqlite_sql}");
+    }
+}
+
+#[test]
+fn feed_facts_labels_and_transcripts_as_on_sqlite() {
+    let Some(cluster) = Cluster::start("feed_facts_labels_and_transcripts_as_on_sqlite") else {
+        return;
+    };
+    let url = cluster.database("facts");
+    let mut pg = open(&url);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("t.db");
+    let mut sqlite = Store::open(&db).expect("open SQLite store");
+    let config = feeds(
+        "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n\
+         [[feeds]]\nname = \"m\"\nurl = \"https://m.example/feed\"\nrole = \"mirror\"\n",
+    );
+    sqlite.sync_sources(&config.feeds).expect("SQLite sync");
+    pg.sync_sources(&config.feeds).expect("PostgreSQL sync");
+    let source = pg.source("a").expect("source").id;
+    let day = |d: u32| {
+        Utc.with_ymd_and_hms(2026, 4, d, 9, 0, 0)
+            .single()
+            .expect("valid date")
+    };
+    let post = Item {
+        source: "a".into(),
+        guid: "1".into(),
+        link: None,
+        title: "A post".into(),
+        authors: vec![],
+        published: Some(day(2)),
+        updated: None,
+        summary: None,
+        content: Some("Body one.".into()),
+        categories: vec![],
+        kind: ItemKind::Post,
+        enclosure: None,
+        duration: None,
+        image: None,
+        podcast: Podcast::default(),
+    };
+    let keys = ItemKeys::default();
+    let row = |story_id| NewItem {
+        source_id: source,
+        item: &post,
+        content_hash: "h",
+        keys: &keys,
+        published: day(2),
+        story_id,
+        reason: MatchReason::New,
+        score: 1.0,
+        member_role: MemberRole::Post,
+    };
+    let authors = ["Ann".to_owned(), "Bob".to_owned()];
+
+    // The same steps on both: a feed's title and authors (the title kept when a poll brings
+    // none); an item relabelled; transcripts whose words, once had, outlive a later failure,
+    // and whose failure is replaced by words; the item matched by one transcript, then another.
+    let tx = sqlite.begin_write().expect("begin");
+    tx.set_feed_facts(source, Some("Ann's letters"), &authors[..1])
+        .expect("facts");
+    tx.set_feed_facts(source, None, &authors).expect("facts");
+    assert_eq!(tx.feed_authors(source).expect("authors"), authors);
+    let decorations = tx.decorations().expect("decorations");
+    let story = tx.create_story("urn:s", day(2), day(2)).expect("story");
+    let item = tx.insert_item(&row(story), day(2)).expect("item");
+    assert_eq!(
+        tx.recent_bodies(source, 10).expect("bodies"),
+        vec!["Body one.".to_owned()]
+    );
+    tx.relabel(item, MemberRole::Episode, MatchReason::Title, 0.5)
+        .expect("relabel");
+    assert!(!tx.story_pinned(story).expect("pinned"));
+    tx.record_transcript("https://t.example/1", Ok("the words"), day(1))
+        .expect("transcript");
+    tx.record_transcript("https://t.example/1", Err("HTTP 500".into()), day(2))
+        .expect("transcript");
+    tx.record_transcript("https://t.example/2", Err("HTTP 404".into()), day(1))
+        .expect("transcript");
+    tx.record_transcript("https://t.example/2", Ok("later words"), day(2))
+        .expect("transcript");
+    tx.set_item_transcript(item, Some("https://t.example/1"))
+        .expect("item transcript");
+    tx.set_item_transcript(item, Some("https://t.example/2"))
+        .expect("item transcript");
+    assert_eq!(
+        tx.item_transcript(item)
+            .expect("item transcript")
+            .as_deref(),
+        Some("https://t.example/2")
+    );
+    tx.commit().expect("commit");
+
+    let mut tx = pg.begin_write().expect("begin");
+    tx.set_feed_facts(source, Some("Ann's letters"), &authors[..1])
+        .expect("facts");
+    tx.set_feed_facts(source, None, &authors).expect("facts");
+    assert_eq!(tx.feed_authors(source).expect("authors"), authors);
+    assert_eq!(tx.decorations().expect("decorations"), decorations);
+    assert_eq!(
+        tx.create_story("urn:s", day(2), day(2)).expect("story"),
+        story
+    );
+    assert_eq!(tx.insert_item(&row(story), day(2)).expect("item"), item);
+    assert_eq!(
+        tx.recent_bodies(source, 10).expect("bodies"),
+        vec!["Body one.".to_owned()]
+    );
+    tx.relabel(item, MemberRole::Episode, MatchReason::Title, 0.5)
+        .expect("relabel");
+    assert!(!tx.story_pinned(story).expect("pinned"));
+    assert!(matches!(
+        tx.story_pinned(story + 1),
+        Err(PgError::UnknownStory(_))
+    ));
+    tx.record_transcript("https://t.example/1", Ok("the words"), day(1))
+        .expect("transcript");
+    tx.record_transcript("https://t.example/1", Err("HTTP 500".into()), day(2))
+        .expect("transcript");
+    tx.record_transcript("https://t.example/2", Err("HTTP 404".into()), day(1))
+        .expect("transcript");
+    tx.record_transcript("https://t.example/2", Ok("later words"), day(2))
+        .expect("transcript");
+    tx.set_item_transcript(item, Some("https://t.example/1"))
+        .expect("item transcript");
+    tx.set_item_transcript(item, Some("https://t.example/2"))
+        .expect("item transcript");
+    assert_eq!(
+        tx.item_transcript(item)
+            .expect("item transcript")
+            .as_deref(),
+        Some("https://t.example/2")
+    );
+    tx.commit().expect("commit");
+
+    for (sqlite_sql, pg_sql) in [
+        (
+            "SELECT name, feed_title, feed_authors FROM sources ORDER BY id",
+            "SELECT name, feed_title, feed_authors FROM sources ORDER BY id",
+        ),
+        (
+            "SELECT member_role, match_reason, match_score FROM items ORDER BY id",
+            "SELECT member_role, match_reason, match_score::text FROM items ORDER BY id",
+        ),
+        (
+            "SELECT url, fetched_at, words, error FROM transcripts ORDER BY url",
+            "SELECT url, fetched_at, words, error FROM transcripts ORDER BY url",
+        ),
+        (
+            "SELECT item_id, url FROM item_transcripts ORDER BY item_id",
+            "SELECT item_id::text, url FROM item_transcripts ORDER BY item_id",
+        ),
+    ] {
+        let on_sqlite = sqlite_rows(&db, sqlite_sql);
+        assert!(!on_sqlite.is_empty(), "{sqlite_sql}");
+        assert_eq!(pg_rows(&url, pg_sql), on_sqlite, "{sqlite_sql}");
+    }
+    // Deleting an item's transcript match leaves its own text.
+    let mut tx = pg.begin_write().expect("begin");
+    tx.set_item_transcript(item, None).expect("item transcript");
+    assert_eq!(tx.item_transcript(item).expect("item transcript"), None);
+}
