@@ -344,7 +344,11 @@ impl Store {
             .prepare_cached(&format!("{SOURCE_SELECT} WHERE name = ?1"))?;
         names
             .iter()
-            .map(|name| Ok(stmt.query_row([name], source_from_row).optional()?))
+            .map(|name| {
+                Ok(stmt
+                    .query_row([name], |row| source_from_row(row))
+                    .optional()?)
+            })
             .collect()
     }
 
