@@ -21,6 +21,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=harness_path.sh
+. "$root/scripts/bench/harness_path.sh"
 feeds=1000
 rounds=2
 baseline=""
@@ -55,12 +57,7 @@ if [[ -z "$tributary" ]]; then
     tributary="$target_dir/release/tributary"
 fi
 if [[ -z "$harness" ]]; then
-    harness="$(cd "$root" && cargo bench --quiet --bench harness --no-run --message-format=json 2>/dev/null |
-        python3 -c 'import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "harness":
-        print(m["executable"])')"
+    harness="$(harness_path "$root")"
 fi
 [[ -x "$harness" ]] || { echo "could not build benches/harness.rs" >&2; exit 1; }
 

@@ -30,6 +30,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=harness_path.sh
+. "$root/scripts/bench/harness_path.sh"
 feeds=1000
 rounds=3
 compare=0
@@ -88,12 +90,7 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 log "building (cargo build --release, cargo bench --no-run)"
 (cd "$root" && cargo build --release --quiet)
 tributary="$target_dir/release/tributary"
-harness="$(cd "$root" && cargo bench --quiet --bench harness --no-run --message-format=json 2>/dev/null |
-    python3 -c 'import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "harness":
-        print(m["executable"])')"
+harness="$(harness_path "$root")"
 [[ -x "$harness" ]] || { echo "could not build benches/harness.rs" >&2; exit 1; }
 
 # --- work directory, nginx -------------------------------------------------------------------
