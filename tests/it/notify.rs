@@ -173,6 +173,16 @@ fn sink(name: &str, kind: &str, url: &str, extra: &str) -> String {
     format!("[[notify]]\nname = \"{name}\"\nkind = \"{kind}\"\nurl = \"{url}\"\n{extra}\n")
 }
 
+/// A signed webhook sink named `hook` at `receiver`'s `/hook` that asks for follow-ups.
+fn following_hook(receiver: &Receiver) -> String {
+    sink(
+        "hook",
+        "webhook",
+        &receiver.url("/hook"),
+        &format!("secret = \"{SECRET}\"\nevents = [\"story.new\", \"story.updated\"]"),
+    )
+}
+
 struct Scenario {
     feeds: Feeds,
     ws: Workspace,
@@ -1142,12 +1152,7 @@ fn an_episode_arriving_later_edits_each_message_once() {
     let phone = Receiver::new();
     let quiet_phone = Receiver::new();
     let sinks = [
-        sink(
-            "hook",
-            "webhook",
-            &hook.url("/hook"),
-            &format!("secret = \"{SECRET}\"\nevents = [\"story.new\", \"story.updated\"]"),
-        ),
+        following_hook(&hook),
         sink("plain", "webhook", &plain.url("/hook"), ""),
         sink(
             "bot",
@@ -1560,12 +1565,7 @@ fn a_merge_edits_the_survivor_and_points_the_absorbed_message_at_it() {
     // Each Discord message gets an id of its own, so the two edits can be told apart.
     let discord = Receiver::numbered(|n| Reply::ok(format!(r#"{{"id":"{}"}}"#, 500 + n)));
     let sinks = [
-        sink(
-            "hook",
-            "webhook",
-            &hook.url("/hook"),
-            &format!("secret = \"{SECRET}\"\nevents = [\"story.new\", \"story.updated\"]"),
-        ),
+        following_hook(&hook),
         sink(
             "discord",
             "discord",
@@ -1732,12 +1732,7 @@ fn an_edit_is_retried_under_its_own_key_and_honours_retry_after() {
     let hook = Receiver::new();
     let discord = Receiver::answering(Reply::ok(DISCORD_MESSAGE));
     let sinks = [
-        sink(
-            "hook",
-            "webhook",
-            &hook.url("/hook"),
-            &format!("secret = \"{SECRET}\"\nevents = [\"story.new\", \"story.updated\"]"),
-        ),
+        following_hook(&hook),
         sink(
             "discord",
             "discord",
