@@ -37,7 +37,7 @@ mod text;
 mod title;
 mod url;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -145,8 +145,9 @@ pub struct Mentions {
     pub title: Vec<String>,
     /// The words of its text, in order.
     pub text: Vec<String>,
-    /// The writers' names of two words or more (see [`Decorations::full_names`]), to tell a
-    /// guest from a host.
+    /// The writers' names of two words or more that its title or text holds, to tell a guest
+    /// from a host: a host of the show is named on every page about its episodes (a writer
+    /// it does not name cannot be the guest it names either). Sorted.
     pub writers: Vec<String>,
     /// The origin feeds whose own names (title, authors) its title or text holds: a page
     /// about an interview names the show it was on, and a page naming another writer beside
@@ -161,9 +162,14 @@ impl Mentions {
     pub fn new(title: &str, body: Option<&str>, decorations: &Decorations) -> Mentions {
         let title_words = words(title);
         let text = body.map(words).unwrap_or_default();
-        let writers = decorations.full_names();
-        let named = |name: &str| contains_run(&title_words, name) || contains_run(&text, name);
-        let shows = decorations.feeds_named(named);
+        let named: BTreeSet<&str> = decorations
+            .full_names_in(&title_words)
+            .into_iter()
+            .chain(decorations.full_names_in(&text))
+            .map(|(_, name)| name)
+            .collect();
+        let shows = decorations.feeds_named(named.iter().copied());
+        let writers = named.into_iter().map(str::to_owned).collect();
         Mentions {
             shows,
             content: content_words(title, body),

@@ -259,6 +259,11 @@ pub struct Decorations {
     /// item of that feed is, so a page that names another writer is not taken for a page
     /// about it.
     feeds: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// The names of two words or more by their first word, and the origin feeds that call
+    /// themselves each name: a title or text is read for the writers' names in one pass over
+    /// its words, at a cost that does not grow with the number of feeds followed.
+    full_by_first: std::collections::HashMap<String, Vec<String>>,
+    feeds_by_name: std::collections::HashMap<String, std::collections::BTreeSet<String>>,
 }
 
 impl Decorations {
@@ -300,32 +305,67 @@ impl Decorations {
                 words.len() >= 2 && !words.iter().all(|w| STOPWORDS.contains(&w.as_str()))
             })
             .map(|words| words.join(" "));
-        self.feeds
-            .entry(source.to_owned())
-            .or_default()
-            .extend(full);
+        for name in full {
+            self.feeds_by_name
+                .entry(name.clone())
+                .or_default()
+                .insert(source.to_owned());
+            self.feeds
+                .entry(source.to_owned())
+                .or_default()
+                .insert(name);
+        }
     }
 
-    /// The origin feeds whose names (of two words or more) `named` holds, a name being a key
-    /// as in [`Decorations::full_names`], and the feeds that share a name with one of those:
-    /// one writer's show, posts and video channel call themselves differently ("Dwarkesh
-    /// Podcast", "Dwarkesh Patel") but share the author.
-    pub fn feeds_named(&self, named: impl Fn(&str) -> bool) -> Vec<String> {
-        let names: std::collections::BTreeSet<&String> = self
-            .feeds
-            .values()
-            .filter(|names| names.iter().any(|name| named(name)))
+    /// The origin feeds called by one of `named` (names of two words or more, as
+    /// [`Decorations::full_names_in`] finds them), and the feeds that share a name with one of
+    /// those: one writer's show, posts and video channel call themselves differently
+    /// ("Dwarkesh Podcast", "Dwarkesh Patel") but share the author. Sorted.
+    pub fn feeds_named<'a>(&self, named: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        let called = |name: &str| self.feeds_by_name.get(name).into_iter().flatten();
+        let direct: std::collections::BTreeSet<&String> =
+            named.into_iter().flat_map(called).collect();
+        let shared: std::collections::BTreeSet<&String> = direct
+            .iter()
+            .filter_map(|source| self.feeds.get(source.as_str()))
             .flatten()
             .collect();
-        self.feeds
-            .iter()
-            .filter(|(_, theirs)| theirs.iter().any(|name| names.contains(name)))
-            .map(|(source, _)| source.clone())
-            .collect()
+        let all: std::collections::BTreeSet<&String> =
+            shared.iter().flat_map(|name| called(name)).collect();
+        all.into_iter().cloned().collect()
+    }
+
+    /// The writers' names of two words or more that run through `words` (lowercase key
+    /// words), each with where it starts, in the order they start. Looked up by each word
+    /// rather than tried name by name, so the cost is the text's, not the feed list's.
+    pub fn full_names_in<'a, S: AsRef<str>>(&'a self, words: &[S]) -> Vec<(usize, &'a str)> {
+        let mut found = Vec::new();
+        for (at, word) in words.iter().enumerate() {
+            let Some(names) = self.full_by_first.get(word.as_ref()) else {
+                continue;
+            };
+            for name in names {
+                let mut rest = words[at..].iter().map(AsRef::as_ref);
+                if name.split(' ').all(|part| rest.next() == Some(part)) {
+                    found.push((at, name.as_str()));
+                }
+            }
+        }
+        found
     }
 
     fn insert(&mut self, words: &[String]) {
-        if self.names.insert(words.join(" ")) && !self.lengths.contains(&words.len()) {
+        let name = words.join(" ");
+        if !self.names.insert(name.clone()) {
+            return;
+        }
+        if let [first, _, ..] = words {
+            self.full_by_first
+                .entry(first.clone())
+                .or_default()
+                .push(name);
+        }
+        if !self.lengths.contains(&words.len()) {
             self.lengths.push(words.len());
             self.lengths.sort_unstable_by(|a, b| b.cmp(a));
         }
@@ -418,43 +458,27 @@ impl Decorations {
     /// A year ("Simon Willison 2026") is no issue number.
     pub fn issues(&self, title: &str) -> Vec<String> {
         let words = key_words(&title.to_lowercase());
+        let mut named: Vec<(&str, usize)> = self
+            .full_names_in(&words)
+            .into_iter()
+            .map(|(at, name)| (name, at))
+            .collect();
+        // Name by name, as a show's own order would list them, whatever order they appear in.
+        named.sort_unstable();
         let mut found = Vec::new();
-        for name in self.full_names() {
-            let name_words: Vec<&str> = name.split(' ').collect();
-            for (at, run) in words.windows(name_words.len()).enumerate() {
-                if !run
-                    .iter()
-                    .map(String::as_str)
-                    .eq(name_words.iter().copied())
-                {
-                    continue;
-                }
-                let number = words[at + name_words.len()..]
-                    .iter()
-                    .find(|w| !ISSUE_WORDS.contains(&w.as_str()));
-                if let Some(number) = number.filter(|n| is_issue_number(n)) {
-                    let key = format!("{name} {number}");
-                    if !found.contains(&key) {
-                        found.push(key);
-                    }
+        for (name, at) in named {
+            let after = at + name.split(' ').count();
+            let number = words[after..]
+                .iter()
+                .find(|w| !ISSUE_WORDS.contains(&w.as_str()));
+            if let Some(number) = number.filter(|n| is_issue_number(n)) {
+                let key = format!("{name} {number}");
+                if !found.contains(&key) {
+                    found.push(key);
                 }
             }
         }
         found
-    }
-
-    /// The writers' names of two words or more ("dwarkesh patel", "latent space"): a page with
-    /// one of them in its title or text says whose show it is about. A surname alone ("patel")
-    /// is left out: other people carry it.
-    pub fn full_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .names
-            .iter()
-            .filter(|name| name.contains(' '))
-            .cloned()
-            .collect();
-        names.sort_unstable();
-        names
     }
 }
 
@@ -819,6 +843,39 @@ mod tests {
         ));
         assert!(!contains_title("why the ai race is over", "the ai race"));
         assert!(!contains_title("open models", "open models"));
+    }
+
+    #[test]
+    fn writers_names_are_found_word_by_word_and_feeds_by_a_shared_name() {
+        let mut decorations = Decorations::default();
+        decorations.add_for("dwarkesh-podcast", ["Dwarkesh Podcast", "Dwarkesh Patel"]);
+        decorations.add_for("dwarkesh-youtube", ["Dwarkesh Patel"]);
+        decorations.add_for("latent-space", ["Latent Space", "swyx"]);
+        let words = key_words("notes on the dwarkesh podcast with dwarkesh patel, patel says");
+        assert_eq!(
+            decorations.full_names_in(&words),
+            vec![(3, "dwarkesh podcast"), (6, "dwarkesh patel")]
+        );
+        // The podcast's feed names its host, as the video channel does: both are his.
+        assert_eq!(
+            decorations.feeds_named(["dwarkesh podcast"]),
+            vec!["dwarkesh-podcast", "dwarkesh-youtube"]
+        );
+        assert_eq!(
+            decorations.feeds_named(["latent space"]),
+            vec!["latent-space"]
+        );
+        // A surname alone names no feed; a name no feed gave names none.
+        assert!(
+            decorations
+                .feeds_named(["patel", "simon willison"])
+                .is_empty()
+        );
+        assert!(
+            decorations
+                .full_names_in(&key_words("dwarkesh said"))
+                .is_empty()
+        );
     }
 
     #[test]
