@@ -600,7 +600,16 @@ fn fold_earlier_mirrors(
             && !c.story.pinned
             && c.story_id != first_story
     });
+    let mut members = tx.story_candidates(story_id, matching.decorations)?;
     for mirror in alone {
+        // Asked first of this story's members alone: a verdict naming this story needs one of
+        // them to match, and most founding mirrors nearby are about other works, for which
+        // reading the whole window around them would be wasted.
+        let about_us = dedupe::reconsider(mirror, &members, matching.decorations, thresholds)
+            .is_some_and(|(work, ..)| work == story_id);
+        if !about_us {
+            continue;
+        }
         let around = tx.recent_candidates(
             mirror.published,
             thresholds.title_window,
@@ -636,6 +645,7 @@ fn fold_earlier_mirrors(
         follow_up_merge(tx, from, into, matching, summary)?;
         tx.relabel(mirror.item_id, role, reason, score)?;
         story_id = into;
+        members = tx.story_candidates(story_id, matching.decorations)?;
     }
     Ok(())
 }

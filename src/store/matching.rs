@@ -44,23 +44,6 @@ macro_rules! recent {
     };
 }
 
-/// The mirror feeds of the store, as one write sees them (see [`WriteTx::mirrors_with_items`]).
-#[derive(Debug, Default)]
-pub(super) struct Mirrors {
-    /// In the order `sources` listed them, then in the order they stored a first item.
-    with_items: Vec<i64>,
-    without_items: HashSet<i64>,
-}
-
-impl Mirrors {
-    /// Notes that `source_id` stored an item.
-    pub(super) fn stored(&mut self, source_id: i64) {
-        if self.without_items.remove(&source_id) {
-            self.with_items.push(source_id);
-        }
-    }
-}
-
 /// At most this many shingles of one feed are kept as its boilerplate.
 const MAX_BOILERPLATE: usize = 4096;
 
@@ -171,57 +154,52 @@ impl WriteTx<'_> {
     }
 
     /// The mirror items published within `window` of `around` that started a story of their
-    /// own: the summaries that may have come before their work.
+    /// own: the summaries that may have come before their work. At most `recent!()`, nearest
+    /// in time first.
     pub fn recent_founding_mirrors(
         &self,
         around: chrono::DateTime<chrono::Utc>,
         window: chrono::Duration,
         decorations: &Decorations,
     ) -> Result<Vec<Candidate>> {
-        // Feed by feed through (source, published): mirrors are few, and a scan of every item
-        // in the window for the rare founding mirror would cost each new origin item as much as
-        // the window holds. Mirror feeds with no items yet (all of them while a cold poll
-        // writes its origins) are not asked.
-        let mirrors = self.mirrors_with_items()?;
-        let mut stmt = self.tx.prepare_cached(concat!(
-            "SELECT id FROM items WHERE source_id = ?1 AND published BETWEEN ?2 AND ?3
-               AND match_reason = 'new'
-             ORDER BY published DESC LIMIT ",
-            per_key!()
-        ))?;
-        let (from, to) = (timestamp(around - window), timestamp(around + window));
-        let mut ids: Vec<i64> = Vec::new();
-        for source in mirrors {
-            for id in stmt.query_map(params![source, from, to], |row| row.get(0))? {
-                ids.push(id?);
-            }
-        }
+        // Through the partial index of items that founded a story as copies (migration 7),
+        // which holds no origin's item, so a window crowded with origins costs nothing. The
+        // feed's role is asked as it is now: a feed that became an origin founds no mirror
+        // story any more.
+        let ids: Vec<i64> = self
+            .tx
+            .prepare_cached(concat!(
+                "SELECT items.id FROM items JOIN sources ON sources.id = items.source_id
+                 WHERE items.published BETWEEN ?1 AND ?2
+                   AND items.match_reason = 'new' AND coalesce(items.member_role, 'copy') = 'copy'
+                   AND sources.role = 'mirror'
+                 ORDER BY abs(julianday(items.published) - julianday(?3)) LIMIT ",
+                recent!()
+            ))?
+            .query_map(
+                params![
+                    timestamp(around - window),
+                    timestamp(around + window),
+                    timestamp(around)
+                ],
+                |row| row.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
         self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
-    /// The mirror feeds that have stored items, read from `sources` once per write and kept up
-    /// to date as items are stored (a feed's role changes only outside a write).
-    pub(super) fn mirrors_with_items(&self) -> Result<Vec<i64>> {
-        let mut cache = self.mirrors.borrow_mut();
-        let mirrors = match cache.as_mut() {
-            Some(mirrors) => mirrors,
-            None => {
-                let mut mirrors = Mirrors::default();
-                let mut stmt = self
-                    .tx
-                    .prepare_cached("SELECT id, items_seen FROM sources WHERE role = 'mirror'")?;
-                for row in stmt.query_map([], |row| Ok((row.get(0)?, row.get::<_, i64>(1)?)))? {
-                    let (id, items_seen) = row?;
-                    if items_seen > 0 {
-                        mirrors.with_items.push(id);
-                    } else {
-                        mirrors.without_items.insert(id);
-                    }
-                }
-                cache.insert(mirrors)
-            }
-        };
-        Ok(mirrors.with_items.clone())
+    /// The items of one story, as candidates.
+    pub fn story_candidates(
+        &self,
+        story_id: i64,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        let ids: Vec<i64> = self
+            .tx
+            .prepare_cached("SELECT id FROM items WHERE story_id = ?1")?
+            .query_map([story_id], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
     /// Reads stored items as candidates, with their stories' and feeds' facts.

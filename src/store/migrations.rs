@@ -204,4 +204,12 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (hub, feed_url)
     ) WITHOUT ROWID;
     ",
+    // 7 (issue #13): the items a mirror feed stored as a story of their own (a mirror's
+    // implied role is `copy`; items stored before migration 4 have none), by date: every new
+    // origin item asks which of them are about it, and asking each mirror feed in turn cost
+    // every item as much as the feed list is long.
+    r"
+    CREATE INDEX items_founding_copies ON items(published)
+        WHERE match_reason = 'new' AND coalesce(member_role, 'copy') = 'copy';
+    ",
 ];

@@ -355,7 +355,6 @@ impl Store {
     /// Starts a write: one or more whole feeds, committed together.
     pub fn begin_write(&mut self) -> Result<WriteTx<'_>> {
         Ok(WriteTx {
-            mirrors: std::cell::RefCell::new(None),
             tx: self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
@@ -1088,11 +1087,6 @@ fn new_item_params<'a>(
 /// A write in progress. Dropping it without [`WriteTx::commit`] rolls back.
 pub struct WriteTx<'a> {
     tx: rusqlite::Transaction<'a>,
-    /// The mirror feeds, read once per write: every new origin item asks each mirror feed
-    /// that has items for its recent founding items, and reading the list from `sources` for
-    /// every item cost a quarter of a cold poll's ingest at a thousand feeds. Roles change
-    /// only in `sync_sources`, which cannot run while a write holds the store.
-    mirrors: std::cell::RefCell<Option<matching::Mirrors>>,
 }
 
 impl WriteTx<'_> {
@@ -1171,9 +1165,6 @@ impl WriteTx<'_> {
             .prepare_cached(INSERT_ITEM)?
             .execute(rusqlite::params_from_iter(new_item_params(row, data, now)))?;
         let id = self.tx.last_insert_rowid();
-        if let Some(mirrors) = self.mirrors.borrow_mut().as_mut() {
-            mirrors.stored(row.source_id);
-        }
         self.insert_keys(id, row.keys)?;
         self.tx
             .prepare_cached("UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1")?

@@ -86,6 +86,7 @@ fn migrations_are_append_only() {
         "be5b4bb99d4238c11e1df60c9512895e98ea39d5a11cfa11b088163fb472b8b6",
         "38665cf3e1ff9779879725887c3f9c80747cd981abc7b7467fa3ce3000f354ec",
         "795715186a04e95c4fdefb056dcfae8c89c0cd1e757232eab85a46d2fb228677",
+        "45bca6d61854661565cf327a3c64bf5a51e202e1487e37847b03b9ae2cc3d6fa",
     ];
     assert_eq!(
         MIGRATIONS.len(),
@@ -823,9 +824,10 @@ fn every_connection_setting_takes_effect() {
 }
 
 #[test]
-fn a_write_knows_which_mirror_feeds_have_items_as_they_store_them() {
-    // Founding mirrors are looked for only in mirror feeds with items; a mirror's first item
-    // stored earlier in the same write must count, and so must items committed before.
+fn founding_mirrors_are_the_mirror_items_that_started_a_story_within_the_window() {
+    // What a new origin item asks again: a mirror's item that started a story of its own,
+    // committed before or stored earlier in the same write; not an origin's item, not a
+    // mirror item that joined a story, nothing outside the window.
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = open(&dir);
     let sources = with_feeds(
@@ -838,23 +840,52 @@ fn a_write_knows_which_mirror_feeds_have_items_as_they_store_them() {
     );
     let (origin, a, b) = (&sources[0], &sources[1], &sources[2]);
     let context = IngestContext::default();
-    let item = |source: &str, guid: &str| post(source, guid, "A title of its own", "Body.", 2);
-    {
-        let tx = store.begin_write().expect("begin");
-        assert!(tx.mirrors_with_items().expect("mirrors").is_empty());
-        let items = parsed(&[item("origin", "o1")]);
-        ingest::ingest_feed(&tx, origin, None, &items, &context, at(3)).expect("origin");
-        assert!(tx.mirrors_with_items().expect("mirrors").is_empty());
-        let items = parsed(&[item("agg-b", "b1")]);
-        ingest::ingest_feed(&tx, b, None, &items, &context, at(3)).expect("mirror");
-        assert_eq!(tx.mirrors_with_items().expect("mirrors"), vec![b.id]);
-        tx.commit().expect("commit");
-    }
+    let work = "A title of its own about the founding of things";
+    let state = PollState::default();
+    let first = [post("origin", "o1", work, "Body.", 10)];
+    ingest_items(&mut store, origin, &first, &state, &context, at(11));
+    let earlier = [
+        post(
+            "agg-b",
+            "b1",
+            "Something else entirely, told well",
+            "Other.",
+            11,
+        ),
+        post("agg-b", "b2", "A month later, another thing", "Later.", 28),
+    ];
+    ingest_items(&mut store, b, &earlier, &state, &context, at(28));
+    let founding = |tx: &crate::store::WriteTx<'_>| -> Vec<String> {
+        let mut guids: Vec<String> = tx
+            .recent_founding_mirrors(
+                at(10),
+                chrono::Duration::days(3),
+                &crate::dedupe::Decorations::default(),
+            )
+            .expect("founding mirrors")
+            .into_iter()
+            .map(|c| format!("{}:{}", c.source, c.title))
+            .collect();
+        guids.sort();
+        guids
+    };
     let tx = store.begin_write().expect("begin");
-    assert_eq!(tx.mirrors_with_items().expect("mirrors"), vec![b.id]);
-    let items = parsed(&[item("agg-a", "a1")]);
-    ingest::ingest_feed(&tx, a, None, &items, &context, at(3)).expect("mirror");
-    assert_eq!(tx.mirrors_with_items().expect("mirrors"), vec![b.id, a.id]);
+    assert_eq!(
+        founding(&tx),
+        vec!["agg-b:Something else entirely, told well"]
+    );
+    let items = parsed(&[
+        post("agg-a", "a1", work, "Body.", 10),
+        post("agg-a", "a2", "A summary in words of its own", "Own.", 9),
+    ]);
+    ingest::ingest_feed(&tx, a, None, &items, &context, at(12)).expect("mirror");
+    assert_eq!(
+        founding(&tx),
+        vec![
+            "agg-a:A summary in words of its own",
+            "agg-b:Something else entirely, told well"
+        ]
+    );
 }
 
 /// The outbox rows of one story and sink: (kind, revision, state, number of changes).
