@@ -423,7 +423,7 @@ fn ingest_item(
         // No key led anywhere. A rewrite under its own headline may quote the work, and a
         // summary in its own words may still name what one recent work's text does: both are
         // looked for among the items of the last days.
-        let recent = tx.recent_candidates(
+        let mut recent = tx.recent_candidates(
             probe.published,
             thresholds.mirror_window,
             matching.decorations,
@@ -432,6 +432,14 @@ fn ingest_item(
         all.extend(recent.iter().cloned());
         decision = dedupe::decide(&probe, &all, thresholds);
         if decision == Decision::New {
+            // A summary may come weeks after the work it sums up (`dedupe::summary_in_time`):
+            // the items of the weeks before it are read too.
+            let half = thresholds.content_window / 2;
+            recent.extend(tx.recent_candidates(
+                probe.published - half,
+                half,
+                matching.decorations,
+            )?);
             let words = dedupe::content_words(&item.title, item.body());
             decision = dedupe::decide_by_words(&probe, &words, &recent, thresholds);
         }

@@ -989,7 +989,7 @@ const SUMMARY_MARGIN: f64 = 0.15;
 /// the recent work whose meaningful words its text shares most of, when that one is clearly
 /// ahead of every other. The work is an origin item, or a story of mirrors alone (a work no
 /// origin feed carries). `words` are the probe's [`content_words`]; `candidates` are the items
-/// published within days of it.
+/// published around it (see [`summary_in_time`] for which of them count).
 pub fn decide_by_words(
     probe: &Probe,
     words: &HashSet<String>,
@@ -1079,6 +1079,23 @@ pub fn reconsider(
     }
 }
 
+/// Whether a summary published at `published` may be about `work` by its words alone: within
+/// days either way (a directory lists an episode the days it airs, sometimes before the origin
+/// feed is read), or up to `content_window` after one of the writers' own items (a summary site
+/// or a reader's notes come weeks later, under a title of their own; nothing sums a work up
+/// weeks before it exists, and a story of mirrors alone is no writer's dated work).
+pub fn summary_in_time(
+    published: DateTime<Utc>,
+    work: &Candidate,
+    thresholds: &Thresholds,
+) -> bool {
+    let after = published - work.published;
+    after.abs() <= thresholds.title_window
+        || work.role == Role::Origin
+            && after > Duration::zero()
+            && after <= thresholds.content_window
+}
+
 /// The story a summary from `source` published at `published` is about, by its `words`:
 /// the best-matched one if it shares enough and is clearly ahead of every other.
 fn summarised_work(
@@ -1099,7 +1116,7 @@ fn summarised_work(
             && candidate.source != source
             && Some(candidate.story_id) != own_story
             && !candidate.story.sources.iter().any(|s| s == source)
-            && (published - candidate.published).abs() <= thresholds.title_window;
+            && summary_in_time(published, candidate, thresholds);
         if !usable {
             continue;
         }
