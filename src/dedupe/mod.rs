@@ -64,7 +64,8 @@ pub struct Thresholds {
     /// directory lists an episode days after it aired.
     pub mirror_window: Duration,
     /// Near-identical text matches only this close in time (a re-run a year later is new), and
-    /// a retelling that quotes one passage more than `min_quoted_passages` too.
+    /// a retelling that quotes one passage more than `min_quoted_passages` too, and a summary in
+    /// its own words comes at most this long after the writer's item it sums up.
     pub content_window: Duration,
     /// Containment at or above which texts are the same work.
     pub content_threshold: f64,
