@@ -1044,6 +1044,17 @@ pub fn summarised_by(
     )
 }
 
+/// Whether a stored mirror's own words share enough with a work's `words` (its
+/// [`content_words`]) that it may be a summary of it: the cheap first look before the mirror is
+/// asked by [`summarised_by`] among every work around it.
+pub fn may_summarise(mirror: &Candidate, words: &HashSet<String>) -> bool {
+    let title = mirror.title_keys.first().map_or("", String::as_str);
+    let theirs = content_words(title, mirror.body.as_deref());
+    let fewest = theirs.len().min(words.len());
+    fewest >= MIN_SUMMARY_WORDS
+        && theirs.intersection(words).count() as f64 / fewest as f64 >= SUMMARY_WORDS_SHARED
+}
+
 /// Asks again which work a stored mirror that started a story of its own is about, once more
 /// items are stored around it (`around`: the items published within days of it): the verdict
 /// it would have had, had it come after them, by every evidence but links (which the store

@@ -723,6 +723,35 @@ fn a_summary_weeks_after_a_writers_item_joins_it_but_not_before_it_nor_a_month_o
         joined(&decide_by_words(&close, &words, &[mirrored], &thresholds)),
         Some((1, MatchReason::Words))
     );
+    // Stored first, the notes are found again from the essay's side by the same words; an
+    // essay on bread finds nothing in them.
+    let stored_notes = candidate_as(2, &notes, day(15), Role::Mirror);
+    assert!(may_summarise(
+        &stored_notes,
+        &content_words(&post.title, post.body())
+    ));
+    let bread = item(
+        "Starters",
+        Some("https://a.example/2"),
+        Some(
+            "<p>Sourdough starters ferment rye flour with wild yeast and lactobacilli; bakers \
+             discard half daily, watch bubbles, and bake boules in Dutch ovens. Hydration, levain \
+             timing, autolyse and scoring shape crumb and crust in every loaf.</p>",
+        ),
+    );
+    assert!(!may_summarise(
+        &stored_notes,
+        &content_words(&bread.title, bread.body())
+    ));
+    assert_eq!(
+        summarised_by(
+            &stored_notes,
+            &[candidate_as(1, &post, day(1), Role::Origin)],
+            &thresholds
+        )
+        .map(|(story, _)| story),
+        Some(1)
+    );
 }
 
 #[test]
