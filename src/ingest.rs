@@ -423,7 +423,7 @@ fn ingest_item(
         // No key led anywhere. A rewrite under its own headline may quote the work, and a
         // summary in its own words may still name what one recent work's text does: both are
         // looked for among the items of the last days.
-        let recent = tx.recent_candidates(
+        let mut recent = tx.recent_candidates(
             probe.published,
             thresholds.mirror_window,
             matching.decorations,
@@ -432,6 +432,14 @@ fn ingest_item(
         all.extend(recent.iter().cloned());
         decision = dedupe::decide(&probe, &all, thresholds);
         if decision == Decision::New {
+            // A summary may come weeks after the work it sums up (`dedupe::summary_in_time`):
+            // the items of the weeks before it are read too.
+            let half = thresholds.content_window / 2;
+            recent.extend(tx.recent_candidates(
+                probe.published - half,
+                half,
+                matching.decorations,
+            )?);
             let words = dedupe::content_words(&item.title, item.body());
             decision = dedupe::decide_by_words(&probe, &words, &recent, thresholds);
         }
@@ -522,6 +530,74 @@ fn ingest_item(
     summary.new_items += 1;
     if source.role == Role::Origin {
         fold_earlier_mirrors(tx, story_id, published, matching, summary)?;
+        let words = dedupe::content_words(&item.title, item.body());
+        fold_later_summaries(tx, story_id, published, &words, matching, summary)?;
+    }
+    Ok(())
+}
+
+/// Summaries that sum up a writer's item weeks after it (see [`dedupe::summary_in_time`]) but
+/// were stored before it (its feed was polled later) started stories of their own, and
+/// [`fold_earlier_mirrors`] asks again only the mirrors of the days around the item: each one
+/// of the following weeks whose words read like the item's (`words`) is asked, among every work
+/// of the weeks before it, which one it sums up, so that it ends where it would have ended had
+/// it come after.
+fn fold_later_summaries(
+    tx: &WriteTx<'_>,
+    mut story_id: i64,
+    published: DateTime<Utc>,
+    words: &std::collections::HashSet<String>,
+    matching: &Matching<'_>,
+    summary: &mut IngestSummary,
+) -> Result<(), StoreError> {
+    let thresholds = &matching.context.thresholds;
+    let half = thresholds.content_window / 2;
+    let later = tx.recent_founding_mirrors(published + half, half, matching.decorations)?;
+    let first_story = story_id;
+    let alone = later.iter().filter(|c| {
+        c.role == Role::Mirror
+            && c.reason == MatchReason::New
+            && !c.story.has_origin
+            && !c.story.pinned
+            && c.story_id != first_story
+            && c.published - published > thresholds.title_window
+            && dedupe::may_summarise(c, words)
+    });
+    for mirror in alone {
+        let before = tx.recent_candidates(mirror.published - half, half, matching.decorations)?;
+        let Some((work, score)) = dedupe::summarised_by(mirror, &before, thresholds) else {
+            continue;
+        };
+        let ours = tx.story_facts(story_id)?;
+        if work != story_id
+            || ours.pinned
+            || mirror
+                .story
+                .sources
+                .iter()
+                .any(|s| ours.sources.contains(s))
+        {
+            continue;
+        }
+        let (from, into) = if mirror.story_id < story_id {
+            (story_id, mirror.story_id)
+        } else {
+            (mirror.story_id, story_id)
+        };
+        tracing::info!(
+            from,
+            into,
+            "an earlier summary sums up this work; merging the stories"
+        );
+        tx.merge_story(from, into, matching.now)?;
+        follow_up_merge(tx, from, into, matching, summary)?;
+        tx.relabel(
+            mirror.item_id,
+            MemberRole::Summary,
+            MatchReason::Words,
+            score,
+        )?;
+        story_id = into;
     }
     Ok(())
 }

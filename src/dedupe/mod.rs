@@ -64,7 +64,8 @@ pub struct Thresholds {
     /// directory lists an episode days after it aired.
     pub mirror_window: Duration,
     /// Near-identical text matches only this close in time (a re-run a year later is new), and
-    /// a retelling that quotes one passage more than `min_quoted_passages` too.
+    /// a retelling that quotes one passage more than `min_quoted_passages` too, and a summary in
+    /// its own words comes at most this long after the writer's item it sums up.
     pub content_window: Duration,
     /// Containment at or above which texts are the same work.
     pub content_threshold: f64,
@@ -995,7 +996,7 @@ const SUMMARY_MARGIN: f64 = 0.15;
 /// the recent work whose meaningful words its text shares most of, when that one is clearly
 /// ahead of every other. The work is an origin item, or a story of mirrors alone (a work no
 /// origin feed carries). `words` are the probe's [`content_words`]; `candidates` are the items
-/// published within days of it.
+/// published around it (see [`summary_in_time`] for which of them count).
 pub fn decide_by_words(
     probe: &Probe,
     words: &HashSet<String>,
@@ -1049,6 +1050,17 @@ pub fn summarised_by(
     )
 }
 
+/// Whether a stored mirror's own words share enough with a work's `words` (its
+/// [`content_words`]) that it may be a summary of it: the cheap first look before the mirror is
+/// asked by [`summarised_by`] among every work around it.
+pub fn may_summarise(mirror: &Candidate, words: &HashSet<String>) -> bool {
+    let title = mirror.title_keys.first().map_or("", String::as_str);
+    let theirs = content_words(title, mirror.body.as_deref());
+    let fewest = theirs.len().min(words.len());
+    fewest >= MIN_SUMMARY_WORDS
+        && theirs.intersection(words).count() as f64 / fewest as f64 >= SUMMARY_WORDS_SHARED
+}
+
 /// Asks again which work a stored mirror that started a story of its own is about, once more
 /// items are stored around it (`around`: the items published within days of it): the verdict
 /// it would have had, had it come after them, by every evidence but links (which the store
@@ -1085,6 +1097,23 @@ pub fn reconsider(
     }
 }
 
+/// Whether a summary published at `published` may be about `work` by its words alone: within
+/// days either way (a directory lists an episode the days it airs, sometimes before the origin
+/// feed is read), or up to `content_window` after one of the writers' own items (a summary site
+/// or a reader's notes come weeks later, under a title of their own; nothing sums a work up
+/// weeks before it exists, and a story of mirrors alone is no writer's dated work).
+pub fn summary_in_time(
+    published: DateTime<Utc>,
+    work: &Candidate,
+    thresholds: &Thresholds,
+) -> bool {
+    let after = published - work.published;
+    after.abs() <= thresholds.title_window
+        || work.role == Role::Origin
+            && after > Duration::zero()
+            && after <= thresholds.content_window
+}
+
 /// The story a summary from `source` published at `published` is about, by its `words`:
 /// the best-matched one if it shares enough and is clearly ahead of every other.
 fn summarised_work(
@@ -1105,7 +1134,7 @@ fn summarised_work(
             && candidate.source != source
             && Some(candidate.story_id) != own_story
             && !candidate.story.sources.iter().any(|s| s == source)
-            && (published - candidate.published).abs() <= thresholds.title_window;
+            && summary_in_time(published, candidate, thresholds);
         if !usable {
             continue;
         }

@@ -649,7 +649,7 @@ fn a_summary_in_its_own_words_joins_the_work_it_names_only_when_clearly_ahead() 
         ),
         Decision::New
     );
-    // An origin item never joins this way, nor a mirror a week away.
+    // An origin item never joins this way.
     let origin_probe = Probe {
         role: Role::Origin,
         ..probe.clone()
@@ -658,13 +658,99 @@ fn a_summary_in_its_own_words_joins_the_work_it_names_only_when_clearly_ahead() 
         decide_by_words(&origin_probe, &words, &stored, &Thresholds::default()),
         Decision::New
     );
-    let later = Probe {
-        published: day(12),
-        ..probe
+}
+
+#[test]
+fn a_summary_weeks_after_a_writers_item_joins_it_but_not_before_it_nor_a_month_on() {
+    let essay = "<p>Lighthouse keepers trimmed wicks nightly, logged storms in diaries, and \
+        polished Fresnel lenses. Automation replaced keepers with clockwork rotation, electric \
+        lamps, photocells and radio beacons. Museums now occupy towers at Cape Hatteras, \
+        Portland Head and Split Rock, where visitors climb spiral stairs.</p>";
+    let post = item("The last keepers", Some("https://a.example/1"), Some(essay));
+    let notes = item(
+        "Reading notes, week 3",
+        Some("https://notes.example/3"),
+        Some(
+            "<p>Keepers once trimmed wicks and polished Fresnel lenses and kept storm diaries; \
+             clockwork rotation, electric lamps, photocells and radio beacons replaced them. \
+             Towers at Cape Hatteras, Portland Head and Split Rock became museums with spiral \
+             stairs.</p>",
+        ),
+    );
+    let words = content_words(&notes.title, notes.body());
+    let thresholds = Thresholds::default();
+    let at = |when| {
+        let probe = probe(&notes, Role::Mirror, when);
+        joined(&decide_by_words(
+            &probe,
+            &words,
+            &[candidate_as(1, &post, day(1), Role::Origin)],
+            &thresholds,
+        ))
+    };
+    // Reader's notes two weeks after the essay sum it up.
+    assert_eq!(at(day(15)), Some((1, MatchReason::Words)));
+    // Notes a week before an item are not about it, nor notes more than a month after it.
+    let before = Probe {
+        published: day(1) - Duration::days(8),
+        ..probe(&notes, Role::Mirror, day(1))
     };
     assert_eq!(
-        decide_by_words(&later, &words, &stored, &Thresholds::default()),
+        decide_by_words(
+            &before,
+            &words,
+            &[candidate_as(1, &post, day(1), Role::Origin)],
+            &thresholds
+        ),
         Decision::New
+    );
+    assert_eq!(at(day(1) + Duration::days(31)), None);
+    // Weeks on, only a writer's own item is a work the notes can be about: a story of
+    // mirrors alone is no dated work of anyone's.
+    let mirrored = candidate_as(1, &post, day(1), Role::Mirror);
+    let weeks_on = probe(&notes, Role::Mirror, day(15));
+    assert_eq!(
+        decide_by_words(
+            &weeks_on,
+            &words,
+            std::slice::from_ref(&mirrored),
+            &thresholds
+        ),
+        Decision::New
+    );
+    let close = probe(&notes, Role::Mirror, day(3));
+    assert_eq!(
+        joined(&decide_by_words(&close, &words, &[mirrored], &thresholds)),
+        Some((1, MatchReason::Words))
+    );
+    // Stored first, the notes are found again from the essay's side by the same words; an
+    // essay on bread finds nothing in them.
+    let stored_notes = candidate_as(2, &notes, day(15), Role::Mirror);
+    assert!(may_summarise(
+        &stored_notes,
+        &content_words(&post.title, post.body())
+    ));
+    let bread = item(
+        "Starters",
+        Some("https://a.example/2"),
+        Some(
+            "<p>Sourdough starters ferment rye flour with wild yeast and lactobacilli; bakers \
+             discard half daily, watch bubbles, and bake boules in Dutch ovens. Hydration, levain \
+             timing, autolyse and scoring shape crumb and crust in every loaf.</p>",
+        ),
+    );
+    assert!(!may_summarise(
+        &stored_notes,
+        &content_words(&bread.title, bread.body())
+    ));
+    assert_eq!(
+        summarised_by(
+            &stored_notes,
+            &[candidate_as(1, &post, day(1), Role::Origin)],
+            &thresholds
+        )
+        .map(|(story, _)| story),
+        Some(1)
     );
 }
 

@@ -254,7 +254,7 @@ pub(super) fn explain(settings: &Settings, story: &ExplainedStory) -> Markup {
             dt { "Mirror window" }
             dd { (duration(thresholds.mirror_window)) ": title and quotation evidence involving a mirror counts only this close in time" }
             dt { "Content window" }
-            dd { (duration(thresholds.content_window)) ": near-identical text matches only this close in time" }
+            dd { (duration(thresholds.content_window)) ": near-identical text matches only this close in time, and a summary in its own words at most this long after the work" }
             dt { "Content threshold" }
             dd { (thresholds.content_threshold) ": the share of text two items must share to be one work" }
             dt { "Disagreement" }

@@ -53,7 +53,8 @@ use crate::common::server::{Reply, TestServer};
 const TUNE_PRECISION_FLOOR: f64 = 0.99;
 /// Pairwise recall the matcher must keep on each set of the `tune` split (raised, never
 /// lowered). Per set, so that a harder set joining the split does not lower the others' floors.
-/// Measured: latent-space 0.974, simon-willison 0.935, dwarkesh 0.885 (in both poll orders).
+/// Measured: latent-space 0.974, simon-willison 0.935, dwarkesh 0.885 (0.894 once summaries
+/// weeks after their work count), in both poll orders.
 /// The Lex Fridman set came last, scored blind (the matcher above, before any change it
 /// prompted) at P 1.000 R 0.791 in both poll orders; with a show's numbered episode as
 /// evidence it measures R 0.884, and the whole tune split P 1.000 R 0.909 (holdout unchanged).
@@ -66,12 +67,20 @@ const TUNE_PRECISION_FLOOR: f64 = 0.99;
 /// holdout P 1.000 R 0.885 (unchanged); the Gary Marcus set R 0.983 in both orders, the Lex
 /// Fridman set 1.000 polled at once and still 0.884 mirrors first (an undated summary is not
 /// asked again), which is what its floor holds to.
+/// The Cognitive Revolution set (a podcast with the host's second show: directories, summary
+/// sites, a copy of the second show's site, the host as a guest elsewhere, a dated daily series,
+/// crossovers from other shows) was scored blind at P 1.000 R 0.975 in both poll orders; the
+/// tune split with it measured P 1.000 R 0.934 (0.924 mirrors first), holdout P 1.000 R 0.885.
+/// With summaries up to a month after a writer's item asked by their words (and asked again
+/// when the item comes after them): tune P 1.000 R 0.939 (0.928 mirrors first), the Dwarkesh
+/// set 0.894 in both orders, holdout P 1.000 R 0.885 (0.885).
 const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
     ("latent-space", 0.94),
     ("simon-willison", 0.90),
-    ("dwarkesh", 0.85),
+    ("dwarkesh", 0.86),
     ("lex-fridman", 0.84),
     ("marcus-on-ai", 0.95),
+    ("cognitive-revolution", 0.95),
 ];
 /// Pairwise precision on the `holdout` split (raised, never lowered).
 const HOLDOUT_PRECISION_FLOOR: f64 = 0.99;

@@ -479,3 +479,90 @@ fn offline_default_config_still_exits_zero_with_a_summary() {
         "an empty merged feed is still written"
     );
 }
+
+/// A writer's feed of two essays a week apart, and a reader's notes on the first, in words of
+/// their own, two weeks after it.
+fn essays_and_notes() -> TestServer {
+    let item = |link: &str, title: &str, date: &str, text: &str| {
+        format!(
+            "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
+             <pubDate>{date}</pubDate><description><![CDATA[{text}]]></description></item>"
+        )
+    };
+    let channel = |title: &str, items: &[String]| {
+        format!(
+            "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>{title}</title>\
+             <link>https://example.org/</link>{}</channel></rss>",
+            items.concat()
+        )
+    };
+    let origin = channel(
+        "Harbour Notes",
+        &[
+            item(
+                "https://harbour.example/p/the-last-keepers",
+                "The last keepers",
+                "Mon, 02 Mar 2026 09:00:00 GMT",
+                "<p>Lighthouse keepers trimmed wicks nightly, logged storms in diaries, and \
+                 polished Fresnel lenses. Automation replaced keepers with clockwork rotation, \
+                 electric lamps, photocells and radio beacons. Museums now occupy towers at Cape \
+                 Hatteras, Portland Head and Split Rock, where visitors climb spiral stairs.</p>",
+            ),
+            item(
+                "https://harbour.example/p/starters",
+                "Starters",
+                "Mon, 23 Feb 2026 09:00:00 GMT",
+                "<p>Sourdough starters ferment rye flour with wild yeast and lactobacilli; bakers \
+                 discard half daily, watch bubbles, and bake boules in Dutch ovens. Hydration, \
+                 levain timing, autolyse and scoring shape crumb and crust in every loaf.</p>",
+            ),
+        ],
+    );
+    let notes = channel(
+        "A reader's notes",
+        &[item(
+            "https://notes.example/week-3",
+            "Reading notes, week 3",
+            "Mon, 16 Mar 2026 09:00:00 GMT",
+            "<p>Keepers once trimmed wicks and polished Fresnel lenses and kept storm diaries; \
+             clockwork rotation, electric lamps, photocells and radio beacons replaced them. \
+             Towers at Cape Hatteras, Portland Head and Split Rock became museums with spiral \
+             stairs.</p>",
+        )],
+    );
+    TestServer::start(move |request| match request.path() {
+        "/origin.xml" => Reply::ok(origin.clone().into_bytes()),
+        "/notes.xml" => Reply::ok(notes.clone().into_bytes()),
+        _ => Reply::not_found(),
+    })
+}
+
+#[test]
+fn a_summary_weeks_after_its_work_joins_it_whichever_feed_is_polled_first() {
+    let server = essays_and_notes();
+    let origin = ("harbour", server.url("/origin.xml").to_string(), "origin");
+    let notes = ("notes", server.url("/notes.xml").to_string(), "mirror");
+    let expected: BTreeSet<BTreeSet<String>> = [
+        vec![
+            "https://harbour.example/p/the-last-keepers",
+            "https://notes.example/week-3",
+        ],
+        vec!["https://harbour.example/p/starters"],
+    ]
+    .iter()
+    .map(|links| links.iter().map(|l| (*l).to_owned()).collect())
+    .collect();
+    let orders: &[&[&[usize]]] = &[&[&[0, 1]], &[&[1], &[0, 1]], &[&[0], &[0, 1]]];
+    for order in orders {
+        let ws = Workspace::new();
+        for step in *order {
+            let polled: Vec<(&str, String, &str)> = step
+                .iter()
+                .map(|i| [origin.clone(), notes.clone()][*i].clone())
+                .collect();
+            let config = ws.write_config("t.toml", &polled, "");
+            assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
+        }
+        assert_eq!(groupings(&ws.merged_feed()), expected, "order {order:?}");
+    }
+}
