@@ -117,6 +117,8 @@ pub enum StoreError {
     },
     #[error("story `{other}` was already merged into story {into}")]
     AlreadyMerged { other: String, into: i64 },
+    #[error(transparent)]
+    Postgres(#[from] postgres::PgError),
 }
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;

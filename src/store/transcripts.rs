@@ -7,6 +7,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+use super::postgres::{PgError, PgTarget};
+use super::sql::postgres_text;
 use super::{BUSY_TIMEOUT, Result, StoreError, WriteTx, parse_timestamp, timestamp};
 
 /// What the cache holds for a URL.
@@ -22,8 +24,21 @@ pub enum CachedTranscript {
 /// The cache as a poll's fetch tasks read it: a read-only connection of its own, since the
 /// store's connection belongs to the writer, and a lookup must not wait for a write.
 pub struct TranscriptCache {
-    conn: parking_lot::Mutex<Connection>,
+    conn: parking_lot::Mutex<CacheConn>,
 }
+
+enum CacheConn {
+    Sqlite(Connection),
+    /// The lookup is prepared when the cache opens: it is the only statement, and preparing
+    /// it per lookup would double each lookup's round trips.
+    Postgres {
+        client: postgres::Client,
+        lookup: postgres::Statement,
+    },
+}
+
+/// A URL's cached words and when they were fetched, on either backend.
+const LOOKUP: &str = "SELECT words, fetched_at FROM transcripts WHERE url = ?1";
 
 impl TranscriptCache {
     pub fn open(path: &Path) -> Result<TranscriptCache> {
@@ -38,16 +53,34 @@ impl TranscriptCache {
         .map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         Ok(TranscriptCache {
-            conn: parking_lot::Mutex::new(conn),
+            conn: parking_lot::Mutex::new(CacheConn::Sqlite(conn)),
+        })
+    }
+
+    /// The cache of a PostgreSQL store, on a connection of its own. The blocking client must
+    /// not be used on a tokio worker thread (docs/postgres.md, "Status").
+    pub fn open_postgres(target: &PgTarget) -> Result<TranscriptCache> {
+        let mut client = target.connect()?;
+        let lookup = client
+            .prepare(&postgres_text(LOOKUP))
+            .map_err(PgError::from)?;
+        Ok(TranscriptCache {
+            conn: parking_lot::Mutex::new(CacheConn::Postgres { client, lookup }),
         })
     }
 
     pub fn lookup(&self, url: &str) -> Result<Option<CachedTranscript>> {
-        let conn = self.conn.lock();
-        let row: Option<(Option<String>, String)> = conn
-            .prepare_cached("SELECT words, fetched_at FROM transcripts WHERE url = ?1")?
-            .query_row([url], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?;
+        let row: Option<(Option<String>, String)> = match &mut *self.conn.lock() {
+            CacheConn::Sqlite(conn) => conn
+                .prepare_cached(LOOKUP)?
+                .query_row([url], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?,
+            CacheConn::Postgres { client, lookup } => client
+                .query_opt(&*lookup, &[&url])
+                .map_err(PgError::from)?
+                .map(|row| Ok::<_, PgError>((row.try_get(0)?, row.try_get(1)?)))
+                .transpose()?,
+        };
         Ok(row.map(|(words, at)| match words {
             Some(words) => CachedTranscript::Words(words),
             None => CachedTranscript::Failed {

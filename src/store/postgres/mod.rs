@@ -6,6 +6,7 @@
 //! runs its own current-thread runtime per client, so it must not be called on a tokio worker
 //! thread without `block_in_place` (see docs/postgres.md, "Status").
 
+mod matching;
 mod migrations;
 
 use std::collections::{HashMap, HashSet};
@@ -18,6 +19,7 @@ use thiserror::Error;
 use super::sql::{postgres_params, postgres_text};
 use chrono::{DateTime, Utc};
 
+use super::matching::{MAX_BOILERPLATE, Mirrors};
 use super::{
     EXISTING_ITEM, ExistingItem, INSERT_ITEM, NewItem, PollState, SAVE_POLL_STATE, SOURCE_SELECT,
     SourceRecord, StoryChange, UPSERT_SOURCE, changes_json, existing_from_row, item_json,
@@ -28,9 +30,6 @@ use crate::dedupe::{Decorations, ItemKeys, hash_from_sql, hash_to_sql};
 use crate::model::{Item, MatchReason, MemberRole};
 
 pub use migrations::MIGRATIONS;
-
-/// As `matching::MAX_BOILERPLATE`: the most boilerplate shingles kept per feed.
-const MAX_BOILERPLATE: usize = 4096;
 
 /// The advisory lock (a key of PostgreSQL's one shared 64-bit lock space) under which
 /// migrations run, so that instances starting at once apply each migration once: "tribmigr".
@@ -75,6 +74,14 @@ pub enum PgError {
     Item(#[source] serde_json::Error),
     #[error("no story `{0}`")]
     UnknownStory(i64),
+    #[error("no item {0}")]
+    UnknownItem(i64),
+    #[error("stored item {id} is corrupt: {source}")]
+    CorruptItem {
+        id: i64,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("outbox row {id} holds changes that cannot be read: {source}")]
     CorruptChanges {
         id: i64,
@@ -304,6 +311,7 @@ impl PgStore {
         Ok(PgWriteTx {
             tx,
             prepared: &mut self.prepared,
+            mirrors: None,
         })
     }
 
@@ -366,6 +374,8 @@ impl PgStore {
 pub struct PgWriteTx<'a> {
     tx: postgres::Transaction<'a>,
     prepared: &'a mut Prepared,
+    /// As `WriteTx`'s: the mirror feeds, read once per write.
+    mirrors: Option<Mirrors>,
 }
 
 impl PgWriteTx<'_> {
@@ -431,6 +441,9 @@ impl PgWriteTx<'_> {
             .tx
             .query_one(&statement, &postgres_params(&params))?
             .try_get(0)?;
+        if let Some(mirrors) = self.mirrors.as_mut() {
+            mirrors.stored(row.source_id);
+        }
         self.insert_keys(id, row.keys)?;
         self.execute(
             "UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1",
