@@ -11,7 +11,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use rusqlite::{OptionalExtension, params};
 
 use super::{
-    ResolvedStory, Result, Store, StoreError, WriteTx, parse_timestamp, resolve_story, timestamp,
+    ResolvedStory, Result, SqliteTx, Store, StoreError, parse_timestamp, resolve_story, timestamp,
 };
 use crate::ingest::split_story_atom_id;
 use crate::model::MatchReason;
@@ -88,7 +88,8 @@ impl Store {
     /// remaining member's.
     pub fn split_item(&mut self, item_id: i64, now: DateTime<Utc>) -> Result<Correction> {
         let write = self.begin_write()?;
-        let tx = &write.tx;
+        let sqlite = write.sqlite("stories split")?;
+        let tx = &sqlite.tx;
         let (left, source, guid): (i64, String, String) = tx
             .query_row(
                 "SELECT items.story_id, sources.name, items.guid
@@ -143,7 +144,7 @@ impl Store {
             other: left,
             at: now,
         };
-        write.record_correction(&correction)?;
+        sqlite.record_correction(&correction)?;
         write.commit()?;
         Ok(correction)
     }
@@ -160,10 +161,11 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Correction> {
         let write = self.begin_write()?;
+        let sqlite = write.sqlite("stories merge")?;
         let unknown = |key: &str| StoreError::UnknownStory(key.to_owned());
         let ResolvedStory { head: kept, .. } =
-            resolve_story(&write.tx, story)?.ok_or_else(|| unknown(story))?;
-        let folded = resolve_story(&write.tx, other)?.ok_or_else(|| unknown(other))?;
+            resolve_story(&sqlite.tx, story)?.ok_or_else(|| unknown(story))?;
+        let folded = resolve_story(&sqlite.tx, other)?.ok_or_else(|| unknown(other))?;
         if folded.found != folded.head {
             return Err(StoreError::AlreadyMerged {
                 other: other.to_owned(),
@@ -180,13 +182,13 @@ impl Store {
         }
         // Every item of `other` is now in `story` because a person said so; the member that
         // started `other` in particular no longer started the story it is in.
-        write.tx.execute(
+        sqlite.tx.execute(
             "UPDATE items SET match_reason = ?2, match_score = 1.0 WHERE story_id = ?1",
             params![folded, MatchReason::Manual.as_str()],
         )?;
         write.merge_story(folded, kept, now)?;
         // A pin on `other` protected its members from being folded elsewhere; they keep it.
-        write.tx.execute(
+        sqlite.tx.execute(
             "UPDATE stories SET pinned = max(pinned, (SELECT pinned FROM stories WHERE id = ?2))
              WHERE id = ?1",
             params![kept, folded],
@@ -198,18 +200,18 @@ impl Store {
             other: folded,
             at: now,
         };
-        write.record_correction(&correction)?;
+        sqlite.record_correction(&correction)?;
         write.commit()?;
         Ok(correction)
     }
 
     /// The corrections that touched a story, on either side, oldest first.
     pub fn corrections_of(&self, story_id: i64) -> Result<Vec<Correction>> {
-        corrections_of(&self.conn, story_id)
+        corrections_of(self.sqlite("corrections")?, story_id)
     }
 }
 
-impl WriteTx<'_> {
+impl SqliteTx<'_> {
     /// Whether a person fixed this story's members (a split made it, or it absorbed such a
     /// story by hand). The matcher never folds a pinned story into another story, nor another
     /// story into it, so a correction outlives every later poll.

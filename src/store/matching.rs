@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rusqlite::{OptionalExtension, params};
 
 use super::sql::SqlRow;
-use super::{Result, StoreError, WriteTx, parse_timestamp, sql_limit, timestamp};
+use super::{Result, SqliteTx, StoreError, parse_timestamp, sql_limit, timestamp};
 use crate::dedupe::{
     Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts, address_key, enclosure_key,
     hash_from_sql, hash_to_sql, link_fragment, title_keys,
@@ -312,7 +312,7 @@ pub(super) const ITEMS_AT: &str = "SELECT id, story_id FROM items WHERE canonica
 pub(super) const STORY_OF_ITEM: &str = "SELECT story_id FROM items WHERE id = ?1";
 pub(super) const LINKS_OF_ITEM: &str = "SELECT link FROM outbound_links WHERE item_id = ?1";
 
-impl<'t> LinkReads for &WriteTx<'t> {
+impl<'t> LinkReads for &SqliteTx<'t> {
     type Error = StoreError;
 
     fn items_at(&mut self, canonical_url: &str) -> Result<Vec<(i64, i64)>> {
@@ -345,7 +345,7 @@ impl<'t> LinkReads for &WriteTx<'t> {
     }
 }
 
-impl WriteTx<'_> {
+impl SqliteTx<'_> {
     /// Stored items that share a dedupe key with the probe: the same canonical URL, one of its
     /// title keys, a title gram, a text anchor, the same audio file, or a link either way.
     /// Their titles are read again with `decorations`, which may have learned names since they

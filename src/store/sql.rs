@@ -46,6 +46,7 @@ pub trait SqlRow {
     fn text(&self, column: usize) -> Result<String, Self::Error>;
     fn opt_text(&self, column: usize) -> Result<Option<String>, Self::Error>;
     fn opt_blob(&self, column: usize) -> Result<Option<Vec<u8>>, Self::Error>;
+    fn f64(&self, column: usize) -> Result<f64, Self::Error>;
 
     /// A 0/1 column as a boolean; any non-zero value is true, as rusqlite reads it.
     fn flag(&self, column: usize) -> Result<bool, Self::Error> {
@@ -67,6 +68,9 @@ impl SqlRow for rusqlite::Row<'_> {
     fn opt_text(&self, column: usize) -> rusqlite::Result<Option<String>> {
         self.get(column)
     }
+    fn f64(&self, column: usize) -> rusqlite::Result<f64> {
+        self.get(column)
+    }
     fn opt_blob(&self, column: usize) -> rusqlite::Result<Option<Vec<u8>>> {
         self.get(column)
     }
@@ -84,6 +88,9 @@ impl SqlRow for postgres::Row {
         self.try_get(column)
     }
     fn opt_text(&self, column: usize) -> Result<Option<String>, postgres::Error> {
+        self.try_get(column)
+    }
+    fn f64(&self, column: usize) -> Result<f64, postgres::Error> {
         self.try_get(column)
     }
     fn opt_blob(&self, column: usize) -> Result<Option<Vec<u8>>, postgres::Error> {

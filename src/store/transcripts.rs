@@ -7,9 +7,12 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::postgres::{PgError, PgTarget};
+use super::postgres::{OffRuntime, PgError};
 use super::sql::postgres_text;
-use super::{BUSY_TIMEOUT, Result, StoreError, WriteTx, parse_timestamp, timestamp};
+use super::{
+    BUSY_TIMEOUT, Result, SqliteTx, StorageTarget, StoreError, on_postgres, parse_timestamp,
+    timestamp,
+};
 
 /// What the cache holds for a URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +35,7 @@ enum CacheConn {
     /// The lookup is prepared when the cache opens: it is the only statement, and preparing
     /// it per lookup would double each lookup's round trips.
     Postgres {
-        client: postgres::Client,
+        client: OffRuntime<postgres::Client>,
         lookup: postgres::Statement,
     },
 }
@@ -41,7 +44,24 @@ enum CacheConn {
 const LOOKUP: &str = "SELECT words, fetched_at FROM transcripts WHERE url = ?1";
 
 impl TranscriptCache {
-    pub fn open(path: &Path) -> Result<TranscriptCache> {
+    pub fn open(target: impl Into<StorageTarget>) -> Result<TranscriptCache> {
+        let conn = match target.into() {
+            StorageTarget::Sqlite(path) => CacheConn::Sqlite(TranscriptCache::open_sqlite(&path)?),
+            StorageTarget::Postgres(target) => on_postgres(|| {
+                let mut client = target.connect()?;
+                let lookup = client.prepare(&postgres_text(LOOKUP))?;
+                Ok(CacheConn::Postgres {
+                    client: OffRuntime::new(client),
+                    lookup,
+                })
+            })?,
+        };
+        Ok(TranscriptCache {
+            conn: parking_lot::Mutex::new(conn),
+        })
+    }
+
+    fn open_sqlite(path: &Path) -> Result<Connection> {
         let open_err = |source| StoreError::Open {
             path: path.to_owned(),
             source,
@@ -52,21 +72,7 @@ impl TranscriptCache {
         )
         .map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        Ok(TranscriptCache {
-            conn: parking_lot::Mutex::new(CacheConn::Sqlite(conn)),
-        })
-    }
-
-    /// The cache of a PostgreSQL store, on a connection of its own. The blocking client must
-    /// not be used on a tokio worker thread (docs/postgres.md, "Status").
-    pub fn open_postgres(target: &PgTarget) -> Result<TranscriptCache> {
-        let mut client = target.connect()?;
-        let lookup = client
-            .prepare(&postgres_text(LOOKUP))
-            .map_err(PgError::from)?;
-        Ok(TranscriptCache {
-            conn: parking_lot::Mutex::new(CacheConn::Postgres { client, lookup }),
-        })
+        Ok(conn)
     }
 
     pub fn lookup(&self, url: &str) -> Result<Option<CachedTranscript>> {
@@ -75,11 +81,12 @@ impl TranscriptCache {
                 .prepare_cached(LOOKUP)?
                 .query_row([url], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()?,
-            CacheConn::Postgres { client, lookup } => client
-                .query_opt(&*lookup, &[&url])
-                .map_err(PgError::from)?
-                .map(|row| Ok::<_, PgError>((row.try_get(0)?, row.try_get(1)?)))
-                .transpose()?,
+            CacheConn::Postgres { client, lookup } => on_postgres(|| {
+                client
+                    .query_opt(&*lookup, &[&url])?
+                    .map(|row| Ok::<_, PgError>((row.try_get(0)?, row.try_get(1)?)))
+                    .transpose()
+            })?,
         };
         Ok(row.map(|(words, at)| match words {
             Some(words) => CachedTranscript::Words(words),
@@ -90,7 +97,7 @@ impl TranscriptCache {
     }
 }
 
-impl WriteTx<'_> {
+impl SqliteTx<'_> {
     /// Keeps what a transcript fetch brought: its words, or the error. Words once had are
     /// never replaced by a later failure.
     pub fn record_transcript(

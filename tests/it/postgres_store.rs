@@ -12,7 +12,9 @@ use tributary::config::Config;
 use tributary::dedupe::{Candidate, ItemKeys, Probe};
 use tributary::model::{Enclosure, Item, ItemKind, MatchReason, MemberRole, Podcast, Role};
 use tributary::store::postgres::{MIGRATIONS, PgError, PgStore, PgTarget};
-use tributary::store::{NewItem, PollState, Store, StoryChange, TranscriptCache};
+use tributary::store::{
+    NewItem, PollState, StorageTarget, Store, StoreError, StoryChange, TranscriptCache,
+};
 
 use crate::common::postgres::Cluster;
 
@@ -90,7 +92,7 @@ fn sources_sync_as_on_sqlite() {
     };
     let mut pg = open(&cluster.database("sources"));
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut sqlite = Store::open(&dir.path().join("t.db")).expect("open SQLite store");
+    let mut sqlite = Store::open(dir.path().join("t.db")).expect("open SQLite store");
 
     let steps = [
         // Two feeds added.
@@ -158,7 +160,7 @@ fn poll_state_round_trips_as_on_sqlite() {
     };
     let mut pg = open(&cluster.database("state"));
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut sqlite = Store::open(&dir.path().join("t.db")).expect("open SQLite store");
+    let mut sqlite = Store::open(dir.path().join("t.db")).expect("open SQLite store");
     let config = feeds("[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n");
     sqlite.sync_sources(&config.feeds).expect("SQLite sync");
     pg.sync_sources(&config.feeds).expect("PostgreSQL sync");
@@ -1373,8 +1375,10 @@ fn matching_reads_as_on_sqlite() {
 
     // The transcript cache reads the same on both.
     let sqlite_cache = TranscriptCache::open(&db).expect("SQLite cache");
-    let pg_cache =
-        TranscriptCache::open_postgres(&PgTarget::parse(&url).expect("valid URL")).expect("cache");
+    let pg_cache = TranscriptCache::open(StorageTarget::Postgres(
+        PgTarget::parse(&url).expect("valid URL"),
+    ))
+    .expect("cache");
     for url in ["https://pod.example/12.vtt", "https://pod.example/none.vtt"] {
         assert_eq!(
             pg_cache.lookup(url).expect("lookup"),
@@ -1387,5 +1391,58 @@ fn matching_reads_as_on_sqlite() {
             .lookup("https://pod.example/12.vtt")
             .expect("lookup")
             .is_some()
+    );
+}
+
+#[test]
+fn the_store_answers_on_runtime_threads_and_refuses_a_current_thread_runtime() {
+    let Some(cluster) =
+        Cluster::start("the_store_answers_on_runtime_threads_and_refuses_a_current_thread_runtime")
+    else {
+        return;
+    };
+    let target =
+        StorageTarget::Postgres(PgTarget::parse(&cluster.database("runtime")).expect("valid URL"));
+    let config = feeds("[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n");
+
+    // On a task of a multi-thread runtime, where the blocking client's own `block_on` would
+    // panic if the store did not step off the worker first.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let on_task = target.clone();
+    let (sources, cached) = runtime
+        .block_on(runtime.spawn(async move {
+            let mut store = Store::open(on_task.clone()).expect("open on a task");
+            store.sync_sources(&config.feeds).expect("sync");
+            let tx = store.begin_write().expect("begin");
+            let at = Utc
+                .with_ymd_and_hms(2026, 4, 1, 9, 0, 0)
+                .single()
+                .expect("valid date");
+            tx.record_transcript("https://t.example/1", Ok("words"), at)
+                .expect("transcript");
+            tx.commit().expect("commit");
+            let cache = TranscriptCache::open(on_task).expect("cache on a task");
+            (
+                store.sources().expect("sources"),
+                cache.lookup("https://t.example/1").expect("lookup"),
+            )
+        }))
+        .expect("task");
+    assert_eq!(sources.len(), 1);
+    assert!(cached.is_some());
+
+    // A current-thread runtime has no worker to hand its tasks to: an error, not a panic.
+    let current = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let refused = current.block_on(async { Store::open(target.clone()) });
+    assert!(
+        matches!(refused, Err(StoreError::Unsupported(_))),
+        "{:?}",
+        refused.err()
     );
 }

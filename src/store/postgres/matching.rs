@@ -25,7 +25,7 @@ impl PgWriteTx<'_> {
         sqlite_text: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<postgres::Row>> {
-        let statement = self.prepared.get(&mut self.tx, sqlite_text, "")?;
+        let statement = self.prepared.get(&mut *self.tx, sqlite_text, "")?;
         Ok(self.tx.query(&statement, params)?)
     }
 

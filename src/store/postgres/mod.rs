@@ -92,6 +92,59 @@ pub enum PgError {
 
 type Result<T, E = PgError> = std::result::Result<T, E>;
 
+/// A value of the blocking client (a connection, a transaction) whose drop talks to the server
+/// through the client's own `block_on` (closing the connection, rolling back), which panics
+/// on a thread that is running tokio tasks. Dropped here off the runtime instead: through
+/// `block_in_place` on a multi-thread runtime, on a scoped thread of its own on a
+/// current-thread one.
+pub(super) struct OffRuntime<T: Send>(Option<T>);
+
+impl<T: Send> OffRuntime<T> {
+    pub(super) fn new(value: T) -> OffRuntime<T> {
+        OffRuntime(Some(value))
+    }
+
+    fn into_inner(mut self) -> T {
+        self.0
+            .take()
+            .expect("an OffRuntime holds its value until it is dropped")
+    }
+}
+
+impl<T: Send> std::ops::Deref for OffRuntime<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.0
+            .as_ref()
+            .expect("an OffRuntime holds its value until it is dropped")
+    }
+}
+
+impl<T: Send> std::ops::DerefMut for OffRuntime<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.0
+            .as_mut()
+            .expect("an OffRuntime holds its value until it is dropped")
+    }
+}
+
+impl<T: Send> Drop for OffRuntime<T> {
+    fn drop(&mut self) {
+        let Some(value) = self.0.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(move || drop(value));
+            }
+            Ok(_) => std::thread::scope(|scope| {
+                scope.spawn(move || drop(value));
+            }),
+            Err(_) => drop(value),
+        }
+    }
+}
+
 /// Statements prepared on a connection, by their text. `postgres` prepares a `&str` statement
 /// on every call (a round trip more than executing it); the store's statements are constants,
 /// so each is prepared once per connection, as rusqlite's `prepare_cached` does for SQLite.
@@ -103,7 +156,7 @@ impl Prepared {
     /// followed by `suffix` (`" RETURNING id"` where SQLite reads `last_insert_rowid()`).
     fn get(
         &mut self,
-        tx: &mut postgres::Transaction<'_>,
+        tx: &mut impl postgres::GenericClient,
         sqlite_text: &str,
         suffix: &str,
     ) -> Result<postgres::Statement> {
@@ -126,7 +179,18 @@ pub fn is_postgres_url(text: &str) -> bool {
 /// A PostgreSQL database to connect to: a libpq-style URL, parsed.
 #[derive(Clone)]
 pub struct PgTarget {
-    config: postgres::Config,
+    /// Boxed: it is large, and a target sits in every `Config`.
+    config: Box<postgres::Config>,
+    /// As written, for telling two targets apart (`postgres::Config` cannot be compared); it
+    /// may hold the password, so it is never shown.
+    url: String,
+}
+
+/// The same URL: what a config reload compares to tell that `[storage] database` changed.
+impl PartialEq for PgTarget {
+    fn eq(&self, other: &Self) -> bool {
+        self.url == other.url
+    }
 }
 
 impl PgTarget {
@@ -136,12 +200,15 @@ impl PgTarget {
         if !is_postgres_url(url) {
             return Err(PgError::NotAUrl(url.to_owned()));
         }
-        let mut config: postgres::Config = url.parse().map_err(PgError::Url)?;
+        let mut config: Box<postgres::Config> = Box::new(url.parse().map_err(PgError::Url)?);
         if config.get_application_name().is_none() {
             // So that `pg_stat_activity` tells tributary's connections from others'.
             config.application_name("tributary");
         }
-        Ok(PgTarget { config })
+        Ok(PgTarget {
+            config,
+            url: url.to_owned(),
+        })
     }
 
     /// Connects, with TLS as `sslmode` asks (rustls, the Mozilla roots; docs/postgres.md).
@@ -208,7 +275,7 @@ impl fmt::Debug for PgTarget {
 /// A store on PostgreSQL. It becomes the PostgreSQL arm of `Store`'s connection when the
 /// remaining operations are ported (docs/postgres.md, "Status").
 pub struct PgStore {
-    client: postgres::Client,
+    client: OffRuntime<postgres::Client>,
     prepared: Prepared,
     target: PgTarget,
 }
@@ -217,7 +284,7 @@ impl PgStore {
     /// Connects and brings the schema up to date.
     pub fn open(target: &PgTarget) -> Result<PgStore> {
         let mut store = PgStore {
-            client: target.connect()?,
+            client: OffRuntime::new(target.connect()?),
             prepared: Prepared::default(),
             target: target.clone(),
         };
@@ -309,7 +376,7 @@ impl PgStore {
         let mut tx = self.client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&INGEST_LOCK])?;
         Ok(PgWriteTx {
-            tx,
+            tx: OffRuntime::new(tx),
             prepared: &mut self.prepared,
             mirrors: None,
         })
@@ -359,6 +426,36 @@ impl PgStore {
         Ok(rows.iter().map(source_from_row).collect::<Result<_, _>>()?)
     }
 
+    /// As `Store::sources_named`: one record per name, `None` for a name not stored.
+    pub fn sources_named(&mut self, names: &[&str]) -> Result<Vec<Option<SourceRecord>>> {
+        let statement = self.prepared.get(
+            &mut *self.client,
+            &format!("{SOURCE_SELECT} WHERE name = ?1"),
+            "",
+        )?;
+        names
+            .iter()
+            .map(|name| {
+                Ok(self
+                    .client
+                    .query_opt(&statement, &[name])?
+                    .map(|row| source_from_row(&row))
+                    .transpose()?)
+            })
+            .collect()
+    }
+
+    /// The rows of a statement written as SQLite text, prepared once per connection: for the
+    /// `Store` readers whose two dialects differ only in that rewrite.
+    pub(in crate::store) fn query(
+        &mut self,
+        sqlite_text: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>> {
+        let statement = self.prepared.get(&mut *self.client, sqlite_text, "")?;
+        Ok(self.client.query(&statement, params)?)
+    }
+
     pub fn source(&mut self, name: &str) -> Result<SourceRecord> {
         let text = postgres_text(&format!("{SOURCE_SELECT} WHERE name = ?1"));
         self.client
@@ -372,7 +469,7 @@ impl PgStore {
 /// A write in progress on PostgreSQL; dropped without [`PgWriteTx::commit`], it rolls back.
 /// Its methods are `WriteTx`'s, with the same statements where the dialects agree.
 pub struct PgWriteTx<'a> {
-    tx: postgres::Transaction<'a>,
+    tx: OffRuntime<postgres::Transaction<'a>>,
     prepared: &'a mut Prepared,
     /// As `WriteTx`'s: the mirror feeds, read once per write.
     mirrors: Option<Mirrors>,
@@ -380,12 +477,12 @@ pub struct PgWriteTx<'a> {
 
 impl PgWriteTx<'_> {
     fn execute(&mut self, sqlite_text: &str, params: &[super::sql::Value<'_>]) -> Result<u64> {
-        let statement = self.prepared.get(&mut self.tx, sqlite_text, "")?;
+        let statement = self.prepared.get(&mut *self.tx, sqlite_text, "")?;
         Ok(self.tx.execute(&statement, &postgres_params(params))?)
     }
 
     pub fn existing(&mut self, source_id: i64, guid: &str) -> Result<Option<ExistingItem>> {
-        let statement = self.prepared.get(&mut self.tx, EXISTING_ITEM, "")?;
+        let statement = self.prepared.get(&mut *self.tx, EXISTING_ITEM, "")?;
         Ok(self
             .tx
             .query_opt(&statement, &[&source_id, &guid])?
@@ -401,7 +498,7 @@ impl PgWriteTx<'_> {
         now: DateTime<Utc>,
     ) -> Result<i64> {
         let statement = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "INSERT INTO stories (atom_id, created_at, published, updated_at) VALUES (?1, ?2, ?3, ?2)",
             " RETURNING id",
         )?;
@@ -436,7 +533,7 @@ impl PgWriteTx<'_> {
         let params = new_item_params(row, item_json(row.item).map_err(PgError::Item)?, now);
         let statement = self
             .prepared
-            .get(&mut self.tx, INSERT_ITEM, " RETURNING id")?;
+            .get(&mut *self.tx, INSERT_ITEM, " RETURNING id")?;
         let id: i64 = self
             .tx
             .query_one(&statement, &postgres_params(&params))?
@@ -464,28 +561,28 @@ impl PgWriteTx<'_> {
             .map(String::as_str)
             .collect();
         let anchors = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "INSERT INTO text_anchors (anchor, item_id) SELECT unnest(?1::bigint[]), ?2
              ON CONFLICT DO NOTHING",
             "",
         )?;
         self.tx.execute(&anchors, &[&keys.anchors, &item_id])?;
         let titles = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "INSERT INTO title_keys (key, item_id) SELECT unnest(?1::text[]), ?2
              ON CONFLICT DO NOTHING",
             "",
         )?;
         self.tx.execute(&titles, &[&readings, &item_id])?;
         let grams = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "INSERT INTO title_grams (gram, item_id) SELECT unnest(?1::bigint[]), ?2
              ON CONFLICT DO NOTHING",
             "",
         )?;
         self.tx.execute(&grams, &[&keys.title_grams, &item_id])?;
         let links = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "INSERT INTO outbound_links (link, item_id) SELECT unnest(?1::text[]), ?2
              ON CONFLICT DO NOTHING",
             "",
@@ -567,7 +664,7 @@ impl PgWriteTx<'_> {
     /// As `WriteTx::boilerplate`: the passages a feed repeats in its items.
     pub fn boilerplate(&mut self, source_id: i64) -> Result<HashSet<u64>> {
         let statement = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "SELECT shingle FROM boilerplate WHERE source_id = ?1",
             "",
         )?;
@@ -582,7 +679,7 @@ impl PgWriteTx<'_> {
     /// smallest first.
     pub fn add_boilerplate(&mut self, source_id: i64, shingles: &HashSet<u64>) -> Result<()> {
         let count = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "SELECT count(*) FROM boilerplate WHERE source_id = ?1",
             "",
         )?;
@@ -592,7 +689,7 @@ impl PgWriteTx<'_> {
         sorted.sort_unstable();
         let added: Vec<i64> = sorted.into_iter().take(room).map(hash_to_sql).collect();
         let insert = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "INSERT INTO boilerplate (source_id, shingle) SELECT ?1, unnest(?2::bigint[])
              ON CONFLICT DO NOTHING",
             "",
@@ -604,7 +701,7 @@ impl PgWriteTx<'_> {
     /// As `WriteTx::recent_bodies`: the texts of a feed's newest items.
     pub fn recent_bodies(&mut self, source_id: i64, limit: usize) -> Result<Vec<String>> {
         let statement = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "SELECT data FROM items WHERE source_id = ?1 ORDER BY published DESC, id DESC LIMIT ?2",
             "",
         )?;
@@ -625,7 +722,7 @@ impl PgWriteTx<'_> {
     /// As `WriteTx::decorations`: what the origin feeds say of themselves.
     pub fn decorations(&mut self) -> Result<Decorations> {
         let statement = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "SELECT name, feed_title, feed_authors FROM sources WHERE role = 'origin'",
             "",
         )?;
@@ -661,7 +758,7 @@ impl PgWriteTx<'_> {
     /// As `WriteTx::feed_authors`.
     pub fn feed_authors(&mut self, source_id: i64) -> Result<Vec<String>> {
         let statement = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "SELECT feed_authors FROM sources WHERE id = ?1",
             "",
         )?;
@@ -720,7 +817,7 @@ impl PgWriteTx<'_> {
     /// As `WriteTx::item_transcript`.
     pub fn item_transcript(&mut self, item_id: i64) -> Result<Option<String>> {
         let statement = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "SELECT url FROM item_transcripts WHERE item_id = ?1",
             "",
         )?;
@@ -749,9 +846,11 @@ impl PgWriteTx<'_> {
 
     /// As `WriteTx::story_pinned`.
     pub fn story_pinned(&mut self, story_id: i64) -> Result<bool> {
-        let statement =
-            self.prepared
-                .get(&mut self.tx, "SELECT pinned FROM stories WHERE id = ?1", "")?;
+        let statement = self.prepared.get(
+            &mut *self.tx,
+            "SELECT pinned FROM stories WHERE id = ?1",
+            "",
+        )?;
         let pinned: i64 = self
             .tx
             .query_opt(&statement, &[&story_id])?
@@ -803,7 +902,7 @@ impl PgWriteTx<'_> {
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let first = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "SELECT state, idempotency_key FROM outbox
              WHERE story_id = ?1 AND sink = ?2 AND kind = 'new'",
             "",
@@ -817,7 +916,7 @@ impl PgWriteTx<'_> {
             return Ok(false);
         }
         let open = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "SELECT id, attempts = 0 AND attempted_at IS NULL, changes FROM outbox
              WHERE story_id = ?1 AND sink = ?2 AND state = 'pending'
              ORDER BY id DESC LIMIT 1",
@@ -837,7 +936,7 @@ impl PgWriteTx<'_> {
             }
         }
         let next = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "SELECT coalesce(max(revision), 0) + 1 FROM outbox WHERE story_id = ?1 AND sink = ?2",
             "",
         )?;
@@ -863,7 +962,7 @@ impl PgWriteTx<'_> {
     /// `json_extract`.
     pub fn story_has_audio(&mut self, story_id: i64) -> Result<bool> {
         let statement = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "SELECT EXISTS (SELECT 1 FROM items
              WHERE story_id = ?1 AND data::jsonb ->> 'kind' = 'episode')",
             "",
@@ -874,7 +973,7 @@ impl PgWriteTx<'_> {
     /// As `WriteTx::story_atom_id`.
     pub fn story_atom_id(&mut self, story_id: i64) -> Result<String> {
         let statement = self.prepared.get(
-            &mut self.tx,
+            &mut *self.tx,
             "SELECT atom_id FROM stories WHERE id = ?1",
             "",
         )?;
@@ -899,7 +998,7 @@ impl PgWriteTx<'_> {
     }
 
     pub fn commit(self) -> Result<()> {
-        Ok(self.tx.commit()?)
+        Ok(self.tx.into_inner().commit()?)
     }
 }
 
