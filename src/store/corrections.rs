@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{OptionalExtension, params};
 
+use super::matching::STORY_PINNED;
 use super::{
     ResolvedStory, Result, SqliteTx, Store, StoreError, parse_timestamp, resolve_story, timestamp,
 };
@@ -217,7 +218,7 @@ impl SqliteTx<'_> {
     /// story into it, so a correction outlives every later poll.
     pub fn story_pinned(&self, story_id: i64) -> Result<bool> {
         self.tx
-            .prepare_cached("SELECT pinned FROM stories WHERE id = ?1")?
+            .prepare_cached(STORY_PINNED)?
             .query_row([story_id], |row| row.get(0))
             .optional()?
             .ok_or_else(|| StoreError::UnknownStory(story_id.to_string()))

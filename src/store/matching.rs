@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::sql::SqlRow;
+use super::sql::{SqlRow, Twin};
 use super::{Result, SqliteTx, StoreError, parse_timestamp, sql_limit, timestamp};
 use crate::dedupe::{
     Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts, address_key, enclosure_key,
@@ -345,6 +345,78 @@ impl<'t> LinkReads for &SqliteTx<'t> {
     }
 }
 
+// The statements of the write's matching methods below: one text where the dialects agree,
+// the two side by side where they do not.
+
+/// The passages a feed repeats. The same text on both backends.
+pub(super) const BOILERPLATE: &str = "SELECT shingle FROM boilerplate WHERE source_id = ?1";
+
+/// How many passages of a feed are kept. The same text on both backends.
+pub(super) const BOILERPLATE_COUNT: &str = "SELECT count(*) FROM boilerplate WHERE source_id = ?1";
+
+/// A feed's newest items. The same text on both backends.
+pub(super) const RECENT_BODIES: &str =
+    "SELECT data FROM items WHERE source_id = ?1 ORDER BY published DESC, id DESC LIMIT ?2";
+
+/// What the origin feeds say of themselves. The same text on both backends.
+pub(super) const DECORATIONS: &str =
+    "SELECT name, feed_title, feed_authors FROM sources WHERE role = 'origin'";
+
+/// The authors a feed named before. The same text on both backends.
+pub(super) const FEED_AUTHORS: &str = "SELECT feed_authors FROM sources WHERE id = ?1";
+
+/// What an item turned out to be to its story. The same text on both backends.
+pub(super) const RELABEL: &str =
+    "UPDATE items SET member_role = ?2, match_reason = ?3, match_score = ?4
+                 WHERE id = ?1";
+
+/// An item's text anchors: a row per key on SQLite, the keys as one array on PostgreSQL,
+/// where a statement per key would be a round trip per key.
+pub(super) const INSERT_ANCHORS: Twin = Twin {
+    sqlite: "INSERT OR IGNORE INTO text_anchors (anchor, item_id) VALUES (?1, ?2)",
+    postgres: "INSERT INTO text_anchors (anchor, item_id) SELECT unnest(?1::bigint[]), ?2
+             ON CONFLICT DO NOTHING",
+};
+
+/// An item's title keys, as [`INSERT_ANCHORS`].
+pub(super) const INSERT_TITLE_KEYS: Twin = Twin {
+    sqlite: "INSERT OR IGNORE INTO title_keys (key, item_id) VALUES (?1, ?2)",
+    postgres: "INSERT INTO title_keys (key, item_id) SELECT unnest(?1::text[]), ?2
+             ON CONFLICT DO NOTHING",
+};
+
+/// An item's title grams, as [`INSERT_ANCHORS`].
+pub(super) const INSERT_GRAMS: Twin = Twin {
+    sqlite: "INSERT OR IGNORE INTO title_grams (gram, item_id) VALUES (?1, ?2)",
+    postgres: "INSERT INTO title_grams (gram, item_id) SELECT unnest(?1::bigint[]), ?2
+             ON CONFLICT DO NOTHING",
+};
+
+/// An item's outbound links, as [`INSERT_ANCHORS`].
+pub(super) const INSERT_LINKS: Twin = Twin {
+    sqlite: "INSERT OR IGNORE INTO outbound_links (link, item_id) VALUES (?1, ?2)",
+    postgres: "INSERT INTO outbound_links (link, item_id) SELECT unnest(?1::text[]), ?2
+             ON CONFLICT DO NOTHING",
+};
+
+/// A feed's new boilerplate passages, as [`INSERT_ANCHORS`].
+pub(super) const ADD_BOILERPLATE: Twin = Twin {
+    sqlite: "INSERT OR IGNORE INTO boilerplate (source_id, shingle) VALUES (?1, ?2)",
+    postgres: "INSERT INTO boilerplate (source_id, shingle) SELECT ?1, unnest(?2::bigint[])
+             ON CONFLICT DO NOTHING",
+};
+
+/// A feed's title and authors, written only when they changed: SQLite's `IS NOT` is
+/// PostgreSQL's `IS DISTINCT FROM`.
+pub(super) const SET_FEED_FACTS: Twin = Twin {
+    sqlite: "UPDATE sources SET feed_title = coalesce(?2, feed_title), feed_authors = ?3
+                 WHERE id = ?1 AND (feed_title IS NOT coalesce(?2, feed_title)
+                                    OR feed_authors IS NOT ?3)",
+    postgres: "UPDATE sources SET feed_title = coalesce(?2, feed_title), feed_authors = ?3
+             WHERE id = ?1 AND (feed_title IS DISTINCT FROM coalesce(?2, feed_title)
+                                OR feed_authors IS DISTINCT FROM ?3)",
+};
+
 impl SqliteTx<'_> {
     /// Stored items that share a dedupe key with the probe: the same canonical URL, one of its
     /// title keys, a title gram, a text anchor, the same audio file, or a link either way.
@@ -560,22 +632,22 @@ impl SqliteTx<'_> {
             Ok::<_, StoreError>(())
         };
         insert_all(
-            "INSERT OR IGNORE INTO text_anchors (anchor, item_id) VALUES (?1, ?2)",
+            INSERT_ANCHORS.sqlite,
             &mut keys.anchors.iter().map(|k| k as &dyn rusqlite::ToSql),
         )?;
         let readings = keys.title_key.iter().chain(&keys.title_variants);
         insert_all(
-            "INSERT OR IGNORE INTO title_keys (key, item_id) VALUES (?1, ?2)",
+            INSERT_TITLE_KEYS.sqlite,
             &mut readings
                 .chain(&keys.address_key)
                 .map(|k| k as &dyn rusqlite::ToSql),
         )?;
         insert_all(
-            "INSERT OR IGNORE INTO title_grams (gram, item_id) VALUES (?1, ?2)",
+            INSERT_GRAMS.sqlite,
             &mut keys.title_grams.iter().map(|k| k as &dyn rusqlite::ToSql),
         )?;
         insert_all(
-            "INSERT OR IGNORE INTO outbound_links (link, item_id) VALUES (?1, ?2)",
+            INSERT_LINKS.sqlite,
             &mut keys
                 .outbound_links
                 .iter()
@@ -603,7 +675,7 @@ impl SqliteTx<'_> {
     pub fn boilerplate(&self, source_id: i64) -> Result<HashSet<u64>> {
         Ok(self
             .tx
-            .prepare_cached("SELECT shingle FROM boilerplate WHERE source_id = ?1")?
+            .prepare_cached(BOILERPLATE)?
             .query_map([source_id], |row| row.get::<_, i64>(0))?
             .map(|shingle| shingle.map(hash_from_sql))
             .collect::<rusqlite::Result<_>>()?)
@@ -613,14 +685,12 @@ impl SqliteTx<'_> {
     pub fn add_boilerplate(&self, source_id: i64, shingles: &HashSet<u64>) -> Result<()> {
         let stored: i64 = self
             .tx
-            .prepare_cached("SELECT count(*) FROM boilerplate WHERE source_id = ?1")?
+            .prepare_cached(BOILERPLATE_COUNT)?
             .query_row([source_id], |row| row.get(0))?;
         let room = MAX_BOILERPLATE.saturating_sub(usize::try_from(stored).unwrap_or(usize::MAX));
         let mut sorted: Vec<u64> = shingles.iter().copied().collect();
         sorted.sort_unstable();
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO boilerplate (source_id, shingle) VALUES (?1, ?2)",
-        )?;
+        let mut stmt = self.tx.prepare_cached(ADD_BOILERPLATE.sqlite)?;
         for shingle in sorted.into_iter().take(room) {
             stmt.execute(params![source_id, hash_to_sql(shingle)])?;
         }
@@ -630,9 +700,7 @@ impl SqliteTx<'_> {
     /// The texts of a feed's newest stored items, to learn its boilerplate from when a poll
     /// brings too few items to compare among themselves.
     pub fn recent_bodies(&self, source_id: i64, limit: usize) -> Result<Vec<String>> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT data FROM items WHERE source_id = ?1 ORDER BY published DESC, id DESC LIMIT ?2",
-        )?;
+        let mut stmt = self.tx.prepare_cached(RECENT_BODIES)?;
         let mut bodies = Vec::new();
         for data in stmt.query_map(params![source_id, sql_limit(limit)], |row| {
             row.get::<_, String>(0)
@@ -650,9 +718,7 @@ impl SqliteTx<'_> {
     /// their titles on other sites.
     pub fn decorations(&self) -> Result<Decorations> {
         let mut decorations = Decorations::default();
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT name, feed_title, feed_authors FROM sources WHERE role = 'origin'",
-        )?;
+        let mut stmt = self.tx.prepare_cached(DECORATIONS)?;
         for row in stmt.query_map([], |row| {
             Ok((
                 row.get::<_, String>(0)?,
@@ -680,11 +746,7 @@ impl SqliteTx<'_> {
         let authors = serde_json::to_string(authors)
             .map_err(|source| StoreError::CorruptItem { id: 0, source })?;
         self.tx
-            .prepare_cached(
-                "UPDATE sources SET feed_title = coalesce(?2, feed_title), feed_authors = ?3
-                 WHERE id = ?1 AND (feed_title IS NOT coalesce(?2, feed_title)
-                                    OR feed_authors IS NOT ?3)",
-            )?
+            .prepare_cached(SET_FEED_FACTS.sqlite)?
             .execute(params![source_id, title, authors])?;
         Ok(())
     }
@@ -693,7 +755,7 @@ impl SqliteTx<'_> {
     pub fn feed_authors(&self, source_id: i64) -> Result<Vec<String>> {
         let authors: Option<String> = self
             .tx
-            .prepare_cached("SELECT feed_authors FROM sources WHERE id = ?1")?
+            .prepare_cached(FEED_AUTHORS)?
             .query_row([source_id], |row| row.get(0))?;
         Ok(authors
             .and_then(|text| serde_json::from_str(&text).ok())
@@ -708,12 +770,12 @@ impl SqliteTx<'_> {
         reason: MatchReason,
         score: f64,
     ) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "UPDATE items SET member_role = ?2, match_reason = ?3, match_score = ?4
-                 WHERE id = ?1",
-            )?
-            .execute(params![item_id, role.as_str(), reason.as_str(), score])?;
+        self.tx.prepare_cached(RELABEL)?.execute(params![
+            item_id,
+            role.as_str(),
+            reason.as_str(),
+            score
+        ])?;
         Ok(())
     }
 }

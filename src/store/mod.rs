@@ -772,16 +772,9 @@ fn insert_update(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let revision: u32 = conn
-        .prepare_cached(
-            "SELECT coalesce(max(revision), 0) + 1 FROM outbox WHERE story_id = ?1 AND sink = ?2",
-        )?
+        .prepare_cached(NEXT_REVISION)?
         .query_row(params![story_id, sink], |row| row.get(0))?;
-    conn.prepare_cached(
-        "INSERT INTO outbox (story_id, sink, idempotency_key, created_at, due_at, kind, revision,
-            changes)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'update', ?6, ?7)",
-    )?
-    .execute(params![
+    conn.prepare_cached(INSERT_EDIT)?.execute(params![
         story_id,
         sink,
         revision_key(first_key, revision),
@@ -1256,6 +1249,95 @@ fn new_item_params<'a>(
     ]
 }
 
+// The write transaction's statements: one text where the dialects agree, the two side by
+// side where they do not.
+
+/// A story, its Atom id fixed now (`create_story`). The same text on both backends.
+const CREATE_STORY: &str =
+    "INSERT INTO stories (atom_id, created_at, published, updated_at) VALUES (?1, ?2, ?3, ?2)";
+
+/// One more item stored by a feed. The same text on both backends.
+const COUNT_ITEM: &str = "UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1";
+
+/// An item's new hash, its content unchanged. The same text on both backends.
+const SET_CONTENT_HASH: &str = "UPDATE items SET content_hash = ?2 WHERE id = ?1";
+
+/// An edited item's row. The same text on both backends.
+const UPDATE_ITEM: &str =
+    "UPDATE items SET data = ?2, content_hash = ?3, canonical_url = ?4, title_key = ?5,
+                published = ?6, changed_at = ?7 WHERE id = ?1";
+
+/// `merge_story`: the items move. The same text on both backends.
+const MERGE_ITEMS: &str = "UPDATE items SET story_id = ?2 WHERE story_id = ?1";
+
+/// `merge_story`: the story folded away keeps its row, marked. The same text on both backends.
+const MERGE_MARK: &str = "UPDATE stories SET merged_into = ?2, updated_at = ?3 WHERE id = ?1";
+
+/// `merge_story`: its unsent messages are cancelled (see there which are not). The same text on both backends.
+const MERGE_OUTBOX: &str =
+    "UPDATE outbox SET state = 'merged' WHERE story_id = ?1 AND state = 'pending'
+                AND NOT (kind = 'new' AND (attempted_at IS NOT NULL OR attempts > 0))";
+
+/// `enqueue_update`: the first message of a story to a sink. The same text on both backends.
+const FIRST_MESSAGE: &str = "SELECT state, idempotency_key FROM outbox
+                 WHERE story_id = ?1 AND sink = ?2 AND kind = 'new'";
+
+/// `enqueue_update`: the newest pending row, and whether no attempt of it started. The same text on both backends.
+const OPEN_ROW: &str = "SELECT id, attempts = 0 AND attempted_at IS NULL, changes FROM outbox
+                 WHERE story_id = ?1 AND sink = ?2 AND state = 'pending'
+                 ORDER BY id DESC LIMIT 1";
+
+/// `enqueue_update`: a change folded into a row not yet attempted. The same text on both backends.
+const FOLD_CHANGE: &str =
+    "UPDATE outbox SET changes = ?2, generation = generation + 1 WHERE id = ?1";
+
+/// The next edit's number. The same text on both backends.
+const NEXT_REVISION: &str =
+    "SELECT coalesce(max(revision), 0) + 1 FROM outbox WHERE story_id = ?1 AND sink = ?2";
+
+/// An edit of a story a sink has heard of. The same text on both backends.
+const INSERT_EDIT: &str =
+    "INSERT INTO outbox (story_id, sink, idempotency_key, created_at, due_at, kind, revision,
+            changes)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'update', ?6, ?7)";
+
+/// A story's Atom id. The same text on both backends.
+const STORY_ATOM_ID: &str = "SELECT atom_id FROM stories WHERE id = ?1";
+
+/// `touch_story`: SQLite's two-argument `min` is PostgreSQL's `LEAST` (never NULL here, where they differ).
+const TOUCH_STORY: sql::Twin = sql::Twin {
+    sqlite: "UPDATE stories SET published = min(published, ?2), updated_at = ?3 WHERE id = ?1",
+    postgres: "UPDATE stories SET published = LEAST(published, ?2), updated_at = ?3 WHERE id = ?1",
+};
+
+/// `merge_story`: the story kept takes the earlier date; `min` / `LEAST` as in `TOUCH_STORY`.
+const MERGE_PUBLISHED: sql::Twin = sql::Twin {
+    sqlite: "UPDATE stories SET
+                published = min(published, (SELECT published FROM stories WHERE id = ?1)),
+                updated_at = ?3
+             WHERE id = ?2",
+    postgres: "UPDATE stories SET
+                published = LEAST(published, (SELECT published FROM stories WHERE id = ?1)),
+                updated_at = ?3
+             WHERE id = ?2",
+};
+
+/// A story's first message to a sink, once: `INSERT OR IGNORE` is `ON CONFLICT DO NOTHING`.
+const ENQUEUE_NOTIFICATION: sql::Twin = sql::Twin {
+    sqlite: "INSERT OR IGNORE INTO outbox (story_id, sink, idempotency_key, created_at, due_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+    postgres: "INSERT INTO outbox (story_id, sink, idempotency_key, created_at, due_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+};
+
+/// Whether a member is an episode: SQLite's `json_extract` is PostgreSQL's `::jsonb ->>`.
+const STORY_HAS_AUDIO: sql::Twin = sql::Twin {
+    sqlite: "SELECT EXISTS (SELECT 1 FROM items
+                 WHERE story_id = ?1 AND json_extract(data, '$.kind') = 'episode')",
+    postgres: "SELECT EXISTS (SELECT 1 FROM items
+             WHERE story_id = ?1 AND data::jsonb ->> 'kind' = 'episode')",
+};
+
 /// A write in progress. Dropping it without [`WriteTx::commit`] rolls back. Each method is the
 /// SQLite one ([`SqliteTx`], where they are documented) or the PostgreSQL one
 /// ([`PgWriteTx`]), with the same statements where the dialects agree.
@@ -1394,30 +1476,16 @@ impl SqliteTx<'_> {
     /// `from` keeps its row (and so its Atom id is never reissued) but is marked merged and
     /// leaves the feed; its notifications not yet sent are cancelled, since `into` has its own.
     pub fn merge_story(&self, from: i64, into: i64, now: DateTime<Utc>) -> Result<()> {
-        self.tx.execute(
-            "UPDATE items SET story_id = ?2 WHERE story_id = ?1",
-            params![from, into],
-        )?;
-        self.tx.execute(
-            "UPDATE stories SET
-                published = min(published, (SELECT published FROM stories WHERE id = ?1)),
-                updated_at = ?3
-             WHERE id = ?2",
-            params![from, into, timestamp(now)],
-        )?;
-        self.tx.execute(
-            "UPDATE stories SET merged_into = ?2, updated_at = ?3 WHERE id = ?1",
-            params![from, into, timestamp(now)],
-        )?;
+        self.tx.execute(MERGE_ITEMS, params![from, into])?;
+        self.tx
+            .execute(MERGE_PUBLISHED.sqlite, params![from, into, timestamp(now)])?;
+        self.tx
+            .execute(MERGE_MARK, params![from, into, timestamp(now)])?;
         // A first message that may have reached its receiver (an attempt started) is not
         // cancelled: it is sent again under its key (as the story it is part of now), so that
         // its receipt, and the message's id, are known and the edit pointing at `into` can
         // follow it.
-        self.tx.execute(
-            "UPDATE outbox SET state = 'merged' WHERE story_id = ?1 AND state = 'pending'
-                AND NOT (kind = 'new' AND (attempted_at IS NOT NULL OR attempts > 0))",
-            [from],
-        )?;
+        self.tx.execute(MERGE_OUTBOX, [from])?;
         Ok(())
     }
 
@@ -1428,10 +1496,11 @@ impl SqliteTx<'_> {
         published: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        self.tx.prepare_cached(
-            "INSERT INTO stories (atom_id, created_at, published, updated_at) VALUES (?1, ?2, ?3, ?2)",
-        )?
-        .execute(params![atom_id, timestamp(now), timestamp(published)])?;
+        self.tx.prepare_cached(CREATE_STORY)?.execute(params![
+            atom_id,
+            timestamp(now),
+            timestamp(published)
+        ])?;
         Ok(self.tx.last_insert_rowid())
     }
 
@@ -1444,9 +1513,7 @@ impl SqliteTx<'_> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         self.tx
-            .prepare_cached(
-                "UPDATE stories SET published = min(published, ?2), updated_at = ?3 WHERE id = ?1",
-            )?
+            .prepare_cached(TOUCH_STORY.sqlite)?
             .execute(params![story_id, timestamp(published), timestamp(now)])?;
         Ok(())
     }
@@ -1463,7 +1530,7 @@ impl SqliteTx<'_> {
         }
         self.insert_keys(id, row.keys)?;
         self.tx
-            .prepare_cached("UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1")?
+            .prepare_cached(COUNT_ITEM)?
             .execute([row.source_id])?;
         Ok(id)
     }
@@ -1471,7 +1538,7 @@ impl SqliteTx<'_> {
     /// Records a new hash for an item whose content did not change.
     pub fn set_content_hash(&self, item_id: i64, content_hash: &str) -> Result<()> {
         self.tx
-            .prepare_cached("UPDATE items SET content_hash = ?2 WHERE id = ?1")?
+            .prepare_cached(SET_CONTENT_HASH)?
             .execute(params![item_id, content_hash])?;
         Ok(())
     }
@@ -1488,20 +1555,15 @@ impl SqliteTx<'_> {
     ) -> Result<()> {
         let data =
             serde_json::to_string(item).map_err(|source| StoreError::CorruptItem { id, source })?;
-        self.tx
-            .prepare_cached(
-                "UPDATE items SET data = ?2, content_hash = ?3, canonical_url = ?4, title_key = ?5,
-                published = ?6, changed_at = ?7 WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                data,
-                content_hash,
-                keys.canonical_url,
-                keys.title_key,
-                timestamp(published),
-                timestamp(now),
-            ])?;
+        self.tx.prepare_cached(UPDATE_ITEM)?.execute(params![
+            id,
+            data,
+            content_hash,
+            keys.canonical_url,
+            keys.title_key,
+            timestamp(published),
+            timestamp(now),
+        ])?;
         self.delete_keys(id)?;
         self.insert_keys(id, keys)
     }
@@ -1517,10 +1579,7 @@ impl SqliteTx<'_> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         self.tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO outbox (story_id, sink, idempotency_key, created_at, due_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
+            .prepare_cached(ENQUEUE_NOTIFICATION.sqlite)?
             .execute(params![
                 story_id,
                 sink,
@@ -1548,10 +1607,7 @@ impl SqliteTx<'_> {
     ) -> Result<bool> {
         let first: Option<(String, String)> = self
             .tx
-            .prepare_cached(
-                "SELECT state, idempotency_key FROM outbox
-                 WHERE story_id = ?1 AND sink = ?2 AND kind = 'new'",
-            )?
+            .prepare_cached(FIRST_MESSAGE)?
             .query_row(params![story_id, sink], |row| {
                 Ok((row.get(0)?, row.get(1)?))
             })
@@ -1567,11 +1623,7 @@ impl SqliteTx<'_> {
         // change with the repeat), and the change becomes an edit of its own.
         let open: Option<(i64, bool, String)> = self
             .tx
-            .prepare_cached(
-                "SELECT id, attempts = 0 AND attempted_at IS NULL, changes FROM outbox
-                 WHERE story_id = ?1 AND sink = ?2 AND state = 'pending'
-                 ORDER BY id DESC LIMIT 1",
-            )?
+            .prepare_cached(OPEN_ROW)?
             .query_row(params![story_id, sink], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })
@@ -1580,9 +1632,7 @@ impl SqliteTx<'_> {
             let mut changes = changes_from_json(id, &changes)?;
             changes.push(change.clone());
             self.tx
-                .prepare_cached(
-                    "UPDATE outbox SET changes = ?2, generation = generation + 1 WHERE id = ?1",
-                )?
+                .prepare_cached(FOLD_CHANGE)?
                 .execute(params![id, changes_json(&changes)])?;
             return Ok(false);
         }
@@ -1603,10 +1653,7 @@ impl SqliteTx<'_> {
     pub fn story_has_audio(&self, story_id: i64) -> Result<bool> {
         Ok(self
             .tx
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM items
-                 WHERE story_id = ?1 AND json_extract(data, '$.kind') = 'episode')",
-            )?
+            .prepare_cached(STORY_HAS_AUDIO.sqlite)?
             .query_row([story_id], |row| row.get(0))?)
     }
 
@@ -1614,7 +1661,7 @@ impl SqliteTx<'_> {
     pub fn story_atom_id(&self, story_id: i64) -> Result<String> {
         Ok(self
             .tx
-            .prepare_cached("SELECT atom_id FROM stories WHERE id = ?1")?
+            .prepare_cached(STORY_ATOM_ID)?
             .query_row([story_id], |row| row.get(0))?)
     }
 

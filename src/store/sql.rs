@@ -35,6 +35,14 @@ pub fn postgres_text(sqlite: &str) -> String {
     out
 }
 
+/// A statement the two dialects write differently, both texts side by side so that a change to
+/// one is seen to need the other. The PostgreSQL text is written with SQLite's numbered
+/// placeholders too, and rewritten by [`postgres_text`] like every other.
+pub struct Twin {
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
 /// A result row of either backend, read by column index. The store's row-mapping functions
 /// take this rather than a backend's row type, so that each is written once. Integers are
 /// 64-bit on both (SQLite's `INTEGER`, PostgreSQL's `BIGINT`), and booleans are stored as 0/1

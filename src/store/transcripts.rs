@@ -97,6 +97,23 @@ impl TranscriptCache {
     }
 }
 
+/// What a transcript fetch brought; words once had are kept. The same text on both backends.
+pub(super) const RECORD_TRANSCRIPT: &str =
+    "INSERT INTO transcripts (url, fetched_at, words, error) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (url) DO UPDATE SET fetched_at = ?2, words = ?3, error = ?4
+                 WHERE transcripts.words IS NULL";
+
+/// The transcript an item is matched by. The same text on both backends.
+pub(super) const ITEM_TRANSCRIPT: &str = "SELECT url FROM item_transcripts WHERE item_id = ?1";
+
+/// Which transcript an item is matched by. The same text on both backends.
+pub(super) const SET_ITEM_TRANSCRIPT: &str =
+    "INSERT INTO item_transcripts (item_id, url) VALUES (?1, ?2)
+                     ON CONFLICT (item_id) DO UPDATE SET url = ?2";
+
+/// An item matched by its own text again. The same text on both backends.
+pub(super) const CLEAR_ITEM_TRANSCRIPT: &str = "DELETE FROM item_transcripts WHERE item_id = ?1";
+
 impl SqliteTx<'_> {
     /// Keeps what a transcript fetch brought: its words, or the error. Words once had are
     /// never replaced by a later failure.
@@ -110,13 +127,12 @@ impl SqliteTx<'_> {
             Ok(words) => (Some(words), None),
             Err(error) => (None, Some(error)),
         };
-        self.tx
-            .prepare_cached(
-                "INSERT INTO transcripts (url, fetched_at, words, error) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (url) DO UPDATE SET fetched_at = ?2, words = ?3, error = ?4
-                 WHERE transcripts.words IS NULL",
-            )?
-            .execute(params![url, timestamp(now), words, error])?;
+        self.tx.prepare_cached(RECORD_TRANSCRIPT)?.execute(params![
+            url,
+            timestamp(now),
+            words,
+            error
+        ])?;
         Ok(())
     }
 
@@ -124,7 +140,7 @@ impl SqliteTx<'_> {
     pub fn item_transcript(&self, item_id: i64) -> Result<Option<String>> {
         Ok(self
             .tx
-            .prepare_cached("SELECT url FROM item_transcripts WHERE item_id = ?1")?
+            .prepare_cached(ITEM_TRANSCRIPT)?
             .query_row([item_id], |row| row.get(0))
             .optional()?)
     }
@@ -134,14 +150,11 @@ impl SqliteTx<'_> {
         match url {
             Some(url) => self
                 .tx
-                .prepare_cached(
-                    "INSERT INTO item_transcripts (item_id, url) VALUES (?1, ?2)
-                     ON CONFLICT (item_id) DO UPDATE SET url = ?2",
-                )?
+                .prepare_cached(SET_ITEM_TRANSCRIPT)?
                 .execute(params![item_id, url])?,
             None => self
                 .tx
-                .prepare_cached("DELETE FROM item_transcripts WHERE item_id = ?1")?
+                .prepare_cached(CLEAR_ITEM_TRANSCRIPT)?
                 .execute([item_id])?,
         };
         Ok(())

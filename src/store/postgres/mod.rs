@@ -19,11 +19,21 @@ use thiserror::Error;
 use super::sql::{postgres_params, postgres_text};
 use chrono::{DateTime, Utc};
 
-use super::matching::{MAX_BOILERPLATE, Mirrors};
+use super::matching::{
+    ADD_BOILERPLATE, BOILERPLATE, BOILERPLATE_COUNT, DECORATIONS, FEED_AUTHORS, INSERT_ANCHORS,
+    INSERT_GRAMS, INSERT_LINKS, INSERT_TITLE_KEYS, MAX_BOILERPLATE, Mirrors, RECENT_BODIES,
+    RELABEL, SET_FEED_FACTS, STORY_PINNED,
+};
+use super::transcripts::{
+    CLEAR_ITEM_TRANSCRIPT, ITEM_TRANSCRIPT, RECORD_TRANSCRIPT, SET_ITEM_TRANSCRIPT,
+};
 use super::{
-    EXISTING_ITEM, ExistingItem, INSERT_ITEM, NewItem, PollState, SAVE_POLL_STATE, SOURCE_SELECT,
-    SourceRecord, StoryChange, UPSERT_SOURCE, changes_json, existing_from_row, item_json,
-    new_item_params, poll_state_params, revision_key, saturating_u32, source_from_row, timestamp,
+    COUNT_ITEM, CREATE_STORY, ENQUEUE_NOTIFICATION, EXISTING_ITEM, ExistingItem, FIRST_MESSAGE,
+    FOLD_CHANGE, INSERT_EDIT, INSERT_ITEM, MERGE_ITEMS, MERGE_MARK, MERGE_OUTBOX, MERGE_PUBLISHED,
+    NEXT_REVISION, NewItem, OPEN_ROW, PollState, SAVE_POLL_STATE, SET_CONTENT_HASH, SOURCE_SELECT,
+    STORY_ATOM_ID, STORY_HAS_AUDIO, SourceRecord, StoryChange, TOUCH_STORY, UPDATE_ITEM,
+    UPSERT_SOURCE, changes_json, existing_from_row, item_json, new_item_params, poll_state_params,
+    revision_key, saturating_u32, source_from_row, timestamp,
 };
 use crate::config::FeedConfig;
 use crate::dedupe::{Decorations, ItemKeys, hash_from_sql, hash_to_sql};
@@ -497,11 +507,9 @@ impl PgWriteTx<'_> {
         published: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        let statement = self.prepared.get(
-            &mut *self.tx,
-            "INSERT INTO stories (atom_id, created_at, published, updated_at) VALUES (?1, ?2, ?3, ?2)",
-            " RETURNING id",
-        )?;
+        let statement = self
+            .prepared
+            .get(&mut *self.tx, CREATE_STORY, " RETURNING id")?;
         let row = self.tx.query_one(
             &statement,
             &[&atom_id, &timestamp(now), &timestamp(published)],
@@ -518,7 +526,7 @@ impl PgWriteTx<'_> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         self.execute(
-            "UPDATE stories SET published = LEAST(published, ?2), updated_at = ?3 WHERE id = ?1",
+            TOUCH_STORY.postgres,
             &[
                 story_id.into(),
                 timestamp(published).into(),
@@ -542,10 +550,7 @@ impl PgWriteTx<'_> {
             mirrors.stored(row.source_id);
         }
         self.insert_keys(id, row.keys)?;
-        self.execute(
-            "UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1",
-            &[row.source_id.into()],
-        )?;
+        self.execute(COUNT_ITEM, &[row.source_id.into()])?;
         Ok(id)
     }
 
@@ -560,33 +565,21 @@ impl PgWriteTx<'_> {
             .chain(&keys.address_key)
             .map(String::as_str)
             .collect();
-        let anchors = self.prepared.get(
-            &mut *self.tx,
-            "INSERT INTO text_anchors (anchor, item_id) SELECT unnest(?1::bigint[]), ?2
-             ON CONFLICT DO NOTHING",
-            "",
-        )?;
+        let anchors = self
+            .prepared
+            .get(&mut *self.tx, INSERT_ANCHORS.postgres, "")?;
         self.tx.execute(&anchors, &[&keys.anchors, &item_id])?;
-        let titles = self.prepared.get(
-            &mut *self.tx,
-            "INSERT INTO title_keys (key, item_id) SELECT unnest(?1::text[]), ?2
-             ON CONFLICT DO NOTHING",
-            "",
-        )?;
+        let titles = self
+            .prepared
+            .get(&mut *self.tx, INSERT_TITLE_KEYS.postgres, "")?;
         self.tx.execute(&titles, &[&readings, &item_id])?;
-        let grams = self.prepared.get(
-            &mut *self.tx,
-            "INSERT INTO title_grams (gram, item_id) SELECT unnest(?1::bigint[]), ?2
-             ON CONFLICT DO NOTHING",
-            "",
-        )?;
+        let grams = self
+            .prepared
+            .get(&mut *self.tx, INSERT_GRAMS.postgres, "")?;
         self.tx.execute(&grams, &[&keys.title_grams, &item_id])?;
-        let links = self.prepared.get(
-            &mut *self.tx,
-            "INSERT INTO outbound_links (link, item_id) SELECT unnest(?1::text[]), ?2
-             ON CONFLICT DO NOTHING",
-            "",
-        )?;
+        let links = self
+            .prepared
+            .get(&mut *self.tx, INSERT_LINKS.postgres, "")?;
         self.tx.execute(&links, &[&keys.outbound_links, &item_id])?;
         Ok(())
     }
@@ -619,8 +612,7 @@ impl PgWriteTx<'_> {
     ) -> Result<()> {
         let data = item_json(item).map_err(PgError::Item)?;
         self.execute(
-            "UPDATE items SET data = ?2, content_hash = ?3, canonical_url = ?4, title_key = ?5,
-                published = ?6, changed_at = ?7 WHERE id = ?1",
+            UPDATE_ITEM,
             &[
                 id.into(),
                 data.into(),
@@ -638,36 +630,22 @@ impl PgWriteTx<'_> {
     /// As `WriteTx::merge_story` (see there why an attempted first message is not cancelled),
     /// with `LEAST` for SQLite's two-argument `min`.
     pub fn merge_story(&mut self, from: i64, into: i64, now: DateTime<Utc>) -> Result<()> {
+        self.execute(MERGE_ITEMS, &[from.into(), into.into()])?;
         self.execute(
-            "UPDATE items SET story_id = ?2 WHERE story_id = ?1",
-            &[from.into(), into.into()],
-        )?;
-        self.execute(
-            "UPDATE stories SET
-                published = LEAST(published, (SELECT published FROM stories WHERE id = ?1)),
-                updated_at = ?3
-             WHERE id = ?2",
+            MERGE_PUBLISHED.postgres,
             &[from.into(), into.into(), timestamp(now).into()],
         )?;
         self.execute(
-            "UPDATE stories SET merged_into = ?2, updated_at = ?3 WHERE id = ?1",
+            MERGE_MARK,
             &[from.into(), into.into(), timestamp(now).into()],
         )?;
-        self.execute(
-            "UPDATE outbox SET state = 'merged' WHERE story_id = ?1 AND state = 'pending'
-                AND NOT (kind = 'new' AND (attempted_at IS NOT NULL OR attempts > 0))",
-            &[from.into()],
-        )?;
+        self.execute(MERGE_OUTBOX, &[from.into()])?;
         Ok(())
     }
 
     /// As `WriteTx::boilerplate`: the passages a feed repeats in its items.
     pub fn boilerplate(&mut self, source_id: i64) -> Result<HashSet<u64>> {
-        let statement = self.prepared.get(
-            &mut *self.tx,
-            "SELECT shingle FROM boilerplate WHERE source_id = ?1",
-            "",
-        )?;
+        let statement = self.prepared.get(&mut *self.tx, BOILERPLATE, "")?;
         self.tx
             .query(&statement, &[&source_id])?
             .iter()
@@ -678,33 +656,22 @@ impl PgWriteTx<'_> {
     /// As `WriteTx::add_boilerplate`: up to [`MAX_BOILERPLATE`] shingles per feed, the
     /// smallest first.
     pub fn add_boilerplate(&mut self, source_id: i64, shingles: &HashSet<u64>) -> Result<()> {
-        let count = self.prepared.get(
-            &mut *self.tx,
-            "SELECT count(*) FROM boilerplate WHERE source_id = ?1",
-            "",
-        )?;
+        let count = self.prepared.get(&mut *self.tx, BOILERPLATE_COUNT, "")?;
         let stored: i64 = self.tx.query_one(&count, &[&source_id])?.try_get(0)?;
         let room = MAX_BOILERPLATE.saturating_sub(usize::try_from(stored).unwrap_or(usize::MAX));
         let mut sorted: Vec<u64> = shingles.iter().copied().collect();
         sorted.sort_unstable();
         let added: Vec<i64> = sorted.into_iter().take(room).map(hash_to_sql).collect();
-        let insert = self.prepared.get(
-            &mut *self.tx,
-            "INSERT INTO boilerplate (source_id, shingle) SELECT ?1, unnest(?2::bigint[])
-             ON CONFLICT DO NOTHING",
-            "",
-        )?;
+        let insert = self
+            .prepared
+            .get(&mut *self.tx, ADD_BOILERPLATE.postgres, "")?;
         self.tx.execute(&insert, &[&source_id, &added])?;
         Ok(())
     }
 
     /// As `WriteTx::recent_bodies`: the texts of a feed's newest items.
     pub fn recent_bodies(&mut self, source_id: i64, limit: usize) -> Result<Vec<String>> {
-        let statement = self.prepared.get(
-            &mut *self.tx,
-            "SELECT data FROM items WHERE source_id = ?1 ORDER BY published DESC, id DESC LIMIT ?2",
-            "",
-        )?;
+        let statement = self.prepared.get(&mut *self.tx, RECENT_BODIES, "")?;
         let mut bodies = Vec::new();
         for row in self
             .tx
@@ -721,11 +688,7 @@ impl PgWriteTx<'_> {
 
     /// As `WriteTx::decorations`: what the origin feeds say of themselves.
     pub fn decorations(&mut self) -> Result<Decorations> {
-        let statement = self.prepared.get(
-            &mut *self.tx,
-            "SELECT name, feed_title, feed_authors FROM sources WHERE role = 'origin'",
-            "",
-        )?;
+        let statement = self.prepared.get(&mut *self.tx, DECORATIONS, "")?;
         let mut decorations = Decorations::default();
         for row in self.tx.query(&statement, &[])? {
             let source: String = row.try_get(0)?;
@@ -747,9 +710,7 @@ impl PgWriteTx<'_> {
     ) -> Result<()> {
         let authors = serde_json::to_string(authors).map_err(PgError::Item)?;
         self.execute(
-            "UPDATE sources SET feed_title = coalesce(?2, feed_title), feed_authors = ?3
-             WHERE id = ?1 AND (feed_title IS DISTINCT FROM coalesce(?2, feed_title)
-                                OR feed_authors IS DISTINCT FROM ?3)",
+            SET_FEED_FACTS.postgres,
             &[source_id.into(), title.into(), authors.into()],
         )?;
         Ok(())
@@ -757,11 +718,7 @@ impl PgWriteTx<'_> {
 
     /// As `WriteTx::feed_authors`.
     pub fn feed_authors(&mut self, source_id: i64) -> Result<Vec<String>> {
-        let statement = self.prepared.get(
-            &mut *self.tx,
-            "SELECT feed_authors FROM sources WHERE id = ?1",
-            "",
-        )?;
+        let statement = self.prepared.get(&mut *self.tx, FEED_AUTHORS, "")?;
         let authors: Option<String> = self.tx.query_one(&statement, &[&source_id])?.try_get(0)?;
         Ok(authors
             .and_then(|text| serde_json::from_str(&text).ok())
@@ -777,8 +734,7 @@ impl PgWriteTx<'_> {
         score: f64,
     ) -> Result<()> {
         self.execute(
-            "UPDATE items SET member_role = ?2, match_reason = ?3, match_score = ?4
-             WHERE id = ?1",
+            RELABEL,
             &[
                 item_id.into(),
                 role.as_str().into(),
@@ -801,9 +757,7 @@ impl PgWriteTx<'_> {
             Err(error) => (None, Some(error)),
         };
         self.execute(
-            "INSERT INTO transcripts (url, fetched_at, words, error) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (url) DO UPDATE SET fetched_at = ?2, words = ?3, error = ?4
-             WHERE transcripts.words IS NULL",
+            RECORD_TRANSCRIPT,
             &[
                 url.into(),
                 timestamp(now).into(),
@@ -816,11 +770,7 @@ impl PgWriteTx<'_> {
 
     /// As `WriteTx::item_transcript`.
     pub fn item_transcript(&mut self, item_id: i64) -> Result<Option<String>> {
-        let statement = self.prepared.get(
-            &mut *self.tx,
-            "SELECT url FROM item_transcripts WHERE item_id = ?1",
-            "",
-        )?;
+        let statement = self.prepared.get(&mut *self.tx, ITEM_TRANSCRIPT, "")?;
         Ok(self
             .tx
             .query_opt(&statement, &[&item_id])?
@@ -831,26 +781,15 @@ impl PgWriteTx<'_> {
     /// As `WriteTx::set_item_transcript` (`None`: the item is matched by its own text).
     pub fn set_item_transcript(&mut self, item_id: i64, url: Option<&str>) -> Result<()> {
         match url {
-            Some(url) => self.execute(
-                "INSERT INTO item_transcripts (item_id, url) VALUES (?1, ?2)
-                 ON CONFLICT (item_id) DO UPDATE SET url = ?2",
-                &[item_id.into(), url.into()],
-            )?,
-            None => self.execute(
-                "DELETE FROM item_transcripts WHERE item_id = ?1",
-                &[item_id.into()],
-            )?,
+            Some(url) => self.execute(SET_ITEM_TRANSCRIPT, &[item_id.into(), url.into()])?,
+            None => self.execute(CLEAR_ITEM_TRANSCRIPT, &[item_id.into()])?,
         };
         Ok(())
     }
 
     /// As `WriteTx::story_pinned`.
     pub fn story_pinned(&mut self, story_id: i64) -> Result<bool> {
-        let statement = self.prepared.get(
-            &mut *self.tx,
-            "SELECT pinned FROM stories WHERE id = ?1",
-            "",
-        )?;
+        let statement = self.prepared.get(&mut *self.tx, STORY_PINNED, "")?;
         let pinned: i64 = self
             .tx
             .query_opt(&statement, &[&story_id])?
@@ -861,10 +800,7 @@ impl PgWriteTx<'_> {
 
     /// As `WriteTx::set_content_hash`.
     pub fn set_content_hash(&mut self, item_id: i64, content_hash: &str) -> Result<()> {
-        self.execute(
-            "UPDATE items SET content_hash = ?2 WHERE id = ?1",
-            &[item_id.into(), content_hash.into()],
-        )?;
+        self.execute(SET_CONTENT_HASH, &[item_id.into(), content_hash.into()])?;
         Ok(())
     }
 
@@ -878,8 +814,7 @@ impl PgWriteTx<'_> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         self.execute(
-            "INSERT INTO outbox (story_id, sink, idempotency_key, created_at, due_at)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            ENQUEUE_NOTIFICATION.postgres,
             &[
                 story_id.into(),
                 sink.into(),
@@ -901,12 +836,7 @@ impl PgWriteTx<'_> {
         due: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let first = self.prepared.get(
-            &mut *self.tx,
-            "SELECT state, idempotency_key FROM outbox
-             WHERE story_id = ?1 AND sink = ?2 AND kind = 'new'",
-            "",
-        )?;
+        let first = self.prepared.get(&mut *self.tx, FIRST_MESSAGE, "")?;
         let Some(first) = self.tx.query_opt(&first, &[&story_id, &sink])? else {
             return Ok(false);
         };
@@ -915,36 +845,21 @@ impl PgWriteTx<'_> {
         if state != "pending" && state != "delivered" {
             return Ok(false);
         }
-        let open = self.prepared.get(
-            &mut *self.tx,
-            "SELECT id, attempts = 0 AND attempted_at IS NULL, changes FROM outbox
-             WHERE story_id = ?1 AND sink = ?2 AND state = 'pending'
-             ORDER BY id DESC LIMIT 1",
-            "",
-        )?;
+        let open = self.prepared.get(&mut *self.tx, OPEN_ROW, "")?;
         if let Some(open) = self.tx.query_opt(&open, &[&story_id, &sink])? {
             let id: i64 = open.try_get(0)?;
             if open.try_get::<_, bool>(1)? {
                 let mut changes: Vec<StoryChange> = serde_json::from_str(open.try_get(2)?)
                     .map_err(|source| PgError::CorruptChanges { id, source })?;
                 changes.push(change.clone());
-                self.execute(
-                    "UPDATE outbox SET changes = ?2, generation = generation + 1 WHERE id = ?1",
-                    &[id.into(), changes_json(&changes).into()],
-                )?;
+                self.execute(FOLD_CHANGE, &[id.into(), changes_json(&changes).into()])?;
                 return Ok(false);
             }
         }
-        let next = self.prepared.get(
-            &mut *self.tx,
-            "SELECT coalesce(max(revision), 0) + 1 FROM outbox WHERE story_id = ?1 AND sink = ?2",
-            "",
-        )?;
+        let next = self.prepared.get(&mut *self.tx, NEXT_REVISION, "")?;
         let revision = saturating_u32(self.tx.query_one(&next, &[&story_id, &sink])?.try_get(0)?);
         self.execute(
-            "INSERT INTO outbox (story_id, sink, idempotency_key, created_at, due_at, kind,
-                revision, changes)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'update', ?6, ?7)",
+            INSERT_EDIT,
             &[
                 story_id.into(),
                 sink.into(),
@@ -961,22 +876,15 @@ impl PgWriteTx<'_> {
     /// As `WriteTx::story_has_audio`, reading the item's JSON with `jsonb` for SQLite's
     /// `json_extract`.
     pub fn story_has_audio(&mut self, story_id: i64) -> Result<bool> {
-        let statement = self.prepared.get(
-            &mut *self.tx,
-            "SELECT EXISTS (SELECT 1 FROM items
-             WHERE story_id = ?1 AND data::jsonb ->> 'kind' = 'episode')",
-            "",
-        )?;
+        let statement = self
+            .prepared
+            .get(&mut *self.tx, STORY_HAS_AUDIO.postgres, "")?;
         Ok(self.tx.query_one(&statement, &[&story_id])?.try_get(0)?)
     }
 
     /// As `WriteTx::story_atom_id`.
     pub fn story_atom_id(&mut self, story_id: i64) -> Result<String> {
-        let statement = self.prepared.get(
-            &mut *self.tx,
-            "SELECT atom_id FROM stories WHERE id = ?1",
-            "",
-        )?;
+        let statement = self.prepared.get(&mut *self.tx, STORY_ATOM_ID, "")?;
         Ok(self.tx.query_one(&statement, &[&story_id])?.try_get(0)?)
     }
 
