@@ -1339,7 +1339,7 @@ const STORY_HAS_AUDIO: sql::Twin = sql::Twin {
 };
 
 /// A write in progress. Dropping it without [`WriteTx::commit`] rolls back. Each method is the
-/// SQLite one ([`SqliteTx`], where they are documented) or the PostgreSQL one
+/// SQLite one (`SqliteTx`, where they are documented) or the PostgreSQL one
 /// ([`PgWriteTx`]), with the same statements where the dialects agree.
 pub struct WriteTx<'a>(Tx<'a>);
 

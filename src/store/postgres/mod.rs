@@ -3,8 +3,9 @@
 //! same statement texts as SQLite's (see `super::sql`).
 //!
 //! Design decision: the blocking `postgres` client, because the store is blocking today. It
-//! runs its own current-thread runtime per client, so it must not be called on a tokio worker
-//! thread without `block_in_place` (see docs/postgres.md, "Status").
+//! runs its own current-thread runtime per client, whose `block_on` panics on a tokio worker
+//! thread: `Store` calls it through `on_postgres`, and whatever holds it is dropped through
+//! `OffRuntime`.
 
 mod matching;
 mod migrations;
@@ -282,8 +283,8 @@ impl fmt::Debug for PgTarget {
     }
 }
 
-/// A store on PostgreSQL. It becomes the PostgreSQL arm of `Store`'s connection when the
-/// remaining operations are ported (docs/postgres.md, "Status").
+/// A store on PostgreSQL: the PostgreSQL arm of `Store`'s connection, with the operations
+/// ported so far (docs/postgres.md, "Status").
 pub struct PgStore {
     client: OffRuntime<postgres::Client>,
     prepared: Prepared,
