@@ -11,8 +11,10 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use rusqlite::{OptionalExtension, params};
 
 use super::matching::STORY_PINNED;
+use super::postgres::PgError;
 use super::{
-    ResolvedStory, Result, SqliteTx, Store, StoreError, parse_timestamp, resolve_story, timestamp,
+    Conn, ResolvedStory, Result, SqliteTx, Store, StoreError, on_postgres, parse_timestamp,
+    resolve_story, timestamp,
 };
 use crate::ingest::split_story_atom_id;
 use crate::model::MatchReason;
@@ -208,7 +210,26 @@ impl Store {
 
     /// The corrections that touched a story, on either side, oldest first.
     pub fn corrections_of(&self, story_id: i64) -> Result<Vec<Correction>> {
-        corrections_of(self.sqlite("corrections")?, story_id)
+        match &self.conn {
+            Conn::Sqlite(conn) => corrections_of(conn, story_id),
+            Conn::Postgres(pg) => on_postgres(|| {
+                let rows = pg.borrow_mut().query(CORRECTIONS_OF, &[&story_id])?;
+                rows.iter()
+                    .map(|row| {
+                        let action: String = row.try_get(0)?;
+                        Ok(Correction {
+                            action: action
+                                .parse()
+                                .map_err(|_| PgError::UnknownCorrection(action))?,
+                            item: row.try_get(1)?,
+                            story: row.try_get(2)?,
+                            other: row.try_get(3)?,
+                            at: parse_timestamp(row.try_get(4)?).unwrap_or_default(),
+                        })
+                    })
+                    .collect()
+            }),
+        }
     }
 }
 
@@ -240,16 +261,18 @@ impl SqliteTx<'_> {
     }
 }
 
+/// The corrections that touched a story, on either side, oldest first, on either backend.
+const CORRECTIONS_OF: &str =
+    "SELECT action, item_id, story_id, other_id, created_at FROM corrections
+         WHERE story_id = ?1 OR other_id = ?1 ORDER BY id";
+
 /// The corrections that touched a story, on either side, oldest first: for `--explain` and
 /// for the site's explain page, each on its own connection.
 pub(super) fn corrections_of(
     conn: &rusqlite::Connection,
     story_id: i64,
 ) -> Result<Vec<Correction>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT action, item_id, story_id, other_id, created_at FROM corrections
-         WHERE story_id = ?1 OR other_id = ?1 ORDER BY id",
-    )?;
+    let mut stmt = conn.prepare_cached(CORRECTIONS_OF)?;
     let rows = stmt.query_map([story_id], |row| {
         Ok(Correction {
             action: row.get(0)?,

@@ -522,15 +522,35 @@ impl Store {
     /// One story by its number or its Atom id. A story that was folded into another (an item
     /// proved both were one work, or a person merged them) resolves to the story it joined.
     pub fn story(&self, key: &str) -> Result<Option<Story>> {
-        let conn = self.sqlite("reading a story")?;
-        let Some(ResolvedStory { head: id, .. }) = resolve_story(conn, key)? else {
+        const HEAD: &str = "SELECT atom_id, created_at FROM stories WHERE id = ?1";
+        let head: Option<(i64, String, String)> = match &self.conn {
+            Conn::Sqlite(conn) => match resolve_story(conn, key)? {
+                Some(ResolvedStory { head: id, .. }) => {
+                    let (atom_id, created_at) =
+                        conn.query_row(HEAD, [id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                    Some((id, atom_id, created_at))
+                }
+                None => None,
+            },
+            Conn::Postgres(pg) => on_postgres(|| {
+                let mut pg = pg.borrow_mut();
+                let resolved = resolve_story_with(key, |sql, key| {
+                    pg.query(sql, &[&key])?
+                        .first()
+                        .map(|row| Ok::<_, PgError>((row.try_get(0)?, row.try_get(1)?)))
+                        .transpose()
+                })?;
+                let Some(ResolvedStory { head: id, .. }) = resolved else {
+                    return Ok(None);
+                };
+                let rows = pg.query(HEAD, &[&id])?;
+                let row = rows.first().ok_or(PgError::UnknownStory(id))?;
+                Ok(Some((id, row.try_get(0)?, row.try_get(1)?)))
+            })?,
+        };
+        let Some((id, atom_id, created_at)) = head else {
             return Ok(None);
         };
-        let (atom_id, created_at): (String, String) = conn.query_row(
-            "SELECT atom_id, created_at FROM stories WHERE id = ?1",
-            [id],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
         let mut members = self.members_of(&[id])?.remove(&id).unwrap_or_default();
         members.sort_by_key(|m| lead_rank(&m.stored));
         Ok(Some(Story {
@@ -547,9 +567,15 @@ impl Store {
             CountedTable::Stories => "SELECT count(*) FROM stories WHERE merged_into IS NULL",
             CountedTable::PendingOutbox => "SELECT count(*) FROM outbox WHERE state = 'pending'",
         };
-        Ok(self
-            .sqlite("counting rows")?
-            .query_row(sql, [], |row| row.get(0))?)
+        match &self.conn {
+            Conn::Sqlite(conn) => Ok(conn.query_row(sql, [], |row| row.get(0))?),
+            Conn::Postgres(pg) => on_postgres(|| {
+                pg.borrow_mut()
+                    .query(sql, &[])?
+                    .first()
+                    .map_or(Ok(0), |row| Ok(row.try_get(0)?))
+            }),
+        }
     }
 
     /// The members of the given stories; on PostgreSQL all in one statement, on SQLite a
@@ -975,26 +1001,46 @@ impl Store {
 
     /// Per-sink outbox totals, for `status` and the metrics.
     pub fn sink_totals(&self) -> Result<Vec<SinkTotals>> {
-        let conn = self.sqlite("delivery totals")?;
-        let mut stmt = conn.prepare(
-            "SELECT sink,
+        /// SQLite sums its 0/1 comparisons; PostgreSQL's are booleans, counted with `FILTER`.
+        const TOTALS: sql::Twin = sql::Twin {
+            sqlite: "SELECT sink,
                     sum(state = 'pending'), sum(state = 'delivered'), sum(state = 'dead'),
                     sum(state = 'filtered'),
                     (SELECT last_error FROM outbox o2 WHERE o2.sink = outbox.sink
                        AND o2.last_error IS NOT NULL ORDER BY o2.id DESC LIMIT 1)
              FROM outbox GROUP BY sink ORDER BY sink",
-        )?;
-        let rows = stmt.query_map([], |row| {
+            postgres: "SELECT sink,
+                    count(*) FILTER (WHERE state = 'pending'),
+                    count(*) FILTER (WHERE state = 'delivered'),
+                    count(*) FILTER (WHERE state = 'dead'),
+                    count(*) FILTER (WHERE state = 'filtered'),
+                    (SELECT last_error FROM outbox o2 WHERE o2.sink = outbox.sink
+                       AND o2.last_error IS NOT NULL ORDER BY o2.id DESC LIMIT 1)
+             FROM outbox GROUP BY sink ORDER BY sink",
+        };
+        fn totals<R: sql::SqlRow>(row: &R) -> Result<SinkTotals, R::Error> {
             Ok(SinkTotals {
-                sink: row.get(0)?,
-                pending: row.get(1)?,
-                delivered: row.get(2)?,
-                dead: row.get(3)?,
-                filtered: row.get(4)?,
-                last_error: row.get(5)?,
+                sink: row.text(0)?,
+                pending: row.i64(1)?,
+                delivered: row.i64(2)?,
+                dead: row.i64(3)?,
+                filtered: row.i64(4)?,
+                last_error: row.opt_text(5)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        }
+        match &self.conn {
+            Conn::Sqlite(conn) => Ok(conn
+                .prepare(TOTALS.sqlite)?
+                .query_map([], |row| totals(row))?
+                .collect::<Result<_, _>>()?),
+            Conn::Postgres(pg) => on_postgres(|| {
+                pg.borrow_mut()
+                    .query(TOTALS.postgres, &[])?
+                    .iter()
+                    .map(|row| Ok(totals(row)?))
+                    .collect()
+            }),
+        }
     }
 }
 
@@ -1056,27 +1102,33 @@ const STORY_BY_ATOM_ID: &str = "SELECT id, merged_into FROM stories WHERE atom_i
 /// story that holds members is ever folded (the matcher's candidates are items, and a manual
 /// merge refuses a story already merged), and it is folded into another such story.
 fn resolve_story(conn: &Connection, key: &str) -> Result<Option<ResolvedStory>> {
-    // Each form of key has its own index (the primary key, the unique atom_id): a key matched
-    // against both at once would scan the table, once per delivery.
-    let by_key = |sql: &str, key: &dyn rusqlite::ToSql| {
+    resolve_story_with(key, |sql, key| {
         conn.query_row(sql, [key], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
-    };
-    let found: Option<(i64, Option<i64>)> = match key.parse::<i64>() {
-        Ok(number) => by_key(STORY_BY_NUMBER, &number)?,
-        Err(_) => by_key(STORY_BY_ATOM_ID, &key)?,
+            .map_err(StoreError::from)
+    })
+}
+
+/// [`resolve_story`] on either backend: `find` runs one of the `STORY_BY_*` statements with
+/// its one parameter and returns its row, `(id, merged_into)`.
+fn resolve_story_with<E>(
+    key: &str,
+    mut find: impl FnMut(&'static str, sql::Value<'_>) -> Result<Option<(i64, Option<i64>)>, E>,
+) -> Result<Option<ResolvedStory>, E> {
+    // Each form of key has its own index (the primary key, the unique atom_id): a key matched
+    // against both at once would scan the table, once per delivery.
+    let found = match key.parse::<i64>() {
+        Ok(number) => find(STORY_BY_NUMBER, number.into())?,
+        Err(_) => find(STORY_BY_ATOM_ID, key.into())?,
     };
     let Some((found, mut merged_into)) = found else {
         return Ok(None);
     };
     let mut head = found;
+    // A story is folded only into a stored one (a foreign key), so each step finds its row.
     while let Some(into) = merged_into {
         head = into;
-        merged_into = conn.query_row(
-            "SELECT merged_into FROM stories WHERE id = ?1",
-            [head],
-            |row| row.get(0),
-        )?;
+        merged_into = find(STORY_BY_NUMBER, into.into())?.and_then(|(_, next)| next);
     }
     Ok(Some(ResolvedStory { found, head }))
 }

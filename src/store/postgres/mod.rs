@@ -87,6 +87,8 @@ pub enum PgError {
     UnknownStory(i64),
     #[error("no item {0}")]
     UnknownItem(i64),
+    #[error("unknown correction action `{0}`")]
+    UnknownCorrection(String),
     #[error("stored item {id} is corrupt: {source}")]
     CorruptItem {
         id: i64,
