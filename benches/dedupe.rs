@@ -122,7 +122,7 @@ fn main() {
     println!("|---:|---:|---:|---:|---:|---:|");
     for &size in &sizes {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = Store::open(&dir.path().join("bench.db")).expect("store");
+        let mut store = Store::open(dir.path().join("bench.db")).expect("store");
         store.sync_sources(&config.feeds).expect("sources");
         let origin = store.source("origin").expect("origin");
         let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);

@@ -144,7 +144,7 @@ fn main() {
     )
     .expect("bench config");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = Store::open(&dir.path().join("bench.db")).expect("store");
+    let mut store = Store::open(dir.path().join("bench.db")).expect("store");
     store.sync_sources(&config.feeds).expect("sources");
     let started = Instant::now();
     build(&mut store, stories);
@@ -153,7 +153,7 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     let settings = Settings::from_config(&config, None);
-    let mut reader = SiteReader::open(store.path()).expect("reader");
+    let mut reader = SiteReader::open(&dir.path().join("bench.db")).expect("reader");
     let deep = stories / site::STORIES_PER_PAGE / 2;
     println!("| page | median | p99 | HTML bytes |");
     println!("|---|---:|---:|---:|");

@@ -21,6 +21,7 @@ use crate::emit::Channel;
 use crate::model::Role;
 use crate::notify::SinkUrl;
 use crate::schedule::CronRule;
+use crate::store::StorageTarget;
 
 /// The configuration used when none is given: Interconnects, its podcast, and friends.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
@@ -190,7 +191,8 @@ struct RawNotify {
 pub struct Config {
     /// Where the configuration came from, for messages.
     pub origin: String,
-    pub database: PathBuf,
+    /// `[storage] database`: a SQLite file, or a `postgres://` URL.
+    pub database: StorageTarget,
     pub output: OutputConfig,
     pub server: ServerConfig,
     pub default_schedule: CronRule,
@@ -416,7 +418,11 @@ impl Validator<'_> {
             if p.is_absolute() { p } else { state.join(p) }
         };
 
-        let database = path(raw.storage.database, "tributary.db");
+        let database = StorageTarget::parse(
+            raw.storage.database.as_deref().unwrap_or("tributary.db"),
+            &state,
+        )
+        .map_err(|e| self.invalid("storage.database", e.to_string()))?;
         let max_entries = match raw.output.max_entries {
             None => 200,
             Some(n) => usize::try_from(n)

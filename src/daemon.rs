@@ -29,7 +29,7 @@ use crate::notify::{Notifier, NotifyError};
 use crate::poll::{self, PollError, Selection};
 use crate::serve::{self, AppState, Snapshot};
 use crate::site;
-use crate::store::{Store, StoreError};
+use crate::store::{StorageTarget, Store, StoreError};
 use crate::websub;
 
 /// The longest the loop sleeps, so schedule changes (a reload, a Retry-After expiring) are
@@ -96,7 +96,13 @@ impl ConfigSource {
 /// Runs until SIGTERM or SIGINT.
 pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonError> {
     let clock = SystemClock;
-    let mut store = Store::open(&config.database)?;
+    // The daemon's notify worker and site still read through SQLite-only store operations
+    // (docs/postgres.md, "Status"): refused here, before anything starts, rather than failing
+    // in the middle of a cycle.
+    let StorageTarget::Sqlite(database) = config.database.clone() else {
+        return Err(StoreError::Unsupported("`tributary run`").into());
+    };
+    let mut store = Store::open(&database)?;
     store.sync_sources(&config.feeds)?;
     let mut fetcher = Fetcher::new(&config.fetch)?;
     let metrics = Arc::new(Metrics::new());
@@ -112,7 +118,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
             clock.now(),
         ),
         Arc::clone(&metrics),
-        config.database.clone(),
+        database.clone(),
     );
     state.set_site_settings(site::Settings::from_config(&config, source.path.as_deref()));
     let listener = tokio::net::TcpListener::bind(config.server.listen)
@@ -129,12 +135,12 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
         listen = %config.server.listen,
         feed = %config.server.base_url.join("feed.atom").map(|u| u.to_string()).unwrap_or_default(),
         feeds = config.feeds.len(),
-        database = %config.database.display(),
+        database = %config.database,
         "tributary is running"
     );
 
     // Its own connection: SQLite in WAL mode lets it write outcomes while the loop ingests.
-    let notify_store = Arc::new(parking_lot::Mutex::new(Store::open(&config.database)?));
+    let notify_store = Arc::new(parking_lot::Mutex::new(Store::open(&database)?));
     let (notifier_tx, notifier_rx) =
         tokio::sync::watch::channel(Arc::new(Notifier::new(&config.notify)?));
     let wake = Arc::new(tokio::sync::Notify::new());
@@ -157,7 +163,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
     let (published_tx, published_rx) = tokio::sync::watch::channel(websub::Published::default());
     let (stop_pinger, pinger_stopped) = tokio::sync::oneshot::channel::<()>();
     let pinger_task = tokio::spawn(websub::run(
-        Store::open(&config.database)?,
+        Store::open(&database)?,
         published_rx,
         pinger_stopped,
     ));
@@ -407,7 +413,7 @@ fn reload(source: &ConfigSource, current: &Config) -> Option<Config> {
             if new.database != current.database {
                 tracing::warn!(
                     "reload: [storage] database changed; restart tributary to use it (keeping {})",
-                    current.database.display()
+                    current.database
                 );
                 new.database.clone_from(&current.database);
             }

@@ -22,7 +22,7 @@ use tributary::model::{MatchReason, Story};
 use tributary::normalize::{self, NormalizeError};
 use tributary::notify::Notifier;
 use tributary::poll;
-use tributary::store::{Correction, Store, StoreError};
+use tributary::store::{Correction, StorageTarget, Store, StoreError};
 
 #[derive(Parser)]
 #[command(
@@ -289,7 +289,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn open_store(config: &Config) -> Result<Store> {
-    Ok(Store::open(&config.database)?)
+    Ok(Store::open(config.database.clone())?)
 }
 
 /// The store for commands that only read it (or correct what a poll stored), `None` where
@@ -297,7 +297,10 @@ fn open_store(config: &Config) -> Result<Store> {
 /// command would then report an empty history instead of the real mistake: another
 /// directory, a forgotten `--config`.
 fn existing_store(config: &Config) -> Result<Option<Store>> {
-    let path = &config.database;
+    // A server's database is there or the connection says why not.
+    let StorageTarget::Sqlite(path) = &config.database else {
+        return Ok(Some(open_store(config)?));
+    };
     let exists = path
         .try_exists()
         .with_context(|| format!("cannot look for the database {}", path.display()))?;
@@ -310,12 +313,16 @@ fn existing_store(config: &Config) -> Result<Option<Store>> {
 
 /// What a read-only command says when [`existing_store`] found none: where it looked and why.
 fn no_database(config: &Config) -> String {
-    let path = &config.database;
-    let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+    let shown = match &config.database {
+        StorageTarget::Sqlite(path) => std::path::absolute(path)
+            .unwrap_or_else(|_| path.clone())
+            .display()
+            .to_string(),
+        StorageTarget::Postgres(target) => target.to_string(),
+    };
     format!(
-        "no database at {} ([storage] database of {}): nothing has been polled with this \
+        "no database at {shown} ([storage] database of {}): nothing has been polled with this \
          configuration yet; run `tributary poll` first",
-        shown.display(),
         config.origin
     )
 }
@@ -386,7 +393,7 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
     tracing::info!(
         config = %config.origin,
         feeds = config.feeds.len(),
-        database = %config.database.display(),
+        database = %config.database,
         "polling"
     );
     let report = runtime.block_on(poll::run_cycle(
@@ -660,7 +667,7 @@ impl<'a> StoryJson<'a> {
 fn check_config(config: &Config) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}: ok", config.origin)?;
-    writeln!(out, "database: {}", config.database.display())?;
+    writeln!(out, "database: {}", config.database)?;
     writeln!(out, "merged feed: {}", config.output.atom_path.display())?;
     let channel = &config.output.channel;
     writeln!(

@@ -349,7 +349,7 @@ pub async fn run_cycle(
         &config.transcripts,
         &config.fetch,
         fetcher.clone(),
-        store.path(),
+        store.target(),
     )?
     .map(std::sync::Arc::new);
     let hosts = HostLimits::default();

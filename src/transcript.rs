@@ -15,7 +15,6 @@
 //! `[fetch] allow_private_networks`).
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
@@ -28,7 +27,7 @@ use crate::dedupe;
 use crate::fetch::{FetchOutcome, Fetcher, Validators, guard};
 use crate::model::{ItemKind, Transcript};
 use crate::normalize::ParsedItem;
-use crate::store::{CachedTranscript, StoreError, TranscriptCache};
+use crate::store::{CachedTranscript, StorageTarget, StoreError, TranscriptCache};
 
 /// A description with fewer words than this is show notes, whatever it shares with the
 /// transcript: too short to carry the essay.
@@ -274,14 +273,14 @@ impl Transcripts {
         config: &TranscriptConfig,
         fetch: &FetchConfig,
         fetcher: Fetcher,
-        database: &Path,
+        database: &StorageTarget,
     ) -> Result<Option<Transcripts>, StoreError> {
         if !config.enabled {
             return Ok(None);
         }
         Ok(Some(Transcripts {
             fetcher,
-            cache: TranscriptCache::open(database)?,
+            cache: TranscriptCache::open(database.clone())?,
             per_feed: config.per_feed,
             allow_private: fetch.allow_private_networks,
             deadline: fetch.timeout,

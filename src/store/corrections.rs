@@ -10,8 +10,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{OptionalExtension, params};
 
+use super::matching::STORY_PINNED;
+use super::postgres::PgError;
 use super::{
-    ResolvedStory, Result, Store, StoreError, WriteTx, parse_timestamp, resolve_story, timestamp,
+    Conn, ResolvedStory, Result, SqliteTx, Store, StoreError, on_postgres, parse_timestamp,
+    resolve_story, timestamp,
 };
 use crate::ingest::split_story_atom_id;
 use crate::model::MatchReason;
@@ -88,7 +91,8 @@ impl Store {
     /// remaining member's.
     pub fn split_item(&mut self, item_id: i64, now: DateTime<Utc>) -> Result<Correction> {
         let write = self.begin_write()?;
-        let tx = &write.tx;
+        let sqlite = write.sqlite("stories split")?;
+        let tx = &sqlite.tx;
         let (left, source, guid): (i64, String, String) = tx
             .query_row(
                 "SELECT items.story_id, sources.name, items.guid
@@ -143,7 +147,7 @@ impl Store {
             other: left,
             at: now,
         };
-        write.record_correction(&correction)?;
+        sqlite.record_correction(&correction)?;
         write.commit()?;
         Ok(correction)
     }
@@ -160,10 +164,11 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Correction> {
         let write = self.begin_write()?;
+        let sqlite = write.sqlite("stories merge")?;
         let unknown = |key: &str| StoreError::UnknownStory(key.to_owned());
         let ResolvedStory { head: kept, .. } =
-            resolve_story(&write.tx, story)?.ok_or_else(|| unknown(story))?;
-        let folded = resolve_story(&write.tx, other)?.ok_or_else(|| unknown(other))?;
+            resolve_story(&sqlite.tx, story)?.ok_or_else(|| unknown(story))?;
+        let folded = resolve_story(&sqlite.tx, other)?.ok_or_else(|| unknown(other))?;
         if folded.found != folded.head {
             return Err(StoreError::AlreadyMerged {
                 other: other.to_owned(),
@@ -180,13 +185,13 @@ impl Store {
         }
         // Every item of `other` is now in `story` because a person said so; the member that
         // started `other` in particular no longer started the story it is in.
-        write.tx.execute(
+        sqlite.tx.execute(
             "UPDATE items SET match_reason = ?2, match_score = 1.0 WHERE story_id = ?1",
             params![folded, MatchReason::Manual.as_str()],
         )?;
         write.merge_story(folded, kept, now)?;
         // A pin on `other` protected its members from being folded elsewhere; they keep it.
-        write.tx.execute(
+        sqlite.tx.execute(
             "UPDATE stories SET pinned = max(pinned, (SELECT pinned FROM stories WHERE id = ?2))
              WHERE id = ?1",
             params![kept, folded],
@@ -198,24 +203,43 @@ impl Store {
             other: folded,
             at: now,
         };
-        write.record_correction(&correction)?;
+        sqlite.record_correction(&correction)?;
         write.commit()?;
         Ok(correction)
     }
 
     /// The corrections that touched a story, on either side, oldest first.
     pub fn corrections_of(&self, story_id: i64) -> Result<Vec<Correction>> {
-        corrections_of(&self.conn, story_id)
+        match &self.conn {
+            Conn::Sqlite(conn) => corrections_of(conn, story_id),
+            Conn::Postgres(pg) => on_postgres(|| {
+                let rows = pg.borrow_mut().query(CORRECTIONS_OF, &[&story_id])?;
+                rows.iter()
+                    .map(|row| {
+                        let action: String = row.try_get(0)?;
+                        Ok(Correction {
+                            action: action
+                                .parse()
+                                .map_err(|_| PgError::UnknownCorrection(action))?,
+                            item: row.try_get(1)?,
+                            story: row.try_get(2)?,
+                            other: row.try_get(3)?,
+                            at: parse_timestamp(row.try_get(4)?).unwrap_or_default(),
+                        })
+                    })
+                    .collect()
+            }),
+        }
     }
 }
 
-impl WriteTx<'_> {
+impl SqliteTx<'_> {
     /// Whether a person fixed this story's members (a split made it, or it absorbed such a
     /// story by hand). The matcher never folds a pinned story into another story, nor another
     /// story into it, so a correction outlives every later poll.
     pub fn story_pinned(&self, story_id: i64) -> Result<bool> {
         self.tx
-            .prepare_cached("SELECT pinned FROM stories WHERE id = ?1")?
+            .prepare_cached(STORY_PINNED)?
             .query_row([story_id], |row| row.get(0))
             .optional()?
             .ok_or_else(|| StoreError::UnknownStory(story_id.to_string()))
@@ -237,16 +261,18 @@ impl WriteTx<'_> {
     }
 }
 
+/// The corrections that touched a story, on either side, oldest first, on either backend.
+const CORRECTIONS_OF: &str =
+    "SELECT action, item_id, story_id, other_id, created_at FROM corrections
+         WHERE story_id = ?1 OR other_id = ?1 ORDER BY id";
+
 /// The corrections that touched a story, on either side, oldest first: for `--explain` and
 /// for the site's explain page, each on its own connection.
 pub(super) fn corrections_of(
     conn: &rusqlite::Connection,
     story_id: i64,
 ) -> Result<Vec<Correction>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT action, item_id, story_id, other_id, created_at FROM corrections
-         WHERE story_id = ?1 OR other_id = ?1 ORDER BY id",
-    )?;
+    let mut stmt = conn.prepare_cached(CORRECTIONS_OF)?;
     let rows = stmt.query_map([story_id], |row| {
         Ok(Correction {
             action: row.get(0)?,

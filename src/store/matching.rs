@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Result, StoreError, WriteTx, parse_timestamp, sql_limit, timestamp};
+use super::sql::{SqlRow, Twin};
+use super::{Result, SqliteTx, StoreError, parse_timestamp, sql_limit, timestamp};
 use crate::dedupe::{
     Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts, address_key, enclosure_key,
     hash_from_sql, hash_to_sql, link_fragment, title_keys,
@@ -44,10 +45,362 @@ macro_rules! recent {
     };
 }
 
-/// At most this many shingles of one feed are kept as its boilerplate.
-const MAX_BOILERPLATE: usize = 4096;
+/// PostgreSQL's twins of the probes in [`WriteTx::candidates`], [`WriteTx::recent_candidates`]
+/// and [`WriteTx::recent_founding_mirrors`]. A key table is probed for all of an item's keys
+/// in one statement (`unnest` + `LATERAL`), each key still read up to its own limit: a
+/// statement per key, free on SQLite, would be some 35 round trips per item. Where SQLite
+/// leaves the order to its index (the key tables' primary keys are `(key, item_id)`, an index
+/// lists equal keys by row id), PostgreSQL is told it, so both read the same items when a key
+/// has more than the limit.
+pub(super) mod pg {
+    pub(in crate::store) const BY_GRAMS: &str = concat!(
+        "SELECT t.item_id FROM unnest(?1::bigint[]) AS k(gram),
+         LATERAL (SELECT item_id FROM title_grams WHERE title_grams.gram = k.gram
+                  ORDER BY item_id LIMIT ",
+        per_gram!(),
+        ") AS t"
+    );
+    pub(in crate::store) const BY_TITLE_KEYS: &str = concat!(
+        "SELECT t.item_id FROM unnest(?1::text[]) AS k(key),
+         LATERAL (SELECT item_id FROM title_keys WHERE title_keys.key = k.key
+                  ORDER BY item_id LIMIT ",
+        per_key!(),
+        ") AS t"
+    );
+    pub(in crate::store) const BY_ANCHORS: &str = concat!(
+        "SELECT t.item_id FROM unnest(?1::bigint[]) AS k(anchor),
+         LATERAL (SELECT item_id FROM text_anchors WHERE text_anchors.anchor = k.anchor
+                  ORDER BY item_id LIMIT ",
+        per_key!(),
+        ") AS t"
+    );
+    pub(in crate::store) const BY_CANONICAL_URL: &str = concat!(
+        "SELECT id FROM items WHERE canonical_url = ?1 ORDER BY id LIMIT ",
+        per_key!()
+    );
+    pub(in crate::store) const BY_ITEM_TITLE_KEY: &str = concat!(
+        "SELECT id FROM items WHERE title_key = ?1 ORDER BY id LIMIT ",
+        per_key!()
+    );
+    pub(in crate::store) const BY_LINK: &str = concat!(
+        "SELECT item_id FROM outbound_links WHERE link = ?1 ORDER BY item_id LIMIT ",
+        per_key!()
+    );
+    pub(in crate::store) const RECENT: &str = concat!(
+        "SELECT id FROM items WHERE published BETWEEN ?1 AND ?2
+         ORDER BY published DESC, id DESC LIMIT ",
+        recent!()
+    );
+    /// [`FOUNDING_MIRRORS`](super::FOUNDING_MIRRORS)'s twin: the distance in time as
+    /// PostgreSQL reckons it.
+    pub(in crate::store) const FOUNDING_MIRRORS: &str = concat!(
+        "SELECT items.id FROM items JOIN sources ON sources.id = items.source_id
+         WHERE items.published BETWEEN ?1 AND ?2
+           AND items.match_reason = 'new' AND coalesce(items.member_role, 'copy') = 'copy'
+           AND sources.role = 'mirror'
+         ORDER BY abs(extract(epoch FROM items.published::timestamptz - ?3::text::timestamptz)),
+                  items.id
+         LIMIT ",
+        recent!()
+    );
+}
 
-impl WriteTx<'_> {
+/// At most this many shingles of one feed are kept as its boilerplate.
+pub(super) const MAX_BOILERPLATE: usize = 4096;
+
+/// The mirror items published between `?1` and `?2` that started a story of their own, nearest
+/// to `?3` first: through the partial index of items that founded a story as copies (migration
+/// 7), which holds no origin's item, so a window crowded with origins costs nothing. The feed's
+/// role is asked as it is now: a feed that became an origin founds no mirror story any more.
+pub(super) const FOUNDING_MIRRORS: &str = concat!(
+    "SELECT items.id FROM items JOIN sources ON sources.id = items.source_id
+     WHERE items.published BETWEEN ?1 AND ?2
+       AND items.match_reason = 'new' AND coalesce(items.member_role, 'copy') = 'copy'
+       AND sources.role = 'mirror'
+     ORDER BY abs(julianday(items.published) - julianday(?3)), items.id
+     LIMIT ",
+    recent!()
+);
+
+/// The items of one story.
+pub(super) const STORY_ITEMS: &str = "SELECT id FROM items WHERE story_id = ?1";
+
+/// What a candidate is read from, for the items a `WHERE` on `items.id` appended to it picks;
+/// the columns are read by [`CandidateRow::read`].
+pub(super) const CANDIDATE_SELECT: &str =
+    "SELECT items.id, items.story_id, items.data, items.canonical_url, items.published,
+            items.match_reason, sources.name, sources.role, sources.id, transcripts.words
+     FROM items JOIN sources ON sources.id = items.source_id
+     LEFT JOIN item_transcripts ON item_transcripts.item_id = items.id
+     LEFT JOIN transcripts ON transcripts.url = item_transcripts.url";
+
+/// Whether a person pinned a story, for [`story_facts_from`].
+pub(super) const STORY_PINNED: &str = "SELECT pinned FROM stories WHERE id = ?1";
+
+/// The feeds of a story's members, with their roles, for [`story_facts_from`].
+pub(super) const STORY_SOURCES: &str = "SELECT DISTINCT sources.name, sources.role
+     FROM items JOIN sources ON sources.id = items.source_id WHERE items.story_id = ?1";
+
+/// A stored item's row as [`CANDIDATE_SELECT`] reads it, before its story's and feed's facts
+/// join it in [`CandidateRow::into_candidate`].
+pub(super) struct CandidateRow {
+    pub(super) id: i64,
+    pub(super) story_id: i64,
+    data: String,
+    canonical_url: Option<String>,
+    published: String,
+    reason: String,
+    source: String,
+    role: String,
+    pub(super) source_id: i64,
+    /// The words of the transcript the item is matched by, if any.
+    spoken: Option<String>,
+}
+
+impl CandidateRow {
+    pub(super) fn read<R: SqlRow>(row: &R) -> Result<CandidateRow, R::Error> {
+        Ok(CandidateRow {
+            id: row.i64(0)?,
+            story_id: row.i64(1)?,
+            data: row.text(2)?,
+            canonical_url: row.opt_text(3)?,
+            published: row.text(4)?,
+            reason: row.text(5)?,
+            source: row.text(6)?,
+            role: row.text(7)?,
+            source_id: row.i64(8)?,
+            spoken: row.opt_text(9)?,
+        })
+    }
+
+    /// The candidate, with its titles read again with `decorations`; the error is the
+    /// item's JSON failing to parse.
+    pub(super) fn into_candidate(
+        self,
+        story: Arc<StoryFacts>,
+        boilerplate: Arc<HashSet<u64>>,
+        linked: &HashMap<i64, Linked>,
+        decorations: &Decorations,
+    ) -> serde_json::Result<Candidate> {
+        let item: Item = serde_json::from_str(&self.data)?;
+        let role = Role::parse(&self.role).unwrap_or_default();
+        Ok(Candidate {
+            item_id: self.id,
+            story_id: self.story_id,
+            source: self.source,
+            role,
+            kind: item.kind,
+            published: parse_timestamp(&self.published).unwrap_or_default(),
+            canonical_url: self.canonical_url,
+            title_keys: title_keys(&item.title, decorations),
+            address_key: address_key(&item, role),
+            fragment: link_fragment(&item),
+            enclosure: match item.kind {
+                ItemKind::Episode => item.enclosure.as_ref().and_then(|e| enclosure_key(&e.url)),
+                ItemKind::Post => None,
+            },
+            // An episode whose description is show notes is matched by its transcript's
+            // words (see `crate::transcript`), as it was when it was stored.
+            body: self.spoken.or(item.content).or(item.summary),
+            title: item.title,
+            reason: MatchReason::parse(&self.reason).unwrap_or(MatchReason::New),
+            boilerplate,
+            linked: linked.get(&self.id).copied(),
+            story,
+        })
+    }
+}
+
+/// A story's facts from [`STORY_PINNED`] (`None`: no such story) and [`STORY_SOURCES`]'
+/// `(name, role)` rows.
+pub(super) fn story_facts_from(
+    pinned: Option<i64>,
+    sources: impl IntoIterator<Item = (String, String)>,
+) -> StoryFacts {
+    let mut facts = StoryFacts {
+        pinned: pinned.is_some_and(|pinned| pinned != 0),
+        ..StoryFacts::default()
+    };
+    for (name, role) in sources {
+        facts.has_origin |= Role::parse(&role) == Some(Role::Origin);
+        facts.sources.push(name);
+    }
+    facts.sources.sort();
+    facts
+}
+
+/// The reads [`linked`] makes, on either backend.
+pub(super) trait LinkReads {
+    type Error;
+    /// Stored items at a canonical URL, with their stories (at most 8).
+    fn items_at(&mut self, canonical_url: &str) -> Result<Vec<(i64, i64)>, Self::Error>;
+    /// Stored items whose text links to `link` (at most `per_key!()`).
+    fn linking_to(&mut self, link: &str) -> Result<Vec<i64>, Self::Error>;
+    /// An item's story and every page its text links to.
+    fn story_and_links(&mut self, item_id: i64) -> Result<(i64, Vec<String>), Self::Error>;
+}
+
+/// Items one of whose pages the other links to, when the linking side links to no other
+/// stored work: a page that links to several works is a roundup, and links prove nothing
+/// about which one it is.
+pub(super) fn linked<R: LinkReads>(
+    reads: &mut R,
+    probe: &Probe,
+) -> Result<HashMap<i64, Linked>, R::Error> {
+    let mut found = HashMap::new();
+    // The probe's links to stored pages.
+    let mut targets: Vec<(i64, i64)> = Vec::new();
+    for link in &probe.keys.outbound_links {
+        targets.extend(reads.items_at(link)?);
+    }
+    let target_stories: HashSet<i64> = targets.iter().map(|(_, story)| *story).collect();
+    if target_stories.len() == 1 {
+        found.extend(targets.iter().map(|(id, _)| (*id, Linked::ProbeLinksHere)));
+    }
+    // Stored pages that link to the probe's page.
+    let Some(own) = &probe.keys.canonical_url else {
+        return Ok(found);
+    };
+    for item_id in reads.linking_to(own)? {
+        let (story_id, links) = reads.story_and_links(item_id)?;
+        let mut roundup = false;
+        for link in links.iter().filter(|link| *link != own) {
+            if reads
+                .items_at(link)?
+                .iter()
+                .any(|(_, story)| *story != story_id)
+            {
+                roundup = true;
+                break;
+            }
+        }
+        if !roundup {
+            found.entry(item_id).or_insert(Linked::LinksToProbe);
+        }
+    }
+    Ok(found)
+}
+
+/// Stored items whose text links to a page, or whose audio is a file (PostgreSQL's twin is
+/// [`pg::BY_LINK`]).
+pub(super) const BY_LINK: &str = concat!(
+    "SELECT item_id FROM outbound_links WHERE link = ?1 LIMIT ",
+    per_key!()
+);
+
+/// Stored items at a canonical URL, with their stories (see [`LinkReads::items_at`]).
+pub(super) const ITEMS_AT: &str = "SELECT id, story_id FROM items WHERE canonical_url = ?1 LIMIT 8";
+
+/// An item's story, and (the second) the pages its text links to.
+pub(super) const STORY_OF_ITEM: &str = "SELECT story_id FROM items WHERE id = ?1";
+pub(super) const LINKS_OF_ITEM: &str = "SELECT link FROM outbound_links WHERE item_id = ?1";
+
+impl<'t> LinkReads for &SqliteTx<'t> {
+    type Error = StoreError;
+
+    fn items_at(&mut self, canonical_url: &str) -> Result<Vec<(i64, i64)>> {
+        Ok(self
+            .tx
+            .prepare_cached(ITEMS_AT)?
+            .query_map([canonical_url], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn linking_to(&mut self, link: &str) -> Result<Vec<i64>> {
+        Ok(self
+            .tx
+            .prepare_cached(BY_LINK)?
+            .query_map([link], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn story_and_links(&mut self, item_id: i64) -> Result<(i64, Vec<String>)> {
+        let story_id = self
+            .tx
+            .prepare_cached(STORY_OF_ITEM)?
+            .query_row([item_id], |row| row.get(0))?;
+        let links = self
+            .tx
+            .prepare_cached(LINKS_OF_ITEM)?
+            .query_map([item_id], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok((story_id, links))
+    }
+}
+
+// The statements of the write's matching methods below: one text where the dialects agree,
+// the two side by side where they do not.
+
+/// The passages a feed repeats. The same text on both backends.
+pub(super) const BOILERPLATE: &str = "SELECT shingle FROM boilerplate WHERE source_id = ?1";
+
+/// How many passages of a feed are kept. The same text on both backends.
+pub(super) const BOILERPLATE_COUNT: &str = "SELECT count(*) FROM boilerplate WHERE source_id = ?1";
+
+/// A feed's newest items. The same text on both backends.
+pub(super) const RECENT_BODIES: &str =
+    "SELECT data FROM items WHERE source_id = ?1 ORDER BY published DESC, id DESC LIMIT ?2";
+
+/// What the origin feeds say of themselves. The same text on both backends.
+pub(super) const DECORATIONS: &str =
+    "SELECT name, feed_title, feed_authors FROM sources WHERE role = 'origin'";
+
+/// The authors a feed named before. The same text on both backends.
+pub(super) const FEED_AUTHORS: &str = "SELECT feed_authors FROM sources WHERE id = ?1";
+
+/// What an item turned out to be to its story. The same text on both backends.
+pub(super) const RELABEL: &str =
+    "UPDATE items SET member_role = ?2, match_reason = ?3, match_score = ?4
+                 WHERE id = ?1";
+
+/// An item's text anchors: a row per key on SQLite, the keys as one array on PostgreSQL,
+/// where a statement per key would be a round trip per key.
+pub(super) const INSERT_ANCHORS: Twin = Twin {
+    sqlite: "INSERT OR IGNORE INTO text_anchors (anchor, item_id) VALUES (?1, ?2)",
+    postgres: "INSERT INTO text_anchors (anchor, item_id) SELECT unnest(?1::bigint[]), ?2
+             ON CONFLICT DO NOTHING",
+};
+
+/// An item's title keys, as [`INSERT_ANCHORS`].
+pub(super) const INSERT_TITLE_KEYS: Twin = Twin {
+    sqlite: "INSERT OR IGNORE INTO title_keys (key, item_id) VALUES (?1, ?2)",
+    postgres: "INSERT INTO title_keys (key, item_id) SELECT unnest(?1::text[]), ?2
+             ON CONFLICT DO NOTHING",
+};
+
+/// An item's title grams, as [`INSERT_ANCHORS`].
+pub(super) const INSERT_GRAMS: Twin = Twin {
+    sqlite: "INSERT OR IGNORE INTO title_grams (gram, item_id) VALUES (?1, ?2)",
+    postgres: "INSERT INTO title_grams (gram, item_id) SELECT unnest(?1::bigint[]), ?2
+             ON CONFLICT DO NOTHING",
+};
+
+/// An item's outbound links, as [`INSERT_ANCHORS`].
+pub(super) const INSERT_LINKS: Twin = Twin {
+    sqlite: "INSERT OR IGNORE INTO outbound_links (link, item_id) VALUES (?1, ?2)",
+    postgres: "INSERT INTO outbound_links (link, item_id) SELECT unnest(?1::text[]), ?2
+             ON CONFLICT DO NOTHING",
+};
+
+/// A feed's new boilerplate passages, as [`INSERT_ANCHORS`].
+pub(super) const ADD_BOILERPLATE: Twin = Twin {
+    sqlite: "INSERT OR IGNORE INTO boilerplate (source_id, shingle) VALUES (?1, ?2)",
+    postgres: "INSERT INTO boilerplate (source_id, shingle) SELECT ?1, unnest(?2::bigint[])
+             ON CONFLICT DO NOTHING",
+};
+
+/// A feed's title and authors, written only when they changed: SQLite's `IS NOT` is
+/// PostgreSQL's `IS DISTINCT FROM`.
+pub(super) const SET_FEED_FACTS: Twin = Twin {
+    sqlite: "UPDATE sources SET feed_title = coalesce(?2, feed_title), feed_authors = ?3
+                 WHERE id = ?1 AND (feed_title IS NOT coalesce(?2, feed_title)
+                                    OR feed_authors IS NOT ?3)",
+    postgres: "UPDATE sources SET feed_title = coalesce(?2, feed_title), feed_authors = ?3
+             WHERE id = ?1 AND (feed_title IS DISTINCT FROM coalesce(?2, feed_title)
+                                OR feed_authors IS DISTINCT FROM ?3)",
+};
+
+impl SqliteTx<'_> {
     /// Stored items that share a dedupe key with the probe: the same canonical URL, one of its
     /// title keys, a title gram, a text anchor, the same audio file, or a link either way.
     /// Their titles are read again with `decorations`, which may have learned names since they
@@ -104,13 +457,7 @@ impl WriteTx<'_> {
             )?;
         }
         if let Some(enclosure) = &keys.enclosure {
-            collect(
-                concat!(
-                    "SELECT item_id FROM outbound_links WHERE link = ?1 LIMIT ",
-                    per_key!()
-                ),
-                enclosure,
-            )?;
+            collect(BY_LINK, enclosure)?;
         }
         // Two dozen anchors per item: the statement is taken from the cache once, not per key.
         let mut by_anchor = self.tx.prepare_cached(concat!(
@@ -123,7 +470,7 @@ impl WriteTx<'_> {
             }
         }
         drop(by_anchor);
-        let linked = self.linked(probe)?;
+        let linked = linked(&mut &*self, probe)?;
         ids.extend(linked.keys());
         self.load_candidates(ids, &linked, decorations)
     }
@@ -162,20 +509,9 @@ impl WriteTx<'_> {
         window: chrono::Duration,
         decorations: &Decorations,
     ) -> Result<Vec<Candidate>> {
-        // Through the partial index of items that founded a story as copies (migration 7),
-        // which holds no origin's item, so a window crowded with origins costs nothing. The
-        // feed's role is asked as it is now: a feed that became an origin founds no mirror
-        // story any more.
         let ids: Vec<i64> = self
             .tx
-            .prepare_cached(concat!(
-                "SELECT items.id FROM items JOIN sources ON sources.id = items.source_id
-                 WHERE items.published BETWEEN ?1 AND ?2
-                   AND items.match_reason = 'new' AND coalesce(items.member_role, 'copy') = 'copy'
-                   AND sources.role = 'mirror'
-                 ORDER BY abs(julianday(items.published) - julianday(?3)) LIMIT ",
-                recent!()
-            ))?
+            .prepare_cached(FOUNDING_MIRRORS)?
             .query_map(
                 params![
                     timestamp(around - window),
@@ -196,7 +532,7 @@ impl WriteTx<'_> {
     ) -> Result<Vec<Candidate>> {
         let ids: Vec<i64> = self
             .tx
-            .prepare_cached("SELECT id FROM items WHERE story_id = ?1")?
+            .prepare_cached(STORY_ITEMS)?
             .query_map([story_id], |row| row.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         self.load_candidates(ids, &HashMap::new(), decorations)
@@ -213,172 +549,49 @@ impl WriteTx<'_> {
         ids.dedup();
         let mut stories: HashMap<i64, Arc<StoryFacts>> = HashMap::new();
         let mut boilerplates: HashMap<i64, Arc<HashSet<u64>>> = HashMap::new();
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT items.story_id, items.data, items.canonical_url, items.title_key,
-                    items.published, items.match_reason, sources.name, sources.role,
-                    sources.id, transcripts.words
-             FROM items JOIN sources ON sources.id = items.source_id
-             LEFT JOIN item_transcripts ON item_transcripts.item_id = items.id
-             LEFT JOIN transcripts ON transcripts.url = item_transcripts.url
-             WHERE items.id = ?1",
-        )?;
+        let mut stmt = self
+            .tx
+            .prepare_cached(&format!("{CANDIDATE_SELECT} WHERE items.id = ?1"))?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let row = stmt.query_row([id], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, Option<String>>(2)?,
-                    row.get::<_, Option<String>>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, String>(5)?,
-                    row.get::<_, String>(6)?,
-                    row.get::<_, String>(7)?,
-                    row.get::<_, i64>(8)?,
-                    row.get::<_, Option<String>>(9)?,
-                ))
-            })?;
-            let (story_id, data, canonical_url, _, published, reason, source, role, sid, spoken) =
-                row;
-            let item: Item = serde_json::from_str(&data)
-                .map_err(|source| StoreError::CorruptItem { id, source })?;
-            let story = match stories.get(&story_id) {
+            let row = stmt.query_row([id], |row| CandidateRow::read(row))?;
+            let story = match stories.get(&row.story_id) {
                 Some(facts) => Arc::clone(facts),
                 None => {
-                    let facts = Arc::new(self.story_facts(story_id)?);
-                    stories.insert(story_id, Arc::clone(&facts));
+                    let facts = Arc::new(self.story_facts(row.story_id)?);
+                    stories.insert(row.story_id, Arc::clone(&facts));
                     facts
                 }
             };
-            let boilerplate = match boilerplates.get(&sid) {
+            let boilerplate = match boilerplates.get(&row.source_id) {
                 Some(set) => Arc::clone(set),
                 None => {
-                    let set = Arc::new(self.boilerplate(sid)?);
-                    boilerplates.insert(sid, Arc::clone(&set));
+                    let set = Arc::new(self.boilerplate(row.source_id)?);
+                    boilerplates.insert(row.source_id, Arc::clone(&set));
                     set
                 }
             };
-            let role = Role::parse(&role).unwrap_or_default();
-            out.push(Candidate {
-                item_id: id,
-                story_id,
-                source,
-                role,
-                kind: item.kind,
-                published: parse_timestamp(&published).unwrap_or_default(),
-                canonical_url,
-                title_keys: title_keys(&item.title, decorations),
-                address_key: address_key(&item, role),
-                fragment: link_fragment(&item),
-                enclosure: match item.kind {
-                    ItemKind::Episode => {
-                        item.enclosure.as_ref().and_then(|e| enclosure_key(&e.url))
-                    }
-                    ItemKind::Post => None,
-                },
-                // An episode whose description is show notes is matched by its transcript's
-                // words (see `crate::transcript`), as it was when it was stored.
-                body: spoken.or(item.content).or(item.summary),
-                title: item.title,
-                reason: MatchReason::parse(&reason).unwrap_or(MatchReason::New),
-                boilerplate,
-                linked: linked.get(&id).copied(),
-                story,
-            });
+            out.push(
+                row.into_candidate(story, boilerplate, linked, decorations)
+                    .map_err(|source| StoreError::CorruptItem { id, source })?,
+            );
         }
         Ok(out)
     }
 
-    /// Items one of whose pages the other links to, when the linking side links to no other
-    /// stored work: a page that links to several works is a roundup, and links prove nothing
-    /// about which one it is.
-    fn linked(&self, probe: &Probe) -> Result<HashMap<i64, Linked>> {
-        let mut found = HashMap::new();
-        // The probe's links to stored pages.
-        let mut targets: Vec<(i64, i64)> = Vec::new();
-        for link in &probe.keys.outbound_links {
-            targets.extend(self.items_at(link)?);
-        }
-        let target_stories: HashSet<i64> = targets.iter().map(|(_, story)| *story).collect();
-        if target_stories.len() == 1 {
-            found.extend(targets.iter().map(|(id, _)| (*id, Linked::ProbeLinksHere)));
-        }
-        // Stored pages that link to the probe's page.
-        let Some(own) = &probe.keys.canonical_url else {
-            return Ok(found);
-        };
-        let linking: Vec<i64> = self
-            .tx
-            .prepare_cached(concat!(
-                "SELECT item_id FROM outbound_links WHERE link = ?1 LIMIT ",
-                per_key!()
-            ))?
-            .query_map([own], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for item_id in linking {
-            let (story_id, links): (i64, Vec<String>) = {
-                let story_id = self
-                    .tx
-                    .prepare_cached("SELECT story_id FROM items WHERE id = ?1")?
-                    .query_row([item_id], |row| row.get(0))?;
-                let links = self
-                    .tx
-                    .prepare_cached("SELECT link FROM outbound_links WHERE item_id = ?1")?
-                    .query_map([item_id], |row| row.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                (story_id, links)
-            };
-            let mut roundup = false;
-            for link in links.iter().filter(|link| *link != own) {
-                if self
-                    .items_at(link)?
-                    .iter()
-                    .any(|(_, story)| *story != story_id)
-                {
-                    roundup = true;
-                    break;
-                }
-            }
-            if !roundup {
-                found.entry(item_id).or_insert(Linked::LinksToProbe);
-            }
-        }
-        Ok(found)
-    }
-
-    /// Stored items at a canonical URL, with their stories.
-    fn items_at(&self, canonical_url: &str) -> Result<Vec<(i64, i64)>> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT id, story_id FROM items WHERE canonical_url = ?1 LIMIT 8")?
-            .query_map([canonical_url], |row| Ok((row.get(0)?, row.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?)
-    }
-
     /// The feeds a story's members came from, and whether it may be folded.
     pub fn story_facts(&self, story_id: i64) -> Result<StoryFacts> {
-        let mut facts = StoryFacts {
-            pinned: self
-                .tx
-                .prepare_cached("SELECT pinned FROM stories WHERE id = ?1")?
-                .query_row([story_id], |row| row.get::<_, i64>(0))
-                .optional()?
-                .is_some_and(|pinned| pinned != 0),
-            ..StoryFacts::default()
-        };
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT DISTINCT sources.name, sources.role
-             FROM items JOIN sources ON sources.id = items.source_id WHERE items.story_id = ?1",
-        )?;
-        for row in stmt.query_map([story_id], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-        })? {
-            let (name, role) = row?;
-            facts.has_origin |= Role::parse(&role) == Some(Role::Origin);
-            facts.sources.push(name);
-        }
-        facts.sources.sort();
-        Ok(facts)
+        let pinned = self
+            .tx
+            .prepare_cached(STORY_PINNED)?
+            .query_row([story_id], |row| row.get(0))
+            .optional()?;
+        let sources: Vec<(String, String)> = self
+            .tx
+            .prepare_cached(STORY_SOURCES)?
+            .query_map([story_id], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(story_facts_from(pinned, sources))
     }
 
     /// Adds an item's keys to the indexes.
@@ -393,22 +606,22 @@ impl WriteTx<'_> {
             Ok::<_, StoreError>(())
         };
         insert_all(
-            "INSERT OR IGNORE INTO text_anchors (anchor, item_id) VALUES (?1, ?2)",
+            INSERT_ANCHORS.sqlite,
             &mut keys.anchors.iter().map(|k| k as &dyn rusqlite::ToSql),
         )?;
         let readings = keys.title_key.iter().chain(&keys.title_variants);
         insert_all(
-            "INSERT OR IGNORE INTO title_keys (key, item_id) VALUES (?1, ?2)",
+            INSERT_TITLE_KEYS.sqlite,
             &mut readings
                 .chain(&keys.address_key)
                 .map(|k| k as &dyn rusqlite::ToSql),
         )?;
         insert_all(
-            "INSERT OR IGNORE INTO title_grams (gram, item_id) VALUES (?1, ?2)",
+            INSERT_GRAMS.sqlite,
             &mut keys.title_grams.iter().map(|k| k as &dyn rusqlite::ToSql),
         )?;
         insert_all(
-            "INSERT OR IGNORE INTO outbound_links (link, item_id) VALUES (?1, ?2)",
+            INSERT_LINKS.sqlite,
             &mut keys
                 .outbound_links
                 .iter()
@@ -436,7 +649,7 @@ impl WriteTx<'_> {
     pub fn boilerplate(&self, source_id: i64) -> Result<HashSet<u64>> {
         Ok(self
             .tx
-            .prepare_cached("SELECT shingle FROM boilerplate WHERE source_id = ?1")?
+            .prepare_cached(BOILERPLATE)?
             .query_map([source_id], |row| row.get::<_, i64>(0))?
             .map(|shingle| shingle.map(hash_from_sql))
             .collect::<rusqlite::Result<_>>()?)
@@ -446,14 +659,12 @@ impl WriteTx<'_> {
     pub fn add_boilerplate(&self, source_id: i64, shingles: &HashSet<u64>) -> Result<()> {
         let stored: i64 = self
             .tx
-            .prepare_cached("SELECT count(*) FROM boilerplate WHERE source_id = ?1")?
+            .prepare_cached(BOILERPLATE_COUNT)?
             .query_row([source_id], |row| row.get(0))?;
         let room = MAX_BOILERPLATE.saturating_sub(usize::try_from(stored).unwrap_or(usize::MAX));
         let mut sorted: Vec<u64> = shingles.iter().copied().collect();
         sorted.sort_unstable();
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO boilerplate (source_id, shingle) VALUES (?1, ?2)",
-        )?;
+        let mut stmt = self.tx.prepare_cached(ADD_BOILERPLATE.sqlite)?;
         for shingle in sorted.into_iter().take(room) {
             stmt.execute(params![source_id, hash_to_sql(shingle)])?;
         }
@@ -463,9 +674,7 @@ impl WriteTx<'_> {
     /// The texts of a feed's newest stored items, to learn its boilerplate from when a poll
     /// brings too few items to compare among themselves.
     pub fn recent_bodies(&self, source_id: i64, limit: usize) -> Result<Vec<String>> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT data FROM items WHERE source_id = ?1 ORDER BY published DESC, id DESC LIMIT ?2",
-        )?;
+        let mut stmt = self.tx.prepare_cached(RECENT_BODIES)?;
         let mut bodies = Vec::new();
         for data in stmt.query_map(params![source_id, sql_limit(limit)], |row| {
             row.get::<_, String>(0)
@@ -483,9 +692,7 @@ impl WriteTx<'_> {
     /// their titles on other sites.
     pub fn decorations(&self) -> Result<Decorations> {
         let mut decorations = Decorations::default();
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT name, feed_title, feed_authors FROM sources WHERE role = 'origin'",
-        )?;
+        let mut stmt = self.tx.prepare_cached(DECORATIONS)?;
         for row in stmt.query_map([], |row| {
             Ok((
                 row.get::<_, String>(0)?,
@@ -513,11 +720,7 @@ impl WriteTx<'_> {
         let authors = serde_json::to_string(authors)
             .map_err(|source| StoreError::CorruptItem { id: 0, source })?;
         self.tx
-            .prepare_cached(
-                "UPDATE sources SET feed_title = coalesce(?2, feed_title), feed_authors = ?3
-                 WHERE id = ?1 AND (feed_title IS NOT coalesce(?2, feed_title)
-                                    OR feed_authors IS NOT ?3)",
-            )?
+            .prepare_cached(SET_FEED_FACTS.sqlite)?
             .execute(params![source_id, title, authors])?;
         Ok(())
     }
@@ -526,7 +729,7 @@ impl WriteTx<'_> {
     pub fn feed_authors(&self, source_id: i64) -> Result<Vec<String>> {
         let authors: Option<String> = self
             .tx
-            .prepare_cached("SELECT feed_authors FROM sources WHERE id = ?1")?
+            .prepare_cached(FEED_AUTHORS)?
             .query_row([source_id], |row| row.get(0))?;
         Ok(authors
             .and_then(|text| serde_json::from_str(&text).ok())
@@ -541,12 +744,12 @@ impl WriteTx<'_> {
         reason: MatchReason,
         score: f64,
     ) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "UPDATE items SET member_role = ?2, match_reason = ?3, match_score = ?4
-                 WHERE id = ?1",
-            )?
-            .execute(params![item_id, role.as_str(), reason.as_str(), score])?;
+        self.tx.prepare_cached(RELABEL)?.execute(params![
+            item_id,
+            role.as_str(),
+            reason.as_str(),
+            score
+        ])?;
         Ok(())
     }
 }

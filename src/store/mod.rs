@@ -17,7 +17,9 @@ mod sql;
 mod transcripts;
 mod websub;
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -26,9 +28,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use thiserror::Error;
 
 use crate::config::FeedConfig;
-use crate::dedupe::ItemKeys;
+use crate::dedupe::{Candidate, Decorations, ItemKeys, Probe, StoryFacts};
 use crate::model::{Item, MatchReason, Member, MemberRole, Role, StoredItem, Story, lead_rank};
 
+use self::postgres::{PgError, PgStore, PgTarget, PgWriteTx};
 pub use corrections::{Correction, CorrectionAction};
 pub use migrations::MIGRATIONS;
 pub use site::{
@@ -117,6 +120,12 @@ pub enum StoreError {
     },
     #[error("story `{other}` was already merged into story {into}")]
     AlreadyMerged { other: String, into: i64 },
+    #[error(transparent)]
+    Postgres(#[from] postgres::PgError),
+    #[error(
+        "{0} is not yet supported on PostgreSQL (docs/postgres.md, \"Status\"); `tributary poll` is"
+    )]
+    Unsupported(&'static str),
 }
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -221,14 +230,102 @@ pub struct NewItem<'a> {
     pub member_role: MemberRole,
 }
 
+/// Where the store lives: `[storage] database`, a SQLite file or a PostgreSQL server
+/// (docs/postgres.md, "Selecting the backend").
+#[derive(Debug, Clone, PartialEq)]
+pub enum StorageTarget {
+    Sqlite(PathBuf),
+    Postgres(PgTarget),
+}
+
+impl StorageTarget {
+    /// `text` as `[storage] database` reads it: a `postgres://` or `postgresql://` URL, or
+    /// else a SQLite path, relative ones under `state_dir`.
+    pub fn parse(text: &str, state_dir: &Path) -> Result<StorageTarget, PgError> {
+        if postgres::is_postgres_url(text) {
+            return Ok(StorageTarget::Postgres(PgTarget::parse(text)?));
+        }
+        let path = PathBuf::from(text);
+        Ok(StorageTarget::Sqlite(if path.is_absolute() {
+            path
+        } else {
+            state_dir.join(path)
+        }))
+    }
+}
+
+/// The path, or the URL without its password: what messages, logs and `check-config` show.
+impl fmt::Display for StorageTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageTarget::Sqlite(path) => write!(f, "{}", path.display()),
+            StorageTarget::Postgres(target) => write!(f, "{target}"),
+        }
+    }
+}
+
+impl From<&Path> for StorageTarget {
+    fn from(path: &Path) -> Self {
+        StorageTarget::Sqlite(path.to_owned())
+    }
+}
+
+impl From<&PathBuf> for StorageTarget {
+    fn from(path: &PathBuf) -> Self {
+        StorageTarget::Sqlite(path.clone())
+    }
+}
+
+impl From<PathBuf> for StorageTarget {
+    fn from(path: PathBuf) -> Self {
+        StorageTarget::Sqlite(path)
+    }
+}
+
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    conn: Conn,
+    target: StorageTarget,
+}
+
+/// The connection of either backend. PostgreSQL's client needs `&mut` for every query while
+/// the store's readers take `&self`, hence the `RefCell`: a `Store` is used by one thread at a
+/// time (shared ones sit behind a mutex), so a borrow never meets another.
+enum Conn {
+    Sqlite(Connection),
+    /// Boxed: the client is several times the size of a SQLite connection.
+    Postgres(Box<RefCell<PgStore>>),
+}
+
+/// Runs a call of the blocking PostgreSQL client. The client drives its own runtime with
+/// `block_on`, which panics on a thread that is running tokio tasks: on a multi-thread
+/// runtime the call moves off the task's worker (`block_in_place`, which also lets the
+/// client's `block_on` run); a current-thread runtime has no worker to hand its tasks to, so
+/// there the call is refused with an error rather than a panic.
+fn on_postgres<T>(call: impl FnOnce() -> Result<T, PgError>) -> Result<T> {
+    match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => Ok(tokio::task::block_in_place(call)?),
+        Ok(_) => Err(StoreError::Unsupported(
+            "a PostgreSQL store on a current-thread runtime",
+        )),
+        Err(_) => Ok(call()?),
+    }
 }
 
 impl Store {
-    /// Opens (creating if needed) the database and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<Store> {
+    /// Opens the store and brings its schema up to date: a SQLite file (created if needed),
+    /// or a PostgreSQL database.
+    pub fn open(target: impl Into<StorageTarget>) -> Result<Store> {
+        let target = target.into();
+        let conn = match &target {
+            StorageTarget::Sqlite(path) => Conn::Sqlite(Store::open_sqlite(path)?),
+            StorageTarget::Postgres(pg) => {
+                Conn::Postgres(Box::new(RefCell::new(on_postgres(|| PgStore::open(pg))?)))
+            }
+        };
+        Ok(Store { conn, target })
+    }
+
+    fn open_sqlite(path: &Path) -> Result<Connection> {
         let open_err = |source| StoreError::Open {
             path: path.to_owned(),
             source,
@@ -237,7 +334,7 @@ impl Store {
             // A missing state directory is created rather than reported: it is ours to own.
             let _ = std::fs::create_dir_all(parent);
         }
-        let conn = Connection::open(path).map_err(open_err)?;
+        let mut conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         for (name, value) in PRAGMAS {
             conn.pragma_update(None, name, value).map_err(open_err)?;
@@ -245,53 +342,65 @@ impl Store {
         // Ingest runs a few dozen distinct statements per item; with rusqlite's default of 16
         // cached, they would evict each other and be parsed again every time.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let mut store = Store {
-            conn,
+        migrate(&mut conn, path)?;
+        Ok(conn)
+    }
+
+    pub fn target(&self) -> &StorageTarget {
+        &self.target
+    }
+
+    /// The SQLite connection, for the operations not ported to PostgreSQL yet (named by
+    /// `operation` in the error a PostgreSQL store gives).
+    fn sqlite(&self, operation: &'static str) -> Result<&Connection> {
+        match &self.conn {
+            Conn::Sqlite(conn) => Ok(conn),
+            Conn::Postgres(_) => Err(StoreError::Unsupported(operation)),
+        }
+    }
+}
+
+/// Brings a SQLite database's schema up to date.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let known = MIGRATIONS.len();
+    let tx = conn.transaction()?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    // Any program can set `user_version`; a negative one cast to a count would skip every
+    // migration.
+    let applied = usize::try_from(version).map_err(|_| StoreError::NegativeVersion {
+        path: path.to_owned(),
+        found: version,
+    })?;
+    if applied > known {
+        return Err(StoreError::TooNew {
             path: path.to_owned(),
-        };
-        store.migrate()?;
-        Ok(store)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn migrate(&mut self) -> Result<()> {
-        let known = MIGRATIONS.len();
-        let tx = self.conn.transaction()?;
-        let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-        // Any program can set `user_version`; a negative one cast to a count would skip every
-        // migration.
-        let applied = usize::try_from(version).map_err(|_| StoreError::NegativeVersion {
-            path: self.path.clone(),
             found: version,
-        })?;
-        if applied > known {
-            return Err(StoreError::TooNew {
-                path: self.path.clone(),
-                found: version,
-                known,
-            });
-        }
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", index + 1)?;
-            tracing::info!(version = index + 1, "applied database migration");
-        }
-        tx.commit()?;
-        Ok(())
+            known,
+        });
     }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+        tracing::info!(version = index + 1, "applied database migration");
+    }
+    tx.commit()?;
+    Ok(())
+}
 
+impl Store {
     /// Makes the sources table match the configured feeds: new feeds are added, a changed URL
     /// or role is updated (a new URL also forgets the old one's validators and Gone mark).
     /// Feeds removed from the config keep their rows, so their items stay in the merged feed.
     pub fn sync_sources(&mut self, feeds: &[FeedConfig]) -> Result<()> {
+        let conn = match &mut self.conn {
+            Conn::Sqlite(conn) => conn,
+            Conn::Postgres(pg) => return on_postgres(|| pg.get_mut().sync_sources(feeds)),
+        };
         // Every cycle calls this and the config rarely changes: compare first, so that a
         // cycle over thousands of unchanged feeds writes nothing here.
         let mut stored: HashMap<String, (String, String)> = HashMap::new();
         {
-            let mut stmt = self.conn.prepare("SELECT name, url, role FROM sources")?;
+            let mut stmt = conn.prepare("SELECT name, url, role FROM sources")?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 stored.insert(row.get(0)?, (row.get(1)?, row.get(2)?));
@@ -308,7 +417,7 @@ impl Store {
         if changed.is_empty() {
             return Ok(());
         }
-        let tx = self.conn.transaction()?;
+        let tx = conn.transaction()?;
         for feed in changed {
             tx.prepare_cached(UPSERT_SOURCE)?.execute(params![
                 feed.name,
@@ -321,27 +430,36 @@ impl Store {
     }
 
     pub fn sources(&self) -> Result<Vec<SourceRecord>> {
-        let mut stmt = self.conn.prepare(SOURCE_SELECT)?;
+        let conn = match &self.conn {
+            Conn::Sqlite(conn) => conn,
+            Conn::Postgres(pg) => return on_postgres(|| pg.borrow_mut().sources()),
+        };
+        let mut stmt = conn.prepare(SOURCE_SELECT)?;
         let rows = stmt.query_map([], |row| source_from_row(row))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn source(&self, name: &str) -> Result<SourceRecord> {
-        self.conn
-            .query_row(&format!("{SOURCE_SELECT} WHERE name = ?1"), [name], |row| {
-                source_from_row(row)
-            })
-            .optional()?
-            .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
+        let conn = match &self.conn {
+            Conn::Sqlite(conn) => conn,
+            Conn::Postgres(pg) => return on_postgres(|| pg.borrow_mut().source(name)),
+        };
+        conn.query_row(&format!("{SOURCE_SELECT} WHERE name = ?1"), [name], |row| {
+            source_from_row(row)
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
     }
 
     /// The records of the named feeds, one per name in the order given (`None` for a name not
     /// stored): a poll cycle reads its feeds a page at a time this way, in the config's order,
     /// rather than holding every feed's poll state for the whole cycle.
     pub fn sources_named(&self, names: &[&str]) -> Result<Vec<Option<SourceRecord>>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("{SOURCE_SELECT} WHERE name = ?1"))?;
+        let conn = match &self.conn {
+            Conn::Sqlite(conn) => conn,
+            Conn::Postgres(pg) => return on_postgres(|| pg.borrow_mut().sources_named(names)),
+        };
+        let mut stmt = conn.prepare_cached(&format!("{SOURCE_SELECT} WHERE name = ?1"))?;
         names
             .iter()
             .map(|name| {
@@ -354,28 +472,35 @@ impl Store {
 
     /// Starts a write: one or more whole feeds, committed together.
     pub fn begin_write(&mut self) -> Result<WriteTx<'_>> {
-        Ok(WriteTx {
-            tx: self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
-        })
+        Ok(WriteTx(match &mut self.conn {
+            Conn::Sqlite(conn) => Tx::Sqlite(SqliteTx {
+                tx: conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
+            }),
+            Conn::Postgres(pg) => {
+                Tx::Postgres(RefCell::new(on_postgres(|| pg.get_mut().begin_write())?))
+            }
+        }))
     }
 
     /// The newest stories, newest first, each with its members lead first.
     pub fn stories(&self, limit: usize) -> Result<Vec<Story>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, atom_id, created_at FROM stories WHERE merged_into IS NULL
-             ORDER BY published DESC, id DESC LIMIT ?1",
-        )?;
-        let heads = stmt
-            .query_map([sql_limit(limit)], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+        const HEADS: &str = "SELECT id, atom_id, created_at FROM stories WHERE merged_into IS NULL
+             ORDER BY published DESC, id DESC LIMIT ?1";
+        let heads: Vec<(i64, String, String)> = match &self.conn {
+            Conn::Sqlite(conn) => conn
+                .prepare(HEADS)?
+                .query_map([sql_limit(limit)], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?
+                .collect::<Result<_, _>>()?,
+            Conn::Postgres(pg) => on_postgres(|| {
+                pg.borrow_mut()
+                    .query(HEADS, &[&sql_limit(limit)])?
+                    .iter()
+                    .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                    .collect()
+            })?,
+        };
         let ids: Vec<i64> = heads.iter().map(|(id, _, _)| *id).collect();
         let mut members = self.members_of(&ids)?;
         Ok(heads
@@ -396,14 +521,35 @@ impl Store {
     /// One story by its number or its Atom id. A story that was folded into another (an item
     /// proved both were one work, or a person merged them) resolves to the story it joined.
     pub fn story(&self, key: &str) -> Result<Option<Story>> {
-        let Some(ResolvedStory { head: id, .. }) = resolve_story(&self.conn, key)? else {
+        const HEAD: &str = "SELECT atom_id, created_at FROM stories WHERE id = ?1";
+        let head: Option<(i64, String, String)> = match &self.conn {
+            Conn::Sqlite(conn) => match resolve_story(conn, key)? {
+                Some(ResolvedStory { head: id, .. }) => {
+                    let (atom_id, created_at) =
+                        conn.query_row(HEAD, [id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                    Some((id, atom_id, created_at))
+                }
+                None => None,
+            },
+            Conn::Postgres(pg) => on_postgres(|| {
+                let mut pg = pg.borrow_mut();
+                let resolved = resolve_story_with(key, |sql, key| {
+                    pg.query(sql, &[&key])?
+                        .first()
+                        .map(|row| Ok::<_, PgError>((row.try_get(0)?, row.try_get(1)?)))
+                        .transpose()
+                })?;
+                let Some(ResolvedStory { head: id, .. }) = resolved else {
+                    return Ok(None);
+                };
+                let rows = pg.query(HEAD, &[&id])?;
+                let row = rows.first().ok_or(PgError::UnknownStory(id))?;
+                Ok(Some((id, row.try_get(0)?, row.try_get(1)?)))
+            })?,
+        };
+        let Some((id, atom_id, created_at)) = head else {
             return Ok(None);
         };
-        let (atom_id, created_at): (String, String) = self.conn.query_row(
-            "SELECT atom_id, created_at FROM stories WHERE id = ?1",
-            [id],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
         let mut members = self.members_of(&[id])?.remove(&id).unwrap_or_default();
         members.sort_by_key(|m| lead_rank(&m.stored));
         Ok(Some(Story {
@@ -420,72 +566,118 @@ impl Store {
             CountedTable::Stories => "SELECT count(*) FROM stories WHERE merged_into IS NULL",
             CountedTable::PendingOutbox => "SELECT count(*) FROM outbox WHERE state = 'pending'",
         };
-        Ok(self.conn.query_row(sql, [], |row| row.get(0))?)
+        match &self.conn {
+            Conn::Sqlite(conn) => Ok(conn.query_row(sql, [], |row| row.get(0))?),
+            Conn::Postgres(pg) => on_postgres(|| {
+                pg.borrow_mut()
+                    .query(sql, &[])?
+                    .first()
+                    .map_or(Ok(0), |row| Ok(row.try_get(0)?))
+            }),
+        }
     }
 
+    /// The members of the given stories; on PostgreSQL all in one statement, on SQLite a
+    /// statement per story (which costs it no round trip).
     fn members_of(&self, story_ids: &[i64]) -> Result<HashMap<i64, Vec<Member>>> {
         let mut out: HashMap<i64, Vec<Member>> = HashMap::new();
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT items.id, items.story_id, items.data, items.published, items.first_seen,
-                    items.changed_at, items.match_reason, items.match_score, sources.role,
-                    items.member_role
-             FROM items JOIN sources ON sources.id = items.source_id
-             WHERE items.story_id = ?1",
-        )?;
-        for &story_id in story_ids {
-            let rows = stmt.query_map([story_id], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, String>(5)?,
-                    row.get::<_, String>(6)?,
-                    row.get::<_, f64>(7)?,
-                    row.get::<_, String>(8)?,
-                    row.get::<_, Option<String>>(9)?,
-                ))
-            })?;
-            for row in rows {
-                let (
-                    id,
-                    story,
-                    data,
-                    published,
-                    first_seen,
-                    changed_at,
-                    reason,
-                    score,
-                    role,
-                    member_role,
-                ) = row?;
-                let mut item: Item = serde_json::from_str(&data)
-                    .map_err(|source| StoreError::CorruptItem { id, source })?;
-                // The stored date is the item's own, or the first-seen time standing in for it.
-                item.published = parse_timestamp(&published).or(item.published);
-                let first_seen = parse_timestamp(&first_seen).unwrap_or_default();
-                let role = Role::parse(&role).unwrap_or_default();
-                // Items stored before roles were recorded get the role their feed implies.
-                let member_role = member_role
-                    .as_deref()
-                    .and_then(MemberRole::parse)
-                    .unwrap_or_else(|| MemberRole::implied(role, item.kind));
-                out.entry(story).or_default().push(Member {
-                    stored: StoredItem {
-                        id,
-                        item,
-                        role,
-                        first_seen,
-                        changed_at: parse_timestamp(&changed_at).unwrap_or(first_seen),
-                    },
-                    member_role,
-                    reason: MatchReason::parse(&reason).unwrap_or(MatchReason::New),
-                    score,
-                });
+        match &self.conn {
+            Conn::Sqlite(conn) => {
+                let mut stmt =
+                    conn.prepare_cached(&format!("{MEMBER_SELECT} WHERE items.story_id = ?1"))?;
+                for &story_id in story_ids {
+                    for row in stmt.query_map([story_id], |row| MemberRow::read(row))? {
+                        let (story, member) = row?.into_member()?;
+                        out.entry(story).or_default().push(member);
+                    }
+                }
+            }
+            Conn::Postgres(pg) => {
+                let rows = on_postgres(|| {
+                    pg.borrow_mut().query(
+                        &format!(
+                            "{MEMBER_SELECT} WHERE items.story_id = ANY(?1::bigint[]) ORDER BY items.id"
+                        ),
+                        &[&story_ids],
+                    )
+                })?;
+                for row in &rows {
+                    let (story, member) =
+                        MemberRow::read(row).map_err(PgError::from)?.into_member()?;
+                    out.entry(story).or_default().push(member);
+                }
             }
         }
         Ok(out)
+    }
+}
+
+/// The columns of a story member, read by [`MemberRow::read`]; a `WHERE` picks the stories.
+const MEMBER_SELECT: &str = "SELECT items.id, items.story_id, items.data, items.published,
+        items.first_seen, items.changed_at, items.match_reason, items.match_score, sources.role,
+        items.member_role
+ FROM items JOIN sources ON sources.id = items.source_id";
+
+/// A story member's row, as either backend reads it.
+struct MemberRow {
+    id: i64,
+    story: i64,
+    data: String,
+    published: String,
+    first_seen: String,
+    changed_at: String,
+    reason: String,
+    score: f64,
+    role: String,
+    member_role: Option<String>,
+}
+
+impl MemberRow {
+    fn read<R: sql::SqlRow>(row: &R) -> Result<MemberRow, R::Error> {
+        Ok(MemberRow {
+            id: row.i64(0)?,
+            story: row.i64(1)?,
+            data: row.text(2)?,
+            published: row.text(3)?,
+            first_seen: row.text(4)?,
+            changed_at: row.text(5)?,
+            reason: row.text(6)?,
+            score: row.f64(7)?,
+            role: row.text(8)?,
+            member_role: row.opt_text(9)?,
+        })
+    }
+
+    /// The member, with the story it belongs to.
+    fn into_member(self) -> Result<(i64, Member)> {
+        let id = self.id;
+        let mut item: Item = serde_json::from_str(&self.data)
+            .map_err(|source| StoreError::CorruptItem { id, source })?;
+        // The stored date is the item's own, or the first-seen time standing in for it.
+        item.published = parse_timestamp(&self.published).or(item.published);
+        let first_seen = parse_timestamp(&self.first_seen).unwrap_or_default();
+        let role = Role::parse(&self.role).unwrap_or_default();
+        // Items stored before roles were recorded get the role their feed implies.
+        let member_role = self
+            .member_role
+            .as_deref()
+            .and_then(MemberRole::parse)
+            .unwrap_or_else(|| MemberRole::implied(role, item.kind));
+        Ok((
+            self.story,
+            Member {
+                stored: StoredItem {
+                    id,
+                    item,
+                    role,
+                    first_seen,
+                    changed_at: parse_timestamp(&self.changed_at).unwrap_or(first_seen),
+                },
+                member_role,
+                reason: MatchReason::parse(&self.reason).unwrap_or(MatchReason::New),
+                score: self.score,
+            },
+        ))
     }
 }
 
@@ -605,16 +797,9 @@ fn insert_update(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let revision: u32 = conn
-        .prepare_cached(
-            "SELECT coalesce(max(revision), 0) + 1 FROM outbox WHERE story_id = ?1 AND sink = ?2",
-        )?
+        .prepare_cached(NEXT_REVISION)?
         .query_row(params![story_id, sink], |row| row.get(0))?;
-    conn.prepare_cached(
-        "INSERT INTO outbox (story_id, sink, idempotency_key, created_at, due_at, kind, revision,
-            changes)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'update', ?6, ?7)",
-    )?
-    .execute(params![
+    conn.prepare_cached(INSERT_EDIT)?.execute(params![
         story_id,
         sink,
         revision_key(first_key, revision),
@@ -646,7 +831,8 @@ impl Store {
         sink: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Delivery>> {
-        let mut stmt = self.conn.prepare_cached(
+        let conn = self.sqlite("the outbox")?;
+        let mut stmt = conn.prepare_cached(
             "SELECT o.id, o.story_id, o.sink, o.idempotency_key, o.attempts, o.created_at,
                     o.kind, o.revision, o.changes, o.generation, s.atom_id,
                     f.state, f.remote_id, f.due_at,
@@ -717,7 +903,8 @@ impl Store {
 
     /// When the next pending delivery falls due, if any.
     pub fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>> {
-        let due: Option<String> = self.conn.query_row(
+        let conn = self.sqlite("the outbox")?;
+        let due: Option<String> = conn.query_row(
             "SELECT min(due_at) FROM outbox WHERE state = 'pending'",
             [],
             |row| row.get(0),
@@ -739,13 +926,14 @@ impl Store {
         update: &DeliveryUpdate,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        let conn = self.sqlite("the outbox")?;
         let at = timestamp(now);
         match update {
             DeliveryUpdate::Delivered {
                 remote_id,
                 generation,
             } => {
-                let tx = self.conn.unchecked_transaction()?;
+                let tx = conn.unchecked_transaction()?;
                 let changed = tx.execute(
                     "UPDATE outbox SET state = 'delivered', delivered_at = ?2,
                         attempts = attempts + 1, last_error = NULL,
@@ -759,27 +947,27 @@ impl Store {
                 tx.commit()?;
             }
             DeliveryUpdate::Retry { at: retry, error } => {
-                self.conn.execute(
+                conn.execute(
                     "UPDATE outbox SET due_at = ?2, attempts = attempts + 1, last_error = ?3
                      WHERE id = ?1 AND state = 'pending'",
                     params![id, timestamp(*retry), error],
                 )?;
             }
             DeliveryUpdate::Defer { at: later, reason } => {
-                self.conn.execute(
+                conn.execute(
                     "UPDATE outbox SET due_at = ?2, last_error = ?3 WHERE id = ?1 AND state = 'pending'",
                     params![id, timestamp(*later), reason],
                 )?;
             }
             DeliveryUpdate::Dead { error } => {
-                self.conn.execute(
+                conn.execute(
                     "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?2
                      WHERE id = ?1 AND state = 'pending'",
                     params![id, error],
                 )?;
             }
             DeliveryUpdate::Filtered => {
-                self.conn.execute(
+                conn.execute(
                     "UPDATE outbox SET state = 'filtered' WHERE id = ?1 AND state = 'pending'",
                     params![id],
                 )?;
@@ -793,7 +981,8 @@ impl Store {
     /// may hold the message even if no answer is ever recorded (a crash mid-request): ingest no
     /// longer folds changes into it, and a merge no longer cancels it.
     pub fn start_attempt(&self, ids: &[i64], now: DateTime<Utc>) -> Result<Vec<i64>> {
-        let tx = self.conn.unchecked_transaction()?;
+        let conn = self.sqlite("the outbox")?;
+        let tx = conn.unchecked_transaction()?;
         let mut live = Vec::with_capacity(ids.len());
         {
             let mut stmt = tx.prepare_cached(
@@ -811,25 +1000,46 @@ impl Store {
 
     /// Per-sink outbox totals, for `status` and the metrics.
     pub fn sink_totals(&self) -> Result<Vec<SinkTotals>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT sink,
+        /// SQLite sums its 0/1 comparisons; PostgreSQL's are booleans, counted with `FILTER`.
+        const TOTALS: sql::Twin = sql::Twin {
+            sqlite: "SELECT sink,
                     sum(state = 'pending'), sum(state = 'delivered'), sum(state = 'dead'),
                     sum(state = 'filtered'),
                     (SELECT last_error FROM outbox o2 WHERE o2.sink = outbox.sink
                        AND o2.last_error IS NOT NULL ORDER BY o2.id DESC LIMIT 1)
              FROM outbox GROUP BY sink ORDER BY sink",
-        )?;
-        let rows = stmt.query_map([], |row| {
+            postgres: "SELECT sink,
+                    count(*) FILTER (WHERE state = 'pending'),
+                    count(*) FILTER (WHERE state = 'delivered'),
+                    count(*) FILTER (WHERE state = 'dead'),
+                    count(*) FILTER (WHERE state = 'filtered'),
+                    (SELECT last_error FROM outbox o2 WHERE o2.sink = outbox.sink
+                       AND o2.last_error IS NOT NULL ORDER BY o2.id DESC LIMIT 1)
+             FROM outbox GROUP BY sink ORDER BY sink",
+        };
+        fn totals<R: sql::SqlRow>(row: &R) -> Result<SinkTotals, R::Error> {
             Ok(SinkTotals {
-                sink: row.get(0)?,
-                pending: row.get(1)?,
-                delivered: row.get(2)?,
-                dead: row.get(3)?,
-                filtered: row.get(4)?,
-                last_error: row.get(5)?,
+                sink: row.text(0)?,
+                pending: row.i64(1)?,
+                delivered: row.i64(2)?,
+                dead: row.i64(3)?,
+                filtered: row.i64(4)?,
+                last_error: row.opt_text(5)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        }
+        match &self.conn {
+            Conn::Sqlite(conn) => Ok(conn
+                .prepare(TOTALS.sqlite)?
+                .query_map([], |row| totals(row))?
+                .collect::<Result<_, _>>()?),
+            Conn::Postgres(pg) => on_postgres(|| {
+                pg.borrow_mut()
+                    .query(TOTALS.postgres, &[])?
+                    .iter()
+                    .map(|row| Ok(totals(row)?))
+                    .collect()
+            }),
+        }
     }
 }
 
@@ -891,27 +1101,33 @@ const STORY_BY_ATOM_ID: &str = "SELECT id, merged_into FROM stories WHERE atom_i
 /// story that holds members is ever folded (the matcher's candidates are items, and a manual
 /// merge refuses a story already merged), and it is folded into another such story.
 fn resolve_story(conn: &Connection, key: &str) -> Result<Option<ResolvedStory>> {
-    // Each form of key has its own index (the primary key, the unique atom_id): a key matched
-    // against both at once would scan the table, once per delivery.
-    let by_key = |sql: &str, key: &dyn rusqlite::ToSql| {
+    resolve_story_with(key, |sql, key| {
         conn.query_row(sql, [key], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
-    };
-    let found: Option<(i64, Option<i64>)> = match key.parse::<i64>() {
-        Ok(number) => by_key(STORY_BY_NUMBER, &number)?,
-        Err(_) => by_key(STORY_BY_ATOM_ID, &key)?,
+            .map_err(StoreError::from)
+    })
+}
+
+/// [`resolve_story`] on either backend: `find` runs one of the `STORY_BY_*` statements with
+/// its one parameter and returns its row, `(id, merged_into)`.
+fn resolve_story_with<E>(
+    key: &str,
+    mut find: impl FnMut(&'static str, sql::Value<'_>) -> Result<Option<(i64, Option<i64>)>, E>,
+) -> Result<Option<ResolvedStory>, E> {
+    // Each form of key has its own index (the primary key, the unique atom_id): a key matched
+    // against both at once would scan the table, once per delivery.
+    let found = match key.parse::<i64>() {
+        Ok(number) => find(STORY_BY_NUMBER, number.into())?,
+        Err(_) => find(STORY_BY_ATOM_ID, key.into())?,
     };
     let Some((found, mut merged_into)) = found else {
         return Ok(None);
     };
     let mut head = found;
+    // A story is folded only into a stored one (a foreign key), so each step finds its row.
     while let Some(into) = merged_into {
         head = into;
-        merged_into = conn.query_row(
-            "SELECT merged_into FROM stories WHERE id = ?1",
-            [head],
-            |row| row.get(0),
-        )?;
+        merged_into = find(STORY_BY_NUMBER, into.into())?.and_then(|(_, next)| next);
     }
     Ok(Some(ResolvedStory { found, head }))
 }
@@ -1084,12 +1300,216 @@ fn new_item_params<'a>(
     ]
 }
 
-/// A write in progress. Dropping it without [`WriteTx::commit`] rolls back.
-pub struct WriteTx<'a> {
-    tx: rusqlite::Transaction<'a>,
+// The write transaction's statements: one text where the dialects agree, the two side by
+// side where they do not.
+
+/// A story, its Atom id fixed now (`create_story`). The same text on both backends.
+const CREATE_STORY: &str =
+    "INSERT INTO stories (atom_id, created_at, published, updated_at) VALUES (?1, ?2, ?3, ?2)";
+
+/// One more item stored by a feed. The same text on both backends.
+const COUNT_ITEM: &str = "UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1";
+
+/// An item's new hash, its content unchanged. The same text on both backends.
+const SET_CONTENT_HASH: &str = "UPDATE items SET content_hash = ?2 WHERE id = ?1";
+
+/// An edited item's row. The same text on both backends.
+const UPDATE_ITEM: &str =
+    "UPDATE items SET data = ?2, content_hash = ?3, canonical_url = ?4, title_key = ?5,
+                published = ?6, changed_at = ?7 WHERE id = ?1";
+
+/// `merge_story`: the items move. The same text on both backends.
+const MERGE_ITEMS: &str = "UPDATE items SET story_id = ?2 WHERE story_id = ?1";
+
+/// `merge_story`: the story folded away keeps its row, marked. The same text on both backends.
+const MERGE_MARK: &str = "UPDATE stories SET merged_into = ?2, updated_at = ?3 WHERE id = ?1";
+
+/// `merge_story`: its unsent messages are cancelled (see there which are not). The same text on both backends.
+const MERGE_OUTBOX: &str =
+    "UPDATE outbox SET state = 'merged' WHERE story_id = ?1 AND state = 'pending'
+                AND NOT (kind = 'new' AND (attempted_at IS NOT NULL OR attempts > 0))";
+
+/// `enqueue_update`: the first message of a story to a sink. The same text on both backends.
+const FIRST_MESSAGE: &str = "SELECT state, idempotency_key FROM outbox
+                 WHERE story_id = ?1 AND sink = ?2 AND kind = 'new'";
+
+/// `enqueue_update`: the newest pending row, and whether no attempt of it started. The same text on both backends.
+const OPEN_ROW: &str = "SELECT id, attempts = 0 AND attempted_at IS NULL, changes FROM outbox
+                 WHERE story_id = ?1 AND sink = ?2 AND state = 'pending'
+                 ORDER BY id DESC LIMIT 1";
+
+/// `enqueue_update`: a change folded into a row not yet attempted. The same text on both backends.
+const FOLD_CHANGE: &str =
+    "UPDATE outbox SET changes = ?2, generation = generation + 1 WHERE id = ?1";
+
+/// The next edit's number. The same text on both backends.
+const NEXT_REVISION: &str =
+    "SELECT coalesce(max(revision), 0) + 1 FROM outbox WHERE story_id = ?1 AND sink = ?2";
+
+/// An edit of a story a sink has heard of. The same text on both backends.
+const INSERT_EDIT: &str =
+    "INSERT INTO outbox (story_id, sink, idempotency_key, created_at, due_at, kind, revision,
+            changes)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'update', ?6, ?7)";
+
+/// A story's Atom id. The same text on both backends.
+const STORY_ATOM_ID: &str = "SELECT atom_id FROM stories WHERE id = ?1";
+
+/// `touch_story`: SQLite's two-argument `min` is PostgreSQL's `LEAST` (never NULL here, where they differ).
+const TOUCH_STORY: sql::Twin = sql::Twin {
+    sqlite: "UPDATE stories SET published = min(published, ?2), updated_at = ?3 WHERE id = ?1",
+    postgres: "UPDATE stories SET published = LEAST(published, ?2), updated_at = ?3 WHERE id = ?1",
+};
+
+/// `merge_story`: the story kept takes the earlier date; `min` / `LEAST` as in `TOUCH_STORY`.
+const MERGE_PUBLISHED: sql::Twin = sql::Twin {
+    sqlite: "UPDATE stories SET
+                published = min(published, (SELECT published FROM stories WHERE id = ?1)),
+                updated_at = ?3
+             WHERE id = ?2",
+    postgres: "UPDATE stories SET
+                published = LEAST(published, (SELECT published FROM stories WHERE id = ?1)),
+                updated_at = ?3
+             WHERE id = ?2",
+};
+
+/// A story's first message to a sink, once: `INSERT OR IGNORE` is `ON CONFLICT DO NOTHING`.
+const ENQUEUE_NOTIFICATION: sql::Twin = sql::Twin {
+    sqlite: "INSERT OR IGNORE INTO outbox (story_id, sink, idempotency_key, created_at, due_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+    postgres: "INSERT INTO outbox (story_id, sink, idempotency_key, created_at, due_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+};
+
+/// Whether a member is an episode: SQLite's `json_extract` is PostgreSQL's `::jsonb ->>`.
+const STORY_HAS_AUDIO: sql::Twin = sql::Twin {
+    sqlite: "SELECT EXISTS (SELECT 1 FROM items
+                 WHERE story_id = ?1 AND json_extract(data, '$.kind') = 'episode')",
+    postgres: "SELECT EXISTS (SELECT 1 FROM items
+             WHERE story_id = ?1 AND data::jsonb ->> 'kind' = 'episode')",
+};
+
+/// A write in progress. Dropping it without [`WriteTx::commit`] rolls back. Each method is the
+/// SQLite one (`SqliteTx`, where they are documented) or the PostgreSQL one
+/// ([`PgWriteTx`]), with the same statements where the dialects agree.
+pub struct WriteTx<'a>(Tx<'a>);
+
+/// The `RefCell`: `PgWriteTx`'s methods take `&mut self`, `WriteTx`'s `&self`; a write is
+/// used by one thread, so a borrow never meets another.
+enum Tx<'a> {
+    Sqlite(SqliteTx<'a>),
+    Postgres(RefCell<PgWriteTx<'a>>),
+}
+
+/// Each `WriteTx` method, passed to the backend's.
+macro_rules! both_backends {
+    ($( $(#[$attr:meta])* $vis:vis fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )*) => {
+        impl WriteTx<'_> {
+            $(
+                $(#[$attr])*
+                $vis fn $name(&self $(, $arg: $ty)*) -> Result<$ret> {
+                    match &self.0 {
+                        Tx::Sqlite(tx) => tx.$name($($arg),*),
+                        Tx::Postgres(tx) => on_postgres(|| tx.borrow_mut().$name($($arg),*)),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+both_backends! {
+    pub fn existing(&self, source_id: i64, guid: &str) -> Option<ExistingItem>;
+    pub fn merge_story(&self, from: i64, into: i64, now: DateTime<Utc>) -> ();
+    pub fn create_story(&self, atom_id: &str, published: DateTime<Utc>, now: DateTime<Utc>) -> i64;
+    pub fn touch_story(&self, story_id: i64, published: DateTime<Utc>, now: DateTime<Utc>) -> ();
+    pub fn insert_item(&self, row: &NewItem<'_>, now: DateTime<Utc>) -> i64;
+    pub fn set_content_hash(&self, item_id: i64, content_hash: &str) -> ();
+    pub fn update_item(
+        &self,
+        id: i64,
+        item: &Item,
+        content_hash: &str,
+        keys: &ItemKeys,
+        published: DateTime<Utc>,
+        now: DateTime<Utc>
+    ) -> ();
+    pub fn enqueue_notification(
+        &self,
+        story_id: i64,
+        sink: &str,
+        idempotency_key: &str,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>
+    ) -> ();
+    pub fn enqueue_update(
+        &self,
+        story_id: i64,
+        sink: &str,
+        change: &StoryChange,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>
+    ) -> bool;
+    pub fn story_has_audio(&self, story_id: i64) -> bool;
+    pub fn story_atom_id(&self, story_id: i64) -> String;
+    pub fn save_poll_state(&self, source_id: i64, state: &PollState) -> ();
+    pub fn candidates(&self, probe: &Probe, decorations: &Decorations) -> Vec<Candidate>;
+    pub fn recent_candidates(
+        &self,
+        around: DateTime<Utc>,
+        window: chrono::Duration,
+        decorations: &Decorations
+    ) -> Vec<Candidate>;
+    pub fn recent_founding_mirrors(
+        &self,
+        around: DateTime<Utc>,
+        window: chrono::Duration,
+        decorations: &Decorations
+    ) -> Vec<Candidate>;
+    pub fn story_candidates(&self, story_id: i64, decorations: &Decorations) -> Vec<Candidate>;
+    pub fn story_facts(&self, story_id: i64) -> StoryFacts;
+    pub fn boilerplate(&self, source_id: i64) -> HashSet<u64>;
+    pub fn add_boilerplate(&self, source_id: i64, shingles: &HashSet<u64>) -> ();
+    pub fn recent_bodies(&self, source_id: i64, limit: usize) -> Vec<String>;
+    pub fn decorations(&self) -> Decorations;
+    pub fn set_feed_facts(&self, source_id: i64, title: Option<&str>, authors: &[String]) -> ();
+    pub fn feed_authors(&self, source_id: i64) -> Vec<String>;
+    pub fn relabel(&self, item_id: i64, role: MemberRole, reason: MatchReason, score: f64) -> ();
+    pub fn record_transcript(
+        &self,
+        url: &str,
+        words: std::result::Result<&str, String>,
+        now: DateTime<Utc>
+    ) -> ();
+    pub fn item_transcript(&self, item_id: i64) -> Option<String>;
+    pub fn set_item_transcript(&self, item_id: i64, url: Option<&str>) -> ();
+    pub fn story_pinned(&self, story_id: i64) -> bool;
 }
 
 impl WriteTx<'_> {
+    pub fn commit(self) -> Result<()> {
+        match self.0 {
+            Tx::Sqlite(tx) => tx.commit(),
+            Tx::Postgres(tx) => on_postgres(|| tx.into_inner().commit()),
+        }
+    }
+
+    /// The SQLite write, for the operations not ported to PostgreSQL yet (named by
+    /// `operation` in the error a PostgreSQL write gives).
+    fn sqlite(&self, operation: &'static str) -> Result<&SqliteTx<'_>> {
+        match &self.0 {
+            Tx::Sqlite(tx) => Ok(tx),
+            Tx::Postgres(_) => Err(StoreError::Unsupported(operation)),
+        }
+    }
+}
+
+/// A write in progress on SQLite.
+struct SqliteTx<'a> {
+    tx: rusqlite::Transaction<'a>,
+}
+
+impl SqliteTx<'_> {
     pub fn existing(&self, source_id: i64, guid: &str) -> Result<Option<ExistingItem>> {
         let mut stmt = self.tx.prepare_cached(EXISTING_ITEM)?;
         Ok(stmt
@@ -1101,30 +1521,16 @@ impl WriteTx<'_> {
     /// `from` keeps its row (and so its Atom id is never reissued) but is marked merged and
     /// leaves the feed; its notifications not yet sent are cancelled, since `into` has its own.
     pub fn merge_story(&self, from: i64, into: i64, now: DateTime<Utc>) -> Result<()> {
-        self.tx.execute(
-            "UPDATE items SET story_id = ?2 WHERE story_id = ?1",
-            params![from, into],
-        )?;
-        self.tx.execute(
-            "UPDATE stories SET
-                published = min(published, (SELECT published FROM stories WHERE id = ?1)),
-                updated_at = ?3
-             WHERE id = ?2",
-            params![from, into, timestamp(now)],
-        )?;
-        self.tx.execute(
-            "UPDATE stories SET merged_into = ?2, updated_at = ?3 WHERE id = ?1",
-            params![from, into, timestamp(now)],
-        )?;
+        self.tx.execute(MERGE_ITEMS, params![from, into])?;
+        self.tx
+            .execute(MERGE_PUBLISHED.sqlite, params![from, into, timestamp(now)])?;
+        self.tx
+            .execute(MERGE_MARK, params![from, into, timestamp(now)])?;
         // A first message that may have reached its receiver (an attempt started) is not
         // cancelled: it is sent again under its key (as the story it is part of now), so that
         // its receipt, and the message's id, are known and the edit pointing at `into` can
         // follow it.
-        self.tx.execute(
-            "UPDATE outbox SET state = 'merged' WHERE story_id = ?1 AND state = 'pending'
-                AND NOT (kind = 'new' AND (attempted_at IS NOT NULL OR attempts > 0))",
-            [from],
-        )?;
+        self.tx.execute(MERGE_OUTBOX, [from])?;
         Ok(())
     }
 
@@ -1135,10 +1541,11 @@ impl WriteTx<'_> {
         published: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        self.tx.prepare_cached(
-            "INSERT INTO stories (atom_id, created_at, published, updated_at) VALUES (?1, ?2, ?3, ?2)",
-        )?
-        .execute(params![atom_id, timestamp(now), timestamp(published)])?;
+        self.tx.prepare_cached(CREATE_STORY)?.execute(params![
+            atom_id,
+            timestamp(now),
+            timestamp(published)
+        ])?;
         Ok(self.tx.last_insert_rowid())
     }
 
@@ -1151,9 +1558,7 @@ impl WriteTx<'_> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         self.tx
-            .prepare_cached(
-                "UPDATE stories SET published = min(published, ?2), updated_at = ?3 WHERE id = ?1",
-            )?
+            .prepare_cached(TOUCH_STORY.sqlite)?
             .execute(params![story_id, timestamp(published), timestamp(now)])?;
         Ok(())
     }
@@ -1167,7 +1572,7 @@ impl WriteTx<'_> {
         let id = self.tx.last_insert_rowid();
         self.insert_keys(id, row.keys)?;
         self.tx
-            .prepare_cached("UPDATE sources SET items_seen = items_seen + 1 WHERE id = ?1")?
+            .prepare_cached(COUNT_ITEM)?
             .execute([row.source_id])?;
         Ok(id)
     }
@@ -1175,7 +1580,7 @@ impl WriteTx<'_> {
     /// Records a new hash for an item whose content did not change.
     pub fn set_content_hash(&self, item_id: i64, content_hash: &str) -> Result<()> {
         self.tx
-            .prepare_cached("UPDATE items SET content_hash = ?2 WHERE id = ?1")?
+            .prepare_cached(SET_CONTENT_HASH)?
             .execute(params![item_id, content_hash])?;
         Ok(())
     }
@@ -1192,20 +1597,15 @@ impl WriteTx<'_> {
     ) -> Result<()> {
         let data =
             serde_json::to_string(item).map_err(|source| StoreError::CorruptItem { id, source })?;
-        self.tx
-            .prepare_cached(
-                "UPDATE items SET data = ?2, content_hash = ?3, canonical_url = ?4, title_key = ?5,
-                published = ?6, changed_at = ?7 WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                data,
-                content_hash,
-                keys.canonical_url,
-                keys.title_key,
-                timestamp(published),
-                timestamp(now),
-            ])?;
+        self.tx.prepare_cached(UPDATE_ITEM)?.execute(params![
+            id,
+            data,
+            content_hash,
+            keys.canonical_url,
+            keys.title_key,
+            timestamp(published),
+            timestamp(now),
+        ])?;
         self.delete_keys(id)?;
         self.insert_keys(id, keys)
     }
@@ -1221,10 +1621,7 @@ impl WriteTx<'_> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         self.tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO outbox (story_id, sink, idempotency_key, created_at, due_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
+            .prepare_cached(ENQUEUE_NOTIFICATION.sqlite)?
             .execute(params![
                 story_id,
                 sink,
@@ -1252,10 +1649,7 @@ impl WriteTx<'_> {
     ) -> Result<bool> {
         let first: Option<(String, String)> = self
             .tx
-            .prepare_cached(
-                "SELECT state, idempotency_key FROM outbox
-                 WHERE story_id = ?1 AND sink = ?2 AND kind = 'new'",
-            )?
+            .prepare_cached(FIRST_MESSAGE)?
             .query_row(params![story_id, sink], |row| {
                 Ok((row.get(0)?, row.get(1)?))
             })
@@ -1271,11 +1665,7 @@ impl WriteTx<'_> {
         // change with the repeat), and the change becomes an edit of its own.
         let open: Option<(i64, bool, String)> = self
             .tx
-            .prepare_cached(
-                "SELECT id, attempts = 0 AND attempted_at IS NULL, changes FROM outbox
-                 WHERE story_id = ?1 AND sink = ?2 AND state = 'pending'
-                 ORDER BY id DESC LIMIT 1",
-            )?
+            .prepare_cached(OPEN_ROW)?
             .query_row(params![story_id, sink], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })
@@ -1284,9 +1674,7 @@ impl WriteTx<'_> {
             let mut changes = changes_from_json(id, &changes)?;
             changes.push(change.clone());
             self.tx
-                .prepare_cached(
-                    "UPDATE outbox SET changes = ?2, generation = generation + 1 WHERE id = ?1",
-                )?
+                .prepare_cached(FOLD_CHANGE)?
                 .execute(params![id, changes_json(&changes)])?;
             return Ok(false);
         }
@@ -1307,10 +1695,7 @@ impl WriteTx<'_> {
     pub fn story_has_audio(&self, story_id: i64) -> Result<bool> {
         Ok(self
             .tx
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM items
-                 WHERE story_id = ?1 AND json_extract(data, '$.kind') = 'episode')",
-            )?
+            .prepare_cached(STORY_HAS_AUDIO.sqlite)?
             .query_row([story_id], |row| row.get(0))?)
     }
 
@@ -1318,7 +1703,7 @@ impl WriteTx<'_> {
     pub fn story_atom_id(&self, story_id: i64) -> Result<String> {
         Ok(self
             .tx
-            .prepare_cached("SELECT atom_id FROM stories WHERE id = ?1")?
+            .prepare_cached(STORY_ATOM_ID)?
             .query_row([story_id], |row| row.get(0))?)
     }
 

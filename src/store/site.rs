@@ -398,7 +398,7 @@ mod tests {
             "test",
         )
         .expect("config");
-        let mut store = Store::open(&dir.path().join("t.db")).expect("open");
+        let mut store = Store::open(dir.path().join("t.db")).expect("open");
         store.sync_sources(&config.feeds).expect("sync");
         let context = IngestContext::new(&config);
         let poll = |store: &mut Store, name: &str, items: Vec<Item>| {
@@ -443,7 +443,7 @@ mod tests {
     fn a_page_holds_the_members_in_lead_order_with_audio_and_summary() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = store_with(&dir, 0);
-        let mut reader = SiteReader::open(store.path()).expect("reader");
+        let mut reader = SiteReader::open(&dir.path().join("t.db")).expect("reader");
         let page = reader.story_page(PageStart::Offset(0), 10).expect("page");
         assert!(!page.more);
         let [story] = page.stories.as_slice() else {
@@ -487,8 +487,8 @@ mod tests {
     #[test]
     fn pages_are_cut_newest_first_and_say_whether_more_follow() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = store_with(&dir, 4);
-        let mut reader = SiteReader::open(store.path()).expect("reader");
+        store_with(&dir, 4);
+        let mut reader = SiteReader::open(&dir.path().join("t.db")).expect("reader");
         let first = reader.story_page(PageStart::Offset(0), 2).expect("page 1");
         assert!(first.more);
         assert_eq!(first.stories.len(), 2);
@@ -516,7 +516,7 @@ mod tests {
     fn explain_follows_folds_and_lists_corrections() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = store_with(&dir, 0);
-        let mut reader = SiteReader::open(store.path()).expect("reader");
+        let mut reader = SiteReader::open(&dir.path().join("t.db")).expect("reader");
         let story = reader
             .story_page(PageStart::Offset(0), 1)
             .expect("page")
@@ -576,7 +576,7 @@ mod tests {
         store
             .record_delivery(due[1].id, &refused, at(21))
             .expect("dead");
-        let mut reader = SiteReader::open(store.path()).expect("reader");
+        let mut reader = SiteReader::open(&dir.path().join("t.db")).expect("reader");
         let sinks = reader.deliveries(10).expect("deliveries");
         let [hook] = sinks.as_slice() else {
             panic!("one sink: {sinks:?}");
@@ -593,8 +593,8 @@ mod tests {
     #[test]
     fn the_reader_cannot_write_nor_create_a_database() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = store_with(&dir, 0);
-        let reader = SiteReader::open(store.path()).expect("reader");
+        store_with(&dir, 0);
+        let reader = SiteReader::open(&dir.path().join("t.db")).expect("reader");
         let refused = reader.conn.execute("DELETE FROM items", []);
         assert!(refused.is_err(), "a read-only connection wrote");
         let missing = dir.path().join("missing.db");

@@ -35,6 +35,14 @@ pub fn postgres_text(sqlite: &str) -> String {
     out
 }
 
+/// A statement the two dialects write differently, both texts side by side so that a change to
+/// one is seen to need the other. The PostgreSQL text is written with SQLite's numbered
+/// placeholders too, and rewritten by [`postgres_text`] like every other.
+pub struct Twin {
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
 /// A result row of either backend, read by column index. The store's row-mapping functions
 /// take this rather than a backend's row type, so that each is written once. Integers are
 /// 64-bit on both (SQLite's `INTEGER`, PostgreSQL's `BIGINT`), and booleans are stored as 0/1
@@ -46,6 +54,7 @@ pub trait SqlRow {
     fn text(&self, column: usize) -> Result<String, Self::Error>;
     fn opt_text(&self, column: usize) -> Result<Option<String>, Self::Error>;
     fn opt_blob(&self, column: usize) -> Result<Option<Vec<u8>>, Self::Error>;
+    fn f64(&self, column: usize) -> Result<f64, Self::Error>;
 
     /// A 0/1 column as a boolean; any non-zero value is true, as rusqlite reads it.
     fn flag(&self, column: usize) -> Result<bool, Self::Error> {
@@ -67,6 +76,9 @@ impl SqlRow for rusqlite::Row<'_> {
     fn opt_text(&self, column: usize) -> rusqlite::Result<Option<String>> {
         self.get(column)
     }
+    fn f64(&self, column: usize) -> rusqlite::Result<f64> {
+        self.get(column)
+    }
     fn opt_blob(&self, column: usize) -> rusqlite::Result<Option<Vec<u8>>> {
         self.get(column)
     }
@@ -84,6 +96,9 @@ impl SqlRow for postgres::Row {
         self.try_get(column)
     }
     fn opt_text(&self, column: usize) -> Result<Option<String>, postgres::Error> {
+        self.try_get(column)
+    }
+    fn f64(&self, column: usize) -> Result<f64, postgres::Error> {
         self.try_get(column)
     }
     fn opt_blob(&self, column: usize) -> Result<Option<Vec<u8>>, postgres::Error> {

@@ -37,7 +37,7 @@ fn at(day: u32) -> DateTime<Utc> {
 }
 
 fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open(&dir.path().join("t.db")).expect("open store")
+    Store::open(dir.path().join("t.db")).expect("open store")
 }
 
 fn with_feeds(store: &mut Store, names: &[(&str, Role)]) -> Vec<SourceRecord> {
@@ -108,12 +108,14 @@ fn open_applies_schema_once_and_uses_wal() {
     drop(open(&dir));
     let store = open(&dir);
     let version: usize = store
-        .conn
+        .sqlite("a test")
+        .expect("a SQLite store")
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(version, MIGRATIONS.len());
     let mode: String = store
-        .conn
+        .sqlite("a test")
+        .expect("a SQLite store")
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .expect("mode");
     assert_eq!(mode, "wal");
@@ -131,14 +133,16 @@ fn items_stored_with_the_old_hash_are_rehashed_not_updated() {
     // What a release that hashed the sanitised item stored.
     let legacy = hex_digest(&serde_json::to_vec(&items[0]).expect("serialise"));
     store
-        .conn
+        .sqlite("a test")
+        .expect("a SQLite store")
         .execute("UPDATE items SET content_hash = ?1", [&legacy])
         .expect("set the old hash");
 
     let again = ingest_items(&mut store, &sources[0], &items, &state, &context, at(4));
     assert_eq!((again.unchanged_items, again.updated_items), (1, 0));
     let (hash, changed_at): (String, String) = store
-        .conn
+        .sqlite("a test")
+        .expect("a SQLite store")
         .query_row("SELECT content_hash, changed_at FROM items", [], |row| {
             Ok((row.get(0)?, row.get(1)?))
         })
@@ -163,13 +167,12 @@ fn a_newer_database_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(&dir);
     store
-        .conn
+        .sqlite("a test")
+        .expect("a SQLite store")
         .pragma_update(None, "user_version", 999)
         .expect("set version");
     drop(store);
-    let error = Store::open(&dir.path().join("t.db"))
-        .err()
-        .expect("refused");
+    let error = Store::open(dir.path().join("t.db")).err().expect("refused");
     assert!(error.to_string().contains("999"), "{error}");
 }
 
@@ -185,13 +188,12 @@ fn a_negative_schema_version_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(&dir);
     store
-        .conn
+        .sqlite("a test")
+        .expect("a SQLite store")
         .pragma_update(None, "user_version", -1)
         .expect("set version");
     drop(store);
-    let error = Store::open(&dir.path().join("t.db"))
-        .err()
-        .expect("refused");
+    let error = Store::open(dir.path().join("t.db")).err().expect("refused");
     assert!(
         matches!(error, StoreError::NegativeVersion { found: -1, .. }),
         "{error}"
@@ -424,7 +426,8 @@ fn a_story_is_found_by_number_or_atom_id_through_an_index() {
         ),
     ] {
         let plan: Vec<String> = store
-            .conn
+            .sqlite("a test")
+            .expect("a SQLite store")
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .expect("plan")
             .query_map([key], |row| row.get::<_, String>(3))
@@ -545,7 +548,8 @@ fn a_split_item_gets_a_pinned_story_and_the_correction_is_recorded() {
         .expect("the old story");
     assert_eq!(left.members.len(), 1);
     let published: String = store
-        .conn
+        .sqlite("a test")
+        .expect("a SQLite store")
         .query_row(
             "SELECT published FROM stories WHERE id = ?1",
             [rivers],
@@ -588,7 +592,8 @@ fn a_split_item_gets_a_pinned_story_and_the_correction_is_recorded() {
     let again = store.split_item(copy, at(10)).expect("split again");
     let atom_id = |id: i64| -> String {
         store
-            .conn
+            .sqlite("a test")
+            .expect("a SQLite store")
             .query_row("SELECT atom_id FROM stories WHERE id = ?1", [id], |row| {
                 row.get(0)
             })
@@ -808,7 +813,8 @@ fn every_connection_setting_takes_effect() {
         ("wal_autocheckpoint", "8192"),
     ] {
         let value = store
-            .conn
+            .sqlite("a test")
+            .expect("a SQLite store")
             .query_row(&format!("PRAGMA {name}"), [], |row| {
                 row.get::<_, rusqlite::types::Value>(0)
             })
@@ -891,7 +897,8 @@ fn founding_mirrors_are_the_mirror_items_that_started_a_story_within_the_window(
 /// The outbox rows of one story and sink: (kind, revision, state, number of changes).
 fn outbox_rows(store: &Store, story: i64) -> Vec<(String, u32, String, usize)> {
     let mut stmt = store
-        .conn
+        .sqlite("a test")
+        .expect("a SQLite store")
         .prepare(
             "SELECT kind, revision, state, changes FROM outbox WHERE story_id = ?1 ORDER BY id",
         )

@@ -7,7 +7,12 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{BUSY_TIMEOUT, Result, StoreError, WriteTx, parse_timestamp, timestamp};
+use super::postgres::{OffRuntime, PgError};
+use super::sql::postgres_text;
+use super::{
+    BUSY_TIMEOUT, Result, SqliteTx, StorageTarget, StoreError, on_postgres, parse_timestamp,
+    timestamp,
+};
 
 /// What the cache holds for a URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,11 +27,41 @@ pub enum CachedTranscript {
 /// The cache as a poll's fetch tasks read it: a read-only connection of its own, since the
 /// store's connection belongs to the writer, and a lookup must not wait for a write.
 pub struct TranscriptCache {
-    conn: parking_lot::Mutex<Connection>,
+    conn: parking_lot::Mutex<CacheConn>,
 }
 
+enum CacheConn {
+    Sqlite(Connection),
+    /// The lookup is prepared when the cache opens: it is the only statement, and preparing
+    /// it per lookup would double each lookup's round trips.
+    Postgres {
+        client: OffRuntime<postgres::Client>,
+        lookup: postgres::Statement,
+    },
+}
+
+/// A URL's cached words and when they were fetched, on either backend.
+const LOOKUP: &str = "SELECT words, fetched_at FROM transcripts WHERE url = ?1";
+
 impl TranscriptCache {
-    pub fn open(path: &Path) -> Result<TranscriptCache> {
+    pub fn open(target: impl Into<StorageTarget>) -> Result<TranscriptCache> {
+        let conn = match target.into() {
+            StorageTarget::Sqlite(path) => CacheConn::Sqlite(TranscriptCache::open_sqlite(&path)?),
+            StorageTarget::Postgres(target) => on_postgres(|| {
+                let mut client = target.connect()?;
+                let lookup = client.prepare(&postgres_text(LOOKUP))?;
+                Ok(CacheConn::Postgres {
+                    client: OffRuntime::new(client),
+                    lookup,
+                })
+            })?,
+        };
+        Ok(TranscriptCache {
+            conn: parking_lot::Mutex::new(conn),
+        })
+    }
+
+    fn open_sqlite(path: &Path) -> Result<Connection> {
         let open_err = |source| StoreError::Open {
             path: path.to_owned(),
             source,
@@ -37,17 +72,22 @@ impl TranscriptCache {
         )
         .map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        Ok(TranscriptCache {
-            conn: parking_lot::Mutex::new(conn),
-        })
+        Ok(conn)
     }
 
     pub fn lookup(&self, url: &str) -> Result<Option<CachedTranscript>> {
-        let conn = self.conn.lock();
-        let row: Option<(Option<String>, String)> = conn
-            .prepare_cached("SELECT words, fetched_at FROM transcripts WHERE url = ?1")?
-            .query_row([url], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?;
+        let row: Option<(Option<String>, String)> = match &mut *self.conn.lock() {
+            CacheConn::Sqlite(conn) => conn
+                .prepare_cached(LOOKUP)?
+                .query_row([url], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?,
+            CacheConn::Postgres { client, lookup } => on_postgres(|| {
+                client
+                    .query_opt(&*lookup, &[&url])?
+                    .map(|row| Ok::<_, PgError>((row.try_get(0)?, row.try_get(1)?)))
+                    .transpose()
+            })?,
+        };
         Ok(row.map(|(words, at)| match words {
             Some(words) => CachedTranscript::Words(words),
             None => CachedTranscript::Failed {
@@ -57,7 +97,24 @@ impl TranscriptCache {
     }
 }
 
-impl WriteTx<'_> {
+/// What a transcript fetch brought; words once had are kept. The same text on both backends.
+pub(super) const RECORD_TRANSCRIPT: &str =
+    "INSERT INTO transcripts (url, fetched_at, words, error) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (url) DO UPDATE SET fetched_at = ?2, words = ?3, error = ?4
+                 WHERE transcripts.words IS NULL";
+
+/// The transcript an item is matched by. The same text on both backends.
+pub(super) const ITEM_TRANSCRIPT: &str = "SELECT url FROM item_transcripts WHERE item_id = ?1";
+
+/// Which transcript an item is matched by. The same text on both backends.
+pub(super) const SET_ITEM_TRANSCRIPT: &str =
+    "INSERT INTO item_transcripts (item_id, url) VALUES (?1, ?2)
+                     ON CONFLICT (item_id) DO UPDATE SET url = ?2";
+
+/// An item matched by its own text again. The same text on both backends.
+pub(super) const CLEAR_ITEM_TRANSCRIPT: &str = "DELETE FROM item_transcripts WHERE item_id = ?1";
+
+impl SqliteTx<'_> {
     /// Keeps what a transcript fetch brought: its words, or the error. Words once had are
     /// never replaced by a later failure.
     pub fn record_transcript(
@@ -70,13 +127,12 @@ impl WriteTx<'_> {
             Ok(words) => (Some(words), None),
             Err(error) => (None, Some(error)),
         };
-        self.tx
-            .prepare_cached(
-                "INSERT INTO transcripts (url, fetched_at, words, error) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (url) DO UPDATE SET fetched_at = ?2, words = ?3, error = ?4
-                 WHERE transcripts.words IS NULL",
-            )?
-            .execute(params![url, timestamp(now), words, error])?;
+        self.tx.prepare_cached(RECORD_TRANSCRIPT)?.execute(params![
+            url,
+            timestamp(now),
+            words,
+            error
+        ])?;
         Ok(())
     }
 
@@ -84,7 +140,7 @@ impl WriteTx<'_> {
     pub fn item_transcript(&self, item_id: i64) -> Result<Option<String>> {
         Ok(self
             .tx
-            .prepare_cached("SELECT url FROM item_transcripts WHERE item_id = ?1")?
+            .prepare_cached(ITEM_TRANSCRIPT)?
             .query_row([item_id], |row| row.get(0))
             .optional()?)
     }
@@ -94,14 +150,11 @@ impl WriteTx<'_> {
         match url {
             Some(url) => self
                 .tx
-                .prepare_cached(
-                    "INSERT INTO item_transcripts (item_id, url) VALUES (?1, ?2)
-                     ON CONFLICT (item_id) DO UPDATE SET url = ?2",
-                )?
+                .prepare_cached(SET_ITEM_TRANSCRIPT)?
                 .execute(params![item_id, url])?,
             None => self
                 .tx
-                .prepare_cached("DELETE FROM item_transcripts WHERE item_id = ?1")?
+                .prepare_cached(CLEAR_ITEM_TRANSCRIPT)?
                 .execute([item_id])?,
         };
         Ok(())

@@ -12,7 +12,7 @@ impl Store {
     /// Feed URL to the ETag `hub` last acknowledged for it.
     pub fn websub_acknowledged(&self, hub: &str) -> Result<HashMap<String, String>> {
         let mut stmt = self
-            .conn
+            .sqlite("WebSub acknowledgements")?
             .prepare_cached("SELECT feed_url, etag FROM websub_pings WHERE hub = ?1")?;
         let rows = stmt.query_map([hub], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -26,7 +26,7 @@ impl Store {
         etag: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.conn
+        self.sqlite("WebSub acknowledgements")?
             .prepare_cached(
                 "INSERT INTO websub_pings (hub, feed_url, etag, pinged_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (hub, feed_url) DO UPDATE SET etag = ?3, pinged_at = ?4",
@@ -43,7 +43,7 @@ mod tests {
     #[test]
     fn acknowledgements_are_kept_per_hub_and_feed() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("t.db")).expect("store");
+        let store = Store::open(dir.path().join("t.db")).expect("store");
         let now = DateTime::<Utc>::from_timestamp(100, 0).expect("valid time");
         let (hub, other) = ("https://hub.example/", "https://other.example/");
         let atom = "https://f.example/feed.atom";

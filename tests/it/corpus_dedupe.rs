@@ -76,7 +76,7 @@ fn no_story_holds_two_items_of_one_real_feed() {
     let poll = ws.run(&["--config", config.to_str().expect("utf-8 path"), "poll"]);
     assert_success(&poll);
 
-    let store = Store::open(&ws.path("tributary.db")).expect("open the store");
+    let store = Store::open(ws.path("tributary.db")).expect("open the store");
     let stories = store.stories(usize::MAX).expect("read the stories");
     let items: usize = stories.iter().map(|s| s.members.len()).sum();
     let mut folded_across_feeds = 0;

@@ -1260,7 +1260,7 @@ fn poll_all(sets: &[Set], binary: &Path, mirrors_first: bool) -> Vec<Vec<i64>> {
         assert!(requested.contains(&path), "feed {name} was never fetched");
     }
 
-    let store = Store::open(&ws.path("tributary.db")).expect("open the polled database");
+    let store = Store::open(ws.path("tributary.db")).expect("open the polled database");
     let stories = store.stories(usize::MAX).expect("read stories");
     let mut story_of: HashMap<(String, String), Vec<i64>> = HashMap::new();
     for story in &stories {

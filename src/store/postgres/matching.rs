@@ -1,0 +1,200 @@
+//! What the matcher asks of the store, on PostgreSQL: `WriteTx`'s matching reads
+//! (`super::super::matching`), with each key table probed for all of an item's keys in one
+//! round trip and the candidates read in one, where SQLite runs a statement per key and per
+//! item (a statement costs it no round trip).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use postgres::types::ToSql;
+
+use super::{PgError, PgWriteTx, Result};
+use crate::dedupe::{Candidate, Decorations, Linked, Probe, StoryFacts};
+use crate::store::matching::{
+    CANDIDATE_SELECT, CandidateRow, ITEMS_AT, LINKS_OF_ITEM, LinkReads, STORY_ITEMS, STORY_OF_ITEM,
+    STORY_PINNED, STORY_SOURCES, linked, pg, story_facts_from,
+};
+use crate::store::sql::SqlRow;
+use crate::store::timestamp;
+
+impl PgWriteTx<'_> {
+    /// The rows of a statement written as SQLite text, prepared once per connection.
+    fn rows(
+        &mut self,
+        sqlite_text: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>> {
+        let statement = self.prepared.get(&mut *self.tx, sqlite_text, "")?;
+        Ok(self.tx.query(&statement, params)?)
+    }
+
+    /// The first column of a statement's rows, as ids.
+    fn ids(&mut self, sqlite_text: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<i64>> {
+        self.rows(sqlite_text, params)?
+            .iter()
+            .map(|row| Ok(row.try_get(0)?))
+            .collect()
+    }
+
+    /// As `WriteTx::candidates`: stored items that share a dedupe key with the probe.
+    pub fn candidates(
+        &mut self,
+        probe: &Probe,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        let keys = &probe.keys;
+        let mut ids = self.ids(pg::BY_GRAMS, &[&keys.title_grams])?;
+        if let Some(url) = &keys.canonical_url {
+            ids.extend(self.ids(pg::BY_CANONICAL_URL, &[url])?);
+        }
+        let titles: Vec<&str> = probe
+            .title_keys
+            .iter()
+            .chain(&keys.address_key)
+            .map(String::as_str)
+            .collect();
+        if !titles.is_empty() {
+            ids.extend(self.ids(pg::BY_TITLE_KEYS, &[&titles])?);
+        }
+        if let Some(title) = &keys.title_key {
+            ids.extend(self.ids(pg::BY_ITEM_TITLE_KEY, &[title])?);
+        }
+        if let Some(enclosure) = &keys.enclosure {
+            ids.extend(self.ids(pg::BY_LINK, &[enclosure])?);
+        }
+        if !keys.anchors.is_empty() {
+            ids.extend(self.ids(pg::BY_ANCHORS, &[&keys.anchors])?);
+        }
+        let linked = linked(self, probe)?;
+        ids.extend(linked.keys());
+        self.load_candidates(ids, &linked, decorations)
+    }
+
+    /// As `WriteTx::recent_candidates`: the items published within `window` of `around`.
+    pub fn recent_candidates(
+        &mut self,
+        around: DateTime<Utc>,
+        window: chrono::Duration,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        let (from, to) = (timestamp(around - window), timestamp(around + window));
+        let ids = self.ids(pg::RECENT, &[&from, &to])?;
+        self.load_candidates(ids, &HashMap::new(), decorations)
+    }
+
+    /// As `WriteTx::recent_founding_mirrors`: the mirror items published within `window` of
+    /// `around` that started a story of their own, nearest first.
+    pub fn recent_founding_mirrors(
+        &mut self,
+        around: DateTime<Utc>,
+        window: chrono::Duration,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        let (from, to) = (timestamp(around - window), timestamp(around + window));
+        let ids = self.ids(pg::FOUNDING_MIRRORS, &[&from, &to, &timestamp(around)])?;
+        self.load_candidates(ids, &HashMap::new(), decorations)
+    }
+
+    /// As `WriteTx::story_candidates`: the items of one story.
+    pub fn story_candidates(
+        &mut self,
+        story_id: i64,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        let ids = self.ids(STORY_ITEMS, &[&story_id])?;
+        self.load_candidates(ids, &HashMap::new(), decorations)
+    }
+
+    /// As `WriteTx::load_candidates`, all the items in one statement (in id order, as SQLite
+    /// reads them one by one).
+    fn load_candidates(
+        &mut self,
+        mut ids: Vec<i64>,
+        linked: &HashMap<i64, Linked>,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self.rows(
+            &format!("{CANDIDATE_SELECT} WHERE items.id = ANY(?1::bigint[]) ORDER BY items.id"),
+            &[&ids],
+        )?;
+        let mut stories: HashMap<i64, Arc<StoryFacts>> = HashMap::new();
+        let mut boilerplates: HashMap<i64, Arc<HashSet<u64>>> = HashMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let row = CandidateRow::read(row)?;
+            let story = match stories.get(&row.story_id) {
+                Some(facts) => Arc::clone(facts),
+                None => {
+                    let facts = Arc::new(self.story_facts(row.story_id)?);
+                    stories.insert(row.story_id, Arc::clone(&facts));
+                    facts
+                }
+            };
+            let boilerplate = match boilerplates.get(&row.source_id) {
+                Some(set) => Arc::clone(set),
+                None => {
+                    let set = Arc::new(self.boilerplate(row.source_id)?);
+                    boilerplates.insert(row.source_id, Arc::clone(&set));
+                    set
+                }
+            };
+            let id = row.id;
+            out.push(
+                row.into_candidate(story, boilerplate, linked, decorations)
+                    .map_err(|source| PgError::CorruptItem { id, source })?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// As `WriteTx::story_facts`: the feeds a story's members came from, and whether it may be
+    /// folded.
+    pub fn story_facts(&mut self, story_id: i64) -> Result<StoryFacts> {
+        let pinned = self
+            .rows(STORY_PINNED, &[&story_id])?
+            .first()
+            .map(|row| row.try_get(0))
+            .transpose()?;
+        let sources = self
+            .rows(STORY_SOURCES, &[&story_id])?
+            .iter()
+            .map(|row| Ok((row.text(0)?, row.text(1)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(story_facts_from(pinned, sources))
+    }
+}
+
+impl LinkReads for PgWriteTx<'_> {
+    type Error = PgError;
+
+    fn items_at(&mut self, canonical_url: &str) -> Result<Vec<(i64, i64)>> {
+        self.rows(ITEMS_AT, &[&canonical_url])?
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
+    }
+
+    fn linking_to(&mut self, link: &str) -> Result<Vec<i64>> {
+        self.ids(pg::BY_LINK, &[&link])
+    }
+
+    fn story_and_links(&mut self, item_id: i64) -> Result<(i64, Vec<String>)> {
+        let story_id: i64 = self
+            .rows(STORY_OF_ITEM, &[&item_id])?
+            .first()
+            .ok_or(PgError::UnknownItem(item_id))?
+            .try_get(0)?;
+        let links = self
+            .rows(LINKS_OF_ITEM, &[&item_id])?
+            .iter()
+            .map(|row| Ok(row.try_get(0)?))
+            .collect::<Result<_>>()?;
+        Ok((story_id, links))
+    }
+}
