@@ -7,14 +7,14 @@
 //! grouped, not what is new.
 
 use chrono::{DateTime, Utc};
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::OptionalExtension;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 
 use super::matching::STORY_PINNED;
 use super::postgres::PgError;
 use super::{
-    Conn, ResolvedStory, Result, SqliteTx, Store, StoreError, on_postgres, parse_timestamp,
-    resolve_story, timestamp,
+    Conn, ResolvedStory, Result, SqliteTx, Store, StoreError, WriteTx, on_postgres,
+    parse_timestamp, resolve_story_with, saturating_u32, sql, timestamp,
 };
 use crate::ingest::split_story_atom_id;
 use crate::model::MatchReason;
@@ -33,12 +33,6 @@ impl CorrectionAction {
     /// The name stored in `corrections.action` and printed by `stories --explain`.
     pub fn as_str(self) -> &'static str {
         self.into()
-    }
-}
-
-impl ToSql for CorrectionAction {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
     }
 }
 
@@ -88,58 +82,43 @@ impl Correction {
 impl Store {
     /// Moves item `item_id` out of its story into a new, pinned story of its own, so no later
     /// poll folds it back. The story it left keeps its Atom id; its date becomes its earliest
-    /// remaining member's.
+    /// remaining member's. One body for both backends: on PostgreSQL the write holds the
+    /// ingest lock (`begin_write`), so a split never interleaves with another instance's
+    /// ingest moving the same items.
     pub fn split_item(&mut self, item_id: i64, now: DateTime<Utc>) -> Result<Correction> {
         let write = self.begin_write()?;
-        let sqlite = write.sqlite("stories split")?;
-        let tx = &sqlite.tx;
-        let (left, source, guid): (i64, String, String) = tx
-            .query_row(
-                "SELECT items.story_id, sources.name, items.guid
-                 FROM items JOIN sources ON sources.id = items.source_id WHERE items.id = ?1",
-                [item_id],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .optional()?
+        let (left, source, guid): (i64, String, String) = write
+            .query_opt(SPLIT_ITEM, &[item_id.into()])?
             .ok_or(StoreError::UnknownItem(item_id))?;
-        let members: i64 = tx.query_row(
-            "SELECT count(*) FROM items WHERE story_id = ?1",
-            [left],
-            |row| row.get(0),
-        )?;
+        let members: i64 = write.query_one(STORY_SIZE, &[left.into()])?;
         if members == 1 {
             return Err(StoreError::ItemAlreadyAlone {
                 item: item_id,
                 story: left,
             });
         }
-        let earlier_splits: u32 = tx.query_row(
-            "SELECT count(*) FROM corrections WHERE action = ?1 AND item_id = ?2",
-            params![CorrectionAction::Split, item_id],
-            |row| row.get(0),
+        let earlier_splits: i64 = write.query_one(
+            EARLIER_SPLITS,
+            &[CorrectionAction::Split.as_str().into(), item_id.into()],
         )?;
         let now_text = timestamp(now);
-        tx.execute(
-            "INSERT INTO stories (atom_id, created_at, published, updated_at, pinned)
-             SELECT ?1, ?2, published, ?2, 1 FROM items WHERE id = ?3",
-            params![
-                split_story_atom_id(&source, &guid, earlier_splits),
-                now_text,
-                item_id
+        let story = write.insert(
+            SPLIT_STORY,
+            &[
+                split_story_atom_id(&source, &guid, saturating_u32(earlier_splits)).into(),
+                now_text.as_str().into(),
+                item_id.into(),
             ],
         )?;
-        let story = tx.last_insert_rowid();
-        tx.execute(
-            "UPDATE items SET story_id = ?2, match_reason = ?3, match_score = 1.0 WHERE id = ?1",
-            params![item_id, story, MatchReason::Manual.as_str()],
+        write.execute(
+            SPLIT_MOVE,
+            &[
+                item_id.into(),
+                story.into(),
+                MatchReason::Manual.as_str().into(),
+            ],
         )?;
-        tx.execute(
-            "UPDATE stories SET
-                published = (SELECT min(published) FROM items WHERE story_id = ?1),
-                updated_at = ?2
-             WHERE id = ?1",
-            params![left, now_text],
-        )?;
+        write.execute(SPLIT_REDATE, &[left.into(), now_text.as_str().into()])?;
         let correction = Correction {
             action: CorrectionAction::Split,
             item: Some(item_id),
@@ -147,7 +126,7 @@ impl Store {
             other: left,
             at: now,
         };
-        sqlite.record_correction(&correction)?;
+        write.record_correction(&correction)?;
         write.commit()?;
         Ok(correction)
     }
@@ -156,7 +135,8 @@ impl Store {
     /// keeps its Atom id (a story already folded away stands for the story it joined); the
     /// notifications `other` has not sent yet are cancelled. An `other` already folded away is
     /// refused rather than followed: the person named a story that no longer stands alone.
-    /// Pinned stories may be merged: the matcher leaves them alone, a person decides.
+    /// Pinned stories may be merged: the matcher leaves them alone, a person decides. One body
+    /// for both backends, under the ingest lock on PostgreSQL as [`Store::split_item`].
     pub fn merge_stories(
         &mut self,
         story: &str,
@@ -164,11 +144,10 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Correction> {
         let write = self.begin_write()?;
-        let sqlite = write.sqlite("stories merge")?;
         let unknown = |key: &str| StoreError::UnknownStory(key.to_owned());
-        let ResolvedStory { head: kept, .. } =
-            resolve_story(&sqlite.tx, story)?.ok_or_else(|| unknown(story))?;
-        let folded = resolve_story(&sqlite.tx, other)?.ok_or_else(|| unknown(other))?;
+        let resolve = |key: &str| resolve_story_with(key, |sql, key| write.query_opt(sql, &[key]));
+        let ResolvedStory { head: kept, .. } = resolve(story)?.ok_or_else(|| unknown(story))?;
+        let folded = resolve(other)?.ok_or_else(|| unknown(other))?;
         if folded.found != folded.head {
             return Err(StoreError::AlreadyMerged {
                 other: other.to_owned(),
@@ -185,17 +164,13 @@ impl Store {
         }
         // Every item of `other` is now in `story` because a person said so; the member that
         // started `other` in particular no longer started the story it is in.
-        sqlite.tx.execute(
-            "UPDATE items SET match_reason = ?2, match_score = 1.0 WHERE story_id = ?1",
-            params![folded, MatchReason::Manual.as_str()],
+        write.execute(
+            MERGE_RELABEL,
+            &[folded.into(), MatchReason::Manual.as_str().into()],
         )?;
         write.merge_story(folded, kept, now)?;
         // A pin on `other` protected its members from being folded elsewhere; they keep it.
-        sqlite.tx.execute(
-            "UPDATE stories SET pinned = max(pinned, (SELECT pinned FROM stories WHERE id = ?2))
-             WHERE id = ?1",
-            params![kept, folded],
-        )?;
+        write.execute(write.dialect(&MERGE_PIN), &[kept.into(), folded.into()])?;
         let correction = Correction {
             action: CorrectionAction::Merge,
             item: None,
@@ -203,7 +178,7 @@ impl Store {
             other: folded,
             at: now,
         };
-        sqlite.record_correction(&correction)?;
+        write.record_correction(&correction)?;
         write.commit()?;
         Ok(correction)
     }
@@ -244,22 +219,70 @@ impl SqliteTx<'_> {
             .optional()?
             .ok_or_else(|| StoreError::UnknownStory(story_id.to_string()))
     }
+}
 
+impl WriteTx<'_> {
+    /// Stores the fact of a correction, in the write that made it.
     fn record_correction(&self, correction: &Correction) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO corrections (action, item_id, story_id, other_id, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                correction.action,
-                correction.item,
-                correction.story,
-                correction.other,
-                timestamp(correction.at)
+        self.execute(
+            RECORD_CORRECTION,
+            &[
+                correction.action.as_str().into(),
+                correction.item.into(),
+                correction.story.into(),
+                correction.other.into(),
+                timestamp(correction.at).into(),
             ],
         )?;
         Ok(())
     }
 }
+
+// The corrections' statements: one text for both backends, except `MERGE_PIN`.
+
+/// `split_item`: the item's story, and its feed's name and guid (its new story's Atom id).
+const SPLIT_ITEM: &str = "SELECT items.story_id, sources.name, items.guid
+     FROM items JOIN sources ON sources.id = items.source_id WHERE items.id = ?1";
+
+/// `split_item`: how many members the item's story has.
+const STORY_SIZE: &str = "SELECT count(*) FROM items WHERE story_id = ?1";
+
+/// `split_item`: how often the item was split out before, so each split's story gets a fresh
+/// Atom id.
+const EARLIER_SPLITS: &str = "SELECT count(*) FROM corrections WHERE action = ?1 AND item_id = ?2";
+
+/// `split_item`: the item's own story, pinned, dated as the item.
+const SPLIT_STORY: &str = "INSERT INTO stories (atom_id, created_at, published, updated_at, pinned)
+     SELECT ?1, ?2, published, ?2, 1 FROM items WHERE id = ?3";
+
+/// `split_item`: the item moves to its story, grouped by hand.
+const SPLIT_MOVE: &str =
+    "UPDATE items SET story_id = ?2, match_reason = ?3, match_score = 1.0 WHERE id = ?1";
+
+/// `split_item`: the story left behind takes its earliest remaining member's date.
+const SPLIT_REDATE: &str = "UPDATE stories SET
+        published = (SELECT min(published) FROM items WHERE story_id = ?1),
+        updated_at = ?2
+     WHERE id = ?1";
+
+/// `merge_stories`: the folded story's items are grouped by hand.
+const MERGE_RELABEL: &str =
+    "UPDATE items SET match_reason = ?2, match_score = 1.0 WHERE story_id = ?1";
+
+/// `merge_stories`: the kept story is pinned if either was; SQLite's two-argument `max` is
+/// PostgreSQL's `GREATEST` (never NULL here, where they differ).
+const MERGE_PIN: sql::Twin = sql::Twin {
+    sqlite: "UPDATE stories SET pinned = max(pinned, (SELECT pinned FROM stories WHERE id = ?2))
+     WHERE id = ?1",
+    postgres: "UPDATE stories SET
+        pinned = GREATEST(pinned, (SELECT pinned FROM stories WHERE id = ?2))
+     WHERE id = ?1",
+};
+
+/// A correction's fact.
+const RECORD_CORRECTION: &str =
+    "INSERT INTO corrections (action, item_id, story_id, other_id, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5)";
 
 /// The corrections that touched a story, on either side, oldest first, on either backend.
 const CORRECTIONS_OF: &str =

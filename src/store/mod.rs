@@ -1494,12 +1494,79 @@ impl WriteTx<'_> {
         }
     }
 
-    /// The SQLite write, for the operations not ported to PostgreSQL yet (named by
-    /// `operation` in the error a PostgreSQL write gives).
-    fn sqlite(&self, operation: &'static str) -> Result<&SqliteTx<'_>> {
+    // Statements written once for both backends, run in this write: for the operations whose
+    // whole body is shared (the corrections), rather than a method per backend.
+
+    /// This backend's text of a statement the dialects write differently.
+    fn dialect(&self, twin: &sql::Twin) -> &'static str {
         match &self.0 {
-            Tx::Sqlite(tx) => Ok(tx),
-            Tx::Postgres(_) => Err(StoreError::Unsupported(operation)),
+            Tx::Sqlite(_) => twin.sqlite,
+            Tx::Postgres(_) => twin.postgres,
+        }
+    }
+
+    /// Runs a statement; returns how many rows it changed.
+    fn execute(&self, statement: &str, params: &[sql::Value<'_>]) -> Result<u64> {
+        match &self.0 {
+            Tx::Sqlite(tx) => {
+                let changed = tx
+                    .tx
+                    .prepare_cached(statement)?
+                    .execute(rusqlite::params_from_iter(params))?;
+                // A count of rows always fits; saturating keeps the conversion total.
+                Ok(u64::try_from(changed).unwrap_or(u64::MAX))
+            }
+            Tx::Postgres(tx) => on_postgres(|| tx.borrow_mut().execute(statement, params)),
+        }
+    }
+
+    /// Runs an `INSERT` of one row and returns the row's id: `last_insert_rowid()` on SQLite,
+    /// `RETURNING id` on PostgreSQL.
+    fn insert(&self, statement: &str, params: &[sql::Value<'_>]) -> Result<i64> {
+        match &self.0 {
+            Tx::Sqlite(tx) => {
+                tx.tx
+                    .prepare_cached(statement)?
+                    .execute(rusqlite::params_from_iter(params))?;
+                Ok(tx.tx.last_insert_rowid())
+            }
+            Tx::Postgres(tx) => on_postgres(|| tx.borrow_mut().insert(statement, params)),
+        }
+    }
+
+    /// The first row of a query, if there is one.
+    fn query_opt<T: sql::FromRow>(
+        &self,
+        statement: &str,
+        params: &[sql::Value<'_>],
+    ) -> Result<Option<T>> {
+        match &self.0 {
+            Tx::Sqlite(tx) => Ok(tx
+                .tx
+                .prepare_cached(statement)?
+                .query_row(rusqlite::params_from_iter(params), |row| T::from_row(row))
+                .optional()?),
+            Tx::Postgres(tx) => on_postgres(|| {
+                Ok(tx
+                    .borrow_mut()
+                    .query_opt(statement, params)?
+                    .map(|row| T::from_row(&row))
+                    .transpose()?)
+            }),
+        }
+    }
+
+    /// The one row of a query that always returns one (an aggregate).
+    fn query_one<T: sql::FromRow>(&self, statement: &str, params: &[sql::Value<'_>]) -> Result<T> {
+        match &self.0 {
+            Tx::Sqlite(tx) => Ok(tx
+                .tx
+                .prepare_cached(statement)?
+                .query_row(rusqlite::params_from_iter(params), |row| T::from_row(row))?),
+            Tx::Postgres(tx) => on_postgres(|| {
+                let row = tx.borrow_mut().query_one(statement, params)?;
+                Ok(T::from_row(&row)?)
+            }),
         }
     }
 }

@@ -106,6 +106,54 @@ impl SqlRow for postgres::Row {
     }
 }
 
+/// A value read from one column of either backend's row, for [`FromRow`].
+pub trait Column: Sized {
+    fn column<R: SqlRow>(row: &R, index: usize) -> Result<Self, R::Error>;
+}
+
+impl Column for i64 {
+    fn column<R: SqlRow>(row: &R, index: usize) -> Result<i64, R::Error> {
+        row.i64(index)
+    }
+}
+
+impl Column for Option<i64> {
+    fn column<R: SqlRow>(row: &R, index: usize) -> Result<Option<i64>, R::Error> {
+        row.opt_i64(index)
+    }
+}
+
+impl Column for String {
+    fn column<R: SqlRow>(row: &R, index: usize) -> Result<String, R::Error> {
+        row.text(index)
+    }
+}
+
+/// A whole row read into a Rust value, on either backend: a single column, or a tuple of
+/// columns in the statement's order. What the statements written once for both backends (the
+/// corrections, `WriteTx::query_one`) read rows into, so that their callers are written once.
+pub trait FromRow: Sized {
+    fn from_row<R: SqlRow>(row: &R) -> Result<Self, R::Error>;
+}
+
+impl FromRow for i64 {
+    fn from_row<R: SqlRow>(row: &R) -> Result<i64, R::Error> {
+        row.i64(0)
+    }
+}
+
+impl<A: Column, B: Column> FromRow for (A, B) {
+    fn from_row<R: SqlRow>(row: &R) -> Result<(A, B), R::Error> {
+        Ok((A::column(row, 0)?, B::column(row, 1)?))
+    }
+}
+
+impl<A: Column, B: Column, C: Column> FromRow for (A, B, C) {
+    fn from_row<R: SqlRow>(row: &R) -> Result<(A, B, C), R::Error> {
+        Ok((A::column(row, 0)?, B::column(row, 1)?, C::column(row, 2)?))
+    }
+}
+
 /// A statement parameter for either backend. The store's values are few: 64-bit integers
 /// (counts, ids, 0/1 flags), reals (scores), text (names, URLs, RFC 3339 timestamps) and
 /// blobs (digests), each possibly NULL. A parameter list built once as `Value`s is bound by

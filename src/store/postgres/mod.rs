@@ -486,9 +486,51 @@ pub struct PgWriteTx<'a> {
 }
 
 impl PgWriteTx<'_> {
-    fn execute(&mut self, sqlite_text: &str, params: &[super::sql::Value<'_>]) -> Result<u64> {
+    /// Runs a statement written as SQLite text, prepared once per connection; returns how
+    /// many rows it changed.
+    pub(in crate::store) fn execute(
+        &mut self,
+        sqlite_text: &str,
+        params: &[super::sql::Value<'_>],
+    ) -> Result<u64> {
         let statement = self.prepared.get(&mut *self.tx, sqlite_text, "")?;
         Ok(self.tx.execute(&statement, &postgres_params(params))?)
+    }
+
+    /// Runs an `INSERT` of one row written as SQLite text, and returns the row's id (from
+    /// `RETURNING id`, where SQLite reads `last_insert_rowid()`).
+    pub(in crate::store) fn insert(
+        &mut self,
+        sqlite_text: &str,
+        params: &[super::sql::Value<'_>],
+    ) -> Result<i64> {
+        let statement = self
+            .prepared
+            .get(&mut *self.tx, sqlite_text, " RETURNING id")?;
+        Ok(self
+            .tx
+            .query_one(&statement, &postgres_params(params))?
+            .try_get(0)?)
+    }
+
+    /// The first row of a query written as SQLite text, if there is one.
+    pub(in crate::store) fn query_opt(
+        &mut self,
+        sqlite_text: &str,
+        params: &[super::sql::Value<'_>],
+    ) -> Result<Option<postgres::Row>> {
+        let statement = self.prepared.get(&mut *self.tx, sqlite_text, "")?;
+        Ok(self.tx.query_opt(&statement, &postgres_params(params))?)
+    }
+
+    /// The one row of a query written as SQLite text that always returns one.
+    pub(in crate::store) fn query_one(
+        &mut self,
+        sqlite_text: &str,
+        params: &[super::sql::Value<'_>],
+    ) -> Result<postgres::Row> {
+        let statement = self.prepared.get(&mut *self.tx, sqlite_text, "")?;
+        Ok(self.tx.query_one(&statement, &postgres_params(params))?)
     }
 
     pub fn existing(&mut self, source_id: i64, guid: &str) -> Result<Option<ExistingItem>> {
