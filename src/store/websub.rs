@@ -4,18 +4,36 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
-use super::{Result, Store, timestamp};
+use super::sql::{self, FromRow};
+use super::{Conn, Result, Store, on_postgres, timestamp};
+
+/// What a hub acknowledged, per feed URL. The same text on both backends.
+const ACKNOWLEDGED: &str = "SELECT feed_url, etag FROM websub_pings WHERE hub = ?1";
+
+/// One acknowledgement, replacing the one before. The same text on both backends: the upsert is
+/// one atomic statement on each, so instances sharing a PostgreSQL database that record the
+/// same hub and feed at once need no lock (the later write wins, as on SQLite).
+const RECORD_ACK: &str =
+    "INSERT INTO websub_pings (hub, feed_url, etag, pinged_at) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT (hub, feed_url) DO UPDATE SET etag = ?3, pinged_at = ?4";
 
 impl Store {
     /// Feed URL to the ETag `hub` last acknowledged for it.
     pub fn websub_acknowledged(&self, hub: &str) -> Result<HashMap<String, String>> {
-        let mut stmt = self
-            .sqlite("WebSub acknowledgements")?
-            .prepare_cached("SELECT feed_url, etag FROM websub_pings WHERE hub = ?1")?;
-        let rows = stmt.query_map([hub], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        match &self.conn {
+            Conn::Sqlite(conn) => Ok(conn
+                .prepare_cached(ACKNOWLEDGED)?
+                .query_map([hub], |row| <(String, String)>::from_row(row))?
+                .collect::<rusqlite::Result<_>>()?),
+            Conn::Postgres(pg) => on_postgres(|| {
+                pg.borrow_mut()
+                    .query(ACKNOWLEDGED, &[&hub])?
+                    .iter()
+                    .map(|row| Ok(<(String, String)>::from_row(row)?))
+                    .collect()
+            }),
+        }
     }
 
     /// Records that `hub` acknowledged the version `etag` of `feed_url`.
@@ -26,12 +44,21 @@ impl Store {
         etag: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.sqlite("WebSub acknowledgements")?
-            .prepare_cached(
-                "INSERT INTO websub_pings (hub, feed_url, etag, pinged_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (hub, feed_url) DO UPDATE SET etag = ?3, pinged_at = ?4",
-            )?
-            .execute(params![hub, feed_url, etag, timestamp(now)])?;
+        let params: [sql::Value<'_>; 4] = [
+            hub.into(),
+            feed_url.into(),
+            etag.into(),
+            timestamp(now).into(),
+        ];
+        match &self.conn {
+            Conn::Sqlite(conn) => {
+                conn.prepare_cached(RECORD_ACK)?
+                    .execute(rusqlite::params_from_iter(&params))?;
+            }
+            Conn::Postgres(pg) => {
+                on_postgres(|| pg.borrow_mut().execute(RECORD_ACK, &params))?;
+            }
+        }
         Ok(())
     }
 }

@@ -1714,3 +1714,76 @@ fn corrections_are_made_as_on_sqlite() {
             .expect("the split, once the lock is free");
     });
 }
+
+/// The acknowledgements `websub_acknowledgements_as_on_sqlite` records, on one store; what
+/// each hub reads back afterwards, sorted.
+fn websub_script(store: &Store) -> Vec<(String, Vec<(String, String)>)> {
+    let at = |minute: u32| {
+        Utc.with_ymd_and_hms(2026, 4, 9, 9, minute, 0)
+            .single()
+            .expect("valid date")
+    };
+    let (hub, other) = ("https://hub.example/", "https://other.example/");
+    let (atom, json) = ("https://f.example/feed.atom", "https://f.example/feed.json");
+    for (minute, (hub, feed, etag)) in [
+        (hub, atom, "v1"),
+        (hub, json, "j1"),
+        (hub, atom, "v2"),
+        (other, atom, "v1"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let minute = u32::try_from(minute).expect("a few");
+        store
+            .record_websub_ack(hub, feed, etag, at(minute))
+            .expect("record");
+    }
+    [hub, other, "https://none.example/"]
+        .into_iter()
+        .map(|hub| {
+            let mut acks: Vec<(String, String)> = store
+                .websub_acknowledged(hub)
+                .expect("read")
+                .into_iter()
+                .collect();
+            acks.sort();
+            (hub.to_owned(), acks)
+        })
+        .collect()
+}
+
+#[test]
+fn websub_acknowledgements_as_on_sqlite() {
+    let Some(cluster) = Cluster::start("websub_acknowledgements_as_on_sqlite") else {
+        return;
+    };
+    let url = cluster.database("websub");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("t.db");
+    let sqlite = Store::open(db.clone()).expect("open SQLite store");
+    let pg = Store::open(StorageTarget::Postgres(
+        PgTarget::parse(&url).expect("valid URL"),
+    ))
+    .expect("open PostgreSQL store");
+
+    let read = websub_script(&sqlite);
+    assert_eq!(websub_script(&pg), read);
+    // Each hub reads its own; a repeated acknowledgement replaced the one before.
+    assert_eq!(
+        read.iter().map(|(_, acks)| acks.len()).collect::<Vec<_>>(),
+        [2, 1, 0]
+    );
+    let on_sqlite = sqlite_rows(
+        &db,
+        "SELECT hub, feed_url, etag, pinged_at FROM websub_pings ORDER BY hub, feed_url",
+    );
+    assert_eq!(on_sqlite.len(), 3);
+    assert_eq!(
+        pg_rows(
+            &url,
+            "SELECT hub, feed_url, etag, pinged_at FROM websub_pings ORDER BY hub, feed_url"
+        ),
+        on_sqlite
+    );
+}

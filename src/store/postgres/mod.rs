@@ -468,6 +468,18 @@ impl PgStore {
         Ok(self.client.query(&statement, params)?)
     }
 
+    /// Runs a statement written as SQLite text outside a write transaction, prepared once per
+    /// connection: for the `Store` writes that need no ingest lock (one atomic statement).
+    /// Returns how many rows it changed.
+    pub(in crate::store) fn execute(
+        &mut self,
+        sqlite_text: &str,
+        params: &[super::sql::Value<'_>],
+    ) -> Result<u64> {
+        let statement = self.prepared.get(&mut *self.client, sqlite_text, "")?;
+        Ok(self.client.execute(&statement, &postgres_params(params))?)
+    }
+
     pub fn source(&mut self, name: &str) -> Result<SourceRecord> {
         let text = postgres_text(&format!("{SOURCE_SELECT} WHERE name = ?1"));
         self.client
