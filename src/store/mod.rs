@@ -152,14 +152,6 @@ fn saturating_u32(stored: i64) -> u32 {
     u32::try_from(stored.max(0)).unwrap_or(u32::MAX)
 }
 
-/// The timestamp in a nullable column; text that is not RFC 3339 reads as no time at all.
-fn timestamp_at(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    Ok(row
-        .get::<_, Option<String>>(column)?
-        .as_deref()
-        .and_then(parse_timestamp))
-}
-
 /// What the store knows about one feed: its identity and its fetch/schedule state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceRecord {
@@ -285,6 +277,37 @@ impl From<PathBuf> for StorageTarget {
 pub struct Store {
     conn: Conn,
     target: StorageTarget,
+    /// This process's name in the claims it makes on PostgreSQL (docs/postgres.md, "Several
+    /// instances on one database"): random per process, so that a restarted instance never
+    /// mistakes a dead one's claims for its own.
+    instance: String,
+}
+
+/// How long a claim on outbox rows lasts (`due_deliveries` on PostgreSQL), renewed by
+/// `start_attempt` before each request: long enough for a sink's paced turn between the two,
+/// short enough that a dead instance's deliveries are taken over within minutes.
+const OUTBOX_CLAIM: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// A random id for this process: its pid, for whoever reads the `claimed_by` column, and 64
+/// random bits (`RandomState` is seeded from the OS per process), so ids never repeat across
+/// restarts or hosts.
+fn new_instance_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos()),
+    );
+    format!("{}-{:016x}", std::process::id(), hasher.finish())
+}
+
+/// The end of a claim made at `now`, saturating rather than overflow.
+fn claim_until(now: DateTime<Utc>) -> String {
+    timestamp(
+        now.checked_add_signed(OUTBOX_CLAIM)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC),
+    )
 }
 
 /// The connection of either backend. PostgreSQL's client needs `&mut` for every query while
@@ -322,7 +345,11 @@ impl Store {
                 Conn::Postgres(Box::new(RefCell::new(on_postgres(|| PgStore::open(pg))?)))
             }
         };
-        Ok(Store { conn, target })
+        Ok(Store {
+            conn,
+            target,
+            instance: new_instance_id(),
+        })
     }
 
     fn open_sqlite(path: &Path) -> Result<Connection> {
@@ -350,8 +377,14 @@ impl Store {
         &self.target
     }
 
-    /// The SQLite connection, for the operations not ported to PostgreSQL yet (named by
+    /// The id this process's claims carry (see [`Store::due_deliveries`]).
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The SQLite connection, for the unit tests that read rows directly (named by
     /// `operation` in the error a PostgreSQL store gives).
+    #[cfg(test)]
     fn sqlite(&self, operation: &'static str) -> Result<&Connection> {
         match &self.conn {
             Conn::Sqlite(conn) => Ok(conn),
@@ -765,6 +798,20 @@ pub enum DeliveryUpdate {
     Filtered,
 }
 
+/// What [`Store::record_delivery`] did with an outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// The row holds it now.
+    Recorded,
+    /// The row is no longer pending (a merge cancelled it, or it was settled already): the
+    /// outcome changes nothing.
+    NotPending,
+    /// PostgreSQL: this instance's claim on the row ended and another instance took it over
+    /// (`holder`; `None` once that one recorded its own outcome and released it). The other
+    /// instance's outcome stands; this one is dropped.
+    ClaimLost { holder: Option<String> },
+}
+
 /// The idempotency key of edit number `revision` of the first message keyed `first_key`:
 /// distinct per revision, the same on every retry of one.
 pub fn revision_key(first_key: &str, revision: u32) -> String {
@@ -825,15 +872,22 @@ pub struct SinkTotals {
 impl Store {
     /// Pending deliveries whose time has come, oldest first; of one sink, or of all. An edit
     /// comes with the state of the first message it edits.
+    ///
+    /// On PostgreSQL, which several instances share, the rows read are *claimed*: marked as
+    /// this instance's (`claimed_by`) until a lease ends (`claim_until`), in one statement
+    /// that skips rows another instance is claiming at that moment (`FOR UPDATE SKIP
+    /// LOCKED`), so two instances read disjoint rows and never send one delivery twice. A row
+    /// whose claim has ended (its instance died or stalled) is claimable again, and keeps its
+    /// idempotency key, so a receiver can drop the repeat. This instance's own claims are
+    /// claimable by it again, as on SQLite, which has one instance and no claims.
     pub fn due_deliveries(
         &self,
         now: DateTime<Utc>,
         sink: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Delivery>> {
-        let conn = self.sqlite("the outbox")?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT o.id, o.story_id, o.sink, o.idempotency_key, o.attempts, o.created_at,
+        const DUE: sql::Twin = sql::Twin {
+            sqlite: "SELECT o.id, o.story_id, o.sink, o.idempotency_key, o.attempts, o.created_at,
                     o.kind, o.revision, o.changes, o.generation, s.atom_id,
                     f.state, f.remote_id, f.due_at,
                     (SELECT min(e.due_at) FROM outbox e
@@ -846,152 +900,264 @@ impl Store {
                  AND f.story_id = o.story_id AND f.sink = o.sink
              WHERE o.state = 'pending' AND o.due_at <= ?1 AND (?2 IS NULL OR o.sink = ?2)
              ORDER BY o.due_at, o.id LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![timestamp(now), sink, sql_limit(limit)], |row| {
-            let kind = match row.get::<_, String>(6)?.as_str() {
-                "update" => DeliveryKind::Update,
-                _ => DeliveryKind::New,
-            };
-            let first = match kind {
-                DeliveryKind::New => None,
-                DeliveryKind::Update => Some(
-                    match (
-                        row.get::<_, Option<String>>(11)?.as_deref(),
-                        timestamp_at(row, 14)?,
-                    ) {
-                        (Some("pending"), _) => FirstMessage::Pending {
-                            due: timestamp_at(row, 13)?.unwrap_or(now),
-                        },
-                        // Edits go out in revision order: this one waits for an earlier one
-                        // still owed (being retried), as it waits for the first message.
-                        (Some("delivered"), Some(earlier)) => {
-                            FirstMessage::Pending { due: earlier }
-                        }
-                        (Some("delivered"), None) => FirstMessage::Delivered {
-                            remote_id: row.get(12)?,
-                        },
-                        _ => FirstMessage::Gone,
-                    },
-                ),
-            };
-            Ok((
-                Delivery {
-                    id: row.get(0)?,
-                    story_id: row.get(1)?,
-                    atom_id: row.get(10)?,
-                    sink: row.get(2)?,
-                    idempotency_key: row.get(3)?,
-                    attempts: saturating_u32(row.get(4)?),
-                    created_at: parse_timestamp(&row.get::<_, String>(5)?).unwrap_or_default(),
-                    kind,
-                    revision: saturating_u32(row.get(7)?),
-                    changes: Vec::new(),
-                    generation: row.get(9)?,
-                    first,
-                },
-                row.get::<_, String>(8)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (mut delivery, changes) = row?;
-            delivery.changes = changes_from_json(delivery.id, &changes)?;
-            out.push(delivery);
-        }
-        Ok(out)
+            // The same rows and columns, claimed first for instance ?4 until ?5. `?2::text`:
+            // PostgreSQL types a parameter where it first meets it, and `IS NULL` gives none.
+            postgres: "WITH claimed AS (
+                 UPDATE outbox SET claimed_by = ?4, claim_until = ?5
+                 WHERE id IN (SELECT id FROM outbox
+                              WHERE state = 'pending' AND due_at <= ?1
+                                AND (?2::text IS NULL OR sink = ?2)
+                                AND (claimed_by IS NULL OR claimed_by = ?4
+                                     OR claim_until <= ?1)
+                              ORDER BY due_at, id LIMIT ?3
+                              FOR UPDATE SKIP LOCKED)
+                 RETURNING id, story_id, sink, idempotency_key, attempts, created_at, kind,
+                           revision, changes, generation, due_at)
+             SELECT o.id, o.story_id, o.sink, o.idempotency_key, o.attempts, o.created_at,
+                    o.kind, o.revision, o.changes, o.generation, s.atom_id,
+                    f.state, f.remote_id, f.due_at,
+                    (SELECT min(e.due_at) FROM outbox e
+                     WHERE o.kind = 'update' AND e.story_id = o.story_id AND e.sink = o.sink
+                       AND e.kind = 'update' AND e.state = 'pending'
+                       AND e.revision < o.revision)
+             FROM claimed o
+             JOIN stories s ON s.id = o.story_id
+             LEFT JOIN outbox f ON o.kind = 'update' AND f.kind = 'new'
+                 AND f.story_id = o.story_id AND f.sink = o.sink
+             ORDER BY o.due_at, o.id",
+        };
+        let rows: Vec<(Delivery, String)> = match &self.conn {
+            Conn::Sqlite(conn) => conn
+                .prepare_cached(DUE.sqlite)?
+                .query_map(params![timestamp(now), sink, sql_limit(limit)], |row| {
+                    delivery_from_row(row, now)
+                })?
+                .collect::<Result<_, _>>()?,
+            Conn::Postgres(pg) => on_postgres(|| {
+                pg.borrow_mut()
+                    .query(
+                        DUE.postgres,
+                        &[
+                            &timestamp(now),
+                            &sink,
+                            &sql_limit(limit),
+                            &self.instance,
+                            &claim_until(now),
+                        ],
+                    )?
+                    .iter()
+                    .map(|row| Ok(delivery_from_row(row, now)?))
+                    .collect()
+            })?,
+        };
+        rows.into_iter()
+            .map(|(mut delivery, changes)| {
+                delivery.changes = changes_from_json(delivery.id, &changes)?;
+                Ok(delivery)
+            })
+            .collect()
     }
 
-    /// When the next pending delivery falls due, if any.
+    /// When the next pending delivery falls due, if any. On PostgreSQL a row another instance
+    /// holds the claim of is due to this one when the claim ends, not before: the daemon
+    /// would otherwise wake at once, over and over, for rows it cannot take.
     pub fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>> {
-        let conn = self.sqlite("the outbox")?;
-        let due: Option<String> = conn.query_row(
-            "SELECT min(due_at) FROM outbox WHERE state = 'pending'",
-            [],
-            |row| row.get(0),
-        )?;
+        /// PostgreSQL's `GREATEST` ignores NULLs: an unclaimed row (or one of ours) is due at
+        /// its `due_at`.
+        const NEXT_DUE: sql::Twin = sql::Twin {
+            sqlite: "SELECT min(due_at) FROM outbox WHERE state = 'pending'",
+            postgres: "SELECT min(GREATEST(due_at,
+                        CASE WHEN claimed_by <> ?1 THEN claim_until END))
+             FROM outbox WHERE state = 'pending'",
+        };
+        let due: Option<String> = match &self.conn {
+            Conn::Sqlite(conn) => conn.query_row(NEXT_DUE.sqlite, [], |row| row.get(0))?,
+            Conn::Postgres(pg) => on_postgres(|| {
+                let rows = pg
+                    .borrow_mut()
+                    .query(NEXT_DUE.postgres, &[&self.instance])?;
+                Ok(rows
+                    .first()
+                    .map(|row| row.try_get(0))
+                    .transpose()?
+                    .flatten())
+            })?,
+        };
         Ok(due.as_deref().and_then(parse_timestamp))
+    }
+
+    /// Starts one of the outbox's own short writes: on SQLite a deferred transaction (as
+    /// before); on PostgreSQL a transaction without the ingest lock, since the rows it changes
+    /// are the ones this instance claimed ([`WriteTx::lock_ingest`] takes the lock when the
+    /// write must also queue an edit, as ingest does).
+    fn begin_outbox(&mut self) -> Result<WriteTx<'_>> {
+        Ok(WriteTx(match &mut self.conn {
+            Conn::Sqlite(conn) => Tx::Sqlite(SqliteTx {
+                tx: conn.transaction()?,
+            }),
+            Conn::Postgres(pg) => {
+                Tx::Postgres(RefCell::new(on_postgres(|| pg.get_mut().begin_unlocked())?))
+            }
+        }))
     }
 
     /// Records one attempt's outcome. Each call is its own transaction, committed before the
     /// next delivery starts, so a crash repeats at most the delivery that was in flight. Only
     /// a row still pending changes: a story merged away while its request was in flight stays
-    /// merged.
+    /// merged. On PostgreSQL only a row whose claim this instance still holds changes, and
+    /// recording releases the claim: if the claim ended and another instance took the row
+    /// over, that instance's outcome stands ([`RecordOutcome::ClaimLost`]).
     ///
     /// An acknowledged row whose generation moved while its request was in flight had changes
     /// folded into it that the request may not have shown: the same transaction queues an edit
     /// carrying those changes, due at once, so no change is lost between read and record.
     pub fn record_delivery(
-        &self,
+        &mut self,
         id: i64,
         update: &DeliveryUpdate,
         now: DateTime<Utc>,
-    ) -> Result<()> {
-        let conn = self.sqlite("the outbox")?;
-        let at = timestamp(now);
-        match update {
+    ) -> Result<RecordOutcome> {
+        // Each PostgreSQL text also releases the claim, and matches only while the last
+        // parameter, this instance, holds it.
+        const DELIVERED: sql::Twin = sql::Twin {
+            sqlite: "UPDATE outbox SET state = 'delivered', delivered_at = ?2,
+                        attempts = attempts + 1, last_error = NULL,
+                        remote_id = coalesce(?3, remote_id)
+                     WHERE id = ?1 AND state = 'pending'",
+            postgres: "UPDATE outbox SET state = 'delivered', delivered_at = ?2,
+                        attempts = attempts + 1, last_error = NULL,
+                        remote_id = coalesce(?3, remote_id),
+                        claimed_by = NULL, claim_until = NULL
+                     WHERE id = ?1 AND state = 'pending' AND claimed_by = ?4",
+        };
+        const RETRY: sql::Twin = sql::Twin {
+            sqlite: "UPDATE outbox SET due_at = ?2, attempts = attempts + 1, last_error = ?3
+                     WHERE id = ?1 AND state = 'pending'",
+            postgres: "UPDATE outbox SET due_at = ?2, attempts = attempts + 1, last_error = ?3,
+                        claimed_by = NULL, claim_until = NULL
+                     WHERE id = ?1 AND state = 'pending' AND claimed_by = ?4",
+        };
+        const DEFER: sql::Twin = sql::Twin {
+            sqlite: "UPDATE outbox SET due_at = ?2, last_error = ?3
+                     WHERE id = ?1 AND state = 'pending'",
+            postgres: "UPDATE outbox SET due_at = ?2, last_error = ?3,
+                        claimed_by = NULL, claim_until = NULL
+                     WHERE id = ?1 AND state = 'pending' AND claimed_by = ?4",
+        };
+        const DEAD: sql::Twin = sql::Twin {
+            sqlite: "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?2
+                     WHERE id = ?1 AND state = 'pending'",
+            postgres: "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?2,
+                        claimed_by = NULL, claim_until = NULL
+                     WHERE id = ?1 AND state = 'pending' AND claimed_by = ?3",
+        };
+        const FILTERED: sql::Twin = sql::Twin {
+            sqlite: "UPDATE outbox SET state = 'filtered' WHERE id = ?1 AND state = 'pending'",
+            postgres: "UPDATE outbox SET state = 'filtered', claimed_by = NULL, claim_until = NULL
+                     WHERE id = ?1 AND state = 'pending' AND claimed_by = ?2",
+        };
+        /// Why a record changed nothing: the row's state, and (PostgreSQL) who holds it.
+        const HOLDER: sql::Twin = sql::Twin {
+            sqlite: "SELECT state, NULL FROM outbox WHERE id = ?1",
+            postgres: "SELECT state, claimed_by FROM outbox WHERE id = ?1",
+        };
+        let owner = self.instance.clone();
+        let tx = self.begin_outbox()?;
+        let mine = || [sql::Value::from(owner.as_str())];
+        let changed = match update {
             DeliveryUpdate::Delivered {
                 remote_id,
                 generation,
             } => {
-                let tx = conn.unchecked_transaction()?;
+                // Frozen since `start_attempt` (ingest folds changes only into rows no attempt
+                // of which started), so read before the row is locked: an edit to queue takes
+                // the ingest lock first, in the order ingest takes the two.
+                let current: Option<i64> =
+                    tx.query_opt("SELECT generation FROM outbox WHERE id = ?1", &[id.into()])?;
+                let missed = current.is_some_and(|current| current > *generation);
+                if missed {
+                    tx.lock_ingest()?;
+                }
                 let changed = tx.execute(
-                    "UPDATE outbox SET state = 'delivered', delivered_at = ?2,
-                        attempts = attempts + 1, last_error = NULL,
-                        remote_id = coalesce(?3, remote_id)
-                     WHERE id = ?1 AND state = 'pending'",
-                    params![id, at, remote_id],
+                    tx.dialect(&DELIVERED),
+                    &tx.claim_params(
+                        vec![
+                            id.into(),
+                            timestamp(now).into(),
+                            remote_id.as_deref().into(),
+                        ],
+                        mine(),
+                    ),
                 )?;
-                if changed > 0 {
+                if changed > 0 && missed {
                     follow_up_missed(&tx, id, *generation, now)?;
                 }
-                tx.commit()?;
+                changed
             }
-            DeliveryUpdate::Retry { at: retry, error } => {
-                conn.execute(
-                    "UPDATE outbox SET due_at = ?2, attempts = attempts + 1, last_error = ?3
-                     WHERE id = ?1 AND state = 'pending'",
-                    params![id, timestamp(*retry), error],
-                )?;
+            DeliveryUpdate::Retry { at, error } => tx.execute(
+                tx.dialect(&RETRY),
+                &tx.claim_params(
+                    vec![id.into(), timestamp(*at).into(), error.as_str().into()],
+                    mine(),
+                ),
+            )?,
+            DeliveryUpdate::Defer { at, reason } => tx.execute(
+                tx.dialect(&DEFER),
+                &tx.claim_params(
+                    vec![id.into(), timestamp(*at).into(), reason.as_str().into()],
+                    mine(),
+                ),
+            )?,
+            DeliveryUpdate::Dead { error } => tx.execute(
+                tx.dialect(&DEAD),
+                &tx.claim_params(vec![id.into(), error.as_str().into()], mine()),
+            )?,
+            DeliveryUpdate::Filtered => tx.execute(
+                tx.dialect(&FILTERED),
+                &tx.claim_params(vec![id.into()], mine()),
+            )?,
+        };
+        let outcome = if changed > 0 {
+            RecordOutcome::Recorded
+        } else {
+            match tx.query_opt::<(String, Option<String>)>(tx.dialect(&HOLDER), &[id.into()])? {
+                Some((state, holder)) if state == "pending" => RecordOutcome::ClaimLost { holder },
+                _ => RecordOutcome::NotPending,
             }
-            DeliveryUpdate::Defer { at: later, reason } => {
-                conn.execute(
-                    "UPDATE outbox SET due_at = ?2, last_error = ?3 WHERE id = ?1 AND state = 'pending'",
-                    params![id, timestamp(*later), reason],
-                )?;
-            }
-            DeliveryUpdate::Dead { error } => {
-                conn.execute(
-                    "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?2
-                     WHERE id = ?1 AND state = 'pending'",
-                    params![id, error],
-                )?;
-            }
-            DeliveryUpdate::Filtered => {
-                conn.execute(
-                    "UPDATE outbox SET state = 'filtered' WHERE id = ?1 AND state = 'pending'",
-                    params![id],
-                )?;
-            }
+        };
+        tx.commit()?;
+        if let RecordOutcome::ClaimLost { holder } = &outcome {
+            tracing::warn!(
+                delivery = id,
+                holder = holder.as_deref().unwrap_or("nobody"),
+                "this instance's claim on a delivery ended before its outcome was recorded; the outcome is dropped"
+            );
         }
-        Ok(())
+        Ok(outcome)
     }
 
     /// Marks rows as being sent, just before their request goes out, and returns those still
     /// pending (a row merged away since it was read is not sent). From here on the receiver
     /// may hold the message even if no answer is ever recorded (a crash mid-request): ingest no
-    /// longer folds changes into it, and a merge no longer cancels it.
-    pub fn start_attempt(&self, ids: &[i64], now: DateTime<Utc>) -> Result<Vec<i64>> {
-        let conn = self.sqlite("the outbox")?;
-        let tx = conn.unchecked_transaction()?;
+    /// longer folds changes into it, and a merge no longer cancels it. On PostgreSQL only rows
+    /// whose claim this instance still holds are returned, and their claim is renewed, so the
+    /// lease has to cover one request, not a sink's whole turn.
+    pub fn start_attempt(&mut self, ids: &[i64], now: DateTime<Utc>) -> Result<Vec<i64>> {
+        const START: sql::Twin = sql::Twin {
+            sqlite: "UPDATE outbox SET attempted_at = ?2 WHERE id = ?1 AND state = 'pending'",
+            postgres: "UPDATE outbox SET attempted_at = ?2, claim_until = ?3
+                     WHERE id = ?1 AND state = 'pending' AND claimed_by = ?4",
+        };
+        let owner = self.instance.clone();
+        let tx = self.begin_outbox()?;
         let mut live = Vec::with_capacity(ids.len());
-        {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE outbox SET attempted_at = ?2 WHERE id = ?1 AND state = 'pending'",
-            )?;
-            for &id in ids {
-                if stmt.execute(params![id, timestamp(now)])? > 0 {
-                    live.push(id);
-                }
+        for &id in ids {
+            let params = tx.claim_params(
+                vec![id.into(), timestamp(now).into()],
+                [claim_until(now).into(), owner.as_str().into()],
+            );
+            if tx.execute(tx.dialect(&START), &params)? > 0 {
+                live.push(id);
             }
         }
         tx.commit()?;
@@ -1044,46 +1210,94 @@ impl Store {
 }
 
 /// Queues an edit for the changes folded into row `id` after its request read it at
-/// `read_generation`.
+/// `read_generation`, in `tx` (on PostgreSQL under the ingest lock, which numbers edits).
 fn follow_up_missed(
-    tx: &Connection,
+    tx: &WriteTx<'_>,
     id: i64,
     read_generation: i64,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let (story_id, sink, generation, changes, kind): (i64, String, i64, String, String) = tx
-        .query_row(
-            "SELECT story_id, sink, generation, changes, kind FROM outbox WHERE id = ?1",
-            [id],
-            |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                ))
-            },
-        )?;
+    let (story_id, sink, generation, changes): (i64, String, i64, String) = tx.query_one(
+        "SELECT story_id, sink, generation, changes FROM outbox WHERE id = ?1",
+        &[id.into()],
+    )?;
     let missed = usize::try_from(generation - read_generation).unwrap_or(0);
     if missed == 0 {
         return Ok(());
     }
     let changes = changes_from_json(id, &changes)?;
     let missed = &changes[changes.len().saturating_sub(missed)..];
-    let first_key: Option<String> = tx
-        .query_row(
-            "SELECT idempotency_key FROM outbox
-             WHERE story_id = ?1 AND sink = ?2 AND kind = 'new'",
-            params![story_id, sink],
-            |row| row.get(0),
-        )
-        .optional()?;
+    let first_key: Option<String> = tx.query_opt(
+        "SELECT idempotency_key FROM outbox
+         WHERE story_id = ?1 AND sink = ?2 AND kind = 'new'",
+        &[story_id.into(), sink.as_str().into()],
+    )?;
     let Some(first_key) = first_key else {
         return Ok(());
     };
-    tracing::debug!(%sink, story = story_id, %kind, missed = missed.len(), "changes arrived while a message was in flight; queueing an edit");
-    insert_update(tx, story_id, &sink, &first_key, missed, now, now)
+    tracing::debug!(%sink, story = story_id, missed = missed.len(), "changes arrived while a message was in flight; queueing an edit");
+    let revision =
+        saturating_u32(tx.query_one(NEXT_REVISION, &[story_id.into(), sink.as_str().into()])?);
+    tx.execute(
+        INSERT_EDIT,
+        &[
+            story_id.into(),
+            sink.as_str().into(),
+            revision_key(&first_key, revision).into(),
+            timestamp(now).into(),
+            timestamp(now).into(),
+            revision.into(),
+            changes_json(missed).into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// One row of `Store::due_deliveries`, on either backend, with its `changes` column still
+/// JSON text (parsed by the caller, whose error type can say which row is corrupt).
+fn delivery_from_row<R: sql::SqlRow>(
+    row: &R,
+    now: DateTime<Utc>,
+) -> Result<(Delivery, String), R::Error> {
+    let at = |column| -> Result<Option<DateTime<Utc>>, R::Error> {
+        Ok(row.opt_text(column)?.as_deref().and_then(parse_timestamp))
+    };
+    let kind = match row.text(6)?.as_str() {
+        "update" => DeliveryKind::Update,
+        _ => DeliveryKind::New,
+    };
+    let first = match kind {
+        DeliveryKind::New => None,
+        DeliveryKind::Update => Some(match (row.opt_text(11)?.as_deref(), at(14)?) {
+            (Some("pending"), _) => FirstMessage::Pending {
+                due: at(13)?.unwrap_or(now),
+            },
+            // Edits go out in revision order: this one waits for an earlier one still owed
+            // (being retried), as it waits for the first message.
+            (Some("delivered"), Some(earlier)) => FirstMessage::Pending { due: earlier },
+            (Some("delivered"), None) => FirstMessage::Delivered {
+                remote_id: row.opt_text(12)?,
+            },
+            _ => FirstMessage::Gone,
+        }),
+    };
+    Ok((
+        Delivery {
+            id: row.i64(0)?,
+            story_id: row.i64(1)?,
+            atom_id: row.text(10)?,
+            sink: row.text(2)?,
+            idempotency_key: row.text(3)?,
+            attempts: saturating_u32(row.i64(4)?),
+            created_at: parse_timestamp(&row.text(5)?).unwrap_or_default(),
+            kind,
+            revision: saturating_u32(row.i64(7)?),
+            changes: Vec::new(),
+            generation: row.i64(9)?,
+            first,
+        },
+        row.text(8)?,
+    ))
 }
 
 /// A story as a person named it, and the story that holds its members now.
@@ -1502,6 +1716,30 @@ impl WriteTx<'_> {
         match &self.0 {
             Tx::Sqlite(_) => twin.sqlite,
             Tx::Postgres(_) => twin.postgres,
+        }
+    }
+
+    /// `params`, followed on PostgreSQL by `claim`: the outbox's PostgreSQL statements act
+    /// only on rows this instance claimed (their last parameters name it, and renew or
+    /// release the claim), SQLite's (one instance, no claims) take just `params`.
+    fn claim_params<'p>(
+        &self,
+        mut params: Vec<sql::Value<'p>>,
+        claim: impl IntoIterator<Item = sql::Value<'p>>,
+    ) -> Vec<sql::Value<'p>> {
+        if let Tx::Postgres(_) = &self.0 {
+            params.extend(claim);
+        }
+        params
+    }
+
+    /// Serialises the rest of this write with ingest across instances, for an outbox write
+    /// that queues an edit (edits are numbered by reading the highest number). A no-op on
+    /// SQLite, where a write transaction already excludes every other writer.
+    fn lock_ingest(&self) -> Result<()> {
+        match &self.0 {
+            Tx::Sqlite(_) => Ok(()),
+            Tx::Postgres(tx) => on_postgres(|| tx.borrow_mut().lock_ingest()),
         }
     }
 

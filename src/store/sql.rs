@@ -123,6 +123,12 @@ impl Column for Option<i64> {
     }
 }
 
+impl Column for Option<String> {
+    fn column<R: SqlRow>(row: &R, index: usize) -> Result<Option<String>, R::Error> {
+        row.opt_text(index)
+    }
+}
+
 impl Column for String {
     fn column<R: SqlRow>(row: &R, index: usize) -> Result<String, R::Error> {
         row.text(index)
@@ -142,6 +148,12 @@ impl FromRow for i64 {
     }
 }
 
+impl FromRow for String {
+    fn from_row<R: SqlRow>(row: &R) -> Result<String, R::Error> {
+        row.text(0)
+    }
+}
+
 impl<A: Column, B: Column> FromRow for (A, B) {
     fn from_row<R: SqlRow>(row: &R) -> Result<(A, B), R::Error> {
         Ok((A::column(row, 0)?, B::column(row, 1)?))
@@ -151,6 +163,17 @@ impl<A: Column, B: Column> FromRow for (A, B) {
 impl<A: Column, B: Column, C: Column> FromRow for (A, B, C) {
     fn from_row<R: SqlRow>(row: &R) -> Result<(A, B, C), R::Error> {
         Ok((A::column(row, 0)?, B::column(row, 1)?, C::column(row, 2)?))
+    }
+}
+
+impl<A: Column, B: Column, C: Column, D: Column> FromRow for (A, B, C, D) {
+    fn from_row<R: SqlRow>(row: &R) -> Result<(A, B, C, D), R::Error> {
+        Ok((
+            A::column(row, 0)?,
+            B::column(row, 1)?,
+            C::column(row, 2)?,
+            D::column(row, 3)?,
+        ))
     }
 }
 

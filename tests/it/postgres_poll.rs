@@ -1,6 +1,7 @@
 //! `tributary poll` on PostgreSQL through the real binary: the same feeds polled into SQLite
 //! and into a throwaway PostgreSQL server (`common::postgres`) make the same stories, corrections
-//! regroup them alike, and what is not ported yet says so instead of failing halfway.
+//! regroup them alike, a webhook sink hears of each story once on both, and what is not ported
+//! yet says so instead of failing halfway.
 
 use std::collections::BTreeMap;
 
@@ -31,14 +32,14 @@ fn server() -> TestServer {
 }
 
 /// A workspace whose config points `[storage] database` at `database` (a path is kept as
-/// `write_config` writes it).
-fn workspace(server: &TestServer, database: Option<&str>) -> (Workspace, String) {
+/// `write_config` writes it), with `extra` tables (`[[notify]]` sinks).
+fn workspace(server: &TestServer, database: Option<&str>, extra: &str) -> (Workspace, String) {
     let ws = Workspace::new();
     let feeds: Vec<(&str, String, &str)> = FIXTURES
         .iter()
         .map(|(name, path, role)| (*name, server.url(path).to_string(), *role))
         .collect();
-    let config = ws.write_config("t.toml", &feeds, "");
+    let config = ws.write_config("t.toml", &feeds, extra);
     if let Some(url) = database {
         let text = std::fs::read_to_string(&config).expect("config");
         let sqlite = format!("database = \"{}\"", ws.path("tributary.db").display());
@@ -128,10 +129,10 @@ fn poll_on_postgres_makes_the_stories_sqlite_makes() {
     let url = cluster.database("poll");
     let server = server();
 
-    let (on_sqlite, sqlite_config) = workspace(&server, None);
+    let (on_sqlite, sqlite_config) = workspace(&server, None, "");
     let polled = on_sqlite.run(&["--config", &sqlite_config, "poll"]);
     assert_success(&polled);
-    let (on_pg, pg_config) = workspace(&server, Some(&url));
+    let (on_pg, pg_config) = workspace(&server, Some(&url), "");
     let pg_polled = on_pg.run(&["--config", &pg_config, "poll"]);
     assert_success(&pg_polled);
     assert!(
@@ -268,7 +269,7 @@ fn check_config_shows_the_server_and_run_says_what_is_not_ported() {
     let shown = cluster.url("shown");
     let with_password = shown.replacen("tributary@", "tributary:s3cret@", 1);
     let server = server();
-    let (ws, config) = workspace(&server, Some(&with_password));
+    let (ws, config) = workspace(&server, Some(&with_password), "");
 
     let checked = ws.run(&["--config", &config, "check-config"]);
     assert_success(&checked);
@@ -285,4 +286,87 @@ fn check_config_shows_the_server_and_run_says_what_is_not_ported() {
     );
     assert!(!stderr(&run).contains("s3cret"), "{}", stderr(&run));
     assert!(!stderr(&run).contains("panicked"), "{}", stderr(&run));
+}
+
+/// A webhook sink named `hook` at `receiver`, told of every story, backfill included.
+fn hook(receiver: &TestServer) -> String {
+    format!(
+        "[[notify]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\nnotify_backfill = true\n",
+        receiver.url("/hook")
+    )
+}
+
+/// What a receiver got: each message's idempotency key, and the story titles, sorted.
+fn received(receiver: &TestServer) -> (Vec<String>, Vec<String>) {
+    let requests = receiver.requests();
+    let keys = requests
+        .iter()
+        .map(|r| {
+            r.header("idempotency-key")
+                .expect("Idempotency-Key")
+                .to_owned()
+        })
+        .collect();
+    let mut titles: Vec<String> = requests
+        .iter()
+        .map(|r| {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON body");
+            body["story"]["title"].as_str().expect("a title").to_owned()
+        })
+        .collect();
+    titles.sort();
+    (keys, titles)
+}
+
+#[test]
+fn poll_on_postgres_notifies_once_per_story_as_on_sqlite() {
+    let Some(cluster) = Cluster::start("poll_on_postgres_notifies_once_per_story_as_on_sqlite")
+    else {
+        return;
+    };
+    let url = cluster.database("notify");
+    let server = server();
+    let sqlite_receiver = TestServer::start(|_| Reply::ok("ok"));
+    let pg_receiver = TestServer::start(|_| Reply::ok("ok"));
+    let (on_sqlite, sqlite_config) = workspace(&server, None, &hook(&sqlite_receiver));
+    let (on_pg, pg_config) = workspace(&server, Some(&url), &hook(&pg_receiver));
+    for (ws, config) in [(&on_sqlite, &sqlite_config), (&on_pg, &pg_config)] {
+        assert_success(&ws.run(&["--config", config, "poll"]));
+    }
+
+    let stories = on_sqlite.run(&["--config", &sqlite_config, "stories", "--json"]);
+    assert_success(&stories);
+    let stories = stdout(&stories).lines().count();
+    let (sqlite_keys, sqlite_titles) = received(&sqlite_receiver);
+    assert!(stories > 1, "{stories}");
+    assert_eq!(
+        sqlite_keys.len(),
+        stories,
+        "one message per story on SQLite"
+    );
+    let (pg_keys, pg_titles) = received(&pg_receiver);
+    assert_eq!(pg_titles, sqlite_titles, "the same messages on PostgreSQL");
+    let distinct: std::collections::HashSet<&String> = pg_keys.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        pg_keys.len(),
+        "each message once: {pg_keys:?}"
+    );
+
+    // Polled again, the same feeds make no message on either; PostgreSQL's outbox holds no
+    // pending row and no claim.
+    for (ws, config) in [(&on_sqlite, &sqlite_config), (&on_pg, &pg_config)] {
+        assert_success(&ws.run(&["--config", config, "poll"]));
+    }
+    assert_eq!(received(&sqlite_receiver).0.len(), stories);
+    assert_eq!(received(&pg_receiver).0, pg_keys);
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    let open: i64 = client
+        .query_one(
+            "SELECT count(*) FROM outbox WHERE state = 'pending' OR claimed_by IS NOT NULL",
+            &[],
+        )
+        .expect("count")
+        .get(0);
+    assert_eq!(open, 0);
 }

@@ -13,8 +13,8 @@ use tributary::dedupe::{Candidate, ItemKeys, Probe};
 use tributary::model::{Enclosure, Item, ItemKind, MatchReason, MemberRole, Podcast, Role};
 use tributary::store::postgres::{MIGRATIONS, PgError, PgStore, PgTarget};
 use tributary::store::{
-    CountedTable, NewItem, PollState, StorageTarget, Store, StoreError, StoryChange,
-    TranscriptCache,
+    CountedTable, DeliveryUpdate, NewItem, PollState, RecordOutcome, StorageTarget, Store,
+    StoreError, StoryChange, TranscriptCache,
 };
 
 use crate::common::postgres::Cluster;
@@ -1595,11 +1595,10 @@ fn story_reads_as_on_sqlite() {
     let totals = sqlite.sink_totals().expect("totals");
     assert_eq!(totals.len(), 2);
     assert_eq!(pg.sink_totals().expect("totals"), totals);
-    // What is not ported says so.
-    assert!(matches!(
-        pg.next_delivery_due(),
-        Err(StoreError::Unsupported(_))
-    ));
+    assert_eq!(
+        pg.next_delivery_due().expect("next due"),
+        sqlite.next_delivery_due().expect("next due")
+    );
 }
 
 /// The corrections `corrections_are_made_as_on_sqlite` makes, on one store; what each returned
@@ -1785,5 +1784,324 @@ fn websub_acknowledgements_as_on_sqlite() {
             "SELECT hub, feed_url, etag, pinged_at FROM websub_pings ORDER BY hub, feed_url"
         ),
         on_sqlite
+    );
+}
+
+/// The outbox calls `outbox_calls_as_on_sqlite` makes on one store after `stories_script`, and
+/// what each returned, for comparing the two backends.
+fn outbox_script(store: &mut Store) -> Vec<String> {
+    let at = |day: u32, hour: u32| {
+        Utc.with_ymd_and_hms(2026, 4, day, hour, 0, 0)
+            .single()
+            .expect("valid date")
+    };
+    let mut seen = Vec::new();
+    let mut note = |what: &str, value: String| seen.push(format!("{what}: {value}"));
+    note("next due", format!("{:?}", store.next_delivery_due()));
+    note(
+        "not yet",
+        format!("{:?}", store.due_deliveries(at(5, 9), None, 10)),
+    );
+    note(
+        "hook",
+        format!("{:?}", store.due_deliveries(at(7, 9), Some("hook"), 10)),
+    );
+    let due = store.due_deliveries(at(7, 9), None, 10).expect("due");
+    note("all", format!("{due:?}"));
+    let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
+    // Story 1 to `hook` is acknowledged, story 3 to `hook` fails once, story 1 to `chat` is
+    // filtered out; the acknowledged one recorded again changes nothing.
+    note(
+        "attempt",
+        format!("{:?}", store.start_attempt(&ids, at(7, 10))),
+    );
+    let (sent, failed, filtered) = (&due[0], &due[2], &due[1]);
+    let outcomes = [
+        (
+            sent.id,
+            DeliveryUpdate::Delivered {
+                remote_id: Some("r1".into()),
+                generation: sent.generation,
+            },
+        ),
+        (
+            failed.id,
+            DeliveryUpdate::Retry {
+                at: at(8, 9),
+                error: "HTTP 503".into(),
+            },
+        ),
+        (filtered.id, DeliveryUpdate::Filtered),
+        (
+            sent.id,
+            DeliveryUpdate::Dead {
+                error: "late".into(),
+            },
+        ),
+    ];
+    for (id, update) in &outcomes {
+        note(
+            "record",
+            format!("{:?}", store.record_delivery(*id, update, at(7, 11))),
+        );
+    }
+    note("next due", format!("{:?}", store.next_delivery_due()));
+    // An edit of the acknowledged story, read, then a change folded into it before its
+    // attempt starts: recording it acknowledged queues a follow-up with the change it missed.
+    let change = |title: &str| StoryChange::MemberAdded {
+        feed: "m".into(),
+        member_role: "copy".into(),
+        title: title.into(),
+        link: None,
+    };
+    let tx = store.begin_write().expect("begin");
+    tx.enqueue_update(sent.story_id, "hook", &change("one"), at(7, 12), at(7, 12))
+        .expect("edit");
+    tx.commit().expect("commit");
+    let due = store.due_deliveries(at(7, 12), None, 10).expect("due");
+    note("edit", format!("{due:?}"));
+    let edit = due.first().expect("the edit").clone();
+    let tx = store.begin_write().expect("begin");
+    tx.enqueue_update(sent.story_id, "hook", &change("two"), at(7, 12), at(7, 12))
+        .expect("fold");
+    tx.commit().expect("commit");
+    note(
+        "attempt",
+        format!("{:?}", store.start_attempt(&[edit.id], at(7, 13))),
+    );
+    let delivered = DeliveryUpdate::Delivered {
+        remote_id: None,
+        generation: edit.generation,
+    };
+    note(
+        "record",
+        format!(
+            "{:?}",
+            store.record_delivery(edit.id, &delivered, at(7, 13))
+        ),
+    );
+    note(
+        "follow-up",
+        format!("{:?}", store.due_deliveries(at(9, 9), None, 10)),
+    );
+    note("next due", format!("{:?}", store.next_delivery_due()));
+    seen
+}
+
+#[test]
+fn outbox_calls_as_on_sqlite() {
+    let Some(cluster) = Cluster::start("outbox_calls_as_on_sqlite") else {
+        return;
+    };
+    let url = cluster.database("deliveries");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("t.db");
+    let mut sqlite = Store::open(db.clone()).expect("open SQLite store");
+    let mut pg = Store::open(StorageTarget::Postgres(
+        PgTarget::parse(&url).expect("valid URL"),
+    ))
+    .expect("open PostgreSQL store");
+    stories_script(&mut sqlite);
+    stories_script(&mut pg);
+
+    let seen = outbox_script(&mut sqlite);
+    assert_eq!(outbox_script(&mut pg), seen);
+    // What the script went through, so that an empty answer on both cannot pass.
+    for expected in [
+        "record: Ok(Recorded)",
+        "record: Ok(NotPending)",
+        "first: Some(Delivered { remote_id: Some(\"r1\")",
+        "follow-up: Ok([Delivery",
+    ] {
+        assert!(
+            seen.iter().any(|line| line.contains(expected)),
+            "{expected} in {seen:#?}"
+        );
+    }
+    let on_sqlite = sqlite_rows(
+        &db,
+        "SELECT story_id, sink, idempotency_key, created_at, due_at, attempts, state,
+                last_error, delivered_at, kind, revision, changes, generation, remote_id,
+                attempted_at FROM outbox ORDER BY id",
+    );
+    assert_eq!(on_sqlite.len(), 5, "{on_sqlite:#?}");
+    assert_eq!(
+        pg_rows(
+            &url,
+            "SELECT story_id::text, sink, idempotency_key, created_at, due_at,
+                    attempts::text, state, last_error, delivered_at, kind, revision::text,
+                    changes, generation::text, remote_id, attempted_at FROM outbox ORDER BY id",
+        ),
+        on_sqlite
+    );
+    // Every outcome released its claim; the rows read last are this instance's.
+    let claims = pg_rows(
+        &url,
+        "SELECT state, (claimed_by IS NOT NULL)::text FROM outbox ORDER BY id",
+    );
+    assert!(
+        claims.iter().all(
+            |row| (row[0].as_deref() == Some("pending")) == (row[1].as_deref() == Some("true"))
+        ),
+        "{claims:#?}"
+    );
+}
+
+#[test]
+fn two_instances_claim_disjoint_deliveries_and_take_over_expired_claims() {
+    let Some(cluster) =
+        Cluster::start("two_instances_claim_disjoint_deliveries_and_take_over_expired_claims")
+    else {
+        return;
+    };
+    let url = cluster.database("claims");
+    let target = StorageTarget::Postgres(PgTarget::parse(&url).expect("valid URL"));
+    let mut one = Store::open(target.clone()).expect("open one");
+    let mut two = Store::open(target).expect("open two");
+    assert_ne!(one.instance(), two.instance());
+    stories_script(&mut one);
+    let at = |day: u32, minute: u32| {
+        Utc.with_ymd_and_hms(2026, 4, day, 9, minute, 0)
+            .single()
+            .expect("valid date")
+    };
+    // Many rows, so that two claims at once meet.
+    let tx = one.begin_write().expect("begin");
+    for n in 0..200 {
+        tx.enqueue_notification(
+            1,
+            &format!("sink{n}"),
+            &format!("key{n}"),
+            at(6, 0),
+            at(6, 0),
+        )
+        .expect("notify");
+    }
+    tx.commit().expect("commit");
+    let pending =
+        usize::try_from(one.count(CountedTable::PendingOutbox).expect("count")).expect("a count");
+
+    // Claiming at the same moment, the two get disjoint rows, and every due row once.
+    let barrier = std::sync::Barrier::new(2);
+    // Each takes at most 150 of the 203, so both get some whichever runs first.
+    let claim = |store: &mut Store| {
+        barrier.wait();
+        store.due_deliveries(at(7, 0), None, 150).expect("claim")
+    };
+    let (first, second) = std::thread::scope(|scope| {
+        let claim = &claim;
+        let a = scope.spawn(|| claim(&mut one));
+        let b = scope.spawn(|| claim(&mut two));
+        (a.join().expect("one"), b.join().expect("two"))
+    });
+    let ids = |rows: &[tributary::store::Delivery]| -> HashSet<i64> {
+        rows.iter().map(|d| d.id).collect()
+    };
+    let (mine, theirs) = (ids(&first), ids(&second));
+    assert!(mine.is_disjoint(&theirs), "{mine:?} and {theirs:?}");
+    assert_eq!(mine.len() + theirs.len(), pending);
+    assert!(!mine.is_empty() && !theirs.is_empty(), "{pending}");
+    // Each re-reads its own claims (as the one instance on SQLite does), never the other's.
+    assert_eq!(
+        ids(&one.due_deliveries(at(7, 1), None, 1000).expect("again")),
+        mine
+    );
+    assert_eq!(
+        ids(&two.due_deliveries(at(7, 1), None, 1000).expect("again")),
+        theirs
+    );
+
+    // The other instance cannot start or record a row it does not hold.
+    let row = first.first().expect("a row of one's").clone();
+    assert!(
+        two.start_attempt(&[row.id], at(7, 2))
+            .expect("attempt")
+            .is_empty()
+    );
+    let failed = DeliveryUpdate::Retry {
+        at: at(8, 0),
+        error: "HTTP 500".into(),
+    };
+    assert_eq!(
+        two.record_delivery(row.id, &failed, at(7, 2))
+            .expect("record"),
+        RecordOutcome::ClaimLost {
+            holder: Some(one.instance().to_owned())
+        }
+    );
+    // To a third instance, every row is due when a claim on it ends, not now.
+    let three = Store::open(StorageTarget::Postgres(
+        PgTarget::parse(&url).expect("valid URL"),
+    ))
+    .expect("open three");
+    let next = three.next_delivery_due().expect("next due").expect("a row");
+    assert!(next > at(7, 1), "{next}");
+    assert!(
+        three
+            .due_deliveries(at(7, 2), None, 1000)
+            .expect("none")
+            .is_empty()
+    );
+
+    // One starts sending and stalls past its lease: two takes the row over, with the same
+    // idempotency key, and its outcome stands; one's late outcome is dropped.
+    assert_eq!(
+        one.start_attempt(&[row.id], at(7, 2)).expect("attempt"),
+        [row.id]
+    );
+    let later = at(7, 30);
+    let taken: Vec<_> = two
+        .due_deliveries(later, None, 1000)
+        .expect("take over")
+        .into_iter()
+        .filter(|d| d.id == row.id)
+        .collect();
+    assert_eq!(taken.len(), 1, "the expired claim is taken over");
+    assert_eq!(taken[0].idempotency_key, row.idempotency_key);
+    assert!(
+        one.start_attempt(&[row.id], later)
+            .expect("attempt")
+            .is_empty()
+    );
+    assert_eq!(
+        two.start_attempt(&[row.id], later).expect("attempt"),
+        [row.id]
+    );
+    let delivered = DeliveryUpdate::Delivered {
+        remote_id: Some("r".into()),
+        generation: taken[0].generation,
+    };
+    assert_eq!(
+        one.record_delivery(row.id, &failed, later).expect("record"),
+        RecordOutcome::ClaimLost {
+            holder: Some(two.instance().to_owned())
+        }
+    );
+    assert_eq!(
+        two.record_delivery(row.id, &delivered, later)
+            .expect("record"),
+        RecordOutcome::Recorded
+    );
+    assert_eq!(
+        one.record_delivery(row.id, &failed, later).expect("record"),
+        RecordOutcome::NotPending
+    );
+    let stored = pg_rows(
+        &url,
+        &format!(
+            "SELECT state, attempts::text, last_error, remote_id, claimed_by FROM outbox
+             WHERE id = {}",
+            row.id
+        ),
+    );
+    assert_eq!(
+        stored,
+        [vec![
+            Some("delivered".to_owned()),
+            Some("1".to_owned()),
+            None,
+            Some("r".to_owned()),
+            None
+        ]]
     );
 }

@@ -166,4 +166,11 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (hub, feed_url)
     );
     "#,
+    // 2: the outbox's claims (docs/postgres.md, "Outbox: claimed the same way"): the instance
+    // whose `due_deliveries` read a pending row, and until when no other may take it. SQLite,
+    // with one instance, has no such columns.
+    r#"
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT COLLATE "C";
+    ALTER TABLE outbox ADD COLUMN claim_until TEXT COLLATE "C";
+    "#,
 ];
