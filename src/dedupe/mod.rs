@@ -397,9 +397,11 @@ fn titled_after_a_link(title: Option<&str>, body: Option<&str>, own_page: Option
     let (Some(body), Some(title)) = (body, title) else {
         return false;
     };
+    // The anchor's words first: they rarely read as the title, and parsing its address is the
+    // dearer half, asked of every item a poll stores.
     ANCHOR.captures_iter(body).take(8).any(|anchor| {
-        canonical_url(&anchor[1].replace("&amp;", "&")).as_deref() != own_page
-            && title_key(&crate::normalize::plain_text(&anchor[2])).as_deref() == Some(title)
+        title_key(&crate::normalize::plain_text(&anchor[2])).as_deref() == Some(title)
+            && canonical_url(&anchor[1].replace("&amp;", "&")).as_deref() != own_page
     })
 }
 
