@@ -986,14 +986,18 @@ impl Store {
         Ok(due.as_deref().and_then(parse_timestamp))
     }
 
-    /// Starts one of the outbox's own short writes: on SQLite a deferred transaction (as
-    /// before); on PostgreSQL a transaction without the ingest lock, since the rows it changes
+    /// Starts one of the outbox's own short writes: on SQLite an immediate transaction; on
+    /// PostgreSQL a transaction without the ingest lock, since the rows it changes
     /// are the ones this instance claimed ([`WriteTx::lock_ingest`] takes the lock when the
     /// write must also queue an edit, as ingest does).
     fn begin_outbox(&mut self) -> Result<WriteTx<'_>> {
         Ok(WriteTx(match &mut self.conn {
+            // Immediate: the write lock is taken (waiting out the busy timeout) before the
+            // first read. A deferred transaction that reads first and then writes, after
+            // another connection (the poll's writer) committed, fails at once with
+            // SQLITE_BUSY, and an acknowledged delivery would then be sent again.
             Conn::Sqlite(conn) => Tx::Sqlite(SqliteTx {
-                tx: conn.transaction()?,
+                tx: conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
             }),
             Conn::Postgres(pg) => {
                 Tx::Postgres(RefCell::new(on_postgres(|| pg.get_mut().begin_unlocked())?))
