@@ -429,6 +429,12 @@ impl SiteReader {
         })
     }
 
+    /// Whether the store answers a read of its schema (`/readyz`).
+    pub fn check(&mut self) -> Result<()> {
+        self.read(|tx| tx.row::<i64>(&both("SELECT count(*) FROM sources"), &[]))
+            .map(drop)
+    }
+
     /// Every feed the store knows, with its poll state, by name.
     pub fn feeds(&mut self) -> Result<Vec<SourceRecord>> {
         self.read(|tx| tx.rows(&both(FEEDS_SQL.as_str()), &[]))
