@@ -309,10 +309,13 @@ fn run_on_postgres_serves_what_sqlite_serves() {
     };
     let url = cluster.database("run");
     let server = server();
-    let served = |database: Option<&str>| {
+    let served = |database: Option<&str>, receiver: &TestServer| {
         let port = free_port();
-        let listen = format!("[server]\nlisten = \"127.0.0.1:{port}\"\n");
-        let (ws, config) = workspace(&server, database, &listen);
+        let extra = format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n{}",
+            hook(receiver)
+        );
+        let (ws, config) = workspace(&server, database, &extra);
         let daemon = Daemon::start(&ws, std::path::Path::new(&config), port);
         let mut bodies = Vec::new();
         for path in ["/feed.atom", "/feed.json", "/", "/feeds"] {
@@ -320,14 +323,21 @@ fn run_on_postgres_serves_what_sqlite_serves() {
             assert_eq!(status, 200, "{path}: {body}");
             bodies.push(body);
         }
+        // The notify worker tells the sink of each story of the first cycle.
+        let stories = parsed(&bodies[0]).len();
+        daemon.wait_for("a message per story", || {
+            receiver.requests().len() >= stories
+        });
         let log = daemon.log();
         let (status, _) = daemon.stop();
         assert!(status.success(), "{log}");
         assert!(!log.contains("panicked"), "{log}");
         (ws, bodies)
     };
-    let (on_sqlite, sqlite) = served(None);
-    let (on_pg, pg) = served(Some(&url));
+    let sqlite_receiver = TestServer::start(|_| Reply::ok("ok"));
+    let pg_receiver = TestServer::start(|_| Reply::ok("ok"));
+    let (on_sqlite, sqlite) = served(None, &sqlite_receiver);
+    let (on_pg, pg) = served(Some(&url), &pg_receiver);
     assert!(
         !on_pg.path("tributary.db").exists(),
         "no SQLite file beside a PostgreSQL store"
@@ -338,6 +348,20 @@ fn run_on_postgres_serves_what_sqlite_serves() {
     assert!(atom.len() > 1, "{atom:#?}");
     assert_eq!(parsed(&pg[0]), atom);
     assert_eq!(parsed(&pg[1]), parsed(&sqlite[1]));
+    let (sqlite_keys, sqlite_titles) = received(&sqlite_receiver);
+    let (pg_keys, pg_titles) = received(&pg_receiver);
+    assert_eq!(
+        sqlite_keys.len(),
+        atom.len(),
+        "one message per story on SQLite"
+    );
+    assert_eq!(pg_titles, sqlite_titles, "the same messages on PostgreSQL");
+    let distinct: std::collections::HashSet<&String> = pg_keys.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        pg_keys.len(),
+        "each message once: {pg_keys:?}"
+    );
     assert!(
         sqlite[2].contains(atom[0].1.as_deref().expect("a title")),
         "{}",
