@@ -2,11 +2,13 @@
 //! feeds' health, the outbox per sink.
 //!
 //! Design decision: a [`SiteReader`] is its own connection, opened read-only, so nothing the
-//! site does can write (SQLite refuses it), and WAL mode lets it read while the poll loop
-//! writes. Each read loads only what its page shows: the fields of an item are picked out of
-//! its stored JSON by SQLite (`json_extract`), so an item's text never leaves the database
+//! site does can write (SQLite refuses it; on PostgreSQL its transactions are read-only), and
+//! it reads while the poll loop writes (SQLite's WAL mode, PostgreSQL's snapshots). Each read
+//! loads only what its page shows: the fields of an item are picked out of its stored JSON by
+//! the database (`json_extract`, `::jsonb ->>`), so an item's text never leaves the database
 //! except as the short prefix a summary line is cut from, and a page of stories reads only
-//! that page's rows through the indexes, whatever the store holds.
+//! that page's rows through the indexes, whatever the store holds. Each read is written once
+//! for both backends (statements as `sql::Twin`s, rows read through `sql::FromRow`).
 
 use std::path::Path;
 use std::sync::LazyLock;
