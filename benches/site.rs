@@ -153,7 +153,7 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     let settings = Settings::from_config(&config, None);
-    let mut reader = SiteReader::open(&dir.path().join("bench.db")).expect("reader");
+    let mut reader = SiteReader::open(dir.path().join("bench.db")).expect("reader");
     let deep = stories / site::STORIES_PER_PAGE / 2;
     println!("| page | median | p99 | HTML bytes |");
     println!("|---|---:|---:|---:|");

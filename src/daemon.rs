@@ -29,7 +29,7 @@ use crate::notify::{Notifier, NotifyError};
 use crate::poll::{self, PollError, Selection};
 use crate::serve::{self, AppState, Snapshot};
 use crate::site;
-use crate::store::{StorageTarget, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::websub;
 
 /// The longest the loop sleeps, so schedule changes (a reload, a Retry-After expiring) are
@@ -96,13 +96,8 @@ impl ConfigSource {
 /// Runs until SIGTERM or SIGINT.
 pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonError> {
     let clock = SystemClock;
-    // The daemon's notify worker and site still read through SQLite-only store operations
-    // (docs/postgres.md, "Status"): refused here, before anything starts, rather than failing
-    // in the middle of a cycle.
-    let StorageTarget::Sqlite(database) = config.database.clone() else {
-        return Err(StoreError::Unsupported("`tributary run`").into());
-    };
-    let mut store = Store::open(&database)?;
+    let database = config.database.clone();
+    let mut store = Store::open(database.clone())?;
     store.sync_sources(&config.feeds)?;
     let mut fetcher = Fetcher::new(&config.fetch)?;
     let metrics = Arc::new(Metrics::new());
@@ -140,7 +135,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
     );
 
     // Its own connection: SQLite in WAL mode lets it write outcomes while the loop ingests.
-    let notify_store = Arc::new(parking_lot::Mutex::new(Store::open(&database)?));
+    let notify_store = Arc::new(parking_lot::Mutex::new(Store::open(database.clone())?));
     let (notifier_tx, notifier_rx) =
         tokio::sync::watch::channel(Arc::new(Notifier::new(&config.notify)?));
     let wake = Arc::new(tokio::sync::Notify::new());
@@ -163,7 +158,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
     let (published_tx, published_rx) = tokio::sync::watch::channel(websub::Published::default());
     let (stop_pinger, pinger_stopped) = tokio::sync::oneshot::channel::<()>();
     let pinger_task = tokio::spawn(websub::run(
-        Store::open(&database)?,
+        Store::open(database.clone())?,
         published_rx,
         pinger_stopped,
     ));

@@ -15,7 +15,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
@@ -44,6 +44,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::hex::hex;
 use crate::metrics::Metrics;
 use crate::site::{self, Site};
+use crate::store::{SiteReader, StorageTarget, StoreError};
 
 pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
 pub const JSON_FEED_CONTENT_TYPE: &str = "application/feed+json; charset=utf-8";
@@ -158,7 +159,7 @@ impl Snapshot {
 pub struct AppState {
     snapshot: Arc<RwLock<Arc<Snapshot>>>,
     metrics: Arc<Metrics>,
-    database: PathBuf,
+    database: StorageTarget,
     ready: Arc<AtomicBool>,
     /// Only to refuse an If-Modified-Since from the future (see [`not_modified`]).
     clock: Arc<dyn Clock>,
@@ -168,7 +169,12 @@ pub struct AppState {
 
 impl AppState {
     /// State serving `initial` until the first [`AppState::publish`], not yet ready.
-    pub fn new(initial: Snapshot, metrics: Arc<Metrics>, database: PathBuf) -> AppState {
+    pub fn new(
+        initial: Snapshot,
+        metrics: Arc<Metrics>,
+        database: impl Into<StorageTarget>,
+    ) -> AppState {
+        let database = database.into();
         AppState {
             snapshot: Arc::new(RwLock::new(Arc::new(initial))),
             metrics,
@@ -409,7 +415,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     match result {
         Ok(()) => ([(CACHE_CONTROL, NO_STORE)], "ready\n").into_response(),
         Err(reason) => {
-            tracing::debug!(%reason, database = %state.database.display(), "not ready");
+            tracing::debug!(%reason, database = %state.database, "not ready");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(CACHE_CONTROL, NO_STORE)],
@@ -428,6 +434,9 @@ enum NotReady {
     FirstCycle,
     #[error("the database does not answer ({})", sqlite_code(.0))]
     Database(#[from] rusqlite::Error),
+    /// The details (a server's address, its error) are logged, not sent.
+    #[error("the database does not answer")]
+    Store(StoreError),
     #[error("the database did not answer within {0:?}")]
     Timeout(Duration),
     #[error("the database check crashed")]
@@ -441,11 +450,20 @@ fn sqlite_code(error: &rusqlite::Error) -> String {
     }
 }
 
-/// Runs [`check_database`] off the async runtime (SQLite blocks), bounded by `timeout`.
-async fn check_database_within(database: PathBuf, timeout: Duration) -> Result<(), NotReady> {
-    let check = tokio::task::spawn_blocking(move || check_database(&database));
+/// Runs [`check_database`] (SQLite) or a read of the site's on a connection of its own
+/// (PostgreSQL) off the async runtime (both block), bounded by `timeout`.
+async fn check_database_within(database: StorageTarget, timeout: Duration) -> Result<(), NotReady> {
+    let check = tokio::task::spawn_blocking(move || match database {
+        StorageTarget::Sqlite(path) => check_database(&path).map_err(NotReady::from),
+        StorageTarget::Postgres(_) => SiteReader::open(database)
+            .and_then(|mut reader| reader.check())
+            .map_err(|error| {
+                tracing::warn!(%error, "readiness: the database does not answer");
+                NotReady::Store(error)
+            }),
+    });
     match tokio::time::timeout(timeout, check).await {
-        Ok(Ok(result)) => result.map_err(NotReady::from),
+        Ok(Ok(result)) => result,
         Ok(Err(_join_error)) => Err(NotReady::Crashed),
         Err(_elapsed) => Err(NotReady::Timeout(timeout)),
     }
@@ -645,7 +663,11 @@ mod tests {
             b"o".to_vec(),
             at(100),
         );
-        let state = AppState::new(first, Arc::new(Metrics::new()), PathBuf::from("x.db"));
+        let state = AppState::new(
+            first,
+            Arc::new(Metrics::new()),
+            std::path::PathBuf::from("x.db"),
+        );
         state.publish(Snapshot::new(
             b"a2".to_vec(),
             b"j".to_vec(),
@@ -666,7 +688,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("garbage.db");
         std::fs::write(&path, vec![b'x'; 4096]).expect("write");
-        let error = check_database_within(path, READY_TIMEOUT)
+        let error = check_database_within(path.into(), READY_TIMEOUT)
             .await
             .expect_err("garbage is not a database");
         assert!(error.to_string().contains("NotADatabase"), "{error}");
@@ -676,7 +698,7 @@ mod tests {
     async fn readiness_needs_an_existing_database() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let missing = dir.path().join("does-not-exist.db");
-        let error = check_database_within(missing, READY_TIMEOUT)
+        let error = check_database_within(missing.into(), READY_TIMEOUT)
             .await
             .expect_err("a missing database is not ready");
         let message = error.to_string();

@@ -31,7 +31,7 @@ use url::Url;
 use crate::config::Config;
 use crate::dedupe::Thresholds;
 use crate::serve::{AppState, Document, document_response};
-use crate::store::{PageStart, SiteReader, SourceRecord, StoreError};
+use crate::store::{PageStart, SiteReader, SourceRecord, StorageTarget, StoreError};
 
 pub const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 pub const CSS_CONTENT_TYPE: &str = "text/css; charset=utf-8";
@@ -121,16 +121,16 @@ impl Settings {
 
 /// The site's share of the server's state: its settings and its idle read connections.
 pub struct Site {
-    database: PathBuf,
+    database: StorageTarget,
     settings: RwLock<Arc<Settings>>,
     idle: Mutex<Vec<SiteReader>>,
 }
 
 impl Site {
-    /// The site of the database at `database`, with `settings` until the daemon sets its own.
-    pub fn new(database: PathBuf, settings: Settings) -> Site {
+    /// The site of the store at `database`, with `settings` until the daemon sets its own.
+    pub fn new(database: impl Into<StorageTarget>, settings: Settings) -> Site {
         Site {
-            database,
+            database: database.into(),
             settings: RwLock::new(Arc::new(settings)),
             idle: Mutex::new(Vec::new()),
         }
@@ -153,7 +153,7 @@ impl Site {
         let idle = self.idle.lock().pop();
         let mut reader = match idle {
             Some(reader) => reader,
-            None => SiteReader::open(&self.database)?,
+            None => SiteReader::open(self.database.clone())?,
         };
         let result = read(&mut reader);
         if result.is_ok() {

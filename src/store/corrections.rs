@@ -285,7 +285,7 @@ const RECORD_CORRECTION: &str =
      VALUES (?1, ?2, ?3, ?4, ?5)";
 
 /// The corrections that touched a story, on either side, oldest first, on either backend.
-const CORRECTIONS_OF: &str =
+pub(super) const CORRECTIONS_OF: &str =
     "SELECT action, item_id, story_id, other_id, created_at FROM corrections
          WHERE story_id = ?1 OR other_id = ?1 ORDER BY id";
 

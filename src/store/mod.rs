@@ -104,6 +104,8 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("unknown correction action `{0}` in the store")]
+    UnknownCorrection(String),
     #[error("unknown source `{0}`")]
     UnknownSource(String),
     #[error("no item {0} (item numbers are listed by `tributary stories --explain STORY`)")]

@@ -17,6 +17,7 @@ mod pipeline;
 mod podcast_clients;
 mod podcasting;
 mod postgres_poll;
+mod postgres_site;
 mod postgres_store;
 mod serve;
 mod site;
