@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use std::collections::HashSet;
 
-use crate::dedupe::{self, Decision, Decorations, Probe, Thresholds};
+use crate::dedupe::{self, Candidate, Decision, Decorations, Probe, Thresholds};
 use crate::hex::hex;
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 use crate::normalize::ParsedItem;
@@ -568,36 +568,10 @@ fn fold_later_summaries(
         let Some((work, score)) = dedupe::summarised_by(mirror, &before, thresholds) else {
             continue;
         };
-        let ours = tx.story_facts(story_id)?;
-        if work != story_id
-            || ours.pinned
-            || mirror
-                .story
-                .sources
-                .iter()
-                .any(|s| ours.sources.contains(s))
-        {
-            continue;
+        let verdict = (MatchReason::Words, score, MemberRole::Summary);
+        if let Some(into) = fold_mirror(tx, mirror, work, story_id, verdict, matching, summary)? {
+            story_id = into;
         }
-        let (from, into) = if mirror.story_id < story_id {
-            (story_id, mirror.story_id)
-        } else {
-            (mirror.story_id, story_id)
-        };
-        tracing::info!(
-            from,
-            into,
-            "an earlier summary sums up this work; merging the stories"
-        );
-        tx.merge_story(from, into, matching.now)?;
-        follow_up_merge(tx, from, into, matching, summary)?;
-        tx.relabel(
-            mirror.item_id,
-            MemberRole::Summary,
-            MatchReason::Words,
-            score,
-        )?;
-        story_id = into;
     }
     Ok(())
 }
@@ -696,34 +670,54 @@ fn fold_earlier_mirrors(
         else {
             continue;
         };
-        let ours = tx.story_facts(story_id)?;
-        if work != story_id
-            || ours.pinned
-            || mirror
-                .story
-                .sources
-                .iter()
-                .any(|s| ours.sources.contains(s))
-        {
-            continue;
+        let verdict = (reason, score, role);
+        if let Some(into) = fold_mirror(tx, mirror, work, story_id, verdict, matching, summary)? {
+            story_id = into;
+            members = tx.story_candidates(story_id, matching.decorations)?;
         }
-        let (from, into) = if mirror.story_id < story_id {
-            (story_id, mirror.story_id)
-        } else {
-            (mirror.story_id, story_id)
-        };
-        tracing::info!(
-            from,
-            into,
-            "an earlier mirror is about this work; merging the stories"
-        );
-        tx.merge_story(from, into, matching.now)?;
-        follow_up_merge(tx, from, into, matching, summary)?;
-        tx.relabel(mirror.item_id, role, reason, score)?;
-        story_id = into;
-        members = tx.story_candidates(story_id, matching.decorations)?;
     }
     Ok(())
+}
+
+/// Folds the story a mirror started on its own into `story_id` when its new verdict names
+/// that story (`work`), neither is pinned by a person, and the two share no feed (a story
+/// never holds two items of one feed); the older story keeps its id, and the mirror takes the
+/// role and evidence of its verdict. Returns the surviving story, `None` when they stay apart.
+fn fold_mirror(
+    tx: &WriteTx<'_>,
+    mirror: &Candidate,
+    work: i64,
+    story_id: i64,
+    (reason, score, role): (MatchReason, f64, MemberRole),
+    matching: &Matching<'_>,
+    summary: &mut IngestSummary,
+) -> Result<Option<i64>, StoreError> {
+    let ours = tx.story_facts(story_id)?;
+    if work != story_id
+        || ours.pinned
+        || mirror
+            .story
+            .sources
+            .iter()
+            .any(|s| ours.sources.contains(s))
+    {
+        return Ok(None);
+    }
+    let (from, into) = if mirror.story_id < story_id {
+        (story_id, mirror.story_id)
+    } else {
+        (mirror.story_id, story_id)
+    };
+    tracing::info!(
+        from,
+        into,
+        reason = reason.as_str(),
+        "a mirror stored before this work is about it; merging the stories"
+    );
+    tx.merge_story(from, into, matching.now)?;
+    follow_up_merge(tx, from, into, matching, summary)?;
+    tx.relabel(mirror.item_id, role, reason, score)?;
+    Ok(Some(into))
 }
 
 /// Queues `change` to `story_id` for every sink that follows stories up (not during a feed's
