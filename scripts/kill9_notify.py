@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Helpers for scripts/kill9_notify.sh (python3 standard library only).
 
-  feeds DIR PORTFILE           serve DIR over HTTP on a free 127.0.0.1 port
+  feeds DIR PORTFILE [ACCESSLOG]
+                               serve DIR over HTTP on a free 127.0.0.1 port; with ACCESSLOG,
+                               append "<time> <feed>" for every feed fetched
   recorder LOG PORTFILE        a webhook receiver: appends every request's Idempotency-Key and
                                body to LOG (fsynced) *before* answering 200, sometimes slowly;
                                story.new and story.updated (edits) alike
@@ -10,6 +12,11 @@
   progress DB DIR              print "<items stored> <items generated> <pending deliveries>"
   check DB DIR LOG KILLFILE SINK
                                verify the end state; print the summary line; exit 1 on failure
+  polled ACCESSLOG FROM TO MAXGAP
+                               verify that every feed was fetched at least every MAXGAP seconds
+                               between the times FROM and TO (scripts/failover_pg.sh)
+
+DB is a SQLite file, or a postgres:// URL (scripts/failover_pg.sh; needs psycopg2).
 
 Feeds: `alpha` and `beta` are origins, `gamma` is a mirror that reposts alpha's items (same
 link plus tracking parameters), sometimes in the same generation, sometimes later, and `beta`
@@ -164,10 +171,21 @@ def serve_on_free_port(handler, portfile):
     server.serve_forever()
 
 
-def cmd_feeds(directory, portfile):
+def cmd_feeds(directory, portfile, access_log=None):
+    log = open(access_log, "a") if access_log else None
+    lock = threading.Lock()
+
     class Handler(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, directory=directory, **kwargs)
+
+        def do_GET(self):
+            feed = os.path.basename(self.path.split("?")[0])
+            if log and feed.endswith(".xml"):
+                with lock:
+                    log.write(f"{time.time()} {feed[:-4]}\n")
+                    log.flush()
+            super().do_GET()
 
         def log_message(self, *args):
             pass
@@ -215,7 +233,29 @@ def cmd_recorder(log, portfile):
     serve_on_free_port(Handler, portfile)
 
 
+class Postgres:
+    """The few calls the checks make, on a PostgreSQL store: `execute` with `?` placeholders
+    (SQLite's) returning a cursor, as `sqlite3.Connection.execute` does."""
+
+    def __init__(self, url):
+        import psycopg2  # only the PostgreSQL runs need it
+
+        self.conn = psycopg2.connect(url)
+        self.conn.set_session(readonly=True, autocommit=True)
+
+    def execute(self, sql, params=()):
+        cursor = self.conn.cursor()
+        cursor.execute(sql.replace("?", "%s"), params)
+        return cursor
+
+
+def is_postgres(db):
+    return db.startswith(("postgres://", "postgresql://"))
+
+
 def connect(db):
+    if is_postgres(db):
+        return Postgres(db)
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     return conn
 
@@ -226,9 +266,34 @@ def cmd_progress(db, directory):
         conn = connect(db)
         stored = conn.execute("SELECT count(*) FROM items").fetchone()[0]
         pending = conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
-    except sqlite3.Error:
+    except Exception:  # the store is not there yet, or busy: progress is only a report
         stored, pending = -1, -1
     print(stored, len(ledger["items"]), pending)
+
+
+def cmd_polled(access_log, start, end, max_gap):
+    """Every feed fetched at least every `max_gap` seconds from `start` to `end`: a feed whose
+    lease died with an instance waits for the lease to end, and no longer."""
+    start, end, max_gap = float(start), float(end), float(max_gap)
+    fetches = {feed: [] for feed in FEEDS}
+    with open(access_log) as f:
+        for line in f:
+            at, feed = line.split()
+            if feed in fetches:
+                fetches[feed].append(float(at))
+    failures = []
+    report = []
+    for feed, times in fetches.items():
+        marks = [start] + sorted(t for t in times if start <= t <= end) + [end]
+        gap, at = max((b - a, a) for a, b in zip(marks, marks[1:]))
+        report.append(f"{feed} {len(marks) - 2} fetches, longest gap {gap:.1f} s")
+        if gap > max_gap:
+            failures.append(f"{feed}: not fetched for {gap:.1f} s from {at:.1f} "
+                            f"(at most {max_gap:.0f} s allowed)")
+    print(f"polled: {'; '.join(report)}: {'FAIL' if failures else 'ok'}")
+    for failure in failures:
+        print(f"  FAIL: {failure}")
+    return 1 if failures else 0
 
 
 def story_atom_id(source, guid):
@@ -250,13 +315,15 @@ def cmd_check(db, directory, log, killfile, sink):
     ledger = load(directory)
     conn = connect(db)
 
-    integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
-    if integrity != "ok":
+    # A server checks its own pages; SQLite's file is checked here.
+    integrity = ("server" if is_postgres(db)
+                 else conn.execute("PRAGMA integrity_check").fetchone()[0])
+    if integrity not in ("ok", "server"):
         failures.append(f"integrity_check: {integrity}")
 
     dupes = conn.execute(
         "SELECT count(*) FROM (SELECT source_id, guid FROM items "
-        "GROUP BY source_id, guid HAVING count(*) > 1)").fetchone()[0]
+        "GROUP BY source_id, guid HAVING count(*) > 1) AS repeated").fetchone()[0]
     if dupes:
         failures.append(f"{dupes} duplicate (source, guid) items")
 
@@ -437,6 +504,8 @@ def main(argv):
         cmd_progress(*args)
     elif command == "check":
         return cmd_check(*args)
+    elif command == "polled":
+        return cmd_polled(*args)
     else:
         print(__doc__)
         return 2

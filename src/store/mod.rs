@@ -286,9 +286,12 @@ pub struct Store {
 }
 
 /// How long a claim on outbox rows lasts (`due_deliveries` on PostgreSQL), renewed by
-/// `start_attempt` before each request: long enough for a sink's paced turn between the two,
-/// short enough that a dead instance's deliveries are taken over within minutes.
-const OUTBOX_CLAIM: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+/// `start_attempt` before each request. It must outlast one request (the worker gives up on
+/// one after `notify::REQUEST_DEADLINE`, 10 s), or another instance could send a message that
+/// is still in flight; it need not cover a sink's whole paced turn, because a row whose claim
+/// ended is only taken over, never sent twice (`start_attempt` refuses a row another instance
+/// took). A dead instance's deliveries wait this long.
+const OUTBOX_CLAIM: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
 /// A random id for this process: its pid, for whoever reads the `claimed_by` column, and 64
 /// random bits (`RandomState` is seeded from the OS per process), so ids never repeat across

@@ -1960,10 +1960,12 @@ fn two_instances_claim_disjoint_deliveries_and_take_over_expired_claims() {
     let mut two = Store::open(target).expect("open two");
     assert_ne!(one.instance(), two.instance());
     stories_script(&mut one);
-    let at = |day: u32, minute: u32| {
-        Utc.with_ymd_and_hms(2026, 4, day, 9, minute, 0)
+    // Seconds after 09:00: a claim lasts a minute.
+    let at = |day: u32, second: i64| {
+        Utc.with_ymd_and_hms(2026, 4, day, 9, 0, 0)
             .single()
             .expect("valid date")
+            + chrono::TimeDelta::seconds(second)
     };
     // Many rows, so that two claims at once meet.
     let tx = one.begin_write().expect("begin");
@@ -2003,18 +2005,18 @@ fn two_instances_claim_disjoint_deliveries_and_take_over_expired_claims() {
     assert!(!mine.is_empty() && !theirs.is_empty(), "{pending}");
     // Each re-reads its own claims (as the one instance on SQLite does), never the other's.
     assert_eq!(
-        ids(&one.due_deliveries(at(7, 1), None, 1000).expect("again")),
+        ids(&one.due_deliveries(at(7, 20), None, 1000).expect("again")),
         mine
     );
     assert_eq!(
-        ids(&two.due_deliveries(at(7, 1), None, 1000).expect("again")),
+        ids(&two.due_deliveries(at(7, 20), None, 1000).expect("again")),
         theirs
     );
 
     // The other instance cannot start or record a row it does not hold.
     let row = first.first().expect("a row of one's").clone();
     assert!(
-        two.start_attempt(&[row.id], at(7, 2))
+        two.start_attempt(&[row.id], at(7, 30))
             .expect("attempt")
             .is_empty()
     );
@@ -2023,7 +2025,7 @@ fn two_instances_claim_disjoint_deliveries_and_take_over_expired_claims() {
         error: "HTTP 500".into(),
     };
     assert_eq!(
-        two.record_delivery(row.id, &failed, at(7, 2))
+        two.record_delivery(row.id, &failed, at(7, 30))
             .expect("record"),
         RecordOutcome::ClaimLost {
             holder: Some(one.instance().to_owned())
@@ -2035,10 +2037,10 @@ fn two_instances_claim_disjoint_deliveries_and_take_over_expired_claims() {
     ))
     .expect("open three");
     let next = three.next_delivery_due().expect("next due").expect("a row");
-    assert!(next > at(7, 1), "{next}");
+    assert!(next > at(7, 30), "{next}");
     assert!(
         three
-            .due_deliveries(at(7, 2), None, 1000)
+            .due_deliveries(at(7, 30), None, 1000)
             .expect("none")
             .is_empty()
     );
@@ -2046,10 +2048,10 @@ fn two_instances_claim_disjoint_deliveries_and_take_over_expired_claims() {
     // One starts sending and stalls past its lease: two takes the row over, with the same
     // idempotency key, and its outcome stands; one's late outcome is dropped.
     assert_eq!(
-        one.start_attempt(&[row.id], at(7, 2)).expect("attempt"),
+        one.start_attempt(&[row.id], at(7, 30)).expect("attempt"),
         [row.id]
     );
-    let later = at(7, 30);
+    let later = at(7, 150);
     let taken: Vec<_> = two
         .due_deliveries(later, None, 1000)
         .expect("take over")

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Two `tributary run` instances share one PostgreSQL database while their feeds keep changing
+# and a webhook receiver records every notification; one instance or the other is killed with
+# -9 at random moments and started again, so one always runs. Then check, as
+# scripts/kill9_notify.sh does for one instance on SQLite: every generated item stored once,
+# every new story announced under exactly one idempotency key (a repeat only of a request in
+# flight at a kill), every edit acknowledged; and that no feed waited behind a dead
+# instance's lease for longer than the lease. Needs Debian's postgresql (a throwaway cluster
+# in a temporary directory, run as the `postgres` user when this runs as root), bash and
+# python3 with psycopg2.
+#
+# Usage: scripts/failover_pg.sh [path/to/tributary] [kills]
+#        (defaults: target/debug/tributary, 30; KEEP=1 keeps the work directory)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${1:-$root/target/debug/tributary}"
+bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
+kills_wanted="${2:-30}"
+helper="$root/scripts/kill9_notify.py"
+[ -x "$bin" ] || { echo "failover_pg: no executable at $bin (cargo build first)"; exit 1; }
+pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+[ -x "$pg_bin/initdb" ] || { echo "failover_pg: no PostgreSQL (apt-get install postgresql)"; exit 1; }
+python3 -c "import psycopg2" 2>/dev/null \
+    || { echo "failover_pg: python3 needs psycopg2 (pip install psycopg2-binary)"; exit 1; }
+
+# The fetch timeout the config below sets, and the feed lease it makes (src/poll.rs:
+# `feed_lease`, the fetch timeout plus a margin): a dead instance's feeds wait this long.
+fetch_timeout=5
+lease=$((fetch_timeout + ${LEASE_MARGIN:-30}))
+
+work="$(mktemp -d)"
+chmod 0755 "$work"
+pids=()
+declare -A instance_pid=()
+as_server_user=()
+[ "$(id -u)" = 0 ] && as_server_user=(runuser -u postgres --)
+cleanup() {
+    local status=$?
+    for name in "${!instance_pid[@]}"; do kill -9 "${instance_pid[$name]}" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    if [ -d "$work/pg/data" ]; then
+        "${as_server_user[@]}" "$pg_bin/pg_ctl" --pgdata "$work/pg/data" -m immediate stop \
+            >/dev/null 2>&1 || true
+    fi
+    if [ "$status" -ne 0 ]; then
+        for name in a b; do
+            echo "--- last lines of instance $name's log ($work/$name.log)"
+            tail -n 30 "$work/$name.log" 2>/dev/null || true
+        done
+    fi
+    if [ "${KEEP:-}" = 1 ] || [ "$status" -ne 0 ]; then
+        echo "work directory kept: $work"
+    else
+        rm -rf "$work"
+    fi
+}
+trap cleanup EXIT
+
+wait_for_file() {
+    for _ in $(seq 1 100); do [ -s "$1" ] && return 0; sleep 0.1; done
+    echo "failover_pg: $1 never appeared"; exit 1
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# 0.00 to $1.99 seconds.
+random_sleep() { sleep "$((RANDOM % ($1 + 1))).$((RANDOM % 10))$((RANDOM % 10))"; }
+
+echo "== a throwaway PostgreSQL cluster ($pg_bin)"
+mkdir -p "$work/pg"
+[ "$(id -u)" = 0 ] && chown -R postgres: "$work/pg"
+pg_port="$(free_port)"
+"${as_server_user[@]}" "$pg_bin/initdb" --pgdata "$work/pg/data" --username tributary \
+    --auth trust --encoding UTF8 --locale C --no-sync >/dev/null
+"${as_server_user[@]}" "$pg_bin/pg_ctl" --pgdata "$work/pg/data" --log "$work/pg/server.log" \
+    --options "-k $work/pg -h 127.0.0.1 -p $pg_port -c fsync=off" --wait start >/dev/null
+"$pg_bin/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U tributary -d postgres \
+    -c 'CREATE DATABASE tributary'
+database="postgres://tributary@127.0.0.1:$pg_port/tributary"
+
+mkdir -p "$work/feeds"
+python3 "$helper" init "$work/feeds"
+python3 "$helper" feeds "$work/feeds" "$work/feeds.port" "$work/fetches.log" &
+pids+=($!)
+python3 "$helper" recorder "$work/received.jsonl" "$work/recorder.port" &
+pids+=($!)
+wait_for_file "$work/feeds.port"
+wait_for_file "$work/recorder.port"
+touch "$work/received.jsonl" "$work/kills"
+feeds="http://127.0.0.1:$(cat "$work/feeds.port")"
+hook="http://127.0.0.1:$(cat "$work/recorder.port")/hook"
+
+# The two instances' configs differ only in where they listen.
+for name in a b; do
+    cat >"$work/$name.toml" <<TOML
+[storage]
+database = "$database"
+
+[output]
+atom_path = "$work/$name.atom"
+
+[server]
+listen = "127.0.0.1:$(free_port)"
+
+[fetch]
+timeout = "${fetch_timeout}s"
+allow_private_networks = true
+
+[schedule]
+default = "* * * * * *"
+
+[[feeds]]
+name = "alpha"
+url = "$feeds/alpha.xml"
+
+[[feeds]]
+name = "beta"
+url = "$feeds/beta.xml"
+
+[[feeds]]
+name = "gamma"
+url = "$feeds/gamma.xml"
+role = "mirror"
+
+[[notify]]
+name = "hook"
+kind = "webhook"
+url = "$hook"
+secret = "failover"
+events = ["story.new", "story.updated"]
+TOML
+done
+
+export RUST_LOG=info
+# The backfill: one whole poll, so every feed's first generation is stored and not news.
+"$bin" --config "$work/a.toml" poll >>"$work/a.log" 2>&1
+
+start_instance() {
+    "$bin" --config "$work/$1.toml" run >>"$work/$1.log" 2>&1 &
+    instance_pid[$1]=$!
+}
+# The instance that stayed up must still be up: its death would be a failure, not a kill.
+check_alive() {
+    kill -0 "${instance_pid[$1]}" 2>/dev/null \
+        || { echo "failover_pg: instance $1 died on its own"; exit 1; }
+}
+
+started=$SECONDS
+from="$(date +%s.%N)"
+start_instance a
+start_instance b
+for i in $(seq 1 "$kills_wanted"); do
+    python3 "$helper" grow "$work/feeds" "$i"
+    random_sleep 1
+    if [ $((RANDOM % 2)) -eq 0 ]; then
+        python3 "$helper" grow "$work/feeds" "$i"
+        random_sleep 1
+    fi
+    victim=a other=b
+    [ $((RANDOM % 2)) -eq 0 ] && victim=b other=a
+    check_alive "$other"
+    date +%s.%N >>"$work/kills"
+    kill -9 "${instance_pid[$victim]}" 2>/dev/null || true
+    wait "${instance_pid[$victim]}" 2>/dev/null || true
+    # Down for a moment, sometimes for longer than a poll, while the other keeps going.
+    random_sleep 1
+    start_instance "$victim"
+    if [ $((i % 10)) -eq 0 ]; then
+        echo "failover_pg: $i kills, $((SECONDS - started)) s; stored/generated/pending: $(python3 "$helper" progress "$database" "$work/feeds")"
+    fi
+done
+last_kill="$(tail -n 1 "$work/kills")"
+
+# Settle: both left alone until every item is stored and the outbox is empty; a dead
+# instance's claims end within the lease (feeds) and the outbox claim (one minute).
+settled=0
+for _ in $(seq 1 $(((lease + 90) * 2))); do
+    sleep 0.5
+    read -r stored generated pending < <(python3 "$helper" progress "$database" "$work/feeds")
+    if [ "$stored" = "$generated" ] && [ "$pending" = 0 ]; then
+        settled=$((settled + 1))
+        [ "$settled" -ge 4 ] && break
+    else
+        settled=0
+    fi
+done
+check_alive a
+check_alive b
+until="$(date +%s.%N)"
+for name in a b; do
+    kill -TERM "${instance_pid[$name]}"
+    wait "${instance_pid[$name]}" || true
+done
+instance_pid=()
+[ "$settled" -ge 4 ] || echo "failover_pg: did not settle (stored/generated/pending: $stored/$generated/$pending)"
+
+status=0
+python3 "$helper" check "$database" "$work/feeds" "$work/received.jsonl" "$work/kills" hook || status=1
+# A feed leased by a killed instance waits out the lease; allow the lease, a poll's period and
+# the moment a fetch takes.
+python3 "$helper" polled "$work/fetches.log" "$from" "$until" "$((lease + 5))" || status=1
+echo "failover_pg: $((SECONDS - started)) s (last kill at $last_kill)"
+exit "$status"
