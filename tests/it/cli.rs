@@ -690,3 +690,32 @@ fn a_feed_list_in_an_opml_file_is_polled() {
         stderr(&refused)
     );
 }
+
+/// `docker-compose.yml` mounts `config/compose.toml` into both instances: it must stay a valid
+/// configuration as the schema moves, name the compose file's database service, and keep its
+/// password out of what `check-config` prints.
+#[test]
+fn the_compose_example_is_a_valid_configuration_for_both_instances() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let compose = std::fs::read_to_string(root.join("docker-compose.yml")).expect("compose file");
+    assert_eq!(
+        compose
+            .matches("./config/compose.toml:/etc/tributary/config.toml:ro")
+            .count(),
+        2,
+        "both instances mount the example configuration"
+    );
+    let ws = Workspace::new();
+    let config = root.join("config/compose.toml");
+    let output = ws.run(&["--config", config.to_str().expect("path"), "check-config"]);
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(
+        text.contains("database: postgres://tributary@db:5432/tributary"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("change-me"),
+        "the password is printed: {text}"
+    );
+}
