@@ -18,8 +18,8 @@ bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 kills_wanted="${2:-30}"
 helper="$root/scripts/kill9_notify.py"
 [ -x "$bin" ] || { echo "failover_pg: no executable at $bin (cargo build first)"; exit 1; }
-pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-[ -x "$pg_bin/initdb" ] || { echo "failover_pg: no PostgreSQL (apt-get install postgresql)"; exit 1; }
+# shellcheck source=../pg_cluster.sh
+. "$root/scripts/pg_cluster.sh"
 python3 -c "import psycopg2" 2>/dev/null \
     || { echo "failover_pg: python3 needs psycopg2 (pip install psycopg2-binary)"; exit 1; }
 
@@ -32,16 +32,11 @@ work="$(mktemp -d)"
 chmod 0755 "$work"
 pids=()
 declare -A instance_pid=()
-as_server_user=()
-[ "$(id -u)" = 0 ] && as_server_user=(runuser -u postgres --)
 cleanup() {
     local status=$?
     for name in "${!instance_pid[@]}"; do kill -9 "${instance_pid[$name]}" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    if [ -d "$work/pg/data" ]; then
-        "${as_server_user[@]}" "$pg_bin/pg_ctl" --pgdata "$work/pg/data" -m immediate stop \
-            >/dev/null 2>&1 || true
-    fi
+    pg_cluster_stop
     if [ "$status" -ne 0 ]; then
         for name in a b; do
             echo "--- last lines of instance $name's log ($work/$name.log)"
@@ -64,17 +59,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # 0.00 to $1.99 seconds.
 random_sleep() { sleep "$((RANDOM % ($1 + 1))).$((RANDOM % 10))$((RANDOM % 10))"; }
 
-echo "== a throwaway PostgreSQL cluster ($pg_bin)"
-mkdir -p "$work/pg"
-[ "$(id -u)" = 0 ] && chown -R postgres: "$work/pg"
-pg_port="$(free_port)"
-"${as_server_user[@]}" "$pg_bin/initdb" --pgdata "$work/pg/data" --username tributary \
-    --auth trust --encoding UTF8 --locale C --no-sync >/dev/null
-"${as_server_user[@]}" "$pg_bin/pg_ctl" --pgdata "$work/pg/data" --log "$work/pg/server.log" \
-    --options "-k $work/pg -h 127.0.0.1 -p $pg_port -c fsync=off" --wait start >/dev/null
-"$pg_bin/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U tributary -d postgres \
-    -c 'CREATE DATABASE tributary'
-database="postgres://tributary@127.0.0.1:$pg_port/tributary"
+echo "== a throwaway PostgreSQL cluster"
+pg_cluster_start "$work/pg" -c fsync=off
+database="$(pg_cluster_url)"
 
 mkdir -p "$work/feeds"
 python3 "$helper" init "$work/feeds"

@@ -410,6 +410,16 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
         eprintln!("feed {} failed: {}", feed.name, feed.outcome);
     }
     writeln!(out, "{}", report.summary(Some(stories)))?;
+    if let Some(lock) = store.ingest_lock_time() {
+        // Instances on one database ingest one write at a time: what that cost this poll.
+        writeln!(
+            out,
+            "ingest lock: held {:.2} s, waited {:.2} s, {} writes",
+            lock.held.as_secs_f64(),
+            lock.waited.as_secs_f64(),
+            lock.writes
+        )?;
+    }
     writeln!(out, "merged feed: {}", config.output.atom_path.display())?;
 
     // After the whole cycle's ingest, so every item of this cycle has folded into its story

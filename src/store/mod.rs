@@ -387,6 +387,16 @@ impl Store {
         &self.instance
     }
 
+    /// What the ingest lock cost this store's writes so far, on PostgreSQL (where several
+    /// instances take turns under it); `None` on SQLite, whose one writer never waits for
+    /// another instance.
+    pub fn ingest_lock_time(&self) -> Option<postgres::IngestLockTime> {
+        match &self.conn {
+            Conn::Sqlite(_) => None,
+            Conn::Postgres(pg) => Some(pg.borrow().ingest_lock_time()),
+        }
+    }
+
     /// The SQLite connection, for the unit tests that read rows directly (named by
     /// `operation` in the error a PostgreSQL store gives).
     #[cfg(test)]

@@ -141,6 +141,22 @@ fn poll_on_postgres_makes_the_stories_sqlite_makes() {
         "{}",
         stdout(&pg_polled)
     );
+    // What the serialised step cost, on PostgreSQL only (SQLite has one writer).
+    let lock_line = stdout(&pg_polled)
+        .lines()
+        .find_map(|line| line.strip_prefix("ingest lock: held ").map(str::to_owned))
+        .unwrap_or_else(|| panic!("no ingest lock line: {}", stdout(&pg_polled)));
+    let writes: u64 = lock_line
+        .strip_suffix(" writes")
+        .and_then(|rest| rest.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unreadable: {lock_line}"));
+    assert!(writes >= 1, "{lock_line}");
+    assert!(
+        !stdout(&polled).contains("ingest lock"),
+        "{}",
+        stdout(&polled)
+    );
 
     let expected = sqlite_membership(&on_sqlite.path("tributary.db"));
     assert!(expected.len() > 5, "{expected:#?}");

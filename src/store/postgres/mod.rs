@@ -291,6 +291,20 @@ pub struct PgStore {
     client: OffRuntime<postgres::Client>,
     prepared: Prepared,
     target: PgTarget,
+    ingest_lock: IngestLockTime,
+}
+
+/// What [`INGEST_LOCK`] cost this connection: the fleet's ingest runs one write at a time, so
+/// the time each instance holds the lock is the serialised step, and the time it waits is what
+/// a second instance pays for it. Only committed writes are counted (a rolled-back write is
+/// an error path, rare enough not to matter here).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct IngestLockTime {
+    /// Between taking the lock and the commit that released it, summed.
+    pub held: std::time::Duration,
+    /// Waiting for `pg_advisory_xact_lock` to return, summed.
+    pub waited: std::time::Duration,
+    pub writes: u64,
 }
 
 impl PgStore {
@@ -300,6 +314,7 @@ impl PgStore {
             client: OffRuntime::new(target.connect()?),
             prepared: Prepared::default(),
             target: target.clone(),
+            ingest_lock: IngestLockTime::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -383,6 +398,10 @@ impl PgStore {
         Ok(())
     }
 
+    pub fn ingest_lock_time(&self) -> IngestLockTime {
+        self.ingest_lock
+    }
+
     /// Starts a write: one or more whole feeds, committed together, under [`INGEST_LOCK`],
     /// which COMMIT or ROLLBACK releases (and the server, if this connection dies).
     pub fn begin_write(&mut self) -> Result<PgWriteTx<'_>> {
@@ -397,6 +416,8 @@ impl PgStore {
         Ok(PgWriteTx {
             tx: OffRuntime::new(self.client.transaction()?),
             prepared: &mut self.prepared,
+            ingest_lock: &mut self.ingest_lock,
+            locked_at: None,
         })
     }
 
@@ -501,13 +522,20 @@ impl PgStore {
 pub struct PgWriteTx<'a> {
     tx: OffRuntime<postgres::Transaction<'a>>,
     prepared: &'a mut Prepared,
+    ingest_lock: &'a mut IngestLockTime,
+    /// When this transaction took [`INGEST_LOCK`], if it did.
+    locked_at: Option<std::time::Instant>,
 }
 
 impl PgWriteTx<'_> {
     /// Takes [`INGEST_LOCK`] until this transaction ends (`begin_write` does first thing).
     pub fn lock_ingest(&mut self) -> Result<()> {
+        let asked = std::time::Instant::now();
         self.tx
             .execute("SELECT pg_advisory_xact_lock($1)", &[&INGEST_LOCK])?;
+        let locked_at = std::time::Instant::now();
+        self.ingest_lock.waited += locked_at - asked;
+        self.locked_at = Some(locked_at);
         Ok(())
     }
 
@@ -970,7 +998,12 @@ impl PgWriteTx<'_> {
     }
 
     pub fn commit(self) -> Result<()> {
-        Ok(self.tx.into_inner().commit()?)
+        self.tx.into_inner().commit()?;
+        if let Some(locked_at) = self.locked_at {
+            self.ingest_lock.held += locked_at.elapsed();
+            self.ingest_lock.writes += 1;
+        }
+        Ok(())
     }
 }
 
