@@ -10,9 +10,9 @@
 #     disjoint due feeds: each feed is fetched and ingested by one of them);
 #   - all-304: K polls again, every feed answering 304;
 #   - steady: after `harness mutate --fraction 0.1` (once, so both K see the same mix), K polls.
-# Each line: the stage's wall time (first start to last exit), the K processes' CPU, the whole
-# machine's CPU meanwhile less theirs (the server, nginx and anything else running), the
-# largest peak RSS, and what the processes report of the ingest lock (the serialised step):
+# Each line: the stage's wall time (first start to last exit), the K processes' CPU, the
+# PostgreSQL server's CPU (the postmaster and the backends it reaped), the whole machine's CPU
+# meanwhile less those two (nginx and anything else running), the largest peak RSS, and what the processes report of the ingest lock (the serialised step):
 # the time they held it and waited for it, summed. Everything lives under a mktemp directory,
 # deleted on exit unless --keep.
 set -euo pipefail
@@ -113,10 +113,16 @@ opml = "$work/www/feeds.opml"
 EOF
 done
 
-printf 'stage\tinstances\twall_s\tcpu_s\tothers_cpu_s\tpeak_rss_mb\tlock_held_s\tlock_waited_s\tfeeds_fetched\n'
+printf 'stage\tinstances\twall_s\tcpu_s\tserver_cpu_s\tothers_cpu_s\tpeak_rss_mb\tlock_held_s\tlock_waited_s\tfeeds_fetched\n'
+# The server's CPU so far, in clock ticks: the postmaster's own and its reaped children's
+# (every backend of a finished poll has exited and been reaped by then).
+server_ticks() {
+    awk '{print $14 + $15 + $16 + $17}' "/proc/$(head -1 "$PG_DIR/data/postmaster.pid")/stat"
+}
 # polls STAGE K: K polls at once on database kK; one line of figures.
 polls() {
-    local stage="$1" k="$2" stat0 stat1 t0 t1 pids=() i
+    local stage="$1" k="$2" stat0 stat1 t0 t1 pids=() i server0 server1
+    server0="$(server_ticks)"
     stat0="$(head -1 /proc/stat)"
     t0=$EPOCHREALTIME
     for i in $(seq 1 "$k"); do
@@ -129,9 +135,12 @@ polls() {
     done
     t1=$EPOCHREALTIME
     stat1="$(head -1 /proc/stat)"
-    python3 - "$stage" "$k" "$t0" "$t1" "$stat0" "$stat1" "$work/runs" <<'PY'
+    # Backends exit just after their client: give the postmaster a moment to reap them.
+    sleep 0.5
+    server1="$(server_ticks)"
+    python3 - "$stage" "$k" "$t0" "$t1" "$stat0" "$stat1" "$work/runs" "$((server1 - server0))" <<'PY'
 import os, re, sys
-stage, k, t0, t1, stat0, stat1, runs = sys.argv[1:]
+stage, k, t0, t1, stat0, stat1, runs, server = sys.argv[1:]
 k = int(k)
 cpu = rss = held = waited = 0.0
 fetched = []
@@ -150,8 +159,9 @@ for i in range(1, k + 1):
 hz = os.sysconf("SC_CLK_TCK")
 a, b = ([int(x) for x in s.split()[1:9]] for s in (stat0, stat1))
 d = [y - x for x, y in zip(a, b)]
-others = max(0.0, (d[0] + d[1] + d[2] + d[5] + d[6] + d[7]) / hz - cpu)
-print(f"{stage}\t{k}\t{float(t1) - float(t0):.2f}\t{cpu:.2f}\t{others:.2f}\t{rss:.1f}\t"
+server = int(server) / hz
+others = max(0.0, (d[0] + d[1] + d[2] + d[5] + d[6] + d[7]) / hz - cpu - server)
+print(f"{stage}\t{k}\t{float(t1) - float(t0):.2f}\t{cpu:.2f}\t{server:.2f}\t{others:.2f}\t{rss:.1f}\t"
       f"{held:.2f}\t{waited:.2f}\t{'+'.join(fetched)}", flush=True)
 PY
 }
