@@ -57,6 +57,8 @@ pub enum MigrateError {
     },
     #[error("`{0}` is not a PostgreSQL URL (--to takes postgres://... or postgresql://...)")]
     NotPostgres(String),
+    #[error("`{0}` is a PostgreSQL URL; --from takes the SQLite store's file")]
+    FromPostgres(String),
     /// Opening the SQLite store as `tributary` does: upgrading an older schema, refusing a
     /// newer one (`StoreError::TooNew`). Its messages name the file.
     #[error(transparent)]
@@ -159,6 +161,12 @@ pub fn migrate_store(from: &Path, to: &str) -> Result<Vec<CopiedTable>> {
         return Err(MigrateError::NotPostgres(without_password(to)));
     }
     let target = PgTarget::parse(to)?;
+    if from.to_str().is_some_and(is_postgres_url) {
+        // Shown as the target is, without its password.
+        return Err(MigrateError::FromPostgres(
+            PgTarget::parse(&from.to_string_lossy())?.to_string(),
+        ));
+    }
     match from.try_exists() {
         Ok(true) => {}
         Ok(false) => return Err(MigrateError::MissingSource(from.to_owned())),
@@ -229,6 +237,12 @@ pub fn migrate_store(from: &Path, to: &str) -> Result<Vec<CopiedTable>> {
         });
     }
 
+    tracing::info!(
+        from = %from.display(),
+        to = %shown,
+        tables = tables.len(),
+        "copying the SQLite store"
+    );
     let mut copied = Vec::with_capacity(tables.len());
     for table in &tables {
         let started = Instant::now();

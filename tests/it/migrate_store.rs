@@ -456,6 +456,13 @@ fn migrate_store_refuses_what_it_cannot_copy_and_leaves_the_target_empty() {
     );
     assert!(!missing.exists(), "no store created where --from pointed");
     refused(
+        &migrate(&secret, &url),
+        &format!(
+            "`{}` is a PostgreSQL URL; --from takes",
+            cluster.url("first")
+        ),
+    );
+    refused(
         &migrate(db, "other.db"),
         "`other.db` is not a PostgreSQL URL",
     );
