@@ -55,6 +55,8 @@ pub enum MigrateError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{0} is not a tributary store (its schema version is 0); nothing was copied")]
+    NotAStore(PathBuf),
     #[error("`{0}` is not a PostgreSQL URL (--to takes postgres://... or postgresql://...)")]
     NotPostgres(String),
     #[error("`{0}` is a PostgreSQL URL; --from takes the SQLite store's file")]
@@ -177,21 +179,32 @@ pub fn migrate_store(from: &Path, to: &str) -> Result<Vec<CopiedTable>> {
             });
         }
     }
-    // Opened and closed again: their migrations, nothing else (the copy reads and writes
-    // through connections of its own).
-    drop(Store::open(from)?);
-    drop(PgStore::open(&target)?);
-
     let read = |what: &str| {
         let path = from.to_owned();
         let what = what.to_owned();
         move |source| MigrateError::Read { path, what, source }
     };
-    let mut sqlite = rusqlite::Connection::open_with_flags(
-        from,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(read("the file"))?;
+    let open = || {
+        rusqlite::Connection::open_with_flags(
+            from,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+    };
+    // Every store tributary has opened is at version 1 or later. Anything else (another
+    // program's database, an empty file) is refused before the store's migrations would write
+    // tributary's tables into it.
+    let version: i64 = open()
+        .and_then(|conn| conn.query_row("PRAGMA user_version", [], |row| row.get(0)))
+        .map_err(read("the schema version"))?;
+    if version == 0 {
+        return Err(MigrateError::NotAStore(from.to_owned()));
+    }
+    // Opened and closed again: their migrations, nothing else (the copy reads and writes
+    // through connections of its own).
+    drop(Store::open(from)?);
+    drop(PgStore::open(&target)?);
+
+    let mut sqlite = open().map_err(read("the file"))?;
     // One snapshot for the whole copy, should anything still write to the file.
     let snapshot = sqlite.transaction().map_err(read("a snapshot"))?;
 

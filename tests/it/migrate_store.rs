@@ -462,6 +462,18 @@ fn migrate_store_refuses_what_it_cannot_copy_and_leaves_the_target_empty() {
             cluster.url("first")
         ),
     );
+    let foreign = ws.path("foreign.db");
+    rusqlite::Connection::open(&foreign)
+        .and_then(|c| c.execute_batch("CREATE TABLE notes (body TEXT)"))
+        .expect("another program's database");
+    refused(
+        &migrate(foreign.to_str().expect("utf-8"), &url),
+        &format!("{} is not a tributary store", foreign.display()),
+    );
+    let tables: i64 = rusqlite::Connection::open(&foreign)
+        .and_then(|c| c.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0)))
+        .expect("its tables");
+    assert_eq!(tables, 1, "nothing written into another program's database");
     refused(
         &migrate(db, "other.db"),
         "`other.db` is not a PostgreSQL URL",
