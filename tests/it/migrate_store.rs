@@ -551,6 +551,27 @@ fn migrate_store_refuses_what_it_cannot_copy_and_leaves_the_target_empty() {
         assert_eq!(count(&empty, table), 0, "{table} rolled back");
     }
 
+    // A target whose schema has a column or a table SQLite's lacks: named, nothing copied.
+    let mut client = postgres::Client::connect(&empty, postgres::NoTls).expect("connect");
+    for (change, says, undo) in [
+        (
+            "ALTER TABLE items ADD COLUMN rating BIGINT",
+            "column `items.rating` of",
+            "ALTER TABLE items DROP COLUMN rating",
+        ),
+        (
+            "CREATE TABLE highlights (id BIGINT PRIMARY KEY)",
+            "table `highlights` of",
+            "DROP TABLE highlights",
+        ),
+    ] {
+        client.batch_execute(change).expect("change the target");
+        refused(&migrate(db, &empty), says);
+        assert_eq!(count(&empty, "sources"), 0);
+        client.batch_execute(undo).expect("undo the change");
+    }
+    assert_success(&migrate(db, &empty));
+
     // An older store is brought up to date first, then copied.
     let old = ws.path("old.db");
     let conn = rusqlite::Connection::open(&old).expect("create an old store");
