@@ -22,7 +22,7 @@ use tributary::model::{MatchReason, Story};
 use tributary::normalize::{self, NormalizeError};
 use tributary::notify::Notifier;
 use tributary::poll;
-use tributary::store::{Correction, StorageTarget, Store, StoreError};
+use tributary::store::{self, Correction, StorageTarget, Store, StoreError};
 
 #[derive(Parser)]
 #[command(
@@ -116,6 +116,30 @@ enum Command {
         /// corrections) instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Copy a SQLite store (every feed's state, item, story, correction, dedupe index and
+    /// outbox row) into an empty PostgreSQL database, so that `[storage] database` can point
+    /// there without losing history or announcing anything again. Stop tributary first.
+    #[command(
+        long_about = "Copy a SQLite store (every feed's state, item, story, correction, \
+                      dedupe index and outbox row) into an empty PostgreSQL database, so that \
+                      `[storage] database` can point there without losing history or \
+                      announcing anything again. Stop tributary first.\n\n\
+                      The SQLite store is upgraded to this tributary's schema first (as `poll` \
+                      would); one newer than this tributary is refused. The database is \
+                      brought to the latest schema and must hold no rows. Everything is copied \
+                      in one transaction: on any error the database is left as it was. \
+                      Messages already sent stay sent; new ids continue after the copied \
+                      ones. Then set `[storage] database` to the URL."
+    )]
+    MigrateStore {
+        /// The SQLite store to copy (`[storage] database` of the old config).
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The PostgreSQL database to copy into: postgres://user:password@host:port/dbname
+        /// (the password is never printed).
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
     /// Validate the configuration and print what it resolves to.
     CheckConfig,
@@ -245,6 +269,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Healthcheck { url } => healthcheck(&url),
         Command::Run { listen } => run_daemon(cli.config, listen),
         Command::ImportOpml { file } => import_opml(cli.config.as_ref(), &file),
+        Command::MigrateStore { from, to } => migrate_store(&from, &to),
         command => {
             let config = load_config(cli.config.as_ref())?;
             match command {
@@ -274,6 +299,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Command::Run { .. }
                 | Command::Healthcheck { .. }
                 | Command::ImportOpml { .. }
+                | Command::MigrateStore { .. }
                 | Command::Inspect { .. }
                 | Command::Discover { .. } => unreachable!("handled above"),
             }
@@ -368,6 +394,29 @@ fn import_opml(config_path: Option<&PathBuf>, file: &PathBuf) -> Result<ExitCode
         plan.added.len(),
         config_path.display(),
         plan.skipped.len()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Needs no config: both stores are named on the command line. Runs off any async runtime, as
+/// the blocking PostgreSQL client must.
+fn migrate_store(from: &std::path::Path, to: &str) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let started = std::time::Instant::now();
+    let copied = store::migrate::migrate_store(from, to)?;
+    for table in &copied {
+        writeln!(out, "{:<18} {:>10} rows", table.name, table.rows)?;
+    }
+    // The target as `Display` shows it: without the password.
+    let target = store::postgres::PgTarget::parse(to)?;
+    writeln!(
+        out,
+        "copied {} rows in {} tables from {} to {target} in {:.1} s; set [storage] database to \
+         this URL",
+        copied.iter().map(|t| t.rows).sum::<u64>(),
+        copied.len(),
+        from.display(),
+        started.elapsed().as_secs_f64()
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@
 
 mod corrections;
 mod matching;
+pub mod migrate;
 mod migrations;
 pub mod postgres;
 mod site;

@@ -10,6 +10,7 @@ mod dedupe_eval;
 mod emit;
 mod fetch;
 mod hostile;
+mod migrate_store;
 mod mirror_eval;
 mod normalize;
 mod notify;

@@ -11,7 +11,7 @@ use crate::common::postgres::Cluster;
 use crate::common::server::{Reply, TestServer};
 
 /// Feeds in the shapes real publishers use: two origins and three mirrors of their works.
-const FIXTURES: &[(&str, &str, &str)] = &[
+pub(crate) const FIXTURES: &[(&str, &str, &str)] = &[
     ("newsletter", "/newsletter.xml", "origin"),
     ("podcast", "/podcast.xml", "origin"),
     ("aggregator", "/aggregator.atom", "mirror"),
@@ -34,7 +34,11 @@ fn server() -> TestServer {
 
 /// A workspace whose config points `[storage] database` at `database` (a path is kept as
 /// `write_config` writes it), with `extra` tables (`[[notify]]` sinks).
-fn workspace(server: &TestServer, database: Option<&str>, extra: &str) -> (Workspace, String) {
+pub(crate) fn workspace(
+    server: &TestServer,
+    database: Option<&str>,
+    extra: &str,
+) -> (Workspace, String) {
     let ws = Workspace::new();
     let feeds: Vec<(&str, String, &str)> = FIXTURES
         .iter()
@@ -57,14 +61,14 @@ fn workspace(server: &TestServer, database: Option<&str>, extra: &str) -> (Works
 
 /// Each stored item, by feed and guid: its story's Atom id, why it is there and as what, its
 /// score. Row ids are left out: they follow the order polls finish in.
-type Membership = BTreeMap<(String, String), Vec<Option<String>>>;
+pub(crate) type Membership = BTreeMap<(String, String), Vec<Option<String>>>;
 
 const MEMBERSHIP: &str = "SELECT sources.name, items.guid, stories.atom_id, items.match_reason,
         items.member_role, items.match_score, stories.merged_into IS NULL, items.content_hash
  FROM items JOIN sources ON sources.id = items.source_id
  JOIN stories ON stories.id = items.story_id";
 
-fn sqlite_membership(path: &std::path::Path) -> Membership {
+pub(crate) fn sqlite_membership(path: &std::path::Path) -> Membership {
     let conn = rusqlite::Connection::open(path).expect("open SQLite");
     let mut stmt = conn.prepare(MEMBERSHIP).expect("prepare");
     stmt.query_map([], |row| {
@@ -85,7 +89,7 @@ fn sqlite_membership(path: &std::path::Path) -> Membership {
     .expect("rows")
 }
 
-fn pg_membership(url: &str) -> Membership {
+pub(crate) fn pg_membership(url: &str) -> Membership {
     let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
     client
         .query(MEMBERSHIP, &[])
@@ -254,7 +258,7 @@ fn poll_on_postgres_makes_the_stories_sqlite_makes() {
 }
 
 /// The number of the item `(feed, guid)` in a SQLite store, as `stories split` takes it.
-fn sqlite_item_id(path: &std::path::Path, (feed, guid): &(String, String)) -> String {
+pub(crate) fn sqlite_item_id(path: &std::path::Path, (feed, guid): &(String, String)) -> String {
     let conn = rusqlite::Connection::open(path).expect("open SQLite");
     conn.query_row(ITEM_ID, [feed, guid], |row| row.get::<_, i64>(0))
         .expect("the item")
@@ -389,7 +393,7 @@ fn run_on_postgres_serves_what_sqlite_serves() {
 }
 
 /// A webhook sink named `hook` at `receiver`, told of every story, backfill included.
-fn hook(receiver: &TestServer) -> String {
+pub(crate) fn hook(receiver: &TestServer) -> String {
     format!(
         "[[notify]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\nnotify_backfill = true\n",
         receiver.url("/hook")
@@ -397,7 +401,7 @@ fn hook(receiver: &TestServer) -> String {
 }
 
 /// What a receiver got: each message's idempotency key, and the story titles, sorted.
-fn received(receiver: &TestServer) -> (Vec<String>, Vec<String>) {
+pub(crate) fn received(receiver: &TestServer) -> (Vec<String>, Vec<String>) {
     let requests = receiver.requests();
     let keys = requests
         .iter()
