@@ -11,7 +11,8 @@
 //!    links to another page of the same kind on the work's site, stored or not);
 //! 3. the same title once decorations are removed (see [`title`]), within days, or the same
 //!    numbered episode of one of the writers' shows at any distance (named in a mirror's title,
-//!    or near the top of its text when its title names none);
+//!    or near the top of its text when its title names none; the show known by its host's name
+//!    as by its own, and a mirror indexed by the episodes it names before either is known);
 //! 4. near-identical text, each feed's boilerplate left out;
 //! 5. a mirror's title that contains the work's whole, distinctive title (or the first sentence
 //!    of a headline of several), within days;
@@ -368,6 +369,10 @@ fn text_head(body: &str) -> String {
         .join(" ")
 }
 
+/// Index-only episode keys kept per item, its title's first: a text full of numbers (dates,
+/// durations, prices) would otherwise add dozens of rows that no episode ever looks up.
+const MAX_ISSUE_ANCHORS: usize = 16;
+
 /// The index-only keys of the episodes an item names (see [`ItemKeys::issue_anchors`]): in
 /// its title, and for a mirror near the top of its text as [`named_issue`] reads it.
 fn episode_anchors(title: &str, body: Option<&str>, role: Role) -> Vec<String> {
@@ -381,6 +386,7 @@ fn episode_anchors(title: &str, body: Option<&str>, role: Role) -> Vec<String> {
             }
         }
     }
+    anchors.truncate(MAX_ISSUE_ANCHORS);
     anchors
 }
 

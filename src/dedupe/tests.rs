@@ -1270,3 +1270,17 @@ fn an_episode_finds_a_summary_stored_before_the_show_was_known() {
         Decision::New
     );
 }
+
+#[test]
+fn a_text_full_of_numbers_adds_a_bounded_number_of_episode_anchors() {
+    let numbers: String = (1..=40).map(|n| format!("Harbour log {n} ")).collect();
+    let page = item(
+        "Marsh | Lights Podcast #12",
+        Some("https://wiki.example/marsh"),
+        Some(&format!("<p>{numbers}</p>")),
+    );
+    let anchors = probe(&page, Role::Mirror, day(1)).keys.issue_anchors;
+    assert_eq!(anchors.len(), MAX_ISSUE_ANCHORS);
+    // The title's come first: its episode is the one most likely looked up.
+    assert!(anchors.contains(&"lights 12".to_owned()), "{anchors:?}");
+}
