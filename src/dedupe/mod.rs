@@ -11,7 +11,8 @@
 //!    links to another page of the same kind on the work's site, stored or not);
 //! 3. the same title once decorations are removed (see [`title`]), within days, or the same
 //!    numbered episode of one of the writers' shows at any distance (named in a mirror's title,
-//!    or near the top of its text when its title names none);
+//!    or near the top of its text when its title names none; the show known by its host's name
+//!    as by its own, and a mirror indexed by the episodes it names before either is known);
 //! 4. near-identical text, each feed's boilerplate left out;
 //! 5. a mirror's title that contains the work's whole, distinctive title (or the first sentence
 //!    of a headline of several), within days;
@@ -49,8 +50,8 @@ pub use text::{
     shingles, words,
 };
 pub use title::{
-    Decorations, contains_run, contains_title, guests, is_generic, numbers, significant_words,
-    title_grams, title_key, title_keys, title_similarity,
+    Decorations, contains_run, contains_title, guests, is_generic, issue_anchors, numbers,
+    significant_words, title_grams, title_key, title_keys, title_similarity,
 };
 use url::cites_a_sibling;
 pub use url::{address_title, canonical_url, enclosure_key, outbound_links, without_tracking};
@@ -111,6 +112,10 @@ pub struct ItemKeys {
     /// The title a mirror's address spells (see [`address_title`]), kept with the title keys
     /// so that a work arriving later finds the mirror by it.
     pub address_key: Option<String>,
+    /// The keys every numbered episode its title (or a mirror's text) names would have once
+    /// the show's name is known (see [`issue_anchors`]), indexed with the title keys so that
+    /// the episode finds a mirror stored before the writer's feed told its name.
+    pub issue_anchors: Vec<String>,
 }
 
 /// What the matcher knows about the incoming item.
@@ -257,6 +262,7 @@ impl Probe {
             .unwrap_or_default();
         links.extend(enclosure.clone());
         let keys = ItemKeys {
+            issue_anchors: episode_anchors(&item.title, item.body(), role),
             address_key: address_key(item, role),
             outbound_links: links,
             canonical_url: canonical,
@@ -327,6 +333,7 @@ impl Probe {
                 outbound_links: links,
                 enclosure: stored.enclosure.clone(),
                 address_key: stored.address_key.clone(),
+                issue_anchors: episode_anchors(&stored.title, body, stored.role),
             },
             title_keys,
             fragment: stored.fragment.clone(),
@@ -345,6 +352,62 @@ impl Probe {
 /// #452").
 const ISSUE_TEXT_WORDS: usize = 60;
 
+/// Bytes of a text's HTML read for its first [`ISSUE_TEXT_WORDS`] words: enough for them
+/// behind a page's markup, and the rest of a long text is never parsed for them.
+const ISSUE_TEXT_BYTES: usize = 4096;
+
+/// The first [`ISSUE_TEXT_WORDS`] words of a text, joined by spaces.
+fn text_head(body: &str) -> String {
+    let mut end = body.len().min(ISSUE_TEXT_BYTES);
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    words(&body[..end])
+        .into_iter()
+        .take(ISSUE_TEXT_WORDS)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Index-only episode keys kept per item, its title's first: a text full of numbers (dates,
+/// durations, prices) would otherwise add dozens of rows that no episode ever looks up.
+const MAX_ISSUE_ANCHORS: usize = 16;
+
+/// The index-only keys of the episodes an item names (see [`ItemKeys::issue_anchors`]): in
+/// its title, and for a mirror near the top of its text as [`named_issue`] reads it.
+fn episode_anchors(title: &str, body: Option<&str>, role: Role) -> Vec<String> {
+    let mut anchors = issue_anchors(title);
+    if role == Role::Mirror
+        && let Some(body) = body
+    {
+        for anchor in issue_anchors(&text_head(body)) {
+            if !anchors.contains(&anchor) {
+                anchors.push(anchor);
+            }
+        }
+    }
+    anchors.truncate(MAX_ISSUE_ANCHORS);
+    anchors
+}
+
+/// Every key a stored item's title may stand for, read with `decorations`: its
+/// [`title_keys`], and for a mirror the numbered episode its text names (see
+/// [`named_issue`]), so that the episode arriving after it matches it as it would have been
+/// matched by it.
+pub fn stored_title_keys(
+    title: &str,
+    body: Option<&str>,
+    role: Role,
+    decorations: &Decorations,
+) -> Vec<String> {
+    let mut keys = title_keys(title, decorations);
+    if role == Role::Mirror {
+        let mut issues = decorations.issues(title);
+        named_issue(body, decorations, &mut keys, &mut issues);
+    }
+    keys
+}
+
 /// The numbered episode of one of the writers' shows that a mirror's text names near its
 /// start, added to its title's readings and `issues` when its title names none: a summary
 /// titled in its own words that says which episode it sums up is about that episode. A text
@@ -361,12 +424,7 @@ fn named_issue(
     let Some(body) = body else {
         return;
     };
-    let head = words(body)
-        .into_iter()
-        .take(ISSUE_TEXT_WORDS)
-        .collect::<Vec<_>>()
-        .join(" ");
-    if let [issue] = decorations.issues(&head).as_slice() {
+    if let [issue] = decorations.issues(&text_head(body)).as_slice() {
         if !title_keys.contains(issue) {
             title_keys.push(issue.clone());
         }

@@ -1202,3 +1202,85 @@ fn a_summary_whose_text_names_one_numbered_episode_joins_it_at_any_distance() {
     assert_eq!(verdict(two, Role::Mirror), None);
     assert_eq!(verdict(one, Role::Origin), None);
 }
+
+#[test]
+fn an_episode_finds_a_summary_stored_before_the_show_was_known() {
+    // The summary came first, when no origin feed had told its names: the episode its text
+    // names is no reading of its title yet, only an index entry.
+    // The video channel, whose own names are the host's, airs the episode later: its key is
+    // among the summary's index entries, and read with the host's name the stored summary
+    // names that episode.
+    let host = Decorations::new(["Lena Lights"]);
+    let episode = item(
+        "Lena Marsh: twenty winters at the Skerry light | Lena Lights Podcast #12",
+        Some("https://video.example/watch?v=12"),
+        Some(INTERVIEW),
+    );
+    let arriving = Probe::new(&episode, Role::Origin, day(1), &host, &HashSet::new());
+    let shows_text = "<p>Source: Lena Lights Podcast #12 · April</p><p>Notes on harbours.</p>";
+    let page = item(
+        "Marsh on the keepers who were replaced",
+        Some("https://wiki.example/marsh"),
+        Some(shows_text),
+    );
+    let indexed = Probe::new(
+        &page,
+        Role::Mirror,
+        day(20),
+        &Decorations::default(),
+        &HashSet::new(),
+    );
+    assert!(indexed.issues.is_empty());
+    assert_eq!(arriving.issues, vec!["lena lights 12"]);
+    assert!(
+        indexed.keys.issue_anchors.contains(&arriving.issues[0]),
+        "{:?}",
+        indexed.keys.issue_anchors
+    );
+    let mut stored = candidate_as(2, &page, day(20), Role::Mirror);
+    stored.title_keys = stored_title_keys(&page.title, page.body(), Role::Mirror, &host);
+    assert_eq!(
+        joined(&decide(
+            &arriving,
+            std::slice::from_ref(&stored),
+            &Thresholds::default()
+        )),
+        Some((2, MatchReason::Issue))
+    );
+    // Read without the name, or naming another episode, the summary is not that episode.
+    stored.title_keys = stored_title_keys(
+        &page.title,
+        page.body(),
+        Role::Mirror,
+        &Decorations::default(),
+    );
+    assert_eq!(
+        decide(&arriving, &[stored], &Thresholds::default()),
+        Decision::New
+    );
+    let other = item(
+        &page.title,
+        page.link.as_deref(),
+        Some("<p>Source: Lena Lights Podcast #13 · April</p><p>Notes on harbours.</p>"),
+    );
+    let mut stored = candidate_as(2, &other, day(20), Role::Mirror);
+    stored.title_keys = stored_title_keys(&other.title, other.body(), Role::Mirror, &host);
+    assert_eq!(
+        decide(&arriving, &[stored], &Thresholds::default()),
+        Decision::New
+    );
+}
+
+#[test]
+fn a_text_full_of_numbers_adds_a_bounded_number_of_episode_anchors() {
+    let numbers: String = (1..=40).map(|n| format!("Harbour log {n} ")).collect();
+    let page = item(
+        "Marsh | Lights Podcast #12",
+        Some("https://wiki.example/marsh"),
+        Some(&format!("<p>{numbers}</p>")),
+    );
+    let anchors = probe(&page, Role::Mirror, day(1)).keys.issue_anchors;
+    assert_eq!(anchors.len(), MAX_ISSUE_ANCHORS);
+    // The title's come first: its episode is the one most likely looked up.
+    assert!(anchors.contains(&"lights 12".to_owned()), "{anchors:?}");
+}

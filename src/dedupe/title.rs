@@ -453,9 +453,12 @@ impl Decorations {
     }
 
     /// The numbered issues of the writers' shows a title names ("Lex Fridman Podcast #452",
-    /// "Import AI 412: ..."), each as a key ("lex fridman podcast 452"): a show numbers each
-    /// episode once, so the show's name and the number name one work at any distance in time.
-    /// A year ("Simon Willison 2026") is no issue number.
+    /// "Import AI 412: ..."), each as a key ("lex fridman 452"): a show numbers each episode
+    /// once, so the show's name and the number name one work at any distance in time. A year
+    /// ("Simon Willison 2026") is no issue number. The key is the name without the medium
+    /// words after it ("podcast", "show"), so a host's name and the show named after the host
+    /// ("Lex Fridman", "Lex Fridman Podcast") make one key, whichever of the two is known:
+    /// the same key [`issue_anchors`] indexes without knowing any name.
     pub fn issues(&self, title: &str) -> Vec<String> {
         let words = key_words(&title.to_lowercase());
         let mut named: Vec<(&str, usize)> = self
@@ -468,11 +471,9 @@ impl Decorations {
         let mut found = Vec::new();
         for (name, at) in named {
             let after = at + name.split(' ').count();
-            let number = words[after..]
-                .iter()
-                .find(|w| !ISSUE_WORDS.contains(&w.as_str()));
+            let number = words[after..].iter().find(|w| !is_issue_word(w));
             if let Some(number) = number.filter(|n| is_issue_number(n)) {
-                let key = format!("{name} {number}");
+                let key = format!("{} {number}", without_medium_words(name));
                 if !found.contains(&key) {
                     found.push(key);
                 }
@@ -484,6 +485,53 @@ impl Decorations {
 
 /// Words between a show's name and its episode number ("Lex Fridman Podcast episode 452").
 const ISSUE_WORDS: &[&str] = &["episode", "ep", "no", "issue", "number", "vol"];
+
+/// Whether a word may stand between a name and its episode number: "episode", "no", or a
+/// medium word ("podcast").
+fn is_issue_word(word: &str) -> bool {
+    ISSUE_WORDS.contains(&word) || MEDIUM_WORDS.contains(&word)
+}
+
+/// A show's name without the medium words it ends with ("lex fridman podcast" is "lex
+/// fridman"), unless nothing else is left.
+fn without_medium_words(name: &str) -> &str {
+    let mut name = name;
+    while let Some((rest, last)) = name.rsplit_once(' ')
+        && MEDIUM_WORDS.contains(&last)
+    {
+        name = rest;
+    }
+    name
+}
+
+/// Words before an episode number that [`issue_anchors`] takes as the show's name, at most.
+const ANCHOR_NAME_WORDS: usize = 4;
+
+/// Every key [`Decorations::issues`] could read in `text` once the show's name is known,
+/// without knowing any: for each episode number, the one to four words before it (episode and
+/// medium words left out) and the number. A mirror stored before the writer's feed told its
+/// name is indexed under these, so that the episode it names finds it when it arrives; they
+/// are index entries only, never a reading of the title.
+pub fn issue_anchors(text: &str) -> Vec<String> {
+    let words = key_words(&text.to_lowercase());
+    let mut anchors = Vec::new();
+    for (at, number) in words.iter().enumerate() {
+        if !is_issue_number(number) {
+            continue;
+        }
+        let mut end = at;
+        while end > 0 && is_issue_word(&words[end - 1]) {
+            end -= 1;
+        }
+        for length in 1..=ANCHOR_NAME_WORDS.min(end) {
+            let key = format!("{} {number}", words[end - length..end].join(" "));
+            if !anchors.contains(&key) {
+                anchors.push(key);
+            }
+        }
+    }
+    anchors
+}
 
 /// An episode or issue number: up to four digits, and not a year.
 fn is_issue_number(word: &str) -> bool {
@@ -927,12 +975,15 @@ mod tests {
         );
         let mirror = title_keys("Lex Fridman Podcast #452 - 09/07/2025", &decorations);
         assert!(
-            youtube.contains(&"lex fridman podcast 452".to_owned()),
+            youtube.contains(&"lex fridman 452".to_owned()),
             "{youtube:?}"
         );
-        assert!(
-            mirror.contains(&"lex fridman podcast 452".to_owned()),
-            "{mirror:?}"
+        assert!(mirror.contains(&"lex fridman 452".to_owned()), "{mirror:?}");
+        // The host's name alone makes the same key: whichever of the two is known first.
+        let host = Decorations::new(["Lex Fridman"]);
+        assert_eq!(
+            host.issues("Dario Amodei: Anthropic CEO on Claude | Lex Fridman Podcast #452"),
+            vec!["lex fridman 452"]
         );
         assert_eq!(
             decorations.issues("Import AI issue 412: the scaling of things"),
@@ -942,6 +993,28 @@ mod tests {
         assert!(decorations.issues("Lex Fridman 2025 in review").is_empty());
         assert!(decorations.issues("Other Show #452").is_empty());
         assert!(decorations.issues("The best of Import AI").is_empty());
+    }
+
+    #[test]
+    fn an_episode_number_is_indexed_before_its_show_is_known() {
+        let text = "Source: Lex Fridman Podcast #452 \u{b7} November 2024";
+        let anchors = issue_anchors(text);
+        // Whichever name the writer's feeds later give (the host's, or the show's), the key
+        // they read is among the anchors.
+        for names in [
+            &["Lex Fridman"][..],
+            &["Lex Fridman Podcast"],
+            &["Lex Fridman", "Lex Fridman Podcast"],
+        ] {
+            let decorations = Decorations::new(names.iter().copied());
+            for issue in decorations.issues(text) {
+                assert!(anchors.contains(&issue), "{issue} not in {anchors:?}");
+            }
+            assert!(!decorations.issues(text).is_empty());
+        }
+        // A year is no episode, and a text without numbers has no anchors.
+        assert!(!anchors.iter().any(|a| a.ends_with(" 2024")), "{anchors:?}");
+        assert!(issue_anchors("Dario Amodei on Claude, AGI and the future of AI").is_empty());
     }
 
     #[test]

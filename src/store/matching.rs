@@ -14,7 +14,7 @@ use super::sql::{SqlRow, Twin};
 use super::{Result, SqliteTx, StoreError, parse_timestamp, sql_limit, timestamp};
 use crate::dedupe::{
     Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts, address_key, enclosure_key,
-    hash_from_sql, hash_to_sql, link_fragment, title_keys,
+    hash_from_sql, hash_to_sql, link_fragment, stored_title_keys,
 };
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
@@ -173,7 +173,8 @@ impl CandidateRow {
         })
     }
 
-    /// The candidate, with its titles read again with `decorations`; the error is the
+    /// The candidate, with its titles read again with `decorations` (see
+    /// [`stored_title_keys`]); the error is the
     /// item's JSON failing to parse.
     pub(super) fn into_candidate(
         self,
@@ -192,7 +193,7 @@ impl CandidateRow {
             kind: item.kind,
             published: parse_timestamp(&self.published).unwrap_or_default(),
             canonical_url: self.canonical_url,
-            title_keys: title_keys(&item.title, decorations),
+            title_keys: stored_title_keys(&item.title, item.body(), role, decorations),
             address_key: address_key(&item, role),
             fragment: link_fragment(&item),
             enclosure: match item.kind {
@@ -614,6 +615,7 @@ impl SqliteTx<'_> {
             INSERT_TITLE_KEYS.sqlite,
             &mut readings
                 .chain(&keys.address_key)
+                .chain(&keys.issue_anchors)
                 .map(|k| k as &dyn rusqlite::ToSql),
         )?;
         insert_all(

@@ -74,18 +74,25 @@ const TUNE_PRECISION_FLOOR: f64 = 0.99;
 /// With summaries up to a month after a writer's item asked by their words (and asked again
 /// when the item comes after them): tune P 1.000 R 0.939 (0.928 mirrors first), the Dwarkesh
 /// set 0.894 in both orders, holdout P 1.000 R 0.885 (0.885).
+/// With a show's episode keyed by the host's name or the show's alike, and a mirror indexed by
+/// the episodes it names before any name is known (the Lex Fridman summary above, stored
+/// before the origin feeds told their names, is found by its episode when it arrives): tune
+/// P 1.000 R 0.939 in both orders, every set the same in both, holdout P 1.000 R 0.885, three
+/// runs of each order alike. The floors sit a lost summary's pairs or so under each set's
+/// figure.
 const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
-    ("latent-space", 0.94),
-    ("simon-willison", 0.90),
-    ("dwarkesh", 0.86),
-    ("lex-fridman", 0.84),
-    ("marcus-on-ai", 0.95),
+    ("latent-space", 0.95),
+    ("simon-willison", 0.91),
+    ("dwarkesh", 0.87),
+    ("lex-fridman", 0.95),
+    ("marcus-on-ai", 0.96),
     ("cognitive-revolution", 0.95),
 ];
 /// Pairwise precision on the `holdout` split (raised, never lowered).
 const HOLDOUT_PRECISION_FLOOR: f64 = 0.99;
-/// Pairwise recall on the `holdout` split (raised, never lowered; see the spread above).
-const HOLDOUT_RECALL_FLOOR: f64 = 0.84;
+/// Pairwise recall on the `holdout` split (raised, never lowered; see the spread above, gone
+/// since mirrors are asked again: 0.885 in every run of either order).
+const HOLDOUT_RECALL_FLOOR: f64 = 0.86;
 
 /// The set written with the harness (`sample.json`). Its easy work, a post and a mirror's copy
 /// that links to the same page with a tracking parameter, must always fold: if it does not, the

@@ -307,6 +307,7 @@ fn items_and_stories_are_written_as_on_sqlite() {
         outbound_links: vec!["https://x.example/".into()],
         enclosure: None,
         address_key: Some("a.example/p/1".into()),
+        issue_anchors: vec!["lex fridman 452".into()],
     };
     let sources = sqlite.sources().expect("sources");
     let (a, m) = (sources[0].id, sources[1].id);

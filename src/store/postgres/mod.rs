@@ -655,6 +655,7 @@ impl PgWriteTx<'_> {
             .iter()
             .chain(&keys.title_variants)
             .chain(&keys.address_key)
+            .chain(&keys.issue_anchors)
             .map(String::as_str)
             .collect();
         let anchors = self
