@@ -951,7 +951,7 @@ fn changes_fold_into_a_waiting_row_and_a_send_that_missed_one_owes_an_edit() {
         queued
     };
     // The first message reads generation 0 and is in flight when a mirror joins.
-    let due = store.due_deliveries(at(1), None, 10).expect("due");
+    let due = store.due_deliveries(at(1), None, 10, None).expect("due");
     assert_eq!((due[0].kind, due[0].generation), (DeliveryKind::New, 0));
     assert!(
         !update(&mut store, story, &joined("m1"), 3),
@@ -980,7 +980,7 @@ fn changes_fold_into_a_waiting_row_and_a_send_that_missed_one_owes_an_edit() {
     // More changes wait in that edit until it is attempted.
     assert!(!update(&mut store, story, &joined("m2"), 9));
     assert!(!update(&mut store, story, &joined("m3"), 9));
-    let due = store.due_deliveries(at(2), None, 10).expect("due");
+    let due = store.due_deliveries(at(2), None, 10, None).expect("due");
     let [edit] = due.as_slice() else {
         panic!("one edit due: {due:?}");
     };
@@ -1005,7 +1005,7 @@ fn changes_fold_into_a_waiting_row_and_a_send_that_missed_one_owes_an_edit() {
     assert!(update(&mut store, story, &joined("m4"), 4));
     let rows = outbox_rows(&store, story);
     assert_eq!(rows[2], ("update".into(), 2, "pending".into(), 1));
-    let due = store.due_deliveries(at(9), None, 10).expect("due");
+    let due = store.due_deliveries(at(9), None, 10, None).expect("due");
     let keys: Vec<&str> = due.iter().map(|d| d.idempotency_key.as_str()).collect();
     assert_eq!(
         keys,
@@ -1050,7 +1050,7 @@ fn a_started_attempt_keeps_its_content_and_survives_a_merge() {
         write.commit().expect("commit");
         (survivor, sent, unsent)
     };
-    let due = store.due_deliveries(at(1), None, 10).expect("due");
+    let due = store.due_deliveries(at(1), None, 10, None).expect("due");
     let row = |story: i64| {
         due.iter()
             .find(|d| d.story_id == story)
