@@ -465,13 +465,10 @@ fn reload(source: &ConfigSource, current: &Config) -> Option<Config> {
 
 /// How long to sleep until the next feed is due, within [MIN_SLEEP, MAX_SLEEP].
 fn next_sleep(store: &Store, now: DateTime<Utc>) -> Duration {
-    let next = store
-        .sources()
-        .unwrap_or_default()
-        .iter()
-        .filter(|s| !s.state.gone)
-        .filter_map(|s| s.state.next_due_at)
-        .min();
+    let next = store.next_poll_due(now).unwrap_or_else(|error| {
+        tracing::warn!(%error, "cannot read when the next feed is due");
+        None
+    });
     let wait = next
         .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
         .unwrap_or(MAX_SLEEP);

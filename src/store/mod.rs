@@ -564,6 +564,37 @@ impl Store {
             .collect())
     }
 
+    /// When the next feed falls due, if any feed ever will (gone feeds and feeds never polled
+    /// are left out, as the daemon's schedule leaves them to the next cycle). On PostgreSQL
+    /// a feed another instance holds the lease of is due to this one when the lease ends, not
+    /// before: that instance is polling it, and will move its due time on when it records
+    /// the poll; an instance that counted it due would wake every second meanwhile, each
+    /// time for nothing.
+    pub fn next_poll_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        /// PostgreSQL's `GREATEST` ignores NULLs: a feed nobody else holds is due at
+        /// `next_due_at`.
+        const NEXT_DUE: sql::Twin = sql::Twin {
+            sqlite: "SELECT min(next_due_at) FROM sources WHERE gone = 0",
+            postgres: "SELECT min(GREATEST(next_due_at,
+                        CASE WHEN lease_owner <> ?1 AND lease_until > ?2 THEN lease_until END))
+             FROM sources WHERE gone = 0",
+        };
+        let due: Option<String> = match &self.conn {
+            Conn::Sqlite(conn) => conn.query_row(NEXT_DUE.sqlite, [], |row| row.get(0))?,
+            Conn::Postgres(pg) => on_postgres(|| {
+                let rows = pg
+                    .borrow_mut()
+                    .query(NEXT_DUE.postgres, &[&self.instance, &timestamp(now)])?;
+                Ok(rows
+                    .first()
+                    .map(|row| row.try_get(0))
+                    .transpose()?
+                    .flatten())
+            })?,
+        };
+        Ok(due.as_deref().and_then(parse_timestamp))
+    }
+
     /// Gives up the leases this instance still holds (none on SQLite): at the end of a poll
     /// cycle, for feeds it claimed and did not record, so that no feed waits for a lease to
     /// end because a poll task or a write failed, or the cycle was cut short.

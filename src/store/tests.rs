@@ -1132,6 +1132,25 @@ fn one_sqlite_instance_claims_every_candidate_and_saves_its_poll_state() {
     );
     assert_eq!(store.release_leases().expect("release"), 0);
     assert!(!store.is_shared());
+    // The next feed due: the earliest due time, feeds never polled left out.
+    assert_eq!(store.next_poll_due(at(1)).expect("due"), None);
+    save_state(
+        &mut store,
+        claimed[1].1.id,
+        &PollState {
+            next_due_at: Some(at(3)),
+            ..PollState::default()
+        },
+    );
+    save_state(
+        &mut store,
+        claimed[0].1.id,
+        &PollState {
+            next_due_at: Some(at(2)),
+            ..PollState::default()
+        },
+    );
+    assert_eq!(store.next_poll_due(at(1)).expect("due"), Some(at(2)));
 }
 
 #[test]

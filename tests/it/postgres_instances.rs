@@ -596,3 +596,64 @@ fn two_daemons_poll_each_feed_once_per_due_time_and_serve_the_same_feed() {
         .get(0);
     assert_eq!(held, 0);
 }
+
+#[test]
+fn a_feed_another_instance_holds_is_due_when_its_lease_ends() {
+    let Some(cluster) = Cluster::start("a_feed_another_instance_holds_is_due") else {
+        return;
+    };
+    let url = cluster.database("next");
+    let mut first = open(&url);
+    let other = open(&url);
+    let config = Config::parse(
+        "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n\
+         [[feeds]]\nname = \"b\"\nurl = \"https://b.example/feed\"\n",
+        "test",
+    )
+    .expect("config");
+    first.sync_sources(&config.feeds).expect("sync");
+    let now = noon();
+    let (overdue, later) = (
+        now - chrono::Duration::minutes(1),
+        now + chrono::Duration::minutes(5),
+    );
+    assert_eq!(first.next_poll_due(now).expect("due"), None, "never polled");
+    let ids: BTreeMap<String, i64> = candidates(&first)
+        .into_iter()
+        .map(|(name, s)| (name, s.id))
+        .collect();
+    let tx = first.begin_write().expect("begin");
+    for (name, due) in [("a", overdue), ("b", later)] {
+        let id = ids[name];
+        tx.save_poll_state(
+            id,
+            &PollState {
+                next_due_at: Some(due),
+                ..PollState::default()
+            },
+        )
+        .expect("save");
+    }
+    tx.commit().expect("commit");
+    assert_eq!(first.next_poll_due(now).expect("due"), Some(overdue));
+
+    // The other instance claims the overdue feed: to it the feed is still due; to this one
+    // only when the lease ends, so the next due time here is b's.
+    let claimed = other
+        .claim_feeds(candidates(&other), &claim(true, now))
+        .expect("claim");
+    assert_eq!(names(&claimed), ["a"]);
+    assert_eq!(other.next_poll_due(now).expect("due"), Some(overdue));
+    assert_eq!(first.next_poll_due(now).expect("due"), Some(later));
+    let lease_end = now + chrono::Duration::from_std(LEASE).expect("lease");
+    assert_eq!(
+        first
+            .next_poll_due(lease_end - chrono::Duration::minutes(1))
+            .expect("due"),
+        Some(later)
+    );
+    // Past the lease, or once it is given up, the feed is due to everyone again.
+    assert_eq!(first.next_poll_due(lease_end).expect("due"), Some(overdue));
+    other.release_leases().expect("release");
+    assert_eq!(first.next_poll_due(now).expect("due"), Some(overdue));
+}
