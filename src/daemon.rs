@@ -1,6 +1,6 @@
-//! `tributary run`: the long-running service. Polls every feed at start-up and then each on its
-//! own schedule, keeps the merged feed fresh on disk and in the HTTP server, and reloads its
-//! configuration on SIGHUP.
+//! `tributary run`: the long-running service. Polls every feed at start-up (only the due ones
+//! on a store other instances share) and then each on its own schedule, keeps the merged feed
+//! fresh on disk and in the HTTP server, and reloads its configuration on SIGHUP.
 //!
 //! Design decision: one loop owns the store and does all polling writes; the server only reads
 //! the rendered snapshot it is handed. Notifications go out from a worker of their own (its
@@ -185,7 +185,8 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
         Selection::All { force: false }
     };
     let mut selection = start;
-    // Set after a reload: the feed list (OPML) and title are rendered at once.
+    // Set at start-up and after a reload: the feed list (OPML) and title are rendered then,
+    // whether or not the cycle changed a story.
     let mut force_render = true;
     'serve: loop {
         let context = IngestContext::new(&config);
