@@ -1,6 +1,6 @@
-//! `tributary run`: the long-running service. Polls every feed at start-up and then each on its
-//! own schedule, keeps the merged feed fresh on disk and in the HTTP server, and reloads its
-//! configuration on SIGHUP.
+//! `tributary run`: the long-running service. Polls every feed at start-up (only the due ones
+//! on a store other instances share) and then each on its own schedule, keeps the merged feed
+//! fresh on disk and in the HTTP server, and reloads its configuration on SIGHUP.
 //!
 //! Design decision: one loop owns the store and does all polling writes; the server only reads
 //! the rendered snapshot it is handed. Notifications go out from a worker of their own (its
@@ -33,8 +33,10 @@ use crate::store::{Store, StoreError};
 use crate::websub;
 
 /// The longest the loop sleeps, so schedule changes (a reload, a Retry-After expiring) are
-/// noticed within this time even when nothing is due.
-const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// noticed within this time even when nothing is due, and so are stories other instances (or
+/// the command line) wrote: each wake-up compares the store's [`Store::stories_mark`] with
+/// the one last rendered.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
 
 /// The shortest the loop sleeps between cycles, so a clock jump cannot make it spin.
 const MIN_SLEEP: Duration = Duration::from_secs(1);
@@ -102,6 +104,9 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
     let mut fetcher = Fetcher::new(&config.fetch)?;
     let metrics = Arc::new(Metrics::new());
 
+    // Read before the render it marks: a write landing in between moves the mark again, so
+    // the next wake-up renders it rather than missing it.
+    let mut rendered_mark = store.stories_mark(config.output.max_entries)?;
     // Serve what is already stored at once: a restart must not blank the feed readers see.
     let rendered = emit::publish(&config, &store, clock.now())?;
     let state = AppState::new(
@@ -171,7 +176,18 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
     let mut interrupt = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
     let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
 
-    let mut selection = Selection::All { force: false };
+    // Alone on its store, the daemon asks every feed at start-up and after a reload. Sharing
+    // it, it keeps to the schedule the instances share: a restart of one of them must not
+    // poll every feed again.
+    let start = if store.is_shared() {
+        Selection::Due
+    } else {
+        Selection::All { force: false }
+    };
+    let mut selection = start;
+    // Set at start-up and after a reload: the feed list (OPML) and title are rendered then,
+    // whether or not the cycle changed a story.
+    let mut force_render = true;
     'serve: loop {
         let context = IngestContext::new(&config);
         let mut on_feed = |report: &poll::FeedReport| {
@@ -197,7 +213,12 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
         match report {
             Ok(report) => {
                 let mut stories_written = None;
-                if report.changed || selection != Selection::Due {
+                let mark = store.stories_mark(config.output.max_entries);
+                if let Err(error) = &mark {
+                    tracing::error!(%error, "cannot read what the store holds; rendering anyway");
+                }
+                let moved = mark.as_ref().map_or(true, |mark| *mark != rendered_mark);
+                if report.changed || force_render || moved {
                     // A full disk or a lost directory must not stop the service: the feed is
                     // still served from memory, and the file is rewritten on the next change.
                     match emit::render(&config, &store, clock.now()) {
@@ -221,6 +242,10 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
                             );
                             published_tx.send_replace(published(&config, &snapshot));
                             state.publish(snapshot);
+                            force_render = false;
+                            if let Ok(mark) = mark {
+                                rendered_mark = mark;
+                            }
                         }
                         Err(error) => tracing::error!(%error, "cannot render the merged feed"),
                     }
@@ -260,13 +285,19 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
                     state.set_site_settings(site::Settings::from_config(&new, source.path.as_deref()));
                     config = new;
                     // Publish the new feed list (OPML) and title at once.
-                    selection = Selection::All { force: false };
+                    selection = start;
+                    force_render = true;
                 }
             }
         }
     }
 
     tracing::info!("stopping");
+    // A cycle cut short leaves the feeds it claimed and had not recorded leased to this
+    // instance: give them to the others now rather than when the leases end.
+    if let Err(error) = store.release_leases() {
+        tracing::warn!(%error, "cannot give up this instance's leases; they end on their own");
+    }
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
     if let Some(watchdog) = watchdog {
         watchdog.abort();
@@ -435,13 +466,10 @@ fn reload(source: &ConfigSource, current: &Config) -> Option<Config> {
 
 /// How long to sleep until the next feed is due, within [MIN_SLEEP, MAX_SLEEP].
 fn next_sleep(store: &Store, now: DateTime<Utc>) -> Duration {
-    let next = store
-        .sources()
-        .unwrap_or_default()
-        .iter()
-        .filter(|s| !s.state.gone)
-        .filter_map(|s| s.state.next_due_at)
-        .min();
+    let next = store.next_poll_due(now).unwrap_or_else(|error| {
+        tracing::warn!(%error, "cannot read when the next feed is due");
+        None
+    });
     let wait = next
         .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
         .unwrap_or(MAX_SLEEP);

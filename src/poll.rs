@@ -19,7 +19,7 @@ use crate::ingest::{self, IngestContext, IngestSummary};
 use crate::model::Role;
 use crate::normalize::{self, ParsedFeed};
 use crate::schedule::{self, PollHints};
-use crate::store::{PollState, SourceRecord, Store, StoreError, WriteTx};
+use crate::store::{FeedClaim, PollState, SourceRecord, Store, StoreError, WriteTx};
 use crate::transcript::{self, Transcripts};
 
 /// Feeds fetched at once. Bounded so a long feed list does not open hundreds of sockets.
@@ -37,6 +37,14 @@ const COALESCE_WRITES: Duration = Duration::from_millis(200);
 /// the benchmark (`benches/harness.rs insert`) commits in the batches a cold poll does.
 pub const MAX_WRITE_BATCH: usize = 256;
 pub const MAX_WRITE_ITEMS: usize = 1000;
+
+/// What a feed's lease (on a store several instances share, `Store::claim_feeds`) lasts beyond
+/// the fetch timeout: a claimed feed waits for a fetch slot, its host's slot, its transcripts
+/// and a write, and a lease that ended early costs a second fetch by another instance. Feeds
+/// are claimed [`CONCURRENT_FETCHES`] at a time as slots free up, so what a claimed feed waits
+/// for is bounded by a few fetch timeouts; ten minutes covers that, and is what an instance
+/// that dies keeps its feeds from the others.
+const LEASE_MARGIN: Duration = Duration::from_secs(600);
 
 /// Feeds fetched at once from one host. Substack serves thousands of newsletters from a few
 /// hosts; being polite there is what keeps us from being rate limited.
@@ -247,12 +255,21 @@ struct DueFeeds<'a> {
     pass: Option<Role>,
     /// The next place in `feeds` to read from, in this pass.
     cursor: usize,
-    /// Due feeds read and not yet handed out: (index in `feeds`, record).
+    /// Due feeds read and not yet claimed: (index in `feeds`, record).
     page: std::collections::VecDeque<(usize, SourceRecord)>,
+    /// Feeds claimed and not yet handed out, claimed as fetch slots need them so that a
+    /// lease starts close to its fetch.
+    claimed: std::collections::VecDeque<(usize, SourceRecord)>,
+    lease: Duration,
 }
 
 impl<'a> DueFeeds<'a> {
-    fn new(feeds: &'a [FeedConfig], selection: Selection, cycle_started: DateTime<Utc>) -> Self {
+    fn new(
+        feeds: &'a [FeedConfig],
+        selection: Selection,
+        cycle_started: DateTime<Utc>,
+        lease: Duration,
+    ) -> Self {
         DueFeeds {
             feeds,
             selection,
@@ -260,20 +277,40 @@ impl<'a> DueFeeds<'a> {
             pass: Some(Role::Origin),
             cursor: 0,
             page: std::collections::VecDeque::new(),
+            claimed: std::collections::VecDeque::new(),
+            lease,
         }
     }
 
     /// The next feed to ask, reading another page when this one is used up. A feed that is
-    /// skipped is reported (to `report` and `on_feed`) as its page is read.
+    /// skipped is reported (to `report` and `on_feed`) as its page is read. On a store other
+    /// instances share, a feed is asked only once claimed (at `now`); one another instance
+    /// holds, or has polled since the page was read, is passed over silently.
     fn next(
         &mut self,
         store: &Store,
+        now: DateTime<Utc>,
         report: &mut CycleReport,
         on_feed: &mut dyn FnMut(&FeedReport),
     ) -> Result<Option<(usize, SourceRecord)>, StoreError> {
         loop {
-            if let Some(due) = self.page.pop_front() {
+            if let Some(due) = self.claimed.pop_front() {
                 return Ok(Some(due));
+            }
+            if !self.page.is_empty() {
+                let batch: Vec<_> = self
+                    .page
+                    .drain(..self.page.len().min(CONCURRENT_FETCHES))
+                    .collect();
+                let claim = FeedClaim {
+                    // A forced or start-up poll asks every feed, due or not: it still must
+                    // not take one another instance is polling.
+                    due_only: self.selection == Selection::Due,
+                    now,
+                    lease: self.lease,
+                };
+                self.claimed.extend(store.claim_feeds(batch, &claim)?);
+                continue;
             }
             let Some(role) = self.pass else {
                 return Ok(None);
@@ -338,11 +375,34 @@ pub async fn run_cycle(
     selection: Selection,
     on_feed: &mut dyn FnMut(&FeedReport),
 ) -> Result<CycleReport, PollError> {
+    let cycle = poll_selected(config, store, fetcher, clock, context, selection, on_feed).await;
+    // Every feed recorded gave its lease up in its write; what is left was claimed and not
+    // recorded (a poll task failed, or a write did and ended the cycle).
+    if let Err(error) = store.release_leases() {
+        tracing::warn!(%error, "cannot give up this cycle's leases; they end on their own");
+    }
+    cycle
+}
+
+async fn poll_selected(
+    config: &Config,
+    store: &mut Store,
+    fetcher: &Fetcher,
+    clock: &dyn Clock,
+    context: &IngestContext,
+    selection: Selection,
+    on_feed: &mut dyn FnMut(&FeedReport),
+) -> Result<CycleReport, PollError> {
     store.sync_sources(&config.feeds)?;
     let cycle_started = clock.now();
 
     let mut report = CycleReport::default();
-    let mut due = DueFeeds::new(&config.feeds, selection, cycle_started);
+    let mut due = DueFeeds::new(
+        &config.feeds,
+        selection,
+        cycle_started,
+        config.fetch.timeout + LEASE_MARGIN,
+    );
 
     // After each feed's own fetch and parse, in its task: bounded per feed (see `transcript`).
     let transcripts = Transcripts::new(
@@ -405,7 +465,7 @@ pub async fn run_cycle(
     let mut oldest: Option<Instant> = None;
     loop {
         while polls.len() < CONCURRENT_FETCHES {
-            let Some((index, source)) = due.next(store, &mut report, on_feed)? else {
+            let Some((index, source)) = due.next(store, clock.now(), &mut report, on_feed)? else {
                 break;
             };
             let role = config.feeds[index].role;
@@ -641,6 +701,7 @@ fn record_batch(
     now: DateTime<Utc>,
     cycle_started: DateTime<Utc>,
 ) -> Result<Vec<(FeedOutcome, PollState)>, StoreError> {
+    let owner = store.instance().to_owned();
     let tx = store.begin_write()?;
     let recorded = ready
         .iter()
@@ -658,7 +719,13 @@ fn record_batch(
                 tx.record_transcript(&fetched.url, words, now)?;
             }
             let outcome = record(&tx, polled, context, now)?;
-            tx.save_poll_state(polled.source.id, &state)?;
+            if !tx.save_claimed_poll_state(polled.source.id, &state, &owner)? {
+                tracing::warn!(
+                    feed = %polled.source.name,
+                    "the feed's lease ended and another instance polled it meanwhile; \
+                     its poll state stands, and this poll's items were deduplicated against it"
+                );
+            }
             Ok::<_, StoreError>((outcome, state))
         })
         .collect::<Result<Vec<_>, _>>()?;

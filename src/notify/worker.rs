@@ -192,7 +192,9 @@ impl Notifier {
         // Each pass leaves every row it read delivered, dead, filtered or due later, so a
         // second pass happens only for a backlog larger than one read.
         for _ in 0..100 {
-            let due = store.lock().due_deliveries(clock.now(), None, DUE_BATCH)?;
+            let due = store
+                .lock()
+                .due_deliveries(clock.now(), None, DUE_BATCH, None)?;
             let full = due.len() == DUE_BATCH;
             let mut by_sink: HashMap<&str, Vec<Delivery>> = HashMap::new();
             for delivery in due {
@@ -238,12 +240,12 @@ impl Notifier {
         let Some(sink) = self.sink(name) else {
             return Ok(DeliveryReport::default());
         };
-        let due: Vec<Delivery> = store
-            .lock()
-            .due_deliveries(clock.now(), Some(name), DUE_BATCH)?
-            .into_iter()
-            .filter(|d| created_before.is_none_or(|cutoff| d.created_at < cutoff))
-            .collect();
+        // The cut-off is the store's: a row it held back here would otherwise be claimed (on
+        // PostgreSQL) and kept from the other instances until its claim ends.
+        let due =
+            store
+                .lock()
+                .due_deliveries(clock.now(), Some(name), DUE_BATCH, created_before)?;
         if due.is_empty() {
             return Ok(DeliveryReport::default());
         }
@@ -256,10 +258,13 @@ impl Notifier {
         store: &Mutex<Store>,
         clock: &dyn Clock,
     ) -> Result<DeliveryReport, NotifyError> {
-        let due = store.lock().due_deliveries(clock.now(), None, DUE_BATCH)?;
+        let configured: Vec<&str> = self.sink_names().collect();
+        let orphans = store
+            .lock()
+            .orphaned_deliveries(clock.now(), &configured, DUE_BATCH)?;
         let mut report = DeliveryReport::default();
-        for delivery in due.into_iter().filter(|d| self.sink(&d.sink).is_none()) {
-            report.absorb(Self::retire(store, clock, &delivery)?);
+        for delivery in &orphans {
+            report.absorb(Self::retire(store, clock, delivery)?);
         }
         Ok(report)
     }

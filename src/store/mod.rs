@@ -316,6 +316,33 @@ fn claim_until(now: DateTime<Utc>) -> String {
     )
 }
 
+/// What [`Store::stories_mark`] read: equal marks, equal newest stories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoriesMark(u64);
+
+/// Which due outbox rows `Store::read_due` reads.
+#[derive(Clone, Copy)]
+enum DueRows<'a> {
+    /// Of one sink or of all, created before a time or whenever.
+    Of {
+        sink: Option<&'a str>,
+        created_before: Option<DateTime<Utc>>,
+    },
+    /// Of any sink but these.
+    Orphans { configured: &'a [&'a str] },
+}
+
+/// How a poll cycle claims its feeds ([`Store::claim_feeds`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FeedClaim {
+    /// Take only feeds still due at `now` (the daemon's scheduled cycles); without it, any
+    /// feed no other instance holds (`tributary poll`, which asks every feed).
+    pub due_only: bool,
+    pub now: DateTime<Utc>,
+    /// How long the claim lasts: past it, another instance may take the feed.
+    pub lease: std::time::Duration,
+}
+
 /// The connection of either backend. PostgreSQL's client needs `&mut` for every query while
 /// the store's readers take `&self`, hence the `RefCell`: a `Store` is used by one thread at a
 /// time (shared ones sit behind a mutex), so a borrow never meets another.
@@ -519,6 +546,85 @@ impl Store {
             .collect()
     }
 
+    /// Claims the feeds a poll cycle is about to ask, and returns those it may poll with
+    /// their records as of the claim, in the order given (each with its tag `T`). On SQLite,
+    /// which one instance uses, that is every candidate, unchanged. On PostgreSQL, which
+    /// several instances share, a feed another instance holds a live lease on is left out,
+    /// and so is (with `claim.due_only`) one no longer due; the others are leased to this
+    /// instance until `claim.now + claim.lease`, and given up by
+    /// [`WriteTx::save_claimed_poll_state`] or [`Store::release_leases`].
+    pub fn claim_feeds<T>(
+        &self,
+        candidates: Vec<(T, SourceRecord)>,
+        claim: &FeedClaim,
+    ) -> Result<Vec<(T, SourceRecord)>> {
+        let Conn::Postgres(pg) = &self.conn else {
+            return Ok(candidates);
+        };
+        if candidates.is_empty() {
+            return Ok(candidates);
+        }
+        let ids: Vec<i64> = candidates.iter().map(|(_, source)| source.id).collect();
+        let mut claimed: HashMap<i64, SourceRecord> = on_postgres(|| {
+            pg.borrow_mut()
+                .claim_due(&self.instance, &ids, claim.due_only, claim.now, claim.lease)
+        })?
+        .into_iter()
+        .map(|source| (source.id, source))
+        .collect();
+        Ok(candidates
+            .into_iter()
+            .filter_map(|(tag, source)| Some((tag, claimed.remove(&source.id)?)))
+            .collect())
+    }
+
+    /// When the next feed falls due, if any feed ever will (gone feeds and feeds never polled
+    /// are left out, as the daemon's schedule leaves them to the next cycle). On PostgreSQL
+    /// a feed another instance holds the lease of is due to this one when the lease ends, not
+    /// before: that instance is polling it, and will move its due time on when it records
+    /// the poll; an instance that counted it due would wake every second meanwhile, each
+    /// time for nothing.
+    pub fn next_poll_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        /// PostgreSQL's `GREATEST` ignores NULLs: a feed nobody else holds is due at
+        /// `next_due_at`.
+        const NEXT_DUE: sql::Twin = sql::Twin {
+            sqlite: "SELECT min(next_due_at) FROM sources WHERE gone = 0",
+            postgres: "SELECT min(GREATEST(next_due_at,
+                        CASE WHEN lease_owner <> ?1 AND lease_until > ?2 THEN lease_until END))
+             FROM sources WHERE gone = 0",
+        };
+        let due: Option<String> = match &self.conn {
+            Conn::Sqlite(conn) => conn.query_row(NEXT_DUE.sqlite, [], |row| row.get(0))?,
+            Conn::Postgres(pg) => on_postgres(|| {
+                let rows = pg
+                    .borrow_mut()
+                    .query(NEXT_DUE.postgres, &[&self.instance, &timestamp(now)])?;
+                Ok(rows
+                    .first()
+                    .map(|row| row.try_get(0))
+                    .transpose()?
+                    .flatten())
+            })?,
+        };
+        Ok(due.as_deref().and_then(parse_timestamp))
+    }
+
+    /// Gives up the leases this instance still holds (none on SQLite): at the end of a poll
+    /// cycle, for feeds it claimed and did not record, so that no feed waits for a lease to
+    /// end because a poll task or a write failed, or the cycle was cut short.
+    pub fn release_leases(&self) -> Result<u64> {
+        match &self.conn {
+            Conn::Sqlite(_) => Ok(0),
+            Conn::Postgres(pg) => on_postgres(|| pg.borrow_mut().release_leases(&self.instance)),
+        }
+    }
+
+    /// Whether other instances may be polling and writing this store at the same time
+    /// (PostgreSQL): then the daemon keeps to the shared schedule even at start-up.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.conn, Conn::Postgres(_))
+    }
+
     /// Starts a write: one or more whole feeds, committed together.
     pub fn begin_write(&mut self) -> Result<WriteTx<'_>> {
         Ok(WriteTx(match &mut self.conn {
@@ -607,6 +713,42 @@ impl Store {
             members,
             created_at: parse_timestamp(&created_at).unwrap_or_default(),
         }))
+    }
+
+    /// A value that moves whenever the merged feed of the newest `limit` stories may read
+    /// differently: the newest item's id, and each of those stories' id and last change. The
+    /// daemon compares it with the one it last rendered at, to notice what other instances
+    /// (or the command line) wrote. Equal marks do not prove equal feeds to the byte (a
+    /// change to a feed's title, say), but every ingest and correction moves one.
+    pub fn stories_mark(&self, limit: usize) -> Result<StoriesMark> {
+        const NEWEST_ITEM: &str = "SELECT max(id) FROM items";
+        const HEADS: &str = "SELECT id, updated_at FROM stories WHERE merged_into IS NULL
+             ORDER BY published DESC, id DESC LIMIT ?1";
+        let (newest, heads): (Option<i64>, Vec<(i64, String)>) = match &self.conn {
+            Conn::Sqlite(conn) => (
+                conn.query_row(NEWEST_ITEM, [], |row| row.get(0))?,
+                conn.prepare_cached(HEADS)?
+                    .query_map([sql_limit(limit)], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect::<Result<_, _>>()?,
+            ),
+            Conn::Postgres(pg) => on_postgres(|| {
+                let mut pg = pg.borrow_mut();
+                let newest = match pg.query(NEWEST_ITEM, &[])?.first() {
+                    Some(row) => row.try_get(0)?,
+                    None => None,
+                };
+                let heads = pg
+                    .query(HEADS, &[&sql_limit(limit)])?
+                    .iter()
+                    .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                    .collect::<Result<_, PgError>>()?;
+                Ok((newest, heads))
+            })?,
+        };
+        // SipHash with fixed keys: the same rows give the same mark in every process.
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&(newest, heads), &mut hasher);
+        Ok(StoriesMark(std::hash::Hasher::finish(&hasher)))
     }
 
     pub fn count(&self, table: CountedTable) -> Result<i64> {
@@ -896,10 +1038,43 @@ impl Store {
     /// whose claim has ended (its instance died or stalled) is claimable again, and keeps its
     /// idempotency key, so a receiver can drop the repeat. This instance's own claims are
     /// claimable by it again, as on SQLite, which has one instance and no claims.
+    ///
+    /// With `created_before`, only rows created before then are read (and so claimed): the
+    /// daemon holds back what a poll cycle in progress is still creating.
     pub fn due_deliveries(
         &self,
         now: DateTime<Utc>,
         sink: Option<&str>,
+        limit: usize,
+        created_before: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Delivery>> {
+        self.read_due(
+            now,
+            DueRows::Of {
+                sink,
+                created_before,
+            },
+            limit,
+        )
+    }
+
+    /// Pending deliveries whose time has come for sinks other than `configured` (sinks since
+    /// removed from the configuration), read (and on PostgreSQL claimed) as
+    /// [`Store::due_deliveries`] does, so that the daemon can give them up without taking
+    /// any other row from the instances that deliver it.
+    pub fn orphaned_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        configured: &[&str],
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        self.read_due(now, DueRows::Orphans { configured }, limit)
+    }
+
+    fn read_due(
+        &self,
+        now: DateTime<Utc>,
+        rows: DueRows<'_>,
         limit: usize,
     ) -> Result<Vec<Delivery>> {
         const DUE: sql::Twin = sql::Twin {
@@ -915,14 +1090,20 @@ impl Store {
              LEFT JOIN outbox f ON o.kind = 'update' AND f.kind = 'new'
                  AND f.story_id = o.story_id AND f.sink = o.sink
              WHERE o.state = 'pending' AND o.due_at <= ?1 AND (?2 IS NULL OR o.sink = ?2)
+               AND (?4 IS NULL OR o.created_at < ?4)
+               AND (?5 IS NULL OR o.sink NOT IN (SELECT value FROM json_each(?5)))
              ORDER BY o.due_at, o.id LIMIT ?3",
-            // The same rows and columns, claimed first for instance ?4 until ?5. `?2::text`:
-            // PostgreSQL types a parameter where it first meets it, and `IS NULL` gives none.
+            // The same rows and columns, claimed first for instance ?4 until ?5 (the filters
+            // are ?6 and ?7 here). `?2::text`: PostgreSQL types a parameter where it first
+            // meets it, and `IS NULL` gives none.
             postgres: "WITH claimed AS (
                  UPDATE outbox SET claimed_by = ?4, claim_until = ?5
                  WHERE id IN (SELECT id FROM outbox
                               WHERE state = 'pending' AND due_at <= ?1
                                 AND (?2::text IS NULL OR sink = ?2)
+                                AND (?6::text IS NULL OR created_at < ?6)
+                                AND (?7::text IS NULL OR sink NOT IN
+                                     (SELECT jsonb_array_elements_text(?7::jsonb)))
                                 AND (claimed_by IS NULL OR claimed_by = ?4
                                      OR claim_until <= ?1)
                               ORDER BY due_at, id LIMIT ?3
@@ -942,12 +1123,31 @@ impl Store {
                  AND f.story_id = o.story_id AND f.sink = o.sink
              ORDER BY o.due_at, o.id",
         };
+        let (sink, created_before, configured) = match rows {
+            DueRows::Of {
+                sink,
+                created_before,
+            } => (sink, created_before.map(timestamp), None),
+            DueRows::Orphans { configured } => (
+                None,
+                None,
+                // A list of names is always serialisable.
+                Some(serde_json::to_string(configured).unwrap_or_else(|_| "[]".into())),
+            ),
+        };
         let rows: Vec<(Delivery, String)> = match &self.conn {
             Conn::Sqlite(conn) => conn
                 .prepare_cached(DUE.sqlite)?
-                .query_map(params![timestamp(now), sink, sql_limit(limit)], |row| {
-                    delivery_from_row(row, now)
-                })?
+                .query_map(
+                    params![
+                        timestamp(now),
+                        sink,
+                        sql_limit(limit),
+                        created_before,
+                        configured
+                    ],
+                    |row| delivery_from_row(row, now),
+                )?
                 .collect::<Result<_, _>>()?,
             Conn::Postgres(pg) => on_postgres(|| {
                 pg.borrow_mut()
@@ -959,6 +1159,8 @@ impl Store {
                             &sql_limit(limit),
                             &self.instance,
                             &claim_until(now),
+                            &created_before,
+                            &configured,
                         ],
                     )?
                     .iter()
@@ -1389,10 +1591,19 @@ const UPSERT_SOURCE: &str = "INSERT INTO sources (name, url, role) VALUES (?1, ?
     item_digests = CASE WHEN sources.url = excluded.url THEN sources.item_digests END,
     url = excluded.url";
 
-const SOURCE_SELECT: &str = "SELECT id, name, url, role, etag, last_modified, last_status,
+/// The `sources` columns [`source_from_row`] reads, in its order: a macro, so that both
+/// [`SOURCE_SELECT`] and the claim's `RETURNING` (PostgreSQL) are one literal each.
+macro_rules! source_columns {
+    () => {
+        "id, name, url, role, etag, last_modified, last_status,
     last_attempt_at, last_success_at, last_error, last_error_at, consecutive_errors, retry_after,
     min_interval_secs, next_due_at, gone, backfilled, items_seen, moved_to, redirect_candidate,
-    redirect_seen, item_digests FROM sources";
+    redirect_seen, item_digests"
+    };
+}
+pub(crate) use source_columns;
+
+const SOURCE_SELECT: &str = concat!("SELECT ", source_columns!(), " FROM sources");
 
 /// One `sources` row, as [`SOURCE_SELECT`] reads it, from either backend.
 fn source_from_row<R: sql::SqlRow>(row: &R) -> Result<SourceRecord, R::Error> {
@@ -1444,12 +1655,29 @@ fn digests_to_blob(digests: &[u64]) -> Vec<u8> {
 }
 
 /// A feed's poll state, rewritten after every poll; the parameters are [`poll_state_params`].
-const SAVE_POLL_STATE: &str = "UPDATE sources SET etag = ?2, last_modified = ?3, last_status = ?4,
+/// The assignments [`SAVE_POLL_STATE`] and [`SAVE_CLAIMED_POLL_STATE`] share.
+macro_rules! poll_state_set {
+    () => {
+        "UPDATE sources SET etag = ?2, last_modified = ?3, last_status = ?4,
     last_attempt_at = ?5, last_success_at = ?6, last_error = ?7, last_error_at = ?8,
     consecutive_errors = ?9, retry_after = ?10, min_interval_secs = ?11,
     next_due_at = ?12, gone = ?13, backfilled = ?14, moved_to = ?15,
-    redirect_candidate = ?16, redirect_seen = ?17, item_digests = ?18
- WHERE id = ?1";
+    redirect_candidate = ?16, redirect_seen = ?17, item_digests = ?18"
+    };
+}
+
+const SAVE_POLL_STATE: &str = concat!(poll_state_set!(), " WHERE id = ?1");
+
+/// A poll's state, saved by the instance that claimed the feed: on PostgreSQL only while it
+/// still holds the lease (?19 is the instance), which the same statement gives up. SQLite has
+/// one instance and no leases.
+const SAVE_CLAIMED_POLL_STATE: sql::Twin = sql::Twin {
+    sqlite: SAVE_POLL_STATE,
+    postgres: concat!(
+        poll_state_set!(),
+        ", lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND lease_owner = ?19"
+    ),
+};
 
 /// [`SAVE_POLL_STATE`]'s parameters, in order, for either backend.
 fn poll_state_params(source_id: i64, state: &PollState) -> [sql::Value<'_>; 18] {
@@ -1721,6 +1949,24 @@ both_backends! {
 }
 
 impl WriteTx<'_> {
+    /// Saves the poll state of a feed this instance claimed (`Store::claim_feeds`) and gives
+    /// up the claim, in the write that stores what the poll brought. On PostgreSQL, when the
+    /// lease has ended and another instance took the feed over, nothing is saved and `false`
+    /// comes back: the other instance's poll state stands, and the late poll's items were
+    /// deduplicated against the other's like any repeat (the `(source_id, guid)` key).
+    pub fn save_claimed_poll_state(
+        &self,
+        source_id: i64,
+        state: &PollState,
+        owner: &str,
+    ) -> Result<bool> {
+        let params = self.claim_params(
+            poll_state_params(source_id, state).into(),
+            [sql::Value::from(owner)],
+        );
+        Ok(self.execute(self.dialect(&SAVE_CLAIMED_POLL_STATE), &params)? == 1)
+    }
+
     pub fn commit(self) -> Result<()> {
         match self.0 {
             Tx::Sqlite(tx) => tx.commit(),

@@ -774,7 +774,7 @@ mod tests {
             }
             write.commit().expect("commit");
         }
-        let due = store.due_deliveries(at(21), None, 10).expect("due");
+        let due = store.due_deliveries(at(21), None, 10, None).expect("due");
         store
             .record_delivery(
                 due[0].id,

@@ -951,7 +951,7 @@ fn changes_fold_into_a_waiting_row_and_a_send_that_missed_one_owes_an_edit() {
         queued
     };
     // The first message reads generation 0 and is in flight when a mirror joins.
-    let due = store.due_deliveries(at(1), None, 10).expect("due");
+    let due = store.due_deliveries(at(1), None, 10, None).expect("due");
     assert_eq!((due[0].kind, due[0].generation), (DeliveryKind::New, 0));
     assert!(
         !update(&mut store, story, &joined("m1"), 3),
@@ -980,7 +980,7 @@ fn changes_fold_into_a_waiting_row_and_a_send_that_missed_one_owes_an_edit() {
     // More changes wait in that edit until it is attempted.
     assert!(!update(&mut store, story, &joined("m2"), 9));
     assert!(!update(&mut store, story, &joined("m3"), 9));
-    let due = store.due_deliveries(at(2), None, 10).expect("due");
+    let due = store.due_deliveries(at(2), None, 10, None).expect("due");
     let [edit] = due.as_slice() else {
         panic!("one edit due: {due:?}");
     };
@@ -1005,7 +1005,7 @@ fn changes_fold_into_a_waiting_row_and_a_send_that_missed_one_owes_an_edit() {
     assert!(update(&mut store, story, &joined("m4"), 4));
     let rows = outbox_rows(&store, story);
     assert_eq!(rows[2], ("update".into(), 2, "pending".into(), 1));
-    let due = store.due_deliveries(at(9), None, 10).expect("due");
+    let due = store.due_deliveries(at(9), None, 10, None).expect("due");
     let keys: Vec<&str> = due.iter().map(|d| d.idempotency_key.as_str()).collect();
     assert_eq!(
         keys,
@@ -1050,7 +1050,7 @@ fn a_started_attempt_keeps_its_content_and_survives_a_merge() {
         write.commit().expect("commit");
         (survivor, sent, unsent)
     };
-    let due = store.due_deliveries(at(1), None, 10).expect("due");
+    let due = store.due_deliveries(at(1), None, 10, None).expect("due");
     let row = |story: i64| {
         due.iter()
             .find(|d| d.story_id == story)
@@ -1093,4 +1093,98 @@ fn a_started_attempt_keeps_its_content_and_survives_a_merge() {
         [row(sent)],
         "a message cancelled by the merge is not sent by a pass that read it before"
     );
+}
+
+#[test]
+fn one_sqlite_instance_claims_every_candidate_and_saves_its_poll_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin), ("b", Role::Origin)]);
+    let candidates: Vec<(usize, SourceRecord)> = sources.into_iter().enumerate().collect();
+    let claim = FeedClaim {
+        due_only: true,
+        now: at(1),
+        lease: std::time::Duration::from_secs(600),
+    };
+    // One instance, no leases: every candidate, in the order given.
+    let claimed = store
+        .claim_feeds(candidates.clone(), &claim)
+        .expect("claim");
+    assert_eq!(claimed, candidates);
+    assert_eq!(
+        store.claim_feeds(candidates, &claim).expect("again"),
+        claimed
+    );
+    let state = PollState {
+        etag: Some("e".into()),
+        ..PollState::default()
+    };
+    let owner = store.instance().to_owned();
+    let tx = store.begin_write().expect("begin");
+    assert!(
+        tx.save_claimed_poll_state(claimed[0].1.id, &state, &owner)
+            .expect("save")
+    );
+    tx.commit().expect("commit");
+    assert_eq!(
+        store.source("a").expect("a").state.etag.as_deref(),
+        Some("e")
+    );
+    assert_eq!(store.release_leases().expect("release"), 0);
+    assert!(!store.is_shared());
+    // The next feed due: the earliest due time, feeds never polled left out.
+    assert_eq!(store.next_poll_due(at(1)).expect("due"), None);
+    save_state(
+        &mut store,
+        claimed[1].1.id,
+        &PollState {
+            next_due_at: Some(at(3)),
+            ..PollState::default()
+        },
+    );
+    save_state(
+        &mut store,
+        claimed[0].1.id,
+        &PollState {
+            next_due_at: Some(at(2)),
+            ..PollState::default()
+        },
+    );
+    assert_eq!(store.next_poll_due(at(1)).expect("due"), Some(at(2)));
+}
+
+#[test]
+fn the_stories_mark_moves_with_every_change_to_the_newest_stories() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin)]);
+    let context = IngestContext::default();
+    let empty = store.stories_mark(10).expect("mark");
+    assert_eq!(store.stories_mark(10).expect("again"), empty);
+    let first = post("a", "1", "First essay on rivers", "one two three", 1);
+    ingest_items(
+        &mut store,
+        &sources[0],
+        std::slice::from_ref(&first),
+        &PollState::default(),
+        &context,
+        at(2),
+    );
+    let one = store.stories_mark(10).expect("mark");
+    assert_ne!(one, empty, "a new story");
+    assert_eq!(store.stories_mark(10).expect("again"), one);
+    let mut edited = first;
+    edited.content = Some("one two three, and four".into());
+    ingest_items(
+        &mut store,
+        &sources[0],
+        &[edited],
+        &PollState::default(),
+        &context,
+        at(3),
+    );
+    let changed = store.stories_mark(10).expect("mark");
+    assert_ne!(changed, one, "an item of a story changed");
+    // Nothing new: the same mark, so an idle daemon renders nothing.
+    assert_eq!(store.stories_mark(10).expect("again"), changed);
 }

@@ -17,6 +17,7 @@ mod notify;
 mod pipeline;
 mod podcast_clients;
 mod podcasting;
+mod postgres_instances;
 mod postgres_poll;
 mod postgres_site;
 mod postgres_store;

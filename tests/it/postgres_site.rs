@@ -112,7 +112,7 @@ fn fill(store: &mut Store) {
         }
         write.commit().expect("commit");
     }
-    let due = store.due_deliveries(at(21), None, 10).expect("due");
+    let due = store.due_deliveries(at(21), None, 10, None).expect("due");
     let delivered = DeliveryUpdate::Delivered {
         remote_id: None,
         generation: 0,

@@ -411,130 +411,6 @@ fn items_and_stories_are_written_as_on_sqlite() {
 }
 
 #[test]
-fn due_feeds_are_claimed_by_one_instance_per_lease() {
-    let Some(cluster) = Cluster::start("due_feeds_are_claimed_by_one_instance_per_lease") else {
-        return;
-    };
-    let url = cluster.database("claims");
-    let mut first = open(&url);
-    let mut second = open(&url);
-    let toml: String = (0..6)
-        .map(|n| format!("[[feeds]]\nname = \"f{n}\"\nurl = \"https://f{n}.example/feed\"\n"))
-        .collect();
-    first.sync_sources(&feeds(&toml).feeds).expect("sync");
-    let now = Utc
-        .with_ymd_and_hms(2026, 4, 10, 12, 0, 0)
-        .single()
-        .expect("valid date");
-    let lease = std::time::Duration::from_secs(600);
-    let ids: Vec<i64> = first
-        .sources()
-        .expect("sources")
-        .iter()
-        .map(|s| s.id)
-        .collect();
-    // f4 is not due until tomorrow and f5 is gone: neither is ever claimed.
-    let mut tx = first.begin_write().expect("begin");
-    tx.save_poll_state(
-        ids[4],
-        &PollState {
-            next_due_at: Some(now + chrono::Duration::days(1)),
-            ..PollState::default()
-        },
-    )
-    .expect("save");
-    tx.save_poll_state(
-        ids[5],
-        &PollState {
-            gone: true,
-            ..PollState::default()
-        },
-    )
-    .expect("save");
-    tx.commit().expect("commit");
-    let due = &ids[..4];
-
-    // Two instances claiming in turn share the due feeds, without overlap.
-    let a = first.claim_due("a", now, lease, 2).expect("claim");
-    let b = second.claim_due("b", now, lease, 10).expect("claim");
-    assert_eq!(a.len(), 2);
-    let mut both: Vec<i64> = a.iter().chain(&b).copied().collect();
-    both.sort_unstable();
-    assert_eq!(both, due);
-    assert!(
-        first
-            .claim_due("a", now, lease, 10)
-            .expect("claim")
-            .is_empty()
-    );
-
-    // A released lease makes the feed claimable at once; the others, never released (as if
-    // their instances died), come back when their lease has passed, and not a moment before.
-    let mut tx = first.begin_write().expect("begin");
-    assert!(tx.release_lease(a[0], "a").expect("release"));
-    assert!(!tx.release_lease(b[0], "a").expect("not a's lease"));
-    tx.commit().expect("commit");
-    assert_eq!(
-        second.claim_due("b", now, lease, 10).expect("claim"),
-        vec![a[0]]
-    );
-    let almost = now + chrono::Duration::seconds(599);
-    assert!(
-        first
-            .claim_due("a", almost, lease, 10)
-            .expect("claim")
-            .is_empty()
-    );
-    let after = now + chrono::Duration::seconds(600);
-    // By then every lease has passed, a's own unreleased one included.
-    assert_eq!(first.claim_due("a", after, lease, 10).expect("claim"), due);
-}
-
-#[test]
-fn a_claim_skips_rows_another_claim_holds() {
-    let Some(cluster) = Cluster::start("a_claim_skips_rows_another_claim_holds") else {
-        return;
-    };
-    let url = cluster.database("skip");
-    let mut store = open(&url);
-    store
-        .sync_sources(
-            &feeds(
-                "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n\
-                 [[feeds]]\nname = \"b\"\nurl = \"https://b.example/feed\"\n",
-            )
-            .feeds,
-        )
-        .expect("sync");
-    let a = store.source("a").expect("source").id;
-    // Another instance in the middle of its claim: a's row is locked, not yet leased.
-    let mut other = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
-    let mut locking = other.transaction().expect("begin");
-    locking
-        .query("SELECT id FROM sources WHERE id = $1 FOR UPDATE", &[&a])
-        .expect("lock");
-    let now = Utc
-        .with_ymd_and_hms(2026, 4, 10, 12, 0, 0)
-        .single()
-        .expect("valid date");
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            // A lease longer than any timestamp (a configuration mistake) saturates.
-            let claimed = store.claim_due("me", now, std::time::Duration::MAX, 10);
-            sender.send(claimed).expect("send");
-        });
-        let claimed = receiver
-            .recv_timeout(std::time::Duration::from_secs(10))
-            .expect("a claim waited for another instance's claim instead of skipping its rows")
-            .expect("claim");
-        assert_eq!(claimed.len(), 1);
-        assert_ne!(claimed[0], a);
-        locking.rollback().expect("rollback");
-    });
-}
-
-#[test]
 fn outbox_rows_are_queued_as_on_sqlite() {
     let Some(cluster) = Cluster::start("outbox_rows_are_queued_as_on_sqlite") else {
         return;
@@ -1801,14 +1677,64 @@ fn outbox_script(store: &mut Store) -> Vec<String> {
     note("next due", format!("{:?}", store.next_delivery_due()));
     note(
         "not yet",
-        format!("{:?}", store.due_deliveries(at(5, 9), None, 10)),
+        format!("{:?}", store.due_deliveries(at(5, 9), None, 10, None)),
     );
     note(
         "hook",
-        format!("{:?}", store.due_deliveries(at(7, 9), Some("hook"), 10)),
+        format!(
+            "{:?}",
+            store.due_deliveries(at(7, 9), Some("hook"), 10, None)
+        ),
     );
-    let due = store.due_deliveries(at(7, 9), None, 10).expect("due");
+    let due = store.due_deliveries(at(7, 9), None, 10, None).expect("due");
     note("all", format!("{due:?}"));
+    // The filters the daemon's worker asks the store for: rows created before a cut-off,
+    // and rows of sinks no longer configured; each reads what filtering `due` would keep.
+    let ids_of = |deliveries: &[tributary::store::Delivery]| -> Vec<i64> {
+        deliveries.iter().map(|d| d.id).collect()
+    };
+    let newest = due
+        .iter()
+        .map(|d| d.created_at)
+        .max()
+        .expect("rows are due");
+    let before = store
+        .due_deliveries(at(7, 9), None, 10, Some(newest))
+        .expect("due before");
+    assert_eq!(
+        ids_of(&before),
+        ids_of(&due)
+            .into_iter()
+            .zip(&due)
+            .filter(|(_, d)| d.created_at < newest)
+            .map(|(id, _)| id)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        store
+            .due_deliveries(at(7, 9), None, 10, Some(at(1, 0)))
+            .expect("none before")
+            .is_empty()
+    );
+    note("created before", format!("{before:?}"));
+    let orphans = store
+        .orphaned_deliveries(at(7, 9), &["hook"], 10)
+        .expect("orphans");
+    assert!(!orphans.is_empty() && orphans.iter().all(|d| d.sink != "hook"));
+    assert_eq!(
+        ids_of(&orphans),
+        due.iter()
+            .filter(|d| d.sink != "hook")
+            .map(|d| d.id)
+            .collect::<Vec<_>>()
+    );
+    note("orphans", format!("{orphans:?}"));
+    assert!(
+        store
+            .orphaned_deliveries(at(7, 9), &["hook", "chat"], 10)
+            .expect("no orphans")
+            .is_empty()
+    );
     let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
     // Story 1 to `hook` is acknowledged, story 3 to `hook` fails once, story 1 to `chat` is
     // filtered out; the acknowledged one recorded again changes nothing.
@@ -1859,7 +1785,9 @@ fn outbox_script(store: &mut Store) -> Vec<String> {
     tx.enqueue_update(sent.story_id, "hook", &change("one"), at(7, 12), at(7, 12))
         .expect("edit");
     tx.commit().expect("commit");
-    let due = store.due_deliveries(at(7, 12), None, 10).expect("due");
+    let due = store
+        .due_deliveries(at(7, 12), None, 10, None)
+        .expect("due");
     note("edit", format!("{due:?}"));
     let edit = due.first().expect("the edit").clone();
     let tx = store.begin_write().expect("begin");
@@ -1883,7 +1811,7 @@ fn outbox_script(store: &mut Store) -> Vec<String> {
     );
     note(
         "follow-up",
-        format!("{:?}", store.due_deliveries(at(9, 9), None, 10)),
+        format!("{:?}", store.due_deliveries(at(9, 9), None, 10, None)),
     );
     note("next due", format!("{:?}", store.next_delivery_due()));
     seen
@@ -1989,7 +1917,9 @@ fn two_instances_claim_disjoint_deliveries_and_take_over_expired_claims() {
     // Each takes at most 150 of the 203, so both get some whichever runs first.
     let claim = |store: &mut Store| {
         barrier.wait();
-        store.due_deliveries(at(7, 0), None, 150).expect("claim")
+        store
+            .due_deliveries(at(7, 0), None, 150, None)
+            .expect("claim")
     };
     let (first, second) = std::thread::scope(|scope| {
         let claim = &claim;
@@ -2006,11 +1936,15 @@ fn two_instances_claim_disjoint_deliveries_and_take_over_expired_claims() {
     assert!(!mine.is_empty() && !theirs.is_empty(), "{pending}");
     // Each re-reads its own claims (as the one instance on SQLite does), never the other's.
     assert_eq!(
-        ids(&one.due_deliveries(at(7, 20), None, 1000).expect("again")),
+        ids(&one
+            .due_deliveries(at(7, 20), None, 1000, None)
+            .expect("again")),
         mine
     );
     assert_eq!(
-        ids(&two.due_deliveries(at(7, 20), None, 1000).expect("again")),
+        ids(&two
+            .due_deliveries(at(7, 20), None, 1000, None)
+            .expect("again")),
         theirs
     );
 
@@ -2041,7 +1975,7 @@ fn two_instances_claim_disjoint_deliveries_and_take_over_expired_claims() {
     assert!(next > at(7, 30), "{next}");
     assert!(
         three
-            .due_deliveries(at(7, 30), None, 1000)
+            .due_deliveries(at(7, 30), None, 1000, None)
             .expect("none")
             .is_empty()
     );
@@ -2054,7 +1988,7 @@ fn two_instances_claim_disjoint_deliveries_and_take_over_expired_claims() {
     );
     let later = at(7, 150);
     let taken: Vec<_> = two
-        .due_deliveries(later, None, 1000)
+        .due_deliveries(later, None, 1000, None)
         .expect("take over")
         .into_iter()
         .filter(|d| d.id == row.id)

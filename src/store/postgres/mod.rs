@@ -421,18 +421,22 @@ impl PgStore {
         })
     }
 
-    /// Claims up to `limit` due feeds for instance `owner` until `now + lease`, and returns
-    /// their ids. A feed is due as `poll` selects it (not gone, `next_due_at` unset or past);
-    /// one whose lease is held by a live instance is skipped, and so is one another instance
-    /// is claiming at this moment (`SKIP LOCKED`: claims never wait for each other). A dead
-    /// instance's feeds are claimed again once their lease has passed.
+    /// Claims for instance `owner`, until `now + lease`, those of the feeds `ids` that no other
+    /// instance holds, and returns their records as the claim left them, in no particular
+    /// order. With `due_only`, only feeds still due at `now` are taken: a record read before
+    /// the claim may be stale (another instance may have polled the feed since), and the
+    /// due time checked here is the one that counts. A feed another instance is claiming at
+    /// this moment is skipped (`SKIP LOCKED`: claims never wait for each other); gone feeds
+    /// never are claimed; a dead instance's feeds are claimable again once their lease has
+    /// passed, and this instance's own leases are claimable by it.
     pub fn claim_due(
         &mut self,
         owner: &str,
+        ids: &[i64],
+        due_only: bool,
         now: DateTime<Utc>,
         lease: std::time::Duration,
-        limit: usize,
-    ) -> Result<Vec<i64>> {
+    ) -> Result<Vec<SourceRecord>> {
         // A lease past what a timestamp can hold (a configuration error) saturates rather
         // than overflow.
         let until = chrono::Duration::from_std(lease)
@@ -440,24 +444,31 @@ impl PgStore {
             .and_then(|lease| now.checked_add_signed(lease))
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let now = timestamp(now);
-        let limit = super::sql_limit(limit);
         let rows = self.client.query(
-            "UPDATE sources SET lease_owner = $1, lease_until = $2
-             WHERE id IN (SELECT id FROM sources
-                          WHERE gone = 0 AND (next_due_at IS NULL OR next_due_at <= $3)
-                            AND (lease_until IS NULL OR lease_until <= $3)
-                          ORDER BY next_due_at NULLS FIRST, id
-                          LIMIT $4
-                          FOR UPDATE SKIP LOCKED)
-             RETURNING id",
-            &[&owner, &timestamp(until), &now, &limit],
+            concat!(
+                "UPDATE sources SET lease_owner = $1, lease_until = $2
+                 WHERE id IN (SELECT id FROM sources
+                              WHERE id = ANY($4) AND gone = 0
+                                AND (NOT $5 OR next_due_at IS NULL OR next_due_at <= $3)
+                                AND (lease_owner IS NULL OR lease_owner = $1
+                                     OR lease_until <= $3)
+                              FOR UPDATE SKIP LOCKED)
+                 RETURNING ",
+                super::source_columns!()
+            ),
+            &[&owner, &timestamp(until), &now, &ids, &due_only],
         )?;
-        let mut ids = rows
-            .iter()
-            .map(|row| row.try_get(0))
-            .collect::<Result<Vec<i64>, _>>()?;
-        ids.sort_unstable();
-        Ok(ids)
+        Ok(rows.iter().map(source_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Gives up every lease `owner` holds: the feeds a cycle claimed and did not record (a
+    /// poll task that failed, a write that failed, a cycle cut short by shutdown) are
+    /// claimable again at once rather than when their lease ends.
+    pub fn release_leases(&mut self, owner: &str) -> Result<u64> {
+        Ok(self.client.execute(
+            "UPDATE sources SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+            &[&owner],
+        )?)
     }
 
     pub fn sources(&mut self) -> Result<Vec<SourceRecord>> {
@@ -984,18 +995,6 @@ impl PgWriteTx<'_> {
     pub fn save_poll_state(&mut self, source_id: i64, state: &PollState) -> Result<()> {
         self.execute(SAVE_POLL_STATE, &poll_state_params(source_id, state))?;
         Ok(())
-    }
-
-    /// Gives up `owner`'s lease of a feed, committed with the poll it covered, so the feed is
-    /// claimable at its next due time rather than at the lease's end. A lease another
-    /// instance took over (ours expired) is left alone; the return says whether ours was.
-    pub fn release_lease(&mut self, source_id: i64, owner: &str) -> Result<bool> {
-        let released = self.execute(
-            "UPDATE sources SET lease_owner = NULL, lease_until = NULL
-             WHERE id = ?1 AND lease_owner = ?2",
-            &[source_id.into(), owner.into()],
-        )?;
-        Ok(released == 1)
     }
 
     pub fn commit(self) -> Result<()> {
