@@ -23,10 +23,10 @@ helper="$root/scripts/kill9_notify.py"
 python3 -c "import psycopg2" 2>/dev/null \
     || { echo "failover_pg: python3 needs psycopg2 (pip install psycopg2-binary)"; exit 1; }
 
-# The fetch timeout the config below sets, and the feed lease it makes (src/poll.rs:
-# `feed_lease`, the fetch timeout plus a margin): a dead instance's feeds wait this long.
+# The fetch timeout and the feed lease the configs below set: a dead instance's feeds wait
+# for the lease to end.
 fetch_timeout=5
-lease=$((fetch_timeout + ${LEASE_MARGIN:-30}))
+lease=20
 
 work="$(mktemp -d)"
 chmod 0755 "$work"
@@ -80,6 +80,7 @@ for name in a b; do
     cat >"$work/$name.toml" <<TOML
 [storage]
 database = "$database"
+lease = "${lease}s"
 
 [output]
 atom_path = "$work/$name.atom"

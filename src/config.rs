@@ -80,6 +80,7 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     database: Option<String>,
+    lease: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -186,6 +187,13 @@ struct RawNotify {
     events: Option<Vec<String>>,
 }
 
+/// What a feed's lease lasts beyond the fetch timeout unless `[storage] lease` says otherwise:
+/// a claimed feed waits for a fetch slot, its host's slot, its transcripts and a write, and a
+/// lease that ended early costs a second fetch by another instance. Feeds are claimed a few at
+/// a time as slots free up (`poll::DueFeeds`), so what a claimed feed waits for is bounded by a
+/// few fetch timeouts; ten minutes covers that.
+const DEFAULT_LEASE_MARGIN: Duration = Duration::from_secs(600);
+
 /// Validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -193,6 +201,9 @@ pub struct Config {
     pub origin: String,
     /// `[storage] database`: a SQLite file, or a `postgres://` URL.
     pub database: StorageTarget,
+    /// `[storage] lease`: how long a feed an instance claimed on a shared (PostgreSQL) store
+    /// stays its own, which is how long a dead instance's feeds wait for another.
+    pub lease: Duration,
     pub output: OutputConfig,
     pub server: ServerConfig,
     pub default_schedule: CronRule,
@@ -659,9 +670,28 @@ impl Validator<'_> {
             });
         }
 
+        let lease = match raw.storage.lease {
+            Some(text) => {
+                let lease = self.duration("storage.lease", &text)?;
+                if lease <= fetch.timeout {
+                    return Err(self.invalid(
+                        "storage.lease",
+                        format!(
+                            "`{text}` must be longer than fetch.timeout ({}): a feed's lease \
+                             has to outlast its fetch",
+                            humantime::format_duration(fetch.timeout)
+                        ),
+                    ));
+                }
+                lease
+            }
+            None => fetch.timeout + DEFAULT_LEASE_MARGIN,
+        };
+
         Ok(Config {
             origin: self.origin.to_owned(),
             database,
+            lease,
             output,
             server,
             default_schedule,
@@ -914,6 +944,11 @@ mod tests {
             ),
             ("[schedule]\ndefault = \"99 * * * *\"\n", "schedule.default"),
             ("[fetch]\ntimeout = \"soon\"\n", "fetch.timeout"),
+            ("[storage]\nlease = \"a while\"\n", "storage.lease"),
+            (
+                "[fetch]\ntimeout = \"2m\"\n[storage]\nlease = \"90s\"\n",
+                "`storage.lease`: `90s` must be longer than fetch.timeout (2m)",
+            ),
             ("[fetch]\nmax_body = \"lots\"\n", "fetch.max_body"),
             ("[server]\nlisten = \"localhost\"\n", "server.listen"),
             ("[output]\nmax_entries = 0\n", "output.max_entries"),
@@ -1165,6 +1200,14 @@ mod tests {
             config.server.base_url.as_str(),
             "https://feeds.example/tributary/"
         );
+    }
+
+    #[test]
+    fn a_feeds_lease_outlasts_its_fetch_by_ten_minutes_unless_set() {
+        let default = Config::parse("[fetch]\ntimeout = \"45s\"\n", "t.toml").expect("valid");
+        assert_eq!(default.lease, Duration::from_secs(45 + 600));
+        let set = Config::parse("[storage]\nlease = \"1m\"\n", "t.toml").expect("valid");
+        assert_eq!(set.lease, Duration::from_secs(60));
     }
 
     #[test]

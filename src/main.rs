@@ -727,6 +727,13 @@ fn check_config(config: &Config) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}: ok", config.origin)?;
     writeln!(out, "database: {}", config.database)?;
+    if matches!(config.database, StorageTarget::Postgres(_)) {
+        writeln!(
+            out,
+            "feed lease: {} (how long a dead instance's feeds wait for another)",
+            humantime::format_duration(config.lease)
+        )?;
+    }
     writeln!(out, "merged feed: {}", config.output.atom_path.display())?;
     let channel = &config.output.channel;
     writeln!(

@@ -38,14 +38,6 @@ const COALESCE_WRITES: Duration = Duration::from_millis(200);
 pub const MAX_WRITE_BATCH: usize = 256;
 pub const MAX_WRITE_ITEMS: usize = 1000;
 
-/// What a feed's lease (on a store several instances share, `Store::claim_feeds`) lasts beyond
-/// the fetch timeout: a claimed feed waits for a fetch slot, its host's slot, its transcripts
-/// and a write, and a lease that ended early costs a second fetch by another instance. Feeds
-/// are claimed [`CONCURRENT_FETCHES`] at a time as slots free up, so what a claimed feed waits
-/// for is bounded by a few fetch timeouts; ten minutes covers that, and is what an instance
-/// that dies keeps its feeds from the others.
-const LEASE_MARGIN: Duration = Duration::from_secs(600);
-
 /// Feeds fetched at once from one host. Substack serves thousands of newsletters from a few
 /// hosts; being polite there is what keeps us from being rate limited.
 const CONCURRENT_FETCHES_PER_HOST: usize = 2;
@@ -397,12 +389,7 @@ async fn poll_selected(
     let cycle_started = clock.now();
 
     let mut report = CycleReport::default();
-    let mut due = DueFeeds::new(
-        &config.feeds,
-        selection,
-        cycle_started,
-        config.fetch.timeout + LEASE_MARGIN,
-    );
+    let mut due = DueFeeds::new(&config.feeds, selection, cycle_started, config.lease);
 
     // After each feed's own fetch and parse, in its task: bounded per feed (see `transcript`).
     let transcripts = Transcripts::new(
