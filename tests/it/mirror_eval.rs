@@ -23,6 +23,8 @@
 //! one story); such a pair counts against both sets. Run with `--nocapture` to see the tables;
 //! `TRIBUTARY_EVAL_REPORT=path` also writes the whole report as JSON;
 //! `TRIBUTARY_EVAL_ORDER=mirrors-first` polls the mirror feeds before any origin feed.
+//! `real_world_mirrors_group_alike_on_postgres` polls every set into PostgreSQL as well and
+//! asserts the same groupings and figures as SQLite's, printing neither.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
