@@ -1,5 +1,5 @@
 //! Precision on real feeds: every well-formed real feed of `../shared/corpus` polled together
-//! by the real binary, and no story may hold two items of one feed.
+//! by the real binary, on SQLite and on PostgreSQL, and no story may hold two items of one feed.
 //!
 //! Distinct items of one feed are distinct works however much they share: a podcast whose
 //! every episode carries the same sponsor footer, a weblog whose posts differ only in the
@@ -14,11 +14,12 @@ use std::path::Path;
 
 use tributary::store::Store;
 
-use crate::common::binary::{Workspace, assert_success};
+use crate::common::backend::{Backend, each_backend};
+use crate::common::binary::assert_success;
 use crate::common::server::{Reply, TestServer};
 
-#[test]
-fn no_story_holds_two_items_of_one_real_feed() {
+each_backend!(no_story_holds_two_items_of_one_real_feed);
+fn no_story_holds_two_items_of_one_real_feed(backend: &Backend) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
     let Ok(manifest) = std::fs::read_to_string(root.join("MANIFEST.tsv")) else {
         assert!(
@@ -59,7 +60,7 @@ fn no_story_holds_two_items_of_one_real_feed() {
         Some(body) => Reply::ok(body.clone()),
         None => Reply::not_found(),
     });
-    let ws = Workspace::new();
+    let ws = backend.workspace();
     let names: Vec<String> = (0..files.len()).map(|i| format!("corpus-{i}")).collect();
     let feeds: Vec<(&str, String, &str)> = names
         .iter()
@@ -76,7 +77,7 @@ fn no_story_holds_two_items_of_one_real_feed() {
     let poll = ws.run(&["--config", config.to_str().expect("utf-8 path"), "poll"]);
     assert_success(&poll);
 
-    let store = Store::open(ws.path("tributary.db")).expect("open the store");
+    let store = Store::open(ws.target()).expect("open the store");
     let stories = store.stories(usize::MAX).expect("read the stories");
     let items: usize = stories.iter().map(|s| s.members.len()).sum();
     let mut folded_across_feeds = 0;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde_json::Value;
 
+use crate::common::backend::{Backend, each_backend};
 use crate::common::binary::{Workspace, assert_success, stderr, stdout};
 use crate::common::server::{Reply, TestServer};
 
@@ -157,7 +158,7 @@ struct Scenario {
 impl Scenario {
     /// The writer's essay and harness post; the digest's copy of the essay and its review; an
     /// empty roundup. One poll in: three stories, and the first poll was silent backfill.
-    fn start() -> Scenario {
+    fn start(backend: &Backend) -> Scenario {
         let feeds: Arc<Mutex<HashMap<String, String>>> = Arc::default();
         let served = Arc::clone(&feeds);
         let server = TestServer::start(move |request| {
@@ -168,7 +169,7 @@ impl Scenario {
                 .map_or_else(Reply::not_found, |body| Reply::ok(body.clone()))
         });
         let hook = TestServer::routes([("/hook", Reply::ok("ok"))]);
-        let ws = Workspace::new();
+        let ws = backend.workspace();
         let config = ws.write_config(
             "t.toml",
             &FEEDS
@@ -267,9 +268,9 @@ fn member_feeds(story: &Value) -> Vec<String> {
     feeds
 }
 
-#[test]
-fn json_lists_every_story_with_its_members() {
-    let s = Scenario::start();
+each_backend!(json_lists_every_story_with_its_members);
+fn json_lists_every_story_with_its_members(backend: &Backend) {
+    let s = Scenario::start(backend);
     let stories = s.stories();
     assert_eq!(stories.len(), 3, "{stories:#?}");
     let (essay_story, post) = s.find("writer", ESSAY);
@@ -348,9 +349,9 @@ fn json_lists_every_story_with_its_members() {
     assert_eq!(newest["number"], essay_story, "newest first");
 }
 
-#[test]
-fn corrections_survive_later_polls_and_notify_nobody() {
-    let s = Scenario::start();
+each_backend!(corrections_survive_later_polls_and_notify_nobody);
+fn corrections_survive_later_polls_and_notify_nobody(backend: &Backend) {
+    let s = Scenario::start(backend);
     let (essay_story, _) = s.find("writer", ESSAY);
     let (_, copy) = s.find("digest", ESSAY);
     let (harness_story, _) = s.find("writer", HARNESS);
@@ -469,9 +470,9 @@ fn corrections_survive_later_polls_and_notify_nobody() {
     assert_eq!(s.hook.requests().len(), 1);
 }
 
-#[test]
-fn a_new_mirror_matching_both_sides_of_a_split_does_not_fold_them() {
-    let s = Scenario::start();
+each_backend!(a_new_mirror_matching_both_sides_of_a_split_does_not_fold_them);
+fn a_new_mirror_matching_both_sides_of_a_split_does_not_fold_them(backend: &Backend) {
+    let s = Scenario::start(backend);
     let (essay_story, _) = s.find("writer", ESSAY);
     let (_, copy) = s.find("digest", ESSAY);
     s.ok(&["stories", "split", &copy.to_string()]);
@@ -508,9 +509,9 @@ fn a_new_mirror_matching_both_sides_of_a_split_does_not_fold_them() {
     assert!(s.hook.requests().is_empty());
 }
 
-#[test]
-fn bad_corrections_are_refused_and_name_their_input() {
-    let s = Scenario::start();
+each_backend!(bad_corrections_are_refused_and_name_their_input);
+fn bad_corrections_are_refused_and_name_their_input(backend: &Backend) {
+    let s = Scenario::start(backend);
     let (essay_story, _) = s.find("writer", ESSAY);
     let (harness_story, harness_post) = s.find("writer", HARNESS);
     let (review_story, _) = s.find("digest", REVIEW);

@@ -23,6 +23,8 @@
 //! one story); such a pair counts against both sets. Run with `--nocapture` to see the tables;
 //! `TRIBUTARY_EVAL_REPORT=path` also writes the whole report as JSON;
 //! `TRIBUTARY_EVAL_ORDER=mirrors-first` polls the mirror feeds before any origin feed.
+//! `real_world_mirrors_group_alike_on_postgres` polls every set into PostgreSQL as well and
+//! asserts the same groupings and figures as SQLite's, printing neither.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -33,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use tributary::model::Role;
 use tributary::store::Store;
 
+use crate::common::backend::Backend;
 use crate::common::binary::{Workspace, stderr, stdout};
 use crate::common::server::{Reply, TestServer};
 
@@ -1174,7 +1177,7 @@ fn poll(binary: &Path, ws: &Workspace, config: &Path) -> std::process::Output {
 fn write_config(ws: &Workspace, feeds: &[(String, String, Role)]) -> PathBuf {
     let mut text = format!(
         "[storage]\ndatabase = {}\n\n[output]\natom_path = {}\ntitle = \"Mirror evaluation\"\n\n[fetch]\ntimeout = \"10s\"\nmax_body = \"16MiB\"\n\n[dedupe]\n\n",
-        toml_string(&ws.path("tributary.db").display().to_string()),
+        toml_string(&ws.database()),
         toml_string(&ws.path("merged.atom").display().to_string()),
     );
     for (name, url, role) in feeds {
@@ -1190,9 +1193,10 @@ fn write_config(ws: &Workspace, feeds: &[(String, String, Role)]) -> PathBuf {
     path
 }
 
-/// Renders and serves every feed, runs `poll` over all of them (the mirrors alone first, when
-/// `mirrors_first`), and returns the story id of every labelled item, indexed `[set][item]`.
-fn poll_all(sets: &[Set], binary: &Path, mirrors_first: bool) -> Vec<Vec<i64>> {
+/// Renders and serves every feed, runs `poll` over all of them into `backend` (the mirrors
+/// alone first, when `mirrors_first`), and returns the story id of every labelled item, indexed
+/// `[set][item]`.
+fn poll_all(sets: &[Set], binary: &Path, mirrors_first: bool, backend: &Backend) -> Vec<Vec<i64>> {
     // The feeds' self links carry the server's port, known once it runs: the bodies are
     // rendered into a table the running server reads.
     let bodies: std::sync::Arc<parking_lot::RwLock<HashMap<String, (String, &'static str)>>> =
@@ -1221,7 +1225,7 @@ fn poll_all(sets: &[Set], binary: &Path, mirrors_first: bool) -> Vec<Vec<i64>> {
         }
     }
 
-    let ws = Workspace::new();
+    let ws = backend.workspace();
     // Mirrors first: polled on their own, as when the origin feeds were down, so that what
     // the matcher finds from the origin's side alone is measured too.
     if mirrors_first {
@@ -1267,7 +1271,7 @@ fn poll_all(sets: &[Set], binary: &Path, mirrors_first: bool) -> Vec<Vec<i64>> {
         assert!(requested.contains(&path), "feed {name} was never fetched");
     }
 
-    let store = Store::open(ws.path("tributary.db")).expect("open the polled database");
+    let store = Store::open(ws.target()).expect("open the polled database");
     let stories = store.stories(usize::MAX).expect("read stories");
     let mut story_of: HashMap<(String, String), Vec<i64>> = HashMap::new();
     for story in &stories {
@@ -1774,6 +1778,59 @@ fn real_world_mirrors_polled_before_their_origins() {
     evaluate(true);
 }
 
+/// The evaluation polled into PostgreSQL makes the stories SQLite makes: its matching reads are
+/// its own statements (batched probes, their caps and orders), so the floors above hold for it
+/// only if every set groups alike. Groupings and figures are asserted equal and never printed,
+/// so a difference shows no held-out item.
+#[test]
+fn real_world_mirrors_group_alike_on_postgres() {
+    let Some(postgres) = Backend::postgres(module_path!()) else {
+        return;
+    };
+    let sets = load_sets();
+    let binary = eval_binary();
+    let on_sqlite = poll_all(&sets, &binary, false, &Backend::Sqlite);
+    let on_postgres = poll_all(&sets, &binary, false, &postgres);
+    let (sqlite, postgres) = (groupings(&on_sqlite), groupings(&on_postgres));
+    let differing: Vec<&str> = sets
+        .iter()
+        .zip(sqlite.iter().zip(&postgres))
+        .filter(|(_, (a, b))| a != b)
+        .map(|(set, _)| set.name.as_str())
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "{} of {} sets group differently on PostgreSQL",
+        differing.len(),
+        sets.len()
+    );
+    let figures = |stories: &[Vec<i64>]| {
+        let report = score(&sets, stories, &binary);
+        serde_json::to_value((report.overall, report.splits, report.sets)).expect("figures")
+    };
+    assert!(
+        figures(&on_sqlite) == figures(&on_postgres),
+        "the figures differ on PostgreSQL"
+    );
+}
+
+/// Each labelled item's story as the first item (`[set][item]`) it shares that story with:
+/// equal for two runs exactly when they group alike, whatever ids their stories got.
+fn groupings(stories: &[Vec<i64>]) -> Vec<Vec<(usize, usize)>> {
+    let mut first: HashMap<i64, (usize, usize)> = HashMap::new();
+    stories
+        .iter()
+        .enumerate()
+        .map(|(s, items)| {
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, story)| *first.entry(*story).or_insert((s, i)))
+                .collect()
+        })
+        .collect()
+}
+
 fn evaluate(mirrors_first: bool) {
     let sets = load_sets();
     assert!(
@@ -1781,7 +1838,7 @@ fn evaluate(mirrors_first: bool) {
         "{FIXTURES}/sample.json (set `{SAMPLE_SET}`) is missing: it proves the harness works"
     );
     let binary = eval_binary();
-    let stories = poll_all(&sets, &binary, mirrors_first);
+    let stories = poll_all(&sets, &binary, mirrors_first, &Backend::Sqlite);
     let report = score(&sets, &stories, &binary);
     print_report(&report, &sets);
     if let Some(path) = std::env::var_os("TRIBUTARY_EVAL_REPORT") {

@@ -14,6 +14,7 @@ use parking_lot::Mutex;
 use sha2::Sha256;
 use tributary::model::MatchReason;
 
+use crate::common::backend::{Backend, each_backend};
 use crate::common::binary::{Workspace, assert_success, stderr, stdout};
 use crate::common::daemon::Daemon;
 use crate::common::server::{Reply, Request, TestServer};
@@ -190,9 +191,9 @@ struct Scenario {
 }
 
 impl Scenario {
-    fn new(hidden: &[&str], sinks: &str) -> Scenario {
+    fn new(backend: &Backend, hidden: &[&str], sinks: &str) -> Scenario {
         let feeds = Feeds::start(hidden);
-        let ws = Workspace::new();
+        let ws = backend.workspace();
         let config = ws.write_config("t.toml", &feeds.config(), sinks);
         Scenario { feeds, ws, config }
     }
@@ -279,8 +280,8 @@ fn assert_signed(request: &Request) {
     );
 }
 
-#[test]
-fn each_kind_of_sink_gets_one_message_for_the_essay_and_its_mirrors() {
+each_backend!(each_kind_of_sink_gets_one_message_for_the_essay_and_its_mirrors);
+fn each_kind_of_sink_gets_one_message_for_the_essay_and_its_mirrors(backend: &Backend) {
     let webhook = Receiver::new();
     let slack = Receiver::new();
     let discord = Receiver::answering(Reply::ok(r#"{"id":"1"}"#));
@@ -309,7 +310,7 @@ fn each_kind_of_sink_gets_one_message_for_the_essay_and_its_mirrors() {
         sink("ntfy", "ntfy", &ntfy.url("/longtail"), ""),
     ]
     .concat();
-    let s = Scenario::new(&[ESSAY], &sinks);
+    let s = Scenario::new(backend, &[ESSAY], &sinks);
     let receivers = [&webhook, &slack, &discord, &matrix, &ntfy];
 
     let out = s.poll();
@@ -456,8 +457,8 @@ fn each_kind_of_sink_gets_one_message_for_the_essay_and_its_mirrors() {
     }
 }
 
-#[test]
-fn backfill_is_silent_unless_a_sink_asks_for_it_and_bursts_are_paced() {
+each_backend!(backfill_is_silent_unless_a_sink_asks_for_it_and_bursts_are_paced);
+fn backfill_is_silent_unless_a_sink_asks_for_it_and_bursts_are_paced(backend: &Backend) {
     let quiet = Receiver::new();
     let loud = Receiver::new();
     let sinks = [
@@ -465,7 +466,7 @@ fn backfill_is_silent_unless_a_sink_asks_for_it_and_bursts_are_paced() {
         sink("loud", "slack", &loud.url("/"), "notify_backfill = true"),
     ]
     .concat();
-    let s = Scenario::new(&[], &sinks);
+    let s = Scenario::new(backend, &[], &sinks);
     let out = s.poll();
     let stories = s.run(&["stories", "--limit", "100"]);
     let stories = stdout(&stories).lines().count();
@@ -496,8 +497,8 @@ fn backfill_is_silent_unless_a_sink_asks_for_it_and_bursts_are_paced() {
     assert_eq!(loud.requests().len(), stories);
 }
 
-#[test]
-fn a_sink_that_is_down_or_refusing_gets_everything_once_it_is_back() {
+each_backend!(a_sink_that_is_down_or_refusing_gets_everything_once_it_is_back);
+fn a_sink_that_is_down_or_refusing_gets_everything_once_it_is_back(backend: &Backend) {
     let down = Receiver::answering(Reply::status(500).body("upstream unavailable"));
     let closed_port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -512,7 +513,7 @@ fn a_sink_that_is_down_or_refusing_gets_everything_once_it_is_back() {
             &format!("secret = \"{SECRET}\""),
         ) + &sink("refusing", "slack", url, "")
     };
-    let s = Scenario::new(&[ESSAY, ARTIFACTS_22], &hook(&refusing));
+    let s = Scenario::new(backend, &[ESSAY, ARTIFACTS_22], &hook(&refusing));
     s.poll();
     s.feeds.show(&[]);
 
@@ -580,8 +581,8 @@ fn a_sink_that_is_down_or_refusing_gets_everything_once_it_is_back() {
     assert_eq!(s.sink_status("refusing")[2..5], ["0", "2", "0"]);
 }
 
-#[test]
-fn rate_limits_are_honoured_in_each_services_style() {
+each_backend!(rate_limits_are_honoured_in_each_services_style);
+fn rate_limits_are_honoured_in_each_services_style(backend: &Backend) {
     let webhook = Receiver::new();
     webhook.then(Reply::status(429).header("Retry-After", "3"));
     let slack = Receiver::new();
@@ -618,7 +619,7 @@ fn rate_limits_are_honoured_in_each_services_style() {
         sink("ntfy", "ntfy", &ntfy.url("/topic"), ""),
     ]
     .concat();
-    let s = Scenario::new(&[ESSAY], &sinks);
+    let s = Scenario::new(backend, &[ESSAY], &sinks);
     s.poll();
     s.feeds.show(&[]);
     let out = s.poll();
@@ -656,8 +657,8 @@ fn rate_limits_are_honoured_in_each_services_style() {
     assert_eq!(targets[0], targets[1], "the same Matrix transaction id");
 }
 
-#[test]
-fn a_hanging_sink_does_not_hold_up_another() {
+each_backend!(a_hanging_sink_does_not_hold_up_another);
+fn a_hanging_sink_does_not_hold_up_another(backend: &Backend) {
     let stuck = Receiver::answering(Reply::Hang);
     let fine = Receiver::new();
     let sinks = [
@@ -665,7 +666,7 @@ fn a_hanging_sink_does_not_hold_up_another() {
         sink("fine", "webhook", &fine.url("/"), ""),
     ]
     .concat();
-    let s = Scenario::new(&[ESSAY, ARTIFACTS_22], &sinks);
+    let s = Scenario::new(backend, &[ESSAY, ARTIFACTS_22], &sinks);
     s.poll();
     s.feeds.show(&[]);
     let started = Instant::now();
@@ -697,11 +698,11 @@ fn a_hanging_sink_does_not_hold_up_another() {
     );
 }
 
+each_backend!(no_output_shows_a_sinks_credentials);
 /// Credentials in the config (a webhook secret, a Slack hook path, a Matrix token, ntfy's user
 /// and password) reach the receivers but no line the binary prints, even at debug level and
 /// when a request fails.
-#[test]
-fn no_output_shows_a_sinks_credentials() {
+fn no_output_shows_a_sinks_credentials(backend: &Backend) {
     let failing = Receiver::answering(Reply::status(500).body("down"));
     let closed_port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -733,7 +734,7 @@ fn no_output_shows_a_sinks_credentials() {
         sink("tablet", "ntfy", &ntfy_url.replace("/topic", "/basic"), ""),
     ]
     .concat();
-    let s = Scenario::new(&[ESSAY], &sinks);
+    let s = Scenario::new(backend, &[ESSAY], &sinks);
     let run = |args: &[&str]| {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
             .arg("--config")
@@ -790,8 +791,8 @@ fn no_output_shows_a_sinks_credentials() {
     );
 }
 
-#[test]
-fn notify_test_sends_a_sample_and_prints_the_answer() {
+each_backend!(notify_test_sends_a_sample_and_prints_the_answer);
+fn notify_test_sends_a_sample_and_prints_the_answer(backend: &Backend) {
     let receiver = Receiver::answering(Reply::ok("thanks"));
     receiver.then(Reply::status(404).body("no_service"));
     let sinks = sink(
@@ -800,7 +801,7 @@ fn notify_test_sends_a_sample_and_prints_the_answer() {
         &receiver.url("/hook"),
         &format!("secret = \"{SECRET}\""),
     );
-    let s = Scenario::new(&[], &sinks);
+    let s = Scenario::new(backend, &[], &sinks);
 
     let output = s.run(&["notify", "test", "team"]);
     assert!(!output.status.success(), "a 404 is a failed test");
@@ -843,8 +844,8 @@ fn notify_test_sends_a_sample_and_prints_the_answer() {
     assert!(s.status().contains("team"));
 }
 
-#[test]
-fn refused_and_expired_deliveries_are_dead_and_status_shows_them() {
+each_backend!(refused_and_expired_deliveries_are_dead_and_status_shows_them);
+fn refused_and_expired_deliveries_are_dead_and_status_shows_them(backend: &Backend) {
     let gone = Receiver::answering(Reply::status(404).body("no_service"));
     let flaky = Receiver::answering(Reply::status(503));
     let sinks = [
@@ -852,7 +853,7 @@ fn refused_and_expired_deliveries_are_dead_and_status_shows_them() {
         sink("flaky", "webhook", &flaky.url("/"), "max_age = \"2s\""),
     ]
     .concat();
-    let s = Scenario::new(&[ESSAY, ARTIFACTS_22], &sinks);
+    let s = Scenario::new(backend, &[ESSAY, ARTIFACTS_22], &sinks);
     s.poll();
     s.feeds.show(&[]);
     let out = s.poll();
@@ -891,8 +892,8 @@ fn refused_and_expired_deliveries_are_dead_and_status_shows_them() {
     assert!(flaky.join(" ").contains("max_age"), "{flaky:?}");
 }
 
-#[test]
-fn a_burst_becomes_one_digest_where_configured() {
+each_backend!(a_burst_becomes_one_digest_where_configured);
+fn a_burst_becomes_one_digest_where_configured(backend: &Backend) {
     let slack = Receiver::new();
     let hook = Receiver::new();
     let sinks = [
@@ -910,7 +911,7 @@ fn a_burst_becomes_one_digest_where_configured() {
         ),
     ]
     .concat();
-    let s = Scenario::new(&[], &sinks);
+    let s = Scenario::new(backend, &[], &sinks);
     let out = s.poll();
     let stories = stdout(&s.run(&["stories", "--limit", "100"]))
         .lines()
@@ -943,8 +944,8 @@ fn a_burst_becomes_one_digest_where_configured() {
     );
 }
 
-#[test]
-fn filters_judge_the_story_as_it_is_at_delivery_time() {
+each_backend!(filters_judge_the_story_as_it_is_at_delivery_time);
+fn filters_judge_the_story_as_it_is_at_delivery_time(backend: &Backend) {
     let curated = Receiver::new();
     let artifacts = Receiver::new();
     let threads = Receiver::new();
@@ -970,7 +971,7 @@ fn filters_judge_the_story_as_it_is_at_delivery_time() {
         ),
     ]
     .concat();
-    let s = Scenario::new(&[ESSAY], &sinks);
+    let s = Scenario::new(backend, &[ESSAY], &sinks);
     let out = s.poll();
     assert_eq!(artifacts.requests().len(), 2, "#21 and #22: {out}");
     assert_eq!(
@@ -1023,8 +1024,8 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     Some(response)
 }
 
-#[test]
-fn the_daemon_notifies_after_a_cycle_and_retries_without_blocking_polls() {
+each_backend!(the_daemon_notifies_after_a_cycle_and_retries_without_blocking_polls);
+fn the_daemon_notifies_after_a_cycle_and_retries_without_blocking_polls(backend: &Backend) {
     let receiver = Receiver::new();
     receiver.then(Reply::status(500));
     let port = {
@@ -1041,7 +1042,7 @@ fn the_daemon_notifies_after_a_cycle_and_retries_without_blocking_polls() {
         )
     );
     let feeds = Feeds::start(&[ESSAY]);
-    let ws = Workspace::new();
+    let ws = backend.workspace();
     let config = ws.write_config("t.toml", &feeds.config(), &extra);
     let s = Scenario { feeds, ws, config };
     let daemon = Daemon::start(&s.ws, &s.config, port);
@@ -1141,8 +1142,8 @@ fn change_types(body: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn an_episode_arriving_later_edits_each_message_once() {
+each_backend!(an_episode_arriving_later_edits_each_message_once);
+fn an_episode_arriving_later_edits_each_message_once(backend: &Backend) {
     let hook = Receiver::new();
     let plain = Receiver::new();
     let bot = Receiver::answering(Reply::ok(SLACK_OK).header("Content-Type", "application/json"));
@@ -1177,7 +1178,7 @@ fn an_episode_arriving_later_edits_each_message_once() {
         sink("quiet-phone", "ntfy", &quiet_phone.url("/longtail"), ""),
     ]
     .concat();
-    let s = Scenario::new(&[ESSAY], &sinks);
+    let s = Scenario::new(backend, &[ESSAY], &sinks);
     let check = stdout(&s.run(&["check-config"]));
     let follows: Vec<&str> = check
         .lines()
@@ -1458,10 +1459,10 @@ struct Polling {
 }
 
 impl Polling {
-    fn new(feeds: &[(&'static str, &'static str)], sinks: &str) -> Polling {
+    fn new(backend: &Backend, feeds: &[(&'static str, &'static str)], sinks: &str) -> Polling {
         let names: Vec<&str> = feeds.iter().map(|(name, _)| *name).collect();
         let site = Site::start(&names);
-        let ws = Workspace::new();
+        let ws = backend.workspace();
         let config = ws.write_config("t.toml", &site.config(feeds), sinks);
         Polling { site, ws, config }
     }
@@ -1479,8 +1480,8 @@ impl Polling {
 
 const MIRRORS: [&str; 5] = ["mirror1", "mirror2", "mirror3", "mirror4", "mirror5"];
 
-#[test]
-fn five_mirrors_within_the_hold_make_one_edit() {
+each_backend!(five_mirrors_within_the_hold_make_one_edit);
+fn five_mirrors_within_the_hold_make_one_edit(backend: &Backend) {
     let hook = Receiver::new();
     let discord = Receiver::answering(Reply::ok(DISCORD_MESSAGE));
     let sinks = [
@@ -1502,7 +1503,7 @@ fn five_mirrors_within_the_hold_make_one_edit() {
     .concat();
     let mut feeds = vec![("writer", "origin")];
     feeds.extend(MIRRORS.map(|m| (m, "mirror")));
-    let p = Polling::new(&feeds, &sinks);
+    let p = Polling::new(backend, &feeds, &sinks);
     p.poll();
     p.site.set("writer", &[Entry::essay()]);
     p.poll();
@@ -1559,8 +1560,8 @@ fn five_mirrors_within_the_hold_make_one_edit() {
     assert_eq!(discord.requests().len(), 2, "nothing more");
 }
 
-#[test]
-fn a_merge_edits_the_survivor_and_points_the_absorbed_message_at_it() {
+each_backend!(a_merge_edits_the_survivor_and_points_the_absorbed_message_at_it);
+fn a_merge_edits_the_survivor_and_points_the_absorbed_message_at_it(backend: &Backend) {
     let hook = Receiver::new();
     // Each Discord message gets an id of its own, so the two edits can be told apart.
     let discord = Receiver::numbered(|n| Reply::ok(format!(r#"{{"id":"{}"}}"#, 500 + n)));
@@ -1575,6 +1576,7 @@ fn a_merge_edits_the_survivor_and_points_the_absorbed_message_at_it() {
     ]
     .concat();
     let p = Polling::new(
+        backend,
         &[
             ("writer", "origin"),
             ("podcast", "origin"),
@@ -1727,8 +1729,8 @@ fn a_merge_edits_the_survivor_and_points_the_absorbed_message_at_it() {
     assert_eq!(change_types(&last), ["member_added"], "{last}");
 }
 
-#[test]
-fn an_edit_is_retried_under_its_own_key_and_honours_retry_after() {
+each_backend!(an_edit_is_retried_under_its_own_key_and_honours_retry_after);
+fn an_edit_is_retried_under_its_own_key_and_honours_retry_after(backend: &Backend) {
     let hook = Receiver::new();
     let discord = Receiver::answering(Reply::ok(DISCORD_MESSAGE));
     let sinks = [
@@ -1741,7 +1743,7 @@ fn an_edit_is_retried_under_its_own_key_and_honours_retry_after() {
         ),
     ]
     .concat();
-    let s = Scenario::new(&[ESSAY], &sinks);
+    let s = Scenario::new(backend, &[ESSAY], &sinks);
     s.poll();
     s.feeds.show(&["newsletter"]);
     let out = s.poll();
@@ -1802,8 +1804,8 @@ fn an_edit_is_retried_under_its_own_key_and_honours_retry_after() {
     assert_eq!(s.sink_status("hook")[2..5], ["0", "3", "0"]);
 }
 
-#[test]
-fn an_edit_waits_for_the_first_message() {
+each_backend!(an_edit_waits_for_the_first_message);
+fn an_edit_waits_for_the_first_message(backend: &Backend) {
     let hook = Receiver::new();
     let sinks = sink(
         "hook",
@@ -1811,7 +1813,7 @@ fn an_edit_waits_for_the_first_message() {
         &hook.url("/hook"),
         "events = [\"story.new\", \"story.updated\"]",
     );
-    let s = Scenario::new(&[ESSAY], &sinks);
+    let s = Scenario::new(backend, &[ESSAY], &sinks);
     s.poll();
     hook.then(Reply::status(503).header("Retry-After", "3"));
     s.feeds.show(&["newsletter"]);
@@ -1841,10 +1843,10 @@ fn an_edit_waits_for_the_first_message() {
     assert_eq!(s.sink_status("hook")[2], "0", "nothing left pending");
 }
 
+each_backend!(slack_web_api_errors_in_a_200_answer_are_failures);
 /// Slack's Web API answers most errors with 200 and `"ok": false`: those are failures, retried
 /// when Slack's own trouble, given up when the request itself is wrong.
-#[test]
-fn slack_web_api_errors_in_a_200_answer_are_failures() {
+fn slack_web_api_errors_in_a_200_answer_are_failures(backend: &Backend) {
     let flaky = Receiver::answering(Reply::ok(SLACK_OK));
     flaky.then(Reply::ok(r#"{"ok":false,"error":"internal_error"}"#));
     let lost = Receiver::answering(Reply::ok(r#"{"ok":false,"error":"channel_not_found"}"#));
@@ -1854,7 +1856,7 @@ fn slack_web_api_errors_in_a_200_answer_are_failures() {
         sink("lost", "slack", &lost.url("/api/"), bot),
     ]
     .concat();
-    let s = Scenario::new(&[ESSAY], &sinks);
+    let s = Scenario::new(backend, &[ESSAY], &sinks);
     s.poll();
     s.feeds.show(&["newsletter"]);
     let out = s.poll();
@@ -1882,10 +1884,10 @@ fn slack_web_api_errors_in_a_200_answer_are_failures() {
     assert_eq!(s.sink_status("lost")[2..5], ["0", "0", "1"]);
 }
 
+each_backend!(edits_reach_a_receiver_in_revision_order);
 /// An edit still owed holds back the later ones, so a receiver gets revisions in order; the
 /// retried one keeps its key and its list of changes, and the later change is its own revision.
-#[test]
-fn edits_reach_a_receiver_in_revision_order() {
+fn edits_reach_a_receiver_in_revision_order(backend: &Backend) {
     let hook = Receiver::new();
     let sinks = sink(
         "hook",
@@ -1893,7 +1895,7 @@ fn edits_reach_a_receiver_in_revision_order() {
         &hook.url("/hook"),
         "events = [\"story.new\", \"story.updated\"]",
     );
-    let s = Scenario::new(&[ESSAY], &sinks);
+    let s = Scenario::new(backend, &[ESSAY], &sinks);
     s.poll();
     s.feeds.show(&["newsletter"]);
     s.poll();
@@ -1925,10 +1927,10 @@ fn edits_reach_a_receiver_in_revision_order() {
     assert_eq!(s.sink_status("hook")[2..5], ["0", "3", "0"]);
 }
 
+each_backend!(the_daemon_edits_a_message_when_the_episode_arrives);
 /// The daemon's worker sends edits too, waking for them as for first messages: the episode
 /// that arrives while it runs becomes one edit, soon after the cycle that stored it.
-#[test]
-fn the_daemon_edits_a_message_when_the_episode_arrives() {
+fn the_daemon_edits_a_message_when_the_episode_arrives(backend: &Backend) {
     let hook = Receiver::new();
     let discord = Receiver::answering(Reply::ok(DISCORD_MESSAGE));
     let port = {
@@ -1951,7 +1953,7 @@ fn the_daemon_edits_a_message_when_the_episode_arrives() {
         ),
     );
     let feeds = Feeds::start(&[ESSAY]);
-    let ws = Workspace::new();
+    let ws = backend.workspace();
     let config = ws.write_config("t.toml", &feeds.config(), &extra);
     let daemon = Daemon::start(&ws, &config, port);
     std::thread::sleep(Duration::from_millis(1_500));

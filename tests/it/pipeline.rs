@@ -1,9 +1,10 @@
 //! The whole pipeline through the real binary: local feeds in the shapes real publishers use
-//! -> `tributary poll` -> SQLite -> the merged Atom feed.
+//! -> `tributary poll` -> the store (SQLite and PostgreSQL) -> the merged Atom feed.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::common::backend::{Backend, each_backend};
 use crate::common::binary::{Workspace, assert_success, stderr, stdout};
 use crate::common::server::{Reply, TestServer};
 
@@ -68,10 +69,10 @@ fn entry_titled<'a>(feed: &'a feed_rs::model::Feed, title: &str) -> Vec<&'a feed
 const POST_LINK: &str = "https://www.longtail.example/p/small-models-long-tails";
 const AUDIO: &str = "https://audio.longtail.example/small-models-long-tails.mp3";
 
-#[test]
-fn mirrors_fold_into_one_story_and_the_rest_stay_apart() {
+each_backend!(mirrors_fold_into_one_story_and_the_rest_stay_apart);
+fn mirrors_fold_into_one_story_and_the_rest_stay_apart(backend: &Backend) {
     let server = mirror_server();
-    let ws = Workspace::new();
+    let ws = backend.workspace();
     let all: Vec<&str> = FIXTURES.iter().map(|(n, _, _)| *n).collect();
     let config = ws.write_config("t.toml", &feeds(&server, &all), "");
     let config = config.to_str().expect("utf-8 path");
@@ -184,12 +185,12 @@ fn mirrors_fold_into_one_story_and_the_rest_stay_apart() {
     );
 }
 
-#[test]
-fn stories_do_not_depend_on_arrival_order_and_ids_never_change() {
+each_backend!(stories_do_not_depend_on_arrival_order_and_ids_never_change);
+fn stories_do_not_depend_on_arrival_order_and_ids_never_change(backend: &Backend) {
     let server = mirror_server();
     let all: Vec<&str> = FIXTURES.iter().map(|(n, _, _)| *n).collect();
     let reference = {
-        let ws = Workspace::new();
+        let ws = backend.workspace();
         let config = ws.write_config("t.toml", &feeds(&server, &all), "");
         assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
         groupings(&ws.merged_feed())
@@ -213,7 +214,7 @@ fn stories_do_not_depend_on_arrival_order_and_ids_never_change() {
         ],
     ];
     for order in orders {
-        let ws = Workspace::new();
+        let ws = backend.workspace();
         let mut polled: Vec<&str> = Vec::new();
         let mut issued: Vec<(String, String)> = Vec::new();
         for step in *order {
@@ -243,10 +244,10 @@ fn stories_do_not_depend_on_arrival_order_and_ids_never_change() {
     }
 }
 
-#[test]
-fn repolling_asks_conditionally_and_stores_nothing_new() {
+each_backend!(repolling_asks_conditionally_and_stores_nothing_new);
+fn repolling_asks_conditionally_and_stores_nothing_new(backend: &Backend) {
     let server = mirror_server();
-    let ws = Workspace::new();
+    let ws = backend.workspace();
     let config = ws.write_config("t.toml", &feeds(&server, &["newsletter", "podcast"]), "");
     let config = config.to_str().expect("path");
     assert_success(&ws.run(&["--config", config, "poll"]));
@@ -292,15 +293,15 @@ fn rss(built: &str, items: &[(&str, &str)]) -> String {
     )
 }
 
-#[test]
-fn a_changed_feed_is_parsed_only_for_the_items_that_changed() {
+each_backend!(a_changed_feed_is_parsed_only_for_the_items_that_changed);
+fn a_changed_feed_is_parsed_only_for_the_items_that_changed(backend: &Backend) {
     let body = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let served = std::sync::Arc::clone(&body);
     let server = TestServer::start(move |_| {
         let body = served.lock().expect("body").clone();
         Reply::ok(body).header("Content-Type", "application/rss+xml")
     });
-    let ws = Workspace::new();
+    let ws = backend.workspace();
     let feed = vec![("changing", server.url("/feed.xml").to_string(), "origin")];
     let config = ws.write_config("t.toml", &feed, "");
     let config = config.to_str().expect("path");
@@ -353,8 +354,8 @@ fn a_changed_feed_is_parsed_only_for_the_items_that_changed() {
     }
 }
 
-#[test]
-fn broken_feeds_are_reported_and_never_stop_the_others() {
+each_backend!(broken_feeds_are_reported_and_never_stop_the_others);
+fn broken_feeds_are_reported_and_never_stop_the_others(backend: &Backend) {
     let good = fixture("/newsletter.xml");
     let mut truncated = fixture("/podcast.xml");
     truncated.truncate(truncated.len() / 2);
@@ -375,7 +376,7 @@ fn broken_feeds_are_reported_and_never_stop_the_others() {
     let dead_port = dead.local_addr().expect("addr").port();
     drop(dead);
 
-    let ws = Workspace::new();
+    let ws = backend.workspace();
     let mut list: Vec<(&str, String, &str)> = [
         "good",
         "limited",
@@ -447,6 +448,7 @@ fn broken_feeds_are_reported_and_never_stop_the_others() {
     assert!(asked.contains(&"/good".to_owned()), "{asked:?}");
 }
 
+// SQLite only: the embedded default config is what is under test, and it stores in SQLite.
 #[test]
 fn offline_default_config_still_exits_zero_with_a_summary() {
     // The embedded default points at the real feeds; make every request fail fast through a
@@ -537,8 +539,8 @@ fn essays_and_notes() -> TestServer {
     })
 }
 
-#[test]
-fn a_summary_weeks_after_its_work_joins_it_whichever_feed_is_polled_first() {
+each_backend!(a_summary_weeks_after_its_work_joins_it_whichever_feed_is_polled_first);
+fn a_summary_weeks_after_its_work_joins_it_whichever_feed_is_polled_first(backend: &Backend) {
     let server = essays_and_notes();
     let origin = ("harbour", server.url("/origin.xml").to_string(), "origin");
     let notes = ("notes", server.url("/notes.xml").to_string(), "mirror");
@@ -554,7 +556,7 @@ fn a_summary_weeks_after_its_work_joins_it_whichever_feed_is_polled_first() {
     .collect();
     let orders: &[&[&[usize]]] = &[&[&[0, 1]], &[&[1], &[0, 1]], &[&[0], &[0, 1]]];
     for order in orders {
-        let ws = Workspace::new();
+        let ws = backend.workspace();
         for step in *order {
             let polled: Vec<(&str, String, &str)> = step
                 .iter()

@@ -32,29 +32,19 @@ fn server() -> TestServer {
     })
 }
 
-/// A workspace whose config points `[storage] database` at `database` (a path is kept as
-/// `write_config` writes it), with `extra` tables (`[[notify]]` sinks).
+/// A workspace whose config points `[storage] database` at `database` (the SQLite file in the
+/// workspace when `None`), with `extra` tables (`[[notify]]` sinks).
 pub(crate) fn workspace(
     server: &TestServer,
     database: Option<&str>,
     extra: &str,
 ) -> (Workspace, String) {
-    let ws = Workspace::new();
+    let ws = database.map_or_else(Workspace::new, |url| Workspace::storing_in(url.to_owned()));
     let feeds: Vec<(&str, String, &str)> = FIXTURES
         .iter()
         .map(|(name, path, role)| (*name, server.url(path).to_string(), *role))
         .collect();
     let config = ws.write_config("t.toml", &feeds, extra);
-    if let Some(url) = database {
-        let text = std::fs::read_to_string(&config).expect("config");
-        let sqlite = format!("database = \"{}\"", ws.path("tributary.db").display());
-        assert!(text.contains(&sqlite), "{text}");
-        std::fs::write(
-            &config,
-            text.replace(&sqlite, &format!("database = \"{url}\"")),
-        )
-        .expect("rewrite config");
-    }
     let config = config.to_str().expect("utf-8 path").to_owned();
     (ws, config)
 }

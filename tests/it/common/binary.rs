@@ -7,16 +7,42 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use tributary::store::StorageTarget;
+
 /// A temporary state directory with a config file, and the binary to run against it.
 pub struct Workspace {
     pub dir: tempfile::TempDir,
+    /// `[storage] database` of the configs written here: a PostgreSQL URL, or `None` for the
+    /// SQLite file `tributary.db` in the workspace.
+    database: Option<String>,
 }
 
 impl Workspace {
     pub fn new() -> Workspace {
         Workspace {
             dir: tempfile::tempdir().expect("temporary directory"),
+            database: None,
         }
+    }
+
+    /// A workspace whose configs store into the PostgreSQL database at `url`.
+    pub fn storing_in(url: String) -> Workspace {
+        Workspace {
+            database: Some(url),
+            ..Workspace::new()
+        }
+    }
+
+    /// `[storage] database` as the configs written here set it.
+    pub fn database(&self) -> String {
+        self.database
+            .clone()
+            .unwrap_or_else(|| self.path("tributary.db").display().to_string())
+    }
+
+    /// The store the binary writes to here, for a test to read it as the binary does.
+    pub fn target(&self) -> StorageTarget {
+        StorageTarget::parse(&self.database(), self.dir.path()).expect("a valid database")
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -36,7 +62,7 @@ impl Workspace {
         };
         let mut text = format!(
             "[storage]\ndatabase = \"{}\"\n\n[output]\natom_path = \"{}\"\ntitle = \"Test merged feed\"\n\n[fetch]\ntimeout = \"3s\"\nmax_body = \"1MiB\"\n\n{transcripts}{extra}\n",
-            self.path("tributary.db").display(),
+            self.database(),
             self.path("merged.atom").display(),
         );
         for (name, url, role) in feeds {

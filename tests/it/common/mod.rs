@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub mod backend;
 pub mod binary;
 pub mod bodies;
 pub mod daemon;
