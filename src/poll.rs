@@ -449,6 +449,8 @@ async fn poll_selected(
 
     let mut ready = Vec::new();
     let mut held_mirrors = Vec::new();
+    // On a shared store, whether the other instances' origins are done too (see below).
+    let mut fleet_origins_done = false;
     let mut oldest: Option<Instant> = None;
     loop {
         while polls.len() < CONCURRENT_FETCHES {
@@ -490,7 +492,14 @@ async fn poll_selected(
                 }
             }
         }
-        if origins_pending == 0 {
+        // On a shared store, the other instances' origins are waited for too, once: this
+        // instance's own origins are written first (the others wait for them in turn).
+        let wait_for_fleet = origins_pending == 0
+            && !fleet_origins_done
+            && !held_mirrors.is_empty()
+            && store.is_shared()
+            && config.feeds.iter().any(|feed| feed.role == Role::Origin);
+        if origins_pending == 0 && !wait_for_fleet {
             ready.append(&mut held_mirrors);
         }
         if !ready.is_empty() {
@@ -506,6 +515,7 @@ async fn poll_selected(
             })
             .sum();
         let write_now = finished
+            || wait_for_fleet
             || oldest.is_some_and(|oldest| oldest.elapsed() >= COALESCE_WRITES)
             || ready.len() >= MAX_WRITE_BATCH
             || pending_items >= MAX_WRITE_ITEMS;
@@ -539,13 +549,61 @@ async fn poll_selected(
             }
             oldest = None;
         }
-        if finished {
+        if wait_for_fleet {
+            wait_for_fleet_origins(store, clock, cycle_started, config.lease).await?;
+            fleet_origins_done = true;
+            ready.append(&mut held_mirrors);
+            oldest.get_or_insert_with(Instant::now);
+        }
+        if finished && ready.is_empty() {
             break;
         }
     }
 
     report.failures.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(report)
+}
+
+/// How often a cycle holding its mirrors back asks whether the other instances' origins are
+/// done.
+const FLEET_ORIGINS_POLL: Duration = Duration::from_millis(250);
+
+/// Waits until no other instance is polling an origin feed of this round
+/// ([`Store::origins_in_flight`]), for at most `lease`: by then a dead instance's leases have
+/// ended, and an origin nobody polls (one only another instance's config lists) must not hold
+/// this instance's mirrors for longer. Within one instance mirrors already wait for its own
+/// origins; across instances this keeps a mirror from being stored before its work, which is
+/// correct either way (the work folds the mirror in when it comes) but costs a read of the
+/// window around each such mirror.
+async fn wait_for_fleet_origins(
+    store: &Store,
+    clock: &dyn Clock,
+    cycle_started: DateTime<Utc>,
+    lease: Duration,
+) -> Result<(), StoreError> {
+    let deadline = Instant::now() + lease;
+    let mut told = false;
+    loop {
+        let in_flight = store.origins_in_flight(cycle_started, clock.now())?;
+        if in_flight == 0 {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!(
+                origins = in_flight,
+                "mirrors no longer wait for origin feeds other instances hold or nobody polls"
+            );
+            return Ok(());
+        }
+        if !told {
+            tracing::info!(
+                origins = in_flight,
+                "mirrors wait for the origin feeds other instances are polling"
+            );
+            told = true;
+        }
+        tokio::time::sleep(FLEET_ORIGINS_POLL).await;
+    }
 }
 
 /// Whether a feed is asked this cycle: `Ok` to poll, `Err(Some)` to report it skipped,

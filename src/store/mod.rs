@@ -609,6 +609,38 @@ impl Store {
         Ok(due.as_deref().and_then(parse_timestamp))
     }
 
+    /// How many origin feeds other instances are still polling in this round: held by
+    /// another instance's live lease, or due since `cycle_started` and not claimed yet. A
+    /// cycle holds its mirrors back until this is zero, so that a mirror meets its work
+    /// already stored whichever instance polls the work, as within one instance (the fold of
+    /// a mirror stored before its work costs a window read per item). Always 0 on SQLite.
+    pub fn origins_in_flight(
+        &self,
+        cycle_started: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        const IN_FLIGHT: &str = "SELECT count(*) FROM sources
+             WHERE role = 'origin' AND gone = 0
+               AND ((lease_owner <> ?1 AND lease_until > ?2)
+                    OR ((lease_owner IS NULL OR lease_until <= ?2)
+                        AND (next_due_at IS NULL OR next_due_at <= ?3)))";
+        match &self.conn {
+            Conn::Sqlite(_) => Ok(0),
+            Conn::Postgres(pg) => on_postgres(|| {
+                let rows = pg.borrow_mut().query(
+                    IN_FLIGHT,
+                    &[&self.instance, &timestamp(now), &timestamp(cycle_started)],
+                )?;
+                let count: i64 = rows
+                    .first()
+                    .map(|row| row.try_get(0))
+                    .transpose()?
+                    .unwrap_or(0);
+                Ok(u64::try_from(count).unwrap_or(0))
+            }),
+        }
+    }
+
     /// Gives up the leases this instance still holds (none on SQLite): at the end of a poll
     /// cycle, for feeds it claimed and did not record, so that no feed waits for a lease to
     /// end because a poll task or a write failed, or the cycle was cut short.

@@ -657,3 +657,78 @@ fn a_feed_another_instance_holds_is_due_when_its_lease_ends() {
     other.release_leases().expect("release");
     assert_eq!(first.next_poll_due(now).expect("due"), Some(overdue));
 }
+
+/// A cycle holds its mirrors back while another instance still polls an origin feed of the
+/// round (`poll::wait_for_fleet_origins`): an origin is in flight while another instance's
+/// lease holds it, or while it is due since the cycle started and nobody claimed it; never
+/// for its own holder, a mirror, a feed polled since, or on SQLite.
+#[test]
+fn origins_other_instances_poll_are_in_flight_until_recorded() {
+    let Some(cluster) = Cluster::start("origins_other_instances_poll_are_in_flight") else {
+        return;
+    };
+    let url = cluster.database("fleet");
+    let mut first = open(&url);
+    let mut other = open(&url);
+    let config = Config::parse(
+        "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n\
+         [[feeds]]\nname = \"b\"\nurl = \"https://b.example/feed\"\n\
+         [[feeds]]\nname = \"m\"\nurl = \"https://m.example/feed\"\nrole = \"mirror\"\n",
+        "test",
+    )
+    .expect("config");
+    first.sync_sources(&config.feeds).expect("sync");
+    let now = noon();
+    let started = now - chrono::Duration::seconds(10);
+    // Never polled: both origins are due, the mirror never counts.
+    assert_eq!(first.origins_in_flight(started, now).expect("count"), 2);
+
+    // The other instance claims both; to it nothing is in flight elsewhere, to this one both.
+    let claimed = other
+        .claim_feeds(candidates(&other), &claim(true, now))
+        .expect("claim");
+    assert_eq!(names(&claimed), ["a", "b", "m"]);
+    assert_eq!(other.origins_in_flight(started, now).expect("count"), 0);
+    assert_eq!(first.origins_in_flight(started, now).expect("count"), 2);
+
+    // It records `a`, due again later: one left in flight.
+    let ids: BTreeMap<String, i64> = claimed
+        .iter()
+        .map(|(name, s)| (name.clone(), s.id))
+        .collect();
+    let owner = other.instance().to_owned();
+    let tx = other.begin_write().expect("begin");
+    let state = PollState {
+        next_due_at: Some(now + chrono::Duration::minutes(30)),
+        ..PollState::default()
+    };
+    assert!(
+        tx.save_claimed_poll_state(ids["a"], &state, &owner)
+            .expect("save")
+    );
+    tx.commit().expect("commit");
+    assert_eq!(first.origins_in_flight(started, now).expect("count"), 1);
+
+    // The other instance dies holding `b`: in flight until the lease ends, then `b` is due
+    // and unclaimed, so still in flight (someone must poll it) until it is polled.
+    let lease_end = now + chrono::Duration::from_std(LEASE).expect("lease");
+    assert_eq!(
+        first
+            .origins_in_flight(started, lease_end - chrono::Duration::seconds(1))
+            .expect("count"),
+        1
+    );
+    let tx = first.begin_write().expect("begin");
+    tx.save_poll_state(ids["b"], &state).expect("save");
+    tx.commit().expect("commit");
+    assert_eq!(
+        first.origins_in_flight(started, lease_end).expect("count"),
+        0
+    );
+
+    // SQLite has one instance: nothing is ever in flight elsewhere.
+    let ws = Workspace::new();
+    let mut sqlite = Store::open(ws.path("t.db")).expect("open SQLite");
+    sqlite.sync_sources(&config.feeds).expect("sync");
+    assert_eq!(sqlite.origins_in_flight(started, now).expect("count"), 0);
+}
