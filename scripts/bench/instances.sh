@@ -12,14 +12,17 @@
 #   - steady: after `harness mutate --fraction 0.1` (once, so both K see the same mix), K polls.
 # Each line: the stage's wall time (first start to last exit), the K processes' CPU, the
 # PostgreSQL server's CPU (the postmaster and the backends it reaped), the whole machine's CPU
-# meanwhile less those two (nginx and anything else running), the largest peak RSS, and what the processes report of the ingest lock (the serialised step):
-# the time they held it and waited for it, summed. Everything lives under a mktemp directory,
-# deleted on exit unless --keep.
+# meanwhile less those two (nginx and anything else running), the largest peak RSS, and what
+# the processes report of the ingest lock (the serialised step): the time they held it and
+# waited for it, summed. Everything lives under a mktemp directory, deleted on exit unless
+# --keep.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 # shellcheck source=harness_path.sh
 . "$root/scripts/bench/harness_path.sh"
+# shellcheck source=nginx.sh
+. "$root/scripts/bench/nginx.sh"
 # shellcheck source=../pg_cluster.sh
 . "$root/scripts/pg_cluster.sh"
 feeds=1000
@@ -32,7 +35,7 @@ while [[ $# -gt 0 ]]; do
         --binary) tributary="$2"; shift 2 ;;
         --harness) harness="$2"; shift 2 ;;
         --keep) keep=1; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -68,30 +71,8 @@ trap 'exit 130' INT TERM
 
 log "a PostgreSQL cluster ($PG_BIN)"
 pg_cluster_start "$work/pg"
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    types { application/rss+xml rss; application/atom+xml atom; }
-    default_type application/octet-stream;
-    access_log off;
-    sendfile on;
-    keepalive_requests 1000000;
-    etag on;
-    client_body_temp_path $work/nginx/body;
-    proxy_temp_path $work/nginx/proxy;
-    fastcgi_temp_path $work/nginx/fastcgi;
-    uwsgi_temp_path $work/nginx/uwsgi;
-    scgi_temp_path $work/nginx/scgi;
-    server { listen 127.0.0.1:$port; root $work/www; }
-}
-EOF
-"$nginx_bin" -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-nginx_pid=$!
+start_nginx "$work/nginx" "$work/www"
+port="$nginx_port"
 log "generating $feeds feeds"
 "$work/bin/harness" generate --dir "$work/www" --feeds "$feeds" --base "http://127.0.0.1:$port" >&2
 for k in 1 2; do

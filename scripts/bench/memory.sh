@@ -23,6 +23,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 # shellcheck source=harness_path.sh
 . "$root/scripts/bench/harness_path.sh"
+# shellcheck source=nginx.sh
+. "$root/scripts/bench/nginx.sh"
 feeds=1000
 rounds=2
 baseline=""
@@ -79,30 +81,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    types { application/rss+xml rss; application/atom+xml atom; }
-    default_type application/octet-stream;
-    access_log off;
-    sendfile on;
-    keepalive_requests 1000000;
-    etag on;
-    client_body_temp_path $work/nginx/body;
-    proxy_temp_path $work/nginx/proxy;
-    fastcgi_temp_path $work/nginx/fastcgi;
-    uwsgi_temp_path $work/nginx/uwsgi;
-    scgi_temp_path $work/nginx/scgi;
-    server { listen 127.0.0.1:$port; root $work/www; }
-}
-EOF
-"$nginx_bin" -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-nginx_pid=$!
+start_nginx "$work/nginx" "$work/www"
+port="$nginx_port"
 log "generating $feeds feeds"
 "$work/bin/harness" generate --dir "$work/www" --feeds "$feeds" --base "http://127.0.0.1:$port" >&2
 for build in this base; do
