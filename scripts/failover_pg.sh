@@ -18,8 +18,10 @@ bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 kills_wanted="${2:-30}"
 helper="$root/scripts/kill9_notify.py"
 [ -x "$bin" ] || { echo "failover_pg: no executable at $bin (cargo build first)"; exit 1; }
-# shellcheck source=../pg_cluster.sh
+# shellcheck source=pg_cluster.sh
 . "$root/scripts/pg_cluster.sh"
+# shellcheck source=kill9_common.sh
+. "$root/scripts/kill9_common.sh"
 python3 -c "import psycopg2" 2>/dev/null \
     || { echo "failover_pg: python3 needs psycopg2 (pip install psycopg2-binary)"; exit 1; }
 
@@ -51,29 +53,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for_file() {
-    for _ in $(seq 1 100); do [ -s "$1" ] && return 0; sleep 0.1; done
-    echo "failover_pg: $1 never appeared"; exit 1
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# 0.00 to $1.99 seconds.
-random_sleep() { sleep "$((RANDOM % ($1 + 1))).$((RANDOM % 10))$((RANDOM % 10))"; }
-
 echo "== a throwaway PostgreSQL cluster"
 pg_cluster_start "$work/pg" -c fsync=off
 database="$(pg_cluster_url)"
 
-mkdir -p "$work/feeds"
-python3 "$helper" init "$work/feeds"
-python3 "$helper" feeds "$work/feeds" "$work/feeds.port" "$work/fetches.log" &
-pids+=($!)
-python3 "$helper" recorder "$work/received.jsonl" "$work/recorder.port" &
-pids+=($!)
-wait_for_file "$work/feeds.port"
-wait_for_file "$work/recorder.port"
-touch "$work/received.jsonl" "$work/kills"
-feeds="http://127.0.0.1:$(cat "$work/feeds.port")"
-hook="http://127.0.0.1:$(cat "$work/recorder.port")/hook"
+start_feeds_and_recorder "$work/fetches.log"
 
 # The two instances' configs differ only in where they listen.
 for name in a b; do
@@ -92,28 +76,7 @@ listen = "127.0.0.1:$(free_port)"
 timeout = "${fetch_timeout}s"
 allow_private_networks = true
 
-[schedule]
-default = "* * * * * *"
-
-[[feeds]]
-name = "alpha"
-url = "$feeds/alpha.xml"
-
-[[feeds]]
-name = "beta"
-url = "$feeds/beta.xml"
-
-[[feeds]]
-name = "gamma"
-url = "$feeds/gamma.xml"
-role = "mirror"
-
-[[notify]]
-name = "hook"
-kind = "webhook"
-url = "$hook"
-secret = "failover"
-events = ["story.new", "story.updated"]
+$(feed_and_sink_tables)
 TOML
 done
 

@@ -14,6 +14,8 @@ bin="${1:-$root/target/debug/tributary}"
 bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 iterations="${2:-50}"
 helper="$root/scripts/kill9_notify.py"
+# shellcheck source=kill9_common.sh
+. "$root/scripts/kill9_common.sh"
 [ -x "$bin" ] || { echo "kill9_notify: no executable at $bin (cargo build first)"; exit 1; }
 
 work="$(mktemp -d)"
@@ -35,25 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for_file() {
-    for _ in $(seq 1 100); do [ -s "$1" ] && return 0; sleep 0.1; done
-    echo "kill9_notify: $1 never appeared"; exit 1
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# 0.00 to $1.99 seconds.
-random_sleep() { sleep "$((RANDOM % ($1 + 1))).$((RANDOM % 10))$((RANDOM % 10))"; }
-
-mkdir -p "$work/feeds"
-python3 "$helper" init "$work/feeds"
-python3 "$helper" feeds "$work/feeds" "$work/feeds.port" &
-pids+=($!)
-python3 "$helper" recorder "$work/received.jsonl" "$work/recorder.port" &
-pids+=($!)
-wait_for_file "$work/feeds.port"
-wait_for_file "$work/recorder.port"
-touch "$work/received.jsonl" "$work/kills"
-feeds="http://127.0.0.1:$(cat "$work/feeds.port")"
-hook="http://127.0.0.1:$(cat "$work/recorder.port")/hook"
+start_feeds_and_recorder
 listen="127.0.0.1:$(free_port)"
 
 config="$work/config.toml"
@@ -71,28 +55,7 @@ listen = "$listen"
 timeout = "5s"
 allow_private_networks = true
 
-[schedule]
-default = "* * * * * *"
-
-[[feeds]]
-name = "alpha"
-url = "$feeds/alpha.xml"
-
-[[feeds]]
-name = "beta"
-url = "$feeds/beta.xml"
-
-[[feeds]]
-name = "gamma"
-url = "$feeds/gamma.xml"
-role = "mirror"
-
-[[notify]]
-name = "hook"
-kind = "webhook"
-url = "$hook"
-secret = "kill9"
-events = ["story.new", "story.updated"]
+$(feed_and_sink_tables)
 TOML
 
 export RUST_LOG=info
