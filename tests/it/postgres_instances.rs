@@ -15,20 +15,12 @@ use tributary::config::Config;
 use tributary::ingest::{self, IngestContext};
 use tributary::model::{Item, ItemKind, Podcast};
 use tributary::normalize::ParsedItem;
-use tributary::store::postgres::PgTarget;
-use tributary::store::{FeedClaim, PollState, SourceRecord, StorageTarget, Store};
+use tributary::store::{FeedClaim, PollState, SourceRecord, Store};
 
 use crate::common::binary::Workspace;
 use crate::common::daemon::{Daemon, free_port};
-use crate::common::postgres::Cluster;
+use crate::common::postgres::{Cluster, open_store};
 use crate::common::server::{Reply, TestServer};
-
-fn open(url: &str) -> Store {
-    Store::open(StorageTarget::Postgres(
-        PgTarget::parse(url).expect("valid URL"),
-    ))
-    .expect("open PostgreSQL store")
-}
 
 fn noon() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 4, 10, 12, 0, 0)
@@ -83,8 +75,8 @@ fn two_stores_claim_due_feeds_once_and_take_over_ended_leases() {
         return;
     };
     let url = cluster.database("claims");
-    let mut first = open(&url);
-    let second = open(&url);
+    let mut first = open_store(&url);
+    let second = open_store(&url);
     assert_ne!(first.instance(), second.instance());
     let toml: String = (0..40)
         .map(|n| format!("[[feeds]]\nname = \"f{n}\"\nurl = \"https://f{n}.example/feed\"\n"))
@@ -287,7 +279,7 @@ fn a_claim_skips_feeds_another_claim_is_locking() {
         return;
     };
     let url = cluster.database("skip");
-    let mut store = open(&url);
+    let mut store = open_store(&url);
     let config = Config::parse(
         "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n\
          [[feeds]]\nname = \"b\"\nurl = \"https://b.example/feed\"\n",
@@ -603,8 +595,8 @@ fn a_feed_another_instance_holds_is_due_when_its_lease_ends() {
         return;
     };
     let url = cluster.database("next");
-    let mut first = open(&url);
-    let other = open(&url);
+    let mut first = open_store(&url);
+    let other = open_store(&url);
     let config = Config::parse(
         "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n\
          [[feeds]]\nname = \"b\"\nurl = \"https://b.example/feed\"\n",
@@ -668,8 +660,8 @@ fn origins_other_instances_poll_are_in_flight_until_recorded() {
         return;
     };
     let url = cluster.database("fleet");
-    let mut first = open(&url);
-    let mut other = open(&url);
+    let mut first = open_store(&url);
+    let mut other = open_store(&url);
     let config = Config::parse(
         "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n\
          [[feeds]]\nname = \"b\"\nurl = \"https://b.example/feed\"\n\

@@ -17,7 +17,7 @@ use tributary::store::{
     StoreError, StoryChange, TranscriptCache,
 };
 
-use crate::common::postgres::Cluster;
+use crate::common::postgres::{Cluster, open_store};
 
 fn known_version() -> i64 {
     i64::try_from(MIGRATIONS.len()).expect("a few migrations")
@@ -1413,10 +1413,7 @@ fn story_reads_as_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("t.db");
     let mut sqlite = Store::open(db.clone()).expect("open SQLite store");
-    let mut pg = Store::open(StorageTarget::Postgres(
-        PgTarget::parse(&url).expect("valid URL"),
-    ))
-    .expect("open PostgreSQL store");
+    let mut pg = open_store(&url);
     stories_script(&mut sqlite);
     stories_script(&mut pg);
     // A correction's row and delivery outcomes, by hand on both (the outbox's writers are not
@@ -1638,10 +1635,7 @@ fn websub_acknowledgements_as_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("t.db");
     let sqlite = Store::open(db.clone()).expect("open SQLite store");
-    let pg = Store::open(StorageTarget::Postgres(
-        PgTarget::parse(&url).expect("valid URL"),
-    ))
-    .expect("open PostgreSQL store");
+    let pg = open_store(&url);
 
     let read = websub_script(&sqlite);
     assert_eq!(websub_script(&pg), read);
@@ -1826,10 +1820,7 @@ fn outbox_calls_as_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("t.db");
     let mut sqlite = Store::open(db.clone()).expect("open SQLite store");
-    let mut pg = Store::open(StorageTarget::Postgres(
-        PgTarget::parse(&url).expect("valid URL"),
-    ))
-    .expect("open PostgreSQL store");
+    let mut pg = open_store(&url);
     stories_script(&mut sqlite);
     stories_script(&mut pg);
 
@@ -1967,10 +1958,7 @@ fn two_instances_claim_disjoint_deliveries_and_take_over_expired_claims() {
         }
     );
     // To a third instance, every row is due when a claim on it ends, not now.
-    let three = Store::open(StorageTarget::Postgres(
-        PgTarget::parse(&url).expect("valid URL"),
-    ))
-    .expect("open three");
+    let three = open_store(&url);
     let next = three.next_delivery_due().expect("next due").expect("a row");
     assert!(next > at(7, 30), "{next}");
     assert!(

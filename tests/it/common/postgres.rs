@@ -199,3 +199,11 @@ fn run(command: &mut Command) {
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("temporary paths are UTF-8")
 }
+
+/// A `Store` on the PostgreSQL database at `url` (as `[storage] database` would name it).
+pub fn open_store(url: &str) -> tributary::store::Store {
+    tributary::store::Store::open(tributary::store::StorageTarget::Postgres(
+        tributary::store::postgres::PgTarget::parse(url).expect("valid URL"),
+    ))
+    .expect("open PostgreSQL store")
+}
