@@ -724,3 +724,81 @@ fn origins_other_instances_poll_are_in_flight_until_recorded() {
     sqlite.sync_sources(&config.feeds).expect("sync");
     assert_eq!(sqlite.origins_in_flight(started, now).expect("count"), 0);
 }
+
+/// Through the real binary: while another instance holds an origin feed of the round, a poll
+/// holds its mirrors back (`poll::wait_for_fleet_origins`), and no longer than its lease; once
+/// nothing is held elsewhere, a poll does not wait at all.
+#[test]
+fn a_polls_mirrors_wait_for_an_origin_another_instance_holds() {
+    let Some(cluster) = Cluster::start("a_polls_mirrors_wait_for_an_origin") else {
+        return;
+    };
+    let url = cluster.database("wait");
+    let epoch = tributary::clock::SystemClock.now() - chrono::Duration::days(1);
+    let server = TestServer::routes([
+        ("/origin.xml", Reply::ok(rss(0, 2, epoch))),
+        ("/mirror.xml", Reply::ok(rss(1, 2, epoch))),
+    ]);
+    let ws = Workspace::storing_in(url.clone());
+    let feeds = [
+        ("origin", server.url("/origin.xml").to_string(), "origin"),
+        ("mirror", server.url("/mirror.xml").to_string(), "mirror"),
+    ];
+    let config = ws.write_config("t.toml", &feeds, "");
+    // The tests' fetch timeout is 3 s; a lease of 4 s bounds the wait.
+    let text = std::fs::read_to_string(&config).expect("config");
+    let database = format!("database = \"{url}\"");
+    assert!(text.contains(&database), "{text}");
+    std::fs::write(
+        &config,
+        text.replace(&database, &format!("{database}\nlease = \"4s\"")),
+    )
+    .expect("rewrite config");
+    let config = config.to_str().expect("utf-8 path");
+
+    let mut other = open_store(&url);
+    let parsed = Config::parse(&std::fs::read_to_string(config).expect("config"), "t.toml")
+        .expect("valid config");
+    other.sync_sources(&parsed.feeds).expect("sync");
+    let origin: Vec<_> = candidates(&other)
+        .into_iter()
+        .filter(|(name, _)| name == "origin")
+        .collect();
+    let held = other
+        .claim_feeds(origin, &claim(false, tributary::clock::SystemClock.now()))
+        .expect("claim");
+    assert_eq!(names(&held), ["origin"]);
+
+    let started = Instant::now();
+    let output = ws.run(&["--config", config, "poll"]);
+    let waited = started.elapsed();
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{log}");
+    assert!(
+        log.contains("mirrors wait for the origin feeds other instances are polling"),
+        "{log}"
+    );
+    assert!(
+        log.contains("mirrors no longer wait for origin feeds other instances hold"),
+        "{log}"
+    );
+    assert!(waited >= Duration::from_secs(4), "{waited:?}");
+    // The mirror was stored after the wait; the held origin was left to its holder.
+    let stored = |name: &str| {
+        candidates(&other)
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s.state.last_success_at.is_some())
+            .expect("a source")
+    };
+    assert!(stored("mirror"));
+    assert!(!stored("origin"));
+
+    // Nothing held elsewhere: the next poll takes the origin itself and does not wait.
+    other.release_leases().expect("release");
+    let output = ws.run(&["--config", config, "poll"]);
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{log}");
+    assert!(!log.contains("mirrors wait"), "{log}");
+    assert!(stored("origin"));
+}
