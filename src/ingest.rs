@@ -443,6 +443,19 @@ fn ingest_item(
             let words = dedupe::content_words(&item.title, item.body());
             decision = dedupe::decide_by_words(&probe, &words, &recent, thresholds);
         }
+    } else if source.role == Role::Mirror && joins_mirrors_alone(&decision, &candidates) {
+        // The mirrors' story may be a work the writers carry, which this mirror's words
+        // name though the others' did not (see `dedupe::lead_to_the_work`).
+        let half = thresholds.content_window / 2;
+        let mut recent = tx.recent_candidates(
+            probe.published,
+            thresholds.mirror_window,
+            matching.decorations,
+        )?;
+        recent.extend(tx.recent_candidates(probe.published - half, half, matching.decorations)?);
+        let words = dedupe::content_words(&item.title, item.body());
+        decision =
+            dedupe::lead_to_the_work(&probe, &words, decision, &candidates, &recent, thresholds);
     }
     let (story_id, reason, score, member_role) = match decision {
         Decision::Join {
@@ -536,6 +549,17 @@ fn ingest_item(
     Ok(())
 }
 
+/// Whether `decision` joins a story no origin item is in.
+fn joins_mirrors_alone(decision: &Decision, candidates: &[Candidate]) -> bool {
+    let Decision::Join { story_id, .. } = decision else {
+        return false;
+    };
+    candidates
+        .iter()
+        .find(|c| c.story_id == *story_id)
+        .is_some_and(|c| !c.story.has_origin)
+}
+
 /// Summaries that sum up a writer's item weeks after it (see [`dedupe::summary_in_time`]) but
 /// were stored before it (its feed was polled later) started stories of their own, and
 /// [`fold_earlier_mirrors`] asks again only the mirrors of the days around the item: each one
@@ -561,16 +585,24 @@ fn fold_later_summaries(
             && !c.story.pinned
             && c.story_id != first_story
             && c.published - published > thresholds.title_window
-            && dedupe::may_summarise(c, words)
     });
-    for mirror in alone {
-        let before = tx.recent_candidates(mirror.published - half, half, matching.decorations)?;
-        let Some((work, score)) = dedupe::summarised_by(mirror, &before, thresholds) else {
-            continue;
-        };
-        let verdict = (MatchReason::Words, score, MemberRole::Summary);
-        if let Some(into) = fold_mirror(tx, mirror, work, story_id, verdict, matching, summary)? {
-            story_id = into;
+    for founder in alone {
+        for mirror in mirrors_of(tx, founder, matching)? {
+            if !dedupe::may_summarise(&mirror, words) {
+                continue;
+            }
+            let before =
+                tx.recent_candidates(mirror.published - half, half, matching.decorations)?;
+            let Some((work, score)) = dedupe::summarised_by(&mirror, &before, thresholds) else {
+                continue;
+            };
+            let verdict = (MatchReason::Words, score, MemberRole::Summary);
+            if let Some(into) =
+                fold_mirror(tx, &mirror, work, story_id, verdict, matching, summary)?
+            {
+                story_id = into;
+                break;
+            }
         }
     }
     Ok(())
@@ -651,32 +683,56 @@ fn fold_earlier_mirrors(
             && c.story_id != first_story
     });
     let mut members = tx.story_candidates(story_id, matching.decorations)?;
-    for mirror in alone {
-        // Asked first of this story's members alone: a verdict naming this story needs one of
-        // them to match, and most founding mirrors nearby are about other works, for which
-        // reading the whole window around them would be wasted.
-        let about_us = dedupe::reconsider(mirror, &members, matching.decorations, thresholds)
-            .is_some_and(|(work, ..)| work == story_id);
-        if !about_us {
-            continue;
-        }
-        let around = tx.recent_candidates(
-            mirror.published,
-            thresholds.title_window,
-            matching.decorations,
-        )?;
-        let Some((work, reason, score, role)) =
-            dedupe::reconsider(mirror, &around, matching.decorations, thresholds)
-        else {
-            continue;
-        };
-        let verdict = (reason, score, role);
-        if let Some(into) = fold_mirror(tx, mirror, work, story_id, verdict, matching, summary)? {
-            story_id = into;
-            members = tx.story_candidates(story_id, matching.decorations)?;
+    for founder in alone {
+        for mirror in &mirrors_of(tx, founder, matching)? {
+            // Asked first of this story's members alone: a verdict naming this story needs one
+            // of them to match, and most founding mirrors nearby are about other works, for
+            // which reading the whole window around them would be wasted.
+            let about_us = dedupe::reconsider(mirror, &members, matching.decorations, thresholds)
+                .is_some_and(|(work, ..)| work == story_id);
+            if !about_us {
+                continue;
+            }
+            let around = tx.recent_candidates(
+                mirror.published,
+                thresholds.title_window,
+                matching.decorations,
+            )?;
+            let Some((work, reason, score, role)) =
+                dedupe::reconsider(mirror, &around, matching.decorations, thresholds)
+            else {
+                continue;
+            };
+            let verdict = (reason, score, role);
+            if let Some(into) = fold_mirror(tx, mirror, work, story_id, verdict, matching, summary)?
+            {
+                story_id = into;
+                members = tx.story_candidates(story_id, matching.decorations)?;
+                break;
+            }
         }
     }
     Ok(())
+}
+
+/// The mirrors of the story `founder` started, founder first: any one of them may be the one
+/// whose words name the work (the others joined it by a title of their own), and which one
+/// founded the story is only the order the feeds were read in.
+fn mirrors_of(
+    tx: &WriteTx<'_>,
+    founder: &Candidate,
+    matching: &Matching<'_>,
+) -> Result<Vec<Candidate>, StoreError> {
+    let mut mirrors = vec![founder.clone()];
+    if founder.story.sources.len() > 1 {
+        let others = tx.story_candidates(founder.story_id, matching.decorations)?;
+        mirrors.extend(
+            others
+                .into_iter()
+                .filter(|c| c.item_id != founder.item_id && c.role == Role::Mirror),
+        );
+    }
+    Ok(mirrors)
 }
 
 /// Folds the story a mirror started on its own into `story_id` when its new verdict names

@@ -1086,6 +1086,82 @@ pub fn decide_by_words(
     }
 }
 
+/// A mirror that joins a story of mirrors alone (a directory's title matched another
+/// directory's) may read like one of the writers' works (`recent`, the items of the weeks
+/// around it) by its own words: then it joins that work and brings the mirrors' story along,
+/// which is where both end when the mirrors come in the other order (the later one then meets
+/// this one already in the work's story). Any other verdict is kept as it is, and so is this
+/// one when a story is pinned by a person or the two would hold two items of one feed.
+pub fn lead_to_the_work(
+    probe: &Probe,
+    words: &HashSet<String>,
+    decision: Decision,
+    candidates: &[Candidate],
+    recent: &[Candidate],
+    thresholds: &Thresholds,
+) -> Decision {
+    let Decision::Join {
+        story_id, ref also, ..
+    } = decision
+    else {
+        return decision;
+    };
+    if probe.role != Role::Mirror {
+        return decision;
+    }
+    let group: Vec<i64> = std::iter::once(story_id)
+        .chain(also.iter().copied())
+        .collect();
+    let mut feeds: HashSet<&str> = HashSet::from([probe.source.as_str()]);
+    for story in &group {
+        let Some(facts) = candidates
+            .iter()
+            .find(|c| c.story_id == *story)
+            .map(|c| &c.story)
+        else {
+            return decision;
+        };
+        if facts.has_origin || facts.pinned {
+            return decision;
+        }
+        feeds.extend(facts.sources.iter().map(String::as_str));
+    }
+    let works: Vec<Candidate> = recent
+        .iter()
+        .filter(|c| c.story.has_origin && !group.contains(&c.story_id))
+        .cloned()
+        .collect();
+    let Some((work, score)) = summarised_work(
+        &probe.source,
+        None,
+        probe.published,
+        words,
+        &works,
+        thresholds,
+    ) else {
+        return decision;
+    };
+    let Some(facts) = works.iter().find(|c| c.story_id == work).map(|c| &c.story) else {
+        return decision;
+    };
+    if facts.pinned || facts.sources.iter().any(|s| feeds.contains(s.as_str())) {
+        return decision;
+    }
+    let survivor = group.iter().copied().chain([work]).min().unwrap_or(work);
+    Decision::Join {
+        story_id: survivor,
+        reason: MatchReason::Words,
+        score,
+        member_role: MemberRole::Summary,
+        also: group
+            .into_iter()
+            .chain([work])
+            .filter(|story| *story != survivor)
+            .collect(),
+        relabel: Vec::new(),
+    }
+}
+
 /// The same question asked again for a stored mirror once a new origin item arrived: the
 /// story (among `candidates`, the items published within days of the mirror) whose work the
 /// mirror's own text summarises, with the score. A summary that came before its work then

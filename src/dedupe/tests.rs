@@ -755,6 +755,94 @@ fn a_summary_weeks_after_a_writers_item_joins_it_but_not_before_it_nor_a_month_o
 }
 
 #[test]
+fn a_mirror_that_joins_mirrors_alone_but_names_a_work_brings_them_to_the_work() {
+    let essay = "<p>Lighthouse keepers trimmed wicks nightly, logged storms in diaries, and \
+        polished Fresnel lenses. Automation replaced keepers with clockwork rotation, electric \
+        lamps, photocells and radio beacons. Museums now occupy towers at Cape Hatteras, \
+        Portland Head and Split Rock, where visitors climb spiral stairs.</p>";
+    let headline = "Why the lighthouse keepers finally went home for good";
+    let post = item("The last keepers", Some("https://a.example/1"), Some(essay));
+    // Two directories list the work under a headline of their own; only the second one's
+    // summary reads like the essay.
+    let first = item(
+        headline,
+        Some("https://one.example/9"),
+        Some("<p>A short note on coastal history, with a link to listen.</p>"),
+    );
+    let second = item(
+        headline,
+        Some("https://two.example/4"),
+        Some(
+            "<p>Keepers once trimmed wicks and polished Fresnel lenses and kept storm diaries; \
+             clockwork rotation, electric lamps, photocells and radio beacons replaced them. \
+             Towers at Cape Hatteras, Portland Head and Split Rock became museums with spiral \
+             stairs.</p>",
+        ),
+    );
+    let thresholds = Thresholds::default();
+    let work = candidate_as(1, &post, day(1), Role::Origin);
+    let mirrors = candidate_as(5, &first, day(2), Role::Mirror);
+    let probe = probe(&second, Role::Mirror, day(2));
+    let words = content_words(&second.title, second.body());
+    let by_title = decide(&probe, std::slice::from_ref(&mirrors), &thresholds);
+    assert_eq!(joined(&by_title), Some((5, MatchReason::Title)));
+
+    let led = lead_to_the_work(
+        &probe,
+        &words,
+        by_title.clone(),
+        std::slice::from_ref(&mirrors),
+        std::slice::from_ref(&work),
+        &thresholds,
+    );
+    match led {
+        Decision::Join {
+            story_id,
+            reason,
+            member_role,
+            also,
+            ..
+        } => {
+            assert_eq!((story_id, reason), (1, MatchReason::Words));
+            assert_eq!((member_role, also), (MemberRole::Summary, vec![5]));
+        }
+        Decision::New => panic!("the second summary names the essay"),
+    }
+
+    // Kept as it was: a story a person pinned, a work whose story already holds one of the
+    // mirrors' feeds, and no work the words name.
+    let pinned = Candidate {
+        story: Arc::new(StoryFacts {
+            pinned: true,
+            ..(*mirrors.story).clone()
+        }),
+        ..mirrors.clone()
+    };
+    let shared_feed = Candidate {
+        story: Arc::new(StoryFacts {
+            sources: vec!["feed-1".into(), "feed-5".into()],
+            ..(*work.story).clone()
+        }),
+        ..work.clone()
+    };
+    for (stored, works) in [
+        (pinned, vec![work.clone()]),
+        (mirrors.clone(), vec![shared_feed]),
+        (mirrors.clone(), vec![]),
+    ] {
+        let kept = lead_to_the_work(
+            &probe,
+            &words,
+            by_title.clone(),
+            std::slice::from_ref(&stored),
+            &works,
+            &thresholds,
+        );
+        assert_eq!(kept, by_title);
+    }
+}
+
+#[test]
 fn a_long_title_names_its_work_at_any_distance_and_a_short_one_does_not() {
     let long = "Why the last lighthouse keepers walked away from their towers";
     let post = item(long, Some("https://a.example/1"), Some(ESSAY));
