@@ -543,8 +543,7 @@ fn ingest_item(
     summary.new_items += 1;
     if source.role == Role::Origin {
         fold_earlier_mirrors(tx, story_id, published, matching, summary)?;
-        let words = dedupe::content_words(&item.title, item.body());
-        fold_later_summaries(tx, story_id, published, &words, matching, summary)?;
+        fold_later_summaries(tx, story_id, item, published, matching, summary)?;
     }
     Ok(())
 }
@@ -563,14 +562,14 @@ fn joins_mirrors_alone(decision: &Decision, candidates: &[Candidate]) -> bool {
 /// Summaries that sum up a writer's item weeks after it (see [`dedupe::summary_in_time`]) but
 /// were stored before it (its feed was polled later) started stories of their own, and
 /// [`fold_earlier_mirrors`] asks again only the mirrors of the days around the item: each one
-/// of the following weeks whose words read like the item's (`words`) is asked, among every work
+/// of the following weeks whose words read like the item's is asked, among every work
 /// of the weeks before it, which one it sums up, so that it ends where it would have ended had
 /// it come after.
 fn fold_later_summaries(
     tx: &WriteTx<'_>,
     mut story_id: i64,
+    item: &Item,
     published: DateTime<Utc>,
-    words: &std::collections::HashSet<String>,
     matching: &Matching<'_>,
     summary: &mut IngestSummary,
 ) -> Result<(), StoreError> {
@@ -586,8 +585,13 @@ fn fold_later_summaries(
             && c.story_id != first_story
             && c.published - published > thresholds.title_window
     });
+    // The item's words are read only once a mirror may need them: most origin items have no
+    // summary stored after them, and reading every item's words cost a tenth of a cold poll.
+    let mut words = None;
     for founder in alone {
         for mirror in mirrors_of(tx, founder, matching)? {
+            let words =
+                words.get_or_insert_with(|| dedupe::content_words(&item.title, item.body()));
             if !dedupe::may_summarise(&mirror, words) {
                 continue;
             }
