@@ -686,14 +686,20 @@ fn fold_earlier_mirrors(
             && !c.story.pinned
             && c.story_id != first_story
     });
-    let mut members = tx.story_candidates(story_id, matching.decorations)?;
+    // Read once a founding mirror is near: most new items have none around them.
+    let mut members = None;
     for founder in alone {
         for mirror in &mirrors_of(tx, founder, matching)? {
             // Asked first of this story's members alone: a verdict naming this story needs one
             // of them to match, and most founding mirrors nearby are about other works, for
             // which reading the whole window around them would be wasted.
-            let about_us = dedupe::reconsider(mirror, &members, matching.decorations, thresholds)
+            let ours = match members.take() {
+                Some(members) => members,
+                None => tx.story_candidates(story_id, matching.decorations)?,
+            };
+            let about_us = dedupe::reconsider(mirror, &ours, matching.decorations, thresholds)
                 .is_some_and(|(work, ..)| work == story_id);
+            members = Some(ours);
             if !about_us {
                 continue;
             }
@@ -711,7 +717,7 @@ fn fold_earlier_mirrors(
             if let Some(into) = fold_mirror(tx, mirror, work, story_id, verdict, matching, summary)?
             {
                 story_id = into;
-                members = tx.story_candidates(story_id, matching.decorations)?;
+                members = None;
                 break;
             }
         }
