@@ -15,8 +15,8 @@
 //! - `scan`: a raw quick-xml event scan of every feed file, one thread.
 //! - `parse`: `normalize::parse_feed` over every feed file on `--threads` threads.
 //! - `insert`: the parsed items of every feed into a fresh store through
-//!   `ingest::ingest_feed_ahead`, as a cold poll stores them: sanitised and their text's
-//!   shingles derived beforehand (the poll does both on its parser threads), origins before
+//!   `ingest::ingest_feed_ahead`, as a cold poll stores them: sanitised and their own dedupe
+//!   keys derived beforehand (the poll does both on its parser threads), origins before
 //!   mirrors, in the poll's write batches (one transaction per batch).
 //! - `raw-insert`: the reference `insert` is a ratio of: the same rows (a story per item, the
 //!   item's row, its poll state) and dedupe keys (title keys, title grams, text anchors,
@@ -35,7 +35,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use tributary::config::Config;
-use tributary::dedupe::{Decorations, ItemKeys, Probe};
+use tributary::dedupe::{Decorations, ItemKeys, OwnKeys, Probe};
 use tributary::ingest::{self, IngestContext};
 use tributary::model::{MemberRole, Role};
 use tributary::normalize::{self, ParsedFeed};
@@ -350,8 +350,8 @@ fn parse(dir: &Path, threads: usize, sanitize: bool) {
 struct InsertCorpus {
     corpus: Vec<Doc>,
     parsed: Vec<Option<ParsedFeed>>,
-    /// Each parsed feed's items' text shingles, derived ahead as the poll's parser threads do.
-    text: Vec<Vec<Vec<u64>>>,
+    /// Each parsed feed's items' own dedupe keys, derived ahead as the poll's parser threads do.
+    own_keys: Vec<Vec<OwnKeys>>,
     config: Config,
     /// Indexes into `corpus`, one inner list per transaction.
     batches: Vec<Vec<usize>>,
@@ -369,11 +369,11 @@ fn insert_corpus(dir: &Path) -> InsertCorpus {
             item.sanitize_ahead();
         }
     }
-    let text = parsed
+    let own_keys = parsed
         .iter()
         .map(|feed| {
             feed.as_ref()
-                .map(|feed| ingest::text_ahead(&feed.items))
+                .map(|feed| ingest::keys_ahead(&feed.items))
                 .unwrap_or_default()
         })
         .collect();
@@ -403,7 +403,7 @@ fn insert_corpus(dir: &Path) -> InsertCorpus {
     InsertCorpus {
         corpus,
         parsed,
-        text,
+        own_keys,
         config,
         batches,
         items,
@@ -415,7 +415,7 @@ fn insert(dir: &Path) {
     let InsertCorpus {
         corpus,
         parsed,
-        text,
+        own_keys,
         config,
         batches,
         items,
@@ -445,7 +445,7 @@ fn insert(dir: &Path) {
                     source,
                     feed.title.as_deref(),
                     &feed.items,
-                    &text[i],
+                    &own_keys[i],
                     &context,
                     at,
                 )

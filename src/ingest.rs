@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use std::collections::HashSet;
 
-use crate::dedupe::{self, Candidate, Decision, Decorations, Probe, Thresholds};
+use crate::dedupe::{self, Candidate, Decision, Decorations, OwnKeys, Probe, Thresholds};
 use crate::hex::hex;
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 use crate::normalize::ParsedItem;
@@ -174,28 +174,28 @@ pub fn ingest_feed(
     ingest_items(tx, source, feed_title, items, None, context, now)
 }
 
-/// Each item's text shingles, for [`ingest_feed_ahead`]: the costliest part of an item's dedupe
-/// keys that depends on the item alone (not on what is stored, nor on other feeds), so the poll
-/// derives it on its parser threads and the one thread that writes does not have to.
-pub fn text_ahead(items: &[ParsedItem]) -> Vec<Vec<u64>> {
+/// Each item's [`OwnKeys`], for [`ingest_feed_ahead`]: the costliest parts of an item's dedupe
+/// keys that depend on the item alone (not on what is stored, nor on other feeds), so the poll
+/// derives them on its parser threads and the one thread that writes does not have to.
+pub fn keys_ahead(items: &[ParsedItem]) -> Vec<OwnKeys> {
     items
         .iter()
-        .map(|parsed| dedupe::text_shingles(&parsed.sanitized()))
+        .map(|parsed| OwnKeys::of(&parsed.sanitized()))
         .collect()
 }
 
-/// [`ingest_feed`] with each item's text shingles derived beforehand ([`text_ahead`] of the
-/// same items, in the same order).
+/// [`ingest_feed`] with each item's own keys derived beforehand ([`keys_ahead`] of the same
+/// items, in the same order).
 pub fn ingest_feed_ahead(
     tx: &WriteTx<'_>,
     source: &SourceRecord,
     feed_title: Option<&str>,
     items: &[ParsedItem],
-    text: &[Vec<u64>],
+    ahead: &[OwnKeys],
     context: &IngestContext,
     now: DateTime<Utc>,
 ) -> Result<IngestSummary, StoreError> {
-    ingest_items(tx, source, feed_title, items, Some(text), context, now)
+    ingest_items(tx, source, feed_title, items, Some(ahead), context, now)
 }
 
 fn ingest_items(
@@ -203,15 +203,15 @@ fn ingest_items(
     source: &SourceRecord,
     feed_title: Option<&str>,
     items: &[ParsedItem],
-    ahead: Option<&[Vec<u64>]>,
+    ahead: Option<&[OwnKeys]>,
     context: &IngestContext,
     now: DateTime<Utc>,
 ) -> Result<IngestSummary, StoreError> {
     // A fixed order (oldest first) makes the stories built from one feed independent of the
     // order the feed listed its items in.
-    let mut ordered: Vec<(&ParsedItem, Option<&Vec<u64>>)> = match ahead {
-        Some(text) if text.len() == items.len() => {
-            items.iter().zip(text.iter().map(Some)).collect()
+    let mut ordered: Vec<(&ParsedItem, Option<&OwnKeys>)> = match ahead {
+        Some(keys) if keys.len() == items.len() => {
+            items.iter().zip(keys.iter().map(Some)).collect()
         }
         _ => items.iter().map(|item| (item, None)).collect(),
     };
@@ -227,7 +227,7 @@ fn ingest_items(
 
     let mut summary = IngestSummary::default();
     let mut changed = Vec::new();
-    for (parsed, text) in ordered {
+    for (parsed, own) in ordered {
         let hash = parsed.content_hash();
         let existing = tx.existing(source.id, &parsed.fields().guid)?;
         if existing.as_ref().is_some_and(|e| e.content_hash == hash) {
@@ -238,14 +238,13 @@ fn ingest_items(
             let spoken = parsed
                 .transcript()
                 .filter(|(_, words)| transcript::is_show_notes(item.body(), words));
-            let text = match (spoken, text) {
-                (Some((_, words)), _) => dedupe::shingles(&dedupe::words(words)),
-                (None, Some(text)) => text.clone(),
-                (None, None) => dedupe::text_shingles(&item),
-            };
+            let mut own = own.cloned().unwrap_or_else(|| OwnKeys::of(&item));
+            if let Some((_, words)) = spoken {
+                own.text = dedupe::shingles(&dedupe::words(words));
+            }
             changed.push(ChangedItem {
                 item,
-                text,
+                own,
                 existing,
                 hash,
                 transcript: spoken.map(|(url, _)| url.to_owned()),
@@ -264,7 +263,8 @@ fn ingest_items(
         )?,
         Role::Mirror => Vec::new(),
     };
-    let boilerplate = learn_boilerplate(tx, source, changed.iter().map(|changed| &changed.text))?;
+    let boilerplate =
+        learn_boilerplate(tx, source, changed.iter().map(|changed| &changed.own.text))?;
     let decorations =
         context
             .decorations
@@ -343,10 +343,10 @@ fn learn_boilerplate<'a>(
 /// An item this poll brought new or edited: sanitised, with its text's shingles read once.
 struct ChangedItem {
     item: Item,
-    text: Vec<u64>,
+    own: OwnKeys,
     existing: Option<crate::store::ExistingItem>,
     hash: String,
-    /// The transcript whose words `text` is, when it is not the item's own.
+    /// The transcript whose words `own.text` is, when it is not the item's own.
     transcript: Option<String>,
 }
 
@@ -368,17 +368,17 @@ fn ingest_item(
 ) -> Result<(), StoreError> {
     let ChangedItem {
         item,
-        text,
+        own,
         existing,
         hash,
         transcript,
     } = changed;
-    let (item, text, hash) = (&item, text.as_slice(), hash.as_str());
+    let (item, own, hash) = (&item, &own, hash.as_str());
     let now = matching.now;
     let probe_of = |published| {
-        Probe::with_shingles(
+        Probe::with_own_keys(
             item,
-            text,
+            own,
             source.role,
             published,
             matching.decorations,

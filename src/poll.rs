@@ -14,6 +14,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use crate::clock::Clock;
 use crate::config::{Config, FeedConfig};
+use crate::dedupe::OwnKeys;
 use crate::fetch::{FetchOutcome, Fetched, Fetcher, Validators};
 use crate::ingest::{self, IngestContext, IngestSummary};
 use crate::model::Role;
@@ -222,8 +223,8 @@ struct Polled {
     index: usize,
     source: SourceRecord,
     answer: Answer,
-    /// The parsed items' text shingles ([`ingest::text_ahead`]); empty without items.
-    text: Vec<Vec<u64>>,
+    /// The parsed items' own dedupe keys ([`ingest::keys_ahead`]); empty without items.
+    own_keys: Vec<OwnKeys>,
     /// The transcripts its episodes' fetch brought, stored with its items.
     transcripts: Vec<transcript::Fetched>,
     started: Instant,
@@ -419,7 +420,7 @@ async fn poll_selected(
         let now = clock.now();
         AbortOnDropHandle::new(tokio::spawn(async move {
             let started = Instant::now();
-            let (mut answer, text) =
+            let (mut answer, own_keys) =
                 fetch_and_parse(&fetcher, &url, &source, &host, &parsers, now).await;
             let transcripts = match (&transcripts, &mut answer) {
                 (
@@ -435,7 +436,7 @@ async fn poll_selected(
                 index,
                 source,
                 answer,
-                text,
+                own_keys,
                 transcripts,
                 started,
             }
@@ -669,7 +670,7 @@ async fn fetch_and_parse(
     host: &tokio::sync::Semaphore,
     parsers: &tokio::sync::Semaphore,
     now: DateTime<Utc>,
-) -> (Answer, Vec<Vec<u64>>) {
+) -> (Answer, Vec<OwnKeys>) {
     let validators = Validators {
         etag: source.state.etag.clone(),
         last_modified: source.state.last_modified.clone(),
@@ -712,19 +713,19 @@ async fn fetch_and_parse(
         for item in &mut parsed.items {
             item.sanitize_ahead();
         }
-        let text = ingest::text_ahead(&parsed.items);
-        Ok::<_, normalize::NormalizeError>((parsed, text))
+        let own_keys = ingest::keys_ahead(&parsed.items);
+        Ok::<_, normalize::NormalizeError>((parsed, own_keys))
     })
     .await;
-    let (body, text) = match parsed {
-        Ok(Ok((parsed, text))) => (Ok(parsed), text),
+    let (body, own_keys) = match parsed {
+        Ok(Ok((parsed, own_keys))) => (Ok(parsed), own_keys),
         Ok(Err(error)) => (Err(format!("{url}: {error}")), Vec::new()),
         Err(join_error) => (
             Err(format!("{url}: parser crashed: {join_error}")),
             Vec::new(),
         ),
     };
-    (FetchOutcome::Fetched(fetched.with_body(body)), text)
+    (FetchOutcome::Fetched(fetched.with_body(body)), own_keys)
 }
 
 /// Runs a blocking store write without stalling the runtime's other tasks (the fetches),
@@ -795,7 +796,7 @@ fn record(
                 &polled.source,
                 parsed.title.as_deref(),
                 &parsed.items,
-                &polled.text,
+                &polled.own_keys,
                 context,
                 now,
             )?;

@@ -223,21 +223,22 @@ impl Probe {
         decorations: &Decorations,
         boilerplate: &HashSet<u64>,
     ) -> Probe {
-        let text = text_shingles(item);
-        Probe::with_shingles(item, &text, role, published, decorations, boilerplate)
+        let own = OwnKeys::of(item);
+        Probe::with_own_keys(item, &own, role, published, decorations, boilerplate)
     }
 
-    /// The probe of an item whose [`text_shingles`] were already read (ingest reads them once
-    /// to learn the feed's boilerplate, and once is enough).
-    pub fn with_shingles(
+    /// The probe of an item whose [`OwnKeys`] were already derived (on the poll's parser
+    /// threads; ingest also reads their text to learn the feed's boilerplate).
+    pub fn with_own_keys(
         item: &Item,
-        text: &[u64],
+        own: &OwnKeys,
         role: Role,
         published: DateTime<Utc>,
         decorations: &Decorations,
         boilerplate: &HashSet<u64>,
     ) -> Probe {
-        let sequence: Vec<u64> = text
+        let sequence: Vec<u64> = own
+            .text
             .iter()
             .copied()
             .filter(|hash| !boilerplate.contains(hash))
@@ -247,7 +248,7 @@ impl Probe {
         if role == Role::Mirror {
             named_issue(item.body(), decorations, &mut title_keys, &mut issues);
         }
-        let canonical = item.link.as_deref().and_then(canonical_url);
+        let canonical = own.canonical_url.clone();
         let enclosure = audio_key(item);
         // Every other reading is a part of the longest one, so its runs are among the
         // longest's.
@@ -256,10 +257,7 @@ impl Probe {
             .max_by_key(|k| k.len())
             .map(|k| title_grams(k))
             .unwrap_or_default();
-        let mut links = item
-            .body()
-            .map(|body| outbound_links(body, canonical.as_deref()))
-            .unwrap_or_default();
+        let mut links = own.outbound_links.clone();
         links.extend(enclosure.clone());
         let keys = ItemKeys {
             issue_anchors: episode_anchors(&item.title, item.body(), role),
@@ -276,7 +274,7 @@ impl Probe {
             issues,
             mentions: (role == Role::Mirror)
                 .then(|| Mentions::new(&item.title, item.body(), decorations)),
-            link_post: is_link_post(item),
+            link_post: own.link_post,
             fragment: link_fragment(item),
             source: item.source.clone(),
             role,
@@ -436,6 +434,41 @@ static ANCHOR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     regex::Regex::new(r#"(?s)<a\s[^>]*?href="([^"]+)"[^>]*>(.*?)</a>"#)
         .expect("the anchor pattern is valid")
 });
+
+/// What an item's dedupe keys need of the item alone, not of what is stored nor of other
+/// feeds: the costliest parts of its [`Probe`], which the poll derives on its parser threads so
+/// that the one thread that writes does not have to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OwnKeys {
+    /// Its text's shingles ([`text_shingles`]), or its transcript's.
+    pub text: Vec<u64>,
+    /// The canonical key of its link.
+    pub canonical_url: Option<String>,
+    /// The canonical keys of the pages its text links to, its own page left out.
+    pub outbound_links: Vec<String>,
+    /// Whether it is titled after a page it links to ([`is_link_post`]).
+    pub link_post: bool,
+}
+
+impl OwnKeys {
+    /// `item` as stored: sanitised.
+    pub fn of(item: &Item) -> OwnKeys {
+        let canonical_url = item.link.as_deref().and_then(canonical_url);
+        OwnKeys {
+            text: text_shingles(item),
+            outbound_links: item
+                .body()
+                .map(|body| outbound_links(body, canonical_url.as_deref()))
+                .unwrap_or_default(),
+            link_post: titled_after_a_link(
+                title_key(&item.title).as_deref(),
+                item.body(),
+                canonical_url.as_deref(),
+            ),
+            canonical_url,
+        }
+    }
+}
 
 /// Whether an item is a link post: one titled after another page its text links to (a
 /// blogmark, "Quoting X"). A mirror with that title may be about the linked page as well as
