@@ -18,6 +18,17 @@ const ESSAY: &str = "<p>Lighthouses were once kept by families who lived at the 
     at dusk without anyone present.</p><p>The last keepers left in the nineteen nineties, and \
     many towers became museums where visitors climb the same stairs for the view.</p>";
 
+/// An essay dense in names, and a summary of it in other words: they share most meaningful
+/// words and few shingles.
+const KEEPERS_NOTES_ESSAY: &str = "<p>Lighthouse keepers trimmed wicks nightly, logged storms \
+    in diaries, and polished Fresnel lenses. Automation replaced keepers with clockwork rotation, \
+    electric lamps, photocells and radio beacons. Museums now occupy towers at Cape Hatteras, \
+    Portland Head and Split Rock, where visitors climb spiral stairs.</p>";
+const KEEPERS_SUMMARY: &str = "<p>Keepers once trimmed wicks and polished Fresnel lenses and \
+    kept storm diaries; clockwork rotation, electric lamps, photocells and radio beacons replaced \
+    them. Towers at Cape Hatteras, Portland Head and Split Rock became museums with spiral \
+    stairs.</p>";
+
 const OTHER_ESSAY: &str = "<p>Sourdough starts with a jar of flour and water left on the \
     counter until wild yeast settles in and the mixture smells faintly of apples.</p><p>Bakers \
     feed it daily, discard half, and learn its rhythm the way gardeners learn the weather in \
@@ -601,10 +612,7 @@ fn one_audio_file_in_two_directories_is_one_episode() {
 
 #[test]
 fn a_summary_in_its_own_words_joins_the_work_it_names_only_when_clearly_ahead() {
-    let essay = "<p>Lighthouse keepers trimmed wicks nightly, logged storms in diaries, and \
-        polished Fresnel lenses. Automation replaced keepers with clockwork rotation, electric \
-        lamps, photocells and radio beacons. Museums now occupy towers at Cape Hatteras, \
-        Portland Head and Split Rock, where visitors climb spiral stairs.</p>";
+    let essay = KEEPERS_NOTES_ESSAY;
     let sourdough = "<p>Sourdough starters ferment rye flour with wild yeast and lactobacilli; \
         bakers discard half daily, watch bubbles, and bake boules in Dutch ovens. Hydration, \
         levain timing, autolyse and scoring shape crumb and crust in every loaf.</p>";
@@ -613,12 +621,7 @@ fn a_summary_in_its_own_words_joins_the_work_it_names_only_when_clearly_ahead() 
     let summary = item(
         "Daily digest: coasts",
         Some("https://digest.example/9"),
-        Some(
-            "<p>Keepers once trimmed wicks and polished Fresnel lenses and kept storm diaries; \
-             clockwork rotation, electric lamps, photocells and radio beacons replaced them. \
-             Towers at Cape Hatteras, Portland Head and Split Rock became museums with spiral \
-             stairs.</p>",
-        ),
+        Some(KEEPERS_SUMMARY),
     );
     let probe = probe(&summary, Role::Mirror, day(2));
     let words = content_words(&summary.title, summary.body());
@@ -662,20 +665,12 @@ fn a_summary_in_its_own_words_joins_the_work_it_names_only_when_clearly_ahead() 
 
 #[test]
 fn a_summary_weeks_after_a_writers_item_joins_it_but_not_before_it_nor_a_month_on() {
-    let essay = "<p>Lighthouse keepers trimmed wicks nightly, logged storms in diaries, and \
-        polished Fresnel lenses. Automation replaced keepers with clockwork rotation, electric \
-        lamps, photocells and radio beacons. Museums now occupy towers at Cape Hatteras, \
-        Portland Head and Split Rock, where visitors climb spiral stairs.</p>";
+    let essay = KEEPERS_NOTES_ESSAY;
     let post = item("The last keepers", Some("https://a.example/1"), Some(essay));
     let notes = item(
         "Reading notes, week 3",
         Some("https://notes.example/3"),
-        Some(
-            "<p>Keepers once trimmed wicks and polished Fresnel lenses and kept storm diaries; \
-             clockwork rotation, electric lamps, photocells and radio beacons replaced them. \
-             Towers at Cape Hatteras, Portland Head and Split Rock became museums with spiral \
-             stairs.</p>",
-        ),
+        Some(KEEPERS_SUMMARY),
     );
     let words = content_words(&notes.title, notes.body());
     let thresholds = Thresholds::default();
@@ -756,10 +751,7 @@ fn a_summary_weeks_after_a_writers_item_joins_it_but_not_before_it_nor_a_month_o
 
 #[test]
 fn a_mirror_that_joins_mirrors_alone_but_names_a_work_brings_them_to_the_work() {
-    let essay = "<p>Lighthouse keepers trimmed wicks nightly, logged storms in diaries, and \
-        polished Fresnel lenses. Automation replaced keepers with clockwork rotation, electric \
-        lamps, photocells and radio beacons. Museums now occupy towers at Cape Hatteras, \
-        Portland Head and Split Rock, where visitors climb spiral stairs.</p>";
+    let essay = KEEPERS_NOTES_ESSAY;
     let headline = "Why the lighthouse keepers finally went home for good";
     let post = item("The last keepers", Some("https://a.example/1"), Some(essay));
     // Two directories list the work under a headline of their own; only the second one's
@@ -772,12 +764,7 @@ fn a_mirror_that_joins_mirrors_alone_but_names_a_work_brings_them_to_the_work() 
     let second = item(
         headline,
         Some("https://two.example/4"),
-        Some(
-            "<p>Keepers once trimmed wicks and polished Fresnel lenses and kept storm diaries; \
-             clockwork rotation, electric lamps, photocells and radio beacons replaced them. \
-             Towers at Cape Hatteras, Portland Head and Split Rock became museums with spiral \
-             stairs.</p>",
-        ),
+        Some(KEEPERS_SUMMARY),
     );
     let thresholds = Thresholds::default();
     let work = candidate_as(1, &post, day(1), Role::Origin);
