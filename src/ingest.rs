@@ -432,27 +432,19 @@ fn ingest_item(
         all.extend(recent.iter().cloned());
         decision = dedupe::decide(&probe, &all, thresholds);
         if decision == Decision::New {
-            // A summary may come weeks after the work it sums up (`dedupe::summary_in_time`):
-            // the items of the weeks before it are read too.
-            let half = thresholds.content_window / 2;
-            recent.extend(tx.recent_candidates(
-                probe.published - half,
-                half,
-                matching.decorations,
-            )?);
+            recent.extend(weeks_before(tx, probe.published, matching)?);
             let words = dedupe::content_words(&item.title, item.body());
             decision = dedupe::decide_by_words(&probe, &words, &recent, thresholds);
         }
     } else if source.role == Role::Mirror && joins_mirrors_alone(&decision, &candidates) {
         // The mirrors' story may be a work the writers carry, which this mirror's words
         // name though the others' did not (see `dedupe::lead_to_the_work`).
-        let half = thresholds.content_window / 2;
         let mut recent = tx.recent_candidates(
             probe.published,
             thresholds.mirror_window,
             matching.decorations,
         )?;
-        recent.extend(tx.recent_candidates(probe.published - half, half, matching.decorations)?);
+        recent.extend(weeks_before(tx, probe.published, matching)?);
         let words = dedupe::content_words(&item.title, item.body());
         decision =
             dedupe::lead_to_the_work(&probe, &words, decision, &candidates, &recent, thresholds);
@@ -548,6 +540,17 @@ fn ingest_item(
     Ok(())
 }
 
+/// The items of the weeks before `published`: a summary may come weeks after the work it sums
+/// up (`dedupe::summary_in_time`), so a mirror's words are asked of them too.
+fn weeks_before(
+    tx: &WriteTx<'_>,
+    published: DateTime<Utc>,
+    matching: &Matching<'_>,
+) -> Result<Vec<Candidate>, StoreError> {
+    let half = matching.context.thresholds.content_window / 2;
+    tx.recent_candidates(published - half, half, matching.decorations)
+}
+
 /// Whether `decision` joins a story no origin item is in.
 fn joins_mirrors_alone(decision: &Decision, candidates: &[Candidate]) -> bool {
     let Decision::Join { story_id, .. } = decision else {
@@ -595,8 +598,7 @@ fn fold_later_summaries(
             if !dedupe::may_summarise(&mirror, words) {
                 continue;
             }
-            let before =
-                tx.recent_candidates(mirror.published - half, half, matching.decorations)?;
+            let before = weeks_before(tx, mirror.published, matching)?;
             let Some((work, score)) = dedupe::summarised_by(&mirror, &before, thresholds) else {
                 continue;
             };
@@ -693,13 +695,12 @@ fn fold_earlier_mirrors(
             // Asked first of this story's members alone: a verdict naming this story needs one
             // of them to match, and most founding mirrors nearby are about other works, for
             // which reading the whole window around them would be wasted.
-            let ours = match members.take() {
-                Some(members) => members,
-                None => tx.story_candidates(story_id, matching.decorations)?,
-            };
-            let about_us = dedupe::reconsider(mirror, &ours, matching.decorations, thresholds)
+            if members.is_none() {
+                members = Some(tx.story_candidates(story_id, matching.decorations)?);
+            }
+            let ours = members.as_deref().unwrap_or_default();
+            let about_us = dedupe::reconsider(mirror, ours, matching.decorations, thresholds)
                 .is_some_and(|(work, ..)| work == story_id);
-            members = Some(ours);
             if !about_us {
                 continue;
             }

@@ -446,7 +446,9 @@ pub struct OwnKeys {
     pub canonical_url: Option<String>,
     /// The canonical keys of the pages its text links to, its own page left out.
     pub outbound_links: Vec<String>,
-    /// Whether it is titled after a page it links to ([`is_link_post`]).
+    /// Whether it is a link post: one titled after another page its text links to (a
+    /// blogmark, "Quoting X"). A mirror with that title may be about the linked page as well
+    /// as about the post, so the title alone cannot say which.
     pub link_post: bool,
 }
 
@@ -468,18 +470,6 @@ impl OwnKeys {
             canonical_url,
         }
     }
-}
-
-/// Whether an item is a link post: one titled after another page its text links to (a
-/// blogmark, "Quoting X"). A mirror with that title may be about the linked page as well as
-/// about the post, so the title alone cannot say which.
-pub fn is_link_post(item: &Item) -> bool {
-    let own_page = item.link.as_deref().and_then(canonical_url);
-    titled_after_a_link(
-        title_key(&item.title).as_deref(),
-        item.body(),
-        own_page.as_deref(),
-    )
 }
 
 /// Whether one of the first links of `body` (to a page other than `own_page`) reads as the
