@@ -482,22 +482,33 @@ fn offline_default_config_still_exits_zero_with_a_summary() {
     );
 }
 
+/// An essay dense in names, which the summaries below retell in words of their own.
+const KEEPERS_ESSAY: &str = "<p>Lighthouse keepers trimmed wicks nightly, logged storms in \
+    diaries, and polished Fresnel lenses. Automation replaced keepers with clockwork rotation, \
+    electric lamps, photocells and radio beacons. Museums now occupy towers at Cape Hatteras, \
+    Portland Head and Split Rock, where visitors climb spiral stairs.</p>";
+
+/// One RSS item whose guid is its link.
+fn rss_item(link: &str, title: &str, date: &str, text: &str) -> String {
+    format!(
+        "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
+         <pubDate>{date}</pubDate><description><![CDATA[{text}]]></description></item>"
+    )
+}
+
+/// An RSS document of `items`.
+fn rss_channel(title: &str, items: &[String]) -> String {
+    format!(
+        "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>{title}</title>\
+         <link>https://example.org/</link>{}</channel></rss>",
+        items.concat()
+    )
+}
+
 /// A writer's feed of two essays a week apart, and a reader's notes on the first, in words of
 /// their own, two weeks after it.
 fn essays_and_notes() -> TestServer {
-    let item = |link: &str, title: &str, date: &str, text: &str| {
-        format!(
-            "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
-             <pubDate>{date}</pubDate><description><![CDATA[{text}]]></description></item>"
-        )
-    };
-    let channel = |title: &str, items: &[String]| {
-        format!(
-            "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>{title}</title>\
-             <link>https://example.org/</link>{}</channel></rss>",
-            items.concat()
-        )
-    };
+    let (item, channel) = (rss_item, rss_channel);
     let origin = channel(
         "Harbour Notes",
         &[
@@ -505,10 +516,7 @@ fn essays_and_notes() -> TestServer {
                 "https://harbour.example/p/the-last-keepers",
                 "The last keepers",
                 "Mon, 02 Mar 2026 09:00:00 GMT",
-                "<p>Lighthouse keepers trimmed wicks nightly, logged storms in diaries, and \
-                 polished Fresnel lenses. Automation replaced keepers with clockwork rotation, \
-                 electric lamps, photocells and radio beacons. Museums now occupy towers at Cape \
-                 Hatteras, Portland Head and Split Rock, where visitors climb spiral stairs.</p>",
+                KEEPERS_ESSAY,
             ),
             item(
                 "https://harbour.example/p/starters",
@@ -563,6 +571,77 @@ fn a_summary_weeks_after_its_work_joins_it_whichever_feed_is_polled_first(backen
                 .map(|i| [origin.clone(), notes.clone()][*i].clone())
                 .collect();
             let config = ws.write_config("t.toml", &polled, "");
+            assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
+        }
+        assert_eq!(groupings(&ws.merged_feed()), expected, "order {order:?}");
+    }
+}
+
+each_backend!(directories_under_their_own_headline_join_the_work_in_any_order);
+/// Two directories list the essay a day after it under a headline of their own; only the
+/// second one's summary reads like the essay. Whichever feed is polled first, all three end
+/// in one story: a directory that meets the other's story first brings it to the work
+/// (`dedupe::lead_to_the_work`), and a work that arrives after both asks each of them again.
+fn directories_under_their_own_headline_join_the_work_in_any_order(backend: &Backend) {
+    let headline = "Why the lighthouse keepers finally went home for good";
+    let date = "Tue, 03 Mar 2026 09:00:00 GMT";
+    let origin = rss_channel(
+        "Harbour Notes",
+        &[rss_item(
+            "https://harbour.example/p/the-last-keepers",
+            "The last keepers",
+            "Mon, 02 Mar 2026 09:00:00 GMT",
+            KEEPERS_ESSAY,
+        )],
+    );
+    let listing = rss_channel(
+        "Listen later",
+        &[rss_item(
+            "https://listen.example/e/9",
+            headline,
+            date,
+            "<p>A short note on coastal history, with a link to listen.</p>",
+        )],
+    );
+    let summary = rss_channel(
+        "Digest daily",
+        &[rss_item(
+            "https://digest.example/s/4",
+            headline,
+            date,
+            "<p>Storm diaries, nightly wicks and polished Fresnel lenses kept keepers busy, until \
+             beacons by radio, photocells, lamps run on electricity and clockwork turning the \
+             lens took over. Split Rock, Portland Head and Cape Hatteras towers are museums now, \
+             their spiral stairs climbed by visitors.</p>",
+        )],
+    );
+    let server = TestServer::start(move |request| match request.path() {
+        "/origin.xml" => Reply::ok(origin.clone().into_bytes()),
+        "/listing.xml" => Reply::ok(listing.clone().into_bytes()),
+        "/summary.xml" => Reply::ok(summary.clone().into_bytes()),
+        _ => Reply::not_found(),
+    });
+    let feeds = [
+        ("harbour", server.url("/origin.xml").to_string(), "origin"),
+        ("listing", server.url("/listing.xml").to_string(), "mirror"),
+        ("digest", server.url("/summary.xml").to_string(), "mirror"),
+    ];
+    let expected: BTreeSet<BTreeSet<String>> = [[
+        "https://harbour.example/p/the-last-keepers",
+        "https://listen.example/e/9",
+        "https://digest.example/s/4",
+    ]
+    .iter()
+    .map(|l| (*l).to_owned())
+    .collect()]
+    .into_iter()
+    .collect();
+    // One feed per poll, in these orders.
+    let orders: &[[usize; 3]] = &[[0, 1, 2], [0, 2, 1], [1, 2, 0], [2, 1, 0], [1, 0, 2]];
+    for order in orders {
+        let ws = backend.workspace();
+        for i in order {
+            let config = ws.write_config("t.toml", &[feeds[*i].clone()], "");
             assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
         }
         assert_eq!(groupings(&ws.merged_feed()), expected, "order {order:?}");
