@@ -89,6 +89,12 @@ const TUNE_PRECISION_FLOOR: f64 = 0.99;
 /// first. With such a mirror leading the directories' story to the work, and every mirror of it
 /// asked when the work arrives: the same figures, and every tune set groups alike in shuffled
 /// orders (`real_world_mirrors_group_alike_in_any_order`).
+/// The Exponential View set (an essay newsletter with numbered Sunday editions and a podcast: a
+/// feed reader's copies, reposts of an episode, summary sites, another show's episode retelling
+/// an essay, the writer as a guest elsewhere and his other show) was scored blind at P 1.000
+/// R 0.447 polled at once and R 0.702 mirrors first: the essay and its voiceover episode, titled
+/// apart, stay two stories unless the summaries come first. The tune split with it measured
+/// P 1.000 R 0.894 (0.917 mirrors first), holdout P 1.000 R 0.885 (0.885).
 const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
     ("latent-space", 0.95),
     ("simon-willison", 0.91),
@@ -96,6 +102,7 @@ const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
     ("lex-fridman", 0.95),
     ("marcus-on-ai", 0.96),
     ("cognitive-revolution", 0.95),
+    ("exponential-view", 0.42),
 ];
 /// Pairwise precision on the `holdout` split (raised, never lowered).
 const HOLDOUT_PRECISION_FLOOR: f64 = 0.99;
