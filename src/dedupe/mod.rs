@@ -34,6 +34,7 @@
 //! Everything here is pure: the store supplies candidates found through its indexes, and
 //! [`decide`] picks among them, so the rules are tested on plain values.
 
+mod stored;
 mod text;
 mod title;
 mod url;
@@ -45,9 +46,10 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
+pub use stored::StoredText;
 pub use text::{
-    anchors, boilerplate, containment, content_words, hash_from_sql, hash_to_sql, quoted_passages,
-    shingles, words,
+    ShingleSet, Sorted, Words, anchors, boilerplate, containment, content_words, hash_from_sql,
+    hash_to_sql, quoted_passages, shingles, words,
 };
 pub use title::{
     Decorations, contains_run, contains_title, guests, is_generic, issue_anchors, numbers,
@@ -160,7 +162,7 @@ pub struct Mentions {
     /// the guest (news of the two agreeing) is not about that show's episode.
     pub shows: Vec<String>,
     /// The meaningful words of its title and text (see [`content_words`]).
-    pub content: HashSet<String>,
+    pub content: Words,
 }
 
 impl Mentions {
@@ -552,6 +554,9 @@ pub struct Candidate {
     pub enclosure: Option<String>,
     /// Sanitised HTML, for containment.
     pub body: Option<String>,
+    /// What the matcher reads off `body` (and the first title key), shared by every
+    /// candidate with the same text: see [`StoredText`].
+    pub text: Arc<StoredText>,
     /// Why it is in its story.
     pub reason: MatchReason,
     /// Its feed's boilerplate, left out of its text.
@@ -562,6 +567,17 @@ pub struct Candidate {
 }
 
 impl Candidate {
+    /// Its text's shingles in document order and sorted, less its feed's boilerplate.
+    pub fn shingles(&self) -> (std::borrow::Cow<'_, [u64]>, std::borrow::Cow<'_, [u64]>) {
+        self.text.shingles(self.body.as_deref(), &self.boilerplate)
+    }
+
+    /// The meaningful words of its title and text (see [`content_words`]).
+    pub fn words(&self) -> &Words {
+        let title = self.title_keys.first().map_or("", String::as_str);
+        self.text.words(title, self.body.as_deref())
+    }
+
     /// A stored item alone in its story, as the store hands over an item of `source` that
     /// nothing joined yet: the shape pure tests and evaluations need.
     pub fn alone(
@@ -580,6 +596,10 @@ impl Candidate {
             &HashSet::new(),
         );
         let keys = probe.keys;
+        let text = StoredText::of(
+            probe.title_keys.first().map_or("", String::as_str),
+            item.body(),
+        );
         Candidate {
             item_id,
             story_id,
@@ -593,6 +613,7 @@ impl Candidate {
             title_keys: probe.title_keys,
             fragment: probe.fragment,
             enclosure: keys.enclosure,
+            text,
             body: item.body().map(str::to_owned),
             reason: MatchReason::New,
             boilerplate: Arc::default(),
@@ -722,24 +743,11 @@ pub fn match_candidate(
     {
         return None;
     }
-    // The candidate's text is computed at most once, and only if some evidence needs it.
-    let text: std::cell::OnceCell<(Vec<u64>, HashSet<u64>)> = std::cell::OnceCell::new();
-    let candidate_text = || {
-        text.get_or_init(|| {
-            let sequence: Vec<u64> = candidate
-                .body
-                .as_deref()
-                .map(|body| shingles(&words(body)))
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|hash| !candidate.boilerplate.contains(hash))
-                .collect();
-            let set = sequence.iter().copied().collect();
-            (sequence, set)
-        })
-    };
+    // The candidate's text is read at most once, and only if some evidence needs it.
+    let text = std::cell::OnceCell::new();
+    let candidate_text = || text.get_or_init(|| candidate.shingles());
     let min = thresholds.min_shingles;
-    let score = || containment(&probe.shingles, &candidate_text().1, min);
+    let score = || containment(&probe.shingles, &Sorted(&candidate_text().1), min);
     let probe_has_text = probe.shingles.len() >= min;
     let candidate_has_text = || candidate_text().1.len() >= min;
     let is_copy =
@@ -912,7 +920,7 @@ pub fn match_candidate(
     if gap <= thresholds.content_window {
         // A mirror quotes; an origin is quoted (one writer quoting another is a reply, a work
         // of its own). Between two mirrors, either may be quoting the other.
-        let probe_quotes = || quoted_passages(&probe.sequence, &candidate_text().1);
+        let probe_quotes = || quoted_passages(&probe.sequence, &Sorted(&candidate_text().1));
         let candidate_quotes = || quoted_passages(&candidate_text().0, &probe.shingles);
         let quoting = match (probe.role, candidate.role) {
             (Role::Mirror, Role::Origin) => Some((probe_quotes(), probe.sequence.len())),
@@ -955,10 +963,9 @@ pub fn match_candidate(
             .any(|guest| mentions.names(guest))
         && titles_tell()
     {
-        let title = theirs.first().map_or("", String::as_str);
-        let theirs = content_words(title, candidate.body.as_deref());
+        let theirs = candidate.words();
         let fewest = mentions.content.len().min(theirs.len());
-        let shared = mentions.content.intersection(&theirs).count();
+        let shared = mentions.content.shared(theirs);
         let share = shared as f64 / fewest.max(1) as f64;
         if fewest >= MIN_SUMMARY_WORDS && share >= GUEST_WORDS_SHARED {
             return found(MatchReason::Guest, share);
@@ -1082,7 +1089,7 @@ const SUMMARY_MARGIN: f64 = 0.15;
 /// published around it (see [`summary_in_time`] for which of them count).
 pub fn decide_by_words(
     probe: &Probe,
-    words: &HashSet<String>,
+    words: &Words,
     candidates: &[Candidate],
     thresholds: &Thresholds,
 ) -> Decision {
@@ -1117,7 +1124,7 @@ pub fn decide_by_words(
 /// one when a story is pinned by a person or the two would hold two items of one feed.
 pub fn lead_to_the_work(
     probe: &Probe,
-    words: &HashSet<String>,
+    words: &Words,
     decision: Decision,
     candidates: &[Candidate],
     recent: &[Candidate],
@@ -1197,13 +1204,12 @@ pub fn summarised_by(
     if mirror.role != Role::Mirror {
         return None;
     }
-    let title = mirror.title_keys.first().map_or("", String::as_str);
-    let words = content_words(title, mirror.body.as_deref());
+    let words = mirror.words();
     summarised_work(
         &mirror.source,
         Some(mirror.story_id),
         mirror.published,
-        &words,
+        words,
         candidates,
         thresholds,
     )
@@ -1212,12 +1218,11 @@ pub fn summarised_by(
 /// Whether a stored mirror's own words share enough with a work's `words` (its
 /// [`content_words`]) that it may be a summary of it: the cheap first look before the mirror is
 /// asked by [`summarised_by`] among every work around it.
-pub fn may_summarise(mirror: &Candidate, words: &HashSet<String>) -> bool {
-    let title = mirror.title_keys.first().map_or("", String::as_str);
-    let theirs = content_words(title, mirror.body.as_deref());
+pub fn may_summarise(mirror: &Candidate, words: &Words) -> bool {
+    let theirs = mirror.words();
     let fewest = theirs.len().min(words.len());
     fewest >= MIN_SUMMARY_WORDS
-        && theirs.intersection(words).count() as f64 / fewest as f64 >= SUMMARY_WORDS_SHARED
+        && theirs.shared(words) as f64 / fewest as f64 >= SUMMARY_WORDS_SHARED
 }
 
 /// Asks again which work a stored mirror that started a story of its own is about, once more
@@ -1279,7 +1284,7 @@ fn summarised_work(
     source: &str,
     own_story: Option<i64>,
     published: DateTime<Utc>,
-    words: &HashSet<String>,
+    words: &Words,
     candidates: &[Candidate],
     thresholds: &Thresholds,
 ) -> Option<(i64, f64)> {
@@ -1297,12 +1302,11 @@ fn summarised_work(
         if !usable {
             continue;
         }
-        let title = candidate.title_keys.first().map_or("", String::as_str);
-        let theirs = content_words(title, candidate.body.as_deref());
+        let theirs = candidate.words();
         if theirs.len() < MIN_SUMMARY_WORDS {
             continue;
         }
-        let shared = words.intersection(&theirs).count();
+        let shared = words.shared(theirs);
         let score = shared as f64 / words.len().min(theirs.len()) as f64;
         let best = best_per_story.entry(candidate.story_id).or_insert(0.0);
         *best = best.max(score);

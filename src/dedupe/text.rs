@@ -76,7 +76,7 @@ pub const QUOTE_SHINGLES: usize = 4;
 /// The passages of `sequence` (a text's shingles in order) found word for word in `source`:
 /// maximal runs of at least [`QUOTE_SHINGLES`] consecutive shingles, counted once each.
 /// Returns the number of passages and the words they cover.
-pub fn quoted_passages(sequence: &[u64], source: &HashSet<u64>) -> (usize, usize) {
+pub fn quoted_passages(sequence: &[u64], source: &dyn ShingleSet) -> (usize, usize) {
     let mut passages = 0;
     let mut words = 0;
     let mut run = 0;
@@ -87,7 +87,7 @@ pub fn quoted_passages(sequence: &[u64], source: &HashSet<u64>) -> (usize, usize
         }
     };
     for hash in sequence {
-        if source.contains(hash) {
+        if source.holds(*hash) {
             run += 1;
         } else {
             close(run);
@@ -141,47 +141,153 @@ pub fn anchors(shingles: &[u64]) -> Vec<i64> {
     anchors.into_iter().map(hash_to_sql).collect()
 }
 
-/// Shared shingles over the smaller set's size, in [0, 1]. Sets smaller than `min_size` say
-/// nothing and score 0.
-pub fn containment(a: &HashSet<u64>, b: &HashSet<u64>, min_size: usize) -> f64 {
-    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    if small.len() < min_size {
-        return 0.0;
-    }
-    let shared = small.iter().filter(|hash| large.contains(hash)).count();
-    shared as f64 / small.len() as f64
+/// A set of shingles a text is looked up in: a probe's `HashSet`, or a stored text's
+/// [`Sorted`] slice (kept that way in `StoredText`, where a `HashSet` per text would cost
+/// twice the memory).
+pub trait ShingleSet {
+    fn size(&self) -> usize;
+    fn holds(&self, hash: u64) -> bool;
+    /// How many of `self`'s shingles `other` holds.
+    fn found_in(&self, other: &dyn ShingleSet) -> usize;
 }
 
-/// Words too common to say what a text is about.
+impl ShingleSet for HashSet<u64> {
+    fn size(&self) -> usize {
+        self.len()
+    }
+
+    fn holds(&self, hash: u64) -> bool {
+        self.contains(&hash)
+    }
+
+    fn found_in(&self, other: &dyn ShingleSet) -> usize {
+        self.iter().filter(|hash| other.holds(**hash)).count()
+    }
+}
+
+/// Shingles sorted and without repeats.
+pub struct Sorted<'a>(pub &'a [u64]);
+
+impl ShingleSet for Sorted<'_> {
+    fn size(&self) -> usize {
+        self.0.len()
+    }
+
+    fn holds(&self, hash: u64) -> bool {
+        self.0.binary_search(&hash).is_ok()
+    }
+
+    fn found_in(&self, other: &dyn ShingleSet) -> usize {
+        self.0.iter().filter(|hash| other.holds(**hash)).count()
+    }
+}
+
+/// Shared shingles over the smaller set's size, in [0, 1]. Sets smaller than `min_size` say
+/// nothing and score 0.
+pub fn containment(a: &dyn ShingleSet, b: &dyn ShingleSet, min_size: usize) -> f64 {
+    let (small, large) = if a.size() <= b.size() { (a, b) } else { (b, a) };
+    if small.size() < min_size {
+        return 0.0;
+    }
+    small.found_in(large) as f64 / small.size() as f64
+}
+
+/// Words too common to say what a text is about, sorted (for `binary_search`: every word of
+/// every text read is looked up here).
 const COMMON_WORDS: &[&str] = &[
-    "the", "and", "for", "are", "was", "with", "that", "this", "from", "his", "her", "its", "has",
-    "have", "had", "will", "would", "can", "could", "about", "into", "than", "then", "there",
-    "which", "who", "whom", "but", "also", "more", "most", "such", "these", "those", "them", "one",
-    "two", "new", "just", "like", "over", "after", "before", "out", "all", "any", "some", "only",
-    "other", "very", "may", "might", "when", "where", "while", "were", "been", "being", "because",
-    "each", "both", "through", "during", "between", "own", "same", "few", "him", "they", "their",
-    "you", "your", "our", "not", "how", "what", "why", "does", "did", "what", "say", "says",
-    "said", "how", "get", "gets", "make", "makes", "made", "use", "uses", "used", "way", "ways",
-    "much", "many", "now", "well", "even", "still", "back", "first", "last", "next", "year",
-    "years", "week", "day", "days", "time", "times", "today", "here", "what", "it's", "don",
-    "doesn", "isn", "let", "lets", "via", "per", "yet", "too", "out",
+    "about", "after", "all", "also", "and", "any", "are", "back", "because", "been", "before",
+    "being", "between", "both", "but", "can", "could", "day", "days", "did", "does", "doesn",
+    "don", "during", "each", "even", "few", "first", "for", "from", "get", "gets", "had", "has",
+    "have", "her", "here", "him", "his", "how", "into", "isn", "its", "just", "last", "let",
+    "lets", "like", "made", "make", "makes", "many", "may", "might", "more", "most", "much", "new",
+    "next", "not", "now", "one", "only", "other", "our", "out", "over", "own", "per", "said",
+    "same", "say", "says", "some", "still", "such", "than", "that", "the", "their", "them", "then",
+    "there", "these", "they", "this", "those", "through", "time", "times", "today", "too", "two",
+    "use", "used", "uses", "very", "via", "was", "way", "ways", "week", "well", "were", "what",
+    "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "year",
+    "years", "yet", "you", "your",
 ];
+
+/// The meaningful words of a text, as a sorted set of their hashes: compact enough to keep
+/// for the hundreds of stored items a mirror is compared with (see `StoredText`), and
+/// intersected by a merge.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Words(Box<[u64]>);
+
+impl Words {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many words the two have in common.
+    pub fn shared(&self, other: &Words) -> usize {
+        let (mut a, mut b) = (self.0.iter().peekable(), other.0.iter().peekable());
+        let mut shared = 0;
+        while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+            match x.cmp(y) {
+                std::cmp::Ordering::Less => {
+                    a.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    b.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    shared += 1;
+                    a.next();
+                    b.next();
+                }
+            }
+        }
+        shared
+    }
+}
 
 /// The meaningful words of a title and a text (three letters or more, common words left out):
 /// what a summary written in its own words still shares with the work it summarises.
-pub fn content_words(title: &str, html: Option<&str>) -> HashSet<String> {
+pub fn content_words(title: &str, html: Option<&str>) -> Words {
     let text = html.map(crate::normalize::plain_text).unwrap_or_default();
-    format!("{title} {text}")
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() >= 3)
+    let mut hashes: Vec<u64> = [title, text.as_str()]
+        .into_iter()
+        .flat_map(|part| part.split(|c: char| !c.is_alphanumeric()))
+        .filter(|w| w.chars().nth(2).is_some())
         .map(str::to_lowercase)
-        .filter(|w| !COMMON_WORDS.contains(&w.as_str()))
-        .collect()
+        .filter(|w| COMMON_WORDS.binary_search(&w.as_str()).is_err())
+        .map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes()))
+        .collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    Words(hashes.into_boxed_slice())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_words_are_sorted_for_binary_search() {
+        assert!(COMMON_WORDS.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[test]
+    fn words_count_what_two_texts_share_once_each() {
+        let essay = content_words(
+            "River deltas",
+            Some("<p>Deltas build land; rivers drop silt.</p>"),
+        );
+        let summary = content_words(
+            "Deltas",
+            Some("<p>The silt builds LAND, the delta grows.</p>"),
+        );
+        // deltas, land, silt: the title's and the text's "deltas" count once; "the" is common.
+        assert_eq!(essay.shared(&summary), 3);
+        assert_eq!(summary.shared(&essay), 3);
+        // river, deltas, build, land, rivers, drop, silt.
+        assert_eq!(essay.len(), 7);
+    }
 
     fn set(text: &str) -> HashSet<u64> {
         shingles(&words(text)).into_iter().collect()

@@ -13,8 +13,8 @@ use rusqlite::{OptionalExtension, params};
 use super::sql::{SqlRow, Twin};
 use super::{Result, SqliteTx, StoreError, parse_timestamp, sql_limit, timestamp};
 use crate::dedupe::{
-    Candidate, Decorations, ItemKeys, Linked, Probe, StoryFacts, address_key, enclosure_key,
-    hash_from_sql, hash_to_sql, link_fragment, stored_title_keys,
+    Candidate, Decorations, ItemKeys, Linked, Probe, StoredText, StoryFacts, address_key,
+    enclosure_key, hash_from_sql, hash_to_sql, link_fragment, stored_title_keys,
 };
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
@@ -185,6 +185,16 @@ impl CandidateRow {
     ) -> serde_json::Result<Candidate> {
         let item: Item = serde_json::from_str(&self.data)?;
         let role = Role::parse(&self.role).unwrap_or_default();
+        let title_keys = stored_title_keys(&item.title, item.body(), role, decorations);
+        let address_key = address_key(&item, role);
+        let fragment = link_fragment(&item);
+        // An episode whose description is show notes is matched by its transcript's words
+        // (see `crate::transcript`), as it was when it was stored.
+        let body = self.spoken.or(item.content).or(item.summary);
+        let text = StoredText::of(
+            title_keys.first().map_or("", String::as_str),
+            body.as_deref(),
+        );
         Ok(Candidate {
             item_id: self.id,
             story_id: self.story_id,
@@ -193,16 +203,15 @@ impl CandidateRow {
             kind: item.kind,
             published: parse_timestamp(&self.published).unwrap_or_default(),
             canonical_url: self.canonical_url,
-            title_keys: stored_title_keys(&item.title, item.body(), role, decorations),
-            address_key: address_key(&item, role),
-            fragment: link_fragment(&item),
+            title_keys,
+            address_key,
+            fragment,
             enclosure: match item.kind {
                 ItemKind::Episode => item.enclosure.as_ref().and_then(|e| enclosure_key(&e.url)),
                 ItemKind::Post => None,
             },
-            // An episode whose description is show notes is matched by its transcript's
-            // words (see `crate::transcript`), as it was when it was stored.
-            body: self.spoken.or(item.content).or(item.summary),
+            body,
+            text,
             title: item.title,
             reason: MatchReason::parse(&self.reason).unwrap_or(MatchReason::New),
             boilerplate,

@@ -1,0 +1,109 @@
+//! A stored item's text as the matcher reads it (its shingles, its meaningful words), derived
+//! at most once per text in a process.
+//!
+//! A mirror that no key leads anywhere is compared with the items of the weeks around it, a
+//! few hundred, and every such mirror of one poll meets mostly the same ones. Derived afresh
+//! for each, their texts cost about 75 ms of CPU per mirror item on a store of 1,000 feeds
+//! (docs/benchmarks.md, "Mirrors nothing keys"). The memo is keyed by the text itself, so it
+//! is never stale: an edited item reads as a new text, and the old entry is simply not asked
+//! for again. It is process-wide rather than the store's because both backends' candidate
+//! readers and the pure tests' candidates share it, and a memo of a pure function needs no
+//! owner.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, OnceLock};
+
+#[cfg(doc)]
+use super::text::Sorted;
+use super::text::{Words, content_words, shingles, words};
+
+/// Texts remembered at once. A mirror's look around reads at most two windows of 256 items
+/// (`recent!()` in the store); each text costs about 6 KB once read (its shingles in order and
+/// sorted, its words), so the memo stays under about 6 MB. When full it starts over: the
+/// texts asked next are those of the current window, which refill it.
+const CAPACITY: usize = 1024;
+
+static MEMO: LazyLock<parking_lot::Mutex<HashMap<u128, Arc<StoredText>>>> =
+    LazyLock::new(|| parking_lot::Mutex::new(HashMap::new()));
+
+/// What the matcher reads off one stored text, each part derived when first asked for.
+#[derive(Debug, Default)]
+pub struct StoredText {
+    shingles: OnceLock<Shingled>,
+    words: OnceLock<Words>,
+}
+
+/// A text's shingles in document order, and sorted for lookups; its feed's boilerplate left
+/// in (each reader takes its feed's out).
+#[derive(Debug)]
+struct Shingled {
+    sequence: Box<[u64]>,
+    sorted: Box<[u64]>,
+}
+
+impl StoredText {
+    /// The memo's entry for the text of an item whose title key is `title_key` and whose body
+    /// is `body`.
+    pub fn of(title_key: &str, body: Option<&str>) -> Arc<StoredText> {
+        let key = memo_key(title_key, body);
+        let mut memo = MEMO.lock();
+        if let Some(text) = memo.get(&key) {
+            return Arc::clone(text);
+        }
+        if memo.len() >= CAPACITY {
+            memo.clear();
+        }
+        Arc::clone(memo.entry(key).or_default())
+    }
+
+    /// The body's shingles in document order and sorted (a [`Sorted`] set), less
+    /// `boilerplate`: borrowed from the memo when the feed has none.
+    pub fn shingles<'a>(
+        &'a self,
+        body: Option<&str>,
+        boilerplate: &HashSet<u64>,
+    ) -> (Cow<'a, [u64]>, Cow<'a, [u64]>) {
+        let Shingled { sequence, sorted } = self.shingles.get_or_init(|| {
+            let sequence = body.map(|body| shingles(&words(body))).unwrap_or_default();
+            let mut sorted = sequence.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            Shingled {
+                sequence: sequence.into_boxed_slice(),
+                sorted: sorted.into_boxed_slice(),
+            }
+        });
+        if boilerplate.is_empty() {
+            return (Cow::Borrowed(sequence), Cow::Borrowed(sorted));
+        }
+        let kept = |hashes: &[u64]| -> Vec<u64> {
+            hashes
+                .iter()
+                .copied()
+                .filter(|hash| !boilerplate.contains(hash))
+                .collect()
+        };
+        (Cow::Owned(kept(sequence)), Cow::Owned(kept(sorted)))
+    }
+
+    /// [`content_words`] of the title key and the body.
+    pub fn words(&self, title_key: &str, body: Option<&str>) -> &Words {
+        self.words.get_or_init(|| content_words(title_key, body))
+    }
+}
+
+/// The text's identity: a 128-bit hash of the title key (after its length) and the body.
+fn memo_key(title_key: &str, body: Option<&str>) -> u128 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(&(title_key.len() as u64).to_le_bytes());
+    hasher.update(title_key.as_bytes());
+    match body {
+        Some(body) => {
+            hasher.update(&[1]);
+            hasher.update(body.as_bytes());
+        }
+        None => hasher.update(&[0]),
+    }
+    hasher.digest128()
+}
