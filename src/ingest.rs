@@ -426,13 +426,15 @@ fn ingest_item(
         let mut recent = tx.recent_candidates(
             probe.published,
             thresholds.mirror_window,
+            &HashSet::new(),
             matching.decorations,
         )?;
         let mut all = candidates;
         all.extend(recent.iter().cloned());
         decision = dedupe::decide(&probe, &all, thresholds);
         if decision == Decision::New {
-            recent.extend(weeks_before(tx, probe.published, matching)?);
+            let known = recent.iter().map(|c| c.item_id).collect();
+            recent.extend(weeks_before(tx, probe.published, &known, matching)?);
             let words = dedupe::content_words(&item.title, item.body());
             decision = dedupe::decide_by_words(&probe, &words, &recent, thresholds);
         }
@@ -442,9 +444,11 @@ fn ingest_item(
         let mut recent = tx.recent_candidates(
             probe.published,
             thresholds.mirror_window,
+            &HashSet::new(),
             matching.decorations,
         )?;
-        recent.extend(weeks_before(tx, probe.published, matching)?);
+        let known = recent.iter().map(|c| c.item_id).collect();
+        recent.extend(weeks_before(tx, probe.published, &known, matching)?);
         let words = dedupe::content_words(&item.title, item.body());
         decision =
             dedupe::lead_to_the_work(&probe, &words, decision, &candidates, &recent, thresholds);
@@ -540,15 +544,17 @@ fn ingest_item(
     Ok(())
 }
 
-/// The items of the weeks before `published`: a summary may come weeks after the work it sums
-/// up (`dedupe::summary_in_time`), so a mirror's words are asked of them too.
+/// The items of the weeks before `published` but those in `known`: a summary may come weeks
+/// after the work it sums up (`dedupe::summary_in_time`), so a mirror's words are asked of
+/// them too.
 fn weeks_before(
     tx: &WriteTx<'_>,
     published: DateTime<Utc>,
+    known: &HashSet<i64>,
     matching: &Matching<'_>,
 ) -> Result<Vec<Candidate>, StoreError> {
     let half = matching.context.thresholds.content_window / 2;
-    tx.recent_candidates(published - half, half, matching.decorations)
+    tx.recent_candidates(published - half, half, known, matching.decorations)
 }
 
 /// Whether `decision` joins a story no origin item is in.
@@ -598,7 +604,7 @@ fn fold_later_summaries(
             if !dedupe::may_summarise(&mirror, words) {
                 continue;
             }
-            let before = weeks_before(tx, mirror.published, matching)?;
+            let before = weeks_before(tx, mirror.published, &HashSet::new(), matching)?;
             let Some((work, score)) = dedupe::summarised_by(&mirror, &before, thresholds) else {
                 continue;
             };
@@ -707,6 +713,7 @@ fn fold_earlier_mirrors(
             let around = tx.recent_candidates(
                 mirror.published,
                 thresholds.title_window,
+                &HashSet::new(),
                 matching.decorations,
             )?;
             let Some((work, reason, score, role)) =

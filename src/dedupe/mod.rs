@@ -400,12 +400,18 @@ pub fn stored_title_keys(
     role: Role,
     decorations: &Decorations,
 ) -> Vec<String> {
-    let mut keys = title_keys(title, decorations);
-    if role == Role::Mirror {
-        let mut issues = decorations.issues(title);
-        named_issue(body, decorations, &mut keys, &mut issues);
-    }
-    keys
+    let role_tag = match role {
+        Role::Origin => 0,
+        Role::Mirror => 1,
+    };
+    stored::title_keys(title, body, role_tag, decorations.fingerprint(), || {
+        let mut keys = title_keys(title, decorations);
+        if role == Role::Mirror {
+            let mut issues = decorations.issues(title);
+            named_issue(body, decorations, &mut keys, &mut issues);
+        }
+        keys
+    })
 }
 
 /// The numbered episode of one of the writers' shows that a mirror's text names near its

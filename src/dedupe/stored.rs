@@ -1,11 +1,12 @@
-//! A stored item's text as the matcher reads it (its shingles, its meaningful words), derived
-//! at most once per text in a process.
+//! A stored item's text as the matcher reads it (its shingles, its meaningful words, its
+//! title's readings), derived at most once per text in a process.
 //!
 //! A mirror that no key leads anywhere is compared with the items of the weeks around it, a
 //! few hundred, and every such mirror of one poll meets mostly the same ones. Derived afresh
 //! for each, their texts cost about 75 ms of CPU per mirror item on a store of 1,000 feeds
-//! (docs/benchmarks.md, "Mirrors nothing keys"). The memo is keyed by the text itself, so it
-//! is never stale: an edited item reads as a new text, and the old entry is simply not asked
+//! (docs/benchmarks.md, "Mirrors nothing keys"). Each memo is keyed by everything its value
+//! is derived from (the text itself; for title readings, the decorations too), so it is never
+//! stale: an edited item reads as a new text, and the old entry is simply not asked
 //! for again. It is process-wide rather than the store's because both backends' candidate
 //! readers and the pure tests' candidates share it, and a memo of a pure function needs no
 //! owner.
@@ -18,14 +19,59 @@ use std::sync::{Arc, LazyLock, OnceLock};
 use super::text::Sorted;
 use super::text::{Words, content_words, shingles, words};
 
-/// Texts remembered at once. A mirror's look around reads at most two windows of 256 items
+/// Entries a memo keeps at once. A mirror's look around reads at most two windows of 256 items
 /// (`recent!()` in the store); each text costs about 6 KB once read (its shingles in order and
 /// sorted, its words), so the memo stays under about 6 MB. When full it starts over: the
 /// texts asked next are those of the current window, which refill it.
 const CAPACITY: usize = 1024;
 
-static MEMO: LazyLock<parking_lot::Mutex<HashMap<u128, Arc<StoredText>>>> =
-    LazyLock::new(|| parking_lot::Mutex::new(HashMap::new()));
+static TEXTS: Memo<StoredText> = Memo::new();
+
+/// The title readings of stored items (`dedupe::stored_title_keys`), by title, text, role and
+/// the decorations' fingerprint: reading a mirror's text for the episode it names was a third
+/// of the look around once the texts were memoised.
+static TITLE_KEYS: Memo<Vec<String>> = Memo::new();
+
+/// Values by a 128-bit hash of what they are derived from, at most [`CAPACITY`] at once.
+struct Memo<V> {
+    entries: LazyLock<parking_lot::Mutex<HashMap<u128, Arc<V>>>>,
+}
+
+impl<V> Memo<V> {
+    const fn new() -> Self {
+        Memo {
+            entries: LazyLock::new(|| parking_lot::Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// The value under `key`, derived by `derive` (outside the lock) when there is none.
+    fn get(&self, key: u128, derive: impl FnOnce() -> V) -> Arc<V> {
+        if let Some(value) = self.entries.lock().get(&key) {
+            return Arc::clone(value);
+        }
+        let value = Arc::new(derive());
+        let mut entries = self.entries.lock();
+        if entries.len() >= CAPACITY {
+            entries.clear();
+        }
+        Arc::clone(entries.entry(key).or_insert(value))
+    }
+}
+
+/// [`super::stored_title_keys`]'s readings, derived by `derive` when not known.
+pub(super) fn title_keys(
+    title: &str,
+    body: Option<&str>,
+    role: u8,
+    decorations: u64,
+    derive: impl FnOnce() -> Vec<String>,
+) -> Vec<String> {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(&[role]);
+    hasher.update(&decorations.to_le_bytes());
+    let key = text_key(hasher, title, body);
+    TITLE_KEYS.get(key, derive).as_ref().clone()
+}
 
 /// What the matcher reads off one stored text, each part derived when first asked for.
 #[derive(Debug, Default)]
@@ -46,15 +92,10 @@ impl StoredText {
     /// The memo's entry for the text of an item whose title key is `title_key` and whose body
     /// is `body`.
     pub fn of(title_key: &str, body: Option<&str>) -> Arc<StoredText> {
-        let key = memo_key(title_key, body);
-        let mut memo = MEMO.lock();
-        if let Some(text) = memo.get(&key) {
-            return Arc::clone(text);
-        }
-        if memo.len() >= CAPACITY {
-            memo.clear();
-        }
-        Arc::clone(memo.entry(key).or_default())
+        TEXTS.get(
+            text_key(xxhash_rust::xxh3::Xxh3::new(), title_key, body),
+            StoredText::default,
+        )
     }
 
     /// The body's shingles in document order and sorted (a [`Sorted`] set), less
@@ -93,9 +134,9 @@ impl StoredText {
     }
 }
 
-/// The text's identity: a 128-bit hash of the title key (after its length) and the body.
-fn memo_key(title_key: &str, body: Option<&str>) -> u128 {
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+/// A text's identity: a 128-bit hash of what `hasher` holds, the title (after its length)
+/// and the body.
+fn text_key(mut hasher: xxhash_rust::xxh3::Xxh3, title_key: &str, body: Option<&str>) -> u128 {
     hasher.update(&(title_key.len() as u64).to_le_bytes());
     hasher.update(title_key.as_bytes());
     match body {

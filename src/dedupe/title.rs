@@ -247,6 +247,15 @@ const MEDIUM_WORDS: &[&str] = &[
     "summary",
 ];
 
+/// The hash of some strings, one after the other.
+fn fingerprint_of(parts: &[&str]) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+    }
+    hasher.digest()
+}
+
 /// The names that decorate a writer's titles on other sites, learned from the origin feeds:
 /// feed titles and author names, and each author's surname.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -264,6 +273,11 @@ pub struct Decorations {
     /// its words, at a cost that does not grow with the number of feeds followed.
     full_by_first: std::collections::HashMap<String, Vec<String>>,
     feeds_by_name: std::collections::HashMap<String, std::collections::BTreeSet<String>>,
+    /// What has been learned, as one number: the XOR of a hash of every name and of every
+    /// (feed, name) pair, so that two decorations that learned the same things, in any order,
+    /// have the same. A reading memoised under it (`dedupe::stored_title_keys`) is the one
+    /// these decorations make.
+    fingerprint: u64,
 }
 
 impl Decorations {
@@ -273,6 +287,11 @@ impl Decorations {
         let mut decorations = Decorations::default();
         decorations.add(names);
         decorations
+    }
+
+    /// What these decorations have learned, as one number (see the field).
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
     }
 
     /// Learns more names (a feed that named a new author).
@@ -306,10 +325,14 @@ impl Decorations {
             })
             .map(|words| words.join(" "));
         for name in full {
-            self.feeds_by_name
+            let new = self
+                .feeds_by_name
                 .entry(name.clone())
                 .or_default()
                 .insert(source.to_owned());
+            if new {
+                self.fingerprint ^= fingerprint_of(&[source, "\0", &name]);
+            }
             self.feeds
                 .entry(source.to_owned())
                 .or_default()
@@ -359,6 +382,7 @@ impl Decorations {
         if !self.names.insert(name.clone()) {
             return;
         }
+        self.fingerprint ^= fingerprint_of(&[&name]);
         if let [first, _, ..] = words {
             self.full_by_first
                 .entry(first.clone())

@@ -488,14 +488,16 @@ impl SqliteTx<'_> {
     /// The items published within `window` of `around`, newest first, at most `recent!()`:
     /// where a mirror that no key led anywhere looks for the work it quotes or summarises (both
     /// count only within days), and where a summary that came first is asked again once its
-    /// work arrives. No index of every origin's passages or words is kept for them.
+    /// work arrives. No index of every origin's passages or words is kept for them. Items in
+    /// `known` (candidates the caller already holds, from an overlapping window) are left out.
     pub fn recent_candidates(
         &self,
         around: chrono::DateTime<chrono::Utc>,
         window: chrono::Duration,
+        known: &HashSet<i64>,
         decorations: &Decorations,
     ) -> Result<Vec<Candidate>> {
-        let ids: Vec<i64> = self
+        let mut ids: Vec<i64> = self
             .tx
             .prepare_cached(concat!(
                 "SELECT id FROM items WHERE published BETWEEN ?1 AND ?2
@@ -507,6 +509,7 @@ impl SqliteTx<'_> {
                 |row| row.get(0),
             )?
             .collect::<rusqlite::Result<_>>()?;
+        ids.retain(|id| !known.contains(id));
         self.load_candidates(ids, &HashMap::new(), decorations)
     }
 

@@ -1952,6 +1952,7 @@ both_backends! {
         &self,
         around: DateTime<Utc>,
         window: chrono::Duration,
+        known: &HashSet<i64>,
         decorations: &Decorations
     ) -> Vec<Candidate>;
     pub fn recent_founding_mirrors(

@@ -1134,9 +1134,25 @@ fn matching_reads_as_on_sqlite() {
             }
             // Every stored item probed as it would probe itself.
             let recent = $tx
-                .recent_candidates(day(2), chrono::Duration::days(1), &decorations)
+                .recent_candidates(
+                    day(2),
+                    chrono::Duration::days(1),
+                    &HashSet::new(),
+                    &decorations,
+                )
                 .expect("recent");
             seen.push(format!("recent: {}", recent.len()));
+            // The items a caller already holds are left out, and only those.
+            let held: HashSet<i64> = recent.iter().skip(1).map(|c| c.item_id).collect();
+            let rest = $tx
+                .recent_candidates(day(2), chrono::Duration::days(1), &held, &decorations)
+                .expect("recent but those held");
+            assert_eq!(
+                rest.iter().map(|c| c.item_id).collect::<Vec<_>>(),
+                recent.iter().take(1).map(|c| c.item_id).collect::<Vec<_>>()
+            );
+            seen.push(format!("recent but those held: {}", rest.len()));
+            seen.extend(rest.iter().map(candidate_line));
             for candidate in &recent {
                 seen.push(candidate_line(candidate));
                 let probe = Probe::of_stored(candidate, &decorations);
@@ -1149,9 +1165,14 @@ fn matching_reads_as_on_sqlite() {
             }
             seen.push(format!(
                 "outside the window: {}",
-                $tx.recent_candidates(day(9), chrono::Duration::days(1), &decorations)
-                    .expect("recent")
-                    .len()
+                $tx.recent_candidates(
+                    day(9),
+                    chrono::Duration::days(1),
+                    &HashSet::new(),
+                    &decorations
+                )
+                .expect("recent")
+                .len()
             ));
             // Mirror `n`'s first item, stored in the same write, is a founding mirror as soon
             // as it is stored.

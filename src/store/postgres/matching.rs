@@ -76,10 +76,12 @@ impl PgWriteTx<'_> {
         &mut self,
         around: DateTime<Utc>,
         window: chrono::Duration,
+        known: &HashSet<i64>,
         decorations: &Decorations,
     ) -> Result<Vec<Candidate>> {
         let (from, to) = (timestamp(around - window), timestamp(around + window));
-        let ids = self.ids(pg::RECENT, &[&from, &to])?;
+        let mut ids = self.ids(pg::RECENT, &[&from, &to])?;
+        ids.retain(|id| !known.contains(id));
         self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
