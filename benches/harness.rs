@@ -1333,8 +1333,11 @@ fn mutate(dir: &Path, fraction: f64, round: usize) {
     let step = (1.0 / fraction).round().max(1.0) as usize;
     let mut changed = 0;
     for (i, row) in rows.iter().enumerate() {
-        // A different tenth of the feeds each round.
-        if (i + round * 3) % step != 0 {
+        // A different tenth of the feeds each round, one of each run of `step` feeds, at a
+        // place in the run that moves from run to run: every kind of feed changes in every
+        // round (the generator's kinds repeat every ten feeds, so `i % step` alone would
+        // change one kind per round, and the aggregators' mirrors only every tenth round).
+        if (i / step + i + round * 3) % step != 0 {
             continue;
         }
         versions[i] += 1;
