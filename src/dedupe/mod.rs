@@ -47,6 +47,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
 pub use stored::StoredText;
+use stored::StoredTitle;
 pub use text::{
     ShingleSet, Sorted, Words, anchors, boilerplate, containment, content_words, hash_from_sql,
     hash_to_sql, quoted_passages, shingles, words,
@@ -293,31 +294,22 @@ impl Probe {
 impl Probe {
     /// The probe a stored item makes, read back from its candidate (its title keys read with
     /// `decorations`): a mirror that started a story before its work arrived is asked again
-    /// as if it came after it.
-    pub fn of_stored(stored: &Candidate, decorations: &Decorations) -> Probe {
+    /// as if it came after it. Such a probe is matched, never written: the keys that serve the
+    /// index alone (text anchors, title grams, episode anchors) are the stored item's already
+    /// and are left empty. Who its text names is read only `with_mentions` (see
+    /// [`may_name_a_guest`]): it is the dearest part, and only the guest evidence asks.
+    pub fn of_stored(stored: &Candidate, decorations: &Decorations, with_mentions: bool) -> Probe {
         let body = stored.body.as_deref();
-        let sequence: Vec<u64> = body
-            .map(|body| shingles(&words(body)))
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|hash| !stored.boilerplate.contains(hash))
-            .collect();
+        let sequence = stored.shingles().0.into_owned();
         let canonical = stored.canonical_url.clone();
         let mut links = body
             .map(|body| outbound_links(body, canonical.as_deref()))
             .unwrap_or_default();
         links.extend(stored.enclosure.clone());
-        let grams = stored
-            .title_keys
-            .iter()
-            .max_by_key(|k| k.len())
-            .map(|k| title_grams(k))
-            .unwrap_or_default();
-        let mut title_keys = stored.title_keys.clone();
-        let mut issues = decorations.issues(&stored.title);
-        if stored.role == Role::Mirror {
-            named_issue(body, decorations, &mut title_keys, &mut issues);
-        }
+        let title_keys = stored.title_keys.clone();
+        let issues = stored_title(&stored.title, body, stored.role, decorations)
+            .issues
+            .clone();
         let title_key = title_keys.first().cloned();
         Probe {
             source: stored.source.clone(),
@@ -328,12 +320,10 @@ impl Probe {
                 canonical_url: canonical,
                 title_variants: title_keys.iter().skip(1).cloned().collect(),
                 title_key,
-                anchors: anchors(&sequence),
-                title_grams: grams,
                 outbound_links: links,
                 enclosure: stored.enclosure.clone(),
                 address_key: stored.address_key.clone(),
-                issue_anchors: episode_anchors(&stored.title, body, stored.role),
+                ..ItemKeys::default()
             },
             title_keys,
             fragment: stored.fragment.clone(),
@@ -341,7 +331,7 @@ impl Probe {
             sequence,
             published: stored.published,
             issues,
-            mentions: (stored.role == Role::Mirror)
+            mentions: (stored.role == Role::Mirror && with_mentions)
                 .then(|| Mentions::new(&stored.title, body, decorations)),
         }
     }
@@ -400,17 +390,29 @@ pub fn stored_title_keys(
     role: Role,
     decorations: &Decorations,
 ) -> Vec<String> {
+    stored_title(title, body, role, decorations).keys.clone()
+}
+
+/// A stored item's [`stored_title_keys`] and the numbered episodes it names, read once per
+/// title, text, role and decorations: both are asked again of every stored mirror near each
+/// new work (see [`reconsider`]).
+fn stored_title(
+    title: &str,
+    body: Option<&str>,
+    role: Role,
+    decorations: &Decorations,
+) -> Arc<StoredTitle> {
     let role_tag = match role {
         Role::Origin => 0,
         Role::Mirror => 1,
     };
-    stored::title_keys(title, body, role_tag, decorations.fingerprint(), || {
+    stored::title(title, body, role_tag, decorations.fingerprint(), || {
         let mut keys = title_keys(title, decorations);
+        let mut issues = decorations.issues(title);
         if role == Role::Mirror {
-            let mut issues = decorations.issues(title);
             named_issue(body, decorations, &mut keys, &mut issues);
         }
-        keys
+        StoredTitle { keys, issues }
     })
 }
 
@@ -980,6 +982,20 @@ pub fn match_candidate(
     None
 }
 
+/// Whether a mirror published at `published` could be about `candidate` as a page naming its
+/// guest: the guest evidence of [`match_candidate`] needs an origin within days whose title
+/// names a guest (the writers' names taken off can only leave fewer). Nothing else reads a
+/// probe's [`Mentions`], so a stored mirror is read for them only when one such is around.
+fn may_name_a_guest(
+    published: DateTime<Utc>,
+    candidate: &Candidate,
+    thresholds: &Thresholds,
+) -> bool {
+    candidate.role == Role::Origin
+        && (published - candidate.published).abs() <= thresholds.title_window
+        && !guests(&candidate.title, &[]).is_empty()
+}
+
 /// Share of meaningful words a page that names an episode's guest and show must have in
 /// common with the episode's text: enough to be about it, less than a summary needs without
 /// the names (see [`SUMMARY_WORDS_SHARED`]).
@@ -1246,7 +1262,6 @@ pub fn reconsider(
     if mirror.role != Role::Mirror {
         return None;
     }
-    let probe = Probe::of_stored(mirror, decorations);
     // Only the writers' works: a story of mirrors alone that it matches too is folded when
     // its own founder is asked.
     let works: Vec<Candidate> = around
@@ -1254,6 +1269,10 @@ pub fn reconsider(
         .filter(|c| c.story.has_origin)
         .cloned()
         .collect();
+    let with_mentions = works
+        .iter()
+        .any(|work| may_name_a_guest(mirror.published, work, thresholds));
+    let probe = Probe::of_stored(mirror, decorations, with_mentions);
     match decide(&probe, &works, thresholds) {
         Decision::Join {
             story_id,

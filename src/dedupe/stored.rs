@@ -27,10 +27,20 @@ const CAPACITY: usize = 1024;
 
 static TEXTS: Memo<StoredText> = Memo::new();
 
-/// The title readings of stored items (`dedupe::stored_title_keys`), by title, text, role and
-/// the decorations' fingerprint: reading a mirror's text for the episode it names was a third
-/// of the look around once the texts were memoised.
-static TITLE_KEYS: Memo<Vec<String>> = Memo::new();
+/// The title readings of stored items (`dedupe::stored_title`), by title, text, role and the
+/// decorations' fingerprint: reading a mirror's text for the episode it names was a third of
+/// the look around once the texts were memoised.
+static TITLES: Memo<StoredTitle> = Memo::new();
+
+/// What a stored item's title stands for, read with the writers' decorations.
+#[derive(Debug, Default)]
+pub struct StoredTitle {
+    /// Every key its title may stand for, its stored key first (see
+    /// `dedupe::stored_title_keys`).
+    pub keys: Vec<String>,
+    /// The numbered episodes of the writers' shows it names (see `Probe::issues`).
+    pub issues: Vec<String>,
+}
 
 /// Values by a 128-bit hash of what they are derived from, at most [`CAPACITY`] at once.
 struct Memo<V> {
@@ -58,19 +68,19 @@ impl<V> Memo<V> {
     }
 }
 
-/// [`super::stored_title_keys`]'s readings, derived by `derive` when not known.
-pub(super) fn title_keys(
+/// [`super::stored_title`]'s readings, derived by `derive` when not known.
+pub(super) fn title(
     title: &str,
     body: Option<&str>,
     role: u8,
     decorations: u64,
-    derive: impl FnOnce() -> Vec<String>,
-) -> Vec<String> {
+    derive: impl FnOnce() -> StoredTitle,
+) -> Arc<StoredTitle> {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(&[role]);
     hasher.update(&decorations.to_le_bytes());
     let key = text_key(hasher, title, body);
-    TITLE_KEYS.get(key, derive).as_ref().clone()
+    TITLES.get(key, derive)
 }
 
 /// What the matcher reads off one stored text, each part derived when first asked for.

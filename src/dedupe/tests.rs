@@ -1078,6 +1078,30 @@ fn a_page_naming_the_guest_beside_another_writer_is_not_about_the_episode() {
 }
 
 #[test]
+fn a_stored_mirror_is_read_for_names_only_near_an_interview() {
+    let thresholds = Thresholds::default();
+    let interview = item(
+        "Lena Marsh — Twenty winters at the Skerry light",
+        Some("https://lights.example/p/marsh"),
+        Some(INTERVIEW),
+    );
+    let essay = item(
+        "Twenty winters at the Skerry light",
+        Some("https://lights.example/p/winters"),
+        Some(INTERVIEW),
+    );
+    let near = candidate_as(2, &interview, day(1), Role::Origin);
+    assert!(may_name_a_guest(day(2), &near, &thresholds));
+    // Beyond the title window, under a title naming nobody, or a mirror: the guest evidence
+    // cannot apply, so the mirror's names need not be read.
+    assert!(!may_name_a_guest(day(9), &near, &thresholds));
+    let essay = candidate_as(3, &essay, day(1), Role::Origin);
+    assert!(!may_name_a_guest(day(2), &essay, &thresholds));
+    let other_mirror = candidate_as(4, &interview, day(1), Role::Mirror);
+    assert!(!may_name_a_guest(day(2), &other_mirror, &thresholds));
+}
+
+#[test]
 fn a_mirror_that_came_before_its_work_is_asked_again_by_every_evidence() {
     let mut decorations = Decorations::default();
     decorations.add_for("feed-2", ["Lights Podcast"]);

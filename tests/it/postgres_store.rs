@@ -1132,7 +1132,8 @@ fn matching_reads_as_on_sqlite() {
                 seen.push(format!("candidates of {}: {}", item.guid, found.len()));
                 seen.extend(found.iter().map(candidate_line));
             }
-            // Every stored item probed as it would probe itself.
+            // Every stored item probed as it is when asked again (`reconsider`): its title keys,
+            // links and text, not the keys that serve the index alone.
             let recent = $tx
                 .recent_candidates(
                     day(2),
@@ -1155,7 +1156,7 @@ fn matching_reads_as_on_sqlite() {
             seen.extend(rest.iter().map(candidate_line));
             for candidate in &recent {
                 seen.push(candidate_line(candidate));
-                let probe = Probe::of_stored(candidate, &decorations);
+                let probe = Probe::of_stored(candidate, &decorations, true);
                 seen.extend(
                     $tx.candidates(&probe, &decorations)
                         .expect("candidates")
