@@ -47,7 +47,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
 pub use stored::StoredText;
-use stored::StoredTitle;
+use stored::{StoredLinks, StoredTitle};
 pub use text::{
     ShingleSet, Sorted, Words, anchors, boilerplate, containment, content_words, hash_from_sql,
     hash_to_sql, quoted_passages, shingles, words,
@@ -302,20 +302,27 @@ impl Probe {
         let body = stored.body.as_deref();
         let sequence = stored.shingles().0.into_owned();
         let canonical = stored.canonical_url.clone();
-        let mut links = body
-            .map(|body| outbound_links(body, canonical.as_deref()))
-            .unwrap_or_default();
-        links.extend(stored.enclosure.clone());
         let title_keys = stored.title_keys.clone();
+        let title_key = title_keys.first().cloned();
+        let own_page = canonical.as_deref();
+        let read = stored::links(title_key.as_deref().unwrap_or(""), body, own_page, || {
+            StoredLinks {
+                outbound: body
+                    .map(|body| outbound_links(body, own_page))
+                    .unwrap_or_default(),
+                link_post: titled_after_a_link(title_key.as_deref(), body, own_page),
+            }
+        });
+        let mut links = read.outbound.clone();
+        links.extend(stored.enclosure.clone());
         let issues = stored_title(&stored.title, body, stored.role, decorations)
             .issues
             .clone();
-        let title_key = title_keys.first().cloned();
         Probe {
             source: stored.source.clone(),
             role: stored.role,
             kind: stored.kind,
-            link_post: titled_after_a_link(title_key.as_deref(), body, canonical.as_deref()),
+            link_post: read.link_post,
             keys: ItemKeys {
                 canonical_url: canonical,
                 title_variants: title_keys.iter().skip(1).cloned().collect(),

@@ -32,6 +32,20 @@ static TEXTS: Memo<StoredText> = Memo::new();
 /// the look around once the texts were memoised.
 static TITLES: Memo<StoredTitle> = Memo::new();
 
+/// The links of stored texts (`Probe::of_stored`), by the text, its title key and its own
+/// page: a stored mirror is asked again of every new work near it, and parsing its anchors
+/// was a quarter of a steady poll once its names were read only near an interview.
+static LINKS: Memo<StoredLinks> = Memo::new();
+
+/// What a stored text links to.
+#[derive(Debug, Default)]
+pub struct StoredLinks {
+    /// The canonical keys of the pages it links to, its own page left out.
+    pub outbound: Vec<String>,
+    /// Whether it is titled after one of the first pages it links to (a link post).
+    pub link_post: bool,
+}
+
 /// What a stored item's title stands for, read with the writers' decorations.
 #[derive(Debug, Default)]
 pub struct StoredTitle {
@@ -81,6 +95,26 @@ pub(super) fn title(
     hasher.update(&decorations.to_le_bytes());
     let key = text_key(hasher, title, body);
     TITLES.get(key, derive)
+}
+
+/// [`StoredLinks`] of the text `body` titled `title_key` on the page `own_page`, derived by
+/// `derive` when not known.
+pub(super) fn links(
+    title_key: &str,
+    body: Option<&str>,
+    own_page: Option<&str>,
+    derive: impl FnOnce() -> StoredLinks,
+) -> Arc<StoredLinks> {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    match own_page {
+        Some(page) => {
+            hasher.update(&[1]);
+            hasher.update(&(page.len() as u64).to_le_bytes());
+            hasher.update(page.as_bytes());
+        }
+        None => hasher.update(&[0]),
+    }
+    LINKS.get(text_key(hasher, title_key, body), derive)
 }
 
 /// What the matcher reads off one stored text, each part derived when first asked for.

@@ -1078,6 +1078,53 @@ fn a_page_naming_the_guest_beside_another_writer_is_not_about_the_episode() {
 }
 
 #[test]
+fn a_stored_text_reads_its_links_for_its_own_page() {
+    // One text on two pages: the link to a page is its own on the first, an outbound link on
+    // the second, so what is remembered of the text's links must depend on the page too.
+    let body = "<p>Notes on <a href=\"https://keepers.example/p/winters\">Twenty winters at \
+                the Skerry light</a>, with thanks.</p>";
+    let at_home = item(
+        "Twenty winters at the Skerry light",
+        Some("https://keepers.example/p/winters"),
+        Some(body),
+    );
+    let elsewhere = item(
+        "Twenty winters at the Skerry light",
+        Some("https://digest.example/winters"),
+        Some(body),
+    );
+    let decorations = Decorations::default();
+    let own = Probe::of_stored(
+        &candidate_as(1, &at_home, day(1), Role::Mirror),
+        &decorations,
+        false,
+    );
+    let other = Probe::of_stored(
+        &candidate_as(2, &elsewhere, day(1), Role::Mirror),
+        &decorations,
+        false,
+    );
+    assert!(
+        own.keys.outbound_links.is_empty(),
+        "{:?}",
+        own.keys.outbound_links
+    );
+    assert!(!own.link_post);
+    assert_eq!(
+        other.keys.outbound_links,
+        vec!["keepers.example/p/winters".to_owned()]
+    );
+    assert!(other.link_post);
+    // Asked again, each reads as it did.
+    let again = Probe::of_stored(
+        &candidate_as(1, &at_home, day(1), Role::Mirror),
+        &decorations,
+        false,
+    );
+    assert!(again.keys.outbound_links.is_empty());
+}
+
+#[test]
 fn a_stored_mirror_is_read_for_names_only_near_an_interview() {
     let thresholds = Thresholds::default();
     let interview = item(
