@@ -583,8 +583,12 @@ fn fold_later_summaries(
     summary: &mut IngestSummary,
 ) -> Result<(), StoreError> {
     let thresholds = &matching.context.thresholds;
-    let half = thresholds.content_window / 2;
-    let later = tx.recent_founding_mirrors(published + half, half, matching.decorations)?;
+    // The weeks after the item's days, which `fold_earlier_mirrors` covers: read from the
+    // store only those, or a new item (published now, nothing after it) would read every
+    // mirror of its days for nothing.
+    let half = (thresholds.content_window - thresholds.title_window) / 2;
+    let middle = published + thresholds.title_window + half;
+    let later = tx.recent_founding_mirrors(middle, half, matching.decorations)?;
     let first_story = story_id;
     let alone = later.iter().filter(|c| {
         c.role == Role::Mirror
