@@ -1,5 +1,5 @@
 //! A stored item's text as the matcher reads it (its shingles, its meaningful words, its
-//! title's readings), derived at most once per text in a process.
+//! title's readings, its links), derived at most once per text in a process.
 //!
 //! A mirror that no key leads anywhere is compared with the items of the weeks around it, a
 //! few hundred, and every such mirror of one poll meets mostly the same ones. Derived afresh
