@@ -43,6 +43,13 @@ pub const MAX_WRITE_ITEMS: usize = 1000;
 /// hosts; being polite there is what keeps us from being rate limited.
 const CONCURRENT_FETCHES_PER_HOST: usize = 2;
 
+/// Feeds parsed at once: one per core, since more would not finish sooner and each holds its
+/// document's tree in memory meanwhile. Also the runtime's blocking threads (main.rs), which
+/// parsing is most of.
+pub fn parse_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 /// Why a cycle stopped: only the store failing stops one, since then nothing can be recorded.
 #[derive(Debug, Error)]
 pub enum PollError {
@@ -401,9 +408,7 @@ async fn poll_selected(
     )?
     .map(std::sync::Arc::new);
     let hosts = HostLimits::default();
-    let parsers = std::sync::Arc::new(tokio::sync::Semaphore::new(
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-    ));
+    let parsers = std::sync::Arc::new(tokio::sync::Semaphore::new(parse_slots()));
     let spawn = |position: usize, index: usize, source: SourceRecord| -> PollTask {
         let feed = &config.feeds[index];
         let url = source
@@ -700,8 +705,6 @@ async fn fetch_and_parse(
     let final_url = fetched.final_url.clone();
     let bytes = std::mem::take(&mut fetched.body);
     let seen = source.state.item_digests.clone();
-    // As many parses at once as there are cores: more would not finish sooner, and each holds
-    // its document's tree in memory meanwhile.
     let Ok(_slot) = parsers.acquire().await else {
         return (shutting_down(), Vec::new());
     };
