@@ -39,6 +39,7 @@ mod text;
 mod title;
 mod url;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
@@ -137,7 +138,9 @@ pub struct Probe {
     pub link_post: bool,
     /// The text's shingles in order, the feed's boilerplate left out.
     pub sequence: Vec<u64>,
-    pub shingles: HashSet<u64>,
+    /// The same shingles sorted, each once (a [`Sorted`] set): a stored text's come sorted
+    /// from its memo, where a set would be built anew each time a mirror is asked again.
+    pub shingles: Vec<u64>,
     pub published: DateTime<Utc>,
     /// Who a mirror's title and text name (`None` for an origin's item).
     pub mentions: Option<Mentions>,
@@ -284,11 +287,19 @@ impl Probe {
             kind: item.kind,
             keys,
             title_keys,
-            shingles: sequence.iter().copied().collect(),
+            shingles: sorted_set(&sequence),
             sequence,
             published,
         }
     }
+}
+
+/// `sequence` sorted, each shingle once.
+fn sorted_set(sequence: &[u64]) -> Vec<u64> {
+    let mut sorted = sequence.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted
 }
 
 impl Probe {
@@ -300,7 +311,7 @@ impl Probe {
     /// [`may_name_a_guest`]): it is the dearest part, and only the guest evidence asks.
     pub fn of_stored(stored: &Candidate, decorations: &Decorations, with_mentions: bool) -> Probe {
         let body = stored.body.as_deref();
-        let sequence = stored.shingles().0.into_owned();
+        let (sequence, sorted) = stored.shingles();
         let canonical = stored.canonical_url.clone();
         let title_keys = stored.title_keys.clone();
         let title_key = title_keys.first().cloned();
@@ -334,8 +345,8 @@ impl Probe {
             },
             title_keys,
             fragment: stored.fragment.clone(),
-            shingles: sequence.iter().copied().collect(),
-            sequence,
+            shingles: sorted.into_owned(),
+            sequence: sequence.into_owned(),
             published: stored.published,
             issues,
             mentions: (stored.role == Role::Mirror && with_mentions)
@@ -681,10 +692,21 @@ pub fn address_key(item: &Item, role: Role) -> Option<String> {
     if role != Role::Mirror {
         return None;
     }
-    item.link
-        .as_deref()
-        .and_then(address_title)
-        .filter(|key| !is_generic(key))
+    item.link.as_deref().and_then(address_key_of)
+}
+
+/// [`address_key`] of a stored item, remembered by its address: a stored mirror is read again
+/// for every new work near it, and its address's words were read anew each time.
+pub fn stored_address_key(item: &Item, role: Role) -> Option<String> {
+    if role != Role::Mirror {
+        return None;
+    }
+    let link = item.link.as_deref()?;
+    Option::clone(&stored::address(link, || address_key_of(link)))
+}
+
+fn address_key_of(link: &str) -> Option<String> {
+    address_title(link).filter(|key| !is_generic(key))
 }
 
 /// Evidence strength, for choosing among matched stories.
@@ -762,7 +784,7 @@ pub fn match_candidate(
     let text = std::cell::OnceCell::new();
     let candidate_text = || text.get_or_init(|| candidate.shingles());
     let min = thresholds.min_shingles;
-    let score = || containment(&probe.shingles, &Sorted(&candidate_text().1), min);
+    let score = || containment(&Sorted(&probe.shingles), &Sorted(&candidate_text().1), min);
     let probe_has_text = probe.shingles.len() >= min;
     let candidate_has_text = || candidate_text().1.len() >= min;
     let is_copy =
@@ -936,7 +958,7 @@ pub fn match_candidate(
         // A mirror quotes; an origin is quoted (one writer quoting another is a reply, a work
         // of its own). Between two mirrors, either may be quoting the other.
         let probe_quotes = || quoted_passages(&probe.sequence, &Sorted(&candidate_text().1));
-        let candidate_quotes = || quoted_passages(&candidate_text().0, &probe.shingles);
+        let candidate_quotes = || quoted_passages(&candidate_text().0, &Sorted(&probe.shingles));
         let quoting = match (probe.role, candidate.role) {
             (Role::Mirror, Role::Origin) => Some((probe_quotes(), probe.sequence.len())),
             (Role::Origin, Role::Mirror) => Some((candidate_quotes(), candidate_text().0.len())),
@@ -1270,12 +1292,17 @@ pub fn reconsider(
         return None;
     }
     // Only the writers' works: a story of mirrors alone that it matches too is folded when
-    // its own founder is asked.
-    let works: Vec<Candidate> = around
-        .iter()
-        .filter(|c| c.story.has_origin)
-        .cloned()
-        .collect();
+    // its own founder is asked. Borrowed when there is nothing to leave out, as when a new
+    // work's own members are asked about each mirror near it.
+    let works: Cow<'_, [Candidate]> = if around.iter().all(|c| c.story.has_origin) {
+        Cow::Borrowed(around)
+    } else {
+        around
+            .iter()
+            .filter(|c| c.story.has_origin)
+            .cloned()
+            .collect()
+    };
     let with_mentions = works
         .iter()
         .any(|work| may_name_a_guest(mirror.published, work, thresholds));

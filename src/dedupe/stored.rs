@@ -37,6 +37,9 @@ static TITLES: Memo<StoredTitle> = Memo::new();
 /// was a quarter of a steady poll once its names were read only near an interview.
 static LINKS: Memo<StoredLinks> = Memo::new();
 
+/// The titles stored mirrors' addresses spell (`dedupe::stored_address_key`), by address.
+static ADDRESSES: Memo<Option<String>> = Memo::new();
+
 /// What a stored text links to.
 #[derive(Debug, Default)]
 pub struct StoredLinks {
@@ -117,6 +120,13 @@ pub(super) fn links(
     LINKS.get(text_key(hasher, title_key, body), derive)
 }
 
+/// The title the address `link` spells, derived by `derive` when not known.
+pub(super) fn address(link: &str, derive: impl FnOnce() -> Option<String>) -> Arc<Option<String>> {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(link.as_bytes());
+    ADDRESSES.get(hasher.digest128(), derive)
+}
+
 /// What the matcher reads off one stored text, each part derived when first asked for.
 #[derive(Debug, Default)]
 pub struct StoredText {
@@ -151,9 +161,7 @@ impl StoredText {
     ) -> (Cow<'a, [u64]>, Cow<'a, [u64]>) {
         let Shingled { sequence, sorted } = self.shingles.get_or_init(|| {
             let sequence = body.map(|body| shingles(&words(body))).unwrap_or_default();
-            let mut sorted = sequence.clone();
-            sorted.sort_unstable();
-            sorted.dedup();
+            let sorted = super::sorted_set(&sequence);
             Shingled {
                 sequence: sequence.into_boxed_slice(),
                 sorted: sorted.into_boxed_slice(),

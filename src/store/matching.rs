@@ -13,8 +13,8 @@ use rusqlite::{OptionalExtension, params};
 use super::sql::{SqlRow, Twin};
 use super::{Result, SqliteTx, StoreError, parse_timestamp, sql_limit, timestamp};
 use crate::dedupe::{
-    Candidate, Decorations, ItemKeys, Linked, Probe, StoredText, StoryFacts, address_key,
-    enclosure_key, hash_from_sql, hash_to_sql, link_fragment, stored_title_keys,
+    Candidate, Decorations, ItemKeys, Linked, Probe, StoredText, StoryFacts, enclosure_key,
+    hash_from_sql, hash_to_sql, link_fragment, stored_address_key, stored_title_keys,
 };
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
@@ -186,7 +186,7 @@ impl CandidateRow {
         let item: Item = serde_json::from_str(&self.data)?;
         let role = Role::parse(&self.role).unwrap_or_default();
         let title_keys = stored_title_keys(&item.title, item.body(), role, decorations);
-        let address_key = address_key(&item, role);
+        let address_key = stored_address_key(&item, role);
         let fragment = link_fragment(&item);
         // An episode whose description is show notes is matched by its transcript's words
         // (see `crate::transcript`), as it was when it was stored.

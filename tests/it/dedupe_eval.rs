@@ -19,7 +19,8 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tributary::dedupe::{
-    Candidate, Decision, Decorations, Probe, Thresholds, containment, decide, shingles, words,
+    Candidate, Decision, Decorations, Probe, Sorted, Thresholds, containment, decide, shingles,
+    words,
 };
 use tributary::model::{Item, ItemKind, MatchReason, Role};
 
@@ -142,7 +143,7 @@ fn judge(pair: &Pair, thresholds: &Thresholds) -> Verdict {
         .unwrap_or_default();
     Verdict {
         joined,
-        containment: containment(&probe.shingles, &a_shingles, 1),
+        containment: containment(&Sorted(&probe.shingles), &a_shingles, 1),
         shingles: (a_shingles.len(), probe.shingles.len()),
         title_keys: (candidate_title, probe.keys.title_key),
     }
