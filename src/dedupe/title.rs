@@ -733,18 +733,25 @@ const MIN_SIMILAR_WORDS: usize = 5;
 /// Interactive, and Efficient" to "Multimodal, Interactive, and Efficient World Models" keeps
 /// almost every word.
 pub fn title_similarity(a: &str, b: &str) -> f64 {
-    let meaningful = |key: &str| -> std::collections::BTreeSet<String> {
-        key.split(' ')
-            .filter(|w| !STOPWORDS.contains(w))
-            .map(str::to_owned)
-            .collect()
-    };
-    let (a, b) = (meaningful(a), meaningful(b));
-    if a.len() < MIN_SIMILAR_WORDS || b.len() < MIN_SIMILAR_WORDS {
+    let a = meaningful_words(a);
+    if a.len() < MIN_SIMILAR_WORDS {
         return 0.0;
     }
-    let shared = a.intersection(&b).count();
+    let b = meaningful_words(b);
+    if b.len() < MIN_SIMILAR_WORDS {
+        return 0.0;
+    }
+    let shared = a.iter().filter(|w| b.binary_search(w).is_ok()).count();
     shared as f64 / (a.len() + b.len() - shared) as f64
+}
+
+/// A key's words but stopwords, sorted, each once: borrowed, since a stored mirror's titles
+/// are compared with every new work's near it.
+fn meaningful_words(key: &str) -> Vec<&str> {
+    let mut words: Vec<&str> = key.split(' ').filter(|w| !STOPWORDS.contains(w)).collect();
+    words.sort_unstable();
+    words.dedup();
+    words
 }
 
 /// Words per title gram: a distinctive title has at least one run this long.
