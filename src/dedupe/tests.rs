@@ -1430,3 +1430,28 @@ fn a_text_full_of_numbers_adds_a_bounded_number_of_episode_anchors() {
     // The title's come first: its episode is the one most likely looked up.
     assert!(anchors.contains(&"lights 12".to_owned()), "{anchors:?}");
 }
+
+#[test]
+fn a_stored_text_leaves_out_the_boilerplate_it_is_asked_with() {
+    // The memo keeps the text less the first boilerplate asked with; a feed whose boilerplate
+    // has grown since, or another feed carrying the same text, must not be answered with it.
+    let body = "<p>The keeper climbed the hundred and twelve steps at dusk, lit the lamp, wound \
+                the clockwork that turned the lens, and wrote the weather into the log before \
+                the first ship of the night rounded the northern point of the Skerry.</p>";
+    let all = shingles(&words(body));
+    assert!(all.len() > 12, "{}", all.len());
+    let text = StoredText::of("the skerry keeper's evening, boilerplate test", Some(body));
+    let first: HashSet<u64> = all[..3].iter().copied().collect();
+    let second: HashSet<u64> = all[5..9].iter().copied().collect();
+    for boilerplate in [&first, &second, &first, &HashSet::new()] {
+        let (sequence, sorted) = text.shingles(Some(body), boilerplate);
+        let kept: Vec<u64> = all
+            .iter()
+            .copied()
+            .filter(|hash| !boilerplate.contains(hash))
+            .collect();
+        assert_eq!(sequence.as_ref(), kept.as_slice());
+        assert!(sorted.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!(sorted.len(), kept.iter().collect::<HashSet<_>>().len());
+    }
+}
