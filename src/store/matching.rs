@@ -137,8 +137,10 @@ pub(super) const CANDIDATE_SELECT: &str =
 /// Whether a person pinned a story, for [`story_facts_from`].
 pub(super) const STORY_PINNED: &str = "SELECT pinned FROM stories WHERE id = ?1";
 
-/// The feeds of a story's members, with their roles, for [`story_facts_from`].
-pub(super) const STORY_SOURCES: &str = "SELECT DISTINCT sources.name, sources.role
+/// The feeds of a story's members, with their roles, for [`story_facts_from`]: a feed once
+/// per member (a story seldom holds two items of one), since `DISTINCT` built a temporary
+/// table for each of the hundreds of stories a steady poll's look around reads.
+pub(super) const STORY_SOURCES: &str = "SELECT sources.name, sources.role
      FROM items JOIN sources ON sources.id = items.source_id WHERE items.story_id = ?1";
 
 /// A stored item's row as [`CANDIDATE_SELECT`] reads it, before its story's and feed's facts
@@ -236,6 +238,7 @@ pub(super) fn story_facts_from(
         facts.sources.push(name);
     }
     facts.sources.sort();
+    facts.sources.dedup();
     facts
 }
 

@@ -1188,3 +1188,20 @@ fn the_stories_mark_moves_with_every_change_to_the_newest_stories() {
     // Nothing new: the same mark, so an idle daemon renders nothing.
     assert_eq!(store.stories_mark(10).expect("again"), changed);
 }
+
+#[test]
+fn a_story_names_each_of_its_feeds_once() {
+    // Read without `DISTINCT`: a story holding two items of one feed (a person's merge) still
+    // names that feed once, so "more than one feed" means more than one feed.
+    let facts = super::matching::story_facts_from(
+        Some(0),
+        [
+            ("digest".to_owned(), "mirror".to_owned()),
+            ("writer".to_owned(), "origin".to_owned()),
+            ("digest".to_owned(), "mirror".to_owned()),
+        ],
+    );
+    assert_eq!(facts.sources, ["digest", "writer"]);
+    assert!(facts.has_origin);
+    assert!(!facts.pinned);
+}
