@@ -54,8 +54,8 @@ pub use text::{
     hash_to_sql, quoted_passages, shingles, words,
 };
 pub use title::{
-    Decorations, contains_run, contains_title, guests, is_generic, issue_anchors, numbers,
-    significant_words, title_grams, title_key, title_keys, title_similarity,
+    Decorations, TitleWords, contains_run, contains_title, guests, is_generic, issue_anchors,
+    numbers, significant_words, title_grams, title_key, title_keys, title_similarity,
 };
 use url::cites_a_sibling;
 pub use url::{address_title, canonical_url, enclosure_key, outbound_links, without_tracking};
@@ -905,12 +905,19 @@ pub fn match_candidate(
 
     // A mirror's title that keeps nearly every word of the other's (shortened, reordered).
     if !both_origin {
+        let (our_words, their_words) = (
+            TitleWords::of_each(&probe.title_keys),
+            TitleWords::of_each(theirs),
+        );
         let similarity = probe
             .title_keys
             .iter()
-            .flat_map(|ours| theirs.iter().map(move |t| (ours, t)))
-            .filter(|(ours, t)| gap <= thresholds.mirror_window || named_by(ours) && named_by(t))
-            .map(|(ours, t)| title_similarity(ours, t))
+            .zip(&our_words)
+            .flat_map(|ours| theirs.iter().zip(&their_words).map(move |t| (ours, t)))
+            .filter(|((ours, _), (t, _))| {
+                gap <= thresholds.mirror_window || named_by(ours) && named_by(t)
+            })
+            .map(|((_, ours), (_, t))| ours.similarity(t))
             .fold(0.0, f64::max);
         if similarity >= SIMILAR_TITLE && titles_tell() {
             return found(MatchReason::Title, similarity);

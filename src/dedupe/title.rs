@@ -733,25 +733,36 @@ const MIN_SIMILAR_WORDS: usize = 5;
 /// Interactive, and Efficient" to "Multimodal, Interactive, and Efficient World Models" keeps
 /// almost every word.
 pub fn title_similarity(a: &str, b: &str) -> f64 {
-    let a = meaningful_words(a);
-    if a.len() < MIN_SIMILAR_WORDS {
-        return 0.0;
-    }
-    let b = meaningful_words(b);
-    if b.len() < MIN_SIMILAR_WORDS {
-        return 0.0;
-    }
-    let shared = a.iter().filter(|w| b.binary_search(w).is_ok()).count();
-    shared as f64 / (a.len() + b.len() - shared) as f64
+    TitleWords::of(a).similarity(&TitleWords::of(b))
 }
 
-/// A key's words but stopwords, sorted, each once: borrowed, since a stored mirror's titles
-/// are compared with every new work's near it.
-fn meaningful_words(key: &str) -> Vec<&str> {
-    let mut words: Vec<&str> = key.split(' ').filter(|w| !STOPWORDS.contains(w)).collect();
-    words.sort_unstable();
-    words.dedup();
-    words
+/// A title key's meaningful words (stopwords left out), sorted, each once: read once per pair
+/// of items compared, though each has several keys and every key of one meets every key of the
+/// other.
+pub struct TitleWords<'a>(Vec<&'a str>);
+
+impl<'a> TitleWords<'a> {
+    pub fn of(key: &'a str) -> Self {
+        let mut words: Vec<&str> = key.split(' ').filter(|w| !STOPWORDS.contains(w)).collect();
+        words.sort_unstable();
+        words.dedup();
+        TitleWords(words)
+    }
+
+    /// The words of each of `keys`, in order.
+    pub fn of_each(keys: &'a [String]) -> Vec<Self> {
+        keys.iter().map(|key| TitleWords::of(key)).collect()
+    }
+
+    /// [`title_similarity`] of the two keys these words are of.
+    pub fn similarity(&self, other: &TitleWords<'_>) -> f64 {
+        let (a, b) = (&self.0, &other.0);
+        if a.len() < MIN_SIMILAR_WORDS || b.len() < MIN_SIMILAR_WORDS {
+            return 0.0;
+        }
+        let shared = a.iter().filter(|w| b.binary_search(w).is_ok()).count();
+        shared as f64 / (a.len() + b.len() - shared) as f64
+    }
 }
 
 /// Words per title gram: a distinctive title has at least one run this long.
