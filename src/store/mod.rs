@@ -1833,9 +1833,15 @@ const OPEN_ROW: &str = "SELECT id, attempts = 0 AND attempted_at IS NULL, change
                  WHERE story_id = ?1 AND sink = ?2 AND state = 'pending'
                  ORDER BY id DESC LIMIT 1";
 
-/// `enqueue_update`: a change folded into a row not yet attempted. The same text on both backends.
-const FOLD_CHANGE: &str =
-    "UPDATE outbox SET changes = ?2, generation = generation + 1 WHERE id = ?1";
+/// `enqueue_update`: a change folded into a row not yet attempted. The same text on both
+/// backends. The condition is asked again here, not only by [`OPEN_ROW`]: on PostgreSQL
+/// another instance's worker may start the attempt between the two, and a change folded into
+/// a row already on its way would never reach the receiver (seen once in
+/// `scripts/failover_pg.sh`: a story's last message showed one member of two). The update
+/// then waits for that worker's row lock, reads the row as it committed, and changes nothing;
+/// the change becomes an edit of its own.
+const FOLD_CHANGE: &str = "UPDATE outbox SET changes = ?2, generation = generation + 1
+                 WHERE id = ?1 AND state = 'pending' AND attempts = 0 AND attempted_at IS NULL";
 
 /// The next edit's number. The same text on both backends.
 const NEXT_REVISION: &str =
@@ -2278,10 +2284,13 @@ impl SqliteTx<'_> {
         if let Some((id, true, changes)) = open {
             let mut changes = changes_from_json(id, &changes)?;
             changes.push(change.clone());
-            self.tx
+            let folded = self
+                .tx
                 .prepare_cached(FOLD_CHANGE)?
                 .execute(params![id, changes_json(&changes)])?;
-            return Ok(false);
+            if folded > 0 {
+                return Ok(false);
+            }
         }
         insert_update(
             &self.tx,

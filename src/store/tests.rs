@@ -1205,3 +1205,50 @@ fn a_story_names_each_of_its_feeds_once() {
     assert!(facts.has_origin);
     assert!(!facts.pinned);
 }
+
+/// `enqueue_update` reads the open row and folds into it in two statements; on PostgreSQL
+/// another instance's worker may start the attempt between them. The fold asks again, so a row
+/// already on its way is left as it was and the change becomes an edit of its own.
+#[test]
+fn a_change_is_folded_only_into_a_row_no_attempt_of_which_started() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let (waiting, sent) = {
+        let write = store.begin_write().expect("write");
+        let waiting = write.create_story("urn:w", at(1), at(1)).expect("story");
+        let sent = write.create_story("urn:s", at(1), at(1)).expect("story");
+        for (story, key) in [(waiting, "k-w"), (sent, "k-s")] {
+            write
+                .enqueue_notification(story, "hook", key, at(1), at(1))
+                .expect("enqueue");
+        }
+        write.commit().expect("commit");
+        (waiting, sent)
+    };
+    let due = store.due_deliveries(at(1), None, 10, None).expect("due");
+    let row = |story: i64| {
+        due.iter()
+            .find(|d| d.story_id == story)
+            .map(|d| d.id)
+            .expect("row")
+    };
+    store.start_attempt(&[row(sent)], at(2)).expect("attempt");
+    let conn = store.sqlite("a test").expect("a SQLite store");
+    let fold = |id: i64| {
+        conn.execute(FOLD_CHANGE, rusqlite::params![id, "[]"])
+            .expect("fold")
+    };
+    assert_eq!(fold(row(waiting)), 1);
+    assert_eq!(
+        fold(row(sent)),
+        0,
+        "a row whose attempt started is not changed"
+    );
+    let generation = |id: i64| -> i64 {
+        conn.query_row("SELECT generation FROM outbox WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .expect("generation")
+    };
+    assert_eq!((generation(row(waiting)), generation(row(sent))), (1, 0));
+}

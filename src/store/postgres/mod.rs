@@ -956,8 +956,11 @@ impl PgWriteTx<'_> {
                 let mut changes: Vec<StoryChange> = serde_json::from_str(open.try_get(2)?)
                     .map_err(|source| PgError::CorruptChanges { id, source })?;
                 changes.push(change.clone());
-                self.execute(FOLD_CHANGE, &[id.into(), changes_json(&changes).into()])?;
-                return Ok(false);
+                let folded =
+                    self.execute(FOLD_CHANGE, &[id.into(), changes_json(&changes).into()])?;
+                if folded > 0 {
+                    return Ok(false);
+                }
             }
         }
         let next = self.prepared.get(&mut *self.tx, NEXT_REVISION, "")?;
