@@ -174,7 +174,7 @@ impl StoredText {
         if boilerplate.is_empty() {
             return (Cow::Borrowed(sequence), Cow::Borrowed(sorted));
         }
-        let kept = |hashes: &[u64]| -> Box<[u64]> {
+        let leave_out = |hashes: &[u64]| -> Box<[u64]> {
             hashes
                 .iter()
                 .copied()
@@ -182,8 +182,8 @@ impl StoredText {
                 .collect()
         };
         let without = || Shingled {
-            sequence: kept(sequence),
-            sorted: kept(sorted),
+            sequence: leave_out(sequence),
+            sorted: leave_out(sorted),
         };
         let print = fingerprint(boilerplate);
         let (kept_print, kept) = self.kept.get_or_init(|| (print, without()));

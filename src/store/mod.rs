@@ -44,7 +44,7 @@ pub use transcripts::{CachedTranscript, TranscriptCache};
 /// The page cache per connection, 8 MiB (a negative `cache_size` counts KiB, not pages): the
 /// largest share of tributary's heap. `benches/dedupe.rs` matched as fast at 100,000 stories
 /// with 8 MiB as with 16 (4 MiB was 1.4 times slower, 2 MiB 25 times), and a steady poll of
-/// 1,000 feeds peaked 8 MB lower (docs/benchmarks.md, "Memory: the page cache and threads").
+/// 1,000 feeds peaked 8 MB lower (docs/benchmarks.md, "Memory: the page cache and the threads").
 const PAGE_CACHE_KIB: &str = "-8192";
 
 /// WAL pages between automatic checkpoints (32 MiB at SQLite's 4 KiB pages).

@@ -1028,6 +1028,28 @@ fn changes_fold_into_a_waiting_row_and_a_send_that_missed_one_owes_an_edit() {
     );
 }
 
+/// Stories (by Atom id) whose first message to the sink "hook" is queued under the given key,
+/// each with the id of that message's outbox row.
+fn announced<const N: usize>(store: &mut Store, stories: [(&str, &str); N]) -> [(i64, i64); N] {
+    let ids = {
+        let write = store.begin_write().expect("write");
+        let ids = stories.map(|(atom_id, key)| {
+            let story = write.create_story(atom_id, at(1), at(1)).expect("story");
+            write
+                .enqueue_notification(story, "hook", key, at(1), at(1))
+                .expect("enqueue");
+            story
+        });
+        write.commit().expect("commit");
+        ids
+    };
+    let due = store.due_deliveries(at(1), None, 10, None).expect("due");
+    ids.map(|story| {
+        let row = due.iter().find(|d| d.story_id == story).expect("row");
+        (story, row.id)
+    })
+}
+
 /// Once an attempt of a row has started, its receiver may hold it whatever happens next (a
 /// crash before the answer is recorded): a change is no longer folded into it (a receiver that
 /// has it would drop the repeat, and the change with it), and a merge no longer cancels a first
@@ -1037,29 +1059,13 @@ fn changes_fold_into_a_waiting_row_and_a_send_that_missed_one_owes_an_edit() {
 fn a_started_attempt_keeps_its_content_and_survives_a_merge() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = open(&dir);
-    let (survivor, sent, unsent) = {
-        let write = store.begin_write().expect("write");
-        let survivor = write.create_story("urn:s", at(1), at(1)).expect("story");
-        let sent = write.create_story("urn:a", at(1), at(1)).expect("story");
-        let unsent = write.create_story("urn:b", at(1), at(1)).expect("story");
-        for (story, key) in [(survivor, "k-s"), (sent, "k-a"), (unsent, "k-b")] {
-            write
-                .enqueue_notification(story, "hook", key, at(1), at(1))
-                .expect("enqueue");
-        }
-        write.commit().expect("commit");
-        (survivor, sent, unsent)
-    };
-    let due = store.due_deliveries(at(1), None, 10, None).expect("due");
-    let row = |story: i64| {
-        due.iter()
-            .find(|d| d.story_id == story)
-            .map(|d| d.id)
-            .expect("row")
-    };
+    let [(survivor, _), (sent, sent_row), (unsent, unsent_row)] = announced(
+        &mut store,
+        [("urn:s", "k-s"), ("urn:a", "k-a"), ("urn:b", "k-b")],
+    );
     assert_eq!(
-        store.start_attempt(&[row(sent)], at(2)).expect("attempt"),
-        [row(sent)]
+        store.start_attempt(&[sent_row], at(2)).expect("attempt"),
+        [sent_row]
     );
     // The request is in flight (or the process died with it): a mirror joins.
     {
@@ -1088,9 +1094,9 @@ fn a_started_attempt_keeps_its_content_and_survives_a_merge() {
     );
     assert_eq!(
         store
-            .start_attempt(&[row(unsent), row(sent)], at(3))
+            .start_attempt(&[unsent_row, sent_row], at(3))
             .expect("attempt"),
-        [row(sent)],
+        [sent_row],
         "a message cancelled by the merge is not sent by a pass that read it before"
     );
 }
@@ -1213,42 +1219,20 @@ fn a_story_names_each_of_its_feeds_once() {
 fn a_change_is_folded_only_into_a_row_no_attempt_of_which_started() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = open(&dir);
-    let (waiting, sent) = {
-        let write = store.begin_write().expect("write");
-        let waiting = write.create_story("urn:w", at(1), at(1)).expect("story");
-        let sent = write.create_story("urn:s", at(1), at(1)).expect("story");
-        for (story, key) in [(waiting, "k-w"), (sent, "k-s")] {
-            write
-                .enqueue_notification(story, "hook", key, at(1), at(1))
-                .expect("enqueue");
-        }
-        write.commit().expect("commit");
-        (waiting, sent)
-    };
-    let due = store.due_deliveries(at(1), None, 10, None).expect("due");
-    let row = |story: i64| {
-        due.iter()
-            .find(|d| d.story_id == story)
-            .map(|d| d.id)
-            .expect("row")
-    };
-    store.start_attempt(&[row(sent)], at(2)).expect("attempt");
+    let [(_, waiting), (_, sent)] = announced(&mut store, [("urn:w", "k-w"), ("urn:s", "k-s")]);
+    store.start_attempt(&[sent], at(2)).expect("attempt");
     let conn = store.sqlite("a test").expect("a SQLite store");
     let fold = |id: i64| {
         conn.execute(FOLD_CHANGE, rusqlite::params![id, "[]"])
             .expect("fold")
     };
-    assert_eq!(fold(row(waiting)), 1);
-    assert_eq!(
-        fold(row(sent)),
-        0,
-        "a row whose attempt started is not changed"
-    );
+    assert_eq!(fold(waiting), 1);
+    assert_eq!(fold(sent), 0, "a row whose attempt started is not changed");
     let generation = |id: i64| -> i64 {
         conn.query_row("SELECT generation FROM outbox WHERE id = ?1", [id], |r| {
             r.get(0)
         })
         .expect("generation")
     };
-    assert_eq!((generation(row(waiting)), generation(row(sent))), (1, 0));
+    assert_eq!((generation(waiting), generation(sent)), (1, 0));
 }
