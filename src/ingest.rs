@@ -375,8 +375,9 @@ fn ingest_item(
     } = changed;
     let (item, own, hash) = (&item, &own, hash.as_str());
     let now = matching.now;
-    let probe_of = |published| {
-        Probe::with_own_keys(
+    let probe_of = |published| Probe {
+        undated: item.published.is_none(),
+        ..Probe::with_own_keys(
             item,
             own,
             source.role,

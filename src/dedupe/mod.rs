@@ -142,6 +142,9 @@ pub struct Probe {
     /// from its memo, where a set would be built anew each time a mirror is asked again.
     pub shingles: Vec<u64>,
     pub published: DateTime<Utc>,
+    /// It came without a date: `published` is when it was first seen, the latest it can have
+    /// been published (see [`time_apart`]).
+    pub undated: bool,
     /// Who a mirror's title and text name (`None` for an origin's item).
     pub mentions: Option<Mentions>,
     /// The numbered episodes of the writers' shows its title names (see
@@ -290,6 +293,7 @@ impl Probe {
             shingles: sorted_set(&sequence),
             sequence,
             published,
+            undated: false,
         }
     }
 }
@@ -348,6 +352,7 @@ impl Probe {
             shingles: sorted.into_owned(),
             sequence: sequence.into_owned(),
             published: stored.published,
+            undated: stored.undated,
             issues,
             mentions: (stored.role == Role::Mirror && with_mentions)
                 .then(|| Mentions::new(&stored.title, body, decorations)),
@@ -567,6 +572,8 @@ pub struct Candidate {
     pub role: Role,
     pub kind: ItemKind,
     pub published: DateTime<Utc>,
+    /// It came without a date: `published` is when it was first seen (see [`time_apart`]).
+    pub undated: bool,
     pub canonical_url: Option<String>,
     /// Its title as published: the guests an origin's title names are read off it.
     pub title: String,
@@ -633,6 +640,7 @@ impl Candidate {
             role,
             kind: item.kind,
             published,
+            undated: false,
             canonical_url: keys.canonical_url,
             title: item.title.clone(),
             address_key: keys.address_key,
@@ -727,13 +735,21 @@ pub fn tier_rank(reason: MatchReason) -> u8 {
 
 /// Two titles whose numbers are disjoint name different issues of a series. A number missing
 /// from one side (a podcast's "Ep. 45" prefix) is no conflict.
+///
+/// Numbers are compared with numbers and names with digits in them ("o3", "gpt4o", "h100")
+/// with such names: a model's name in an episode's title and the show's episode number in its
+/// video's title are not two issues of anything.
 fn numbers_conflict(a: &str, b: &str) -> bool {
     let (a, b) = (numbers(a), numbers(b));
-    if a.is_empty() || b.is_empty() {
-        return false;
-    }
-    let subset = |x: &[&str], y: &[&str]| x.iter().all(|n| y.contains(n));
-    !subset(&a, &b) && !subset(&b, &a)
+    disjoint_of_kind(&a, &b, true) || disjoint_of_kind(&a, &b, false)
+}
+
+/// Whether `a` and `b` both hold words of a kind (counts, or names with digits) and neither
+/// holds all of the other's.
+fn disjoint_of_kind(a: &[&str], b: &[&str], counts: bool) -> bool {
+    let of_kind = |word: &&str| word.chars().all(|c| c.is_ascii_digit() || c == '.') == counts;
+    let within = |x: &[&str], y: &[&str]| x.iter().filter(|w| of_kind(w)).all(|w| y.contains(w));
+    a.iter().any(of_kind) && b.iter().any(of_kind) && !within(a, b) && !within(b, a)
 }
 
 /// What an item of a feed with `role` is to a work it matched with `reason`, given whether its
@@ -808,7 +824,7 @@ pub fn match_candidate(
     };
 
     let both_origin = probe.role == Role::Origin && candidate.role == Role::Origin;
-    let gap = (probe.published - candidate.published).abs();
+    let gap = time_apart(probe, candidate);
     // A link post's title is the linked page's: between it and a mirror, a shared title does
     // not say which of the two works the mirror is about.
     // (Read off the candidate only when it matters: it means parsing its links.)
@@ -1016,6 +1032,30 @@ pub fn match_candidate(
         }
     }
     None
+}
+
+/// How far apart in time the probe and the candidate were published, as far as their feeds
+/// tell.
+///
+/// An item that came without a date was published no later than it was first seen, and may
+/// have been at any time before: a directory or a summary site that lists a writer's work
+/// without saying when is as likely about last year's work as last week's. Between such a
+/// mirror and a writer's own item, only the item's being later than the mirror was first seen
+/// counts, and the rest of the evidence (a title, a text, a link) says which work. Between two
+/// mirrors, or two of the writers' items, neither is the work that would date the other:
+/// their first sightings stand for their dates, as they always did.
+fn time_apart(probe: &Probe, candidate: &Candidate) -> Duration {
+    let apart = (probe.published - candidate.published).abs();
+    if probe.role == candidate.role {
+        return apart;
+    }
+    let later = |a: DateTime<Utc>, b: DateTime<Utc>| (a - b).max(Duration::zero());
+    match (probe.undated, candidate.undated) {
+        (false, false) => apart,
+        (true, false) => later(candidate.published, probe.published),
+        (false, true) => later(probe.published, candidate.published),
+        (true, true) => Duration::zero(),
+    }
 }
 
 /// Whether a mirror published at `published` could be about `candidate` as a page naming its

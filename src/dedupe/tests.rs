@@ -276,6 +276,16 @@ fn numbers_conflict_only_when_disjoint() {
     assert!(numbers_conflict("issue 21", "issue 22"));
     assert!(!numbers_conflict("ep 45 bets 2026", "bets 2026"));
     assert!(!numbers_conflict("bets", "bets 2026"));
+    // A model's name against an episode number: no conflict; a name against a name is one.
+    assert!(!numbers_conflict(
+        "o3 and the next leap in reasoning",
+        "no priors ep 113 with eric mitchell"
+    ));
+    assert!(numbers_conflict(
+        "o3 and the next leap",
+        "o4 and the next leap"
+    ));
+    assert!(numbers_conflict("o3 ep 12", "o3 ep 13"));
 }
 
 #[test]
@@ -1454,4 +1464,62 @@ fn a_stored_text_leaves_out_the_boilerplate_it_is_asked_with() {
         assert!(sorted.windows(2).all(|pair| pair[0] < pair[1]));
         assert_eq!(sorted.len(), kept.iter().collect::<HashSet<_>>().len());
     }
+}
+
+#[test]
+fn an_undated_mirror_may_be_about_a_writers_item_of_any_earlier_date() {
+    let post = item(
+        "The keepers of the light",
+        Some("https://lights.example/p/keepers"),
+        Some(ESSAY),
+    );
+    let listing = item(
+        "The keepers of the light",
+        Some("https://directory.example/keepers"),
+        Some(
+            "<p>Our own note: towers, the families who kept them, and how machines took over.</p>",
+        ),
+    );
+    let thresholds = Thresholds::default();
+    let stored = [candidate_as(1, &post, day(1), Role::Origin)];
+    let first_seen = day(1) + Duration::days(200);
+    let undated = |seen| Probe {
+        undated: true,
+        ..probe(&listing, Role::Mirror, seen)
+    };
+    // Dated 200 days after the post, its title alone is too far away to say it is about it.
+    let dated = probe(&listing, Role::Mirror, first_seen);
+    assert_eq!(joined(&decide(&dated, &stored, &thresholds)), None);
+    // Without a date, it may have been published on the post's day.
+    assert_eq!(
+        joined(&decide(&undated(first_seen), &stored, &thresholds)),
+        Some((1, MatchReason::Title))
+    );
+    // Seen a month before the post came out, it cannot be about it.
+    let before = day(1) - Duration::days(30);
+    assert_eq!(
+        joined(&decide(&undated(before), &stored, &thresholds)),
+        None
+    );
+    // The stored side may be the undated one: the writer's post arrives after the listing.
+    let stored_listing = [Candidate {
+        undated: true,
+        ..candidate_as(2, &listing, first_seen, Role::Mirror)
+    }];
+    let post_probe = probe(&post, Role::Origin, day(1));
+    assert_eq!(
+        joined(&decide(&post_probe, &stored_listing, &thresholds)),
+        Some((2, MatchReason::Title))
+    );
+    // Between two mirrors neither dates the other: their first sightings stand for dates.
+    let other_listing = item(
+        "The keepers of the light",
+        Some("https://summaries.example/keepers"),
+        None,
+    );
+    let early_mirror = [candidate_as(3, &other_listing, day(1), Role::Mirror)];
+    assert_eq!(
+        joined(&decide(&undated(first_seen), &early_mirror, &thresholds)),
+        None
+    );
 }

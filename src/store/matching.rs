@@ -204,6 +204,7 @@ impl CandidateRow {
             role,
             kind: item.kind,
             published: parse_timestamp(&self.published).unwrap_or_default(),
+            undated: item.published.is_none(),
             canonical_url: self.canonical_url,
             title_keys,
             address_key,

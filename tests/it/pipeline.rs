@@ -647,3 +647,68 @@ fn directories_under_their_own_headline_join_the_work_in_any_order(backend: &Bac
         assert_eq!(groupings(&ws.merged_feed()), expected, "order {order:?}");
     }
 }
+
+each_backend!(a_listing_without_dates_joins_the_work_it_names_whenever_that_came_out);
+/// A directory whose feed gives no dates lists the writer's essay of last spring under its
+/// title, and another work of someone else's. First seen today, the listing is still about the
+/// essay; in whichever order the two feeds are polled, they make one story and the other
+/// listing stays apart.
+fn a_listing_without_dates_joins_the_work_it_names_whenever_that_came_out(backend: &Backend) {
+    let origin = rss_channel(
+        "Harbour Notes",
+        &[rss_item(
+            "https://harbour.example/p/the-last-keepers",
+            "The last keepers",
+            "Mon, 02 Mar 2026 09:00:00 GMT",
+            KEEPERS_ESSAY,
+        )],
+    );
+    let undated = |link: &str, title: &str, text: &str| {
+        format!(
+            "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
+             <description><![CDATA[{text}]]></description></item>"
+        )
+    };
+    let listing = rss_channel(
+        "Listen later",
+        &[
+            undated(
+                "https://listen.example/e/9",
+                "The last keepers",
+                "<p>Our note: who tended the towers, and what replaced them.</p>",
+            ),
+            undated(
+                "https://listen.example/e/10",
+                "Bread in a cold kitchen",
+                "<p>Our note: starters, slow proofs and why winter loaves rise late.</p>",
+            ),
+        ],
+    );
+    let server = TestServer::start(move |request| match request.path() {
+        "/origin.xml" => Reply::ok(origin.clone().into_bytes()),
+        "/listing.xml" => Reply::ok(listing.clone().into_bytes()),
+        _ => Reply::not_found(),
+    });
+    let feeds = [
+        ("harbour", server.url("/origin.xml").to_string(), "origin"),
+        ("listing", server.url("/listing.xml").to_string(), "mirror"),
+    ];
+    let expected: BTreeSet<BTreeSet<String>> = [
+        vec![
+            "https://harbour.example/p/the-last-keepers",
+            "https://listen.example/e/9",
+        ],
+        vec!["https://listen.example/e/10"],
+    ]
+    .iter()
+    .map(|links| links.iter().map(|l| (*l).to_owned()).collect())
+    .collect();
+    for order in [[0, 1], [1, 0]] {
+        let ws = backend.workspace();
+        for index in order {
+            let config = ws.write_config("t.toml", &[feeds[index].clone()], "");
+            assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
+        }
+        assert_eq!(groupings(&ws.merged_feed()), expected, "order {order:?}");
+    }
+}
