@@ -420,6 +420,17 @@ fn ingest_item(
     let candidates = tx.candidates(&probe, matching.decorations)?;
     let thresholds = &matching.context.thresholds;
     let mut decision = dedupe::decide(&probe, &candidates, thresholds);
+    // A mirror without a date is not among the days around a work, where a work that comes
+    // after it looks for the mirrors to ask again: those the work's own keys led to are asked
+    // too.
+    let undated_mirrors: Vec<Candidate> = match source.role {
+        Role::Origin => candidates
+            .iter()
+            .filter(|c| c.undated && c.role == Role::Mirror)
+            .cloned()
+            .collect(),
+        Role::Mirror => Vec::new(),
+    };
     if decision == Decision::New && source.role == Role::Mirror {
         // No key led anywhere. A rewrite under its own headline may quote the work, and a
         // summary in its own words may still name what one recent work's text does: both are
@@ -539,7 +550,7 @@ fn ingest_item(
     }
     summary.new_items += 1;
     if source.role == Role::Origin {
-        fold_earlier_mirrors(tx, story_id, published, matching, summary)?;
+        fold_earlier_mirrors(tx, story_id, published, &undated_mirrors, matching, summary)?;
         fold_later_summaries(tx, story_id, item, published, matching, summary)?;
     }
     Ok(())
@@ -685,12 +696,20 @@ fn fold_earlier_mirrors(
     tx: &WriteTx<'_>,
     mut story_id: i64,
     published: DateTime<Utc>,
+    undated: &[Candidate],
     matching: &Matching<'_>,
     summary: &mut IngestSummary,
 ) -> Result<(), StoreError> {
     let thresholds = &matching.context.thresholds;
-    let recent =
+    let mut recent =
         tx.recent_founding_mirrors(published, thresholds.title_window, matching.decorations)?;
+    let known: HashSet<i64> = recent.iter().map(|c| c.item_id).collect();
+    recent.extend(
+        undated
+            .iter()
+            .filter(|c| !known.contains(&c.item_id))
+            .cloned(),
+    );
     let first_story = story_id;
     let alone = recent.iter().filter(|c| {
         c.role == Role::Mirror
@@ -715,12 +734,17 @@ fn fold_earlier_mirrors(
             if !about_us {
                 continue;
             }
-            let around = tx.recent_candidates(
+            let mut around = tx.recent_candidates(
                 mirror.published,
                 thresholds.title_window,
                 &HashSet::new(),
                 matching.decorations,
             )?;
+            // Without a date, the days around its first sighting are not the work's: the
+            // work's own members stand in for them.
+            if mirror.undated {
+                around.extend(ours.iter().cloned());
+            }
             let Some((work, reason, score, role)) =
                 dedupe::reconsider(mirror, &around, matching.decorations, thresholds)
             else {

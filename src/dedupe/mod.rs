@@ -1045,30 +1045,56 @@ pub fn match_candidate(
 /// mirrors, or two of the writers' items, neither is the work that would date the other:
 /// their first sightings stand for their dates, as they always did.
 fn time_apart(probe: &Probe, candidate: &Candidate) -> Duration {
-    let apart = (probe.published - candidate.published).abs();
-    if probe.role == candidate.role {
-        return apart;
+    Dated::of_probe(probe).apart(Dated::of(candidate))
+}
+
+/// An item's date as its feed told it, and whose item it is (see [`time_apart`]).
+#[derive(Debug, Clone, Copy)]
+struct Dated {
+    role: Role,
+    published: DateTime<Utc>,
+    undated: bool,
+}
+
+impl Dated {
+    fn of(candidate: &Candidate) -> Dated {
+        Dated {
+            role: candidate.role,
+            published: candidate.published,
+            undated: candidate.undated,
+        }
     }
-    let later = |a: DateTime<Utc>, b: DateTime<Utc>| (a - b).max(Duration::zero());
-    match (probe.undated, candidate.undated) {
-        (false, false) => apart,
-        (true, false) => later(candidate.published, probe.published),
-        (false, true) => later(probe.published, candidate.published),
-        (true, true) => Duration::zero(),
+
+    fn of_probe(probe: &Probe) -> Dated {
+        Dated {
+            role: probe.role,
+            published: probe.published,
+            undated: probe.undated,
+        }
+    }
+
+    fn apart(self, other: Dated) -> Duration {
+        let apart = (self.published - other.published).abs();
+        if self.role == other.role {
+            return apart;
+        }
+        let later = |a: DateTime<Utc>, b: DateTime<Utc>| (a - b).max(Duration::zero());
+        match (self.undated, other.undated) {
+            (false, false) => apart,
+            (true, false) => later(other.published, self.published),
+            (false, true) => later(self.published, other.published),
+            (true, true) => Duration::zero(),
+        }
     }
 }
 
-/// Whether a mirror published at `published` could be about `candidate` as a page naming its
-/// guest: the guest evidence of [`match_candidate`] needs an origin within days whose title
-/// names a guest (the writers' names taken off can only leave fewer). Nothing else reads a
-/// probe's [`Mentions`], so a stored mirror is read for them only when one such is around.
-fn may_name_a_guest(
-    published: DateTime<Utc>,
-    candidate: &Candidate,
-    thresholds: &Thresholds,
-) -> bool {
+/// Whether a stored `mirror` could be about `candidate` as a page naming its guest: the guest
+/// evidence of [`match_candidate`] needs an origin within days whose title names a guest (the
+/// writers' names taken off can only leave fewer). Nothing else reads a probe's [`Mentions`],
+/// so a stored mirror is read for them only when one such is around.
+fn may_name_a_guest(mirror: &Candidate, candidate: &Candidate, thresholds: &Thresholds) -> bool {
     candidate.role == Role::Origin
-        && (published - candidate.published).abs() <= thresholds.title_window
+        && Dated::of(mirror).apart(Dated::of(candidate)) <= thresholds.title_window
         && !guests(&candidate.title, &[]).is_empty()
 }
 
@@ -1352,7 +1378,7 @@ pub fn reconsider(
     };
     let with_mentions = works
         .iter()
-        .any(|work| may_name_a_guest(mirror.published, work, thresholds));
+        .any(|work| may_name_a_guest(mirror, work, thresholds));
     let probe = Probe::of_stored(mirror, decorations, with_mentions);
     match decide(&probe, &works, thresholds) {
         Decision::Join {

@@ -1147,15 +1147,20 @@ fn a_stored_mirror_is_read_for_names_only_near_an_interview() {
         Some("https://lights.example/p/winters"),
         Some(INTERVIEW),
     );
+    let mirror_at = |at| candidate_as(5, &interview, at, Role::Mirror);
     let near = candidate_as(2, &interview, day(1), Role::Origin);
-    assert!(may_name_a_guest(day(2), &near, &thresholds));
+    assert!(may_name_a_guest(&mirror_at(day(2)), &near, &thresholds));
     // Beyond the title window, under a title naming nobody, or a mirror: the guest evidence
     // cannot apply, so the mirror's names need not be read.
-    assert!(!may_name_a_guest(day(9), &near, &thresholds));
+    assert!(!may_name_a_guest(&mirror_at(day(9)), &near, &thresholds));
     let essay = candidate_as(3, &essay, day(1), Role::Origin);
-    assert!(!may_name_a_guest(day(2), &essay, &thresholds));
+    assert!(!may_name_a_guest(&mirror_at(day(2)), &essay, &thresholds));
     let other_mirror = candidate_as(4, &interview, day(1), Role::Mirror);
-    assert!(!may_name_a_guest(day(2), &other_mirror, &thresholds));
+    assert!(!may_name_a_guest(
+        &mirror_at(day(2)),
+        &other_mirror,
+        &thresholds
+    ));
 }
 
 #[test]
@@ -1522,4 +1527,32 @@ fn an_undated_mirror_may_be_about_a_writers_item_of_any_earlier_date() {
         joined(&decide(&undated(first_seen), &early_mirror, &thresholds)),
         None
     );
+}
+
+#[test]
+fn an_undated_page_naming_the_guest_is_asked_again_when_the_earlier_episode_arrives() {
+    let mut decorations = Decorations::default();
+    decorations.add_for("feed-1", ["Lights Podcast", "Tom Reed"]);
+    let episode = item(
+        "Lena Marsh — Twenty winters at the Skerry light",
+        Some("https://lights.example/p/marsh"),
+        Some(INTERVIEW),
+    );
+    let page = page_about_interview("Lena Marsh: the last keeper speaks", "Lights Podcast");
+    let work = [candidate_as(1, &episode, day(1), Role::Origin)];
+    let thresholds = Thresholds::default();
+    // First seen two months after the episode, from a feed that gave it no date.
+    let seen = day(1) + Duration::days(60);
+    let undated = Candidate {
+        undated: true,
+        ..candidate_as(2, &page, seen, Role::Mirror)
+    };
+    let verdict = reconsider(&undated, &work, &decorations, &thresholds);
+    assert_eq!(
+        verdict.map(|(story, reason, ..)| (story, reason)),
+        Some((1, MatchReason::Guest))
+    );
+    // Dated two months after it, it is about something else.
+    let dated = candidate_as(2, &page, seen, Role::Mirror);
+    assert_eq!(reconsider(&dated, &work, &decorations, &thresholds), None);
 }
