@@ -441,12 +441,20 @@ fn ingest_item(
             &HashSet::new(),
             matching.decorations,
         )?;
+        let led_to = candidates.len();
         let mut all = candidates;
         all.extend(recent.iter().cloned());
         decision = dedupe::decide(&probe, &all, thresholds);
         if decision == Decision::New {
-            let known = recent.iter().map(|c| c.item_id).collect();
+            let mut known: HashSet<i64> = recent.iter().map(|c| c.item_id).collect();
             recent.extend(weeks_before(tx, probe.published, &known, matching)?);
+            // Without a date, the days before its first sighting need not be its work's: the
+            // items its keys led to (a run of title words, a passage) are asked by words too.
+            if probe.undated {
+                known.extend(recent.iter().map(|c| c.item_id));
+                let led: Vec<Candidate> = all.drain(..led_to).collect();
+                recent.extend(led.into_iter().filter(|c| !known.contains(&c.item_id)));
+            }
             let words = dedupe::content_words(&item.title, item.body());
             decision = dedupe::decide_by_words(&probe, &words, &recent, thresholds);
         }

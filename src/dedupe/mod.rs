@@ -1223,7 +1223,7 @@ pub fn decide_by_words(
     match summarised_work(
         &probe.source,
         None,
-        probe.published,
+        Dated::of_probe(probe),
         words,
         candidates,
         thresholds,
@@ -1288,7 +1288,7 @@ pub fn lead_to_the_work(
     let Some((work, score)) = summarised_work(
         &probe.source,
         None,
-        probe.published,
+        Dated::of_probe(probe),
         words,
         &works,
         thresholds,
@@ -1332,7 +1332,7 @@ pub fn summarised_by(
     summarised_work(
         &mirror.source,
         Some(mirror.story_id),
-        mirror.published,
+        Dated::of(mirror),
         words,
         candidates,
         thresholds,
@@ -1393,16 +1393,17 @@ pub fn reconsider(
     }
 }
 
-/// Whether a summary published at `published` may be about `work` by its words alone: within
-/// days either way (a directory lists an episode the days it airs, sometimes before the origin
-/// feed is read), or up to `content_window` after one of the writers' own items (a summary site
-/// or a reader's notes come weeks later, under a title of their own; nothing sums a work up
-/// weeks before it exists, and a story of mirrors alone is no writer's dated work).
-pub fn summary_in_time(
-    published: DateTime<Utc>,
-    work: &Candidate,
-    thresholds: &Thresholds,
-) -> bool {
+/// Whether a `summary` may be about `work` by its words alone: within days either way (a
+/// directory lists an episode the days it airs, sometimes before the origin feed is read), or
+/// up to `content_window` after one of the writers' own items (a summary site or a reader's
+/// notes come weeks later, under a title of their own; nothing sums a work up weeks before it
+/// exists, and a story of mirrors alone is no writer's dated work). A summary without a date
+/// may be about any of the writers' items published before it was first seen.
+fn summary_in_time(summary: Dated, work: &Candidate, thresholds: &Thresholds) -> bool {
+    if summary.undated && work.role == Role::Origin {
+        return work.published <= summary.published;
+    }
+    let published = summary.published;
     let after = published - work.published;
     after.abs() <= thresholds.title_window
         || work.role == Role::Origin
@@ -1415,7 +1416,7 @@ pub fn summary_in_time(
 fn summarised_work(
     source: &str,
     own_story: Option<i64>,
-    published: DateTime<Utc>,
+    summary: Dated,
     words: &Words,
     candidates: &[Candidate],
     thresholds: &Thresholds,
@@ -1430,7 +1431,7 @@ fn summarised_work(
             && candidate.source != source
             && Some(candidate.story_id) != own_story
             && !candidate.story.sources.iter().any(|s| s == source)
-            && summary_in_time(published, candidate, thresholds);
+            && summary_in_time(summary, candidate, thresholds);
         if !usable {
             continue;
         }

@@ -1556,3 +1556,44 @@ fn an_undated_page_naming_the_guest_is_asked_again_when_the_earlier_episode_arri
     let dated = candidate_as(2, &page, seen, Role::Mirror);
     assert_eq!(reconsider(&dated, &work, &decorations, &thresholds), None);
 }
+
+#[test]
+fn undated_notes_may_sum_up_a_writers_item_of_any_date_before_they_were_first_seen() {
+    let post = item(
+        "The last keepers",
+        Some("https://a.example/1"),
+        Some(KEEPERS_NOTES_ESSAY),
+    );
+    let notes = item(
+        "Reading notes",
+        Some("https://notes.example/3"),
+        Some(KEEPERS_SUMMARY),
+    );
+    let words = content_words(&notes.title, notes.body());
+    let thresholds = Thresholds::default();
+    let work = [candidate_as(1, &post, day(1), Role::Origin)];
+    let seen = |when, undated| Probe {
+        undated,
+        ..probe(&notes, Role::Mirror, when)
+    };
+    let half_a_year_on = day(1) + Duration::days(180);
+    assert_eq!(
+        joined(&decide_by_words(
+            &seen(half_a_year_on, true),
+            &words,
+            &work,
+            &thresholds
+        )),
+        Some((1, MatchReason::Words))
+    );
+    // Dated half a year on, or seen before the item existed: not about it.
+    assert_eq!(
+        decide_by_words(&seen(half_a_year_on, false), &words, &work, &thresholds),
+        Decision::New
+    );
+    let before = day(1) - Duration::days(8);
+    assert_eq!(
+        decide_by_words(&seen(before, true), &words, &work, &thresholds),
+        Decision::New
+    );
+}
