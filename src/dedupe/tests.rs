@@ -993,9 +993,9 @@ fn page_about_interview(title: &str, show: &str) -> Item {
     )
 }
 
-#[test]
-fn a_mirror_naming_the_guest_and_the_show_joins_the_episode() {
-    // The show's feed is the candidate's, `feed-1`.
+/// The show's episode with Lena Marsh, from `feed-1`, and the show's names as its feed tells
+/// them.
+fn marsh_episode() -> (Decorations, Item) {
     let mut decorations = Decorations::default();
     decorations.add_for("feed-1", ["Lights Podcast", "Tom Reed"]);
     let episode = item(
@@ -1003,6 +1003,13 @@ fn a_mirror_naming_the_guest_and_the_show_joins_the_episode() {
         Some("https://lights.example/p/marsh"),
         Some(INTERVIEW),
     );
+    (decorations, episode)
+}
+
+#[test]
+fn a_mirror_naming_the_guest_and_the_show_joins_the_episode() {
+    // The show's feed is the candidate's, `feed-1`.
+    let (decorations, episode) = marsh_episode();
     let verdict = |page: &Item, at: DateTime<Utc>| {
         let probe = Probe::new(page, Role::Mirror, at, &decorations, &HashSet::new());
         let stored = candidate_as(1, &episode, day(1), Role::Origin);
@@ -1531,13 +1538,7 @@ fn an_undated_mirror_may_be_about_a_writers_item_of_any_earlier_date() {
 
 #[test]
 fn an_undated_page_naming_the_guest_is_asked_again_when_the_earlier_episode_arrives() {
-    let mut decorations = Decorations::default();
-    decorations.add_for("feed-1", ["Lights Podcast", "Tom Reed"]);
-    let episode = item(
-        "Lena Marsh — Twenty winters at the Skerry light",
-        Some("https://lights.example/p/marsh"),
-        Some(INTERVIEW),
-    );
+    let (decorations, episode) = marsh_episode();
     let page = page_about_interview("Lena Marsh: the last keeper speaks", "Lights Podcast");
     let work = [candidate_as(1, &episode, day(1), Role::Origin)];
     let thresholds = Thresholds::default();

@@ -577,6 +577,19 @@ fn a_summary_weeks_after_its_work_joins_it_whichever_feed_is_polled_first(backen
     }
 }
 
+/// The writer's feed of the one essay, "The last keepers".
+fn keepers_origin() -> String {
+    rss_channel(
+        "Harbour Notes",
+        &[rss_item(
+            "https://harbour.example/p/the-last-keepers",
+            "The last keepers",
+            "Mon, 02 Mar 2026 09:00:00 GMT",
+            KEEPERS_ESSAY,
+        )],
+    )
+}
+
 each_backend!(directories_under_their_own_headline_join_the_work_in_any_order);
 /// Two directories list the essay a day after it under a headline of their own; only the
 /// second one's summary reads like the essay. Whichever feed is polled first, all three end
@@ -585,15 +598,7 @@ each_backend!(directories_under_their_own_headline_join_the_work_in_any_order);
 fn directories_under_their_own_headline_join_the_work_in_any_order(backend: &Backend) {
     let headline = "Why the lighthouse keepers finally went home for good";
     let date = "Tue, 03 Mar 2026 09:00:00 GMT";
-    let origin = rss_channel(
-        "Harbour Notes",
-        &[rss_item(
-            "https://harbour.example/p/the-last-keepers",
-            "The last keepers",
-            "Mon, 02 Mar 2026 09:00:00 GMT",
-            KEEPERS_ESSAY,
-        )],
-    );
+    let origin = keepers_origin();
     let listing = rss_channel(
         "Listen later",
         &[rss_item(
@@ -654,15 +659,7 @@ each_backend!(a_listing_without_dates_joins_the_work_it_names_whenever_that_came
 /// essay; in whichever order the two feeds are polled, they make one story and the other
 /// listing stays apart.
 fn a_listing_without_dates_joins_the_work_it_names_whenever_that_came_out(backend: &Backend) {
-    let origin = rss_channel(
-        "Harbour Notes",
-        &[rss_item(
-            "https://harbour.example/p/the-last-keepers",
-            "The last keepers",
-            "Mon, 02 Mar 2026 09:00:00 GMT",
-            KEEPERS_ESSAY,
-        )],
-    );
+    let origin = keepers_origin();
     let undated = |link: &str, title: &str, text: &str| {
         format!(
             "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
