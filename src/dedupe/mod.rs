@@ -145,6 +145,8 @@ pub struct Probe {
     /// It came without a date: `published` is when it was first seen, the latest it can have
     /// been published (see [`time_apart`]).
     pub undated: bool,
+    /// Its title is a writer's or a show's name and nothing more (see [`named_alike`]).
+    pub titled_as_a_name: bool,
     /// Who a mirror's title and text name (`None` for an origin's item).
     pub mentions: Option<Mentions>,
     /// The numbered episodes of the writers' shows its title names (see
@@ -279,6 +281,7 @@ impl Probe {
             anchors: anchors(&sequence),
             title_grams: grams,
         };
+        let titled_as_a_name = titled_as_a_name(&title_keys, decorations);
         Probe {
             issues,
             mentions: (role == Role::Mirror)
@@ -294,6 +297,7 @@ impl Probe {
             sequence,
             published,
             undated: false,
+            titled_as_a_name,
         }
     }
 }
@@ -353,6 +357,7 @@ impl Probe {
             sequence: sequence.into_owned(),
             published: stored.published,
             undated: stored.undated,
+            titled_as_a_name: stored.titled_as_a_name,
             issues,
             mentions: (stored.role == Role::Mirror && with_mentions)
                 .then(|| Mentions::new(&stored.title, body, decorations)),
@@ -574,6 +579,8 @@ pub struct Candidate {
     pub published: DateTime<Utc>,
     /// It came without a date: `published` is when it was first seen (see [`time_apart`]).
     pub undated: bool,
+    /// Its title is a writer's or a show's name and nothing more (see [`named_alike`]).
+    pub titled_as_a_name: bool,
     pub canonical_url: Option<String>,
     /// Its title as published: the guests an origin's title names are read off it.
     pub title: String,
@@ -641,6 +648,7 @@ impl Candidate {
             kind: item.kind,
             published,
             undated: false,
+            titled_as_a_name: probe.titled_as_a_name,
             canonical_url: keys.canonical_url,
             title: item.title.clone(),
             address_key: keys.address_key,
@@ -826,19 +834,21 @@ pub fn match_candidate(
     let both_origin = probe.role == Role::Origin && candidate.role == Role::Origin;
     let gap = time_apart(probe, candidate);
     // A link post's title is the linked page's: between it and a mirror, a shared title does
-    // not say which of the two works the mirror is about.
+    // not say which of the two works the mirror is about; nor does a show's name between two
+    // directories' pages of the show.
     // (Read off the candidate only when it matters: it means parsing its links.)
     let tell: std::cell::OnceCell<bool> = std::cell::OnceCell::new();
     let titles_tell = || {
         *tell.get_or_init(|| {
-            !(probe.link_post && candidate.role == Role::Mirror
+            let after_a_link = probe.link_post && candidate.role == Role::Mirror
                 || probe.role == Role::Mirror
                     && candidate.role == Role::Origin
                     && titled_after_a_link(
                         candidate.title_keys.first().map(String::as_str),
                         candidate.body.as_deref(),
                         candidate.canonical_url.as_deref(),
-                    ))
+                    );
+            !after_a_link && !named_alike(probe, candidate)
         })
     };
     let shared_title = theirs
@@ -1032,6 +1042,22 @@ pub fn match_candidate(
         }
     }
     None
+}
+
+/// Whether `keys` (a title's readings) say a writer's or a show's name and nothing more.
+pub fn titled_as_a_name(keys: &[String], decorations: &Decorations) -> bool {
+    keys.first().is_some_and(|key| decorations.is_name(key))
+}
+
+/// Two mirrors titled with the name of a writer or a show (directories' pages of the whole
+/// show, "Machine Learning Street Talk (MLST)"): the name is every such page's title, and
+/// says no more about which work each is than "Open thread" would. Against one of the
+/// writers' own items of that title (an essay that named the newsletter after it), the title
+/// is the work's.
+fn named_alike(probe: &Probe, candidate: &Candidate) -> bool {
+    probe.role == Role::Mirror
+        && candidate.role == Role::Mirror
+        && (probe.titled_as_a_name || candidate.titled_as_a_name)
 }
 
 /// How far apart in time the probe and the candidate were published, as far as their feeds

@@ -1598,3 +1598,51 @@ fn undated_notes_may_sum_up_a_writers_item_of_any_date_before_they_were_first_se
         Decision::New
     );
 }
+
+#[test]
+fn directories_titled_with_the_shows_name_are_no_one_work() {
+    let decorations = Decorations::new(["Harbour Talk (HT)"]);
+    let page = |link: &str| {
+        item(
+            "Harbour Talk (HT)",
+            Some(link),
+            Some("<p>Every episode of the show, newest first.</p>"),
+        )
+    };
+    let (one, other) = (
+        page("https://directory-a.example/show/harbour-talk"),
+        page("https://directory-b.example/podcasts/harbour-talk"),
+    );
+    let mirror_probe =
+        |item: &Item| Probe::new(item, Role::Mirror, day(2), &decorations, &HashSet::new());
+    let stored_as = |item: &Item, role: Role| Candidate {
+        titled_as_a_name: titled_as_a_name(&title_keys(&item.title, &decorations), &decorations),
+        ..candidate_as(1, item, day(1), role)
+    };
+    let thresholds = Thresholds::default();
+    assert!(mirror_probe(&one).titled_as_a_name);
+    // Two directories' pages of the whole show: the name is no title of a work.
+    assert_eq!(
+        decide(
+            &mirror_probe(&other),
+            &[stored_as(&one, Role::Mirror)],
+            &thresholds
+        ),
+        Decision::New
+    );
+    // The writers' own item under that title (the essay that named the newsletter) is a work,
+    // and a mirror's page under it is about that work.
+    let essay = item(
+        "Harbour Talk (HT)",
+        Some("https://harbour.example/p/harbour-talk"),
+        Some(ESSAY),
+    );
+    assert_eq!(
+        joined(&decide(
+            &mirror_probe(&other),
+            &[stored_as(&essay, Role::Origin)],
+            &thresholds
+        )),
+        Some((1, MatchReason::Title))
+    );
+}

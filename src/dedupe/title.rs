@@ -289,6 +289,12 @@ impl Decorations {
         decorations
     }
 
+    /// Whether `key` (a title key) is one of the names learned, and nothing more: a page
+    /// titled so ("Machine Learning Street Talk (MLST)") is about the writer or the show.
+    pub fn is_name(&self, key: &str) -> bool {
+        self.names.contains(key)
+    }
+
     /// What these decorations have learned, as one number (see the field).
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint

@@ -15,6 +15,7 @@ use super::{Result, SqliteTx, StoreError, parse_timestamp, sql_limit, timestamp}
 use crate::dedupe::{
     Candidate, Decorations, ItemKeys, Linked, Probe, StoredText, StoryFacts, enclosure_key,
     hash_from_sql, hash_to_sql, link_fragment, stored_address_key, stored_title_keys,
+    titled_as_a_name,
 };
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
@@ -205,6 +206,7 @@ impl CandidateRow {
             kind: item.kind,
             published: parse_timestamp(&self.published).unwrap_or_default(),
             undated: item.published.is_none(),
+            titled_as_a_name: titled_as_a_name(&title_keys, decorations),
             canonical_url: self.canonical_url,
             title_keys,
             address_key,
