@@ -422,7 +422,9 @@ fn ingest_item(
     let mut decision = dedupe::decide(&probe, &candidates, thresholds);
     // A mirror without a date is not among the days around a work, where a work that comes
     // after it looks for the mirrors to ask again: those the work's own keys led to are asked
-    // too.
+    // too. Their story facts are as read before this item was stored; `fold_mirror` reads the
+    // work's afresh, and a mirror this item's own verdict already brought in shares its feed
+    // with the work and is left where it is.
     let undated_mirrors: Vec<Candidate> = match source.role {
         Role::Origin => candidates
             .iter()
