@@ -8,7 +8,8 @@
 //! 1. the same canonical URL;
 //! 2. a mirror's text links to the work's page, and to no other stored work (a page that links
 //!    to several works is a roundup and joins none of them by its links, and so is one that
-//!    links to another page of the same kind on the work's site, stored or not);
+//!    links to another page of the same kind on the work's site, stored or not; a numbered
+//!    page of a listing, "Casts — page 33", joins nothing by any evidence);
 //! 3. the same title once decorations are removed (see [`title`]), within days, or the same
 //!    numbered episode of one of the writers' shows at any distance (named in a mirror's title,
 //!    or near the top of its text when its title names none; the show known by its host's name
@@ -54,8 +55,9 @@ pub use text::{
     hash_to_sql, quoted_passages, shingles, words,
 };
 pub use title::{
-    Decorations, TitleWords, contains_run, contains_title, guests, is_generic, issue_anchors,
-    numbers, significant_words, title_grams, title_key, title_keys, title_similarity,
+    Decorations, TitleWords, contains_run, contains_title, guests, is_generic, is_listing_page,
+    issue_anchors, numbers, significant_words, title_grams, title_key, title_keys,
+    title_similarity,
 };
 use url::cites_a_sibling;
 pub use url::{address_title, canonical_url, enclosure_key, outbound_links, without_tracking};
@@ -793,6 +795,10 @@ pub fn match_candidate(
         return None;
     }
     let theirs = &candidate.title_keys;
+    // A numbered page of a listing is about whatever it lists, which is several works.
+    if is_listing_page(&probe.title_keys) || is_listing_page(theirs) {
+        return None;
+    }
     // Different issues of a series are different works, whatever else they share (a page of
     // release notes with one anchor per version has one canonical URL for all of them).
     if !theirs.is_empty()
@@ -833,6 +839,14 @@ pub fn match_candidate(
 
     let both_origin = probe.role == Role::Origin && candidate.role == Role::Origin;
     let gap = time_apart(probe, candidate);
+    // Two pages that give no date were seen together, which does not put them together in
+    // time: a title they share names one work only when it is long enough to name it at any
+    // distance (directories' pages of a whole show share the show's name, undated).
+    let dated_pair = !(probe.role == Role::Mirror
+        && candidate.role == Role::Mirror
+        && probe.undated
+        && candidate.undated);
+    let titles_near = |window: Duration| dated_pair && gap <= window;
     // A link post's title is the linked page's: between it and a mirror, a shared title does
     // not say which of the two works the mirror is about; nor does a show's name between two
     // directories' pages of the show.
@@ -911,7 +925,7 @@ pub fn match_candidate(
     // under the very same one is about that work. Only mirrors get this: two of a writer's own
     // items far apart under one title are a re-run or a series, and the texts decide.
     let named_by = |key: &str| !both_origin && significant_words(key) >= DISTINCTIVE_TITLE_WORDS;
-    if shared_title.is_some_and(|key| gap <= title_window || named_by(key)) {
+    if shared_title.is_some_and(|key| titles_near(title_window) || named_by(key)) {
         // Two origin texts with enough words that share almost nothing are different works
         // under one title; a mirror's text is often its own summary, and proves nothing.
         let disagree = both_origin
@@ -941,7 +955,7 @@ pub fn match_candidate(
             .zip(&our_words)
             .flat_map(|ours| theirs.iter().zip(&their_words).map(move |t| (ours, t)))
             .filter(|((ours, _), (t, _))| {
-                gap <= thresholds.mirror_window || named_by(ours) && named_by(t)
+                titles_near(thresholds.mirror_window) || named_by(ours) && named_by(t)
             })
             .map(|((_, ours), (_, t))| ours.similarity(t))
             .fold(0.0, f64::max);
@@ -956,7 +970,7 @@ pub fn match_candidate(
         address
             .as_ref()
             .filter(|key| titles.contains(key))
-            .is_some_and(|key| gap <= thresholds.mirror_window || named_by(key))
+            .is_some_and(|key| titles_near(thresholds.mirror_window) || named_by(key))
     };
     if !both_origin
         && (spelled(&probe.keys.address_key, theirs)
@@ -974,7 +988,7 @@ pub fn match_candidate(
         }
     }
 
-    if gap <= thresholds.mirror_window {
+    if titles_near(thresholds.mirror_window) {
         let contains = |long: &[String], short: &[String]| {
             long.iter()
                 .any(|l| short.iter().any(|s| contains_title(l, s)))
@@ -1243,7 +1257,7 @@ pub fn decide_by_words(
     candidates: &[Candidate],
     thresholds: &Thresholds,
 ) -> Decision {
-    if probe.role != Role::Mirror {
+    if probe.role != Role::Mirror || is_listing_page(&probe.title_keys) {
         return Decision::New;
     }
     match summarised_work(
@@ -1286,7 +1300,7 @@ pub fn lead_to_the_work(
     else {
         return decision;
     };
-    if probe.role != Role::Mirror {
+    if probe.role != Role::Mirror || is_listing_page(&probe.title_keys) {
         return decision;
     }
     let group: Vec<i64> = std::iter::once(story_id)
@@ -1351,7 +1365,7 @@ pub fn summarised_by(
     candidates: &[Candidate],
     thresholds: &Thresholds,
 ) -> Option<(i64, f64)> {
-    if mirror.role != Role::Mirror {
+    if mirror.role != Role::Mirror || is_listing_page(&mirror.title_keys) {
         return None;
     }
     let words = mirror.words();
@@ -1457,7 +1471,8 @@ fn summarised_work(
             && candidate.source != source
             && Some(candidate.story_id) != own_story
             && !candidate.story.sources.iter().any(|s| s == source)
-            && summary_in_time(summary, candidate, thresholds);
+            && summary_in_time(summary, candidate, thresholds)
+            && !is_listing_page(&candidate.title_keys);
         if !usable {
             continue;
         }

@@ -1646,3 +1646,111 @@ fn directories_titled_with_the_shows_name_are_no_one_work() {
         Some((1, MatchReason::Title))
     );
 }
+
+#[test]
+fn undated_pages_share_a_title_as_evidence_only_when_it_is_long_enough_to_name_a_work() {
+    let page = |title: &str, link: &str| {
+        item(
+            title,
+            Some(link),
+            Some("<p>A directory's page, in its own words.</p>"),
+        )
+    };
+    let undated_probe = |item: &Item| Probe {
+        undated: true,
+        ..probe(item, Role::Mirror, day(2))
+    };
+    let undated = |item: &Item| Candidate {
+        undated: true,
+        ..candidate_as(1, item, day(2), Role::Mirror)
+    };
+    let thresholds = Thresholds::default();
+    // Two directories' undated pages of a whole show, seen in one poll: the show's name is
+    // every such page's title, whenever each was written.
+    let (show_a, show_b) = (
+        page(
+            "Harbour Talk Weekly",
+            "https://directory-a.example/show/harbour-talk",
+        ),
+        page(
+            "Harbour Talk Weekly",
+            "https://directory-b.example/harbour-talk",
+        ),
+    );
+    assert_eq!(
+        decide(&undated_probe(&show_b), &[undated(&show_a)], &thresholds),
+        Decision::New
+    );
+    // Dated pages of that title, days apart, are taken to be one listing's as before.
+    assert_eq!(
+        joined(&decide(
+            &probe(&show_b, Role::Mirror, day(3)),
+            &[candidate_as(1, &show_a, day(2), Role::Mirror)],
+            &thresholds
+        )),
+        Some((1, MatchReason::Title))
+    );
+    // A title long enough to name one work names it undated as at any distance.
+    let title = "The lighthouse keepers who stayed on after the lamps were automated";
+    let (episode_a, episode_b) = (
+        page(title, "https://directory-a.example/e/keepers"),
+        page(title, "https://directory-b.example/keepers"),
+    );
+    assert_eq!(
+        joined(&decide(
+            &undated_probe(&episode_b),
+            &[undated(&episode_a)],
+            &thresholds
+        )),
+        Some((1, MatchReason::Title))
+    );
+}
+
+#[test]
+fn a_numbered_page_of_a_listing_joins_no_work_it_lists() {
+    let episode = item(
+        "The last keepers",
+        Some("https://lights.example/e/1"),
+        Some(ESSAY),
+    );
+    // An aggregator's page whose newest entry repeats the episode's text word for word,
+    // above other shows' entries.
+    let listing = item(
+        "Casts \u{2014} page 33",
+        Some("https://casts.example/page/33"),
+        Some(&format!("{ESSAY}<hr>{OTHER_ESSAY}")),
+    );
+    let stored = [candidate_as(1, &episode, day(1), Role::Origin)];
+    let thresholds = Thresholds::default();
+    let listing_probe = probe(&listing, Role::Mirror, day(2));
+    assert_eq!(decide(&listing_probe, &stored, &thresholds), Decision::New);
+    let words = content_words(&listing.title, listing.body());
+    assert_eq!(
+        decide_by_words(&listing_probe, &words, &stored, &thresholds),
+        Decision::New
+    );
+    // Nor does a page about the episode join the listing when it is the one stored.
+    let copy = item("Lights", Some("https://reposts.example/1"), Some(ESSAY));
+    assert_eq!(
+        decide(
+            &probe(&copy, Role::Mirror, day(2)),
+            &[candidate_as(2, &listing, day(2), Role::Mirror)],
+            &thresholds
+        ),
+        Decision::New
+    );
+    // Without the page number, the same page is a copy of the episode.
+    let unnumbered = item(
+        "Casts",
+        Some("https://casts.example/"),
+        listing.content.as_deref(),
+    );
+    assert_eq!(
+        joined(&decide(
+            &probe(&unnumbered, Role::Mirror, day(2)),
+            &stored,
+            &thresholds
+        )),
+        Some((1, MatchReason::Content))
+    );
+}

@@ -208,6 +208,22 @@ pub fn is_generic(key: &str) -> bool {
             .any(|prefix| core.starts_with(prefix))
 }
 
+/// Whether a title (any of its readings) is a numbered page of a listing ("Casts — page 33",
+/// "Episodes - Page 2 of 14"): an archive's or an aggregator's page holds whatever was newest
+/// when it was crawled, so its top entry repeating one work's description word for word makes
+/// it no page about that work.
+pub fn is_listing_page(keys: &[String]) -> bool {
+    let number = |word: &str| !word.is_empty() && word.chars().all(|c| c.is_ascii_digit());
+    keys.iter().any(|key| {
+        let mut last = key.rsplit(' ');
+        match (last.next(), last.next(), last.next(), last.next()) {
+            (Some(m), Some("of"), Some(n), Some("page")) => number(n) && number(m),
+            (Some(n), Some("page"), ..) => number(n),
+            _ => false,
+        }
+    })
+}
+
 /// The numbers in a title ("#21", "2026", "5.2"): two titles with different numbers are
 /// different issues of a series, whatever else they share.
 pub fn numbers(key: &str) -> Vec<&str> {
@@ -1071,6 +1087,20 @@ mod tests {
         assert!(contains_run(&words, "dwarkesh patel"));
         assert!(!contains_run(&words, "patel dwarkesh"));
         assert!(!contains_run(&words, "karpathy dwarkesh"));
+    }
+
+    #[test]
+    fn numbered_pages_of_a_listing_are_told_by_their_titles() {
+        let keys = |title: &str| title_keys(title, &Decorations::default());
+        assert!(is_listing_page(&keys("Casts \u{2014} page 33")));
+        assert!(is_listing_page(&keys("Episodes - Page 2 of 14")));
+        assert!(is_listing_page(&keys("Page 3")));
+        // A page number inside a headline, or a title about pages, is no listing.
+        assert!(!is_listing_page(&keys(
+            "Page 33 of the report is where it gets strange"
+        )));
+        assert!(!is_listing_page(&keys("Why every page matters")));
+        assert!(!is_listing_page(&keys("Turning the page on 2025")));
     }
 
     #[test]
