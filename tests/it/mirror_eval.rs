@@ -110,6 +110,9 @@ const TUNE_PRECISION_FLOOR: f64 = 0.99;
 /// no longer meet in time unless the title names a work at any distance, and a numbered page
 /// of a listing joins nothing: P 1.000 for both in both orders, R unchanged; the tune split
 /// P 0.995 R 0.797 (0.806 mirrors first), holdout unchanged.
+/// The Noahpinion set (an essay newsletter: summary sites, a knowledge base's notes kept twice
+/// in one feed, coverage, the writer as a guest on many shows) was scored blind with that
+/// matcher at P 1.000 R 0.543 in both orders (tune P 0.996 R 0.789, 0.798 mirrors first).
 const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
     ("latent-space", 0.95),
     ("simon-willison", 0.91),
@@ -123,6 +126,7 @@ const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
     ("ai-snake-oil", 0.42),
     ("big-technology", 0.97),
     ("mlst", 0.66),
+    ("noahpinion", 0.52),
 ];
 /// Pairwise precision on the `holdout` split (raised, never lowered).
 const HOLDOUT_PRECISION_FLOOR: f64 = 0.99;
