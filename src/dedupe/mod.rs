@@ -795,8 +795,9 @@ pub fn match_candidate(
         return None;
     }
     let theirs = &candidate.title_keys;
-    // A numbered page of a listing is about whatever it lists, which is several works.
-    if is_listing_page(&probe.title_keys) || is_listing_page(theirs) {
+    // A numbered page of a listing is about whatever it lists, which is several works (the
+    // probe's own title is asked once, in `decide`).
+    if is_listing_page(theirs) {
         return None;
     }
     // Different issues of a series are different works, whatever else they share (a page of
@@ -1146,6 +1147,9 @@ const GUEST_WORDS_SHARED: f64 = 0.2;
 /// Picks the story an item joins: the strongest evidence, then the highest score, then the
 /// oldest story, so the verdict never depends on the order candidates were listed in.
 pub fn decide(probe: &Probe, candidates: &[Candidate], thresholds: &Thresholds) -> Decision {
+    if is_listing_page(&probe.title_keys) {
+        return Decision::New;
+    }
     let mut best: BTreeMap<i64, (Evidence, &Candidate)> = BTreeMap::new();
     for candidate in candidates {
         // A story never holds two items of one feed.
