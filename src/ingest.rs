@@ -425,14 +425,25 @@ fn ingest_item(
     // too. Their story facts are as read before this item was stored; `fold_mirror` reads the
     // work's afresh, and a mirror this item's own verdict already brought in shares its feed
     // with the work and is left where it is.
+    // Those whose words name the work's title are asked too, as they would have asked it had
+    // they come after it (`WriteTx::titled_with`).
     let undated_mirrors: Vec<Candidate> = match source.role {
-        Role::Origin => candidates
-            .iter()
-            .filter(|c| c.undated && c.role == Role::Mirror)
-            .cloned()
-            .collect(),
+        Role::Origin => {
+            let mut undated: Vec<Candidate> = candidates
+                .iter()
+                .filter(|c| c.undated && c.role == Role::Mirror)
+                .cloned()
+                .collect();
+            let known: HashSet<i64> = undated.iter().map(|c| c.item_id).collect();
+            let naming = tx.mirrors_naming(&probe.keys.title_words, matching.decorations)?;
+            undated.extend(naming.into_iter().filter(|c| !known.contains(&c.item_id)));
+            undated
+        }
         Role::Mirror => Vec::new(),
     };
+    // The words of a mirror without a date that nothing led anywhere: indexed once it is
+    // stored, for the work it sums up to find it if that comes later (`fold_earlier_mirrors`).
+    let mut unplaced = None;
     if decision == Decision::New && source.role == Role::Mirror {
         // No key led anywhere. A rewrite under its own headline may quote the work, and a
         // summary in its own words may still name what one recent work's text does: both are
@@ -450,15 +461,26 @@ fn ingest_item(
         if decision == Decision::New {
             let mut known: HashSet<i64> = recent.iter().map(|c| c.item_id).collect();
             recent.extend(weeks_before(tx, probe.published, &known, matching)?);
+            let words = dedupe::content_words(&item.title, item.body());
             // Without a date, the days before its first sighting need not be its work's: the
-            // items its keys led to (a run of title words, a passage) are asked by words too.
+            // items its keys led to (a run of title words, a passage) are asked by words too,
+            // and the writers' items whose titles its words name, of any date.
             if probe.undated {
                 known.extend(recent.iter().map(|c| c.item_id));
                 let led: Vec<Candidate> = all.drain(..led_to).collect();
                 recent.extend(led.into_iter().filter(|c| !known.contains(&c.item_id)));
+                known.extend(recent.iter().map(|c| c.item_id));
+                let named = tx.titled_with(&words, &known, matching.decorations)?;
+                recent.extend(
+                    named
+                        .into_iter()
+                        .filter(|work| dedupe::names_the_title(&words, work)),
+                );
             }
-            let words = dedupe::content_words(&item.title, item.body());
             decision = dedupe::decide_by_words(&probe, &words, &recent, thresholds);
+            if probe.undated && decision == Decision::New {
+                unplaced = Some(words);
+            }
         }
     } else if source.role == Role::Mirror && joins_mirrors_alone(&decision, &candidates) {
         // The mirrors' story may be a work the writers carry, which this mirror's words
@@ -557,6 +579,9 @@ fn ingest_item(
     )?;
     if transcript.is_some() {
         tx.set_item_transcript(item_id, transcript.as_deref())?;
+    }
+    if let Some(words) = &unplaced {
+        tx.add_mirror_words(item_id, words)?;
     }
     summary.new_items += 1;
     if source.role == Role::Origin {
@@ -751,9 +776,18 @@ fn fold_earlier_mirrors(
                 matching.decorations,
             )?;
             // Without a date, the days around its first sighting are not the work's: the
-            // work's own members stand in for them.
+            // work's own members stand in for them, with the writers' other items its words
+            // name, among which it chose when it was stored (`WriteTx::titled_with`).
             if mirror.undated {
                 around.extend(ours.iter().cloned());
+                let known: HashSet<i64> = around.iter().map(|c| c.item_id).collect();
+                let words = mirror.words();
+                let named = tx.titled_with(words, &known, matching.decorations)?;
+                around.extend(
+                    named
+                        .into_iter()
+                        .filter(|work| dedupe::names_the_title(words, work)),
+                );
             }
             let Some((work, reason, score, role)) =
                 dedupe::reconsider(mirror, &around, matching.decorations, thresholds)

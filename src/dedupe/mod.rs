@@ -122,6 +122,10 @@ pub struct ItemKeys {
     /// the show's name is known (see [`issue_anchors`]), indexed with the title keys so that
     /// the episode finds a mirror stored before the writer's feed told its name.
     pub issue_anchors: Vec<String>,
+    /// For a writer's item, the meaningful words of its title (see [`Words::keys`]): a
+    /// summary under a headline of its own, with no date to look around, names the work by
+    /// the words of its title more than by any run of them.
+    pub title_words: Vec<i64>,
 }
 
 /// What the matcher knows about the incoming item.
@@ -282,6 +286,10 @@ impl Probe {
             enclosure,
             anchors: anchors(&sequence),
             title_grams: grams,
+            title_words: match (role, title_keys.first()) {
+                (Role::Origin, Some(key)) => content_words(key, None).keys().collect(),
+                _ => Vec::new(),
+            },
         };
         let titled_as_a_name = titled_as_a_name(&title_keys, decorations);
         Probe {
@@ -1046,6 +1054,7 @@ pub fn match_candidate(
         && guests(&candidate.title, &mentions.writers)
             .iter()
             .any(|guest| mentions.names(guest))
+        && !names_another_issue(&probe.issues, &candidate.title)
         && titles_tell()
     {
         let theirs = candidate.words();
@@ -1057,6 +1066,23 @@ pub fn match_candidate(
         }
     }
     None
+}
+
+/// Whether a mirror that names numbered episodes of the writers' shows (`issues`, as
+/// [`Decorations::issues`] keys them) names none of the numbers in an episode's `title` (as
+/// the feed gives it: its readings leave a leading "#475 –" out): a page about the guest's
+/// first interview on the show ("Lex Fridman Podcast #299") is not about their second
+/// (#475), however much the two share. A title without numbers says nothing either way.
+fn names_another_issue(issues: &[String], title: &str) -> bool {
+    let ours: Vec<&str> = issues
+        .iter()
+        .filter_map(|issue| issue.rsplit(' ').next())
+        .collect();
+    let theirs: Vec<&str> = title
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty() && word.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    !ours.is_empty() && !theirs.is_empty() && !ours.iter().any(|number| theirs.contains(number))
 }
 
 /// Whether `keys` (a title's readings) say a writer's or a show's name and nothing more.
@@ -1381,6 +1407,20 @@ pub fn summarised_by(
         candidates,
         thresholds,
     )
+}
+
+/// Whether a mirror's `words` (its [`content_words`]) name at least half of the meaningful
+/// words of `work`'s title, and two or more: a summary without a date, asked about the writers'
+/// works of any date (`WriteTx::titled_with`), must say which one it sums up. The same guest on
+/// another show reads like the writer's interview with them, and a writer's appearance
+/// elsewhere like their own episode of the same weeks, but neither names its title.
+pub fn names_the_title(words: &Words, work: &Candidate) -> bool {
+    let Some(title) = work.title_keys.first() else {
+        return false;
+    };
+    let title = content_words(title, None);
+    let named = words.shared(&title);
+    named >= 2 && named * 2 >= title.len()
 }
 
 /// Whether a stored mirror's own words share enough with a work's `words` (its

@@ -1062,6 +1062,25 @@ fn a_mirror_naming_the_guest_and_the_show_joins_the_episode() {
 }
 
 #[test]
+fn a_page_about_another_numbered_episode_with_the_guest_is_not_about_this_one() {
+    let (decorations, mut episode) = marsh_episode();
+    episode.title = "#212 – Lena Marsh — Twenty winters at the Skerry light".to_owned();
+    let verdict = |page: &Item| {
+        let probe = Probe::new(page, Role::Mirror, day(2), &decorations, &HashSet::new());
+        let stored = candidate_as(1, &episode, day(1), Role::Origin);
+        joined(&decide(&probe, &[stored], &Thresholds::default()))
+    };
+    let page = |title: &str| page_about_interview(title, "Lights Podcast");
+    // Her first interview on the show, with much the same to say.
+    assert_eq!(verdict(&page("Lena Marsh | Lights Podcast #87")), None);
+    assert_eq!(
+        verdict(&page("Lena Marsh | Lights Podcast #212")),
+        Some((1, MatchReason::Guest)),
+        "this one's number"
+    );
+}
+
+#[test]
 fn a_page_naming_the_guest_beside_another_writer_is_not_about_the_episode() {
     // Two writers are followed: the show (`feed-1`) and a columnist (`feed-7`).
     let mut decorations = Decorations::default();

@@ -223,6 +223,11 @@ impl Words {
         self.0.is_empty()
     }
 
+    /// The words as the store indexes them (`title_words`), each [`hash_to_sql`].
+    pub fn keys(&self) -> impl Iterator<Item = i64> + '_ {
+        self.0.iter().map(|hash| hash_to_sql(*hash))
+    }
+
     /// How many words the two have in common.
     pub fn shared(&self, other: &Words) -> usize {
         let (mut a, mut b) = (self.0.iter().peekable(), other.0.iter().peekable());

@@ -517,8 +517,15 @@ impl Decorations {
         let mut found = Vec::new();
         for (name, at) in named {
             let after = at + name.split(' ').count();
-            let number = words[after..].iter().find(|w| !is_issue_word(w));
-            if let Some(number) = number.filter(|n| is_issue_number(n)) {
+            let Some(offset) = words[after..].iter().position(|w| !is_issue_word(w)) else {
+                continue;
+            };
+            let number = &words[after + offset];
+            // "Lex Fridman · 5 hours 15 minutes": a length, not an episode.
+            let measured = words
+                .get(after + offset + 1)
+                .is_some_and(|unit| UNIT_WORDS.contains(&unit.as_str()));
+            if is_issue_number(number) && !measured {
                 let key = format!("{} {number}", without_medium_words(name));
                 if !found.contains(&key) {
                     found.push(key);
@@ -528,6 +535,12 @@ impl Decorations {
         found
     }
 }
+
+/// Words after a number that make it a length or a count ("5 hours"), not an episode's number.
+const UNIT_WORDS: &[&str] = &[
+    "h", "hr", "hrs", "hour", "hours", "min", "mins", "minute", "minutes", "sec", "secs", "second",
+    "seconds", "episodes", "parts",
+];
 
 /// Words between a show's name and its episode number ("Lex Fridman Podcast episode 452").
 const ISSUE_WORDS: &[&str] = &["episode", "ep", "no", "issue", "number", "vol"];
@@ -1056,6 +1069,12 @@ mod tests {
         // A year, a show never named, or a show without a number: no issue.
         assert!(decorations.issues("Lex Fridman 2025 in review").is_empty());
         assert!(decorations.issues("Other Show #452").is_empty());
+        // A length after the name is no episode number.
+        assert!(
+            decorations
+                .issues("Video notes · Lex Fridman · 5 hours 15 minutes")
+                .is_empty()
+        );
         assert!(decorations.issues("The best of Import AI").is_empty());
     }
 

@@ -13,7 +13,7 @@ use rusqlite::{OptionalExtension, params};
 use super::sql::{SqlRow, Twin};
 use super::{Result, SqliteTx, StoreError, parse_timestamp, sql_limit, timestamp};
 use crate::dedupe::{
-    Candidate, Decorations, ItemKeys, Linked, Probe, StoredText, StoryFacts, enclosure_key,
+    Candidate, Decorations, ItemKeys, Linked, Probe, StoredText, StoryFacts, Words, enclosure_key,
     hash_from_sql, hash_to_sql, link_fragment, stored_address_key, stored_title_keys,
     titled_as_a_name,
 };
@@ -38,6 +38,24 @@ macro_rules! per_gram {
         "16"
     };
 }
+
+/// Writers' items read per word of a mirror's text, newest first: a word many titles share
+/// ("model") names none of them, and the few that share several of the mirror's words are
+/// the ones asked.
+macro_rules! per_word {
+    () => {
+        "32"
+    };
+}
+
+/// A mirror's words looked up in `title_words`: a summary's are a few dozen; a longer text
+/// that no passage led anywhere is read for its first this many (its words are kept in hash
+/// order, so these are no part of it in particular).
+pub(super) const WORDS_ASKED: usize = 256;
+
+/// Writers' items a mirror's words lead to that are asked about it, those sharing most of
+/// its words first.
+const TITLED_WITH: usize = 16;
 
 /// Items a mirror that no key led anywhere is compared with: a week of a few dozen feeds.
 macro_rules! recent {
@@ -73,6 +91,20 @@ pub(super) mod pg {
          LATERAL (SELECT item_id FROM text_anchors WHERE text_anchors.anchor = k.anchor
                   ORDER BY item_id LIMIT ",
         per_key!(),
+        ") AS t"
+    );
+    pub(in crate::store) const BY_TITLE_WORDS: &str = concat!(
+        "SELECT t.item_id FROM unnest(?1::bigint[]) AS k(word),
+         LATERAL (SELECT item_id FROM title_words WHERE title_words.word = k.word
+                  ORDER BY item_id DESC LIMIT ",
+        per_word!(),
+        ") AS t"
+    );
+    pub(in crate::store) const BY_MIRROR_WORDS: &str = concat!(
+        "SELECT t.item_id FROM unnest(?1::bigint[]) AS k(word),
+         LATERAL (SELECT item_id FROM mirror_words WHERE mirror_words.word = k.word
+                  ORDER BY item_id DESC LIMIT ",
+        per_word!(),
         ") AS t"
     );
     pub(in crate::store) const BY_CANONICAL_URL: &str = concat!(
@@ -224,6 +256,27 @@ impl CandidateRow {
             story,
         })
     }
+}
+
+/// The items `found` lists (once per word they share) at least `at_least` times, at most
+/// [`TITLED_WITH`], those listed most first, then the newest; those in `known` left out.
+pub(super) fn most_found(found: Vec<i64>, known: &HashSet<i64>, at_least: usize) -> Vec<i64> {
+    let mut shared: HashMap<i64, usize> = HashMap::new();
+    for id in found.into_iter().filter(|id| !known.contains(id)) {
+        *shared.entry(id).or_default() += 1;
+    }
+    let mut ranked: Vec<(i64, usize)> =
+        shared.into_iter().filter(|(_, n)| *n >= at_least).collect();
+    ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+    ranked.truncate(TITLED_WITH);
+    ranked.into_iter().map(|(id, _)| id).collect()
+}
+
+/// How many of a title's `words` a text must name to be about it: at least half, and two or
+/// more (one shared word is any title's). [`crate::dedupe::names_the_title`]'s rule, for the
+/// index's counts.
+pub(super) fn naming(words: usize) -> usize {
+    words.div_ceil(2).max(2)
 }
 
 /// A story's facts from [`STORY_PINNED`] (`None`: no such story) and [`STORY_SOURCES`]'
@@ -391,6 +444,21 @@ pub(super) const INSERT_GRAMS: Twin = Twin {
              ON CONFLICT DO NOTHING",
 };
 
+/// The words of a writer's item's title, as [`INSERT_ANCHORS`].
+pub(super) const INSERT_TITLE_WORDS: Twin = Twin {
+    sqlite: "INSERT OR IGNORE INTO title_words (word, item_id) VALUES (?1, ?2)",
+    postgres: "INSERT INTO title_words (word, item_id) SELECT unnest(?1::bigint[]), ?2
+             ON CONFLICT DO NOTHING",
+};
+
+/// The words of a mirror item without a date that started a story of its own, as
+/// [`INSERT_ANCHORS`].
+pub(super) const INSERT_MIRROR_WORDS: Twin = Twin {
+    sqlite: "INSERT OR IGNORE INTO mirror_words (word, item_id) VALUES (?1, ?2)",
+    postgres: "INSERT INTO mirror_words (word, item_id) SELECT unnest(?1::bigint[]), ?2
+             ON CONFLICT DO NOTHING",
+};
+
 /// An item's outbound links, as [`INSERT_ANCHORS`].
 pub(super) const INSERT_LINKS: Twin = Twin {
     sqlite: "INSERT OR IGNORE INTO outbound_links (link, item_id) VALUES (?1, ?2)",
@@ -519,6 +587,73 @@ impl SqliteTx<'_> {
         self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
+    /// The writers' items whose titles share most of `words` (a mirror's, see
+    /// [`Words::keys`]), at most [`TITLED_WITH`], those in `known` left out: where a summary
+    /// without a date, which has no days to look around, finds the work it may sum up.
+    pub fn titled_with(
+        &self,
+        words: &Words,
+        known: &HashSet<i64>,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        let found = self.found_by_words(
+            concat!(
+                "SELECT item_id FROM title_words WHERE word = ?1 ORDER BY item_id DESC LIMIT ",
+                per_word!()
+            ),
+            words.keys().take(WORDS_ASKED),
+        )?;
+        // One shared word is any title's.
+        let ids = most_found(found, known, 2);
+        self.load_candidates(ids, &HashMap::new(), decorations)
+    }
+
+    /// The mirror items without a date whose words (see [`WriteTx::add_mirror_words`]) name
+    /// at least half of `title_words` (a writer's item's, [`ItemKeys::title_words`]), and two
+    /// or more; at most [`TITLED_WITH`]. A summary first seen long after the work it sums up,
+    /// and stored before it, is asked again when the work arrives, as one stored after it
+    /// would have asked ([`crate::dedupe::names_the_title`]).
+    pub fn mirrors_naming(
+        &self,
+        title_words: &[i64],
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        if title_words.len() < 2 {
+            return Ok(Vec::new());
+        }
+        let found = self.found_by_words(
+            concat!(
+                "SELECT item_id FROM mirror_words WHERE word = ?1 ORDER BY item_id DESC LIMIT ",
+                per_word!()
+            ),
+            title_words.iter().copied(),
+        )?;
+        let ids = most_found(found, &HashSet::new(), naming(title_words.len()));
+        self.load_candidates(ids, &HashMap::new(), decorations)
+    }
+
+    /// The items `sql` finds for each of `words`, once per word.
+    fn found_by_words(&self, sql: &str, words: impl Iterator<Item = i64>) -> Result<Vec<i64>> {
+        let mut stmt = self.tx.prepare_cached(sql)?;
+        let mut found = Vec::new();
+        for word in words {
+            for id in stmt.query_map([word], |row| row.get(0))? {
+                found.push(id?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Indexes the words of a mirror item without a date that started a story of its own (at
+    /// most [`WORDS_ASKED`]), for [`WriteTx::mirrors_naming`].
+    pub fn add_mirror_words(&self, item_id: i64, words: &Words) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(INSERT_MIRROR_WORDS.sqlite)?;
+        for word in words.keys().take(WORDS_ASKED) {
+            stmt.execute(params![word, item_id])?;
+        }
+        Ok(())
+    }
+
     /// The mirror items published within `window` of `around` that started a story of their
     /// own: the summaries that may have come before their work. At most `recent!()`, nearest
     /// in time first.
@@ -641,6 +776,10 @@ impl SqliteTx<'_> {
             &mut keys.title_grams.iter().map(|k| k as &dyn rusqlite::ToSql),
         )?;
         insert_all(
+            INSERT_TITLE_WORDS.sqlite,
+            &mut keys.title_words.iter().map(|k| k as &dyn rusqlite::ToSql),
+        )?;
+        insert_all(
             INSERT_LINKS.sqlite,
             &mut keys
                 .outbound_links
@@ -656,6 +795,7 @@ impl SqliteTx<'_> {
             "text_anchors",
             "title_keys",
             "title_grams",
+            "title_words",
             "outbound_links",
         ] {
             self.tx

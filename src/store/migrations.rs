@@ -212,4 +212,22 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX items_founding_copies ON items(published)
         WHERE match_reason = 'new' AND coalesce(member_role, 'copy') = 'copy';
     ",
+    // 8 (issue #11): the meaningful words of each writer's item's title, and of each mirror
+    // item without a date that started a story of its own, by word. A summary under a headline
+    // of its own, with no date to look around, finds the works whose titles its words name
+    // (`WriteTx::titled_with`); a work stored after such a summary finds it the same way
+    // (`WriteTx::mirrors_naming`). Items stored before it have none, and are found as before.
+    r"
+    CREATE TABLE title_words (
+        word    INTEGER NOT NULL,
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        PRIMARY KEY (word, item_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE mirror_words (
+        word    INTEGER NOT NULL,
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        PRIMARY KEY (word, item_id)
+    ) WITHOUT ROWID;
+    ",
 ];

@@ -29,7 +29,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use thiserror::Error;
 
 use crate::config::FeedConfig;
-use crate::dedupe::{Candidate, Decorations, ItemKeys, Probe, StoryFacts};
+use crate::dedupe::{Candidate, Decorations, ItemKeys, Probe, StoryFacts, Words};
 use crate::model::{Item, MatchReason, Member, MemberRole, Role, StoredItem, Story, lead_rank};
 
 use self::postgres::{PgError, PgStore, PgTarget, PgWriteTx};
@@ -1962,6 +1962,14 @@ both_backends! {
         known: &HashSet<i64>,
         decorations: &Decorations
     ) -> Vec<Candidate>;
+    pub fn titled_with(
+        &self,
+        words: &Words,
+        known: &HashSet<i64>,
+        decorations: &Decorations
+    ) -> Vec<Candidate>;
+    pub fn mirrors_naming(&self, title_words: &[i64], decorations: &Decorations) -> Vec<Candidate>;
+    pub fn add_mirror_words(&self, item_id: i64, words: &Words) -> ();
     pub fn recent_founding_mirrors(
         &self,
         around: DateTime<Utc>,

@@ -87,6 +87,7 @@ fn migrations_are_append_only() {
         "38665cf3e1ff9779879725887c3f9c80747cd981abc7b7467fa3ce3000f354ec",
         "795715186a04e95c4fdefb056dcfae8c89c0cd1e757232eab85a46d2fb228677",
         "45bca6d61854661565cf327a3c64bf5a51e202e1487e37847b03b9ae2cc3d6fa",
+        "44fea01379a1ed97f05439595cfe2b9c5cd187e2b4203cc1c10d09b6018c589f",
     ];
     assert_eq!(
         MIGRATIONS.len(),
@@ -1235,4 +1236,28 @@ fn a_change_is_folded_only_into_a_row_no_attempt_of_which_started() {
         .expect("generation")
     };
     assert_eq!((generation(waiting), generation(sent)), (1, 0));
+}
+
+#[test]
+fn words_ask_the_items_they_lead_to_most_often() {
+    use super::matching::{most_found, naming};
+    // Item 7 is found three times, 9 and 4 twice each, 5 once; 8 is known already.
+    let found = vec![7, 9, 4, 7, 5, 9, 7, 8, 8, 4];
+    let known: HashSet<i64> = [8].into();
+    assert_eq!(
+        most_found(found.clone(), &known, 2),
+        vec![7, 9, 4],
+        "found most first, then the newest"
+    );
+    assert_eq!(most_found(found, &HashSet::new(), 3), vec![7]);
+    let many: Vec<i64> = (0..40).flat_map(|id| [id, id]).collect();
+    let asked = most_found(many, &HashSet::new(), 2);
+    assert_eq!(asked.len(), 16, "at most sixteen are asked");
+    assert_eq!(asked.first(), Some(&39));
+    // Half of a title's words, and never fewer than two.
+    assert_eq!(
+        [1, 2, 3, 4, 7, 8].map(naming),
+        [2, 2, 2, 2, 4, 4],
+        "words of a title named"
+    );
 }

@@ -113,6 +113,12 @@ const TUNE_PRECISION_FLOOR: f64 = 0.99;
 /// The Noahpinion set (an essay newsletter: summary sites, a knowledge base's notes kept twice
 /// in one feed, coverage, the writer as a guest on many shows) was scored blind with that
 /// matcher at P 1.000 R 0.543 in both orders (tune P 0.996 R 0.789, 0.798 mirrors first).
+/// An undated summary under a headline of its own, which meets no work around its first
+/// sighting, is asked by its words about the writers' items of any date whose titles it names
+/// (half of a title's meaningful words), and a work stored after it finds it the same way;
+/// a page naming another numbered episode of the show is no guest evidence: No Priors 0.977,
+/// MLST 0.776, AI Snake Oil 0.479 (0.458 mirrors first), the tune split P 0.996 R 0.810
+/// (0.818 mirrors first), holdout unchanged.
 const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
     ("latent-space", 0.95),
     ("simon-willison", 0.91),
@@ -121,11 +127,11 @@ const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
     ("marcus-on-ai", 0.96),
     ("cognitive-revolution", 0.95),
     ("exponential-view", 0.42),
-    ("no-priors", 0.9),
+    ("no-priors", 0.95),
     ("hard-fork", 0.71),
-    ("ai-snake-oil", 0.42),
+    ("ai-snake-oil", 0.44),
     ("big-technology", 0.97),
-    ("mlst", 0.66),
+    ("mlst", 0.75),
     ("noahpinion", 0.52),
 ];
 /// Pairwise precision on the `holdout` split (raised, never lowered).

@@ -709,3 +709,92 @@ fn a_listing_without_dates_joins_the_work_it_names_whenever_that_came_out(backen
         assert_eq!(groupings(&ws.merged_feed()), expected, "order {order:?}");
     }
 }
+
+each_backend!(an_undated_summary_finds_the_work_its_words_name_of_any_date);
+/// A notes site whose feed gives no dates sums up the writer's essay of last spring under a
+/// headline of its own, long after it: first seen today, no day around it holds the essay, and
+/// no key of the summary's leads to it. The essay's title words, which the summary's words
+/// name, do (`WriteTx::titled_with`; `WriteTx::mirrors_naming` when the essay comes second),
+/// and its words then decide as for any summary. A note under a headline with the same words,
+/// about something else, stays apart, as does the writer's other essay.
+fn an_undated_summary_finds_the_work_its_words_name_of_any_date(backend: &Backend) {
+    let origin = rss_channel(
+        "Harbour Notes",
+        &[
+            rss_item(
+                "https://harbour.example/p/lighthouse-keepers",
+                "Why lighthouse keepers went home",
+                "Mon, 02 Mar 2026 09:00:00 GMT",
+                KEEPERS_ESSAY,
+            ),
+            rss_item(
+                "https://harbour.example/p/starters",
+                "Sourdough starters in a cold kitchen",
+                "Mon, 23 Feb 2026 09:00:00 GMT",
+                "<p>Sourdough starters ferment rye flour with wild yeast and lactobacilli; bakers \
+                 discard half daily, watch bubbles, and bake boules in Dutch ovens.</p>",
+            ),
+        ],
+    );
+    let undated = |link: &str, title: &str, text: &str| {
+        format!(
+            "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
+             <description><![CDATA[{text}]]></description></item>"
+        )
+    };
+    let notes = rss_channel(
+        "Notes without dates",
+        &[
+            undated(
+                "https://notes.example/n/41",
+                "Towers, wicks and the clockwork that retired the keepers",
+                // Its own sentences: no run of the essay's words long enough to be a passage
+                // of it, so no key leads there.
+                "<p>Lighthouse keepers: photocells, radio beacons, electric lamps and clockwork \
+                 rotation took over from them. They once polished Fresnel lenses, trimmed wicks \
+                 nightly and kept diaries of storms. Now visitors climb the spiral stairs of \
+                 museum towers at Split Rock, Portland Head and Cape Hatteras.</p>",
+            ),
+            undated(
+                "https://notes.example/n/42",
+                "Lighthouse keepers' cottages to let",
+                "<p>Three whitewashed cottages beside the harbour wall, two bedrooms each, \
+                 with wood stoves, sea views, parking and a shared garden; weekly lets from \
+                 April, dogs welcome, bookings by telephone.</p>",
+            ),
+        ],
+    );
+    let server = TestServer::start(move |request| match request.path() {
+        "/origin.xml" => Reply::ok(origin.clone().into_bytes()),
+        "/notes.xml" => Reply::ok(notes.clone().into_bytes()),
+        _ => Reply::not_found(),
+    });
+    let feeds = [
+        ("harbour", server.url("/origin.xml").to_string(), "origin"),
+        ("notes", server.url("/notes.xml").to_string(), "mirror"),
+    ];
+    let expected: BTreeSet<BTreeSet<String>> = [
+        vec![
+            "https://harbour.example/p/lighthouse-keepers",
+            "https://notes.example/n/41",
+        ],
+        vec!["https://notes.example/n/42"],
+        vec!["https://harbour.example/p/starters"],
+    ]
+    .iter()
+    .map(|links| links.iter().map(|l| (*l).to_owned()).collect())
+    .collect();
+    // In the same poll (which writes the writers' items before any mirror's), or either feed
+    // first: a work stored after the summary finds it by the same words.
+    let orders: &[&[&[usize]]] = &[&[&[0, 1]], &[&[0], &[1]], &[&[1], &[0]]];
+    for order in orders {
+        let ws = backend.workspace();
+        for step in *order {
+            let polled: Vec<(&str, String, &str)> =
+                step.iter().map(|i| feeds[*i].clone()).collect();
+            let config = ws.write_config("t.toml", &polled, "");
+            assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
+        }
+        assert_eq!(groupings(&ws.merged_feed()), expected, "order {order:?}");
+    }
+}

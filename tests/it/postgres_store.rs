@@ -308,6 +308,7 @@ fn items_and_stories_are_written_as_on_sqlite() {
         enclosure: None,
         address_key: Some("a.example/p/1".into()),
         issue_anchors: vec!["lex fridman 452".into()],
+        title_words: vec![-3, 3, 3],
     };
     let sources = sqlite.sources().expect("sources");
     let (a, m) = (sources[0].id, sources[1].id);
@@ -394,6 +395,10 @@ fn items_and_stories_are_written_as_on_sqlite() {
         (
             "SELECT gram, item_id FROM title_grams ORDER BY gram, item_id",
             "SELECT gram::text, item_id::text FROM title_grams ORDER BY gram, item_id",
+        ),
+        (
+            "SELECT word, item_id FROM title_words ORDER BY word, item_id",
+            "SELECT word::text, item_id::text FROM title_words ORDER BY word, item_id",
         ),
         (
             "SELECT link, item_id FROM outbound_links ORDER BY link, item_id",
@@ -622,6 +627,7 @@ fn edits_merges_and_boilerplate_as_on_sqlite() {
         title_key: Some(title.into()),
         anchors: vec![anchor],
         title_grams: vec![anchor + 1],
+        title_words: vec![anchor + 2],
         outbound_links: vec![format!("https://{anchor}.example/")],
         ..ItemKeys::default()
     };
@@ -722,6 +728,10 @@ fn edits_merges_and_boilerplate_as_on_sqlite() {
         (
             "SELECT gram, item_id FROM title_grams ORDER BY gram",
             "SELECT gram::text, item_id::text FROM title_grams ORDER BY gram",
+        ),
+        (
+            "SELECT word, item_id FROM title_words ORDER BY word",
+            "SELECT word::text, item_id::text FROM title_words ORDER BY word",
         ),
         (
             "SELECT link, item_id FROM outbound_links ORDER BY link",

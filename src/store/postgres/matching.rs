@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 use postgres::types::ToSql;
 
 use super::{PgError, PgWriteTx, Result};
-use crate::dedupe::{Candidate, Decorations, Linked, Probe, StoryFacts};
+use crate::dedupe::{Candidate, Decorations, Linked, Probe, StoryFacts, Words};
 use crate::store::matching::{
-    CANDIDATE_SELECT, CandidateRow, ITEMS_AT, LINKS_OF_ITEM, LinkReads, STORY_ITEMS, STORY_OF_ITEM,
-    STORY_PINNED, STORY_SOURCES, linked, pg, story_facts_from,
+    CANDIDATE_SELECT, CandidateRow, INSERT_MIRROR_WORDS, ITEMS_AT, LINKS_OF_ITEM, LinkReads,
+    STORY_ITEMS, STORY_OF_ITEM, STORY_PINNED, STORY_SOURCES, WORDS_ASKED, linked, most_found,
+    naming, pg, story_facts_from,
 };
 use crate::store::sql::SqlRow;
 use crate::store::timestamp;
@@ -83,6 +84,43 @@ impl PgWriteTx<'_> {
         let mut ids = self.ids(pg::RECENT, &[&from, &to])?;
         ids.retain(|id| !known.contains(id));
         self.load_candidates(ids, &HashMap::new(), decorations)
+    }
+
+    /// As `WriteTx::titled_with`: the writers' items whose titles share most of `words`.
+    pub fn titled_with(
+        &mut self,
+        words: &Words,
+        known: &HashSet<i64>,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        let asked: Vec<i64> = words.keys().take(WORDS_ASKED).collect();
+        let found = self.ids(pg::BY_TITLE_WORDS, &[&asked])?;
+        let ids = most_found(found, known, 2);
+        self.load_candidates(ids, &HashMap::new(), decorations)
+    }
+
+    /// As `WriteTx::mirrors_naming`: the undated mirror items whose words name a title.
+    pub fn mirrors_naming(
+        &mut self,
+        title_words: &[i64],
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        if title_words.len() < 2 {
+            return Ok(Vec::new());
+        }
+        let found = self.ids(pg::BY_MIRROR_WORDS, &[&title_words])?;
+        let ids = most_found(found, &HashSet::new(), naming(title_words.len()));
+        self.load_candidates(ids, &HashMap::new(), decorations)
+    }
+
+    /// As `WriteTx::add_mirror_words`: indexes an undated mirror's words.
+    pub fn add_mirror_words(&mut self, item_id: i64, words: &Words) -> Result<()> {
+        let words: Vec<i64> = words.keys().take(WORDS_ASKED).collect();
+        let statement = self
+            .prepared
+            .get(&mut *self.tx, INSERT_MIRROR_WORDS.postgres, "")?;
+        self.tx.execute(&statement, &[&words, &item_id])?;
+        Ok(())
     }
 
     /// As `WriteTx::recent_founding_mirrors`: the mirror items published within `window` of

@@ -173,4 +173,18 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE outbox ADD COLUMN claimed_by TEXT COLLATE "C";
     ALTER TABLE outbox ADD COLUMN claim_until TEXT COLLATE "C";
     "#,
+    // 3: SQLite's migration 8, the words of the writers' titles and of undated mirrors.
+    r"
+    CREATE TABLE title_words (
+        word    BIGINT NOT NULL,
+        item_id BIGINT NOT NULL REFERENCES items(id),
+        PRIMARY KEY (word, item_id)
+    );
+
+    CREATE TABLE mirror_words (
+        word    BIGINT NOT NULL,
+        item_id BIGINT NOT NULL REFERENCES items(id),
+        PRIMARY KEY (word, item_id)
+    );
+    ",
 ];

@@ -22,8 +22,8 @@ use chrono::{DateTime, Utc};
 
 use super::matching::{
     ADD_BOILERPLATE, BOILERPLATE, BOILERPLATE_COUNT, DECORATIONS, FEED_AUTHORS, INSERT_ANCHORS,
-    INSERT_GRAMS, INSERT_LINKS, INSERT_TITLE_KEYS, MAX_BOILERPLATE, RECENT_BODIES, RELABEL,
-    SET_FEED_FACTS, STORY_PINNED,
+    INSERT_GRAMS, INSERT_LINKS, INSERT_TITLE_KEYS, INSERT_TITLE_WORDS, MAX_BOILERPLATE,
+    RECENT_BODIES, RELABEL, SET_FEED_FACTS, STORY_PINNED,
 };
 use super::transcripts::{
     CLEAR_ITEM_TRANSCRIPT, ITEM_TRANSCRIPT, RECORD_TRANSCRIPT, SET_ITEM_TRANSCRIPT,
@@ -681,6 +681,10 @@ impl PgWriteTx<'_> {
             .prepared
             .get(&mut *self.tx, INSERT_GRAMS.postgres, "")?;
         self.tx.execute(&grams, &[&keys.title_grams, &item_id])?;
+        let words = self
+            .prepared
+            .get(&mut *self.tx, INSERT_TITLE_WORDS.postgres, "")?;
+        self.tx.execute(&words, &[&keys.title_words, &item_id])?;
         let links = self
             .prepared
             .get(&mut *self.tx, INSERT_LINKS.postgres, "")?;
@@ -694,6 +698,7 @@ impl PgWriteTx<'_> {
             "text_anchors",
             "title_keys",
             "title_grams",
+            "title_words",
             "outbound_links",
         ] {
             self.execute(
@@ -1023,6 +1028,7 @@ mod tests {
         const SHIPPED: &[&str] = &[
             "8e725f4fee39ef57ac6db121b921705834c3b4f6cb8a68323084fd5643b008df",
             "20181edc6e1b49fc3925c06ea48dae0cb589f63b61228291696edd796bf11b5d",
+            "b9147ff1116a280b1081200ba60c6e1ed6c7821bd29c02531e86663611c53348",
         ];
         assert_eq!(
             MIGRATIONS.len(),
