@@ -286,9 +286,9 @@ impl Probe {
             enclosure,
             anchors: anchors(&sequence),
             title_grams: grams,
-            title_words: match (role, title_keys.first()) {
-                (Role::Origin, Some(key)) => content_words(key, None).keys().collect(),
-                _ => Vec::new(),
+            title_words: match role {
+                Role::Origin => title_words(&title_keys),
+                Role::Mirror => Vec::new(),
             },
         };
         let titled_as_a_name = titled_as_a_name(&title_keys, decorations);
@@ -310,6 +310,14 @@ impl Probe {
             titled_as_a_name,
         }
     }
+}
+
+/// [`ItemKeys::title_words`] of a writer's item whose title reads as `title_keys`.
+pub fn title_words(title_keys: &[String]) -> Vec<i64> {
+    title_keys
+        .first()
+        .map(|key| content_words(key, None).keys().collect())
+        .unwrap_or_default()
 }
 
 /// `sequence` sorted, each shingle once.

@@ -279,6 +279,111 @@ pub(super) fn naming(words: usize) -> usize {
     words.div_ceil(2).max(2)
 }
 
+/// The origin feeds' names, as [`DECORATIONS`] reads them (its rows: a feed's name, title and
+/// authors as JSON), learned into decorations.
+pub(super) fn decorations_from(
+    rows: impl IntoIterator<Item = (String, Option<String>, Option<String>)>,
+) -> Decorations {
+    let mut decorations = Decorations::default();
+    for (source, title, authors) in rows {
+        let mut names: Vec<String> = title.into_iter().collect();
+        if let Some(authors) = authors {
+            names.extend(serde_json::from_str::<Vec<String>>(&authors).unwrap_or_default());
+        }
+        decorations.add_for(&source, names.iter().map(String::as_str));
+    }
+    decorations
+}
+
+/// [`decorations_from`] a SQLite connection's feeds (in a write or not).
+fn decorations_in(conn: &rusqlite::Connection) -> Result<Decorations> {
+    let mut stmt = conn.prepare_cached(DECORATIONS)?;
+    let rows = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(decorations_from(rows))
+}
+
+/// The stored items migration 8's words index holds rows of: each writer's item, and each
+/// mirror's that started a story of its own (of those, only the undated are indexed). Its
+/// columns are read by [`words_to_index`].
+pub(super) const ITEMS_TO_INDEX: &str = "SELECT items.id, items.data, sources.role FROM items
+     JOIN sources ON sources.id = items.source_id
+     WHERE sources.role = 'origin' OR items.match_reason = 'new'";
+
+/// The rows of migration 8's words index a stored item (its JSON `data`, from a feed whose role
+/// is `role`) would have had, had it been stored after it: a writer's item's title words
+/// (`title_words`), an undated mirror's words (`mirror_words`, at most [`WORDS_ASKED`]); `None`
+/// for any other item. The error is the item's JSON failing to parse.
+pub(super) fn words_to_index(
+    data: &str,
+    role: &str,
+    decorations: &Decorations,
+) -> serde_json::Result<Option<(IndexedWords, Vec<i64>)>> {
+    let item: Item = serde_json::from_str(data)?;
+    Ok(match Role::parse(role) {
+        Some(Role::Origin) => {
+            let keys = crate::dedupe::title_keys(&item.title, decorations);
+            Some((IndexedWords::Title, crate::dedupe::title_words(&keys)))
+        }
+        Some(Role::Mirror) if item.published.is_none() => {
+            let words = crate::dedupe::content_words(&item.title, item.body());
+            let keys = words.keys().take(WORDS_ASKED).collect();
+            Some((IndexedWords::Mirror, keys))
+        }
+        _ => None,
+    })
+}
+
+/// Which of migration 8's two words tables a row goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum IndexedWords {
+    Title,
+    Mirror,
+}
+
+impl IndexedWords {
+    /// The statement that inserts such rows.
+    pub(super) fn insert(self) -> Twin {
+        match self {
+            IndexedWords::Title => INSERT_TITLE_WORDS,
+            IndexedWords::Mirror => INSERT_MIRROR_WORDS,
+        }
+    }
+}
+
+/// Fills migration 8's words index for the items stored before it (the migration itself is
+/// SQL and cannot read an item's title words), in the migration's transaction: without it, a
+/// summary of a work stored before the upgrade would never find it by its words. An item
+/// whose JSON does not parse is left out, with a warning; the upgrade goes on.
+pub(super) fn index_stored_words(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let decorations = decorations_in(tx)?;
+    let mut read = tx.prepare(ITEMS_TO_INDEX)?;
+    let mut rows = read.query([])?;
+    let mut indexed = 0u64;
+    while let Some(row) = rows.next()? {
+        let (id, data, role): (i64, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        match words_to_index(&data, &role, &decorations) {
+            Ok(Some((table, words))) => {
+                let mut insert = tx.prepare_cached(table.insert().sqlite)?;
+                for word in words {
+                    insert.execute(params![word, id])?;
+                }
+                indexed += 1;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(item = id, %error, "stored item unreadable; its words are not indexed");
+            }
+        }
+    }
+    tracing::info!(
+        items = indexed,
+        "indexed the words of the items stored before the upgrade"
+    );
+    Ok(())
+}
+
 /// A story's facts from [`STORY_PINNED`] (`None`: no such story) and [`STORY_SOURCES`]'
 /// `(name, role)` rows.
 pub(super) fn story_facts_from(
@@ -851,23 +956,7 @@ impl SqliteTx<'_> {
     /// What the origin feeds say of themselves (titles, authors): the names that decorate
     /// their titles on other sites.
     pub fn decorations(&self) -> Result<Decorations> {
-        let mut decorations = Decorations::default();
-        let mut stmt = self.tx.prepare_cached(DECORATIONS)?;
-        for row in stmt.query_map([], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, Option<String>>(1)?,
-                row.get::<_, Option<String>>(2)?,
-            ))
-        })? {
-            let (source, title, authors) = row?;
-            let mut names: Vec<String> = title.into_iter().collect();
-            if let Some(authors) = authors {
-                names.extend(serde_json::from_str::<Vec<String>>(&authors).unwrap_or_default());
-            }
-            decorations.add_for(&source, names.iter().map(String::as_str));
-        }
-        Ok(decorations)
+        decorations_in(&self.tx)
     }
 
     /// Records what a feed says of itself: its title and the authors of its items.

@@ -216,7 +216,8 @@ pub const MIGRATIONS: &[&str] = &[
     // item without a date that started a story of its own, by word. A summary under a headline
     // of its own, with no date to look around, finds the works whose titles its words name
     // (`WriteTx::titled_with`); a work stored after such a summary finds it the same way
-    // (`WriteTx::mirrors_naming`). Items stored before it have none, and are found as before.
+    // (`WriteTx::mirrors_naming`). The items stored before it are indexed in the same
+    // transaction, in Rust (`matching::index_stored_words`).
     r"
     CREATE TABLE title_words (
         word    INTEGER NOT NULL,

@@ -437,6 +437,10 @@ impl Store {
     }
 }
 
+/// The SQLite migration that adds the words index, which `matching::index_stored_words` fills
+/// for the items stored before it.
+const WORDS_INDEXED_BY: usize = 8;
+
 /// Brings a SQLite database's schema up to date.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let known = MIGRATIONS.len();
@@ -459,6 +463,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", index + 1)?;
         tracing::info!(version = index + 1, "applied database migration");
+        if index + 1 == WORDS_INDEXED_BY {
+            matching::index_stored_words(&tx)?;
+        }
     }
     tx.commit()?;
     Ok(())

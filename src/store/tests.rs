@@ -1261,3 +1261,61 @@ fn words_ask_the_items_they_lead_to_most_often() {
         "words of a title named"
     );
 }
+
+#[test]
+fn an_upgrade_indexes_the_words_of_the_items_stored_before_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin), ("m", Role::Mirror)]);
+    let context = IngestContext::default();
+    let state = PollState::default();
+    let essays = vec![
+        post(
+            "a",
+            "1",
+            "Why lighthouse keepers went home",
+            "wicks lenses",
+            2,
+        ),
+        post("a", "2", "Tides", "moon", 3),
+    ];
+    ingest_items(&mut store, &sources[0], &essays, &state, &context, at(6));
+    let mut note = post(
+        "m",
+        "n",
+        "Keepers, towers and clockwork",
+        "storms diaries",
+        1,
+    );
+    note.published = None;
+    ingest_items(&mut store, &sources[1], &[note], &state, &context, at(6));
+    let rows = |store: &Store, table: &str| -> Vec<(i64, i64)> {
+        let conn = store.sqlite("a test").expect("a SQLite store");
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT word, item_id FROM {table} ORDER BY word, item_id"
+            ))
+            .expect("prepare");
+        stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows")
+    };
+    let (titles, mirrors) = (rows(&store, "title_words"), rows(&store, "mirror_words"));
+    // lighthouse, keepers, went, home; tides. The note's keepers, towers, clockwork, storms,
+    // diaries.
+    assert_eq!(titles.len(), 5);
+    assert_eq!(mirrors.len(), 5);
+    {
+        // The store as it was before migration 8.
+        let conn = store.sqlite("a test").expect("a SQLite store");
+        conn.execute_batch(
+            "DROP TABLE title_words; DROP TABLE mirror_words; PRAGMA user_version = 7;",
+        )
+        .expect("downgrade");
+    }
+    drop(store);
+    let store = open(&dir);
+    assert_eq!(rows(&store, "title_words"), titles, "as if stored after it");
+    assert_eq!(rows(&store, "mirror_words"), mirrors);
+}

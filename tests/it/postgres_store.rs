@@ -10,7 +10,9 @@ use chrono::{TimeZone, Utc};
 use rusqlite::types::ValueRef;
 use tributary::config::Config;
 use tributary::dedupe::{Candidate, ItemKeys, Probe};
+use tributary::ingest::{self, IngestContext};
 use tributary::model::{Enclosure, Item, ItemKind, MatchReason, MemberRole, Podcast, Role};
+use tributary::normalize::ParsedItem;
 use tributary::store::postgres::{MIGRATIONS, PgError, PgStore, PgTarget};
 use tributary::store::{
     CountedTable, DeliveryUpdate, NewItem, PollState, RecordOutcome, StorageTarget, Store,
@@ -2061,4 +2063,102 @@ fn two_instances_claim_disjoint_deliveries_and_take_over_expired_claims() {
             None
         ]]
     );
+}
+
+#[test]
+fn an_upgrade_indexes_the_words_of_stored_items_on_postgres() {
+    let Some(cluster) = Cluster::start("an_upgrade_indexes_the_words_of_stored_items") else {
+        return;
+    };
+    let url = cluster.database("words");
+    let config = feeds(
+        "[[feeds]]\nname = \"a\"\nurl = \"https://a.example/feed\"\n\
+         [[feeds]]\nname = \"m\"\nurl = \"https://m.example/feed\"\nrole = \"mirror\"\n",
+    );
+    let day = |d: u32| {
+        Utc.with_ymd_and_hms(2026, 4, d, 9, 0, 0)
+            .single()
+            .expect("valid date")
+    };
+    let item = |source: &str, guid: &str, title: &str, text: &str, published| Item {
+        source: source.into(),
+        guid: guid.into(),
+        link: Some(format!("https://{source}.example/{guid}")),
+        title: title.into(),
+        authors: vec![],
+        published,
+        updated: None,
+        summary: None,
+        content: Some(text.into()),
+        categories: vec![],
+        kind: ItemKind::Post,
+        enclosure: None,
+        duration: None,
+        image: None,
+        podcast: Podcast::default(),
+    };
+    {
+        let mut store = open_store(&url);
+        store.sync_sources(&config.feeds).expect("sync");
+        let context = IngestContext::new(&config);
+        let mut poll = |name: &str, items: Vec<Item>| {
+            let source = store.source(name).expect("source");
+            let parsed: Vec<ParsedItem> = items.into_iter().map(ParsedItem::from).collect();
+            ingest::ingest(
+                &mut store,
+                &source,
+                &parsed,
+                &PollState::default(),
+                &context,
+                day(6),
+            )
+            .expect("ingest");
+        };
+        poll(
+            "a",
+            vec![
+                item(
+                    "a",
+                    "1",
+                    "Why lighthouse keepers went home",
+                    "wicks",
+                    Some(day(2)),
+                ),
+                item("a", "2", "Tides", "moon", Some(day(3))),
+            ],
+        );
+        poll(
+            "m",
+            vec![item(
+                "m",
+                "n",
+                "Keepers, towers and clockwork",
+                "storm diaries",
+                None,
+            )],
+        );
+    }
+    let rows = |table: &str| {
+        pg_rows(
+            &url,
+            &format!("SELECT word::text, item_id::text FROM {table} ORDER BY word, item_id"),
+        )
+    };
+    let (titles, mirrors) = (rows("title_words"), rows("mirror_words"));
+    assert_eq!(
+        (titles.len(), mirrors.len()),
+        (5, 5),
+        "as written by ingest"
+    );
+    // The database as it was before the words index.
+    postgres::Client::connect(&url, postgres::NoTls)
+        .expect("connect")
+        .batch_execute(
+            "DROP TABLE title_words; DROP TABLE mirror_words;
+             UPDATE tributary_schema SET version = 2;",
+        )
+        .expect("downgrade");
+    drop(open_store(&url));
+    assert_eq!(rows("title_words"), titles, "as if stored after it");
+    assert_eq!(rows("mirror_words"), mirrors);
 }

@@ -22,8 +22,9 @@ use chrono::{DateTime, Utc};
 
 use super::matching::{
     ADD_BOILERPLATE, BOILERPLATE, BOILERPLATE_COUNT, DECORATIONS, FEED_AUTHORS, INSERT_ANCHORS,
-    INSERT_GRAMS, INSERT_LINKS, INSERT_TITLE_KEYS, INSERT_TITLE_WORDS, MAX_BOILERPLATE,
-    RECENT_BODIES, RELABEL, SET_FEED_FACTS, STORY_PINNED,
+    INSERT_GRAMS, INSERT_LINKS, INSERT_TITLE_KEYS, INSERT_TITLE_WORDS, ITEMS_TO_INDEX,
+    MAX_BOILERPLATE, RECENT_BODIES, RELABEL, SET_FEED_FACTS, STORY_PINNED, decorations_from,
+    words_to_index,
 };
 use super::transcripts::{
     CLEAR_ITEM_TRANSCRIPT, ITEM_TRANSCRIPT, RECORD_TRANSCRIPT, SET_ITEM_TRANSCRIPT,
@@ -181,6 +182,45 @@ impl Prepared {
         self.0.insert(text, statement.clone());
         Ok(statement)
     }
+}
+
+/// The migration that adds the words index (SQLite's 8), which [`index_stored_words`] fills
+/// for the items stored before it.
+const WORDS_INDEXED_BY: usize = 3;
+
+/// [`decorations_from`] the rows of [`DECORATIONS`].
+fn decorations_of(rows: &[postgres::Row]) -> Result<Decorations> {
+    let rows = rows
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(decorations_from(rows))
+}
+
+/// As SQLite's `matching::index_stored_words`: the words index of the items stored before
+/// it, in the migration's transaction, an item's words as one array.
+fn index_stored_words(tx: &mut postgres::Transaction<'_>) -> Result<()> {
+    let decorations = decorations_of(&tx.query(DECORATIONS, &[])?)?;
+    let mut indexed = 0u64;
+    for row in tx.query(ITEMS_TO_INDEX, &[])? {
+        let (id, data, role): (i64, String, String) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        match words_to_index(&data, &role, &decorations) {
+            Ok(Some((table, words))) => {
+                tx.execute(&postgres_text(table.insert().postgres), &[&words, &id])?;
+                indexed += 1;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(item = id, %error, "stored item unreadable; its words are not indexed");
+            }
+        }
+    }
+    tracing::info!(
+        items = indexed,
+        "indexed the words of the items stored before the upgrade"
+    );
+    Ok(())
 }
 
 /// Whether `[storage] database` names a PostgreSQL server rather than a SQLite file. Only the
@@ -360,6 +400,9 @@ impl PgStore {
             let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
             tx.execute("UPDATE tributary_schema SET version = $1", &[&version])?;
             tracing::info!(version, "applied PostgreSQL migration");
+            if index + 1 == WORDS_INDEXED_BY {
+                index_stored_words(&mut tx)?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -798,16 +841,8 @@ impl PgWriteTx<'_> {
     /// As `WriteTx::decorations`: what the origin feeds say of themselves.
     pub fn decorations(&mut self) -> Result<Decorations> {
         let statement = self.prepared.get(&mut *self.tx, DECORATIONS, "")?;
-        let mut decorations = Decorations::default();
-        for row in self.tx.query(&statement, &[])? {
-            let source: String = row.try_get(0)?;
-            let mut names: Vec<String> = row.try_get::<_, Option<String>>(1)?.into_iter().collect();
-            if let Some(authors) = row.try_get::<_, Option<String>>(2)? {
-                names.extend(serde_json::from_str::<Vec<String>>(&authors).unwrap_or_default());
-            }
-            decorations.add_for(&source, names.iter().map(String::as_str));
-        }
-        Ok(decorations)
+        let rows = self.tx.query(&statement, &[])?;
+        decorations_of(&rows)
     }
 
     /// As `WriteTx::set_feed_facts`, with `IS DISTINCT FROM` for SQLite's `IS NOT`.
