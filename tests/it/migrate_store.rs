@@ -258,7 +258,7 @@ fn migrate_store_moves_a_polled_and_corrected_store_and_nothing_is_announced_aga
     let corrected = sqlite_membership(&db);
 
     // The tables no poll of these feeds fills (transcripts are off, no WebSub hub, no passage
-    // repeats), filled by hand so that every table has rows to copy.
+    // repeats, no mirror without dates), filled by hand so that every table has rows to copy.
     let conn = rusqlite::Connection::open(&db).expect("open SQLite");
     conn.execute_batch(
         "INSERT INTO transcripts (url, fetched_at, words, error) VALUES
@@ -270,7 +270,8 @@ fn migrate_store_moves_a_polled_and_corrected_store_and_nothing_is_announced_aga
              ('https://hub.example/', 'https://feeds.example/merged.atom', '\"v1\"',
               '2026-04-16T08:00:02.000000Z');
          INSERT OR IGNORE INTO boilerplate (source_id, shingle)
-             SELECT min(id), 1234567 FROM sources;",
+             SELECT min(id), 1234567 FROM sources;
+         INSERT OR IGNORE INTO mirror_words (word, item_id) SELECT -42, max(id) FROM items;",
     )
     .expect("fill the remaining tables");
     let pending: i64 = conn
