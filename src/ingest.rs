@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use std::collections::HashSet;
 
-use crate::dedupe::{self, Candidate, Decision, Decorations, OwnKeys, Probe, Thresholds};
+use crate::dedupe::{self, Candidate, Decision, Decorations, OwnKeys, Probe, Thresholds, Words};
 use crate::hex::hex;
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 use crate::normalize::ParsedItem;
@@ -470,12 +470,7 @@ fn ingest_item(
                 let led: Vec<Candidate> = all.drain(..led_to).collect();
                 recent.extend(led.into_iter().filter(|c| !known.contains(&c.item_id)));
                 known.extend(recent.iter().map(|c| c.item_id));
-                let named = tx.titled_with(&words, &known, matching.decorations)?;
-                recent.extend(
-                    named
-                        .into_iter()
-                        .filter(|work| dedupe::names_the_title(&words, work)),
-                );
+                recent.extend(works_named_by(tx, &words, &known, matching)?);
             }
             decision = dedupe::decide_by_words(&probe, &words, &recent, thresholds);
             if probe.undated && decision == Decision::New {
@@ -491,9 +486,14 @@ fn ingest_item(
             &HashSet::new(),
             matching.decorations,
         )?;
-        let known = recent.iter().map(|c| c.item_id).collect();
+        let mut known: HashSet<i64> = recent.iter().map(|c| c.item_id).collect();
         recent.extend(weeks_before(tx, probe.published, &known, matching)?);
         let words = dedupe::content_words(&item.title, item.body());
+        // Without a date, the works its words name, of any date, as for a mirror alone.
+        if probe.undated {
+            known.extend(recent.iter().map(|c| c.item_id));
+            recent.extend(works_named_by(tx, &words, &known, matching)?);
+        }
         decision =
             dedupe::lead_to_the_work(&probe, &words, decision, &candidates, &recent, thresholds);
     }
@@ -602,6 +602,20 @@ fn weeks_before(
 ) -> Result<Vec<Candidate>, StoreError> {
     let half = matching.context.thresholds.content_window / 2;
     tx.recent_candidates(published - half, half, known, matching.decorations)
+}
+
+/// The writers' items, of any date, whose titles an undated mirror's `words` name
+/// ([`dedupe::names_the_title`]), but those in `known`: where such a mirror, which has no days
+/// to look around, looks for the work it sums up.
+fn works_named_by(
+    tx: &WriteTx<'_>,
+    words: &Words,
+    known: &HashSet<i64>,
+    matching: &Matching<'_>,
+) -> Result<Vec<Candidate>, StoreError> {
+    let mut named = tx.titled_with(words, known, matching.decorations)?;
+    named.retain(|work| dedupe::names_the_title(words, work));
+    Ok(named)
 }
 
 /// Whether `decision` joins a story no origin item is in.
@@ -781,13 +795,7 @@ fn fold_earlier_mirrors(
             if mirror.undated {
                 around.extend(ours.iter().cloned());
                 let known: HashSet<i64> = around.iter().map(|c| c.item_id).collect();
-                let words = mirror.words();
-                let named = tx.titled_with(words, &known, matching.decorations)?;
-                around.extend(
-                    named
-                        .into_iter()
-                        .filter(|work| dedupe::names_the_title(words, work)),
-                );
+                around.extend(works_named_by(tx, mirror.words(), &known, matching)?);
             }
             let Some((work, reason, score, role)) =
                 dedupe::reconsider(mirror, &around, matching.decorations, thresholds)

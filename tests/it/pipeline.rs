@@ -798,3 +798,81 @@ fn an_undated_summary_finds_the_work_its_words_name_of_any_date(backend: &Backen
         assert_eq!(groupings(&ws.merged_feed()), expected, "order {order:?}");
     }
 }
+
+each_backend!(an_undated_directory_leads_the_others_to_the_work_its_words_name);
+/// Two directories without dates list the writer's essay of last spring under one headline of
+/// their own. The first says nothing of it but where to listen, and starts a story with no
+/// work in it; the second joins it by the headline, and its words name the essay's title and
+/// sum it up: it takes the directories' story to the essay (`dedupe::lead_to_the_work`, asked
+/// of the works its words name, of any date).
+fn an_undated_directory_leads_the_others_to_the_work_its_words_name(backend: &Backend) {
+    let origin = rss_channel(
+        "Harbour Notes",
+        &[rss_item(
+            "https://harbour.example/p/lighthouse-keepers",
+            "Why lighthouse keepers went home",
+            "Mon, 02 Mar 2026 09:00:00 GMT",
+            KEEPERS_ESSAY,
+        )],
+    );
+    let headline = "The quiet end of a coastal trade, told by the towers themselves";
+    let undated = |link: &str, text: &str| {
+        format!(
+            "<item><title>{headline}</title><link>{link}</link><guid>{link}</guid>\
+             <description><![CDATA[{text}]]></description></item>"
+        )
+    };
+    let listing = rss_channel(
+        "Listen later",
+        &[undated(
+            "https://listen.example/e/9",
+            "<p>A short note on coastal history, with a link to listen.</p>",
+        )],
+    );
+    let digest = rss_channel(
+        "Digest daily",
+        &[undated(
+            "https://digest.example/s/4",
+            "<p>Why lighthouse keepers went home: photocells, radio beacons, electric lamps and \
+             clockwork rotation took over from them. They once polished Fresnel lenses, trimmed \
+             wicks nightly and kept diaries of storms. Now visitors climb the spiral stairs of \
+             museum towers at Split Rock, Portland Head and Cape Hatteras.</p>",
+        )],
+    );
+    let server = TestServer::start(move |request| match request.path() {
+        "/origin.xml" => Reply::ok(origin.clone().into_bytes()),
+        "/listing.xml" => Reply::ok(listing.clone().into_bytes()),
+        "/digest.xml" => Reply::ok(digest.clone().into_bytes()),
+        _ => Reply::not_found(),
+    });
+    let feeds = [
+        ("harbour", server.url("/origin.xml").to_string(), "origin"),
+        ("listing", server.url("/listing.xml").to_string(), "mirror"),
+        ("digest", server.url("/digest.xml").to_string(), "mirror"),
+    ];
+    let expected: BTreeSet<BTreeSet<String>> = [[
+        "https://harbour.example/p/lighthouse-keepers",
+        "https://listen.example/e/9",
+        "https://digest.example/s/4",
+    ]
+    .iter()
+    .map(|l| (*l).to_owned())
+    .collect()]
+    .into_iter()
+    .collect();
+    // The writer's feed first: one feed per poll in either order of the directories, or both
+    // in one poll. (Directories stored before the essay, one joined to the other's story, are
+    // not asked again by their words: only a mirror that started a story of its own has its
+    // words indexed, `WriteTx::add_mirror_words`.)
+    let orders: &[&[&[usize]]] = &[&[&[0], &[1], &[2]], &[&[0], &[2], &[1]], &[&[0], &[1, 2]]];
+    for order in orders {
+        let ws = backend.workspace();
+        for step in *order {
+            let polled: Vec<(&str, String, &str)> =
+                step.iter().map(|i| feeds[*i].clone()).collect();
+            let config = ws.write_config("t.toml", &polled, "");
+            assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
+        }
+        assert_eq!(groupings(&ws.merged_feed()), expected, "order {order:?}");
+    }
+}
