@@ -425,8 +425,8 @@ fn ingest_item(
     // too. Their story facts are as read before this item was stored; `fold_mirror` reads the
     // work's afresh, and a mirror this item's own verdict already brought in shares its feed
     // with the work and is left where it is.
-    // Those whose words name the work's title are asked too, as they would have asked it had
-    // they come after it (`WriteTx::titled_with`).
+    // So are those whose words name the work's title (`WriteTx::mirrors_naming`), as they
+    // would have asked it had they come after it (`WriteTx::titled_with`).
     let undated_mirrors: Vec<Candidate> = match source.role {
         Role::Origin => {
             let mut undated: Vec<Candidate> = candidates
