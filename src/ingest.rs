@@ -441,8 +441,9 @@ fn ingest_item(
         }
         Role::Mirror => Vec::new(),
     };
-    // The words of a mirror without a date that nothing led anywhere: indexed once it is
-    // stored, for the work it sums up to find it if that comes later (`fold_earlier_mirrors`).
+    // The words of a mirror without a date that no work was found for (it starts a story, or
+    // joins one of mirrors alone): indexed once it is stored, for the work it sums up to find
+    // it if that comes later (`fold_earlier_mirrors`).
     let mut unplaced = None;
     if decision == Decision::New && source.role == Role::Mirror {
         // No key led anywhere. A rewrite under its own headline may quote the work, and a
@@ -496,6 +497,9 @@ fn ingest_item(
         }
         decision =
             dedupe::lead_to_the_work(&probe, &words, decision, &candidates, &recent, thresholds);
+        if probe.undated && joins_mirrors_alone(&decision, &candidates) {
+            unplaced = Some(words);
+        }
     }
     let (story_id, reason, score, member_role) = match decision {
         Decision::Join {
@@ -760,12 +764,16 @@ fn fold_earlier_mirrors(
             .cloned(),
     );
     let first_story = story_id;
+    // Each story of mirrors alone once, by its founder, or by an undated member the work's keys
+    // or title words led to (its founder may be neither near nor undated).
+    let mut asked: HashSet<i64> = HashSet::new();
     let alone = recent.iter().filter(|c| {
         c.role == Role::Mirror
-            && c.reason == MatchReason::New
+            && (c.reason == MatchReason::New || c.undated)
             && !c.story.has_origin
             && !c.story.pinned
             && c.story_id != first_story
+            && asked.insert(c.story_id)
     });
     // Read once a founding mirror is near: most new items have none around them.
     let mut members = None;

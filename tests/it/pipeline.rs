@@ -801,10 +801,10 @@ fn an_undated_summary_finds_the_work_its_words_name_of_any_date(backend: &Backen
 
 each_backend!(an_undated_directory_leads_the_others_to_the_work_its_words_name);
 /// Two directories without dates list the writer's essay of last spring under one headline of
-/// their own. The first says nothing of it but where to listen, and starts a story with no
-/// work in it; the second joins it by the headline, and its words name the essay's title and
-/// sum it up: it takes the directories' story to the essay (`dedupe::lead_to_the_work`, asked
-/// of the works its words name, of any date).
+/// their own. The first says nothing of it but where to listen; the second's words name the
+/// essay's title and sum it up. Polled after the essay, the first starts a story with no work
+/// in it, and the second joins it by the headline and takes it to the essay
+/// (`dedupe::lead_to_the_work`, asked of the works its words name, of any date).
 fn an_undated_directory_leads_the_others_to_the_work_its_words_name(backend: &Backend) {
     let origin = rss_channel(
         "Harbour Notes",
@@ -860,11 +860,18 @@ fn an_undated_directory_leads_the_others_to_the_work_its_words_name(backend: &Ba
     .collect()]
     .into_iter()
     .collect();
-    // The writer's feed first: one feed per poll in either order of the directories, or both
-    // in one poll. (Directories stored before the essay, one joined to the other's story, are
-    // not asked again by their words: only a mirror that started a story of its own has its
-    // words indexed, `WriteTx::add_mirror_words`.)
-    let orders: &[&[&[usize]]] = &[&[&[0], &[1], &[2]], &[&[0], &[2], &[1]], &[&[0], &[1, 2]]];
+    // One feed per poll, in several orders, or the directories in one poll: stored before
+    // the essay, the directory whose words name it is found by them when it arrives
+    // (`WriteTx::mirrors_naming`) and brings the other along.
+    let orders: &[&[&[usize]]] = &[
+        &[&[0], &[1], &[2]],
+        &[&[0], &[2], &[1]],
+        &[&[0], &[1, 2]],
+        &[&[1], &[2], &[0]],
+        &[&[2], &[1], &[0]],
+        &[&[1, 2], &[0]],
+        &[&[1], &[0], &[2]],
+    ];
     for order in orders {
         let ws = backend.workspace();
         for step in *order {
