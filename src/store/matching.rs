@@ -305,11 +305,14 @@ fn decorations_in(conn: &rusqlite::Connection) -> Result<Decorations> {
 }
 
 /// The stored items migration 8's words index holds rows of: each writer's item, and each
-/// mirror's that started a story of its own (of those, only the undated are indexed). Its
-/// columns are read by [`words_to_index`].
+/// mirror's in a story of mirrors alone (of those, only the undated are indexed), as ingest
+/// indexes them. Its columns are read by [`words_to_index`].
 pub(super) const ITEMS_TO_INDEX: &str = "SELECT items.id, items.data, sources.role FROM items
      JOIN sources ON sources.id = items.source_id
-     WHERE sources.role = 'origin' OR items.match_reason = 'new'";
+     WHERE sources.role = 'origin'
+        OR NOT EXISTS (SELECT 1 FROM items AS member
+                       JOIN sources AS feed ON feed.id = member.source_id
+                       WHERE member.story_id = items.story_id AND feed.role = 'origin')";
 
 /// The rows of migration 8's words index a stored item (its JSON `data`, from a feed whose role
 /// is `role`) would have had, had it been stored after it: a writer's item's title words

@@ -1266,29 +1266,30 @@ fn words_ask_the_items_they_lead_to_most_often() {
 fn an_upgrade_indexes_the_words_of_the_items_stored_before_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = open(&dir);
-    let sources = with_feeds(&mut store, &[("a", Role::Origin), ("m", Role::Mirror)]);
+    let sources = with_feeds(
+        &mut store,
+        &[
+            ("a", Role::Origin),
+            ("m", Role::Mirror),
+            ("n", Role::Mirror),
+        ],
+    );
     let context = IngestContext::default();
     let state = PollState::default();
     let essays = vec![
-        post(
-            "a",
-            "1",
-            "Why lighthouse keepers went home",
-            "wicks lenses",
-            2,
-        ),
+        post("a", "1", "Why lighthouse keepers went home", "wicks", 2),
         post("a", "2", "Tides", "moon", 3),
     ];
     ingest_items(&mut store, &sources[0], &essays, &state, &context, at(6));
-    let mut note = post(
-        "m",
-        "n",
-        "Keepers, towers and clockwork",
-        "storms diaries",
-        1,
-    );
-    note.published = None;
-    ingest_items(&mut store, &sources[1], &[note], &state, &context, at(6));
+    // Two directories without dates under one long headline: a story of mirrors alone, the
+    // second a member by its title. Both are indexed.
+    let headline = "Keepers, towers, clockwork and the storms of a coastal trade";
+    for source in &sources[1..] {
+        let mut note = post(&source.name, "x", headline, "storms diaries", 1);
+        note.published = None;
+        ingest_items(&mut store, source, &[note], &state, &context, at(6));
+    }
+    assert_eq!(store.stories(10).expect("stories").len(), 3);
     let rows = |store: &Store, table: &str| -> Vec<(i64, i64)> {
         let conn = store.sqlite("a test").expect("a SQLite store");
         let mut stmt = conn
@@ -1302,10 +1303,10 @@ fn an_upgrade_indexes_the_words_of_the_items_stored_before_it() {
             .expect("rows")
     };
     let (titles, mirrors) = (rows(&store, "title_words"), rows(&store, "mirror_words"));
-    // lighthouse, keepers, went, home; tides. The note's keepers, towers, clockwork, storms,
-    // diaries.
+    // lighthouse, keepers, went, home; tides. Each note's keepers, towers, clockwork, storms,
+    // coastal, trade, diaries.
     assert_eq!(titles.len(), 5);
-    assert_eq!(mirrors.len(), 5);
+    assert_eq!(mirrors.len(), 14);
     {
         // The store as it was before migration 8.
         let conn = store.sqlite("a test").expect("a SQLite store");
