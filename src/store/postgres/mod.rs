@@ -198,21 +198,34 @@ fn decorations_of(rows: &[postgres::Row]) -> Result<Decorations> {
 }
 
 /// As SQLite's `matching::index_stored_words`: the words index of the items stored before
-/// it, in the migration's transaction, an item's words as one array.
+/// it, in the migration's transaction, an item's words as one array. The items are read a
+/// page at a time: the client holds a whole result in memory, and a store's items are
+/// gigabytes.
 fn index_stored_words(tx: &mut postgres::Transaction<'_>) -> Result<()> {
     let decorations = decorations_of(&tx.query(DECORATIONS, &[])?)?;
-    let mut indexed = 0u64;
-    for row in tx.query(ITEMS_TO_INDEX, &[])? {
-        let (id, data, role): (i64, String, String) =
-            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-        match words_to_index(&data, &role, &decorations) {
-            Ok(Some((table, words))) => {
-                tx.execute(&postgres_text(table.insert().postgres), &[&words, &id])?;
-                indexed += 1;
-            }
-            Ok(None) => {}
-            Err(error) => {
-                tracing::warn!(item = id, %error, "stored item unreadable; its words are not indexed");
+    let page = format!(
+        "SELECT id, data, role FROM ({ITEMS_TO_INDEX}) AS stored WHERE id > $1 ORDER BY id \
+         LIMIT 1000"
+    );
+    let (mut after, mut indexed) = (0i64, 0u64);
+    loop {
+        let rows = tx.query(&page, &[&after])?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in &rows {
+            let (id, data, role): (i64, String, String) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            after = id;
+            match words_to_index(&data, &role, &decorations) {
+                Ok(Some((table, words))) => {
+                    tx.execute(&postgres_text(table.insert().postgres), &[&words, &id])?;
+                    indexed += 1;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(item = id, %error, "stored item unreadable; its words are not indexed");
+                }
             }
         }
     }
