@@ -314,17 +314,25 @@ pub(super) const ITEMS_TO_INDEX: &str = "SELECT items.id, items.data, sources.ro
                        JOIN sources AS feed ON feed.id = member.source_id
                        WHERE member.story_id = items.story_id AND feed.role = 'origin')";
 
-/// The rows of migration 8's words index a stored item (its JSON `data`, from a feed whose role
-/// is `role`) would have had, had it been stored after it: a writer's item's title words
-/// (`title_words`), an undated mirror's words (`mirror_words`, at most [`WORDS_ASKED`]); `None`
-/// for any other item. The error is the item's JSON failing to parse.
+/// The rows of migration 8's words index the stored item `id` (its JSON `data`, from a feed
+/// whose role is `role`) would have had, had it been stored after it: a writer's item's title
+/// words (`title_words`), an undated mirror's words (`mirror_words`, at most
+/// [`WORDS_ASKED`]); `None` for any other item, and for one whose JSON does not parse (with a
+/// warning: the upgrade goes on without it).
 pub(super) fn words_to_index(
+    id: i64,
     data: &str,
     role: &str,
     decorations: &Decorations,
-) -> serde_json::Result<Option<(IndexedWords, Vec<i64>)>> {
-    let item: Item = serde_json::from_str(data)?;
-    Ok(match Role::parse(role) {
+) -> Option<(IndexedWords, Vec<i64>)> {
+    let item: Item = match serde_json::from_str(data) {
+        Ok(item) => item,
+        Err(error) => {
+            tracing::warn!(item = id, %error, "stored item unreadable; its words are not indexed");
+            return None;
+        }
+    };
+    match Role::parse(role) {
         Some(Role::Origin) => {
             let keys = crate::dedupe::title_keys(&item.title, decorations);
             Some((IndexedWords::Title, crate::dedupe::title_words(&keys)))
@@ -335,7 +343,7 @@ pub(super) fn words_to_index(
             Some((IndexedWords::Mirror, keys))
         }
         _ => None,
-    })
+    }
 }
 
 /// Which of migration 8's two words tables a row goes to.
@@ -357,8 +365,7 @@ impl IndexedWords {
 
 /// Fills migration 8's words index for the items stored before it (the migration itself is
 /// SQL and cannot read an item's title words), in the migration's transaction: without it, a
-/// summary of a work stored before the upgrade would never find it by its words. An item
-/// whose JSON does not parse is left out, with a warning; the upgrade goes on.
+/// summary of a work stored before the upgrade would never find it by its words.
 pub(super) fn index_stored_words(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     let decorations = decorations_in(tx)?;
     let mut read = tx.prepare(ITEMS_TO_INDEX)?;
@@ -366,25 +373,24 @@ pub(super) fn index_stored_words(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     let mut indexed = 0u64;
     while let Some(row) = rows.next()? {
         let (id, data, role): (i64, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
-        match words_to_index(&data, &role, &decorations) {
-            Ok(Some((table, words))) => {
-                let mut insert = tx.prepare_cached(table.insert().sqlite)?;
-                for word in words {
-                    insert.execute(params![word, id])?;
-                }
-                indexed += 1;
+        if let Some((table, words)) = words_to_index(id, &data, &role, &decorations) {
+            let mut insert = tx.prepare_cached(table.insert().sqlite)?;
+            for word in words {
+                insert.execute(params![word, id])?;
             }
-            Ok(None) => {}
-            Err(error) => {
-                tracing::warn!(item = id, %error, "stored item unreadable; its words are not indexed");
-            }
+            indexed += 1;
         }
     }
+    log_indexed(indexed);
+    Ok(())
+}
+
+/// The upgrade's one line about the words index it filled.
+pub(super) fn log_indexed(items: u64) {
     tracing::info!(
-        items = indexed,
+        items,
         "indexed the words of the items stored before the upgrade"
     );
-    Ok(())
 }
 
 /// A story's facts from [`STORY_PINNED`] (`None`: no such story) and [`STORY_SOURCES`]'

@@ -24,7 +24,7 @@ use super::matching::{
     ADD_BOILERPLATE, BOILERPLATE, BOILERPLATE_COUNT, DECORATIONS, FEED_AUTHORS, INSERT_ANCHORS,
     INSERT_GRAMS, INSERT_LINKS, INSERT_TITLE_KEYS, INSERT_TITLE_WORDS, ITEMS_TO_INDEX,
     MAX_BOILERPLATE, RECENT_BODIES, RELABEL, SET_FEED_FACTS, STORY_PINNED, decorations_from,
-    words_to_index,
+    log_indexed, words_to_index,
 };
 use super::transcripts::{
     CLEAR_ITEM_TRANSCRIPT, ITEM_TRANSCRIPT, RECORD_TRANSCRIPT, SET_ITEM_TRANSCRIPT,
@@ -217,22 +217,13 @@ fn index_stored_words(tx: &mut postgres::Transaction<'_>) -> Result<()> {
             let (id, data, role): (i64, String, String) =
                 (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
             after = id;
-            match words_to_index(&data, &role, &decorations) {
-                Ok(Some((table, words))) => {
-                    tx.execute(&postgres_text(table.insert().postgres), &[&words, &id])?;
-                    indexed += 1;
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    tracing::warn!(item = id, %error, "stored item unreadable; its words are not indexed");
-                }
+            if let Some((table, words)) = words_to_index(id, &data, &role, &decorations) {
+                tx.execute(&postgres_text(table.insert().postgres), &[&words, &id])?;
+                indexed += 1;
             }
         }
     }
-    tracing::info!(
-        items = indexed,
-        "indexed the words of the items stored before the upgrade"
-    );
+    log_indexed(indexed);
     Ok(())
 }
 
