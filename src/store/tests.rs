@@ -1320,3 +1320,40 @@ fn an_upgrade_indexes_the_words_of_the_items_stored_before_it() {
     assert_eq!(rows(&store, "title_words"), titles, "as if stored after it");
     assert_eq!(rows(&store, "mirror_words"), mirrors);
 }
+
+#[test]
+fn an_unreadable_item_is_left_out_of_the_upgrades_index_and_the_upgrade_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin)]);
+    let essays = vec![
+        post("a", "1", "Why lighthouse keepers went home", "wicks", 2),
+        post("a", "2", "Tides and the moon", "moon", 3),
+    ];
+    let (state, context) = (PollState::default(), IngestContext::default());
+    ingest_items(&mut store, &sources[0], &essays, &state, &context, at(6));
+    {
+        // Before migration 8, with one item's JSON damaged.
+        let conn = store.sqlite("a test").expect("a SQLite store");
+        conn.execute_batch(
+            "UPDATE items SET data = '{not json' WHERE guid = '2';
+             DROP TABLE title_words; DROP TABLE mirror_words; PRAGMA user_version = 7;",
+        )
+        .expect("downgrade");
+    }
+    drop(store);
+    let store = open(&dir);
+    let conn = store.sqlite("a test").expect("a SQLite store");
+    let indexed: Vec<(String, i64)> = conn
+        .prepare(
+            "SELECT items.guid, count(*) FROM title_words
+             JOIN items ON items.id = title_words.item_id GROUP BY items.guid",
+        )
+        .expect("prepare")
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .expect("query")
+        .collect::<rusqlite::Result<_>>()
+        .expect("rows");
+    // lighthouse, keepers, went, home; nothing of the damaged one.
+    assert_eq!(indexed, vec![("1".to_owned(), 4)]);
+}

@@ -2161,4 +2161,29 @@ fn an_upgrade_indexes_the_words_of_stored_items_on_postgres() {
     drop(open_store(&url));
     assert_eq!(rows("title_words"), titles, "as if stored after it");
     assert_eq!(rows("mirror_words"), mirrors);
+
+    // More stored items than one page of the upgrade's reads: 1,100 copies of the first essay
+    // under guids of their own, made after ingest, so that only the upgrade indexes them.
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    client
+        .batch_execute(
+            "INSERT INTO items (source_id, guid, data, content_hash, canonical_url, title_key,
+                                published, first_seen, changed_at, story_id, match_reason,
+                                match_score, member_role)
+             SELECT source_id, guid || '-' || n, data, content_hash, canonical_url, title_key,
+                    published, first_seen, changed_at, story_id, match_reason, match_score,
+                    member_role
+             FROM items, generate_series(1, 1100) AS n WHERE guid = '1';
+             DROP TABLE title_words; DROP TABLE mirror_words;
+             UPDATE tributary_schema SET version = 2;",
+        )
+        .expect("copies, then the database as it was before the words index");
+    drop(open_store(&url));
+    let mut count = |sql: &str| -> i64 { client.query_one(sql, &[]).expect("count").get(0) };
+    assert_eq!(
+        count("SELECT count(DISTINCT item_id) FROM title_words"),
+        1102,
+        "every writer's item, over two pages"
+    );
+    assert_eq!(count("SELECT count(*) FROM title_words"), 4 * 1101 + 1);
 }
