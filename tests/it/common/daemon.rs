@@ -134,9 +134,13 @@ impl Daemon {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return (status, started.elapsed());
             }
+            // A cycle cut short still finishes the write it is in (the PostgreSQL client runs
+            // off the runtime, and the runtime waits for it); with two instances taking turns
+            // at the ingest lock on a loaded two-core CI machine, 10 s was exceeded in two of
+            // four full runs. systemd's default stop timeout is 90 s.
             assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "did not stop within 10 s after SIGTERM"
+                started.elapsed() < Duration::from_secs(30),
+                "did not stop within 30 s after SIGTERM"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
