@@ -115,7 +115,25 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("timed out waiting for {what}; log:\n{}", self.log());
+        panic!(
+            "timed out waiting for {what}; log:\n{}\n{}",
+            self.log(),
+            self.stacks()
+        );
+    }
+
+    /// Each thread's stack, read with gdb where it is installed: a daemon that stalls on a
+    /// loaded machine and not alone says where it waits, rather than only that it did.
+    fn stacks(&self) -> String {
+        let pid = self.child.id().to_string();
+        match Command::new("gdb")
+            .args(["-batch", "-ex", "thread apply all bt", "-p", &pid])
+            .stdin(Stdio::null())
+            .output()
+        {
+            Ok(out) => format!("threads:\n{}", String::from_utf8_lossy(&out.stdout)),
+            Err(error) => format!("(no thread stacks: gdb: {error})"),
+        }
     }
 
     pub fn signal(&self, name: &str) {
@@ -140,7 +158,9 @@ impl Daemon {
             // four full runs. systemd's default stop timeout is 90 s.
             assert!(
                 started.elapsed() < Duration::from_secs(30),
-                "did not stop within 30 s after SIGTERM"
+                "did not stop within 30 s after SIGTERM; log:\n{}\n{}",
+                self.log(),
+                self.stacks()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
