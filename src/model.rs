@@ -230,6 +230,9 @@ pub enum MatchReason {
     /// A mirror's own text that shares most of its meaningful words with one recent work and
     /// clearly fewer with any other: a summary under a title of its own.
     Words,
+    /// A mirror whose title holds every meaningful word of one work's title, whose text names
+    /// the work's writer and shares some of its words: a rewrite under a headline of its own.
+    Named,
 }
 
 impl MatchReason {
@@ -259,6 +262,7 @@ impl MatchReason {
             MatchReason::Quotes => "quotes the work word for word",
             MatchReason::Guest => "names the episode's guest and show, within days",
             MatchReason::Words => "its own text names what the work's does",
+            MatchReason::Named => "its title holds the work's title, its text names the writer",
         }
     }
 }
@@ -446,6 +450,7 @@ mod tests {
                 (MatchReason::Quotes, "quotes"),
                 (MatchReason::Guest, "guest"),
                 (MatchReason::Words, "words"),
+                (MatchReason::Named, "named"),
             ],
             MatchReason::as_str,
             MatchReason::parse,

@@ -754,7 +754,7 @@ pub fn tier_rank(reason: MatchReason) -> u8 {
         MatchReason::TitleContained => 4,
         MatchReason::Quotes => 3,
         MatchReason::Guest => 2,
-        MatchReason::Words => 1,
+        MatchReason::Words | MatchReason::Named => 1,
         MatchReason::New => 0,
     }
 }
@@ -794,7 +794,8 @@ fn member_role(
             MatchReason::Link
             | MatchReason::TitleContained
             | MatchReason::Quotes
-            | MatchReason::Guest => MemberRole::Coverage,
+            | MatchReason::Guest
+            | MatchReason::Named => MemberRole::Coverage,
             _ => MemberRole::Summary,
         },
     }
@@ -1314,8 +1315,67 @@ pub fn decide_by_words(
             also: Vec::new(),
             relabel: Vec::new(),
         },
-        None => Decision::New,
+        None => match named_work(probe, candidates, thresholds) {
+            Some((story_id, score)) => Decision::Join {
+                story_id,
+                reason: MatchReason::Named,
+                score,
+                member_role: MemberRole::Coverage,
+                also: Vec::new(),
+                relabel: Vec::new(),
+            },
+            None => Decision::New,
+        },
     }
+}
+
+/// The one work a mirror retells under a headline of its own, when its words alone are too
+/// few to say so (see [`summarised_work`]): its title holds every meaningful word of the
+/// work's title (two or more), its text names the work's writer (an origin feed's own name or
+/// author), and it shares some of the work's words. A news piece retitles a work ("AI is a
+/// normal technology") and names who wrote it; the same words in a headline without the
+/// writer are the topic, not the work. `None` when no work, or more than one story, reads so.
+fn named_work(
+    probe: &Probe,
+    candidates: &[Candidate],
+    thresholds: &Thresholds,
+) -> Option<(i64, f64)> {
+    let mentions = probe.mentions.as_ref()?;
+    let title = content_words(&mentions.title.join(" "), None);
+    let mut named: BTreeMap<i64, f64> = BTreeMap::new();
+    for work in candidates {
+        let usable = work.role == Role::Origin
+            && work.source != probe.source
+            && mentions.shows.contains(&work.source)
+            && !work.story.sources.contains(&probe.source)
+            && summary_in_time(Dated::of_probe(probe), work, thresholds)
+            && !is_listing_page(&work.title_keys)
+            && holds_the_title(&title, work);
+        if !usable {
+            continue;
+        }
+        let theirs = work.words();
+        let fewest = mentions.content.len().min(theirs.len());
+        let share = mentions.content.shared(theirs) as f64 / fewest.max(1) as f64;
+        if fewest >= MIN_SUMMARY_WORDS && share >= GUEST_WORDS_SHARED {
+            let best = named.entry(work.story_id).or_insert(0.0);
+            *best = best.max(share);
+        }
+    }
+    match named.len() {
+        1 => named.into_iter().next(),
+        _ => None,
+    }
+}
+
+/// Whether a mirror's `title` (its [`content_words`]) holds every meaningful word of `work`'s
+/// title, and two or more.
+fn holds_the_title(title: &Words, work: &Candidate) -> bool {
+    let Some(theirs) = work.title_keys.first() else {
+        return false;
+    };
+    let theirs = content_words(theirs, None);
+    theirs.len() >= 2 && title.shared(&theirs) == theirs.len()
 }
 
 /// A mirror that joins a story of mirrors alone (a directory's title matched another
@@ -1468,9 +1528,11 @@ pub fn reconsider(
             .cloned()
             .collect()
     };
-    let with_mentions = works
-        .iter()
-        .any(|work| may_name_a_guest(mirror, work, thresholds));
+    let title = content_words(&mirror.title, None);
+    let with_mentions = works.iter().any(|work| {
+        may_name_a_guest(mirror, work, thresholds)
+            || work.role == Role::Origin && holds_the_title(&title, work)
+    });
     let probe = Probe::of_stored(mirror, decorations, with_mentions);
     match decide(&probe, &works, thresholds) {
         Decision::Join {
@@ -1481,7 +1543,12 @@ pub fn reconsider(
             ..
         } if story_id != mirror.story_id => Some((story_id, reason, score, member_role)),
         _ => summarised_by(mirror, around, thresholds)
-            .map(|(story_id, score)| (story_id, MatchReason::Words, score, MemberRole::Summary)),
+            .map(|(story_id, score)| (story_id, MatchReason::Words, score, MemberRole::Summary))
+            .or_else(|| {
+                named_work(&probe, &works, thresholds).map(|(story_id, score)| {
+                    (story_id, MatchReason::Named, score, MemberRole::Coverage)
+                })
+            }),
     }
 }
 

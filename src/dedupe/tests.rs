@@ -1773,3 +1773,76 @@ fn a_numbered_page_of_a_listing_joins_no_work_it_lists() {
         Some((1, MatchReason::Content))
     );
 }
+
+/// A news piece retelling the keepers essay under a headline of its own, naming its writer
+/// when `writer` is given, in words mostly its own.
+fn retelling(title: &str, writer: &str) -> Item {
+    item(
+        title,
+        Some("https://news.example/keepers"),
+        Some(&format!(
+            "<p>{writer} has written about the people who tended coastal lights before \
+             machines. The essay follows keepers who trimmed wicks and kept storm diaries, and \
+             argues that photocells and radio beacons ended a trade that had shaped harbour \
+             towns for centuries. I grew up near one such tower and remember the last keeper \
+             leaving; reading it brought back that winter, the empty cottage and the silence \
+             of the foghorn across the bay.</p>"
+        )),
+    )
+}
+
+#[test]
+fn a_retelling_that_holds_the_works_title_and_names_its_writer_joins_it() {
+    let mut decorations = Decorations::default();
+    decorations.add_for("feed-1", ["Coast Letters", "Ada Wick"]);
+    let essay = item(
+        "The last lighthouse keepers",
+        Some("https://coast.example/p/keepers"),
+        Some(KEEPERS_NOTES_ESSAY),
+    );
+    let thresholds = Thresholds::default();
+    let verdict = |page: &Item, stored: &[Candidate]| {
+        let probe = Probe::new(page, Role::Mirror, day(9), &decorations, &HashSet::new());
+        let words = content_words(&page.title, page.body());
+        decide_by_words(&probe, &words, stored, &thresholds)
+    };
+    let work = [candidate_as(1, &essay, day(1), Role::Origin)];
+    let page = retelling("What the last lighthouse keepers knew", "Ada Wick");
+    match verdict(&page, &work) {
+        Decision::Join {
+            story_id,
+            reason,
+            member_role,
+            ..
+        } => {
+            assert_eq!((story_id, reason), (1, MatchReason::Named));
+            assert_eq!(member_role, MemberRole::Coverage);
+        }
+        Decision::New => panic!("the retelling holds the title and names the writer"),
+    }
+    // Its words alone are too few: without the writer named, or with a word of the title
+    // missing from its headline, it is about the topic, not this work.
+    let unnamed = retelling("What the last lighthouse keepers knew", "A historian");
+    assert_eq!(verdict(&unnamed, &work), Decision::New);
+    let short = retelling("What the last keepers knew", "Ada Wick");
+    assert_eq!(verdict(&short, &work), Decision::New);
+    // Two of the writer's works whose titles its headline holds: it cannot tell which.
+    let earlier = item(
+        "Lighthouse keepers",
+        Some("https://coast.example/p/earlier"),
+        Some(KEEPERS_NOTES_ESSAY),
+    );
+    let mut two = work.to_vec();
+    two.push(Candidate {
+        source: "feed-1".into(),
+        ..candidate_as(2, &earlier, day(1), Role::Origin)
+    });
+    assert_eq!(verdict(&page, &two), Decision::New);
+    // Stored before the work, it is asked again when the work comes, and ends the same.
+    let stored = candidate_as(3, &page, day(9), Role::Mirror);
+    assert_eq!(
+        reconsider(&stored, &work, &decorations, &thresholds)
+            .map(|(story, reason, _, role)| (story, reason, role)),
+        Some((1, MatchReason::Named, MemberRole::Coverage))
+    );
+}

@@ -496,6 +496,51 @@ fn rss_item(link: &str, title: &str, date: &str, text: &str) -> String {
     )
 }
 
+/// The writer's feed with one essay of last spring, "Why lighthouse keepers went home".
+fn went_home_origin() -> String {
+    rss_channel(
+        "Harbour Notes",
+        &[rss_item(
+            "https://harbour.example/p/lighthouse-keepers",
+            "Why lighthouse keepers went home",
+            "Mon, 02 Mar 2026 09:00:00 GMT",
+            KEEPERS_ESSAY,
+        )],
+    )
+}
+
+/// An RSS item without a date, whose guid is its link.
+fn undated_item(link: &str, title: &str, text: &str) -> String {
+    format!(
+        "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
+         <description><![CDATA[{text}]]></description></item>"
+    )
+}
+
+/// Polls `feeds` in each of `orders` (each step a poll of the feeds at those indices), each
+/// order into a store of its own, and asserts the merged feed groups the links as `expected`.
+fn grouped_in_orders(
+    backend: &Backend,
+    feeds: &[(&str, String, &str)],
+    orders: &[&[&[usize]]],
+    expected: &[&[&str]],
+) {
+    let expected: BTreeSet<BTreeSet<String>> = expected
+        .iter()
+        .map(|links| links.iter().map(|l| (*l).to_owned()).collect())
+        .collect();
+    for order in orders {
+        let ws = backend.workspace();
+        for step in *order {
+            let polled: Vec<(&str, String, &str)> =
+                step.iter().map(|i| feeds[*i].clone()).collect();
+            let config = ws.write_config("t.toml", &polled, "");
+            assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
+        }
+        assert_eq!(groupings(&ws.merged_feed()), expected, "order {order:?}");
+    }
+}
+
 /// An RSS document of `items`.
 fn rss_channel(title: &str, items: &[String]) -> String {
     format!(
@@ -660,21 +705,15 @@ each_backend!(a_listing_without_dates_joins_the_work_it_names_whenever_that_came
 /// listing stays apart.
 fn a_listing_without_dates_joins_the_work_it_names_whenever_that_came_out(backend: &Backend) {
     let origin = keepers_origin();
-    let undated = |link: &str, title: &str, text: &str| {
-        format!(
-            "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
-             <description><![CDATA[{text}]]></description></item>"
-        )
-    };
     let listing = rss_channel(
         "Listen later",
         &[
-            undated(
+            undated_item(
                 "https://listen.example/e/9",
                 "The last keepers",
                 "<p>Our note: who tended the towers, and what replaced them.</p>",
             ),
-            undated(
+            undated_item(
                 "https://listen.example/e/10",
                 "Bread in a cold kitchen",
                 "<p>Our note: starters, slow proofs and why winter loaves rise late.</p>",
@@ -690,24 +729,14 @@ fn a_listing_without_dates_joins_the_work_it_names_whenever_that_came_out(backen
         ("harbour", server.url("/origin.xml").to_string(), "origin"),
         ("listing", server.url("/listing.xml").to_string(), "mirror"),
     ];
-    let expected: BTreeSet<BTreeSet<String>> = [
-        vec![
+    let expected: &[&[&str]] = &[
+        &[
             "https://harbour.example/p/the-last-keepers",
             "https://listen.example/e/9",
         ],
-        vec!["https://listen.example/e/10"],
-    ]
-    .iter()
-    .map(|links| links.iter().map(|l| (*l).to_owned()).collect())
-    .collect();
-    for order in [[0, 1], [1, 0]] {
-        let ws = backend.workspace();
-        for index in order {
-            let config = ws.write_config("t.toml", &[feeds[index].clone()], "");
-            assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
-        }
-        assert_eq!(groupings(&ws.merged_feed()), expected, "order {order:?}");
-    }
+        &["https://listen.example/e/10"],
+    ];
+    grouped_in_orders(backend, &feeds, &[&[&[0], &[1]], &[&[1], &[0]]], expected);
 }
 
 each_backend!(an_undated_summary_finds_the_work_its_words_name_of_any_date);
@@ -736,16 +765,10 @@ fn an_undated_summary_finds_the_work_its_words_name_of_any_date(backend: &Backen
             ),
         ],
     );
-    let undated = |link: &str, title: &str, text: &str| {
-        format!(
-            "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
-             <description><![CDATA[{text}]]></description></item>"
-        )
-    };
     let notes = rss_channel(
         "Notes without dates",
         &[
-            undated(
+            undated_item(
                 "https://notes.example/n/41",
                 "Towers, wicks and the clockwork that retired the keepers",
                 // Its own sentences: no run of the essay's words long enough to be a passage
@@ -755,7 +778,7 @@ fn an_undated_summary_finds_the_work_its_words_name_of_any_date(backend: &Backen
                  nightly and kept diaries of storms. Now visitors climb the spiral stairs of \
                  museum towers at Split Rock, Portland Head and Cape Hatteras.</p>",
             ),
-            undated(
+            undated_item(
                 "https://notes.example/n/42",
                 "Lighthouse keepers' cottages to let",
                 "<p>Three whitewashed cottages beside the harbour wall, two bedrooms each, \
@@ -773,30 +796,70 @@ fn an_undated_summary_finds_the_work_its_words_name_of_any_date(backend: &Backen
         ("harbour", server.url("/origin.xml").to_string(), "origin"),
         ("notes", server.url("/notes.xml").to_string(), "mirror"),
     ];
-    let expected: BTreeSet<BTreeSet<String>> = [
-        vec![
+    let expected: &[&[&str]] = &[
+        &[
             "https://harbour.example/p/lighthouse-keepers",
             "https://notes.example/n/41",
         ],
-        vec!["https://notes.example/n/42"],
-        vec!["https://harbour.example/p/starters"],
-    ]
-    .iter()
-    .map(|links| links.iter().map(|l| (*l).to_owned()).collect())
-    .collect();
+        &["https://notes.example/n/42"],
+        &["https://harbour.example/p/starters"],
+    ];
     // In the same poll (which writes the writers' items before any mirror's), or either feed
     // first: a work stored after the summary finds it by the same words.
     let orders: &[&[&[usize]]] = &[&[&[0, 1]], &[&[0], &[1]], &[&[1], &[0]]];
-    for order in orders {
-        let ws = backend.workspace();
-        for step in *order {
-            let polled: Vec<(&str, String, &str)> =
-                step.iter().map(|i| feeds[*i].clone()).collect();
-            let config = ws.write_config("t.toml", &polled, "");
-            assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
-        }
-        assert_eq!(groupings(&ws.merged_feed()), expected, "order {order:?}");
-    }
+    grouped_in_orders(backend, &feeds, orders, expected);
+}
+
+each_backend!(an_undated_retelling_that_names_the_writer_joins_the_work_in_either_order);
+/// A news page without a date retells the writer's essay under a headline of its own that
+/// holds every word of the essay's title, names the newsletter and shares a few of its words:
+/// too few for a summary, enough with the title and the writer named (`dedupe::named_work`).
+/// Polled before the essay, it is asked again when the essay comes, and ends the same. A page
+/// under the same headline words that names no writer is about the topic and stays apart.
+fn an_undated_retelling_that_names_the_writer_joins_the_work_in_either_order(backend: &Backend) {
+    let origin = went_home_origin();
+    let retelling = |publication: &str| {
+        format!(
+            "<p>{publication} asks where the keepers of coastal lights went. Machines took \
+             their place: photocells and radio beacons, then nobody at all. I grew up near one \
+             such tower and remember the last keeper leaving, the empty cottage, the silence \
+             of the foghorn across the bay, and the harbour town that slowly forgot the trade \
+             that had shaped its streets for centuries.</p>"
+        )
+    };
+    let news = rss_channel(
+        "Coast news",
+        &[
+            undated_item(
+                "https://news.example/a/7",
+                "So why did the lighthouse keepers go home? They went home for good",
+                &retelling("Harbour Notes"),
+            ),
+            undated_item(
+                "https://news.example/a/8",
+                "Lighthouse keepers went home: a walk along the old coast road",
+                &retelling("A local historian"),
+            ),
+        ],
+    );
+    let server = TestServer::start(move |request| match request.path() {
+        "/origin.xml" => Reply::ok(origin.clone().into_bytes()),
+        "/news.xml" => Reply::ok(news.clone().into_bytes()),
+        _ => Reply::not_found(),
+    });
+    let feeds = [
+        ("harbour", server.url("/origin.xml").to_string(), "origin"),
+        ("news", server.url("/news.xml").to_string(), "mirror"),
+    ];
+    let expected: &[&[&str]] = &[
+        &[
+            "https://harbour.example/p/lighthouse-keepers",
+            "https://news.example/a/7",
+        ],
+        &["https://news.example/a/8"],
+    ];
+    let orders: &[&[&[usize]]] = &[&[&[0, 1]], &[&[0], &[1]], &[&[1], &[0]]];
+    grouped_in_orders(backend, &feeds, orders, expected);
 }
 
 each_backend!(an_undated_directory_leads_the_others_to_the_work_its_words_name);
@@ -806,22 +869,9 @@ each_backend!(an_undated_directory_leads_the_others_to_the_work_its_words_name);
 /// in it, and the second joins it by the headline and takes it to the essay
 /// (`dedupe::lead_to_the_work`, asked of the works its words name, of any date).
 fn an_undated_directory_leads_the_others_to_the_work_its_words_name(backend: &Backend) {
-    let origin = rss_channel(
-        "Harbour Notes",
-        &[rss_item(
-            "https://harbour.example/p/lighthouse-keepers",
-            "Why lighthouse keepers went home",
-            "Mon, 02 Mar 2026 09:00:00 GMT",
-            KEEPERS_ESSAY,
-        )],
-    );
+    let origin = went_home_origin();
     let headline = "The quiet end of a coastal trade, told by the towers themselves";
-    let undated = |link: &str, text: &str| {
-        format!(
-            "<item><title>{headline}</title><link>{link}</link><guid>{link}</guid>\
-             <description><![CDATA[{text}]]></description></item>"
-        )
-    };
+    let undated = |link: &str, text: &str| undated_item(link, headline, text);
     let listing = rss_channel(
         "Listen later",
         &[undated(
@@ -850,16 +900,11 @@ fn an_undated_directory_leads_the_others_to_the_work_its_words_name(backend: &Ba
         ("listing", server.url("/listing.xml").to_string(), "mirror"),
         ("digest", server.url("/digest.xml").to_string(), "mirror"),
     ];
-    let expected: BTreeSet<BTreeSet<String>> = [[
+    let expected: &[&[&str]] = &[&[
         "https://harbour.example/p/lighthouse-keepers",
         "https://listen.example/e/9",
         "https://digest.example/s/4",
-    ]
-    .iter()
-    .map(|l| (*l).to_owned())
-    .collect()]
-    .into_iter()
-    .collect();
+    ]];
     // One feed per poll, in several orders, or the directories in one poll: stored before
     // the essay, the directory whose words name it is found by them when it arrives
     // (`WriteTx::mirrors_naming`) and brings the other along.
@@ -872,14 +917,5 @@ fn an_undated_directory_leads_the_others_to_the_work_its_words_name(backend: &Ba
         &[&[1, 2], &[0]],
         &[&[1], &[0], &[2]],
     ];
-    for order in orders {
-        let ws = backend.workspace();
-        for step in *order {
-            let polled: Vec<(&str, String, &str)> =
-                step.iter().map(|i| feeds[*i].clone()).collect();
-            let config = ws.write_config("t.toml", &polled, "");
-            assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
-        }
-        assert_eq!(groupings(&ws.merged_feed()), expected, "order {order:?}");
-    }
+    grouped_in_orders(backend, &feeds, orders, expected);
 }
