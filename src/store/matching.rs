@@ -48,6 +48,13 @@ macro_rules! per_word {
     };
 }
 
+/// [`per_word!`] as a number: a word's postings this long may have been cut.
+const PER_WORD: usize = 32;
+
+/// Items whose postings were cut short that are asked of the index directly, at most: those
+/// that share most of a title's words first (see [`named_by_enough`]).
+const CONFIRMED_AT_MOST: usize = 64;
+
 /// A mirror's words looked up in `title_words`: a summary's are a few dozen; a longer text
 /// that no passage led anywhere is read for its first this many (its words are kept in hash
 /// order, so these are no part of it in particular).
@@ -101,12 +108,16 @@ pub(super) mod pg {
         ") AS t"
     );
     pub(in crate::store) const BY_MIRROR_WORDS: &str = concat!(
-        "SELECT t.item_id FROM unnest(?1::bigint[]) AS k(word),
+        "SELECT k.word, t.item_id FROM unnest(?1::bigint[]) AS k(word),
          LATERAL (SELECT item_id FROM mirror_words WHERE mirror_words.word = k.word
                   ORDER BY item_id DESC LIMIT ",
         per_word!(),
         ") AS t"
     );
+    /// Which of the (word, item) pairs `?1` and `?2` hold side by side `mirror_words` has.
+    pub(in crate::store) const MIRROR_WORD_PAIRS: &str =
+        "SELECT m.word, m.item_id FROM unnest(?1::bigint[], ?2::bigint[]) AS p(word, item_id)
+         JOIN mirror_words m ON m.word = p.word AND m.item_id = p.item_id";
     pub(in crate::store) const BY_CANONICAL_URL: &str = concat!(
         "SELECT id FROM items WHERE canonical_url = ?1 ORDER BY id LIMIT ",
         per_key!()
@@ -270,6 +281,55 @@ pub(super) fn most_found(found: Vec<i64>, known: &HashSet<i64>, at_least: usize)
     ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
     ranked.truncate(TITLED_WITH);
     ranked.into_iter().map(|(id, _)| id).collect()
+}
+
+/// The items at least `at_least` of a title's words name, those naming most first, at most
+/// [`TITLED_WITH`]. `found` holds each word's postings, newest first and cut at [`PER_WORD`]:
+/// a word as common as "technology" may name an older item its list left out, so an item that
+/// would reach `at_least` with such words is asked of the index (`confirm`, which returns the
+/// (word, item) pairs it holds), those that already share most first and at most
+/// [`CONFIRMED_AT_MOST`]. An item every one of whose words was cut is not found.
+pub(super) fn named_by_enough<E>(
+    found: &[(i64, Vec<i64>)],
+    at_least: usize,
+    confirm: impl FnOnce(&[(i64, i64)]) -> Result<HashSet<(i64, i64)>, E>,
+) -> Result<Vec<i64>, E> {
+    let mut named: HashMap<i64, usize> = HashMap::new();
+    for id in found.iter().flat_map(|(_, ids)| ids) {
+        *named.entry(*id).or_default() += 1;
+    }
+    let cut: Vec<&(i64, Vec<i64>)> = found
+        .iter()
+        .filter(|(_, ids)| ids.len() >= PER_WORD)
+        .collect();
+    let mut unsure: Vec<(i64, usize)> = named
+        .iter()
+        .filter(|(_, n)| **n < at_least)
+        .map(|(id, n)| (*id, *n))
+        .filter(|(id, n)| {
+            let maybe = cut.iter().filter(|(_, ids)| !ids.contains(id)).count();
+            n + maybe >= at_least
+        })
+        .collect();
+    unsure.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+    unsure.truncate(CONFIRMED_AT_MOST);
+    let pairs: Vec<(i64, i64)> = unsure
+        .iter()
+        .flat_map(|(id, _)| {
+            cut.iter()
+                .filter(move |(_, ids)| !ids.contains(id))
+                .map(move |(word, _)| (*word, *id))
+        })
+        .collect();
+    if !pairs.is_empty() {
+        for (_, id) in confirm(&pairs)? {
+            *named.entry(id).or_default() += 1;
+        }
+    }
+    let mut ranked: Vec<(i64, usize)> = named.into_iter().filter(|(_, n)| *n >= at_least).collect();
+    ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+    ranked.truncate(TITLED_WITH);
+    Ok(ranked.into_iter().map(|(id, _)| id).collect())
 }
 
 /// How many of a title's `words` a text must name to be about it: at least half, and two or
@@ -710,13 +770,17 @@ impl SqliteTx<'_> {
         known: &HashSet<i64>,
         decorations: &Decorations,
     ) -> Result<Vec<Candidate>> {
-        let found = self.found_by_words(
-            concat!(
-                "SELECT item_id FROM title_words WHERE word = ?1 ORDER BY item_id DESC LIMIT ",
-                per_word!()
-            ),
-            words.keys().take(WORDS_ASKED),
-        )?;
+        let found = self
+            .postings_of(
+                concat!(
+                    "SELECT item_id FROM title_words WHERE word = ?1 ORDER BY item_id DESC LIMIT ",
+                    per_word!()
+                ),
+                words.keys().take(WORDS_ASKED),
+            )?
+            .into_iter()
+            .flat_map(|(_, ids)| ids)
+            .collect();
         // One shared word is any title's.
         let ids = most_found(found, known, 2);
         self.load_candidates(ids, &HashMap::new(), decorations)
@@ -735,27 +799,43 @@ impl SqliteTx<'_> {
         if title_words.len() < 2 {
             return Ok(Vec::new());
         }
-        let found = self.found_by_words(
+        let found = self.postings_of(
             concat!(
                 "SELECT item_id FROM mirror_words WHERE word = ?1 ORDER BY item_id DESC LIMIT ",
                 per_word!()
             ),
             title_words.iter().copied(),
         )?;
-        let ids = most_found(found, &HashSet::new(), naming(title_words.len()));
+        let ids = named_by_enough(&found, naming(title_words.len()), |pairs| {
+            let mut stmt = self
+                .tx
+                .prepare_cached("SELECT 1 FROM mirror_words WHERE word = ?1 AND item_id = ?2")?;
+            let mut held = HashSet::new();
+            for &(word, item) in pairs {
+                if stmt.exists(params![word, item])? {
+                    held.insert((word, item));
+                }
+            }
+            Ok::<_, StoreError>(held)
+        })?;
         self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
-    /// The items `sql` finds for each of `words`, once per word.
-    fn found_by_words(&self, sql: &str, words: impl Iterator<Item = i64>) -> Result<Vec<i64>> {
+    /// The items `sql` finds for each of `words`: each word with its postings.
+    fn postings_of(
+        &self,
+        sql: &str,
+        words: impl Iterator<Item = i64>,
+    ) -> Result<Vec<(i64, Vec<i64>)>> {
         let mut stmt = self.tx.prepare_cached(sql)?;
-        let mut found = Vec::new();
-        for word in words {
-            for id in stmt.query_map([word], |row| row.get(0))? {
-                found.push(id?);
-            }
-        }
-        Ok(found)
+        words
+            .map(|word| {
+                let ids = stmt
+                    .query_map([word], |row| row.get(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()?;
+                Ok((word, ids))
+            })
+            .collect()
     }
 
     /// Indexes the words of a mirror item without a date that started a story of its own (at

@@ -1263,6 +1263,34 @@ fn words_ask_the_items_they_lead_to_most_often() {
 }
 
 #[test]
+fn a_title_word_many_mirrors_share_is_asked_of_the_index_for_the_older_ones() {
+    use super::matching::named_by_enough;
+    // "keepers" (word 1) names 32 newer mirrors and is cut there; "lighthouse" (word 2) names
+    // only mirror 5, which holds both.
+    let newest: Vec<i64> = (100..132).rev().collect();
+    let found = vec![(1, newest.clone()), (2, vec![5])];
+    let mut asked = Vec::new();
+    let named = named_by_enough(&found, 2, |pairs| {
+        asked.extend_from_slice(pairs);
+        Ok::<_, ()>(HashSet::from([(1, 5)]))
+    });
+    assert_eq!(named, Ok(vec![5]));
+    assert_eq!(
+        asked,
+        vec![(1, 5)],
+        "only what the cut list may have left out"
+    );
+    // Not held: not named. Nor is anything asked when no list was cut.
+    let named = named_by_enough(&found, 2, |_| Ok::<_, ()>(HashSet::new()));
+    assert_eq!(named, Ok(Vec::new()));
+    let whole = vec![(1, vec![7, 5]), (2, vec![5])];
+    let named = named_by_enough(&whole, 2, |_| -> Result<_, ()> {
+        panic!("every list is whole")
+    });
+    assert_eq!(named, Ok(vec![5]));
+}
+
+#[test]
 fn an_upgrade_indexes_the_words_of_the_items_stored_before_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = open(&dir);

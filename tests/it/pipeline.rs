@@ -862,6 +862,122 @@ fn an_undated_retelling_that_names_the_writer_joins_the_work_in_either_order(bac
     grouped_in_orders(backend, &feeds, orders, expected);
 }
 
+/// What the forty undated notes on other keepers keep (see the test below).
+const KEPT: [&str; 40] = [
+    "bees",
+    "clocks",
+    "goats",
+    "ledgers",
+    "orchards",
+    "archives",
+    "ferries",
+    "gardens",
+    "mills",
+    "bridges",
+    "canals",
+    "kilns",
+    "looms",
+    "forges",
+    "vineyards",
+    "quarries",
+    "granaries",
+    "stables",
+    "kennels",
+    "aviaries",
+    "herbaria",
+    "fisheries",
+    "foundries",
+    "tanneries",
+    "breweries",
+    "dairies",
+    "apiaries",
+    "smithies",
+    "chapels",
+    "libraries",
+    "markets",
+    "harbours",
+    "meadows",
+    "forests",
+    "glaciers",
+    "deserts",
+    "islands",
+    "caves",
+    "rivers",
+    "marshes",
+];
+
+each_backend!(an_undated_summary_is_found_by_a_later_work_past_newer_mirrors_sharing_a_word);
+/// An undated summary of the writer's essay "Lighthouse keepers" is stored, then forty undated
+/// notes on other keepers, then the essay. The essay asks the mirrors' words index for its two
+/// title words; "keepers" names the forty newest notes and its postings are cut before the
+/// summary, which only "lighthouse" names there: it is asked of the index directly
+/// (`store::matching::named_by_enough`) and joins the essay, as it does polled after it.
+fn an_undated_summary_is_found_by_a_later_work_past_newer_mirrors_sharing_a_word(
+    backend: &Backend,
+) {
+    let origin = rss_channel(
+        "Harbour Notes",
+        &[rss_item(
+            "https://harbour.example/p/keepers",
+            "Lighthouse keepers",
+            "Mon, 02 Mar 2026 09:00:00 GMT",
+            KEEPERS_ESSAY,
+        )],
+    );
+    let summary = rss_channel(
+        "Notes without dates",
+        &[undated_item(
+            "https://notes.example/n/41",
+            "Towers, wicks and the clockwork that retired them",
+            "<p>Lighthouse keepers: photocells, radio beacons, electric lamps and clockwork \
+             rotation took over from them. They once polished Fresnel lenses, trimmed wicks \
+             nightly and kept diaries of storms. Now visitors climb the spiral stairs of museum \
+             towers at Split Rock, Portland Head and Cape Hatteras.</p>",
+        )],
+    );
+    let notes: Vec<String> = KEPT
+        .iter()
+        .enumerate()
+        .map(|(i, kept)| {
+            undated_item(
+                &format!("https://keepers.example/k/{i}"),
+                &format!("Keepers of {kept}"),
+                &format!("<p>A week among the keepers of {kept}: chores, tools and seasons.</p>"),
+            )
+        })
+        .collect();
+    let notes = rss_channel("Keepers everywhere", &notes);
+    let server = TestServer::start(move |request| match request.path() {
+        "/origin.xml" => Reply::ok(origin.clone().into_bytes()),
+        "/summary.xml" => Reply::ok(summary.clone().into_bytes()),
+        "/notes.xml" => Reply::ok(notes.clone().into_bytes()),
+        _ => Reply::not_found(),
+    });
+    let feeds = [
+        ("harbour", server.url("/origin.xml").to_string(), "origin"),
+        ("summary", server.url("/summary.xml").to_string(), "mirror"),
+        ("notes", server.url("/notes.xml").to_string(), "mirror"),
+    ];
+    let ws = backend.workspace();
+    for step in [&feeds[1..2], &feeds[1..3], &feeds[..]] {
+        let config = ws.write_config("t.toml", step, "");
+        assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
+    }
+    let groups = groupings(&ws.merged_feed());
+    let essay: BTreeSet<String> = [
+        "https://harbour.example/p/keepers",
+        "https://notes.example/n/41",
+    ]
+    .map(str::to_owned)
+    .into();
+    assert!(groups.contains(&essay), "{groups:#?}");
+    assert_eq!(
+        groups.len(),
+        1 + KEPT.len(),
+        "each note stays apart: {groups:#?}"
+    );
+}
+
 each_backend!(an_undated_directory_leads_the_others_to_the_work_its_words_name);
 /// Two directories without dates list the writer's essay of last spring under one headline of
 /// their own. The first says nothing of it but where to listen; the second's words name the

@@ -14,7 +14,7 @@ use crate::dedupe::{Candidate, Decorations, Linked, Probe, StoryFacts, Words};
 use crate::store::matching::{
     CANDIDATE_SELECT, CandidateRow, INSERT_MIRROR_WORDS, ITEMS_AT, LINKS_OF_ITEM, LinkReads,
     STORY_ITEMS, STORY_OF_ITEM, STORY_PINNED, STORY_SOURCES, WORDS_ASKED, linked, most_found,
-    naming, pg, story_facts_from,
+    named_by_enough, naming, pg, story_facts_from,
 };
 use crate::store::sql::SqlRow;
 use crate::store::timestamp;
@@ -108,8 +108,21 @@ impl PgWriteTx<'_> {
         if title_words.len() < 2 {
             return Ok(Vec::new());
         }
-        let found = self.ids(pg::BY_MIRROR_WORDS, &[&title_words])?;
-        let ids = most_found(found, &HashSet::new(), naming(title_words.len()));
+        let mut postings: HashMap<i64, Vec<i64>> = HashMap::new();
+        for row in self.rows(pg::BY_MIRROR_WORDS, &[&title_words])? {
+            postings
+                .entry(row.try_get(0)?)
+                .or_default()
+                .push(row.try_get(1)?);
+        }
+        let found: Vec<(i64, Vec<i64>)> = postings.into_iter().collect();
+        let ids = named_by_enough(&found, naming(title_words.len()), |pairs| {
+            let (words, items): (Vec<i64>, Vec<i64>) = pairs.iter().copied().unzip();
+            self.rows(pg::MIRROR_WORD_PAIRS, &[&words, &items])?
+                .iter()
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                .collect::<Result<HashSet<(i64, i64)>>>()
+        })?;
         self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
