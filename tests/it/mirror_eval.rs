@@ -119,6 +119,11 @@ const TUNE_PRECISION_FLOOR: f64 = 0.99;
 /// a page naming another numbered episode of the show is no guest evidence: No Priors 0.977,
 /// MLST 0.776, AI Snake Oil 0.479 (0.458 mirrors first), the tune split P 0.996 R 0.810
 /// (0.818 mirrors first), holdout unchanged.
+/// A retelling whose headline holds every meaningful word of a work's title and whose text
+/// names its writer and shares a fifth of its words joins it ("AI is a normal technology"),
+/// and a work finds the undated mirrors its title words name past a common word's cut
+/// postings: AI Snake Oil P 0.957 R 0.625 (0.604 mirrors first), the tune split P 0.996
+/// R 0.829 (0.837 mirrors first), holdout unchanged, no pair of two works more.
 const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
     ("latent-space", 0.95),
     ("simon-willison", 0.91),
@@ -129,7 +134,7 @@ const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
     ("exponential-view", 0.42),
     ("no-priors", 0.95),
     ("hard-fork", 0.71),
-    ("ai-snake-oil", 0.44),
+    ("ai-snake-oil", 0.58),
     ("big-technology", 0.97),
     ("mlst", 0.75),
     ("noahpinion", 0.52),
