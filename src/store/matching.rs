@@ -44,12 +44,12 @@ macro_rules! per_gram {
 /// the ones asked.
 macro_rules! per_word {
     () => {
-        "32"
+        32
     };
 }
 
 /// [`per_word!`] as a number: a word's postings this long may have been cut.
-const PER_WORD: usize = 32;
+const PER_WORD: usize = per_word!();
 
 /// Items whose postings were cut short that are asked of the index directly, at most: those
 /// that share most of a title's words first (see [`named_by_enough`]).
