@@ -44,6 +44,10 @@ cleanup() {
             echo "--- last lines of instance $name's log ($work/$name.log)"
             tail -n 30 "$work/$name.log" 2>/dev/null || true
         done
+        # A stall shows here: who waited for which lock, and any statement slower than 2 s.
+        echo "--- the PostgreSQL server's lock waits and slow statements ($work/pg/server.log)"
+        grep -E "still waiting|acquired|duration:|deadlock|Process holding" "$work/pg/server.log" \
+            | tail -n 60 || true
     fi
     if [ "${KEEP:-}" = 1 ] || [ "$status" -ne 0 ]; then
         echo "work directory kept: $work"
@@ -54,7 +58,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== a throwaway PostgreSQL cluster"
-pg_cluster_start "$work/pg" -c fsync=off
+# Lock waits past a second and statements past two are logged, for the failure report above.
+pg_cluster_start "$work/pg" -c fsync=off -c log_lock_waits=on -c log_min_duration_statement=2000
 database="$(pg_cluster_url)"
 
 start_feeds_and_recorder "$work/fetches.log"
