@@ -72,7 +72,8 @@ impl Cluster {
             ],
         );
         let options = format!(
-            "-k {} -h 127.0.0.1 -p {} -c fsync=off -c full_page_writes=off",
+            "-k {} -h 127.0.0.1 -p {} -c fsync=off -c full_page_writes=off \
+             -c log_lock_waits=on -c log_min_duration_statement=2000",
             path_str(cluster.dir.path()),
             cluster.port
         );
@@ -144,6 +145,31 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        // A test that failed, perhaps on a daemon that stalled: the server's lock waits (past
+        // a second) and statements slower than two seconds say which side waited for what.
+        if std::thread::panicking() {
+            let log =
+                std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+            let waits: Vec<&str> = log
+                .lines()
+                .filter(|line| {
+                    [
+                        "still waiting",
+                        "acquired",
+                        "duration:",
+                        "deadlock",
+                        "Process holding",
+                    ]
+                    .iter()
+                    .any(|mark| line.contains(mark))
+                })
+                .collect();
+            eprintln!(
+                "PostgreSQL's lock waits and slow statements ({} lines):\n{}",
+                waits.len(),
+                waits[waits.len().saturating_sub(60)..].join("\n")
+            );
+        }
         // Immediate: the data is thrown away anyway. Not asserted: a failing stop must not
         // turn a test's own panic into an abort; the directory goes either way.
         let program = self.bin.join("pg_ctl");
