@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::types::ValueRef;
 use tributary::config::Config;
 use tributary::dedupe::{Candidate, ItemKeys, Probe};
@@ -27,6 +27,33 @@ fn known_version() -> i64 {
 
 fn open(url: &str) -> PgStore {
     PgStore::open(&PgTarget::parse(url).expect("valid URL")).expect("open PostgreSQL store")
+}
+
+/// A post of feed `source` at `https://{source}.example/{guid}`, with `content` as its text.
+fn post(
+    source: &str,
+    guid: &str,
+    title: &str,
+    content: &str,
+    published: Option<DateTime<Utc>>,
+) -> Item {
+    Item {
+        source: source.into(),
+        guid: guid.into(),
+        link: Some(format!("https://{source}.example/{guid}")),
+        title: title.into(),
+        authors: vec![],
+        published,
+        updated: None,
+        summary: None,
+        content: Some(content.into()),
+        categories: vec![],
+        kind: ItemKind::Post,
+        enclosure: None,
+        duration: None,
+        image: None,
+        podcast: Podcast::default(),
+    }
 }
 
 fn feeds(toml: &str) -> Config {
@@ -281,21 +308,8 @@ fn items_and_stories_are_written_as_on_sqlite() {
             .expect("valid date")
     };
     let item = |source: &str, guid: &str| Item {
-        source: source.into(),
-        guid: guid.into(),
         link: Some(format!("https://{source}.example/p/{guid}")),
-        title: "Hello, world".into(),
-        authors: vec![],
-        published: Some(day(2)),
-        updated: None,
-        summary: None,
-        content: Some("Some text.".into()),
-        categories: vec![],
-        kind: ItemKind::Post,
-        enclosure: None,
-        duration: None,
-        image: None,
-        podcast: Podcast::default(),
+        ..post(source, guid, "Hello, world", "Some text.", Some(day(2)))
     };
     let post = item("a", "1");
     let mirror = item("m", "x");
@@ -607,21 +621,8 @@ fn edits_merges_and_boilerplate_as_on_sqlite() {
             .expect("valid date")
     };
     let post = |guid: &str, title: &str| Item {
-        source: "a".into(),
-        guid: guid.into(),
         link: None,
-        title: title.into(),
-        authors: vec![],
-        published: Some(day(2)),
-        updated: None,
-        summary: None,
-        content: Some("Text.".into()),
-        categories: vec![],
-        kind: ItemKind::Post,
-        enclosure: None,
-        duration: None,
-        image: None,
-        podcast: Podcast::default(),
+        ..post("a", guid, title, "Text.", Some(day(2)))
     };
     let (first, second) = (post("1", "First"), post("2", "Second"));
     let edited = post("2", "Second, edited");
@@ -974,21 +975,8 @@ fn matching_reads_as_on_sqlite() {
                 finds the places where the raters were wrong long before it finds what they \
                 wanted; the fix is not a bigger model but a better question.";
     let item = |source: &str, guid: &str, title: &str, link: &str, content: &str| Item {
-        source: source.into(),
-        guid: guid.into(),
         link: Some(link.into()),
-        title: title.into(),
-        authors: vec![],
-        published: Some(day(2)),
-        updated: None,
-        summary: None,
-        content: Some(content.into()),
-        categories: vec![],
-        kind: ItemKind::Post,
-        enclosure: None,
-        duration: None,
-        image: None,
-        podcast: Podcast::default(),
+        ..post(source, guid, title, content, Some(day(2)))
     };
     // An origin's post; a mirror's copy of it (its address spells the title); a mirror page
     // that links to the post alone, and a roundup that links to it and another work; a
@@ -1377,21 +1365,14 @@ fn stories_script(store: &mut Store) {
             .expect("valid date")
     };
     let post = |source: &str, guid: &str, title: &str| Item {
-        source: source.into(),
-        guid: guid.into(),
-        link: Some(format!("https://{source}.example/{guid}")),
-        title: title.into(),
         authors: vec!["Ann".into()],
-        published: Some(day(2)),
-        updated: None,
-        summary: None,
-        content: Some(format!("<p>{title}, at length.</p>")),
-        categories: vec![],
-        kind: ItemKind::Post,
-        enclosure: None,
-        duration: None,
-        image: None,
-        podcast: Podcast::default(),
+        ..post(
+            source,
+            guid,
+            title,
+            &format!("<p>{title}, at length.</p>"),
+            Some(day(2)),
+        )
     };
     let tx = store.begin_write().expect("begin");
     let mut stories = Vec::new();
@@ -2080,23 +2061,6 @@ fn an_upgrade_indexes_the_words_of_stored_items_on_postgres() {
             .single()
             .expect("valid date")
     };
-    let item = |source: &str, guid: &str, title: &str, text: &str, published| Item {
-        source: source.into(),
-        guid: guid.into(),
-        link: Some(format!("https://{source}.example/{guid}")),
-        title: title.into(),
-        authors: vec![],
-        published,
-        updated: None,
-        summary: None,
-        content: Some(text.into()),
-        categories: vec![],
-        kind: ItemKind::Post,
-        enclosure: None,
-        duration: None,
-        image: None,
-        podcast: Podcast::default(),
-    };
     {
         let mut store = open_store(&url);
         store.sync_sources(&config.feeds).expect("sync");
@@ -2117,19 +2081,19 @@ fn an_upgrade_indexes_the_words_of_stored_items_on_postgres() {
         poll(
             "a",
             vec![
-                item(
+                post(
                     "a",
                     "1",
                     "Why lighthouse keepers went home",
                     "wicks",
                     Some(day(2)),
                 ),
-                item("a", "2", "Tides", "moon", Some(day(3))),
+                post("a", "2", "Tides", "moon", Some(day(3))),
             ],
         );
         poll(
             "m",
-            vec![item(
+            vec![post(
                 "m",
                 "n",
                 "Keepers, towers and clockwork",
