@@ -101,7 +101,7 @@ pub(super) mod pg {
         ") AS t"
     );
     pub(in crate::store) const BY_TITLE_WORDS: &str = concat!(
-        "SELECT t.item_id FROM unnest(?1::bigint[]) AS k(word),
+        "SELECT k.word, t.item_id FROM unnest(?1::bigint[]) AS k(word),
          LATERAL (SELECT item_id FROM title_words WHERE title_words.word = k.word
                   ORDER BY item_id DESC LIMIT ",
         per_word!(),
@@ -118,6 +118,10 @@ pub(super) mod pg {
     pub(in crate::store) const MIRROR_WORD_PAIRS: &str =
         "SELECT m.word, m.item_id FROM unnest(?1::bigint[], ?2::bigint[]) AS p(word, item_id)
          JOIN mirror_words m ON m.word = p.word AND m.item_id = p.item_id";
+    /// The same for `title_words`.
+    pub(in crate::store) const TITLE_WORD_PAIRS: &str =
+        "SELECT t.word, t.item_id FROM unnest(?1::bigint[], ?2::bigint[]) AS p(word, item_id)
+         JOIN title_words t ON t.word = p.word AND t.item_id = p.item_id";
     pub(in crate::store) const BY_CANONICAL_URL: &str = concat!(
         "SELECT id FROM items WHERE canonical_url = ?1 ORDER BY id LIMIT ",
         per_key!()
@@ -269,44 +273,36 @@ impl CandidateRow {
     }
 }
 
-/// The items `found` lists (once per word they share) at least `at_least` times, at most
-/// [`TITLED_WITH`], those listed most first, then the newest; those in `known` left out.
-pub(super) fn most_found(found: Vec<i64>, known: &HashSet<i64>, at_least: usize) -> Vec<i64> {
-    let mut shared: HashMap<i64, usize> = HashMap::new();
-    for id in found.into_iter().filter(|id| !known.contains(id)) {
-        *shared.entry(id).or_default() += 1;
-    }
-    let mut ranked: Vec<(i64, usize)> =
-        shared.into_iter().filter(|(_, n)| *n >= at_least).collect();
-    ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
-    ranked.truncate(TITLED_WITH);
-    ranked.into_iter().map(|(id, _)| id).collect()
-}
-
-/// The items at least `at_least` of a title's words name, those naming most first, at most
-/// [`TITLED_WITH`]. `found` holds each word's postings, newest first and cut at [`PER_WORD`]:
-/// a word as common as "technology" may name an older item its list left out, so an item that
-/// would reach `at_least` with such words is asked of the index (`confirm`, which returns the
-/// (word, item) pairs it holds), those that already share most first and at most
-/// [`CONFIRMED_AT_MOST`]. An item every one of whose words was cut is not found.
+/// The items at least `at_least` of the words in `found` name, those naming most first, then
+/// the newest, at most [`TITLED_WITH`]; those in `known` left out. `found` holds each word's
+/// postings, newest first and cut at [`PER_WORD`]: a word as common as "technology" may name
+/// an older item its list left out, so an item that would reach `at_least` with such words is
+/// asked of the index (`confirm`, which returns the (word, item) pairs it holds), at most
+/// [`CONFIRMED_AT_MOST`]: those that already share most first, and among them those a whole
+/// list (a rarer word) names, whose finding owes nothing to being new. An item every one of
+/// whose words was cut is not found.
 pub(super) fn named_by_enough<E>(
     found: &[(i64, Vec<i64>)],
     at_least: usize,
+    known: &HashSet<i64>,
     confirm: impl FnOnce(&[(i64, i64)]) -> Result<HashSet<(i64, i64)>, E>,
 ) -> Result<Vec<i64>, E> {
-    let mut named: HashMap<i64, usize> = HashMap::new();
-    for id in found.iter().flat_map(|(_, ids)| ids) {
-        *named.entry(*id).or_default() += 1;
+    let is_cut = |ids: &[i64]| ids.len() >= PER_WORD;
+    // Per item: the words naming it, and how many of those lists were whole.
+    let mut named: HashMap<i64, (usize, usize)> = HashMap::new();
+    for (_, ids) in found {
+        for id in ids.iter().filter(|id| !known.contains(id)) {
+            let entry = named.entry(*id).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(!is_cut(ids));
+        }
     }
-    let cut: Vec<&(i64, Vec<i64>)> = found
+    let cut: Vec<&(i64, Vec<i64>)> = found.iter().filter(|(_, ids)| is_cut(ids)).collect();
+    let mut unsure: Vec<(i64, (usize, usize))> = named
         .iter()
-        .filter(|(_, ids)| ids.len() >= PER_WORD)
-        .collect();
-    let mut unsure: Vec<(i64, usize)> = named
-        .iter()
-        .filter(|(_, n)| **n < at_least)
-        .map(|(id, n)| (*id, *n))
-        .filter(|(id, n)| {
+        .filter(|(_, (n, _))| *n < at_least)
+        .map(|(id, counts)| (*id, *counts))
+        .filter(|(id, (n, _))| {
             let maybe = cut.iter().filter(|(_, ids)| !ids.contains(id)).count();
             n + maybe >= at_least
         })
@@ -323,10 +319,14 @@ pub(super) fn named_by_enough<E>(
         .collect();
     if !pairs.is_empty() {
         for (_, id) in confirm(&pairs)? {
-            *named.entry(id).or_default() += 1;
+            named.entry(id).or_default().0 += 1;
         }
     }
-    let mut ranked: Vec<(i64, usize)> = named.into_iter().filter(|(_, n)| *n >= at_least).collect();
+    let mut ranked: Vec<(i64, usize)> = named
+        .into_iter()
+        .map(|(id, (n, _))| (id, n))
+        .filter(|(_, n)| *n >= at_least)
+        .collect();
     ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
     ranked.truncate(TITLED_WITH);
     Ok(ranked.into_iter().map(|(id, _)| id).collect())
@@ -770,19 +770,20 @@ impl SqliteTx<'_> {
         known: &HashSet<i64>,
         decorations: &Decorations,
     ) -> Result<Vec<Candidate>> {
-        let found = self
-            .postings_of(
-                concat!(
-                    "SELECT item_id FROM title_words WHERE word = ?1 ORDER BY item_id DESC LIMIT ",
-                    per_word!()
-                ),
-                words.keys().take(WORDS_ASKED),
-            )?
-            .into_iter()
-            .flat_map(|(_, ids)| ids)
-            .collect();
+        let found = self.postings_of(
+            concat!(
+                "SELECT item_id FROM title_words WHERE word = ?1 ORDER BY item_id DESC LIMIT ",
+                per_word!()
+            ),
+            words.keys().take(WORDS_ASKED),
+        )?;
         // One shared word is any title's.
-        let ids = most_found(found, known, 2);
+        let ids = named_by_enough(&found, 2, known, |pairs| {
+            self.pairs_held(
+                "SELECT 1 FROM title_words WHERE word = ?1 AND item_id = ?2",
+                pairs,
+            )
+        })?;
         self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
@@ -806,19 +807,31 @@ impl SqliteTx<'_> {
             ),
             title_words.iter().copied(),
         )?;
-        let ids = named_by_enough(&found, naming(title_words.len()), |pairs| {
-            let mut stmt = self
-                .tx
-                .prepare_cached("SELECT 1 FROM mirror_words WHERE word = ?1 AND item_id = ?2")?;
-            let mut held = HashSet::new();
-            for &(word, item) in pairs {
-                if stmt.exists(params![word, item])? {
-                    held.insert((word, item));
-                }
-            }
-            Ok::<_, StoreError>(held)
-        })?;
+        let ids = named_by_enough(
+            &found,
+            naming(title_words.len()),
+            &HashSet::new(),
+            |pairs| {
+                self.pairs_held(
+                    "SELECT 1 FROM mirror_words WHERE word = ?1 AND item_id = ?2",
+                    pairs,
+                )
+            },
+        )?;
         self.load_candidates(ids, &HashMap::new(), decorations)
+    }
+
+    /// Which of the (word, item) `pairs` a words index holds, asked one by one by its primary
+    /// key with `sql` (see [`named_by_enough`]).
+    fn pairs_held(&self, sql: &str, pairs: &[(i64, i64)]) -> Result<HashSet<(i64, i64)>> {
+        let mut stmt = self.tx.prepare_cached(sql)?;
+        let mut held = HashSet::new();
+        for &(word, item) in pairs {
+            if stmt.exists(params![word, item])? {
+                held.insert((word, item));
+            }
+        }
+        Ok(held)
     }
 
     /// The items `sql` finds for each of `words`: each word with its postings.

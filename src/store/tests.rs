@@ -1240,20 +1240,30 @@ fn a_change_is_folded_only_into_a_row_no_attempt_of_which_started() {
 
 #[test]
 fn words_ask_the_items_they_lead_to_most_often() {
-    use super::matching::{most_found, naming};
-    // Item 7 is found three times, 9 and 4 twice each, 5 once; 8 is known already.
-    let found = vec![7, 9, 4, 7, 5, 9, 7, 8, 8, 4];
+    use super::matching::{named_by_enough, naming};
+    let whole = |found: &[(i64, Vec<i64>)], at_least, known: &HashSet<i64>| {
+        named_by_enough(found, at_least, known, |_| -> Result<_, ()> {
+            panic!("no list is cut")
+        })
+    };
+    // Item 7 is found by three words, 9 and 4 by two each, 5 by one; 8 is known already.
+    let found = vec![
+        (1, vec![9, 7, 4]),
+        (2, vec![7, 5]),
+        (3, vec![9, 8, 7, 4]),
+        (4, vec![8]),
+    ];
     let known: HashSet<i64> = [8].into();
     assert_eq!(
-        most_found(found.clone(), &known, 2),
-        vec![7, 9, 4],
+        whole(&found, 2, &known),
+        Ok(vec![7, 9, 4]),
         "found most first, then the newest"
     );
-    assert_eq!(most_found(found, &HashSet::new(), 3), vec![7]);
-    let many: Vec<i64> = (0..40).flat_map(|id| [id, id]).collect();
-    let asked = most_found(many, &HashSet::new(), 2);
+    assert_eq!(whole(&found, 3, &HashSet::new()), Ok(vec![7]));
+    let many: Vec<(i64, Vec<i64>)> = vec![(1, (0..30).collect()), (2, (0..30).collect())];
+    let asked = whole(&many, 2, &HashSet::new()).expect("named");
     assert_eq!(asked.len(), 16, "at most sixteen are asked");
-    assert_eq!(asked.first(), Some(&39));
+    assert_eq!(asked.first(), Some(&29));
     // Half of a title's words, and never fewer than two.
     assert_eq!(
         [1, 2, 3, 4, 7, 8].map(naming),
@@ -1270,7 +1280,7 @@ fn a_title_word_many_mirrors_share_is_asked_of_the_index_for_the_older_ones() {
     let newest: Vec<i64> = (100..132).rev().collect();
     let found = vec![(1, newest.clone()), (2, vec![5])];
     let mut asked = Vec::new();
-    let named = named_by_enough(&found, 2, |pairs| {
+    let named = named_by_enough(&found, 2, &HashSet::new(), |pairs| {
         asked.extend_from_slice(pairs);
         Ok::<_, ()>(HashSet::from([(1, 5)]))
     });
@@ -1281,13 +1291,29 @@ fn a_title_word_many_mirrors_share_is_asked_of_the_index_for_the_older_ones() {
         "only what the cut list may have left out"
     );
     // Not held: not named. Nor is anything asked when no list was cut.
-    let named = named_by_enough(&found, 2, |_| Ok::<_, ()>(HashSet::new()));
+    let named = named_by_enough(&found, 2, &HashSet::new(), |_| Ok::<_, ()>(HashSet::new()));
     assert_eq!(named, Ok(Vec::new()));
     let whole = vec![(1, vec![7, 5]), (2, vec![5])];
-    let named = named_by_enough(&whole, 2, |_| -> Result<_, ()> {
+    let named = named_by_enough(&whole, 2, &HashSet::new(), |_| -> Result<_, ()> {
         panic!("every list is whole")
     });
     assert_eq!(named, Ok(vec![5]));
+    // More items than are ever asked: two common words each name forty newer items, and a rare
+    // one names only the old item 5. Those a whole list names are asked first, however old.
+    let crowded = vec![
+        (1, (100..140).rev().collect::<Vec<i64>>()),
+        (3, (200..240).rev().collect()),
+        (2, vec![5]),
+    ];
+    let mut asked = Vec::new();
+    let named = named_by_enough(&crowded, 2, &HashSet::new(), |pairs| {
+        asked.extend_from_slice(pairs);
+        Ok::<_, ()>(HashSet::from([(1, 5)]))
+    });
+    assert_eq!(named, Ok(vec![5]));
+    assert!(asked.starts_with(&[(1, 5), (3, 5)]), "{asked:?}");
+    let items: HashSet<i64> = asked.iter().map(|(_, item)| *item).collect();
+    assert_eq!(items.len(), 64, "at most sixty-four items are asked");
 }
 
 #[test]

@@ -906,16 +906,9 @@ const KEPT: [&str; 40] = [
     "marshes",
 ];
 
-each_backend!(an_undated_summary_is_found_by_a_later_work_past_newer_mirrors_sharing_a_word);
-/// An undated summary of the writer's essay "Lighthouse keepers" is stored, then forty undated
-/// notes on other keepers, then the essay. The essay asks the mirrors' words index for its two
-/// title words; "keepers" names the forty newest notes and its postings are cut before the
-/// summary, which only "lighthouse" names there: it is asked of the index directly
-/// (`store::matching::named_by_enough`) and joins the essay, as it does polled after it.
-fn an_undated_summary_is_found_by_a_later_work_past_newer_mirrors_sharing_a_word(
-    backend: &Backend,
-) {
-    let origin = rss_channel(
+/// The writer's feed of the two tests below: the essay "Lighthouse keepers" of March.
+fn keepers_essay() -> String {
+    rss_channel(
         "Harbour Notes",
         &[rss_item(
             "https://harbour.example/p/keepers",
@@ -923,8 +916,12 @@ fn an_undated_summary_is_found_by_a_later_work_past_newer_mirrors_sharing_a_word
             "Mon, 02 Mar 2026 09:00:00 GMT",
             KEEPERS_ESSAY,
         )],
-    );
-    let summary = rss_channel(
+    )
+}
+
+/// An undated summary of [`keepers_essay`] under a headline of its own.
+fn keepers_summary() -> String {
+    rss_channel(
         "Notes without dates",
         &[undated_item(
             "https://notes.example/n/41",
@@ -934,7 +931,37 @@ fn an_undated_summary_is_found_by_a_later_work_past_newer_mirrors_sharing_a_word
              nightly and kept diaries of storms. Now visitors climb the spiral stairs of museum \
              towers at Split Rock, Portland Head and Cape Hatteras.</p>",
         )],
+    )
+}
+
+/// The merged feed holds the essay with its summary, and each of the [`KEPT`] items alone.
+fn assert_the_summary_alone_joins_the_essay(ws: &Workspace) {
+    let groups = groupings(&ws.merged_feed());
+    let essay: BTreeSet<String> = [
+        "https://harbour.example/p/keepers",
+        "https://notes.example/n/41",
+    ]
+    .map(str::to_owned)
+    .into();
+    assert!(groups.contains(&essay), "{groups:#?}");
+    assert_eq!(
+        groups.len(),
+        1 + KEPT.len(),
+        "each of the others stays apart: {groups:#?}"
     );
+}
+
+each_backend!(an_undated_summary_is_found_by_a_later_work_past_newer_mirrors_sharing_a_word);
+/// An undated summary of the writer's essay "Lighthouse keepers" is stored, then forty undated
+/// notes on other keepers, then the essay. The essay asks the mirrors' words index for its two
+/// title words; "keepers" names the forty newest notes and its postings are cut before the
+/// summary, which only "lighthouse" names there: it is asked of the index directly
+/// (`store::matching::named_by_enough`) and joins the essay, as it does polled after it.
+fn an_undated_summary_is_found_by_a_later_work_past_newer_mirrors_sharing_a_word(
+    backend: &Backend,
+) {
+    let origin = keepers_essay();
+    let summary = keepers_summary();
     let notes: Vec<String> = KEPT
         .iter()
         .enumerate()
@@ -963,19 +990,49 @@ fn an_undated_summary_is_found_by_a_later_work_past_newer_mirrors_sharing_a_word
         let config = ws.write_config("t.toml", step, "");
         assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
     }
-    let groups = groupings(&ws.merged_feed());
-    let essay: BTreeSet<String> = [
-        "https://harbour.example/p/keepers",
-        "https://notes.example/n/41",
-    ]
-    .map(str::to_owned)
-    .into();
-    assert!(groups.contains(&essay), "{groups:#?}");
-    assert_eq!(
-        groups.len(),
-        1 + KEPT.len(),
-        "each note stays apart: {groups:#?}"
-    );
+    assert_the_summary_alone_joins_the_essay(&ws);
+}
+
+each_backend!(an_undated_summary_finds_an_older_work_past_newer_works_sharing_a_word);
+/// The reverse of the test above: the writer's essay "Lighthouse keepers" of March is stored,
+/// then forty later works of another writer's, each "Keepers of" something, then an undated
+/// summary of the essay. The summary asks the works' title words index for its words;
+/// "keepers" names the forty newest works and its postings are cut before the essay, which
+/// only "lighthouse" names there: the essay is asked of the index directly
+/// (`store::matching::named_by_enough`) and the summary joins it.
+fn an_undated_summary_finds_an_older_work_past_newer_works_sharing_a_word(backend: &Backend) {
+    let origin = keepers_essay();
+    let works: Vec<String> = KEPT
+        .iter()
+        .enumerate()
+        .map(|(i, kept)| {
+            rss_item(
+                &format!("https://keepers.example/k/{i}"),
+                &format!("Keepers of {kept}"),
+                "Mon, 06 Apr 2026 09:00:00 GMT",
+                &format!("<p>A week among the keepers of {kept}: chores, tools and seasons.</p>"),
+            )
+        })
+        .collect();
+    let works = rss_channel("Keepers everywhere", &works);
+    let summary = keepers_summary();
+    let server = TestServer::start(move |request| match request.path() {
+        "/origin.xml" => Reply::ok(origin.clone().into_bytes()),
+        "/works.xml" => Reply::ok(works.clone().into_bytes()),
+        "/summary.xml" => Reply::ok(summary.clone().into_bytes()),
+        _ => Reply::not_found(),
+    });
+    let feeds = [
+        ("harbour", server.url("/origin.xml").to_string(), "origin"),
+        ("keepers", server.url("/works.xml").to_string(), "origin"),
+        ("summary", server.url("/summary.xml").to_string(), "mirror"),
+    ];
+    let ws = backend.workspace();
+    for step in [&feeds[..1], &feeds[..2], &feeds[..]] {
+        let config = ws.write_config("t.toml", step, "");
+        assert_success(&ws.run(&["--config", config.to_str().expect("path"), "poll"]));
+    }
+    assert_the_summary_alone_joins_the_essay(&ws);
 }
 
 each_backend!(an_undated_directory_leads_the_others_to_the_work_its_words_name);

@@ -13,8 +13,8 @@ use super::{PgError, PgWriteTx, Result};
 use crate::dedupe::{Candidate, Decorations, Linked, Probe, StoryFacts, Words};
 use crate::store::matching::{
     CANDIDATE_SELECT, CandidateRow, INSERT_MIRROR_WORDS, ITEMS_AT, LINKS_OF_ITEM, LinkReads,
-    STORY_ITEMS, STORY_OF_ITEM, STORY_PINNED, STORY_SOURCES, WORDS_ASKED, linked, most_found,
-    named_by_enough, naming, pg, story_facts_from,
+    STORY_ITEMS, STORY_OF_ITEM, STORY_PINNED, STORY_SOURCES, WORDS_ASKED, linked, named_by_enough,
+    naming, pg, story_facts_from,
 };
 use crate::store::sql::SqlRow;
 use crate::store::timestamp;
@@ -94,8 +94,10 @@ impl PgWriteTx<'_> {
         decorations: &Decorations,
     ) -> Result<Vec<Candidate>> {
         let asked: Vec<i64> = words.keys().take(WORDS_ASKED).collect();
-        let found = self.ids(pg::BY_TITLE_WORDS, &[&asked])?;
-        let ids = most_found(found, known, 2);
+        let found = self.postings(pg::BY_TITLE_WORDS, &asked)?;
+        let ids = named_by_enough(&found, 2, known, |pairs| {
+            self.pairs_held(pg::TITLE_WORD_PAIRS, pairs)
+        })?;
         self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
@@ -108,22 +110,36 @@ impl PgWriteTx<'_> {
         if title_words.len() < 2 {
             return Ok(Vec::new());
         }
+        let found = self.postings(pg::BY_MIRROR_WORDS, title_words)?;
+        let ids = named_by_enough(
+            &found,
+            naming(title_words.len()),
+            &HashSet::new(),
+            |pairs| self.pairs_held(pg::MIRROR_WORD_PAIRS, pairs),
+        )?;
+        self.load_candidates(ids, &HashMap::new(), decorations)
+    }
+
+    /// Each of `words` with the items `sql` (rows of word, item) finds for it.
+    fn postings(&mut self, sql: &str, words: &[i64]) -> Result<Vec<(i64, Vec<i64>)>> {
         let mut postings: HashMap<i64, Vec<i64>> = HashMap::new();
-        for row in self.rows(pg::BY_MIRROR_WORDS, &[&title_words])? {
+        for row in self.rows(sql, &[&words])? {
             postings
                 .entry(row.try_get(0)?)
                 .or_default()
                 .push(row.try_get(1)?);
         }
-        let found: Vec<(i64, Vec<i64>)> = postings.into_iter().collect();
-        let ids = named_by_enough(&found, naming(title_words.len()), |pairs| {
-            let (words, items): (Vec<i64>, Vec<i64>) = pairs.iter().copied().unzip();
-            self.rows(pg::MIRROR_WORD_PAIRS, &[&words, &items])?
-                .iter()
-                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-                .collect::<Result<HashSet<(i64, i64)>>>()
-        })?;
-        self.load_candidates(ids, &HashMap::new(), decorations)
+        Ok(postings.into_iter().collect())
+    }
+
+    /// Which of the (word, item) `pairs` a words index holds, in one query (`sql`, given the
+    /// words and the items as two arrays; see [`named_by_enough`]).
+    fn pairs_held(&mut self, sql: &str, pairs: &[(i64, i64)]) -> Result<HashSet<(i64, i64)>> {
+        let (words, items): (Vec<i64>, Vec<i64>) = pairs.iter().copied().unzip();
+        self.rows(sql, &[&words, &items])?
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
     }
 
     /// As `WriteTx::add_mirror_words`: indexes an undated mirror's words.
