@@ -7,8 +7,9 @@
 //!   a tenth of aggregator feeds mirroring another feed's posts), 20 items of 2-5 KB each, plus
 //!   `feeds.tsv` (name, url, role, file), `feeds.toml` (the `[[feeds]]` of a config) and
 //!   `feeds.opml` (the same list for a config's `[feed_list] opml`).
-//! - `mutate`: rewrites a fraction of the feeds with one new item (the oldest drops out) and
-//!   moves their mtime on, so nginx's ETag changes.
+//! - `mutate`: rewrites a fraction of the feeds with one new item (the oldest drops out), or
+//!   with `--edit` with their newest item retitled (the same guid, edited in place), and moves
+//!   their mtime on, so nginx's ETag changes.
 //! - `fetch`: the raw fetch ceiling: GET every URL at tributary's concurrency (16 at once, 2
 //!   per host), bodies read and discarded; `--conditional` sends the validators the previous
 //!   run saved.
@@ -78,6 +79,10 @@ enum Command {
         fraction: f64,
         #[arg(long)]
         round: usize,
+        /// Edit each chosen feed's newest item (a new title, the same guid) instead of adding
+        /// one: the poll updates it in place.
+        #[arg(long)]
+        edit: bool,
     },
     /// GET every feed URL and discard the bodies.
     Fetch {
@@ -132,7 +137,8 @@ fn main() {
             dir,
             fraction,
             round,
-        } => mutate(&dir, fraction, round),
+            edit,
+        } => mutate(&dir, fraction, round, edit),
         Command::Fetch {
             dir,
             conditional,
@@ -1317,7 +1323,7 @@ fn generate(dir: &Path, feeds: usize, bases: &[String]) {
     );
 }
 
-fn mutate(dir: &Path, fraction: f64, round: usize) {
+fn mutate(dir: &Path, fraction: f64, round: usize, edit: bool) {
     let rows = read_rows(dir);
     let versions_path = dir.join("versions");
     let mut versions: Vec<u64> = std::fs::read_to_string(&versions_path)
@@ -1340,11 +1346,16 @@ fn mutate(dir: &Path, fraction: f64, round: usize) {
         if (i / step + i + round * 3) % step != 0 {
             continue;
         }
-        versions[i] += 1;
+        let feed = if edit {
+            edited(&render_feed(i, versions[i], &row.url), round)
+        } else {
+            versions[i] += 1;
+            render_feed(i, versions[i], &row.url)
+        };
         let old = std::fs::metadata(&row.file)
             .and_then(|m| m.modified())
             .expect("feed file mtime");
-        std::fs::write(&row.file, render_feed(i, versions[i], &row.url)).expect("rewrite feed");
+        std::fs::write(&row.file, feed).expect("rewrite feed");
         // nginx's ETag is mtime and size: make sure the mtime moves by a whole second.
         let mtime = SystemTime::now().max(old + Duration::from_secs(1));
         std::fs::File::options()
@@ -1356,5 +1367,18 @@ fn mutate(dir: &Path, fraction: f64, round: usize) {
     }
     let text: String = versions.iter().map(|v| format!("{v}\n")).collect();
     std::fs::write(&versions_path, text).expect("write versions");
-    println!("mutated {changed} of {} feeds (round {round})", rows.len());
+    let what = if edit { "edited" } else { "mutated" };
+    println!("{what} {changed} of {} feeds (round {round})", rows.len());
+}
+
+/// A rendered feed with its newest item's title edited: "Revised N: " put in front of it,
+/// whatever the feed's kind (the first item or entry of a rendered feed is its newest).
+fn edited(feed: &str, round: usize) -> String {
+    let item = feed
+        .find("<item>")
+        .or_else(|| feed.find("<entry>"))
+        .expect("a rendered feed has items");
+    let title = item + feed[item..].find("<title").expect("an item has a title");
+    let text = title + feed[title..].find('>').expect("the title tag closes") + 1;
+    format!("{}Revised {round}: {}", &feed[..text], &feed[text..])
 }

@@ -15,7 +15,9 @@ use crate::dedupe::{self, Candidate, Decision, Decorations, OwnKeys, Probe, Thre
 use crate::hex::hex;
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 use crate::normalize::ParsedItem;
-use crate::store::{NewItem, PollState, SourceRecord, Store, StoreError, StoryChange, WriteTx};
+use crate::store::{
+    EditedItem, NewItem, PollState, SourceRecord, Store, StoreError, StoryChange, WriteTx,
+};
 use crate::transcript;
 
 /// What ingesting one feed changed.
@@ -397,7 +399,29 @@ fn ingest_item(
         let published = item.published.unwrap_or(existing.published);
         let probe = probe_of(published);
         let gained_transcript = transcript.is_some() && tx.item_transcript(existing.id)?.is_none();
-        tx.update_item(existing.id, item, hash, &probe.keys, published, now)?;
+        // The keys the stored version was indexed under, derived as they were then: the rows
+        // the edit drops are taken out by their keys. One the feeds' names or boilerplate
+        // derived then but not now stays behind; it only ever leads to this item as a
+        // candidate, judged by what the item is now.
+        let stored = tx.stored_item(existing.id)?;
+        let stored_keys = Probe::with_own_keys(
+            &stored,
+            &OwnKeys::of(&stored),
+            source.role,
+            existing.published,
+            matching.decorations,
+            matching.boilerplate,
+        )
+        .keys;
+        let edit = EditedItem {
+            id: existing.id,
+            item,
+            content_hash: hash,
+            keys: &probe.keys,
+            stored_keys: &stored_keys,
+            published,
+        };
+        tx.update_item(&edit, now)?;
         tx.set_item_transcript(existing.id, transcript.as_deref())?;
         tx.touch_story(existing.story_id, published, now)?;
         summary.updated_items += 1;

@@ -13,7 +13,9 @@
 #     must read this build's schema);
 #   - R all-304 polls, the two builds alternated, each on its own database;
 #   - R steady polls (`harness mutate --fraction 0.1` between rounds), each build from a copy
-#     of the same database, so both see the same mix of changed and unchanged feeds.
+#     of the same database, so both see the same mix of changed and unchanged feeds;
+#   - after each, an edited poll the same way (`harness mutate --edit`: a tenth of the feeds
+#     with their newest item retitled, which the poll updates in place).
 # Each line gives wall and CPU seconds, peak RSS, and the CPU others used meanwhile (a busy
 # machine inflates the wall times). --binary and --harness skip the build (say, copies made
 # before a rebuild). Everything lives under a mktemp directory in $TMPDIR, deleted on exit
@@ -41,7 +43,7 @@ while [[ $# -gt 0 ]]; do
         --binary) tributary="$2"; shift 2 ;;
         --harness) harness="$2"; shift 2 ;;
         --keep) keep=1; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -152,12 +154,16 @@ for r in $(seq 1 "$rounds"); do
     for build in $(in_turn "$r"); do poll all304 "$build"; done
 done
 for r in $(seq 1 "$rounds"); do
-    "$work/bin/harness" mutate --dir "$work/www" --fraction 0.1 --round "$r" >&2
-    mkdir -p "$work/start"
-    cp "$work"/this/tributary.db* "$work/start/"
-    for build in $(in_turn "$r"); do
-        rm -f "$work/$build"/tributary.db*
-        cp "$work"/start/tributary.db* "$work/$build/"
-        poll steady "$build"
+    for stage in steady edited; do
+        flag=()
+        [[ $stage == edited ]] && flag=(--edit)
+        "$work/bin/harness" mutate --dir "$work/www" --fraction 0.1 --round "$r" "${flag[@]}" >&2
+        mkdir -p "$work/start"
+        cp "$work"/this/tributary.db* "$work/start/"
+        for build in $(in_turn "$r"); do
+            rm -f "$work/$build"/tributary.db*
+            cp "$work"/start/tributary.db* "$work/$build/"
+            poll "$stage" "$build"
+        done
     done
 done

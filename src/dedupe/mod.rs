@@ -551,6 +551,19 @@ pub fn link_fragment(item: &Item) -> Option<String> {
 }
 
 /// The key of an episode's audio or video file (a post's cover image is no evidence).
+/// The pages an item's text links to and its audio or video file: its
+/// [`ItemKeys::outbound_links`], read again from the item as stored (the index is keyed by
+/// page, and asking it for one item's rows would read all of it).
+pub fn linked_pages(item: &Item) -> Vec<String> {
+    let own_page = item.link.as_deref().and_then(canonical_url);
+    let mut links = item
+        .body()
+        .map(|body| outbound_links(body, own_page.as_deref()))
+        .unwrap_or_default();
+    links.extend(audio_key(item));
+    links
+}
+
 fn audio_key(item: &Item) -> Option<String> {
     match item.kind {
         ItemKind::Episode => item.enclosure.as_ref().and_then(|e| enclosure_key(&e.url)),

@@ -14,7 +14,7 @@ use super::sql::{SqlRow, Twin};
 use super::{Result, SqliteTx, StoreError, parse_timestamp, sql_limit, timestamp};
 use crate::dedupe::{
     Candidate, Decorations, ItemKeys, Linked, Probe, StoredText, StoryFacts, Words, enclosure_key,
-    hash_from_sql, hash_to_sql, link_fragment, stored_address_key, stored_title_keys,
+    hash_from_sql, hash_to_sql, link_fragment, linked_pages, stored_address_key, stored_title_keys,
     titled_as_a_name,
 };
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
@@ -534,9 +534,13 @@ pub(super) const BY_LINK: &str = concat!(
 /// Stored items at a canonical URL, with their stories (see [`LinkReads::items_at`]).
 pub(super) const ITEMS_AT: &str = "SELECT id, story_id FROM items WHERE canonical_url = ?1 LIMIT 8";
 
-/// An item's story, and (the second) the pages its text links to.
-pub(super) const STORY_OF_ITEM: &str = "SELECT story_id FROM items WHERE id = ?1";
-pub(super) const LINKS_OF_ITEM: &str = "SELECT link FROM outbound_links WHERE item_id = ?1";
+/// An item's story and its stored JSON, whose links are read again ([`linked_pages`]).
+pub(super) const STORY_AND_DATA_OF_ITEM: &str = "SELECT story_id, data FROM items WHERE id = ?1";
+
+/// The pages the item stored as `data` links to (see [`LinkReads::story_and_links`]).
+pub(super) fn links_in_stored(data: &str) -> std::result::Result<Vec<String>, serde_json::Error> {
+    Ok(linked_pages(&serde_json::from_str::<Item>(data)?))
+}
 
 impl<'t> LinkReads for &SqliteTx<'t> {
     type Error = StoreError;
@@ -558,15 +562,14 @@ impl<'t> LinkReads for &SqliteTx<'t> {
     }
 
     fn story_and_links(&mut self, item_id: i64) -> Result<(i64, Vec<String>)> {
-        let story_id = self
+        let (story_id, data): (i64, String) = self
             .tx
-            .prepare_cached(STORY_OF_ITEM)?
-            .query_row([item_id], |row| row.get(0))?;
-        let links = self
-            .tx
-            .prepare_cached(LINKS_OF_ITEM)?
-            .query_map([item_id], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .prepare_cached(STORY_AND_DATA_OF_ITEM)?
+            .query_row([item_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        let links = links_in_stored(&data).map_err(|source| StoreError::CorruptItem {
+            id: item_id,
+            source,
+        })?;
         Ok((story_id, links))
     }
 }
@@ -638,6 +641,133 @@ pub(super) const INSERT_LINKS: Twin = Twin {
     sqlite: "INSERT OR IGNORE INTO outbound_links (link, item_id) VALUES (?1, ?2)",
     postgres: "INSERT INTO outbound_links (link, item_id) SELECT unnest(?1::text[]), ?2
              ON CONFLICT DO NOTHING",
+};
+
+/// The rows each key index holds for an item's keys, as [`WriteTx::insert_keys`] writes them
+/// (the title's readings, the address it spells and the episodes it names all go to
+/// `title_keys`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct KeyRows {
+    pub anchors: Vec<i64>,
+    pub titles: Vec<String>,
+    pub grams: Vec<i64>,
+    pub words: Vec<i64>,
+    pub links: Vec<String>,
+}
+
+impl KeyRows {
+    pub fn of(keys: &ItemKeys) -> KeyRows {
+        KeyRows {
+            anchors: keys.anchors.clone(),
+            titles: keys
+                .title_key
+                .iter()
+                .chain(&keys.title_variants)
+                .chain(&keys.address_key)
+                .chain(&keys.issue_anchors)
+                .cloned()
+                .collect(),
+            grams: keys.title_grams.clone(),
+            words: keys.title_words.clone(),
+            links: keys.outbound_links.clone(),
+        }
+    }
+
+    /// The rows an edit takes away: `old`'s (the stored version's keys) that `new`'s (the
+    /// edited version's) do not hold.
+    pub fn dropped(old: &ItemKeys, new: &ItemKeys) -> KeyRows {
+        fn minus<T: Eq + std::hash::Hash + Clone>(old: Vec<T>, new: &[T]) -> Vec<T> {
+            let kept: HashSet<&T> = new.iter().collect();
+            let mut seen = HashSet::new();
+            old.into_iter()
+                .filter(|key| !kept.contains(key) && seen.insert(key.clone()))
+                .collect()
+        }
+        let (old, new) = (KeyRows::of(old), KeyRows::of(new));
+        KeyRows {
+            anchors: minus(old.anchors, &new.anchors),
+            titles: minus(old.titles, &new.titles),
+            grams: minus(old.grams, &new.grams),
+            words: minus(old.words, &new.words),
+            links: minus(old.links, &new.links),
+        }
+    }
+}
+
+/// The key indexes [`KeyRows`] fills.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum KeyIndex {
+    Anchors,
+    Titles,
+    Grams,
+    Words,
+    Links,
+}
+
+impl KeyIndex {
+    /// Each index, with the keys of `rows` it holds.
+    pub fn each(rows: &KeyRows) -> [(KeyIndex, KeyColumn<'_>); 5] {
+        [
+            (KeyIndex::Anchors, KeyColumn::Numbers(&rows.anchors)),
+            (KeyIndex::Titles, KeyColumn::Texts(&rows.titles)),
+            (KeyIndex::Grams, KeyColumn::Numbers(&rows.grams)),
+            (KeyIndex::Words, KeyColumn::Numbers(&rows.words)),
+            (KeyIndex::Links, KeyColumn::Texts(&rows.links)),
+        ]
+    }
+
+    /// The statement that adds a row (key, item).
+    pub fn insert(self) -> Twin {
+        match self {
+            KeyIndex::Anchors => INSERT_ANCHORS,
+            KeyIndex::Titles => INSERT_TITLE_KEYS,
+            KeyIndex::Grams => INSERT_GRAMS,
+            KeyIndex::Words => INSERT_TITLE_WORDS,
+            KeyIndex::Links => INSERT_LINKS,
+        }
+    }
+
+    /// The statement that takes a row (key, item) away.
+    pub fn delete(self) -> Twin {
+        match self {
+            KeyIndex::Anchors => DELETE_ANCHORS,
+            KeyIndex::Titles => DELETE_TITLE_KEYS,
+            KeyIndex::Grams => DELETE_GRAMS,
+            KeyIndex::Words => DELETE_TITLE_WORDS,
+            KeyIndex::Links => DELETE_LINKS,
+        }
+    }
+}
+
+/// One index's keys: hashes, or texts.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum KeyColumn<'k> {
+    Numbers(&'k [i64]),
+    Texts(&'k [String]),
+}
+
+/// Deletes of one item's rows from each key index, by primary key (key first, then item): a
+/// delete by the item alone would read every row of the index. A row per key on SQLite, the
+/// keys as one array on PostgreSQL, as the inserts.
+pub(super) const DELETE_ANCHORS: Twin = Twin {
+    sqlite: "DELETE FROM text_anchors WHERE anchor = ?1 AND item_id = ?2",
+    postgres: "DELETE FROM text_anchors WHERE anchor = ANY(?1::bigint[]) AND item_id = ?2",
+};
+pub(super) const DELETE_TITLE_KEYS: Twin = Twin {
+    sqlite: "DELETE FROM title_keys WHERE key = ?1 AND item_id = ?2",
+    postgres: "DELETE FROM title_keys WHERE key = ANY(?1::text[]) AND item_id = ?2",
+};
+pub(super) const DELETE_GRAMS: Twin = Twin {
+    sqlite: "DELETE FROM title_grams WHERE gram = ?1 AND item_id = ?2",
+    postgres: "DELETE FROM title_grams WHERE gram = ANY(?1::bigint[]) AND item_id = ?2",
+};
+pub(super) const DELETE_TITLE_WORDS: Twin = Twin {
+    sqlite: "DELETE FROM title_words WHERE word = ?1 AND item_id = ?2",
+    postgres: "DELETE FROM title_words WHERE word = ANY(?1::bigint[]) AND item_id = ?2",
+};
+pub(super) const DELETE_LINKS: Twin = Twin {
+    sqlite: "DELETE FROM outbound_links WHERE link = ?1 AND item_id = ?2",
+    postgres: "DELETE FROM outbound_links WHERE link = ANY(?1::text[]) AND item_id = ?2",
 };
 
 /// A feed's new boilerplate passages, as [`INSERT_ANCHORS`].
@@ -957,57 +1087,38 @@ impl SqliteTx<'_> {
 
     /// Adds an item's keys to the indexes.
     pub(super) fn insert_keys(&self, item_id: i64, keys: &ItemKeys) -> Result<()> {
-        // Each statement is taken from the cache once per item, not once per key: an item has
-        // about 35 keys, and each cache lookup hashes the SQL text.
-        let insert_all = |sql: &str, keys: &mut dyn Iterator<Item = &dyn rusqlite::ToSql>| {
-            let mut stmt = self.tx.prepare_cached(sql)?;
-            for key in keys {
-                stmt.execute(params![key, item_id])?;
-            }
-            Ok::<_, StoreError>(())
-        };
-        insert_all(
-            INSERT_ANCHORS.sqlite,
-            &mut keys.anchors.iter().map(|k| k as &dyn rusqlite::ToSql),
-        )?;
-        let readings = keys.title_key.iter().chain(&keys.title_variants);
-        insert_all(
-            INSERT_TITLE_KEYS.sqlite,
-            &mut readings
-                .chain(&keys.address_key)
-                .chain(&keys.issue_anchors)
-                .map(|k| k as &dyn rusqlite::ToSql),
-        )?;
-        insert_all(
-            INSERT_GRAMS.sqlite,
-            &mut keys.title_grams.iter().map(|k| k as &dyn rusqlite::ToSql),
-        )?;
-        insert_all(
-            INSERT_TITLE_WORDS.sqlite,
-            &mut keys.title_words.iter().map(|k| k as &dyn rusqlite::ToSql),
-        )?;
-        insert_all(
-            INSERT_LINKS.sqlite,
-            &mut keys
-                .outbound_links
-                .iter()
-                .map(|k| k as &dyn rusqlite::ToSql),
-        )?;
-        Ok(())
+        self.each_key_row(item_id, &KeyRows::of(keys), KeyIndex::insert)
     }
 
-    /// Takes an item's keys out of the indexes (before an edit puts the new ones in).
-    pub(super) fn delete_keys(&self, item_id: i64) -> Result<()> {
-        for table in [
-            "text_anchors",
-            "title_keys",
-            "title_grams",
-            "title_words",
-            "outbound_links",
-        ] {
-            self.tx
-                .prepare_cached(&format!("DELETE FROM {table} WHERE item_id = ?1"))?
-                .execute([item_id])?;
+    /// Takes the rows an edit drops out of the indexes (see [`KeyRows::dropped`]).
+    pub(super) fn delete_keys(&self, item_id: i64, dropped: &KeyRows) -> Result<()> {
+        self.each_key_row(item_id, dropped, KeyIndex::delete)
+    }
+
+    /// Runs, for each row of `rows`, the statement `statement` picks for its index (the
+    /// insert or the delete) with the key and `item_id`. Each statement is taken from the
+    /// cache once per index, not once per key: an item has about 35 keys, and each cache
+    /// lookup hashes the SQL text.
+    fn each_key_row(
+        &self,
+        item_id: i64,
+        rows: &KeyRows,
+        statement: fn(KeyIndex) -> Twin,
+    ) -> Result<()> {
+        for (index, keys) in KeyIndex::each(rows) {
+            let mut stmt = self.tx.prepare_cached(statement(index).sqlite)?;
+            match keys {
+                KeyColumn::Numbers(keys) => {
+                    for key in keys {
+                        stmt.execute(params![key, item_id])?;
+                    }
+                }
+                KeyColumn::Texts(keys) => {
+                    for key in keys {
+                        stmt.execute(params![key, item_id])?;
+                    }
+                }
+            }
         }
         Ok(())
     }

@@ -32,6 +32,7 @@ use crate::config::FeedConfig;
 use crate::dedupe::{Candidate, Decorations, ItemKeys, Probe, StoryFacts, Words};
 use crate::model::{Item, MatchReason, Member, MemberRole, Role, StoredItem, Story, lead_rank};
 
+use self::matching::KeyRows;
 use self::postgres::{PgError, PgStore, PgTarget, PgWriteTx};
 pub use corrections::{Correction, CorrectionAction};
 pub use migrations::MIGRATIONS;
@@ -224,6 +225,19 @@ pub struct NewItem<'a> {
     pub reason: MatchReason,
     pub score: f64,
     pub member_role: MemberRole,
+}
+
+/// An edited item's new row: same source and guid, updated in place.
+pub struct EditedItem<'a> {
+    pub id: i64,
+    pub item: &'a Item,
+    pub content_hash: &'a str,
+    /// The edited version's keys.
+    pub keys: &'a ItemKeys,
+    /// The keys the stored version was indexed under: the rows of these the edited version
+    /// does not keep are taken out by their keys (see [`KeyRows::dropped`]).
+    pub stored_keys: &'a ItemKeys,
+    pub published: DateTime<Utc>,
 }
 
 /// Where the store lives: `[storage] database`, a SQLite file or a PostgreSQL server
@@ -1757,6 +1771,9 @@ fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Res
 }
 
 /// The item stored under a feed and guid, read by [`existing_from_row`].
+/// An item's stored JSON. The same text on both backends.
+const ITEM_DATA: &str = "SELECT data FROM items WHERE id = ?1";
+
 const EXISTING_ITEM: &str = "SELECT id, content_hash, story_id, published FROM items
  WHERE source_id = ?1 AND guid = ?2";
 
@@ -1928,20 +1945,13 @@ macro_rules! both_backends {
 
 both_backends! {
     pub fn existing(&self, source_id: i64, guid: &str) -> Option<ExistingItem>;
+    pub fn stored_item(&self, id: i64) -> Item;
     pub fn merge_story(&self, from: i64, into: i64, now: DateTime<Utc>) -> ();
     pub fn create_story(&self, atom_id: &str, published: DateTime<Utc>, now: DateTime<Utc>) -> i64;
     pub fn touch_story(&self, story_id: i64, published: DateTime<Utc>, now: DateTime<Utc>) -> ();
     pub fn insert_item(&self, row: &NewItem<'_>, now: DateTime<Utc>) -> i64;
     pub fn set_content_hash(&self, item_id: i64, content_hash: &str) -> ();
-    pub fn update_item(
-        &self,
-        id: i64,
-        item: &Item,
-        content_hash: &str,
-        keys: &ItemKeys,
-        published: DateTime<Utc>,
-        now: DateTime<Utc>
-    ) -> ();
+    pub fn update_item(&self, edit: &EditedItem<'_>, now: DateTime<Utc>) -> ();
     pub fn enqueue_notification(
         &self,
         story_id: i64,
@@ -2143,6 +2153,16 @@ impl SqliteTx<'_> {
             .optional()?)
     }
 
+    /// The stored version of item `id`, as it was written (sanitised): what its keys were
+    /// derived from.
+    pub fn stored_item(&self, id: i64) -> Result<Item> {
+        let data: String = self
+            .tx
+            .prepare_cached(ITEM_DATA)?
+            .query_row([id], |row| row.get(0))?;
+        serde_json::from_str(&data).map_err(|source| StoreError::CorruptItem { id, source })
+    }
+
     /// Folds story `from` into story `into`: an item bridged two stories that are one work.
     /// `from` keeps its row (and so its Atom id is never reissued) but is marked merged and
     /// leaves the feed; its notifications not yet sent are cancelled, since `into` has its own.
@@ -2212,28 +2232,21 @@ impl SqliteTx<'_> {
     }
 
     /// Rewrites an edited item in place; its story membership is kept.
-    pub fn update_item(
-        &self,
-        id: i64,
-        item: &Item,
-        content_hash: &str,
-        keys: &ItemKeys,
-        published: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let data =
-            serde_json::to_string(item).map_err(|source| StoreError::CorruptItem { id, source })?;
+    pub fn update_item(&self, edit: &EditedItem<'_>, now: DateTime<Utc>) -> Result<()> {
+        let id = edit.id;
+        let data = serde_json::to_string(edit.item)
+            .map_err(|source| StoreError::CorruptItem { id, source })?;
         self.tx.prepare_cached(UPDATE_ITEM)?.execute(params![
             id,
             data,
-            content_hash,
-            keys.canonical_url,
-            keys.title_key,
-            timestamp(published),
+            edit.content_hash,
+            edit.keys.canonical_url,
+            edit.keys.title_key,
+            timestamp(edit.published),
             timestamp(now),
         ])?;
-        self.delete_keys(id)?;
-        self.insert_keys(id, keys)
+        self.delete_keys(id, &KeyRows::dropped(edit.stored_keys, edit.keys))?;
+        self.insert_keys(id, edit.keys)
     }
 
     /// Queues the first message of a new story for one sink. There is one per (story, sink)

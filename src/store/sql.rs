@@ -38,6 +38,7 @@ pub fn postgres_text(sqlite: &str) -> String {
 /// A statement the two dialects write differently, both texts side by side so that a change to
 /// one is seen to need the other. The PostgreSQL text is written with SQLite's numbered
 /// placeholders too, and rewritten by [`postgres_text`] like every other.
+#[derive(Debug, Clone, Copy)]
 pub struct Twin {
     pub sqlite: &'static str,
     pub postgres: &'static str,

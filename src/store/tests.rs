@@ -230,6 +230,20 @@ fn repolling_stores_nothing_new_and_edits_update_in_place() {
         .map(|s| s.lead().item.title.clone())
         .collect();
     assert!(titles.contains(&"First essay on rivers (corrected)".to_owned()));
+    // The edit took the first title's keys out of the indexes (by their keys, derived again
+    // from the stored version) and put the new ones in.
+    let conn = Connection::open(dir.path().join("t.db")).expect("open");
+    let keyed: Vec<String> = conn
+        .prepare("SELECT key FROM title_keys ORDER BY key")
+        .expect("prepare")
+        .query_map([], |row| row.get(0))
+        .expect("query")
+        .collect::<rusqlite::Result<_>>()
+        .expect("keys");
+    assert_eq!(
+        keyed,
+        ["first essay on rivers corrected", "second essay on tides"]
+    );
 
     // An item that leaves the feed's rolling window is kept.
     ingest_items(
@@ -1410,4 +1424,40 @@ fn an_unreadable_item_is_left_out_of_the_upgrades_index_and_the_upgrade_goes_on(
         .expect("rows");
     // lighthouse, keepers, went, home; nothing of the damaged one.
     assert_eq!(indexed, vec![("1".to_owned(), 4)]);
+}
+
+#[test]
+fn an_edit_and_a_linking_page_read_the_key_indexes_by_their_keys() {
+    use super::matching::{KeyIndex, STORY_AND_DATA_OF_ITEM};
+    // The key tables are keyed by key, then item: a statement that names the item alone reads
+    // every row of them, which on a store of some years is hundreds of megabytes per edit.
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(open(&dir));
+    let conn = Connection::open(dir.path().join("t.db")).expect("open");
+    let indexes = [
+        KeyIndex::Anchors,
+        KeyIndex::Titles,
+        KeyIndex::Grams,
+        KeyIndex::Words,
+        KeyIndex::Links,
+    ];
+    let statements = indexes
+        .map(|index| index.delete().sqlite)
+        .into_iter()
+        .chain([STORY_AND_DATA_OF_ITEM]);
+    for sql in statements {
+        let mut explain = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("prepare");
+        let unbound = vec![rusqlite::types::Null; explain.parameter_count()];
+        let plan: Vec<String> = explain
+            .query_map(rusqlite::params_from_iter(unbound), |row| row.get(3))
+            .expect("plan")
+            .collect::<rusqlite::Result<_>>()
+            .expect("plan rows");
+        assert!(
+            plan.iter().all(|step| step.starts_with("SEARCH")),
+            "{sql}: {plan:?}"
+        );
+    }
 }

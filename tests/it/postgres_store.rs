@@ -15,8 +15,8 @@ use tributary::model::{Enclosure, Item, ItemKind, MatchReason, MemberRole, Podca
 use tributary::normalize::ParsedItem;
 use tributary::store::postgres::{MIGRATIONS, PgError, PgStore, PgTarget};
 use tributary::store::{
-    CountedTable, DeliveryUpdate, NewItem, PollState, RecordOutcome, StorageTarget, Store,
-    StoreError, StoryChange, TranscriptCache,
+    CountedTable, DeliveryUpdate, EditedItem, NewItem, PollState, RecordOutcome, StorageTarget,
+    Store, StoreError, StoryChange, TranscriptCache,
 };
 
 use crate::common::postgres::{Cluster, open_store};
@@ -634,11 +634,21 @@ fn edits_merges_and_boilerplate_as_on_sqlite() {
         outbound_links: vec![format!("https://{anchor}.example/")],
         ..ItemKeys::default()
     };
-    let (first_keys, second_keys, edited_keys) = (
-        keys("first", 10),
-        keys("second", 20),
-        keys("second edited", 30),
-    );
+    // The edit keeps the second post's anchor and link, and drops the rest of its keys.
+    let (first_keys, second_keys) = (keys("first", 10), keys("second", 20));
+    let edited_keys = ItemKeys {
+        anchors: vec![20, 30],
+        outbound_links: vec!["https://20.example/".into(), "https://30.example/".into()],
+        ..keys("second edited", 30)
+    };
+    let edit = |id| EditedItem {
+        id,
+        item: &edited,
+        content_hash: "h2",
+        keys: &edited_keys,
+        stored_keys: &second_keys,
+        published: day(1),
+    };
     let row = |item, keys, story_id, published| NewItem {
         source_id: source,
         item,
@@ -668,8 +678,7 @@ fn edits_merges_and_boilerplate_as_on_sqlite() {
         .expect("notify");
     tx.enqueue_notification(two, "hook", "k2", day(2), day(2))
         .expect("notify");
-    tx.update_item(other, &edited, "h2", &edited_keys, day(1), day(3))
-        .expect("edit");
+    tx.update_item(&edit(other), day(3)).expect("edit");
     tx.merge_story(two, one, day(4)).expect("merge");
     tx.add_boilerplate(source, &shingles).expect("boilerplate");
     tx.add_boilerplate(source, &shingles)
@@ -700,8 +709,7 @@ fn edits_merges_and_boilerplate_as_on_sqlite() {
         .expect("notify");
     tx.enqueue_notification(two, "hook", "k2", day(2), day(2))
         .expect("notify");
-    tx.update_item(other, &edited, "h2", &edited_keys, day(1), day(3))
-        .expect("edit");
+    tx.update_item(&edit(other), day(3)).expect("edit");
     tx.merge_story(two, one, day(4)).expect("merge");
     tx.add_boilerplate(source, &shingles).expect("boilerplate");
     tx.add_boilerplate(source, &shingles)
@@ -753,6 +761,30 @@ fn edits_merges_and_boilerplate_as_on_sqlite() {
         assert!(!on_sqlite.is_empty(), "{sqlite_sql}");
         assert_eq!(pg_rows(&url, pg_sql), on_sqlite, "{sqlite_sql}");
     }
+    // The edited post's rows are its new keys, no more, no fewer.
+    let edited_rows = |table: &str, key: &str| {
+        sqlite_rows(
+            &db,
+            &format!("SELECT {key} FROM {table} WHERE item_id = {other} ORDER BY {key}"),
+        )
+    };
+    let as_rows = |keys: &[&str]| -> Vec<Vec<Option<String>>> {
+        keys.iter().map(|k| vec![Some((*k).to_owned())]).collect()
+    };
+    assert_eq!(
+        edited_rows("text_anchors", "anchor"),
+        as_rows(&["20", "30"])
+    );
+    assert_eq!(
+        edited_rows("outbound_links", "link"),
+        as_rows(&["https://20.example/", "https://30.example/"])
+    );
+    assert_eq!(
+        edited_rows("title_keys", "key"),
+        as_rows(&["second edited"])
+    );
+    assert_eq!(edited_rows("title_grams", "gram"), as_rows(&["31"]));
+    assert_eq!(edited_rows("title_words", "word"), as_rows(&["32"]));
 }
 
 #[test]

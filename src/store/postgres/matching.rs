@@ -12,9 +12,9 @@ use postgres::types::ToSql;
 use super::{PgError, PgWriteTx, Result};
 use crate::dedupe::{Candidate, Decorations, Linked, Probe, StoryFacts, Words};
 use crate::store::matching::{
-    CANDIDATE_SELECT, CandidateRow, INSERT_MIRROR_WORDS, ITEMS_AT, LINKS_OF_ITEM, LinkReads,
-    STORY_ITEMS, STORY_OF_ITEM, STORY_PINNED, STORY_SOURCES, WORDS_ASKED, linked, named_by_enough,
-    naming, pg, story_facts_from,
+    CANDIDATE_SELECT, CandidateRow, INSERT_MIRROR_WORDS, ITEMS_AT, LinkReads,
+    STORY_AND_DATA_OF_ITEM, STORY_ITEMS, STORY_PINNED, STORY_SOURCES, WORDS_ASKED, linked,
+    links_in_stored, named_by_enough, naming, pg, story_facts_from,
 };
 use crate::store::sql::SqlRow;
 use crate::store::timestamp;
@@ -254,16 +254,13 @@ impl LinkReads for PgWriteTx<'_> {
     }
 
     fn story_and_links(&mut self, item_id: i64) -> Result<(i64, Vec<String>)> {
-        let story_id: i64 = self
-            .rows(STORY_OF_ITEM, &[&item_id])?
-            .first()
-            .ok_or(PgError::UnknownItem(item_id))?
-            .try_get(0)?;
-        let links = self
-            .rows(LINKS_OF_ITEM, &[&item_id])?
-            .iter()
-            .map(|row| Ok(row.try_get(0)?))
-            .collect::<Result<_>>()?;
+        let rows = self.rows(STORY_AND_DATA_OF_ITEM, &[&item_id])?;
+        let row = rows.first().ok_or(PgError::UnknownItem(item_id))?;
+        let story_id: i64 = row.try_get(0)?;
+        let links = links_in_stored(row.try_get(1)?).map_err(|source| PgError::CorruptItem {
+            id: item_id,
+            source,
+        })?;
         Ok((story_id, links))
     }
 }

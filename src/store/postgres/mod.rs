@@ -17,25 +17,24 @@ use std::sync::Arc;
 use postgres::config::Host;
 use thiserror::Error;
 
-use super::sql::{postgres_params, postgres_text};
+use super::sql::{Twin, postgres_params, postgres_text};
 use chrono::{DateTime, Utc};
 
 use super::matching::{
-    ADD_BOILERPLATE, BOILERPLATE, BOILERPLATE_COUNT, DECORATIONS, FEED_AUTHORS, INSERT_ANCHORS,
-    INSERT_GRAMS, INSERT_LINKS, INSERT_TITLE_KEYS, INSERT_TITLE_WORDS, ITEMS_TO_INDEX,
-    IndexedWords, MAX_BOILERPLATE, RECENT_BODIES, RELABEL, SET_FEED_FACTS, STORY_PINNED,
-    decorations_from, log_indexed, words_to_index,
+    ADD_BOILERPLATE, BOILERPLATE, BOILERPLATE_COUNT, DECORATIONS, FEED_AUTHORS, ITEMS_TO_INDEX,
+    IndexedWords, KeyColumn, KeyIndex, KeyRows, MAX_BOILERPLATE, RECENT_BODIES, RELABEL,
+    SET_FEED_FACTS, STORY_PINNED, decorations_from, log_indexed, words_to_index,
 };
 use super::transcripts::{
     CLEAR_ITEM_TRANSCRIPT, ITEM_TRANSCRIPT, RECORD_TRANSCRIPT, SET_ITEM_TRANSCRIPT,
 };
 use super::{
-    COUNT_ITEM, CREATE_STORY, ENQUEUE_NOTIFICATION, EXISTING_ITEM, ExistingItem, FIRST_MESSAGE,
-    FOLD_CHANGE, INSERT_EDIT, INSERT_ITEM, MERGE_ITEMS, MERGE_MARK, MERGE_OUTBOX, MERGE_PUBLISHED,
-    NEXT_REVISION, NewItem, OPEN_ROW, PollState, SAVE_POLL_STATE, SET_CONTENT_HASH, SOURCE_SELECT,
-    STORY_ATOM_ID, STORY_HAS_AUDIO, SourceRecord, StoryChange, TOUCH_STORY, UPDATE_ITEM,
-    UPSERT_SOURCE, changes_json, existing_from_row, item_json, new_item_params, poll_state_params,
-    revision_key, saturating_u32, source_from_row, timestamp,
+    COUNT_ITEM, CREATE_STORY, ENQUEUE_NOTIFICATION, EXISTING_ITEM, EditedItem, ExistingItem,
+    FIRST_MESSAGE, FOLD_CHANGE, INSERT_EDIT, INSERT_ITEM, ITEM_DATA, MERGE_ITEMS, MERGE_MARK,
+    MERGE_OUTBOX, MERGE_PUBLISHED, NEXT_REVISION, NewItem, OPEN_ROW, PollState, SAVE_POLL_STATE,
+    SET_CONTENT_HASH, SOURCE_SELECT, STORY_ATOM_ID, STORY_HAS_AUDIO, SourceRecord, StoryChange,
+    TOUCH_STORY, UPDATE_ITEM, UPSERT_SOURCE, changes_json, existing_from_row, item_json,
+    new_item_params, poll_state_params, revision_key, saturating_u32, source_from_row, timestamp,
 };
 use crate::config::FeedConfig;
 use crate::dedupe::{Decorations, ItemKeys, hash_from_sql, hash_to_sql};
@@ -660,6 +659,12 @@ impl PgWriteTx<'_> {
             .transpose()?)
     }
 
+    /// As `WriteTx::stored_item`.
+    pub fn stored_item(&mut self, id: i64) -> Result<Item> {
+        let row = self.query_one(ITEM_DATA, &[id.into()])?;
+        serde_json::from_str(row.try_get(0)?).map_err(|source| PgError::CorruptItem { id, source })
+    }
+
     /// As `WriteTx::create_story`; the new id comes from `RETURNING`.
     pub fn create_story(
         &mut self,
@@ -715,79 +720,51 @@ impl PgWriteTx<'_> {
     /// array: a statement per key (as on SQLite, where a statement costs no round trip) would
     /// be some 35 round trips per item.
     fn insert_keys(&mut self, item_id: i64, keys: &ItemKeys) -> Result<()> {
-        let readings: Vec<&str> = keys
-            .title_key
-            .iter()
-            .chain(&keys.title_variants)
-            .chain(&keys.address_key)
-            .chain(&keys.issue_anchors)
-            .map(String::as_str)
-            .collect();
-        let anchors = self
-            .prepared
-            .get(&mut *self.tx, INSERT_ANCHORS.postgres, "")?;
-        self.tx.execute(&anchors, &[&keys.anchors, &item_id])?;
-        let titles = self
-            .prepared
-            .get(&mut *self.tx, INSERT_TITLE_KEYS.postgres, "")?;
-        self.tx.execute(&titles, &[&readings, &item_id])?;
-        let grams = self
-            .prepared
-            .get(&mut *self.tx, INSERT_GRAMS.postgres, "")?;
-        self.tx.execute(&grams, &[&keys.title_grams, &item_id])?;
-        let words = self
-            .prepared
-            .get(&mut *self.tx, INSERT_TITLE_WORDS.postgres, "")?;
-        self.tx.execute(&words, &[&keys.title_words, &item_id])?;
-        let links = self
-            .prepared
-            .get(&mut *self.tx, INSERT_LINKS.postgres, "")?;
-        self.tx.execute(&links, &[&keys.outbound_links, &item_id])?;
-        Ok(())
+        self.each_key_index(item_id, &KeyRows::of(keys), KeyIndex::insert)
     }
 
-    /// Takes an item's keys out of the indexes (before an edit puts the new ones in).
-    fn delete_keys(&mut self, item_id: i64) -> Result<()> {
-        for table in [
-            "text_anchors",
-            "title_keys",
-            "title_grams",
-            "title_words",
-            "outbound_links",
-        ] {
-            self.execute(
-                &format!("DELETE FROM {table} WHERE item_id = ?1"),
-                &[item_id.into()],
-            )?;
+    /// Takes the rows an edit drops out of the indexes (see [`KeyRows::dropped`]).
+    fn delete_keys(&mut self, item_id: i64, dropped: &KeyRows) -> Result<()> {
+        self.each_key_index(item_id, dropped, KeyIndex::delete)
+    }
+
+    /// Runs, for each key index, the statement `statement` picks for it (the insert or the
+    /// delete) with that index's keys of `rows` as one array and `item_id`.
+    fn each_key_index(
+        &mut self,
+        item_id: i64,
+        rows: &KeyRows,
+        statement: fn(KeyIndex) -> Twin,
+    ) -> Result<()> {
+        for (index, keys) in KeyIndex::each(rows) {
+            let prepared = self
+                .prepared
+                .get(&mut *self.tx, statement(index).postgres, "")?;
+            match keys {
+                KeyColumn::Numbers(keys) => self.tx.execute(&prepared, &[&keys, &item_id])?,
+                KeyColumn::Texts(keys) => self.tx.execute(&prepared, &[&keys, &item_id])?,
+            };
         }
         Ok(())
     }
 
     /// As `WriteTx::update_item`: an edited item's row and keys.
-    pub fn update_item(
-        &mut self,
-        id: i64,
-        item: &Item,
-        content_hash: &str,
-        keys: &ItemKeys,
-        published: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let data = item_json(item).map_err(PgError::Item)?;
+    pub fn update_item(&mut self, edit: &EditedItem<'_>, now: DateTime<Utc>) -> Result<()> {
+        let data = item_json(edit.item).map_err(PgError::Item)?;
         self.execute(
             UPDATE_ITEM,
             &[
-                id.into(),
+                edit.id.into(),
                 data.into(),
-                content_hash.into(),
-                keys.canonical_url.as_deref().into(),
-                keys.title_key.as_deref().into(),
-                timestamp(published).into(),
+                edit.content_hash.into(),
+                edit.keys.canonical_url.as_deref().into(),
+                edit.keys.title_key.as_deref().into(),
+                timestamp(edit.published).into(),
                 timestamp(now).into(),
             ],
         )?;
-        self.delete_keys(id)?;
-        self.insert_keys(id, keys)
+        self.delete_keys(edit.id, &KeyRows::dropped(edit.stored_keys, edit.keys))?;
+        self.insert_keys(edit.id, edit.keys)
     }
 
     /// As `WriteTx::merge_story` (see there why an attempted first message is not cancelled),
