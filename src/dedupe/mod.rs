@@ -550,7 +550,6 @@ pub fn link_fragment(item: &Item) -> Option<String> {
     (!fragment.is_empty()).then(|| fragment.to_owned())
 }
 
-/// The key of an episode's audio or video file (a post's cover image is no evidence).
 /// The pages an item's text links to and its audio or video file: its
 /// [`ItemKeys::outbound_links`], read again from the item as stored (the index is keyed by
 /// page, and asking it for one item's rows would read all of it).
@@ -564,6 +563,7 @@ pub fn linked_pages(item: &Item) -> Vec<String> {
     links
 }
 
+/// The key of an episode's audio or video file (a post's cover image is no evidence).
 fn audio_key(item: &Item) -> Option<String> {
     match item.kind {
         ItemKind::Episode => item.enclosure.as_ref().and_then(|e| enclosure_key(&e.url)),

@@ -646,7 +646,7 @@ pub(super) const INSERT_LINKS: Twin = Twin {
 /// The rows each key index holds for an item's keys, as [`WriteTx::insert_keys`] writes them
 /// (the title's readings, the address it spells and the episodes it names all go to
 /// `title_keys`).
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) struct KeyRows {
     pub anchors: Vec<i64>,
     pub titles: Vec<String>,

@@ -1770,10 +1770,10 @@ fn write_poll_state(conn: &Connection, source_id: i64, state: &PollState) -> Res
     Ok(())
 }
 
-/// The item stored under a feed and guid, read by [`existing_from_row`].
 /// An item's stored JSON. The same text on both backends.
 const ITEM_DATA: &str = "SELECT data FROM items WHERE id = ?1";
 
+/// The item stored under a feed and guid, read by [`existing_from_row`].
 const EXISTING_ITEM: &str = "SELECT id, content_hash, story_id, published FROM items
  WHERE source_id = ?1 AND guid = ?2";
 
