@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 
 use std::collections::HashSet;
 
-use crate::dedupe::{self, Candidate, Decision, Decorations, OwnKeys, Probe, Thresholds, Words};
+use crate::dedupe::{
+    self, Candidate, Decision, Decorations, ItemKeys, OwnKeys, Probe, Thresholds, Words,
+};
 use crate::hex::hex;
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 use crate::normalize::ParsedItem;
@@ -401,18 +403,29 @@ fn ingest_item(
         let gained_transcript = transcript.is_some() && tx.item_transcript(existing.id)?.is_none();
         // The keys the stored version was indexed under, derived as they were then: the rows
         // the edit drops are taken out by their keys. One the feeds' names or boilerplate
-        // derived then but not now stays behind; it only ever leads to this item as a
-        // candidate, judged by what the item is now.
-        let stored = tx.stored_item(existing.id)?;
-        let stored_keys = Probe::with_own_keys(
-            &stored,
-            &OwnKeys::of(&stored),
-            source.role,
-            existing.published,
-            matching.decorations,
-            matching.boilerplate,
-        )
-        .keys;
+        // derived then but not now stays behind (as do all of an unreadable version's); it
+        // only ever leads to this item as a candidate, judged by what the item is now.
+        let stored_keys = match tx.stored_item(existing.id)? {
+            Some(stored) => {
+                Probe::with_own_keys(
+                    &stored,
+                    &OwnKeys::of(&stored),
+                    source.role,
+                    existing.published,
+                    matching.decorations,
+                    matching.boilerplate,
+                )
+                .keys
+            }
+            None => {
+                tracing::warn!(
+                    feed = %source.name,
+                    item = existing.id,
+                    "the stored version of an edited item is unreadable; it is rewritten whole"
+                );
+                ItemKeys::default()
+            }
+        };
         let edit = EditedItem {
             id: existing.id,
             item,

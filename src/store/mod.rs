@@ -1945,7 +1945,7 @@ macro_rules! both_backends {
 
 both_backends! {
     pub fn existing(&self, source_id: i64, guid: &str) -> Option<ExistingItem>;
-    pub fn stored_item(&self, id: i64) -> Item;
+    pub fn stored_item(&self, id: i64) -> Option<Item>;
     pub fn merge_story(&self, from: i64, into: i64, now: DateTime<Utc>) -> ();
     pub fn create_story(&self, atom_id: &str, published: DateTime<Utc>, now: DateTime<Utc>) -> i64;
     pub fn touch_story(&self, story_id: i64, published: DateTime<Utc>, now: DateTime<Utc>) -> ();
@@ -2154,13 +2154,14 @@ impl SqliteTx<'_> {
     }
 
     /// The stored version of item `id`, as it was written (sanitised): what its keys were
-    /// derived from.
-    pub fn stored_item(&self, id: i64) -> Result<Item> {
+    /// derived from. `None` when its JSON does not parse: an edit then rewrites it whole
+    /// rather than fail the feed on every poll.
+    pub fn stored_item(&self, id: i64) -> Result<Option<Item>> {
         let data: String = self
             .tx
             .prepare_cached(ITEM_DATA)?
             .query_row([id], |row| row.get(0))?;
-        serde_json::from_str(&data).map_err(|source| StoreError::CorruptItem { id, source })
+        Ok(serde_json::from_str(&data).ok())
     }
 
     /// Folds story `from` into story `into`: an item bridged two stories that are one work.

@@ -1427,6 +1427,35 @@ fn an_unreadable_item_is_left_out_of_the_upgrades_index_and_the_upgrade_goes_on(
 }
 
 #[test]
+fn an_edit_rewrites_an_item_whose_stored_version_is_unreadable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin)]);
+    let (state, context) = (PollState::default(), IngestContext::default());
+    let essay = post("a", "1", "Why lighthouse keepers went home", "wicks", 2);
+    ingest_items(&mut store, &sources[0], &[essay], &state, &context, at(3));
+    store
+        .sqlite("a test")
+        .expect("a SQLite store")
+        .execute_batch("UPDATE items SET data = '{not json' WHERE guid = '1'")
+        .expect("damage");
+    let edited = post(
+        "a",
+        "1",
+        "Why lighthouse keepers went home, revised",
+        "wicks",
+        2,
+    );
+    let summary = ingest_items(&mut store, &sources[0], &[edited], &state, &context, at(4));
+    assert_eq!(summary.updated_items, 1);
+    let stories = store.stories(10).expect("stories");
+    assert_eq!(
+        stories[0].lead().item.title,
+        "Why lighthouse keepers went home, revised"
+    );
+}
+
+#[test]
 fn an_edit_and_a_linking_page_read_the_key_indexes_by_their_keys() {
     use super::matching::{KeyIndex, STORY_AND_DATA_OF_ITEM};
     // The key tables are keyed by key, then item: a statement that names the item alone reads

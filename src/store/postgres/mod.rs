@@ -660,9 +660,9 @@ impl PgWriteTx<'_> {
     }
 
     /// As `WriteTx::stored_item`.
-    pub fn stored_item(&mut self, id: i64) -> Result<Item> {
+    pub fn stored_item(&mut self, id: i64) -> Result<Option<Item>> {
         let row = self.query_one(ITEM_DATA, &[id.into()])?;
-        serde_json::from_str(row.try_get(0)?).map_err(|source| PgError::CorruptItem { id, source })
+        Ok(serde_json::from_str(row.try_get(0)?).ok())
     }
 
     /// As `WriteTx::create_story`; the new id comes from `RETURNING`.
