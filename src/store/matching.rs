@@ -5,6 +5,7 @@
 //! cost stays flat as history grows. A key shared by hundreds of items (boilerplate text, a
 //! generic title) is no evidence anyway.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -645,51 +646,52 @@ pub(super) const INSERT_LINKS: Twin = Twin {
 
 /// The rows each key index holds for an item's keys, as [`WriteTx::insert_keys`] writes them
 /// (the title's readings, the address it spells and the episodes it names all go to
-/// `title_keys`).
+/// `title_keys`). Borrowed from the keys: every new item's are written through it.
 #[derive(Debug)]
-pub(super) struct KeyRows {
-    pub anchors: Vec<i64>,
-    pub titles: Vec<String>,
-    pub grams: Vec<i64>,
-    pub words: Vec<i64>,
-    pub links: Vec<String>,
+pub(super) struct KeyRows<'k> {
+    pub anchors: Cow<'k, [i64]>,
+    pub titles: Vec<&'k str>,
+    pub grams: Cow<'k, [i64]>,
+    pub words: Cow<'k, [i64]>,
+    pub links: Vec<&'k str>,
 }
 
-impl KeyRows {
-    pub fn of(keys: &ItemKeys) -> KeyRows {
+impl<'k> KeyRows<'k> {
+    pub fn of(keys: &'k ItemKeys) -> KeyRows<'k> {
         KeyRows {
-            anchors: keys.anchors.clone(),
+            anchors: Cow::Borrowed(&keys.anchors),
             titles: keys
                 .title_key
                 .iter()
                 .chain(&keys.title_variants)
                 .chain(&keys.address_key)
                 .chain(&keys.issue_anchors)
-                .cloned()
+                .map(String::as_str)
                 .collect(),
-            grams: keys.title_grams.clone(),
-            words: keys.title_words.clone(),
-            links: keys.outbound_links.clone(),
+            grams: Cow::Borrowed(&keys.title_grams),
+            words: Cow::Borrowed(&keys.title_words),
+            links: keys.outbound_links.iter().map(String::as_str).collect(),
         }
     }
 
     /// The rows an edit takes away: `old`'s (the stored version's keys) that `new`'s (the
     /// edited version's) do not hold.
-    pub fn dropped(old: &ItemKeys, new: &ItemKeys) -> KeyRows {
-        fn minus<T: Eq + std::hash::Hash + Clone>(old: Vec<T>, new: &[T]) -> Vec<T> {
+    pub fn dropped(old: &'k ItemKeys, new: &'k ItemKeys) -> KeyRows<'k> {
+        fn minus<T: Eq + std::hash::Hash + Copy>(old: &[T], new: &[T]) -> Vec<T> {
             let kept: HashSet<&T> = new.iter().collect();
             let mut seen = HashSet::new();
-            old.into_iter()
-                .filter(|key| !kept.contains(key) && seen.insert(key.clone()))
+            old.iter()
+                .filter(|key| !kept.contains(key) && seen.insert(**key))
+                .copied()
                 .collect()
         }
         let (old, new) = (KeyRows::of(old), KeyRows::of(new));
         KeyRows {
-            anchors: minus(old.anchors, &new.anchors),
-            titles: minus(old.titles, &new.titles),
-            grams: minus(old.grams, &new.grams),
-            words: minus(old.words, &new.words),
-            links: minus(old.links, &new.links),
+            anchors: Cow::Owned(minus(&old.anchors, &new.anchors)),
+            titles: minus(&old.titles, &new.titles),
+            grams: Cow::Owned(minus(&old.grams, &new.grams)),
+            words: Cow::Owned(minus(&old.words, &new.words)),
+            links: minus(&old.links, &new.links),
         }
     }
 }
@@ -706,7 +708,7 @@ pub(super) enum KeyIndex {
 
 impl KeyIndex {
     /// Each index, with the keys of `rows` it holds.
-    pub fn each(rows: &KeyRows) -> [(KeyIndex, KeyColumn<'_>); 5] {
+    pub fn each<'r>(rows: &'r KeyRows<'_>) -> [(KeyIndex, KeyColumn<'r>); 5] {
         [
             (KeyIndex::Anchors, KeyColumn::Numbers(&rows.anchors)),
             (KeyIndex::Titles, KeyColumn::Texts(&rows.titles)),
@@ -741,9 +743,9 @@ impl KeyIndex {
 
 /// One index's keys: hashes, or texts.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum KeyColumn<'k> {
-    Numbers(&'k [i64]),
-    Texts(&'k [String]),
+pub(super) enum KeyColumn<'r> {
+    Numbers(&'r [i64]),
+    Texts(&'r [&'r str]),
 }
 
 /// Deletes of one item's rows from each key index, by primary key (key first, then item): a
@@ -1091,7 +1093,7 @@ impl SqliteTx<'_> {
     }
 
     /// Takes the rows an edit drops out of the indexes (see [`KeyRows::dropped`]).
-    pub(super) fn delete_keys(&self, item_id: i64, dropped: &KeyRows) -> Result<()> {
+    pub(super) fn delete_keys(&self, item_id: i64, dropped: &KeyRows<'_>) -> Result<()> {
         self.each_key_row(item_id, dropped, KeyIndex::delete)
     }
 
@@ -1102,7 +1104,7 @@ impl SqliteTx<'_> {
     fn each_key_row(
         &self,
         item_id: i64,
-        rows: &KeyRows,
+        rows: &KeyRows<'_>,
         statement: fn(KeyIndex) -> Twin,
     ) -> Result<()> {
         for (index, keys) in KeyIndex::each(rows) {

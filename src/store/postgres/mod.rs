@@ -724,7 +724,7 @@ impl PgWriteTx<'_> {
     }
 
     /// Takes the rows an edit drops out of the indexes (see [`KeyRows::dropped`]).
-    fn delete_keys(&mut self, item_id: i64, dropped: &KeyRows) -> Result<()> {
+    fn delete_keys(&mut self, item_id: i64, dropped: &KeyRows<'_>) -> Result<()> {
         self.each_key_index(item_id, dropped, KeyIndex::delete)
     }
 
@@ -733,7 +733,7 @@ impl PgWriteTx<'_> {
     fn each_key_index(
         &mut self,
         item_id: i64,
-        rows: &KeyRows,
+        rows: &KeyRows<'_>,
         statement: fn(KeyIndex) -> Twin,
     ) -> Result<()> {
         for (index, keys) in KeyIndex::each(rows) {
