@@ -13,12 +13,12 @@ use parking_lot::Mutex;
 use tributary::clock::Clock;
 use tributary::config::Config;
 use tributary::ingest::{self, IngestContext};
-use tributary::model::{Item, ItemKind, Podcast};
 use tributary::normalize::ParsedItem;
 use tributary::store::{FeedClaim, PollState, SourceRecord, Store};
 
 use crate::common::binary::Workspace;
 use crate::common::daemon::{Daemon, free_port};
+use crate::common::items;
 use crate::common::postgres::{Cluster, open_store};
 use crate::common::server::{Reply, TestServer};
 
@@ -50,23 +50,13 @@ fn names(claimed: &[(String, SourceRecord)]) -> Vec<String> {
 }
 
 fn post(guid: &str, title: &str) -> ParsedItem {
-    ParsedItem::from(Item {
-        source: "f0".into(),
-        guid: guid.into(),
-        link: Some(format!("https://f0.example/{guid}")),
-        title: title.into(),
-        authors: vec![],
-        published: Some(noon()),
-        updated: None,
-        summary: None,
-        content: Some(format!("<p>{title}, the whole text.</p>")),
-        categories: vec![],
-        kind: ItemKind::Post,
-        enclosure: None,
-        duration: None,
-        image: None,
-        podcast: Podcast::default(),
-    })
+    ParsedItem::from(items::post(
+        "f0",
+        guid,
+        title,
+        &format!("<p>{title}, the whole text.</p>"),
+        Some(noon()),
+    ))
 }
 
 #[test]

@@ -7,13 +7,14 @@
 use chrono::{DateTime, TimeZone, Utc};
 use tributary::config::Config;
 use tributary::ingest::{self, IngestContext};
-use tributary::model::{Enclosure, Item, ItemKind, Podcast};
+use tributary::model::{Enclosure, Item, ItemKind};
 use tributary::normalize::ParsedItem;
 use tributary::store::{
     DeliveryUpdate, ExplainedStory, MemberLine, PageStart, PollState, SinkDeliveries, SiteReader,
     StorageTarget, Store, StoryCard,
 };
 
+use crate::common::items::post;
 use crate::common::postgres::Cluster;
 
 fn at(day: u32) -> DateTime<Utc> {
@@ -24,21 +25,14 @@ fn at(day: u32) -> DateTime<Utc> {
 
 fn item(source: &str, guid: &str, title: &str, day: u32) -> Item {
     Item {
-        source: source.into(),
-        guid: guid.into(),
         link: Some(format!("https://{source}.example/p/{guid}")),
-        title: title.into(),
-        authors: vec![],
-        published: Some(at(day)),
-        updated: None,
-        summary: None,
-        content: Some(format!("<p>{title}: the whole text of the work.</p>")),
-        categories: vec![],
-        kind: ItemKind::Post,
-        enclosure: None,
-        duration: None,
-        image: None,
-        podcast: Podcast::default(),
+        ..post(
+            source,
+            guid,
+            title,
+            &format!("<p>{title}: the whole text of the work.</p>"),
+            Some(at(day)),
+        )
     }
 }
 

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use rusqlite::types::ValueRef;
 use tributary::config::Config;
 use tributary::dedupe::{Candidate, ItemKeys, Probe};
@@ -19,6 +19,7 @@ use tributary::store::{
     Store, StoreError, StoryChange, TranscriptCache,
 };
 
+use crate::common::items::post;
 use crate::common::postgres::{Cluster, open_store};
 
 fn known_version() -> i64 {
@@ -27,33 +28,6 @@ fn known_version() -> i64 {
 
 fn open(url: &str) -> PgStore {
     PgStore::open(&PgTarget::parse(url).expect("valid URL")).expect("open PostgreSQL store")
-}
-
-/// A post of feed `source` at `https://{source}.example/{guid}`, with `content` as its text.
-fn post(
-    source: &str,
-    guid: &str,
-    title: &str,
-    content: &str,
-    published: Option<DateTime<Utc>>,
-) -> Item {
-    Item {
-        source: source.into(),
-        guid: guid.into(),
-        link: Some(format!("https://{source}.example/{guid}")),
-        title: title.into(),
-        authors: vec![],
-        published,
-        updated: None,
-        summary: None,
-        content: Some(content.into()),
-        categories: vec![],
-        kind: ItemKind::Post,
-        enclosure: None,
-        duration: None,
-        image: None,
-        podcast: Podcast::default(),
-    }
 }
 
 fn feeds(toml: &str) -> Config {
@@ -810,21 +784,8 @@ fn feed_facts_labels_and_transcripts_as_on_sqlite() {
             .expect("valid date")
     };
     let post = Item {
-        source: "a".into(),
-        guid: "1".into(),
         link: None,
-        title: "A post".into(),
-        authors: vec![],
-        published: Some(day(2)),
-        updated: None,
-        summary: None,
-        content: Some("Body one.".into()),
-        categories: vec![],
-        kind: ItemKind::Post,
-        enclosure: None,
-        duration: None,
-        image: None,
-        podcast: Podcast::default(),
+        ..post("a", "1", "A post", "Body one.", Some(day(2)))
     };
     let keys = ItemKeys::default();
     let row = |story_id| NewItem {

@@ -4,6 +4,7 @@ pub mod backend;
 pub mod binary;
 pub mod bodies;
 pub mod daemon;
+pub mod items;
 pub mod postgres;
 pub mod server;
 
