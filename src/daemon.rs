@@ -327,9 +327,11 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
 }
 
 /// Delivers the outbox until stopped: one task per sink with due deliveries, so a sink pacing
-/// through a backlog or waiting out a timeout holds up no other sink. Woken after each poll
-/// cycle, when a sink's task ends, and at least every [`NOTIFY_MAX_SLEEP`] for retries and
-/// hold windows coming due.
+/// through a backlog or waiting out a timeout holds up no other sink. Every sink gets a pass
+/// after each poll cycle, a reload, and at least every [`NOTIFY_MAX_SLEEP`] for retries and
+/// hold windows coming due; a sink whose pass settled something goes again at once, as more
+/// may be due behind it. A pass that found nothing due is not repeated until one of those:
+/// repeating it would spin on the store, a core's worth of queries while idle.
 async fn notification_worker(
     store: Arc<parking_lot::Mutex<Store>>,
     mut notifier: tokio::sync::watch::Receiver<Arc<Notifier>>,
@@ -344,14 +346,25 @@ async fn notification_worker(
         Result<crate::notify::DeliveryReport, NotifyError>,
     )> = tokio::task::JoinSet::new();
     let mut busy: HashSet<String> = HashSet::new();
+    // Sinks owed a pass; all of them at start-up.
+    let mut owed: Option<HashSet<String>> = None;
     loop {
         let current = Arc::clone(&notifier.borrow_and_update());
         let created_before = *cycle_started.lock();
-        if let Err(error) = current.retire_orphans(&store, &clock) {
-            tracing::error!(%error, "notifications: cannot read the outbox");
+        if owed.is_none() {
+            if let Err(error) = current.retire_orphans(&store, &clock) {
+                tracing::error!(%error, "notifications: cannot read the outbox");
+            }
         }
+        // Owed sinks still busy with an earlier pass: owed again when it ends, since what woke
+        // them may have come after that pass read the outbox.
+        let mut owed_next = HashSet::new();
         for name in current.sink_names() {
+            if owed.as_ref().is_some_and(|owed| !owed.contains(name)) {
+                continue;
+            }
             if busy.contains(name) {
+                owed_next.insert(name.to_owned());
                 continue;
             }
             busy.insert(name.to_owned());
@@ -373,18 +386,27 @@ async fn notification_worker(
             .map(|at| (at - clock.now()).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(NOTIFY_MAX_SLEEP)
             .clamp(NOTIFY_MIN_SLEEP, NOTIFY_MAX_SLEEP);
-        tokio::select! {
+        owed = tokio::select! {
             _ = &mut stop => break,
-            () = wake.notified() => {}
-            Ok(()) = notifier.changed() => {}
-            () = tokio::time::sleep(sleep) => {}
+            () = wake.notified() => None,
+            Ok(()) = notifier.changed() => None,
+            () = tokio::time::sleep(sleep) => None,
             Some(done) = running.join_next(), if !running.is_empty() => {
                 match done {
                     Ok((name, result)) => {
                         busy.remove(&name);
-                        if let Err(error) = result {
-                            tracing::error!(sink = %name, %error, "notification pass failed; retrying soon");
+                        match result {
+                            Ok(report) if !report.is_empty() => {
+                                owed_next.insert(name);
+                            }
+                            Ok(_) => {}
+                            Err(error) => tracing::error!(
+                                sink = %name,
+                                %error,
+                                "notification pass failed; retrying soon"
+                            ),
                         }
+                        Some(owed_next)
                     }
                     Err(error) => {
                         tracing::error!(%error, "a notification task failed");
@@ -392,6 +414,7 @@ async fn notification_worker(
                         running.abort_all();
                         while running.join_next().await.is_some() {}
                         busy.clear();
+                        None
                     }
                 }
             }

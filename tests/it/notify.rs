@@ -16,7 +16,7 @@ use tributary::model::MatchReason;
 
 use crate::common::backend::{Backend, each_backend};
 use crate::common::binary::{Workspace, assert_success, stderr, stdout};
-use crate::common::daemon::Daemon;
+use crate::common::daemon::{Daemon, free_port};
 use crate::common::server::{Reply, Request, TestServer};
 
 const FIXTURES: &[(&str, &str, &str)] = &[
@@ -1087,6 +1087,43 @@ fn the_daemon_notifies_after_a_cycle_and_retries_without_blocking_polls(backend:
     let (status, took) = daemon.stop();
     assert!(status.success(), "{status:?}");
     assert!(took < Duration::from_secs(8), "{took:?}");
+}
+
+each_backend!(an_idle_daemon_with_a_sink_rests);
+/// Once everything due is delivered, the worker waits for the next cycle or retry instead of
+/// asking the outbox again and again: it used to burn a core doing that, for as long as the
+/// daemon ran with a sink configured (and on PostgreSQL starved the rest of the runtime).
+fn an_idle_daemon_with_a_sink_rests(backend: &Backend) {
+    let receiver = Receiver::new();
+    let port = free_port();
+    let extra = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n\n{}",
+        sink(
+            "team",
+            "webhook",
+            &receiver.url("/hook"),
+            "notify_backfill = true"
+        )
+    );
+    let feeds = Feeds::start(&[ESSAY]);
+    let ws = backend.workspace();
+    let config = ws.write_config("t.toml", &feeds.config(), &extra);
+    let daemon = Daemon::start(&ws, &config, port);
+    daemon.wait_for("the stories' messages", || !receiver.requests().is_empty());
+    std::thread::sleep(Duration::from_millis(1_500));
+    let sent = receiver.requests().len();
+
+    let (cpu_before, started) = (daemon.cpu_time(), Instant::now());
+    std::thread::sleep(Duration::from_secs(3));
+    let (cpu, wall) = (daemon.cpu_time() - cpu_before, started.elapsed());
+    assert!(
+        cpu < wall / 10,
+        "the idle daemon used {cpu:?} of CPU in {wall:?}; log:\n{}",
+        daemon.log()
+    );
+    assert_eq!(receiver.requests().len(), sent, "each story delivered once");
+    let (status, _) = daemon.stop();
+    assert!(status.success(), "{status:?}");
 }
 
 // Follow-ups: one message per story, kept current. Each service's edit endpoint is emulated
