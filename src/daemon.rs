@@ -381,7 +381,9 @@ async fn notification_worker(
                 (name, result)
             });
         }
-        let next_due = store.lock().next_delivery_due().ok().flatten();
+        let next_due = crate::store::off_the_workers(|| store.lock().next_delivery_due())
+            .ok()
+            .flatten();
         let sleep = next_due
             .map(|at| (at - clock.now()).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(NOTIFY_MAX_SLEEP)

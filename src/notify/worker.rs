@@ -5,7 +5,7 @@
 //! arrives (one short transaction, before the next request starts), so `kill -9` at any moment
 //! repeats at most the requests in flight (one per sink) and loses nothing. `Store` is `Send`
 //! but not `Sync`: it is shared as a `parking_lot::Mutex<Store>`, locked only around single
-//! store calls and never across an `.await`.
+//! store calls ([`with_store`], off the async workers) and never across an `.await`.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -26,6 +26,12 @@ use crate::fetch::USER_AGENT;
 use crate::hex::hex;
 use crate::metrics::Metrics;
 use crate::store::{Delivery, DeliveryKind, DeliveryUpdate, FirstMessage, Store, StoryChange};
+
+/// One store call, the mutex taken and the call made off the async workers (see
+/// [`crate::store::off_the_workers`]): either may wait, on the database or on another sink.
+fn with_store<T>(store: &Mutex<Store>, call: impl FnOnce(&mut Store) -> T) -> T {
+    crate::store::off_the_workers(|| call(&mut store.lock()))
+}
 
 /// Each request's deadline, connect to last byte: a hung receiver costs at most this.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
@@ -192,9 +198,9 @@ impl Notifier {
         // Each pass leaves every row it read delivered, dead, filtered or due later, so a
         // second pass happens only for a backlog larger than one read.
         for _ in 0..100 {
-            let due = store
-                .lock()
-                .due_deliveries(clock.now(), None, DUE_BATCH, None)?;
+            let due = with_store(store, |store| {
+                store.due_deliveries(clock.now(), None, DUE_BATCH, None)
+            })?;
             let full = due.len() == DUE_BATCH;
             let mut by_sink: HashMap<&str, Vec<Delivery>> = HashMap::new();
             for delivery in due {
@@ -242,10 +248,9 @@ impl Notifier {
         };
         // The cut-off is the store's: a row it held back here would otherwise be claimed (on
         // PostgreSQL) and kept from the other instances until its claim ends.
-        let due =
-            store
-                .lock()
-                .due_deliveries(clock.now(), Some(name), DUE_BATCH, created_before)?;
+        let due = with_store(store, |store| {
+            store.due_deliveries(clock.now(), Some(name), DUE_BATCH, created_before)
+        })?;
         if due.is_empty() {
             return Ok(DeliveryReport::default());
         }
@@ -259,9 +264,9 @@ impl Notifier {
         clock: &dyn Clock,
     ) -> Result<DeliveryReport, NotifyError> {
         let configured: Vec<&str> = self.sink_names().collect();
-        let orphans = store
-            .lock()
-            .orphaned_deliveries(clock.now(), &configured, DUE_BATCH)?;
+        let orphans = with_store(store, |store| {
+            store.orphaned_deliveries(clock.now(), &configured, DUE_BATCH)
+        })?;
         let mut report = DeliveryReport::default();
         for delivery in &orphans {
             report.absorb(Self::retire(store, clock, delivery)?);
@@ -276,13 +281,15 @@ impl Notifier {
     ) -> Result<DeliveryReport, NotifyError> {
         let error = format!("sink `{}` is no longer configured", delivery.sink);
         tracing::warn!(sink = %delivery.sink, story = delivery.story_id, "{error}; delivery given up");
-        store.lock().record_delivery(
-            delivery.id,
-            &DeliveryUpdate::Dead {
-                error: error.clone(),
-            },
-            clock.now(),
-        )?;
+        with_store(store, |store| {
+            store.record_delivery(
+                delivery.id,
+                &DeliveryUpdate::Dead {
+                    error: error.clone(),
+                },
+                clock.now(),
+            )
+        })?;
         Ok(DeliveryReport {
             dead: 1,
             errors: vec![error],
@@ -323,7 +330,7 @@ impl Notifier {
             // cancel a message that may reach the receiver, and one that came before (since
             // this pass read the outbox) keeps it from being sent.
             let ids: Vec<i64> = unit.readies.iter().map(|r| r.delivery.id).collect();
-            let live = store.lock().start_attempt(&ids, clock.now())?;
+            let live = with_store(store, |store| store.start_attempt(&ids, clock.now()))?;
             if live.len() < ids.len() {
                 tracing::debug!(sink = %config.name, "a story was merged away before its message went out; not sent");
                 for ready in unit.readies.into_iter().rev() {
@@ -497,13 +504,13 @@ fn settle(
                 "{}: story {}: {error}",
                 config.name, delivery.story_id
             ));
-            store
-                .lock()
-                .record_delivery(delivery.id, &DeliveryUpdate::Dead { error }, now)?;
+            with_store(store, |store| {
+                store.record_delivery(delivery.id, &DeliveryUpdate::Dead { error }, now)
+            })?;
             report.dead += 1;
             continue;
         }
-        let story = store.lock().story(&delivery.story_id.to_string())?;
+        let story = with_store(store, |store| store.story(&delivery.story_id.to_string()))?;
         let merged_away = story.as_ref().is_some_and(|s| s.id != delivery.story_id);
         let points_on = delivery
             .changes
@@ -519,9 +526,9 @@ fn settle(
         }
         let Some(mut message) = story.as_ref().and_then(Message::from_story) else {
             let error = format!("story {} has no items left", delivery.story_id);
-            store
-                .lock()
-                .record_delivery(delivery.id, &DeliveryUpdate::Dead { error }, now)?;
+            with_store(store, |store| {
+                store.record_delivery(delivery.id, &DeliveryUpdate::Dead { error }, now)
+            })?;
             report.dead += 1;
             continue;
         };
@@ -534,9 +541,9 @@ fn settle(
             (DeliveryKind::New, _) => {
                 if !merged_away && !message::wanted(config, &message) {
                     tracing::debug!(sink = %config.name, story = %message.story_id, "filtered out");
-                    store
-                        .lock()
-                        .record_delivery(delivery.id, &DeliveryUpdate::Filtered, now)?;
+                    with_store(store, |store| {
+                        store.record_delivery(delivery.id, &DeliveryUpdate::Filtered, now)
+                    })?;
                     report.filtered += 1;
                     continue;
                 }
@@ -549,7 +556,9 @@ fn settle(
                     reason: "waiting for the story's first message (or an earlier edit) to be acknowledged"
                         .into(),
                 };
-                store.lock().record_delivery(delivery.id, &update, now)?;
+                with_store(store, |store| {
+                    store.record_delivery(delivery.id, &update, now)
+                })?;
                 report.deferred += 1;
                 continue;
             }
@@ -565,9 +574,9 @@ fn settle(
                 // The first message was never sent (dead, filtered), or went out in a digest
                 // or before its id was kept: there is nothing to edit.
                 tracing::debug!(sink = %config.name, story = delivery.story_id, "nothing to edit; update dropped");
-                store
-                    .lock()
-                    .record_delivery(delivery.id, &DeliveryUpdate::Filtered, now)?;
+                with_store(store, |store| {
+                    store.record_delivery(delivery.id, &DeliveryUpdate::Filtered, now)
+                })?;
                 report.filtered += 1;
                 continue;
             }
@@ -688,9 +697,9 @@ fn record(
                     remote_id: remote_id.clone().filter(|_| own),
                     generation: ready.delivery.generation,
                 };
-                store
-                    .lock()
-                    .record_delivery(ready.delivery.id, &update, now)?;
+                with_store(store, |store| {
+                    store.record_delivery(ready.delivery.id, &update, now)
+                })?;
                 count(true);
             }
             report.delivered += unit.len();
@@ -731,9 +740,9 @@ fn record(
                     at: mine,
                     error: error.clone(),
                 };
-                store
-                    .lock()
-                    .record_delivery(ready.delivery.id, &update, now)?;
+                with_store(store, |store| {
+                    store.record_delivery(ready.delivery.id, &update, now)
+                })?;
                 count(false);
             }
             report.failed += unit.len();
@@ -749,9 +758,9 @@ fn record(
                 let update = DeliveryUpdate::Dead {
                     error: error.clone(),
                 };
-                store
-                    .lock()
-                    .record_delivery(ready.delivery.id, &update, now)?;
+                with_store(store, |store| {
+                    store.record_delivery(ready.delivery.id, &update, now)
+                })?;
                 count(false);
             }
             report.dead += unit.len();
@@ -780,9 +789,9 @@ fn defer(
             at: retry::clamp_retry(config, &ready.delivery, at, now),
             reason: format!("deferred after a failure of this sink: {error}"),
         };
-        store
-            .lock()
-            .record_delivery(ready.delivery.id, &update, now)?;
+        with_store(store, |store| {
+            store.record_delivery(ready.delivery.id, &update, now)
+        })?;
         report.deferred += 1;
     }
     Ok(report)

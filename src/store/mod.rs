@@ -373,12 +373,30 @@ enum Conn {
 /// client's `block_on` run); a current-thread runtime has no worker to hand its tasks to, so
 /// there the call is refused with an error rather than a panic.
 fn on_postgres<T>(call: impl FnOnce() -> Result<T, PgError>) -> Result<T> {
-    match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => Ok(tokio::task::block_in_place(call)?),
-        Ok(_) => Err(StoreError::Unsupported(
+    match runtime_flavor() {
+        Some(tokio::runtime::RuntimeFlavor::MultiThread) | None => Ok(off_the_workers(call)?),
+        Some(_) => Err(StoreError::Unsupported(
             "a PostgreSQL store on a current-thread runtime",
         )),
-        Err(_) => Ok(call()?),
+    }
+}
+
+fn runtime_flavor() -> Option<tokio::runtime::RuntimeFlavor> {
+    tokio::runtime::Handle::try_current()
+        .ok()
+        .map(|handle| handle.runtime_flavor())
+}
+
+/// Runs a store call from async code that shares the runtime with others (the daemon's
+/// notifier): the call may wait out SQLite's busy timeout while another connection writes, a
+/// PostgreSQL round trip, or the mutex another task holds across such a call, and a tokio
+/// worker thread that waits holds up every task queued on it, the HTTP server's among them.
+/// On a multi-thread runtime's worker those tasks move to another thread for the call's
+/// length (`block_in_place`); anywhere else the call simply runs.
+pub fn off_the_workers<T>(call: impl FnOnce() -> T) -> T {
+    match runtime_flavor() {
+        Some(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(call),
+        _ => call(),
     }
 }
 

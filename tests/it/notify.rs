@@ -1126,6 +1126,70 @@ fn an_idle_daemon_with_a_sink_rests(backend: &Backend) {
     assert!(status.success(), "{status:?}");
 }
 
+/// While another connection holds SQLite's write lock (a long ingest commit, `stories split`
+/// from a shell, a backup), the worker's writes wait out the busy timeout. They wait off the
+/// async workers: two sinks retrying and the worker's own loop used to block every worker
+/// thread of a two-core machine behind the store's mutex, and the daemon stopped serving.
+#[test]
+fn the_daemon_serves_while_the_notifier_waits_for_the_database() {
+    let failing = Receiver::answering(Reply::status(500));
+    let port = free_port();
+    let extra = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n\n{}{}",
+        sink(
+            "one",
+            "webhook",
+            &failing.url("/one"),
+            "notify_backfill = true"
+        ),
+        sink(
+            "two",
+            "webhook",
+            &failing.url("/two"),
+            "notify_backfill = true"
+        ),
+    );
+    let feeds = Feeds::start(&[ESSAY]);
+    let ws = Workspace::new();
+    let config = ws.write_config("t.toml", &feeds.config(), &extra);
+    let daemon = Daemon::start(&ws, &config, port);
+    daemon.wait_for("both sinks' first attempts", || {
+        let requests = failing.requests();
+        ["/one", "/two"]
+            .iter()
+            .all(|path| requests.iter().any(|r| r.target == *path))
+    });
+
+    // Hold the write lock through the next retries (2 s after the first attempts, then 4 s).
+    let lock = rusqlite::Connection::open(ws.path("tributary.db")).expect("open the database");
+    lock.execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
+    let attempts = failing.requests().len();
+    let held = Instant::now();
+    let (mut slowest, mut unanswered) = (Duration::ZERO, 0);
+    while held.elapsed() < Duration::from_secs(7) {
+        let asked = Instant::now();
+        // 0: no answer within the client's 5 s.
+        if daemon.get("/feed.atom").0 != 200 {
+            unanswered += 1;
+        }
+        slowest = slowest.max(asked.elapsed());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    lock.execute_batch("ROLLBACK")
+        .expect("release the write lock");
+    // The retries came due while the lock was held, and went out once it was released.
+    daemon.wait_for("the retries", || failing.requests().len() > attempts);
+    assert!(
+        unanswered == 0 && slowest < Duration::from_secs(1),
+        "while the notifier waited, {unanswered} requests for the feed went unanswered and \
+         the slowest took {slowest:?}; log:\n{}",
+        daemon.log()
+    );
+    let (status, _) = daemon.stop();
+    assert!(status.success(), "{status:?}");
+}
+
 // Follow-ups: one message per story, kept current. Each service's edit endpoint is emulated
 // by a receiver on 127.0.0.1 that answers the way the service does (Slack's Web API with its
 // `channel` and `ts`, Discord's `wait=true` message, Matrix's `event_id`).
