@@ -24,7 +24,7 @@ use url::Url;
 use crate::clock::{Clock, SystemClock};
 use crate::fetch::USER_AGENT;
 use crate::schedule;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, off_the_workers};
 
 /// The first retry of a failed ping comes after 1-1.1 s, then 2-2.2 s, ... up to an hour.
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
@@ -187,7 +187,7 @@ pub async fn run(
         if let Some(hub) = &current.hub {
             let acks = match acknowledged.get(hub.as_str()) {
                 Some(acks) => acks.clone(),
-                None => match store.lock().websub_acknowledged(hub.as_str()) {
+                None => match off_the_workers(|| store.lock().websub_acknowledged(hub.as_str())) {
                     Ok(acks) => {
                         acknowledged.insert(hub.to_string(), acks.clone());
                         acks
@@ -208,12 +208,14 @@ pub async fn run(
                             .entry(hub.to_string())
                             .or_default()
                             .insert(feed_url.to_string(), etag.clone());
-                        let recorded = store.lock().record_websub_ack(
-                            hub.as_str(),
-                            feed_url.as_str(),
-                            etag,
-                            clock.now(),
-                        );
+                        let recorded = off_the_workers(|| {
+                            store.lock().record_websub_ack(
+                                hub.as_str(),
+                                feed_url.as_str(),
+                                etag,
+                                clock.now(),
+                            )
+                        });
                         if let Err(error) = recorded {
                             tracing::error!(%error, "websub: cannot record the hub's acknowledgement");
                         }
