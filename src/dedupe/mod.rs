@@ -1570,10 +1570,12 @@ pub fn reconsider(
 /// up to `content_window` after one of the writers' own items (a summary site or a reader's
 /// notes come weeks later, under a title of their own; nothing sums a work up weeks before it
 /// exists, and a story of mirrors alone is no writer's dated work). A summary without a date
-/// may be about any of the writers' items published before it was first seen.
+/// may be about any of the writers' items published before it was first seen, and about any
+/// undated one: when that was first seen says only that it existed by then, so which of the
+/// two came first depends on which feed was read first.
 fn summary_in_time(summary: Dated, work: &Candidate, thresholds: &Thresholds) -> bool {
     if summary.undated && work.role == Role::Origin {
-        return work.published <= summary.published;
+        return work.undated || work.published <= summary.published;
     }
     let published = summary.published;
     let after = published - work.published;

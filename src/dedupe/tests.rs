@@ -1578,7 +1578,7 @@ fn an_undated_page_naming_the_guest_is_asked_again_when_the_earlier_episode_arri
 }
 
 #[test]
-fn undated_notes_may_sum_up_a_writers_item_of_any_date_before_they_were_first_seen() {
+fn undated_notes_may_sum_up_a_writers_item_of_any_date_before_they_were_first_seen_or_undated() {
     let post = item(
         "The last keepers",
         Some("https://a.example/1"),
@@ -1615,6 +1615,21 @@ fn undated_notes_may_sum_up_a_writers_item_of_any_date_before_they_were_first_se
     assert_eq!(
         decide_by_words(&seen(before, true), &words, &work, &thresholds),
         Decision::New
+    );
+    // Unless the item has no date either: then `day(1)` is only when its feed was first read
+    // (after the notes', its feed being down), which says nothing of which came first.
+    let undated_work = [Candidate {
+        undated: true,
+        ..candidate_as(1, &post, day(1), Role::Origin)
+    }];
+    assert_eq!(
+        joined(&decide_by_words(
+            &seen(before, true),
+            &words,
+            &undated_work,
+            &thresholds
+        )),
+        Some((1, MatchReason::Words))
     );
 }
 
