@@ -462,8 +462,9 @@ fn ingest_item(
     // too. Their story facts are as read before this item was stored; `fold_mirror` reads the
     // work's afresh, and a mirror this item's own verdict already brought in shares its feed
     // with the work and is left where it is.
-    // So are those whose words name the work's title (`WriteTx::mirrors_naming`), as they
-    // would have asked it had they come after it (`WriteTx::titled_with`).
+    // So are those whose words name the work's title (`WriteTx::mirrors_naming`: mirrors
+    // without a date, and those that name a writer, whose retelling may come any time after
+    // the work), as they would have asked it had they come after it (`WriteTx::titled_with`).
     let undated_mirrors: Vec<Candidate> = match source.role {
         Role::Origin => {
             let mut undated: Vec<Candidate> = candidates
@@ -478,9 +479,9 @@ fn ingest_item(
         }
         Role::Mirror => Vec::new(),
     };
-    // The words of a mirror without a date that no work was found for (it starts a story, or
-    // joins one of mirrors alone): indexed once it is stored, for the work it sums up to find
-    // it if that comes later (`fold_earlier_mirrors`).
+    // The words of a mirror without a date, or naming a writer, that no work was found for (it
+    // starts a story, or joins one of mirrors alone): indexed once it is stored, for the work
+    // it is about to find it if that comes later (`fold_earlier_mirrors`).
     let mut unplaced = None;
     if decision == Decision::New && source.role == Role::Mirror {
         // No key led anywhere. A rewrite under its own headline may quote the work, and a
@@ -502,16 +503,19 @@ fn ingest_item(
             let words = dedupe::content_words(&item.title, item.body());
             // Without a date, the days before its first sighting need not be its work's: the
             // items its keys led to (a run of title words, a passage) are asked by words too,
-            // and the writers' items whose titles its words name, of any date.
+            // and the writers' items whose titles its words name, of any date. So are those
+            // of a page that names a writer: it may retell a work of months before.
             if probe.undated {
                 known.extend(recent.iter().map(|c| c.item_id));
                 let led: Vec<Candidate> = all.drain(..led_to).collect();
                 recent.extend(led.into_iter().filter(|c| !known.contains(&c.item_id)));
+            }
+            if probe.undated || probe.names_a_writer() {
                 known.extend(recent.iter().map(|c| c.item_id));
                 recent.extend(works_named_by(tx, &words, &known, matching)?);
             }
             decision = dedupe::decide_by_words(&probe, &words, &recent, thresholds);
-            if probe.undated && decision == Decision::New {
+            if (probe.undated || probe.names_a_writer()) && decision == Decision::New {
                 unplaced = Some(words);
             }
         }
@@ -527,14 +531,16 @@ fn ingest_item(
         let mut known: HashSet<i64> = recent.iter().map(|c| c.item_id).collect();
         recent.extend(weeks_before(tx, probe.published, &known, matching)?);
         let words = dedupe::content_words(&item.title, item.body());
-        // Without a date, the works its words name, of any date, as for a mirror alone.
-        if probe.undated {
+        // Without a date, or naming a writer, the works its words name, of any date, as for
+        // a mirror alone.
+        if probe.undated || probe.names_a_writer() {
             known.extend(recent.iter().map(|c| c.item_id));
             recent.extend(works_named_by(tx, &words, &known, matching)?);
         }
         decision =
             dedupe::lead_to_the_work(&probe, &words, decision, &candidates, &recent, thresholds);
-        if probe.undated && joins_mirrors_alone(&decision, &candidates) {
+        if (probe.undated || probe.names_a_writer()) && joins_mirrors_alone(&decision, &candidates)
+        {
             unplaced = Some(words);
         }
     }
@@ -836,10 +842,12 @@ fn fold_earlier_mirrors(
             )?;
             // Without a date, the days around its first sighting are not the work's: the
             // work's own members stand in for them, with the writers' other items its words
-            // name, among which it chose when it was stored (`WriteTx::titled_with`).
-            if mirror.undated {
-                around.extend(ours.iter().cloned());
-                let known: HashSet<i64> = around.iter().map(|c| c.item_id).collect();
+            // name, among which it chose when it was stored (`WriteTx::titled_with`). So for a
+            // retelling of a work months before it, whose days do not hold the work.
+            if mirror.undated || !around.iter().any(|c| c.story_id == story_id) {
+                let mut known: HashSet<i64> = around.iter().map(|c| c.item_id).collect();
+                around.extend(ours.iter().filter(|c| !known.contains(&c.item_id)).cloned());
+                known.extend(around.iter().map(|c| c.item_id));
                 around.extend(works_named_by(tx, mirror.words(), &known, matching)?);
             }
             let Some((work, reason, score, role)) =

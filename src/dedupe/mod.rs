@@ -54,6 +54,7 @@ pub use text::{
     ShingleSet, Sorted, Words, anchors, boilerplate, containment, content_words, hash_from_sql,
     hash_to_sql, quoted_passages, shingles, words,
 };
+use title::shared_significant_words;
 pub use title::{
     Decorations, TitleWords, contains_run, contains_title, guests, is_generic, is_listing_page,
     issue_anchors, numbers, significant_words, title_grams, title_key, title_keys,
@@ -329,6 +330,14 @@ fn sorted_set(sequence: &[u64]) -> Vec<u64> {
 }
 
 impl Probe {
+    /// Whether a mirror's title or text names one of the writers (an origin feed's own name or
+    /// author): such a page may retell one of their works of any date ([`named_work`]).
+    pub fn names_a_writer(&self) -> bool {
+        self.mentions
+            .as_ref()
+            .is_some_and(|mentions| !mentions.shows.is_empty())
+    }
+
     /// The probe a stored item makes, read back from its candidate (its title keys read with
     /// `decorations`): a mirror that started a story before its work arrived is asked again
     /// as if it came after it. Such a probe is matched, never written: the keys that serve the
@@ -1343,27 +1352,32 @@ pub fn decide_by_words(
 }
 
 /// The one work a mirror retells under a headline of its own, when its words alone are too
-/// few to say so (see [`summarised_work`]): its title holds every meaningful word of the
-/// work's title (two or more), its text names the work's writer (an origin feed's own name or
-/// author), and it shares some of the work's words. A news piece retitles a work ("AI is a
-/// normal technology") and names who wrote it; the same words in a headline without the
-/// writer are the topic, not the work. `None` when no work, or more than one story, reads so.
+/// few to say so (see [`summarised_work`]): its text names the work's writer (an origin feed's
+/// own name or author), it shares some of the work's words, and it names the work itself,
+/// either by a title that holds every meaningful word of the work's title (two or more) or by
+/// citing the work's whole title in its text ([`cites_the_title`]). A news piece retitles a
+/// work ("AI is a normal technology") and names who wrote it; the same words in a headline
+/// without the writer are the topic, not the work. A citation may come any time after the
+/// work ([`cited_in_time`]). `None` when no work, or more than one story, reads so.
 fn named_work(
     probe: &Probe,
     candidates: &[Candidate],
     thresholds: &Thresholds,
 ) -> Option<(i64, f64)> {
     let mentions = probe.mentions.as_ref()?;
-    let title = content_words(&mentions.title.join(" "), None);
+    let headline = mentions.title.join(" ");
+    let title = content_words(&headline, None);
     let mut named: BTreeMap<i64, f64> = BTreeMap::new();
     for work in candidates {
         let usable = work.role == Role::Origin
             && work.source != probe.source
             && mentions.shows.contains(&work.source)
             && !work.story.sources.contains(&probe.source)
-            && summary_in_time(Dated::of_probe(probe), work, thresholds)
             && !is_listing_page(&work.title_keys)
-            && holds_the_title(&title, work);
+            && (summary_in_time(Dated::of_probe(probe), work, thresholds)
+                && holds_the_title(&title, work)
+                || cited_in_time(Dated::of_probe(probe), work, thresholds)
+                    && cites_the_title(mentions, &headline, work));
         if !usable {
             continue;
         }
@@ -1381,6 +1395,36 @@ fn named_work(
     }
 }
 
+/// Whether a mirror's text holds `work`'s whole title word for word (three words or more, two
+/// of them meaningful) and its `headline` shares two or more of the title's meaningful words:
+/// a reading note or a rewrite that cites the essay it is about ("Noah Smith's post
+/// \"America must embrace the Electric Age\"" under "What I Read: Electric Age"). A reading
+/// list cites several works under a headline of its own, and is no work's.
+fn cites_the_title(mentions: &Mentions, headline: &str, work: &Candidate) -> bool {
+    let Some(theirs) = work.title_keys.first() else {
+        return false;
+    };
+    theirs.split(' ').nth(2).is_some()
+        && cited_by_its_headline(headline, theirs)
+        && contains_run(&mentions.text, theirs)
+}
+
+/// The cheap half of [`cites_the_title`]: whether a `headline` shares two or more of a work's
+/// title's (`theirs`, its key) meaningful words.
+fn cited_by_its_headline(headline: &str, theirs: &str) -> bool {
+    title_key(headline).is_some_and(|ours| shared_significant_words(theirs, &ours) >= 2)
+}
+
+/// Whether a page that cites `work` by its whole title ([`cites_the_title`]) may be about it
+/// by when it came: as a summary may ([`summary_in_time`]), or any time after one of the
+/// writers' dated items. Citing the writer and the work is evidence that does not fade: a
+/// reading note months later is still about the essay it cites. A headline alone that holds
+/// a title's words fades: months later it is the writer talking about the same idea again.
+fn cited_in_time(retelling: Dated, work: &Candidate, thresholds: &Thresholds) -> bool {
+    summary_in_time(retelling, work, thresholds)
+        || work.role == Role::Origin && !work.undated && retelling.published > work.published
+}
+
 /// Whether a mirror's `title` (its [`content_words`]) holds every meaningful word of `work`'s
 /// title, and two or more.
 fn holds_the_title(title: &Words, work: &Candidate) -> bool {
@@ -1393,7 +1437,8 @@ fn holds_the_title(title: &Words, work: &Candidate) -> bool {
 
 /// A mirror that joins a story of mirrors alone (a directory's title matched another
 /// directory's) may read like one of the writers' works (`recent`, the items of the weeks
-/// around it) by its own words: then it joins that work and brings the mirrors' story along,
+/// around it) by its own words, or retell it ([`named_work`]): then it joins that work and
+/// brings the mirrors' story along,
 /// which is where both end when the mirrors come in the other order (the later one then meets
 /// this one already in the work's story). Any other verdict is kept as it is, and so is this
 /// one when a story is pinned by a person or the two would hold two items of one feed.
@@ -1436,14 +1481,20 @@ pub fn lead_to_the_work(
         .filter(|c| c.story.has_origin && !group.contains(&c.story_id))
         .cloned()
         .collect();
-    let Some((work, score)) = summarised_work(
+    let found = summarised_work(
         &probe.source,
         None,
         Dated::of_probe(probe),
         words,
         &works,
         thresholds,
-    ) else {
+    )
+    .map(|(work, score)| (work, score, MatchReason::Words, MemberRole::Summary))
+    .or_else(|| {
+        named_work(probe, &works, thresholds)
+            .map(|(work, score)| (work, score, MatchReason::Named, MemberRole::Coverage))
+    });
+    let Some((work, score, reason, member_role)) = found else {
         return decision;
     };
     let Some(facts) = works.iter().find(|c| c.story_id == work).map(|c| &c.story) else {
@@ -1455,9 +1506,9 @@ pub fn lead_to_the_work(
     let survivor = group.iter().copied().chain([work]).min().unwrap_or(work);
     Decision::Join {
         story_id: survivor,
-        reason: MatchReason::Words,
+        reason,
         score,
-        member_role: MemberRole::Summary,
+        member_role,
         also: group
             .into_iter()
             .chain([work])
@@ -1544,7 +1595,12 @@ pub fn reconsider(
     let title = content_words(&mirror.title, None);
     let with_mentions = works.iter().any(|work| {
         may_name_a_guest(mirror, work, thresholds)
-            || work.role == Role::Origin && holds_the_title(&title, work)
+            || work.role == Role::Origin
+                && (holds_the_title(&title, work)
+                    || work
+                        .title_keys
+                        .first()
+                        .is_some_and(|theirs| cited_by_its_headline(&mirror.title, theirs)))
     });
     let probe = Probe::of_stored(mirror, decorations, with_mentions);
     match decide(&probe, &works, thresholds) {

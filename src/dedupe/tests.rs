@@ -1861,3 +1861,85 @@ fn a_retelling_that_holds_the_works_title_and_names_its_writer_joins_it() {
         Some((1, MatchReason::Named, MemberRole::Coverage))
     );
 }
+
+/// A reader's note months after the keepers essay, citing it by its whole title and naming
+/// its writer, under `headline`.
+fn citing_note(headline: &str, cited: &str) -> Item {
+    item(
+        headline,
+        Some("https://notes.example/keepers"),
+        Some(&format!(
+            "<p>Saved for later: Ada Wick's essay &ldquo;{cited}&rdquo;. It follows the \
+             keepers who trimmed wicks and kept storm diaries, and argues that photocells and \
+             radio beacons ended a trade that had shaped harbour towns for centuries. I grew \
+             up near one such tower and remember the last keeper leaving; reading it brought \
+             back that winter, the empty cottage and the silence of the foghorn.</p>"
+        )),
+    )
+}
+
+#[test]
+fn a_page_citing_a_works_whole_title_and_its_writer_joins_it_months_later() {
+    let mut decorations = Decorations::default();
+    decorations.add_for("feed-1", ["Coast Letters", "Ada Wick"]);
+    let title = "The last lighthouse keepers of the north";
+    let essay = item(
+        title,
+        Some("https://coast.example/p/keepers"),
+        Some(KEEPERS_NOTES_ESSAY),
+    );
+    let five_months_before = day(9) - Duration::days(150);
+    let thresholds = Thresholds::default();
+    let verdict = |page: &Item, stored: &[Candidate]| {
+        let probe = Probe::new(page, Role::Mirror, day(9), &decorations, &HashSet::new());
+        let words = content_words(&page.title, page.body());
+        decide_by_words(&probe, &words, stored, &thresholds)
+    };
+    let work = [candidate_as(1, &essay, five_months_before, Role::Origin)];
+    let note = citing_note("What I read: lighthouse keepers", title);
+    match verdict(&note, &work) {
+        Decision::Join {
+            story_id,
+            reason,
+            member_role,
+            ..
+        } => {
+            assert_eq!((story_id, reason), (1, MatchReason::Named));
+            assert_eq!(member_role, MemberRole::Coverage);
+        }
+        Decision::New => panic!("the note cites the title and names the writer"),
+    }
+    // A headline of its own (a reading list's) cites it among others; a headline that holds
+    // the title's words without citing it is the writer's idea again, months on; a citation
+    // weeks before the work was written is of something else.
+    let own_headline = citing_note("Winter reading", title);
+    assert_eq!(verdict(&own_headline, &work), Decision::New);
+    let uncited = retelling("The last lighthouse keepers of the north", "Ada Wick");
+    assert_eq!(verdict(&uncited, &work), Decision::New);
+    let later_work = [candidate_as(1, &essay, day(20), Role::Origin)];
+    assert_eq!(verdict(&note, &later_work), Decision::New);
+    // Citing two of the writer's works, it is about neither.
+    let other = item(
+        "Lighthouse keepers of the north remembered",
+        Some("https://coast.example/p/remembered"),
+        Some(KEEPERS_NOTES_ESSAY),
+    );
+    let mut two = work.to_vec();
+    two.push(Candidate {
+        source: "feed-1".into(),
+        ..candidate_as(2, &other, five_months_before, Role::Origin)
+    });
+    let both = citing_note(
+        "What I read: lighthouse keepers",
+        &format!("{title}&rdquo; and &ldquo;Lighthouse keepers of the north remembered"),
+    );
+    assert_eq!(verdict(&both, &two), Decision::New);
+    // Stored before the work was read, it is asked again when the work comes, and ends the
+    // same.
+    let stored = candidate_as(3, &note, day(9), Role::Mirror);
+    assert_eq!(
+        reconsider(&stored, &work, &decorations, &thresholds)
+            .map(|(story, reason, _, role)| (story, reason, role)),
+        Some((1, MatchReason::Named, MemberRole::Coverage))
+    );
+}

@@ -759,6 +759,15 @@ pub fn significant_words(key: &str) -> usize {
     key.split(' ').filter(|w| !STOPWORDS.contains(w)).count()
 }
 
+/// How many of `key`'s words that are not stopwords `other` (a key) holds too.
+pub fn shared_significant_words(key: &str, other: &str) -> usize {
+    let others: std::collections::HashSet<&str> = other.split(' ').collect();
+    let mut seen = std::collections::HashSet::new();
+    key.split(' ')
+        .filter(|w| !STOPWORDS.contains(w) && others.contains(w) && seen.insert(*w))
+        .count()
+}
+
 /// Titles with fewer meaningful words than this are too short to be told apart by their
 /// words alone ("The Shape of AI", "The Shape of the Thing").
 const MIN_SIMILAR_WORDS: usize = 5;

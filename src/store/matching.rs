@@ -919,7 +919,8 @@ impl SqliteTx<'_> {
         self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
-    /// The mirror items without a date whose words (see [`WriteTx::add_mirror_words`]) name
+    /// The mirror items without a date, or naming a writer, whose words (see
+    /// [`WriteTx::add_mirror_words`]) name
     /// at least half of `title_words` (a writer's item's, [`ItemKeys::title_words`]), and two
     /// or more; at most [`TITLED_WITH`]. A summary first seen long after the work it sums up,
     /// and stored before it, is asked again when the work arrives, as one stored after it
@@ -983,8 +984,8 @@ impl SqliteTx<'_> {
             .collect()
     }
 
-    /// Indexes the words of a mirror item without a date that started a story of its own (at
-    /// most [`WORDS_ASKED`]), for [`WriteTx::mirrors_naming`].
+    /// Indexes the words of a mirror item without a date, or naming a writer, that no work was
+    /// found for (at most [`WORDS_ASKED`]), for [`WriteTx::mirrors_naming`].
     pub fn add_mirror_words(&self, item_id: i64, words: &Words) -> Result<()> {
         let mut stmt = self.tx.prepare_cached(INSERT_MIRROR_WORDS.sqlite)?;
         for word in words.keys().take(WORDS_ASKED) {

@@ -142,7 +142,7 @@ impl PgWriteTx<'_> {
             .collect()
     }
 
-    /// As `WriteTx::add_mirror_words`: indexes an undated mirror's words.
+    /// As `WriteTx::add_mirror_words`: indexes a mirror's words that no work was found for.
     pub fn add_mirror_words(&mut self, item_id: i64, words: &Words) -> Result<()> {
         let words: Vec<i64> = words.keys().take(WORDS_ASKED).collect();
         let statement = self
