@@ -483,6 +483,9 @@ fn ingest_item(
     // starts a story, or joins one of mirrors alone): indexed once it is stored, for the work
     // it is about to find it if that comes later (`fold_earlier_mirrors`).
     let mut unplaced = None;
+    // A mirror whose work may lie outside the days around it: its own are not its work's (no
+    // date), or it names a writer and may retell a work of months before.
+    let beyond_its_days = probe.undated || probe.names_a_writer();
     if decision == Decision::New && source.role == Role::Mirror {
         // No key led anywhere. A rewrite under its own headline may quote the work, and a
         // summary in its own words may still name what one recent work's text does: both are
@@ -510,12 +513,12 @@ fn ingest_item(
                 let led: Vec<Candidate> = all.drain(..led_to).collect();
                 recent.extend(led.into_iter().filter(|c| !known.contains(&c.item_id)));
             }
-            if probe.undated || probe.names_a_writer() {
+            if beyond_its_days {
                 known.extend(recent.iter().map(|c| c.item_id));
                 recent.extend(works_named_by(tx, &words, &known, matching)?);
             }
             decision = dedupe::decide_by_words(&probe, &words, &recent, thresholds);
-            if (probe.undated || probe.names_a_writer()) && decision == Decision::New {
+            if beyond_its_days && decision == Decision::New {
                 unplaced = Some(words);
             }
         }
@@ -533,14 +536,13 @@ fn ingest_item(
         let words = dedupe::content_words(&item.title, item.body());
         // Without a date, or naming a writer, the works its words name, of any date, as for
         // a mirror alone.
-        if probe.undated || probe.names_a_writer() {
+        if beyond_its_days {
             known.extend(recent.iter().map(|c| c.item_id));
             recent.extend(works_named_by(tx, &words, &known, matching)?);
         }
         decision =
             dedupe::lead_to_the_work(&probe, &words, decision, &candidates, &recent, thresholds);
-        if (probe.undated || probe.names_a_writer()) && joins_mirrors_alone(&decision, &candidates)
-        {
+        if beyond_its_days && joins_mirrors_alone(&decision, &candidates) {
             unplaced = Some(words);
         }
     }

@@ -1367,6 +1367,7 @@ fn named_work(
     let mentions = probe.mentions.as_ref()?;
     let headline = mentions.title.join(" ");
     let title = content_words(&headline, None);
+    let headline_key = title_key(&headline);
     let mut named: BTreeMap<i64, f64> = BTreeMap::new();
     for work in candidates {
         let usable = work.role == Role::Origin
@@ -1377,7 +1378,7 @@ fn named_work(
             && (summary_in_time(Dated::of_probe(probe), work, thresholds)
                 && holds_the_title(&title, work)
                 || cited_in_time(Dated::of_probe(probe), work, thresholds)
-                    && cites_the_title(mentions, &headline, work));
+                    && cites_the_title(mentions, headline_key.as_deref(), work));
         if !usable {
             continue;
         }
@@ -1399,20 +1400,21 @@ fn named_work(
 /// of them meaningful) and its `headline` shares two or more of the title's meaningful words:
 /// a reading note or a rewrite that cites the essay it is about ("Noah Smith's post
 /// \"America must embrace the Electric Age\"" under "What I Read: Electric Age"). A reading
-/// list cites several works under a headline of its own, and is no work's.
-fn cites_the_title(mentions: &Mentions, headline: &str, work: &Candidate) -> bool {
+/// list cites several works under a headline of its own, and is no work's. `headline_key` is
+/// the mirror's headline's [`title_key`], read once for every work it is asked about.
+fn cites_the_title(mentions: &Mentions, headline_key: Option<&str>, work: &Candidate) -> bool {
     let Some(theirs) = work.title_keys.first() else {
         return false;
     };
     theirs.split(' ').nth(2).is_some()
-        && cited_by_its_headline(headline, theirs)
+        && cited_by_its_headline(headline_key, theirs)
         && contains_run(&mentions.text, theirs)
 }
 
-/// The cheap half of [`cites_the_title`]: whether a `headline` shares two or more of a work's
-/// title's (`theirs`, its key) meaningful words.
-fn cited_by_its_headline(headline: &str, theirs: &str) -> bool {
-    title_key(headline).is_some_and(|ours| shared_significant_words(theirs, &ours) >= 2)
+/// The cheap half of [`cites_the_title`]: whether a headline (its key) shares two or more of a
+/// work's title's (`theirs`, its key) meaningful words.
+fn cited_by_its_headline(headline_key: Option<&str>, theirs: &str) -> bool {
+    headline_key.is_some_and(|ours| shared_significant_words(theirs, ours) >= 2)
 }
 
 /// Whether a page that cites `work` by its whole title ([`cites_the_title`]) may be about it
@@ -1593,14 +1595,14 @@ pub fn reconsider(
             .collect()
     };
     let title = content_words(&mirror.title, None);
+    let headline_key = title_key(&mirror.title);
     let with_mentions = works.iter().any(|work| {
         may_name_a_guest(mirror, work, thresholds)
             || work.role == Role::Origin
                 && (holds_the_title(&title, work)
-                    || work
-                        .title_keys
-                        .first()
-                        .is_some_and(|theirs| cited_by_its_headline(&mirror.title, theirs)))
+                    || work.title_keys.first().is_some_and(|theirs| {
+                        cited_by_its_headline(headline_key.as_deref(), theirs)
+                    }))
     });
     let probe = Probe::of_stored(mirror, decorations, with_mentions);
     match decide(&probe, &works, thresholds) {
