@@ -108,6 +108,19 @@ fn joined(decision: &Decision) -> Option<(i64, MatchReason)> {
     }
 }
 
+/// The story joined, the evidence and what the item is to the work.
+fn joined_as(decision: &Decision) -> Option<(i64, MatchReason, MemberRole)> {
+    match decision {
+        Decision::Join {
+            story_id,
+            reason,
+            member_role,
+            ..
+        } => Some((*story_id, *reason, *member_role)),
+        Decision::New => None,
+    }
+}
+
 #[test]
 fn same_canonical_url_joins() {
     let post = item("Keepers", Some("https://lights.example/p/keepers"), None);
@@ -1823,18 +1836,11 @@ fn a_retelling_that_holds_the_works_title_and_names_its_writer_joins_it() {
     };
     let work = [candidate_as(1, &essay, day(1), Role::Origin)];
     let page = retelling("What the last lighthouse keepers knew", "Ada Wick");
-    match verdict(&page, &work) {
-        Decision::Join {
-            story_id,
-            reason,
-            member_role,
-            ..
-        } => {
-            assert_eq!((story_id, reason), (1, MatchReason::Named));
-            assert_eq!(member_role, MemberRole::Coverage);
-        }
-        Decision::New => panic!("the retelling holds the title and names the writer"),
-    }
+    assert_eq!(
+        joined_as(&verdict(&page, &work)),
+        Some((1, MatchReason::Named, MemberRole::Coverage)),
+        "the retelling holds the title and names the writer"
+    );
     // Its words alone are too few: without the writer named, or with a word of the title
     // missing from its headline, it is about the topic, not this work.
     let unnamed = retelling("What the last lighthouse keepers knew", "A historian");
@@ -1897,18 +1903,11 @@ fn a_page_citing_a_works_whole_title_and_its_writer_joins_it_months_later() {
     };
     let work = [candidate_as(1, &essay, five_months_before, Role::Origin)];
     let note = citing_note("What I read: lighthouse keepers", title);
-    match verdict(&note, &work) {
-        Decision::Join {
-            story_id,
-            reason,
-            member_role,
-            ..
-        } => {
-            assert_eq!((story_id, reason), (1, MatchReason::Named));
-            assert_eq!(member_role, MemberRole::Coverage);
-        }
-        Decision::New => panic!("the note cites the title and names the writer"),
-    }
+    assert_eq!(
+        joined_as(&verdict(&note, &work)),
+        Some((1, MatchReason::Named, MemberRole::Coverage)),
+        "the note cites the title and names the writer"
+    );
     // A headline of its own (a reading list's) cites it among others; a headline that holds
     // the title's words without citing it is the writer's idea again, months on; a citation
     // weeks before the work was written is of something else.
@@ -1942,4 +1941,49 @@ fn a_page_citing_a_works_whole_title_and_its_writer_joins_it_months_later() {
             .map(|(story, reason, _, role)| (story, reason, role)),
         Some((1, MatchReason::Named, MemberRole::Coverage))
     );
+}
+
+#[test]
+fn a_mirror_that_joins_mirrors_alone_and_cites_a_work_brings_them_to_the_work() {
+    let mut decorations = Decorations::default();
+    decorations.add_for("feed-1", ["Coast Letters", "Ada Wick"]);
+    let title = "The last lighthouse keepers of the north";
+    let essay = item(
+        title,
+        Some("https://coast.example/p/keepers"),
+        Some(KEEPERS_NOTES_ESSAY),
+    );
+    let headline = "Why the lighthouse keepers finally went home for good";
+    // Another site's page under the same headline came first and met no work; this one cites
+    // the essay months after it.
+    let first = item(
+        headline,
+        Some("https://one.example/9"),
+        Some("<p>A short note on coastal history, with a link to read.</p>"),
+    );
+    let note = citing_note(headline, title);
+    let thresholds = Thresholds::default();
+    let work = candidate_as(1, &essay, day(9) - Duration::days(150), Role::Origin);
+    let mirrors = candidate_as(5, &first, day(9), Role::Mirror);
+    let probe = Probe::new(&note, Role::Mirror, day(9), &decorations, &HashSet::new());
+    let words = content_words(&note.title, note.body());
+    let by_title = decide(&probe, std::slice::from_ref(&mirrors), &thresholds);
+    assert_eq!(joined(&by_title), Some((5, MatchReason::Title)));
+    let led = lead_to_the_work(
+        &probe,
+        &words,
+        by_title.clone(),
+        std::slice::from_ref(&mirrors),
+        std::slice::from_ref(&work),
+        &thresholds,
+    );
+    assert_eq!(
+        joined_as(&led),
+        Some((1, MatchReason::Named, MemberRole::Coverage)),
+        "the note cites the essay and names its writer"
+    );
+    let Decision::Join { also, .. } = led else {
+        unreachable!("joined above")
+    };
+    assert_eq!(also, vec![5]);
 }
