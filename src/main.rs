@@ -307,13 +307,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// The async runtime, with as many blocking threads as feeds are parsed at once rather than
-/// tokio's 512: every thread that allocates gets a glibc malloc arena of its own, which keeps
-/// what it freed, and the extra threads only ever came from a parse finishing while the next
-/// was already waiting. A cold poll of 1,000 feeds peaked 5 MB lower (docs/benchmarks.md).
+/// Blocking threads kept for store calls made off the async workers
+/// (`store::off_the_workers`): each such call hands its worker's other tasks to a thread of
+/// the blocking pool, and with the pool full of parses the hand-off waits, and so does every
+/// task on that worker, the HTTP server's among them. The notifier's sinks, its timer and the
+/// WebSub pinger may each be in one at once.
+const STORE_HANDOFF_THREADS: usize = 8;
+
+/// The async runtime, with as many blocking threads as feeds are parsed at once (and the
+/// store's hand-offs) rather than tokio's 512: every thread that allocates gets a glibc malloc
+/// arena of its own, which keeps what it freed, and the extra threads only ever came from a
+/// parse finishing while the next was already waiting. A cold poll of 1,000 feeds peaked 5 MB
+/// lower (docs/benchmarks.md).
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(poll::parse_slots())
+        .max_blocking_threads(poll::parse_slots() + STORE_HANDOFF_THREADS)
         .enable_all()
         .build()
         .context("cannot start the async runtime")
