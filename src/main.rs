@@ -307,21 +307,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Blocking threads kept for store calls made off the async workers
-/// (`store::off_the_workers`): each such call hands its worker's other tasks to a thread of
-/// the blocking pool, and with the pool full of parses the hand-off waits, and so does every
-/// task on that worker, the HTTP server's among them. The notifier's sinks, its timer and the
-/// WebSub pinger may each be in one at once.
-const STORE_HANDOFF_THREADS: usize = 8;
+/// The runtime's blocking threads, rather than tokio's 512: every thread that allocates gets a
+/// glibc malloc arena of its own, which keeps what it freed. Feeds are parsed on threads of
+/// their own (`poll::parsers`), so these serve the store calls made off the async workers
+/// (`store::off_the_workers`, each of which hands its worker's other tasks to a blocking
+/// thread: the notifier's sinks, its timer, the WebSub pinger and the poll's writer may each
+/// be in one at once), the site's pages and transcripts. With too few, a hand-off waits, and
+/// so does every task on that worker, the HTTP server's among them.
+const BLOCKING_THREADS: usize = 8;
 
-/// The async runtime, with as many blocking threads as feeds are parsed at once (and the
-/// store's hand-offs) rather than tokio's 512: every thread that allocates gets a glibc malloc
-/// arena of its own, which keeps what it freed, and the extra threads only ever came from a
-/// parse finishing while the next was already waiting. A cold poll of 1,000 feeds peaked 5 MB
-/// lower (docs/benchmarks.md).
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(poll::parse_slots() + STORE_HANDOFF_THREADS)
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
         .context("cannot start the async runtime")

@@ -23,6 +23,10 @@ use crate::schedule::{self, PollHints};
 use crate::store::{FeedClaim, PollState, SourceRecord, Store, StoreError, WriteTx};
 use crate::transcript::{self, Transcripts};
 
+mod parsers;
+
+use parsers::{Parsers, parse_slots};
+
 /// Feeds fetched at once. Bounded so a long feed list does not open hundreds of sockets.
 const CONCURRENT_FETCHES: usize = 16;
 
@@ -43,18 +47,13 @@ pub const MAX_WRITE_ITEMS: usize = 1000;
 /// hosts; being polite there is what keeps us from being rate limited.
 const CONCURRENT_FETCHES_PER_HOST: usize = 2;
 
-/// Feeds parsed at once: one per core, since more would not finish sooner and each holds its
-/// document's tree in memory meanwhile. Also the runtime's blocking threads (main.rs), which
-/// parsing is most of.
-pub fn parse_slots() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-}
-
 /// Why a cycle stopped: only the store failing stops one, since then nothing can be recorded.
 #[derive(Debug, Error)]
 pub enum PollError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Parsers(#[from] parsers::ParseError),
 }
 
 /// How one feed's poll ended.
@@ -408,7 +407,7 @@ async fn poll_selected(
     )?
     .map(std::sync::Arc::new);
     let hosts = HostLimits::default();
-    let parsers = std::sync::Arc::new(tokio::sync::Semaphore::new(parse_slots()));
+    let parsers = std::sync::Arc::new(Parsers::start(parse_slots())?);
     let spawn = |position: usize, index: usize, source: SourceRecord| -> PollTask {
         let feed = &config.feeds[index];
         let url = source
@@ -673,7 +672,7 @@ async fn fetch_and_parse(
     url: &url::Url,
     source: &SourceRecord,
     host: &tokio::sync::Semaphore,
-    parsers: &tokio::sync::Semaphore,
+    parsers: &Parsers,
     now: DateTime<Utc>,
 ) -> (Answer, Vec<OwnKeys>) {
     let validators = Validators {
@@ -705,28 +704,23 @@ async fn fetch_and_parse(
     let final_url = fetched.final_url.clone();
     let bytes = std::mem::take(&mut fetched.body);
     let seen = source.state.item_digests.clone();
-    let Ok(_slot) = parsers.acquire().await else {
-        return (shutting_down(), Vec::new());
-    };
     // Parsing is CPU work on untrusted bytes: off the async runtime, and a panic in the parser
     // becomes this feed's error, not the daemon's.
-    let parsed = tokio::task::spawn_blocking(move || {
-        let mut parsed = normalize::parse_feed_since(&bytes, &final_url, &name, now, &seen)?;
-        // Here, on a parser thread, rather than on the one thread that writes.
-        for item in &mut parsed.items {
-            item.sanitize_ahead();
-        }
-        let own_keys = ingest::keys_ahead(&parsed.items);
-        Ok::<_, normalize::NormalizeError>((parsed, own_keys))
-    })
-    .await;
+    let parsed = parsers
+        .run(move || {
+            let mut parsed = normalize::parse_feed_since(&bytes, &final_url, &name, now, &seen)?;
+            // Here, on a parser thread, rather than on the one thread that writes.
+            for item in &mut parsed.items {
+                item.sanitize_ahead();
+            }
+            let own_keys = ingest::keys_ahead(&parsed.items);
+            Ok::<_, normalize::NormalizeError>((parsed, own_keys))
+        })
+        .await;
     let (body, own_keys) = match parsed {
         Ok(Ok((parsed, own_keys))) => (Ok(parsed), own_keys),
         Ok(Err(error)) => (Err(format!("{url}: {error}")), Vec::new()),
-        Err(join_error) => (
-            Err(format!("{url}: parser crashed: {join_error}")),
-            Vec::new(),
-        ),
+        Err(error) => (Err(format!("{url}: {error}")), Vec::new()),
     };
     (FetchOutcome::Fetched(fetched.with_body(body)), own_keys)
 }
