@@ -1355,7 +1355,7 @@ pub fn decide_by_words(
 /// few to say so (see [`summarised_work`]): its text names the work's writer (an origin feed's
 /// own name or author), it shares some of the work's words, and it names the work itself,
 /// either by a title that holds every meaningful word of the work's title (two or more) or by
-/// citing the work's whole title in its text ([`cites_the_title`]). A news piece retitles a
+/// citing the work's whole title, in its text or as its headline ([`cites_the_title`]). A news piece retitles a
 /// work ("AI is a normal technology") and names who wrote it; the same words in a headline
 /// without the writer are the topic, not the work. A citation may come any time after the
 /// work ([`cited_in_time`]). `None` when no work, or more than one story, reads so.
@@ -1378,7 +1378,7 @@ fn named_work(
             && (summary_in_time(Dated::of_probe(probe), work, thresholds)
                 && holds_the_title(&title, work)
                 || cited_in_time(Dated::of_probe(probe), work, thresholds)
-                    && cites_the_title(mentions, headline_key.as_deref(), work));
+                    && cites_the_title(mentions, headline_key.as_deref(), probe.kind, work));
         if !usable {
             continue;
         }
@@ -1396,19 +1396,28 @@ fn named_work(
     }
 }
 
-/// Whether a mirror's text holds `work`'s whole title word for word (three words or more, two
-/// of them meaningful) and its `headline` shares two or more of the title's meaningful words:
-/// a reading note or a rewrite that cites the essay it is about ("Noah Smith's post
-/// \"America must embrace the Electric Age\"" under "What I Read: Electric Age"). A reading
-/// list cites several works under a headline of its own, and is no work's. `headline_key` is
-/// the mirror's headline's [`title_key`], read once for every work it is asked about.
-fn cites_the_title(mentions: &Mentions, headline_key: Option<&str>, work: &Candidate) -> bool {
+/// Whether a mirror cites `work`'s whole title (three words or more, two of them meaningful):
+/// in its text, word for word, under a headline that shares two or more of the title's
+/// meaningful words (a reading note or a rewrite that names the essay it is about: "Noah
+/// Smith's post \"America must embrace the Electric Age\"" under "What I Read: Electric Age"),
+/// or as its whole headline, when it is a page rather than an episode (a reading note titled
+/// after the essay; an episode under an essay's title months later is an interview about it,
+/// a work of its own). A reading list cites several works under a headline of its own, and is
+/// no work's. `headline_key` is the mirror's headline's [`title_key`], read once for every
+/// work it is asked about.
+fn cites_the_title(
+    mentions: &Mentions,
+    headline_key: Option<&str>,
+    kind: ItemKind,
+    work: &Candidate,
+) -> bool {
     let Some(theirs) = work.title_keys.first() else {
         return false;
     };
     theirs.split(' ').nth(2).is_some()
         && cited_by_its_headline(headline_key, theirs)
-        && contains_run(&mentions.text, theirs)
+        && (kind == ItemKind::Post && headline_key == Some(theirs.as_str())
+            || contains_run(&mentions.text, theirs))
 }
 
 /// The cheap half of [`cites_the_title`]: whether a headline (its key) shares two or more of a
@@ -1420,8 +1429,9 @@ fn cited_by_its_headline(headline_key: Option<&str>, theirs: &str) -> bool {
 /// Whether a page that cites `work` by its whole title ([`cites_the_title`]) may be about it
 /// by when it came: as a summary may ([`summary_in_time`]), or any time after one of the
 /// writers' dated items. Citing the writer and the work is evidence that does not fade: a
-/// reading note months later is still about the essay it cites. A headline alone that holds
-/// a title's words fades: months later it is the writer talking about the same idea again.
+/// reading note months later is still about the essay it cites. A headline that holds a
+/// title's words among others of its own fades: months later it is the writer talking about
+/// the same idea again.
 fn cited_in_time(retelling: Dated, work: &Candidate, thresholds: &Thresholds) -> bool {
     summary_in_time(retelling, work, thresholds)
         || work.role == Role::Origin && !work.undated && retelling.published > work.published

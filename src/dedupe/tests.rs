@@ -1908,13 +1908,29 @@ fn a_page_citing_a_works_whole_title_and_its_writer_joins_it_months_later() {
         Some((1, MatchReason::Named, MemberRole::Coverage)),
         "the note cites the title and names the writer"
     );
+    // A page titled after the essay cites it by its headline alone.
+    let titled_after = retelling(title, "Ada Wick");
+    assert_eq!(
+        joined_as(&verdict(&titled_after, &work)),
+        Some((1, MatchReason::Named, MemberRole::Coverage)),
+        "its headline is the essay's title"
+    );
     // A headline of its own (a reading list's) cites it among others; a headline that holds
-    // the title's words without citing it is the writer's idea again, months on; a citation
-    // weeks before the work was written is of something else.
+    // the title's words among its own is the writer's idea again, months on, and so is an
+    // episode under the essay's title (an interview about it); a citation weeks before the
+    // work was written is of something else.
     let own_headline = citing_note("Winter reading", title);
     assert_eq!(verdict(&own_headline, &work), Decision::New);
-    let uncited = retelling("The last lighthouse keepers of the north", "Ada Wick");
+    let uncited = retelling(
+        "The last lighthouse keepers of the north, and the towns they left",
+        "Ada Wick",
+    );
     assert_eq!(verdict(&uncited, &work), Decision::New);
+    let interview = Item {
+        kind: ItemKind::Episode,
+        ..retelling(title, "Ada Wick")
+    };
+    assert_eq!(verdict(&interview, &work), Decision::New);
     let later_work = [candidate_as(1, &essay, day(20), Role::Origin)];
     assert_eq!(verdict(&note, &later_work), Decision::New);
     // Citing two of the writer's works, it is about neither.
