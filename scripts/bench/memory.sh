@@ -2,7 +2,7 @@
 # Peak memory and time of tributary's polls at N feeds, against another build in the same run:
 #
 #   scripts/bench/memory.sh [--feeds N] [--rounds R] [--baseline BINARY] [--no-baseline-cold]
-#                           [--binary BINARY] [--harness BINARY] [--keep]
+#                           [--binary BINARY] [--harness BINARY] [--keep] [--syscalls]
 #
 # What `run.sh` measures at N = 1,000 takes too long at N = 10,000 on a shared machine (a cold
 # poll there is about ten minutes); this runs only the polls: `harness generate --feeds N`
@@ -17,9 +17,11 @@
 #   - after each, an edited poll the same way (`harness mutate --edit`: a tenth of the feeds
 #     with their newest item retitled, which the poll updates in place).
 # Each line gives wall and CPU seconds, peak RSS, and the CPU others used meanwhile (a busy
-# machine inflates the wall times). --binary and --harness skip the build (say, copies made
-# before a rebuild). Everything lives under a mktemp directory in $TMPDIR, deleted on exit
-# unless --keep.
+# machine inflates the wall times). --syscalls also counts each poll's pread64 and pwrite64
+# calls (`perf stat` on their tracepoints; needs perf and root): the store's page I/O, which is
+# what grows faster than the work once the indexes outgrow the page cache. --binary and
+# --harness skip the build (say, copies made before a rebuild). Everything lives under a
+# mktemp directory in $TMPDIR, deleted on exit unless --keep.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -34,6 +36,7 @@ baseline_cold=1
 tributary=""
 harness=""
 keep=0
+syscalls=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --feeds) feeds="$2"; shift 2 ;;
@@ -43,7 +46,8 @@ while [[ $# -gt 0 ]]; do
         --binary) tributary="$2"; shift 2 ;;
         --harness) harness="$2"; shift 2 ;;
         --keep) keep=1; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        --syscalls) syscalls=1; shift ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -53,6 +57,10 @@ done
 log() { printf '== %s\n' "$*" >&2; }
 nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 [[ -x "$nginx_bin" && -x /usr/bin/time ]] || { echo "needs nginx and /usr/bin/time (scripts/bench/run.sh installs them)" >&2; exit 2; }
+if [[ $syscalls == 1 ]] && ! perf stat -e syscalls:sys_enter_pread64 -o /dev/null -- true 2>/dev/null; then
+    echo "--syscalls needs perf and its syscall tracepoints (apt-get install linux-perf; run as root)" >&2
+    exit 2
+fi
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 if [[ -z "$tributary" ]]; then
@@ -105,19 +113,30 @@ opml = "$work/www/feeds.opml"
 EOF
 done
 
-printf 'stage\tbuild\twall_s\tcpu_s\tpeak_rss_mb\tothers_cpu_s\tsummary\n'
+printf 'stage\tbuild\twall_s\tcpu_s\tpeak_rss_mb\tothers_cpu_s\tpread64\tpwrite64\tsummary\n'
 # poll STAGE BUILD: one `poll` of BUILD (this, base) on its own database, under /usr/bin/time.
 poll() {
     local stage="$1" build="$2" stat0 stat1 t0 t1
     stat0="$(head -1 /proc/stat)"
     t0=$EPOCHREALTIME
-    /usr/bin/time -v -o "$work/time.txt" "$work/bin/$build" --config "$work/$build.toml" poll \
+    local counting=()
+    [[ $syscalls == 1 ]] && counting=(perf stat -x, -o "$work/syscalls.txt"
+        -e syscalls:sys_enter_pread64,syscalls:sys_enter_pwrite64 --)
+    rm -f "$work/syscalls.txt"
+    "${counting[@]}" /usr/bin/time -v -o "$work/time.txt" "$work/bin/$build" --config "$work/$build.toml" poll \
         >"$work/out.txt" 2>"$work/err.txt" || { tail -20 "$work/err.txt" >&2; exit 1; }
     t1=$EPOCHREALTIME
     stat1="$(head -1 /proc/stat)"
-    python3 - "$stage" "$build" "$t0" "$t1" "$work/time.txt" "$work/out.txt" "$stat0" "$stat1" <<'PY'
+    python3 - "$stage" "$build" "$t0" "$t1" "$work/time.txt" "$work/out.txt" "$stat0" "$stat1" "$work/syscalls.txt" <<'PY'
 import os, re, sys
-stage, build, t0, t1, time_file, out_file, stat0, stat1 = sys.argv[1:]
+stage, build, t0, t1, time_file, out_file, stat0, stat1, syscalls_file = sys.argv[1:]
+# perf's CSV: count,unit,event,...; "-" where nothing was counted.
+calls = {}
+if os.path.exists(syscalls_file):
+    for line in open(syscalls_file):
+        fields = line.strip().split(",")
+        if len(fields) > 2 and fields[2].startswith("syscalls:sys_enter_"):
+            calls[fields[2].rsplit("_", 1)[-1]] = fields[0]
 t = open(time_file).read()
 num = lambda label: float(re.search(re.escape(label) + r"\s*:\s*([\d.]+)", t).group(1))
 cpu = num("User time (seconds)") + num("System time (seconds)")
@@ -127,7 +146,8 @@ a, b = ([int(x) for x in s.split()[1:9]] for s in (stat0, stat1))
 d = [y - x for x, y in zip(a, b)]
 others = max(0.0, (d[0] + d[1] + d[2] + d[5] + d[6] + d[7]) / hz - cpu)
 summary = next((l.split(";")[0].strip() for l in open(out_file) if " feeds: " in l), "")
-print(f"{stage}\t{build}\t{float(t1) - float(t0):.2f}\t{cpu:.2f}\t{rss:.1f}\t{others:.2f}\t{summary}", flush=True)
+print(f"{stage}\t{build}\t{float(t1) - float(t0):.2f}\t{cpu:.2f}\t{rss:.1f}\t{others:.2f}\t"
+      f"{calls.get('pread64', '-')}\t{calls.get('pwrite64', '-')}\t{summary}", flush=True)
 PY
 }
 builds=(this)
