@@ -1355,9 +1355,9 @@ pub fn decide_by_words(
 /// few to say so (see [`summarised_work`]): its text names the work's writer (an origin feed's
 /// own name or author), it shares some of the work's words, and it names the work itself,
 /// either by a title that holds every meaningful word of the work's title (two or more) or by
-/// citing the work's whole title, in its text or as its headline ([`cites_the_title`]). A news piece retitles a
-/// work ("AI is a normal technology") and names who wrote it; the same words in a headline
-/// without the writer are the topic, not the work. A citation may come any time after the
+/// citing the work's whole title, in its text or as its headline ([`cites_the_title`]). A news
+/// piece retitles a work ("AI is a normal technology") and names who wrote it; the same words
+/// in a headline without the writer are the topic, not the work. A citation may come any time after the
 /// work ([`cited_in_time`]). `None` when no work, or more than one story, reads so.
 fn named_work(
     probe: &Probe,

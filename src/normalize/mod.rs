@@ -349,7 +349,8 @@ fn classify(failure: Failure, text: &str) -> NormalizeError {
     }
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+/// What a panic said, for the error that takes its place.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_string())

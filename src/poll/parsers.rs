@@ -69,13 +69,8 @@ impl Parsers {
     ) -> Result<T, ParseError> {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let outcome = catch_unwind(AssertUnwindSafe(work)).map_err(|panic| {
-                panic
-                    .downcast_ref::<&str>()
-                    .map(|message| (*message).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "no message".to_owned())
-            });
+            let outcome = catch_unwind(AssertUnwindSafe(work))
+                .map_err(|panic| crate::normalize::panic_message(panic.as_ref()));
             // The poll that asked may have been cancelled meanwhile: nobody to tell.
             let _ = answer.send(outcome);
         });
