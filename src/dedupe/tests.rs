@@ -772,6 +772,31 @@ fn a_summary_weeks_after_a_writers_item_joins_it_but_not_before_it_nor_a_month_o
     );
 }
 
+/// `probe`'s verdict against a story of `mirrors` alone, which it must join by title, and that
+/// verdict led to `work` ([`lead_to_the_work`]).
+fn by_title_then_led(
+    probe: &Probe,
+    words: &Words,
+    mirrors: &Candidate,
+    work: &Candidate,
+    thresholds: &Thresholds,
+) -> (Decision, Decision) {
+    let by_title = decide(probe, std::slice::from_ref(mirrors), thresholds);
+    assert_eq!(
+        joined(&by_title),
+        Some((mirrors.story_id, MatchReason::Title))
+    );
+    let led = lead_to_the_work(
+        probe,
+        words,
+        by_title.clone(),
+        std::slice::from_ref(mirrors),
+        std::slice::from_ref(work),
+        thresholds,
+    );
+    (by_title, led)
+}
+
 #[test]
 fn a_mirror_that_joins_mirrors_alone_but_names_a_work_brings_them_to_the_work() {
     let essay = KEEPERS_NOTES_ESSAY;
@@ -794,17 +819,7 @@ fn a_mirror_that_joins_mirrors_alone_but_names_a_work_brings_them_to_the_work() 
     let mirrors = candidate_as(5, &first, day(2), Role::Mirror);
     let probe = probe(&second, Role::Mirror, day(2));
     let words = content_words(&second.title, second.body());
-    let by_title = decide(&probe, std::slice::from_ref(&mirrors), &thresholds);
-    assert_eq!(joined(&by_title), Some((5, MatchReason::Title)));
-
-    let led = lead_to_the_work(
-        &probe,
-        &words,
-        by_title.clone(),
-        std::slice::from_ref(&mirrors),
-        std::slice::from_ref(&work),
-        &thresholds,
-    );
+    let (by_title, led) = by_title_then_led(&probe, &words, &mirrors, &work, &thresholds);
     match led {
         Decision::Join {
             story_id,
@@ -1983,16 +1998,7 @@ fn a_mirror_that_joins_mirrors_alone_and_cites_a_work_brings_them_to_the_work() 
     let mirrors = candidate_as(5, &first, day(9), Role::Mirror);
     let probe = Probe::new(&note, Role::Mirror, day(9), &decorations, &HashSet::new());
     let words = content_words(&note.title, note.body());
-    let by_title = decide(&probe, std::slice::from_ref(&mirrors), &thresholds);
-    assert_eq!(joined(&by_title), Some((5, MatchReason::Title)));
-    let led = lead_to_the_work(
-        &probe,
-        &words,
-        by_title.clone(),
-        std::slice::from_ref(&mirrors),
-        std::slice::from_ref(&work),
-        &thresholds,
-    );
+    let (_, led) = by_title_then_led(&probe, &words, &mirrors, &work, &thresholds);
     assert_eq!(
         joined_as(&led),
         Some((1, MatchReason::Named, MemberRole::Coverage)),
