@@ -186,14 +186,14 @@ impl Mentions {
     pub fn new(title: &str, body: Option<&str>, decorations: &Decorations) -> Mentions {
         let title_words = words(title);
         let text = body.map(words).unwrap_or_default();
-        let named: BTreeSet<&str> = decorations
+        let named: BTreeSet<String> = decorations
             .full_names_in(&title_words)
             .into_iter()
             .chain(decorations.full_names_in(&text))
             .map(|(_, name)| name)
             .collect();
-        let shows = decorations.feeds_named(named.iter().copied());
-        let writers = named.into_iter().map(str::to_owned).collect();
+        let shows = decorations.feeds_named(named.iter().map(String::as_str));
+        let writers = named.into_iter().collect();
         Mentions {
             shows,
             content: content_words(title, body),

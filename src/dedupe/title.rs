@@ -272,23 +272,57 @@ fn fingerprint_of(parts: &[&str]) -> u64 {
     hasher.digest()
 }
 
+/// A name (its key words joined by spaces) or a feed's name as one number: [`Decorations`]
+/// keeps these rather than the strings, because it is asked whether a run of words is a
+/// name, never to list the names, and it holds every origin feed's (a list of 10,000 feeds
+/// held each name as a string four times over: 9 MB). Two names share a number with odds of
+/// about one in 2^64 per pair.
+fn name_hash(name: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(name.as_bytes())
+}
+
+/// The second of each pair in `set` whose first is `first`.
+fn pairs(
+    set: &std::collections::BTreeSet<(u64, u64)>,
+    first: u64,
+) -> impl Iterator<Item = u64> + '_ {
+    set.range((first, 0)..=(first, u64::MAX))
+        .map(|&(_, second)| second)
+}
+
+/// [`name_hash`] of `words` joined by spaces, without joining them.
+fn words_hash<S: AsRef<str>>(words: &[S]) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for (at, word) in words.iter().enumerate() {
+        if at > 0 {
+            hasher.update(b" ");
+        }
+        hasher.update(word.as_ref().as_bytes());
+    }
+    hasher.digest()
+}
+
 /// The names that decorate a writer's titles on other sites, learned from the origin feeds:
-/// feed titles and author names, and each author's surname.
+/// feed titles and author names, and each author's surname. Names and feeds are held as their
+/// [`name_hash`]es, so what a feed costs here does not grow with how its names are spelled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decorations {
-    /// Each name as its key words joined by spaces.
-    names: std::collections::HashSet<String>,
+    /// Each name, as the hash of its key words joined by spaces.
+    names: std::collections::HashSet<u64>,
     /// The word counts names have, longest first so "nathan lambert" goes before "lambert".
     lengths: Vec<usize>,
-    /// Each origin feed's names of two words or more (its title, its authors): whose show an
-    /// item of that feed is, so a page that names another writer is not taken for a page
-    /// about it.
-    feeds: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
-    /// The names of two words or more by their first word, and the origin feeds that call
-    /// themselves each name: a title or text is read for the writers' names in one pass over
-    /// its words, at a cost that does not grow with the number of feeds followed.
-    full_by_first: std::collections::HashMap<String, Vec<String>>,
-    feeds_by_name: std::collections::HashMap<String, std::collections::BTreeSet<String>>,
+    /// Each origin feed's names of two words or more (its title, its authors), by feed: whose
+    /// show an item of that feed is, so a page that names another writer is not taken for a
+    /// page about it.
+    feeds: std::collections::BTreeSet<(u64, u64)>,
+    /// The same pairs by name: the origin feeds that call themselves each name.
+    feeds_by_name: std::collections::BTreeSet<(u64, u64)>,
+    /// The feeds' own names, by hash, to answer [`Decorations::feeds_named`] with.
+    sources: std::collections::HashMap<u64, Box<str>>,
+    /// The most words a name of two words or more starting with a word has, by that word's
+    /// hash: a title or text is read for the writers' names in one pass over its words, at a
+    /// cost that does not grow with the number of feeds followed.
+    full_by_first: std::collections::HashMap<u64, usize>,
     /// What has been learned, as one number: the XOR of a hash of every name and of every
     /// (feed, name) pair, so that two decorations that learned the same things, in any order,
     /// have the same. A reading memoised under it (`dedupe::stored_title_keys`) is the one
@@ -308,7 +342,12 @@ impl Decorations {
     /// Whether `key` (a title key) is one of the names learned, and nothing more: a page
     /// titled so ("Machine Learning Street Talk (MLST)") is about the writer or the show.
     pub fn is_name(&self, key: &str) -> bool {
-        self.names.contains(key)
+        self.names.contains(&name_hash(key))
+    }
+
+    /// Whether `words` are one of the names learned.
+    fn has_name(&self, words: &[&str]) -> bool {
+        self.names.contains(&words_hash(words))
     }
 
     /// What these decorations have learned, as one number (see the field).
@@ -346,19 +385,14 @@ impl Decorations {
                 words.len() >= 2 && !words.iter().all(|w| STOPWORDS.contains(&w.as_str()))
             })
             .map(|words| words.join(" "));
+        let feed = name_hash(source);
         for name in full {
-            let new = self
-                .feeds_by_name
-                .entry(name.clone())
-                .or_default()
-                .insert(source.to_owned());
-            if new {
+            let named = name_hash(&name);
+            self.sources.entry(feed).or_insert_with(|| source.into());
+            if self.feeds_by_name.insert((named, feed)) {
                 self.fingerprint ^= fingerprint_of(&[source, "\0", &name]);
             }
-            self.feeds
-                .entry(source.to_owned())
-                .or_default()
-                .insert(name);
+            self.feeds.insert((feed, named));
         }
     }
 
@@ -367,32 +401,37 @@ impl Decorations {
     /// those: one writer's show, posts and video channel call themselves differently
     /// ("Dwarkesh Podcast", "Dwarkesh Patel") but share the author. Sorted.
     pub fn feeds_named<'a>(&self, named: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-        let called = |name: &str| self.feeds_by_name.get(name).into_iter().flatten();
-        let direct: std::collections::BTreeSet<&String> =
-            named.into_iter().flat_map(called).collect();
-        let shared: std::collections::BTreeSet<&String> = direct
-            .iter()
-            .filter_map(|source| self.feeds.get(source.as_str()))
-            .flatten()
+        let direct: std::collections::BTreeSet<u64> = named
+            .into_iter()
+            .flat_map(|name| pairs(&self.feeds_by_name, name_hash(name)))
             .collect();
-        let all: std::collections::BTreeSet<&String> =
-            shared.iter().flat_map(|name| called(name)).collect();
-        all.into_iter().cloned().collect()
+        let shared: std::collections::BTreeSet<u64> = direct
+            .iter()
+            .flat_map(|&feed| pairs(&self.feeds, feed))
+            .collect();
+        let all: std::collections::BTreeSet<&str> = shared
+            .iter()
+            .flat_map(|&name| pairs(&self.feeds_by_name, name))
+            .filter_map(|feed| self.sources.get(&feed).map(AsRef::as_ref))
+            .collect();
+        all.into_iter().map(str::to_owned).collect()
     }
 
     /// The writers' names of two words or more that run through `words` (lowercase key
-    /// words), each with where it starts, in the order they start. Looked up by each word
-    /// rather than tried name by name, so the cost is the text's, not the feed list's.
-    pub fn full_names_in<'a, S: AsRef<str>>(&'a self, words: &[S]) -> Vec<(usize, &'a str)> {
+    /// words), each with where it starts, in the order they start (the shorter first where
+    /// two start at one word). Looked up by each word rather than tried name by name, so the
+    /// cost is the text's, not the feed list's.
+    pub fn full_names_in<S: AsRef<str>>(&self, words: &[S]) -> Vec<(usize, String)> {
         let mut found = Vec::new();
         for (at, word) in words.iter().enumerate() {
-            let Some(names) = self.full_by_first.get(word.as_ref()) else {
+            let Some(&longest) = self.full_by_first.get(&name_hash(word.as_ref())) else {
                 continue;
             };
-            for name in names {
-                let mut rest = words[at..].iter().map(AsRef::as_ref);
-                if name.split(' ').all(|part| rest.next() == Some(part)) {
-                    found.push((at, name.as_str()));
+            for length in 2..=longest.min(words.len() - at) {
+                let run = &words[at..at + length];
+                if self.names.contains(&words_hash(run)) {
+                    let name: Vec<&str> = run.iter().map(AsRef::as_ref).collect();
+                    found.push((at, name.join(" ")));
                 }
             }
         }
@@ -401,15 +440,13 @@ impl Decorations {
 
     fn insert(&mut self, words: &[String]) {
         let name = words.join(" ");
-        if !self.names.insert(name.clone()) {
+        if !self.names.insert(name_hash(&name)) {
             return;
         }
         self.fingerprint ^= fingerprint_of(&[&name]);
         if let [first, _, ..] = words {
-            self.full_by_first
-                .entry(first.clone())
-                .or_default()
-                .push(name);
+            let longest = self.full_by_first.entry(name_hash(first)).or_default();
+            *longest = (*longest).max(words.len());
         }
         if !self.lengths.contains(&words.len()) {
             self.lengths.push(words.len());
@@ -430,7 +467,7 @@ impl Decorations {
                     } else {
                         &words[..n]
                     };
-                    self.names.contains(&run.join(" "))
+                    self.has_name(run)
                 }
             })
         };
@@ -479,9 +516,12 @@ impl Decorations {
             if words[start] == "the" {
                 start += 1;
             }
-            let Some(n) = self.lengths.iter().copied().find(|&n| {
-                start + n <= words.len() && self.names.contains(&words[start..start + n].join(" "))
-            }) else {
+            let Some(n) = self
+                .lengths
+                .iter()
+                .copied()
+                .find(|&n| start + n <= words.len() && self.has_name(&words[start..start + n]))
+            else {
                 continue;
             };
             let mut end = start + n;
@@ -507,7 +547,7 @@ impl Decorations {
     /// the same key [`issue_anchors`] indexes without knowing any name.
     pub fn issues(&self, title: &str) -> Vec<String> {
         let words = key_words(&title.to_lowercase());
-        let mut named: Vec<(&str, usize)> = self
+        let mut named: Vec<(String, usize)> = self
             .full_names_in(&words)
             .into_iter()
             .map(|(at, name)| (name, at))
@@ -526,7 +566,7 @@ impl Decorations {
                 .get(after + offset + 1)
                 .is_some_and(|unit| UNIT_WORDS.contains(&unit.as_str()));
             if is_issue_number(number) && !measured {
-                let key = format!("{} {number}", without_medium_words(name));
+                let key = format!("{} {number}", without_medium_words(&name));
                 if !found.contains(&key) {
                     found.push(key);
                 }
@@ -988,7 +1028,19 @@ mod tests {
         let words = key_words("notes on the dwarkesh podcast with dwarkesh patel, patel says");
         assert_eq!(
             decorations.full_names_in(&words),
-            vec![(3, "dwarkesh podcast"), (6, "dwarkesh patel")]
+            vec![
+                (3, "dwarkesh podcast".to_owned()),
+                (6, "dwarkesh patel".to_owned())
+            ]
+        );
+        // Two names starting at one word are both found, the shorter first.
+        decorations.add_for("patel-show", ["Dwarkesh Patel Show"]);
+        assert_eq!(
+            decorations.full_names_in(&key_words("on the dwarkesh patel show")),
+            vec![
+                (2, "dwarkesh patel".to_owned()),
+                (2, "dwarkesh patel show".to_owned())
+            ]
         );
         // The podcast's feed names its host, as the video channel does: both are his.
         assert_eq!(
@@ -1010,6 +1062,25 @@ mod tests {
                 .full_names_in(&key_words("dwarkesh said"))
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn decorations_that_learned_the_same_names_in_any_order_are_the_same() {
+        let mut one = Decorations::default();
+        one.add_for("dwarkesh-podcast", ["Dwarkesh Podcast", "Dwarkesh Patel"]);
+        one.add_for("latent-space", ["Latent Space", "swyx"]);
+        let mut other = Decorations::default();
+        other.add_for("latent-space", ["swyx", "Latent Space"]);
+        other.add_for("dwarkesh-podcast", ["Dwarkesh Patel", "Dwarkesh Podcast"]);
+        other.add_for("latent-space", ["Latent Space"]);
+        assert_eq!(one, other);
+        assert_eq!(one.fingerprint(), other.fingerprint());
+        // A name learned for another feed is something more learned.
+        other.add_for("patel-video", ["Dwarkesh Patel"]);
+        assert_ne!(one, other);
+        assert_ne!(one.fingerprint(), other.fingerprint());
+        assert!(other.is_name("dwarkesh patel") && other.is_name("patel"));
+        assert!(!other.is_name("dwarkesh"));
     }
 
     #[test]
