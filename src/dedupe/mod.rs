@@ -1357,8 +1357,8 @@ pub fn decide_by_words(
 /// either by a title that holds every meaningful word of the work's title (two or more) or by
 /// citing the work's whole title, in its text or as its headline ([`cites_the_title`]). A news
 /// piece retitles a work ("AI is a normal technology") and names who wrote it; the same words
-/// in a headline without the writer are the topic, not the work. A citation may come any time after the
-/// work ([`cited_in_time`]). `None` when no work, or more than one story, reads so.
+/// in a headline without the writer are the topic, not the work. A citation may come any time
+/// after the work ([`cited_in_time`]). `None` when no work, or more than one story, reads so.
 fn named_work(
     probe: &Probe,
     candidates: &[Candidate],

@@ -25,7 +25,8 @@ pub const PREFIX_ANCHORS: usize = 12;
 /// rather than twelve: a copy behind page junk still shares one of them unless nearly all its
 /// eight smallest are junk, the real-world mirrors group exactly as with twelve in either poll
 /// order, and every anchor is a row written at a random key of an index that outgrows the
-/// page cache (docs/benchmarks.md, "Fewer anchors").
+/// page cache (docs/benchmarks.md, "Why the cold poll grows faster than the work, and fewer
+/// anchors").
 pub const SKETCH_ANCHORS: usize = 8;
 
 /// FNV-1a: stable across runs and platforms (anchors are stored), and fast.

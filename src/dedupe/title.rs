@@ -263,15 +263,6 @@ const MEDIUM_WORDS: &[&str] = &[
     "summary",
 ];
 
-/// The hash of some strings, one after the other.
-fn fingerprint_of(parts: &[&str]) -> u64 {
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-    }
-    hasher.digest()
-}
-
 /// A name (its key words joined by spaces) or a feed's name as one number: [`Decorations`]
 /// keeps these rather than the strings, because it is asked whether a run of words is a
 /// name, never to list the names, and it holds every origin feed's (a list of 10,000 feeds
@@ -292,12 +283,18 @@ fn pairs(
 
 /// [`name_hash`] of `words` joined by spaces, without joining them.
 fn words_hash<S: AsRef<str>>(words: &[S]) -> u64 {
+    joined_hash(words, b" ")
+}
+
+/// The hash of `parts` joined by `separator` (the same as of the joined string), without
+/// joining them.
+fn joined_hash<S: AsRef<str>>(parts: &[S], separator: &[u8]) -> u64 {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    for (at, word) in words.iter().enumerate() {
+    for (at, part) in parts.iter().enumerate() {
         if at > 0 {
-            hasher.update(b" ");
+            hasher.update(separator);
         }
-        hasher.update(word.as_ref().as_bytes());
+        hasher.update(part.as_ref().as_bytes());
     }
     hasher.digest()
 }
@@ -390,7 +387,7 @@ impl Decorations {
             let named = name_hash(&name);
             self.sources.entry(feed).or_insert_with(|| source.into());
             if self.feeds_by_name.insert((named, feed)) {
-                self.fingerprint ^= fingerprint_of(&[source, "\0", &name]);
+                self.fingerprint ^= joined_hash(&[source, &name], b"\0");
             }
             self.feeds.insert((feed, named));
         }
@@ -439,11 +436,11 @@ impl Decorations {
     }
 
     fn insert(&mut self, words: &[String]) {
-        let name = words.join(" ");
-        if !self.names.insert(name_hash(&name)) {
+        let name = words_hash(words);
+        if !self.names.insert(name) {
             return;
         }
-        self.fingerprint ^= fingerprint_of(&[&name]);
+        self.fingerprint ^= name;
         if let [first, _, ..] = words {
             let longest = self.full_by_first.entry(name_hash(first)).or_default();
             *longest = (*longest).max(words.len());
