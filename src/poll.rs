@@ -27,8 +27,18 @@ mod parsers;
 
 use parsers::{Parsers, parse_slots};
 
-/// Feeds fetched at once. Bounded so a long feed list does not open hundreds of sockets.
+/// Feeds fetched (and parsed) at once. Bounded so a long feed list does not open hundreds of
+/// sockets.
 const CONCURRENT_FETCHES: usize = 16;
+
+/// Feeds a cycle starts beyond those it fetches at once, each waiting for a fetch slot. While
+/// the cycle's task writes (one core, most of a cold poll), a slot that frees up goes to one of
+/// these; without them fetching and parsing stopped once the feeds in flight were done, and
+/// writes and parses took turns rather than sharing the two cores. Each holds its parsed feed
+/// until its write: at the benchmark's 20 items a feed, about one write batch (below) more
+/// than before. A cold poll of 1,000 feeds took 0.88 times as long and peaked 7.5 MB higher
+/// (docs/benchmarks.md, "Fetching on during writes").
+const FEEDS_AHEAD: usize = 32;
 
 /// Consecutive polls that must see the same permanent redirect before the feed is polled at
 /// its new address: one stray 301 from a misconfigured server must not lose a feed.
@@ -38,10 +48,12 @@ const MOVE_AFTER_POLLS: u32 = 3;
 const COALESCE_WRITES: Duration = Duration::from_millis(200);
 
 /// The most polls, and parsed items, written in one transaction: bounds what a crash throws
-/// away (it is all fetched again) and the memory held by items waiting to be stored. Public so
-/// the benchmark (`benches/harness.rs insert`) commits in the batches a cold poll does.
+/// away (it is all fetched again) and the memory held by items waiting to be stored. Half the
+/// items of the 1,000 it was before feeds ran ahead of the writes, so that the batch written
+/// and the feeds parsed meanwhile hold about what one batch held. Public so the benchmark
+/// (`benches/harness.rs insert`) commits in the batches a cold poll does.
 pub const MAX_WRITE_BATCH: usize = 256;
-pub const MAX_WRITE_ITEMS: usize = 1000;
+pub const MAX_WRITE_ITEMS: usize = 500;
 
 /// Feeds fetched at once from one host. Substack serves thousands of newsletters from a few
 /// hosts; being polite there is what keeps us from being rate limited.
@@ -407,14 +419,17 @@ async fn poll_selected(
     )?
     .map(std::sync::Arc::new);
     let hosts = HostLimits::default();
+    let fetch_slots = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_FETCHES));
     let parsers = std::sync::Arc::new(Parsers::start(parse_slots())?);
-    let spawn = |position: usize, index: usize, source: SourceRecord| -> PollTask {
+    let spawn = |position: usize, index: usize, source: SourceRecord| {
         let feed = &config.feeds[index];
+        let role = feed.role;
         let url = source
             .fetch_url()
             .parse::<url::Url>()
             .unwrap_or_else(|_| feed.url.clone());
         let host = hosts.for_url(&url);
+        let fetch_slots = std::sync::Arc::clone(&fetch_slots);
         let parsers = std::sync::Arc::clone(&parsers);
         let fetcher = fetcher.clone();
         // The configured address, which transcripts are cached under; only when they are on.
@@ -422,10 +437,17 @@ async fn poll_selected(
             .clone()
             .map(|transcripts| (transcripts, feed.url.clone()));
         let now = clock.now();
-        AbortOnDropHandle::new(tokio::spawn(async move {
+        let task: PollTask = AbortOnDropHandle::new(tokio::spawn(async move {
             let started = Instant::now();
-            let (mut answer, own_keys) =
-                fetch_and_parse(&fetcher, &url, &source, &host, &parsers, now).await;
+            let (mut answer, own_keys) = fetch_and_parse(
+                &fetcher,
+                &url,
+                &source,
+                (&host, &fetch_slots),
+                &parsers,
+                now,
+            )
+            .await;
             let transcripts = match (&transcripts, &mut answer) {
                 (
                     Some((transcripts, feed_url)),
@@ -444,7 +466,8 @@ async fn poll_selected(
                 transcripts,
                 started,
             }
-        }))
+        }));
+        task.map(move |joined| (index, role, joined))
     };
     let mut polls = futures_util::stream::FuturesUnordered::new();
     let mut position = 0;
@@ -457,18 +480,24 @@ async fn poll_selected(
     // On a shared store, whether the other instances' origins are done too (see below).
     let mut fleet_origins_done = false;
     let mut oldest: Option<Instant> = None;
-    loop {
-        while polls.len() < CONCURRENT_FETCHES {
-            let Some((index, source)) = due.next(store, clock.now(), &mut report, on_feed)? else {
-                break;
-            };
-            let role = config.feeds[index].role;
-            if role == Role::Origin {
-                origins_pending += 1;
+    // Starts feeds until as many are under way as the cycle allows.
+    macro_rules! start_polls {
+        () => {
+            while polls.len() < CONCURRENT_FETCHES + FEEDS_AHEAD {
+                let Some((index, source)) = due.next(store, clock.now(), &mut report, on_feed)?
+                else {
+                    break;
+                };
+                if config.feeds[index].role == Role::Origin {
+                    origins_pending += 1;
+                }
+                polls.push(spawn(position, index, source));
+                position += 1;
             }
-            polls.push(spawn(position, index, source).map(move |joined| (index, role, joined)));
-            position += 1;
-        }
+        };
+    }
+    loop {
+        start_polls!();
         // Finished polls wait a little for company: a commit per feed would cost more than a
         // 304 or a new item (each commit rewrites every index page it touched).
         let next = match oldest {
@@ -525,6 +554,9 @@ async fn poll_selected(
             || ready.len() >= MAX_WRITE_BATCH
             || pending_items >= MAX_WRITE_ITEMS;
         if write_now && !ready.is_empty() {
+            // The feeds just joined are replaced before the write, not after: they fetch
+            // and parse while it runs.
+            start_polls!();
             // Within a write, feeds go in the config's order rather than the order they
             // answered in: the same answers make the same stories however the network raced.
             ready.sort_by_key(|polled| polled.position);
@@ -671,7 +703,7 @@ async fn fetch_and_parse(
     fetcher: &Fetcher,
     url: &url::Url,
     source: &SourceRecord,
-    host: &tokio::sync::Semaphore,
+    (host, fetch_slots): (&tokio::sync::Semaphore, &tokio::sync::Semaphore),
     parsers: &Parsers,
     now: DateTime<Utc>,
 ) -> (Answer, Vec<OwnKeys>) {
@@ -689,12 +721,15 @@ async fn fetch_and_parse(
             moved_permanently: None,
         })
     };
-    let answer = {
-        // The host's slot is held for the fetch only, not while the body waits to be parsed.
-        let Ok(_slot) = host.acquire().await else {
+    // The host's slot first, so that feeds waiting on a busy host hold none of the cycle's.
+    // The host's is held for the fetch only; the cycle's until the body is parsed, which
+    // bounds the documents parsed or waiting for a parser.
+    let (answer, _fetch_slot) = {
+        let (Ok(_host_slot), Ok(fetch_slot)) = (host.acquire().await, fetch_slots.acquire().await)
+        else {
             return (shutting_down(), Vec::new());
         };
-        fetcher.fetch(url, &validators, now).await
+        (fetcher.fetch(url, &validators, now).await, fetch_slot)
     };
     let mut fetched = match answer.into_fetched() {
         Ok(fetched) => fetched,

@@ -2,6 +2,8 @@
 //! -> `tributary poll` -> the store (SQLite and PostgreSQL) -> the merged Atom feed.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::common::backend::{Backend, each_backend};
@@ -446,6 +448,48 @@ fn broken_feeds_are_reported_and_never_stop_the_others(backend: &Backend) {
     assert!(!asked.contains(&"/limited".to_owned()), "{asked:?}");
     assert!(!asked.contains(&"/gone".to_owned()), "{asked:?}");
     assert!(asked.contains(&"/good".to_owned()), "{asked:?}");
+}
+
+/// A poll starts more feeds than it fetches at once (they wait their turn, so fetching goes on
+/// while it writes), yet never fetches more than sixteen at once: each feed here is a host of
+/// its own (so the per-host limit of two does not bound them) and answers slowly.
+#[test]
+fn a_poll_fetches_at_most_sixteen_feeds_at_once_however_many_it_starts() {
+    const HOSTS: u8 = 40;
+    let answering = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let servers: Vec<TestServer> = (2..2 + HOSTS)
+        .map(|last| {
+            let (answering, most) = (Arc::clone(&answering), Arc::clone(&most));
+            TestServer::start_on(std::net::Ipv4Addr::new(127, 0, 0, last), move |_| {
+                let now = answering.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(150));
+                answering.fetch_sub(1, Ordering::SeqCst);
+                Reply::ok(rss(
+                    "Mon, 01 Jan 2024 00:00:00 GMT",
+                    &[(&format!("Post {last}"), "Mon, 01 Jan 2024 00:00:00 GMT")],
+                ))
+            })
+        })
+        .collect();
+    let names: Vec<String> = (0..servers.len()).map(|n| format!("host{n}")).collect();
+    let list: Vec<(&str, String, &str)> = servers
+        .iter()
+        .zip(&names)
+        .map(|(server, name)| (name.as_str(), server.url("/feed").to_string(), "origin"))
+        .collect();
+    let ws = Workspace::new();
+    let config = ws.write_config("t.toml", &list, "");
+
+    let output = ws.run(&["--config", config.to_str().expect("path"), "poll"]);
+    assert_success(&output);
+    let out = stdout(&output);
+    assert!(out.contains("40 feeds: 40 fetched"), "{out}");
+    let most = most.load(Ordering::SeqCst);
+    assert!(most <= 16, "{most} feeds were fetched at once");
+    // The feeds started ahead are fetched in parallel, not one after another.
+    assert!(most >= 8, "only {most} feeds were fetched at once");
 }
 
 // SQLite only: the embedded default config is what is under test, and it stores in SQLite.

@@ -195,8 +195,18 @@ impl TestServer {
     where
         F: Fn(&Request) -> Reply + Send + Sync + 'static,
     {
+        TestServer::start_on(std::net::Ipv4Addr::LOCALHOST, handler)
+    }
+
+    /// [`TestServer::start`] on another loopback address (127.0.0.2, ...): a host of its own
+    /// to a client that limits its connections per host.
+    pub fn start_on<F>(ip: std::net::Ipv4Addr, handler: F) -> TestServer
+    where
+        F: Fn(&Request) -> Reply + Send + Sync + 'static,
+    {
+        assert!(ip.is_loopback(), "test servers listen on loopback only");
         // Bound here, on the caller's thread, so the port is known and listening on return.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind test server");
+        let listener = std::net::TcpListener::bind((ip, 0)).expect("bind test server");
         listener
             .set_nonblocking(true)
             .expect("make test server listener non-blocking");
