@@ -268,8 +268,9 @@ struct DueFeeds<'a> {
     cursor: usize,
     /// Due feeds read and not yet claimed: (index in `feeds`, record).
     page: std::collections::VecDeque<(usize, SourceRecord)>,
-    /// Feeds claimed and not yet handed out, claimed as fetch slots need them so that a
-    /// lease starts close to its fetch.
+    /// Feeds claimed and not yet handed out, claimed as the cycle starts feeds (at most
+    /// [`FEEDS_AHEAD`] before a fetch slot is theirs) so that a lease starts close to its
+    /// fetch.
     claimed: std::collections::VecDeque<(usize, SourceRecord)>,
     lease: Duration,
 }
