@@ -23,8 +23,10 @@ use crate::schedule::{self, PollHints};
 use crate::store::{FeedClaim, PollState, SourceRecord, Store, StoreError, WriteTx};
 use crate::transcript::{self, Transcripts};
 
+mod ahead;
 mod parsers;
 
+use ahead::{Claim, ParsedAhead};
 use parsers::{Parsers, parse_slots};
 
 /// Feeds fetched (and parsed) at once. Bounded so a long feed list does not open hundreds of
@@ -34,10 +36,10 @@ const CONCURRENT_FETCHES: usize = 16;
 /// Feeds a cycle starts beyond those it fetches at once, each waiting for a fetch slot. While
 /// the cycle's task writes (one core, most of a cold poll), a slot that frees up goes to one of
 /// these; without them fetching and parsing stopped once the feeds in flight were done, and
-/// writes and parses took turns rather than sharing the two cores. Each holds its parsed feed
-/// until its write: at the benchmark's 20 items a feed, about one write batch (below) more
-/// than before. A cold poll of 1,000 feeds took 0.88 times as long and peaked 7.5 MB higher
-/// (docs/benchmarks.md, "Fetching on during writes").
+/// writes and parses took turns rather than sharing the two cores. What they hold parsed is
+/// bounded by items, not feeds (`poll/ahead.rs`): about one write batch (below). A cold poll
+/// of 1,000 feeds took 0.93 times as long and peaked 2 MB higher (docs/benchmarks.md,
+/// "Fetching on during writes").
 const FEEDS_AHEAD: usize = 32;
 
 /// Consecutive polls that must see the same permanent redirect before the feed is polled at
@@ -246,6 +248,20 @@ struct Polled {
     /// The transcripts its episodes' fetch brought, stored with its items.
     transcripts: Vec<transcript::Fetched>,
     started: Instant,
+    /// Its items, counted as parsed ahead of the writes until the cycle takes it.
+    ahead: Option<Claim>,
+}
+
+impl Polled {
+    /// How many items its answer brought.
+    fn items(&self) -> usize {
+        match &self.answer {
+            FetchOutcome::Fetched(Fetched {
+                body: Ok(parsed), ..
+            }) => parsed.items.len(),
+            _ => 0,
+        }
+    }
 }
 
 /// Feeds whose poll state is read from the store at once: enough to keep the fetches busy
@@ -421,6 +437,7 @@ async fn poll_selected(
     .map(std::sync::Arc::new);
     let hosts = HostLimits::default();
     let fetch_slots = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_FETCHES));
+    let parsed_ahead = ParsedAhead::new(MAX_WRITE_ITEMS);
     let parsers = std::sync::Arc::new(Parsers::start(parse_slots())?);
     let spawn = |position: usize, index: usize, source: SourceRecord| {
         let feed = &config.feeds[index];
@@ -431,6 +448,7 @@ async fn poll_selected(
             .unwrap_or_else(|_| feed.url.clone());
         let host = hosts.for_url(&url);
         let fetch_slots = std::sync::Arc::clone(&fetch_slots);
+        let parsed_ahead = std::sync::Arc::clone(&parsed_ahead);
         let parsers = std::sync::Arc::clone(&parsers);
         let fetcher = fetcher.clone();
         // The configured address, which transcripts are cached under; only when they are on.
@@ -440,15 +458,13 @@ async fn poll_selected(
         let now = clock.now();
         let task: PollTask = AbortOnDropHandle::new(tokio::spawn(async move {
             let started = Instant::now();
-            let (mut answer, own_keys) = fetch_and_parse(
-                &fetcher,
-                &url,
-                &source,
-                (&host, &fetch_slots),
-                &parsers,
-                now,
-            )
-            .await;
+            let turn = Turn {
+                host: &host,
+                fetch_slots: &fetch_slots,
+                ahead: &parsed_ahead,
+            };
+            let (mut answer, own_keys, ahead) =
+                fetch_and_parse(&fetcher, &url, &source, turn, &parsers, now).await;
             let transcripts = match (&transcripts, &mut answer) {
                 (
                     Some((transcripts, feed_url)),
@@ -466,6 +482,7 @@ async fn poll_selected(
                 own_keys,
                 transcripts,
                 started,
+                ahead,
             }
         }));
         task.map(move |joined| (index, role, joined))
@@ -511,14 +528,29 @@ async fn poll_selected(
         };
         let finished = matches!(next, Some(None));
         let mut joined: Vec<_> = next.flatten().into_iter().collect();
-        while let Some(Some(more)) = polls.next().now_or_never() {
+        // The finished polls are taken up to a write batch: the rest stay counted as parsed
+        // ahead, which keeps more feeds from being fetched until they are taken.
+        let mut taking: usize = ready.iter().map(Polled::items).sum::<usize>()
+            + joined
+                .iter()
+                .map(|(.., poll)| poll.as_ref().map_or(0, Polled::items))
+                .sum::<usize>();
+        while taking < MAX_WRITE_ITEMS && ready.len() + joined.len() < MAX_WRITE_BATCH {
+            let Some(Some(more)) = polls.next().now_or_never() else {
+                break;
+            };
+            taking += more.2.as_ref().map_or(0, Polled::items);
             joined.push(more);
         }
         for (index, role, poll) in joined {
             if role == Role::Origin {
                 origins_pending -= 1;
             }
-            match poll {
+            let taken = poll.map(|mut polled| {
+                polled.ahead = None;
+                polled
+            });
+            match taken {
                 Ok(polled) if role == Role::Origin => ready.push(polled),
                 Ok(polled) => held_mirrors.push(polled),
                 // A panic outside the parser's own guard: that feed is not recorded this cycle.
@@ -540,15 +572,7 @@ async fn poll_selected(
         if !ready.is_empty() {
             oldest.get_or_insert_with(Instant::now);
         }
-        let pending_items: usize = ready
-            .iter()
-            .map(|polled| match &polled.answer {
-                FetchOutcome::Fetched(Fetched {
-                    body: Ok(parsed), ..
-                }) => parsed.items.len(),
-                _ => 0,
-            })
-            .sum();
+        let pending_items: usize = ready.iter().map(Polled::items).sum();
         let write_now = finished
             || wait_for_fleet
             || oldest.is_some_and(|oldest| oldest.elapsed() >= COALESCE_WRITES)
@@ -700,14 +724,24 @@ impl HostLimits {
     }
 }
 
+/// What a feed waits for before it fetches: its host's slot, one of the cycle's, and room
+/// among the items parsed ahead of the writes.
+struct Turn<'a> {
+    host: &'a tokio::sync::Semaphore,
+    fetch_slots: &'a tokio::sync::Semaphore,
+    ahead: &'a std::sync::Arc<ParsedAhead>,
+}
+
+/// A feed's answer, its parsed items' own keys, and the claim that counts those items as
+/// parsed ahead of the writes.
 async fn fetch_and_parse(
     fetcher: &Fetcher,
     url: &url::Url,
     source: &SourceRecord,
-    (host, fetch_slots): (&tokio::sync::Semaphore, &tokio::sync::Semaphore),
+    turn: Turn<'_>,
     parsers: &Parsers,
     now: DateTime<Utc>,
-) -> (Answer, Vec<OwnKeys>) {
+) -> (Answer, Vec<OwnKeys>, Option<Claim>) {
     let validators = Validators {
         etag: source.state.etag.clone(),
         last_modified: source.state.last_modified.clone(),
@@ -726,15 +760,17 @@ async fn fetch_and_parse(
     // The host's is held for the fetch only; the cycle's until the body is parsed, which
     // bounds the documents parsed or waiting for a parser.
     let (answer, _fetch_slot) = {
-        let (Ok(_host_slot), Ok(fetch_slot)) = (host.acquire().await, fetch_slots.acquire().await)
+        let (Ok(_host_slot), Ok(fetch_slot)) =
+            (turn.host.acquire().await, turn.fetch_slots.acquire().await)
         else {
-            return (shutting_down(), Vec::new());
+            return (shutting_down(), Vec::new(), None);
         };
+        turn.ahead.room().await;
         (fetcher.fetch(url, &validators, now).await, fetch_slot)
     };
     let mut fetched = match answer.into_fetched() {
         Ok(fetched) => fetched,
-        Err(other) => return (other, Vec::new()),
+        Err(other) => return (other, Vec::new(), None),
     };
     let name = source.name.clone();
     let final_url = fetched.final_url.clone();
@@ -758,7 +794,15 @@ async fn fetch_and_parse(
         Ok(Err(error)) => (Err(format!("{url}: {error}")), Vec::new()),
         Err(error) => (Err(format!("{url}: {error}")), Vec::new()),
     };
-    (FetchOutcome::Fetched(fetched.with_body(body)), own_keys)
+    let ahead = body
+        .as_ref()
+        .ok()
+        .map(|parsed| turn.ahead.parsed(parsed.items.len()));
+    (
+        FetchOutcome::Fetched(fetched.with_body(body)),
+        own_keys,
+        ahead,
+    )
 }
 
 /// Runs a blocking store write without stalling the runtime's other tasks (the fetches),
