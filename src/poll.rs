@@ -530,16 +530,15 @@ async fn poll_selected(
         let mut joined: Vec<_> = next.flatten().into_iter().collect();
         // The finished polls are taken up to a write batch: the rest stay counted as parsed
         // ahead, which keeps more feeds from being fetched until they are taken.
+        let joined_items =
+            |(.., poll): &(_, _, Result<Polled, _>)| poll.as_ref().map_or(0, Polled::items);
         let mut taking: usize = ready.iter().map(Polled::items).sum::<usize>()
-            + joined
-                .iter()
-                .map(|(.., poll)| poll.as_ref().map_or(0, Polled::items))
-                .sum::<usize>();
+            + joined.iter().map(joined_items).sum::<usize>();
         while taking < MAX_WRITE_ITEMS && ready.len() + joined.len() < MAX_WRITE_BATCH {
             let Some(Some(more)) = polls.next().now_or_never() else {
                 break;
             };
-            taking += more.2.as_ref().map_or(0, Polled::items);
+            taking += joined_items(&more);
             joined.push(more);
         }
         for (index, role, poll) in joined {
