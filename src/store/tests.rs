@@ -1490,3 +1490,41 @@ fn an_edit_and_a_linking_page_read_the_key_indexes_by_their_keys() {
         );
     }
 }
+
+#[test]
+fn statements_read_in_one_go_see_one_state_of_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    with_feeds(&mut store, &[("one", Role::Origin)]);
+    let other = Connection::open(dir.path().join("t.db")).expect("second connection");
+    let count = |conn: &Connection| -> i64 {
+        conn.query_row("SELECT count(*) FROM sources", [], |row| row.get(0))
+            .expect("count")
+    };
+    let (before, after) = store
+        .in_one_read(|| {
+            let Conn::Sqlite(conn) = &store.conn else {
+                unreachable!("opened on SQLite")
+            };
+            let before = count(conn);
+            // Another process adds a feed between the two reads.
+            other
+                .execute(
+                    "INSERT INTO sources (name, url, role) VALUES ('two', 'https://two.example/', 'origin')",
+                    [],
+                )
+                .expect("insert");
+            Ok((before, count(conn)))
+        })
+        .expect("read");
+    assert_eq!(
+        (before, after),
+        (1, 1),
+        "the second read saw the other's write"
+    );
+    // Once the read is over, the write shows.
+    let Conn::Sqlite(conn) = &store.conn else {
+        unreachable!("opened on SQLite")
+    };
+    assert_eq!(count(conn), 2);
+}
