@@ -645,6 +645,16 @@ const NAME_PARTS: &[char] = &[
     '—', '–', '|', ':', ',', '&', '(', ')', '[', ']', '“', '”', '"', '+', '·', '/',
 ];
 
+/// A word of a person's name as titles write it: capitalised ("Karpathy", "Fan-yun",
+/// "O’Brien", "Prof."), not an acronym ("AGI") or a number.
+fn is_name_word(word: &str) -> bool {
+    word.chars().next().is_some_and(char::is_uppercase)
+        && word.chars().any(char::is_lowercase)
+        && word
+            .chars()
+            .all(|c| c.is_alphabetic() || matches!(c, '-' | '\'' | '’' | '.'))
+}
+
 /// Words that open a list of guests ("with Chris Manning", "w/ Pavan Kumar Reddy").
 const GUEST_OPENERS: &[&str] = &["with", "w", "feat", "ft", "featuring", "by", "and"];
 
@@ -670,14 +680,6 @@ pub fn guests(title: &str, names: &[String]) -> Vec<String> {
     if parts.len() < 2 {
         return Vec::new();
     }
-    let is_name_word = |word: &str| {
-        let mut chars = word.chars();
-        chars.next().is_some_and(char::is_uppercase)
-            && word.chars().any(char::is_lowercase)
-            && word
-                .chars()
-                .all(|c| c.is_alphabetic() || matches!(c, '-' | '\'' | '’' | '.'))
-    };
     let mut found: Vec<String> = Vec::new();
     for words in parts {
         let start = words
@@ -721,6 +723,11 @@ pub fn title_keys(title: &str, decorations: &Decorations) -> Vec<String> {
     };
     let mut keys = vec![key];
     keys.extend(full_title_key(title));
+    keys.extend(
+        headline_before_its_guest(title)
+            .and_then(title_key)
+            .filter(|headline| !is_generic(headline)),
+    );
     for index in 0..keys.len() {
         if let Some(stripped) = decorations.strip(&keys[index]) {
             keys.push(stripped);
@@ -744,6 +751,53 @@ pub fn title_keys(title: &str, decorations: &Decorations) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     keys.retain(|key| seen.insert(key.clone()));
     keys
+}
+
+/// The headline of an interview's title that ends with its guest's credit ("Intelligence is
+/// collective, not artificial — Prof. Michael I. Jordan (UC Berkeley / Inria)"): pages about the
+/// episode carry the headline alone. A short tail is cut as a site's name anyway
+/// ([`site_suffix_start`]); a credit with its affiliation is longer than any site's name. The
+/// credit is a person's name (an optional title such as "Prof.", two to four capitalised words
+/// or initials, two of them words), then nothing, or a short affiliation in brackets or after
+/// a comma.
+fn headline_before_its_guest(title: &str) -> Option<&str> {
+    /// Longer, what follows the name is a sentence of the headline's, not where the guest
+    /// works ("Michael Jordan, Professor at Berkeley", "(UC Berkeley / Inria)").
+    const MAX_AFFILIATION_WORDS: usize = 5;
+    const HONORIFICS: &[&str] = &["prof", "prof.", "professor", "dr", "dr."];
+    let (cut, separator) = SUFFIX_SEPARATORS
+        .iter()
+        .filter(|sep| !matches!(**sep, " :: " | " · "))
+        .filter_map(|sep| title.rfind(sep).map(|at| (at, *sep)))
+        .max_by_key(|(at, _)| *at)?;
+    let head = title[..cut].trim();
+    let credit = &title[cut + separator.len()..];
+    let (name, affiliation) = match credit.find(['(', ',']) {
+        Some(at) if credit[at..].starts_with('(') && !credit.trim_end().ends_with(')') => {
+            return None;
+        }
+        Some(at) => (&credit[..at], &credit[at..]),
+        None => (credit, ""),
+    };
+    if affiliation.split_whitespace().count() > MAX_AFFILIATION_WORDS {
+        return None;
+    }
+    let mut words: Vec<&str> = name.split_whitespace().collect();
+    if words
+        .first()
+        .is_some_and(|w| HONORIFICS.contains(&w.to_lowercase().as_str()))
+    {
+        words.remove(0);
+    }
+    let is_initial = |word: &str| {
+        let letters: Vec<char> = word.trim_end_matches('.').chars().collect();
+        letters.len() == 1 && letters[0].is_uppercase()
+    };
+    let names = words.iter().filter(|w| is_name_word(w)).count();
+    let credited = (2..=4).contains(&words.len())
+        && names >= 2
+        && words.iter().all(|w| is_name_word(w) || is_initial(w));
+    (credited && head.split_whitespace().count() >= 2).then_some(head)
 }
 
 /// The first sentence of a headline of several ("Game over for pure LLMs. Even Rich Sutton
@@ -1078,6 +1132,37 @@ mod tests {
         assert_ne!(one.fingerprint(), other.fingerprint());
         assert!(other.is_name("dwarkesh patel") && other.is_name("patel"));
         assert!(!other.is_name("dwarkesh"));
+    }
+
+    #[test]
+    fn an_interviews_headline_is_read_without_its_guests_credit() {
+        let none = Decorations::new(std::iter::empty::<&str>());
+        let headline = "intelligence is collective not artificial".to_owned();
+        let keys = title_keys(
+            "Intelligence is collective, not artificial — Prof. Michael I. Jordan (UC Berkeley / Inria)",
+            &none,
+        );
+        assert!(keys.contains(&headline), "{keys:?}");
+        assert!(
+            title_keys("Intelligence Is Collective, Not Artificial", &none).contains(&headline)
+        );
+        // A credit with its affiliation after a comma reads the same.
+        assert!(
+            title_keys(
+                "Intelligence is collective, not artificial - Michael Jordan, Professor at Berkeley",
+                &none
+            )
+            .contains(&headline)
+        );
+        // A tail that is no one's name is part of the headline.
+        for title in [
+            "Intelligence is collective, not artificial — and markets are how it thinks (part one)",
+            "Intelligence is collective, not artificial — J. R. (UC Berkeley / Inria)",
+            "Intelligence is collective, not artificial — Jordan On Markets, Data And The \
+             Economics Of Learning",
+        ] {
+            assert!(!title_keys(title, &none).contains(&headline), "{title}");
+        }
     }
 
     #[test]
