@@ -42,11 +42,13 @@ pub use site::{
 };
 pub use transcripts::{CachedTranscript, TranscriptCache};
 
-/// The page cache per connection, 8 MiB (a negative `cache_size` counts KiB, not pages): the
+/// The page cache per connection, 6 MiB (a negative `cache_size` counts KiB, not pages): the
 /// largest share of tributary's heap. `benches/dedupe.rs` matched as fast at 100,000 stories
-/// with 8 MiB as with 16 (4 MiB was 1.4 times slower, 2 MiB 25 times), and a steady poll of
-/// 1,000 feeds peaked 8 MB lower (docs/benchmarks.md, "Memory: the page cache and the threads").
-const PAGE_CACHE_KIB: &str = "-8192";
+/// with 8 MiB as with 16 (4 MiB was 1.4 times slower, 2 MiB 25 times), and about 4% slower with
+/// 6 MiB, within its noise; a steady poll of 1,000 feeds, which fills any of these, peaks 2 MB
+/// lower with 6 than with 8 MiB, in the same time (docs/benchmarks.md, "Memory: the page cache
+/// and the threads", "A 6 MiB page cache").
+const PAGE_CACHE_KIB: &str = "-6144";
 
 /// WAL pages between automatic checkpoints (32 MiB at SQLite's 4 KiB pages).
 const WAL_CHECKPOINT_PAGES: &str = "8192";

@@ -824,7 +824,7 @@ fn every_connection_setting_takes_effect() {
         ("journal_mode", "wal"),
         ("synchronous", "1"),
         ("foreign_keys", "1"),
-        ("cache_size", "-8192"),
+        ("cache_size", "-6144"),
         ("wal_autocheckpoint", "8192"),
     ] {
         let value = store
