@@ -765,6 +765,7 @@ fn headline_before_its_guest(title: &str) -> Option<&str> {
     /// works ("Michael Jordan, Professor at Berkeley", "(UC Berkeley / Inria)").
     const MAX_AFFILIATION_WORDS: usize = 5;
     const HONORIFICS: &[&str] = &["prof", "prof.", "professor", "dr", "dr."];
+    // A credit follows a dash or a bar; "::" and "·" part a site's name from a headline.
     let (cut, separator) = SUFFIX_SEPARATORS
         .iter()
         .filter(|sep| !matches!(**sep, " :: " | " · "))
