@@ -464,7 +464,7 @@ fn poll_once(config: &Config, force: bool) -> Result<ExitCode> {
         poll::Selection::All { force },
         &mut |_| {},
     ))?;
-    let stories = emit::publish_atom(config, &store, clock.now())?;
+    let stories = emit::publish_atom(config, &store, clock.now(), report.changed)?;
     for feed in &report.failures {
         eprintln!("feed {} failed: {}", feed.name, feed.outcome);
     }
@@ -657,7 +657,7 @@ fn correct(config: &Config, command: StoriesCommand) -> Result<ExitCode> {
         }
     }
     // The merged feed shows the correction now, not only after the next poll.
-    emit::publish_atom(config, &store, now)?;
+    emit::publish_atom(config, &store, now, true)?;
     writeln!(out, "merged feed: {}", config.output.atom_path.display())?;
     Ok(ExitCode::SUCCESS)
 }

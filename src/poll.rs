@@ -442,10 +442,13 @@ async fn poll_selected(
     let spawn = |position: usize, index: usize, source: SourceRecord| {
         let feed = &config.feeds[index];
         let role = feed.role;
-        let url = source
-            .fetch_url()
-            .parse::<url::Url>()
-            .unwrap_or_else(|_| feed.url.clone());
+        // The configured address is parsed already; only a permanent move needs parsing.
+        let url = match &source.state.moved_to {
+            Some(moved) => moved
+                .parse::<url::Url>()
+                .unwrap_or_else(|_| feed.url.clone()),
+            None => feed.url.clone(),
+        };
         let host = hosts.for_url(&url);
         let fetch_slots = std::sync::Arc::clone(&fetch_slots);
         let parsed_ahead = std::sync::Arc::clone(&parsed_ahead);

@@ -231,4 +231,14 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (word, item_id)
     ) WITHOUT ROWID;
     ",
+    // 9 (issue #13): per merged-feed file, what it was last rendered from (the newest stories'
+    // mark, the settings that shape it, the file as written). A `tributary poll` that brought
+    // nothing new finds all three unchanged and leaves the file alone without rendering it
+    // (`emit::publish_atom`).
+    r"
+    CREATE TABLE published_files (
+        path  TEXT PRIMARY KEY,
+        stamp TEXT NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];

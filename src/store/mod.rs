@@ -13,6 +13,7 @@ mod matching;
 pub mod migrate;
 mod migrations;
 pub mod postgres;
+mod published;
 mod site;
 mod sql;
 mod transcripts;
@@ -335,7 +336,23 @@ fn claim_until(now: DateTime<Utc>) -> String {
 
 /// What [`Store::stories_mark`] read: equal marks, equal newest stories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoriesMark(u64);
+pub struct StoriesMark {
+    digest: u64,
+    stories: usize,
+}
+
+impl StoriesMark {
+    /// How many stories the merged feed holds at this mark.
+    pub fn stories(&self) -> usize {
+        self.stories
+    }
+}
+
+impl std::fmt::Display for StoriesMark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}/{}", self.digest, self.stories)
+    }
+}
 
 /// Which due outbox rows `Store::read_due` reads.
 #[derive(Clone, Copy)]
@@ -844,10 +861,14 @@ impl Store {
                 Ok((newest, heads))
             })?,
         };
+        let stories = heads.len();
         // SipHash with fixed keys: the same rows give the same mark in every process.
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         std::hash::Hash::hash(&(newest, heads), &mut hasher);
-        Ok(StoriesMark(std::hash::Hasher::finish(&hasher)))
+        Ok(StoriesMark {
+            digest: std::hash::Hasher::finish(&hasher),
+            stories,
+        })
     }
 
     pub fn count(&self, table: CountedTable) -> Result<i64> {

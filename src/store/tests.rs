@@ -88,6 +88,7 @@ fn migrations_are_append_only() {
         "795715186a04e95c4fdefb056dcfae8c89c0cd1e757232eab85a46d2fb228677",
         "45bca6d61854661565cf327a3c64bf5a51e202e1487e37847b03b9ae2cc3d6fa",
         "44fea01379a1ed97f05439595cfe2b9c5cd187e2b4203cc1c10d09b6018c589f",
+        "9dea5f4ea8e017def0ef1d40585c4746c7ff592521678a6718d33b658e34e0aa",
     ];
     assert_eq!(
         MIGRATIONS.len(),
@@ -1379,7 +1380,8 @@ fn an_upgrade_indexes_the_words_of_the_items_stored_before_it() {
         // The store as it was before migration 8.
         let conn = store.sqlite("a test").expect("a SQLite store");
         conn.execute_batch(
-            "DROP TABLE title_words; DROP TABLE mirror_words; PRAGMA user_version = 7;",
+            "DROP TABLE title_words; DROP TABLE mirror_words; DROP TABLE published_files;
+             PRAGMA user_version = 7;",
         )
         .expect("downgrade");
     }
@@ -1405,7 +1407,8 @@ fn an_unreadable_item_is_left_out_of_the_upgrades_index_and_the_upgrade_goes_on(
         let conn = store.sqlite("a test").expect("a SQLite store");
         conn.execute_batch(
             "UPDATE items SET data = '{not json' WHERE guid = '2';
-             DROP TABLE title_words; DROP TABLE mirror_words; PRAGMA user_version = 7;",
+             DROP TABLE title_words; DROP TABLE mirror_words; DROP TABLE published_files;
+             PRAGMA user_version = 7;",
         )
         .expect("downgrade");
     }

@@ -1634,6 +1634,40 @@ fn websub_script(store: &Store) -> Vec<(String, Vec<(String, String)>)> {
         .collect()
 }
 
+/// Stamps of merged-feed files, recorded and replaced (see `emit::publish_atom`).
+fn stamp_script(store: &Store) -> Vec<Option<String>> {
+    let mut read = vec![store.published_stamp("/srv/a.atom").expect("read")];
+    store
+        .record_published_stamp("/srv/a.atom", "one")
+        .expect("record");
+    store
+        .record_published_stamp("/srv/b.atom", "two")
+        .expect("record");
+    store
+        .record_published_stamp("/srv/a.atom", "three")
+        .expect("replace");
+    for path in ["/srv/a.atom", "/srv/b.atom", "/srv/c.atom"] {
+        read.push(store.published_stamp(path).expect("read"));
+    }
+    read
+}
+
+#[test]
+fn published_stamps_as_on_sqlite() {
+    let Some(cluster) = Cluster::start("published_stamps_as_on_sqlite") else {
+        return;
+    };
+    let url = cluster.database("stamps");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite = Store::open(dir.path().join("t.db")).expect("open SQLite store");
+    let read = stamp_script(&sqlite);
+    assert_eq!(
+        read,
+        [None, Some("three".to_owned()), Some("two".to_owned()), None]
+    );
+    assert_eq!(stamp_script(&open_store(&url)), read);
+}
+
 #[test]
 fn websub_acknowledgements_as_on_sqlite() {
     let Some(cluster) = Cluster::start("websub_acknowledgements_as_on_sqlite") else {
@@ -2111,7 +2145,7 @@ fn an_upgrade_indexes_the_words_of_stored_items_on_postgres() {
     postgres::Client::connect(&url, postgres::NoTls)
         .expect("connect")
         .batch_execute(
-            "DROP TABLE title_words; DROP TABLE mirror_words;
+            "DROP TABLE title_words; DROP TABLE mirror_words; DROP TABLE published_files;
              UPDATE tributary_schema SET version = 2;",
         )
         .expect("downgrade");
@@ -2131,7 +2165,7 @@ fn an_upgrade_indexes_the_words_of_stored_items_on_postgres() {
                     published, first_seen, changed_at, story_id, match_reason, match_score,
                     member_role
              FROM items, generate_series(1, 1100) AS n WHERE guid = '1';
-             DROP TABLE title_words; DROP TABLE mirror_words;
+             DROP TABLE title_words; DROP TABLE mirror_words; DROP TABLE published_files;
              UPDATE tributary_schema SET version = 2;",
         )
         .expect("copies, then the database as it was before the words index");

@@ -187,4 +187,11 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (word, item_id)
     );
     ",
+    // 4: SQLite's migration 9, what each merged-feed file was last rendered from.
+    r#"
+    CREATE TABLE published_files (
+        path  TEXT COLLATE "C" PRIMARY KEY,
+        stamp TEXT COLLATE "C" NOT NULL
+    );
+    "#,
 ];

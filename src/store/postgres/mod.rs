@@ -1052,6 +1052,7 @@ mod tests {
             "8e725f4fee39ef57ac6db121b921705834c3b4f6cb8a68323084fd5643b008df",
             "20181edc6e1b49fc3925c06ea48dae0cb589f63b61228291696edd796bf11b5d",
             "b9147ff1116a280b1081200ba60c6e1ed6c7821bd29c02531e86663611c53348",
+            "b1ca7f63698454ab64a593d0453b24c768911940564f17a1a7dba410711b3f04",
         ];
         assert_eq!(
             MIGRATIONS.len(),
