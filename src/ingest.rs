@@ -313,7 +313,8 @@ fn record_feed_facts<'a>(
 }
 
 /// Polls that bring fewer items than this are compared with the feed's newest stored items
-/// too, so a feed whose polls bring one item at a time still learns its footer.
+/// too (as many, `WriteTx::recent_bodies`), so a feed whose polls bring one item at a time
+/// still learns its footer.
 const BOILERPLATE_COMPANY: usize = 4;
 
 /// Learns what this feed repeats in every item from the items of this poll (and, when they
@@ -331,11 +332,7 @@ fn learn_boilerplate<'a>(
         .map(|shingles| shingles.iter().copied().collect())
         .collect();
     if texts.len() < BOILERPLATE_COMPANY {
-        texts.extend(
-            tx.recent_bodies(source.id, BOILERPLATE_COMPANY)?
-                .iter()
-                .map(|body| text(body)),
-        );
+        texts.extend(tx.recent_bodies(source.id)?.iter().map(|body| text(body)));
     }
     let learned = dedupe::boilerplate(&texts);
     if !learned.is_empty() {

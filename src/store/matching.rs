@@ -12,7 +12,7 @@ use std::sync::Arc;
 use rusqlite::{OptionalExtension, params};
 
 use super::sql::{SqlRow, Twin};
-use super::{Result, SqliteTx, StoreError, parse_timestamp, sql_limit, timestamp};
+use super::{Result, SqliteTx, StoreError, parse_timestamp, timestamp};
 use crate::dedupe::{
     Candidate, Decorations, ItemKeys, Linked, Probe, StoredText, StoryFacts, Words, enclosure_key,
     hash_from_sql, hash_to_sql, link_fragment, linked_pages, stored_address_key, stored_title_keys,
@@ -584,9 +584,19 @@ pub(super) const BOILERPLATE: &str = "SELECT shingle FROM boilerplate WHERE sour
 /// How many passages of a feed are kept. The same text on both backends.
 pub(super) const BOILERPLATE_COUNT: &str = "SELECT count(*) FROM boilerplate WHERE source_id = ?1";
 
+/// How many of a feed's newest items a poll that brings fewer than that learns the feed's
+/// boilerplate from (`ingest::learn_boilerplate`).
+macro_rules! newest_bodies {
+    () => {
+        "4"
+    };
+}
+
 /// A feed's newest items. The same text on both backends.
-pub(super) const RECENT_BODIES: &str =
-    "SELECT data FROM items WHERE source_id = ?1 ORDER BY published DESC, id DESC LIMIT ?2";
+pub(super) const RECENT_BODIES: &str = concat!(
+    "SELECT data FROM items WHERE source_id = ?1 ORDER BY published DESC, id DESC LIMIT ",
+    newest_bodies!()
+);
 
 /// What the origin feeds say of themselves. The same text on both backends.
 pub(super) const DECORATIONS: &str =
@@ -1152,14 +1162,12 @@ impl SqliteTx<'_> {
         Ok(())
     }
 
-    /// The texts of a feed's newest stored items, to learn its boilerplate from when a poll
-    /// brings too few items to compare among themselves.
-    pub fn recent_bodies(&self, source_id: i64, limit: usize) -> Result<Vec<String>> {
+    /// The texts of a feed's four newest stored items, to learn its boilerplate from when a
+    /// poll brings too few items to compare among themselves.
+    pub fn recent_bodies(&self, source_id: i64) -> Result<Vec<String>> {
         let mut stmt = self.tx.prepare_cached(RECENT_BODIES)?;
         let mut bodies = Vec::new();
-        for data in stmt.query_map(params![source_id, sql_limit(limit)], |row| {
-            row.get::<_, String>(0)
-        })? {
+        for data in stmt.query_map(params![source_id], |row| row.get::<_, String>(0))? {
             if let Ok(item) = serde_json::from_str::<Item>(&data?)
                 && let Some(body) = item.content.or(item.summary)
             {

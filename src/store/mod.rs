@@ -2063,7 +2063,7 @@ both_backends! {
     pub fn story_facts(&self, story_id: i64) -> StoryFacts;
     pub fn boilerplate(&self, source_id: i64) -> HashSet<u64>;
     pub fn add_boilerplate(&self, source_id: i64, shingles: &HashSet<u64>) -> ();
-    pub fn recent_bodies(&self, source_id: i64, limit: usize) -> Vec<String>;
+    pub fn recent_bodies(&self, source_id: i64) -> Vec<String>;
     pub fn decorations(&self) -> Decorations;
     pub fn set_feed_facts(&self, source_id: i64, title: Option<&str>, authors: &[String]) -> ();
     pub fn feed_authors(&self, source_id: i64) -> Vec<String>;

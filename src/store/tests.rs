@@ -1531,3 +1531,27 @@ fn statements_read_in_one_go_see_one_state_of_the_store() {
     };
     assert_eq!(count(conn), 2);
 }
+
+#[test]
+fn a_feeds_newest_items_are_read_without_planning_the_statement_again() {
+    // SQLite plans a statement again after every bind of a parameter its planner read, as a
+    // bound LIMIT; each poll of a feed that brings few items reads the feed's newest ones.
+    use super::matching::RECENT_BODIES;
+    use rusqlite::StatementStatus;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("a", Role::Origin)]);
+    let (state, context) = (PollState::default(), IngestContext::default());
+    for (guid, day) in [("1", 2), ("2", 3), ("3", 4)] {
+        let essay = post("a", guid, &format!("Essay number {guid}"), "words", day);
+        ingest_items(&mut store, &sources[0], &[essay], &state, &context, at(6));
+    }
+    let conn = store.sqlite("a test").expect("a SQLite store");
+    let stmt = conn.prepare_cached(RECENT_BODIES).expect("cached");
+    assert_eq!(
+        stmt.get_status(StatementStatus::Run),
+        3,
+        "read at every poll"
+    );
+    assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
+}

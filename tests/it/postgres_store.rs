@@ -813,7 +813,7 @@ fn feed_facts_labels_and_transcripts_as_on_sqlite() {
     let story = tx.create_story("urn:s", day(2), day(2)).expect("story");
     let item = tx.insert_item(&row(story), day(2)).expect("item");
     assert_eq!(
-        tx.recent_bodies(source, 10).expect("bodies"),
+        tx.recent_bodies(source).expect("bodies"),
         vec!["Body one.".to_owned()]
     );
     tx.relabel(item, MemberRole::Episode, MatchReason::Title, 0.5)
@@ -851,7 +851,7 @@ fn feed_facts_labels_and_transcripts_as_on_sqlite() {
     );
     assert_eq!(tx.insert_item(&row(story), day(2)).expect("item"), item);
     assert_eq!(
-        tx.recent_bodies(source, 10).expect("bodies"),
+        tx.recent_bodies(source).expect("bodies"),
         vec!["Body one.".to_owned()]
     );
     tx.relabel(item, MemberRole::Episode, MatchReason::Title, 0.5)

@@ -810,13 +810,10 @@ impl PgWriteTx<'_> {
     }
 
     /// As `WriteTx::recent_bodies`: the texts of a feed's newest items.
-    pub fn recent_bodies(&mut self, source_id: i64, limit: usize) -> Result<Vec<String>> {
+    pub fn recent_bodies(&mut self, source_id: i64) -> Result<Vec<String>> {
         let statement = self.prepared.get(&mut *self.tx, RECENT_BODIES, "")?;
         let mut bodies = Vec::new();
-        for row in self
-            .tx
-            .query(&statement, &[&source_id, &super::sql_limit(limit)])?
-        {
+        for row in self.tx.query(&statement, &[&source_id])? {
             if let Ok(item) = serde_json::from_str::<Item>(row.try_get(0)?)
                 && let Some(body) = item.content.or(item.summary)
             {
