@@ -275,6 +275,20 @@ fn repolling_asks_conditionally_and_stores_nothing_new(backend: &Backend) {
         );
     }
     assert_eq!(std::fs::read(ws.path("merged.atom")).expect("feed"), first);
+
+    // A poll that brings nothing new still restores a removed file, and shows a new title.
+    std::fs::remove_file(ws.path("merged.atom")).expect("remove the merged feed");
+    assert_success(&ws.run(&["--config", config, "poll"]));
+    assert_eq!(std::fs::read(ws.path("merged.atom")).expect("feed"), first);
+    let text = std::fs::read_to_string(config).expect("config");
+    std::fs::write(config, text.replace("Test merged feed", "Renamed feed")).expect("retitle");
+    let retitled = ws.run(&["--config", config, "poll"]);
+    assert_success(&retitled);
+    assert!(stdout(&retitled).contains("0 fetched, 2 unchanged"));
+    assert_eq!(
+        ws.merged_feed().title.map(|title| title.content).as_deref(),
+        Some("Renamed feed")
+    );
 }
 
 /// An RSS feed of the given items (title, pubDate), newest first, with a build date.
