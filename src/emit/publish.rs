@@ -57,8 +57,9 @@ pub fn publish(
 /// the 200 newest stories and rendering them was about a tenth of an all-304 poll of 1,000
 /// feeds; the stamp costs a read of the stories' heads and a `stat`. Anything that may change
 /// the file moves one of them: an ingest or correction by any process moves the mark, an edited
-/// config the settings, a file rewritten or removed by someone else its identity. A stamp that
-/// differs for nothing (a new build of the same version renders as before) costs one render.
+/// config the settings, a file rewritten or removed by someone else its identity. A build that
+/// renders differently under the same version number leaves the file as the last build wrote
+/// it until the stories next change; a release moves the version, and with it the stamp.
 pub fn publish_atom(
     config: &Config,
     store: &Store,
