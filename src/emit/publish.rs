@@ -72,10 +72,13 @@ pub fn publish_atom(
     // the next poll renders it rather than missing it.
     let mark = store.stories_mark(config.output.max_entries)?;
     let settings = settings_digest(config);
-    if !stories_changed {
-        let written = fs::metadata(path)
+    let file_stamp = || {
+        fs::metadata(path)
             .ok()
-            .and_then(|file| stamp(mark, settings, &file));
+            .and_then(|file| stamp(mark, settings, &file))
+    };
+    if !stories_changed {
+        let written = file_stamp();
         if written.is_some() && written == store.published_stamp(&key)? {
             tracing::debug!(path = %path.display(), "the merged feed is up to date");
             return Ok(mark.stories());
@@ -84,10 +87,7 @@ pub fn publish_atom(
     let stories = store.stories(config.output.max_entries)?;
     write_atom(config, &atom(&stories, &feed_meta(config, now)))?;
     // The file is written: a stamp that cannot be kept only costs the next poll a render.
-    match fs::metadata(path)
-        .ok()
-        .and_then(|file| stamp(mark, settings, &file))
-    {
+    match file_stamp() {
         Some(stamp) => {
             if let Err(error) = store.record_published_stamp(&key, &stamp) {
                 tracing::warn!(%error, "cannot record what the merged feed was rendered from");
@@ -175,7 +175,7 @@ mod tests {
 
     use super::*;
     use crate::ingest::{self, IngestContext};
-    use crate::model::{Item, ItemKind};
+    use crate::model::Item;
     use crate::normalize::ParsedItem;
     use crate::store::PollState;
 
@@ -199,23 +199,13 @@ mod tests {
     }
 
     fn post(guid: &str, title: &str) -> ParsedItem {
-        ParsedItem::from(Item {
-            source: "writer".into(),
-            guid: guid.into(),
-            link: Some(format!("https://writer.example/p/{guid}")),
-            title: title.into(),
-            authors: vec![],
-            published: Some(now()),
-            updated: None,
-            summary: None,
-            content: Some(format!("<p>All about {title}, at length.</p>")),
-            categories: vec![],
-            kind: ItemKind::Post,
-            enclosure: None,
-            duration: None,
-            image: None,
-            podcast: Default::default(),
-        })
+        ParsedItem::from(Item::test_post(
+            "writer",
+            guid,
+            title,
+            &format!("<p>All about {title}, at length.</p>"),
+            now(),
+        ))
     }
 
     fn store_with(config: &Config, items: &[ParsedItem]) -> Store {

@@ -841,12 +841,15 @@ impl Store {
         const HEADS: &str = "SELECT id, updated_at FROM stories WHERE merged_into IS NULL
              ORDER BY published DESC, id DESC LIMIT ?1";
         let (newest, heads): (Option<i64>, Vec<(i64, String)>) = match &self.conn {
-            Conn::Sqlite(conn) => (
-                conn.query_row(NEWEST_ITEM, [], |row| row.get(0))?,
-                conn.prepare_cached(HEADS)?
-                    .query_map([sql_limit(limit)], |row| Ok((row.get(0)?, row.get(1)?)))?
-                    .collect::<Result<_, _>>()?,
-            ),
+            // Both from one state of the store: a poll skips its render on this mark.
+            Conn::Sqlite(conn) => self.in_one_read(|| {
+                Ok((
+                    conn.query_row(NEWEST_ITEM, [], |row| row.get(0))?,
+                    conn.prepare_cached(HEADS)?
+                        .query_map([sql_limit(limit)], |row| Ok((row.get(0)?, row.get(1)?)))?
+                        .collect::<Result<_, _>>()?,
+                ))
+            })?,
             Conn::Postgres(pg) => on_postgres(|| {
                 let mut pg = pg.borrow_mut();
                 let newest = match pg.query(NEWEST_ITEM, &[])?.first() {
