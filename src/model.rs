@@ -193,6 +193,37 @@ impl Item {
     }
 }
 
+#[cfg(test)]
+impl Item {
+    /// A post as the tests of several stages write it: at `https://{source}.example/p/{guid}`,
+    /// its text `body`, nothing else said.
+    pub(crate) fn test_post(
+        source: &str,
+        guid: &str,
+        title: &str,
+        body: &str,
+        published: DateTime<Utc>,
+    ) -> Item {
+        Item {
+            source: source.into(),
+            guid: guid.into(),
+            link: Some(format!("https://{source}.example/p/{guid}")),
+            title: title.into(),
+            authors: vec![],
+            published: Some(published),
+            updated: None,
+            summary: None,
+            content: Some(body.into()),
+            categories: vec![],
+            kind: ItemKind::Post,
+            enclosure: None,
+            duration: None,
+            image: None,
+            podcast: Default::default(),
+        }
+    }
+}
+
 /// The evidence that put an item into its story, strongest first. Each can be said in one
 /// line by `stories --explain`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -584,23 +584,8 @@ mod tests {
     }
 
     fn item(source: &str, guid: &str, title: &str, day: u32) -> Item {
-        Item {
-            source: source.into(),
-            guid: guid.into(),
-            link: Some(format!("https://{source}.example/p/{guid}")),
-            title: title.into(),
-            authors: vec![],
-            published: Some(at(day)),
-            updated: None,
-            summary: None,
-            content: Some(format!("<p>{title}: the whole text of the work.</p>")),
-            categories: vec![],
-            kind: ItemKind::Post,
-            enclosure: None,
-            duration: None,
-            image: None,
-            podcast: Default::default(),
-        }
+        let body = format!("<p>{title}: the whole text of the work.</p>");
+        Item::test_post(source, guid, title, &body, at(day))
     }
 
     /// A store with one story of three members (post, episode, mirror copy) and `extra`

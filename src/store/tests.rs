@@ -4,7 +4,6 @@ use sha2::{Digest, Sha256};
 use super::*;
 use crate::config::Config;
 use crate::ingest::{self, IngestContext};
-use crate::model::ItemKind;
 use crate::normalize::ParsedItem;
 
 /// Hand-built items, taken as already sanitised.
@@ -56,23 +55,7 @@ fn with_feeds(store: &mut Store, names: &[(&str, Role)]) -> Vec<SourceRecord> {
 }
 
 fn post(source: &str, guid: &str, title: &str, body: &str, day: u32) -> Item {
-    Item {
-        source: source.into(),
-        guid: guid.into(),
-        link: Some(format!("https://{source}.example/p/{guid}")),
-        title: title.into(),
-        authors: vec![],
-        published: Some(at(day)),
-        updated: None,
-        summary: None,
-        content: Some(body.into()),
-        categories: vec![],
-        kind: ItemKind::Post,
-        enclosure: None,
-        duration: None,
-        image: None,
-        podcast: Default::default(),
-    }
+    Item::test_post(source, guid, title, body, at(day))
 }
 
 #[test]
