@@ -454,25 +454,27 @@ fn ingest_item(
     let candidates = tx.candidates(&probe, matching.decorations)?;
     let thresholds = &matching.context.thresholds;
     let mut decision = dedupe::decide(&probe, &candidates, thresholds);
-    // A mirror without a date is not among the days around a work, where a work that comes
-    // after it looks for the mirrors to ask again: those the work's own keys led to are asked
-    // too. Their story facts are as read before this item was stored; `fold_mirror` reads the
-    // work's afresh, and a mirror this item's own verdict already brought in shares its feed
-    // with the work and is left where it is.
+    // A work that comes after its mirrors asks again those of the days around it (see
+    // `fold_earlier_mirrors`). A mirror its own keys led to is asked too, of any date: one
+    // without a date is not among those days, and one that cites the work weeks later named
+    // no writer when it was stored if the writer's feed was not read yet (who the writers are
+    // is learned from their feeds). Their story facts are as read before this item was
+    // stored; `fold_mirror` reads the work's afresh, and a mirror this item's own verdict
+    // already brought in shares its feed with the work and is left where it is.
     // So are those whose words name the work's title (`WriteTx::mirrors_naming`: mirrors
     // without a date, and those that name a writer, whose retelling may come any time after
     // the work), as they would have asked it had they come after it (`WriteTx::titled_with`).
-    let undated_mirrors: Vec<Candidate> = match source.role {
+    let mirrors_to_ask: Vec<Candidate> = match source.role {
         Role::Origin => {
-            let mut undated: Vec<Candidate> = candidates
+            let mut led_to: Vec<Candidate> = candidates
                 .iter()
-                .filter(|c| c.undated && c.role == Role::Mirror)
+                .filter(|c| c.role == Role::Mirror)
                 .cloned()
                 .collect();
-            let known: HashSet<i64> = undated.iter().map(|c| c.item_id).collect();
+            let known: HashSet<i64> = led_to.iter().map(|c| c.item_id).collect();
             let naming = tx.mirrors_naming(&probe.keys.title_words, matching.decorations)?;
-            undated.extend(naming.into_iter().filter(|c| !known.contains(&c.item_id)));
-            undated
+            led_to.extend(naming.into_iter().filter(|c| !known.contains(&c.item_id)));
+            led_to
         }
         Role::Mirror => Vec::new(),
     };
@@ -631,7 +633,7 @@ fn ingest_item(
     }
     summary.new_items += 1;
     if source.role == Role::Origin {
-        fold_earlier_mirrors(tx, story_id, published, &undated_mirrors, matching, summary)?;
+        fold_earlier_mirrors(tx, story_id, published, &mirrors_to_ask, matching, summary)?;
         fold_later_summaries(tx, story_id, item, published, matching, summary)?;
     }
     Ok(())
@@ -785,13 +787,14 @@ fn join_by_transcript(
 /// Mirrors that arrived before the work they are about (the origin feed was polled later)
 /// started stories of their own; each is asked again, with the new origin item in `story_id`
 /// stored, which work it is about ([`dedupe::reconsider`]), so that it ends where it would have
-/// ended had it come after. A mirror about this work folds together with it (the older story
-/// keeps its id).
+/// ended had it come after. Those asked are the mirrors of the days around the work and
+/// `led_to`, those the work's keys or title words led to. A mirror about this work folds
+/// together with it (the older story keeps its id).
 fn fold_earlier_mirrors(
     tx: &WriteTx<'_>,
     mut story_id: i64,
     published: DateTime<Utc>,
-    undated: &[Candidate],
+    led_to: &[Candidate],
     matching: &Matching<'_>,
     summary: &mut IngestSummary,
 ) -> Result<(), StoreError> {
@@ -800,7 +803,7 @@ fn fold_earlier_mirrors(
         tx.recent_founding_mirrors(published, thresholds.title_window, matching.decorations)?;
     let known: HashSet<i64> = recent.iter().map(|c| c.item_id).collect();
     recent.extend(
-        undated
+        led_to
             .iter()
             .filter(|c| !known.contains(&c.item_id))
             .cloned(),

@@ -133,6 +133,10 @@ const TUNE_PRECISION_FLOOR: f64 = 0.99;
 /// Mirrors first, Exponential View measures 0.447 or 0.702 from run to run (which mirror feed
 /// answers first decides whether a summary bridges the essay and its episode before either is
 /// read), so its floor holds to the lower.
+/// A work asks again every mirror its keys lead to, of any date, not only those without one
+/// (a reading note under its title, read before the writer's feed named the writer):
+/// Noahpinion mirrors first 0.543 to 0.600 (0.629 in a cycle, unchanged), the tune split
+/// R 0.849 mirrors first (0.845 in a cycle, unchanged), holdout unchanged.
 const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
     ("latent-space", 0.95),
     ("simon-willison", 0.91),
@@ -146,7 +150,7 @@ const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
     ("ai-snake-oil", 0.58),
     ("big-technology", 0.97),
     ("mlst", 0.75),
-    ("noahpinion", 0.52),
+    ("noahpinion", 0.58),
 ];
 /// Pairwise precision on the `holdout` split (raised, never lowered).
 const HOLDOUT_PRECISION_FLOOR: f64 = 0.99;

@@ -797,6 +797,43 @@ fn a_listing_without_dates_joins_the_work_it_names_whenever_that_came_out(backen
     grouped_in_orders(backend, &feeds, &[&[&[0], &[1]], &[&[1], &[0]]], expected);
 }
 
+each_backend!(a_reading_note_months_later_joins_the_work_it_cites_in_either_order);
+/// A reader's note six weeks after the writer's essay, under the essay's own title, names the
+/// writer's newsletter and sums the essay up: past the weeks a summary may follow its work,
+/// it joins as a page that cites the work (`dedupe::named_work`). Polled before the essay, it
+/// names no writer yet (the newsletter's name is learned from its feed) and starts a story;
+/// the essay's title key then leads to it, dated and weeks away though it is, and it is asked
+/// again (`ingest::fold_earlier_mirrors`): both orders make one story.
+fn a_reading_note_months_later_joins_the_work_it_cites_in_either_order(backend: &Backend) {
+    let origin = went_home_origin();
+    let notes = rss_channel(
+        "Reading notes",
+        &[rss_item(
+            "https://notes.example/n/went-home",
+            "Why lighthouse keepers went home",
+            "Tue, 14 Apr 2026 09:00:00 GMT",
+            "<p>Rereading Harbour Notes on why the keepers left: wicks trimmed nightly, storm \
+             diaries, Fresnel lenses polished by hand, then clockwork rotation, electric lamps, \
+             photocells and radio beacons. My own visit to the museum tower at Split Rock ended \
+             on its spiral stairs, as the essay's did.</p>",
+        )],
+    );
+    let server = TestServer::start(move |request| match request.path() {
+        "/origin.xml" => Reply::ok(origin.clone().into_bytes()),
+        "/notes.xml" => Reply::ok(notes.clone().into_bytes()),
+        _ => Reply::not_found(),
+    });
+    let feeds = [
+        ("harbour", server.url("/origin.xml").to_string(), "origin"),
+        ("notes", server.url("/notes.xml").to_string(), "mirror"),
+    ];
+    let expected: &[&[&str]] = &[&[
+        "https://harbour.example/p/lighthouse-keepers",
+        "https://notes.example/n/went-home",
+    ]];
+    grouped_in_orders(backend, &feeds, &[&[&[0], &[1]], &[&[1], &[0]]], expected);
+}
+
 each_backend!(an_undated_summary_finds_the_work_its_words_name_of_any_date);
 /// A notes site whose feed gives no dates sums up the writer's essay of last spring under a
 /// headline of its own, long after it: first seen today, no day around it holds the essay, and
