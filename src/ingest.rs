@@ -492,6 +492,7 @@ fn ingest_item(
         let mut recent = tx.recent_candidates(
             probe.published,
             thresholds.mirror_window,
+            thresholds.mirror_window,
             &HashSet::new(),
             matching.decorations,
         )?;
@@ -526,6 +527,7 @@ fn ingest_item(
         // name though the others' did not (see `dedupe::lead_to_the_work`).
         let mut recent = tx.recent_candidates(
             probe.published,
+            thresholds.mirror_window,
             thresholds.mirror_window,
             &HashSet::new(),
             matching.decorations,
@@ -648,8 +650,14 @@ fn weeks_before(
     known: &HashSet<i64>,
     matching: &Matching<'_>,
 ) -> Result<Vec<Candidate>, StoreError> {
-    let half = matching.context.thresholds.content_window / 2;
-    tx.recent_candidates(published - half, half, known, matching.decorations)
+    let weeks = matching.context.thresholds.content_window;
+    tx.recent_candidates(
+        published,
+        weeks,
+        chrono::Duration::zero(),
+        known,
+        matching.decorations,
+    )
 }
 
 /// The writers' items, of any date, whose titles an undated mirror's `words` name
@@ -838,6 +846,7 @@ fn fold_earlier_mirrors(
             }
             let mut around = tx.recent_candidates(
                 mirror.published,
+                thresholds.title_window,
                 thresholds.title_window,
                 &HashSet::new(),
                 matching.decorations,

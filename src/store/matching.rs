@@ -68,9 +68,27 @@ const TITLED_WITH: usize = 16;
 /// Items a mirror that no key led anywhere is compared with: a week of a few dozen feeds.
 macro_rules! recent {
     () => {
-        "256"
+        256
     };
 }
+
+/// [`recent!`] as a number: the most items a look around the days about a time reads.
+const RECENT: usize = recent!();
+
+/// The items published from `?1` to `?2`, the latest first: the side of a look around (see
+/// [`WriteTx::recent_candidates`]) before its time, which holds it.
+pub(super) const RECENT_BEFORE: &str = concat!(
+    "SELECT id, published FROM items WHERE published BETWEEN ?1 AND ?2
+     ORDER BY published DESC, id DESC LIMIT ",
+    recent!()
+);
+
+/// The items published after `?1` up to `?2`, the earliest first: the side after its time.
+pub(super) const RECENT_AFTER: &str = concat!(
+    "SELECT id, published FROM items WHERE published > ?1 AND published <= ?2
+     ORDER BY published, id LIMIT ",
+    recent!()
+);
 
 /// PostgreSQL's twins of the probes in [`WriteTx::candidates`], [`WriteTx::recent_candidates`]
 /// and [`WriteTx::recent_founding_mirrors`]. A key table is probed for all of an item's keys
@@ -134,11 +152,6 @@ pub(super) mod pg {
     pub(in crate::store) const BY_LINK: &str = concat!(
         "SELECT item_id FROM outbound_links WHERE link = ?1 ORDER BY item_id LIMIT ",
         per_key!()
-    );
-    pub(in crate::store) const RECENT: &str = concat!(
-        "SELECT id FROM items WHERE published BETWEEN ?1 AND ?2
-         ORDER BY published DESC, id DESC LIMIT ",
-        recent!()
     );
     /// [`FOUNDING_MIRRORS`](super::FOUNDING_MIRRORS)'s twin: the distance in time as
     /// PostgreSQL reckons it.
@@ -272,6 +285,42 @@ impl CandidateRow {
             story,
         })
     }
+}
+
+/// Of the items read on either side of `around` (`earlier` latest first, `later` earliest
+/// first, as [`RECENT_BEFORE`] and [`RECENT_AFTER`] read them), the [`RECENT`] nearest to it
+/// in time, the earlier of two as near. Taking the newest of the whole window instead, a
+/// window crowded after its time (a long feed list's first poll, a backfill) is read only at
+/// its far end, and the days just before, where the work a mirror retells lies, are never
+/// read.
+pub(super) fn nearest_in_time(
+    around: chrono::DateTime<chrono::Utc>,
+    earlier: &[(i64, String)],
+    later: &[(i64, String)],
+) -> Vec<i64> {
+    // A date that does not read back (never written so) counts as the farthest.
+    let distance = |published: &str| {
+        parse_timestamp(published).map_or(chrono::TimeDelta::MAX, |at| (at - around).abs())
+    };
+    let (mut earlier, mut later) = (earlier.iter().peekable(), later.iter().peekable());
+    let mut nearest = Vec::with_capacity(RECENT.min(earlier.len() + later.len()));
+    while nearest.len() < RECENT {
+        let take_earlier = match (earlier.peek(), later.peek()) {
+            (Some((_, before)), Some((_, after))) => distance(before) <= distance(after),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let side = if take_earlier {
+            &mut earlier
+        } else {
+            &mut later
+        };
+        if let Some((id, _)) = side.next() {
+            nearest.push(*id);
+        }
+    }
+    nearest
 }
 
 /// The items at least `at_least` of the words in `found` name, those naming most first, then
@@ -875,30 +924,30 @@ impl SqliteTx<'_> {
         self.load_candidates(ids, &linked, decorations)
     }
 
-    /// The items published within `window` of `around`, newest first, at most `recent!()`:
-    /// where a mirror that no key led anywhere looks for the work it quotes or summarises (both
-    /// count only within days), and where a summary that came first is asked again once its
-    /// work arrives. No index of every origin's passages or words is kept for them. Items in
-    /// `known` (candidates the caller already holds, from an overlapping window) are left out.
+    /// The items published from `before` ahead of `around` to `after` past it, the nearest
+    /// to it in time first, at most `recent!()`: where a mirror that no key led anywhere
+    /// looks for the work it quotes or summarises (both count only within days), and where a
+    /// summary that came first is asked again once its work arrives. No index of every
+    /// origin's passages or words is kept for them. Items in `known` (candidates the caller
+    /// already holds, from an overlapping window) are left out.
     pub fn recent_candidates(
         &self,
         around: chrono::DateTime<chrono::Utc>,
-        window: chrono::Duration,
+        before: chrono::Duration,
+        after: chrono::Duration,
         known: &HashSet<i64>,
         decorations: &Decorations,
     ) -> Result<Vec<Candidate>> {
-        let mut ids: Vec<i64> = self
-            .tx
-            .prepare_cached(concat!(
-                "SELECT id FROM items WHERE published BETWEEN ?1 AND ?2
-                 ORDER BY published DESC LIMIT ",
-                recent!()
-            ))?
-            .query_map(
-                params![timestamp(around - window), timestamp(around + window)],
-                |row| row.get(0),
-            )?
-            .collect::<rusqlite::Result<_>>()?;
+        let side = |sql: &str, from: String, to: String| -> Result<Vec<(i64, String)>> {
+            Ok(self
+                .tx
+                .prepare_cached(sql)?
+                .query_map(params![from, to], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?)
+        };
+        let earlier = side(RECENT_BEFORE, timestamp(around - before), timestamp(around))?;
+        let later = side(RECENT_AFTER, timestamp(around), timestamp(around + after))?;
+        let mut ids = nearest_in_time(around, &earlier, &later);
         ids.retain(|id| !known.contains(id));
         self.load_candidates(ids, &HashMap::new(), decorations)
     }

@@ -2044,7 +2044,8 @@ both_backends! {
     pub fn recent_candidates(
         &self,
         around: DateTime<Utc>,
-        window: chrono::Duration,
+        before: chrono::Duration,
+        after: chrono::Duration,
         known: &HashSet<i64>,
         decorations: &Decorations
     ) -> Vec<Candidate>;

@@ -1538,3 +1538,24 @@ fn a_feeds_newest_items_are_read_without_planning_the_statement_again() {
     );
     assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
 }
+
+#[test]
+fn a_look_around_reads_the_items_nearest_its_time_from_both_sides() {
+    use super::matching::nearest_in_time;
+    let around = at(10);
+    let dated = |id: i64, hours: i64| (id, timestamp(around + chrono::Duration::hours(hours)));
+    // Latest first before, earliest first after, as the two statements read them.
+    let earlier = [dated(1, 0), dated(2, -3), dated(3, -30), dated(4, -100)];
+    let later = [dated(5, 3), dated(6, 5), (7, "not a date".to_owned())];
+    assert_eq!(
+        nearest_in_time(around, &earlier, &later),
+        [1, 2, 5, 6, 3, 4, 7],
+        "by distance in time, the earlier of two as near, a date that does not read last"
+    );
+
+    // A crowded side after the time does not crowd out the item just before it.
+    let crowd: Vec<(i64, String)> = (0..1000).map(|i| dated(100 + i, 1 + i)).collect();
+    let read = nearest_in_time(around, &[dated(1, -2)], &crowd);
+    assert_eq!(read.len(), 256, "at most `recent!()`");
+    assert_eq!(read[..3], [100, 1, 101]);
+}

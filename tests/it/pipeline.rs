@@ -834,6 +834,118 @@ fn a_reading_note_months_later_joins_the_work_it_cites_in_either_order(backend: 
     grouped_in_orders(backend, &feeds, &[&[&[0], &[1]], &[&[1], &[0]]], expected);
 }
 
+each_backend!(a_rewrite_finds_the_work_it_quotes_past_a_crowded_week_after_it);
+/// The writer's essay on a Monday morning, a rewrite of it that evening under a headline of
+/// its own, quoting two of its late sentences word for word and naming no one, and a wire
+/// service's 300 notes in the six days after both. No key leads the rewrite to the essay: its
+/// look around the days about it reads at most `recent!()` items, and those must be the ones
+/// nearest to it in time, where the work it retells is, not the newest of its fortnight,
+/// which are all the wire's.
+fn a_rewrite_finds_the_work_it_quotes_past_a_crowded_week_after_it(backend: &Backend) {
+    let essay = rss_channel(
+        "Harbour Notes",
+        &[rss_item(
+            "https://harbour.example/p/night-watch",
+            "The night watch",
+            "Mon, 02 Mar 2026 09:00:00 GMT",
+            NIGHT_WATCH_ESSAY,
+        )],
+    );
+    let rewrite = rss_channel(
+        "Coastal Digest",
+        &[rss_item(
+            "https://digest.example/s/night-watch",
+            "What the old towers asked of the people inside them",
+            "Mon, 02 Mar 2026 18:00:00 GMT",
+            "<p>An essay out this morning walks through a single night in a manned light, hour \
+             by hour, from dusk until the curtains close. Its sharpest detail is that a \
+             cracked chimney glass could blacken the lens within an hour, and it ends on a \
+             keeper turning the lens by hand until morning, arms aching. We found it a moving \
+             account of patient, unglamorous work that ended when the lamps learned to tend \
+             themselves.</p><p>Readers in Maine, Brittany and Hokkaido wrote to us about \
+             grandparents posted to remote beacons; several sent photographs, postcards and \
+             cassette recordings, which we hope to publish alongside interviews next spring. \
+             Our archive team is also digitising harbour-board minutes from Aberdeen, Cork and \
+             Halifax, searchable by vessel name, cargo and year.</p>",
+        )],
+    );
+    let wire: Vec<String> = (0..300)
+        .map(|i| {
+            let at = chrono::DateTime::parse_from_rfc3339("2026-03-03T00:00:00Z").expect("a date")
+                + chrono::Duration::minutes(25 * i);
+            rss_item(
+                &format!("https://wire.example/n/{i}"),
+                &format!("Harbour bulletin {i}"),
+                &at.to_rfc2822(),
+                &format!("<p>Berth {i} reassigned; pilot boarding moved to the outer mark.</p>"),
+            )
+        })
+        .collect();
+    let wire = rss_channel("Wire", &wire);
+    let server = TestServer::start(move |request| match request.path() {
+        "/essay.xml" => Reply::ok(essay.clone().into_bytes()),
+        "/wire.xml" => Reply::ok(wire.clone().into_bytes()),
+        "/rewrite.xml" => Reply::ok(rewrite.clone().into_bytes()),
+        _ => Reply::not_found(),
+    });
+    let feeds = [
+        ("harbour", server.url("/essay.xml").to_string(), "origin"),
+        ("wire", server.url("/wire.xml").to_string(), "origin"),
+        ("digest", server.url("/rewrite.xml").to_string(), "mirror"),
+    ];
+    let ws = backend.workspace();
+    let config = ws.write_config("t.toml", &feeds, "");
+    let config = config.to_str().expect("path");
+    assert_success(&ws.run(&["--config", config, "poll"]));
+    let listed = ws.run(&["--config", config, "stories", "--json", "--limit", "1000"]);
+    assert_success(&listed);
+    let essay_story: Vec<String> = stdout(&listed)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a JSON object"))
+        .map(|story| {
+            story["members"]
+                .as_array()
+                .expect("members")
+                .iter()
+                .filter_map(|m| m["link"].as_str().map(str::to_owned))
+                .collect::<Vec<String>>()
+        })
+        .find(|links| links.iter().any(|l| l.ends_with("/p/night-watch")))
+        .expect("the essay's story");
+    assert_eq!(
+        essay_story,
+        [
+            "https://harbour.example/p/night-watch",
+            "https://digest.example/s/night-watch"
+        ],
+        "the rewrite joins the essay"
+    );
+}
+
+/// A writer's essay of a few paragraphs, whose late sentences a rewrite quotes.
+const NIGHT_WATCH_ESSAY: &str = "<p>Before the lamps were electric, a lighthouse needed someone \
+    awake all night. The first task at dusk was to trim the wick square, so that the flame would \
+    burn even and white rather than smoky and yellow. Then came the long climb with a can of \
+    paraffin, and a check of the reserve lamp in case the main one failed.</p><p>Most nights \
+    were quiet. Ships passed far out, and the only company was the wind in the gallery rail. \
+    Many stations kept two or three families, so the watch rotated, and children grew up \
+    knowing the sound of the weights dropping through the tower.</p><p>Supplies came by boat \
+    once a fortnight when the sea allowed it, and sometimes it did not allow it for a month. \
+    Families salted fish, kept goats on the headland and learned to mend everything twice. A \
+    doctor was a day away in good weather and unreachable in bad, so every station kept a chest \
+    of remedies and a book explaining them.</p><p>Inspectors arrived without warning. They ran \
+    a white glove along the brass, opened the log to check that every hour was accounted for, \
+    and counted the spare mantles. A station that failed inspection could lose its keeper, \
+    and the whole family would have to leave the rock with whatever they could carry.</p><p>The \
+    work had a rhythm that outsiders rarely saw. Every four hours the keeper wound the \
+    clockwork, and the barometer went into the ledger beside the wind and the state of the \
+    sea. At dawn he drew the curtains around the lens so that the sun would not scorch it, \
+    then slept while the rest of the household began its day.</p><p>Small failures were the \
+    ones everyone feared. A cracked chimney glass could blacken the lens within an hour, which \
+    meant cleaning it in the dark with the light still turning, and a stuck weight meant \
+    turning the lens by hand until morning, arms aching, counting the seconds of each \
+    flash.</p>";
+
 each_backend!(an_undated_summary_finds_the_work_its_words_name_of_any_date);
 /// A notes site whose feed gives no dates sums up the writer's essay of last spring under a
 /// headline of its own, long after it: first seen today, no day around it holds the essay, and

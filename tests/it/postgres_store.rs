@@ -1131,6 +1131,7 @@ fn matching_reads_as_on_sqlite() {
                 .recent_candidates(
                     day(2),
                     chrono::Duration::days(1),
+                    chrono::Duration::days(1),
                     &HashSet::new(),
                     &decorations,
                 )
@@ -1139,7 +1140,13 @@ fn matching_reads_as_on_sqlite() {
             // The items a caller already holds are left out, and only those.
             let held: HashSet<i64> = recent.iter().skip(1).map(|c| c.item_id).collect();
             let rest = $tx
-                .recent_candidates(day(2), chrono::Duration::days(1), &held, &decorations)
+                .recent_candidates(
+                    day(2),
+                    chrono::Duration::days(1),
+                    chrono::Duration::days(1),
+                    &held,
+                    &decorations,
+                )
                 .expect("recent but those held");
             assert_eq!(
                 rest.iter().map(|c| c.item_id).collect::<Vec<_>>(),
@@ -1161,6 +1168,7 @@ fn matching_reads_as_on_sqlite() {
                 "outside the window: {}",
                 $tx.recent_candidates(
                     day(9),
+                    chrono::Duration::days(1),
                     chrono::Duration::days(1),
                     &HashSet::new(),
                     &decorations

@@ -12,9 +12,9 @@ use postgres::types::ToSql;
 use super::{PgError, PgWriteTx, Result};
 use crate::dedupe::{Candidate, Decorations, Linked, Probe, StoryFacts, Words};
 use crate::store::matching::{
-    CANDIDATE_SELECT, CandidateRow, INSERT_MIRROR_WORDS, ITEMS_AT, LinkReads,
-    STORY_AND_DATA_OF_ITEM, STORY_ITEMS, STORY_PINNED, STORY_SOURCES, WORDS_ASKED, linked,
-    links_in_stored, named_by_enough, naming, pg, story_facts_from,
+    CANDIDATE_SELECT, CandidateRow, INSERT_MIRROR_WORDS, ITEMS_AT, LinkReads, RECENT_AFTER,
+    RECENT_BEFORE, STORY_AND_DATA_OF_ITEM, STORY_ITEMS, STORY_PINNED, STORY_SOURCES, WORDS_ASKED,
+    linked, links_in_stored, named_by_enough, naming, nearest_in_time, pg, story_facts_from,
 };
 use crate::store::sql::SqlRow;
 use crate::store::timestamp;
@@ -72,18 +72,30 @@ impl PgWriteTx<'_> {
         self.load_candidates(ids, &linked, decorations)
     }
 
-    /// As `WriteTx::recent_candidates`: the items published within `window` of `around`.
+    /// As `WriteTx::recent_candidates`: the items published from `before` ahead of `around`
+    /// to `after` past it, the nearest to it first.
     pub fn recent_candidates(
         &mut self,
         around: DateTime<Utc>,
-        window: chrono::Duration,
+        before: chrono::Duration,
+        after: chrono::Duration,
         known: &HashSet<i64>,
         decorations: &Decorations,
     ) -> Result<Vec<Candidate>> {
-        let (from, to) = (timestamp(around - window), timestamp(around + window));
-        let mut ids = self.ids(pg::RECENT, &[&from, &to])?;
+        let at = timestamp(around);
+        let earlier = self.dated(RECENT_BEFORE, &timestamp(around - before), &at)?;
+        let later = self.dated(RECENT_AFTER, &at, &timestamp(around + after))?;
+        let mut ids = nearest_in_time(around, &earlier, &later);
         ids.retain(|id| !known.contains(id));
         self.load_candidates(ids, &HashMap::new(), decorations)
+    }
+
+    /// The ids and dates `sqlite_text` reads between `from` and `to`.
+    fn dated(&mut self, sqlite_text: &str, from: &str, to: &str) -> Result<Vec<(i64, String)>> {
+        self.rows(sqlite_text, &[&from, &to])?
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
     }
 
     /// As `WriteTx::titled_with`: the writers' items whose titles share most of `words`.
