@@ -299,22 +299,24 @@ pub(super) fn nearest_in_time(
     later: &[(i64, String)],
 ) -> Vec<i64> {
     // A date that does not read back (never written so) counts as the farthest.
-    let distance = |published: &str| {
-        parse_timestamp(published).map_or(chrono::TimeDelta::MAX, |at| (at - around).abs())
+    let distances = |side: &[(i64, String)]| -> Vec<(i64, chrono::TimeDelta)> {
+        side.iter()
+            .map(|(id, published)| {
+                let distance = parse_timestamp(published)
+                    .map_or(chrono::TimeDelta::MAX, |at| (at - around).abs());
+                (*id, distance)
+            })
+            .collect()
     };
+    let (earlier, later) = (distances(earlier), distances(later));
     let (mut earlier, mut later) = (earlier.iter().peekable(), later.iter().peekable());
     let mut nearest = Vec::with_capacity(RECENT.min(earlier.len() + later.len()));
     while nearest.len() < RECENT {
-        let take_earlier = match (earlier.peek(), later.peek()) {
-            (Some((_, before)), Some((_, after))) => distance(before) <= distance(after),
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
+        let side = match (earlier.peek(), later.peek()) {
+            (Some((_, before)), Some((_, after))) if before <= after => &mut earlier,
+            (Some(_), None) => &mut earlier,
+            (_, Some(_)) => &mut later,
             (None, None) => break,
-        };
-        let side = if take_earlier {
-            &mut earlier
-        } else {
-            &mut later
         };
         if let Some((id, _)) = side.next() {
             nearest.push(*id);

@@ -543,6 +543,21 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
 }
 
 impl Store {
+    /// Runs one statement written the same for both backends on its own, outside any write
+    /// transaction: for the writes that are one atomic upsert and need no ingest lock.
+    fn execute_alone(&self, statement: &str, params: &[sql::Value<'_>]) -> Result<()> {
+        match &self.conn {
+            Conn::Sqlite(conn) => {
+                conn.prepare_cached(statement)?
+                    .execute(rusqlite::params_from_iter(params))?;
+            }
+            Conn::Postgres(pg) => {
+                on_postgres(|| pg.borrow_mut().execute(statement, params))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Makes the sources table match the configured feeds: new feeds are added, a changed URL
     /// or role is updated (a new URL also forgets the old one's validators and Gone mark).
     /// Feeds removed from the config keep their rows, so their items stay in the merged feed.

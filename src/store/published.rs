@@ -2,7 +2,8 @@
 //! and compares (see there): the store keeps it beside the stories it describes, so every
 //! process that polls the store sees the same record.
 
-use super::sql::Value;
+use rusqlite::OptionalExtension;
+
 use super::{Conn, Result, Store, on_postgres};
 
 /// The same text on both backends.
@@ -17,14 +18,10 @@ impl Store {
     /// The stamp last recorded for the file at `path`, if any.
     pub fn published_stamp(&self, path: &str) -> Result<Option<String>> {
         match &self.conn {
-            Conn::Sqlite(conn) => {
-                let mut stmt = conn.prepare_cached(STAMP)?;
-                let mut rows = stmt.query([path])?;
-                Ok(match rows.next()? {
-                    Some(row) => Some(row.get(0)?),
-                    None => None,
-                })
-            }
+            Conn::Sqlite(conn) => Ok(conn
+                .prepare_cached(STAMP)?
+                .query_row([path], |row| row.get(0))
+                .optional()?),
             Conn::Postgres(pg) => {
                 on_postgres(|| match pg.borrow_mut().query(STAMP, &[&path])?.first() {
                     Some(row) => Ok(Some(row.try_get(0)?)),
@@ -36,17 +33,7 @@ impl Store {
 
     /// Records `stamp` for the file at `path`, replacing the one before.
     pub fn record_published_stamp(&self, path: &str, stamp: &str) -> Result<()> {
-        let params: [Value<'_>; 2] = [path.into(), stamp.into()];
-        match &self.conn {
-            Conn::Sqlite(conn) => {
-                conn.prepare_cached(RECORD_STAMP)?
-                    .execute(rusqlite::params_from_iter(&params))?;
-            }
-            Conn::Postgres(pg) => {
-                on_postgres(|| pg.borrow_mut().execute(RECORD_STAMP, &params))?;
-            }
-        }
-        Ok(())
+        self.execute_alone(RECORD_STAMP, &[path.into(), stamp.into()])
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::sql::{self, FromRow};
+use super::sql::FromRow;
 use super::{Conn, Result, Store, on_postgres, timestamp};
 
 /// What a hub acknowledged, per feed URL. The same text on both backends.
@@ -44,22 +44,15 @@ impl Store {
         etag: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let params: [sql::Value<'_>; 4] = [
-            hub.into(),
-            feed_url.into(),
-            etag.into(),
-            timestamp(now).into(),
-        ];
-        match &self.conn {
-            Conn::Sqlite(conn) => {
-                conn.prepare_cached(RECORD_ACK)?
-                    .execute(rusqlite::params_from_iter(&params))?;
-            }
-            Conn::Postgres(pg) => {
-                on_postgres(|| pg.borrow_mut().execute(RECORD_ACK, &params))?;
-            }
-        }
-        Ok(())
+        self.execute_alone(
+            RECORD_ACK,
+            &[
+                hub.into(),
+                feed_url.into(),
+                etag.into(),
+                timestamp(now).into(),
+            ],
+        )
     }
 }
 
