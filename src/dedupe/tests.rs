@@ -1883,6 +1883,42 @@ fn a_retelling_that_holds_the_works_title_and_names_its_writer_joins_it() {
     );
 }
 
+#[test]
+fn a_retelling_that_rewords_one_word_of_a_short_title_still_joins_it() {
+    let mut decorations = Decorations::default();
+    decorations.add_for("feed-1", ["Coast Letters", "Ada Wick"]);
+    let thresholds = Thresholds::default();
+    let verdict = |page: &Item, title: &str| {
+        let essay = item(
+            title,
+            Some("https://coast.example/p/keepers"),
+            Some(KEEPERS_NOTES_ESSAY),
+        );
+        let work = [candidate_as(1, &essay, day(1), Role::Origin)];
+        let probe = Probe::new(page, Role::Mirror, day(2), &decorations, &HashSet::new());
+        let words = content_words(&page.title, page.body());
+        decide_by_words(&probe, &words, &work, &thresholds)
+    };
+    // "Lighthouse keepers go ashore" for "Why the lighthouse keepers are leaving": two of the
+    // title's three meaningful words, the third reworded, and the writer named.
+    let page = retelling("Lighthouse keepers go ashore", "Ada Wick");
+    let three = "Why the lighthouse keepers are leaving";
+    assert_eq!(
+        joined_as(&verdict(&page, three)),
+        Some((1, MatchReason::Named, MemberRole::Coverage))
+    );
+    // Half a longer title is its topic, and so is one word of a short one.
+    assert_eq!(
+        verdict(&page, "Lighthouse keepers leaving harbour towns"),
+        Decision::New
+    );
+    let one = retelling("Keepers go ashore", "Ada Wick");
+    assert_eq!(verdict(&one, three), Decision::New);
+    // The writer unnamed, it is about the topic.
+    let unnamed = retelling("Lighthouse keepers go ashore", "A historian");
+    assert_eq!(verdict(&unnamed, three), Decision::New);
+}
+
 /// A reader's note months after the keepers essay, citing it by its whole title and naming
 /// its writer, under `headline`.
 fn citing_note(headline: &str, cited: &str) -> Item {
