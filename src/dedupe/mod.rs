@@ -226,6 +226,10 @@ const COPY_SHARE: f64 = 0.3;
 /// Title similarity at or above which a mirror's title is the work's, reworded.
 const SIMILAR_TITLE: f64 = 0.75;
 
+/// Share of a long title's meaningful words (see [`TitleWords::held`]) a mirror's longer title
+/// must hold to be that title with a subtitle of its own: all but one of seven to ten.
+const HELD_TITLE: f64 = 0.85;
+
 /// Meaningful words from which a title names one work at any distance in time: "Andrej
 /// Karpathy — AGI is still a decade away" is that interview whenever a directory lists it,
 /// while "The state of AI" or "Open models" could head a new piece every year.
@@ -983,13 +987,17 @@ pub fn match_candidate(
         return found(MatchReason::Issue, 1.0);
     }
 
-    // A mirror's title that keeps nearly every word of the other's (shortened, reordered).
+    // A mirror's title that keeps nearly every word of the other's (shortened, reordered), or
+    // holds nearly every word of a long one among words of its own (a summary site's "20VC: AI
+    // Scaling Myths: More Compute is not the Answer | The Core Bottlenecks in AI Today: …" for
+    // "Arvind Narayanan: AI Scaling Myths, The Core Bottlenecks in AI Today & The Future of
+    // Models | E1195").
     if !both_origin {
         let (our_words, their_words) = (
             TitleWords::of_each(&probe.title_keys),
             TitleWords::of_each(theirs),
         );
-        let similarity = probe
+        let (similarity, held) = probe
             .title_keys
             .iter()
             .zip(&our_words)
@@ -997,10 +1005,12 @@ pub fn match_candidate(
             .filter(|((ours, _), (t, _))| {
                 titles_near(thresholds.mirror_window) || named_by(ours) && named_by(t)
             })
-            .map(|((_, ours), (_, t))| ours.similarity(t))
-            .fold(0.0, f64::max);
-        if similarity >= SIMILAR_TITLE && titles_tell() {
-            return found(MatchReason::Title, similarity);
+            .map(|((_, ours), (_, t))| (ours.similarity(t), ours.held(t)))
+            .fold((0.0, 0.0), |(similar, held), (s, h)| {
+                (f64::max(similar, s), f64::max(held, h))
+            });
+        if (similarity >= SIMILAR_TITLE || held >= HELD_TITLE) && titles_tell() {
+            return found(MatchReason::Title, similarity.max(held));
         }
     }
 

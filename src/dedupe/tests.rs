@@ -922,6 +922,62 @@ fn a_long_title_names_its_work_at_any_distance_and_a_short_one_does_not() {
 }
 
 #[test]
+fn a_long_title_held_whole_among_a_summarys_own_words_joins_it() {
+    // Two summary sites' pages of one interview (no origin feed carries it), two days apart.
+    let directory = item(
+        "Ada Wick: Storm Diaries, the Keepers of the Coast and the Future of Lighthouses",
+        Some("https://directory.example/e/ada-wick"),
+        None,
+    );
+    let stored = [(1, &directory, day(1), Role::Mirror)];
+    let summary = |title: &str| {
+        verdict_as(
+            &item(title, Some("https://summaries.example/ada"), None),
+            Role::Mirror,
+            day(3),
+            &stored,
+        )
+    };
+    // Every word of the directory's title among many of its own: too few in common for the
+    // two to read alike, yet the one title is whole in the other.
+    assert_eq!(
+        joined(&summary(
+            "Harbour Talk: Storm Diaries Are Not Enough | The Keepers of the Coast: Wicks, Logs \
+             and Fog | The Future of Lighthouses with Ada Wick, Historian at Bristol"
+        )),
+        Some((1, MatchReason::Title))
+    );
+    // Two of its words left out is another piece on the same themes.
+    assert_eq!(
+        joined(&summary(
+            "Harbour Talk: Storm Diaries Are Not Enough | Wicks, Logs and Fog | The Future of \
+             Lighthouses with Ada Wick, Historian at Bristol"
+        )),
+        None
+    );
+    // A title of five meaningful words is a topic many pages hold.
+    let short = item(
+        "Ada Wick on Storm Diaries and Lighthouses",
+        Some("https://directory.example/e/short"),
+        None,
+    );
+    assert_eq!(
+        joined(&verdict_as(
+            &item(
+                "Harbour Talk: Storm Diaries Are Not Enough | Lighthouses with Ada Wick, \
+                 Historian at Bristol",
+                Some("https://summaries.example/short"),
+                None,
+            ),
+            Role::Mirror,
+            day(3),
+            &[(1, &short, day(1), Role::Mirror)],
+        )),
+        None
+    );
+}
+
+#[test]
 fn a_show_named_inside_a_directory_title_is_a_decoration() {
     let decorations = Decorations::new(["Ada Wick", "Coastlines"]);
     let keys = title_keys(

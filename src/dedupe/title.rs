@@ -864,6 +864,10 @@ pub fn shared_significant_words(key: &str, other: &str) -> usize {
 /// words alone ("The Shape of AI", "The Shape of the Thing").
 const MIN_SIMILAR_WORDS: usize = 5;
 
+/// A title held by a longer one names one work only when it has this many meaningful words:
+/// a short one is a topic many titles hold.
+const MIN_HELD_WORDS: usize = 7;
+
 /// How alike two titles are by their meaningful words (Jaccard, 0 to 1), or 0 when either is
 /// too short to say: a directory that shortens "Causal World Models should be Multimodal,
 /// Interactive, and Efficient" to "Multimodal, Interactive, and Efficient World Models" keeps
@@ -888,6 +892,26 @@ impl<'a> TitleWords<'a> {
     /// The words of each of `keys`, in order.
     pub fn of_each(keys: &'a [String]) -> Vec<Self> {
         keys.iter().map(|key| TitleWords::of(key)).collect()
+    }
+
+    /// Share of the shorter title's words that the other holds, when the shorter has
+    /// [`MIN_HELD_WORDS`] or more (0 otherwise): a summary site keeps a long episode title
+    /// whole and adds a subtitle of its own, which the similarity of the two word sets
+    /// counts against it.
+    pub fn held(&self, other: &TitleWords<'_>) -> f64 {
+        let (short, long) = if self.0.len() <= other.0.len() {
+            (&self.0, &other.0)
+        } else {
+            (&other.0, &self.0)
+        };
+        if short.len() < MIN_HELD_WORDS {
+            return 0.0;
+        }
+        let shared = short
+            .iter()
+            .filter(|w| long.binary_search(w).is_ok())
+            .count();
+        shared as f64 / short.len() as f64
     }
 
     /// [`title_similarity`] of the two keys these words are of.
