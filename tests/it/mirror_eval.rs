@@ -1462,6 +1462,12 @@ struct Tally {
     precision: f64,
     /// tp / (tp + fn), 1 when no work has two items; set by [`Tally::finish`].
     recall: f64,
+    /// The most pairs a matcher could join under the rule that a story never holds two items
+    /// of one feed ([`one_feed_ceiling`]): a work labelled with two pages of one feed (a
+    /// knowledge base's two notes of one post) can never be whole.
+    reachable: usize,
+    /// tp / reachable: recall against what the rules allow; set by [`Tally::finish`].
+    reachable_recall: f64,
 }
 
 impl Tally {
@@ -1469,12 +1475,13 @@ impl Tally {
     fn finish(mut self) -> Tally {
         self.precision = ratio(self.tp, self.tp + self.fp);
         self.recall = ratio(self.tp, self.tp + self.fn_);
+        self.reachable_recall = ratio(self.tp, self.reachable);
         self
     }
 
     fn line(&self, label: &str) -> String {
         format!(
-            "{label:<34} {:>5} {:>6} {:>5} {:>5} {:>5} {:>9.3} {:>6.3} {:>6}/{:<4} {:>5}/{:<4}",
+            "{label:<34} {:>5} {:>6} {:>5} {:>5} {:>5} {:>9.3} {:>6.3} {:>9.3} {:>6}/{:<4} {:>5}/{:<4}",
             self.items,
             self.tp,
             self.fp,
@@ -1482,12 +1489,40 @@ impl Tally {
             self.fn_,
             self.precision,
             self.recall,
+            self.reachable_recall,
             self.split_works,
             self.multi_item_works,
             self.hard_folded,
             self.hard_negatives,
         )
     }
+}
+
+/// The most pairs of one work's items that stories can hold when no story holds two items
+/// of one feed: with `per_feed[f]` items from feed f, the k-th story can hold one item of each
+/// feed that has k or more, and stories as unequal as that hold the most pairs.
+fn one_feed_ceiling(per_feed: impl IntoIterator<Item = usize>) -> usize {
+    let counts: Vec<usize> = per_feed.into_iter().collect();
+    let deepest = counts.iter().copied().max().unwrap_or(0);
+    (1..=deepest)
+        .map(|k| {
+            let story = counts.iter().filter(|&&m| m >= k).count();
+            story * story.saturating_sub(1) / 2
+        })
+        .sum()
+}
+
+#[test]
+fn the_one_feed_ceiling_keeps_a_feeds_second_item_out_of_the_work() {
+    // Five feeds with one item each: every pair.
+    assert_eq!(one_feed_ceiling([1, 1, 1, 1, 1]), 10);
+    // One of them with a second item: that item joins none of the other four.
+    assert_eq!(one_feed_ceiling([2, 1, 1, 1, 1]), 10);
+    // Two feeds with two each: the two second items may share a story of their own.
+    assert_eq!(one_feed_ceiling([2, 2, 1]), 3 + 1);
+    // Two pages of one feed and nothing else: no pair at all.
+    assert_eq!(one_feed_ceiling([2]), 0);
+    assert_eq!(one_feed_ceiling([]), 0);
 }
 
 fn ratio(num: usize, den: usize) -> f64 {
@@ -1593,9 +1628,14 @@ fn score(sets: &[Set], stories: &[Vec<i64>], binary: &Path) -> Report {
         let count: usize = by_story.values().map(Vec::len).sum();
         let positives = count * (count - 1) / 2;
         let joined: usize = by_story.values().map(|v| v.len() * (v.len() - 1) / 2).sum();
+        let mut per_feed: BTreeMap<usize, usize> = BTreeMap::new();
+        for &i in by_story.values().flatten() {
+            *per_feed.entry(sets[*s].items[i].feed).or_default() += 1;
+        }
         let tally = &mut per_set[*s];
         tally.tp += joined;
         tally.fn_ += positives - joined;
+        tally.reachable += one_feed_ceiling(per_feed.into_values());
         if count > 1 {
             tally.multi_item_works += 1;
         }
@@ -1676,6 +1716,7 @@ fn score(sets: &[Set], stories: &[Vec<i64>], binary: &Path) -> Report {
         let t = &per_set[s];
         overall.tp += t.tp;
         overall.fn_ += t.fn_;
+        overall.reachable += t.reachable;
         overall.multi_item_works += t.multi_item_works;
         overall.split_works += t.split_works;
         overall.hard_folded += t.hard_folded;
@@ -1683,6 +1724,7 @@ fn score(sets: &[Set], stories: &[Vec<i64>], binary: &Path) -> Report {
         split.items += t.items;
         split.tp += t.tp;
         split.fn_ += t.fn_;
+        split.reachable += t.reachable;
         split.fp += t.fp - t.cross_set_fp;
         split.multi_item_works += t.multi_item_works;
         split.split_works += t.split_works;
@@ -1771,8 +1813,18 @@ fn print_report(report: &Report, sets: &[Set]) {
         report.binary
     );
     println!(
-        "{:<34} {:>5} {:>6} {:>5} {:>5} {:>5} {:>9} {:>6} {:>11} {:>10}",
-        "", "items", "tp", "fp", "(x)", "fn", "precision", "recall", "split works", "hard fold"
+        "{:<34} {:>5} {:>6} {:>5} {:>5} {:>5} {:>9} {:>6} {:>9} {:>11} {:>10}",
+        "",
+        "items",
+        "tp",
+        "fp",
+        "(x)",
+        "fn",
+        "precision",
+        "recall",
+        "reachable",
+        "split works",
+        "hard fold"
     );
     for split in [Split::Tune, Split::Holdout, Split::Sample] {
         match report.splits.get(&split) {
@@ -1790,7 +1842,7 @@ fn print_report(report: &Report, sets: &[Set]) {
     }
     println!("{}", report.overall.line("overall"));
     println!(
-        "(fp (x): false merges across sets; split works: k/N works of 2+ items in 2+ stories; hard fold: hard negatives folded into another work's story)"
+        "(fp (x): false merges across sets; reachable: recall against the pairs a matcher can join when a story never holds two items of one feed; split works: k/N works of 2+ items in 2+ stories; hard fold: hard negatives folded into another work's story)"
     );
     if report.cross_set_same_page > 0 {
         println!(
