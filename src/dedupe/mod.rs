@@ -1365,11 +1365,11 @@ pub fn decide_by_words(
 /// few to say so (see [`summarised_work`]): its text names the work's writer (an origin feed's
 /// own name or author), it shares some of the work's words, and it names the work itself,
 /// either by a title that holds most of the meaningful words of the work's title
-/// ([`holds_the_title`]) or by
-/// citing the work's whole title, in its text or as its headline ([`cites_the_title`]). A news
-/// piece retitles a work ("AI is a normal technology") and names who wrote it; the same words
-/// in a headline without the writer are the topic, not the work. A citation may come any time
-/// after the work ([`cited_in_time`]). `None` when no work, or more than one story, reads so.
+/// ([`holds_the_title`]) or by citing the work's whole title, in its text or as its headline
+/// ([`cites_the_title`]). A news piece retitles a work ("AI is a normal technology") and
+/// names who wrote it; the same words in a headline without the writer are the topic, not the
+/// work. A citation may come any time after the work ([`cited_in_time`]). `None` when no
+/// work, or more than one story, reads so.
 fn named_work(
     probe: &Probe,
     candidates: &[Candidate],
@@ -1459,7 +1459,7 @@ fn holds_the_title(title: &Words, work: &Candidate) -> bool {
     };
     let theirs = content_words(theirs, None);
     let shared = title.shared(&theirs);
-    theirs.len() >= 2 && shared >= 2 && shared * 3 >= theirs.len() * 2
+    shared >= 2 && shared * 3 >= theirs.len() * 2
 }
 
 /// A mirror that joins a story of mirrors alone (a directory's title matched another
