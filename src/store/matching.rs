@@ -298,31 +298,20 @@ pub(super) fn nearest_in_time(
     earlier: &[(i64, String)],
     later: &[(i64, String)],
 ) -> Vec<i64> {
-    // A date that does not read back (never written so) counts as the farthest.
-    let distances = |side: &[(i64, String)]| -> Vec<(i64, chrono::TimeDelta)> {
-        side.iter()
-            .map(|(id, published)| {
-                let distance = parse_timestamp(published)
-                    .map_or(chrono::TimeDelta::MAX, |at| (at - around).abs());
-                (*id, distance)
-            })
-            .collect()
-    };
-    let (earlier, later) = (distances(earlier), distances(later));
-    let (mut earlier, mut later) = (earlier.iter().peekable(), later.iter().peekable());
-    let mut nearest = Vec::with_capacity(RECENT.min(earlier.len() + later.len()));
-    while nearest.len() < RECENT {
-        let side = match (earlier.peek(), later.peek()) {
-            (Some((_, before)), Some((_, after))) if before <= after => &mut earlier,
-            (Some(_), None) => &mut earlier,
-            (_, Some(_)) => &mut later,
-            (None, None) => break,
-        };
-        if let Some((id, _)) = side.next() {
-            nearest.push(*id);
-        }
-    }
-    nearest
+    // A date that does not read back (never written so) counts as the farthest. The sort is
+    // stable, and the earlier side comes first: of two as near, the earlier is kept.
+    let mut by_distance: Vec<(chrono::TimeDelta, i64)> = earlier
+        .iter()
+        .chain(later)
+        .map(|(id, published)| {
+            let distance =
+                parse_timestamp(published).map_or(chrono::TimeDelta::MAX, |at| (at - around).abs());
+            (distance, *id)
+        })
+        .collect();
+    by_distance.sort_by_key(|(distance, _)| *distance);
+    by_distance.truncate(RECENT);
+    by_distance.into_iter().map(|(_, id)| id).collect()
 }
 
 /// The items at least `at_least` of the words in `found` name, those naming most first, then
