@@ -145,7 +145,8 @@ const TUNE_PRECISION_FLOOR: f64 = 0.99;
 /// A long title (seven meaningful words or more) held nearly whole by a longer one among words
 /// of its own: AI Snake Oil 0.625 to 0.632 and No Priors 0.977 to 0.984 (two summary sites'
 /// pages of one interview each, no origin feed carrying it), the tune split R 0.853 (0.857
-/// mirrors first), holdout unchanged, no pair of two works more.
+/// mirrors first), holdout unchanged, no pair of two works more. No Priors' floor rises to
+/// 0.98 so that losing the rule fails here too.
 const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
     ("latent-space", 0.95),
     ("simon-willison", 0.91),
@@ -154,7 +155,7 @@ const TUNE_RECALL_FLOORS: &[(&str, f64)] = &[
     ("marcus-on-ai", 0.96),
     ("cognitive-revolution", 0.95),
     ("exponential-view", 0.44),
-    ("no-priors", 0.95),
+    ("no-priors", 0.98),
     ("hard-fork", 0.78),
     ("ai-snake-oil", 0.58),
     ("big-technology", 0.97),
