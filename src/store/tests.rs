@@ -107,6 +107,32 @@ fn open_applies_schema_once_and_uses_wal() {
 }
 
 #[test]
+fn closing_the_store_leaves_its_writes_in_the_wal_and_the_next_open_reads_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wal = dir.path().join("t.db-wal");
+    {
+        let mut store = open(&dir);
+        with_feeds(&mut store, &[("a", Role::Origin), ("b", Role::Mirror)]);
+    }
+    // Closed without a checkpoint: the WAL is still there, holding the feeds' rows.
+    let wal_bytes = std::fs::metadata(&wal)
+        .expect("the WAL outlives the store")
+        .len();
+    assert!(wal_bytes > 0, "the WAL was emptied on close");
+    let store = open(&dir);
+    let names: Vec<String> = store
+        .sqlite("a test")
+        .expect("a SQLite store")
+        .prepare("SELECT name FROM sources ORDER BY name")
+        .expect("prepare")
+        .query_map([], |row| row.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(names, ["a", "b"]);
+}
+
+#[test]
 fn items_stored_with_the_old_hash_are_rehashed_not_updated() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = open(&dir);
@@ -810,6 +836,7 @@ fn every_connection_setting_takes_effect() {
         ("foreign_keys", "1"),
         ("cache_size", "-6144"),
         ("wal_autocheckpoint", "8192"),
+        ("journal_size_limit", "67108864"),
     ] {
         let value = store
             .sqlite("a test")
@@ -825,7 +852,7 @@ fn every_connection_setting_takes_effect() {
         };
         assert_eq!(value, expected, "PRAGMA {name}");
     }
-    assert_eq!(PRAGMAS.len(), 5, "a new setting is checked here too");
+    assert_eq!(PRAGMAS.len(), 6, "a new setting is checked here too");
 }
 
 #[test]

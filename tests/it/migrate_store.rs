@@ -497,9 +497,15 @@ fn migrate_store_refuses_what_it_cannot_copy_and_leaves_the_target_empty() {
     assert_eq!(count(&url, "sources"), sources, "nothing copied twice");
 
     // A store newer than this binary is refused, not copied.
+    // A store is its file and its WAL: tributary leaves its last writes in the WAL when it
+    // closes, for the next checkpoint.
     let copy_of = |name: &str| {
         let path = ws.path(name);
         std::fs::copy(db, &path).expect("copy the store");
+        let wal = format!("{db}-wal");
+        if std::path::Path::new(&wal).exists() {
+            std::fs::copy(&wal, format!("{}-wal", path.display())).expect("copy its WAL");
+        }
         path
     };
     let newer = copy_of("newer.db");
