@@ -20,9 +20,10 @@ use super::text::Sorted;
 use super::text::{Words, content_words, shingles, words};
 
 /// Entries a memo keeps at once. A mirror's look around reads at most two windows of 256 items
-/// (`recent!()` in the store); each text costs about 6 KB once read (its shingles in order and
-/// sorted, its words), so the memo stays under about 6 MB. When full it starts over: the
-/// texts asked next are those of the current window, which refill it.
+/// (`recent!()` in the store) and the weeks before them; each text costs about 6 KB once read
+/// (its shingles in order and sorted, its words), so the memo stays under about 6 MB. When
+/// full it keeps what was asked for again since it last filled: the mirrors of one poll look
+/// around the same days, so their windows are what it keeps.
 const CAPACITY: usize = 1024;
 
 static TEXTS: Memo<StoredText> = Memo::new();
@@ -61,7 +62,13 @@ pub struct StoredTitle {
 
 /// Values by a 128-bit hash of what they are derived from, at most [`CAPACITY`] at once.
 struct Memo<V> {
-    entries: LazyLock<parking_lot::Mutex<HashMap<u128, Arc<V>>>>,
+    entries: LazyLock<parking_lot::Mutex<HashMap<u128, Entry<V>>>>,
+}
+
+/// A memo's value, and whether it was asked for again since the memo last filled up.
+struct Entry<V> {
+    value: Arc<V>,
+    asked_again: bool,
 }
 
 impl<V> Memo<V> {
@@ -73,15 +80,25 @@ impl<V> Memo<V> {
 
     /// The value under `key`, derived by `derive` (outside the lock) when there is none.
     fn get(&self, key: u128, derive: impl FnOnce() -> V) -> Arc<V> {
-        if let Some(value) = self.entries.lock().get(&key) {
-            return Arc::clone(value);
+        if let Some(entry) = self.entries.lock().get_mut(&key) {
+            entry.asked_again = true;
+            return Arc::clone(&entry.value);
         }
         let value = Arc::new(derive());
         let mut entries = self.entries.lock();
         if entries.len() >= CAPACITY {
-            entries.clear();
+            // Only what was asked for again since the last time is kept, and asked about anew;
+            // when that is everything, the memo starts over.
+            entries.retain(|_, entry| std::mem::take(&mut entry.asked_again));
+            if entries.len() >= CAPACITY {
+                entries.clear();
+            }
         }
-        Arc::clone(entries.entry(key).or_insert(value))
+        let entry = entries.entry(key).or_insert(Entry {
+            value,
+            asked_again: false,
+        });
+        Arc::clone(&entry.value)
     }
 }
 
@@ -229,4 +246,47 @@ fn text_key(mut hasher: xxhash_rust::xxh3::Xxh3, title_key: &str, body: Option<&
         None => hasher.update(&[0]),
     }
     hasher.digest128()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Asks `memo` for `key`, and says whether it had to derive the value.
+    fn derived(memo: &Memo<u128>, key: u128) -> bool {
+        let mut derived = false;
+        let value = memo.get(key, || {
+            derived = true;
+            key
+        });
+        assert_eq!(*value, key);
+        derived
+    }
+
+    #[test]
+    fn a_full_memo_keeps_what_was_asked_for_again() {
+        let memo = Memo::new();
+        let keys = 0..CAPACITY as u128;
+        assert!(keys.clone().all(|key| derived(&memo, key)));
+        // The window asked about again: the first half.
+        assert!(!(0..CAPACITY as u128 / 2).any(|key| derived(&memo, key)));
+        // A new text fills it: the half asked for again stays, the rest goes.
+        assert!(derived(&memo, CAPACITY as u128));
+        assert!(!(0..CAPACITY as u128 / 2).any(|key| derived(&memo, key)));
+        assert!(derived(&memo, CAPACITY as u128 - 1));
+    }
+
+    #[test]
+    fn a_memo_whose_every_entry_was_asked_for_again_starts_over() {
+        let memo = Memo::new();
+        let keys = 0..CAPACITY as u128;
+        assert!(keys.clone().all(|key| derived(&memo, key)));
+        assert!(!keys.clone().any(|key| derived(&memo, key)));
+        assert!(derived(&memo, CAPACITY as u128));
+        assert!(
+            derived(&memo, 0),
+            "kept a full memo's worth past its capacity"
+        );
+        assert!(memo.entries.lock().len() <= CAPACITY);
+    }
 }
