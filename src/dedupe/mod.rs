@@ -226,7 +226,7 @@ const COPY_SHARE: f64 = 0.3;
 /// Title similarity at or above which a mirror's title is the work's, reworded.
 const SIMILAR_TITLE: f64 = 0.75;
 
-/// Share of a long title's meaningful words (see [`TitleWords::held`]) a mirror's longer title
+/// Share of a long title's meaningful words (see [`TitleWords::likeness`]) a mirror's longer title
 /// must hold to be that title with a subtitle of its own: all but one of seven to ten.
 const HELD_TITLE: f64 = 0.85;
 
@@ -1005,7 +1005,7 @@ pub fn match_candidate(
             .filter(|((ours, _), (t, _))| {
                 titles_near(thresholds.mirror_window) || named_by(ours) && named_by(t)
             })
-            .map(|((_, ours), (_, t))| (ours.similarity(t), ours.held(t)))
+            .map(|((_, ours), (_, t))| ours.likeness(t))
             .fold((0.0, 0.0), |(similar, held), (s, h)| {
                 (f64::max(similar, s), f64::max(held, h))
             });

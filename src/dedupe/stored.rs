@@ -87,8 +87,8 @@ impl<V> Memo<V> {
         let value = Arc::new(derive());
         let mut entries = self.entries.lock();
         if entries.len() >= CAPACITY {
-            // Only what was asked for again since the last time is kept, and asked about anew;
-            // when that is everything, the memo starts over.
+            // Only what was asked for again since the last sweep is kept (and must be asked
+            // for again before the next one); when that is everything, the memo starts over.
             entries.retain(|_, entry| std::mem::take(&mut entry.asked_again));
             if entries.len() >= CAPACITY {
                 entries.clear();

@@ -894,34 +894,37 @@ impl<'a> TitleWords<'a> {
         keys.iter().map(|key| TitleWords::of(key)).collect()
     }
 
-    /// Share of the shorter title's words that the other holds, when the shorter has
-    /// [`MIN_HELD_WORDS`] or more (0 otherwise): a summary site keeps a long episode title
-    /// whole and adds a subtitle of its own, which the similarity of the two word sets
-    /// counts against it.
-    pub fn held(&self, other: &TitleWords<'_>) -> f64 {
+    /// How alike two titles are, from one count of the words they share: their similarity
+    /// ([`title_similarity`]), and the share of the shorter title's words the other holds when
+    /// the shorter has [`MIN_HELD_WORDS`] or more (0 otherwise). A summary site keeps a long
+    /// episode title whole and adds a subtitle of its own, which the similarity of the two
+    /// word sets counts against it.
+    pub fn likeness(&self, other: &TitleWords<'_>) -> (f64, f64) {
         let (short, long) = if self.0.len() <= other.0.len() {
             (&self.0, &other.0)
         } else {
             (&other.0, &self.0)
         };
-        if short.len() < MIN_HELD_WORDS {
-            return 0.0;
-        }
         let shared = short
             .iter()
             .filter(|w| long.binary_search(w).is_ok())
             .count();
-        shared as f64 / short.len() as f64
+        let similarity = if short.len() < MIN_SIMILAR_WORDS {
+            0.0
+        } else {
+            shared as f64 / (short.len() + long.len() - shared) as f64
+        };
+        let held = if short.len() < MIN_HELD_WORDS {
+            0.0
+        } else {
+            shared as f64 / short.len() as f64
+        };
+        (similarity, held)
     }
 
     /// [`title_similarity`] of the two keys these words are of.
     pub fn similarity(&self, other: &TitleWords<'_>) -> f64 {
-        let (a, b) = (&self.0, &other.0);
-        if a.len() < MIN_SIMILAR_WORDS || b.len() < MIN_SIMILAR_WORDS {
-            return 0.0;
-        }
-        let shared = a.iter().filter(|w| b.binary_search(w).is_ok()).count();
-        shared as f64 / (a.len() + b.len() - shared) as f64
+        self.likeness(other).0
     }
 }
 

@@ -496,7 +496,6 @@ fn migrate_store_refuses_what_it_cannot_copy_and_leaves_the_target_empty() {
     assert!(text.contains("sources") && text.contains("items"), "{text}");
     assert_eq!(count(&url, "sources"), sources, "nothing copied twice");
 
-    // A store newer than this binary is refused, not copied.
     // A store is its file and its WAL: tributary leaves its last writes in the WAL when it
     // closes, for the next checkpoint.
     let copy_of = |name: &str| {
@@ -508,6 +507,7 @@ fn migrate_store_refuses_what_it_cannot_copy_and_leaves_the_target_empty() {
         }
         path
     };
+    // A store newer than this binary is refused, not copied.
     let newer = copy_of("newer.db");
     rusqlite::Connection::open(&newer)
         .and_then(|c| c.pragma_update(None, "user_version", 99))
