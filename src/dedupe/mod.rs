@@ -51,8 +51,8 @@ use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 pub use stored::StoredText;
 use stored::{StoredLinks, StoredTitle};
 pub use text::{
-    ShingleSet, Sorted, Words, anchors, boilerplate, containment, content_words, hash_from_sql,
-    hash_to_sql, quoted_passages, shingles, words,
+    Shingle, ShingleSet, Sorted, Words, anchors, boilerplate, containment, content_words,
+    hash_from_sql, hash_to_sql, quoted_passages, shingle, shingle_set, shingles, words,
 };
 use title::shared_significant_words;
 pub use title::{
@@ -144,10 +144,10 @@ pub struct Probe {
     /// A link post: titled after the page its text links to.
     pub link_post: bool,
     /// The text's shingles in order, the feed's boilerplate left out.
-    pub sequence: Vec<u64>,
+    pub sequence: Vec<Shingle>,
     /// The same shingles sorted, each once (a [`Sorted`] set): a stored text's come sorted
     /// from its memo, where a set would be built anew each time a mirror is asked again.
-    pub shingles: Vec<u64>,
+    pub shingles: Vec<Shingle>,
     pub published: DateTime<Utc>,
     /// It came without a date: `published` is when it was first seen, the latest it can have
     /// been published (see [`time_apart`]).
@@ -259,7 +259,7 @@ impl Probe {
         decorations: &Decorations,
         boilerplate: &HashSet<u64>,
     ) -> Probe {
-        let sequence: Vec<u64> = own
+        let hashes: Vec<u64> = own
             .text
             .iter()
             .copied()
@@ -289,7 +289,7 @@ impl Probe {
             title_key: title_keys.first().cloned(),
             title_variants: title_keys.iter().skip(1).cloned().collect(),
             enclosure,
-            anchors: anchors(&sequence),
+            anchors: anchors(&hashes),
             title_grams: grams,
             title_words: match role {
                 Role::Origin => title_words(&title_keys),
@@ -297,6 +297,7 @@ impl Probe {
             },
         };
         let titled_as_a_name = titled_as_a_name(&title_keys, decorations);
+        let sequence: Vec<Shingle> = hashes.into_iter().map(shingle).collect();
         Probe {
             issues,
             mentions: (role == Role::Mirror)
@@ -326,7 +327,7 @@ pub fn title_words(title_keys: &[String]) -> Vec<i64> {
 }
 
 /// `sequence` sorted, each shingle once.
-fn sorted_set(sequence: &[u64]) -> Vec<u64> {
+fn sorted_set(sequence: &[Shingle]) -> Vec<Shingle> {
     let mut sorted = sequence.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
@@ -643,8 +644,9 @@ pub struct Candidate {
     pub text: Arc<StoredText>,
     /// Why it is in its story.
     pub reason: MatchReason,
-    /// Its feed's boilerplate, left out of its text.
-    pub boilerplate: Arc<HashSet<u64>>,
+    /// Its feed's boilerplate, left out of its text (as [`Shingle`]s: the store keeps the
+    /// full hashes, which the feed's own new items are read with).
+    pub boilerplate: Arc<HashSet<Shingle>>,
     /// Whether one of the two links to the other's page.
     pub linked: Option<Linked>,
     pub story: Arc<StoryFacts>,
@@ -652,7 +654,12 @@ pub struct Candidate {
 
 impl Candidate {
     /// Its text's shingles in document order and sorted, less its feed's boilerplate.
-    pub fn shingles(&self) -> (std::borrow::Cow<'_, [u64]>, std::borrow::Cow<'_, [u64]>) {
+    pub fn shingles(
+        &self,
+    ) -> (
+        std::borrow::Cow<'_, [Shingle]>,
+        std::borrow::Cow<'_, [Shingle]>,
+    ) {
         self.text.shingles(self.body.as_deref(), &self.boilerplate)
     }
 

@@ -17,13 +17,13 @@ use std::sync::{Arc, LazyLock, OnceLock};
 
 #[cfg(doc)]
 use super::text::Sorted;
-use super::text::{Words, content_words, shingles, words};
+use super::text::{Shingle, Words, content_words, shingle, shingles, words};
 
 /// Entries a memo keeps at once. A mirror's look around reads at most two windows of 256 items
-/// (`recent!()` in the store) and the weeks before them; each text costs about 6 KB once read
-/// (its shingles in order and sorted, its words), so the memo stays under about 6 MB. When
-/// full it keeps what was asked for again since it last filled: the mirrors of one poll look
-/// around the same days, so their windows are what it keeps.
+/// (`recent!()` in the store) and the weeks before them; each text costs about 2.4 KB once read
+/// (its [`Shingle`]s in order and sorted, its words' hashes), so the memo stays under about
+/// 3 MB. When full it keeps what was asked for again since it last filled: the mirrors of one
+/// poll look around the same days, so their windows are what it keeps.
 const CAPACITY: usize = 1024;
 
 static TEXTS: Memo<StoredText> = Memo::new();
@@ -159,8 +159,8 @@ pub struct StoredText {
 /// in (each reader takes its feed's out).
 #[derive(Debug)]
 struct Shingled {
-    sequence: Box<[u64]>,
-    sorted: Box<[u64]>,
+    sequence: Box<[Shingle]>,
+    sorted: Box<[Shingle]>,
 }
 
 impl StoredText {
@@ -178,10 +178,12 @@ impl StoredText {
     pub fn shingles<'a>(
         &'a self,
         body: Option<&str>,
-        boilerplate: &HashSet<u64>,
-    ) -> (Cow<'a, [u64]>, Cow<'a, [u64]>) {
+        boilerplate: &HashSet<Shingle>,
+    ) -> (Cow<'a, [Shingle]>, Cow<'a, [Shingle]>) {
         let Shingled { sequence, sorted } = self.shingles.get_or_init(|| {
-            let sequence = body.map(|body| shingles(&words(body))).unwrap_or_default();
+            let sequence: Vec<Shingle> = body
+                .map(|body| shingles(&words(body)).into_iter().map(shingle).collect())
+                .unwrap_or_default();
             let sorted = super::sorted_set(&sequence);
             Shingled {
                 sequence: sequence.into_boxed_slice(),
@@ -191,7 +193,7 @@ impl StoredText {
         if boilerplate.is_empty() {
             return (Cow::Borrowed(sequence), Cow::Borrowed(sorted));
         }
-        let leave_out = |hashes: &[u64]| -> Box<[u64]> {
+        let leave_out = |hashes: &[Shingle]| -> Box<[Shingle]> {
             hashes
                 .iter()
                 .copied()
@@ -222,9 +224,9 @@ impl StoredText {
 
 /// A set of shingles' identity, whatever order it is read in: its size, and the sum and the
 /// xor of its hashes (two different boilerplates would have to agree on all three).
-fn fingerprint(shingles: &HashSet<u64>) -> u64 {
+fn fingerprint(shingles: &HashSet<Shingle>) -> u64 {
     let (sum, xor) = shingles.iter().fold((0u64, 0u64), |(sum, xor), hash| {
-        (sum.wrapping_add(*hash), xor ^ hash)
+        (sum.wrapping_add(u64::from(*hash)), xor ^ u64::from(*hash))
     });
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(&(shingles.len() as u64).to_le_bytes());

@@ -1563,14 +1563,14 @@ fn a_stored_text_leaves_out_the_boilerplate_it_is_asked_with() {
     let body = "<p>The keeper climbed the hundred and twelve steps at dusk, lit the lamp, wound \
                 the clockwork that turned the lens, and wrote the weather into the log before \
                 the first ship of the night rounded the northern point of the Skerry.</p>";
-    let all = shingles(&words(body));
+    let all: Vec<Shingle> = shingles(&words(body)).into_iter().map(shingle).collect();
     assert!(all.len() > 12, "{}", all.len());
     let text = StoredText::of("the skerry keeper's evening, boilerplate test", Some(body));
-    let first: HashSet<u64> = all[..3].iter().copied().collect();
-    let second: HashSet<u64> = all[5..9].iter().copied().collect();
+    let first: HashSet<Shingle> = all[..3].iter().copied().collect();
+    let second: HashSet<Shingle> = all[5..9].iter().copied().collect();
     for boilerplate in [&first, &second, &first, &HashSet::new()] {
         let (sequence, sorted) = text.shingles(Some(body), boilerplate);
-        let kept: Vec<u64> = all
+        let kept: Vec<Shingle> = all
             .iter()
             .copied()
             .filter(|hash| !boilerplate.contains(hash))

@@ -75,13 +75,37 @@ pub fn shingles(words: &[String]) -> Vec<u64> {
         .collect()
 }
 
+/// A shingle as texts are compared by it: its [`stable_hash`] folded to 32 bits. The full hash
+/// is what the store keeps (text anchors, boilerplate); the comparisons only ask whether two
+/// texts hold the same run of words, and at a few thousand shingles a text a false match
+/// between two 32-bit hashes comes once in about a million comparisons of two texts. Half the
+/// width is half the memory of the memo of stored texts (`dedupe::stored`), which is what
+/// lets it hold the days a steady poll of a long feed list reads around its new items.
+pub type Shingle = u32;
+
+/// The [`Shingle`] of a shingle's full hash: both halves folded together, so that every bit
+/// of the hash counts.
+pub fn shingle(hash: u64) -> Shingle {
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "the fold keeps 32 bits on purpose"
+    )]
+    let folded = ((hash >> 32) ^ hash) as u32;
+    folded
+}
+
+/// The [`Shingle`]s of a set of full hashes (a feed's boilerplate as the store keeps it).
+pub fn shingle_set(hashes: &HashSet<u64>) -> HashSet<Shingle> {
+    hashes.iter().map(|hash| shingle(*hash)).collect()
+}
+
 /// Shingles in a row that make a quoted passage: four 5-word shingles cover eight words.
 pub const QUOTE_SHINGLES: usize = 4;
 
 /// The passages of `sequence` (a text's shingles in order) found word for word in `source`:
 /// maximal runs of at least [`QUOTE_SHINGLES`] consecutive shingles, counted once each.
 /// Returns the number of passages and the words they cover.
-pub fn quoted_passages(sequence: &[u64], source: &dyn ShingleSet) -> (usize, usize) {
+pub fn quoted_passages(sequence: &[Shingle], source: &dyn ShingleSet) -> (usize, usize) {
     let mut passages = 0;
     let mut words = 0;
     let mut run = 0;
@@ -151,18 +175,18 @@ pub fn anchors(shingles: &[u64]) -> Vec<i64> {
 /// twice the memory).
 pub trait ShingleSet {
     fn size(&self) -> usize;
-    fn holds(&self, hash: u64) -> bool;
+    fn holds(&self, shingle: Shingle) -> bool;
     /// How many of `self`'s shingles `other` holds.
     fn found_in(&self, other: &dyn ShingleSet) -> usize;
 }
 
-impl ShingleSet for HashSet<u64> {
+impl ShingleSet for HashSet<Shingle> {
     fn size(&self) -> usize {
         self.len()
     }
 
-    fn holds(&self, hash: u64) -> bool {
-        self.contains(&hash)
+    fn holds(&self, shingle: Shingle) -> bool {
+        self.contains(&shingle)
     }
 
     fn found_in(&self, other: &dyn ShingleSet) -> usize {
@@ -171,15 +195,15 @@ impl ShingleSet for HashSet<u64> {
 }
 
 /// Shingles sorted and without repeats.
-pub struct Sorted<'a>(pub &'a [u64]);
+pub struct Sorted<'a>(pub &'a [Shingle]);
 
 impl ShingleSet for Sorted<'_> {
     fn size(&self) -> usize {
         self.0.len()
     }
 
-    fn holds(&self, hash: u64) -> bool {
-        self.0.binary_search(&hash).is_ok()
+    fn holds(&self, shingle: Shingle) -> bool {
+        self.0.binary_search(&shingle).is_ok()
     }
 
     fn found_in(&self, other: &dyn ShingleSet) -> usize {
@@ -299,8 +323,8 @@ mod tests {
         assert_eq!(essay.len(), 7);
     }
 
-    fn set(text: &str) -> HashSet<u64> {
-        shingles(&words(text)).into_iter().collect()
+    fn set(text: &str) -> HashSet<Shingle> {
+        shingles(&words(text)).into_iter().map(shingle).collect()
     }
 
     const ESSAY: &str = "<p>River deltas build land where slow water drops the silt it carried \
@@ -383,6 +407,20 @@ mod tests {
         let shared = behind_junk.iter().filter(|a| full.contains(a)).count();
         // One shared anchor is enough for the store to find the original; containment decides.
         assert!(shared >= 1, "{shared}");
+    }
+
+    #[test]
+    fn a_shingle_is_both_halves_of_its_hash_folded() {
+        // Every bit of the hash counts: hashes that differ only in their upper half differ as
+        // shingles too.
+        assert_eq!(shingle(0x0000_0001_0000_0000), 1);
+        assert_eq!(shingle(0x0000_0000_0000_0001), 1);
+        assert_ne!(
+            shingle(0x0000_0002_0000_0001),
+            shingle(0x0000_0000_0000_0001)
+        );
+        assert_eq!(shingle(u64::MAX), 0);
+        assert_eq!(shingle(0xaf63_dc4c_8601_ec8c), 0xaf63_dc4c ^ 0x8601_ec8c);
     }
 
     #[test]

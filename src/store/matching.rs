@@ -14,9 +14,9 @@ use rusqlite::{OptionalExtension, params};
 use super::sql::{SqlRow, Twin};
 use super::{Result, SqliteTx, StoreError, parse_timestamp, timestamp};
 use crate::dedupe::{
-    Candidate, Decorations, ItemKeys, Linked, Probe, StoredText, StoryFacts, Words, enclosure_key,
-    hash_from_sql, hash_to_sql, link_fragment, linked_pages, stored_address_key, stored_title_keys,
-    titled_as_a_name,
+    Candidate, Decorations, ItemKeys, Linked, Probe, Shingle, StoredText, StoryFacts, Words,
+    enclosure_key, hash_from_sql, hash_to_sql, link_fragment, linked_pages, shingle_set,
+    stored_address_key, stored_title_keys, titled_as_a_name,
 };
 use crate::model::{Item, ItemKind, MatchReason, MemberRole, Role};
 
@@ -243,7 +243,7 @@ impl CandidateRow {
     pub(super) fn into_candidate(
         self,
         story: Arc<StoryFacts>,
-        boilerplate: Arc<HashSet<u64>>,
+        boilerplate: Arc<HashSet<Shingle>>,
         linked: &HashMap<i64, Linked>,
         decorations: &Decorations,
     ) -> serde_json::Result<Candidate> {
@@ -1092,7 +1092,7 @@ impl SqliteTx<'_> {
         ids.sort_unstable();
         ids.dedup();
         let mut stories: HashMap<i64, Arc<StoryFacts>> = HashMap::new();
-        let mut boilerplates: HashMap<i64, Arc<HashSet<u64>>> = HashMap::new();
+        let mut boilerplates: HashMap<i64, Arc<HashSet<Shingle>>> = HashMap::new();
         let mut stmt = self
             .tx
             .prepare_cached(&format!("{CANDIDATE_SELECT} WHERE items.id = ?1"))?;
@@ -1110,7 +1110,7 @@ impl SqliteTx<'_> {
             let boilerplate = match boilerplates.get(&row.source_id) {
                 Some(set) => Arc::clone(set),
                 None => {
-                    let set = Arc::new(self.boilerplate(row.source_id)?);
+                    let set = Arc::new(shingle_set(&self.boilerplate(row.source_id)?));
                     boilerplates.insert(row.source_id, Arc::clone(&set));
                     set
                 }

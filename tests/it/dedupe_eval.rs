@@ -19,8 +19,8 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tributary::dedupe::{
-    Candidate, Decision, Decorations, Probe, Sorted, Thresholds, containment, decide, shingles,
-    words,
+    Candidate, Decision, Decorations, Probe, Shingle, Sorted, Thresholds, containment, decide,
+    shingle, shingles, words,
 };
 use tributary::model::{Item, ItemKind, MatchReason, Role};
 
@@ -137,9 +137,9 @@ fn judge(pair: &Pair, thresholds: &Thresholds) -> Verdict {
         Decision::Join { reason, score, .. } => Some((reason, score)),
         Decision::New => None,
     };
-    let a_shingles: HashSet<u64> = a
+    let a_shingles: HashSet<Shingle> = a
         .body()
-        .map(|body| shingles(&words(body)).into_iter().collect())
+        .map(|body| shingles(&words(body)).into_iter().map(shingle).collect())
         .unwrap_or_default();
     Verdict {
         joined,

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use postgres::types::ToSql;
 
 use super::{PgError, PgWriteTx, Result};
-use crate::dedupe::{Candidate, Decorations, Linked, Probe, StoryFacts, Words};
+use crate::dedupe::{
+    Candidate, Decorations, Linked, Probe, Shingle, StoryFacts, Words, shingle_set,
+};
 use crate::store::matching::{
     CANDIDATE_SELECT, CandidateRow, INSERT_MIRROR_WORDS, ITEMS_AT, LinkReads, RECENT_AFTER,
     RECENT_BEFORE, STORY_AND_DATA_OF_ITEM, STORY_ITEMS, STORY_PINNED, STORY_SOURCES, WORDS_ASKED,
@@ -205,7 +207,7 @@ impl PgWriteTx<'_> {
             &[&ids],
         )?;
         let mut stories: HashMap<i64, Arc<StoryFacts>> = HashMap::new();
-        let mut boilerplates: HashMap<i64, Arc<HashSet<u64>>> = HashMap::new();
+        let mut boilerplates: HashMap<i64, Arc<HashSet<Shingle>>> = HashMap::new();
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let row = CandidateRow::read(row)?;
@@ -220,7 +222,7 @@ impl PgWriteTx<'_> {
             let boilerplate = match boilerplates.get(&row.source_id) {
                 Some(set) => Arc::clone(set),
                 None => {
-                    let set = Arc::new(self.boilerplate(row.source_id)?);
+                    let set = Arc::new(shingle_set(&self.boilerplate(row.source_id)?));
                     boilerplates.insert(row.source_id, Arc::clone(&set));
                     set
                 }
