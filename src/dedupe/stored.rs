@@ -27,8 +27,8 @@ use super::text::{Shingle, Words, content_words, shingle, shingles, words};
 ///
 /// A text costs about 2.4 KB once read (its [`Shingle`]s in order and sorted, its words'
 /// hashes), so the memo stays under about 2.5 MB. Room for all of them would take 3,000
-/// entries. Room for 2,048 made the second such poll 0.78 times as long but the third only
-/// 0.95 times, for 3 MB more at the peak (docs/benchmarks.md, "Later steady polls"), so the
+/// entries. Room for 2,048 made the second such poll 0.74 times as long but the third only
+/// 0.95 times, for 2.5 MB more at the peak (docs/benchmarks.md, "Later steady polls"), so the
 /// memo keeps its size.
 const CAPACITY: usize = 1024;
 
