@@ -1044,16 +1044,15 @@ impl SqliteTx<'_> {
         Ok(())
     }
 
-    /// The mirror items published within `window` of `around` that started a story of their
-    /// own: the summaries that may have come before their work. At most `recent!()`, nearest
-    /// in time first.
-    pub fn recent_founding_mirrors(
+    /// The ids of the mirror items published within `window` of `around` that started a
+    /// story of their own, for `WriteTx::recent_founding_mirrors`. At most `recent!()`,
+    /// nearest in time first.
+    pub fn founding_mirror_ids(
         &self,
         around: chrono::DateTime<chrono::Utc>,
         window: chrono::Duration,
-        decorations: &Decorations,
-    ) -> Result<Vec<Candidate>> {
-        let ids: Vec<i64> = self
+    ) -> Result<Vec<i64>> {
+        Ok(self
             .tx
             .prepare_cached(FOUNDING_MIRRORS)?
             .query_map(
@@ -1064,8 +1063,7 @@ impl SqliteTx<'_> {
                 ],
                 |row| row.get(0),
             )?
-            .collect::<rusqlite::Result<_>>()?;
-        self.load_candidates(ids, &HashMap::new(), decorations)
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     /// The items of one story, as candidates.
@@ -1082,8 +1080,9 @@ impl SqliteTx<'_> {
         self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
-    /// Reads stored items as candidates, with their stories' and feeds' facts.
-    fn load_candidates(
+    /// Reads stored items as candidates, with their stories' and feeds' facts, in the order
+    /// of their ids.
+    pub(super) fn load_candidates(
         &self,
         mut ids: Vec<i64>,
         linked: &HashMap<i64, Linked>,
@@ -1187,7 +1186,8 @@ impl SqliteTx<'_> {
     }
 
     /// Adds to a feed's boilerplate, up to [`MAX_BOILERPLATE`] shingles in all.
-    pub fn add_boilerplate(&self, source_id: i64, shingles: &HashSet<u64>) -> Result<()> {
+    /// Returns whether one of them was new.
+    pub fn add_boilerplate(&self, source_id: i64, shingles: &HashSet<u64>) -> Result<bool> {
         let stored: i64 = self
             .tx
             .prepare_cached(BOILERPLATE_COUNT)?
@@ -1196,10 +1196,11 @@ impl SqliteTx<'_> {
         let mut sorted: Vec<u64> = shingles.iter().copied().collect();
         sorted.sort_unstable();
         let mut stmt = self.tx.prepare_cached(ADD_BOILERPLATE.sqlite)?;
+        let mut added = 0;
         for shingle in sorted.into_iter().take(room) {
-            stmt.execute(params![source_id, hash_to_sql(shingle)])?;
+            added += stmt.execute(params![source_id, hash_to_sql(shingle)])?;
         }
-        Ok(())
+        Ok(added > 0)
     }
 
     /// The texts of a feed's four newest stored items, to learn its boilerplate from when a

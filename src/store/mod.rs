@@ -9,6 +9,7 @@
 //! so readers (the server, `stories`) never block the writer.
 
 mod corrections;
+mod founding;
 mod matching;
 pub mod migrate;
 mod migrations;
@@ -775,7 +776,7 @@ impl Store {
 
     /// Starts a write: one or more whole feeds, committed together.
     pub fn begin_write(&mut self) -> Result<WriteTx<'_>> {
-        Ok(WriteTx(match &mut self.conn {
+        Ok(WriteTx::new(match &mut self.conn {
             Conn::Sqlite(conn) => Tx::Sqlite(SqliteTx {
                 tx: conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
             }),
@@ -1367,7 +1368,7 @@ impl Store {
     /// are the ones this instance claimed ([`WriteTx::lock_ingest`] takes the lock when the
     /// write must also queue an edit, as ingest does).
     fn begin_outbox(&mut self) -> Result<WriteTx<'_>> {
-        Ok(WriteTx(match &mut self.conn {
+        Ok(WriteTx::new(match &mut self.conn {
             // Immediate: the write lock is taken (waiting out the busy timeout) before the
             // first read. A deferred transaction that reads first and then writes, after
             // another connection (the poll's writer) committed, fails at once with
@@ -2021,13 +2022,27 @@ const STORY_HAS_AUDIO: sql::Twin = sql::Twin {
 /// A write in progress. Dropping it without [`WriteTx::commit`] rolls back. Each method is the
 /// SQLite one (`SqliteTx`, where they are documented) or the PostgreSQL one
 /// ([`PgWriteTx`]), with the same statements where the dialects agree.
-pub struct WriteTx<'a>(Tx<'a>);
+pub struct WriteTx<'a> {
+    tx: Tx<'a>,
+    /// See [`founding`]: what this write read of the mirrors that founded stories.
+    founding: RefCell<founding::FoundingMirrors>,
+}
 
 /// The `RefCell`: `PgWriteTx`'s methods take `&mut self`, `WriteTx`'s `&self`; a write is
 /// used by one thread, so a borrow never meets another.
 enum Tx<'a> {
     Sqlite(SqliteTx<'a>),
     Postgres(RefCell<PgWriteTx<'a>>),
+}
+
+/// A call of the backend's method of that name.
+macro_rules! on_backend {
+    ($tx:expr, $name:ident($($arg:expr),*)) => {
+        match $tx {
+            Tx::Sqlite(tx) => tx.$name($($arg),*),
+            Tx::Postgres(tx) => on_postgres(|| tx.borrow_mut().$name($($arg),*)),
+        }
+    };
 }
 
 /// Each `WriteTx` method, passed to the backend's.
@@ -2037,10 +2052,7 @@ macro_rules! both_backends {
             $(
                 $(#[$attr])*
                 $vis fn $name(&self $(, $arg: $ty)*) -> Result<$ret> {
-                    match &self.0 {
-                        Tx::Sqlite(tx) => tx.$name($($arg),*),
-                        Tx::Postgres(tx) => on_postgres(|| tx.borrow_mut().$name($($arg),*)),
-                    }
+                    on_backend!(&self.tx, $name($($arg),*))
                 }
             )*
         }
@@ -2050,12 +2062,8 @@ macro_rules! both_backends {
 both_backends! {
     pub fn existing(&self, source_id: i64, guid: &str) -> Option<ExistingItem>;
     pub fn stored_item(&self, id: i64) -> Option<Item>;
-    pub fn merge_story(&self, from: i64, into: i64, now: DateTime<Utc>) -> ();
     pub fn create_story(&self, atom_id: &str, published: DateTime<Utc>, now: DateTime<Utc>) -> i64;
     pub fn touch_story(&self, story_id: i64, published: DateTime<Utc>, now: DateTime<Utc>) -> ();
-    pub fn insert_item(&self, row: &NewItem<'_>, now: DateTime<Utc>) -> i64;
-    pub fn set_content_hash(&self, item_id: i64, content_hash: &str) -> ();
-    pub fn update_item(&self, edit: &EditedItem<'_>, now: DateTime<Utc>) -> ();
     pub fn enqueue_notification(
         &self,
         story_id: i64,
@@ -2092,30 +2100,111 @@ both_backends! {
     ) -> Vec<Candidate>;
     pub fn mirrors_naming(&self, title_words: &[i64], decorations: &Decorations) -> Vec<Candidate>;
     pub fn add_mirror_words(&self, item_id: i64, words: &Words) -> ();
-    pub fn recent_founding_mirrors(
-        &self,
-        around: DateTime<Utc>,
-        window: chrono::Duration,
-        decorations: &Decorations
-    ) -> Vec<Candidate>;
     pub fn story_candidates(&self, story_id: i64, decorations: &Decorations) -> Vec<Candidate>;
     pub fn story_facts(&self, story_id: i64) -> StoryFacts;
     pub fn boilerplate(&self, source_id: i64) -> HashSet<u64>;
-    pub fn add_boilerplate(&self, source_id: i64, shingles: &HashSet<u64>) -> ();
     pub fn recent_bodies(&self, source_id: i64) -> Vec<String>;
     pub fn decorations(&self) -> Decorations;
     pub fn set_feed_facts(&self, source_id: i64, title: Option<&str>, authors: &[String]) -> ();
     pub fn feed_authors(&self, source_id: i64) -> Vec<String>;
-    pub fn relabel(&self, item_id: i64, role: MemberRole, reason: MatchReason, score: f64) -> ();
+    pub fn item_transcript(&self, item_id: i64) -> Option<String>;
+    pub fn story_pinned(&self, story_id: i64) -> bool;
+}
+
+/// The writes that change what a stored item reads as a candidate: each forgets what
+/// [`WriteTx::recent_founding_mirrors`] kept of it (see [`founding`]).
+impl WriteTx<'_> {
+    fn new(tx: Tx<'_>) -> WriteTx<'_> {
+        WriteTx {
+            tx,
+            founding: RefCell::default(),
+        }
+    }
+
+    pub fn merge_story(&self, from: i64, into: i64, now: DateTime<Utc>) -> Result<()> {
+        let mut founding = self.founding.borrow_mut();
+        founding.forget_story(from);
+        founding.forget_story(into);
+        on_backend!(&self.tx, merge_story(from, into, now))
+    }
+
+    pub fn insert_item(&self, row: &NewItem<'_>, now: DateTime<Utc>) -> Result<i64> {
+        self.founding.borrow_mut().forget_story(row.story_id);
+        on_backend!(&self.tx, insert_item(row, now))
+    }
+
+    pub fn set_content_hash(&self, item_id: i64, content_hash: &str) -> Result<()> {
+        self.founding.borrow_mut().forget_item(item_id);
+        on_backend!(&self.tx, set_content_hash(item_id, content_hash))
+    }
+
+    pub fn update_item(&self, edit: &EditedItem<'_>, now: DateTime<Utc>) -> Result<()> {
+        self.founding.borrow_mut().forget_item(edit.id);
+        on_backend!(&self.tx, update_item(edit, now))
+    }
+
+    pub fn relabel(
+        &self,
+        item_id: i64,
+        role: MemberRole,
+        reason: MatchReason,
+        score: f64,
+    ) -> Result<()> {
+        self.founding.borrow_mut().forget_item(item_id);
+        on_backend!(&self.tx, relabel(item_id, role, reason, score))
+    }
+
+    pub fn set_item_transcript(&self, item_id: i64, url: Option<&str>) -> Result<()> {
+        self.founding.borrow_mut().forget_item(item_id);
+        on_backend!(&self.tx, set_item_transcript(item_id, url))
+    }
+
+    /// A transcript's words are the text of every item that names its address.
     pub fn record_transcript(
         &self,
         url: &str,
         words: std::result::Result<&str, String>,
-        now: DateTime<Utc>
-    ) -> ();
-    pub fn item_transcript(&self, item_id: i64) -> Option<String>;
-    pub fn set_item_transcript(&self, item_id: i64, url: Option<&str>) -> ();
-    pub fn story_pinned(&self, story_id: i64) -> bool;
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.founding.borrow_mut().forget_all();
+        on_backend!(&self.tx, record_transcript(url, words, now))
+    }
+
+    /// Boilerplate is left out of every text of its feed; what is kept is forgotten only when
+    /// the feed's grew.
+    pub fn add_boilerplate(&self, source_id: i64, shingles: &HashSet<u64>) -> Result<()> {
+        if on_backend!(&self.tx, add_boilerplate(source_id, shingles))? {
+            self.founding.borrow_mut().forget_all();
+        }
+        Ok(())
+    }
+
+    /// The mirror items published within `window` of `around` that started a story of their
+    /// own: the summaries that may have come before their work. At most `recent!()`, in the
+    /// order of their ids. Those this write read before, and changed nothing of since, are
+    /// not read again.
+    pub fn recent_founding_mirrors(
+        &self,
+        around: DateTime<Utc>,
+        window: chrono::Duration,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        let ids = on_backend!(&self.tx, founding_mirror_ids(around, window))?;
+        let (mut known, missing) = self
+            .founding
+            .borrow_mut()
+            .known(ids, decorations.fingerprint());
+        if !missing.is_empty() {
+            let read = on_backend!(
+                &self.tx,
+                load_candidates(missing, &HashMap::new(), decorations)
+            )?;
+            self.founding.borrow_mut().keep(&read);
+            known.extend(read);
+        }
+        known.sort_unstable_by_key(|candidate| candidate.item_id);
+        Ok(known)
+    }
 }
 
 impl WriteTx<'_> {
@@ -2134,11 +2223,11 @@ impl WriteTx<'_> {
             poll_state_params(source_id, state).into(),
             [sql::Value::from(owner)],
         );
-        Ok(self.execute(self.dialect(&SAVE_CLAIMED_POLL_STATE), &params)? == 1)
+        Ok(self.execute_beside_items(self.dialect(&SAVE_CLAIMED_POLL_STATE), &params)? == 1)
     }
 
     pub fn commit(self) -> Result<()> {
-        match self.0 {
+        match self.tx {
             Tx::Sqlite(tx) => tx.commit(),
             Tx::Postgres(tx) => on_postgres(|| tx.into_inner().commit()),
         }
@@ -2149,7 +2238,7 @@ impl WriteTx<'_> {
 
     /// This backend's text of a statement the dialects write differently.
     fn dialect(&self, twin: &sql::Twin) -> &'static str {
-        match &self.0 {
+        match &self.tx {
             Tx::Sqlite(_) => twin.sqlite,
             Tx::Postgres(_) => twin.postgres,
         }
@@ -2163,7 +2252,7 @@ impl WriteTx<'_> {
         mut params: Vec<sql::Value<'p>>,
         claim: impl IntoIterator<Item = sql::Value<'p>>,
     ) -> Vec<sql::Value<'p>> {
-        if let Tx::Postgres(_) = &self.0 {
+        if let Tx::Postgres(_) = &self.tx {
             params.extend(claim);
         }
         params
@@ -2173,15 +2262,24 @@ impl WriteTx<'_> {
     /// that queues an edit (edits are numbered by reading the highest number). A no-op on
     /// SQLite, where a write transaction already excludes every other writer.
     fn lock_ingest(&self) -> Result<()> {
-        match &self.0 {
+        match &self.tx {
             Tx::Sqlite(_) => Ok(()),
             Tx::Postgres(tx) => on_postgres(|| tx.borrow_mut().lock_ingest()),
         }
     }
 
-    /// Runs a statement; returns how many rows it changed.
+    /// Runs a statement; returns how many rows it changed. What the write kept of the
+    /// founding mirrors is forgotten, as the statement may move items between stories (the
+    /// corrections do).
     fn execute(&self, statement: &str, params: &[sql::Value<'_>]) -> Result<u64> {
-        match &self.0 {
+        self.founding.borrow_mut().forget_all();
+        self.execute_beside_items(statement, params)
+    }
+
+    /// [`WriteTx::execute`] for a statement that changes no item, story or feed text (a feed's
+    /// poll state): what the write kept of the founding mirrors stays.
+    fn execute_beside_items(&self, statement: &str, params: &[sql::Value<'_>]) -> Result<u64> {
+        match &self.tx {
             Tx::Sqlite(tx) => {
                 let changed = tx
                     .tx
@@ -2197,7 +2295,8 @@ impl WriteTx<'_> {
     /// Runs an `INSERT` of one row and returns the row's id: `last_insert_rowid()` on SQLite,
     /// `RETURNING id` on PostgreSQL.
     fn insert(&self, statement: &str, params: &[sql::Value<'_>]) -> Result<i64> {
-        match &self.0 {
+        self.founding.borrow_mut().forget_all();
+        match &self.tx {
             Tx::Sqlite(tx) => {
                 tx.tx
                     .prepare_cached(statement)?
@@ -2214,7 +2313,7 @@ impl WriteTx<'_> {
         statement: &str,
         params: &[sql::Value<'_>],
     ) -> Result<Option<T>> {
-        match &self.0 {
+        match &self.tx {
             Tx::Sqlite(tx) => Ok(tx
                 .tx
                 .prepare_cached(statement)?
@@ -2232,7 +2331,7 @@ impl WriteTx<'_> {
 
     /// The one row of a query that always returns one (an aggregate).
     fn query_one<T: sql::FromRow>(&self, statement: &str, params: &[sql::Value<'_>]) -> Result<T> {
-        match &self.0 {
+        match &self.tx {
             Tx::Sqlite(tx) => Ok(tx
                 .tx
                 .prepare_cached(statement)?

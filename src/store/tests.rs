@@ -920,6 +920,71 @@ fn founding_mirrors_are_the_mirror_items_that_started_a_story_within_the_window(
     );
 }
 
+#[test]
+fn founding_mirrors_read_again_in_a_write_carry_what_it_changed_since() {
+    // A write keeps the founding mirrors it read (`store::founding`); what it writes after
+    // that must show when it reads them again: a member joining the mirror's story, the
+    // mirror's feed's boilerplate growing, the mirror's story merged into another.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(
+        &mut store,
+        &[("origin", Role::Origin), ("agg", Role::Mirror)],
+    );
+    let (origin, agg) = (&sources[0], &sources[1]);
+    let context = IngestContext::default();
+    let state = PollState::default();
+    let first = [post(
+        "agg",
+        "m1",
+        "A summary in words of its own",
+        "Own.",
+        10,
+    )];
+    ingest_items(&mut store, agg, &first, &state, &context, at(11));
+    let decorations = crate::dedupe::Decorations::default();
+    let tx = store.begin_write().expect("begin");
+    let founding = || {
+        let mut read = tx
+            .recent_founding_mirrors(at(10), chrono::Duration::days(3), &decorations)
+            .expect("founding mirrors");
+        assert_eq!(read.len(), 1, "{read:?}");
+        read.remove(0)
+    };
+    let mirror = founding();
+    assert!(!mirror.story.has_origin);
+    assert!(mirror.boilerplate.is_empty());
+
+    let work = post("origin", "o1", "The work", "Body.", 10);
+    tx.insert_item(
+        &NewItem {
+            source_id: origin.id,
+            item: &work,
+            content_hash: "h",
+            keys: &ItemKeys::default(),
+            published: at(10),
+            story_id: mirror.story_id,
+            reason: MatchReason::Title,
+            member_role: crate::model::MemberRole::Post,
+            score: 1.0,
+        },
+        at(12),
+    )
+    .expect("insert");
+    let joined = founding();
+    assert!(joined.story.has_origin);
+    assert_eq!(joined.story.sources.len(), 2, "{:?}", joined.story);
+
+    tx.add_boilerplate(agg.id, &HashSet::from([7_u64 << 32]))
+        .expect("boilerplate");
+    assert!(founding().boilerplate.contains(&7));
+
+    let other = tx.create_story("urn:other", at(9), at(12)).expect("story");
+    tx.merge_story(mirror.story_id, other, at(12))
+        .expect("merge");
+    assert_eq!(founding().story_id, other);
+}
+
 /// The outbox rows of one story and sink: (kind, revision, state, number of changes).
 fn outbox_rows(store: &Store, story: i64) -> Vec<(String, u32, String, usize)> {
     let mut stmt = store

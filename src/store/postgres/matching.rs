@@ -166,17 +166,28 @@ impl PgWriteTx<'_> {
         Ok(())
     }
 
-    /// As `WriteTx::recent_founding_mirrors`: the mirror items published within `window` of
-    /// `around` that started a story of their own, nearest first.
+    /// As `WriteTx::recent_founding_mirrors`, every one read afresh: the mirror items
+    /// published within `window` of `around` that started a story of their own, in the order
+    /// of their ids.
     pub fn recent_founding_mirrors(
         &mut self,
         around: DateTime<Utc>,
         window: chrono::Duration,
         decorations: &Decorations,
     ) -> Result<Vec<Candidate>> {
-        let (from, to) = (timestamp(around - window), timestamp(around + window));
-        let ids = self.ids(pg::FOUNDING_MIRRORS, &[&from, &to, &timestamp(around)])?;
+        let ids = self.founding_mirror_ids(around, window)?;
         self.load_candidates(ids, &HashMap::new(), decorations)
+    }
+
+    /// The ids of the mirror items published within `window` of `around` that started a
+    /// story of their own, nearest first.
+    pub(in crate::store) fn founding_mirror_ids(
+        &mut self,
+        around: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<Vec<i64>> {
+        let (from, to) = (timestamp(around - window), timestamp(around + window));
+        self.ids(pg::FOUNDING_MIRRORS, &[&from, &to, &timestamp(around)])
     }
 
     /// As `WriteTx::story_candidates`: the items of one story.
@@ -191,7 +202,7 @@ impl PgWriteTx<'_> {
 
     /// As `WriteTx::load_candidates`, all the items in one statement (in id order, as SQLite
     /// reads them one by one).
-    fn load_candidates(
+    pub(in crate::store) fn load_candidates(
         &mut self,
         mut ids: Vec<i64>,
         linked: &HashMap<i64, Linked>,

@@ -794,8 +794,8 @@ impl PgWriteTx<'_> {
     }
 
     /// As `WriteTx::add_boilerplate`: up to [`MAX_BOILERPLATE`] shingles per feed, the
-    /// smallest first.
-    pub fn add_boilerplate(&mut self, source_id: i64, shingles: &HashSet<u64>) -> Result<()> {
+    /// smallest first. Returns whether one was new.
+    pub fn add_boilerplate(&mut self, source_id: i64, shingles: &HashSet<u64>) -> Result<bool> {
         let count = self.prepared.get(&mut *self.tx, BOILERPLATE_COUNT, "")?;
         let stored: i64 = self.tx.query_one(&count, &[&source_id])?.try_get(0)?;
         let room = MAX_BOILERPLATE.saturating_sub(usize::try_from(stored).unwrap_or(usize::MAX));
@@ -805,8 +805,7 @@ impl PgWriteTx<'_> {
         let insert = self
             .prepared
             .get(&mut *self.tx, ADD_BOILERPLATE.postgres, "")?;
-        self.tx.execute(&insert, &[&source_id, &added])?;
-        Ok(())
+        Ok(self.tx.execute(&insert, &[&source_id, &added])? > 0)
     }
 
     /// As `WriteTx::recent_bodies`: the texts of a feed's newest items.
