@@ -1464,9 +1464,18 @@ fn holds_the_title(title: &Words, work: &Candidate) -> bool {
     let Some(theirs) = work.title_keys.first() else {
         return false;
     };
-    let theirs = content_words(theirs, None);
-    let shared = title.shared(&theirs);
+    let theirs = &headline(theirs).words;
+    let shared = title.shared(theirs);
     shared >= 2 && shared * 3 >= theirs.len() * 2
+}
+
+/// A stored `title`'s key and meaningful words, read once per title in a process (see
+/// `stored::HEADLINES`).
+fn headline(title: &str) -> Arc<stored::Headline> {
+    stored::headline(title, || stored::Headline {
+        key: title_key(title),
+        words: content_words(title, None),
+    })
 }
 
 /// A mirror that joins a story of mirrors alone (a directory's title matched another
@@ -1626,14 +1635,13 @@ pub fn reconsider(
             .cloned()
             .collect()
     };
-    let title = content_words(&mirror.title, None);
-    let headline_key = title_key(&mirror.title);
+    let headline = headline(&mirror.title);
     let with_mentions = works.iter().any(|work| {
         may_name_a_guest(mirror, work, thresholds)
             || work.role == Role::Origin
-                && (holds_the_title(&title, work)
+                && (holds_the_title(&headline.words, work)
                     || work.title_keys.first().is_some_and(|theirs| {
-                        cited_by_its_headline(headline_key.as_deref(), theirs)
+                        cited_by_its_headline(headline.key.as_deref(), theirs)
                     }))
     });
     let probe = Probe::of_stored(mirror, decorations, with_mentions);

@@ -2101,3 +2101,19 @@ fn a_mirror_that_joins_mirrors_alone_and_cites_a_work_brings_them_to_the_work() 
     };
     assert_eq!(also, vec![5]);
 }
+
+#[test]
+fn a_headline_reads_as_its_key_and_words_each_time_it_is_asked() {
+    // `reconsider` reads a stored mirror's headline through a memo: what it hands back is
+    // what the headline reads as, the first time and after.
+    for title in [
+        "Op-ed: The Shape of Things to Come - by A. Writer",
+        "Ep. 12 | Why the models got cheaper",
+    ] {
+        for _ in 0..2 {
+            let read = headline(title);
+            assert_eq!(read.key, title_key(title), "{title}");
+            assert_eq!(read.words, content_words(title, None), "{title}");
+        }
+    }
+}
