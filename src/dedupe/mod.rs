@@ -918,7 +918,7 @@ pub fn match_candidate(
     };
     let shared_title = theirs
         .iter()
-        .find(|t| !is_generic(t) && probe.title_keys.contains(t))
+        .find(|t| probe.title_keys.contains(t) && !is_generic(t))
         .filter(|_| titles_tell());
     let same_title = shared_title.is_some();
 
@@ -1000,10 +1000,10 @@ pub fn match_candidate(
     // "Arvind Narayanan: AI Scaling Myths, The Core Bottlenecks in AI Today & The Future of
     // Models | E1195").
     if !both_origin {
-        let (our_words, their_words) = (
-            TitleWords::of_each(&probe.title_keys),
-            TitleWords::of_each(theirs),
-        );
+        let words_of = |keys: &[String]| -> Vec<Arc<TitleWords>> {
+            keys.iter().map(|key| stored::title_words(key)).collect()
+        };
+        let (our_words, their_words) = (words_of(&probe.title_keys), words_of(theirs));
         let (similarity, held) = probe
             .title_keys
             .iter()

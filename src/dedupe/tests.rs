@@ -2117,3 +2117,18 @@ fn a_headline_reads_as_its_key_and_words_each_time_it_is_asked() {
         }
     }
 }
+
+#[test]
+fn a_title_key_reads_as_the_same_words_from_the_memo() {
+    // `match_candidate` reads title keys' words through a memo (`stored::title_words`).
+    let short = "multimodal interactive and efficient world models";
+    let long = "causal world models should be multimodal interactive and efficient";
+    for _ in 0..2 {
+        let memoised = stored::title_words(short).likeness(&stored::title_words(long));
+        assert_eq!(
+            memoised,
+            TitleWords::of(short).likeness(&TitleWords::of(long))
+        );
+        assert!(memoised.0 > 0.5, "{memoised:?}");
+    }
+}

@@ -876,22 +876,22 @@ pub fn title_similarity(a: &str, b: &str) -> f64 {
     TitleWords::of(a).similarity(&TitleWords::of(b))
 }
 
-/// A title key's meaningful words (stopwords left out), sorted, each once: read once per pair
-/// of items compared, though each has several keys and every key of one meets every key of the
-/// other.
-pub struct TitleWords<'a>(Vec<&'a str>);
+/// A title key's meaningful words (stopwords left out), as hashes, sorted, each once: read
+/// once per key in a process (`dedupe::stored::title_words`), though every key of one item
+/// meets every key of each item it is compared with.
+#[derive(Debug)]
+pub struct TitleWords(Box<[u64]>);
 
-impl<'a> TitleWords<'a> {
-    pub fn of(key: &'a str) -> Self {
-        let mut words: Vec<&str> = key.split(' ').filter(|w| !STOPWORDS.contains(w)).collect();
+impl TitleWords {
+    pub fn of(key: &str) -> Self {
+        let mut words: Vec<u64> = key
+            .split(' ')
+            .filter(|w| !STOPWORDS.contains(w))
+            .map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes()))
+            .collect();
         words.sort_unstable();
         words.dedup();
-        TitleWords(words)
-    }
-
-    /// The words of each of `keys`, in order.
-    pub fn of_each(keys: &'a [String]) -> Vec<Self> {
-        keys.iter().map(|key| TitleWords::of(key)).collect()
+        TitleWords(words.into_boxed_slice())
     }
 
     /// How alike two titles are, from one count of the words they share: their similarity
@@ -899,7 +899,7 @@ impl<'a> TitleWords<'a> {
     /// the shorter has [`MIN_HELD_WORDS`] or more (0 otherwise). A summary site keeps a long
     /// episode title whole and adds a subtitle of its own, which the similarity of the two
     /// word sets counts against it.
-    pub fn likeness(&self, other: &TitleWords<'_>) -> (f64, f64) {
+    pub fn likeness(&self, other: &TitleWords) -> (f64, f64) {
         let (short, long) = if self.0.len() <= other.0.len() {
             (&self.0, &other.0)
         } else {
@@ -923,7 +923,7 @@ impl<'a> TitleWords<'a> {
     }
 
     /// [`title_similarity`] of the two keys these words are of.
-    pub fn similarity(&self, other: &TitleWords<'_>) -> f64 {
+    pub fn similarity(&self, other: &TitleWords) -> f64 {
         self.likeness(other).0
     }
 }
