@@ -8,7 +8,8 @@
 //! transcripts and the writers' names (`Decorations`) make it, so each write that changes
 //! one of those forgets what it may have changed; the rest is handed out again. Nothing
 //! outlives the write: another writer (an instance on PostgreSQL, a correction) may change
-//! anything between two writes.
+//! anything between two writes, though not during one (SQLite has one writer; on PostgreSQL
+//! ingest and the corrections hold the ingest lock, and the outbox's writes change no item).
 
 use std::collections::HashMap;
 
