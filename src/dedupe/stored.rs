@@ -19,6 +19,7 @@ use std::sync::{Arc, LazyLock, OnceLock};
 use super::text::Sorted;
 use super::text::{Shingle, Words, content_words, shingle, shingles, words};
 use super::title::TitleWords;
+use xxhash_rust::xxh3::xxh3_128;
 
 /// Entries a memo keeps at once. Once earlier polls have filled the days around its new
 /// items, one steady poll of 10,000 feeds asks for 2,100 to 3,000 texts again and again:
@@ -204,23 +205,17 @@ pub(super) fn links(
 
 /// The title the address `link` spells, derived by `derive` when not known.
 pub(super) fn address(link: &str, derive: impl FnOnce() -> Option<String>) -> Arc<Option<String>> {
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    hasher.update(link.as_bytes());
-    ADDRESSES.get(hasher.digest128(), derive)
+    ADDRESSES.get(xxh3_128(link.as_bytes()), derive)
 }
 
 /// The [`Headline`] `title` reads as, derived by `derive` when not known.
 pub(super) fn headline(title: &str, derive: impl FnOnce() -> Headline) -> Arc<Headline> {
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    hasher.update(title.as_bytes());
-    HEADLINES.get(hasher.digest128(), derive)
+    HEADLINES.get(xxh3_128(title.as_bytes()), derive)
 }
 
 /// The [`TitleWords`] of the title key `key`.
 pub(super) fn title_words(key: &str) -> Arc<TitleWords> {
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    hasher.update(key.as_bytes());
-    TITLE_WORDS.get(hasher.digest128(), || TitleWords::of(key))
+    TITLE_WORDS.get(xxh3_128(key.as_bytes()), || TitleWords::of(key))
 }
 
 /// What the matcher reads off one stored text, each part derived when first asked for.
