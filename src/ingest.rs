@@ -451,8 +451,20 @@ fn ingest_item(
     // A missing date becomes the time the item was first seen, and stays that.
     let published = item.published.unwrap_or(now);
     let probe = probe_of(published);
-    let candidates = tx.candidates(&probe, matching.decorations)?;
     let thresholds = &matching.context.thresholds;
+    let mut candidates = tx.candidates(&probe, matching.decorations)?;
+    if !probe.kin.is_empty() {
+        // An episode titled its own way shares no key with the post it reads: the writer's
+        // other feeds are read for it by their days (see `dedupe::cites_its_post`).
+        let known: HashSet<i64> = candidates.iter().map(|c| c.item_id).collect();
+        candidates.extend(tx.kin_candidates(
+            &probe.kin,
+            published,
+            thresholds.content_window,
+            &known,
+            matching.decorations,
+        )?);
+    }
     let mut decision = dedupe::decide(&probe, &candidates, thresholds);
     // A work that comes after its mirrors asks again those of the days around it (see
     // `fold_earlier_mirrors`). A mirror its own keys led to is asked too, of any date: one

@@ -264,6 +264,9 @@ pub enum MatchReason {
     /// A mirror whose title holds every meaningful word of one work's title, whose text names
     /// the work's writer and shares some of its words: a rewrite under a headline of its own.
     Named,
+    /// A writer's episode whose notes cite one of the same writer's posts by its whole title,
+    /// within weeks of it: the post read aloud or talked through, under a title of its own.
+    Cited,
 }
 
 impl MatchReason {
@@ -294,6 +297,7 @@ impl MatchReason {
             MatchReason::Guest => "names the episode's guest and show, within days",
             MatchReason::Words => "its own text names what the work's does",
             MatchReason::Named => "its title holds the work's title, its text names the writer",
+            MatchReason::Cited => "the episode's notes cite the post's title",
         }
     }
 }
@@ -482,6 +486,7 @@ mod tests {
                 (MatchReason::Guest, "guest"),
                 (MatchReason::Words, "words"),
                 (MatchReason::Named, "named"),
+                (MatchReason::Cited, "cited"),
             ],
             MatchReason::as_str,
             MatchReason::parse,

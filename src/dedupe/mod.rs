@@ -159,6 +159,12 @@ pub struct Probe {
     /// The numbered episodes of the writers' shows its title names (see
     /// [`Decorations::issues`]), which are among its title keys too.
     pub issues: Vec<String>,
+    /// The writer's other origin feeds, for an origin's item (see [`Decorations::kin_of`]):
+    /// where the episode of a post, or the post of an episode, comes from.
+    pub kin: Vec<String>,
+    /// The words of an origin episode's notes, in order, when its writer has other feeds:
+    /// they may cite the post the episode reads (see [`cites_its_post`]). Empty otherwise.
+    pub notes: Vec<String>,
 }
 
 /// What a mirror names, read once: a page about an interview names its guest and the show,
@@ -298,8 +304,18 @@ impl Probe {
         };
         let titled_as_a_name = titled_as_a_name(&title_keys, decorations);
         let sequence: Vec<Shingle> = hashes.into_iter().map(shingle).collect();
+        let kin = match role {
+            Role::Origin => decorations.kin_of(&item.source),
+            Role::Mirror => Vec::new(),
+        };
+        let notes = match item.kind {
+            ItemKind::Episode if !kin.is_empty() => item.body().map(words).unwrap_or_default(),
+            _ => Vec::new(),
+        };
         Probe {
             issues,
+            kin,
+            notes,
             mentions: (role == Role::Mirror)
                 .then(|| Mentions::new(&item.title, item.body(), decorations)),
             link_post: own.link_post,
@@ -391,6 +407,9 @@ impl Probe {
             undated: stored.undated,
             titled_as_a_name: stored.titled_as_a_name,
             issues,
+            // Asked again as a mirror only (see [`reconsider`]).
+            kin: Vec::new(),
+            notes: Vec::new(),
             mentions: (stored.role == Role::Mirror && with_mentions)
                 .then(|| Mentions::new(&stored.title, body, decorations)),
         }
@@ -782,7 +801,7 @@ pub fn tier_rank(reason: MatchReason) -> u8 {
         MatchReason::Guid | MatchReason::Manual => 9,
         MatchReason::Url | MatchReason::Audio => 8,
         MatchReason::Link => 7,
-        MatchReason::Title | MatchReason::Address | MatchReason::Issue => 6,
+        MatchReason::Title | MatchReason::Address | MatchReason::Issue | MatchReason::Cited => 6,
         MatchReason::Content => 5,
         MatchReason::TitleContained => 4,
         MatchReason::Quotes => 3,
@@ -988,6 +1007,19 @@ pub fn match_candidate(
         }
     }
 
+    // A writer's episode whose notes cite one of their posts by its whole title, within
+    // weeks, is the post read aloud or talked through under a title of its own (the essay "Is
+    // AI a bubble?" and the episode "Are we in an AI bubble? (these are the 5 warning signs)"
+    // a week later, whose notes open with the essay's title). Texts that share nothing are no
+    // veto here: an episode's notes are its own.
+    if both_origin
+        && gap <= thresholds.content_window
+        && probe.kin.contains(&candidate.source)
+        && cites_its_post(probe, candidate)
+    {
+        return found(MatchReason::Cited, 1.0);
+    }
+
     // The same numbered episode of one of the writers' shows ("Lex Fridman Podcast #452"),
     // however far apart: a show gives each number once.
     if !both_origin && probe.issues.iter().any(|issue| theirs.contains(issue)) && titles_tell() {
@@ -1114,6 +1146,25 @@ pub fn match_candidate(
         }
     }
     None
+}
+
+/// Whether, of two origin items of one writer's feeds, one is an episode whose notes cite
+/// the other, a post, by its whole title, word for word: a title of three words or more, two
+/// of them meaningful, and not a generic one ("Weekly links" cites nothing in particular).
+fn cites_its_post(probe: &Probe, candidate: &Candidate) -> bool {
+    let cites = |notes: &[String], title: Option<&String>| {
+        title.is_some_and(|key| {
+            significant_words(key) >= 2 && !is_generic(key) && contains_run(notes, key)
+        })
+    };
+    match (probe.kind, candidate.kind) {
+        (ItemKind::Episode, ItemKind::Post) => cites(&probe.notes, candidate.title_keys.first()),
+        (ItemKind::Post, ItemKind::Episode) => {
+            let notes = candidate.body.as_deref().map(words).unwrap_or_default();
+            cites(&notes, probe.title_keys.first())
+        }
+        _ => false,
+    }
 }
 
 /// Whether a mirror that names numbered episodes of the writers' shows (`issues`, as

@@ -2132,3 +2132,95 @@ fn a_title_key_reads_as_the_same_words_from_the_memo() {
         assert!(memoised.0 > 0.5, "{memoised:?}");
     }
 }
+
+/// A writer's essay and, a week later, their episode about it under a title of its own,
+/// whose notes open with the essay's title: one work, found from either side. Another
+/// writer's episode citing the same title, a generic title cited, or the same episode two
+/// months on, is not.
+#[test]
+fn an_episode_whose_notes_cite_the_writers_post_joins_it_from_either_side() {
+    let mut decorations = Decorations::default();
+    decorations.add_for("letter", ["The Tide Letter", "Ada Example"]);
+    decorations.add_for("tide-show", ["Ada Example's Tide Show", "Ada Example"]);
+    decorations.add_for("other-show", ["Other Show", "Bea Other"]);
+    let mut post = item("Is the tide turning?", None, Some(ESSAY));
+    post.source = "letter".into();
+    let notes = "<p>Is the tide turning? In this episode the host walks through five gauges \
+        of the coast, from harbour records to the keepers' diaries.</p>";
+    let episode_from = |source: &str, title: &str, body: &str| {
+        let mut episode = item(title, None, Some(body));
+        episode.source = source.into();
+        episode.kind = ItemKind::Episode;
+        episode
+    };
+    let episode = episode_from("tide-show", "Five signs the tide is turning", notes);
+    let stored = |item: &Item, story_id: i64, at| {
+        let mut candidate = candidate_as(story_id, item, at, Role::Origin);
+        candidate.title_keys = title_keys(&item.title, &decorations);
+        candidate.source = item.source.clone();
+        candidate
+    };
+    let probe_of =
+        |item: &Item, at| Probe::new(item, Role::Origin, at, &decorations, &HashSet::new());
+    let thresholds = Thresholds::default();
+    assert_eq!(decorations.kin_of("letter"), vec!["tide-show".to_owned()]);
+    assert!(decorations.kin_of("other-show").is_empty());
+    // A name shared by a whole network's shows is the publisher's: no kin.
+    let mut network = decorations.clone();
+    for show in 0..8 {
+        network.add_for(&format!("network-{show}"), ["Ada Example"]);
+    }
+    assert!(network.kin_of("letter").is_empty());
+
+    // The episode after the post, and the post after the episode.
+    let after = decide(
+        &probe_of(&episode, day(9)),
+        &[stored(&post, 1, day(2))],
+        &thresholds,
+    );
+    assert_eq!(
+        joined_as(&after),
+        Some((1, MatchReason::Cited, MemberRole::Episode))
+    );
+    let before = decide(
+        &probe_of(&post, day(2)),
+        &[stored(&episode, 1, day(9))],
+        &thresholds,
+    );
+    assert_eq!(
+        joined_as(&before),
+        Some((1, MatchReason::Cited, MemberRole::Post))
+    );
+
+    // Another writer's show citing the title is talking about the essay: a work of its own.
+    let elsewhere = episode_from("other-show", "Five signs the tide is turning", notes);
+    let other = decide(
+        &probe_of(&elsewhere, day(9)),
+        &[stored(&post, 1, day(2))],
+        &thresholds,
+    );
+    assert_eq!(other, Decision::New);
+
+    // Past the content window, the same notes are a look back.
+    let late = decide(
+        &probe_of(&episode, day(2) + Duration::days(60)),
+        &[stored(&post, 1, day(2))],
+        &thresholds,
+    );
+    assert_eq!(late, Decision::New);
+
+    // A generic title cites nothing in particular.
+    let mut roundup = item("Weekly links", None, Some(ESSAY));
+    roundup.source = "letter".into();
+    let cites_roundup = episode_from(
+        "tide-show",
+        "Five tides",
+        "<p>Weekly links, read aloud.</p>",
+    );
+    let generic = decide(
+        &probe_of(&cites_roundup, day(9)),
+        &[stored(&roundup, 1, day(2))],
+        &thresholds,
+    );
+    assert_eq!(generic, Decision::New);
+}

@@ -272,6 +272,10 @@ fn name_hash(name: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(name.as_bytes())
 }
 
+/// The most feeds one writer's name is shared by (their newsletter, podcast, video channel and
+/// the like): see [`Decorations::kin_of`].
+const MAX_KIN: usize = 8;
+
 /// The second of each pair in `set` whose first is `first`.
 fn pairs(
     set: &std::collections::BTreeSet<(u64, u64)>,
@@ -412,6 +416,29 @@ impl Decorations {
             .filter_map(|feed| self.sources.get(&feed).map(AsRef::as_ref))
             .collect();
         all.into_iter().map(str::to_owned).collect()
+    }
+
+    /// The other origin feeds that share a name of two words or more (a title, an author)
+    /// with the origin feed `source`: one writer's newsletter and podcast ("Exponential View"
+    /// and "Azeem Azhar's Exponential View", both by Azeem Azhar). A name more than
+    /// [`MAX_KIN`] feeds share is a publisher's or a network's ("The New York Times"), not one
+    /// writer's, and makes no kin. Sorted.
+    pub fn kin_of(&self, source: &str) -> Vec<String> {
+        let feed = name_hash(source);
+        let mut kin = std::collections::BTreeSet::new();
+        for name in pairs(&self.feeds, feed) {
+            let named: Vec<u64> = pairs(&self.feeds_by_name, name).take(MAX_KIN + 1).collect();
+            if named.len() > MAX_KIN {
+                continue;
+            }
+            kin.extend(
+                named
+                    .into_iter()
+                    .filter(|&other| other != feed)
+                    .filter_map(|other| self.sources.get(&other).map(AsRef::as_ref)),
+            );
+        }
+        kin.into_iter().map(str::to_owned).collect()
     }
 
     /// The writers' names of two words or more that run through `words` (lowercase key

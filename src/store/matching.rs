@@ -83,6 +83,14 @@ pub(super) const RECENT_BEFORE: &str = concat!(
     recent!()
 );
 
+/// The items of the feed named `?1` published from `?2` to `?3`, the earliest first, at most
+/// 64 (a writer's other feed publishes a few a week): where a post looks for its episode and
+/// an episode for its post ([`SqliteTx::kin_candidates`]).
+pub(super) const KIN_ITEMS: &str = "SELECT items.id FROM items
+     JOIN sources ON sources.id = items.source_id
+     WHERE sources.name = ?1 AND items.published BETWEEN ?2 AND ?3
+     ORDER BY items.published, items.id LIMIT 64";
+
 /// The items published after `?1` up to `?2`, the earliest first: the side after its time.
 pub(super) const RECENT_AFTER: &str = concat!(
     "SELECT id, published FROM items WHERE published > ?1 AND published <= ?2
@@ -939,6 +947,30 @@ impl SqliteTx<'_> {
         let earlier = side(RECENT_BEFORE, timestamp(around - before), timestamp(around))?;
         let later = side(RECENT_AFTER, timestamp(around), timestamp(around + after))?;
         let mut ids = nearest_in_time(around, &earlier, &later);
+        ids.retain(|id| !known.contains(id));
+        self.load_candidates(ids, &HashMap::new(), decorations)
+    }
+
+    /// The items of the writer's other origin feeds (`feeds`, see `Decorations::kin_of`)
+    /// published within `window` of `around`, those in `known` left out: an episode titled
+    /// its own way shares no key with the post it reads, so each is found from the other's
+    /// side by its feed and its days.
+    pub fn kin_candidates(
+        &self,
+        feeds: &[String],
+        around: chrono::DateTime<chrono::Utc>,
+        window: chrono::Duration,
+        known: &HashSet<i64>,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        let (from, to) = (timestamp(around - window), timestamp(around + window));
+        let mut stmt = self.tx.prepare_cached(KIN_ITEMS)?;
+        let mut ids = Vec::new();
+        for feed in feeds {
+            for id in stmt.query_map(params![feed, from, to], |row| row.get(0))? {
+                ids.push(id?);
+            }
+        }
         ids.retain(|id| !known.contains(id));
         self.load_candidates(ids, &HashMap::new(), decorations)
     }

@@ -2092,6 +2092,14 @@ both_backends! {
         known: &HashSet<i64>,
         decorations: &Decorations
     ) -> Vec<Candidate>;
+    pub fn kin_candidates(
+        &self,
+        feeds: &[String],
+        around: DateTime<Utc>,
+        window: chrono::Duration,
+        known: &HashSet<i64>,
+        decorations: &Decorations
+    ) -> Vec<Candidate>;
     pub fn titled_with(
         &self,
         words: &Words,

@@ -1299,3 +1299,101 @@ fn an_undated_directory_leads_the_others_to_the_work_its_words_name(backend: &Ba
     ];
     grouped_in_orders(backend, &feeds, orders, expected);
 }
+
+/// One writer's newsletter, as RSS with each item's author.
+fn writers_channel(title: &str, items: &[String]) -> String {
+    format!(
+        "<?xml version=\"1.0\"?>\n<rss version=\"2.0\" \
+         xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>{title}</title>\
+         <link>https://harbour.example/</link>{}</channel></rss>",
+        items.concat()
+    )
+}
+
+/// An item of `writers_channel`, by Ada Example, with an audio file if it is an episode.
+fn writers_item(link: &str, title: &str, date: &str, text: &str, audio: Option<&str>) -> String {
+    let enclosure = audio
+        .map(|url| format!("<enclosure url=\"{url}\" length=\"1\" type=\"audio/mpeg\"/>"))
+        .unwrap_or_default();
+    format!(
+        "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
+         <pubDate>{date}</pubDate><dc:creator>Ada Example</dc:creator>{enclosure}\
+         <description><![CDATA[{text}]]></description></item>"
+    )
+}
+
+each_backend!(an_episode_titled_its_own_way_joins_the_post_its_notes_cite_in_any_order);
+/// A writer's essay, and a week later the episode of the writer's show about it under a
+/// title of its own, whose notes open with the essay's title: one story, whichever feed is
+/// read first, told apart from the writer's other essay and the show's other episode.
+fn an_episode_titled_its_own_way_joins_the_post_its_notes_cite_in_any_order(backend: &Backend) {
+    let newsletter = writers_channel(
+        "Harbour Notes",
+        &[
+            writers_item(
+                "https://harbour.example/p/lighthouse-keepers",
+                "Why lighthouse keepers went home",
+                "Mon, 02 Mar 2026 09:00:00 GMT",
+                KEEPERS_ESSAY,
+                None,
+            ),
+            writers_item(
+                "https://harbour.example/p/starters",
+                "Starters and their keepers",
+                "Mon, 23 Feb 2026 09:00:00 GMT",
+                "<p>Sourdough starters ferment rye flour with wild yeast and lactobacilli; \
+                 bakers discard half daily, watch bubbles, and bake boules in Dutch ovens.</p>",
+                None,
+            ),
+        ],
+    );
+    let show = writers_channel(
+        "Ada Example's Harbour Show",
+        &[
+            writers_item(
+                "https://listen.example/e/12",
+                "Five signs the lights went dark",
+                "Mon, 09 Mar 2026 05:00:00 GMT",
+                "<p>Why lighthouse keepers went home, read and argued over: in this episode the \
+                 host walks through the diaries, the clockwork and the last crews.</p>",
+                Some("https://cdn.example/e12.mp3"),
+            ),
+            writers_item(
+                "https://listen.example/e/11",
+                "Tides, charts and the people who read them",
+                "Mon, 02 Mar 2026 05:00:00 GMT",
+                "<p>A conversation with a harbour pilot about charts, tide tables and the \
+                 apprentices who learn them.</p>",
+                Some("https://cdn.example/e11.mp3"),
+            ),
+        ],
+    );
+    let server = TestServer::start(move |request| match request.path() {
+        "/newsletter.xml" => Reply::ok(newsletter.clone().into_bytes()),
+        "/show.xml" => Reply::ok(show.clone().into_bytes()),
+        _ => Reply::not_found(),
+    });
+    let feeds = [
+        (
+            "harbour",
+            server.url("/newsletter.xml").to_string(),
+            "origin",
+        ),
+        (
+            "harbour-show",
+            server.url("/show.xml").to_string(),
+            "origin",
+        ),
+    ];
+    let expected: &[&[&str]] = &[
+        &[
+            "https://harbour.example/p/lighthouse-keepers",
+            "https://listen.example/e/12",
+            "https://cdn.example/e12.mp3",
+        ],
+        &["https://harbour.example/p/starters"],
+        &["https://listen.example/e/11", "https://cdn.example/e11.mp3"],
+    ];
+    let orders: &[&[&[usize]]] = &[&[&[0, 1]], &[&[1, 0]], &[&[0], &[0, 1]], &[&[1], &[0, 1]]];
+    grouped_in_orders(backend, &feeds, orders, expected);
+}

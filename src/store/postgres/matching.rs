@@ -14,9 +14,10 @@ use crate::dedupe::{
     Candidate, Decorations, Linked, Probe, Shingle, StoryFacts, Words, shingle_set,
 };
 use crate::store::matching::{
-    CANDIDATE_SELECT, CandidateRow, INSERT_MIRROR_WORDS, ITEMS_AT, LinkReads, RECENT_AFTER,
-    RECENT_BEFORE, STORY_AND_DATA_OF_ITEM, STORY_ITEMS, STORY_PINNED, STORY_SOURCES, WORDS_ASKED,
-    linked, links_in_stored, named_by_enough, naming, nearest_in_time, pg, story_facts_from,
+    CANDIDATE_SELECT, CandidateRow, INSERT_MIRROR_WORDS, ITEMS_AT, KIN_ITEMS, LinkReads,
+    RECENT_AFTER, RECENT_BEFORE, STORY_AND_DATA_OF_ITEM, STORY_ITEMS, STORY_PINNED, STORY_SOURCES,
+    WORDS_ASKED, linked, links_in_stored, named_by_enough, naming, nearest_in_time, pg,
+    story_facts_from,
 };
 use crate::store::sql::SqlRow;
 use crate::store::timestamp;
@@ -98,6 +99,25 @@ impl PgWriteTx<'_> {
             .iter()
             .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
             .collect()
+    }
+
+    /// As `WriteTx::kin_candidates`: the items of the writer's other feeds within `window`
+    /// of `around`.
+    pub fn kin_candidates(
+        &mut self,
+        feeds: &[String],
+        around: DateTime<Utc>,
+        window: chrono::Duration,
+        known: &HashSet<i64>,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        let (from, to) = (timestamp(around - window), timestamp(around + window));
+        let mut ids = Vec::new();
+        for feed in feeds {
+            ids.extend(self.ids(KIN_ITEMS, &[feed, &from, &to])?);
+        }
+        ids.retain(|id| !known.contains(id));
+        self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
     /// As `WriteTx::titled_with`: the writers' items whose titles share most of `words`.
