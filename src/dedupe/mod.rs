@@ -1148,13 +1148,22 @@ pub fn match_candidate(
     None
 }
 
-/// Whether, of two origin items of one writer's feeds, one is an episode whose notes cite
-/// the other, a post, by its whole title, word for word: a title of three words or more, two
-/// of them meaningful, and not a generic one ("Weekly links" cites nothing in particular).
+/// Words at the start of an episode's notes in which the post it reads is cited: a voiceover
+/// or a talk-through says so first ("Is AI a bubble? In this episode..."), where an interview
+/// that points to a related post does so further down.
+const NOTES_OPENING_WORDS: usize = 16;
+
+/// Whether, of two origin items of one writer's feeds, one is an episode whose notes open by
+/// citing the other, a post, by its whole title, word for word: a title of three words or
+/// more, two of them meaningful, and not a generic one ("Weekly links" cites nothing in
+/// particular), starting within the notes' first [`NOTES_OPENING_WORDS`].
 fn cites_its_post(probe: &Probe, candidate: &Candidate) -> bool {
     let cites = |notes: &[String], title: Option<&String>| {
         title.is_some_and(|key| {
-            significant_words(key) >= 2 && !is_generic(key) && contains_run(notes, key)
+            let opening = &notes[..notes
+                .len()
+                .min(NOTES_OPENING_WORDS + key.split(' ').count())];
+            significant_words(key) >= 2 && !is_generic(key) && contains_run(opening, key)
         })
     };
     match (probe.kind, candidate.kind) {

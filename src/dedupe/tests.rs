@@ -2209,6 +2209,21 @@ fn an_episode_whose_notes_cite_the_writers_post_joins_it_from_either_side() {
     );
     assert_eq!(late, Decision::New);
 
+    // An interview whose notes point to the post further down is an episode of its own.
+    let interview = episode_from(
+        "tide-show",
+        "A harbour pilot on charts and tides",
+        "<p>A conversation with a harbour pilot about charts, tide tables and the apprentices \
+         who learn them, and the radio calls of a stormy night. For more, see my essay Is the \
+         tide turning?</p>",
+    );
+    let pointed = decide(
+        &probe_of(&interview, day(9)),
+        &[stored(&post, 1, day(2))],
+        &thresholds,
+    );
+    assert_eq!(pointed, Decision::New);
+
     // A generic title cites nothing in particular.
     let mut roundup = item("Weekly links", None, Some(ESSAY));
     roundup.source = "letter".into();
