@@ -162,8 +162,9 @@ pub struct Probe {
     /// The writer's other origin feeds, for an origin's item (see [`Decorations::kin_of`]):
     /// where the episode of a post, or the post of an episode, comes from.
     pub kin: Vec<String>,
-    /// The words of an origin episode's notes, in order, when its writer has other feeds:
-    /// they may cite the post the episode reads (see [`cites_its_post`]). Empty otherwise.
+    /// The first words of an origin episode's notes ([`head_words`]), when its writer has
+    /// other feeds: they may cite the post the episode reads (see [`cites_its_post`]). Empty
+    /// otherwise.
     pub notes: Vec<String>,
 }
 
@@ -309,7 +310,7 @@ impl Probe {
             Role::Mirror => Vec::new(),
         };
         let notes = match item.kind {
-            ItemKind::Episode if !kin.is_empty() => item.body().map(words).unwrap_or_default(),
+            ItemKind::Episode if !kin.is_empty() => item.body().map(head_words).unwrap_or_default(),
             _ => Vec::new(),
         };
         Probe {
@@ -416,26 +417,29 @@ impl Probe {
     }
 }
 
-/// Words at the top of a mirror's text read for the numbered episode it is about: a page
-/// under a headline of its own says which one near its start ("Source: Lex Fridman Podcast
-/// #452").
-const ISSUE_TEXT_WORDS: usize = 60;
+/// Words at the top of a text read for what it says it is about: a mirror under a headline
+/// of its own says which numbered episode near its start ("Source: Lex Fridman Podcast
+/// #452"), and an episode's notes which post it reads ([`cites_its_post`]).
+const TEXT_HEAD_WORDS: usize = 60;
 
-/// Bytes of a text's HTML read for its first [`ISSUE_TEXT_WORDS`] words: enough for them
+/// Bytes of a text's HTML read for its first [`TEXT_HEAD_WORDS`] words: enough for them
 /// behind a page's markup, and the rest of a long text is never parsed for them.
-const ISSUE_TEXT_BYTES: usize = 4096;
+const TEXT_HEAD_BYTES: usize = 4096;
 
-/// The first [`ISSUE_TEXT_WORDS`] words of a text, joined by spaces.
-fn text_head(body: &str) -> String {
-    let mut end = body.len().min(ISSUE_TEXT_BYTES);
+/// The first [`TEXT_HEAD_WORDS`] words of a text.
+fn head_words(body: &str) -> Vec<String> {
+    let mut end = body.len().min(TEXT_HEAD_BYTES);
     while !body.is_char_boundary(end) {
         end -= 1;
     }
-    words(&body[..end])
-        .into_iter()
-        .take(ISSUE_TEXT_WORDS)
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut head = words(&body[..end]);
+    head.truncate(TEXT_HEAD_WORDS);
+    head
+}
+
+/// [`head_words`] joined by spaces.
+fn text_head(body: &str) -> String {
+    head_words(body).join(" ")
 }
 
 /// Index-only episode keys kept per item, its title's first: a text full of numbers (dates,
@@ -1169,7 +1173,11 @@ fn cites_its_post(probe: &Probe, candidate: &Candidate) -> bool {
     match (probe.kind, candidate.kind) {
         (ItemKind::Episode, ItemKind::Post) => cites(&probe.notes, candidate.title_keys.first()),
         (ItemKind::Post, ItemKind::Episode) => {
-            let notes = candidate.body.as_deref().map(words).unwrap_or_default();
+            let notes = candidate
+                .body
+                .as_deref()
+                .map(head_words)
+                .unwrap_or_default();
             cites(&notes, probe.title_keys.first())
         }
         _ => false,

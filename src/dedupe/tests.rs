@@ -2163,6 +2163,10 @@ fn an_episode_whose_notes_cite_the_writers_post_joins_it_from_either_side() {
     let probe_of =
         |item: &Item, at| Probe::new(item, Role::Origin, at, &decorations, &HashSet::new());
     let thresholds = Thresholds::default();
+    // The verdict on `new`, the one stored item being `old`.
+    let verdict = |new: &Item, at, old: &Item, old_at| {
+        decide(&probe_of(new, at), &[stored(old, 1, old_at)], &thresholds)
+    };
     assert_eq!(decorations.kin_of("letter"), vec!["tide-show".to_owned()]);
     assert!(decorations.kin_of("other-show").is_empty());
     // A name shared by a whole network's shows is the publisher's: no kin.
@@ -2173,20 +2177,12 @@ fn an_episode_whose_notes_cite_the_writers_post_joins_it_from_either_side() {
     assert!(network.kin_of("letter").is_empty());
 
     // The episode after the post, and the post after the episode.
-    let after = decide(
-        &probe_of(&episode, day(9)),
-        &[stored(&post, 1, day(2))],
-        &thresholds,
-    );
+    let after = verdict(&episode, day(9), &post, day(2));
     assert_eq!(
         joined_as(&after),
         Some((1, MatchReason::Cited, MemberRole::Episode))
     );
-    let before = decide(
-        &probe_of(&post, day(2)),
-        &[stored(&episode, 1, day(9))],
-        &thresholds,
-    );
+    let before = verdict(&post, day(2), &episode, day(9));
     assert_eq!(
         joined_as(&before),
         Some((1, MatchReason::Cited, MemberRole::Post))
@@ -2194,19 +2190,11 @@ fn an_episode_whose_notes_cite_the_writers_post_joins_it_from_either_side() {
 
     // Another writer's show citing the title is talking about the essay: a work of its own.
     let elsewhere = episode_from("other-show", "Five signs the tide is turning", notes);
-    let other = decide(
-        &probe_of(&elsewhere, day(9)),
-        &[stored(&post, 1, day(2))],
-        &thresholds,
-    );
+    let other = verdict(&elsewhere, day(9), &post, day(2));
     assert_eq!(other, Decision::New);
 
     // Past the content window, the same notes are a look back.
-    let late = decide(
-        &probe_of(&episode, day(2) + Duration::days(60)),
-        &[stored(&post, 1, day(2))],
-        &thresholds,
-    );
+    let late = verdict(&episode, day(2) + Duration::days(60), &post, day(2));
     assert_eq!(late, Decision::New);
 
     // An interview whose notes point to the post further down is an episode of its own.
@@ -2217,11 +2205,7 @@ fn an_episode_whose_notes_cite_the_writers_post_joins_it_from_either_side() {
          who learn them, and the radio calls of a stormy night. For more, see my essay Is the \
          tide turning?</p>",
     );
-    let pointed = decide(
-        &probe_of(&interview, day(9)),
-        &[stored(&post, 1, day(2))],
-        &thresholds,
-    );
+    let pointed = verdict(&interview, day(9), &post, day(2));
     assert_eq!(pointed, Decision::New);
 
     // A generic title cites nothing in particular.
@@ -2232,10 +2216,6 @@ fn an_episode_whose_notes_cite_the_writers_post_joins_it_from_either_side() {
         "Five tides",
         "<p>Weekly links, read aloud.</p>",
     );
-    let generic = decide(
-        &probe_of(&cites_roundup, day(9)),
-        &[stored(&roundup, 1, day(2))],
-        &thresholds,
-    );
+    let generic = verdict(&cites_roundup, day(9), &roundup, day(2));
     assert_eq!(generic, Decision::New);
 }
