@@ -279,9 +279,40 @@ impl Default for FetchConfig {
 #[derive(Debug, Clone)]
 pub struct FeedConfig {
     pub name: String,
-    pub url: Url,
+    pub url: FeedUrl,
     pub role: Role,
     pub schedule: CronRule,
+}
+
+/// A feed's address: an http(s) URL, parsed and checked when the config was read, and kept
+/// as its text. A parsed [`Url`] holds its text and 64 bytes of offsets into it, and a list of
+/// ten thousand feeds should cost their addresses, not their parses: [`FeedUrl::url`] parses
+/// it again for the one fetch that needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FeedUrl(Box<str>);
+
+impl FeedUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The address parsed. It was made from a parsed URL, whose text parses to the same URL
+    /// again (the `url` crate's round-trip guarantee), so this cannot fail.
+    pub fn url(&self) -> Url {
+        Url::parse(&self.0).expect("a URL's own text parses again")
+    }
+}
+
+impl From<Url> for FeedUrl {
+    fn from(url: Url) -> Self {
+        FeedUrl(String::from(url).into_boxed_str())
+    }
+}
+
+impl std::fmt::Display for FeedUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// A sink's `kind`, spelled in the config as the lowercase variant name.
@@ -597,7 +628,7 @@ impl Validator<'_> {
             urls.insert(canonical, (name.clone(), url.clone()));
             feeds.push(FeedConfig {
                 name,
-                url,
+                url: url.into(),
                 role,
                 schedule,
             });

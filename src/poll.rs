@@ -442,12 +442,9 @@ async fn poll_selected(
     let spawn = |position: usize, index: usize, source: SourceRecord| {
         let feed = &config.feeds[index];
         let role = feed.role;
-        // The configured address is parsed already; only a permanent move needs parsing.
         let url = match &source.state.moved_to {
-            Some(moved) => moved
-                .parse::<url::Url>()
-                .unwrap_or_else(|_| feed.url.clone()),
-            None => feed.url.clone(),
+            Some(moved) => moved.parse::<url::Url>().unwrap_or_else(|_| feed.url.url()),
+            None => feed.url.url(),
         };
         let host = hosts.for_url(&url);
         let fetch_slots = std::sync::Arc::clone(&fetch_slots);
@@ -457,7 +454,7 @@ async fn poll_selected(
         // The configured address, which transcripts are cached under; only when they are on.
         let transcripts = transcripts
             .clone()
-            .map(|transcripts| (transcripts, feed.url.clone()));
+            .map(|transcripts| (transcripts, feed.url.url()));
         let now = clock.now();
         let task: PollTask = AbortOnDropHandle::new(tokio::spawn(async move {
             let started = Instant::now();
@@ -1083,7 +1080,9 @@ mod tests {
     fn feed() -> FeedConfig {
         FeedConfig {
             name: "writer".into(),
-            url: url::Url::parse("https://writer.example/feed").expect("url"),
+            url: url::Url::parse("https://writer.example/feed")
+                .expect("url")
+                .into(),
             role: Role::Origin,
             schedule: CronRule::parse("0 * * * *").expect("hourly"),
         }
@@ -1099,7 +1098,7 @@ mod tests {
     fn content(parsed: Result<ParsedFeed, String>, etag: &str, max_age: Option<u64>) -> Answer {
         FetchOutcome::Fetched(Fetched {
             body: parsed,
-            final_url: feed().url,
+            final_url: feed().url.url(),
             content_type: None,
             validators: validators(etag),
             max_age: max_age.map(Duration::from_secs),
@@ -1156,7 +1155,7 @@ mod tests {
             ..ParsedFeed::default()
         };
         let refused = FetchError::Status {
-            url: feed().url,
+            url: feed().url.url(),
             status: 500,
         };
         let rows = [

@@ -35,6 +35,7 @@
 //! Everything here is pure: the store supplies candidates found through its indexes, and
 //! [`decide`] picks among them, so the rules are tested on plain values.
 
+mod compact_set;
 mod stored;
 mod text;
 mod title;

@@ -9,6 +9,8 @@
 //! "Interconnects: X" all come back to "x". Numbers are kept, because "(#21)" and "(#22)" are
 //! different issues of a series.
 
+use super::compact_set::CompactSet;
+
 /// Separators after which a short tail names the site, not the work.
 const SUFFIX_SEPARATORS: &[&str] = &[" | ", " - ", " — ", " – ", " :: ", " · "];
 
@@ -276,15 +278,6 @@ fn name_hash(name: &str) -> u64 {
 /// the like): see [`Decorations::kin_of`].
 const MAX_KIN: usize = 8;
 
-/// The second of each pair in `set` whose first is `first`.
-fn pairs(
-    set: &std::collections::BTreeSet<(u64, u64)>,
-    first: u64,
-) -> impl Iterator<Item = u64> + '_ {
-    set.range((first, 0)..=(first, u64::MAX))
-        .map(|&(_, second)| second)
-}
-
 /// [`name_hash`] of `words` joined by spaces, without joining them.
 fn words_hash<S: AsRef<str>>(words: &[S]) -> u64 {
     joined_hash(words, b" ")
@@ -309,17 +302,17 @@ fn joined_hash<S: AsRef<str>>(parts: &[S], separator: &[u8]) -> u64 {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decorations {
     /// Each name, as the hash of its key words joined by spaces.
-    names: std::collections::HashSet<u64>,
+    names: CompactSet<u64>,
     /// The word counts names have, longest first so "nathan lambert" goes before "lambert".
     lengths: Vec<usize>,
     /// Each origin feed's names of two words or more (its title, its authors), by feed: whose
     /// show an item of that feed is, so a page that names another writer is not taken for a
     /// page about it.
-    feeds: std::collections::BTreeSet<(u64, u64)>,
+    feeds: CompactSet<(u64, u64)>,
     /// The same pairs by name: the origin feeds that call themselves each name.
-    feeds_by_name: std::collections::BTreeSet<(u64, u64)>,
+    feeds_by_name: CompactSet<(u64, u64)>,
     /// The feeds' own names, by hash, to answer [`Decorations::feeds_named`] with.
-    sources: std::collections::HashMap<u64, Box<str>>,
+    sources: FeedNames,
     /// The most words a name of two words or more starting with a word has, by that word's
     /// hash: a title or text is read for the writers' names in one pass over its words, at a
     /// cost that does not grow with the number of feeds followed.
@@ -330,6 +323,71 @@ pub struct Decorations {
     /// these decorations make.
     fingerprint: u64,
 }
+
+/// The seconds of the pairs in `set` whose first is `first`.
+fn seconds(set: &CompactSet<(u64, u64)>, first: u64) -> impl Iterator<Item = u64> + '_ {
+    set.range((first, 0)..=(first, u64::MAX))
+        .map(|(_, second)| second)
+}
+
+/// Feeds' names by their [`name_hash`]: the names in one string, and an index of (hash, where
+/// the name starts, where it ends) into it. Ten thousand names cost their letters and 16 bytes
+/// each, not a map's slots and an allocation each.
+#[derive(Debug, Clone, Default)]
+struct FeedNames {
+    text: String,
+    index: CompactSet<(u64, u32, u32)>,
+}
+
+impl FeedNames {
+    fn compact(&mut self) {
+        self.text.shrink_to_fit();
+        self.index.compact();
+    }
+
+    /// Keeps `name` under `hash` unless a name is kept there already.
+    fn add(&mut self, hash: u64, name: &str) {
+        if self.get(hash).is_none()
+            && let Some((start, end)) = span(&self.text, name)
+        {
+            self.text.push_str(name);
+            self.index.insert((hash, start, end));
+        }
+    }
+
+    fn get(&self, hash: u64) -> Option<&str> {
+        let (_, start, end) = self
+            .index
+            .range((hash, 0, 0)..=(hash, u32::MAX, u32::MAX))
+            .next()?;
+        self.text.get(start as usize..end as usize)
+    }
+
+    fn names(&self) -> impl Iterator<Item = (u64, Option<&str>)> {
+        self.index
+            .sorted()
+            .into_iter()
+            .map(|(hash, start, end)| (hash, self.text.get(start as usize..end as usize)))
+    }
+}
+
+/// Where `name` would start and end appended to `text`, or `None` past four gigabytes of
+/// names (the rest are not named back).
+fn span(text: &str, name: &str) -> Option<(u32, u32)> {
+    Some((
+        u32::try_from(text.len()).ok()?,
+        u32::try_from(text.len() + name.len()).ok()?,
+    ))
+}
+
+/// The same names under the same hashes, whatever order they were learned in.
+impl PartialEq for FeedNames {
+    fn eq(&self, other: &FeedNames) -> bool {
+        self.names().eq(other.names())
+    }
+}
+
+impl Eq for FeedNames {}
 
 impl Decorations {
     /// Decorations from feed titles and author names. Names with no letters, or a surname
@@ -389,12 +447,26 @@ impl Decorations {
         let feed = name_hash(source);
         for name in full {
             let named = name_hash(&name);
-            self.sources.entry(feed).or_insert_with(|| source.into());
+            self.sources.add(feed, source);
             if self.feeds_by_name.insert((named, feed)) {
                 self.fingerprint ^= joined_hash(&[source, &name], b"\0");
             }
             self.feeds.insert((feed, named));
         }
+    }
+
+    /// Decorations learned from every origin feed at once (the store's), each feed as its name
+    /// and the names it said of itself, held as tightly as they can be.
+    pub fn of_feeds<S: AsRef<str>>(feeds: impl IntoIterator<Item = (S, Vec<S>)>) -> Decorations {
+        let mut decorations = Decorations::default();
+        for (source, names) in feeds {
+            decorations.add_for(source.as_ref(), names.iter().map(AsRef::as_ref));
+        }
+        decorations.names.compact();
+        decorations.feeds.compact();
+        decorations.feeds_by_name.compact();
+        decorations.sources.compact();
+        decorations
     }
 
     /// The origin feeds called by one of `named` (names of two words or more, as
@@ -404,16 +476,16 @@ impl Decorations {
     pub fn feeds_named<'a>(&self, named: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         let direct: std::collections::BTreeSet<u64> = named
             .into_iter()
-            .flat_map(|name| pairs(&self.feeds_by_name, name_hash(name)))
+            .flat_map(|name| seconds(&self.feeds_by_name, name_hash(name)))
             .collect();
         let shared: std::collections::BTreeSet<u64> = direct
             .iter()
-            .flat_map(|&feed| pairs(&self.feeds, feed))
+            .flat_map(|&feed| seconds(&self.feeds, feed))
             .collect();
         let all: std::collections::BTreeSet<&str> = shared
             .iter()
-            .flat_map(|&name| pairs(&self.feeds_by_name, name))
-            .filter_map(|feed| self.sources.get(&feed).map(AsRef::as_ref))
+            .flat_map(|&name| seconds(&self.feeds_by_name, name))
+            .filter_map(|feed| self.sources.get(feed))
             .collect();
         all.into_iter().map(str::to_owned).collect()
     }
@@ -426,8 +498,10 @@ impl Decorations {
     pub fn kin_of(&self, source: &str) -> Vec<String> {
         let feed = name_hash(source);
         let mut kin = std::collections::BTreeSet::new();
-        for name in pairs(&self.feeds, feed) {
-            let named: Vec<u64> = pairs(&self.feeds_by_name, name).take(MAX_KIN + 1).collect();
+        for name in seconds(&self.feeds, feed) {
+            let named: Vec<u64> = seconds(&self.feeds_by_name, name)
+                .take(MAX_KIN + 1)
+                .collect();
             if named.len() > MAX_KIN {
                 continue;
             }
@@ -435,7 +509,7 @@ impl Decorations {
                 named
                     .into_iter()
                     .filter(|&other| other != feed)
-                    .filter_map(|other| self.sources.get(&other).map(AsRef::as_ref)),
+                    .filter_map(|other| self.sources.get(other)),
             );
         }
         kin.into_iter().map(str::to_owned).collect()
@@ -1187,6 +1261,22 @@ mod tests {
         assert_ne!(one.fingerprint(), other.fingerprint());
         assert!(other.is_name("dwarkesh patel") && other.is_name("patel"));
         assert!(!other.is_name("dwarkesh"));
+        // Learned all at once from the store, they are what learning feed by feed makes.
+        let at_once = Decorations::of_feeds([
+            ("patel-video", vec!["Dwarkesh Patel"]),
+            ("latent-space", vec!["swyx", "Latent Space"]),
+            (
+                "dwarkesh-podcast",
+                vec!["Dwarkesh Patel", "Dwarkesh Podcast"],
+            ),
+            ("latent-space", vec!["Latent Space"]),
+        ]);
+        assert_eq!(at_once, other);
+        assert_eq!(at_once.fingerprint(), other.fingerprint());
+        assert_eq!(
+            at_once.feeds_named(["dwarkesh patel"]),
+            ["dwarkesh-podcast", "patel-video"]
+        );
     }
 
     #[test]

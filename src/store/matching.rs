@@ -393,15 +393,13 @@ pub(super) fn naming(words: usize) -> usize {
 pub(super) fn decorations_from(
     rows: impl IntoIterator<Item = (String, Option<String>, Option<String>)>,
 ) -> Decorations {
-    let mut decorations = Decorations::default();
-    for (source, title, authors) in rows {
+    Decorations::of_feeds(rows.into_iter().map(|(source, title, authors)| {
         let mut names: Vec<String> = title.into_iter().collect();
         if let Some(authors) = authors {
             names.extend(serde_json::from_str::<Vec<String>>(&authors).unwrap_or_default());
         }
-        decorations.add_for(&source, names.iter().map(String::as_str));
-    }
-    decorations
+        (source, names)
+    }))
 }
 
 /// [`decorations_from`] a SQLite connection's feeds (in a write or not).
