@@ -548,9 +548,14 @@ const KEEPERS_ESSAY: &str = "<p>Lighthouse keepers trimmed wicks nightly, logged
 
 /// One RSS item whose guid is its link.
 fn rss_item(link: &str, title: &str, date: &str, text: &str) -> String {
+    rss_item_with(link, title, date, text, "")
+}
+
+/// [`rss_item`] with more elements (`extra`, say an author or an enclosure) before its text.
+fn rss_item_with(link: &str, title: &str, date: &str, text: &str, extra: &str) -> String {
     format!(
         "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
-         <pubDate>{date}</pubDate><description><![CDATA[{text}]]></description></item>"
+         <pubDate>{date}</pubDate>{extra}<description><![CDATA[{text}]]></description></item>"
     )
 }
 
@@ -599,10 +604,11 @@ fn grouped_in_orders(
     }
 }
 
-/// An RSS document of `items`.
+/// An RSS document of `items` (which may name their authors as `dc:creator`).
 fn rss_channel(title: &str, items: &[String]) -> String {
     format!(
-        "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>{title}</title>\
+        "<?xml version=\"1.0\"?>\n<rss version=\"2.0\" \
+         xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>{title}</title>\
          <link>https://example.org/</link>{}</channel></rss>",
         items.concat()
     )
@@ -1300,26 +1306,13 @@ fn an_undated_directory_leads_the_others_to_the_work_its_words_name(backend: &Ba
     grouped_in_orders(backend, &feeds, orders, expected);
 }
 
-/// One writer's newsletter, as RSS with each item's author.
-fn writers_channel(title: &str, items: &[String]) -> String {
-    format!(
-        "<?xml version=\"1.0\"?>\n<rss version=\"2.0\" \
-         xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>{title}</title>\
-         <link>https://harbour.example/</link>{}</channel></rss>",
-        items.concat()
-    )
-}
-
-/// An item of `writers_channel`, by Ada Example, with an audio file if it is an episode.
+/// An item by Ada Example, with an audio file if it is an episode.
 fn writers_item(link: &str, title: &str, date: &str, text: &str, audio: Option<&str>) -> String {
     let enclosure = audio
         .map(|url| format!("<enclosure url=\"{url}\" length=\"1\" type=\"audio/mpeg\"/>"))
         .unwrap_or_default();
-    format!(
-        "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
-         <pubDate>{date}</pubDate><dc:creator>Ada Example</dc:creator>{enclosure}\
-         <description><![CDATA[{text}]]></description></item>"
-    )
+    let extra = format!("<dc:creator>Ada Example</dc:creator>{enclosure}");
+    rss_item_with(link, title, date, text, &extra)
 }
 
 each_backend!(an_episode_titled_its_own_way_joins_the_post_its_notes_cite_in_any_order);
@@ -1327,7 +1320,7 @@ each_backend!(an_episode_titled_its_own_way_joins_the_post_its_notes_cite_in_any
 /// title of its own, whose notes open with the essay's title: one story, whichever feed is
 /// read first, told apart from the writer's other essay and the show's other episode.
 fn an_episode_titled_its_own_way_joins_the_post_its_notes_cite_in_any_order(backend: &Backend) {
-    let newsletter = writers_channel(
+    let newsletter = rss_channel(
         "Harbour Notes",
         &[
             writers_item(
@@ -1347,7 +1340,7 @@ fn an_episode_titled_its_own_way_joins_the_post_its_notes_cite_in_any_order(back
             ),
         ],
     );
-    let show = writers_channel(
+    let show = rss_channel(
         "Ada Example's Harbour Show",
         &[
             writers_item(
