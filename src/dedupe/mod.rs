@@ -1159,9 +1159,10 @@ pub fn match_candidate(
 const NOTES_OPENING_WORDS: usize = 16;
 
 /// Whether, of two origin items of one writer's feeds, one is an episode whose notes open by
-/// citing the other, a post, by its whole title, word for word: a title of three words or
-/// more, two of them meaningful, and not a generic one ("Weekly links" cites nothing in
-/// particular), starting within the notes' first [`NOTES_OPENING_WORDS`].
+/// citing the other, a post, by its whole title, word for word: a title with two meaningful
+/// words that is not generic ([`is_generic`]: "Weekly links", or any of fewer than three
+/// words, cites nothing in particular), starting within the notes' first
+/// [`NOTES_OPENING_WORDS`].
 fn cites_its_post(probe: &Probe, candidate: &Candidate) -> bool {
     let cites = |notes: &[String], title: Option<&String>| {
         title.is_some_and(|key| {

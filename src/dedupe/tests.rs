@@ -2208,14 +2208,19 @@ fn an_episode_whose_notes_cite_the_writers_post_joins_it_from_either_side() {
     let pointed = verdict(&interview, day(9), &post, day(2));
     assert_eq!(pointed, Decision::New);
 
-    // A generic title cites nothing in particular.
-    let mut roundup = item("Weekly links", None, Some(ESSAY));
-    roundup.source = "letter".into();
-    let cites_roundup = episode_from(
-        "tide-show",
-        "Five tides",
-        "<p>Weekly links, read aloud.</p>",
-    );
-    let generic = verdict(&cites_roundup, day(9), &roundup, day(2));
-    assert_eq!(generic, Decision::New);
+    // A generic title cites nothing in particular, nor does one of two words, however
+    // meaningful: notes open with such a phrase.
+    for (title, notes) in [
+        ("Weekly links", "<p>Weekly links, read aloud.</p>"),
+        (
+            "Turning tides",
+            "<p>Turning tides move the channel east each winter, and the pilots know it.</p>",
+        ),
+    ] {
+        let mut post = item(title, None, Some(ESSAY));
+        post.source = "letter".into();
+        let citing = episode_from("tide-show", "Five signs along the harbour", notes);
+        let uncited = verdict(&citing, day(9), &post, day(2));
+        assert_eq!(uncited, Decision::New, "{title}");
+    }
 }
