@@ -22,7 +22,9 @@
 //! negative. Pairs across sets are scored for false merges only (two writers' pages never make
 //! one story); such a pair counts against both sets. Run with `--nocapture` to see the tables;
 //! `TRIBUTARY_EVAL_REPORT=path` also writes the whole report as JSON;
-//! `TRIBUTARY_EVAL_ORDER=mirrors-first` polls the mirror feeds before any origin feed.
+//! `TRIBUTARY_EVAL_ORDER=mirrors-first` polls the mirror feeds before any origin feed, and
+//! `TRIBUTARY_EVAL_ORDER=shuffled:SEED` each role's feeds in the order
+//! `real_world_mirrors_group_alike_in_any_order` polls with that seed.
 //! `real_world_mirrors_group_alike_on_postgres` polls every set into PostgreSQL as well and
 //! asserts the same groupings and figures as SQLite's, printing neither.
 
@@ -1924,8 +1926,39 @@ fn print_report(report: &Report, sets: &[Set]) {
 
 #[test]
 fn real_world_mirrors() {
-    let mirrors_first = std::env::var("TRIBUTARY_EVAL_ORDER").as_deref() == Ok("mirrors-first");
-    evaluate(mirrors_first);
+    let order = match std::env::var("TRIBUTARY_EVAL_ORDER") {
+        Ok(value) => eval_order(&value).unwrap_or_else(|e| panic!("{e}")),
+        Err(_) => Order::Cycle,
+    };
+    evaluate(order);
+}
+
+/// The order `TRIBUTARY_EVAL_ORDER` names: `cycle`, `mirrors-first` or `shuffled:SEED` (the
+/// orders `real_world_mirrors_group_alike_in_any_order` compares, to score one of them). A
+/// name it does not know is an error rather than the cycle: a misspelt order would otherwise
+/// report the cycle's figures as another order's.
+fn eval_order(value: &str) -> Result<Order, String> {
+    let shuffled = value.strip_prefix("shuffled:").map(str::parse::<u64>);
+    match (value, shuffled) {
+        ("cycle", _) => Ok(Order::Cycle),
+        ("mirrors-first", _) => Ok(Order::MirrorsFirst),
+        (_, Some(Ok(seed))) => Ok(Order::Shuffled(seed)),
+        _ => Err(format!(
+            "TRIBUTARY_EVAL_ORDER={value:?}: expected cycle, mirrors-first or shuffled:SEED \
+             (a whole number)"
+        )),
+    }
+}
+
+#[test]
+fn the_evaluation_order_is_read_from_its_name_or_refused() {
+    assert_eq!(eval_order("cycle"), Ok(Order::Cycle));
+    assert_eq!(eval_order("mirrors-first"), Ok(Order::MirrorsFirst));
+    assert_eq!(eval_order("shuffled:2"), Ok(Order::Shuffled(2)));
+    for wrong in ["mirrors_first", "shuffled", "shuffled:two", "Cycle", ""] {
+        let error = eval_order(wrong).expect_err(wrong);
+        assert!(error.contains(&format!("{wrong:?}")), "{error}");
+    }
 }
 
 /// The same set with every mirror polled before any origin (as when the origin feeds were
@@ -1933,7 +1966,7 @@ fn real_world_mirrors() {
 /// found again from the origin's side.
 #[test]
 fn real_world_mirrors_polled_before_their_origins() {
-    evaluate(true);
+    evaluate(Order::MirrorsFirst);
 }
 
 /// The evaluation polled into PostgreSQL makes the stories SQLite makes: its matching reads are
@@ -1988,17 +2021,62 @@ fn real_world_mirrors_group_alike_in_any_order() {
             Order::Shuffled(seed),
             &Backend::Sqlite,
         ));
-        let differing: Vec<&str> = sets
+        let differing: Vec<String> = sets
             .iter()
             .zip(cycle.iter().zip(&shuffled))
             .filter(|(set, (a, b))| set.split != Split::Holdout && a != b)
-            .map(|(set, _)| set.name.as_str())
+            .map(|(set, (a, b))| grouped_otherwise(set, a, b))
             .collect();
         assert!(
             differing.is_empty(),
-            "polled in order {seed}, these sets group differently: {differing:?}"
+            "polled in order {seed} (TRIBUTARY_EVAL_ORDER=shuffled:{seed}), these sets group \
+             differently from the cycle:\n{}",
+            differing.join("\n")
         );
     }
+}
+
+/// What a tune set's two groupings (`cycle`, `other`: see [`groupings`]) disagree on, for the
+/// failure message: each work whose items are grouped otherwise, as its stories in either
+/// order (the feed and title of each member), so the race can be read off without a rerun.
+fn grouped_otherwise(set: &Set, cycle: &[(usize, usize)], other: &[(usize, usize)]) -> String {
+    let works: BTreeSet<&str> = set
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            (0..set.items.len()).any(|j| (cycle[*i] == cycle[j]) != (other[*i] == other[j]))
+        })
+        .map(|(_, item)| item.work.as_str())
+        .collect();
+    let stories = |grouping: &[(usize, usize)], work: &str| -> String {
+        let mut by_story: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
+        for (i, item) in set.items.iter().enumerate() {
+            if item.work == work {
+                by_story
+                    .entry(grouping[i])
+                    .or_default()
+                    .push(format!("{}: {}", set.feeds[item.feed].name, item.title));
+            }
+        }
+        let stories: Vec<String> = by_story
+            .into_values()
+            .map(|members| format!("[{}]", members.join("; ")))
+            .collect();
+        stories.join(" ")
+    };
+    let lines: Vec<String> = works
+        .iter()
+        .map(|work| {
+            format!(
+                "  {}/{work}:\n    cycle: {}\n    other: {}",
+                set.name,
+                stories(cycle, work),
+                stories(other, work)
+            )
+        })
+        .collect();
+    lines.join("\n")
 }
 
 /// Each labelled item's story as the first item (`[set][item]`) it shares that story with:
@@ -2018,18 +2096,13 @@ fn groupings(stories: &[Vec<i64>]) -> Vec<Vec<(usize, usize)>> {
         .collect()
 }
 
-fn evaluate(mirrors_first: bool) {
+fn evaluate(order: Order) {
     let sets = load_sets();
     assert!(
         sets.iter().any(|s| s.name == SAMPLE_SET),
         "{FIXTURES}/sample.json (set `{SAMPLE_SET}`) is missing: it proves the harness works"
     );
     let binary = eval_binary();
-    let order = if mirrors_first {
-        Order::MirrorsFirst
-    } else {
-        Order::Cycle
-    };
     let stories = poll_all(&sets, &binary, order, &Backend::Sqlite);
     let report = score(&sets, &stories, &binary);
     print_report(&report, &sets);
