@@ -21,7 +21,8 @@
 //! positive, of two works in one story a false positive, of one work in two stories a false
 //! negative. Pairs across sets are scored for false merges only (two writers' pages never make
 //! one story); such a pair counts against both sets. Run with `--nocapture` to see the tables;
-//! `TRIBUTARY_EVAL_REPORT=path` also writes the whole report as JSON;
+//! `TRIBUTARY_EVAL_REPORT=path` also writes `real_world_mirrors`'s whole report as JSON (with
+//! the order it polled in);
 //! `TRIBUTARY_EVAL_ORDER=mirrors-first` polls the mirror feeds before any origin feed, and
 //! `TRIBUTARY_EVAL_ORDER=shuffled:SEED` each role's feeds in the order
 //! `real_world_mirrors_group_alike_in_any_order` polls with that seed.
@@ -1280,6 +1281,18 @@ enum Order {
     OneByOne,
 }
 
+impl Order {
+    /// Its name in `TRIBUTARY_EVAL_ORDER` (see [`eval_order`]) and in the report.
+    fn name(self) -> String {
+        match self {
+            Order::Cycle => "cycle".to_owned(),
+            Order::MirrorsFirst => "mirrors-first".to_owned(),
+            Order::Shuffled(seed) => format!("shuffled:{seed}"),
+            Order::OneByOne => "one-by-one".to_owned(),
+        }
+    }
+}
+
 /// Renders and serves every feed, polls them in `order` into `backend`, and returns the story
 /// id of every labelled item, indexed `[set][item]`.
 fn poll_all(sets: &[Set], binary: &Path, order: Order, backend: &Backend) -> Vec<Vec<i64>> {
@@ -1573,6 +1586,8 @@ struct HardFolded {
 #[derive(Debug, Serialize)]
 struct Report {
     binary: String,
+    /// The order the feeds were polled in ([`Order::name`]).
+    order: String,
     files: Vec<String>,
     overall: Tally,
     splits: BTreeMap<Split, Tally>,
@@ -1597,7 +1612,7 @@ fn item_ref(set: &Set, item: &Item, story: i64) -> ItemRef {
     }
 }
 
-fn score(sets: &[Set], stories: &[Vec<i64>], binary: &Path) -> Report {
+fn score(sets: &[Set], stories: &[Vec<i64>], binary: &Path, order: Order) -> Report {
     let mut overall = Tally::default();
     let mut splits: BTreeMap<Split, Tally> = BTreeMap::new();
     let mut per_set: Vec<Tally> = vec![Tally::default(); sets.len()];
@@ -1749,6 +1764,7 @@ fn score(sets: &[Set], stories: &[Vec<i64>], binary: &Path) -> Report {
 
     Report {
         binary: binary.display().to_string(),
+        order: order.name(),
         files: sets.iter().map(|s| s.file.clone()).collect(),
         overall: overall.finish(),
         splits: splits
@@ -1930,7 +1946,7 @@ fn real_world_mirrors() {
         Ok(value) => eval_order(&value).unwrap_or_else(|e| panic!("{e}")),
         Err(_) => Order::Cycle,
     };
-    evaluate(order);
+    evaluate(order, std::env::var_os("TRIBUTARY_EVAL_REPORT"));
 }
 
 /// The order `TRIBUTARY_EVAL_ORDER` names: `cycle`, `mirrors-first` or `shuffled:SEED` (the
@@ -1955,6 +1971,13 @@ fn the_evaluation_order_is_read_from_its_name_or_refused() {
     assert_eq!(eval_order("cycle"), Ok(Order::Cycle));
     assert_eq!(eval_order("mirrors-first"), Ok(Order::MirrorsFirst));
     assert_eq!(eval_order("shuffled:2"), Ok(Order::Shuffled(2)));
+    for order in [Order::Cycle, Order::MirrorsFirst, Order::Shuffled(7)] {
+        assert_eq!(
+            eval_order(&order.name()),
+            Ok(order),
+            "the report names {order:?} as it is asked for"
+        );
+    }
     for wrong in ["mirrors_first", "shuffled", "shuffled:two", "Cycle", ""] {
         let error = eval_order(wrong).expect_err(wrong);
         assert!(error.contains(&format!("{wrong:?}")), "{error}");
@@ -1966,7 +1989,9 @@ fn the_evaluation_order_is_read_from_its_name_or_refused() {
 /// found again from the origin's side.
 #[test]
 fn real_world_mirrors_polled_before_their_origins() {
-    evaluate(Order::MirrorsFirst);
+    // Its report is `real_world_mirrors`'s with TRIBUTARY_EVAL_ORDER=mirrors-first: written
+    // here too, the two tests running at once would each overwrite the other's.
+    evaluate(Order::MirrorsFirst, None);
 }
 
 /// The evaluation polled into PostgreSQL makes the stories SQLite makes: its matching reads are
@@ -1997,7 +2022,7 @@ fn real_world_mirrors_group_alike_on_postgres() {
         sets.len()
     );
     let figures = |stories: &[Vec<i64>]| {
-        let report = score(&sets, stories, &binary);
+        let report = score(&sets, stories, &binary, Order::OneByOne);
         serde_json::to_value((report.overall, report.splits, report.sets)).expect("figures")
     };
     assert!(
@@ -2096,7 +2121,9 @@ fn groupings(stories: &[Vec<i64>]) -> Vec<Vec<(usize, usize)>> {
         .collect()
 }
 
-fn evaluate(order: Order) {
+/// Polls every set in `order`, prints the tables (and writes the JSON report to `report_to`),
+/// and holds the figures to their floors.
+fn evaluate(order: Order, report_to: Option<std::ffi::OsString>) {
     let sets = load_sets();
     assert!(
         sets.iter().any(|s| s.name == SAMPLE_SET),
@@ -2104,9 +2131,9 @@ fn evaluate(order: Order) {
     );
     let binary = eval_binary();
     let stories = poll_all(&sets, &binary, order, &Backend::Sqlite);
-    let report = score(&sets, &stories, &binary);
+    let report = score(&sets, &stories, &binary, order);
     print_report(&report, &sets);
-    if let Some(path) = std::env::var_os("TRIBUTARY_EVAL_REPORT") {
+    if let Some(path) = report_to {
         let json = serde_json::to_string_pretty(&report).expect("report as JSON");
         std::fs::write(&path, json)
             .unwrap_or_else(|e| panic!("write {}: {e}", Path::new(&path).display()));
