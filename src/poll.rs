@@ -442,9 +442,12 @@ async fn poll_selected(
     let spawn = |position: usize, index: usize, source: SourceRecord| {
         let feed = &config.feeds[index];
         let role = feed.role;
+        let configured = feed.url.url();
         let url = match &source.state.moved_to {
-            Some(moved) => moved.parse::<url::Url>().unwrap_or_else(|_| feed.url.url()),
-            None => feed.url.url(),
+            Some(moved) => moved
+                .parse::<url::Url>()
+                .unwrap_or_else(|_| configured.clone()),
+            None => configured.clone(),
         };
         let host = hosts.for_url(&url);
         let fetch_slots = std::sync::Arc::clone(&fetch_slots);
@@ -454,7 +457,7 @@ async fn poll_selected(
         // The configured address, which transcripts are cached under; only when they are on.
         let transcripts = transcripts
             .clone()
-            .map(|transcripts| (transcripts, feed.url.url()));
+            .map(|transcripts| (transcripts, configured));
         let now = clock.now();
         let task: PollTask = AbortOnDropHandle::new(tokio::spawn(async move {
             let started = Instant::now();

@@ -2104,6 +2104,42 @@ fn grouped_otherwise(set: &Set, cycle: &[(usize, usize)], other: &[(usize, usize
     lines.join("\n")
 }
 
+#[test]
+fn a_work_grouped_otherwise_is_named_with_its_stories_in_both_orders() {
+    let sets = load_sets();
+    let (s, sample) = sets
+        .iter()
+        .enumerate()
+        .find(|(_, set)| set.name == SAMPLE_SET)
+        .expect("sample set is loaded");
+    // The sample's two copies of one work together, and the other items each alone: as the
+    // cycle groups them, and then with the copies apart.
+    let together: Vec<i64> = sample
+        .items
+        .iter()
+        .zip(0..)
+        .map(|(item, i)| if item.work == SAMPLE_EASY_WORK { -1 } else { i })
+        .collect();
+    let apart: Vec<i64> = (0..).take(sample.items.len()).collect();
+    let grouping = |ids: &[i64]| {
+        let mut all = vec![Vec::new(); sets.len()];
+        all[s] = ids.to_vec();
+        groupings(&all).swap_remove(s)
+    };
+    let (cycle, other) = (grouping(&together), grouping(&apart));
+    assert_eq!(grouped_otherwise(sample, &cycle, &cycle), "");
+    let message = grouped_otherwise(sample, &cycle, &other);
+    let copies = "tide-letter: Why tide tables drift; harbour-digest: Why tide tables drift";
+    assert_eq!(
+        message,
+        format!(
+            "  {SAMPLE_SET}/{SAMPLE_EASY_WORK}:\n    cycle: [{copies}]\n    other: \
+             [tide-letter: Why tide tables drift] [harbour-digest: Why tide tables drift]"
+        ),
+        "only the work grouped otherwise is named"
+    );
+}
+
 /// Each labelled item's story as the first item (`[set][item]`) it shares that story with:
 /// equal for two runs exactly when they group alike, whatever ids their stories got.
 fn groupings(stories: &[Vec<i64>]) -> Vec<Vec<(usize, usize)>> {
