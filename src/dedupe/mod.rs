@@ -662,7 +662,7 @@ pub struct Candidate {
     /// The key of its audio or video file.
     pub enclosure: Option<String>,
     /// Sanitised HTML, for containment.
-    pub body: Option<String>,
+    pub body: Option<Arc<str>>,
     /// What the matcher reads off `body` (and the first title key), shared by every
     /// candidate with the same text: see [`StoredText`].
     pub text: Arc<StoredText>,
@@ -731,7 +731,7 @@ impl Candidate {
             fragment: probe.fragment,
             enclosure: keys.enclosure,
             text,
-            body: item.body().map(str::to_owned),
+            body: item.body().map(Arc::from),
             reason: MatchReason::New,
             boilerplate: Arc::default(),
             linked: None,

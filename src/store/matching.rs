@@ -284,7 +284,7 @@ impl CandidateRow {
                 ItemKind::Episode => item.enclosure.as_ref().and_then(|e| enclosure_key(&e.url)),
                 ItemKind::Post => None,
             },
-            body,
+            body: body.map(Arc::from),
             text,
             title: item.title,
             reason: MatchReason::parse(&self.reason).unwrap_or(MatchReason::New),
@@ -921,20 +921,14 @@ impl SqliteTx<'_> {
         self.load_candidates(ids, &linked, decorations)
     }
 
-    /// The items published from `before` ahead of `around` to `after` past it, the nearest
-    /// to it in time first, at most `recent!()`: where a mirror that no key led anywhere
-    /// looks for the work it quotes or summarises (both count only within days), and where a
-    /// summary that came first is asked again once its work arrives. No index of every
-    /// origin's passages or words is kept for them. Items in `known` (candidates the caller
-    /// already holds, from an overlapping window) are left out.
-    pub fn recent_candidates(
+    /// The ids of the items published from `before` ahead of `around` to `after` past it, at
+    /// most `recent!()`, the nearest to it in time: see [`WriteTx::recent_candidates`].
+    pub fn recent_ids(
         &self,
         around: chrono::DateTime<chrono::Utc>,
         before: chrono::Duration,
         after: chrono::Duration,
-        known: &HashSet<i64>,
-        decorations: &Decorations,
-    ) -> Result<Vec<Candidate>> {
+    ) -> Result<Vec<i64>> {
         let side = |sql: &str, from: String, to: String| -> Result<Vec<(i64, String)>> {
             Ok(self
                 .tx
@@ -944,9 +938,7 @@ impl SqliteTx<'_> {
         };
         let earlier = side(RECENT_BEFORE, timestamp(around - before), timestamp(around))?;
         let later = side(RECENT_AFTER, timestamp(around), timestamp(around + after))?;
-        let mut ids = nearest_in_time(around, &earlier, &later);
-        ids.retain(|id| !known.contains(id));
-        self.load_candidates(ids, &HashMap::new(), decorations)
+        Ok(nearest_in_time(around, &earlier, &later))
     }
 
     /// The items of the writer's other origin feeds (`feeds`, see `Decorations::kin_of`)

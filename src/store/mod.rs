@@ -9,7 +9,7 @@
 //! so readers (the server, `stories`) never block the writer.
 
 mod corrections;
-mod founding;
+mod kept;
 mod matching;
 pub mod migrate;
 mod migrations;
@@ -2024,8 +2024,8 @@ const STORY_HAS_AUDIO: sql::Twin = sql::Twin {
 /// ([`PgWriteTx`]), with the same statements where the dialects agree.
 pub struct WriteTx<'a> {
     tx: Tx<'a>,
-    /// See [`founding`]: what this write read of the mirrors that founded stories.
-    founding: RefCell<founding::FoundingMirrors>,
+    /// See [`kept`]: the candidates this write read, until it changes what they say.
+    kept: RefCell<kept::KeptCandidates>,
 }
 
 /// The `RefCell`: `PgWriteTx`'s methods take `&mut self`, `WriteTx`'s `&self`; a write is
@@ -2084,14 +2084,6 @@ both_backends! {
     pub fn story_atom_id(&self, story_id: i64) -> String;
     pub fn save_poll_state(&self, source_id: i64, state: &PollState) -> ();
     pub fn candidates(&self, probe: &Probe, decorations: &Decorations) -> Vec<Candidate>;
-    pub fn recent_candidates(
-        &self,
-        around: DateTime<Utc>,
-        before: chrono::Duration,
-        after: chrono::Duration,
-        known: &HashSet<i64>,
-        decorations: &Decorations
-    ) -> Vec<Candidate>;
     pub fn kin_candidates(
         &self,
         feeds: &[String],
@@ -2120,34 +2112,34 @@ both_backends! {
 }
 
 /// The writes that change what a stored item reads as a candidate: each forgets what
-/// [`WriteTx::recent_founding_mirrors`] kept of it (see [`founding`]).
+/// the write's look-arounds kept of it (see [`kept`]).
 impl WriteTx<'_> {
     fn new(tx: Tx<'_>) -> WriteTx<'_> {
         WriteTx {
             tx,
-            founding: RefCell::default(),
+            kept: RefCell::default(),
         }
     }
 
     pub fn merge_story(&self, from: i64, into: i64, now: DateTime<Utc>) -> Result<()> {
-        let mut founding = self.founding.borrow_mut();
-        founding.forget_story(from);
-        founding.forget_story(into);
+        let mut kept = self.kept.borrow_mut();
+        kept.forget_story(from);
+        kept.forget_story(into);
         on_backend!(&self.tx, merge_story(from, into, now))
     }
 
     pub fn insert_item(&self, row: &NewItem<'_>, now: DateTime<Utc>) -> Result<i64> {
-        self.founding.borrow_mut().forget_story(row.story_id);
+        self.kept.borrow_mut().forget_story(row.story_id);
         on_backend!(&self.tx, insert_item(row, now))
     }
 
     pub fn set_content_hash(&self, item_id: i64, content_hash: &str) -> Result<()> {
-        self.founding.borrow_mut().forget_item(item_id);
+        self.kept.borrow_mut().forget_item(item_id);
         on_backend!(&self.tx, set_content_hash(item_id, content_hash))
     }
 
     pub fn update_item(&self, edit: &EditedItem<'_>, now: DateTime<Utc>) -> Result<()> {
-        self.founding.borrow_mut().forget_item(edit.id);
+        self.kept.borrow_mut().forget_item(edit.id);
         on_backend!(&self.tx, update_item(edit, now))
     }
 
@@ -2158,12 +2150,12 @@ impl WriteTx<'_> {
         reason: MatchReason,
         score: f64,
     ) -> Result<()> {
-        self.founding.borrow_mut().forget_item(item_id);
+        self.kept.borrow_mut().forget_item(item_id);
         on_backend!(&self.tx, relabel(item_id, role, reason, score))
     }
 
     pub fn set_item_transcript(&self, item_id: i64, url: Option<&str>) -> Result<()> {
-        self.founding.borrow_mut().forget_item(item_id);
+        self.kept.borrow_mut().forget_item(item_id);
         on_backend!(&self.tx, set_item_transcript(item_id, url))
     }
 
@@ -2174,7 +2166,7 @@ impl WriteTx<'_> {
         words: std::result::Result<&str, String>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.founding.borrow_mut().forget_all();
+        self.kept.borrow_mut().forget_all();
         on_backend!(&self.tx, record_transcript(url, words, now))
     }
 
@@ -2182,15 +2174,32 @@ impl WriteTx<'_> {
     /// the feed's grew.
     pub fn add_boilerplate(&self, source_id: i64, shingles: &HashSet<u64>) -> Result<()> {
         if on_backend!(&self.tx, add_boilerplate(source_id, shingles))? {
-            self.founding.borrow_mut().forget_all();
+            self.kept.borrow_mut().forget_all();
         }
         Ok(())
     }
 
+    /// The items published from `before` ahead of `around` to `after` past it, the nearest to
+    /// it, at most `recent!()`, but those in `known`: where a mirror that no key led
+    /// anywhere looks for the work it quotes or summarises (both count only within days), and
+    /// where a summary that came first is asked again once its work arrives. No index of every
+    /// origin's passages or words is kept for them. In the order of their ids.
+    pub fn recent_candidates(
+        &self,
+        around: DateTime<Utc>,
+        before: chrono::Duration,
+        after: chrono::Duration,
+        known: &HashSet<i64>,
+        decorations: &Decorations,
+    ) -> Result<Vec<Candidate>> {
+        let mut ids = on_backend!(&self.tx, recent_ids(around, before, after))?;
+        ids.retain(|id| !known.contains(id));
+        self.kept_or_read(ids, decorations)
+    }
+
     /// The mirror items published within `window` of `around` that started a story of their
     /// own: the summaries that may have come before their work. At most `recent!()`, in the
-    /// order of their ids. Those this write read before, and changed nothing of since, are
-    /// not read again.
+    /// order of their ids.
     pub fn recent_founding_mirrors(
         &self,
         around: DateTime<Utc>,
@@ -2198,16 +2207,21 @@ impl WriteTx<'_> {
         decorations: &Decorations,
     ) -> Result<Vec<Candidate>> {
         let ids = on_backend!(&self.tx, founding_mirror_ids(around, window))?;
-        let (mut known, missing) = self
-            .founding
-            .borrow_mut()
-            .known(ids, decorations.fingerprint());
+        self.kept_or_read(ids, decorations)
+    }
+
+    /// The items `ids` as candidates, in the order of their ids: those this write read before,
+    /// and changed nothing of since, are not read again.
+    fn kept_or_read(&self, mut ids: Vec<i64>, decorations: &Decorations) -> Result<Vec<Candidate>> {
+        ids.sort_unstable();
+        ids.dedup();
+        let (mut known, missing) = self.kept.borrow_mut().known(ids, decorations.fingerprint());
         if !missing.is_empty() {
             let read = on_backend!(
                 &self.tx,
                 load_candidates(missing, &HashMap::new(), decorations)
             )?;
-            self.founding.borrow_mut().keep(&read);
+            self.kept.borrow_mut().keep(&read);
             known.extend(read);
         }
         known.sort_unstable_by_key(|candidate| candidate.item_id);
@@ -2277,15 +2291,15 @@ impl WriteTx<'_> {
     }
 
     /// Runs a statement; returns how many rows it changed. What the write kept of the
-    /// founding mirrors is forgotten, as the statement may move items between stories (the
+    /// candidates is forgotten, as the statement may move items between stories (the
     /// corrections do).
     fn execute(&self, statement: &str, params: &[sql::Value<'_>]) -> Result<u64> {
-        self.founding.borrow_mut().forget_all();
+        self.kept.borrow_mut().forget_all();
         self.execute_beside_items(statement, params)
     }
 
     /// [`WriteTx::execute`] for a statement that changes no item, story or feed text (a feed's
-    /// poll state): what the write kept of the founding mirrors stays.
+    /// poll state): what the write kept of the candidates stays.
     fn execute_beside_items(&self, statement: &str, params: &[sql::Value<'_>]) -> Result<u64> {
         match &self.tx {
             Tx::Sqlite(tx) => {
@@ -2303,7 +2317,7 @@ impl WriteTx<'_> {
     /// Runs an `INSERT` of one row and returns the row's id: `last_insert_rowid()` on SQLite,
     /// `RETURNING id` on PostgreSQL.
     fn insert(&self, statement: &str, params: &[sql::Value<'_>]) -> Result<i64> {
-        self.founding.borrow_mut().forget_all();
+        self.kept.borrow_mut().forget_all();
         match &self.tx {
             Tx::Sqlite(tx) => {
                 tx.tx

@@ -921,10 +921,11 @@ fn founding_mirrors_are_the_mirror_items_that_started_a_story_within_the_window(
 }
 
 #[test]
-fn founding_mirrors_read_again_in_a_write_carry_what_it_changed_since() {
-    // A write keeps the founding mirrors it read (`store::founding`); what it writes after
-    // that must show when it reads them again: a member joining the mirror's story, the
-    // mirror's feed's boilerplate growing, the mirror's story merged into another.
+fn candidates_read_again_in_a_write_carry_what_it_changed_since() {
+    // A write keeps the candidates its look-arounds read (`store::kept`); what it writes after
+    // that must show when it reads them again, as a founding mirror or among the days around
+    // a time: a member joining the mirror's story, the mirror's feed's boilerplate growing,
+    // the mirror's story merged into another.
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = open(&dir);
     let sources = with_feeds(
@@ -949,7 +950,20 @@ fn founding_mirrors_read_again_in_a_write_carry_what_it_changed_since() {
             .recent_founding_mirrors(at(10), chrono::Duration::days(3), &decorations)
             .expect("founding mirrors");
         assert_eq!(read.len(), 1, "{read:?}");
-        read.remove(0)
+        let mirror = read.remove(0);
+        let days = chrono::Duration::days(3);
+        let around = tx
+            .recent_candidates(at(10), days, days, &HashSet::new(), &decorations)
+            .expect("the days around");
+        let same = around
+            .iter()
+            .find(|candidate| candidate.item_id == mirror.item_id)
+            .expect("the mirror among the days around it");
+        assert_eq!(
+            (same.story_id, &same.story, &same.boilerplate),
+            (mirror.story_id, &mirror.story, &mirror.boilerplate)
+        );
+        mirror
     };
     let mirror = founding();
     assert!(!mirror.story.has_origin);

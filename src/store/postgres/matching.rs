@@ -75,22 +75,18 @@ impl PgWriteTx<'_> {
         self.load_candidates(ids, &linked, decorations)
     }
 
-    /// As `WriteTx::recent_candidates`: the items published from `before` ahead of `around`
-    /// to `after` past it, the nearest to it first.
-    pub fn recent_candidates(
+    /// As `SqliteTx::recent_ids`: the ids of the items published from `before` ahead of
+    /// `around` to `after` past it, the nearest to it.
+    pub fn recent_ids(
         &mut self,
         around: DateTime<Utc>,
         before: chrono::Duration,
         after: chrono::Duration,
-        known: &HashSet<i64>,
-        decorations: &Decorations,
-    ) -> Result<Vec<Candidate>> {
+    ) -> Result<Vec<i64>> {
         let at = timestamp(around);
         let earlier = self.dated(RECENT_BEFORE, &timestamp(around - before), &at)?;
         let later = self.dated(RECENT_AFTER, &at, &timestamp(around + after))?;
-        let mut ids = nearest_in_time(around, &earlier, &later);
-        ids.retain(|id| !known.contains(id));
-        self.load_candidates(ids, &HashMap::new(), decorations)
+        Ok(nearest_in_time(around, &earlier, &later))
     }
 
     /// The ids and dates `sqlite_text` reads between `from` and `to`.
@@ -184,19 +180,6 @@ impl PgWriteTx<'_> {
             .get(&mut *self.tx, INSERT_MIRROR_WORDS.postgres, "")?;
         self.tx.execute(&statement, &[&words, &item_id])?;
         Ok(())
-    }
-
-    /// As `WriteTx::recent_founding_mirrors`, every one read afresh: the mirror items
-    /// published within `window` of `around` that started a story of their own, in the order
-    /// of their ids.
-    pub fn recent_founding_mirrors(
-        &mut self,
-        around: DateTime<Utc>,
-        window: chrono::Duration,
-        decorations: &Decorations,
-    ) -> Result<Vec<Candidate>> {
-        let ids = self.founding_mirror_ids(around, window)?;
-        self.load_candidates(ids, &HashMap::new(), decorations)
     }
 
     /// The ids of the mirror items published within `window` of `around` that started a

@@ -1,32 +1,36 @@
-//! The founding mirrors one write has read, kept until the write ends.
+//! The candidates one write has read in its look-arounds, kept until the write ends.
 //!
-//! Every new item of a writer asks the mirrors of its days that started stories of their own
-//! whether they are about it (`ingest::fold_earlier_mirrors`), and the new items of one poll
-//! are of the same days: a write of a few hundred feeds read the same mirrors, as
-//! candidates, once per new item. Reading one (its row, its JSON, its story's facts) cost
-//! more than asking it. A candidate is what its row, its story, its feed's boilerplate, the
-//! transcripts and the writers' names (`Decorations`) make it, so each write that changes
-//! one of those forgets what it may have changed; the rest is handed out again. Nothing
-//! outlives the write: another writer (an instance on PostgreSQL, a correction) may change
-//! anything between two writes, though not during one (SQLite has one writer; on PostgreSQL
-//! ingest and the corrections hold the ingest lock, and the outbox's writes change no item).
+//! A look-around reads the items of some days as candidates: a mirror that no key led anywhere
+//! reads the days around it and the weeks before it (`ingest::ingest_item`), and every new item
+//! of a writer reads the mirrors of its days that started stories of their own
+//! (`ingest::fold_earlier_mirrors`). The new items of one poll are of the same days, so a write
+//! of a few hundred feeds read the same items, once per new item; reading one (its row, its
+//! JSON, its story's facts) cost more than asking it. A candidate is what its row, its story,
+//! its feed's boilerplate, the transcripts and the writers' names (`Decorations`) make it, so
+//! each write that changes one of those forgets what it may have changed; the rest is handed
+//! out again. Nothing outlives the write: another writer (an instance on PostgreSQL, a
+//! correction) may change anything between two writes, though not during one (SQLite has one
+//! writer; on PostgreSQL ingest and the corrections hold the ingest lock, and the outbox's
+//! writes change no item).
 
 use std::collections::HashMap;
 
 use crate::dedupe::Candidate;
 
-/// More than one look around's worth (`recent!()`, 256) of mirrors, so the mirrors of the
-/// days either side of a poll's stay; beyond it the memo starts afresh.
+/// Four look-arounds' worth (`recent!()`, 256 each): the days around a poll's new items, the
+/// weeks before them and their founding mirrors stay; beyond it the memo starts afresh. Kept
+/// candidates share their texts with those handed out (`Candidate::body`, `Candidate::text`),
+/// so what the memo adds to a write's peak is their other fields.
 const CAPACITY: usize = 1024;
 
 #[derive(Default)]
-pub(super) struct FoundingMirrors {
+pub(super) struct KeptCandidates {
     /// The `Decorations::fingerprint` the kept candidates were read with.
     fingerprint: u64,
     by_id: HashMap<i64, Candidate>,
 }
 
-impl FoundingMirrors {
+impl KeptCandidates {
     /// The kept candidates among `ids` (read with decorations of `fingerprint`), and the ids
     /// still to read.
     pub(super) fn known(&mut self, ids: Vec<i64>, fingerprint: u64) -> (Vec<Candidate>, Vec<i64>) {
@@ -45,7 +49,7 @@ impl FoundingMirrors {
         (known, missing)
     }
 
-    /// Keeps candidates just read, with the decorations of the last [`FoundingMirrors::known`].
+    /// Keeps candidates just read, with the decorations of the last [`KeptCandidates::known`].
     pub(super) fn keep(&mut self, read: &[Candidate]) {
         if self.by_id.len() + read.len() > CAPACITY {
             self.by_id.clear();
@@ -91,7 +95,7 @@ mod tests {
 
     #[test]
     fn kept_mirrors_are_handed_out_until_their_story_or_item_changes() {
-        let mut memo = FoundingMirrors::default();
+        let mut memo = KeptCandidates::default();
         let (known, missing) = memo.known(vec![1, 2, 3], 7);
         assert!(known.is_empty());
         assert_eq!(missing, vec![1, 2, 3]);
@@ -110,7 +114,7 @@ mod tests {
 
     #[test]
     fn other_writers_names_read_every_mirror_again() {
-        let mut memo = FoundingMirrors::default();
+        let mut memo = KeptCandidates::default();
         memo.known(vec![1], 7);
         memo.keep(&[mirror(1, 10)]);
         let (known, missing) = memo.known(vec![1], 8);
@@ -120,7 +124,7 @@ mod tests {
 
     #[test]
     fn a_full_memo_starts_afresh_rather_than_growing() {
-        let mut memo = FoundingMirrors::default();
+        let mut memo = KeptCandidates::default();
         let many: Vec<Candidate> = (0_i64..).take(CAPACITY).map(|n| mirror(n, 0)).collect();
         memo.known(many.iter().map(|c| c.item_id).collect(), 1);
         memo.keep(&many);
