@@ -220,13 +220,14 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
                 let moved = mark.as_ref().map_or(true, |mark| *mark != rendered_mark);
                 if report.changed || force_render || moved {
                     // A full disk or a lost directory must not stop the service: the feed is
-                    // still served from memory, and the file is rewritten on the next change.
+                    // still served from memory, and the file is written again every cycle
+                    // until it can be, whether or not anything changes meanwhile.
                     match emit::render(&config, &store, clock.now()) {
                         Ok(rendered) => {
                             stories_written = Some(rendered.stories);
-                            if let Err(error) =
-                                emit::write_if_changed(&config.output.atom_path, &rendered.atom)
-                            {
+                            let written =
+                                emit::write_if_changed(&config.output.atom_path, &rendered.atom);
+                            if let Err(error) = &written {
                                 tracing::error!(
                                     %error,
                                     path = %config.output.atom_path.display(),
@@ -242,7 +243,7 @@ pub async fn run(source: ConfigSource, mut config: Config) -> Result<(), DaemonE
                             );
                             published_tx.send_replace(published(&config, &snapshot));
                             state.publish(snapshot);
-                            force_render = false;
+                            force_render = written.is_err();
                             if let Ok(mark) = mark {
                                 rendered_mark = mark;
                             }

@@ -1567,6 +1567,11 @@ fn a_disk_that_fills_under_the_running_daemon_is_survived() {
             .2
             .contains("Written after the lock")
     });
+    // The file too, though nothing new comes: a merged feed that could not be written is
+    // written again on the next cycle.
+    daemon.wait_for("the merged feed's file written once space returned", || {
+        std::fs::read_to_string(&bed.atom).is_ok_and(|atom| atom.contains("Written after the lock"))
+    });
     let (exit, _) = daemon.stop();
     assert!(exit.success(), "{exit:?}");
     assert_eq!(integrity_check(&bed.database), "ok");
