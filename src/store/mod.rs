@@ -8,6 +8,7 @@
 //! index page it touched, which costs more than the feed's rows. The database runs in WAL mode
 //! so readers (the server, `stories`) never block the writer.
 
+mod checkpoint;
 mod corrections;
 mod kept;
 mod matching;
@@ -78,9 +79,10 @@ pub const PRAGMAS: &[(&str, &str)] = &[
     // The dedupe indexes are probed at random keys; SQLite's default 2 MiB page cache turns
     // most probes into reads once history grows past a few thousand stories.
     ("cache_size", PAGE_CACHE_KIB),
-    // Checkpoint (copy the WAL back into the database, with an fsync) every 8,192 pages rather
-    // than SQLite's 1,000: a poll writes a few dozen index pages per new item, and a page
-    // rewritten by several commits is then copied back once, not once per commit.
+    // The committing connection checkpoints (copies the WAL back into the database, with an
+    // fsync) once the WAL holds 8,192 pages rather than SQLite's 1,000. A writing store's
+    // checkpoints are made beside it ([`checkpoint`]) after every commit, so this one is the
+    // bound on the WAL when those fall behind, and finds most of its pages already copied.
     ("wal_autocheckpoint", WAL_CHECKPOINT_PAGES),
     ("journal_size_limit", WAL_SIZE_LIMIT),
 ];
@@ -312,6 +314,10 @@ pub struct Store {
     /// instances on one database"): random per process, so that a restarted instance never
     /// mistakes a dead one's claims for its own.
     instance: String,
+    /// SQLite: checkpoints beside the writer (see [`checkpoint`]), started by the first
+    /// `begin_write`; `Some(None)` once starting it failed (the writer's own automatic
+    /// checkpoints then carry on alone).
+    checkpointer: Option<Option<checkpoint::Checkpointer>>,
 }
 
 /// How long a claim on outbox rows lasts (`due_deliveries` on PostgreSQL), renewed by
@@ -444,6 +450,7 @@ impl Store {
             conn,
             target,
             instance: new_instance_id(),
+            checkpointer: None,
         })
     }
 
@@ -776,9 +783,25 @@ impl Store {
 
     /// Starts a write: one or more whole feeds, committed together.
     pub fn begin_write(&mut self) -> Result<WriteTx<'_>> {
+        if let (Conn::Sqlite(_), StorageTarget::Sqlite(path), None) =
+            (&self.conn, &self.target, &self.checkpointer)
+        {
+            self.checkpointer = Some(
+                checkpoint::Checkpointer::start(path)
+                    .inspect_err(|error| {
+                        tracing::warn!(
+                            %error,
+                            database = %path.display(),
+                            "cannot checkpoint beside the writer; the writer checkpoints alone"
+                        );
+                    })
+                    .ok(),
+            );
+        }
         Ok(WriteTx::new(match &mut self.conn {
             Conn::Sqlite(conn) => Tx::Sqlite(SqliteTx {
                 tx: conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
+                checkpointer: self.checkpointer.as_ref().and_then(Option::as_ref),
             }),
             Conn::Postgres(pg) => {
                 Tx::Postgres(RefCell::new(on_postgres(|| pg.get_mut().begin_write())?))
@@ -1375,6 +1398,7 @@ impl Store {
             // SQLITE_BUSY, and an acknowledged delivery would then be sent again.
             Conn::Sqlite(conn) => Tx::Sqlite(SqliteTx {
                 tx: conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
+                checkpointer: self.checkpointer.as_ref().and_then(Option::as_ref),
             }),
             Conn::Postgres(pg) => {
                 Tx::Postgres(RefCell::new(on_postgres(|| pg.get_mut().begin_unlocked())?))
@@ -2369,6 +2393,8 @@ impl WriteTx<'_> {
 /// A write in progress on SQLite.
 struct SqliteTx<'a> {
     tx: rusqlite::Transaction<'a>,
+    /// Asked to copy back what the commit wrote.
+    checkpointer: Option<&'a checkpoint::Checkpointer>,
 }
 
 impl SqliteTx<'_> {
@@ -2581,7 +2607,11 @@ impl SqliteTx<'_> {
     }
 
     pub fn commit(self) -> Result<()> {
-        Ok(self.tx.commit()?)
+        self.tx.commit()?;
+        if let Some(checkpointer) = self.checkpointer {
+            checkpointer.ask();
+        }
+        Ok(())
     }
 }
 

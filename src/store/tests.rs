@@ -1665,3 +1665,48 @@ fn a_look_around_reads_the_items_nearest_its_time_from_both_sides() {
     assert_eq!(read.len(), 256, "at most `recent!()`");
     assert_eq!(read[..3], [100, 1, 101]);
 }
+
+#[test]
+fn a_commit_reaches_the_database_file_beside_the_writer() {
+    // One small write is far below the writer's automatic checkpoint, and the open store
+    // never closes here: only the checkpointer beside it (`store::checkpoint`) can copy the
+    // item from the WAL into the database file. The file alone is read from a copy, which
+    // sees nothing of the WAL.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let sources = with_feeds(&mut store, &[("blog", Role::Origin)]);
+    let items = [post(
+        "blog",
+        "p1",
+        "A post that must reach the file",
+        "Body.",
+        3,
+    )];
+    ingest_items(
+        &mut store,
+        &sources[0],
+        &items,
+        &PollState::default(),
+        &IngestContext::default(),
+        at(4),
+    );
+    let copy = tempfile::tempdir().expect("tempdir");
+    let file_alone = copy.path().join("file.db");
+    let in_the_file = || -> Option<i64> {
+        std::fs::copy(dir.path().join("t.db"), &file_alone).ok()?;
+        let conn = Connection::open(&file_alone).ok()?;
+        // A copy taken while a checkpoint writes may be torn: read again then.
+        conn.query_row("SELECT count(*) FROM items", [], |row| row.get(0))
+            .ok()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while in_the_file() != Some(1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the item never reached the database file: {:?}",
+            in_the_file()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(store);
+}
