@@ -3,8 +3,9 @@
 //! In WAL mode a commit appends pages to the WAL; a checkpoint copies them back into the
 //! database file and syncs it. SQLite runs one on the committing connection, inside its
 //! commit, once the WAL holds `WAL_CHECKPOINT_PAGES`: the writer stopped for the copy and the
-//! fsync (20% of a cold poll's writing at N = 10,000 in a profile), and a one-shot poll started by copying
-//! back what the poll before it left in the WAL (a closing store does not checkpoint). Here
+//! fsync (20% of a cold poll's writing at N = 10,000 in a profile), and a one-shot poll
+//! started by copying back what the poll before it left in the WAL (a closing store does not
+//! checkpoint). Here
 //! a second connection is asked after every commit, and once when the first write begins, to
 //! copy back what it can (`PASSIVE`: it never waits for, or blocks, the writer or a reader),
 //! on the machine's other core while the writer goes on. The writer's own automatic
