@@ -5,15 +5,14 @@
 //! commit, once the WAL holds `WAL_CHECKPOINT_PAGES`: the writer stopped for the copy and the
 //! fsync (20% of a cold poll's writing at N = 10,000 in a profile), and a one-shot poll
 //! started by copying back what the poll before it left in the WAL (a closing store does not
-//! checkpoint). Here
-//! a second connection is asked after every commit, and once when the first write begins, to
-//! copy back what it can (`PASSIVE`: it never waits for, or blocks, the writer or a reader),
-//! on the machine's other core while the writer goes on. The writer's own automatic
-//! checkpoint stays as the bound on the WAL when this one falls behind (it then finds the
-//! pages copied, or the checkpoint lock taken and skips). A checkpoint is crash-safe wherever
-//! it stops, so nothing here changes what a crash may lose. A steady poll of 1,000 feeds took
-//! 0.88 times as long with it and the kept look-arounds (`kept`); a cold poll of 10,000, whose
-//! every write fills the WAL past the automatic checkpoint, as long as without it
+//! checkpoint). Here a second connection is asked after every commit, and once when the first
+//! write begins, to copy back what it can (`PASSIVE`: it never waits for, or blocks, the writer
+//! or a reader), on the machine's other core while the writer goes on. The writer's own
+//! automatic checkpoint stays as the bound on the WAL when this one falls behind (it then finds
+//! the pages copied, or the checkpoint lock taken and skips). A checkpoint is crash-safe
+//! wherever it stops, so nothing here changes what a crash may lose. A steady poll of 1,000
+//! feeds took 0.88 times as long with it and the kept look-arounds (`kept`); a cold poll of
+//! 10,000, whose every write fills the WAL past the automatic checkpoint, as long as without it
 //! (docs/benchmarks.md, "A steady poll's last write, and the checkpoint it waited for").
 
 use std::path::Path;
@@ -100,7 +99,10 @@ fn checkpoint(conn: &Connection) {
 impl Drop for Checkpointer {
     /// Stops a running checkpoint and starts no other: a closing store leaves what is in the
     /// WAL to the next one that opens it, as the writer's connection does (`Store::open_sqlite`),
-    /// so that a one-shot poll does not wait at its end for pages the next poll may rewrite.
+    /// so that a one-shot poll does not wait at its end for pages the next poll may rewrite. A
+    /// checkpoint the thread began just as the store closed (after it read `closing`, before
+    /// its statement ran, where an interrupt has nothing to stop) runs to its end: the wait is
+    /// at most one checkpoint.
     fn drop(&mut self) {
         self.closing.store(true, Ordering::Release);
         self.interrupt.interrupt();

@@ -82,7 +82,8 @@ pub const PRAGMAS: &[(&str, &str)] = &[
     // The committing connection checkpoints (copies the WAL back into the database, with an
     // fsync) once the WAL holds 8,192 pages rather than SQLite's 1,000. A writing store's
     // checkpoints are made beside it ([`checkpoint`]) after every commit, so this one is the
-    // bound on the WAL when those fall behind, and finds most of its pages already copied.
+    // bound on the WAL when those fall behind (it then finds the pages copied, or the
+    // checkpoint lock taken and skips).
     ("wal_autocheckpoint", WAL_CHECKPOINT_PAGES),
     ("journal_size_limit", WAL_SIZE_LIMIT),
 ];
