@@ -21,8 +21,9 @@ use crate::dedupe::Candidate;
 /// weeks before them and their founding mirrors stay; beyond it the memo starts afresh. Kept
 /// candidates share their texts with those handed out (`Candidate::body`, `Candidate::text`),
 /// but keep them alive after the look-around that read them: at N = 10,000 a steady poll
-/// peaked 0.8 MB higher with 1,024 than with 512, and took 0.88 times as long
-/// (docs/benchmarks.md, "A steady poll's last write, and the checkpoint it waited for").
+/// peaked 0.7-1.8 MB higher with 1,024 than with 512, and took 0.9 times as long; N = 1,000
+/// never fills it (docs/benchmarks.md, "A steady poll's last write, and the checkpoint it
+/// waited for" and "Where the unmet targets stand").
 const CAPACITY: usize = 1024;
 
 #[derive(Default)]
